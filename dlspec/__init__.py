@@ -1,0 +1,15 @@
+"""dlspec: a declarative model-spec language for PyTorch.
+
+    spec = dlspec.load("specs/lenet5.dlspec")
+    model = spec.build("LeNet5")          # a torch.nn.Module
+
+Importing dlspec does not import torch; building a model does.
+"""
+from .errors import (ArgumentError, DataError, DlspecError, PluginError, ShapeError, SpecSyntaxError,
+                     TrainError, UnknownNameError)
+from .spec import Spec, load, loads
+
+__version__ = "0.1.0"
+
+__all__ = ["load", "loads", "Spec", "DlspecError", "SpecSyntaxError", "UnknownNameError", "ArgumentError",
+           "ShapeError", "DataError", "TrainError", "PluginError"]

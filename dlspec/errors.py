@@ -1,0 +1,147 @@
+"""User-facing errors: a location in a spec file in, a `file:line:col` report out.
+
+Every mistake a user can make raises a subclass of `DlspecError`. The report
+quotes the offending source line with a caret under the column, says what was
+expected and suggests the nearest valid names. Source texts are registered by
+the parser (`remember_source`) so that errors raised in later stages can quote
+lines of any spec file, included ones too.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+_SOURCES: dict[str, str] = {}
+
+
+def remember_source(filename: str, text: str) -> None:
+    """Keep the text of a spec so errors can quote its lines."""
+    _SOURCES[filename] = text
+
+
+def source_line(filename: str, line: int) -> Optional[str]:
+    """The text of one line of a remembered spec (1-based), or None."""
+    text = _SOURCES.get(filename)
+    if text is None:
+        try:
+            with open(filename, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            return None
+    lines = text.splitlines()
+    if 1 <= line <= len(lines):
+        return lines[line - 1]
+    return None
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A position in a spec file: 1-based line and column."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+def suggest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """The valid names closest to a misspelt one, best first."""
+    pool = sorted(set(candidates))
+    lowered = {c.lower(): c for c in pool}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)
+    return [lowered[c] for c in close]
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """A ' Did you mean ...?' sentence, or '' when nothing is close."""
+    close = suggest(name, candidates)
+    if not close:
+        return ""
+    return " Did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+
+
+class DlspecError(Exception):
+    """Base class of every error caused by what a user wrote or supplied.
+
+    Attributes `file`, `line` and `column` locate it (any may be None when no
+    spec position applies, e.g. a bad command-line option); `hint` adds advice.
+    """
+
+    kind = "error"
+
+    def __init__(self, message: str, loc: Optional[Loc] = None, hint: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.loc = loc
+        self.hint = hint
+
+    @property
+    def file(self) -> Optional[str]:
+        return self.loc.file if self.loc else None
+
+    @property
+    def line(self) -> Optional[int]:
+        return self.loc.line if self.loc else None
+
+    @property
+    def column(self) -> Optional[int]:
+        return self.loc.column if self.loc else None
+
+    def report(self) -> str:
+        """The full multi-line report shown to users."""
+        if self.loc is None:
+            parts = [f"{self.kind}: {self.message}"]
+        else:
+            parts = [f"{self.loc}: {self.kind}: {self.message}"]
+            text = source_line(self.loc.file, self.loc.line)
+            if text is not None:
+                shown = text.expandtabs(4) if "\t" not in text[: self.loc.column] else text
+                parts.append("    " + shown.rstrip())
+                parts.append("    " + " " * max(self.loc.column - 1, 0) + "^")
+        if self.hint:
+            parts.append(f"hint: {self.hint}")
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.report()
+
+
+class SpecSyntaxError(DlspecError):
+    """The text is not valid dlspec syntax."""
+
+    kind = "syntax error"
+
+
+class UnknownNameError(DlspecError):
+    """A layer, block, setting or variable name that does not exist."""
+
+
+class ArgumentError(DlspecError):
+    """A missing, unknown, mistyped or out-of-range argument."""
+
+
+class ShapeError(DlspecError):
+    """A layer cannot take the shape of its input."""
+
+    kind = "shape error"
+
+
+class DataError(DlspecError):
+    """A dataset, file or data setting cannot be used."""
+
+    kind = "data error"
+
+
+class TrainError(DlspecError):
+    """A training setting cannot be used, or training cannot go on."""
+
+    kind = "train error"
+
+
+class PluginError(DlspecError):
+    """A plugin failed to load or raised while it ran."""
+
+    kind = "plugin error"

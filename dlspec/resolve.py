@@ -1,0 +1,198 @@
+"""Resolution: parsed files in, a `Program` of checked name tables out.
+
+Follows `include`s (relative to the including file, each file once),
+gathers declarations into tables (refusing duplicates), applies `--set`
+overrides to `let`s and evaluates expressions against an environment.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+from . import ir
+from .errors import ArgumentError, DlspecError, Loc, UnknownNameError, did_you_mean
+from .layers.registry import Symbol
+from .parser import parse_expression, parse_text
+
+
+@dataclass(frozen=True)
+class CallValue:
+    """An evaluated call used as a value, e.g. `normal(std=0.02)` or `adam(lr=1e-3)`."""
+
+    callee: str
+    args: tuple
+    kwargs: dict
+    loc: Loc
+
+
+@dataclass
+class Program:
+    """Everything declared by a spec and the files it includes."""
+
+    filename: str
+    lets: dict = field(default_factory=dict)
+    blocks: dict = field(default_factory=dict)
+    models: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+    trains: dict = field(default_factory=dict)  # name (None for unnamed) -> TrainDecl
+    uses: list = field(default_factory=list)
+    overrides: dict = field(default_factory=dict)
+    _let_values: dict = field(default_factory=dict)
+
+    def global_env(self) -> "Env":
+        return Env(self, {})
+
+    def let_value(self, name: str, loc: Loc, _stack=()):
+        if name in self.overrides:
+            return self.overrides[name]
+        if name not in self._let_values:
+            if name in _stack:
+                raise DlspecError(f"let '{name}' depends on itself", loc)
+            decl = self.lets[name]
+            self._let_values[name] = Env(self, {}, _stack + (name,)).eval(decl.value)
+        return self._let_values[name]
+
+
+class Env:
+    """Names visible to an expression: block parameters first, then lets."""
+
+    def __init__(self, program: Program, local: dict, stack=()):
+        self.program = program
+        self.local = local
+        self.stack = stack
+
+    def child(self, local: dict) -> "Env":
+        return Env(self.program, {**self.local, **local}, self.stack)
+
+    def names(self):
+        return list(self.local) + list(self.program.lets)
+
+    def lookup(self, name: str, loc: Loc):
+        if name in self.local:
+            return self.local[name]
+        if name in self.program.lets:
+            return self.program.let_value(name, loc, self.stack)
+        return Symbol(name)
+
+    def eval(self, expr):
+        """Evaluate an expression; unknown bare names become `Symbol`s."""
+        if isinstance(expr, ir.Literal):
+            return expr.value
+        if isinstance(expr, ir.Name):
+            return self.lookup(expr.name, expr.loc)
+        if isinstance(expr, ir.ListExpr):
+            return [self.eval(e) for e in expr.items]
+        if isinstance(expr, ir.DictExpr):
+            return {k: self.eval(v) for k, v in expr.items}
+        if isinstance(expr, ir.Neg):
+            return -self._number(expr.operand)
+        if isinstance(expr, ir.BinOp):
+            return self._binop(expr)
+        if isinstance(expr, ir.Call):
+            return CallValue(expr.callee, tuple(self.eval(a) for a in expr.args),
+                             {k.name: self.eval(k.value) for k in expr.kwargs}, expr.loc)
+        if isinstance(expr, ir.InputRef):
+            return Symbol("input")
+        raise AssertionError(f"unknown expression {expr!r}")
+
+    def _number(self, expr):
+        value = self.eval(expr)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            hint = did_you_mean(value, self.names()) if isinstance(value, Symbol) else ""
+            what = f"unknown name '{value}'" if isinstance(value, Symbol) else f"{value!r} is not a number"
+            raise ArgumentError(f"arithmetic needs numbers: {what}." + hint, expr.loc)
+        return value
+
+    def _binop(self, expr: ir.BinOp):
+        a, b = self._number(expr.left), self._number(expr.right)
+        if expr.op in ("/", "//") and b == 0:
+            raise ArgumentError("division by zero", expr.right.loc)
+        if expr.op == "+":
+            return a + b
+        if expr.op == "-":
+            return a - b
+        if expr.op == "*":
+            return a * b
+        if expr.op == "/":
+            return a / b
+        return a // b
+
+
+def load_program(path: str, overrides: Optional[dict] = None, text: Optional[str] = None) -> Program:
+    """Parse `path` (or `text` under that name), follow includes, apply overrides."""
+    if text is None:
+        text = _read_spec(path, None)
+    program = Program(filename=path)
+    _gather(program, parse_text(text, path), set())
+    program.overrides = _parse_overrides(program, overrides or {})
+    return program
+
+
+def _read_spec(path: str, loc: Optional[Loc]) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise DlspecError(f"file not found: {path}", loc) from None
+    except UnicodeDecodeError as exc:
+        raise DlspecError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})", loc) from None
+    except OSError as exc:
+        raise DlspecError(f"cannot read {path}: {exc.strerror}", loc) from None
+
+
+def _gather(program: Program, spec: ir.SpecFile, seen: set) -> None:
+    seen.add(os.path.abspath(spec.filename))
+    for decl in spec.decls:
+        if isinstance(decl, ir.IncludeDecl):
+            path = resolve_path(decl.path, decl.loc)
+            if os.path.abspath(path) not in seen:
+                _gather(program, parse_text(_read_spec(path, decl.loc), path), seen)
+        elif isinstance(decl, ir.LetDecl):
+            _add(program.lets, decl.name, decl, "let")
+        elif isinstance(decl, (ir.BlockDecl, ir.ModelDecl)):
+            other = program.models if isinstance(decl, ir.BlockDecl) else program.blocks
+            if decl.name in other:
+                _duplicate(decl.name, decl.loc, other[decl.name].loc)
+            _add(program.blocks if isinstance(decl, ir.BlockDecl) else program.models, decl.name, decl, "")
+        elif isinstance(decl, ir.DataDecl):
+            _add(program.data, decl.name, decl, "data")
+        elif isinstance(decl, ir.TrainDecl):
+            _add(program.trains, decl.name, decl, "train")
+        elif isinstance(decl, ir.UseDecl):
+            program.uses.append(decl)
+
+
+def _add(table: dict, name, decl, what: str) -> None:
+    if name in table:
+        _duplicate(name, decl.loc, table[name].loc, what)
+    table[name] = decl
+
+
+def _duplicate(name, loc: Loc, first: Loc, what: str = "") -> None:
+    label = f"'{name}'" if name is not None else "an unnamed train block"
+    raise DlspecError(f"{what + ' ' if what else ''}{label} is declared twice; the first is at {first}".strip(),
+                      loc, hint="names of top-level declarations must be unique")
+
+
+def resolve_path(path: str, loc: Loc) -> str:
+    """A path written in a spec, resolved against the folder of that spec."""
+    if os.path.isabs(path) or loc.file.startswith("<"):
+        return path
+    return os.path.join(os.path.dirname(os.path.abspath(loc.file)), path)
+
+
+def _parse_overrides(program: Program, overrides: dict) -> dict:
+    values = {}
+    for name, raw in overrides.items():
+        if name not in program.lets:
+            raise UnknownNameError(f"--set {name}: the spec has no `let {name}`." + did_you_mean(name, program.lets),
+                                   None, hint="--set changes the value of a let declaration")
+        if isinstance(raw, str):
+            try:
+                expr = parse_expression(raw, f"<--set {name}>")
+                raw = program.global_env().eval(expr)
+            except DlspecError:
+                pass  # not an expression: keep the text as a string
+        values[name] = raw
+    return values

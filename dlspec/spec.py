@@ -1,0 +1,83 @@
+"""The façade: a spec file or text in, a `Spec` that plans and builds models out.
+
+Chains the stages (parse -> resolve -> plan -> compile) in a few lines; each
+stage lives in its own module.
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from .errors import DlspecError, UnknownNameError, did_you_mean
+from .plan import BodyNode, Planner
+from .resolve import Program, load_program
+
+
+class Spec:
+    """A loaded spec: its models, data and train blocks, ready to check and build."""
+
+    def __init__(self, program: Program, text: str):
+        self.program = program
+        self.text = text
+        self._plans: dict = {}
+
+    @property
+    def filename(self) -> str:
+        return self.program.filename
+
+    @property
+    def model_names(self) -> list:
+        """Names of the models declared in the spec, in source order."""
+        return list(self.program.models)
+
+    @property
+    def train_names(self) -> list:
+        return list(self.program.trains)
+
+    def _model_name(self, name: Optional[str]) -> str:
+        if name is None:
+            if not self.program.models:
+                raise DlspecError(f"{self.filename} declares no model")
+            return self.model_names[0] if len(self.model_names) == 1 else self._default_model()
+        if name not in self.program.models:
+            raise UnknownNameError(f"no model named '{name}'." + did_you_mean(name, self.model_names)
+                                   + f" Models: {', '.join(self.model_names) or 'none'}")
+        return name
+
+    def _default_model(self) -> str:
+        trains = list(self.program.trains.values())
+        for setting in trains[0].settings if trains else ():
+            if setting.key == "model" and setting.args and hasattr(setting.args[0], "name"):
+                if setting.args[0].name in self.program.models:
+                    return setting.args[0].name
+        return self.model_names[-1]
+
+    def plan(self, name: Optional[str] = None) -> BodyNode:
+        """Expand a model and infer every shape (no torch involved)."""
+        name = self._model_name(name)
+        if name not in self._plans:
+            self._plans[name] = Planner(self.program).plan_model(name)
+        return self._plans[name]
+
+    def check(self) -> None:
+        """Plan every model; raise the first error found."""
+        for name in self.model_names:
+            self.plan(name)
+
+    def build(self, name: Optional[str] = None):
+        """Build a model as a torch `nn.Module` (on the CPU, freshly initialised)."""
+        from .compiler import build_module
+        return build_module(self.plan(name))
+
+
+def load(path, overrides: Optional[dict] = None) -> Spec:
+    """Load a .dlspec file. `overrides` maps let names to values (like --set)."""
+    path = os.fspath(path)
+    program = load_program(path, overrides)
+    from .errors import _SOURCES
+    return Spec(program, _SOURCES.get(path, ""))
+
+
+def loads(text: str, filename: str = "<string>", overrides: Optional[dict] = None) -> Spec:
+    """Load a spec from text; relative paths resolve against the current folder."""
+    return Spec(load_program(filename, overrides, text=text), text)
