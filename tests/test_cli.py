@@ -1,0 +1,68 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import ROOT, SPECS
+from dlspec.cli import main
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_compile_ok():
+    result = run("compile", ROOT / "specs" / "lenet5.dlspec")
+    assert result.exit_code == 0 and "ok (LeNet5)" in result.output
+
+
+def test_show_prints_a_table_with_totals_and_lines():
+    result = run("compile", ROOT / "specs" / "resnet18.dlspec", "--show")
+    assert result.exit_code == 0
+    assert "Total params:      11,689,512" in result.output
+    assert "Estimated MACs" in result.output and "Parameter memory" in result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("linear "))
+    assert "[1000]" in row and "513,000" in row and row.split()[-1] == "21"
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
+def test_json_matches_the_built_module(path):
+    import dlspec
+    result = run("compile", path, "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    spec = dlspec.load(path)
+    for model in data["models"]:
+        module = spec.build(model["name"])
+        assert model["params"] == sum(p.numel() for p in module.parameters())
+        assert model["trainable"] == model["params"]
+        assert {"name", "type", "output_shape", "params", "line"} <= set(model["layers"][0])
+
+
+def test_format_torch_prints_the_module_repr():
+    result = run("compile", ROOT / "specs" / "lenet5.dlspec", "--show", "--format", "torch")
+    assert "Conv2d(1, 6, kernel_size=(5, 5)" in result.output
+
+
+def test_set_and_model_options(tmp_path):
+    path = tmp_path / "s.dlspec"
+    path.write_text("let w = 3\nmodel A { input vector(2); linear(w) }\nmodel B { input vector(2); linear(1) }")
+    result = run("compile", path, "--model", "A", "--set", "w=5", "--json")
+    layers = json.loads(result.output)["models"][0]["layers"]
+    assert result.exit_code == 0 and layers[0]["output_shape"] == [5]
+
+
+def test_errors_exit_1_with_caret_and_no_traceback(tmp_path):
+    path = tmp_path / "bad.dlspec"
+    path.write_text("model M {\n    input image(1, 8, 8)\n    conv(4, 3, paddin=1)\n}\n")
+    result = run("compile", path)
+    assert result.exit_code == 1
+    assert f"{path}:3:16: error: conv has no argument 'paddin'. Did you mean 'padding'" in result.output
+    assert "    conv(4, 3, paddin=1)\n" + " " * 19 + "^" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_model_and_missing_file():
+    assert "no model named 'Lenet'" in run("compile", ROOT / "specs" / "lenet5.dlspec", "--model", "Lenet").output
+    result = run("compile", "does/not/exist.dlspec")
+    assert result.exit_code == 1 and "file not found" in result.output
