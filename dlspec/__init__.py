@@ -7,9 +7,10 @@ Importing dlspec does not import torch; building a model does.
 """
 from .errors import (ArgumentError, DataError, DlspecError, PluginError, ShapeError, SpecSyntaxError,
                      TrainError, UnknownNameError)
+from .api import evaluate, fit, predict
 from .spec import Spec, load, loads
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "loads", "Spec", "DlspecError", "SpecSyntaxError", "UnknownNameError", "ArgumentError",
+__all__ = ["load", "loads", "Spec", "fit", "evaluate", "predict", "DlspecError", "SpecSyntaxError", "UnknownNameError", "ArgumentError",
            "ShapeError", "DataError", "TrainError", "PluginError"]

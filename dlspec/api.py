@@ -27,6 +27,7 @@ def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = 
     names = [spec._model_name(model)] if model else spec.model_names
     for name in names:
         spec.plan(name)
+    check_blocks(spec)
     result = CompileResult(names)
     if describe:
         import torch
@@ -36,3 +37,32 @@ def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = 
             with torch.device("meta"):
                 result.modules[name] = spec.build(name)
     return result
+
+
+def check_blocks(spec) -> None:
+    """Check every data and train block without loading any data."""
+    from .data.config import read_data
+    from .train.config import read_train
+    env = spec.program.global_env()
+    for decl in spec.program.data.values():
+        read_data(decl, env)
+    for name in spec.program.trains:
+        read_train(spec, name)
+
+
+def fit(spec_or_path, train: Optional[str] = None, **options):
+    """Train a spec's train block; see `dlspec.train.trainer.fit` for the options."""
+    from .train.trainer import fit as _fit
+    return _fit(spec_or_path, train, **options)
+
+
+def evaluate(run_dir: str, split: str = "test", device: str = "cpu") -> dict:
+    """Loss and metrics of a finished run on a split."""
+    from .train.inference import evaluate_run
+    return evaluate_run(run_dir, split, device)
+
+
+def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1) -> list:
+    """Predictions of a finished run for image files or CSV rows."""
+    from .train.inference import predict as _predict
+    return _predict(run_dir, inputs, device, top)

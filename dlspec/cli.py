@@ -85,5 +85,60 @@ def compile_command(spec_path, model_name, sets, show, as_json, fmt):
         click.echo(f"{spec_path}: ok ({', '.join(result.model_names)})")
 
 
+@main.command("fit")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False), required=False)
+@click.option("--train", "train_name", help="The train block to run (when the spec has several).")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a `let` value.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Train for this many epochs.")
+@click.option("--device", help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/<train>-<timestamp>).")
+@click.option("--resume", type=click.Path(exists=True), help="Continue the run in this directory.")
+@friendly_errors
+def fit_command(spec_path, train_name, sets, epochs, device, out, resume):
+    """Train what the train block of SPEC describes and write a run directory.
+
+    The run directory holds spec.dlspec, run.yaml, metrics.csv, results.json,
+    last.ckpt, best.ckpt and curves.png. With --resume DIR (SPEC may be left
+    out) training continues from DIR/last.ckpt, possibly to more epochs.
+    """
+    from . import api
+    if spec_path is None and resume is None:
+        raise click.UsageError("give a SPEC to train, or --resume RUN_DIR")
+    run = api.fit(spec_path, train_name, overrides=_parse_sets(sets), epochs=epochs, device=device, out=out,
+                  resume=resume, log=click.echo)
+    if run.interrupted:
+        sys.exit(130)
+    click.echo(f"run directory: {run.out_dir}")
+
+
+@main.command("evaluate")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@friendly_errors
+def evaluate_command(run_dir, split, device):
+    """Print the loss and metrics of a finished run on a split."""
+    from . import api
+    for name, value in api.evaluate(run_dir, split, device).items():
+        click.echo(f"{split}_{name}: {value:.4f}")
+
+
+@main.command("predict")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--top", default=1, show_default=True, help="Show the top K classes.")
+@click.option("--device", default="cpu", show_default=True)
+@friendly_errors
+def predict_command(run_dir, inputs, top, device):
+    """Predict with a finished run: image files, or CSV files of feature rows."""
+    from . import api
+    for p in api.predict(run_dir, list(inputs), device, top):
+        if "label" in p:
+            extra = "" if top <= 1 else "  (" + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in p["top"]) + ")"
+            click.echo(f"{p['input']}: {p['label']} ({p['probability']:.3f}){extra}")
+        else:
+            click.echo(f"{p['input']}: {p['prediction']}")
+
+
 if __name__ == "__main__":
     main()

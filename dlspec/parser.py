@@ -258,6 +258,9 @@ class _ToIR(Transformer):
     def setting_key(self, meta, c):
         return str(c[0])
 
+    def device_ref(self, meta, c):
+        return ir.Literal(f"{c[0]}:{c[1]}", self._tok_loc(c[0]))
+
     def setting_body(self, meta, c):
         return tuple(c)
 

@@ -1,0 +1,1 @@
+"""Data: sources, splits, transforms and loaders for `data` blocks."""

@@ -1,0 +1,100 @@
+"""Data blocks checked without loading data: an `ir.DataDecl` in, a `DataConfig` out.
+
+Validates the source (registered name or dotted class), split fractions,
+batch size, workers and transform/augment steps, and resolves relative paths
+against the spec's folder. `dlspec compile` runs this; nothing is loaded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .. import settings as S
+from ..errors import ArgumentError, DataError, Loc, UnknownNameError, did_you_mean
+from ..layers.registry import Arg, bind_args, non_negative, positive
+from ..resolve import Env, resolve_path
+from .sources import SOURCES
+from .transforms import check_steps
+
+_FRACTION = lambda v: None if 0.0 <= v <= 1.0 else "must be between 0 and 1"  # noqa: E731
+_SPLIT_ARGS = (Arg("train", "float", None, _FRACTION), Arg("val", "float", None, _FRACTION),
+               Arg("test", "float", None, _FRACTION), Arg("seed", "int", 0))
+
+DATA_SETTINGS = {d.key: d for d in (
+    S.SettingDef("source", S.step, "where samples come from: a registered source or a dotted Dataset class"),
+    S.SettingDef("split", S.keywords(_SPLIT_ARGS), "fractions train=, val=, test= (summing to 1) and seed="),
+    S.SettingDef("batch", S.one("int", positive), "samples per batch (default 64)"),
+    S.SettingDef("workers", S.one("int", non_negative), "DataLoader worker processes (default 0)"),
+    S.SettingDef("shuffle", S.one("bool"), "shuffle the training split each epoch (default true)"),
+    S.SettingDef("transform", S.body, "deterministic steps for every split"),
+    S.SettingDef("augment", S.body, "random steps for the training split only"),
+    S.SettingDef("scale", S.one("str", choices=("standard", "minmax", "none")),
+                 "scaling of numeric series fitted on the training split"),
+)}
+
+
+@dataclass
+class DataConfig:
+    """A checked data block."""
+
+    name: str
+    loc: Loc
+    source: S.Step
+    source_args: Optional[dict]  # bound args of a registered source; None for a dotted class
+    fractions: dict
+    seed: int
+    split_given: bool
+    split_loc: Loc
+    batch: int = 64
+    workers: int = 0
+    shuffle: bool = True
+    transform: list = field(default_factory=list)
+    augment: list = field(default_factory=list)
+    scale: str = "none"
+
+
+def read_data(decl, env: Env) -> DataConfig:
+    """Check a data block and return its configuration."""
+    v = S.read_settings(decl.settings, DATA_SETTINGS, env, "data")
+    if "source" not in v:
+        raise DataError(f"data {decl.name} needs a source, e.g. `source sklearn_digits`", decl.loc)
+    source = v["source"]
+    source_args = _check_source(source)
+    fractions, seed = _fractions(v.get("split"), v.get("split@loc") or decl.loc)
+    return DataConfig(
+        name=decl.name, loc=decl.loc, source=source, source_args=source_args, fractions=fractions, seed=seed,
+        split_given="split" in v, split_loc=v.get("split@loc") or decl.loc, batch=v.get("batch", 64),
+        workers=v.get("workers", 0), shuffle=v.get("shuffle", True),
+        transform=check_steps(v.get("transform", []), "transform"),
+        augment=check_steps(v.get("augment", []), "augment"), scale=v.get("scale", "none"))
+
+
+def _check_source(source: S.Step) -> Optional[dict]:
+    definition = SOURCES.get(source.name)
+    if definition is None:
+        if "." in source.name:
+            return None  # a Dataset class, imported when data is loaded
+        raise UnknownNameError(f"unknown data source '{source.name}'." + did_you_mean(source.name, SOURCES),
+                               source.loc, hint=f"sources: {', '.join(sorted(SOURCES))}, or a dotted class name "
+                                                "like my_module.MyDataset(...)")
+    args = bind_args(source.name, definition.args, list(source.args), dict(source.kwargs), source.loc)
+    for key in definition.paths:
+        if isinstance(args.get(key), str):
+            args[key] = resolve_path(args[key], source.loc)
+    return args
+
+
+def _fractions(split: Optional[dict], loc: Loc) -> tuple:
+    if split is None:
+        return {"train": 0.8, "val": 0.1, "test": 0.1}, 0
+    given = {k: split[k] for k in ("train", "val", "test") if split[k] is not None}
+    if "train" not in given:
+        missing = 1.0 - sum(given.values())
+        given = {"train": missing, **given}
+    total = sum(given.values())
+    if abs(total - 1.0) > 1e-6:
+        shown = " + ".join(f"{k}={v:g}" for k, v in given.items())
+        raise ArgumentError(f"split fractions must add up to 1: {shown} = {total:g}", loc)
+    if given["train"] <= 0:
+        raise ArgumentError("split: train must be more than 0", loc)
+    return {k: given.get(k, 0.0) for k in ("train", "val", "test")}, split["seed"]

@@ -1,0 +1,236 @@
+"""The data pipeline: a `DataConfig` in, batched loaders for train/val/test out.
+
+Loads the source, splits it (stratified, seeded), applies deterministic
+transforms to every split and augmentation to the training split only, then
+normalisation (with `normalize(auto)` measured on the training split). Data
+held in memory without augmentation is transformed once and served by a
+slicing loader; everything else goes through a torch DataLoader.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+
+from ..errors import DataError
+from .config import DataConfig
+from .sources import SOURCES, SourceData, TensorData, load_class_source
+from .splits import split_indices
+from .transforms import build_transform, compose, is_auto_normalize
+
+
+class Standardize(torch.nn.Module):
+    """(x - mean) / std with one statistic per channel (the first sample dim)."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.mean, self.std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
+
+    def forward(self, x):
+        shape = (-1,) + (1,) * (x.dim() - 1) if x.dim() > 1 else (-1,)
+        return (x - self.mean.view(shape)) / self.std.view(shape)
+
+
+class _Mapped:
+    """A view of some samples of a dataset with a transform applied to x."""
+
+    def __init__(self, base, indices, fn):
+        self.base, self.indices, self.fn = base, list(indices), fn
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        x, y = self.base[self.indices[i]]
+        return (self.fn(x) if self.fn is not None else x), y
+
+
+class TensorLoader:
+    """Batches sliced from in-memory tensors: no per-sample Python work."""
+
+    def __init__(self, x, y, batch: int, shuffle: bool, seed: int):
+        self.x, self.y, self.batch, self.shuffle = x, y, batch, shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+        self.seed = seed
+        self.dataset = x
+
+    def set_epoch(self, epoch: int) -> None:
+        self.generator.manual_seed(self.seed + epoch)
+
+    def __len__(self):
+        return (len(self.x) + self.batch - 1) // self.batch
+
+    def __iter__(self):
+        n = len(self.x)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        for start in range(0, n, self.batch):
+            if order is None:
+                yield self.x[start:start + self.batch], self.y[start:start + self.batch]
+            else:
+                idx = order[start:start + self.batch]
+                yield self.x[idx], self.y[idx]
+
+
+class EpochDataLoader(torch.utils.data.DataLoader):
+    """A DataLoader whose shuffle order is a function of (seed, epoch), for exact resume."""
+
+    def __init__(self, *args, seed: int = 0, **kwargs):
+        generator = torch.Generator().manual_seed(seed)
+        super().__init__(*args, generator=generator, **kwargs)
+        self.seed = seed
+
+    def set_epoch(self, epoch: int) -> None:
+        self.generator.manual_seed(self.seed + epoch)
+
+
+@dataclass
+class DataBundle:
+    """Loaders per split and what the model and metrics need to know about the data."""
+
+    loaders: dict
+    sample_shape: tuple
+    classes: Optional[list]
+    task: str
+    sizes: dict
+    normalization: Optional[dict] = None
+    extra: dict = field(default_factory=dict)
+
+
+def load_source(cfg: DataConfig) -> SourceData:
+    if cfg.source_args is None:
+        return load_class_source(cfg.source.name, cfg.source.args, dict(cfg.source.kwargs), cfg.source.loc)
+    return SOURCES[cfg.source.name].load(cfg.source_args, cfg.source.loc)
+
+
+def build_data(cfg: DataConfig, pin_memory: bool = False, seed: Optional[int] = None) -> DataBundle:
+    """Load, split, transform and batch a data block."""
+    src = load_source(cfg)
+    n = len(src.train)
+    if n == 0:
+        raise DataError(f"data {cfg.name}: the source has no samples", cfg.source.loc)
+    parts = _split(cfg, src, n)
+    _check_same_size(cfg, src)
+    deterministic = _pipeline(cfg.transform, skip_normalize=True)
+    to_tensor = _to_tensor_fn(src.train[0][0])
+    base_fn = compose([to_tensor, deterministic])
+    normalize = _normalizer(cfg, src.train, parts["train"], base_fn)
+    augment = _pipeline(cfg.augment, skip_normalize=True)
+    loaders, sizes = {}, {}
+    for name, (dataset, indices) in parts.items():
+        train = name == "train"
+        sizes[name] = len(indices)
+        if not indices:
+            continue
+        loaders[name] = _loader(cfg, dataset, indices, base_fn, augment if train else None, normalize,
+                                train, pin_memory, cfg.seed if seed is None else seed)
+    x0 = next(iter(loaders["train"]))[0]
+    return DataBundle(loaders, tuple(x0.shape[1:]), src.classes, src.task, sizes,
+                      normalization=getattr(normalize, "stats", None), extra=src.extra)
+
+
+def _check_same_size(cfg: DataConfig, src: SourceData) -> None:
+    """Images of different sizes cannot be batched: ask for a resize before training starts."""
+    files = getattr(src.train, "files", None)
+    if not files or any(t.resizes for t, _, _ in cfg.transform):
+        return
+    from PIL import Image
+    sizes = {}
+    for path in files[:200]:
+        with Image.open(path) as img:
+            sizes.setdefault(img.size, path)
+        if len(sizes) > 1:
+            (s1, p1), (s2, p2) = list(sizes.items())[:2]
+            raise DataError(f"data {cfg.name}: images differ in size ({p1} is {s1[0]}x{s1[1]}, {p2} is "
+                            f"{s2[0]}x{s2[1]}) and cannot be batched", cfg.loc,
+                            hint="add `transform { resize(256) -> center_crop(224) }` (or another size)")
+
+
+def _split(cfg: DataConfig, src: SourceData, n: int) -> dict:
+    fractions = dict(cfg.fractions)
+    if src.test is not None:
+        if cfg.split_given and fractions["test"] > 0:
+            warnings.warn(f"data {cfg.name}: the source has its own test split; split test= is ignored", stacklevel=2)
+        rest = fractions["train"] + fractions["val"]
+        fractions = {"train": fractions["train"] / rest, "val": fractions["val"] / rest, "test": 0.0}
+    stratify = src.targets if src.task == "classification" and src.targets is not None else None
+    if stratify is not None and len(stratify) != n:
+        stratify = None
+    idx = split_indices(n, fractions, cfg.seed, stratify)
+    parts = {name: (src.train, idx.get(name, [])) for name in ("train", "val", "test")}
+    if src.test is not None:
+        parts["test"] = (src.test, list(range(len(src.test))))
+    if not parts["train"][1]:
+        raise DataError(f"data {cfg.name}: the training split is empty", cfg.split_loc)
+    return parts
+
+
+def _pipeline(steps: list, skip_normalize: bool):
+    built = [build_transform(t, a, st.loc) for t, a, st in steps if not (skip_normalize and t.name == "normalize")]
+    return compose(built)
+
+
+def _to_tensor_fn(sample):
+    if isinstance(sample, torch.Tensor):
+        return None
+    from torchvision.transforms import v2
+    return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+
+
+def _normalizer(cfg: DataConfig, dataset, indices, base_fn):
+    steps = [(t, a, st) for t, a, st in cfg.transform if t.name == "normalize"]
+    if not steps:
+        return None
+    t, a, st = steps[-1]
+    if is_auto_normalize(t, a):
+        mean, std = _channel_stats(dataset, indices, base_fn)
+    else:
+        mean, std = a["mean"], a["std"]
+    norm = Standardize(mean, std)
+    norm.stats = {"mean": [float(m) for m in norm.mean.flatten()], "std": [float(s) for s in norm.std.flatten()]}
+    return norm
+
+
+def _channel_stats(dataset, indices, base_fn):
+    """Per-channel mean and std of the training split, after deterministic transforms."""
+    total = total_sq = None
+    count = 0
+    for i in indices:
+        x = dataset[i][0]
+        x = base_fn(x) if base_fn is not None else x
+        x = x.double()
+        flat = x.reshape(x.shape[0], -1) if x.dim() > 1 else x.reshape(-1, 1)
+        s, sq = flat.sum(1), (flat * flat).sum(1)
+        total = s if total is None else total + s
+        total_sq = sq if total_sq is None else total_sq + sq
+        count += flat.shape[1]
+    mean = total / count
+    std = (total_sq / count - mean * mean).clamp_min(1e-12).sqrt()
+    return mean.float(), std.clamp_min(1e-6).float()
+
+
+def _loader(cfg, dataset, indices, base_fn, augment, normalize, train, pin_memory, seed):
+    shuffle = train and cfg.shuffle
+    if isinstance(dataset, TensorData) and augment is None:
+        x, y = dataset.x[indices], dataset.y[indices]
+        fn = compose([base_fn, normalize])
+        if fn is not None:
+            x = torch.stack([fn(s) for s in x])
+        return TensorLoader(x, y, cfg.batch, shuffle, seed)
+    fn = compose([base_fn, augment, normalize])
+    workers = cfg.workers
+    return EpochDataLoader(_Mapped(dataset, indices, fn), batch_size=cfg.batch, shuffle=shuffle, seed=seed,
+                           num_workers=workers, persistent_workers=workers > 0, pin_memory=pin_memory)
+
+
+def inference_transform(cfg: DataConfig, normalization: Optional[dict], example):
+    """The deterministic per-sample pipeline of a data block (no augmentation), for prediction.
+
+    `normalization` holds the statistics saved with the run, so normalize(auto)
+    needs no pass over the training data.
+    """
+    parts = [_to_tensor_fn(example), _pipeline(cfg.transform, skip_normalize=True)]
+    if normalization:
+        parts.append(Standardize(normalization["mean"], normalization["std"]))
+    return compose(parts) or (lambda x: x)

@@ -1,0 +1,322 @@
+"""Data sources: a `source` setting in, a `SourceData` (samples, labels, classes) out.
+
+Each source is registered with typed arguments, so `dlspec compile` checks a
+source without loading it. Loading happens only when training starts.
+Relative paths are resolved against the spec's folder by the caller.
+"""
+from __future__ import annotations
+
+import gzip
+import importlib
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from ..errors import DataError, Loc
+from ..layers.registry import Arg
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+@dataclass
+class SourceData:
+    """What a source provides: a train part, maybe its own test part, and labels."""
+
+    train: Any  # a Dataset of (x, y)
+    test: Any = None
+    targets: Optional[list] = None  # train labels, for stratified splits
+    classes: Optional[list] = None
+    task: str = "classification"  # or "regression"
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SourceDef:
+    name: str
+    args: tuple
+    load: Callable[[dict, Loc], SourceData]
+    doc: str
+    paths: tuple = ()  # argument names holding file paths (resolved against the spec)
+
+
+SOURCES: dict = {}
+
+
+def register_source(source: SourceDef, override: bool = False) -> SourceDef:
+    if source.name in SOURCES and not override:
+        raise ValueError(f"a data source named '{source.name}' is already registered; pass override=True")
+    SOURCES[source.name] = source
+    return source
+
+
+def source(name, args=(), doc="", paths=()):
+    def wrap(fn):
+        register_source(SourceDef(name, tuple(args), fn, doc or (fn.__doc__ or "").strip(), tuple(paths)))
+        return fn
+    return wrap
+
+
+# ---- in-memory tensors --------------------------------------------------
+
+
+class TensorData:
+    """A dataset of pre-made tensors; `x[i], y[i]` per sample."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+
+
+@source("sklearn_digits", doc="scikit-learn's bundled 8x8 digits as [1, 8, 8] images in [0, 1], labels 0-9 "
+                              "(1,797 samples; no download).")
+def _digits(a: dict, loc: Loc) -> SourceData:
+    import torch
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    y = torch.tensor(d.target, dtype=torch.long)
+    return SourceData(TensorData(x, y), targets=d.target.tolist(), classes=[str(c) for c in range(10)])
+
+
+# ---- image folders ------------------------------------------------------
+
+
+class ImageFiles:
+    """Images on disk with class indices; opened with Pillow and converted to `mode`."""
+
+    def __init__(self, files: list, labels: list, mode: str):
+        self.files, self.labels, self.mode = files, labels, mode
+
+    def __len__(self):
+        return len(self.files)
+
+    def __getitem__(self, i):
+        from PIL import Image
+        with Image.open(self.files[i]) as img:
+            return img.convert(self.mode), self.labels[i]
+
+
+def scan_images(root: str, loc: Loc) -> tuple:
+    """(files, labels, classes) of a folder with one subfolder per class; bad files skipped with a warning."""
+    if not os.path.isdir(root):
+        raise DataError(f"image folder not found: {root}", loc)
+    classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
+    if not classes:
+        raise DataError(f"{root} has no class subfolders; expected one folder per class (e.g. {root}/cats/*.jpg)", loc)
+    files, labels, bad = [], [], []
+    for index, cls in enumerate(classes):
+        found = sorted(os.path.join(root, cls, f) for f in os.listdir(os.path.join(root, cls))
+                       if f.lower().endswith(IMAGE_EXTENSIONS))
+        if not found:
+            raise DataError(f"class folder {os.path.join(root, cls)} holds no images", loc)
+        for path in found:
+            if _readable_image(path):
+                files.append(path)
+                labels.append(index)
+            else:
+                bad.append(path)
+    for path in bad:
+        warnings.warn(f"skipping unreadable or corrupt image: {path}", stacklevel=2)
+    return files, labels, classes, bad
+
+
+def _readable_image(path: str) -> bool:
+    from PIL import Image
+    try:
+        with Image.open(path) as img:
+            img.verify()
+        return True
+    except Exception:  # Pillow raises many kinds for corrupt files
+        return False
+
+
+@source("image_folder", (Arg("path", "str"), Arg("mode", "str", "RGB", choices=("RGB", "L"))), paths=("path",),
+        doc="Images in one subfolder per class: image_folder(\"data/train\", mode=RGB|L).")
+def _image_folder(a: dict, loc: Loc) -> SourceData:
+    files, labels, classes, bad = scan_images(a["path"], loc)
+    return SourceData(ImageFiles(files, labels, a["mode"]), targets=labels, classes=classes, extra={"skipped": bad})
+
+
+# ---- torchvision data sets ----------------------------------------------
+
+
+def _torchvision_source(name: str, cls_name: str, classes: int):
+    args = (Arg("root", "str", "data"), Arg("download", "bool", False))
+
+    def load(a: dict, loc: Loc) -> SourceData:
+        import torchvision.datasets as tvd
+        cls = getattr(tvd, cls_name)
+        try:
+            train = cls(a["root"], train=True, download=a["download"])
+            test = cls(a["root"], train=False, download=a["download"])
+        except Exception as exc:  # torchvision raises RuntimeError or URLError
+            fallback = _idx_fallback(a["root"]) if cls_name in ("MNIST", "FashionMNIST") else None
+            if fallback is not None:
+                return fallback
+            raise DataError(f"{name}: cannot load from {a['root']}: {exc}", loc,
+                            hint=f"download=true fetches it (needs internet), or place torchvision's {cls_name} "
+                                 f"files under {a['root']}") from None
+        return SourceData(train, test, targets=[int(t) for t in train.targets], classes=list(train.classes))
+
+    register_source(SourceDef(name, args, load, f"torchvision's {cls_name} ({classes} classes) with its own test "
+                                                f"split: {name}(root=\"data\", download=false).", ("root",)))
+
+
+for _name, _cls, _n in (("mnist", "MNIST", 10), ("fashion_mnist", "FashionMNIST", 10),
+                        ("cifar10", "CIFAR10", 10), ("cifar100", "CIFAR100", 100)):
+    _torchvision_source(_name, _cls, _n)
+
+
+def read_idx(path: str):
+    """Read an IDX file (optionally gzipped) as a numpy array."""
+    import numpy as np
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def _find(root: str, stem: str) -> Optional[str]:
+    for folder in (root, os.path.join(root, "raw"), os.path.join(root, "MNIST", "raw")):
+        for ext in ("", ".gz"):
+            path = os.path.join(folder, stem + ext)
+            if os.path.exists(path):
+                return path
+    return None
+
+
+def _idx_fallback(root: str) -> Optional[SourceData]:
+    """Raw MNIST-format IDX files in `root`, when torchvision's own layout is incomplete."""
+    parts = {}
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        images, labels = _find(root, f"{prefix}-images-idx3-ubyte"), _find(root, f"{prefix}-labels-idx1-ubyte")
+        if images and labels:
+            parts[split] = _idx_data(images, labels)
+    if not parts:
+        return None
+    if "train" not in parts:
+        warnings.warn(f"only the test files are in {root}; using them as the whole data set", stacklevel=2)
+        train, test = parts["test"], None
+    else:
+        train, test = parts["train"], parts.get("test")
+    return SourceData(train, test, targets=train.y.tolist(), classes=[str(i) for i in range(10)])
+
+
+def _idx_data(images: str, labels: str) -> TensorData:
+    import torch
+    x = torch.from_numpy(read_idx(images).copy()).float().div_(255).unsqueeze(1)
+    y = torch.from_numpy(read_idx(labels).astype("int64"))
+    return TensorData(x, y)
+
+
+@source("idx", (Arg("images", "str"), Arg("labels", "str")), paths=("images", "labels"),
+        doc="MNIST-format IDX files (gzipped or not): idx(images=\"...-images-idx3-ubyte.gz\", labels=\"...\").")
+def _idx(a: dict, loc: Loc) -> SourceData:
+    for key in ("images", "labels"):
+        if not os.path.exists(a[key]):
+            raise DataError(f"file not found: {a[key]}", loc)
+    data = _idx_data(a["images"], a["labels"])
+    return SourceData(data, targets=data.y.tolist(), classes=sorted({str(int(v)) for v in data.y}))
+
+
+# ---- Python classes named by dotted path --------------------------------
+
+
+def load_class_source(dotted: str, args: tuple, kwargs: dict, loc: Loc) -> SourceData:
+    """`source my_module.MyDataset(root="...")`: any class with __len__ and __getitem__."""
+    module_name, _, cls_name = dotted.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), cls_name)
+    except (ImportError, AttributeError) as exc:
+        raise DataError(f"cannot import data set class {dotted}: {exc}", loc) from None
+    try:
+        dataset = cls(*args, **kwargs)
+    except Exception as exc:
+        raise DataError(f"{dotted}(...) failed: {type(exc).__name__}: {exc}", loc) from None
+    if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+        raise DataError(f"{dotted} is not a data set: it needs __len__ and __getitem__", loc)
+    targets = getattr(dataset, "targets", None)
+    classes = getattr(dataset, "classes", None)
+    return SourceData(dataset, targets=list(targets) if targets is not None else None,
+                      classes=list(classes) if classes is not None else None)
+
+
+# ---- CSV tables -----------------------------------------------------------
+
+
+@source("csv", (Arg("path", "str"), Arg("target", "str"), Arg("features", "any", None),
+                Arg("task", "str", "auto", choices=("auto", "classification", "regression"))), paths=("path",),
+        doc="A table with a header row: csv(\"file.csv\", target=\"label\", features=[\"a\", \"b\"]). "
+            "Integer or text targets mean classification, decimals regression (task= overrides).")
+def _csv(a: dict, loc: Loc) -> SourceData:
+    import torch
+    header, rows = _read_table(a["path"], loc)
+    if a["target"] not in header:
+        from ..errors import did_you_mean
+        raise DataError(f"{a['path']} has no column '{a['target']}'." + did_you_mean(a["target"], header)
+                        + f" Columns: {', '.join(header)}", loc)
+    features = [str(f) for f in a["features"]] if a["features"] is not None else [h for h in header if h != a["target"]]
+    for f in features:
+        if f not in header:
+            raise DataError(f"{a['path']} has no column '{f}'; columns: {', '.join(header)}", loc)
+    cols = [header.index(f) for f in features]
+    x = [[_number(row[c], a["path"], line, header[c], loc) for c in cols] for line, row in rows]
+    raw_targets = [row[header.index(a["target"])] for _, row in rows]
+    task = a["task"] if a["task"] != "auto" else _guess_task(raw_targets)
+    if task == "classification":
+        classes = sorted(set(raw_targets), key=_natural)
+        index = {c: i for i, c in enumerate(classes)}
+        y = torch.tensor([index[t] for t in raw_targets], dtype=torch.long)
+        targets = y.tolist()
+    else:
+        y = torch.tensor([[_number(t, a["path"], line, a["target"], loc)] for (line, _), t in zip(rows, raw_targets)])
+        classes, targets = None, None
+    data = TensorData(torch.tensor(x, dtype=torch.float32), y)
+    return SourceData(data, targets=targets, classes=classes, task=task, extra={"features": features})
+
+
+def _read_table(path: str, loc: Loc):
+    import csv
+    if not os.path.exists(path):
+        raise DataError(f"file not found: {path}", loc)
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        rows = [(i + 2, r) for i, r in enumerate(reader) if any(cell.strip() for cell in r)]
+    if not header or not rows:
+        raise DataError(f"{path} is empty; expected a header row and data rows", loc)
+    header = [h.strip() for h in header]
+    for line, row in rows:
+        if len(row) != len(header):
+            raise DataError(f"{path}, line {line}: {len(row)} values where the header has {len(header)}", loc)
+    return header, rows
+
+
+def _number(text: str, path: str, line: int, column: str, loc: Loc) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise DataError(f"{path}, line {line}, column '{column}': '{text}' is not a number", loc) from None
+
+
+def _guess_task(values: list) -> str:
+    try:
+        numbers = [float(v) for v in values]
+    except ValueError:
+        return "classification"
+    return "classification" if all(n.is_integer() for n in numbers) else "regression"
+
+
+def _natural(value: str):
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)

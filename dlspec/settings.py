@@ -1,0 +1,140 @@
+"""Reading `data` and `train` blocks: IR settings in, checked Python values out.
+
+A block's settings are described by a table of `SettingDef`s; `read_settings`
+refuses unknown or repeated keys (with "did you mean"), and each definition
+turns its `ir.Setting` into plain values. No torch, no data: `dlspec compile`
+runs these checks without loading anything.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from . import ir
+from .errors import ArgumentError, DlspecError, Loc, UnknownNameError, did_you_mean
+from .layers.registry import Arg, Symbol, bind_args, convert
+from .resolve import CallValue, Env
+
+
+@dataclass(frozen=True)
+class SettingDef:
+    """One setting key: how to read it and a line of documentation."""
+
+    key: str
+    read: Callable[[ir.Setting, Env], Any]
+    doc: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """A named step with arguments: an optimizer, a loss, a transform, a source."""
+
+    name: str
+    args: tuple
+    kwargs: dict
+    loc: Loc
+
+
+def read_settings(settings: tuple, table: dict, env: Env, what: str) -> dict:
+    """Read every setting of a block; values keyed by setting, plus `<key>@loc`."""
+    values: dict = {}
+    for s in settings:
+        if s.key not in table:
+            raise UnknownNameError(f"unknown {what} setting '{s.key}'." + did_you_mean(s.key, table), s.loc,
+                                   hint=f"{what} settings: {', '.join(sorted(table))}")
+        if s.key in values:
+            raise DlspecError(f"'{s.key}' is set twice in this {what} block", s.loc)
+        values[s.key] = table[s.key].read(s, env)
+        values[f"{s.key}@loc"] = s.loc
+    return values
+
+
+def _no_body(s: ir.Setting) -> None:
+    if s.body is not None:
+        raise ArgumentError(f"'{s.key}' takes no {{ ... }} body", s.loc)
+
+
+def one(kind: str, check=None, choices=()) -> Callable:
+    """A setting with exactly one value of `kind`, e.g. `epochs 20`."""
+    def read(s: ir.Setting, env: Env):
+        _no_body(s)
+        if len(s.args) != 1 or s.kwargs:
+            raise ArgumentError(f"'{s.key}' takes one value, e.g. {s.key} {_example(kind, choices)}", s.loc)
+        return convert(s.key, Arg(s.key, kind, check=check, choices=choices), env.eval(s.args[0]), s.args[0].loc)
+    return read
+
+
+def _example(kind: str, choices) -> str:
+    if choices:
+        return str(choices[0])
+    return {"int": "10", "float": "0.5", "str": '"path"', "bool": "true"}.get(kind, "...")
+
+
+def step(s: ir.Setting, env: Env) -> Step:
+    """A setting whose value is a name or a call: `loss cross_entropy`, `optimizer adam(lr=1e-3)`."""
+    _no_body(s)
+    if len(s.args) != 1:
+        raise ArgumentError(f"'{s.key}' takes one name or call, e.g. {s.key} name(arg=value)", s.loc)
+    return to_step(env.eval(s.args[0]), s.args[0].loc, s.key, extra_kwargs=_kwargs(s, env))
+
+
+def to_step(value, loc: Loc, what: str, extra_kwargs: Optional[dict] = None) -> Step:
+    if isinstance(value, CallValue):
+        return Step(value.callee, value.args, {**value.kwargs, **(extra_kwargs or {})}, value.loc)
+    if isinstance(value, str):
+        return Step(str(value), (), dict(extra_kwargs or {}), loc)
+    raise ArgumentError(f"'{what}' expects a name or a call, received {value!r}", loc)
+
+
+def _kwargs(s: ir.Setting, env: Env) -> dict:
+    return {k.name: env.eval(k.value) for k in s.kwargs}
+
+
+def steps(s: ir.Setting, env: Env) -> list:
+    """A list of names or calls: `metrics accuracy, top_k(k=5)`."""
+    _no_body(s)
+    if not s.args:
+        raise ArgumentError(f"'{s.key}' needs at least one name", s.loc)
+    return [to_step(env.eval(a), a.loc, s.key) for a in s.args]
+
+
+def names(s: ir.Setting, env: Env) -> list:
+    """Bare names: `freeze backbone head`."""
+    _no_body(s)
+    out = []
+    for a in s.args:
+        if not isinstance(a, ir.Name):
+            raise ArgumentError(f"'{s.key}' takes names, e.g. {s.key} backbone", a.loc)
+        out.append(a.name)
+    if not out:
+        raise ArgumentError(f"'{s.key}' needs at least one name", s.loc)
+    return out
+
+
+def keywords(specs: tuple) -> Callable:
+    """Keyword settings: `split train=0.8 test=0.2 seed=0`."""
+    def read(s: ir.Setting, env: Env) -> dict:
+        _no_body(s)
+        args = [env.eval(a) for a in s.args]
+        locs = {k.name: k.loc for k in s.kwargs}
+        locs.update({i: a.loc for i, a in enumerate(s.args)})
+        return bind_args(s.key, specs, args, _kwargs(s, env), s.loc, locs)
+    return read
+
+
+def body(s: ir.Setting, env: Env) -> list:
+    """A `{ ... }` body of steps: `transform { resize(32) -> normalize(auto) }`."""
+    if s.body is None or s.args or s.kwargs:
+        raise ArgumentError(f"'{s.key}' takes a body of steps: {s.key} {{ ... }}", s.loc)
+    out = []
+    for chain in s.body:
+        for st in chain.steps:
+            target = st.target
+            if isinstance(target, ir.InputRef):
+                raise ArgumentError(f"'input' is not a {s.key} step", st.loc)
+            out.append(to_step(env.eval(target), target.loc, s.key))
+    return out
+
+
+def symbol_or_value(value):
+    return str(value) if isinstance(value, Symbol) else value

@@ -1,0 +1,1 @@
+"""Training: train-block checks, the device-aware loop, checkpoints and run directories."""

@@ -1,0 +1,159 @@
+"""Train blocks checked without data: a spec and a train name in, a `TrainConfig` out.
+
+Checks every setting (names, arguments, values, "did you mean"), links the
+model and data block, and resolves what the run will use. `dlspec compile`
+runs this so mistakes surface before any data is loaded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .. import settings as S
+from ..data.config import DataConfig, read_data
+from ..errors import DlspecError, Loc, TrainError, UnknownNameError, did_you_mean
+from ..layers.registry import Arg, non_negative, positive
+from ..resolve import resolve_path
+from .components import LOSSES, OPTIMIZERS, SCHEDULES, bind
+from .metrics import check_metrics, metric_name
+
+_EARLY = (Arg("monitor", "str", "val_loss"), Arg("patience", "int", 5, non_negative),
+          Arg("mode", "str", "auto", choices=("auto", "min", "max")), Arg("min_delta", "float", 0.0, non_negative))
+_DEVICE_OK = lambda d: None if d in ("auto", "cpu", "cuda", "mps") or (  # noqa: E731
+    d.startswith("cuda:") and d[5:].isdigit()) else "must be auto, cpu, cuda, cuda:N or mps"
+
+TRAIN_SETTINGS = {d.key: d for d in (
+    S.SettingDef("model", S.one("str"), "the model to train (default: the only model)"),
+    S.SettingDef("data", S.one("str"), "the data block (default: the only data block)"),
+    S.SettingDef("loss", S.step, "cross_entropy, bce_with_logits, mse, l1, huber, nll"),
+    S.SettingDef("optimizer", S.step, "sgd, adam, adamw, rmsprop with lr= and weight_decay="),
+    S.SettingDef("schedule", S.step, "constant, step, multistep, cosine, onecycle, plateau (warmup= epochs)"),
+    S.SettingDef("epochs", S.one("int", positive), "number of epochs (default 10)"),
+    S.SettingDef("clip_grad_norm", S.one("float", positive), "clip the global gradient norm"),
+    S.SettingDef("clip_grad_value", S.one("float", positive), "clip each gradient value"),
+    S.SettingDef("metrics", S.steps, "accuracy, top_k(k=5), f1, precision, recall, mae, mse"),
+    S.SettingDef("early_stop", S.keywords(_EARLY), "monitor=val_loss patience=5 mode=auto min_delta=0"),
+    S.SettingDef("device", S.one("str", _DEVICE_OK), "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"),
+    S.SettingDef("precision", S.one("str", choices=("auto", "fp32", "bf16", "fp16")), "auto, fp32, bf16, fp16"),
+    S.SettingDef("seed", S.one("int"), "random seed (default 0)"),
+    S.SettingDef("freeze", S.names, "labels of submodules to freeze"),
+    S.SettingDef("out", S.one("str"), "run directory (default runs/<train>-<timestamp>)"),
+)}
+
+
+@dataclass
+class TrainConfig:
+    """A checked train block with defaults filled in."""
+
+    name: Optional[str]
+    loc: Loc
+    model: str
+    data: DataConfig
+    loss: tuple
+    optimizer: tuple
+    schedule: Optional[tuple]
+    epochs: int = 10
+    clip_grad_norm: Optional[float] = None
+    clip_grad_value: Optional[float] = None
+    metrics: list = field(default_factory=list)
+    early_stop: Optional[dict] = None
+    device: str = "auto"
+    precision: str = "auto"
+    seed: int = 0
+    freeze: list = field(default_factory=list)
+    out: Optional[str] = None
+    locs: dict = field(default_factory=dict)
+
+    def metric_names(self) -> list:
+        return [metric_name(m, a) for m, a, _ in self.metrics]
+
+    def resolved(self) -> dict:
+        """Plain data describing every setting, for run.yaml and checkpoints."""
+        return {
+            "train": self.name, "model": self.model, "data": self.data.name,
+            "loss": _plain_step(self.loss), "optimizer": _plain_step(self.optimizer),
+            "schedule": _plain_step(self.schedule) if self.schedule else None, "epochs": self.epochs,
+            "clip_grad_norm": self.clip_grad_norm, "clip_grad_value": self.clip_grad_value,
+            "metrics": self.metric_names(), "early_stop": self.early_stop, "device": self.device,
+            "precision": self.precision, "seed": self.seed, "freeze": list(self.freeze),
+            "batch": self.data.batch, "workers": self.data.workers, "split": dict(self.data.fractions),
+            "split_seed": self.data.seed,
+        }
+
+
+def _plain_step(pair) -> dict:
+    item, args = pair
+    return {"name": item.name, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in args.items()}}
+
+
+def find_train(program, name: Optional[str]):
+    if name is None:
+        if not program.trains:
+            raise TrainError(f"{program.filename} has no train block",
+                             hint="add `train { model M; data d; epochs 10 }`")
+        if len(program.trains) > 1:
+            names = [n for n in program.trains if n is not None]
+            raise TrainError(f"{program.filename} has several train blocks; choose one with --train "
+                             f"({', '.join(map(str, names))})")
+        return next(iter(program.trains.values()))
+    if name not in program.trains:
+        raise UnknownNameError(f"no train block named '{name}'." + did_you_mean(name, [n for n in program.trains if n]))
+    return program.trains[name]
+
+
+def read_train(spec, name: Optional[str] = None, epochs: Optional[int] = None,
+               device: Optional[str] = None) -> TrainConfig:
+    """Check a train block of `spec` and everything it links to."""
+    program = spec.program
+    decl = find_train(program, name)
+    env = program.global_env()
+    v = S.read_settings(decl.settings, TRAIN_SETTINGS, env, "train")
+    model = _pick(v, "model", program.models, decl, "model")
+    data_name = _pick(v, "data", program.data, decl, "data")
+    spec.plan(model)
+    schedule = bind(SCHEDULES, v["schedule"], "schedule") if "schedule" in v else None
+    cfg = TrainConfig(
+        name=decl.name, loc=decl.loc, model=model, data=read_data(program.data[data_name], env),
+        loss=bind(LOSSES, v.get("loss") or S.Step("cross_entropy", (), {}, decl.loc), "loss"),
+        optimizer=bind(OPTIMIZERS, v.get("optimizer") or S.Step("adam", (), {}, decl.loc), "optimizer"),
+        schedule=schedule, epochs=epochs or v.get("epochs", 10), clip_grad_norm=v.get("clip_grad_norm"),
+        clip_grad_value=v.get("clip_grad_value"), metrics=check_metrics(v.get("metrics", [])),
+        early_stop=v.get("early_stop"), device=device or v.get("device", "auto"),
+        precision=v.get("precision", "auto"), seed=v.get("seed", 0), freeze=v.get("freeze", []),
+        out=resolve_path(v["out"], v["out@loc"]) if "out" in v else None,
+        locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")})
+    _check_links(cfg, spec)
+    return cfg
+
+
+def _pick(v: dict, key: str, table: dict, decl, what: str) -> str:
+    if key in v:
+        if v[key] not in table:
+            raise UnknownNameError(f"no {what} named '{v[key]}'." + did_you_mean(v[key], table),
+                                   v[f"{key}@loc"], hint=f"{what}s: {', '.join(table) or 'none'}")
+        return v[key]
+    if len(table) != 1:
+        raise TrainError(f"this train block must name its {what} ({what} NAME): the spec has "
+                         f"{len(table)} {what} declarations", decl.loc)
+    return next(iter(table))
+
+
+def _check_links(cfg: TrainConfig, spec) -> None:
+    monitor = (cfg.early_stop or {}).get("monitor")
+    if monitor:
+        known = ["loss", "val_loss"] + [p + m for m in cfg.metric_names() for p in ("", "val_")]
+        if monitor not in known:
+            raise UnknownNameError(f"early_stop monitors '{monitor}', which is not recorded." +
+                                   did_you_mean(monitor, known), cfg.locs.get("early_stop"),
+                                   hint=f"recorded: {', '.join(known)}")
+    if cfg.freeze:
+        from ..compiler import iter_nodes
+        labels = [q for q, _, _ in iter_nodes(spec.plan(cfg.model))]
+        for label in cfg.freeze:
+            if label not in labels:
+                raise UnknownNameError(f"freeze: the model has no submodule '{label}'." + did_you_mean(label, labels),
+                                       cfg.locs.get("freeze"), hint="label a step to freeze it: `backbone: Block(64)`")
+    if cfg.schedule and cfg.schedule[0].name == "plateau" and cfg.data.fractions.get("val", 0) == 0 \
+            and "val" in cfg.schedule[1]["monitor"]:
+        raise DlspecError("schedule plateau monitors a validation metric but the split has no val part",
+                          cfg.locs.get("schedule"))

@@ -1,0 +1,125 @@
+"""Using a finished run: a run directory in, test metrics or predictions out.
+
+The model is rebuilt from the spec text stored in the checkpoint (never from
+a pickled module) and its weights are loaded with weights_only=True.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from typing import Optional
+
+import torch
+
+from ..errors import DataError, DlspecError
+from ..spec import loads
+from .checkpoint import load_checkpoint
+from .config import read_train
+from .loop import evaluate, select_device
+
+
+class LoadedRun:
+    """A run directory's spec, settings and trained model, ready to use."""
+
+    def __init__(self, run_dir: str, device: str = "cpu"):
+        last = load_checkpoint(run_dir)
+        use_best = last["settings"].get("early_stop") and os.path.exists(os.path.join(run_dir, "best.ckpt"))
+        self.state = load_checkpoint(os.path.join(run_dir, "best.ckpt")) if use_best else last
+        self.spec = loads(self.state["spec_text"], self.state["spec_file"], self.state.get("overrides") or None)
+        self.cfg = read_train(self.spec, self.state["settings"]["train"], epochs=self.state["settings"]["epochs"])
+        self.device = select_device(device)
+        self.model = self.spec.build(self.cfg.model)
+        self.model.load_state_dict(self.state["model"])
+        self.model.to(self.device).eval()
+        self.classes = self.state.get("classes")
+
+
+def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu") -> dict:
+    """Loss and metrics of a finished run on one split (train, val or test)."""
+    run = LoadedRun(run_dir, device)
+    from ..data.pipeline import build_data
+    data = build_data(run.cfg.data)
+    if split not in data.loaders:
+        raise DataError(f"this run's data has no {split} split (splits: {', '.join(data.loaders)})")
+    loss_def, loss_args = run.cfg.loss
+    from .metrics import metric_name
+    metrics = {metric_name(m, a): m.make(a) for m, a, _ in run.cfg.metrics}
+    return evaluate(run.model, data.loaders[split], loss_def.build(loss_args), loss_def.name, metrics,
+                    run.device, None)
+
+
+def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1) -> list:
+    """Predictions for image files or CSV files of feature rows: a dict per sample."""
+    run = LoadedRun(run_dir, device)
+    samples, names = [], []
+    for path in inputs:
+        if not os.path.exists(path):
+            raise DataError(f"file not found: {path}")
+        if path.lower().endswith(".csv"):
+            for i, row in enumerate(_feature_rows(path, run)):
+                samples.append(row)
+                names.append(f"{path}:{i + 2}")
+        else:
+            samples.append(_image(path, run))
+            names.append(path)
+    with torch.no_grad():
+        out = run.model(torch.stack(samples).to(run.device)).float().cpu()
+    return [_describe(name, o, run.classes, run.state.get("task"), top) for name, o in zip(names, out)]
+
+
+def _image(path: str, run: LoadedRun):
+    from PIL import Image, UnidentifiedImageError
+    from ..data.pipeline import inference_transform
+    mode = (run.cfg.data.source_args or {}).get("mode", "RGB")
+    try:
+        with Image.open(path) as img:
+            image = img.convert(mode)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DataError(f"cannot read image {path}: {exc}") from None
+    if run.cfg.data.source.name in ("sklearn_digits", "mnist", "fashion_mnist", "idx"):
+        image = image.convert("L")
+    x = inference_transform(run.cfg.data, run.state.get("normalization"), image)(image)
+    return _fit_to_model(x, run)
+
+
+def _fit_to_model(x, run: LoadedRun):
+    want = tuple(run.spec.plan(run.cfg.model).in_shape.dims)
+    if tuple(x.shape) != want and len(want) == 3:
+        x = torch.nn.functional.interpolate(x.unsqueeze(0), size=want[1:], mode="bilinear",
+                                            antialias=True, align_corners=False)[0]
+        if x.shape[0] != want[0]:
+            x = x.mean(0, keepdim=True).expand(want[0], -1, -1)
+    if tuple(x.shape) != want:
+        raise DataError(f"input of shape {list(x.shape)} does not fit the model's {list(want)}")
+    return x
+
+
+def _feature_rows(path: str, run: LoadedRun) -> list:
+    from ..data.pipeline import inference_transform
+    features = (run.cfg.data.source_args or {}).get("features")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        target = (run.cfg.data.source_args or {}).get("target")
+        cols = [str(c) for c in features] if features else [h for h in header if h != target]
+        rows = []
+        for line, row in enumerate(reader, 2):
+            try:
+                values = torch.tensor([float(row[c]) for c in cols])
+            except (KeyError, TypeError, ValueError):
+                raise DataError(f"{path}, line {line}: expected numeric columns {', '.join(cols)}") from None
+            rows.append(inference_transform(run.cfg.data, run.state.get("normalization"), values)(values))
+    return rows
+
+
+def _describe(name: str, out: torch.Tensor, classes: Optional[list], task: Optional[str], top: int) -> dict:
+    if task == "regression" or not classes:
+        return {"input": name, "prediction": out.tolist() if out.numel() > 1 else float(out)}
+    if out.numel() == 1:
+        p = float(torch.sigmoid(out))
+        index = int(p > 0.5)
+        return {"input": name, "label": str(classes[index]), "probability": p if index else 1 - p}
+    probs = torch.softmax(out, 0)
+    values, indices = probs.topk(min(top, len(probs)))
+    best = [{"label": str(classes[i]), "probability": float(v)} for v, i in zip(values, indices)]
+    return {"input": name, **best[0], "top": best}

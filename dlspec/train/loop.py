@@ -1,0 +1,157 @@
+"""The inner loops: a model, a loader and settings in, per-epoch numbers out.
+
+Written like a careful hand-made PyTorch loop: `zero_grad(set_to_none=True)`,
+non-blocking copies, one autocast context, losses and metrics summed on the
+device, and host syncs only for rate-limited progress and the NaN check
+(which costs nothing on the CPU, and only happens at progress updates on GPU).
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from contextlib import nullcontext
+
+import torch
+
+from ..errors import TrainError
+
+
+def select_device(name: str) -> torch.device:
+    """auto picks cuda, then mps, then cpu; an unavailable device is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise TrainError(f"device {name} was asked for, but no CUDA GPU is available", hint="use device auto or cpu")
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise TrainError(f"device {name} does not exist: {torch.cuda.device_count()} GPU(s) found")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise TrainError("device mps was asked for, but MPS is not available", hint="use device auto or cpu")
+    return torch.device(name)
+
+
+def autocast_dtype(precision: str, device: torch.device):
+    """The autocast dtype for a precision setting, or None for full fp32."""
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return None
+    if precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def prepare_target(loss_name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Bring targets to the layout and dtype the loss expects."""
+    if loss_name in ("cross_entropy", "nll"):
+        return y.long()
+    if out.shape != y.shape and out.numel() == y.numel():
+        y = y.reshape(out.shape)
+    return y.to(out.dtype) if out.is_floating_point() else y.float()
+
+
+class Progress:
+    """A per-epoch progress line on a terminal, rate-limited; silent otherwise."""
+
+    def __init__(self, epoch: int, epochs: int, steps: int, enabled: bool):
+        self.epoch, self.epochs, self.steps = epoch, epochs, steps
+        self.enabled = enabled and sys.stderr.isatty()
+        self.start = self.last = time.perf_counter()
+
+    def due(self) -> bool:
+        return self.enabled and time.perf_counter() - self.last > 0.25
+
+    def show(self, step: int, loss: float, samples: int) -> None:
+        self.last = time.perf_counter()
+        rate = samples / max(self.last - self.start, 1e-9)
+        done = int(30 * step / max(self.steps, 1))
+        sys.stderr.write(f"\repoch {self.epoch}/{self.epochs} [{'=' * done}{' ' * (30 - done)}] "
+                         f"{step}/{self.steps} loss {loss:.4f} {rate:,.0f} samples/s")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 100 + "\r")
+            sys.stderr.flush()
+
+
+class NonFiniteLoss(Exception):
+    def __init__(self, step: int):
+        super().__init__(step)
+        self.step = step
+
+
+def train_epoch(model, loader, loss_fn, loss_name, optimizer, scheduler_per_step, scaler, metrics, device,
+                amp_dtype, clip_norm, clip_value, progress: Progress, frozen_modules=()):
+    """One pass over the training loader; returns (mean loss, metric values, samples, seconds)."""
+    model.train()
+    for m in frozen_modules:
+        m.eval()  # BatchNorm statistics of frozen parts stay as they are
+    non_blocking = device.type == "cuda"
+    check_each_step = device.type == "cpu"  # a host read is free on the CPU
+    autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    samples, start = 0, time.perf_counter()
+    for step, (x, y) in enumerate(loader, 1):
+        x = x.to(device, non_blocking=non_blocking)
+        y = y.to(device, non_blocking=non_blocking)
+        with autocast:
+            out = model(x)
+            loss = loss_fn(out, prepare_target(loss_name, out, y))
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
+        if clip_norm:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        if clip_value:
+            torch.nn.utils.clip_grad_value_(model.parameters(), clip_value)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        if scheduler_per_step is not None:
+            scheduler_per_step.step()
+        batch = x.shape[0]
+        samples += batch
+        loss_sum += loss.detach() * batch
+        for m in metrics.values():
+            m.update(out.detach(), y)
+        if check_each_step and not math.isfinite(loss.item()):
+            raise NonFiniteLoss(step)
+        if progress.due():
+            value = loss.item()
+            if not math.isfinite(value):
+                raise NonFiniteLoss(step)
+            progress.show(step, value, samples)
+    progress.close()
+    mean_loss = float(loss_sum) / max(samples, 1)
+    if not math.isfinite(mean_loss):
+        raise NonFiniteLoss(len(loader))
+    return mean_loss, {k: m.compute() for k, m in metrics.items()}, samples, time.perf_counter() - start
+
+
+@torch.no_grad()
+def evaluate(model, loader, loss_fn, loss_name, metrics, device, amp_dtype) -> dict:
+    """Mean loss and metrics over a loader, in eval mode."""
+    model.eval()
+    autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    samples = 0
+    for x, y in loader:
+        x = x.to(device, non_blocking=device.type == "cuda")
+        y = y.to(device, non_blocking=device.type == "cuda")
+        with autocast:
+            out = model(x)
+            loss = loss_fn(out, prepare_target(loss_name, out, y))
+        loss_sum += loss.detach().double() * x.shape[0]
+        samples += x.shape[0]
+        for m in metrics.values():
+            m.update(out.float(), y)
+    return {"loss": float(loss_sum) / max(samples, 1), **{k: m.compute() for k, m in metrics.items()}}

@@ -1,0 +1,159 @@
+"""Metrics accumulated on the device: model outputs and targets in, numbers out.
+
+`update` only launches tensor operations (no host sync); `compute` reads the
+totals once per epoch. Classification metrics understand multi-class logits
+[B, C], a single binary logit [B, 1] or [B], and multi-label logits with
+float targets of the same shape.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from ..errors import UnknownNameError, did_you_mean
+from ..layers.registry import Arg, bind_args, positive
+from ..settings import Step
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    name: str
+    args: tuple
+    make: Callable[[dict], "Metric"]
+    doc: str
+    higher_is_better: bool = True
+    source: str = "built-in"
+
+
+METRICS: dict = {}
+
+
+def register_metric(m: MetricDef, override: bool = False) -> MetricDef:
+    if m.name in METRICS and not override:
+        raise ValueError(f"a metric named '{m.name}' is already registered; pass override=True")
+    METRICS[m.name] = m
+    return m
+
+
+def _predictions(out: torch.Tensor, y: torch.Tensor):
+    """(predicted, target) class tensors of equal shape, for any classification layout."""
+    if out.dim() == y.dim() and out.shape == y.shape and y.is_floating_point():
+        return (out > 0).long(), (y > 0.5).long()  # binary / multi-label logits
+    if out.dim() == 2 and out.shape[1] == 1:
+        return (out[:, 0] > 0).long(), y.reshape(-1).long()
+    if out.dim() == 1:
+        return (out > 0).long(), y.long()
+    return out.argmax(1), y.long()
+
+
+class Metric:
+    """Sums on the device; reset each epoch."""
+
+    def __init__(self):
+        self.total = None
+        self.count = None
+
+    def _add(self, value: torch.Tensor, count) -> None:
+        value = value.detach().double()
+        if self.total is None:
+            self.total = torch.zeros_like(value)
+            self.count = torch.zeros((), dtype=torch.float64, device=value.device)
+        self.total += value
+        self.count += count
+
+    def compute(self) -> float:
+        if self.total is None:
+            return float("nan")
+        return float(self.total / self.count.clamp_min(1))
+
+
+class Accuracy(Metric):
+    def update(self, out, y):
+        pred, target = _predictions(out, y)
+        self._add((pred == target).sum(), target.numel())
+
+
+class TopK(Metric):
+    def __init__(self, k: int):
+        super().__init__()
+        self.k = k
+
+    def update(self, out, y):
+        k = min(self.k, out.shape[1])
+        hit = (out.topk(k, dim=1).indices == y.view(-1, 1)).any(1)
+        self._add(hit.sum(), y.numel())
+
+
+class ErrorMetric(Metric):
+    def __init__(self, squared: bool):
+        super().__init__()
+        self.squared = squared
+
+    def update(self, out, y):
+        diff = out.reshape(y.shape).float() - y.float() if out.numel() == y.numel() else out.float() - y.float()
+        self._add((diff * diff).sum() if self.squared else diff.abs().sum(), diff.numel())
+
+
+class Confusion(Metric):
+    """Precision, recall or F1 from a confusion matrix kept on the device (macro average)."""
+
+    def __init__(self, kind: str, average: str):
+        super().__init__()
+        self.kind, self.average, self.matrix = kind, average, None
+
+    def update(self, out, y):
+        pred, target = _predictions(out, y)
+        classes = max(out.shape[1] if out.dim() == 2 and out.shape[1] > 1 and not y.is_floating_point() else 2, 2)
+        idx = (target.reshape(-1) * classes + pred.reshape(-1)).long()
+        counts = torch.bincount(idx, minlength=classes * classes).reshape(classes, classes)
+        self.matrix = counts if self.matrix is None else self.matrix + counts
+
+    def compute(self) -> float:
+        if self.matrix is None:
+            return float("nan")
+        m = self.matrix.double()
+        tp = m.diag()
+        precision = tp / m.sum(0).clamp_min(1)
+        recall = tp / m.sum(1).clamp_min(1)
+        value = {"precision": precision, "recall": recall,
+                 "f1": 2 * precision * recall / (precision + recall).clamp_min(1e-12)}[self.kind]
+        if self.average == "binary" and len(value) == 2:
+            return float(value[1])
+        present = m.sum(1) > 0
+        return float(value[present].mean()) if present.any() else 0.0
+
+
+_AVG = Arg("average", "str", "macro", choices=("macro", "binary"))
+register_metric(MetricDef("accuracy", (), lambda a: Accuracy(), "Share of correct predictions."))
+register_metric(MetricDef("top_k", (Arg("k", "int", 5, positive),), lambda a: TopK(a["k"]),
+                          "Share of samples whose class is among the k highest logits: top_k(k=5)."))
+for _kind in ("f1", "precision", "recall"):
+    register_metric(MetricDef(_kind, (_AVG,), (lambda k: lambda a: Confusion(k, a["average"]))(_kind),
+                              f"{_kind} score, macro-averaged over classes (average=binary: the positive class)."))
+register_metric(MetricDef("mae", (), lambda a: ErrorMetric(False), "Mean absolute error.", higher_is_better=False))
+register_metric(MetricDef("mse", (), lambda a: ErrorMetric(True), "Mean squared error.", higher_is_better=False))
+
+
+def check_metrics(steps: list) -> list:
+    out = []
+    for st in steps:
+        m = METRICS.get(st.name)
+        if m is None:
+            raise UnknownNameError(f"unknown metric '{st.name}'." + did_you_mean(st.name, METRICS), st.loc,
+                                   hint=f"metrics: {', '.join(sorted(METRICS))}")
+        out.append((m, bind_args(st.name, m.args, list(st.args), dict(st.kwargs), st.loc), st))
+    return out
+
+
+def metric_name(m: MetricDef, args: dict) -> str:
+    return f"top_{args['k']}" if m.name == "top_k" else m.name
+
+
+def higher_is_better(name: str) -> bool:
+    base = name[4:] if name.startswith("val_") else name
+    if base == "loss":
+        return False
+    m = METRICS.get(base)
+    return m.higher_is_better if m else True

@@ -1,0 +1,280 @@
+"""The trainer: a spec and a train block in, a trained model and a run directory out.
+
+Reads top to bottom: seed, device, data, model, optimizer, then epochs of
+train/validate/checkpoint, then best weights, test metrics and the run files.
+`--resume DIR` reloads everything from DIR/last.ckpt and continues; on the
+CPU the result is bit-identical to an uninterrupted run.
+"""
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import torch
+
+from ..errors import DlspecError, TrainError
+from ..spec import Spec, load, loads
+from . import rundir
+from .checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
+from .components import PER_STEP_SCHEDULES
+from .config import TrainConfig, read_train
+from .loop import NonFiniteLoss, Progress, autocast_dtype, evaluate, select_device, train_epoch
+from .metrics import higher_is_better, metric_name
+
+
+@dataclass
+class Run:
+    """The outcome of `dlspec.fit`: where the files are, the history, the results."""
+
+    out_dir: str
+    history: list
+    results: dict
+    model: torch.nn.Module = field(repr=False)
+    config: TrainConfig = field(repr=False)
+    interrupted: bool = False
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.out_dir, name)
+
+
+def fit(spec_or_path, train: Optional[str] = None, overrides: Optional[dict] = None, epochs: Optional[int] = None,
+        device: Optional[str] = None, out: Optional[str] = None, resume: Optional[str] = None,
+        log: Callable[[str], None] = print, progress: bool = True) -> Run:
+    """Train what a train block describes and write a run directory.
+
+    `spec_or_path` is a path or a loaded `Spec`; `overrides` sets `let`s;
+    `resume` continues the run in that directory (possibly to more epochs).
+    """
+    state = None
+    if resume is not None:
+        state = load_checkpoint(resume)
+        spec = loads(state["spec_text"], state["spec_file"], state.get("overrides") or None)
+        train, out = state["settings"]["train"], resume
+        epochs = epochs or state["settings"]["epochs"]
+    else:
+        spec = spec_or_path if isinstance(spec_or_path, Spec) else load(spec_or_path, overrides)
+    cfg = read_train(spec, train, epochs=epochs, device=device)
+    out = out or cfg.out or rundir.default_run_dir(cfg.name)
+    return Trainer(spec, cfg, out, state, log, progress, overrides).run()
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+        np.random.seed(seed)
+    except ImportError:
+        pass
+
+
+class Trainer:
+    """Holds one training run; `run()` does the work."""
+
+    def __init__(self, spec: Spec, cfg: TrainConfig, out: str, state: Optional[dict], log, progress, overrides):
+        self.spec, self.cfg, self.out, self.state, self.log = spec, cfg, out, state, log
+        self.show_progress = progress
+        self.overrides = overrides if state is None else state.get("overrides")
+
+    # ---- setup ----
+
+    def _setup(self) -> None:
+        cfg = self.cfg
+        _seed_everything(cfg.seed)
+        self.device = select_device(cfg.device)
+        self.amp = autocast_dtype(cfg.precision, self.device)
+        from ..data.pipeline import build_data
+        self.data = build_data(cfg.data, pin_memory=self.device.type == "cuda")
+        self._check_data_fits_model()
+        self.model = self.spec.build(cfg.model).to(self.device)
+        self.frozen = self._freeze()
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:
+            raise TrainError("every parameter is frozen: nothing to train", self.cfg.locs.get("freeze"))
+        opt_def, opt_args = cfg.optimizer
+        self.optimizer = opt_def.build(params, opt_args)
+        loss_def, loss_args = cfg.loss
+        self.loss_fn = loss_def.build(loss_args)
+        self.steps_per_epoch = len(self.data.loaders["train"])
+        self.scheduler = None
+        if cfg.schedule:
+            sched_def, sched_args = cfg.schedule
+            self.scheduler = sched_def.build(self.optimizer, sched_args, cfg.epochs, self.steps_per_epoch)
+        use_scaler = self.amp == torch.float16 and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+        self.history, self.best, self.bad_epochs, self.start_epoch = [], None, 0, 0
+        self.train_time, self.train_samples = 0.0, 0
+        if self.state is not None:
+            self._restore(self.state)
+
+    def _check_data_fits_model(self) -> None:
+        plan = self.spec.plan(self.cfg.model)
+        want, got = tuple(plan.in_shape.dims), tuple(self.data.sample_shape)
+        if want != got:
+            raise TrainError(f"model {self.cfg.model} takes samples of shape {list(want)}, but data "
+                             f"{self.cfg.data.name} gives {list(got)}", self.spec.program.models[self.cfg.model].loc,
+                             hint="change the model's input, or add resize/grayscale steps to the data's transform")
+        classes = self.data.classes
+        loss = self.cfg.loss[0].name
+        out = plan.out_shape.dims[-1] if plan.out_shape.dims else 1
+        if classes and loss in ("cross_entropy", "nll") and out != len(classes):
+            raise TrainError(f"model {self.cfg.model} outputs {out} values per sample but data "
+                             f"{self.cfg.data.name} has {len(classes)} classes", self.cfg.locs.get("model", self.cfg.loc),
+                             hint=f"end the model with linear({len(classes)})")
+
+    def _freeze(self) -> list:
+        modules = []
+        for label in self.cfg.freeze:
+            module = self.model.get_submodule(label)
+            for p in module.parameters():
+                p.requires_grad_(False)
+            modules.append(module)
+        return modules
+
+    def _restore(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler"):
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.history = list(state["history"])
+        self.best, self.bad_epochs = state.get("best"), state.get("bad_epochs", 0)
+        self.start_epoch = state["epoch"]
+        self.train_time, self.train_samples = state.get("train_time", 0.0), state.get("train_samples", 0)
+        restore_rng(state["rng"])
+
+    # ---- the run ----
+
+    def run(self) -> Run:
+        self._setup()
+        cfg = self.cfg
+        rundir.write_spec_and_settings(self.out, self.spec.text, {**cfg.resolved(), "device": str(self.device),
+                                                                  "overrides": self.overrides or {}})
+        self.log(f"training {cfg.model} on {cfg.data.name} ({self.data.sizes.get('train', 0)} train / "
+                 f"{self.data.sizes.get('val', 0)} val / {self.data.sizes.get('test', 0)} test samples) "
+                 f"on {self.device}; run directory {self.out}")
+        interrupted = False
+        try:
+            for epoch in range(self.start_epoch, cfg.epochs):
+                if self._epoch(epoch):
+                    break
+        except KeyboardInterrupt:
+            interrupted = True
+            self._save("last.ckpt", len(self.history))
+            self.log(f"interrupted: a resumable checkpoint is in {self.out}/last.ckpt "
+                     f"(continue with: dlspec fit --resume {self.out})")
+        if cfg.early_stop and os.path.exists(os.path.join(self.out, "best.ckpt")):
+            self.model.load_state_dict(load_checkpoint(os.path.join(self.out, "best.ckpt"))["model"])
+        results = self._results() if not interrupted else {}
+        return Run(self.out, self.history, results, self.model, cfg, interrupted)
+
+    def _epoch(self, epoch: int) -> bool:
+        """Train and validate one epoch, write checkpoints; True when early stopping fires."""
+        cfg, loaders = self.cfg, self.data.loaders
+        loaders["train"].set_epoch(epoch)
+        metrics = self._fresh_metrics()
+        per_step = self.scheduler if cfg.schedule and cfg.schedule[0].name in PER_STEP_SCHEDULES else None
+        progress = Progress(epoch + 1, cfg.epochs, self.steps_per_epoch, self.show_progress)
+        try:
+            loss, values, samples, seconds = train_epoch(
+                self.model, loaders["train"], self.loss_fn, cfg.loss[0].name, self.optimizer, per_step, self.scaler,
+                metrics, self.device, self.amp, cfg.clip_grad_norm, cfg.clip_grad_value, progress, self.frozen)
+        except NonFiniteLoss as bad:
+            progress.close()
+            raise TrainError(f"the loss became NaN or infinite at epoch {epoch + 1}, step {bad.step}; training "
+                             f"stopped and the last good checkpoint is kept in {self.out}",
+                             self.cfg.locs.get("optimizer", self.cfg.loc),
+                             hint="lower the learning rate, add clip_grad_norm, or check the data for bad values")
+        self.train_time += seconds
+        self.train_samples += samples
+        row = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], "loss": loss, **values}
+        if "val" in loaders:
+            val = evaluate(self.model, loaders["val"], self.loss_fn, cfg.loss[0].name, self._fresh_metrics(),
+                           self.device, self.amp)
+            row.update({f"val_{k}": v for k, v in val.items()})
+        row["samples_per_second"] = samples / max(seconds, 1e-9)
+        self.history.append(row)
+        if self.scheduler is not None and per_step is None:
+            self.scheduler.step(row.get(cfg.schedule[1]["monitor"], loss))
+        stop = self._track_best(row, epoch)
+        self._save("last.ckpt", epoch + 1)
+        rundir.write_metrics_csv(self.out, self.history)
+        self.log(_epoch_line(row, cfg.epochs))
+        return stop
+
+    def _fresh_metrics(self) -> dict:
+        return {metric_name(m, a): m.make(a) for m, a, _ in self.cfg.metrics}
+
+    def _monitor(self) -> str:
+        if self.cfg.early_stop:
+            return self.cfg.early_stop["monitor"]
+        return "val_loss" if "val" in self.data.loaders else "loss"
+
+    def _track_best(self, row: dict, epoch: int) -> bool:
+        monitor = self._monitor()
+        value = row.get(monitor)
+        if value is None:
+            raise TrainError(f"early_stop monitors '{monitor}', but this run does not record it (no val split?)",
+                             self.cfg.locs.get("early_stop"))
+        mode = (self.cfg.early_stop or {}).get("mode", "auto")
+        higher = higher_is_better(monitor) if mode == "auto" else mode == "max"
+        delta = (self.cfg.early_stop or {}).get("min_delta", 0.0)
+        improved = self.best is None or (value > self.best["value"] + delta if higher
+                                         else value < self.best["value"] - delta)
+        if improved:
+            self.best = {"value": value, "epoch": epoch + 1, "monitor": monitor}
+            self.bad_epochs = 0
+            self._save("best.ckpt", epoch + 1)
+            return False
+        self.bad_epochs += 1
+        patience = (self.cfg.early_stop or {}).get("patience")
+        if self.cfg.early_stop and self.bad_epochs > patience:
+            self.log(f"early stop: {monitor} has not improved for {patience} epochs "
+                     f"(best {self.best['value']:.4f} at epoch {self.best['epoch']})")
+            return True
+        return False
+
+    def _save(self, name: str, epoch: int) -> None:
+        save_checkpoint(os.path.join(self.out, name), {
+            "model": self.model.state_dict(), "spec_text": self.spec.text,
+            "spec_file": os.path.abspath(self.spec.filename) if not self.spec.filename.startswith("<")
+            else self.spec.filename,
+            "settings": self.cfg.resolved(), "overrides": {k: v for k, v in (self.overrides or {}).items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "epoch": epoch, "history": self.history, "best": self.best, "bad_epochs": self.bad_epochs,
+            "rng": rng_state(), "train_time": self.train_time, "train_samples": self.train_samples,
+            "classes": self.data.classes, "normalization": self.data.normalization, "task": self.data.task,
+        })
+
+    def _results(self) -> dict:
+        test = {}
+        if "test" in self.data.loaders:
+            test = evaluate(self.model, self.data.loaders["test"], self.loss_fn, self.cfg.loss[0].name,
+                            self._fresh_metrics(), self.device, self.amp)
+            self.log("test: " + ", ".join(f"{k} {v:.4f}" for k, v in test.items()))
+        best_row = next((r for r in self.history if self.best and r["epoch"] == self.best["epoch"]), None)
+        results = {"final": self.history[-1] if self.history else None, "best": best_row,
+                   "best_epoch": self.best["epoch"] if self.best else None,
+                   "monitor": self._monitor(), "test": test,
+                   "train_samples_per_second": self.train_samples / max(self.train_time, 1e-9)}
+        rundir.write_results(self.out, results)
+        rundir.write_metrics_csv(self.out, self.history)
+        if self.history:
+            rundir.plot_curves(self.out, self.history)
+        return results
+
+
+def _epoch_line(row: dict, epochs: int) -> str:
+    parts = [f"epoch {row['epoch']}/{epochs}"]
+    for k, v in row.items():
+        if k in ("epoch", "samples_per_second") or not isinstance(v, float):
+            continue
+        parts.append(f"{k} {v:.3g}" if k == "lr" else f"{k} {v:.4f}")
+    parts.append(f"{row['samples_per_second']:,.0f} samples/s")
+    return "  ".join(parts)
