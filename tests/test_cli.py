@@ -66,3 +66,25 @@ def test_unknown_model_and_missing_file():
     assert "no model named 'Lenet'" in run("compile", ROOT / "specs" / "lenet5.dlspec", "--model", "Lenet").output
     result = run("compile", "does/not/exist.dlspec")
     assert result.exit_code == 1 and "file not found" in result.output
+
+
+def test_fit_evaluate_predict_from_the_command_line(tmp_path):
+    spec = tmp_path / "d.dlspec"
+    spec.write_text((ROOT / "specs" / "digits.dlspec").read_text().replace("epochs 15", "epochs 2"))
+    out = tmp_path / "run"
+    result = run("fit", spec, "--out", out, "--epochs", "1")
+    assert result.exit_code == 0, result.output
+    assert "epoch 1/1" in result.output and "val_accuracy" in result.output and "test: loss" in result.output
+    result = run("fit", "--resume", out, "--epochs", "2")
+    assert result.exit_code == 0 and "epoch 2/2" in result.output and "epoch 1/2" not in result.output
+    result = run("evaluate", out)
+    assert result.exit_code == 0 and "test_accuracy:" in result.output
+    result = run("predict", out, tmp_path / "missing.png")
+    assert result.exit_code == 1 and "file not found" in result.output
+
+
+def test_compile_checks_train_blocks_without_loading_data(tmp_path):
+    spec = tmp_path / "d.dlspec"
+    spec.write_text((ROOT / "specs" / "digits.dlspec").read_text().replace("optimizer adamw", "optimizer adamx"))
+    result = run("compile", spec)
+    assert result.exit_code == 1 and "unknown optimizer 'adamx'. Did you mean" in result.output and "'adamw'" in result.output

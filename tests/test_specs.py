@@ -68,3 +68,16 @@ def test_mutated_specs_compile_or_raise_dlspec_error(path):
             assert err.report()  # the report itself must not crash
             outcomes["error"] += 1
     assert outcomes["error"] > 0 and sum(outcomes.values()) == 150
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
+def test_shipped_spec_data_and_train_blocks_check(path):
+    result = dlspec.api.compile_spec(path)
+    assert result.model_names
+
+
+def test_main_job_digits_reaches_97_percent(tmp_path):
+    """README's main job: the digits CNN reaches at least 97% test accuracy."""
+    from conftest import ROOT
+    run = dlspec.fit(ROOT / "specs" / "digits.dlspec", out=str(tmp_path / "run"), log=lambda *a: None)
+    assert run.results["test"]["accuracy"] >= 0.97

@@ -115,7 +115,7 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, seed: Optional[int] = 
     deterministic = _pipeline(cfg.transform, skip_normalize=True)
     to_tensor = _to_tensor_fn(src.train[0][0])
     base_fn = compose([to_tensor, deterministic])
-    normalize = _normalizer(cfg, src.train, parts["train"], base_fn)
+    normalize = _normalizer(cfg, src.train, parts["train"][1], base_fn)
     augment = _pipeline(cfg.augment, skip_normalize=True)
     loaders, sizes = {}, {}
     for name, (dataset, indices) in parts.items():
@@ -125,7 +125,8 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, seed: Optional[int] = 
             continue
         loaders[name] = _loader(cfg, dataset, indices, base_fn, augment if train else None, normalize,
                                 train, pin_memory, cfg.seed if seed is None else seed)
-    x0 = next(iter(loaders["train"]))[0]
+    with torch.random.fork_rng():  # peeking at a batch must not shift the global RNG (model init, resume)
+        x0 = next(iter(loaders["train"]))[0]
     return DataBundle(loaders, tuple(x0.shape[1:]), src.classes, src.task, sizes,
                       normalization=getattr(normalize, "stats", None), extra=src.extra)
 

@@ -1,0 +1,137 @@
+"""The trainer on tiny real data: run files, resume, early stop, freezing, NaN and errors."""
+import json
+import math
+
+import pytest
+import torch
+
+import dlspec
+from dlspec.errors import TrainError, UnknownNameError
+from dlspec.train.checkpoint import load_checkpoint
+
+TINY = """
+let epochs = 2
+model Net {
+    input image(1, 8, 8)
+    features: conv(8, 3, padding=1) -> batchnorm -> relu -> maxpool(2)
+    flatten
+    dropout(0.1)
+    head: linear(10)
+}
+data digits {
+    source sklearn_digits
+    split train=0.6 val=0.2 test=0.2 seed=0
+    batch 64
+    augment { rotate(5) }
+}
+train {
+    model Net
+    data digits
+    optimizer sgd(lr=0.05, momentum=0.9)
+    epochs epochs
+    metrics accuracy, top_k(k=3)
+    seed 3
+    SETTINGS
+}
+"""
+
+
+def spec(tmp_path, settings="", **overrides):
+    path = tmp_path / "tiny.dlspec"
+    path.write_text(TINY.replace("SETTINGS", settings))
+    return dlspec.load(path, overrides or None)
+
+
+def quiet(*a):
+    pass
+
+
+def test_run_directory_files(tmp_path):
+    run = dlspec.fit(spec(tmp_path), out=str(tmp_path / "run"), log=quiet)
+    names = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"spec.dlspec", "run.yaml", "metrics.csv", "results.json", "last.ckpt", "best.ckpt", "curves.png"} <= names
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert set(results["test"]) == {"loss", "accuracy", "top_3"} and results["train_samples_per_second"] > 0
+    assert results["final"]["epoch"] == 2 and len(run.history) == 2
+    lines = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert lines[0].startswith("epoch,lr,loss,accuracy,top_3,val_loss") and len(lines) == 3
+    ckpt = load_checkpoint(str(tmp_path / "run"))
+    assert {"model", "spec_text", "settings", "optimizer", "epoch", "rng"} <= set(ckpt)
+    assert ckpt["epoch"] == 2 and "conv(8, 3" in ckpt["spec_text"]
+
+
+def test_resume_is_bit_identical_on_cpu(tmp_path):
+    straight = dlspec.fit(spec(tmp_path, epochs="4"), out=str(tmp_path / "a"), log=quiet)
+    dlspec.fit(spec(tmp_path, epochs="2"), out=str(tmp_path / "b"), log=quiet)
+    resumed = dlspec.fit(None, resume=str(tmp_path / "b"), epochs=4, log=quiet)
+    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in straight.history]
+    for (ka, a), (kb, b) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items()):
+        assert ka == kb and torch.equal(a, b), ka
+
+
+def test_early_stop_fires_and_restores_best_weights(tmp_path):
+    s = spec(tmp_path, "early_stop monitor=val_accuracy patience=0 mode=max", epochs="30")
+    run = dlspec.fit(s, out=str(tmp_path / "run"), log=quiet)
+    assert len(run.history) < 30
+    best = load_checkpoint(str(tmp_path / "run" / "best.ckpt"))
+    for k, v in run.model.state_dict().items():
+        assert torch.equal(v, best["model"][k])
+    assert run.results["best_epoch"] == best["epoch"]
+
+
+def test_freeze_keeps_parameters_and_has_no_optimizer_state(tmp_path):
+    s = spec(tmp_path, "freeze features")
+    torch.manual_seed(3)  # the train block's seed: the same initial weights as the run
+    initial = {k: v.clone() for k, v in s.build("Net").state_dict().items()}
+    run = dlspec.fit(s, out=str(tmp_path / "run"), log=quiet)
+    state = run.model.state_dict()
+    assert torch.equal(state["features.weight"], initial["features.weight"])
+    assert not torch.equal(state["head.weight"], initial["head.weight"])
+    ckpt = load_checkpoint(str(tmp_path / "run"))
+    trainable = [p for p in run.model.parameters() if p.requires_grad]
+    assert len(ckpt["optimizer"]["state"]) == len(trainable)
+
+
+def test_nan_loss_stops_with_epoch_and_step(tmp_path):
+    text = (TINY.replace("sgd(lr=0.05, momentum=0.9)", "sgd(lr=1e30)").replace("SETTINGS", "")
+            .replace("-> batchnorm", ""))
+    with pytest.raises(TrainError, match=r"NaN or infinite at epoch \d+, step \d+") as info:
+        dlspec.fit(dlspec.loads(text, str(tmp_path / "nan.dlspec")), out=str(tmp_path / "run"), log=quiet)
+    assert "lower the learning rate" in info.value.hint
+
+
+def test_model_and_data_mismatch_is_reported_at_the_model(tmp_path):
+    text = TINY.replace("input image(1, 8, 8)", "input image(1, 28, 28)").replace("SETTINGS", "")
+    with pytest.raises(TrainError, match=r"takes samples of shape \[1, 28, 28\], but data digits gives \[1, 8, 8\]"):
+        dlspec.fit(dlspec.loads(text, str(tmp_path / "x.dlspec")), out=str(tmp_path / "run"), log=quiet)
+
+
+@pytest.mark.parametrize("setting, words", [
+    ("loss cross_entropyy", "unknown loss 'cross_entropyy'. Did you mean 'cross_entropy'"),
+    ("early_stop monitor=val_acc", "Did you mean 'val_accuracy'"),
+    ("freeze featurs", "Did you mean 'features'"),
+    ("epoch 3", "Did you mean 'epochs'"),
+])
+def test_train_block_errors_name_the_line(tmp_path, setting, words):
+    with pytest.raises(UnknownNameError) as info:
+        dlspec.fit(spec(tmp_path, setting), out=str(tmp_path / "run"), log=quiet)
+    assert words in info.value.message and info.value.line is not None
+
+
+def test_unknown_optimizer_in_compile(tmp_path):
+    path = tmp_path / "o.dlspec"
+    path.write_text(TINY.replace("sgd(lr=0.05, momentum=0.9)", "adamm(lr=1e-3)").replace("SETTINGS", ""))
+    with pytest.raises(UnknownNameError, match="Did you mean 'adam'"):
+        dlspec.api.compile_spec(path)
+
+
+def test_evaluate_and_predict(tmp_path):
+    run = dlspec.fit(spec(tmp_path), out=str(tmp_path / "run"), log=quiet)
+    again = dlspec.evaluate(str(tmp_path / "run"))
+    assert math.isclose(again["accuracy"], run.results["test"]["accuracy"], abs_tol=1e-9)
+    from PIL import Image
+    from sklearn.datasets import load_digits
+    image = load_digits().images[0]
+    Image.fromarray((image / 16 * 255).round().astype("uint8")).save(tmp_path / "zero.png")
+    [p] = dlspec.predict(str(tmp_path / "run"), [str(tmp_path / "zero.png")])
+    assert p["label"] in [str(i) for i in range(10)] and 0 < p["probability"] <= 1
