@@ -135,3 +135,57 @@ def test_evaluate_and_predict(tmp_path):
     Image.fromarray((image / 16 * 255).round().astype("uint8")).save(tmp_path / "zero.png")
     [p] = dlspec.predict(str(tmp_path / "run"), [str(tmp_path / "zero.png")])
     assert p["label"] in [str(i) for i in range(10)] and 0 < p["probability"] <= 1
+
+
+def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path, monkeypatch):
+    import dlspec.train.trainer as trainer
+    real = trainer.train_epoch
+    calls = []
+
+    def interrupt_second_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "train_epoch", interrupt_second_epoch)
+    run = dlspec.fit(spec(tmp_path, epochs="3"), out=str(tmp_path / "run"), log=quiet)
+    assert run.interrupted and load_checkpoint(str(tmp_path / "run"))["epoch"] == 1
+    monkeypatch.setattr(trainer, "train_epoch", real)
+    resumed = dlspec.fit(None, resume=str(tmp_path / "run"), log=quiet)
+    assert [r["epoch"] for r in resumed.history] == [1, 2, 3]
+
+
+def test_csv_regression_with_clipping_and_csv_predict(tmp_path):
+    rows = "".join(f"{i / 50},{(i % 7) / 7},{i / 50 + (i % 7) / 7 + 1}\n" for i in range(100))
+    (tmp_path / "t.csv").write_text("a,b,y\n" + rows)
+    (tmp_path / "new.csv").write_text("a,b\n0.5,0.1\n")
+    text = ('model R { input vector(2); linear(16) -> relu -> linear(1) }\n'
+            'data t { source csv("t.csv", target="y"); split train=0.8 test=0.2; transform { normalize(auto) } }\n'
+            'train { loss mse; optimizer adam(lr=0.03); epochs 40; clip_grad_norm 1.0; metrics mae }')
+    path = tmp_path / "r.dlspec"
+    path.write_text(text)
+    run = dlspec.fit(path, out=str(tmp_path / "run"), log=quiet)
+    assert run.results["test"]["mae"] < 0.2 and run.history[-1]["loss"] < run.history[0]["loss"]
+    [p] = dlspec.predict(str(tmp_path / "run"), [str(tmp_path / "new.csv")])
+    assert abs(p["prediction"] - 1.6) < 0.3
+
+
+def test_binary_single_logit_with_bce(tmp_path):
+    text = ('model B { input image(1, 8, 8); flatten -> linear(1) }\n'
+            'data d { source idx(images="I", labels="L"); split train=0.8 test=0.2 }\n'
+            'train { loss bce_with_logits; optimizer adam(lr=0.01); epochs 3; metrics accuracy, f1(average=binary) }')
+    import gzip
+    import numpy as np
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    keep = d.target < 2
+    images = (d.images[keep] / 16 * 255).astype(np.uint8)
+    with gzip.open(tmp_path / "i.gz", "wb") as f:
+        f.write(bytes([0, 0, 8, 3]) + b"".join(int(n).to_bytes(4, "big") for n in images.shape) + images.tobytes())
+    with gzip.open(tmp_path / "l.gz", "wb") as f:
+        f.write(bytes([0, 0, 8, 1]) + len(images).to_bytes(4, "big") + d.target[keep].astype(np.uint8).tobytes())
+    path = tmp_path / "b.dlspec"
+    path.write_text(text.replace('"I"', '"i.gz"').replace('"L"', '"l.gz"'))
+    run = dlspec.fit(path, out=str(tmp_path / "run"), log=quiet)
+    assert run.results["test"]["accuracy"] > 0.95 and run.results["test"]["f1"] > 0.95
