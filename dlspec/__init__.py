@@ -12,5 +12,16 @@ from .spec import Spec, load, loads
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "loads", "Spec", "fit", "evaluate", "predict", "DlspecError", "SpecSyntaxError", "UnknownNameError", "ArgumentError",
+_REGISTRATION = ("layer", "dataset", "transform", "loss", "metric", "optimizer")
+
+
+def __getattr__(name):
+    # The plugin decorators import torch; load them only when a plugin asks.
+    if name in _REGISTRATION:
+        from . import registration
+        return getattr(registration, name)
+    raise AttributeError(f"module 'dlspec' has no attribute {name!r}")
+
+__all__ = ["load", "loads", "Spec", "fit", "evaluate", "predict", "layer", "dataset", "transform", "loss",
+           "metric", "optimizer", "DlspecError", "SpecSyntaxError", "UnknownNameError", "ArgumentError",
            "ShapeError", "DataError", "TrainError", "PluginError"]

@@ -51,8 +51,14 @@ def friendly_errors(fn):
 
 @click.group()
 @click.version_option(package_name="dlspec")
-def main():
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
+              help="Import a plugin module (not installed as an entry point) before running.")
+@friendly_errors
+def main(plugins):
     """dlspec: describe a PyTorch model, its data and its training in one file."""
+    from .plugins import load_module
+    for name in plugins:
+        load_module(name)
 
 
 @main.command("compile")
@@ -83,6 +89,35 @@ def compile_command(spec_path, model_name, sets, show, as_json, fmt):
         click.echo("\n\n".join(format_table(s) for s in result.summaries))
     else:
         click.echo(f"{spec_path}: ok ({', '.join(result.model_names)})")
+
+
+def _catalog_command(kind: str):
+    def command(name, spec_path):
+        from . import catalog
+        if spec_path:
+            from .spec import load
+            load(spec_path)  # runs the spec's `use` lines so its plugins are listed
+        else:
+            from .plugins import load_entry_points
+            load_entry_points()
+        if name:
+            click.echo(catalog.describe(kind, name))
+            return
+        rows = catalog.listing(kind)
+        width = max(len(r[0]) for r in rows) if rows else 0
+        for sig, doc, source in rows:
+            tag = "" if source == "built-in" else f"  [{source}]"
+            click.echo(f"{sig.ljust(width)}  {doc}{tag}")
+    command.__doc__ = (f"List the {kind} a spec can use, or show the full documentation of one.\n\n"
+                       f"With --spec SPEC the plugins that SPEC uses are listed too.")
+    command = click.argument("name", required=False)(command)
+    command = click.option("--spec", "spec_path", type=click.Path(dir_okay=False),
+                           help="Also load the plugins this spec uses.")(command)
+    return main.command(kind)(friendly_errors(command))
+
+
+for _kind in ("layers", "transforms", "sources", "losses", "optimizers", "schedules", "metrics"):
+    _catalog_command(_kind)
 
 
 @main.command("fit")

@@ -13,7 +13,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from .errors import DlspecError
+from .errors import DlspecError, PluginError
 from .modules import GraphModule
 from .plan import BodyNode, LayerNode, ParamNode
 
@@ -34,11 +34,41 @@ def build_module(node) -> nn.Module:
 
 def _build_layer(node: LayerNode) -> nn.Module:
     try:
-        return node.layer.build(node.in_shape, node.args)
-    except DlspecError:
+        module = node.layer.build(node.in_shape, node.args)
+    except DlspecError as exc:
+        if exc.loc is None:
+            exc.loc = node.loc
         raise
     except Exception as exc:  # a plugin or torch refusing its arguments
         raise DlspecError(f"{node.layer.name} could not be built: {exc}", node.loc) from None
+    if node.layer.extra.get("plugin"):
+        _guard_forward(module, node)
+    return module
+
+
+_GUARDED: dict = {}
+
+
+def _guard_forward(module: nn.Module, node: LayerNode) -> None:
+    """Make an exception in a plugin's forward name the plugin and its spec line.
+
+    A subclass (cached per class) replaces forward, so state_dict keys and
+    parameters stay exactly as the plugin made them.
+    """
+    cls = type(module)
+    if cls not in _GUARDED:
+        def forward(self, *args, **kwargs):
+            try:
+                return cls.forward(self, *args, **kwargs)
+            except DlspecError:
+                raise
+            except Exception as exc:
+                name, source, loc = self._dlspec_origin
+                raise PluginError(f"layer {name} ({source}) raised {type(exc).__name__}: {exc}", loc) from exc
+        _GUARDED[cls] = type(cls.__name__, (cls,), {"forward": forward, "__module__": cls.__module__,
+                                                    "__doc__": cls.__doc__})
+    module.__class__ = _GUARDED[cls]
+    module._dlspec_origin = (node.layer.name, node.layer.source, node.loc)
 
 
 def _make_param(p: ParamNode) -> nn.Parameter:

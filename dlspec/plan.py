@@ -61,7 +61,8 @@ class BodyNode:
 
 def _shape_error(what: str, problem: str, shape: Shape, loc: Loc) -> ShapeError:
     prefix = "" if problem.startswith(what) else f"{what}: "
-    return ShapeError(f"{prefix}{problem} (its input has shape {shape})", loc)
+    suffix = "" if "input of shape" in problem else f" (its input has shape {shape})"
+    return ShapeError(f"{prefix}{problem}{suffix}", loc)
 
 
 # ---- inputs ------------------------------------------------------------
@@ -181,6 +182,10 @@ class Planner:
             out = layer.infer(shape, bound)
         except ShapeProblem as problem:
             raise _shape_error(callee, str(problem), shape, target.loc) from None
+        except DlspecError as exc:
+            if exc.loc is None:
+                exc.loc = target.loc
+            raise
         base = layer.name.split(".")[-1].lower() if layer.source == "torch" else layer.name
         return LayerNode(namer.take(base, step.label, step.loc), layer, bound, shape, out, target.loc)
 

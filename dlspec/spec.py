@@ -73,11 +73,18 @@ class Spec:
 def load(path, overrides: Optional[dict] = None) -> Spec:
     """Load a .dlspec file. `overrides` maps let names to values (like --set)."""
     path = os.fspath(path)
-    program = load_program(path, overrides)
+    program = _with_plugins(load_program(path, overrides))
     from .errors import _SOURCES
     return Spec(program, _SOURCES.get(path, ""))
 
 
 def loads(text: str, filename: str = "<string>", overrides: Optional[dict] = None) -> Spec:
     """Load a spec from text; relative paths resolve against the current folder."""
-    return Spec(load_program(filename, overrides, text=text), text)
+    return Spec(_with_plugins(load_program(filename, overrides, text=text)), text)
+
+
+def _with_plugins(program: Program) -> Program:
+    from .plugins import load_entry_points, load_uses
+    load_entry_points()
+    load_uses(program)
+    return program

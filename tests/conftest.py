@@ -1,10 +1,16 @@
 import os
+import sys
 import pathlib
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.dlspec"))
+EXAMPLE_PLUGIN = ROOT / "examples" / "custom_layer_plugin"
+# The example plugin package is importable as if installed, so the registry
+# tests below exercise a real plugin layer alongside the built-ins.
+sys.path.insert(0, str(EXAMPLE_PLUGIN))
+import dlspec_example_plugin  # noqa: E402,F401
 SHARED_DATA = pathlib.Path(os.environ.get("DLSPEC_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 

@@ -189,3 +189,19 @@ def test_binary_single_logit_with_bce(tmp_path):
     path.write_text(text.replace('"I"', '"i.gz"').replace('"L"', '"l.gz"'))
     run = dlspec.fit(path, out=str(tmp_path / "run"), log=quiet)
     assert run.results["test"]["accuracy"] > 0.95 and run.results["test"]["f1"] > 0.95
+
+
+def test_spec_params_train_save_and_resume(tmp_path):
+    text = TINY.replace("model Net {\n    input image(1, 8, 8)\n", "model Net {\n    input image(1, 8, 8)\n"
+                        "    param gain(1, 8, 8) = normal(mean=1.0, std=0.01)\n    x = mul(input, gain)\n"
+                        "    x -> conv(8, 3, padding=1)\n").replace("    features: conv(8, 3, padding=1) -> ", "    ")
+    text = text.replace("SETTINGS", "")
+    path = tmp_path / "p.dlspec"
+    path.write_text(text)
+    spec = dlspec.load(path)
+    assert [n for n, _ in spec.build().named_parameters()][0] == "gain"
+    run = dlspec.fit(spec, out=str(tmp_path / "run"), log=quiet)
+    state = load_checkpoint(str(tmp_path / "run"))["model"]
+    assert state["gain"].shape == (1, 8, 8) and float((state["gain"] - 1).abs().max()) > 0.011
+    resumed = dlspec.fit(None, resume=str(tmp_path / "run"), epochs=3, log=quiet)
+    assert len(resumed.history) == 3 and torch.isfinite(resumed.model.gain).all()

@@ -1,0 +1,79 @@
+"""Plugin discovery: `use` lines, --plugin modules and installed entry points in,
+imported (and so registered) plugin modules out.
+
+Plugins run only when a spec or the user names them, or when they are
+installed entry points in the group `dlspec.plugins`
+(DLSPEC_DISABLE_PLUGIN_AUTOLOAD=1 turns those off). A plugin that fails to
+import is an error naming it and the `use` line; a broken entry point is a
+warning that names it.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import sys
+import warnings
+from typing import Optional
+
+from .errors import Loc, PluginError
+
+ENTRY_POINT_GROUP = "dlspec.plugins"
+_loaded_files: dict = {}
+_entry_points_loaded = False
+
+
+def load_file(path: str, loc: Optional[Loc] = None):
+    """Import a plugin file once (by absolute path); later calls return the same module."""
+    path = os.path.abspath(path)
+    if path in _loaded_files:
+        return _loaded_files[path]
+    if not os.path.exists(path):
+        raise PluginError(f"plugin file not found: {path}", loc)
+    digest = hashlib.sha1(path.encode()).hexdigest()[:8]
+    name = f"dlspec_plugin_{os.path.splitext(os.path.basename(path))[0]}_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise PluginError(f"plugin {os.path.basename(path)} failed to load: {type(exc).__name__}: {exc}", loc) from None
+    _loaded_files[path] = module
+    return module
+
+
+def load_module(name: str, loc: Optional[Loc] = None):
+    """Import a plugin module by dotted name."""
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:
+        raise PluginError(f"plugin module {name} failed to load: {type(exc).__name__}: {exc}", loc,
+                          hint="is it installed, or on PYTHONPATH?") from None
+
+
+def load_uses(program) -> None:
+    """Run the `use` declarations of a program, files relative to their spec."""
+    from .resolve import resolve_path
+    for use in program.uses:
+        if use.is_file:
+            load_file(resolve_path(use.target, use.loc), use.loc)
+        else:
+            load_module(use.target, use.loc)
+
+
+def load_entry_points() -> None:
+    """Import installed plugins once per process, unless autoloading is turned off."""
+    global _entry_points_loaded
+    if _entry_points_loaded or os.environ.get("DLSPEC_DISABLE_PLUGIN_AUTOLOAD") == "1":
+        return
+    _entry_points_loaded = True
+    from importlib.metadata import entry_points
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as exc:  # a broken plugin must not break dlspec
+            warnings.warn(f"dlspec plugin '{ep.name}' ({ep.value}) failed to load and is skipped: "
+                          f"{type(exc).__name__}: {exc}", stacklevel=2)
