@@ -62,7 +62,7 @@ def evaluate(run_dir: str, split: str = "test", device: str = "cpu") -> dict:
     return evaluate_run(run_dir, split, device)
 
 
-def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1) -> list:
-    """Predictions of a finished run for image files or CSV rows."""
+def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps: int = 1) -> list:
+    """Predictions of a finished run: image files, CSV rows, sentences, or a forecast of `steps` values."""
     from .train.inference import predict as _predict
-    return _predict(run_dir, inputs, device, top)
+    return _predict(run_dir, list(inputs), device, top, steps)

@@ -160,14 +160,21 @@ def evaluate_command(run_dir, split, device):
 
 @main.command("predict")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("inputs", nargs=-1, required=True)
+@click.argument("inputs", nargs=-1)
 @click.option("--top", default=1, show_default=True, help="Show the top K classes.")
+@click.option("--steps", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Time series: how many values to forecast.")
 @click.option("--device", default="cpu", show_default=True)
 @friendly_errors
-def predict_command(run_dir, inputs, top, device):
-    """Predict with a finished run: image files, or CSV files of feature rows."""
+def predict_command(run_dir, inputs, top, steps, device):
+    """Predict with a finished run.
+
+    INPUTS are image files or CSV files of feature rows; sentences for a text
+    run (dlspec predict RUN_DIR "a great film"); for a time-series run,
+    nothing (forecast after the series) or a CSV holding the recent values.
+    """
     from . import api
-    for p in api.predict(run_dir, list(inputs), device, top):
+    for p in api.predict(run_dir, list(inputs), device, top, steps):
         if "label" in p:
             extra = "" if top <= 1 else "  (" + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in p["top"]) + ")"
             click.echo(f"{p['input']}: {p['label']} ({p['probability']:.3f}){extra}")

@@ -16,6 +16,18 @@ from torch import nn
 from .errors import DlspecError, PluginError
 from .modules import GraphModule
 from .plan import BodyNode, LayerNode, ParamNode
+from .shapes import Shape
+
+
+def build_model(plan: BodyNode) -> nn.Module:
+    """Build a whole model; token inputs get their sequence lengths measured for padding-aware layers."""
+    from .recurrent_modules import SequenceContext, building_with
+    context = SequenceContext()
+    with building_with(context):
+        module = build_module(plan)
+    if plan.in_shape.integer and context.users:
+        module.register_forward_pre_hook(context.measure_lengths)
+    return module
 
 
 def build_module(node) -> nn.Module:
@@ -33,8 +45,11 @@ def build_module(node) -> nn.Module:
 
 
 def _build_layer(node: LayerNode) -> nn.Module:
+    shape = node.in_shape
+    if node.time_major:  # a channels-first layer on a [T, F] sequence sees [F, T]
+        shape = Shape((shape.dims[1], shape.dims[0]))
     try:
-        module = node.layer.build(node.in_shape, node.args)
+        module = node.layer.build(shape, node.args)
     except DlspecError as exc:
         if exc.loc is None:
             exc.loc = node.loc
@@ -43,7 +58,18 @@ def _build_layer(node: LayerNode) -> nn.Module:
         raise DlspecError(f"{node.layer.name} could not be built: {exc}", node.loc) from None
     if node.layer.extra.get("plugin"):
         _guard_forward(module, node)
+    if node.time_major:
+        module.register_forward_pre_hook(_to_channels_first)
+        module.register_forward_hook(_to_time_major)
     return module
+
+
+def _to_channels_first(module, inputs):
+    return (inputs[0].transpose(1, 2),) + tuple(inputs[1:])
+
+
+def _to_time_major(module, inputs, output):
+    return output.transpose(1, 2)
 
 
 _GUARDED: dict = {}

@@ -31,6 +31,7 @@ class LayerNode:
     in_shape: Shape
     out_shape: Shape
     loc: Loc
+    time_major: bool = False  # a channels-first layer applied to a [T, F] sequence (transposed around it)
 
 
 @dataclass
@@ -73,7 +74,7 @@ _INPUTS = {
                Arg("width", "int", check=positive)), lambda a: Shape((a["channels"], a["height"], a["width"]))),
     "vector": ((Arg("features", "int", check=positive),), lambda a: Shape((a["features"],))),
     "sequence": ((Arg("steps", "int", check=positive), Arg("features", "int", check=positive)),
-                 lambda a: Shape((a["steps"], a["features"]))),
+                 lambda a: Shape((a["steps"], a["features"]), sequence=True)),
     "tokens": ((Arg("steps", "int", check=positive), Arg("vocab", "int", None, positive)),
                lambda a: Shape((a["steps"],), integer=True, vocab=a["vocab"])),
 }
@@ -103,8 +104,9 @@ class Namer:
 class Planner:
     """Expands the models of a program into plan trees with inferred shapes."""
 
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, vocab: Optional[int] = None):
         self.program = program
+        self.vocab = vocab  # the linked data's vocabulary size, for tokens(T) without vocab=
         self._known = list(program.lets)
 
     def plan_model(self, name: str) -> BodyNode:
@@ -130,7 +132,10 @@ class Planner:
             raise UnknownNameError(f"unknown input kind '{decl.kind}'." + did_you_mean(decl.kind, list(_INPUTS) + ["tensor"]),
                                    decl.loc, hint="input kinds: image, vector, sequence, tokens, tensor")
         specs, make = _INPUTS[decl.kind]
-        return make(bind_args(decl.kind, specs, args, kwargs, decl.loc, locs))
+        shape = make(bind_args(decl.kind, specs, args, kwargs, decl.loc, locs))
+        if shape.integer and shape.vocab is None and self.vocab is not None:
+            shape = Shape(shape.dims, integer=True, vocab=self.vocab)
+        return shape
 
     # ---- bodies ----
 
@@ -178,8 +183,9 @@ class Planner:
             return self._block(callee, args, kwargs, locs, step, env, shape, namer, stack)
         layer = get_layer(callee, target.loc, list(self.program.blocks))
         bound = self._bind(layer, callee, args, kwargs, locs, target.loc)
+        time_major = shape.sequence and layer.extra.get("channels_first", False)
         try:
-            out = layer.infer(shape, bound)
+            out = _infer_time_major(layer, shape, bound) if time_major else layer.infer(shape, bound)
         except ShapeProblem as problem:
             raise _shape_error(callee, str(problem), shape, target.loc) from None
         except DlspecError as exc:
@@ -187,7 +193,7 @@ class Planner:
                 exc.loc = target.loc
             raise
         base = layer.name.split(".")[-1].lower() if layer.source == "torch" else layer.name
-        return LayerNode(namer.take(base, step.label, step.loc), layer, bound, shape, out, target.loc)
+        return LayerNode(namer.take(base, step.label, step.loc), layer, bound, shape, out, target.loc, time_major)
 
     def _bind(self, layer: LayerDef, callee: str, args, kwargs, locs, loc) -> dict:
         if layer.extra.get("passthrough"):
@@ -387,6 +393,13 @@ def _concat_shape(call, tensors, dim: int) -> Shape:
 
 
 # ---- helpers -----------------------------------------------------------
+
+
+def _infer_time_major(layer: LayerDef, shape: Shape, bound: dict) -> Shape:
+    """conv/pool/batchnorm over a [T, F] sequence: features act as channels, time as length."""
+    steps, features = shape.dims
+    out = layer.infer(Shape((features, steps)), bound)
+    return Shape((out.dims[1], out.dims[0]), sequence=True)
 
 
 def _is_graph(statements) -> bool:

@@ -6,7 +6,7 @@ token ids) and, for token inputs, the vocabulary size when it is known.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 
@@ -17,6 +17,8 @@ class Shape:
     dims: tuple
     integer: bool = False  # token ids rather than features
     vocab: Optional[int] = None  # known vocabulary size of token ids
+    sequence: bool = False  # [T, F]: time first, features last (not channels first)
+    hidden: Optional[int] = None  # size of the final hidden state, right after rnn/lstm/gru
 
     @property
     def rank(self) -> int:
@@ -30,8 +32,9 @@ class Shape:
         return n
 
     def with_dims(self, dims: Sequence[int]) -> "Shape":
-        """The same kind of tensor with other sizes (features stay features)."""
-        return replace(self, dims=tuple(dims), integer=False, vocab=None)
+        """Float features of other sizes; a [T, F] sequence stays one while it keeps two dims."""
+        dims = tuple(dims)
+        return Shape(dims, sequence=self.sequence and len(dims) == 2)
 
     def __str__(self) -> str:
         return "[" + ", ".join(str(d) for d in self.dims) + "]"

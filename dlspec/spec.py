@@ -20,6 +20,7 @@ class Spec:
         self.program = program
         self.text = text
         self._plans: dict = {}
+        self._vocab: dict = {}  # model name -> vocabulary size of the data it trains on
 
     @property
     def filename(self) -> str:
@@ -56,8 +57,30 @@ class Spec:
         """Expand a model and infer every shape (no torch involved)."""
         name = self._model_name(name)
         if name not in self._plans:
-            self._plans[name] = Planner(self.program).plan_model(name)
+            vocab = self._vocab.get(name, self._vocab_hint(name))
+            self._plans[name] = Planner(self.program, vocab).plan_model(name)
         return self._plans[name]
+
+    def set_vocab(self, name: str, size: int) -> None:
+        """Give `tokens(T)` inputs of a model the vocabulary size of its data."""
+        self._vocab[name] = size
+        self._plans.pop(name, None)
+
+    def _vocab_hint(self, name: str) -> Optional[int]:
+        """Before data is loaded: the largest vocabulary a linked text source can give (max_vocab + 2)."""
+        for train in self.program.trains.values():
+            keys = {s.key: s for s in train.settings}
+            model = _setting_name(keys.get("model")) or (self.model_names[0] if len(self.model_names) == 1 else None)
+            data = _setting_name(keys.get("data")) or (next(iter(self.program.data)) if len(self.program.data) == 1
+                                                        else None)
+            if model != name or data not in self.program.data:
+                continue
+            for s in self.program.data[data].settings:
+                if s.key == "source" and s.args and getattr(s.args[0], "callee", None) == "text":
+                    given = {k.name: k.value for k in s.args[0].kwargs}.get("max_vocab")
+                    value = self.program.global_env().eval(given) if given is not None else 20000
+                    return value + 2 if isinstance(value, int) else None
+        return None
 
     def check(self) -> None:
         """Plan every model; raise the first error found."""
@@ -66,8 +89,14 @@ class Spec:
 
     def build(self, name: Optional[str] = None):
         """Build a model as a torch `nn.Module` (on the CPU, freshly initialised)."""
-        from .compiler import build_module
-        return build_module(self.plan(name))
+        from .compiler import build_model
+        return build_model(self.plan(name))
+
+
+def _setting_name(setting) -> Optional[str]:
+    if setting is None or not setting.args:
+        return None
+    return getattr(setting.args[0], "name", None)
 
 
 def load(path, overrides: Optional[dict] = None) -> Spec:

@@ -81,6 +81,8 @@ def _check_source(source: S.Step) -> Optional[dict]:
     for key in definition.paths:
         if isinstance(args.get(key), str):
             args[key] = resolve_path(args[key], source.loc)
+        elif isinstance(args.get(key), (list, tuple)):
+            args[key] = [resolve_path(str(p), source.loc) for p in args[key]]
     return args
 
 

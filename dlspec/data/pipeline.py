@@ -96,6 +96,7 @@ class DataBundle:
     sizes: dict
     normalization: Optional[dict] = None
     extra: dict = field(default_factory=dict)
+    target_scale: Optional[dict] = None  # {"center", "spread"}: targets were scaled; metrics undo it
 
 
 def load_source(cfg: DataConfig) -> SourceData:
@@ -112,6 +113,13 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, seed: Optional[int] = 
         raise DataError(f"data {cfg.name}: the source has no samples", cfg.source.loc)
     parts = _split(cfg, src, n)
     _check_same_size(cfg, src)
+    vocab = None
+    if src.fit_on_train is not None:  # e.g. the vocabulary, from the training split only
+        src.fit_on_train(parts["train"][1])
+        vocab = getattr(src.train, "itos", None)
+        src.train = src.train.data
+        parts = {k: (src.train if ds is not src.test else ds, idx) for k, (ds, idx) in parts.items()}
+    target_scale = _fit_scale(cfg, src, parts["train"][1])
     deterministic = _pipeline(cfg.transform, skip_normalize=True)
     to_tensor = _to_tensor_fn(src.train[0][0])
     base_fn = compose([to_tensor, deterministic])
@@ -127,8 +135,11 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, seed: Optional[int] = 
                                 train, pin_memory, cfg.seed if seed is None else seed)
     with torch.random.fork_rng():  # peeking at a batch must not shift the global RNG (model init, resume)
         x0 = next(iter(loaders["train"]))[0]
+    extra = dict(src.extra)
+    if vocab is not None:
+        extra["vocab"] = vocab
     return DataBundle(loaders, tuple(x0.shape[1:]), src.classes, src.task, sizes,
-                      normalization=getattr(normalize, "stats", None), extra=src.extra)
+                      normalization=getattr(normalize, "stats", None), extra=extra, target_scale=target_scale)
 
 
 def _check_same_size(cfg: DataConfig, src: SourceData) -> None:
@@ -158,13 +169,35 @@ def _split(cfg: DataConfig, src: SourceData, n: int) -> dict:
     stratify = src.targets if src.task == "classification" and src.targets is not None else None
     if stratify is not None and len(stratify) != n:
         stratify = None
-    idx = split_indices(n, fractions, cfg.seed, stratify)
+    idx = split_indices(n, fractions, cfg.seed, stratify, chronological=src.chronological)
     parts = {name: (src.train, idx.get(name, [])) for name in ("train", "val", "test")}
     if src.test is not None:
         parts["test"] = (src.test, list(range(len(src.test))))
     if not parts["train"][1]:
         raise DataError(f"data {cfg.name}: the training split is empty", cfg.split_loc)
     return parts
+
+
+def _fit_scale(cfg: DataConfig, src: SourceData, train_idx: list) -> Optional[dict]:
+    """`scale standard|minmax`: fitted on the training part only, applied to every split."""
+    if cfg.scale == "none":
+        return None
+    if src.task != "regression" or not isinstance(src.train, TensorData):
+        raise DataError(f"data {cfg.name}: scale applies to numeric series and regression targets, "
+                        f"not to {src.task} data", cfg.loc)
+    data = src.train
+    values = data.y[train_idx].flatten()
+    if src.shared_scale:
+        values = torch.cat([values, data.x[train_idx].flatten()])
+    if cfg.scale == "standard":
+        center, spread = float(values.mean()), float(values.std())
+    else:
+        center, spread = float(values.min()), float(values.max() - values.min())
+    spread = spread if spread > 1e-12 else 1.0
+    data.y = (data.y - center) / spread
+    if src.shared_scale:
+        data.x = (data.x - center) / spread
+    return {"kind": cfg.scale, "center": center, "spread": spread, "inputs": src.shared_scale}
 
 
 def _pipeline(steps: list, skip_normalize: bool):

@@ -29,6 +29,9 @@ class SourceData:
     classes: Optional[list] = None
     task: str = "classification"  # or "regression"
     extra: dict = field(default_factory=dict)
+    fit_on_train: Optional[Callable] = None  # called with the training indices (e.g. to build a vocabulary)
+    chronological: bool = False  # split in time order, never shuffled across time
+    shared_scale: bool = False  # inputs and targets are the same quantity (a series): scale both alike
 
 
 @dataclass(frozen=True)
@@ -320,3 +323,6 @@ def _natural(value: str):
         return (0, float(value), "")
     except ValueError:
         return (1, 0.0, value)
+
+
+from . import sequences  # noqa: E402,F401 - registers text, timeseries and sine

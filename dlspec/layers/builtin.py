@@ -119,10 +119,11 @@ conv(out, kernel, stride=1, padding=0, dilation=1, groups=1, bias=true).
 The dimensionality follows the input: [C, L] -> 1d, [C, H, W] -> 2d, [C, D, H, W] -> 3d."""
 
 layer("conv", _CONV_ARGS, infer=_conv_infer(None), build=_conv_build, macs=_conv_macs, doc=_CONV_DOC,
+      channels_first=True,
       examples=[((3, 16, 16), {"out": 8, "kernel": 3}), ((2, 20), {"out": 4, "kernel": 5, "padding": "same"}),
                 ((2, 6, 6, 6), {"out": 4, "kernel": 3, "stride": 2})])
 for _n in (1, 2, 3):
-    layer(f"conv{_n}d", _CONV_ARGS, infer=_conv_infer(_n), build=_conv_build, macs=_conv_macs,
+    layer(f"conv{_n}d", _CONV_ARGS, infer=_conv_infer(_n), build=_conv_build, macs=_conv_macs, channels_first=_n == 1,
           aliases=(f"Conv{_n}d",), doc=f"{_n}-d convolution; like conv but insists on a {_n}-d input.",
           examples=[((4,) + (10,) * _n, {"out": 6, "kernel": 3, "padding": 1})])
 
@@ -175,12 +176,12 @@ _max_infer, _max_build = _pool("max")
 _avg_infer, _avg_build = _pool("avg")
 layer("maxpool", _POOL_ARGS + (Arg("dilation", "ints", 1, positive), Arg("ceil_mode", "bool", False)),
       infer=_max_infer, build=lambda s, a: _max_build(s, {("kernel_size" if k == "kernel" else k): v for k, v in a.items()}),
-      aliases=("MaxPool1d", "MaxPool2d", "MaxPool3d"),
+      aliases=("MaxPool1d", "MaxPool2d", "MaxPool3d"), channels_first=True,
       doc="Max pooling: maxpool(kernel, stride=kernel, padding=0).",
       examples=[((3, 9, 9), {"kernel": 2}), ((3, 12), {"kernel": 3, "stride": 2, "padding": 1})])
 layer("avgpool", _POOL_ARGS + (Arg("ceil_mode", "bool", False), Arg("count_include_pad", "bool", True)),
       infer=_avg_infer, build=lambda s, a: _avg_build(s, {("kernel_size" if k == "kernel" else k): v for k, v in a.items()}),
-      aliases=("AvgPool1d", "AvgPool2d", "AvgPool3d"),
+      aliases=("AvgPool1d", "AvgPool2d", "AvgPool3d"), channels_first=True,
       doc="Average pooling: avgpool(kernel, stride=kernel, padding=0).",
       examples=[((3, 8, 8), {"kernel": 2})])
 
@@ -217,3 +218,4 @@ layer("global_maxpool", (), infer=_i, build=_b,
       examples=[((5, 7), {})])
 
 from . import core, reshape  # noqa: E402,F401 - the rest of the built-ins register on import
+from . import recurrent  # noqa: E402,F401

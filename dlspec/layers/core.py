@@ -38,6 +38,7 @@ def _bn_infer(shape: Shape, a: dict) -> Shape:
 layer("batchnorm", (Arg("eps", "float", 1e-5, positive), Arg("momentum", "float", 0.1),
                     Arg("affine", "bool", True)),
       infer=_bn_infer, build=_bn_build, aliases=("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "batch_norm"),
+      channels_first=True,
       doc="Batch normalisation over the channel (first) dimension; features are inferred.",
       examples=[((6, 5, 5), {}), ((10,), {"momentum": 0.01}), ((4, 9), {})])
 
@@ -97,7 +98,7 @@ def _embedding_infer(shape: Shape, a: dict) -> Shape:
     if a["num_embeddings"] is None and shape.vocab is None:
         raise ShapeProblem("embedding needs the vocabulary size: declare input tokens(T, vocab=N), "
                            "link a text data block in a train block, or pass num_embeddings=N")
-    return Shape(shape.dims + (a["dim"],))
+    return Shape(shape.dims + (a["dim"],), sequence=shape.rank == 1)
 
 
 def _embedding_build(shape: Shape, a: dict):

@@ -27,6 +27,8 @@ class LoadedRun:
         self.state = load_checkpoint(os.path.join(run_dir, "best.ckpt")) if use_best else last
         self.spec = loads(self.state["spec_text"], self.state["spec_file"], self.state.get("overrides") or None)
         self.cfg = read_train(self.spec, self.state["settings"]["train"], epochs=self.state["settings"]["epochs"])
+        if self.state.get("vocab"):
+            self.spec.set_vocab(self.cfg.model, len(self.state["vocab"]))
         self.device = select_device(device)
         self.model = self.spec.build(self.cfg.model)
         self.model.load_state_dict(self.state["model"])
@@ -48,9 +50,16 @@ def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu") -> dict
                     run.device, None)
 
 
-def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1) -> list:
-    """Predictions for image files or CSV files of feature rows: a dict per sample."""
+def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps: int = 1) -> list:
+    """Predictions: a dict per input (image files, CSV rows, or sentences for a text run);
+    for a time-series run, the next `steps` values after the series (or after a CSV given as input)."""
     run = LoadedRun(run_dir, device)
+    if run.state.get("series"):
+        return forecast(run, inputs, steps)
+    if run.state.get("vocab"):
+        return _predict_sentences(run, inputs, top)
+    if not inputs:
+        raise DataError("give at least one input: image files or CSV files of feature rows")
     samples, names = [], []
     for path in inputs:
         if not os.path.exists(path):
@@ -123,3 +132,39 @@ def _describe(name: str, out: torch.Tensor, classes: Optional[list], task: Optio
     values, indices = probs.topk(min(top, len(probs)))
     best = [{"label": str(classes[i]), "probability": float(v)} for v, i in zip(values, indices)]
     return {"input": name, **best[0], "top": best}
+
+
+def _predict_sentences(run: LoadedRun, sentences: list, top: int) -> list:
+    from ..data.sequences import encode, tokenize
+    if not sentences:
+        raise DataError('give at least one sentence, e.g. dlspec predict RUN_DIR "a great film"')
+    max_len = run.spec.plan(run.cfg.model).in_shape.dims[0]
+    ids = encode([tokenize(s) for s in sentences], run.state["vocab"], max_len)
+    with torch.no_grad():
+        out = run.model(ids.to(run.device)).float().cpu()
+    return [_describe(s, o, run.classes, "classification", top) for s, o in zip(sentences, out)]
+
+
+def forecast(run: LoadedRun, inputs: list, steps: int) -> list:
+    """Roll the model forward `steps` values past the end of the series, in original units."""
+    info, scale = run.state["series"], run.state.get("target_scale")
+    history = _series_from_csv(inputs[0], run) if inputs else list(info["tail"])
+    if len(history) < info["window"]:
+        raise DataError(f"the series needs at least {info['window']} values to forecast from; got {len(history)}")
+    center, spread = (scale["center"], scale["spread"]) if scale else (0.0, 1.0)
+    values = [(v - center) / spread for v in history[-info["window"]:]]
+    out = []
+    with torch.no_grad():
+        while len(out) < steps:
+            x = torch.tensor(values[-info["window"]:], dtype=torch.float32).view(1, -1, 1).to(run.device)
+            predicted = run.model(x).float().cpu().flatten().tolist()
+            values.extend(predicted)
+            out.extend(predicted)
+    return [{"input": f"t+{i + 1}", "prediction": v * spread + center} for i, v in enumerate(out[:steps])]
+
+
+def _series_from_csv(path: str, run: LoadedRun) -> list:
+    from ..data.sequences import _timeseries
+    args = dict(run.cfg.data.source_args or {})
+    args.update(path=path, window=1, horizon=1, step=1)
+    return _timeseries(args, run.cfg.data.source.loc).extra["series"]

@@ -88,6 +88,8 @@ class Trainer:
         self.amp = autocast_dtype(cfg.precision, self.device)
         from ..data.pipeline import build_data
         self.data = build_data(cfg.data, pin_memory=self.device.type == "cuda")
+        if "vocab" in self.data.extra:
+            self.spec.set_vocab(cfg.model, len(self.data.extra["vocab"]))
         self._check_data_fits_model()
         self.model = self.spec.build(cfg.model).to(self.device)
         self.frozen = self._freeze()
@@ -120,10 +122,15 @@ class Trainer:
         classes = self.data.classes
         loss = self.cfg.loss[0].name
         out = plan.out_shape.dims[-1] if plan.out_shape.dims else 1
+        where = self.cfg.locs.get("model", self.cfg.loc)
         if classes and loss in ("cross_entropy", "nll") and out != len(classes):
             raise TrainError(f"model {self.cfg.model} outputs {out} values per sample but data "
-                             f"{self.cfg.data.name} has {len(classes)} classes", self.cfg.locs.get("model", self.cfg.loc),
+                             f"{self.cfg.data.name} has {len(classes)} classes ({_few(classes)})", where,
                              hint=f"end the model with linear({len(classes)})")
+        if classes and loss == "bce_with_logits" and out == 1 and len(classes) > 2:
+            raise TrainError(f"model {self.cfg.model} has one output (a binary logit) but data "
+                             f"{self.cfg.data.name} has {len(classes)} classes ({_few(classes)})", where,
+                             hint=f"use linear({len(classes)}) with loss cross_entropy")
 
     def _freeze(self) -> list:
         modules = []
@@ -207,7 +214,9 @@ class Trainer:
         return stop
 
     def _fresh_metrics(self) -> dict:
-        return {metric_name(m, a): m.make(a) for m, a, _ in self.cfg.metrics}
+        metrics = {metric_name(m, a): m.make(a) for m, a, _ in self.cfg.metrics}
+        scale = self.data.target_scale
+        return {k: OriginalUnits(m, scale) for k, m in metrics.items()} if scale else metrics
 
     def _monitor(self) -> str:
         if self.cfg.early_stop:
@@ -250,6 +259,8 @@ class Trainer:
             "epoch": epoch, "history": self.history, "best": self.best, "bad_epochs": self.bad_epochs,
             "rng": rng_state(), "train_time": self.train_time, "train_samples": self.train_samples,
             "classes": self.data.classes, "normalization": self.data.normalization, "task": self.data.task,
+            "vocab": self.data.extra.get("vocab"), "target_scale": self.data.target_scale,
+            "series": _series_info(self.data.extra),
         })
 
     def _results(self) -> dict:
@@ -268,6 +279,31 @@ class Trainer:
         if self.history:
             rundir.plot_curves(self.out, self.history)
         return results
+
+
+class OriginalUnits:
+    """A metric fed with outputs and targets mapped back from `scale standard|minmax` to original units."""
+
+    def __init__(self, metric, scale: dict):
+        self.metric, self.center, self.spread = metric, scale["center"], scale["spread"]
+
+    def update(self, out, y):
+        self.metric.update(out * self.spread + self.center, y * self.spread + self.center)
+
+    def compute(self) -> float:
+        return self.metric.compute()
+
+
+def _series_info(extra: dict):
+    if "series" not in extra:
+        return None
+    return {"tail": [float(v) for v in extra["series"][-extra["window"]:]], "window": extra["window"],
+            "horizon": extra["horizon"]}
+
+
+def _few(classes: list) -> str:
+    shown = ", ".join(map(str, classes[:5]))
+    return shown + (", ..." if len(classes) > 5 else "")
 
 
 def _epoch_line(row: dict, epochs: int) -> str:
