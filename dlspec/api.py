@@ -21,33 +21,44 @@ class CompileResult:
 
 
 def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = None,
-                 describe: bool = False) -> CompileResult:
-    """Check a spec (every model, or `model`); with describe=True also summarise them."""
+                 describe: bool = False, train: Optional[str] = None) -> CompileResult:
+    """Check a spec (every model, or `model`); with describe=True also summarise them.
+
+    Summaries apply the freeze settings of the train block that trains each
+    model (or of `train`), so trainable counts are what training will see.
+    """
     spec = load(path, overrides)
+    if train is not None and model is None:
+        from .train.config import read_train
+        model = read_train(spec, train).model
     names = [spec._model_name(model)] if model else spec.model_names
     for name in names:
         spec.plan(name)
-    check_blocks(spec)
+    frozen = check_blocks(spec, train)
     result = CompileResult(names)
     if describe:
         import torch
         from .summary import model_summary
         for name in names:
-            result.summaries.append(model_summary(spec, name))
+            result.summaries.append(model_summary(spec, name, tuple(frozen.get(name, ()))))
             with torch.device("meta"):
                 result.modules[name] = spec.build(name)
     return result
 
 
-def check_blocks(spec) -> None:
-    """Check every data and train block without loading any data."""
+def check_blocks(spec, train: Optional[str] = None) -> dict:
+    """Check every data and train block without loading any data; return model -> frozen labels."""
     from .data.config import read_data
     from .train.config import read_train
     env = spec.program.global_env()
     for decl in spec.program.data.values():
         read_data(decl, env)
+    frozen = {}
     for name in spec.program.trains:
-        read_train(spec, name)
+        cfg = read_train(spec, name)
+        if train is None or name == train:
+            frozen.setdefault(cfg.model, cfg.freeze)
+    return frozen
 
 
 def fit(spec_or_path, train: Optional[str] = None, **options):
@@ -66,3 +77,9 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
     """Predictions of a finished run: image files, CSV rows, sentences, or a forecast of `steps` values."""
     from .train.inference import predict as _predict
     return _predict(run_dir, list(inputs), device, top, steps)
+
+
+def export(run_dir: str, fmt: str = "python", out: Optional[str] = None) -> str:
+    """Export a finished run as python source + weights, torchscript or onnx; returns the file written."""
+    from .exporter import export_run
+    return export_run(run_dir, fmt, out)

@@ -64,13 +64,14 @@ def main(plugins):
 @main.command("compile")
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
 @click.option("--model", "model_name", help="Compile only this model.")
+@click.option("--train", "train_name", help="Apply this train block's freeze settings (and compile its model).")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a `let` value.")
 @click.option("--show", is_flag=True, help="Print a table per model: layers, shapes, parameters, spec lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--format", "fmt", type=click.Choice(["table", "torch"]), default="table",
               help="With --show: a table (default) or the torch module's repr.")
 @friendly_errors
-def compile_command(spec_path, model_name, sets, show, as_json, fmt):
+def compile_command(spec_path, model_name, train_name, sets, show, as_json, fmt):
     """Check SPEC and, with --show or --json, describe the compiled models.
 
     Exit status 0 when every model compiles; 1 with the errors otherwise.
@@ -78,7 +79,7 @@ def compile_command(spec_path, model_name, sets, show, as_json, fmt):
     """
     from . import api
     result = api.compile_spec(spec_path, model=model_name, overrides=_parse_sets(sets),
-                              describe=show or as_json or fmt == "torch")
+                              describe=show or as_json or fmt == "torch", train=train_name)
     if as_json:
         click.echo(json.dumps({"models": result.summaries}, indent=2))
     elif fmt == "torch":
@@ -180,6 +181,23 @@ def predict_command(run_dir, inputs, top, steps, device):
             click.echo(f"{p['input']}: {p['label']} ({p['probability']:.3f}){extra}")
         else:
             click.echo(f"{p['input']}: {p['prediction']}")
+
+
+@main.command("export")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["python", "torchscript", "onnx"]), default="python",
+              show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), help="Folder to write into (default RUN_DIR/export).")
+@friendly_errors
+def export_command(run_dir, fmt, out):
+    """Export a finished run's model so it runs without dlspec.
+
+    python writes model.py (readable PyTorch source) and weights.pt;
+    torchscript writes model.pt; onnx writes model.onnx (needs the onnx
+    package). Each export is checked to reproduce the model's outputs.
+    """
+    from . import api
+    click.echo(f"wrote {api.export(run_dir, fmt, out)}")
 
 
 if __name__ == "__main__":

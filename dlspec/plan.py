@@ -15,7 +15,7 @@ from . import ir
 from .errors import ArgumentError, DlspecError, Loc, ShapeError, UnknownNameError, did_you_mean
 from .layers.builtin import ShapeProblem
 from .layers.registry import REQUIRED, Arg, LayerDef, Symbol, bind_args, get_layer, layer_names, positive
-from .resolve import CallValue, Env, Program
+from .resolve import CallValue, Env, Program, resolve_path
 from .shapes import Shape, broadcast
 
 MERGES = ("add", "mul", "concat")
@@ -183,6 +183,10 @@ class Planner:
             return self._block(callee, args, kwargs, locs, step, env, shape, namer, stack)
         layer = get_layer(callee, target.loc, list(self.program.blocks))
         bound = self._bind(layer, callee, args, kwargs, locs, target.loc)
+        for key in layer.extra.get("paths", ()):
+            from .layers.torchvision_models import is_weights_file
+            if is_weights_file(bound.get(key)):
+                bound[key] = resolve_path(bound[key], locs.get(key, target.loc))
         time_major = shape.sequence and layer.extra.get("channels_first", False)
         try:
             out = _infer_time_major(layer, shape, bound) if time_major else layer.infer(shape, bound)
@@ -192,7 +196,7 @@ class Planner:
             if exc.loc is None:
                 exc.loc = target.loc
             raise
-        base = layer.name.split(".")[-1].lower() if layer.source == "torch" else layer.name
+        base = layer.name.split(".")[-1].lower() if layer.source in ("torch", "torchvision") else layer.name
         return LayerNode(namer.take(base, step.label, step.loc), layer, bound, shape, out, target.loc, time_major)
 
     def _bind(self, layer: LayerDef, callee: str, args, kwargs, locs, loc) -> dict:

@@ -69,6 +69,7 @@ class Recurrent(nn.Module):
 
     def __init__(self, kind: str, input_size: int, hidden: int, layers: int, bidirectional: bool, dropout: float):
         super().__init__()
+        self.kind = kind
         cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind]
         self.rnn = cls(input_size, hidden, num_layers=layers, bidirectional=bidirectional,
                        dropout=dropout if layers > 1 else 0.0, batch_first=True)

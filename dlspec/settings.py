@@ -23,6 +23,7 @@ class SettingDef:
     key: str
     read: Callable[[ir.Setting, Env], Any]
     doc: str
+    repeatable: bool = False  # may appear on several lines; the value is then a list
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,14 @@ def read_settings(settings: tuple, table: dict, env: Env, what: str) -> dict:
         if s.key not in table:
             raise UnknownNameError(f"unknown {what} setting '{s.key}'." + did_you_mean(s.key, table), s.loc,
                                    hint=f"{what} settings: {', '.join(sorted(table))}")
+        definition = table[s.key]
+        if definition.repeatable:
+            values.setdefault(s.key, []).append((definition.read(s, env), s.loc))
+            values[f"{s.key}@loc"] = s.loc
+            continue
         if s.key in values:
             raise DlspecError(f"'{s.key}' is set twice in this {what} block", s.loc)
-        values[s.key] = table[s.key].read(s, env)
+        values[s.key] = definition.read(s, env)
         values[f"{s.key}@loc"] = s.loc
     return values
 

@@ -22,3 +22,12 @@ def write_spec(tmp_path):
         path.write_text(text, encoding="utf-8")
         return path
     return write
+
+
+def load_shipped(path):
+    """Load a shipped spec; pretrained weights (downloads) are swapped for none in generic tests."""
+    import dlspec
+    spec = dlspec.load(path)
+    if "weights" in spec.program.lets:
+        spec = dlspec.load(path, {"weights": "none"})
+    return spec

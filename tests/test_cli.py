@@ -3,7 +3,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from conftest import ROOT, SPECS
+from conftest import ROOT, SPECS, load_shipped
 from dlspec.cli import main
 
 
@@ -31,11 +31,11 @@ def test_json_matches_the_built_module(path):
     result = run("compile", path, "--json")
     assert result.exit_code == 0
     data = json.loads(result.output)
-    spec = dlspec.load(path)
+    spec = load_shipped(path)
     for model in data["models"]:
         module = spec.build(model["name"])
         assert model["params"] == sum(p.numel() for p in module.parameters())
-        assert model["trainable"] == model["params"]
+        assert model["trainable"] + model["frozen"] == model["params"]
         assert {"name", "type", "output_shape", "params", "line"} <= set(model["layers"][0])
 
 

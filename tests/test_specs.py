@@ -6,14 +6,14 @@ import pytest
 import torch
 
 import dlspec
-from conftest import SPECS
+from conftest import SPECS, load_shipped
 from dlspec.compiler import iter_nodes
 from dlspec.errors import DlspecError
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
 def test_shipped_spec_compiles_and_shapes_match_forward(path):
-    spec = dlspec.load(path)
+    spec = load_shipped(path)
     for name in spec.model_names:
         plan = spec.plan(name)
         model = spec.build(name).eval()

@@ -93,6 +93,9 @@ def find_layer(name: str) -> Optional[LayerDef]:
     if name.startswith(("torch.nn.", "nn.")):
         from .torch_generic import torch_module_layer
         return torch_module_layer(name)
+    if name.startswith("torchvision."):
+        from .torchvision_models import torchvision_layer
+        return torchvision_layer(name)
     return None
 
 

@@ -37,6 +37,10 @@ TRAIN_SETTINGS = {d.key: d for d in (
     S.SettingDef("precision", S.one("str", choices=("auto", "fp32", "bf16", "fp16")), "auto, fp32, bf16, fp16"),
     S.SettingDef("seed", S.one("int"), "random seed (default 0)"),
     S.SettingDef("freeze", S.names, "labels of submodules to freeze"),
+    S.SettingDef("unfreeze", S.keywords((Arg("label", "str"), Arg("at", "int", check=positive))),
+                 "unfreeze LABEL at=EPOCH: start training a frozen part at that epoch", repeatable=True),
+    S.SettingDef("init", S.keywords((Arg("path", "str"), Arg("only", "str", None))),
+                 "init \"RUN_DIR or .ckpt\" [only=LABEL]: start from an earlier run's weights"),
     S.SettingDef("out", S.one("str"), "run directory (default runs/<train>-<timestamp>)"),
 )}
 
@@ -61,6 +65,8 @@ class TrainConfig:
     precision: str = "auto"
     seed: int = 0
     freeze: list = field(default_factory=list)
+    unfreeze: list = field(default_factory=list)  # (label, epoch) pairs
+    init: Optional[dict] = None
     out: Optional[str] = None
     locs: dict = field(default_factory=dict)
 
@@ -76,6 +82,7 @@ class TrainConfig:
             "clip_grad_norm": self.clip_grad_norm, "clip_grad_value": self.clip_grad_value,
             "metrics": self.metric_names(), "early_stop": self.early_stop, "device": self.device,
             "precision": self.precision, "seed": self.seed, "freeze": list(self.freeze),
+            "unfreeze": [{"label": label, "at": at} for label, at in self.unfreeze], "init": self.init,
             "batch": self.data.batch, "workers": self.data.workers, "split": dict(self.data.fractions),
             "split_seed": self.data.seed,
         }
@@ -120,10 +127,32 @@ def read_train(spec, name: Optional[str] = None, epochs: Optional[int] = None,
         clip_grad_value=v.get("clip_grad_value"), metrics=check_metrics(v.get("metrics", [])),
         early_stop=v.get("early_stop"), device=device or v.get("device", "auto"),
         precision=v.get("precision", "auto"), seed=v.get("seed", 0), freeze=v.get("freeze", []),
+        unfreeze=[(u["label"], u["at"]) for u, _ in v.get("unfreeze", [])],
+        init=_init(v.get("init"), v.get("init@loc")),
         out=resolve_path(v["out"], v["out@loc"]) if "out" in v else None,
         locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")})
     _check_links(cfg, spec)
     return cfg
+
+
+def _init(value: Optional[dict], loc) -> Optional[dict]:
+    if value is None:
+        return None
+    return {"path": resolve_path(value["path"], loc), "only": value["only"]}
+
+
+def _inside_a_layer(spec, model: str, label: str, labels: list) -> bool:
+    """A path into a layer's own submodules (e.g. backbone.layer4 of a torchvision backbone)."""
+    if not any(label.startswith(lb + ".") for lb in labels):
+        return False
+    import torch
+    with torch.device("meta"):
+        module = spec.build(model)
+    try:
+        module.get_submodule(label)
+        return True
+    except AttributeError:
+        return False
 
 
 def _pick(v: dict, key: str, table: dict, decl, what: str) -> str:
@@ -146,13 +175,21 @@ def _check_links(cfg: TrainConfig, spec) -> None:
             raise UnknownNameError(f"early_stop monitors '{monitor}', which is not recorded." +
                                    did_you_mean(monitor, known), cfg.locs.get("early_stop"),
                                    hint=f"recorded: {', '.join(known)}")
-    if cfg.freeze:
-        from ..compiler import iter_nodes
-        labels = [q for q, _, _ in iter_nodes(spec.plan(cfg.model))]
-        for label in cfg.freeze:
-            if label not in labels:
-                raise UnknownNameError(f"freeze: the model has no submodule '{label}'." + did_you_mean(label, labels),
-                                       cfg.locs.get("freeze"), hint="label a step to freeze it: `backbone: Block(64)`")
+    from ..compiler import iter_nodes
+    labels = [q for q, _, _ in iter_nodes(spec.plan(cfg.model))]
+    lr_for = cfg.optimizer[1].get("lr_for") or {}
+    if not isinstance(lr_for, dict):
+        raise DlspecError("lr_for takes {label: lr, ...}, e.g. lr_for={backbone: 1e-4}", cfg.locs.get("optimizer"))
+    named = [("freeze", label) for label in cfg.freeze] + [("unfreeze", label) for label, _ in cfg.unfreeze] + \
+            [("optimizer", label) for label in lr_for] + \
+            ([("init", cfg.init["only"])] if cfg.init and cfg.init["only"] else [])
+    for key, label in named:
+        if label not in labels and not _inside_a_layer(spec, cfg.model, label, labels):
+            raise UnknownNameError(f"{key}: the model has no submodule '{label}'." + did_you_mean(label, labels),
+                                   cfg.locs.get(key), hint="label a step to name it: `backbone: Block(64)`")
+    for label, _ in cfg.unfreeze:
+        if not any(label == f or label.startswith(f + ".") for f in cfg.freeze):
+            raise DlspecError(f"unfreeze {label}: it is not frozen (freeze {label} first)", cfg.locs.get("unfreeze"))
     if cfg.schedule and cfg.schedule[0].name == "plateau" and cfg.data.fractions.get("val", 0) == 0 \
             and "val" in cfg.schedule[1]["monitor"]:
         raise DlspecError("schedule plateau monitors a validation metric but the split has no val part",

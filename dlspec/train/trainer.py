@@ -91,13 +91,13 @@ class Trainer:
         if "vocab" in self.data.extra:
             self.spec.set_vocab(cfg.model, len(self.data.extra["vocab"]))
         self._check_data_fits_model()
-        self.model = self.spec.build(cfg.model).to(self.device)
-        self.frozen = self._freeze()
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        if not params:
-            raise TrainError("every parameter is frozen: nothing to train", self.cfg.locs.get("freeze"))
+        self.model = self.spec.build(cfg.model)
+        if cfg.init and self.state is None:
+            self.log(init_weights(self.model, cfg.init, cfg.locs.get("init")))
+        self.model.to(self.device)
+        self._freeze()
         opt_def, opt_args = cfg.optimizer
-        self.optimizer = opt_def.build(params, opt_args)
+        self.optimizer = opt_def.build(self._param_groups(), opt_args)
         loss_def, loss_args = cfg.loss
         self.loss_fn = loss_def.build(loss_args)
         self.steps_per_epoch = len(self.data.loaders["train"])
@@ -132,17 +132,54 @@ class Trainer:
                              f"{self.cfg.data.name} has {len(classes)} classes ({_few(classes)})", where,
                              hint=f"use linear({len(classes)}) with loss cross_entropy")
 
-    def _freeze(self) -> list:
-        modules = []
+    def _freeze(self) -> None:
+        self.unfrozen: list = []
         for label in self.cfg.freeze:
-            module = self.model.get_submodule(label)
-            for p in module.parameters():
+            for p in self.model.get_submodule(label).parameters():
                 p.requires_grad_(False)
-            modules.append(module)
-        return modules
+
+    def _frozen_leaves(self) -> list:
+        """Modules inside frozen parts (kept in eval mode so BatchNorm statistics stay put)."""
+        def under(name, labels):
+            return any(name == lb or name.startswith(lb + ".") for lb in labels)
+        return [m for name, m in self.model.named_modules()
+                if name and under(name, self.cfg.freeze) and not under(name, self.unfrozen)]
+
+    def _param_groups(self) -> list:
+        """Trainable parameters, grouped by lr_for labels (each with its own learning rate)."""
+        lr_for = self.cfg.optimizer[1].get("lr_for") or {}
+        taken, groups = set(), []
+        for label, lr in lr_for.items():
+            params = [p for p in self.model.get_submodule(label).parameters() if p.requires_grad and id(p) not in taken]
+            taken.update(id(p) for p in params)
+            if params:
+                groups.append({"params": params, "lr": float(lr)})
+        rest = [p for p in self.model.parameters() if p.requires_grad and id(p) not in taken]
+        if not rest and not groups:
+            raise TrainError("every parameter is frozen: nothing to train", self.cfg.locs.get("freeze"))
+        return ([{"params": rest}] if rest else []) + groups
+
+    def _apply_unfreezes(self, epoch_number: int) -> None:
+        """Unfreeze the labels due by this (1-based) epoch, adding their parameters to the optimizer."""
+        lr_for = self.cfg.optimizer[1].get("lr_for") or {}
+        for label, at in self.cfg.unfreeze:
+            if at > epoch_number or label in self.unfrozen:
+                continue
+            self.unfrozen.append(label)
+            params = [p for p in self.model.get_submodule(label).parameters() if not p.requires_grad]
+            for p in params:
+                p.requires_grad_(True)
+            owners = [lb for lb in lr_for if label == lb or label.startswith(lb + ".")]
+            lr = float(lr_for[max(owners, key=len)] if owners else self.cfg.optimizer[1]["lr"])
+            self.optimizer.add_param_group({"params": params, "lr": lr, "initial_lr": lr})
+            if self.scheduler is not None and hasattr(self.scheduler, "lr_lambdas"):
+                self.scheduler.base_lrs.append(lr)
+                self.scheduler.lr_lambdas.append(self.scheduler.lr_lambdas[0])
+            self.log(f"epoch {epoch_number}: unfroze {label} ({sum(p.numel() for p in params):,} parameters)")
 
     def _restore(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
+        self._apply_unfreezes(state["epoch"])  # the optimizer had these groups when it was saved
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler"):
             self.scheduler.load_state_dict(state["scheduler"])
@@ -182,6 +219,7 @@ class Trainer:
     def _epoch(self, epoch: int) -> bool:
         """Train and validate one epoch, write checkpoints; True when early stopping fires."""
         cfg, loaders = self.cfg, self.data.loaders
+        self._apply_unfreezes(epoch + 1)
         loaders["train"].set_epoch(epoch)
         metrics = self._fresh_metrics()
         per_step = self.scheduler if cfg.schedule and cfg.schedule[0].name in PER_STEP_SCHEDULES else None
@@ -189,7 +227,8 @@ class Trainer:
         try:
             loss, values, samples, seconds = train_epoch(
                 self.model, loaders["train"], self.loss_fn, cfg.loss[0].name, self.optimizer, per_step, self.scaler,
-                metrics, self.device, self.amp, cfg.clip_grad_norm, cfg.clip_grad_value, progress, self.frozen)
+                metrics, self.device, self.amp, cfg.clip_grad_norm, cfg.clip_grad_value, progress,
+                self._frozen_leaves())
         except NonFiniteLoss as bad:
             progress.close()
             raise TrainError(f"the loss became NaN or infinite at epoch {epoch + 1}, step {bad.step}; training "
@@ -279,6 +318,34 @@ class Trainer:
         if self.history:
             rundir.plot_curves(self.out, self.history)
         return results
+
+
+def init_weights(model, init: dict, loc) -> str:
+    """Load matching tensors from an earlier run (only under `only` when given); strict about shapes."""
+    path = init["path"]
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, "best.ckpt")):
+        path = os.path.join(path, "best.ckpt")
+    try:
+        source = load_checkpoint(path)["model"]
+    except (DlspecError, KeyError) as exc:
+        raise TrainError(f"init: cannot read weights from {init['path']}: {getattr(exc, 'message', exc)}", loc) from None
+    prefix = init["only"] + "." if init["only"] else ""
+    target = model.state_dict()
+    wanted = [k for k in target if k.startswith(prefix)]
+    loaded = [k for k in wanted if k in source]
+    bad = [f"{k} {tuple(source[k].shape)} -> {tuple(target[k].shape)}" for k in loaded
+           if source[k].shape != target[k].shape]
+    if bad:
+        raise TrainError(f"init: shapes differ for {len(bad)} tensor(s): {'; '.join(bad[:5])}", loc,
+                         hint="use only=LABEL to load just the parts that match")
+    if not loaded:
+        raise TrainError(f"init: no tensor of {init['path']} matches {init['only'] or 'the model'}", loc)
+    model.load_state_dict({k: source[k] for k in loaded}, strict=False)
+    missing = [k for k in target if k not in loaded]
+    report = f"init: loaded {len(loaded)} tensors from {path}"
+    if missing:
+        report += f"; not loaded ({len(missing)}): {', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}"
+    return report
 
 
 class OriginalUnits:
