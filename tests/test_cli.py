@@ -27,7 +27,6 @@ def test_show_prints_a_table_with_totals_and_lines():
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
 def test_json_matches_the_built_module(path):
-    import dlspec
     result = run("compile", path, "--json")
     assert result.exit_code == 0
     data = json.loads(result.output)

@@ -200,7 +200,7 @@ def test_spec_params_train_save_and_resume(tmp_path):
     path.write_text(text)
     spec = dlspec.load(path)
     assert [n for n, _ in spec.build().named_parameters()][0] == "gain"
-    run = dlspec.fit(spec, out=str(tmp_path / "run"), log=quiet)
+    dlspec.fit(spec, out=str(tmp_path / "run"), log=quiet)
     state = load_checkpoint(str(tmp_path / "run"))["model"]
     assert state["gain"].shape == (1, 8, 8) and float((state["gain"] - 1).abs().max()) > 0.011
     resumed = dlspec.fit(None, resume=str(tmp_path / "run"), epochs=3, log=quiet)

@@ -90,7 +90,7 @@ def test_frozen_backbone_is_unchanged_and_has_no_optimizer_state(tmp_path, weigh
 def test_unfreeze_adds_the_backbone_with_its_own_learning_rate(tmp_path, weights_file):
     spec, _ = write_spec(tmp_path, weights_file, "freeze backbone\n    unfreeze backbone.layer4 at=2\n", size=32)
     logs = []
-    run = dlspec.fit(spec, out=str(tmp_path / "run"), epochs=2, log=logs.append)
+    dlspec.fit(spec, out=str(tmp_path / "run"), epochs=2, log=logs.append)
     assert any("unfroze backbone.layer4" in line for line in logs)
     last = load_checkpoint(str(tmp_path / "run"))  # the final weights (run.model holds the best epoch's)
     assert [g["lr"] for g in last["optimizer"]["param_groups"]] == [1e-3, 1e-5]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ..errors import ArgumentError, UnknownNameError, did_you_mean
-from ..layers.registry import Arg, bind_args, positive, probability
+from ..layers.registry import Arg, bind_args, positive
 from ..settings import Step
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from ..shapes import Shape, as_tuple, conv_out, conv_transpose_out
-from .registry import Arg, LayerDef, non_negative, positive, probability, register_layer
+from .registry import Arg, LayerDef, non_negative, positive, register_layer
 
 
 class ShapeProblem(Exception):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..shapes import Shape
 from .builtin import ShapeProblem, _need_features, layer
-from .registry import Arg, non_negative, positive, probability
+from .registry import Arg, positive, probability
 
 
 def _sequence(shape: Shape, what: str) -> None:

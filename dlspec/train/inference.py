@@ -11,7 +11,7 @@ from typing import Optional
 
 import torch
 
-from ..errors import DataError, DlspecError
+from ..errors import DataError
 from ..spec import loads
 from .checkpoint import load_checkpoint
 from .config import read_train

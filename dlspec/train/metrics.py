@@ -14,7 +14,6 @@ import torch
 
 from ..errors import UnknownNameError, did_you_mean
 from ..layers.registry import Arg, bind_args, positive
-from ..settings import Step
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import random
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
