@@ -120,7 +120,8 @@ class PythonWriter:
         if self.needs_sequences:
             parts.append(_sequence_support())
         if self.needs_torchvision:
-            parts.append(_DROP_HEAD)
+            from .layers.torchvision_models import drop_head
+            parts.append(inspect.getsource(drop_head))
         if self.time_major:
             parts.append(_TIME_MAJOR_HELPERS)
         parts.extend(self.classes)
@@ -164,7 +165,7 @@ class PythonWriter:
             name = node.layer.name.split(".", 1)[1]
             kwargs = f", num_classes={node.args['num_classes']}" if node.args.get("num_classes") else ""
             made = f"torchvision.models.get_model({name!r}, weights=None{kwargs})"
-            return made if node.args["head"] else f"_drop_head({made})"
+            return made if node.args["head"] else f"drop_head({made})"
         cls = type(module)
         if cls.__module__.startswith("dlspec."):
             return self._own_module(module)
@@ -278,19 +279,6 @@ def _sequence_support() -> str:
                "from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence\n\n")
     return imports + source[start:]
 
-
-_DROP_HEAD = textwrap.dedent('''
-    def _drop_head(model):
-        """Replace the last nn.Linear (the classifier) by Identity: the model gives its feature vector."""
-        last = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)][-1]
-        parent_name, _, attr = last.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        if isinstance(parent, nn.Sequential):
-            parent[int(attr)] = nn.Identity()
-        else:
-            setattr(parent, attr, nn.Identity())
-        return model
-''')
 
 _TIME_MAJOR_HELPERS = textwrap.dedent('''
     def _to_channels_first(module, inputs):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ..errors import DataError, Loc
-from ..layers.registry import Arg
+from ..layers.registry import Arg, register_entry
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -47,10 +47,7 @@ SOURCES: dict = {}
 
 
 def register_source(source: SourceDef, override: bool = False) -> SourceDef:
-    if source.name in SOURCES and not override:
-        raise ValueError(f"a data source named '{source.name}' is already registered; pass override=True")
-    SOURCES[source.name] = source
-    return source
+    return register_entry(SOURCES, source, "data source", override)
 
 
 def source(name, args=(), doc="", paths=()):

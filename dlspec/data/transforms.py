@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ..errors import ArgumentError, UnknownNameError, did_you_mean
-from ..layers.registry import Arg, bind_args, positive
+from ..layers.registry import Arg, bind_args, positive, register_entry
 from ..settings import Step
 
 
@@ -29,10 +29,7 @@ TRANSFORMS: dict = {}
 
 
 def register_transform(t: TransformDef, override: bool = False) -> TransformDef:
-    if t.name in TRANSFORMS and not override:
-        raise ValueError(f"a transform named '{t.name}' is already registered; pass override=True")
-    TRANSFORMS[t.name] = t
-    return t
+    return register_entry(TRANSFORMS, t, "transform", override)
 
 
 def _v2():

@@ -71,6 +71,18 @@ _LAYERS: dict[str, LayerDef] = {}
 _ALIASES: dict[str, str] = {}
 
 
+def register_entry(table: dict, item, what: str, override: bool = False):
+    """Add `item` to a registry under item.name; a name already taken is refused unless override=True.
+
+    The one duplicate policy of every registry: layers, sources, transforms,
+    losses, optimizers, schedules and metrics.
+    """
+    if item.name in table and not override:
+        raise ValueError(f"a {what} named '{item.name}' is already registered; pass override=True to replace it")
+    table[item.name] = item
+    return item
+
+
 def register_layer(layer: LayerDef, override: bool = False) -> LayerDef:
     """Add a layer; a name already taken is refused unless override=True."""
     names = (layer.name,) + tuple(layer.aliases)

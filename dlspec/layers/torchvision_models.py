@@ -32,16 +32,16 @@ def classification_models() -> list:
     return sorted(_models().list_models(module=_models()))
 
 
-def _drop_head(model):
-    """Replace the last nn.Linear (the classifier) by Identity."""
+def drop_head(model):
+    """Replace the last nn.Linear (the classifier) by Identity: the model gives its feature vector.
+
+    Self-contained on purpose: `dlspec export` copies this function's source.
+    """
     import torch.nn as nn
-    last = None
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Linear):
-            last = name
-    if last is None:
-        raise DlspecError(f"{type(model).__name__} has no linear classifier to drop")
-    parent_name, _, attr = last.rpartition(".")
+    linears = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    if not linears:
+        raise ValueError(f"{type(model).__name__} has no linear classifier to drop")
+    parent_name, _, attr = linears[-1].rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     if isinstance(parent, nn.Sequential):
         parent[int(attr)] = nn.Identity()
@@ -95,7 +95,7 @@ def torchvision_layer(qualified: str):
                 model.load_state_dict(state)
             except RuntimeError as exc:
                 raise DlspecError(f"the weights do not fit torchvision.{name}: {str(exc).splitlines()[0]}") from None
-        return _drop_head(model) if not a["head"] else model
+        return drop_head(model) if not a["head"] else model
 
     def infer(shape: Shape, a: dict) -> Shape:
         import torch

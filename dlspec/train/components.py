@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import UnknownNameError, did_you_mean
-from ..layers.registry import Arg, bind_args, non_negative, positive
+from ..layers.registry import Arg, bind_args, non_negative, positive, register_entry
 from ..settings import Step
 
 
@@ -27,10 +27,8 @@ SCHEDULES: dict = {}
 
 
 def register(table: dict, item: Component, override: bool = False) -> Component:
-    if item.name in table and not override:
-        raise ValueError(f"'{item.name}' is already registered; pass override=True to replace it")
-    table[item.name] = item
-    return item
+    what = {id(LOSSES): "loss", id(OPTIMIZERS): "optimizer", id(SCHEDULES): "schedule"}.get(id(table), "component")
+    return register_entry(table, item, what, override)
 
 
 def bind(table: dict, step: Step, what: str) -> tuple:

@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 
 from ..errors import UnknownNameError, did_you_mean
-from ..layers.registry import Arg, bind_args, positive
+from ..layers.registry import Arg, bind_args, positive, register_entry
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,7 @@ METRICS: dict = {}
 
 
 def register_metric(m: MetricDef, override: bool = False) -> MetricDef:
-    if m.name in METRICS and not override:
-        raise ValueError(f"a metric named '{m.name}' is already registered; pass override=True")
-    METRICS[m.name] = m
-    return m
+    return register_entry(METRICS, m, "metric", override)
 
 
 def _predictions(out: torch.Tensor, y: torch.Tensor):
