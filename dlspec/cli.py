@@ -87,9 +87,9 @@ def compile_command(spec_path, model_name, train_name, sets, show, as_json, fmt)
             click.echo(f"# {name}\n{module}")
     elif show:
         from .summary import format_table
-        click.echo("\n\n".join(format_table(s) for s in result.summaries))
+        click.echo("\n\n".join(format_table(s) for s in result.summaries) or f"{spec_path} declares no models")
     else:
-        click.echo(f"{spec_path}: ok ({', '.join(result.model_names)})")
+        click.echo(f"{spec_path}: ok ({', '.join(result.model_names) or 'no models'})")
 
 
 def _catalog_command(kind: str):
