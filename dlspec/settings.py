@@ -142,5 +142,14 @@ def body(s: ir.Setting, env: Env) -> list:
     return out
 
 
+def bind_step(table: dict, step: Step, what: str) -> tuple:
+    """(registry entry, bound arguments) for a named step, or an error with suggestions."""
+    item = table.get(step.name)
+    if item is None:
+        raise UnknownNameError(f"unknown {what} '{step.name}'." + did_you_mean(step.name, table), step.loc,
+                               hint=f"{what}s: {', '.join(sorted(table))}")
+    return item, bind_args(step.name, item.args, list(step.args), dict(step.kwargs), step.loc)
+
+
 def symbol_or_value(value):
     return str(value) if isinstance(value, Symbol) else value

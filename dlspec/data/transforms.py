@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from ..errors import ArgumentError, UnknownNameError, did_you_mean
-from ..layers.registry import Arg, bind_args, positive, register_entry
-from ..settings import Step
+from ..errors import ArgumentError
+from ..layers.registry import Arg, positive, register_entry
+from ..settings import Step, bind_step
 
 
 @dataclass(frozen=True)
@@ -120,11 +120,7 @@ def check_steps(steps: list, where: str) -> list:
     """Bind the arguments of each step; returns (TransformDef, args, Step) triples."""
     checked = []
     for st in steps:
-        t = TRANSFORMS.get(st.name)
-        if t is None:
-            raise UnknownNameError(f"unknown {where} step '{st.name}'." + did_you_mean(st.name, TRANSFORMS), st.loc,
-                                   hint=f"steps: {', '.join(sorted(TRANSFORMS))}")
-        args = bind_args(st.name, t.args, list(st.args), dict(st.kwargs), st.loc)
+        t, args = bind_step(TRANSFORMS, st, f"{where} step")
         if st.name == "normalize":
             _check_normalize(args, st)
         checked.append((t, args, st))

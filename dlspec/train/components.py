@@ -7,9 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import UnknownNameError, did_you_mean
-from ..layers.registry import Arg, bind_args, non_negative, positive, register_entry
-from ..settings import Step
+from ..layers.registry import Arg, non_negative, positive, register_entry
+from ..settings import Step, bind_step
 
 
 @dataclass(frozen=True)
@@ -33,11 +32,7 @@ def register(table: dict, item: Component, override: bool = False) -> Component:
 
 def bind(table: dict, step: Step, what: str) -> tuple:
     """(Component, bound args) for a step, or an error with suggestions."""
-    item = table.get(step.name)
-    if item is None:
-        raise UnknownNameError(f"unknown {what} '{step.name}'." + did_you_mean(step.name, table), step.loc,
-                               hint=f"{what}s: {', '.join(sorted(table))}")
-    return item, bind_args(step.name, item.args, list(step.args), dict(step.kwargs), step.loc)
+    return bind_step(table, step, what)
 
 
 def _nn():

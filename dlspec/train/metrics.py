@@ -12,8 +12,7 @@ from typing import Callable
 
 import torch
 
-from ..errors import UnknownNameError, did_you_mean
-from ..layers.registry import Arg, bind_args, positive, register_entry
+from ..layers.registry import Arg, positive, register_entry
 
 
 @dataclass(frozen=True)
@@ -133,14 +132,8 @@ register_metric(MetricDef("mse", (), lambda a: ErrorMetric(True), "Mean squared 
 
 
 def check_metrics(steps: list) -> list:
-    out = []
-    for st in steps:
-        m = METRICS.get(st.name)
-        if m is None:
-            raise UnknownNameError(f"unknown metric '{st.name}'." + did_you_mean(st.name, METRICS), st.loc,
-                                   hint=f"metrics: {', '.join(sorted(METRICS))}")
-        out.append((m, bind_args(st.name, m.args, list(st.args), dict(st.kwargs), st.loc), st))
-    return out
+    from ..settings import bind_step
+    return [bind_step(METRICS, st, "metric") + (st,) for st in steps]
 
 
 def metric_name(m: MetricDef, args: dict) -> str:
