@@ -6,7 +6,7 @@ Backs `dlspec layers`, `dlspec transforms`, `dlspec losses`, `dlspec metrics`
 from __future__ import annotations
 
 from .errors import UnknownNameError, did_you_mean
-from .layers.registry import _show
+from .layers.registry import _show, signature
 
 
 def _entries(kind: str) -> dict:
@@ -27,18 +27,14 @@ def _entries(kind: str) -> dict:
 KINDS = ("layers", "transforms", "sources", "losses", "optimizers", "schedules", "metrics")
 
 
-def signature(entry) -> str:
-    parts = [a.name if a.required else f"{a.name}={_show(a.default)}" for a in entry.args]
-    return f"{entry.name}({', '.join(parts)})" if parts else entry.name
-
-
 def listing(kind: str) -> list:
     """(signature, one-line doc, source) for every entry of a kind, sorted by name."""
+    entries = _entries(kind)
     rows = []
-    for name in sorted(_entries(kind)):
-        entry = _entries(kind)[name]
+    for name in sorted(entries):
+        entry = entries[name]
         doc = (entry.doc or "").strip().splitlines()
-        rows.append((signature(entry), doc[0] if doc else "", getattr(entry, "source", "built-in")))
+        rows.append((signature(entry.name, entry.args), doc[0] if doc else "", getattr(entry, "source", "built-in")))
     return rows
 
 
@@ -51,7 +47,7 @@ def describe(kind: str, name: str) -> str:
         entry = find_layer(name)
     if entry is None:
         raise UnknownNameError(f"no {kind[:-1]} named '{name}'." + did_you_mean(name, entries))
-    lines = [signature(entry), "", (entry.doc or "").strip(), ""]
+    lines = [signature(entry.name, entry.args), "", (entry.doc or "").strip(), ""]
     for a in entry.args:
         default = "required" if a.required else f"default {_show(a.default)}"
         choices = f"; one of {', '.join(map(str, a.choices))}" if a.choices else ""

@@ -117,8 +117,13 @@ def _catalog_command(kind: str):
     return main.command(kind)(friendly_errors(command))
 
 
-for _kind in ("layers", "transforms", "sources", "losses", "optimizers", "schedules", "metrics"):
-    _catalog_command(_kind)
+def _register_catalog_commands() -> None:
+    from .catalog import KINDS
+    for kind in KINDS:
+        _catalog_command(kind)
+
+
+_register_catalog_commands()
 
 
 @main.command("fit")

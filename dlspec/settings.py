@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional
 
 from . import ir
 from .errors import ArgumentError, DlspecError, Loc, UnknownNameError, did_you_mean
-from .layers.registry import Arg, Symbol, bind_args, convert
+from .layers.registry import Arg, bind_args, convert
 from .resolve import CallValue, Env
 
 
@@ -150,6 +150,3 @@ def bind_step(table: dict, step: Step, what: str) -> tuple:
                                hint=f"{what}s: {', '.join(sorted(table))}")
     return item, bind_args(step.name, item.args, list(step.args), dict(step.kwargs), step.loc)
 
-
-def symbol_or_value(value):
-    return str(value) if isinstance(value, Symbol) else value

@@ -5,6 +5,8 @@ device, so no memory is allocated for weights and nothing touches a GPU.
 """
 from __future__ import annotations
 
+import math
+
 from .compiler import iter_nodes
 from .plan import BodyNode, LayerNode
 
@@ -18,7 +20,7 @@ def model_summary(spec, name: str, frozen: tuple = ()) -> dict:
     frozen_names = _frozen_parameter_names(module, frozen)
     rows = []
     for p in plan.params:
-        rows.append(_row(p.name, "param", p.shape, p.shape and _numel(p.shape), p.loc, 0, 0, p.name in frozen_names))
+        rows.append(_row(p.name, "param", p.shape, math.prod(p.shape), p.loc, 0, 0, p.name in frozen_names))
     for qualified, node, depth in iter_nodes(plan):
         sub = module.get_submodule(qualified)
         count = sum(p.numel() for p in sub.parameters())
@@ -31,7 +33,7 @@ def model_summary(spec, name: str, frozen: tuple = ()) -> dict:
         rows.append(_row(qualified, kind, node.out_shape.dims, count, node.loc, depth, macs, is_frozen))
         if isinstance(node, BodyNode):
             for p in node.params:
-                rows.append(_row(f"{qualified}.{p.name}", "param", p.shape, _numel(p.shape), p.loc, depth + 1, 0,
+                rows.append(_row(f"{qualified}.{p.name}", "param", p.shape, math.prod(p.shape), p.loc, depth + 1, 0,
                                  f"{qualified}.{p.name}" in frozen_names))
     total = sum(p.numel() for p in module.parameters())
     frozen_count = sum(p.numel() for n, p in module.named_parameters() if n in frozen_names)
@@ -42,13 +44,6 @@ def model_summary(spec, name: str, frozen: tuple = ()) -> dict:
         "param_bytes": sum(p.numel() * p.element_size() for p in module.parameters()),
         "layers": rows,
     }
-
-
-def _numel(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def _row(name, kind, shape, params, loc, depth, macs, frozen) -> dict:

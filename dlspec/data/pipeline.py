@@ -105,7 +105,7 @@ def load_source(cfg: DataConfig) -> SourceData:
     return SOURCES[cfg.source.name].load(cfg.source_args, cfg.source.loc)
 
 
-def build_data(cfg: DataConfig, pin_memory: bool = False, seed: Optional[int] = None) -> DataBundle:
+def build_data(cfg: DataConfig, pin_memory: bool = False) -> DataBundle:
     """Load, split, transform and batch a data block."""
     src = load_source(cfg)
     n = len(src.train)
@@ -120,11 +120,11 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, seed: Optional[int] = 
         src.train = src.train.data
         parts = {k: (src.train if ds is not src.test else ds, idx) for k, (ds, idx) in parts.items()}
     target_scale = _fit_scale(cfg, src, parts["train"][1])
-    deterministic = _pipeline(cfg.transform, skip_normalize=True)
+    deterministic = _pipeline(cfg.transform)
     to_tensor = _to_tensor_fn(src.train[0][0])
     base_fn = compose([to_tensor, deterministic])
     normalize = _normalizer(cfg, src.train, parts["train"][1], base_fn)
-    augment = _pipeline(cfg.augment, skip_normalize=True)
+    augment = _pipeline(cfg.augment)
     loaders, sizes = {}, {}
     for name, (dataset, indices) in parts.items():
         train = name == "train"
@@ -132,7 +132,7 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, seed: Optional[int] = 
         if not indices:
             continue
         loaders[name] = _loader(cfg, dataset, indices, base_fn, augment if train else None, normalize,
-                                train, pin_memory, cfg.seed if seed is None else seed)
+                                train, pin_memory, cfg.seed)
     with torch.random.fork_rng():  # peeking at a batch must not shift the global RNG (model init, resume)
         x0 = next(iter(loaders["train"]))[0]
     extra = dict(src.extra)
@@ -200,8 +200,9 @@ def _fit_scale(cfg: DataConfig, src: SourceData, train_idx: list) -> Optional[di
     return {"kind": cfg.scale, "center": center, "spread": spread, "inputs": src.shared_scale}
 
 
-def _pipeline(steps: list, skip_normalize: bool):
-    built = [build_transform(t, a, st.loc) for t, a, st in steps if not (skip_normalize and t.name == "normalize")]
+def _pipeline(steps: list):
+    """The steps as one transform; normalize is left out (it is applied last, see _normalizer)."""
+    built = [build_transform(t, a, st.loc) for t, a, st in steps if t.name != "normalize"]
     return compose(built)
 
 
@@ -264,7 +265,7 @@ def inference_transform(cfg: DataConfig, normalization: Optional[dict], example)
     `normalization` holds the statistics saved with the run, so normalize(auto)
     needs no pass over the training data.
     """
-    parts = [_to_tensor_fn(example), _pipeline(cfg.transform, skip_normalize=True)]
+    parts = [_to_tensor_fn(example), _pipeline(cfg.transform)]
     if normalization:
         parts.append(Standardize(normalization["mean"], normalization["std"]))
     return compose(parts) or (lambda x: x)

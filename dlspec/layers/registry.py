@@ -56,16 +56,6 @@ class LayerDef:
     source: str = "built-in"
     extra: dict = field(default_factory=dict)
 
-    def signature(self) -> str:
-        parts = []
-        for a in self.args:
-            parts.append(a.name if a.required else f"{a.name}={_show(a.default)}")
-        return f"{self.name}({', '.join(parts)})"
-
-    @property
-    def summary(self) -> str:
-        return (self.doc or "").strip().splitlines()[0] if self.doc else ""
-
 
 _LAYERS: dict[str, LayerDef] = {}
 _ALIASES: dict[str, str] = {}
@@ -150,7 +140,7 @@ def bind_args(layer_name: str, specs: tuple, args: list, kwargs: dict, loc: Opti
     if len(args) > len(specs):
         raise ArgumentError(
             f"{layer_name} takes at most {len(specs)} positional argument(s), received {len(args)}",
-            arg_locs.get(len(specs), loc), hint=f"signature: {_signature(layer_name, specs)}")
+            arg_locs.get(len(specs), loc), hint=f"signature: {signature(layer_name, specs)}")
     bound = {}
     for spec, value, i in zip(specs, args, range(len(args))):
         bound[spec.name] = (value, arg_locs.get(i, loc))
@@ -158,7 +148,7 @@ def bind_args(layer_name: str, specs: tuple, args: list, kwargs: dict, loc: Opti
     for key, value in kwargs.items():
         if key not in names:
             raise ArgumentError(f"{layer_name} has no argument '{key}'." + did_you_mean(key, names),
-                                arg_locs.get(key, loc), hint=f"signature: {_signature(layer_name, specs)}")
+                                arg_locs.get(key, loc), hint=f"signature: {signature(layer_name, specs)}")
         if key in bound:
             raise ArgumentError(f"{layer_name}: argument '{key}' given twice", arg_locs.get(key, loc))
         bound[key] = (value, arg_locs.get(key, loc))
@@ -167,7 +157,7 @@ def bind_args(layer_name: str, specs: tuple, args: list, kwargs: dict, loc: Opti
         if spec.name not in bound:
             if spec.required:
                 raise ArgumentError(f"{layer_name} needs argument '{spec.name}'", loc,
-                                    hint=f"signature: {_signature(layer_name, specs)}")
+                                    hint=f"signature: {signature(layer_name, specs)}")
             result[spec.name] = spec.default
             continue
         value, vloc = bound[spec.name]
@@ -258,7 +248,10 @@ def _show(value) -> str:
     return str(value)
 
 
-def _signature(name: str, specs: tuple) -> str:
+def signature(name: str, specs: tuple) -> str:
+    """How a call is written: conv(out, kernel, stride=1, ...); a bare name when it takes no arguments."""
+    if not specs:
+        return name
     return f"{name}(" + ", ".join(s.name if s.required else f"{s.name}={_show(s.default)}" for s in specs) + ")"
 
 

@@ -61,8 +61,3 @@ def torch_module_layer(qualified: str):
     return LayerDef(name=qualified, args=(), infer=infer, build=build,
                     doc=(cls.__doc__ or "").strip(), source="torch", extra={"passthrough": True})
 
-
-def torch_module_names() -> list:
-    import torch.nn as nn
-    return [f"torch.nn.{n}" for n in dir(nn) if isinstance(getattr(nn, n), type)
-            and issubclass(getattr(nn, n), nn.Module)]
