@@ -101,6 +101,8 @@ def test_airline_lstm_beats_the_naive_forecast(tmp_path):
     test = range(int(round(0.8 * n)), n)
     naive = sum(abs(values[i + 12] - values[i + 11]) for i in test) / len(test)
     assert run.results["test"]["mae"] < naive
+    again = dlspec.evaluate(str(tmp_path / "run"))  # in original units, like fit's own test metrics
+    assert abs(again["mae"] - run.results["test"]["mae"]) < 1e-6
     forecast = dlspec.predict(str(tmp_path / "run"), [], steps=3)
     assert len(forecast) == 3 and all(200 < p["prediction"] < 800 for p in forecast)
 

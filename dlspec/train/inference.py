@@ -44,10 +44,9 @@ def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu") -> dict
     if split not in data.loaders:
         raise DataError(f"this run's data has no {split} split (splits: {', '.join(data.loaders)})")
     loss_def, loss_args = run.cfg.loss
-    from .metrics import metric_name
-    metrics = {metric_name(m, a): m.make(a) for m, a, _ in run.cfg.metrics}
-    return evaluate(run.model, data.loaders[split], loss_def.build(loss_args), loss_def.name, metrics,
-                    run.device, None)
+    from .metrics import make_metrics
+    return evaluate(run.model, data.loaders[split], loss_def.build(loss_args), loss_def.name,
+                    make_metrics(run.cfg.metrics, data.target_scale), run.device, None)
 
 
 def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps: int = 1) -> list:

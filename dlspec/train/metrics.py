@@ -8,7 +8,7 @@ float targets of the same shape.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 
@@ -134,6 +134,27 @@ register_metric(MetricDef("mse", (), lambda a: ErrorMetric(True), "Mean squared 
 def check_metrics(steps: list) -> list:
     from ..settings import bind_step
     return [bind_step(METRICS, st, "metric") + (st,) for st in steps]
+
+
+class OriginalUnits:
+    """A metric fed with outputs and targets mapped back from `scale standard|minmax` to original units."""
+
+    def __init__(self, metric, scale: dict):
+        self.metric, self.center, self.spread = metric, scale["center"], scale["spread"]
+
+    def update(self, out, y):
+        self.metric.update(out * self.spread + self.center, y * self.spread + self.center)
+
+    def compute(self) -> float:
+        return self.metric.compute()
+
+
+def make_metrics(checked: list, target_scale: Optional[dict] = None) -> dict:
+    """Fresh accumulators by display name; with scaled targets they report in original units."""
+    metrics = {metric_name(m, a): m.make(a) for m, a, _ in checked}
+    if target_scale:
+        return {k: OriginalUnits(m, target_scale) for k, m in metrics.items()}
+    return metrics
 
 
 def metric_name(m: MetricDef, args: dict) -> str:

@@ -21,7 +21,7 @@ from .checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
 from .components import PER_STEP_SCHEDULES
 from .config import TrainConfig, read_train
 from .loop import NonFiniteLoss, Progress, autocast_dtype, evaluate, select_device, train_epoch
-from .metrics import higher_is_better, metric_name
+from .metrics import higher_is_better, make_metrics
 
 
 @dataclass
@@ -252,9 +252,7 @@ class Trainer:
         return stop
 
     def _fresh_metrics(self) -> dict:
-        metrics = {metric_name(m, a): m.make(a) for m, a, _ in self.cfg.metrics}
-        scale = self.data.target_scale
-        return {k: OriginalUnits(m, scale) for k, m in metrics.items()} if scale else metrics
+        return make_metrics(self.cfg.metrics, self.data.target_scale)
 
     def _monitor(self) -> str:
         if self.cfg.early_stop:
@@ -345,19 +343,6 @@ def init_weights(model, init: dict, loc) -> str:
     if missing:
         report += f"; not loaded ({len(missing)}): {', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}"
     return report
-
-
-class OriginalUnits:
-    """A metric fed with outputs and targets mapped back from `scale standard|minmax` to original units."""
-
-    def __init__(self, metric, scale: dict):
-        self.metric, self.center, self.spread = metric, scale["center"], scale["spread"]
-
-    def update(self, out, y):
-        self.metric.update(out * self.spread + self.center, y * self.spread + self.center)
-
-    def compute(self) -> float:
-        return self.metric.compute()
 
 
 def _series_info(extra: dict):
