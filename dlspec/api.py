@@ -40,9 +40,9 @@ def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = 
         import torch
         from .summary import model_summary
         for name in names:
-            result.summaries.append(model_summary(spec, name, tuple(frozen.get(name, ()))))
             with torch.device("meta"):
                 result.modules[name] = spec.build(name)
+            result.summaries.append(model_summary(spec, name, tuple(frozen.get(name, ())), result.modules[name]))
     return result
 
 

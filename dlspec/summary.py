@@ -11,12 +11,16 @@ from .compiler import iter_nodes
 from .plan import BodyNode, LayerNode
 
 
-def model_summary(spec, name: str, frozen: tuple = ()) -> dict:
-    """Rows and totals for one model; `frozen` lists labels whose params are frozen."""
+def model_summary(spec, name: str, frozen: tuple = (), module=None) -> dict:
+    """Rows and totals for one model; `frozen` lists labels whose params are frozen.
+
+    `module` is the model already built (on meta); without it, it is built here.
+    """
     import torch
     plan = spec.plan(name)
-    with torch.device("meta"):
-        module = spec.build(name)
+    if module is None:
+        with torch.device("meta"):
+            module = spec.build(name)
     frozen_names = _frozen_parameter_names(module, frozen)
     rows = []
     for p in plan.params:

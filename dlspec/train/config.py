@@ -141,18 +141,15 @@ def _init(value: Optional[dict], loc) -> Optional[dict]:
     return {"path": resolve_path(value["path"], loc), "only": value["only"]}
 
 
-def _inside_a_layer(spec, model: str, label: str, labels: list) -> bool:
-    """A path into a layer's own submodules (e.g. backbone.layer4 of a torchvision backbone)."""
-    if not any(label.startswith(lb + ".") for lb in labels):
-        return False
+def _known_submodules(spec, model: str, labels: list, wanted: list) -> set:
+    """The plan's labels, plus every submodule name when a wanted label reaches inside a layer
+    (e.g. backbone.layer4 of a torchvision backbone); the model is then built once, on meta."""
+    if not any("." in w and w not in labels for w in wanted):
+        return set(labels)
     import torch
     with torch.device("meta"):
         module = spec.build(model)
-    try:
-        module.get_submodule(label)
-        return True
-    except AttributeError:
-        return False
+    return {name for name, _ in module.named_modules() if name}
 
 
 def _pick(v: dict, key: str, table: dict, decl, what: str) -> str:
@@ -183,8 +180,9 @@ def _check_links(cfg: TrainConfig, spec) -> None:
     named = [("freeze", label) for label in cfg.freeze] + [("unfreeze", label) for label, _ in cfg.unfreeze] + \
             [("optimizer", label) for label in lr_for] + \
             ([("init", cfg.init["only"])] if cfg.init and cfg.init["only"] else [])
+    known = _known_submodules(spec, cfg.model, labels, [label for _, label in named])
     for key, label in named:
-        if label not in labels and not _inside_a_layer(spec, cfg.model, label, labels):
+        if label not in known:
             raise UnknownNameError(f"{key}: the model has no submodule '{label}'." + did_you_mean(label, labels),
                                    cfg.locs.get(key), hint="label a step to name it: `backbone: Block(64)`")
     for label, _ in cfg.unfreeze:
