@@ -11,63 +11,49 @@ import inspect
 from .data.sources import SourceData, SourceDef, register_source
 from .data.transforms import TransformDef, register_transform
 from .errors import DataError
+from .plugin_signatures import own_doc, plugin_source, signature_args
 from .train.components import LOSSES, OPTIMIZERS, Component, register
 from .train.metrics import MetricDef, Metric, register_metric
 
 _PATH_NAMES = ("path", "root", "file", "folder", "dir", "directory")
 
 
-def _source_name(obj) -> str:
-    from .registration import plugin_source
-    return plugin_source(obj)
-
-
-def _doc(obj) -> str:
-    from .registration import own_doc
-    return own_doc(obj)
-
-
-def _signature_args(obj, skip=()):
-    from .registration import signature_args
-    return signature_args(obj, skip)
-
-
 def register_dataset(name: str, cls, override: bool = False) -> None:
     """A Dataset class (or factory) whose instances give (x, y) pairs."""
-    args = _signature_args(cls)
+    args = signature_args(cls)
     paths = tuple(a.name for a in args if a.name in _PATH_NAMES or a.name.endswith(("_path", "_dir", "_file")))
 
     def load(a: dict, loc) -> SourceData:
         try:
             ds = cls(**a)
         except Exception as exc:
-            raise DataError(f"data set {name} ({_source_name(cls)}) failed: {type(exc).__name__}: {exc}", loc) from None
+            raise DataError(f"data set {name} ({plugin_source(cls)}) failed: {type(exc).__name__}: {exc}", loc) from None
         targets = getattr(ds, "targets", None)
         classes = getattr(ds, "classes", None)
         task = getattr(ds, "task", "classification" if classes is not None else "regression")
         return SourceData(ds, targets=list(targets) if targets is not None else None,
                           classes=list(classes) if classes is not None else None, task=task)
 
-    register_source(SourceDef(name, args, load, _doc(cls) or f"Plugin data set {name}.", paths),
+    register_source(SourceDef(name, args, load, own_doc(cls) or f"Plugin data set {name}.", paths),
                     override=override)
 
 
 def register_transform_plugin(name: str, obj, override: bool = False, resizes: bool = False) -> None:
     """A transform class (instantiated with the spec's arguments) or factory returning a callable."""
-    register_transform(TransformDef(name, _signature_args(obj), lambda a: obj(**a),
-                                    _doc(obj) or f"Plugin transform {name}.", resizes,
-                                    source=_source_name(obj)), override=override)
+    register_transform(TransformDef(name, signature_args(obj), lambda a: obj(**a),
+                                    own_doc(obj) or f"Plugin transform {name}.", resizes,
+                                    source=plugin_source(obj)), override=override)
 
 
 def register_loss(name: str, obj, override: bool = False) -> None:
     """An nn.Module loss class, or a function loss(output, target, **options)."""
     if inspect.isclass(obj):
-        build, args = (lambda a: obj(**a)), _signature_args(obj)
+        build, args = (lambda a: obj(**a)), signature_args(obj)
     else:
         params = list(inspect.signature(obj).parameters)
-        build, args = (lambda a: functools.partial(obj, **a)), _signature_args(obj, skip=params[:2])
-    register(LOSSES, Component(name, args, build, _doc(obj) or f"Plugin loss {name}.",
-                               _source_name(obj)), override)
+        build, args = (lambda a: functools.partial(obj, **a)), signature_args(obj, skip=params[:2])
+    register(LOSSES, Component(name, args, build, own_doc(obj) or f"Plugin loss {name}.",
+                               plugin_source(obj)), override)
 
 
 class _FunctionMetric(Metric):
@@ -85,18 +71,18 @@ class _FunctionMetric(Metric):
 def register_metric_plugin(name: str, obj, override: bool = False, higher_is_better: bool = True) -> None:
     """A function metric(output, target, **options) giving a batch mean, or a class with update/compute."""
     if inspect.isclass(obj):
-        make, args = (lambda a: obj(**a)), _signature_args(obj)
+        make, args = (lambda a: obj(**a)), signature_args(obj)
     else:
         params = list(inspect.signature(obj).parameters)
-        make, args = (lambda a: _FunctionMetric(obj, a)), _signature_args(obj, skip=params[:2])
-    register_metric(MetricDef(name, args, make, _doc(obj) or f"Plugin metric {name}.",
-                              higher_is_better, _source_name(obj)), override)
+        make, args = (lambda a: _FunctionMetric(obj, a)), signature_args(obj, skip=params[:2])
+    register_metric(MetricDef(name, args, make, own_doc(obj) or f"Plugin metric {name}.",
+                              higher_is_better, plugin_source(obj)), override)
 
 
 def register_optimizer(name: str, obj, override: bool = False) -> None:
     """A torch.optim.Optimizer subclass or a factory(params, **options)."""
     params = list(inspect.signature(obj.__init__ if inspect.isclass(obj) else obj).parameters)
     skip = params[1:2] if inspect.isclass(obj) else params[:1]
-    register(OPTIMIZERS, Component(name, _signature_args(obj, skip=skip),
-                                   lambda p, a: obj(p, **a), _doc(obj) or f"Plugin optimizer {name}.",
-                                   _source_name(obj)), override)
+    register(OPTIMIZERS, Component(name, signature_args(obj, skip=skip),
+                                   lambda p, a: obj(p, **a), own_doc(obj) or f"Plugin optimizer {name}.",
+                                   plugin_source(obj)), override)

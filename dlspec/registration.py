@@ -15,69 +15,18 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
-import typing
 from typing import Optional
 
 from .errors import PluginError
 from .layers.builtin import ShapeProblem
-from .layers.registry import REQUIRED, Arg, LayerDef, register_layer
+from .layers.registry import LayerDef, register_layer
+from .plugin_kinds import (register_dataset, register_loss, register_metric_plugin, register_optimizer,
+                           register_transform_plugin)
+from .plugin_signatures import own_doc, plugin_source, signature_args, snake_case
 from .shapes import Shape
 
 INPUT_ARGS = ("in_features", "in_channels", "input_size", "num_features")
 _LAST_DIM = ("in_features", "input_size")
-
-
-def snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def own_doc(obj) -> str:
-    """The object's own docstring (not one inherited from nn.Module), cleaned."""
-    text = obj.__dict__.get("__doc__") if inspect.isclass(obj) else obj.__doc__
-    return inspect.cleandoc(text) if text else ""
-
-
-def plugin_source(obj) -> str:
-    """'plugin FILE.py:Name' for plugin files, 'plugin package.module.Name' otherwise."""
-    import os
-    import sys
-    module = getattr(obj, "__module__", "?")
-    qualname = getattr(obj, "__qualname__", repr(obj))
-    file = getattr(sys.modules.get(module), "__file__", None)
-    if module.startswith("dlspec_plugin_") and file:
-        return f"plugin {os.path.basename(file)}:{qualname}"
-    return f"plugin {module}.{qualname}"
-
-
-def signature_args(obj, skip=()) -> tuple:
-    """`Arg`s from a callable's signature: kinds from type hints, defaults as given."""
-    target = obj.__init__ if inspect.isclass(obj) else obj
-    try:
-        hints = typing.get_type_hints(target)
-    except Exception:  # unresolvable annotations: fall back to untyped arguments
-        hints = {}
-    args = []
-    for p in inspect.signature(target).parameters.values():
-        if p.name in ("self",) + tuple(skip) or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        default = REQUIRED if p.default is inspect.Parameter.empty else p.default
-        args.append(Arg(p.name, _kind(hints.get(p.name), default), default))
-    return tuple(args)
-
-
-def _kind(hint, default) -> str:
-    origin = typing.get_origin(hint)
-    if origin is typing.Union:
-        inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _kind(inner[0], default) if len(inner) == 1 else "any"
-    if hint in (int, float, bool, str):
-        return hint.__name__
-    if hint in (list, tuple) or origin in (list, tuple):
-        return "any"
-    if hint is None and default is not REQUIRED and default is not None:
-        return {int: "int", float: "float", bool: "bool", str: "str"}.get(type(default), "any")
-    return "any"
 
 
 def _input_arg(obj, named: Optional[str]) -> Optional[str]:
@@ -137,20 +86,11 @@ def plugin_layer(name: str, obj, input_arg: Optional[str] = None, aliases=(), do
                     source=source, examples=tuple(examples), extra={"plugin": True})
 
 
-def layer(name=None, *, input_arg: Optional[str] = None, aliases=(), override: bool = False, examples=()):
-    """Decorator registering an nn.Module subclass or a factory function as a layer.
-
-    `@dlspec.layer` or `@dlspec.layer("name")`; the name defaults to the
-    snake_case class name. `examples` lists (input dims, {arg: value}) pairs
-    that the test-suite runs. The decorated object is returned unchanged.
-    """
-    def wrap(obj, layer_name=None):
-        register_layer(plugin_layer(layer_name or snake_case(obj.__name__), obj, input_arg, aliases,
-                                    examples=examples), override=override)
-        return obj
-    if callable(name) and not isinstance(name, str):
-        return wrap(name)
-    return functools.partial(wrap, layer_name=name)
+def register_plugin_layer(name: str, obj, override: bool = False, input_arg: Optional[str] = None,
+                          aliases=(), examples=()) -> None:
+    """Register an nn.Module subclass or factory as a layer; `examples` lists (input dims, {arg: value})
+    pairs that the test-suite runs."""
+    register_layer(plugin_layer(name, obj, input_arg, aliases, examples=examples), override=override)
 
 
 def _simple_decorator(register_fn):
@@ -165,9 +105,9 @@ def _simple_decorator(register_fn):
     return decorator
 
 
-from .plugin_kinds import register_dataset, register_loss, register_metric_plugin, register_optimizer, \
-    register_transform_plugin  # noqa: E402 - these use the helpers above
-
+# `@dlspec.layer` or `@dlspec.layer("name", input_arg=..., examples=...)`; the name defaults to the
+# snake_case class name. Every decorator returns the decorated object unchanged.
+layer = _simple_decorator(register_plugin_layer)
 dataset = _simple_decorator(register_dataset)
 transform = _simple_decorator(register_transform_plugin)
 loss = _simple_decorator(register_loss)
