@@ -40,6 +40,17 @@ class Program:
     overrides: dict = field(default_factory=dict)
     _let_values: dict = field(default_factory=dict)
 
+    def linked(self, train: ir.TrainDecl, key: str) -> Optional[str]:
+        """The model or data block a train block names, or the only one declared; None when unknown.
+
+        A quick reading of the IR for decisions made before the train block is checked
+        (train.config.read_train reports the errors)."""
+        for s in train.settings:
+            if s.key == key and s.args and isinstance(s.args[0], ir.Name):
+                return s.args[0].name
+        table = self.models if key == "model" else self.data
+        return next(iter(table)) if len(table) == 1 else None
+
     def global_env(self) -> "Env":
         return Env(self, {})
 

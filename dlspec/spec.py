@@ -47,11 +47,8 @@ class Spec:
 
     def _default_model(self) -> str:
         trains = list(self.program.trains.values())
-        for setting in trains[0].settings if trains else ():
-            if setting.key == "model" and setting.args and hasattr(setting.args[0], "name"):
-                if setting.args[0].name in self.program.models:
-                    return setting.args[0].name
-        return self.model_names[-1]
+        linked = self.program.linked(trains[0], "model") if trains else None
+        return linked if linked in self.program.models else self.model_names[-1]
 
     def plan(self, name: Optional[str] = None) -> BodyNode:
         """Expand a model and infer every shape (no torch involved)."""
@@ -69,11 +66,8 @@ class Spec:
     def _vocab_hint(self, name: str) -> Optional[int]:
         """Before data is loaded: the largest vocabulary a linked text source can give (max_vocab + 2)."""
         for train in self.program.trains.values():
-            keys = {s.key: s for s in train.settings}
-            model = _setting_name(keys.get("model")) or (self.model_names[0] if len(self.model_names) == 1 else None)
-            data = _setting_name(keys.get("data")) or (next(iter(self.program.data)) if len(self.program.data) == 1
-                                                        else None)
-            if model != name or data not in self.program.data:
+            data = self.program.linked(train, "data")
+            if self.program.linked(train, "model") != name or data not in self.program.data:
                 continue
             for s in self.program.data[data].settings:
                 if s.key == "source" and s.args and getattr(s.args[0], "callee", None) == "text":
@@ -91,12 +85,6 @@ class Spec:
         """Build a model as a torch `nn.Module` (on the CPU, freshly initialised)."""
         from .compiler import build_model
         return build_model(self.plan(name))
-
-
-def _setting_name(setting) -> Optional[str]:
-    if setting is None or not setting.args:
-        return None
-    return getattr(setting.args[0], "name", None)
 
 
 def load(path, overrides: Optional[dict] = None) -> Spec:
