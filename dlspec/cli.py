@@ -37,6 +37,9 @@ def friendly_errors(fn):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:  # output piped into `head` and friends: stop quietly
+            sys.stderr.close()
+            sys.exit(0)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # a bug in dlspec: say so plainly
@@ -105,10 +108,13 @@ def _catalog_command(kind: str):
             click.echo(catalog.describe(kind, name))
             return
         rows = catalog.listing(kind)
-        width = max(len(r[0]) for r in rows) if rows else 0
+        width = min(max((len(r[0]) for r in rows), default=0), 36)  # long signatures get their own line
         for sig, doc, source in rows:
             tag = "" if source == "built-in" else f"  [{source}]"
-            click.echo(f"{sig.ljust(width)}  {doc}{tag}")
+            if len(sig) > width:
+                click.echo(f"{sig}\n{' ' * (width + 2)}{doc}{tag}")
+            else:
+                click.echo(f"{sig.ljust(width)}  {doc}{tag}")
     command.__doc__ = (f"List the {kind} a spec can use, or show the full documentation of one.\n\n"
                        f"With --spec SPEC the plugins that SPEC uses are listed too.")
     command = click.argument("name", required=False)(command)
