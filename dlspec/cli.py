@@ -138,7 +138,7 @@ _register_catalog_commands()
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a `let` value.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Train for this many epochs.")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/<train>-<timestamp>).")
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/<train or model>-<timestamp>).")
 @click.option("--resume", type=click.Path(exists=True), help="Continue the run in this directory.")
 @friendly_errors
 def fit_command(spec_path, train_name, sets, epochs, device, out, resume):

@@ -41,7 +41,7 @@ TRAIN_SETTINGS = {d.key: d for d in (
                  "unfreeze LABEL at=EPOCH: start training a frozen part at that epoch", repeatable=True),
     S.SettingDef("init", S.keywords((Arg("path", "str"), Arg("only", "str", None))),
                  "init \"RUN_DIR or .ckpt\" [only=LABEL]: start from an earlier run's weights"),
-    S.SettingDef("out", S.one("str"), "run directory (default runs/<train>-<timestamp>)"),
+    S.SettingDef("out", S.one("str"), "run directory (default runs/<train or model>-<timestamp>)"),
 )}
 
 

@@ -15,8 +15,9 @@ import time
 import yaml
 
 
-def default_run_dir(train_name) -> str:
-    return os.path.join("runs", f"{train_name or 'train'}-{time.strftime('%Y%m%d-%H%M%S')}")
+def default_run_dir(name: str) -> str:
+    """runs/<name>-<timestamp>: the train block's name, or its model's when the block is unnamed."""
+    return os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 def write_spec_and_settings(out: str, spec_text: str, settings: dict) -> None:

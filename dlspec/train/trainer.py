@@ -56,7 +56,7 @@ def fit(spec_or_path, train: Optional[str] = None, overrides: Optional[dict] = N
     else:
         spec = spec_or_path if isinstance(spec_or_path, Spec) else load(spec_or_path, overrides)
     cfg = read_train(spec, train, epochs=epochs, device=device)
-    out = out or cfg.out or rundir.default_run_dir(cfg.name)
+    out = out or cfg.out or rundir.default_run_dir(cfg.name or cfg.model)
     return Trainer(spec, cfg, out, state, log, progress, overrides).run()
 
 
@@ -245,10 +245,10 @@ class Trainer:
         self.history.append(row)
         if self.scheduler is not None and per_step is None:
             self.scheduler.step(row.get(cfg.schedule[1]["monitor"], loss))
+        self.log(_epoch_line(row, cfg.epochs))  # before _track_best, which may announce an early stop
         stop = self._track_best(row, epoch)
         self._save("last.ckpt", epoch + 1)
         rundir.write_metrics_csv(self.out, self.history)
-        self.log(_epoch_line(row, cfg.epochs))
         return stop
 
     def _fresh_metrics(self) -> dict:
