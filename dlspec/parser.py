@@ -114,6 +114,11 @@ def _syntax_error(exc: UnexpectedInput, text: str, filename: str) -> SpecSyntaxE
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         return _unexpected_end(text, filename, exc)
     token = exc.token
+    if token.value in _CLOSERS and _postlexer.open_brackets:
+        opener = _postlexer.open_brackets[-1]
+        if _OPENERS[opener.value] != token.value:  # e.g. a ')' forgotten before a '}'
+            return SpecSyntaxError(f"'{opener.value}' is never closed; expected '{_OPENERS[opener.value]}' before "
+                                   f"the '{token.value}' at line {token.line}", Loc(filename, opener.line, opener.column))
     expected = _expected_words(getattr(exc, "expected", None) or getattr(exc, "accepts", set()))
     found = "a new line" if token.type == "_SEP" and token.value != ";" else f"'{token.value}'"
     hint = _hint_for(token, expected)

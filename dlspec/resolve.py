@@ -190,7 +190,7 @@ def resolve_path(path: str, loc: Loc) -> str:
     """A path written in a spec, resolved against the folder of that spec."""
     if os.path.isabs(path) or loc.file.startswith("<"):
         return path
-    return os.path.join(os.path.dirname(os.path.abspath(loc.file)), path)
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(loc.file)), path))
 
 
 def _parse_overrides(program: Program, overrides: dict) -> dict:

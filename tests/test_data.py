@@ -121,6 +121,14 @@ def test_bad_data_settings(text, error, words):
     assert words in info.value.message and info.value.line == 1
 
 
+def test_missing_paths_are_shown_resolved_with_what_to_do(tmp_path, write_spec):
+    path = write_spec('let folder = "../nowhere/train"\ndata d { source image_folder(folder) }')
+    with pytest.raises(DataError) as info:
+        build_data(data_config(path.read_text(), path))
+    assert info.value.message == f"image folder not found: {tmp_path.parent / 'nowhere' / 'train'}"
+    assert info.value.line == 2 and "--set" in info.value.hint
+
+
 def test_missing_target_column_and_empty_class_folder(tmp_path):
     (tmp_path / "t.csv").write_text("a,b\n1,2\n")
     with pytest.raises(DataError, match="has no column 'label'"):

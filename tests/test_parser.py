@@ -72,6 +72,7 @@ def test_expression_literals():
     ("model M {\n input vector(4)\n linear(3 4)\n}", 3, 11, "expected ')', ','"),
     ("model M {\n input vector(4)\n linear(3\n", 3, 8, "'(' is never closed"),
     ("model M {\n input vector(4)\n", 1, 9, "'{' is never closed"),
+    ("model M {\n input vector(4)\n linear(3\n}", 3, 8, "'(' is never closed; expected ')' before the '}' at line 4"),
     ("model M {\n input vector(4)\n linear(\x01 3)\n}", 3, 9, "stray control character U+0001"),
     ("model M {\n input vector(4)\n linear('3')\n}", 3, 9, "strings use double quotes"),
 ])

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import re
 from collections import Counter
 
 from ..errors import DataError, Loc
 from ..layers.registry import Arg, non_negative, positive
-from .sources import SourceData, TensorData, _natural, source
+from .sources import SourceData, TensorData, _natural, require_path, source
 
 PAD, UNK = "<pad>", "<unk>"
 _WORD = re.compile(r"[\w']+")
@@ -28,8 +27,7 @@ def tokenize(sentence: str) -> list:
 
 
 def _read_lines(path: str, loc: Loc) -> list:
-    if not os.path.exists(path):
-        raise DataError(f"file not found: {path}", loc)
+    require_path(path, loc)
     with open(path, "rb") as f:
         text = f.read().decode("utf-8", errors="replace")
     # split on \n only: \u2028, \x85 and friends inside a sentence are not line ends

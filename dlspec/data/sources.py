@@ -102,10 +102,19 @@ class ImageFiles:
             return img.convert(self.mode), self.labels[i]
 
 
+def require_path(path: str, loc: Loc, what: str = "file") -> str:
+    """`path` if it exists (a folder when what ends in 'folder'); else a DataError that says where it was looked for."""
+    exists = os.path.isdir(path) if what.endswith("folder") else os.path.exists(path)
+    if not exists:
+        raise DataError(f"{what} not found: {path}", loc,
+                        hint="relative paths in a spec are resolved against the spec's own folder; "
+                             "fix the path, or override a `let` holding it with --set NAME=\"path\"")
+    return path
+
+
 def scan_images(root: str, loc: Loc) -> tuple:
     """(files, labels, classes) of a folder with one subfolder per class; bad files skipped with a warning."""
-    if not os.path.isdir(root):
-        raise DataError(f"image folder not found: {root}", loc)
+    require_path(root, loc, "image folder")
     classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
     if not classes:
         raise DataError(f"{root} has no class subfolders; expected one folder per class (e.g. {root}/cats/*.jpg)", loc)
@@ -221,8 +230,7 @@ def _idx_data(images: str, labels: str) -> TensorData:
         doc="MNIST-format IDX files (gzipped or not): idx(images=\"...-images-idx3-ubyte.gz\", labels=\"...\").")
 def _idx(a: dict, loc: Loc) -> SourceData:
     for key in ("images", "labels"):
-        if not os.path.exists(a[key]):
-            raise DataError(f"file not found: {a[key]}", loc)
+        require_path(a[key], loc)
     data = _idx_data(a["images"], a["labels"])
     return SourceData(data, targets=data.y.tolist(), classes=sorted({str(int(v)) for v in data.y}))
 
@@ -285,8 +293,7 @@ def _csv(a: dict, loc: Loc) -> SourceData:
 
 def _read_table(path: str, loc: Loc):
     import csv
-    if not os.path.exists(path):
-        raise DataError(f"file not found: {path}", loc)
+    require_path(path, loc)
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         header = next(reader, None)
