@@ -5,8 +5,8 @@
 
 Importing dlspec does not import torch; building a model does.
 """
-from .errors import (ArgumentError, DataError, DlspecError, PluginError, ShapeError, SpecSyntaxError,
-                     TrainError, UnknownNameError)
+from .errors import (ArgumentError, DataError, DlspecError, DlspecWarning, PluginError, ShapeError,
+                     SpecSyntaxError, TrainError, UnknownNameError)
 from .api import evaluate, export, fit, predict
 from .spec import Spec, load, loads
 
@@ -23,5 +23,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'dlspec' has no attribute {name!r}")
 
 __all__ = ["load", "loads", "Spec", "fit", "evaluate", "predict", "export", "layer", "dataset", "transform", "loss",
-           "metric", "optimizer", "DlspecError", "SpecSyntaxError", "UnknownNameError", "ArgumentError",
+           "metric", "optimizer", "DlspecError", "DlspecWarning", "SpecSyntaxError", "UnknownNameError", "ArgumentError",
            "ShapeError", "DataError", "TrainError", "PluginError"]

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from .errors import DlspecError
+from .errors import DlspecError, DlspecWarning
 
 
 def _parse_sets(values) -> dict:
@@ -25,10 +25,20 @@ def _parse_sets(values) -> dict:
     return overrides
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings as dlspec's own messages: located ones with their caret, others on one line."""
+    if isinstance(message, DlspecWarning):
+        click.echo(message.report(), err=True)
+    else:
+        click.echo(f"warning: {message}", err=True)
+
+
 def friendly_errors(fn):
     """Turn DlspecError (and anything unexpected) into a message and an exit status."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        import warnings
+        warnings.showwarning = _show_warning
         try:
             return fn(*args, **kwargs)
         except DlspecError as exc:

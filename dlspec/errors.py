@@ -9,6 +9,7 @@ lines of any spec file, included ones too.
 from __future__ import annotations
 
 import difflib
+import warnings
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
@@ -63,6 +64,46 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     return " Did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
 
 
+def format_report(kind: str, message: str, loc: Optional[Loc], hint: str = "") -> str:
+    """`file:line:col: kind: message`, the source line with a caret, and the hint."""
+    if loc is None:
+        parts = [f"{kind}: {message}"]
+    else:
+        parts = [f"{loc}: {kind}: {message}"]
+        text = source_line(loc.file, loc.line)
+        if text is not None:
+            shown = text.expandtabs(4) if "\t" not in text[: loc.column] else text
+            parts.append("    " + shown.rstrip())
+            parts.append("    " + " " * max(loc.column - 1, 0) + "^")
+    if hint:
+        parts.append(f"hint: {hint}")
+    return "\n".join(parts)
+
+
+class DlspecWarning(UserWarning):
+    """Something that compiles and runs but is probably not what the user meant.
+
+    Raised through Python's `warnings` machinery (so `pytest.warns` and
+    `warnings.filterwarnings` work); the CLI prints its `report()` in the same
+    `file:line:col` format as errors.
+    """
+
+    def __init__(self, message: str, loc: Optional[Loc] = None, hint: str = ""):
+        super().__init__(message)
+        self.message, self.loc, self.hint = message, loc, hint
+
+    def report(self) -> str:
+        return format_report("warning", self.message, self.loc, self.hint)
+
+    def __str__(self) -> str:
+        return self.message if self.loc is None else f"{self.loc}: {self.message}"
+
+
+def warn(message: str, loc: Optional[Loc] = None, hint: str = "") -> None:
+    """Issue a located dlspec warning (shown once per message and place)."""
+    warnings.warn(DlspecWarning(message, loc, hint), stacklevel=2)
+
+
 class DlspecError(Exception):
     """Base class of every error caused by what a user wrote or supplied.
 
@@ -92,18 +133,7 @@ class DlspecError(Exception):
 
     def report(self) -> str:
         """The full multi-line report shown to users."""
-        if self.loc is None:
-            parts = [f"{self.kind}: {self.message}"]
-        else:
-            parts = [f"{self.loc}: {self.kind}: {self.message}"]
-            text = source_line(self.loc.file, self.loc.line)
-            if text is not None:
-                shown = text.expandtabs(4) if "\t" not in text[: self.loc.column] else text
-                parts.append("    " + shown.rstrip())
-                parts.append("    " + " " * max(self.loc.column - 1, 0) + "^")
-        if self.hint:
-            parts.append(f"hint: {self.hint}")
-        return "\n".join(parts)
+        return format_report(self.kind, self.message, self.loc, self.hint)
 
     def __str__(self) -> str:
         return self.report()
