@@ -22,7 +22,8 @@ class CompileResult:
 
 def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = None,
                  describe: bool = False, train: Optional[str] = None) -> CompileResult:
-    """Check a spec (every model, or `model`); with describe=True also summarise them.
+    """Check a spec (every model, or `model`): plan it, check its blocks and build it on the meta
+    device (no memory); with describe=True also summarise them.
 
     Summaries apply the freeze settings of the train block that trains each
     model (or of `train`), so trainable counts are what training will see.
@@ -36,12 +37,13 @@ def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = 
         spec.plan(name)
     frozen = check_blocks(spec, train)
     result = CompileResult(names)
+    import torch
+    for name in names:  # a build on meta allocates nothing but checks memory and plugin layers' shapes
+        with torch.device("meta"):
+            result.modules[name] = spec.build(name)
     if describe:
-        import torch
         from .summary import model_summary
         for name in names:
-            with torch.device("meta"):
-                result.modules[name] = spec.build(name)
             result.summaries.append(model_summary(spec, name, tuple(frozen.get(name, ())), result.modules[name]))
     return result
 

@@ -8,6 +8,7 @@ planner has already checked everything.
 """
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 import torch
@@ -20,7 +21,21 @@ from .shapes import Shape
 
 
 def build_model(plan: BodyNode) -> nn.Module:
-    """Build a whole model; token inputs get their sequence lengths measured for padding-aware layers."""
+    """Build a whole model; token inputs get their sequence lengths measured for padding-aware layers.
+
+    The parameter memory is checked against the machine before anything is
+    allocated: on the meta device first, unless the build is on meta already.
+    """
+    if torch.empty(0).device.type != "meta":
+        with torch.device("meta"):
+            check_memory(plan, _build_model(plan))
+        return _build_model(plan)
+    module = _build_model(plan)
+    check_memory(plan, module)
+    return module
+
+
+def _build_model(plan: BodyNode) -> nn.Module:
     from .recurrent_modules import SequenceContext, building_with
     context = SequenceContext()
     with building_with(context):
@@ -35,7 +50,7 @@ def build_module(node) -> nn.Module:
     if isinstance(node, LayerNode):
         return _build_layer(node)
     if node.graph:
-        module = GraphModule(node.ops, node.output)
+        module = GraphModule([op.as_tuple() for op in node.ops], node.output)
         for p in node.params:
             module.register_parameter(p.name, _make_param(p))
         for child in node.children:
@@ -57,11 +72,32 @@ def _build_layer(node: LayerNode) -> nn.Module:
     except Exception as exc:  # a plugin or torch refusing its arguments
         raise DlspecError(f"{node.layer.name} could not be built: {exc}", node.loc) from None
     if node.layer.extra.get("plugin"):
+        _check_declared_shape(module, node, shape)
         _guard_forward(module, node)
     if node.time_major:
         module.register_forward_pre_hook(_to_channels_first)
         module.register_forward_hook(_to_time_major)
     return module
+
+
+def _check_declared_shape(module: nn.Module, node: LayerNode, shape: Shape) -> None:
+    """A plugin's declared output shape must be what its forward returns (checked on meta builds only,
+    where a forward pass costs nothing); a forward that cannot run on meta is not checked here."""
+    if not all(p.is_meta for p in module.parameters()) or not torch.empty(0).device.type == "meta":
+        return
+    dtype = torch.long if shape.integer else torch.float32
+    try:
+        with torch.no_grad():
+            out = module(torch.zeros((2,) + tuple(shape.dims), dtype=dtype, device="meta"))
+    except Exception:  # an op without a meta kernel, or a forward that reads values: the run will tell
+        return
+    got = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else None
+    if got != tuple(node.out_shape.dims if not node.time_major else node.out_shape.dims[::-1]):
+        shown = list(got) if got is not None else type(out).__name__
+        raise PluginError(f"plugin layer {node.layer.name} ({node.layer.source}) declares the output shape "
+                          f"{list(node.out_shape.dims)} for input {list(shape.dims)}, but its forward returns {shown}",
+                          node.loc, hint="fix the plugin's output_shape function (it gets the input shape "
+                                         "without the batch dim) or its forward")
 
 
 def _to_channels_first(module, inputs):
@@ -95,6 +131,40 @@ def _guard_forward(module: nn.Module, node: LayerNode) -> None:
                                                     "__doc__": cls.__doc__})
     module.__class__ = _GUARDED[cls]
     module._dlspec_origin = (node.layer.name, node.layer.source, node.loc)
+
+
+def memory_limit() -> int:
+    """Bytes the largest device here can hold: the machine's RAM, or a bigger GPU's memory."""
+    import os
+    try:
+        limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: no check
+        return 1 << 62
+    if torch.cuda.is_available():
+        limit = max([limit] + [torch.cuda.get_device_properties(i).total_memory
+                               for i in range(torch.cuda.device_count())])
+    return limit
+
+
+def check_memory(plan: BodyNode, module: nn.Module) -> None:
+    """Refuse a model whose parameters alone exceed `memory_limit()`, at the line of its largest part."""
+    total = sum(p.numel() * p.element_size() for p in module.parameters())
+    limit = memory_limit()
+    if total <= limit:
+        return
+    parts = [(sum(p.numel() for p in module.get_submodule(q).parameters()), node.loc, q)
+             for q, node, _ in iter_nodes(plan) if isinstance(node, LayerNode)]
+    parts += [(math.prod(p.shape), p.loc, p.name) for p in _all_params(plan)]
+    count, loc, name = max(parts, key=lambda part: part[0])
+    raise DlspecError(f"the model's parameters need {total / 2**30:,.1f} GiB, more than the "
+                      f"{limit / 2**30:,.1f} GiB this machine has; {name} alone holds {count:,} parameters", loc,
+                      hint="check the sizes on this line (a missing flatten or pooling step makes linear huge)")
+
+
+def _all_params(node):
+    yield from getattr(node, "params", [])
+    for child in getattr(node, "children", []):
+        yield from _all_params(child)
 
 
 def _make_param(p: ParamNode) -> nn.Parameter:

@@ -22,6 +22,7 @@ from torch import nn
 
 from .errors import DlspecError
 from .plan import BodyNode, LayerNode
+from .plan_nodes import TEMP_PREFIX
 
 FORMATS = ("python", "torchscript", "onnx")
 
@@ -108,6 +109,7 @@ class PythonWriter:
         self.needs_sequences = False
         self.needs_torchvision = False
         self.time_major: list = []
+        self.first_output: list = []  # paths of torch.nn modules whose tuple output is cut to its first element
 
     def source(self) -> str:
         root = self.expr(self.plan, self.model, "", top=True)
@@ -124,6 +126,8 @@ class PythonWriter:
             parts.append(inspect.getsource(drop_head))
         if self.time_major:
             parts.append(_TIME_MAJOR_HELPERS)
+        if self.first_output:
+            parts.append(_FIRST_OUTPUT_HELPER)
         parts.extend(self.classes)
         parts.append(self._build_function(root))
         return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
@@ -140,6 +144,8 @@ class PythonWriter:
         for path in self.time_major:
             lines += [f"    model.get_submodule({path!r}).register_forward_pre_hook(_to_channels_first)",
                       f"    model.get_submodule({path!r}).register_forward_hook(_to_time_major)"]
+        for path in self.first_output:
+            lines.append(f"    model.get_submodule({path!r}).register_forward_hook(_first_output)")
         lines += ["    if weights is not None:",
                   "        model.load_state_dict(torch.load(weights, map_location=\"cpu\", weights_only=True))",
                   "    return model"]
@@ -149,6 +155,8 @@ class PythonWriter:
         if isinstance(node, LayerNode):
             if node.time_major:
                 self.time_major.append(path)
+            if node.layer.extra.get("passthrough"):
+                self.first_output.append(path)
             return self._layer(node, module)
         if node.graph:
             return f"{self._graph_class(node, module, path)}()"
@@ -167,6 +175,9 @@ class PythonWriter:
             made = f"torchvision.models.get_model({name!r}, weights=None{kwargs})"
             return made if node.args["head"] else f"drop_head({made})"
         cls = type(module)
+        if node.layer.extra.get("passthrough"):  # rebuilt from the spec's own arguments, as written
+            written = [repr(v) for v in node.args["args"]] + [f"{k}={v!r}" for k, v in node.args["kwargs"].items()]
+            return f"nn.{cls.__name__}({', '.join(written)})"
         if cls.__module__.startswith("dlspec."):
             return self._own_module(module)
         return f"nn.{cls.__name__}({_constructor_args(module)})"
@@ -216,7 +227,7 @@ class PythonWriter:
         return name
 
     def _op(self, op, node: BodyNode) -> str:
-        target, kind, name, inputs, dim = op
+        target, kind, name, inputs, dim = op.as_tuple()
         args = [_var(i, node) for i in inputs]
         if kind == "module":
             call = f"{_attr(name)}({args[0]})"
@@ -234,8 +245,8 @@ def _var(name, node: BodyNode) -> str:
         return repr(name)
     if any(p.name == name for p in node.params):
         return f"self.{name}"
-    if name.startswith("_t"):
-        return "t" + name[2:]
+    if name.startswith(TEMP_PREFIX):
+        return "t" + name[len(TEMP_PREFIX):]
     return name + "_" if keyword.iskeyword(name) or name in ("torch", "nn", "self") else name
 
 
@@ -278,6 +289,13 @@ def _sequence_support() -> str:
     imports = ("import contextlib\nimport contextvars\nfrom typing import Optional\n\n"
                "from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence\n\n")
     return imports + source[start:]
+
+
+_FIRST_OUTPUT_HELPER = textwrap.dedent('''
+    def _first_output(module, inputs, output):
+        """A torch module returning a tuple (nn.LSTM: output, (h, c)) passes on its first element."""
+        return output[0] if isinstance(output, (tuple, list)) else output
+''')
 
 
 _TIME_MAJOR_HELPERS = textwrap.dedent('''

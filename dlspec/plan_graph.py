@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from . import ir
-from .errors import ArgumentError, DlspecError, Loc, ShapeError, UnknownNameError, did_you_mean
-from .plan_nodes import MERGES, BodyNode, ParamNode, evaluate_args, int_dim
+from .errors import ArgumentError, DlspecError, Loc, ShapeError, UnknownNameError, did_you_mean, warn
+from .plan_nodes import MERGES, TEMP_PREFIX, BodyNode, Op, ParamNode, evaluate_args, int_dim
 from .resolve import CallValue, Env
 from .layers.registry import Arg, Symbol, bind_args, positive
 from .shapes import Shape, broadcast
@@ -35,8 +35,11 @@ class GraphBuilder:
         elif isinstance(st, ir.Binding):
             result = self._chain(st.chain, target=st.name)
             self.prev = result
-        else:
+        elif isinstance(st, ir.Chain):
             self.prev = self.output = self._chain(st)
+        else:  # one iteration of a repeat whose body is a graph: a module on the previous result
+            child = self.planner.plan_iteration(st, self.shapes[self.prev], self.namer, self.stack)
+            self.prev = self.output = self._module_op(child, self.prev, st.loc)
 
     def _param(self, st: ir.ParamDecl) -> None:
         args, kwargs, locs = evaluate_args(st, self.env)
@@ -48,11 +51,11 @@ class GraphBuilder:
         self.params[st.name] = dims
         self.shapes[st.name] = Shape(dims)
         self.node.params.append(ParamNode(st.name, dims, _param_init(self.env.eval(st.init), st.init.loc), st.loc))
-        self.namer.used.add(st.name)
+        self.namer.reserve(st.name, st.loc, "param")
 
     def _fresh(self) -> str:
         self.counter += 1
-        return f"_t{self.counter}"
+        return f"{TEMP_PREFIX}{self.counter}"
 
     def _chain(self, chain: ir.Chain, target: Optional[str] = None) -> str:
         steps = list(chain.steps)
@@ -65,12 +68,16 @@ class GraphBuilder:
             current, steps = self._merge(first, None), steps[1:]
         else:
             current = self.prev
-        for step in steps:
-            current = self._graph_step(step, current)
+        for item in self.planner.group_steps(steps):
+            if isinstance(item, list):  # a label naming several steps: one sequential submodule
+                child = self.planner.plan_group(item, self.env, self.shapes[current], self.namer, self.stack)
+                current = self._module_op(child, current, item[0].loc)
+            else:
+                current = self._graph_step(item, current)
         if target is not None:
             if target in self.params or target == "input":
                 raise DlspecError(f"cannot bind '{target}': it names the input or a param", chain.loc)
-            self.node.ops.append((target, "ref", None, (current,), 0))
+            self.node.ops.append(Op(target, "ref", None, (current,), 0, chain.loc))
             self.shapes[target] = self.shapes[current]
             return target
         return current
@@ -82,10 +89,13 @@ class GraphBuilder:
                               hint="to merge, write add(a, b) or -> add(b)")
         if isinstance(t, ir.Call) and t.callee in MERGES:
             return self._merge(t, current)
-        child = self.planner._step(step, self.env, self.shapes[current], self.namer, self.stack)
+        child = self.planner.plan_step(step, self.env, self.shapes[current], self.namer, self.stack)
+        return self._module_op(child, current, step.loc)
+
+    def _module_op(self, child, current: str, loc: Loc) -> str:
         self.node.children.append(child)
         out = self._fresh()
-        self.node.ops.append((out, "module", child.name, (current,), 0))
+        self.node.ops.append(Op(out, "module", child.name, (current,), 0, loc))
         self.shapes[out] = child.out_shape
         return out
 
@@ -104,7 +114,7 @@ class GraphBuilder:
             raise ArgumentError(f"{call.callee} needs at least two tensors, e.g. {call.callee}(y, input)", call.loc)
         shape = self._merged_shape(call, inputs, dim)
         out = self._fresh()
-        self.node.ops.append((out, call.callee, None, tuple(inputs), dim))
+        self.node.ops.append(Op(out, call.callee, None, tuple(inputs), dim, call.loc))
         self.shapes[out] = shape
         return out
 
@@ -116,7 +126,7 @@ class GraphBuilder:
         if isinstance(expr, ir.Literal) and isinstance(expr.value, (int, float)) and merge != "concat":
             return float(expr.value)
         name = expr.name if isinstance(expr, ir.Name) else None
-        known = [n for n in self.shapes if not n.startswith("_t")]
+        known = [n for n in self.shapes if not n.startswith(TEMP_PREFIX)]
         if name is not None and name in self.env.program.lets and merge != "concat":
             value = self.env.eval(expr)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -182,7 +192,45 @@ def _param_init(value, loc: Loc) -> tuple:
     if isinstance(value, Symbol) and value in ("zeros", "ones"):
         return ("constant", {"value": 0.0 if value == "zeros" else 1.0})
     if isinstance(value, CallValue) and value.callee in _INITS:
-        return (value.callee, bind_args(value.callee, _INITS[value.callee], list(value.args), value.kwargs, loc))
+        bound = bind_args(value.callee, _INITS[value.callee], list(value.args), value.kwargs, loc)
+        if value.callee == "uniform" and not bound["a"] < bound["b"]:
+            raise ArgumentError(f"uniform(a, b) needs a < b, received a={bound['a']:g}, b={bound['b']:g}", loc,
+                                hint="e.g. uniform(-0.1, 0.1)")
+        return (value.callee, bound)
     shown = value.callee if isinstance(value, CallValue) else value
     raise ArgumentError(f"unknown param init {shown!r}." + did_you_mean(str(shown), ["zeros", "ones", "normal", "uniform"]),
                         loc, hint="inits: a number, zeros, ones, normal(std=0.02), uniform(a, b)")
+
+
+def warn_unreachable(node: BodyNode, where: str) -> None:
+    """Warn at every layer, binding and param of a graph body that cannot reach its output.
+
+    Such steps are built and counted but never change what the model returns,
+    which is almost never what the spec's author meant.
+    """
+    live = {node.output}
+    for op in reversed(node.ops):
+        if op.target in live:
+            live.update(i for i in op.inputs if isinstance(i, str))
+    consumed = {i for op in node.ops for i in op.inputs if isinstance(i, str)}
+    explained = set()  # dead results that only feed an unused binding: the binding's warning covers them
+    for op in reversed(node.ops):
+        if op.target not in live and (op.kind == "ref" or op.target in explained):
+            explained.update(i for i in op.inputs if isinstance(i, str) and i not in live)
+    dead_layers: dict = {}  # line -> (loc, [names]), so one chain gives one warning
+    for op in node.ops:
+        if op.target in live:
+            continue
+        if op.kind == "ref":
+            if op.target not in consumed:
+                warn(f"'{op.target}' is bound but never used: it does not reach the output of {where}", op.loc,
+                     hint="use it (e.g. add(y, input)) or delete the binding")
+        elif op.target not in explained:
+            dead_layers.setdefault((op.loc.file, op.loc.line), (op.loc, []))[1].append(op.module or op.kind)
+    for loc, names in dead_layers.values():
+        verb = "does" if len(names) == 1 else "do"
+        warn(f"{', '.join(names)} {verb} not reach the output of {where}: the result is never used", loc,
+             hint="the output is the last chain without a binding; merge this result into it or delete it")
+    for p in node.params:
+        if p.name not in live:
+            warn(f"param '{p.name}' is never used in {where}", p.loc, hint="use it in a merge, e.g. mul(input, scale)")

@@ -16,6 +16,46 @@ from .shapes import Shape
 
 MERGES = ("add", "mul", "concat")
 
+# Graph temporaries start with a character a spec name cannot hold, so a user
+# binding can never be mistaken for one.
+TEMP_PREFIX = "%"
+
+# Names a label or param cannot take: they are attributes of torch's nn.Module
+# (and of the GraphModule dlspec emits), and a submodule of that name would
+# shadow them. Kept here as data so planning needs no torch; a test compares
+# it with dir(nn.Module()).
+RESERVED_NAMES = frozenset("""
+T_destination call_super_init dump_patches forward training add_module apply bfloat16 buffers children compile
+cpu cuda double eval extra_repr float get_buffer get_extra_state get_parameter get_submodule half ipu
+load_state_dict modules mtia named_buffers named_children named_modules named_parameters parameters
+register_backward_hook register_buffer register_forward_hook register_forward_pre_hook
+register_full_backward_hook register_full_backward_pre_hook register_load_state_dict_post_hook
+register_load_state_dict_pre_hook register_module register_parameter register_state_dict_post_hook
+register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule share_memory state_dict
+to to_empty train type xpu zero_grad
+""".split())
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation of a graph body.
+
+    kind "module" calls submodule `module` on `inputs[0]`; "add"/"mul"/"concat"
+    merge `inputs` (result names, param names or float constants); "ref" binds
+    a name to a result. `loc` is the spec position the operation came from.
+    """
+
+    target: str
+    kind: str
+    module: Optional[str]
+    inputs: tuple
+    dim: int
+    loc: Loc
+
+    def as_tuple(self) -> tuple:
+        """The (target, kind, module, inputs, dim) form the runtime GraphModule executes."""
+        return (self.target, self.kind, self.module, self.inputs, self.dim)
+
 
 @dataclass
 class LayerNode:
@@ -52,8 +92,9 @@ class BodyNode:
     loc: Loc
     children: list = field(default_factory=list)
     params: list = field(default_factory=list)
-    ops: list = field(default_factory=list)
+    ops: list = field(default_factory=list)  # of Op, for graph bodies
     output: str = "input"
+    shapes: dict = field(default_factory=dict)  # graph bodies: result name -> Shape
 
 
 def evaluate_args(node, env: Env):

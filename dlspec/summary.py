@@ -2,12 +2,14 @@
 
 Used by `dlspec compile --show` and `--json`. Modules are built on the meta
 device, so no memory is allocated for weights and nothing touches a GPU.
+Graph bodies list their operations in order, merges (add/mul/concat with
+their inputs) included, and every table ends with the model's output row.
 """
 from __future__ import annotations
 
 import math
 
-from .compiler import iter_nodes
+from .macs import count_macs
 from .plan import BodyNode, LayerNode
 
 
@@ -15,6 +17,7 @@ def model_summary(spec, name: str, frozen: tuple = (), module=None) -> dict:
     """Rows and totals for one model; `frozen` lists labels whose params are frozen.
 
     `module` is the model already built (on meta); without it, it is built here.
+    A row's `macs` is None where it could not be counted; the total is then None too.
     """
     import torch
     plan = spec.plan(name)
@@ -22,37 +25,82 @@ def model_summary(spec, name: str, frozen: tuple = (), module=None) -> dict:
         with torch.device("meta"):
             module = spec.build(name)
     frozen_names = _frozen_parameter_names(module, frozen)
-    rows = []
-    for p in plan.params:
-        rows.append(_row(p.name, "param", p.shape, math.prod(p.shape), p.loc, 0, 0, p.name in frozen_names))
-    for qualified, node, depth in iter_nodes(plan):
-        sub = module.get_submodule(qualified)
-        count = sum(p.numel() for p in sub.parameters())
-        is_frozen = count > 0 and all(f"{qualified}.{n}" in frozen_names for n, _ in sub.named_parameters())
-        if isinstance(node, LayerNode):
-            kind = type(sub).__name__
-            macs = node.layer.macs(node.in_shape, node.out_shape, node.args) if node.layer.macs else 0
-        else:
-            kind, macs = node.block or type(sub).__name__, 0
-        rows.append(_row(qualified, kind, node.out_shape.dims, count, node.loc, depth, macs, is_frozen))
-        if isinstance(node, BodyNode):
-            for p in node.params:
-                rows.append(_row(f"{qualified}.{p.name}", "param", p.shape, math.prod(p.shape), p.loc, depth + 1, 0,
-                                 f"{qualified}.{p.name}" in frozen_names))
+    rows = _Rows(module, frozen_names).body(plan, "", 0)
+    rows.append(_row("output", "output", plan.out_shape.dims, 0, plan.loc, 0, 0, False))
     total = sum(p.numel() for p in module.parameters())
     frozen_count = sum(p.numel() for n, p in module.named_parameters() if n in frozen_names)
+    layers = [r for r in rows if not r["group"]]
+    uncounted = [r for r in layers if r["macs"] is None]
     return {
         "name": name, "input_shape": list(plan.in_shape.dims), "output_shape": list(plan.out_shape.dims),
         "params": total, "trainable": total - frozen_count, "frozen": frozen_count,
-        "macs": sum(r["macs"] for r in rows),
+        "macs": None if uncounted else sum(r["macs"] for r in layers),
+        "macs_not_counted": [f"{r['name']} (line {r['line']})" for r in uncounted],
         "param_bytes": sum(p.numel() * p.element_size() for p in module.parameters()),
         "layers": rows,
     }
 
 
-def _row(name, kind, shape, params, loc, depth, macs, frozen) -> dict:
+class _Rows:
+    """Walks a plan tree beside its built module, one row per layer, block, param and merge."""
+
+    def __init__(self, module, frozen_names: set):
+        self.module, self.frozen_names = module, frozen_names
+
+    def body(self, node: BodyNode, prefix: str, depth: int) -> list:
+        rows = [self._param_row(p, prefix, depth) for p in node.params]
+        if not node.graph:
+            for child in node.children:
+                rows += self.child(child, prefix, depth)
+            return rows
+        children = {c.name: c for c in node.children}
+        shown = {"input": "input"}  # result name -> how a merge row names it
+        merges: dict = {}  # kind -> how many so far, for add, add_1, ...
+        for op in node.ops:
+            if op.kind == "module":
+                rows += self.child(children[op.module], prefix, depth)
+                shown[op.target] = op.module
+            elif op.kind == "ref":
+                shown[op.target] = op.target
+            else:
+                seen = merges.get(op.kind, 0)
+                name = op.kind if seen == 0 else f"{op.kind}_{seen}"
+                merges[op.kind] = seen + 1
+                inputs = ", ".join(_operand(i, shown) for i in op.inputs)
+                rows.append(_row(prefix + name, f"{op.kind}({inputs})", node.shapes[op.target].dims, 0, op.loc,
+                                 depth, 0, False))
+                shown[op.target] = name
+        return rows
+
+    def child(self, node, prefix: str, depth: int) -> list:
+        qualified = prefix + node.name
+        sub = self.module.get_submodule(qualified)
+        count = sum(p.numel() for p in sub.parameters())
+        is_frozen = count > 0 and all(f"{qualified}.{n}" in self.frozen_names for n, _ in sub.named_parameters())
+        if isinstance(node, LayerNode):
+            row = _row(qualified, type(sub).__name__, node.out_shape.dims, count, node.loc, depth,
+                       count_macs(node, sub), is_frozen)
+            return [row]
+        rows = self.body(node, qualified + ".", depth + 1)
+        macs = sum(r["macs"] for r in rows) if all(r["macs"] is not None for r in rows) else None
+        kind = node.block or type(sub).__name__
+        return [_row(qualified, kind, node.out_shape.dims, count, node.loc, depth, macs, is_frozen, group=True)] + rows
+
+    def _param_row(self, p, prefix: str, depth: int) -> dict:
+        qualified = prefix + p.name
+        return _row(qualified, "param", p.shape, math.prod(p.shape), p.loc, depth + (1 if prefix else 0), 0,
+                    qualified in self.frozen_names)
+
+
+def _operand(name, shown: dict) -> str:
+    return repr(name) if isinstance(name, float) else shown.get(name, name)
+
+
+def _row(name, kind, shape, params, loc, depth, macs, frozen, group=False) -> dict:
+    # `group`: a block or labelled chain whose params and MACs are the sum of the rows below it
     return {"name": name, "type": kind, "output_shape": list(shape), "params": int(params or 0),
-            "line": loc.line, "file": loc.file, "depth": depth, "macs": int(macs), "frozen": bool(frozen)}
+            "line": loc.line, "file": loc.file, "depth": depth, "macs": int(macs) if macs is not None else None,
+            "frozen": bool(frozen), "group": group}
 
 
 def _frozen_parameter_names(module, labels: tuple) -> set:
@@ -77,11 +125,13 @@ def format_table(summary: dict) -> str:
     rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
     out = [f"Model {summary['name']}: input [{', '.join(map(str, summary['input_shape']))}]", rule, line(header), rule]
     out += [line(row) for row in body]
+    macs = (f"{_human(summary['macs'])} per sample" if summary["macs"] is not None else
+            "n/a (not counted: " + ", ".join(summary["macs_not_counted"]) + ")")
     out += [rule,
             f"Total params:      {summary['params']:,}",
             f"Trainable params:  {summary['trainable']:,}",
             f"Frozen params:     {summary['frozen']:,}",
-            f"Estimated MACs:    {_human(summary['macs'])} per sample",
+            f"Estimated MACs:    {macs}",
             f"Parameter memory:  {summary['param_bytes'] / 2**20:.2f} MiB"]
     return "\n".join(out)
 

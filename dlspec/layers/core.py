@@ -28,6 +28,10 @@ def _bn_build(shape: Shape, a: dict):
     return getattr(_nn(), f"BatchNorm{n}d")(shape.dims[0], eps=a["eps"], momentum=a["momentum"], affine=a["affine"])
 
 
+def _norm_macs(i: Shape, o: Shape, a: dict) -> int:
+    return i.numel  # one scale-and-shift per element
+
+
 def _bn_infer(shape: Shape, a: dict) -> Shape:
     _need_features(shape, "batchnorm")
     if shape.rank not in (1, 2, 3, 4):
@@ -37,7 +41,7 @@ def _bn_infer(shape: Shape, a: dict) -> Shape:
 
 layer("batchnorm", (Arg("eps", "float", 1e-5, positive), Arg("momentum", "float", 0.1),
                     Arg("affine", "bool", True)),
-      infer=_bn_infer, build=_bn_build, aliases=("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "batch_norm"),
+      infer=_bn_infer, build=_bn_build, macs=_norm_macs, aliases=("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "batch_norm"),
       channels_first=True,
       doc="Batch normalisation over the channel (first) dimension; features are inferred.",
       examples=[((6, 5, 5), {}), ((10,), {"momentum": 0.01}), ((4, 9), {})])
@@ -51,7 +55,7 @@ def _ln_infer(shape: Shape, a: dict) -> Shape:
 
 
 layer("layernorm", (Arg("eps", "float", 1e-5, positive), Arg("affine", "bool", True)),
-      infer=_ln_infer,
+      infer=_ln_infer, macs=_norm_macs,
       build=lambda s, a: _nn().LayerNorm(s.dims[-1], eps=a["eps"], elementwise_affine=a["affine"]),
       aliases=("LayerNorm", "layer_norm"),
       doc="Layer normalisation over the last dimension (the features of each position).",
@@ -68,7 +72,7 @@ def _gn_infer(shape: Shape, a: dict) -> Shape:
 
 layer("groupnorm", (Arg("groups", "int", check=positive), Arg("eps", "float", 1e-5, positive),
                     Arg("affine", "bool", True)),
-      infer=_gn_infer, build=lambda s, a: _nn().GroupNorm(a["groups"], s.dims[0], eps=a["eps"], affine=a["affine"]),
+      infer=_gn_infer, macs=_norm_macs, build=lambda s, a: _nn().GroupNorm(a["groups"], s.dims[0], eps=a["eps"], affine=a["affine"]),
       aliases=("GroupNorm", "group_norm"), doc="Group normalisation: groupnorm(groups) over channel groups.",
       examples=[((8, 4, 4), {"groups": 2})])
 
@@ -108,7 +112,7 @@ def _embedding_build(shape: Shape, a: dict):
 
 layer("embedding", (Arg("dim", "int", check=positive), Arg("num_embeddings", "int", None, positive),
                     Arg("padding_idx", "int", None)),
-      infer=_embedding_infer, build=_embedding_build, aliases=("Embedding",),
+      infer=_embedding_infer, build=_embedding_build, aliases=("Embedding",), macs=lambda i, o, a: 0,  # a lookup
       doc="Token embedding: embedding(dim); the vocabulary size comes from tokens(T, vocab=N) or the data.",
       examples=[((7,), {"dim": 4, "num_embeddings": 30})])
 

@@ -60,6 +60,7 @@ def _cell_build(kind):
 for _kind, _cls in (("lstm", "LSTMCell"), ("gru", "GRUCell")):
     layer(f"{_kind}_cell", (Arg("hidden", "int", check=positive),),
           infer=_rnn_infer(f"{_kind}_cell"), build=_cell_build(_kind), aliases=(_cls,),
+          macs=lambda i, o, a, rnn=_rnn_macs(_kind): rnn(i, o, dict(a, layers=1, bidirectional=False)),
           doc=f"An nn.{_cls} unrolled explicitly over time: {_kind}_cell(hidden). Same outputs as a one-layer "
               f"{_kind} with the same weights; returns every step [T, hidden].",
           examples=[((6, 4), {"hidden": 5})])

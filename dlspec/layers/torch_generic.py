@@ -2,7 +2,10 @@
 
 Its output shape comes from a forward pass on meta tensors (no memory, no
 device), since no shape rule is known ahead of time. Arguments are explicit:
-nothing is inferred for such a module.
+nothing is inferred for such a module. A module that returns a tuple (nn.LSTM,
+nn.GRU, nn.MultiheadAttention) passes on its first element, at shape
+inference and at run time alike (a forward hook, so state_dict keys are the
+module's own).
 """
 from __future__ import annotations
 
@@ -30,6 +33,11 @@ def meta_output_shape(module, shape: Shape, what: str) -> Shape:
     return Shape(tuple(out.shape[1:]), integer=not out.dtype.is_floating_point)
 
 
+def first_output(module, inputs, output):
+    """Forward hook: a tuple output (e.g. nn.LSTM's (output, (h, c))) becomes its first element."""
+    return output[0] if isinstance(output, (tuple, list)) else output
+
+
 def _module_class(qualified: str):
     import torch.nn as nn
     attr = qualified.split(".")[-1]
@@ -47,7 +55,9 @@ def torch_module_layer(qualified: str):
         return None
 
     def build(shape: Shape, a: dict):
-        return cls(*a["args"], **a["kwargs"])
+        module = cls(*a["args"], **a["kwargs"])
+        module.register_forward_hook(first_output)
+        return module
 
     def infer(shape: Shape, a: dict) -> Shape:
         import torch
