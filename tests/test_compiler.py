@@ -45,3 +45,67 @@ def test_params_are_parameters_that_train():
 def test_torch_nn_module_layer_builds():
     model = dlspec.loads("model M { input image(8, 4, 4)\n torch.nn.PixelShuffle(2) -> flatten }").build()
     assert model(torch.randn(2, 8, 4, 4)).shape == (2, 128)
+
+
+# ---- issue 10: sizes, torch.nn passthrough, plugin shapes ----------------------------------
+
+def test_parameters_larger_than_the_machine_are_refused_at_their_line_before_allocation():
+    from dlspec.errors import DlspecError
+    import pytest
+    spec = dlspec.loads("model Big {\n input vector(4)\n linear(8) -> linear(1000000000000)\n}", "big.dlspec")
+    for device in ("cpu", "meta"):  # a real build and compile's meta build
+        with torch.device(device), pytest.raises(DlspecError, match=r"parameters need [\d,.]+ GiB, more than the [\d,.]+ GiB this machine "
+                                              r"has; linear_1 alone holds 9,000,000,000,000 parameters") as info:
+            spec.build()
+        assert (info.value.line, info.value.column) == (3, 15)
+    param = dlspec.loads("model P {\n input tensor(1000000, 1000000)\n param w(1000000, 1000000) = zeros\n mul(input, w)\n}")
+    with pytest.raises(DlspecError, match="w alone holds 1,000,000,000,000 parameters") as info:
+        param.build()
+    assert info.value.line == 3
+
+
+def test_torch_nn_modules_returning_tuples_pass_on_their_first_element():
+    spec = dlspec.loads("model L {\n input sequence(6, 3)\n torch.nn.LSTM(3, 5, batch_first=true) -> last -> linear(2)\n}")
+    assert spec.plan().out_shape.dims == (2,)
+    model = spec.build()
+    out = model(torch.randn(4, 6, 3))
+    assert out.shape == (4, 2)
+    out.sum().backward()  # trains: the tuple no longer reaches `last`
+
+
+def test_torch_nn_modules_export_to_python_from_the_spec_arguments(tmp_path):
+    from dlspec.exporter import example_input, export_python
+    text = ("model T {\n input sequence(6, 8)\n torch.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, "
+            "batch_first=true) -> torch.nn.GRU(8, 4, batch_first=true) -> torch.nn.LayerNorm(4)\n"
+            " mean_time -> torch.nn.Linear(4, 3) -> torch.nn.GELU(approximate=\"tanh\")\n}")
+    spec = dlspec.loads(text)
+    model = spec.build().eval()
+    path = export_python(model, spec.plan(), example_input(spec.plan()), str(tmp_path))  # checks outputs itself
+    source = open(path).read()
+    assert "nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True)" in source
+    assert "nn.GRU(8, 4, batch_first=True)" in source and "nn.GELU(approximate='tanh')" in source
+
+
+def test_a_plugin_whose_declared_shape_disagrees_with_its_forward_is_named_at_compile():
+    import pytest
+    from torch import nn
+    from dlspec.errors import PluginError
+
+    @dlspec.layer("test_liar_shape")
+    class Liar(nn.Module):
+        def __init__(self, in_features: int):
+            super().__init__()
+            self.lin = nn.Linear(in_features, 3)
+
+        def forward(self, x):
+            return self.lin(x)
+
+        @staticmethod
+        def output_shape(shape):
+            return (5,)
+
+    spec = dlspec.loads("model M {\n input vector(4)\n test_liar_shape -> linear(2)\n}", "liar.dlspec")
+    with pytest.raises(PluginError, match=r"plugin layer test_liar_shape \(plugin [\w.<>]+Liar\) declares the output "
+                                          r"shape \[5\] for input \[4\], but its forward returns \[3\]") as info:
+        spec.build()
+    assert info.value.line == 3
