@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torchvision
 
@@ -73,17 +74,28 @@ def test_torch_nn_modules_returning_tuples_pass_on_their_first_element():
     out.sum().backward()  # trains: the tuple no longer reaches `last`
 
 
-def test_torch_nn_modules_export_to_python_from_the_spec_arguments(tmp_path):
+TORCH_NN_STEPS = [  # every torch.nn module the tests and docs use, each with an input it takes
+    ("image(8, 4, 4)", 'torch.nn.PixelShuffle(2)'),
+    ("image(3, 8, 8)", 'torch.nn.Conv2d(3, 4, 3, padding=1, bias=false)'),
+    ("sequence(6, 3)", 'torch.nn.LSTM(3, 5, batch_first=true, num_layers=2)'),
+    ("sequence(6, 8)", 'torch.nn.GRU(8, 4, batch_first=true)'),
+    ("sequence(6, 8)", 'torch.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=true)'),
+    ("sequence(6, 8)", 'torch.nn.LayerNorm(8)'),
+    ("vector(4)", 'torch.nn.GELU(approximate="tanh")'),
+    ("vector(4)", 'torch.nn.Linear(4, 3)'),
+    ("image(3, 8, 8)", 'torch.nn.Flatten(start_dim=2)'),
+    ("image(3, 8, 8)", 'torch.nn.Upsample(scale_factor=2.0, mode="nearest")'),
+]
+
+
+@pytest.mark.parametrize("input_decl, step", TORCH_NN_STEPS)
+def test_torch_nn_modules_export_to_python_from_the_spec_arguments(input_decl, step, tmp_path):
     from dlspec.exporter import example_input, export_python
-    text = ("model T {\n input sequence(6, 8)\n torch.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, "
-            "batch_first=true) -> torch.nn.GRU(8, 4, batch_first=true) -> torch.nn.LayerNorm(4)\n"
-            " mean_time -> torch.nn.Linear(4, 3) -> torch.nn.GELU(approximate=\"tanh\")\n}")
-    spec = dlspec.loads(text)
+    spec = dlspec.loads(f"model T {{\n input {input_decl}\n {step}\n}}")
     model = spec.build().eval()
     path = export_python(model, spec.plan(), example_input(spec.plan()), str(tmp_path))  # checks outputs itself
-    source = open(path).read()
-    assert "nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True)" in source
-    assert "nn.GRU(8, 4, batch_first=True)" in source and "nn.GELU(approximate='tanh')" in source
+    written = step.replace("torch.nn.", "nn.").replace("true", "True").replace("false", "False").replace('"', "'")
+    assert written in open(path).read()
 
 
 def test_a_plugin_whose_declared_shape_disagrees_with_its_forward_is_named_at_compile():
