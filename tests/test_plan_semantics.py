@@ -228,3 +228,17 @@ def test_uniform_init_needs_a_below_b():
     with pytest.raises(ArgumentError, match=r"uniform\(a, b\) needs a < b, received a=5, b=1") as info:
         loads("model M {\n input vector(4)\n param s(4) = uniform(5, 1)\n mul(input, s)\n}").plan()
     assert info.value.line == 3
+
+
+def test_softmax_over_the_batch_dimension_is_refused():
+    from dlspec.errors import ShapeError
+    with pytest.raises(ShapeError, match="softmax: dim=0 is the batch dimension") as info:
+        loads("model M {\n input vector(4)\n linear(3) -> softmax(0)\n}").plan()
+    assert info.value.line == 3
+
+
+def test_a_labelled_chain_exports_to_python(tmp_path):
+    from dlspec.exporter import example_input, export_python
+    spec = loads(CHAIN)
+    path = export_python(spec.build().eval(), spec.plan(), example_input(spec.plan()), str(tmp_path))
+    assert "('features', nn.Sequential(OrderedDict([" in open(path).read()

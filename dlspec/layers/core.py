@@ -167,6 +167,9 @@ def _dim_activation(name, cls, doc):
 def _check_dim(dim: int, rank: int, what: str) -> None:
     if not -rank <= dim < rank:
         raise ShapeProblem(f"{what}: dim={dim} is out of range for a {rank}-d batch (dims count the batch dim)")
+    if dim in (0, -rank):  # normalising across the batch mixes samples: never what a model means
+        raise ShapeProblem(f"{what}: dim={dim} is the batch dimension; dims count the batch dim, so the features "
+                           f"of a sample are dim=1 (or -1 for the last)")
 
 
 _dim_activation("softmax", "Softmax", "Softmax along dim (default -1; dims count the batch dim).")
