@@ -1,6 +1,5 @@
 """Sequence data (text, time series, sine) and the sequence targets on real data."""
 import csv
-import time
 
 import pytest
 import torch
@@ -85,10 +84,9 @@ def test_more_classes_than_the_head_has_outputs(tmp_path):
         dlspec.fit(tmp_path / "s.dlspec", out=str(tmp_path / "run"), log=quiet)
 
 
-def test_sentiment_lstm_reaches_75_percent_within_90_seconds(tmp_path):
-    start = time.perf_counter()
+def test_sentiment_lstm_reaches_75_percent(tmp_path):
+    # Its speed (about 10 s on 2 cores) is a benchmark's business, not a test's: a busy CI machine is no bug.
     run = dlspec.fit(ROOT / "specs" / "sentiment_lstm.dlspec", out=str(tmp_path / "run"), log=quiet)
-    assert time.perf_counter() - start < 90
     assert run.results["test"]["accuracy"] >= 0.75
     [good, bad] = dlspec.predict(str(tmp_path / "run"), ["a wonderful, great film", "terrible, awful and broken"])
     assert good["label"] == "1" and bad["label"] == "0"
