@@ -85,7 +85,9 @@ def test_freeze_keeps_parameters_and_has_no_optimizer_state(tmp_path):
     initial = {k: v.clone() for k, v in s.build("Net").state_dict().items()}
     run = dlspec.fit(s, out=str(tmp_path / "run"), log=quiet)
     state = run.model.state_dict()
-    assert torch.equal(state["features.weight"], initial["features.weight"])
+    # `features:` names its whole chain: the conv and the batchnorm after it are frozen alike
+    for key in ("features.conv.weight", "features.batchnorm.weight", "features.batchnorm.running_mean"):
+        assert torch.equal(state[key], initial[key]), key
     assert not torch.equal(state["head.weight"], initial["head.weight"])
     ckpt = load_checkpoint(str(tmp_path / "run"))
     trainable = [p for p in run.model.parameters() if p.requires_grad]
