@@ -40,7 +40,7 @@ def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu") -> dict
     """Loss and metrics of a finished run on one split (train, val or test)."""
     run = LoadedRun(run_dir, device)
     from ..data.pipeline import build_data
-    data = build_data(run.cfg.data)
+    data = build_data(run.cfg.data, loss_task=run.cfg.loss_task)
     if split not in data.loaders:
         raise DataError(f"this run's data has no {split} split (splits: {', '.join(data.loaders)})")
     loss_def, loss_args = run.cfg.loss
