@@ -1,4 +1,5 @@
 """No silent wrong results: the task of a table, losses and metrics that fit it, original units in predictions."""
+import importlib.util
 import warnings
 
 import pytest
@@ -24,6 +25,34 @@ def write_spec(tmp_path, text, name="s.dlspec"):
     path = tmp_path / name
     path.write_text(text)
     return path
+
+
+# ---- (4) scaled regression targets come back in original units ---------------------------------
+
+def test_scaled_table_regression_predicts_and_exports_in_original_units(tmp_path):
+    rows = "".join(f"{i / 100},{(i * 7 % 10) / 10},{100 + 50 * i / 100 + 20 * (i * 7 % 10) / 10}\n"
+                   for i in range(200))
+    (tmp_path / "t.csv").write_text("a,b,y\n" + rows)
+    (tmp_path / "new.csv").write_text("a,b\n0.5,0.3\n1.5,0.9\n")
+    path = write_spec(tmp_path, 'model R { input vector(2); linear(1) }\n'
+                      'data t { source csv("t.csv", target="y"); split train=0.8 test=0.2; scale standard }\n'
+                      'train { loss mse; optimizer adam(lr=0.05); epochs 60; metrics mae }')
+    run = dlspec.fit(path, out=str(tmp_path / "run"), log=quiet, progress=False)
+    assert run.results["test"]["mae"] < 2.0  # metrics were already in original units
+    predicted = [p["prediction"] for p in dlspec.predict(str(tmp_path / "run"), [str(tmp_path / "new.csv")])]
+    truth = [100 + 50 * 0.5 + 20 * 0.3, 100 + 50 * 1.5 + 20 * 0.9]
+    assert predicted == pytest.approx(truth, abs=3.0)  # was about [-0.5, 1.3]: z-scores
+    from dlspec.exporter import export_run
+    model_py = export_run(str(tmp_path / "run"), "python", str(tmp_path / "export"))
+    spec = importlib.util.spec_from_file_location("exported_scaled", model_py)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    exported = module.build(str(tmp_path / "export" / "weights.pt")).eval()
+    with torch.no_grad():
+        out = exported(torch.tensor([[0.5, 0.3], [1.5, 0.9]])).flatten().tolist()
+    assert out == pytest.approx(truth, abs=3.0)
+    traced = torch.jit.load(export_run(str(tmp_path / "run"), "torchscript", str(tmp_path / "ts")))
+    assert traced(torch.tensor([[0.5, 0.3]])).item() == pytest.approx(truth[0], abs=3.0)
 
 
 # ---- (5) the task of a numeric target column --------------------------------------------------

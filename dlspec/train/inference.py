@@ -71,8 +71,17 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
             samples.append(_image(path, run))
             names.append(path)
     with torch.no_grad():
-        out = run.model(torch.stack(samples).to(run.device)).float().cpu()
+        out = original_units(run.model(torch.stack(samples).to(run.device)).float().cpu(), run.state)
     return [_describe(name, o, run.classes, run.state.get("task"), top) for name, o in zip(names, out)]
+
+
+def original_units(out: torch.Tensor, state: dict) -> torch.Tensor:
+    """Regression outputs of a run trained with `scale standard|minmax`, mapped back to the data's units
+    (the model learnt scaled targets; users asked for passengers, not z-scores)."""
+    scale = state.get("target_scale")
+    if not scale or state.get("task") != "regression":
+        return out
+    return out * scale["spread"] + scale["center"]
 
 
 def _image(path: str, run: LoadedRun):
