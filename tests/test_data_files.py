@@ -18,6 +18,7 @@ def data_config(text, path="<string>"):
     ('csv("F", target="y")', "nan", "line 3, column 'b' (column 2): 'nan' is not a finite number"),
     ('csv("F", target="y")', "-inf", "line 3, column 'b' (column 2): '-inf' is not a finite number"),
     ('csv("F", target="y")', "", "line 3, column 'b' (column 2): the cell is empty"),
+    ('csv("F", target="b")', "nan", "line 3, column 'b' (column 2): the target is 'nan', a missing value"),
     ('timeseries("F", column="b", window=1)', "inf", "line 3, column 'b' (column 2): 'inf' is not a finite"),
     ('timeseries("F", column="b", window=1)', "NaN", "line 3, column 'b' (column 2): 'NaN' is not a finite"),
 ])
@@ -25,7 +26,7 @@ def test_non_finite_and_empty_cells_name_file_line_and_column(tmp_path, source, 
     (tmp_path / "f.csv").write_text(f"a,b,y\n1,2,3.5\n2,{cell},4.5\n3,4,5.5\n4,5,6.5\n")
     cfg = data_config("\n\ndata d { source " + source.replace("F", str(tmp_path / "f.csv")) + " }")
     with pytest.raises(DataError) as info:
-        build_data(cfg, loss_task="regression")
+        build_data(cfg, loss_task="regression" if "missing" not in words else "classification")
     assert f"{tmp_path / 'f.csv'}, {words}" in info.value.message and info.value.line == 3
 
 

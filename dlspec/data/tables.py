@@ -102,8 +102,7 @@ def _csv(a: dict, loc: Loc) -> SourceData:
     extra = {"features": features, "target_column": a["target"]}
     if task == "classification":
         for (line, _), value in zip(rows, raw):
-            if not value:
-                raise DataError(f"{path}, line {line}, column {_col(header, t)}: the target is empty", loc)
+            _check_label(value, path, line, _col(header, t), loc)
         classes = sorted(set(raw), key=natural)
         _warn_many_classes(classes, len(raw), path, a["target"], loc)
         index = {c: i for i, c in enumerate(classes)}
@@ -136,6 +135,18 @@ def decide_task(raw: list, given: str, loss_task: Optional[str]) -> str:
     levels = len(set(raw))
     integers = all(_INTEGER.fullmatch(v) for v in raw if v)
     return "classification" if integers and levels <= max(2, len(raw) // 5) else "regression"
+
+
+def _check_label(value: str, path: str, line: int, column: str, loc: Loc) -> None:
+    """An empty, NaN or infinite class label is a missing value, not a class."""
+    try:
+        missing = not value or not math.isfinite(float(value))
+    except ValueError:
+        missing = False
+    if missing:
+        raise DataError(f"{path}, line {line}, column {column}: the target is "
+                        f"{repr(value) if value else 'empty'}, a missing value, not a class", loc,
+                        hint="fill in or remove the row")
 
 
 def _warn_many_classes(classes: list, n: int, path: str, column: str, loc: Loc) -> None:
