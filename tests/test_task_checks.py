@@ -8,7 +8,7 @@ import torch
 import dlspec
 from dlspec.data.config import read_data
 from dlspec.data.pipeline import build_data
-from dlspec.errors import DlspecWarning, TrainError
+from dlspec.errors import DataError, DlspecWarning, TrainError
 from dlspec.train.config import read_train
 
 
@@ -53,6 +53,9 @@ def test_scaled_table_regression_predicts_and_exports_in_original_units(tmp_path
     assert out == pytest.approx(truth, abs=3.0)
     traced = torch.jit.load(export_run(str(tmp_path / "run"), "torchscript", str(tmp_path / "ts")))
     assert traced(torch.tensor([[0.5, 0.3]])).item() == pytest.approx(truth[0], abs=3.0)
+    (tmp_path / "bad.csv").write_text("a,b\n0.5,0.3\n0.1,nan\n")
+    with pytest.raises(DataError, match="bad.csv, line 3, column 'b': 'nan' is not a finite number"):
+        dlspec.predict(str(tmp_path / "run"), [str(tmp_path / "bad.csv")])  # was a NaN prediction
 
 
 # ---- (5) the task of a numeric target column --------------------------------------------------

@@ -112,20 +112,23 @@ def _fit_to_model(x, run: LoadedRun):
 
 
 def _feature_rows(path: str, run: LoadedRun) -> list:
+    """Feature rows of a CSV given to predict, read like the training table (encoding, finite cells)."""
+    import io
     from ..data.pipeline import inference_transform
-    features = (run.cfg.data.source_args or {}).get("features")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        target = (run.cfg.data.source_args or {}).get("target")
-        cols = [str(c) for c in features] if features else [h for h in header if h != target]
-        rows = []
-        for line, row in enumerate(reader, 2):
-            try:
-                values = torch.tensor([float(row[c]) for c in cols])
-            except (KeyError, TypeError, ValueError):
-                raise DataError(f"{path}, line {line}: expected numeric columns {', '.join(cols)}") from None
-            rows.append(inference_transform(run.cfg.data, run.state.get("normalization"), values)(values))
+    from ..data.tables import number, read_text
+    args = run.cfg.data.source_args or {}
+    reader = csv.DictReader(io.StringIO(read_text(path, args.get("encoding", "utf-8"), None), newline=""))
+    header = reader.fieldnames or []
+    target, features = args.get("target"), args.get("features")
+    cols = [str(c) for c in features] if features else [h for h in header if h != target]
+    missing = [c for c in cols if c not in header]
+    if missing or not cols:
+        raise DataError(f"{path}: expected numeric columns {', '.join(cols)}; the header has {', '.join(header)}")
+    rows = []
+    for row in reader:
+        line = reader.line_num
+        values = torch.tensor([number(row[c] or "", path, line, f"'{c}'", None) for c in cols])
+        rows.append(inference_transform(run.cfg.data, run.state.get("normalization"), values)(values))
     return rows
 
 
