@@ -166,3 +166,16 @@ def test_bce_with_one_output_per_class_takes_class_labels(tmp_path):
                       .replace("linear(1) }", "linear(2) }"))
     run = dlspec.fit(path, out=str(tmp_path / "run"), log=quiet, progress=False)  # was: a size error from torch
     assert 0 <= run.results["test"]["accuracy"] <= 1
+
+
+def test_an_exported_scaled_series_model_takes_and_gives_original_units(tmp_path):
+    path = write_spec(tmp_path, 'model S { input sequence(8, 1)\n  flatten -> linear(1) }\n'
+                      'data s { source sine(length=120, window=8, horizon=1); scale minmax }\n'
+                      'train { loss mse; epochs 2 }')
+    dlspec.fit(path, out=str(tmp_path / "run"), log=quiet, progress=False)
+    [first] = dlspec.predict(str(tmp_path / "run"), [], steps=1)
+    from dlspec.exporter import export_run
+    from dlspec.train.checkpoint import load_checkpoint
+    tail = load_checkpoint(str(tmp_path / "run"))["series"]["tail"]
+    traced = torch.jit.load(export_run(str(tmp_path / "run"), "torchscript", str(tmp_path / "ts")))
+    assert traced(torch.tensor(tail).view(1, -1, 1)).item() == pytest.approx(first["prediction"], abs=1e-4)
