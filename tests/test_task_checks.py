@@ -179,3 +179,12 @@ def test_an_exported_scaled_series_model_takes_and_gives_original_units(tmp_path
     tail = load_checkpoint(str(tmp_path / "run"))["series"]["tail"]
     traced = torch.jit.load(export_run(str(tmp_path / "run"), "torchscript", str(tmp_path / "ts")))
     assert traced(torch.tensor(tail).view(1, -1, 1)).item() == pytest.approx(first["prediction"], abs=1e-4)
+
+
+def test_scale_on_class_labels_points_at_the_scale_line(tmp_path):
+    (tmp_path / "t.csv").write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(40)))
+    cfg = read_data(dlspec.loads(f'data d {{\n source csv("{tmp_path}/t.csv", target="y")\n scale standard\n}}')
+                    .program.data["d"], dlspec.loads("").program.global_env())
+    with pytest.raises(DataError, match="scale applies to numeric series") as info:
+        build_data(cfg, loss_task="classification")
+    assert info.value.line == 3 and "task=regression" in info.value.hint

@@ -188,7 +188,9 @@ def _fit_scale(cfg: DataConfig, src: SourceData, train_idx: list) -> Optional[di
         return None
     if src.task != "regression" or not isinstance(src.train, TensorData):
         raise DataError(f"data {cfg.name}: scale applies to numeric series and regression targets, "
-                        f"not to {src.task} data", cfg.loc)
+                        f"not to {src.task} data", cfg.scale_loc or cfg.loc,
+                        hint="remove scale, or make the table a regression: loss mse or csv(..., task=regression)"
+                        if "task" in (cfg.source_args or {}) else "remove scale")
     data = src.train
     values = data.y[train_idx].flatten()
     if src.shared_scale:
