@@ -37,8 +37,30 @@ def export_run(run_dir: str, fmt: str = "python", out: str = None) -> str:
     os.makedirs(out, exist_ok=True)
     plan = run.spec.plan(run.cfg.model)
     example = example_input(plan)
-    writer = {"python": export_python, "torchscript": export_torchscript, "onnx": export_onnx}[fmt]
-    return writer(run.model.cpu().eval(), plan, example, out)
+    model = run.model.cpu().eval()
+    scale = run.state.get("target_scale") if run.state.get("task") == "regression" else None
+    if fmt == "python":
+        return export_python(model, plan, example, out, scale)
+    if scale:  # the exported model answers in the data's units, like `dlspec predict`
+        model = OriginalUnits(model, scale["center"], scale["spread"], bool(scale.get("inputs"))).eval()
+    return {"torchscript": export_torchscript, "onnx": export_onnx}[fmt](model, plan, example, out)
+
+
+class OriginalUnits(nn.Module):
+    """A model trained with `scale standard|minmax`, taking and giving values in the data's own units.
+
+    Outputs are mapped back (y * spread + center); for a series, whose inputs were
+    scaled alike, inputs are scaled first.
+    """
+
+    def __init__(self, model: nn.Module, center: float, spread: float, inputs: bool):
+        super().__init__()
+        self.model, self.center, self.spread, self.inputs = model, float(center), float(spread), inputs
+
+    def forward(self, x):
+        if self.inputs:
+            x = (x - self.center) / self.spread
+        return self.model(x) * self.spread + self.center
 
 
 def example_input(plan: BodyNode) -> torch.Tensor:
@@ -83,12 +105,15 @@ def export_onnx(model, plan, example, out: str) -> str:
 # ---- python source ----------------------------------------------------------
 
 
-def export_python(model, plan, example, out: str) -> str:
-    source = PythonWriter(plan, model).source()
+def export_python(model, plan, example, out: str, scale: dict = None) -> str:
+    """model.py and weights.pt; with `scale`, build() wraps the model in OriginalUnits."""
+    source = PythonWriter(plan, model, scale).source()
     path = os.path.join(out, "model.py")
     with open(path, "w", encoding="utf-8") as f:
         f.write(source)
     torch.save(model.state_dict(), os.path.join(out, "weights.pt"))
+    if scale:
+        model = OriginalUnits(model, scale["center"], scale["spread"], bool(scale.get("inputs"))).eval()
     _check_same(model, _load_generated(path, out), example, "python")
     return path
 
@@ -103,8 +128,8 @@ def _load_generated(path: str, out: str):
 class PythonWriter:
     """Writes a plan tree and its built modules as standalone PyTorch source."""
 
-    def __init__(self, plan: BodyNode, model: nn.Module):
-        self.plan, self.model = plan, model
+    def __init__(self, plan: BodyNode, model: nn.Module, scale: dict = None):
+        self.plan, self.model, self.scale = plan, model, scale
         self.classes: dict = {}  # class source -> class name
         self.needs_sequences = False
         self.needs_torchvision = False
@@ -129,6 +154,8 @@ class PythonWriter:
         if self.first_output:
             parts.append(_FIRST_OUTPUT_HELPER)
         parts.extend(self.classes)
+        if self.scale:
+            parts.append(inspect.getsource(OriginalUnits))
         parts.append(self._build_function(root))
         return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
 
@@ -147,8 +174,13 @@ class PythonWriter:
         for path in self.first_output:
             lines.append(f"    model.get_submodule({path!r}).register_forward_hook(_first_output)")
         lines += ["    if weights is not None:",
-                  "        model.load_state_dict(torch.load(weights, map_location=\"cpu\", weights_only=True))",
-                  "    return model"]
+                  "        model.load_state_dict(torch.load(weights, map_location=\"cpu\", weights_only=True))"]
+        if self.scale:
+            s = self.scale
+            lines += ["    # trained on scaled values: take and give the data's own units",
+                      f"    model = OriginalUnits(model, center={s['center']!r}, spread={s['spread']!r}, "
+                      f"inputs={bool(s.get('inputs'))!r})"]
+        lines += ["    return model"]
         return "\n".join(lines)
 
     def expr(self, node, module: nn.Module, path: str, top: bool = False) -> str:

@@ -24,7 +24,8 @@ def quiet(*a):
 
 
 def test_text_reading_is_robust_and_the_vocabulary_comes_from_training_only(tmp_path):
-    lines = ['A "quoted, unpaired sentence\t1', "Weird\u2028separator inside\t0", "bad byte \xff here\t1",
+    # (bad bytes are no longer dropped: they are an error naming the line, see test_text_encodings)
+    lines = ['A "quoted, unpaired sentence\t1', "Weird\u2028separator inside\t0", "bad byte here\t1",
              "Only TEST words zebra\t0", "good good movie\t1", "\r\n"]
     (tmp_path / "t.tsv").write_bytes("\n".join(lines).encode("utf-8", errors="surrogateescape")
                                      .replace("\xff".encode(), b"\xff"))

@@ -51,6 +51,7 @@ class DataConfig:
     transform: list = field(default_factory=list)
     augment: list = field(default_factory=list)
     scale: str = "none"
+    scale_loc: Optional[Loc] = None
 
 
 def read_data(decl, env: Env) -> DataConfig:
@@ -66,7 +67,8 @@ def read_data(decl, env: Env) -> DataConfig:
         split_given="split" in v, split_loc=v.get("split@loc") or decl.loc, batch=v.get("batch", 64),
         workers=v.get("workers", 0), shuffle=v.get("shuffle", True),
         transform=check_steps(v.get("transform", []), "transform"),
-        augment=check_steps(v.get("augment", []), "augment"), scale=v.get("scale", "none"))
+        augment=check_steps(v.get("augment", []), "augment"), scale=v.get("scale", "none"),
+        scale_loc=v.get("scale@loc"))
 
 
 def _check_source(source: S.Step) -> Optional[dict]:

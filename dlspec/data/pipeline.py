@@ -8,13 +8,12 @@ slicing loader; everything else goes through a torch DataLoader.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, warn
 from .config import DataConfig
 from .sources import SOURCES, SourceData, TensorData, load_class_source
 from .splits import split_indices
@@ -99,15 +98,20 @@ class DataBundle:
     target_scale: Optional[dict] = None  # {"center", "spread"}: targets were scaled; metrics undo it
 
 
-def load_source(cfg: DataConfig) -> SourceData:
+def load_source(cfg: DataConfig, loss_task: Optional[str] = None) -> SourceData:
+    """The source's samples; `loss_task` (what the train block's loss implies) settles the task of a
+    source that takes `task=auto` (a csv table with a numeric target column)."""
     if cfg.source_args is None:
         return load_class_source(cfg.source.name, cfg.source.args, dict(cfg.source.kwargs), cfg.source.loc)
-    return SOURCES[cfg.source.name].load(cfg.source_args, cfg.source.loc)
+    args = cfg.source_args
+    if "task" in args:
+        args = {**args, "loss_task": loss_task}
+    return SOURCES[cfg.source.name].load(args, cfg.source.loc)
 
 
-def build_data(cfg: DataConfig, pin_memory: bool = False) -> DataBundle:
-    """Load, split, transform and batch a data block."""
-    src = load_source(cfg)
+def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[str] = None) -> DataBundle:
+    """Load, split, transform and batch a data block (`loss_task`: see load_source)."""
+    src = load_source(cfg, loss_task)
     n = len(src.train)
     if n == 0:
         raise DataError(f"data {cfg.name}: the source has no samples", cfg.source.loc)
@@ -134,8 +138,10 @@ def build_data(cfg: DataConfig, pin_memory: bool = False) -> DataBundle:
         loaders[name] = _loader(cfg, dataset, indices, base_fn, augment if train else None, normalize,
                                 train, pin_memory, cfg.seed)
     with torch.random.fork_rng():  # peeking at a batch must not shift the global RNG (model init, resume)
-        x0 = next(iter(loaders["train"]))[0]
+        x0, y0 = next(iter(loaders["train"]))
     extra = dict(src.extra)
+    if src.task == "regression" and isinstance(y0, torch.Tensor):
+        extra["target_shape"] = tuple(y0.shape[1:])  # for the model's output width check
     if vocab is not None:
         extra["vocab"] = vocab
     return DataBundle(loaders, tuple(x0.shape[1:]), src.classes, src.task, sizes,
@@ -144,14 +150,12 @@ def build_data(cfg: DataConfig, pin_memory: bool = False) -> DataBundle:
 
 def _check_same_size(cfg: DataConfig, src: SourceData) -> None:
     """Images of different sizes cannot be batched: ask for a resize before training starts."""
-    files = getattr(src.train, "files", None)
-    if not files or any(t.resizes for t, _, _ in cfg.transform):
+    files, measured = getattr(src.train, "files", None), getattr(src.train, "sizes", None)
+    if not files or not measured or any(t.resizes for t, _, _ in cfg.transform):
         return
-    from PIL import Image
     sizes = {}
-    for path in files[:200]:
-        with Image.open(path) as img:
-            sizes.setdefault(img.size, path)
+    for path, size in zip(files, measured):  # every image, measured by the scan
+        sizes.setdefault(size, path)
         if len(sizes) > 1:
             (s1, p1), (s2, p2) = list(sizes.items())[:2]
             raise DataError(f"data {cfg.name}: images differ in size ({p1} is {s1[0]}x{s1[1]}, {p2} is "
@@ -163,7 +167,7 @@ def _split(cfg: DataConfig, src: SourceData, n: int) -> dict:
     fractions = dict(cfg.fractions)
     if src.test is not None:
         if cfg.split_given and fractions["test"] > 0:
-            warnings.warn(f"data {cfg.name}: the source has its own test split; split test= is ignored", stacklevel=2)
+            warn(f"data {cfg.name}: the source has its own test split; split test= is ignored", cfg.split_loc)
         rest = fractions["train"] + fractions["val"]
         fractions = {"train": fractions["train"] / rest, "val": fractions["val"] / rest, "test": 0.0}
     stratify = src.targets if src.task == "classification" and src.targets is not None else None
@@ -184,7 +188,9 @@ def _fit_scale(cfg: DataConfig, src: SourceData, train_idx: list) -> Optional[di
         return None
     if src.task != "regression" or not isinstance(src.train, TensorData):
         raise DataError(f"data {cfg.name}: scale applies to numeric series and regression targets, "
-                        f"not to {src.task} data", cfg.loc)
+                        f"not to {src.task} data", cfg.scale_loc or cfg.loc,
+                        hint="remove scale, or make the table a regression: loss mse or csv(..., task=regression)"
+                        if "task" in (cfg.source_args or {}) else "remove scale")
     data = src.train
     values = data.y[train_idx].flatten()
     if src.shared_scale:

@@ -1,7 +1,8 @@
 """Sequence sources: labelled sentences and time series in, token ids or sliding windows out.
 
 `text(...)` reads TSV/CSV sentences robustly (unpaired quotes, odd Unicode
-line separators, bad bytes), lower-cases words and builds the vocabulary on
+line separators; bytes that are not the declared encoding are an error naming
+the line, never silently replaced), lower-cases words and builds the vocabulary on
 the training split only (id 0 pads, id 1 is unknown). `timeseries(...)` and
 `sine(...)` cut a series into windows of past values and the values that
 follow; their splits are chronological.
@@ -15,7 +16,9 @@ from collections import Counter
 
 from ..errors import DataError, Loc
 from ..layers.registry import Arg, non_negative, positive
-from .sources import SourceData, TensorData, _natural, require_path, source
+from .sources import SourceData, TensorData, source
+from .tables import ENCODING, natural, read_text
+from .tables import number as finite_number
 
 PAD, UNK = "<pad>", "<unk>"
 _WORD = re.compile(r"[\w']+")
@@ -26,10 +29,8 @@ def tokenize(sentence: str) -> list:
     return _WORD.findall(sentence.lower())
 
 
-def _read_lines(path: str, loc: Loc) -> list:
-    require_path(path, loc)
-    with open(path, "rb") as f:
-        text = f.read().decode("utf-8", errors="replace")
+def _read_lines(path: str, loc: Loc, encoding: str = "utf-8") -> list:
+    text = read_text(path, encoding, loc)
     # split on \n only: \u2028, \x85 and friends inside a sentence are not line ends
     return [(i + 1, line.rstrip("\r")) for i, line in enumerate(text.split("\n")) if line.strip()]
 
@@ -42,6 +43,9 @@ def _fields(line: str, sep: str) -> list:
 
 def _column(spec, header: list, what: str, path: str, loc: Loc) -> int:
     if isinstance(spec, int) and not isinstance(spec, bool):
+        if spec < 0 or (header and spec >= len(header)):
+            raise DataError(f"{path}: no column {spec} for {what}; the header has {len(header or [])} columns "
+                            f"({', '.join(header or [])})", loc, hint="column indexes are 0-based")
         return spec
     if header and spec in header:
         return header.index(spec)
@@ -85,15 +89,15 @@ def encode(token_lists: list, itos: list, max_len: int):
 
 @source("text", (Arg("path", "any"), Arg("sep", "str", "\t"), Arg("header", "bool", False), Arg("text", "any", 0),
                  Arg("label", "any", 1), Arg("max_len", "int", 40, positive), Arg("max_vocab", "int", 20000, positive),
-                 Arg("min_freq", "int", 1, positive)), paths=("path",),
+                 Arg("min_freq", "int", 1, positive), ENCODING), paths=("path",),
         doc="Labelled sentences (TSV or CSV; path may be a list of files): text(\"reviews.tsv\", sep=\"\\t\", "
-            "header=false, text=0, label=1, max_len=40, max_vocab=20000, min_freq=1).")
+            "header=false, text=0, label=1, max_len=40, max_vocab=20000, min_freq=1, encoding=\"utf-8\").")
 def _text(a: dict, loc: Loc) -> SourceData:
     import torch
     paths = a["path"] if isinstance(a["path"], (list, tuple)) else [a["path"]]
     sentences, raw_labels = [], []
     for path in paths:
-        lines = _read_lines(str(path), loc)
+        lines = _read_lines(str(path), loc, a["encoding"])
         header = _fields(lines.pop(0)[1], a["sep"]) if a["header"] and lines else None
         if not lines:
             raise DataError(f"{path} holds no sentences", loc)
@@ -104,9 +108,12 @@ def _text(a: dict, loc: Loc) -> SourceData:
             if len(fields) <= max(t_col, l_col):
                 raise DataError(f"{path}, line {number}: expected at least {max(t_col, l_col) + 1} fields "
                                 f"separated by {a['sep']!r}, found {len(fields)}", loc)
+            label = fields[l_col].strip()
+            if not label:
+                raise DataError(f"{path}, line {number}: the label (column {l_col + 1}) is empty", loc)
             sentences.append(tokenize(fields[t_col]))
-            raw_labels.append(fields[l_col].strip())
-    classes = sorted(set(raw_labels), key=_natural)
+            raw_labels.append(label)
+    classes = sorted(set(raw_labels), key=natural)
     index = {c: i for i, c in enumerate(classes)}
     labels = torch.tensor([index[c] for c in raw_labels], dtype=torch.long)
     data = TextData(sentences, labels, a["max_len"], a["max_vocab"], a["min_freq"])
@@ -133,11 +140,12 @@ def windows(series: list, window: int, horizon: int, step: int, what: str, loc: 
 
 
 @source("timeseries", (Arg("path", "str"), Arg("column", "any", None), Arg("window", "int", 12, positive),
-                       Arg("horizon", "int", 1, positive), Arg("step", "int", 1, positive)), paths=("path",),
+                       Arg("horizon", "int", 1, positive), Arg("step", "int", 1, positive), ENCODING),
+        paths=("path",),
         doc="A numeric column of a CSV file as a series: timeseries(\"series.csv\", column=\"Temp\", window=30, "
             "horizon=1, step=1). Windows of past values predict the next horizon values.")
 def _timeseries(a: dict, loc: Loc) -> SourceData:
-    lines = _read_lines(a["path"], loc)
+    lines = _read_lines(a["path"], loc, a.get("encoding", "utf-8"))
     if len(lines) < 2:
         raise DataError(f"{a['path']} is empty; expected a header row and values", loc)
     header = [h.strip() for h in _fields(lines[0][1], ",")]
@@ -146,14 +154,21 @@ def _timeseries(a: dict, loc: Loc) -> SourceData:
     series = []
     for number, line in lines[1:]:
         fields = _fields(line, ",")
+        if col >= len(fields):
+            raise DataError(f"{a['path']}, line {number}: {len(fields)} values, no column {col + 1} "
+                            f"('{header[col]}')", loc)
         try:
             value = float(fields[col])
-        except (ValueError, IndexError):
-            shown = fields[col] if col < len(fields) else ""
-            raise DataError(f"{a['path']}, line {number}: '{shown}' in column '{header[col]}' is not a number",
-                            loc) from None
-        series.append(value)
+        except ValueError:
+            if fields[col].strip():
+                raise DataError(f"{a['path']}, line {number}: '{fields[col]}' in column '{header[col]}' is not a "
+                                "number", loc) from None
+        series.append(_finite(fields[col], a["path"], number, header[col], col, loc))
     return windows(series, a["window"], a["horizon"], a["step"], a["path"], loc)
+
+
+def _finite(cell: str, path: str, line: int, name: str, col: int, loc: Loc) -> float:
+    return finite_number(cell, path, line, f"'{name}' (column {col + 1})", loc)
 
 
 @source("sine", (Arg("length", "int", 1000, positive), Arg("period", "float", 50.0, positive),

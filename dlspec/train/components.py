@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 from ..layers.registry import Arg, non_negative, positive, register_entry
 from ..settings import Step, bind_step
@@ -18,6 +18,10 @@ class Component:
     build: Callable
     doc: str
     source: str = "built-in"
+    # For losses, the targets they take: "class" (class indices), "binary" (0/1 floats, one
+    # per output), "value" (numbers); None when unknown (plugin losses). Decides the task of a
+    # table whose target column is numeric, and which metrics fit.
+    target: Optional[str] = None
 
 
 LOSSES: dict = {}
@@ -42,16 +46,23 @@ def _nn():
 
 # ---- losses -------------------------------------------------------------
 
-for _name, _cls, _args, _doc in (
-    ("cross_entropy", "CrossEntropyLoss", (Arg("label_smoothing", "float", 0.0),),
+for _name, _cls, _args, _target, _doc in (
+    ("cross_entropy", "CrossEntropyLoss", (Arg("label_smoothing", "float", 0.0),), "class",
      "Multi-class classification from logits; targets are class indices."),
-    ("bce_with_logits", "BCEWithLogitsLoss", (), "Binary or multi-label classification from logits."),
-    ("mse", "MSELoss", (), "Mean squared error."),
-    ("l1", "L1Loss", (), "Mean absolute error."),
-    ("huber", "HuberLoss", (Arg("delta", "float", 1.0, positive),), "Huber loss: squared near 0, linear beyond delta."),
-    ("nll", "NLLLoss", (), "Negative log-likelihood of log-probabilities (after log_softmax)."),
+    ("bce_with_logits", "BCEWithLogitsLoss", (), "binary", "Binary or multi-label classification from logits."),
+    ("mse", "MSELoss", (), "value", "Mean squared error."),
+    ("l1", "L1Loss", (), "value", "Mean absolute error."),
+    ("huber", "HuberLoss", (Arg("delta", "float", 1.0, positive),), "value",
+     "Huber loss: squared near 0, linear beyond delta."),
+    ("nll", "NLLLoss", (), "class", "Negative log-likelihood of log-probabilities (after log_softmax)."),
 ):
-    register(LOSSES, Component(_name, _args, (lambda cls: lambda a: getattr(_nn(), cls)(**a))(_cls), _doc))
+    register(LOSSES, Component(_name, _args, (lambda cls: lambda a: getattr(_nn(), cls)(**a))(_cls), _doc,
+                               target=_target))
+
+
+def loss_task(component: Component) -> Optional[str]:
+    """The task a loss implies: classification, regression, or None when it does not say."""
+    return {"class": "classification", "binary": "classification", "value": "regression"}.get(component.target)
 
 # ---- optimizers ---------------------------------------------------------
 

@@ -14,7 +14,8 @@ from ..data.config import DataConfig, read_data
 from ..errors import DlspecError, Loc, TrainError, UnknownNameError, did_you_mean
 from ..layers.registry import Arg, non_negative, positive
 from ..resolve import resolve_path
-from .components import LOSSES, OPTIMIZERS, SCHEDULES, bind
+from .components import LOSSES, OPTIMIZERS, SCHEDULES, bind, loss_task
+from .fit_checks import check_model_end
 from .metrics import check_metrics, metric_name
 
 _EARLY = (Arg("monitor", "str", "val_loss"), Arg("patience", "int", 5, non_negative),
@@ -69,6 +70,12 @@ class TrainConfig:
     init: Optional[dict] = None
     out: Optional[str] = None
     locs: dict = field(default_factory=dict)
+
+    @property
+    def loss_task(self):
+        """classification or regression when a written `loss` implies it; None for the default loss or
+        a plugin loss (the data's values then decide the task of a numeric target column)."""
+        return loss_task(self.loss[0]) if "loss" in self.locs else None
 
     def metric_names(self) -> list:
         return [metric_name(m, a) for m, a, _ in self.metrics]
@@ -132,6 +139,7 @@ def read_train(spec, name: Optional[str] = None, epochs: Optional[int] = None,
         out=resolve_path(v["out"], v["out@loc"]) if "out" in v else None,
         locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")})
     _check_links(cfg, spec)
+    check_model_end(cfg, spec.plan(model))
     return cfg
 
 

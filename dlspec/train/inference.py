@@ -40,7 +40,7 @@ def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu") -> dict
     """Loss and metrics of a finished run on one split (train, val or test)."""
     run = LoadedRun(run_dir, device)
     from ..data.pipeline import build_data
-    data = build_data(run.cfg.data)
+    data = build_data(run.cfg.data, loss_task=run.cfg.loss_task)
     if split not in data.loaders:
         raise DataError(f"this run's data has no {split} split (splits: {', '.join(data.loaders)})")
     loss_def, loss_args = run.cfg.loss
@@ -71,8 +71,17 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
             samples.append(_image(path, run))
             names.append(path)
     with torch.no_grad():
-        out = run.model(torch.stack(samples).to(run.device)).float().cpu()
+        out = original_units(run.model(torch.stack(samples).to(run.device)).float().cpu(), run.state)
     return [_describe(name, o, run.classes, run.state.get("task"), top) for name, o in zip(names, out)]
+
+
+def original_units(out: torch.Tensor, state: dict) -> torch.Tensor:
+    """Regression outputs of a run trained with `scale standard|minmax`, mapped back to the data's units
+    (the model learnt scaled targets; users asked for passengers, not z-scores)."""
+    scale = state.get("target_scale")
+    if not scale or state.get("task") != "regression":
+        return out
+    return out * scale["spread"] + scale["center"]
 
 
 def _image(path: str, run: LoadedRun):
@@ -103,20 +112,23 @@ def _fit_to_model(x, run: LoadedRun):
 
 
 def _feature_rows(path: str, run: LoadedRun) -> list:
+    """Feature rows of a CSV given to predict, read like the training table (encoding, finite cells)."""
+    import io
     from ..data.pipeline import inference_transform
-    features = (run.cfg.data.source_args or {}).get("features")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        target = (run.cfg.data.source_args or {}).get("target")
-        cols = [str(c) for c in features] if features else [h for h in header if h != target]
-        rows = []
-        for line, row in enumerate(reader, 2):
-            try:
-                values = torch.tensor([float(row[c]) for c in cols])
-            except (KeyError, TypeError, ValueError):
-                raise DataError(f"{path}, line {line}: expected numeric columns {', '.join(cols)}") from None
-            rows.append(inference_transform(run.cfg.data, run.state.get("normalization"), values)(values))
+    from ..data.tables import number, read_text
+    args = run.cfg.data.source_args or {}
+    reader = csv.DictReader(io.StringIO(read_text(path, args.get("encoding", "utf-8"), None), newline=""))
+    header = reader.fieldnames or []
+    target, features = args.get("target"), args.get("features")
+    cols = [str(c) for c in features] if features else [h for h in header if h != target]
+    missing = [c for c in cols if c not in header]
+    if missing or not cols:
+        raise DataError(f"{path}: expected numeric columns {', '.join(cols)}; the header has {', '.join(header)}")
+    rows = []
+    for row in reader:
+        line = reader.line_num
+        values = torch.tensor([number(row[c] or "", path, line, f"'{c}'", None) for c in cols])
+        rows.append(inference_transform(run.cfg.data, run.state.get("normalization"), values)(values))
     return rows
 
 

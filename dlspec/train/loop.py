@@ -48,6 +48,10 @@ def prepare_target(loss_name: str, out: torch.Tensor, y: torch.Tensor) -> torch.
     """Bring targets to the layout and dtype the loss expects."""
     if loss_name in ("cross_entropy", "nll"):
         return y.long()
+    if loss_name == "bce_with_logits" and out.dim() == 2 and out.shape[1] > 1 and y.dim() == 1 \
+            and not y.is_floating_point():
+        # one logit per class and class indices: one-vs-rest targets (torch would refuse the shapes)
+        return torch.nn.functional.one_hot(y.long(), out.shape[1]).to(out.dtype)
     if out.shape != y.shape and out.numel() == y.numel():
         y = y.reshape(out.shape)
     return y.to(out.dtype) if out.is_floating_point() else y.float()

@@ -23,6 +23,7 @@ class MetricDef:
     doc: str
     higher_is_better: bool = True
     source: str = "built-in"
+    task: Optional[str] = None  # classification | regression: the task it measures; None: any (plugins)
 
 
 METRICS: dict = {}
@@ -91,6 +92,24 @@ class ErrorMetric(Metric):
         self._add((diff * diff).sum() if self.squared else diff.abs().sum(), diff.numel())
 
 
+class R2(Metric):
+    """1 - SSE/SST, from running sums of y, y^2 and squared errors (one pass, on the device)."""
+
+    def update(self, out, y):
+        out = out.reshape(y.shape).float() if out.numel() == y.numel() else out.float()
+        y = y.float()
+        sums = torch.stack([((out - y) ** 2).sum(), y.sum(), (y * y).sum()])
+        self._add(sums, y.numel())
+
+    def compute(self) -> float:
+        if self.total is None:
+            return float("nan")
+        sse, s, sq = (float(v) for v in self.total)
+        n = float(self.count)
+        sst = sq - s * s / max(n, 1.0)
+        return 1.0 - sse / sst if sst > 1e-12 else float("nan")
+
+
 class Confusion(Metric):
     """Precision, recall or F1 from a confusion matrix kept on the device (macro average)."""
 
@@ -121,14 +140,25 @@ class Confusion(Metric):
 
 
 _AVG = Arg("average", "str", "macro", choices=("macro", "binary"))
-register_metric(MetricDef("accuracy", (), lambda a: Accuracy(), "Share of correct predictions."))
+_C, _R = "classification", "regression"
+register_metric(MetricDef("accuracy", (), lambda a: Accuracy(), "Share of correct predictions.", task=_C))
 register_metric(MetricDef("top_k", (Arg("k", "int", 5, positive),), lambda a: TopK(a["k"]),
-                          "Share of samples whose class is among the k highest logits: top_k(k=5)."))
+                          "Share of samples whose class is among the k highest logits: top_k(k=5).", task=_C))
 for _kind in ("f1", "precision", "recall"):
     register_metric(MetricDef(_kind, (_AVG,), (lambda k: lambda a: Confusion(k, a["average"]))(_kind),
-                              f"{_kind} score, macro-averaged over classes (average=binary: the positive class)."))
-register_metric(MetricDef("mae", (), lambda a: ErrorMetric(False), "Mean absolute error.", higher_is_better=False))
-register_metric(MetricDef("mse", (), lambda a: ErrorMetric(True), "Mean squared error.", higher_is_better=False))
+                              f"{_kind} score, macro-averaged over classes (average=binary: the positive class).",
+                              task=_C))
+register_metric(MetricDef("mae", (), lambda a: ErrorMetric(False), "Mean absolute error.", higher_is_better=False,
+                          task=_R))
+register_metric(MetricDef("mse", (), lambda a: ErrorMetric(True), "Mean squared error.", higher_is_better=False,
+                          task=_R))
+register_metric(MetricDef("r2", (), lambda a: R2(), "Coefficient of determination: 1 - SSE / SST (1 is perfect).",
+                          task=_R))
+
+
+def metrics_for(task: str) -> list:
+    """Names of the registered metrics that measure `task`."""
+    return [name for name, m in METRICS.items() if m.task == task]
 
 
 def check_metrics(steps: list) -> list:

@@ -20,6 +20,7 @@ from . import rundir
 from .checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
 from .components import PER_STEP_SCHEDULES
 from .config import TrainConfig, read_train
+from .fit_checks import check_task
 from .loop import NonFiniteLoss, Progress, autocast_dtype, evaluate, select_device, train_epoch
 from .metrics import higher_is_better, make_metrics
 
@@ -86,9 +87,10 @@ class Trainer:
         self.device = select_device(cfg.device)
         self.amp = autocast_dtype(cfg.precision, self.device)
         from ..data.pipeline import build_data
-        self.data = build_data(cfg.data, pin_memory=self.device.type == "cuda")
+        self.data = build_data(cfg.data, pin_memory=self.device.type == "cuda", loss_task=cfg.loss_task)
         if "vocab" in self.data.extra:
             self.spec.set_vocab(cfg.model, len(self.data.extra["vocab"]))
+        check_task(cfg, self.data, self.spec.plan(cfg.model))  # loss and metrics fit the data's task
         self._check_data_fits_model()
         self.model = self.spec.build(cfg.model)
         if cfg.init and self.state is None:

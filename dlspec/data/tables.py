@@ -1,0 +1,186 @@
+"""CSV tables and the text-file reading every file source shares.
+
+`read_text` decodes a whole file in one declared encoding and reports the
+first undecodable byte with its line and column (never replacing characters);
+`csv(...)` turns a table into feature and target tensors, deciding the task
+from the target values and the train block's loss, and refusing empty,
+NaN or infinite cells with their line and column.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import math
+import re
+from typing import Optional
+
+from ..errors import DataError, Loc, did_you_mean, warn
+from ..layers.registry import Arg
+from .sources import SourceData, TensorData, require_path, source
+
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def known_encoding(name) -> Optional[str]:
+    """An Arg check: None when Python knows the encoding, else the message."""
+    try:
+        codecs.lookup(str(name))
+        return None
+    except LookupError:
+        return "is not an encoding Python knows (e.g. utf-8, utf-8-sig, latin-1, cp1252, utf-16)"
+
+
+ENCODING = Arg("encoding", "str", "utf-8", known_encoding)
+
+
+def read_text(path: str, encoding: str, loc: Loc) -> str:
+    """The file's text; bytes that are not `encoding` are a DataError naming the line and column."""
+    require_path(path, loc)
+    with open(path, "rb") as f:
+        raw = f.read()
+    codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding  # a BOM is not data
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise DataError(f"{path}, line {line}, column {column}: byte(s) {raw[exc.start:exc.end]!r} are not valid "
+                        f"{encoding}", loc, hint="give the file's encoding, e.g. encoding=\"latin-1\" or "
+                                                 "encoding=\"cp1252\", or save it as UTF-8") from None
+
+
+def number(text: str, path: str, line: int, column: str, loc: Loc) -> float:
+    """A finite number from a cell; empty, non-numeric, NaN and infinite cells name their place."""
+    cell = text.strip()
+    if not cell:
+        raise DataError(f"{path}, line {line}, column {column}: the cell is empty", loc,
+                        hint="fill in or remove the row: missing values are not guessed")
+    try:
+        value = float(cell)
+    except ValueError:
+        raise DataError(f"{path}, line {line}, column {column}: '{cell}' is not a number", loc) from None
+    if not math.isfinite(value):
+        raise DataError(f"{path}, line {line}, column {column}: '{cell}' is not a finite number", loc,
+                        hint="NaN and infinite values would make the loss NaN; fix or remove the row")
+    return value
+
+
+def natural(value: str):
+    """Sort key: numbers by value first, then text."""
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
+
+
+@source("csv", (Arg("path", "str"), Arg("target", "str"), Arg("features", "any", None),
+                Arg("task", "str", "auto", choices=("auto", "classification", "regression")), ENCODING),
+        paths=("path",),
+        doc="A table with a header row: csv(\"file.csv\", target=\"label\", features=[\"a\", \"b\"], task=auto, "
+            "encoding=\"utf-8\"). Text targets are classes; numeric ones follow the loss (cross_entropy: classes, "
+            "mse: numbers); task=classification|regression decides outright.")
+def _csv(a: dict, loc: Loc) -> SourceData:
+    import torch
+    path = a["path"]
+    header, rows = read_table(path, a["encoding"], loc)
+    if a["target"] not in header:
+        raise DataError(f"{path} has no column '{a['target']}'." + did_you_mean(a["target"], header)
+                        + f" Columns: {', '.join(header)}", loc)
+    features = [str(f) for f in a["features"]] if a["features"] is not None else [h for h in header if h != a["target"]]
+    for f in features:
+        if f not in header:
+            raise DataError(f"{path} has no column '{f}'." + did_you_mean(f, header) + f" Columns: {', '.join(header)}",
+                            loc)
+    if not features:
+        raise DataError(f"{path} has no feature columns besides the target '{a['target']}'", loc)
+    cols = [header.index(f) for f in features]
+    x = [[number(row[c], path, line, _col(header, c), loc) for c in cols] for line, row in rows]
+    t = header.index(a["target"])
+    raw = [row[t].strip() for _, row in rows]
+    task = decide_task(raw, a["task"], a.get("loss_task"))
+    extra = {"features": features, "target_column": a["target"]}
+    if task == "classification":
+        for (line, _), value in zip(rows, raw):
+            _check_label(value, path, line, _col(header, t), loc)
+        classes = sorted(set(raw), key=natural)
+        _warn_many_classes(classes, len(raw), path, a["target"], loc)
+        index = {c: i for i, c in enumerate(classes)}
+        y = torch.tensor([index[v] for v in raw], dtype=torch.long)
+        targets = y.tolist()
+    else:
+        y = torch.tensor([[number(v, path, line, _col(header, t), loc)] for (line, _), v in zip(rows, raw)])
+        classes, targets = None, None
+    data = TensorData(torch.tensor(x, dtype=torch.float32), y)
+    return SourceData(data, targets=targets, classes=classes, task=task, extra=extra)
+
+
+def decide_task(raw: list, given: str, loss_task: Optional[str]) -> str:
+    """classification or regression for a target column.
+
+    `task=` decides outright; text values are classes; numbers follow the loss
+    (cross_entropy/nll/bce: classes, mse/l1/huber: numbers). With no loss to go
+    by (the data alone, a plugin loss, the default loss), whole numbers written
+    as integers with few levels are classes and anything else is numbers: `151.0`
+    is a quantity, not a label.
+    """
+    if given != "auto":
+        return given
+    try:
+        [float(v) for v in raw if v]
+    except ValueError:
+        return "classification"
+    if loss_task is not None:
+        return loss_task
+    levels = len(set(raw))
+    integers = all(_INTEGER.fullmatch(v) for v in raw if v)
+    return "classification" if integers and levels <= max(2, len(raw) // 5) else "regression"
+
+
+def _check_label(value: str, path: str, line: int, column: str, loc: Loc) -> None:
+    """An empty, NaN or infinite class label is a missing value, not a class."""
+    try:
+        missing = not value or not math.isfinite(float(value))
+    except ValueError:
+        missing = False
+    if missing:
+        raise DataError(f"{path}, line {line}, column {column}: the target is "
+                        f"{repr(value) if value else 'empty'}, a missing value, not a class", loc,
+                        hint="fill in or remove the row")
+
+
+def _warn_many_classes(classes: list, n: int, path: str, column: str, loc: Loc) -> None:
+    if len(classes) > max(2, n / 5):
+        warn(f"{path}: target column '{column}' has {len(classes)} different values in {n} rows, each treated "
+             "as a class", loc, hint="if these are numbers to predict, use loss mse (or csv(..., "
+                                     "task=regression))")
+
+
+def _col(header: list, index: int) -> str:
+    return f"'{header[index]}' (column {index + 1})"
+
+
+def read_table(path: str, encoding: str, loc: Loc):
+    """(header, [(line number, cells)]) of a CSV file; empty, header-only and ragged files are errors."""
+    text = read_text(path, encoding, loc)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        rows = []
+        for r in reader:
+            if any(cell.strip() for cell in r):
+                rows.append((reader.line_num, r))
+    except csv.Error as exc:
+        raise DataError(f"{path}, line {reader.line_num}: not valid CSV ({exc})", loc) from None
+    if not header or not any(h.strip() for h in header):
+        raise DataError(f"{path} is empty; expected a header row and data rows", loc)
+    header = [h.strip() for h in header]
+    if not rows:
+        raise DataError(f"{path} has a header ({', '.join(header)}) but no data rows", loc)
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise DataError(f"{path}: the header names {', '.join(repr(h) for h in twice)} more than once", loc)
+    for line, row in rows:
+        if len(row) != len(header):
+            raise DataError(f"{path}, line {line}: {len(row)} values where the header has {len(header)}", loc)
+    return header, rows

@@ -1,0 +1,132 @@
+"""Do the loss, the metrics, the model's last layer and the data fit together?
+
+Two moments: `check_model_end` runs with the train block (compile and fit),
+when only the spec is known, and warns about a last layer that does not suit
+the loss; `check_task` runs once the data is loaded, before the first training
+step, and turns a loss or metric that cannot measure the data's task into an
+error at the setting's line (instead of 0.0000 every epoch or an internal
+error from inside torch).
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+from ..errors import TrainError, warn
+from .components import loss_task
+from .metrics import metrics_for
+
+_ALIASES = {"logsoftmax": "log_softmax"}
+
+
+def last_layer(node):
+    """The LayerNode whose output is the body's output, descending into blocks; None when the
+    output is a merge (add/mul/concat), the input itself, or a parameter."""
+    from ..plan_nodes import BodyNode, LayerNode
+    while True:
+        if isinstance(node, LayerNode):
+            return node
+        if not isinstance(node, BodyNode):
+            return None
+        if not node.graph:
+            if not node.children:
+                return None
+            node = node.children[-1]
+            continue
+        node = _graph_producer(node)
+
+
+def _graph_producer(body):
+    """The child module that computes a graph body's output, following `x = y` aliases."""
+    ops = {op[0]: op for op in body.ops}
+    name, seen = body.output, set()
+    while name in ops and name not in seen:
+        seen.add(name)
+        target, kind, module, inputs, _ = ops[name]
+        if kind == "module":
+            return next((c for c in body.children if c.name == module), None)
+        if kind != "ref":
+            return None  # a merge: no single last layer
+        name = inputs[0]
+    return None
+
+
+def layer_kind(node) -> str:
+    """softmax, log_softmax, sigmoid, ...: the layer's name without a torch.nn. prefix, lower-cased."""
+    name = node.layer.name.rsplit(".", 1)[-1].lower()
+    return _ALIASES.get(name, name)
+
+
+def check_model_end(cfg, plan) -> None:
+    """Warn when the model's last layer defeats the loss (softmax before cross_entropy, ...)."""
+    last = last_layer(plan)
+    if last is None:
+        return
+    loss, kind = cfg.loss[0].name, layer_kind(last)
+    if loss == "cross_entropy" and kind in ("softmax", "sigmoid"):
+        warn(f"the model ends with {kind} but loss cross_entropy expects raw logits (it applies log-softmax "
+             "itself); probabilities squashed twice train slowly or not at all", last.loc,
+             hint=f"remove {kind}: predictions still report probabilities")
+    elif loss == "nll" and kind != "log_softmax":
+        warn(f"loss nll expects log-probabilities, but the model ends with {kind}", last.loc,
+             hint="end the model with log_softmax(1), or use loss cross_entropy on raw logits")
+    elif loss == "bce_with_logits" and kind in ("sigmoid", "softmax"):
+        warn(f"the model ends with {kind} but loss bce_with_logits expects raw logits (it applies the sigmoid "
+             "itself)", last.loc, hint=f"remove {kind}: predictions still report probabilities")
+
+
+def check_task(cfg, data, plan, model_loc=None) -> None:
+    """Errors for a loss or metric that cannot measure the data's task, located at its setting."""
+    task = data.task
+    if task not in ("classification", "regression"):
+        return  # a dotted Dataset that does not say: nothing to compare
+    why = _why(cfg, data)
+    loss = cfg.loss[0]
+    implied = loss_task(loss)
+    where = cfg.locs.get("loss", cfg.loc)
+    named = f"loss {loss.name}" if "loss" in cfg.locs else f"the default loss {loss.name}"
+    if implied == "regression" and task == "classification":
+        raise TrainError(f"{named} compares numbers, but data {cfg.data.name} holds class labels{why}", where,
+                         hint="use loss cross_entropy for class labels, or task=regression on the csv source "
+                              "if the labels are numbers to predict")
+    if implied == "classification" and task == "regression":
+        raise TrainError(f"{named} needs class labels, but data {cfg.data.name} is a regression task{why}", where,
+                         hint="use loss mse, l1 or huber for numbers (or task=classification on the csv source)")
+    for metric, args, step in cfg.metrics:
+        if metric.task and metric.task != task:
+            fitting = ", ".join(metrics_for(task))
+            raise TrainError(f"metric '{metric.name}' measures {metric.task}, but data {cfg.data.name} is a "
+                             f"{task} task{why}", step.loc, hint=f"metrics for {task}: {fitting}")
+    where_model = model_loc or cfg.locs.get("model", cfg.loc)
+    if implied == "regression":
+        _check_output_width(cfg, data, plan, where_model)
+    out = math.prod(plan.out_shape.dims) if plan.out_shape.dims else 1
+    if loss.target == "binary" and data.classes and 1 < out != len(data.classes):
+        raise TrainError(f"model {cfg.model} outputs {out} logits per sample but data {cfg.data.name} has "
+                         f"{len(data.classes)} classes{why}", where_model,
+                         hint=f"end the model with linear({len(data.classes)}) (one logit per class) or linear(1) "
+                              "for two classes")
+
+
+def _why(cfg, data) -> str:
+    if data.task == "classification" and data.classes:
+        shown = ", ".join(map(str, data.classes[:4])) + (", ..." if len(data.classes) > 4 else "")
+        return f" ({len(data.classes)} classes: {shown})"
+    column = data.extra.get("target_column")
+    if data.task == "regression" and column:
+        return f" (target column '{column}' holds numbers)"
+    return ""
+
+
+def _check_output_width(cfg, data, plan, loc) -> None:
+    """mse/l1/huber broadcast silently when the model's output and the target differ in size."""
+    target: Optional[tuple] = data.extra.get("target_shape")
+    if target is None:
+        return
+    out = math.prod(plan.out_shape.dims) if plan.out_shape.dims else 1
+    want = math.prod(target) if target else 1
+    if out != want:
+        what = "horizon" if "horizon" in data.extra else "target width"
+        raise TrainError(f"model {cfg.model} outputs {out} values per sample, but data {cfg.data.name} has "
+                         f"{want} target value(s) per sample ({what} {want})", loc,
+                         hint=f"end the model with linear({want})")
