@@ -38,16 +38,16 @@ def last_layer(node):
 
 def _graph_producer(body):
     """The child module that computes a graph body's output, following `x = y` aliases."""
-    ops = {op[0]: op for op in body.ops}
+    ops = {op.target: op for op in body.ops}
     name, seen = body.output, set()
     while name in ops and name not in seen:
         seen.add(name)
-        target, kind, module, inputs, _ = ops[name]
-        if kind == "module":
-            return next((c for c in body.children if c.name == module), None)
-        if kind != "ref":
+        op = ops[name]
+        if op.kind == "module":
+            return next((c for c in body.children if c.name == op.module), None)
+        if op.kind != "ref":
             return None  # a merge: no single last layer
-        name = inputs[0]
+        name = op.inputs[0]
     return None
 
 
