@@ -44,9 +44,10 @@ def friendly_errors(fn):
         except DlspecError as exc:
             click.echo(exc.report(), err=True)
             sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM while dlspec fit sets up or finishes
+            signame = getattr(exc, "signame", "SIGINT")
+            click.echo("interrupted" if signame == "SIGINT" else f"stopped by {signame}", err=True)
+            sys.exit(143 if signame == "SIGTERM" else 130)
         except BrokenPipeError:  # output piped into `head` and friends: stop quietly
             sys.stderr.close()
             sys.exit(0)

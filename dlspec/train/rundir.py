@@ -84,7 +84,9 @@ class RunLock:
     def _refuse_unless_stale(self) -> None:
         owner = _read_lock(self.path)
         if owner is not None and (owner.get("host") != socket.gethostname() or _alive(owner.get("pid"))):
-            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(owner.get("since", 0)))
+            since = owner.get("since")
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since)) if isinstance(since, (int, float)) \
+                else "an unknown time"
             raise DlspecError(f"{os.path.dirname(self.path)} is being written by another dlspec fit "
                               f"(process {owner.get('pid')} on {owner.get('host')}, since {since})",
                               hint=f"wait for it, or use another --out; if that process is gone, delete {self.path}")

@@ -215,13 +215,14 @@ class Trainer:
     # ---- the run ----
 
     def run(self) -> Run:
-        rundir.prepare(self.out)  # a read-only or impossible --out fails here, before any data is loaded
-        lock = rundir.RunLock(self.out)
-        lock.acquire()
-        try:
-            return self._run()
-        finally:
-            lock.release()
+        with stop_on_sigterm():  # outside the epochs too, so a SIGTERM still releases the lock
+            rundir.prepare(self.out)  # a read-only or impossible --out fails here, before any data is loaded
+            lock = rundir.RunLock(self.out)
+            lock.acquire()
+            try:
+                return self._run()
+            finally:
+                lock.release()
 
     def _run(self) -> Run:
         self._setup()
@@ -232,13 +233,12 @@ class Trainer:
                  f"{self.data.sizes.get('val', 0)} val / {self.data.sizes.get('test', 0)} test samples) "
                  f"on {self.device}; run directory {self.out}")
         epoch, stopped = self.start_epoch, None
-        with stop_on_sigterm():
-            try:
-                for epoch in range(self.start_epoch, cfg.epochs):
-                    if self._epoch(epoch):
-                        break
-            except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM via stop_on_sigterm
-                stopped = signal_name(exc)
+        try:
+            for epoch in range(self.start_epoch, cfg.epochs):
+                if self._epoch(epoch):
+                    break
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM via stop_on_sigterm
+            stopped = signal_name(exc)
         if stopped:
             self.log(interrupted_message(stopped, epoch + 1, self.saved_epoch, self.out))
             return Run(self.out, self.history[:self.saved_epoch or 0], {}, self.model, cfg, True,
