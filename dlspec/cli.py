@@ -70,7 +70,8 @@ def friendly_errors(fn):
 @friendly_errors
 def main(plugins):
     """dlspec: describe a PyTorch model, its data and its training in one file."""
-    from .plugins import load_named_module
+    from .plugins import forget_named_modules, load_named_module
+    forget_named_modules()
     for name in plugins:
         load_named_module(name)
 

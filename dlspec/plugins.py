@@ -64,6 +64,11 @@ def load_named_module(name: str):
     return module
 
 
+def forget_named_modules() -> None:
+    """Start a new command: only the --plugin modules it names are recorded in its runs."""
+    _named_modules.clear()
+
+
 def loaded_plugins() -> dict:
     """What plugin code this process imported besides `use` lines: recorded in checkpoints,
     so loading a run knows what code it needs (and can refuse to run it untrusted)."""

@@ -4,8 +4,9 @@
 spec text stored in the checkpoint, so whoever wrote the checkpoint chooses
 that spec. Weights load with weights_only=True, but a spec can still run
 Python: `use` lines import files or modules, a dotted data source
-`pkg.Thing(...)` imports and calls `pkg.Thing`, and the plugins recorded in the
-run (--plugin modules, installed entry points) are imports too. Like Keras'
+`pkg.Thing(...)` imports and calls `pkg.Thing`, and the --plugin modules
+recorded in the run are imports too (any importable module, so the checkpoint's
+choice). Installed entry points load as for any spec: the run cannot choose them. Like Keras'
 safe_mode or Hugging Face's trust_remote_code, such a run is refused with the
 list of what would run, unless the caller passes trust=True (CLI --trust).
 The check reads the IR only: nothing is imported before it passes.
@@ -32,6 +33,8 @@ class UntrustedRunError(PluginError):
 
 def load_run_spec(state: dict, where: str, trust: bool = False) -> Spec:
     """The spec stored in a checkpoint; its plugins are imported only when trusted."""
+    from ..plugins import load_entry_points
+    load_entry_points()  # the user's installed plugins, as for any spec
     spec = loads(state["spec_text"], state["spec_file"], state.get("overrides") or None, run_plugins=False)
     code = code_in_run(spec, state)
     if code and not trust:
@@ -54,9 +57,10 @@ def code_in_run(spec: Spec, state: dict) -> list:
         name, loc = _source_name(decl, program)
         if name and _imports(name):
             found.append(f"{loc}: source {name}(...) (imports {name.rpartition('.')[0]} and calls {name})")
-    plugins = state.get("plugins") or {}
-    found += [f"--plugin {m} (imported when the run was trained)" for m in plugins.get("modules", [])]
-    found += [f"plugin entry point {e} (loaded when the run was trained)" for e in plugins.get("entry_points", [])]
+    # Installed entry points are not listed: a checkpoint cannot choose them (they load for any
+    # spec, as set up by whoever installed them; DLSPEC_DISABLE_PLUGIN_AUTOLOAD=1 turns them off).
+    modules = (state.get("plugins") or {}).get("modules", [])
+    found += [f"--plugin {m} (imported when the run was trained)" for m in modules]
     return found
 
 
@@ -83,8 +87,7 @@ def _imports(name: str) -> bool:
 
 
 def _import_plugins(spec: Spec, state: dict) -> None:
-    from ..plugins import load_entry_points, load_module, load_uses
-    load_entry_points()
+    from ..plugins import load_module, load_uses
     for name in (state.get("plugins") or {}).get("modules", []):
         load_module(name)  # not recorded as named by this process; a resumed run keeps its record
     load_uses(spec.program)
