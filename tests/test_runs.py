@@ -239,11 +239,13 @@ def test_a_second_fit_into_a_busy_run_directory_is_refused(tmp_path):
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         write_lock(tmp_path / "run", sleeper.pid)
+        (tmp_path / "run" / "last.ckpt.tmp").write_bytes(b"being written by the other fit")
         with pytest.raises(DlspecError) as info:
             dlspec.fit(write_spec(tmp_path), out=str(tmp_path / "run"), log=quiet)
         assert f"is being written by another dlspec fit (process {sleeper.pid} on {socket.gethostname()}" \
             in info.value.message and "delete" in info.value.hint
         assert not (tmp_path / "run" / "spec.dlspec").exists()  # refused before writing anything
+        assert (tmp_path / "run" / "last.ckpt.tmp").exists()  # and before cleaning up the other's files
     finally:
         sleeper.kill()
         sleeper.wait()

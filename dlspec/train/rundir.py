@@ -46,14 +46,18 @@ def writing(path: str):
 
 
 def prepare(out: str) -> None:
-    """Create the run directory and check it can be written, before any training;
-    remove *.tmp files that an earlier crash or full disk left behind."""
+    """Create the run directory and check it can be written, before any training."""
     with writing(out):
         os.makedirs(out, exist_ok=True)
         probe = os.path.join(out, f".write-test-{os.getpid()}")
         with open(probe, "w") as f:
             f.write("ok")
         os.remove(probe)
+
+
+def remove_leftovers(out: str) -> None:
+    """Remove *.tmp files that an earlier crash or full disk left behind (with the lock held,
+    so never the file another fit is writing)."""
     for stale in glob.glob(os.path.join(glob.escape(out), "*.tmp")):
         with contextlib.suppress(OSError):
             os.remove(stale)

@@ -220,6 +220,7 @@ class Trainer:
             lock = rundir.RunLock(self.out)
             lock.acquire()
             try:
+                rundir.remove_leftovers(self.out)
                 return self._run()
             finally:
                 lock.release()
