@@ -338,7 +338,7 @@ def test_predict_csv_with_wrong_columns_names_the_expected_ones(clean_run, tmp_p
         in info.value.message
 
 
-def test_cli_ranges_and_not_a_run(tmp_path):
+def test_cli_ranges_and_not_a_run(clean_run, tmp_path):
     (tmp_path / "empty").mkdir()
     assert "0 is not in the range x>=1" in cli("predict", tmp_path / "empty", "x.png", "--top", "0").output
     assert "0 is not in the range x>=1" in cli("fit", "x.dlspec", "--epochs", "0").output
@@ -349,6 +349,8 @@ def test_cli_ranges_and_not_a_run(tmp_path):
             f"error: {tmp_path / 'empty'} is not a run directory: it has no last.ckpt"), verb
     result = cli("fit", "--resume", tmp_path / "empty")
     assert result.exit_code == 1 and "is not a run directory" in result.output
+    result = cli("export", clean_run / "run", "--out", clean_run / "rows.csv" / "x")
+    assert result.exit_code == 1 and f"cannot write {clean_run / 'rows.csv' / 'x'}: Not a directory" in result.output
     result = cli("fit", "other.dlspec", "--resume", tmp_path / "empty", "--set", "a=1")
     assert result.exit_code == 1 and "so SPEC, --set cannot be given with it" in result.output
 
