@@ -69,19 +69,31 @@ def fit(spec_or_path, train: Optional[str] = None, **options):
     return _fit(spec_or_path, train, **options)
 
 
-def evaluate(run_dir: str, split: str = "test", device: str = "cpu") -> dict:
-    """Loss and metrics of a finished run on a split."""
+def evaluate(run_dir: str, split: str = "test", device: str = "cpu", trust: bool = False) -> dict:
+    """Loss and metrics of a finished run on a split.
+
+    Like every call that loads a run, it refuses a run whose stored spec would
+    run Python code (`use` lines, dotted data sources, recorded plugins) unless
+    trust=True: a run directory from elsewhere is untrusted input."""
     from .train.inference import evaluate_run
-    return evaluate_run(run_dir, split, device)
+    return evaluate_run(run_dir, split, device, trust)
 
 
-def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps: int = 1) -> list:
-    """Predictions of a finished run: image files, CSV rows, sentences, or a forecast of `steps` values."""
+def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps: int = 1,
+            trust: bool = False) -> list:
+    """Predictions of a finished run: image files, CSV rows, sentences, or a forecast of `steps` values.
+    trust=True allows a run whose spec runs code (see `evaluate`)."""
     from .train.inference import predict as _predict
-    return _predict(run_dir, list(inputs), device, top, steps)
+    return _predict(run_dir, list(inputs), device, top, steps, trust)
 
 
-def export(run_dir: str, fmt: str = "python", out: Optional[str] = None) -> str:
-    """Export a finished run as python source + weights, torchscript or onnx; returns the file written."""
+def export(run_dir: str, fmt: str = "python", out: Optional[str] = None, trust: bool = False) -> str:
+    """Export a finished run as python source + weights, torchscript or onnx; returns the file written.
+    trust=True allows a run whose spec runs code (see `evaluate`)."""
     from .exporter import export_run
-    return export_run(run_dir, fmt, out)
+    if out is not None:  # an --out that cannot be a folder is the user's error, named as such
+        import os
+        from .train.rundir import writing
+        with writing(out):
+            os.makedirs(out, exist_ok=True)
+    return export_run(run_dir, fmt, out, trust)

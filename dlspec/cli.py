@@ -44,9 +44,10 @@ def friendly_errors(fn):
         except DlspecError as exc:
             click.echo(exc.report(), err=True)
             sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM while dlspec fit sets up or finishes
+            signame = getattr(exc, "signame", "SIGINT")
+            click.echo("interrupted" if signame == "SIGINT" else f"stopped by {signame}", err=True)
+            sys.exit(143 if signame == "SIGTERM" else 130)
         except BrokenPipeError:  # output piped into `head` and friends: stop quietly
             sys.stderr.close()
             sys.exit(0)
@@ -69,9 +70,10 @@ def friendly_errors(fn):
 @friendly_errors
 def main(plugins):
     """dlspec: describe a PyTorch model, its data and its training in one file."""
-    from .plugins import load_module
+    from .plugins import forget_named_modules, load_named_module
+    forget_named_modules()
     for name in plugins:
-        load_module(name)
+        load_named_module(name)
 
 
 @main.command("compile")
@@ -142,6 +144,14 @@ def _register_catalog_commands() -> None:
 _register_catalog_commands()
 
 
+_TRUST_HELP = ("Allow a run whose stored spec runs Python code (use lines, dotted data sources, plugins); "
+               "a run directory from elsewhere is untrusted input.")
+
+
+def _trust_option(fn):
+    return click.option("--trust", is_flag=True, help=_TRUST_HELP)(fn)
+
+
 @main.command("fit")
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False), required=False)
 @click.option("--train", "train_name", help="The train block to run (when the spec has several).")
@@ -149,9 +159,10 @@ _register_catalog_commands()
 @click.option("--epochs", type=click.IntRange(min=1), help="Train for this many epochs.")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/<train or model>-<timestamp>).")
-@click.option("--resume", type=click.Path(exists=True), help="Continue the run in this directory.")
+@click.option("--resume", type=click.Path(exists=True, file_okay=False), help="Continue the run in this directory.")
+@_trust_option
 @friendly_errors
-def fit_command(spec_path, train_name, sets, epochs, device, out, resume):
+def fit_command(spec_path, train_name, sets, epochs, device, out, resume, trust):
     """Train what the train block of SPEC describes and write a run directory.
 
     The run directory holds spec.dlspec, run.yaml, metrics.csv, results.json,
@@ -162,9 +173,9 @@ def fit_command(spec_path, train_name, sets, epochs, device, out, resume):
     if spec_path is None and resume is None:
         raise click.UsageError("give a SPEC to train, or --resume RUN_DIR")
     run = api.fit(spec_path, train_name, overrides=_parse_sets(sets), epochs=epochs, device=device, out=out,
-                  resume=resume, log=click.echo)
+                  resume=resume, log=click.echo, trust=trust)
     if run.interrupted:
-        sys.exit(130)
+        sys.exit(run.exit_status)
     click.echo(f"run directory: {run.out_dir}")
 
 
@@ -172,23 +183,25 @@ def fit_command(spec_path, train_name, sets, epochs, device, out, resume):
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
 @click.option("--device", default="cpu", show_default=True)
+@_trust_option
 @friendly_errors
-def evaluate_command(run_dir, split, device):
+def evaluate_command(run_dir, split, device, trust):
     """Print the loss and metrics of a finished run on a split."""
     from . import api
-    for name, value in api.evaluate(run_dir, split, device).items():
+    for name, value in api.evaluate(run_dir, split, device, trust).items():
         click.echo(f"{split}_{name}: {value:.4f}")
 
 
 @main.command("predict")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("inputs", nargs=-1)
-@click.option("--top", default=1, show_default=True, help="Show the top K classes.")
+@click.option("--top", default=1, show_default=True, type=click.IntRange(min=1), help="Show the top K classes.")
 @click.option("--steps", default=1, show_default=True, type=click.IntRange(min=1),
               help="Time series: how many values to forecast.")
 @click.option("--device", default="cpu", show_default=True)
+@_trust_option
 @friendly_errors
-def predict_command(run_dir, inputs, top, steps, device):
+def predict_command(run_dir, inputs, top, steps, device, trust):
     """Predict with a finished run.
 
     INPUTS are image files or CSV files of feature rows; sentences for a text
@@ -196,7 +209,7 @@ def predict_command(run_dir, inputs, top, steps, device):
     nothing (forecast after the series) or a CSV holding the recent values.
     """
     from . import api
-    for p in api.predict(run_dir, list(inputs), device, top, steps):
+    for p in api.predict(run_dir, list(inputs), device, top, steps, trust):
         if "label" in p:
             extra = "" if top <= 1 else "  (" + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in p["top"]) + ")"
             click.echo(f"{p['input']}: {p['label']} ({p['probability']:.3f}){extra}")
@@ -209,8 +222,9 @@ def predict_command(run_dir, inputs, top, steps, device):
 @click.option("--format", "fmt", type=click.Choice(["python", "torchscript", "onnx"]), default="python",
               show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), help="Folder to write into (default RUN_DIR/export).")
+@_trust_option
 @friendly_errors
-def export_command(run_dir, fmt, out):
+def export_command(run_dir, fmt, out, trust):
     """Export a finished run's model so it runs without dlspec.
 
     python writes model.py (readable PyTorch source) and weights.pt;
@@ -218,7 +232,7 @@ def export_command(run_dir, fmt, out):
     package). Each export is checked to reproduce the model's outputs.
     """
     from . import api
-    click.echo(f"wrote {api.export(run_dir, fmt, out)}")
+    click.echo(f"wrote {api.export(run_dir, fmt, out, trust)}")
 
 
 if __name__ == "__main__":

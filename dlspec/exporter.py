@@ -27,12 +27,12 @@ from .plan_nodes import TEMP_PREFIX
 FORMATS = ("python", "torchscript", "onnx")
 
 
-def export_run(run_dir: str, fmt: str = "python", out: str = None) -> str:
+def export_run(run_dir: str, fmt: str = "python", out: str = None, trust: bool = False) -> str:
     """Export the trained model of `run_dir`; returns the path of the main file written."""
     from .train.inference import LoadedRun
     if fmt not in FORMATS:
         raise DlspecError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}")
-    run = LoadedRun(run_dir)
+    run = LoadedRun(run_dir, trust=trust)
     out = out or os.path.join(run_dir, "export")
     os.makedirs(out, exist_ok=True)
     plan = run.spec.plan(run.cfg.model)

@@ -22,6 +22,8 @@ from .errors import Loc, PluginError
 ENTRY_POINT_GROUP = "dlspec.plugins"
 _loaded_files: dict = {}
 _entry_points_loaded = False
+_named_modules: list = []  # --plugin modules, recorded in run checkpoints
+_entry_points: list = []  # "name (module:attr)" of each entry point that loaded
 
 
 def load_file(path: str, loc: Optional[Loc] = None):
@@ -54,6 +56,25 @@ def load_module(name: str, loc: Optional[Loc] = None):
                           hint="is it installed, or on PYTHONPATH?") from None
 
 
+def load_named_module(name: str):
+    """Import a module the user named with --plugin, and remember it for the run's checkpoint."""
+    module = load_module(name)
+    if name not in _named_modules:
+        _named_modules.append(name)
+    return module
+
+
+def forget_named_modules() -> None:
+    """Start a new command: only the --plugin modules it names are recorded in its runs."""
+    _named_modules.clear()
+
+
+def loaded_plugins() -> dict:
+    """What plugin code this process imported besides `use` lines: recorded in checkpoints,
+    so loading a run knows what code it needs (and can refuse to run it untrusted)."""
+    return {"modules": list(_named_modules), "entry_points": list(_entry_points)}
+
+
 def load_uses(program) -> None:
     """Run the `use` declarations of a program, files relative to their spec."""
     from .resolve import resolve_path
@@ -74,6 +95,7 @@ def load_entry_points() -> None:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             ep.load()
+            _entry_points.append(f"{ep.name} ({ep.value})")
         except Exception as exc:  # a broken plugin must not break dlspec
             warnings.warn(f"dlspec plugin '{ep.name}' ({ep.value}) failed to load and is skipped: "
                           f"{type(exc).__name__}: {exc}", stacklevel=2)

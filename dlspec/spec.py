@@ -95,9 +95,14 @@ def load(path, overrides: Optional[dict] = None) -> Spec:
     return Spec(program, _SOURCES.get(path, ""))
 
 
-def loads(text: str, filename: str = "<string>", overrides: Optional[dict] = None) -> Spec:
-    """Load a spec from text; relative paths resolve against the current folder."""
-    return Spec(_with_plugins(load_program(filename, overrides, text=text)), text)
+def loads(text: str, filename: str = "<string>", overrides: Optional[dict] = None,
+          run_plugins: bool = True) -> Spec:
+    """Load a spec from text; relative paths resolve against the current folder.
+
+    run_plugins=False imports nothing (no `use` lines, no entry points), so an
+    untrusted spec can be inspected first (see dlspec.train.trust)."""
+    program = load_program(filename, overrides, text=text)
+    return Spec(_with_plugins(program) if run_plugins else program, text)
 
 
 def _with_plugins(program: Program) -> Program:

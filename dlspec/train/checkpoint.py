@@ -7,12 +7,14 @@ scheduler / scaler states, the epoch, history and RNG states. It is read with
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 
 import torch
 
 from ..errors import DlspecError
+from .rundir import write_error
 
 
 def rng_state() -> dict:
@@ -31,15 +33,43 @@ def restore_rng(state: dict) -> None:
 
 
 def save_checkpoint(path: str, payload: dict) -> None:
-    """Write to a temporary file, then rename: a crash never leaves half a checkpoint."""
+    """Write to a temporary file, then rename: a crash, a full disk or Ctrl-C never leaves
+    half a checkpoint, and the previous one at `path` stays intact."""
     tmp = f"{path}.tmp"
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:  # our own file object, so a failed write surfaces as its OSError
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        cause = _os_error(exc)
+        if cause is None:
+            raise
+        kept = f"; the previous {os.path.basename(path)} is intact" if os.path.exists(path) else ""
+        error = write_error(path, cause)
+        raise DlspecError(error.message + kept, hint=error.hint) from None
+
+
+def _os_error(exc: BaseException):
+    """The OSError behind a failed save (torch reports a full disk as a RuntimeError raised
+    while handling the OSError of the file write), or None."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, OSError):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
 
 
 def load_checkpoint(path: str) -> dict:
     """Read a checkpoint safely (weights_only=True); a run directory means its last.ckpt."""
     if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, "last.ckpt")):
+            raise DlspecError(f"{path} is not a run directory: it has no last.ckpt",
+                              hint="pass a run directory made by dlspec fit (one that finished at least an epoch)")
         path = os.path.join(path, "last.ckpt")
     if not os.path.exists(path):
         raise DlspecError(f"checkpoint not found: {path}", hint="pass a run directory made by dlspec fit")

@@ -12,20 +12,20 @@ from typing import Optional
 import torch
 
 from ..errors import DataError
-from ..spec import loads
 from .checkpoint import load_checkpoint
 from .config import read_train
 from .loop import evaluate, select_device
+from .trust import load_run_spec
 
 
 class LoadedRun:
     """A run directory's spec, settings and trained model, ready to use."""
 
-    def __init__(self, run_dir: str, device: str = "cpu"):
+    def __init__(self, run_dir: str, device: str = "cpu", trust: bool = False):
         last = load_checkpoint(run_dir)
         use_best = last["settings"].get("early_stop") and os.path.exists(os.path.join(run_dir, "best.ckpt"))
         self.state = load_checkpoint(os.path.join(run_dir, "best.ckpt")) if use_best else last
-        self.spec = loads(self.state["spec_text"], self.state["spec_file"], self.state.get("overrides") or None)
+        self.spec = load_run_spec(self.state, run_dir, trust)  # refuses to run code unless trusted
         self.cfg = read_train(self.spec, self.state["settings"]["train"], epochs=self.state["settings"]["epochs"])
         if self.state.get("vocab"):
             self.spec.set_vocab(self.cfg.model, len(self.state["vocab"]))
@@ -36,9 +36,9 @@ class LoadedRun:
         self.classes = self.state.get("classes")
 
 
-def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu") -> dict:
+def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: bool = False) -> dict:
     """Loss and metrics of a finished run on one split (train, val or test)."""
-    run = LoadedRun(run_dir, device)
+    run = LoadedRun(run_dir, device, trust)
     from ..data.pipeline import build_data
     data = build_data(run.cfg.data, loss_task=run.cfg.loss_task)
     if split not in data.loaders:
@@ -49,10 +49,11 @@ def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu") -> dict
                     make_metrics(run.cfg.metrics, data.target_scale), run.device, None)
 
 
-def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps: int = 1) -> list:
+def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps: int = 1,
+            trust: bool = False) -> list:
     """Predictions: a dict per input (image files, CSV rows, or sentences for a text run);
     for a time-series run, the next `steps` values after the series (or after a CSV given as input)."""
-    run = LoadedRun(run_dir, device)
+    run = LoadedRun(run_dir, device, trust)
     if run.state.get("series"):
         return forecast(run, inputs, steps)
     if run.state.get("vocab"):
@@ -120,7 +121,8 @@ def _feature_rows(path: str, run: LoadedRun) -> list:
     reader = csv.DictReader(io.StringIO(read_text(path, args.get("encoding", "utf-8"), None), newline=""))
     header = reader.fieldnames or []
     target, features = args.get("target"), args.get("features")
-    cols = [str(c) for c in features] if features else [h for h in header if h != target]
+    cols = _expected_columns(path, header, run) or (
+        [str(c) for c in features] if features else [h for h in header if h != target])
     missing = [c for c in cols if c not in header]
     if missing or not cols:
         raise DataError(f"{path}: expected numeric columns {', '.join(cols)}; the header has {', '.join(header)}")
@@ -130,6 +132,18 @@ def _feature_rows(path: str, run: LoadedRun) -> list:
         values = torch.tensor([number(row[c] or "", path, line, f"'{c}'", None) for c in cols])
         rows.append(inference_transform(run.cfg.data, run.state.get("normalization"), values)(values))
     return rows
+
+
+def _expected_columns(path: str, header: list, run: LoadedRun) -> list:
+    """The feature columns the run was trained on (recorded in its checkpoint), checked against
+    the header of a CSV given to predict; [] for older runs that did not record them."""
+    trained = [str(c) for c in run.state.get("features") or []]
+    missing = [c for c in trained if c not in header]
+    if missing:
+        raise DataError(f"{path} has no column {', '.join(missing)}; the model was trained on columns "
+                        f"{', '.join(trained)} (header of {path}: {', '.join(header) or 'none'})",
+                        hint="give a CSV whose header names those columns (extra columns are ignored)")
+    return trained
 
 
 def _describe(name: str, out: torch.Tensor, classes: Optional[list], task: Optional[str], top: int) -> dict:

@@ -8,17 +8,36 @@ device, and host syncs only for rate-limited progress and the NaN check
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from contextlib import nullcontext
 
 import torch
 
-from ..errors import TrainError
+from ..errors import DlspecError, TrainError
+from .faults import forward_failed, is_out_of_memory
+
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+_SYNONYMS = {"gpu": "cuda", "nvidia": "cuda", "cuda0": "cuda:0", "metal": "mps", "apple": "mps", "cpu0": "cpu"}
+
+
+def check_device_name(name: str) -> None:
+    """A device name dlspec knows (auto, cpu, cuda, cuda:N, mps), or an error with a suggestion."""
+    name = str(name)
+    if name in ("auto", "cpu", "cuda", "mps") or (name.startswith("cuda:") and name[5:].isdigit()):
+        return
+    from ..errors import did_you_mean
+    lowered = name.lower().replace(" ", "")
+    guess = _SYNONYMS.get(lowered) or (lowered if lowered in ("auto", "cpu", "cuda", "mps") else None)
+    suggestion = f" Did you mean '{guess}'?" if guess else did_you_mean(name, ("auto", "cpu", "cuda", "mps"))
+    raise TrainError(f"unknown device '{name}'.{suggestion} Devices: {', '.join(DEVICES)}",
+                     hint="auto picks cuda, then mps, then cpu")
 
 
 def select_device(name: str) -> torch.device:
-    """auto picks cuda, then mps, then cpu; an unavailable device is an error."""
+    """auto picks cuda, then mps, then cpu; an unknown or unavailable device is an error."""
+    check_device_name(name)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -82,6 +101,20 @@ class Progress:
             sys.stderr.flush()
 
 
+def forward(model, x, where: str, step: int):
+    """model(x); an exception from the model becomes a TrainError (out of memory included,
+    even when a plugin layer's PluginError wraps it)."""
+    try:
+        return model(x)
+    except Exception as exc:
+        if os.environ.get("DLSPEC_DEBUG"):
+            raise
+        cause = exc.__cause__ if isinstance(exc, DlspecError) else exc
+        if isinstance(exc, DlspecError) and not (cause is not None and is_out_of_memory(cause)):
+            raise  # a plugin layer's own report, naming the layer and its spec line
+        raise forward_failed(cause, f"{where}, step {step}", x.shape[0], x.device) from exc
+
+
 class NonFiniteLoss(Exception):
     def __init__(self, step: int):
         super().__init__(step)
@@ -103,7 +136,7 @@ def train_epoch(model, loader, loss_fn, loss_name, optimizer, scheduler_per_step
         x = x.to(device, non_blocking=non_blocking)
         y = y.to(device, non_blocking=non_blocking)
         with autocast:
-            out = model(x)
+            out = forward(model, x, f"in epoch {progress.epoch}", step)
             loss = loss_fn(out, prepare_target(loss_name, out, y))
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
@@ -148,11 +181,11 @@ def evaluate(model, loader, loss_fn, loss_name, metrics, device, amp_dtype) -> d
     autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     samples = 0
-    for x, y in loader:
+    for step, (x, y) in enumerate(loader, 1):
         x = x.to(device, non_blocking=device.type == "cuda")
         y = y.to(device, non_blocking=device.type == "cuda")
         with autocast:
-            out = model(x)
+            out = forward(model, x, "while evaluating", step)
             loss = loss_fn(out, prepare_target(loss_name, out, y))
         loss_sum += loss.detach().double() * x.shape[0]
         samples += x.shape[0]

@@ -6,13 +6,21 @@ curves.png (loss and metrics per epoch).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
+import glob
 import json
 import math
 import os
+import socket
 import time
 
 import yaml
+
+from ..errors import DlspecError
+
+LOCK = ".lock"
 
 
 def default_run_dir(name: str) -> str:
@@ -20,11 +28,111 @@ def default_run_dir(name: str) -> str:
     return os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
+def write_error(path: str, exc: OSError) -> DlspecError:
+    """An OSError while writing `path`, as a user error that names the path and the cause."""
+    reason = exc.strerror or str(exc)
+    hint = ("free some disk space, or pass --out on another disk" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            else "pass --out with a folder you can write to")
+    return DlspecError(f"cannot write {path}: {reason}", hint=hint)
+
+
+@contextlib.contextmanager
+def writing(path: str):
+    """Turn an OSError while writing `path` into a DlspecError naming it."""
+    try:
+        yield
+    except OSError as exc:
+        raise write_error(path, exc) from None
+
+
+def prepare(out: str) -> None:
+    """Create the run directory and check it can be written, before any training."""
+    with writing(out):
+        os.makedirs(out, exist_ok=True)
+        probe = os.path.join(out, f".write-test-{os.getpid()}")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+
+
+def remove_leftovers(out: str) -> None:
+    """Remove *.tmp files that an earlier crash or full disk left behind (with the lock held,
+    so never the file another fit is writing)."""
+    for stale in glob.glob(os.path.join(glob.escape(out), "*.tmp")):
+        with contextlib.suppress(OSError):
+            os.remove(stale)
+
+
+class RunLock:
+    """`out/.lock` (PID and host) while a fit writes the run directory, so a second
+    fit into it is refused; a lock whose process has died on this host is stale and taken over."""
+
+    def __init__(self, out: str):
+        self.path = os.path.join(out, LOCK)
+        self.held = False
+
+    def acquire(self) -> None:
+        mine = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                self._refuse_unless_stale()
+                continue
+            with writing(self.path), os.fdopen(fd, "w") as f:
+                f.write(mine)
+            self.held = True
+            return
+        self._refuse_unless_stale()
+
+    def _refuse_unless_stale(self) -> None:
+        owner = _read_lock(self.path)
+        if owner is not None and (owner.get("host") != socket.gethostname() or _alive(owner.get("pid"))):
+            since = owner.get("since")
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since)) if isinstance(since, (int, float)) \
+                else "an unknown time"
+            raise DlspecError(f"{os.path.dirname(self.path)} is being written by another dlspec fit "
+                              f"(process {owner.get('pid')} on {owner.get('host')}, since {since})",
+                              hint=f"wait for it, or use another --out; if that process is gone, delete {self.path}")
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.path)  # stale: its process has died
+
+    def release(self) -> None:
+        if self.held:
+            with contextlib.suppress(OSError):
+                os.remove(self.path)
+            self.held = False
+
+
+def _read_lock(path: str):
+    try:
+        with open(path, encoding="utf-8") as f:
+            owner = json.load(f)
+        return owner if isinstance(owner, dict) else None
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return None  # half-written or garbage: treated as stale
+
+
+def _alive(pid) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
 def write_spec_and_settings(out: str, spec_text: str, settings: dict) -> None:
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "spec.dlspec"), "w", encoding="utf-8") as f:
+    path = os.path.join(out, "spec.dlspec")
+    with writing(path), open(path, "w", encoding="utf-8") as f:
         f.write(spec_text)
-    with open(os.path.join(out, "run.yaml"), "w", encoding="utf-8") as f:
+    path = os.path.join(out, "run.yaml")
+    with writing(path), open(path, "w", encoding="utf-8") as f:
         yaml.safe_dump(settings, f, sort_keys=False)
 
 
@@ -32,14 +140,16 @@ def write_metrics_csv(out: str, history: list) -> None:
     if not history:
         return
     columns = list(dict.fromkeys(k for row in history for k in row))
-    with open(os.path.join(out, "metrics.csv"), "w", newline="", encoding="utf-8") as f:
+    path = os.path.join(out, "metrics.csv")
+    with writing(path), open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(history)
 
 
 def write_results(out: str, results: dict) -> None:
-    with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:
+    path = os.path.join(out, "results.json")
+    with writing(path), open(path, "w", encoding="utf-8") as f:
         json.dump(_finite(results), f, indent=2)
 
 
@@ -68,5 +178,6 @@ def plot_curves(out: str, history: list) -> None:
         ax.set_title(key)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "curves.png"), dpi=90)
+    with writing(os.path.join(out, "curves.png")):
+        fig.savefig(os.path.join(out, "curves.png"), dpi=90)
     plt.close(fig)

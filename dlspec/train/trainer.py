@@ -14,15 +14,20 @@ from typing import Callable, Optional
 
 import torch
 
-from ..errors import DlspecError, TrainError
-from ..spec import Spec, load, loads
+from ..errors import TrainError
+from ..plugins import loaded_plugins
+from ..spec import Spec, load
 from . import rundir
 from .checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
 from .components import PER_STEP_SCHEDULES
 from .config import TrainConfig, read_train
+from .faults import is_out_of_memory, out_of_memory
+from .finetune import init_weights
 from .fit_checks import check_task
-from .loop import NonFiniteLoss, Progress, autocast_dtype, evaluate, select_device, train_epoch
+from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_sigterm
+from .loop import NonFiniteLoss, Progress, autocast_dtype, check_device_name, evaluate, select_device, train_epoch
 from .metrics import higher_is_better, make_metrics
+from .trust import load_run_spec
 
 
 @dataclass
@@ -35,6 +40,7 @@ class Run:
     model: torch.nn.Module = field(repr=False)
     config: TrainConfig = field(repr=False)
     interrupted: bool = False
+    exit_status: int = 0  # for the CLI: 130 after Ctrl-C, 143 after SIGTERM
 
     def path(self, name: str) -> str:
         return os.path.join(self.out_dir, name)
@@ -42,16 +48,20 @@ class Run:
 
 def fit(spec_or_path, train: Optional[str] = None, overrides: Optional[dict] = None, epochs: Optional[int] = None,
         device: Optional[str] = None, out: Optional[str] = None, resume: Optional[str] = None,
-        log: Callable[[str], None] = print, progress: bool = True) -> Run:
+        log: Callable[[str], None] = print, progress: bool = True, trust: bool = False) -> Run:
     """Train what a train block describes and write a run directory.
 
     `spec_or_path` is a path or a loaded `Spec`; `overrides` sets `let`s;
-    `resume` continues the run in that directory (possibly to more epochs).
+    `resume` continues the run in that directory (possibly to more epochs);
+    its stored spec may run Python code only with trust=True (see dlspec.train.trust).
     """
+    if device is not None:
+        check_device_name(device)  # before anything is loaded or written
     state = None
     if resume is not None:
+        _check_resume_options(spec_or_path, train, overrides, out)
         state = load_checkpoint(resume)
-        spec = loads(state["spec_text"], state["spec_file"], state.get("overrides") or None)
+        spec = load_run_spec(state, resume, trust)
         train, out = state["settings"]["train"], resume
         epochs = epochs or state["settings"]["epochs"]
     else:
@@ -59,6 +69,17 @@ def fit(spec_or_path, train: Optional[str] = None, overrides: Optional[dict] = N
     cfg = read_train(spec, train, epochs=epochs, device=device)
     out = out or cfg.out or rundir.default_run_dir(cfg.name or cfg.model)
     return Trainer(spec, cfg, out, state, log, progress, overrides).run()
+
+
+def _check_resume_options(spec_or_path, train, overrides, out) -> None:
+    """A resumed run goes on with the spec, settings and folder it was started with; an option
+    that would change them would be silently ignored, so it is refused."""
+    given = [name for name, value in (("SPEC", spec_or_path), ("--train", train), ("--set", overrides),
+                                      ("--out", out)) if value]
+    if given:
+        raise TrainError(f"--resume continues a run with the spec, settings and folder it was started with, "
+                         f"so {', '.join(given)} cannot be given with it",
+                         hint="leave them out (only --epochs and --device can change), or start a new run")
 
 
 def _seed_everything(seed: int) -> None:
@@ -109,6 +130,7 @@ class Trainer:
         use_scaler = self.amp == torch.float16 and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
         self.history, self.best, self.bad_epochs, self.start_epoch = [], None, 0, 0
+        self.saved_epoch = None  # the epoch last.ckpt holds, once this run has one
         self.train_time, self.train_samples = 0.0, 0
         if self.state is not None:
             self._restore(self.state)
@@ -188,13 +210,24 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         self.history = list(state["history"])
         self.best, self.bad_epochs = state.get("best"), state.get("bad_epochs", 0)
-        self.start_epoch = state["epoch"]
+        self.start_epoch = self.saved_epoch = state["epoch"]
         self.train_time, self.train_samples = state.get("train_time", 0.0), state.get("train_samples", 0)
         restore_rng(state["rng"])
 
     # ---- the run ----
 
     def run(self) -> Run:
+        with stop_on_sigterm():  # outside the epochs too, so a SIGTERM still releases the lock
+            rundir.prepare(self.out)  # a read-only or impossible --out fails here, before any data is loaded
+            lock = rundir.RunLock(self.out)
+            lock.acquire()
+            try:
+                rundir.remove_leftovers(self.out)
+                return self._run()
+            finally:
+                lock.release()
+
+    def _run(self) -> Run:
         self._setup()
         cfg = self.cfg
         rundir.write_spec_and_settings(self.out, self.spec.text, {**cfg.resolved(), "device": str(self.device),
@@ -202,20 +235,20 @@ class Trainer:
         self.log(f"training {cfg.model} on {cfg.data.name} ({self.data.sizes.get('train', 0)} train / "
                  f"{self.data.sizes.get('val', 0)} val / {self.data.sizes.get('test', 0)} test samples) "
                  f"on {self.device}; run directory {self.out}")
-        interrupted = False
+        epoch, stopped = self.start_epoch, None
         try:
             for epoch in range(self.start_epoch, cfg.epochs):
                 if self._epoch(epoch):
                     break
-        except KeyboardInterrupt:
-            interrupted = True
-            self._save("last.ckpt", len(self.history))
-            self.log(f"interrupted: a resumable checkpoint is in {self.out}/last.ckpt "
-                     f"(continue with: dlspec fit --resume {self.out})")
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM via stop_on_sigterm
+            stopped = signal_name(exc)
+        if stopped:
+            self.log(interrupted_message(stopped, epoch + 1, self.saved_epoch, self.out))
+            return Run(self.out, self.history[:self.saved_epoch or 0], {}, self.model, cfg, True,
+                       EXIT_STATUS.get(stopped, 130))
         if cfg.early_stop and os.path.exists(os.path.join(self.out, "best.ckpt")):
             self.model.load_state_dict(load_checkpoint(os.path.join(self.out, "best.ckpt"))["model"])
-        results = self._results() if not interrupted else {}
-        return Run(self.out, self.history, results, self.model, cfg, interrupted)
+        return Run(self.out, self.history, self._results(), self.model, cfg)
 
     def _epoch(self, epoch: int) -> bool:
         """Train and validate one epoch, write checkpoints; True when early stopping fires."""
@@ -232,10 +265,13 @@ class Trainer:
                 self._frozen_leaves())
         except NonFiniteLoss as bad:
             progress.close()
-            raise TrainError(f"the loss became NaN or infinite at epoch {epoch + 1}, step {bad.step}; training "
-                             f"stopped and the last good checkpoint is kept in {self.out}",
-                             self.cfg.locs.get("optimizer", self.cfg.loc),
-                             hint="lower the learning rate, add clip_grad_norm, or check the data for bad values")
+            raise self._non_finite(epoch + 1, bad.step) from None
+        except Exception as exc:  # out of memory in backward or the optimizer step
+            progress.close()
+            if not is_out_of_memory(exc) or os.environ.get("DLSPEC_DEBUG"):
+                raise
+            raise out_of_memory(f"in epoch {epoch + 1}", cfg.data.batch, self.device,
+                                cfg.data.loc) from None
         self.train_time += seconds
         self.train_samples += samples
         row = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], "loss": loss, **values}
@@ -250,8 +286,20 @@ class Trainer:
         self.log(_epoch_line(row, cfg.epochs))  # before _track_best, which may announce an early stop
         stop = self._track_best(row, epoch)
         self._save("last.ckpt", epoch + 1)
+        self.saved_epoch = epoch + 1
         rundir.write_metrics_csv(self.out, self.history)
         return stop
+
+    def _non_finite(self, epoch: int, step: int) -> TrainError:
+        """The NaN report; it mentions a checkpoint only when one exists."""
+        if self.saved_epoch and os.path.exists(os.path.join(self.out, "last.ckpt")):
+            kept = f"{self.out}/last.ckpt still holds epoch {self.saved_epoch}"
+        else:
+            kept = "no checkpoint was saved (no epoch had completed)"
+        return TrainError(f"the loss became NaN or infinite at epoch {epoch}, step {step}; training stopped and "
+                          f"{kept}", self.cfg.locs.get("optimizer", self.cfg.loc),
+                          hint="lower the learning rate, add clip_grad_norm, or check the data for NaN, "
+                               "infinite or huge values")
 
     def _fresh_metrics(self) -> dict:
         return make_metrics(self.cfg.metrics, self.data.target_scale)
@@ -298,8 +346,14 @@ class Trainer:
             "rng": rng_state(), "train_time": self.train_time, "train_samples": self.train_samples,
             "classes": self.data.classes, "normalization": self.data.normalization, "task": self.data.task,
             "vocab": self.data.extra.get("vocab"), "target_scale": self.data.target_scale,
-            "series": _series_info(self.data.extra),
+            "series": _series_info(self.data.extra), "features": self.data.extra.get("features"),
+            "plugins": self._plugins(),  # code a later load of this run must be trusted to import
         })
+
+    def _plugins(self) -> dict:
+        """The plugins recorded in the resumed checkpoint, and those this process loaded."""
+        recorded, now = (self.state or {}).get("plugins") or {}, loaded_plugins()
+        return {k: list(dict.fromkeys(list(recorded.get(k, [])) + v)) for k, v in now.items()}
 
     def _results(self) -> dict:
         test = {}
@@ -317,34 +371,6 @@ class Trainer:
         if self.history:
             rundir.plot_curves(self.out, self.history)
         return results
-
-
-def init_weights(model, init: dict, loc) -> str:
-    """Load matching tensors from an earlier run (only under `only` when given); strict about shapes."""
-    path = init["path"]
-    if os.path.isdir(path) and os.path.exists(os.path.join(path, "best.ckpt")):
-        path = os.path.join(path, "best.ckpt")
-    try:
-        source = load_checkpoint(path)["model"]
-    except (DlspecError, KeyError) as exc:
-        raise TrainError(f"init: cannot read weights from {init['path']}: {getattr(exc, 'message', exc)}", loc) from None
-    prefix = init["only"] + "." if init["only"] else ""
-    target = model.state_dict()
-    wanted = [k for k in target if k.startswith(prefix)]
-    loaded = [k for k in wanted if k in source]
-    bad = [f"{k} {tuple(source[k].shape)} -> {tuple(target[k].shape)}" for k in loaded
-           if source[k].shape != target[k].shape]
-    if bad:
-        raise TrainError(f"init: shapes differ for {len(bad)} tensor(s): {'; '.join(bad[:5])}", loc,
-                         hint="use only=LABEL to load just the parts that match")
-    if not loaded:
-        raise TrainError(f"init: no tensor of {init['path']} matches {init['only'] or 'the model'}", loc)
-    model.load_state_dict({k: source[k] for k in loaded}, strict=False)
-    missing = [k for k in target if k not in loaded]
-    report = f"init: loaded {len(loaded)} tensors from {path}"
-    if missing:
-        report += f"; not loaded ({len(missing)}): {', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}"
-    return report
 
 
 def _series_info(extra: dict):
