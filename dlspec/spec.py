@@ -9,6 +9,7 @@ import os
 from typing import Optional
 
 from .errors import DlspecError, UnknownNameError, did_you_mean
+from .parser import BOM
 from .plan import BodyNode, Planner
 from .resolve import Program, load_program
 
@@ -96,7 +97,11 @@ def load(path, overrides: Optional[dict] = None) -> Spec:
 
 
 def loads(text: str, filename: str = "<string>", overrides: Optional[dict] = None) -> Spec:
-    """Load a spec from text; relative paths resolve against the current folder."""
+    """Load a spec from text; relative paths resolve against the current folder.
+
+    A leading byte-order mark is dropped, as when reading a file.
+    """
+    text = text[1:] if text.startswith(BOM) else text
     return Spec(_with_plugins(load_program(filename, overrides, text=text)), text)
 
 
