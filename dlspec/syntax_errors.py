@@ -13,6 +13,7 @@ from .errors import Loc, SpecSyntaxError
 
 OPENERS = {"(": ")", "[": "]", "{": "}"}
 CLOSERS = {")", "]", "}"}
+_OPENER_OF = {closer: opener for opener, closer in OPENERS.items()}
 
 # Terminal names lark reports, in words a user understands.
 _TERMINAL_WORDS = {
@@ -65,6 +66,10 @@ def _unclosed_before(token: Token, postlexer, filename: str):
     if token.value in CLOSERS:
         if token.start_pos == postlexer.matched_closer_at or OPENERS[opener.value] == token.value:
             return None
+        if not any(OPENERS[o.value] == token.value for o in stack):  # a stray closer, not a missing one
+            return SpecSyntaxError(f"unexpected '{token.value}': no '{_OPENER_OF[token.value]}' is open here",
+                                   Loc(filename, token.line, token.column), hint="remove it, or add the missing "
+                                   f"'{_OPENER_OF[token.value]}' before it")
     elif opener.value == "{":
         return None
     elif token.value not in ("->", "{") and token.start_pos != postlexer.after_line_break:
