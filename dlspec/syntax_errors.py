@@ -66,7 +66,7 @@ def _unclosed_before(token: Token, postlexer, filename: str):
     if token.value in CLOSERS:
         if token.start_pos == postlexer.matched_closer_at or OPENERS[opener.value] == token.value:
             return None
-        if not any(OPENERS[o.value] == token.value for o in stack):  # a stray closer, not a missing one
+        if opener.value == "{" and not any(OPENERS[o.value] == token.value for o in stack):  # a stray closer
             return SpecSyntaxError(f"unexpected '{token.value}': no '{_OPENER_OF[token.value]}' is open here",
                                    Loc(filename, token.line, token.column), hint="remove it, or add the missing "
                                    f"'{_OPENER_OF[token.value]}' before it")

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 import dlspec
 from conftest import ROOT, SPECS
 from dlspec.errors import DlspecError
-from dlspec.layers.registry import layer_names
+from dlspec.layers.registry import layer_names, list_layers
 
 EXAMPLES = int(os.environ.get("DLSPEC_FUZZ_EXAMPLES", "0")) or None
 SEED = int(os.environ.get("DLSPEC_FUZZ_SEED", "0"))  # 0: hypothesis' derandomized order
@@ -109,6 +109,7 @@ KEYWORDS = ["let", "include", "block", "model", "data", "train", "input", "param
 INSERTS = ["(", ")", "[", "]", "{", "}", ",", "->", "=", ":", ";", "\n", "-", "+", "*", "/", "//", ".", '"x"',
            "input", "add(y, input)", "repeat 2 {", "linear(", "#", "\x00", "\ufeff", "'", "x.y", "1e9", "-> relu"]
 LAYERS = sorted(layer_names())
+LAYER_DEFS = [d for d in list_layers() if d.source == "built-in"]
 NAMES = sorted(set(layer_names()) | set(KEYWORDS) | {"add", "mul", "concat", "image", "vector", "sequence",
                                                      "tokens", "tensor", "zeros", "ones", "normal", "uniform"})
 
@@ -174,18 +175,48 @@ def expression(draw, depth=0):
     return f"({draw(expression(depth + 1))} {op} {draw(expression(depth + 1))})"
 
 
+CALL_VALUES = {"n": ["1", "2", "4", "8", "w", "0", "-3", "ch"], "k": ["1", "2", "3", "5", "0", "k"],
+               "p": ["0.1", "0.5", "1", "-0.2", "p"], "d": ["-1", "1", "0", "2", "4"]}
+
+
 @st.composite
 def layer_call(draw):
     template = draw(st.sampled_from(LAYER_CALLS))
-    values = {key: draw(st.sampled_from(choices)) for key, choices in {
-        "n": ["1", "2", "4", "8", "w", "0", "-3", "ch"], "k": ["1", "2", "3", "5", "0", "k"],
-        "p": ["0.1", "0.5", "1", "-0.2", "p"], "d": ["-1", "1", "0", "2", "4"]}.items()}
+    values = {}
+    for key, choices in CALL_VALUES.items():
+        values[key] = draw(st.sampled_from(choices))
     return template.format(**values)
+
+
+ARG_VALUES = {
+    "int": ["1", "2", "3", "0", "-1", "16", "9223372036854775807", "2.5"],
+    "float": ["0.5", "0", "-1", "1e308", "1e-308", "2", "true"],
+    "bool": ["true", "false", "1", "none"],
+    "str": ['"x"', "same", "valid", "zeros", "nearest", "reflect", "1"],
+    "ints": ["2", "[2, 2]", "[]", "[0, -1]", "[1, 2, 3, 4]", "-1"],
+    "int_or_str": ["1", "same", '"valid"', "-2"],
+    "float_list": ["[0.5]", "[]", "0.5", "[1e308, -1]"],
+    "any": ["1", "none", "[1, 2]", '"x"', "{a: 1}", "input", "-1"],
+}
+
+
+@st.composite
+def registered_call(draw):
+    """Any registered layer with arguments drawn for its signature (right kinds, odd values)."""
+    layer = draw(st.sampled_from(LAYER_DEFS))
+    args, keyword = [], False
+    for arg in layer.args:
+        if not arg.required and draw(st.booleans()):
+            continue
+        value = draw(st.sampled_from(list(arg.choices) + ARG_VALUES.get(arg.kind, ARG_VALUES["any"])))
+        keyword = keyword or draw(st.booleans())
+        args.append(f"{arg.name}={value}" if keyword else value)
+    return f"{layer.name}({', '.join(args)})" if args or draw(st.booleans()) else layer.name
 
 
 @st.composite
 def chain(draw, names):
-    steps = draw(st.lists(layer_call(), min_size=1, max_size=4))
+    steps = draw(st.lists(st.one_of(layer_call(), layer_call(), registered_call()), min_size=1, max_size=4))
     head = draw(st.sampled_from(["", "", "input -> ", "feat: "] + [f"{n} -> " for n in names]))
     return head + " -> ".join(steps)
 
@@ -239,6 +270,13 @@ def generated_spec(draw):
 
 
 # ---- the properties -------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_up():
+    """Compile the corpus once, untimed: first imports (torchvision) would eat a case's time limit."""
+    for path in CORPUS:
+        check(corpus_text(path), str(path), seconds=600)
 
 FUZZ = settings(derandomize=not SEED, database=None, deadline=timedelta(seconds=FUZZ_SECONDS), print_blob=True,
                 suppress_health_check=list(HealthCheck))

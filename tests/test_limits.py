@@ -107,6 +107,9 @@ def test_a_400_digit_layer_argument_is_a_located_error():
     ("linear(10\n relu", 3, 8, "'(' is never closed; expected ')' before the 'relu' at line 4"),
     ("reshape([2, 2) -> relu", 3, 10, "'[' is never closed; expected ']' before the ')' at line 3"),
     ("linear(out=)", 3, 13, "unexpected ')'"),
+    ("linear(3))", 3, 11, "unexpected ')': no '(' is open here"),
+    ("linear(3]", 3, 8, "'(' is never closed; expected ')' before the ']' at line 3"),
+    ("linear(3 {", 3, 8, "'(' is never closed; expected ')' before the '{' at line 3"),
 ])
 def test_unclosed_brackets_name_the_missing_closer(body, line, column, words):
     with pytest.raises(SpecSyntaxError) as info:
