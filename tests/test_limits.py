@@ -34,6 +34,17 @@ def test_16000_comment_or_blank_lines_parse_in_linear_time(filler):
     assert [n.layer.name for n in spec.plan().children] == ["linear", "relu"]
 
 
+def test_a_10000_line_spec_of_comments_blank_lines_and_statements_parses_and_checks_quickly():
+    unit = ["# model {i}", "", "let w{i} = {i} * 2 + 1", "model M{i} {{", "    input vector(8)  # a sample",
+            "", "    linear(w{i})", "        # continues:", "        -> relu", "    linear(3)", "}}"]
+    text = "\n".join(line.format(i=i) for i in range(10000 // len(unit)) for line in unit)
+    start = time.perf_counter()
+    spec = dlspec.loads(text)
+    spec.check()
+    assert time.perf_counter() - start < 5.0  # about 0.5 s on one free core; generous for a busy CI
+    assert len(spec.model_names) == 909 and spec.plan("M7").out_shape.dims == (3,)
+
+
 def test_a_comment_holding_an_arrow_does_not_continue_the_chain():
     spec = build(MODEL.format("linear(3)\n # then -> relu\n relu"))
     assert [n.layer.name for n in spec.plan().children] == ["linear", "relu"]
