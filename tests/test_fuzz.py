@@ -105,7 +105,8 @@ def check(text: str, filename: str = str(ROOT / "specs" / "fuzz.dlspec"), tolera
             compile_everything(text, filename)
         except Exception as exc:  # noqa: BLE001 - the property under test
             if not (tolerate_known and known(exc, text)):
-                raise AssertionError(f"{type(exc).__name__}: {exc}\n--- spec ---\n{text}") from exc
+                raise AssertionError(f"{type(exc).__name__}: {exc}\n(DLSPEC_FUZZ_SEED={SEED}, derandomized when 0; "
+                                     f"hypothesis prints the case to rerun)\n--- spec ---\n{text}") from exc
 
 
 # ---- (a) token edits of shipped specs ------------------------------------
@@ -293,7 +294,7 @@ FUZZ = settings(derandomize=not SEED, database=None, deadline=timedelta(seconds=
 
 @pytest.mark.slow
 @seed(SEED)
-@settings(FUZZ, max_examples=EXAMPLES or 250)
+@settings(FUZZ, max_examples=EXAMPLES or 400)
 @given(edited_spec())
 def test_edited_shipped_specs_compile_or_raise_dlspec_error(case):
     path, text = case
@@ -302,7 +303,7 @@ def test_edited_shipped_specs_compile_or_raise_dlspec_error(case):
 
 @pytest.mark.slow
 @seed(SEED)
-@settings(FUZZ, max_examples=EXAMPLES or 150)
+@settings(FUZZ, max_examples=EXAMPLES or 200)
 @given(generated_spec())
 def test_generated_specs_compile_or_raise_dlspec_error(text):
     check(text)
