@@ -27,8 +27,8 @@ def source_line(filename: str, line: int) -> Optional[str]:
     if text is None:
         try:
             with open(filename, encoding="utf-8", errors="replace") as f:
-                text = f.read()
-        except OSError:
+                text = f.read(2 ** 24)
+        except (OSError, ValueError):  # ValueError: a NUL character in the name
             return None
     lines = text.splitlines()
     if 1 <= line <= len(lines):

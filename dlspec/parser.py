@@ -10,23 +10,17 @@ from __future__ import annotations
 import functools
 from typing import Iterator
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Lark, Token, Tree, v_args
+from lark.exceptions import UnexpectedInput, VisitError
+from lark.visitors import Transformer_NonRecursive
 
 from . import ir
 from .errors import DlspecError, Loc, SpecSyntaxError, remember_source
+from .limits import MAX_DEPTH, float_literal, int_literal
+from .syntax_errors import CLOSERS, OPENERS, syntax_error
 
-_OPENERS = {"(": ")", "[": "]", "{": "}"}
-_CLOSERS = {")", "]", "}"}
 _CONTINUES_AFTER = {"->", ",", "(", "[", "{"}
-
-# Terminal names lark reports, in words a user understands.
-_TERMINAL_WORDS = {
-    "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "_SEP": "a new line",
-    "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "LBRACE": "'{'",
-    "RBRACE": "'}'", "COMMA": "','", "EQUAL": "'='", "COLON": "':'", "DOT": "'.'",
-    "$END": "end of file", "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'",
-}
+BOM = "\ufeff"
 
 
 class _Continuations:
@@ -34,40 +28,47 @@ class _Continuations:
 
     A newline is dropped inside ( ) and [ ], after '->', ',', '(', '[' or '{',
     and before a line that starts with '->'. Runs of separators become one.
-    It also remembers unclosed brackets so an early end of file can point at
-    the bracket that was never closed.
+    It also remembers what syntax errors need to name a bracket that was never
+    closed: the open brackets, the last closer that matched its opener, and the
+    token that followed a line break inside ( ) or [ ].
     """
 
     always_accept = ("_SEP",)
 
     def __init__(self):
         self.open_brackets: list[Token] = []
+        self.matched_closer_at = self.after_line_break = -1
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         # No look-ahead here: lark's contextual lexer lexes each token in the
         # parser state left by the tokens already yielded.
         self.open_brackets = []
-        previous = None
+        self.matched_closer_at = self.after_line_break = -1
+        previous, broke_line = None, False
         for tok in stream:
             if tok.type == "_SEP":
                 inside_parens = self.open_brackets and self.open_brackets[-1].value in "(["
                 if previous is None or previous.type == "_SEP":
                     continue
                 if tok.value != ";" and (inside_parens or previous.value in _CONTINUES_AFTER):
+                    broke_line = broke_line or previous.value not in _CONTINUES_AFTER
                     continue
             else:
                 self._track(tok)
+                if broke_line:
+                    self.after_line_break, broke_line = tok.start_pos, False
             previous = tok
             yield tok
 
     def _track(self, tok: Token) -> None:
         if tok.type in ("STRING",):
             return
-        if tok.value in _OPENERS:
+        if tok.value in OPENERS:
             self.open_brackets.append(tok)
-        elif tok.value in _CLOSERS and self.open_brackets:
-            if _OPENERS[self.open_brackets[-1].value] == tok.value:
+        elif tok.value in CLOSERS and self.open_brackets:
+            if OPENERS[self.open_brackets[-1].value] == tok.value:
                 self.open_brackets.pop()
+                self.matched_closer_at = tok.start_pos
 
 
 _postlexer = _Continuations()
@@ -82,12 +83,18 @@ def _lark() -> Lark:
 
 
 def parse_text(text: str, filename: str = "<string>") -> ir.SpecFile:
-    """Parse one spec's text into an `ir.SpecFile` (includes are not followed)."""
+    """Parse one spec's text into an `ir.SpecFile` (includes are not followed).
+
+    A leading UTF-8 byte-order mark is dropped (editors on Windows write one).
+    """
+    text = text[1:] if text.startswith(BOM) else text
     remember_source(filename, text)
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as exc:
-        raise _syntax_error(exc, text, filename) from None
+        terminals = {t.name: t for t in _lark().terminals}
+        raise syntax_error(exc, text, filename, _postlexer, terminals) from None
+    _check_depth(tree, filename)
     try:
         decls = _ToIR(filename).transform(tree)
     except VisitError as exc:
@@ -100,81 +107,48 @@ def parse_text(text: str, filename: str = "<string>") -> ir.SpecFile:
 def parse_expression(text: str, filename: str = "<command line>") -> ir.Expr:
     """Parse a single value, e.g. the VALUE of `--set NAME=VALUE`."""
     spec = parse_text(f"let _ = {text}", filename)
+    if len(spec.decls) != 1:  # `1; model M {...}`: more than a value
+        raise SpecSyntaxError("expected a single value", Loc(filename, 1, 1))
     return spec.decls[0].value
 
 
-# ---- syntax errors -----------------------------------------------------
+# ---- nesting depth -----------------------------------------------------
+
+_BINOPS = {"add", "sub", "mul", "div", "floordiv"}
+_NESTING = _BINOPS | {"neg", "list", "dict", "call", "repeat_stmt"}
 
 
-def _syntax_error(exc: UnexpectedInput, text: str, filename: str) -> SpecSyntaxError:
-    loc = Loc(filename, exc.line if exc.line > 0 else 1, exc.column if exc.column > 0 else 1)
-    if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
-        return SpecSyntaxError(_describe_char(char), loc)
-    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
-        return _unexpected_end(text, filename, exc)
-    token = exc.token
-    if token.value in _CLOSERS and _postlexer.open_brackets:
-        opener = _postlexer.open_brackets[-1]
-        if _OPENERS[opener.value] != token.value:  # e.g. a ')' forgotten before a '}'
-            return SpecSyntaxError(f"'{opener.value}' is never closed; expected '{_OPENERS[opener.value]}' before "
-                                   f"the '{token.value}' at line {token.line}", Loc(filename, opener.line, opener.column))
-    expected = _expected_words(getattr(exc, "expected", None) or getattr(exc, "accepts", set()))
-    found = "a new line" if token.type == "_SEP" and token.value != ";" else f"'{token.value}'"
-    hint = _hint_for(token, expected)
-    return SpecSyntaxError(f"unexpected {found}; expected {expected}", loc, hint)
+def _check_depth(tree: Tree, filename: str) -> None:
+    """Refuse expressions and repeat blocks nested more than MAX_DEPTH deep.
 
-
-def _describe_char(char: str) -> str:
-    if char and (ord(char) < 32 or ord(char) == 127 or char in "\u2028\u2029\u0085"):
-        return f"stray control character U+{ord(char):04X}; remove it"
-    if char == "'":
-        return "unexpected \"'\"; strings use double quotes"
-    return f"unexpected character {char!r}"
-
-
-def _unexpected_end(text: str, filename: str, exc: UnexpectedInput) -> SpecSyntaxError:
-    if _postlexer.open_brackets:
-        opener = _postlexer.open_brackets[-1]
-        return SpecSyntaxError(
-            f"'{opener.value}' is never closed; expected '{_OPENERS[opener.value]}' before the end of the file",
-            Loc(filename, opener.line, opener.column),
-        )
-    lines = text.splitlines() or [""]
-    return SpecSyntaxError("unexpected end of file", Loc(filename, len(lines), len(lines[-1]) + 1))
-
-
-def _expected_words(terminals) -> str:
-    words = sorted({_TERMINAL_WORDS.get(t, _keyword(t)) for t in terminals})
-    if len(words) > 6:
-        words = words[:6] + ["..."]
-    return ", ".join(words) if words else "something else"
-
-
-def _keyword(terminal: str) -> str:
-    grammar_terminals = {t.name: t for t in _lark().terminals}
-    term = grammar_terminals.get(terminal)
-    if term is not None and hasattr(term.pattern, "value") and term.pattern.type == "str":
-        return f"'{term.pattern.value}'"
-    return terminal.lower()
-
-
-def _hint_for(token: Token, expected: str) -> str:
-    if token.type == "NAME" and "','" in expected:
-        return "arguments are separated by commas"
-    if token.type == "_SEP" and "')'" in expected:
-        return "a '(' is not closed on this line"
-    if token.value == "=" :
-        return "'=' binds a name (`y = input -> conv(8, 3)`) or a keyword argument inside '(...)'"
-    return ""
+    Later stages walk these recursively (Python's stack is about 1,000 frames).
+    The left operand of an operator does not count, so a flat `1 + 1 + ... + 1`
+    of any length is fine; parentheses leave no trace in the tree and cost nothing.
+    """
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        for i, child in enumerate(node.children):
+            if not isinstance(child, Tree):
+                continue
+            flat = i == 0 and node.data in _BINOPS and child.data in _BINOPS
+            child_depth = depth + (child.data in _NESTING and not flat)
+            if child_depth > MAX_DEPTH:
+                loc = Loc(filename, getattr(child.meta, "line", 1), getattr(child.meta, "column", 1))
+                raise SpecSyntaxError(f"nested too deeply (limit {MAX_DEPTH} levels of brackets, signs, calls "
+                                      "and repeat blocks)", loc, hint="split it up with a `let` or a block")
+            stack.append((child, child_depth))
 
 
 # ---- tree to IR --------------------------------------------------------
 
 
 @v_args(meta=True)
-class _ToIR(Transformer):
-    """One method per grammar rule or alias: lark tree -> IR dataclasses."""
+class _ToIR(Transformer_NonRecursive):
+    """One method per grammar rule or alias: lark tree -> IR dataclasses.
+
+    Non-recursive, so a 3,000-term sum (a 3,000-deep tree) needs no Python stack.
+    """
 
     def __init__(self, filename: str):
         super().__init__()
@@ -298,9 +272,9 @@ class _ToIR(Transformer):
         return ir.Neg(c[0], self._loc(meta))
 
     def number(self, meta, c):
-        text = str(c[0])
-        value = float(text) if any(ch in text for ch in ".eE") else int(text)
-        return ir.Literal(value, self._tok_loc(c[0]))
+        text, loc = str(c[0]), self._tok_loc(c[0])
+        value = float_literal(text, loc) if any(ch in text for ch in ".eE") else int_literal(text, loc)
+        return ir.Literal(value, loc)
 
     def string(self, meta, c):
         return ir.Literal(_unquote(c[0]), self._tok_loc(c[0]))

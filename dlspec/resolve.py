@@ -6,14 +6,19 @@ overrides to `let`s and evaluates expressions against an environment.
 """
 from __future__ import annotations
 
+import operator
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import Optional
 
 from . import ir
-from .errors import ArgumentError, DlspecError, Loc, UnknownNameError, did_you_mean
+from .errors import ArgumentError, DataError, DlspecError, Loc, UnknownNameError, did_you_mean
 from .layers.registry import Symbol
+from .limits import MAX_DEPTH, MAX_LET_CHAIN, MAX_SPEC_BYTES, checked_number
 from .parser import parse_expression, parse_text
+
+_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "//": operator.floordiv}
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class Program:
     uses: list = field(default_factory=list)
     overrides: dict = field(default_factory=dict)
     _let_values: dict = field(default_factory=dict)
+    _eval_depth: int = 0  # nesting of Env.eval calls, to turn a too-deep stack into a located error
 
     def linked(self, train: ir.TrainDecl, key: str) -> Optional[str]:
         """The model or data block a train block names, or the only one declared; None when unknown.
@@ -60,6 +66,9 @@ class Program:
         if name not in self._let_values:
             if name in _stack:
                 raise DlspecError(f"let '{name}' depends on itself", loc)
+            if len(_stack) >= MAX_LET_CHAIN:
+                raise DlspecError(f"let '{name}' is the end of a chain of more than {MAX_LET_CHAIN} lets "
+                                  "that use each other", loc, hint="lets may use lets only this deep")
             decl = self.lets[name]
             self._let_values[name] = Env(self, {}, _stack + (name,)).eval(decl.value)
         return self._let_values[name]
@@ -87,7 +96,24 @@ class Env:
         return Symbol(name)
 
     def eval(self, expr):
-        """Evaluate an expression; unknown bare names become `Symbol`s."""
+        """Evaluate an expression; unknown bare names become `Symbol`s.
+
+        Numbers stay within 64 bits (`limits.checked_number`); a stack that runs
+        out (lets nested in lets nested in expressions) is a located error.
+        """
+        program = self.program
+        program._eval_depth += 1
+        try:
+            return self._eval(expr)
+        except RecursionError:
+            if program._eval_depth > 1:
+                raise
+            raise DlspecError("expression nested too deeply to evaluate", getattr(expr, "loc", None),
+                              hint=f"nesting is limited to {MAX_DEPTH} levels") from None
+        finally:
+            program._eval_depth -= 1
+
+    def _eval(self, expr):
         if isinstance(expr, ir.Literal):
             return expr.value
         if isinstance(expr, ir.Name):
@@ -111,23 +137,36 @@ class Env:
         value = self.eval(expr)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             hint = did_you_mean(value, self.names()) if isinstance(value, Symbol) else ""
-            what = f"unknown name '{value}'" if isinstance(value, Symbol) else f"{value!r} is not a number"
+            what = f"unknown name '{value}'" if isinstance(value, Symbol) else f"{_short(value)} is not a number"
             raise ArgumentError(f"arithmetic needs numbers: {what}." + hint, expr.loc)
         return value
 
     def _binop(self, expr: ir.BinOp):
-        a, b = self._number(expr.left), self._number(expr.right)
-        if expr.op in ("/", "//") and b == 0:
-            raise ArgumentError("division by zero", expr.right.loc)
-        if expr.op == "+":
-            return a + b
-        if expr.op == "-":
-            return a - b
-        if expr.op == "*":
-            return a * b
-        if expr.op == "/":
-            return a / b
-        return a // b
+        # `a + b + c` is a left-leaning tree as deep as the chain is long:
+        # walk its left spine in a loop, not by recursion.
+        spine = []
+        while isinstance(expr, ir.BinOp):
+            spine.append(expr)
+            expr = expr.left
+        value = self._number(expr)
+        for node in reversed(spine):
+            value = _arithmetic(node, value, self._number(node.right))
+        return value
+
+
+def _arithmetic(node: ir.BinOp, a, b):
+    if node.op in ("/", "//") and b == 0:
+        raise ArgumentError("division by zero", node.right.loc)
+    try:
+        value = _OPS[node.op](a, b)
+    except OverflowError:  # e.g. an int too large to become a float
+        value = float("inf")
+    return checked_number(value, node.loc, f"{_short(a)} {node.op} {_short(b)}")
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def load_program(path: str, overrides: Optional[dict] = None, text: Optional[str] = None) -> Program:
@@ -135,30 +174,41 @@ def load_program(path: str, overrides: Optional[dict] = None, text: Optional[str
     if text is None:
         text = _read_spec(path, None)
     program = Program(filename=path)
-    _gather(program, parse_text(text, path), set())
+    _gather(program, parse_text(text, path), set(), 0)
     program.overrides = _parse_overrides(program, overrides or {})
     return program
 
 
 def _read_spec(path: str, loc: Optional[Loc]) -> str:
+    """The text of a spec file; a missing, special, huge or non-UTF-8 file is a `DataError`."""
     try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):  # a folder, /dev/zero, a FIFO: never read those
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise DataError(f"cannot read {path}: it is {kind}", loc, hint="give the path of a .dlspec file")
+        if info.st_size > MAX_SPEC_BYTES:
+            raise DataError(f"{path} is too large for a spec ({info.st_size:,} bytes; at most "
+                            f"{MAX_SPEC_BYTES:,})", loc)
         with open(path, encoding="utf-8") as f:
-            return f.read()
+            return f.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
-        raise DlspecError(f"file not found: {path}", loc) from None
+        raise DataError(f"file not found: {path}", loc) from None
     except UnicodeDecodeError as exc:
-        raise DlspecError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})", loc) from None
-    except OSError as exc:
-        raise DlspecError(f"cannot read {path}: {exc.strerror}", loc) from None
+        raise DataError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})", loc,
+                        hint="a spec is a UTF-8 text file; is this the file you meant?") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL character in the path
+        raise DataError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}", loc) from None
 
 
-def _gather(program: Program, spec: ir.SpecFile, seen: set) -> None:
+def _gather(program: Program, spec: ir.SpecFile, seen: set, depth: int) -> None:
     seen.add(os.path.abspath(spec.filename))
     for decl in spec.decls:
         if isinstance(decl, ir.IncludeDecl):
             path = resolve_path(decl.path, decl.loc)
+            if depth >= MAX_DEPTH:
+                raise DlspecError(f"includes nested more than {MAX_DEPTH} files deep", decl.loc)
             if os.path.abspath(path) not in seen:
-                _gather(program, parse_text(_read_spec(path, decl.loc), path), seen)
+                _gather(program, parse_text(_read_spec(path, decl.loc), path), seen, depth + 1)
         elif isinstance(decl, ir.LetDecl):
             _add(program.lets, decl.name, decl, "let")
         elif isinstance(decl, (ir.BlockDecl, ir.ModelDecl)):
@@ -205,5 +255,7 @@ def _parse_overrides(program: Program, overrides: dict) -> dict:
                 raw = program.global_env().eval(expr)
             except DlspecError:
                 pass  # not an expression: keep the text as a string
+        elif isinstance(raw, (int, float)):
+            raw = checked_number(raw, None, f"--set {name}")
         values[name] = raw
     return values

@@ -9,6 +9,7 @@ import os
 from typing import Optional
 
 from .errors import DlspecError, UnknownNameError, did_you_mean
+from .parser import BOM
 from .plan import BodyNode, Planner
 from .resolve import Program, load_program
 
@@ -99,8 +100,10 @@ def loads(text: str, filename: str = "<string>", overrides: Optional[dict] = Non
           run_plugins: bool = True) -> Spec:
     """Load a spec from text; relative paths resolve against the current folder.
 
-    run_plugins=False imports nothing (no `use` lines, no entry points), so an
-    untrusted spec can be inspected first (see dlspec.train.trust)."""
+    A leading byte-order mark is dropped, as when reading a file. run_plugins=False
+    imports nothing (no `use` lines, no entry points), so an untrusted spec can be
+    inspected first (see dlspec.train.trust)."""
+    text = text[1:] if text.startswith(BOM) else text
     program = load_program(filename, overrides, text=text)
     return Spec(_with_plugins(program) if run_plugins else program, text)
 

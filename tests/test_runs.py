@@ -205,7 +205,7 @@ def test_a_stored_dotted_source_runs_only_with_trust(clean_run, tmp_path):
         with pytest.raises(UntrustedRunError, match=r"source os\.system\(\.\.\.\) \(imports os and calls os\.system\)"):
             call()
         assert not marker.exists(), verb
-    with pytest.raises(DataError, match="os.system is not a data set"):
+    with pytest.raises(DataError, match="source os.system is not a torch Dataset class .*it was not called"):
         dlspec.evaluate(run, trust=True)  # trusted: it ran (and then turned out not to be a data set)
     assert marker.exists()
 

@@ -1,14 +1,12 @@
-"""Every shipped spec compiles, its inferred shapes match a real forward pass,
-and hundreds of mutations of it either compile or raise DlspecError."""
-import random
+"""Every shipped spec compiles and its inferred shapes match a real forward pass.
 
+(Edits of these specs are fuzzed in test_fuzz.py.)"""
 import pytest
 import torch
 
 import dlspec
 from conftest import SPECS, load_shipped
 from dlspec.compiler import iter_nodes
-from dlspec.errors import DlspecError
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
@@ -28,46 +26,6 @@ def test_shipped_spec_compiles_and_shapes_match_forward(path):
             assert outputs[q] == node.out_shape.dims, q
         for h in hooks:
             h.remove()
-
-
-TOKENS = ["(", ")", "{", "}", ",", "->", "=", "input", "repeat", "3", "-1", "0", "relu", "conv", "add(y, input)",
-          '"x"', "\n", ";", ":", "linear(", "block", "model", "let", "1e9", "[", "]", "#", "\x00", "x.y", "//", "0.5"]
-
-
-def mutations(text, count, seed):
-    rng = random.Random(seed)
-    tokens = text.replace("(", " ( ").replace(")", " ) ").replace(",", " , ").split(" ")
-    for _ in range(count):
-        t = list(tokens)
-        op = rng.choice(["delete", "duplicate", "swap", "insert"])
-        i, j = rng.randrange(len(t)), rng.randrange(len(t))
-        if op == "delete":
-            del t[i]
-        elif op == "duplicate":
-            t.insert(i, t[j])
-        elif op == "swap":
-            t[i], t[j] = t[j], t[i]
-        else:
-            t.insert(i, rng.choice(TOKENS))
-        yield " ".join(t)
-
-
-@pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
-def test_mutated_specs_compile_or_raise_dlspec_error(path):
-    text = path.read_text()
-    outcomes = {"ok": 0, "error": 0}
-    for i, mutated in enumerate(mutations(text, 150, seed=hash(path.name) % 1000)):
-        try:
-            spec = dlspec.loads(mutated, str(path))
-            spec.check()
-            with torch.device("meta"):  # building must not fail after a clean check
-                for name in spec.model_names:
-                    spec.build(name)
-            outcomes["ok"] += 1
-        except DlspecError as err:
-            assert err.report()  # the report itself must not crash
-            outcomes["error"] += 1
-    assert outcomes["error"] > 0 and sum(outcomes.values()) == 150
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])

@@ -1,0 +1,316 @@
+"""Property: nothing a spec can say crashes dlspec.
+
+Hypothesis feeds specs to everything `dlspec compile` runs (load, plan and a
+meta-device build of every model, the data and train block checks): token
+edits of every shipped spec, and specs generated from the grammar. Each case
+must either pass or raise a `DlspecError` whose report renders, within
+FUZZ_SECONDS. Runs are reproducible (derandomized, no example database);
+DLSPEC_FUZZ_EXAMPLES=5000 runs a long local search, DLSPEC_FUZZ_SEED=N another
+reproducible sequence of cases. A failure prints the spec text that failed.
+
+Bugs found in modules owned elsewhere are listed in KNOWN_ISSUES with a
+minimal reproducer; the fuzz tolerates exactly those failures and
+`test_known_issue_still_crashes` xfails strictly, so a fix shows up as XPASS.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import warnings
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+
+import dlspec
+from conftest import ROOT, SPECS
+from dlspec.errors import DlspecError
+from dlspec.layers.registry import layer_names, list_layers
+
+EXAMPLES = int(os.environ.get("DLSPEC_FUZZ_EXAMPLES", "0")) or None
+SEED = int(os.environ.get("DLSPEC_FUZZ_SEED", "0"))  # 0: hypothesis' derandomized order
+FUZZ_SECONDS = float(os.environ.get("DLSPEC_FUZZ_SECONDS", "8"))
+CORPUS = sorted(SPECS + list((ROOT / "examples").glob("**/*.dlspec")))
+
+# Bugs found in modules owned elsewhere (plan*, compiler, layers, data, train), as
+# (minimal reproducer, exception type, words in its message, regex a fuzz case must
+# match to be excused). Owners: fix, then delete the entry (its xfail turns XPASS).
+KNOWN_ISSUES: list[tuple[str, str, str, str]] = [
+    # plan.py unrolls `repeat` eagerly: a huge count never finishes (no located limit).
+    ("model M {\n input vector(4)\n repeat 9223372036854775807 { relu }\n}\n", "CaseTimeout", "",
+     r"(?s)repeat.*\d{6,}|\d{6,}.*repeat"),
+    # layers/builtin.py:192 (shapes.as_tuple): a size list longer than the input's spatial rank.
+    ("model M {\n input image(1, 8, 8)\n adaptive_maxpool([1, 2, 3, 4])\n}\n", "ValueError", "values, received",
+     r"adaptive_(avg|max)pool"),
+    # layers/reshape.py:22: `shape=` given as one integer by keyword (positional `reshape(4)` works).
+    ("model M {\n input vector(4)\n reshape(shape=4)\n}\n", "TypeError", "object is not iterable",
+     r"reshape\(shape="),
+    # layers/reshape.py:77 (_upsample_infer): a scale that makes a side infinite.
+    ("model M {\n input image(1, 8, 8)\n upsample(1e308)\n}\n", "OverflowError", "float infinity to integer",
+     r"upsample"),
+]
+
+
+class CaseTimeout(Exception):
+    """A single case ran longer than FUZZ_SECONDS (a hang, not a slow machine)."""
+
+
+@contextmanager
+def time_limit(seconds: float):
+    def expire(signum, frame):
+        raise CaseTimeout(f"case ran longer than {seconds} s")
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def compile_everything(text: str, filename: str) -> None:
+    """What `dlspec compile` does, every model on its own: raise anything but a DlspecError."""
+    try:
+        spec = dlspec.loads(text, filename)
+    except DlspecError as err:
+        err.report()
+        return
+    for name in spec.model_names:
+        try:
+            spec.plan(name)
+            with torch.device("meta"):
+                spec.build(name)
+        except DlspecError as err:
+            err.report()
+    try:
+        dlspec.api.check_blocks(spec)
+    except DlspecError as err:
+        err.report()
+
+
+def known(exc: BaseException, text: str) -> bool:
+    return any(type(exc).__name__ == kind and words in str(exc) and re.search(pattern, text)
+               for _, kind, words, pattern in KNOWN_ISSUES)
+
+
+def check(text: str, filename: str = str(ROOT / "specs" / "fuzz.dlspec"), tolerate_known: bool = True,
+          seconds: float = FUZZ_SECONDS) -> None:
+    with warnings.catch_warnings(), time_limit(seconds):
+        warnings.simplefilter("ignore")
+        try:
+            compile_everything(text, filename)
+        except Exception as exc:  # noqa: BLE001 - the property under test
+            if not (tolerate_known and known(exc, text)):
+                raise AssertionError(f"{type(exc).__name__}: {exc}\n(DLSPEC_FUZZ_SEED={SEED}, derandomized when 0; "
+                                     f"hypothesis prints the case to rerun)\n--- spec ---\n{text}") from exc
+
+
+# ---- (a) token edits of shipped specs ------------------------------------
+
+TOKEN = re.compile(r'#[^\n]*|"(?:[^"\\\n]|\\.)*"|(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?'
+                   r'|[A-Za-z_][A-Za-z0-9_]*|->|//|\s+|.')
+NUMBERS = ["0", "-1", "1", "2", "0.5", "1.5", "-0.0", "1e308", "1e-308", "1e999", "9" * 25, "9223372036854775807",
+           "100000", "3.0"]
+KEYWORDS = ["let", "include", "block", "model", "data", "train", "input", "param", "repeat", "true", "false", "none"]
+INSERTS = ["(", ")", "[", "]", "{", "}", ",", "->", "=", ":", ";", "\n", "-", "+", "*", "/", "//", ".", '"x"',
+           "input", "add(y, input)", "repeat 2 {", "linear(", "#", "\x00", "\ufeff", "'", "x.y", "1e9", "-> relu"]
+LAYERS = sorted(layer_names())
+LAYER_DEFS = [d for d in list_layers() if d.source == "built-in"]
+NAMES = sorted(set(layer_names()) | set(KEYWORDS) | {"add", "mul", "concat", "image", "vector", "sequence",
+                                                     "tokens", "tensor", "zeros", "ones", "normal", "uniform"})
+
+
+def corpus_text(path) -> str:
+    # Pretrained weights would be looked up online; the edits are about the language.
+    return path.read_text(encoding="utf-8").replace('"IMAGENET1K_V1"', "none")
+
+
+@st.composite
+def edited_spec(draw):
+    path = draw(st.sampled_from(CORPUS))
+    tokens = TOKEN.findall(corpus_text(path))
+    for _ in range(draw(st.integers(1, 3))):
+        solid = [i for i, t in enumerate(tokens) if not t.isspace()]
+        i = draw(st.sampled_from(solid))
+        # Mostly edits that keep the syntax, so that cases reach planning and building.
+        op = draw(st.sampled_from(["number"] * 4 + ["name"] * 3 + ["delete", "duplicate", "swap", "insert"]))
+        if op == "delete":
+            del tokens[i]
+        elif op == "duplicate":
+            tokens.insert(i, tokens[i] + " ")
+        elif op == "swap":
+            j = draw(st.sampled_from(solid))
+            tokens[i], tokens[j] = tokens[j], tokens[i]
+        elif op == "number":
+            numbers = [k for k in solid if tokens[k][:1].isdigit()] or [i]
+            tokens[draw(st.sampled_from(numbers))] = draw(st.sampled_from(NUMBERS))
+        elif op == "name":
+            names = [k for k in solid if tokens[k][:1].isalpha() or tokens[k][:1] == "_"] or [i]
+            tokens[draw(st.sampled_from(names))] = draw(st.sampled_from(NAMES if draw(st.booleans()) else LAYERS))
+        else:
+            tokens.insert(i, " " + draw(st.sampled_from(INSERTS)) + " ")
+    return str(path), "".join(tokens)
+
+
+# ---- (b) specs generated from the grammar --------------------------------
+
+LAYER_CALLS = ["relu", "gelu", "tanh", "sigmoid", "silu", "identity", "flatten", "dropout({p})", "linear({n})",
+               "conv({n}, {k})", "conv({n}, {k}, padding={k})", "maxpool({k})", "avgpool({k})", "batchnorm",
+               "layernorm", "groupnorm({k})", "global_avgpool", "adaptive_avgpool({k})", "softmax({d})",
+               "reshape({d})", "permute({d}, {d})", "upsample({k})", "lstm({n})", "gru({n}, bidirectional=true)",
+               "rnn({n})", "last", "hidden", "mean_time", "max_time", "embedding({n})", "leaky_relu({p})",
+               "conv_transpose({n}, {k})", "lstm_cell({n})", "elu({p})", "log_softmax({d})", "dense({n})",
+               "torch.nn.ReLU()", "torch.nn.Linear({n}, {n})"]
+INPUTS = ["image({n}, {k8}, {k8})"] * 3 + ["vector({n})"] * 2 + ["sequence({k8}, {n})"] * 2 + [
+    "tokens({k8}, vocab={n})", "tensor({n}, {k8})", "image({n}, {n}, {n}, {n})", "vector({e})"]
+
+
+LITERALS = ["0", "1", "2", "3", "4", "8", "16", "-1", "0.5", "1e308", "99999999999", "1e-9", "2.0"]
+
+
+def small_numbers():
+    return st.sampled_from(LITERALS + ["w", "w * 2", "(w + 1) // 2", "w / 0", "-w"])
+
+
+@st.composite
+def expression(draw, depth=0):
+    """The value of `let w`: arithmetic on literals (mostly small, some huge)."""
+    if depth > 2 or draw(st.booleans()):
+        return draw(st.sampled_from(["2", "3", "4", "8"] * 3 + LITERALS))
+    op = draw(st.sampled_from(["+", "-", "*", "/", "//"]))
+    return f"({draw(expression(depth + 1))} {op} {draw(expression(depth + 1))})"
+
+
+CALL_VALUES = {"n": ["1", "2", "4", "8", "w", "0", "-3", "ch"], "k": ["1", "2", "3", "5", "0", "k"],
+               "p": ["0.1", "0.5", "1", "-0.2", "p"], "d": ["-1", "1", "0", "2", "4"]}
+
+
+@st.composite
+def layer_call(draw):
+    template = draw(st.sampled_from(LAYER_CALLS))
+    values = {}
+    for key, choices in CALL_VALUES.items():
+        values[key] = draw(st.sampled_from(choices))
+    return template.format(**values)
+
+
+ARG_VALUES = {
+    "int": ["1", "2", "3", "0", "-1", "16", "9223372036854775807", "2.5"],
+    "float": ["0.5", "0", "-1", "1e308", "1e-308", "2", "true"],
+    "bool": ["true", "false", "1", "none"],
+    "str": ['"x"', "same", "valid", "zeros", "nearest", "reflect", "1"],
+    "ints": ["2", "[2, 2]", "[]", "[0, -1]", "[1, 2, 3, 4]", "-1"],
+    "int_or_str": ["1", "same", '"valid"', "-2"],
+    "float_list": ["[0.5]", "[]", "0.5", "[1e308, -1]"],
+    "any": ["1", "none", "[1, 2]", '"x"', "{a: 1}", "input", "-1"],
+}
+
+
+@st.composite
+def registered_call(draw):
+    """Any registered layer with arguments drawn for its signature (right kinds, odd values)."""
+    layer = draw(st.sampled_from(LAYER_DEFS))
+    args, keyword = [], False
+    for arg in layer.args:
+        if not arg.required and draw(st.booleans()):
+            continue
+        value = draw(st.sampled_from(list(arg.choices) + ARG_VALUES.get(arg.kind, ARG_VALUES["any"])))
+        keyword = keyword or draw(st.booleans())
+        args.append(f"{arg.name}={value}" if keyword else value)
+    return f"{layer.name}({', '.join(args)})" if args or draw(st.booleans()) else layer.name
+
+
+@st.composite
+def chain(draw, names):
+    steps = draw(st.lists(st.one_of(layer_call(), layer_call(), registered_call()), min_size=1, max_size=4))
+    head = draw(st.sampled_from(["", "", "input -> ", "feat: "] + [f"{n} -> " for n in names]))
+    return head + " -> ".join(steps)
+
+
+@st.composite
+def body(draw, depth=0):
+    lines, names = [], []
+    for i in range(draw(st.integers(1, 5))):
+        kinds = ["chain", "chain", "bind", "merge", "repeat", "param"] + ["block"] * (depth == 0)
+        kind = draw(st.sampled_from(kinds))
+        if kind == "bind":
+            lines.append(f"y{i} = {draw(chain(names))}")
+            names.append(f"y{i}")
+        elif kind == "merge" and names:
+            merge = draw(st.sampled_from(["add", "mul", "concat"]))
+            lines.append(f"{merge}({draw(st.sampled_from(names))}, input) -> {draw(layer_call())}")
+        elif kind == "repeat" and depth < 2:
+            # (no `repeat w`: w may be huge, and unrolling is KNOWN_ISSUES[0])
+            lines.append(f"repeat {draw(st.sampled_from(['1', '2', '3', '0', '-1', '2.5', 'true', 'ch']))} {{\n"
+                         f"{draw(body(depth + 1))}\n}}")
+        elif kind == "param":
+            lines.append(f"param s{i}({draw(st.sampled_from(['1', '4', 'w', '1, 4']))}) = "
+                         f"{draw(st.sampled_from(['zeros', 'ones', '0.5', 'normal(std=0.02)', 'uniform(-1, 1)']))}")
+            names.append(f"s{i}")
+        elif kind == "block":
+            lines.append(draw(st.sampled_from(["B(4)", "B(ch=2, k=3)", "B", "B(0)"])))
+        else:
+            lines.append(draw(chain(names)))
+    return "\n".join(lines)
+
+
+@st.composite
+def generated_spec(draw):
+    parts = [f"let w = {draw(expression())}", f"let p = {draw(st.sampled_from(['0.1', '0.5', '2', 'w']))}"]
+    parts.append(f"block B(ch=4, k=3) {{\n{draw(body(1))}\n}}")  # depth 1: B does not call itself
+    values = {"n": draw(st.sampled_from(["1", "3", "4", "w"])),
+              "k8": draw(st.sampled_from(["8", "8", "6", "16", "1", "w"])), "e": draw(st.sampled_from(["auto", "0", "-2"]))}
+    parts.append(f"model M {{\ninput {draw(st.sampled_from(INPUTS)).format(**values)}\n{draw(body())}\n}}")
+    if draw(st.booleans()):
+        parts.append(draw(st.sampled_from([
+            "data d {\nsource sklearn_digits\nsplit train=0.8 test=0.2\nbatch %s\n"
+            "transform { resize(%s) -> normalize(mean=[0.5], std=[0.5]) }\naugment { flip(horizontal); rotate(w) }\n}",
+            "data d {\nsource sine(length=%s, window=w)\nscale standard\nbatch %s\n}",
+            "data d {\nsource csv(\"x.csv\", target=%s)\nsplit train=w val=0.5\nbatch %s\n}",
+        ])).replace("%s", draw(small_numbers()), 1).replace("%s", draw(small_numbers())))
+        parts.append("train {\nmodel M\ndata d\nloss %s\noptimizer adam(lr=%s)\nschedule cosine warmup=%s\n"
+                     "epochs %s\nmetrics accuracy, top_k(k=%s)\nearly_stop patience=%s\nfreeze feat\n}"
+                     % tuple(draw(small_numbers()) if i else draw(st.sampled_from(["cross_entropy", "mse", "x"]))
+                             for i in range(6)))
+    return "\n".join(draw(st.permutations(parts)))
+
+
+# ---- the properties -------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_up():
+    """Compile the corpus once, untimed: first imports (torchvision) would eat a case's time limit."""
+    for path in CORPUS:
+        check(corpus_text(path), str(path), seconds=600)
+
+FUZZ = settings(derandomize=not SEED, database=None, deadline=timedelta(seconds=FUZZ_SECONDS), print_blob=True,
+                suppress_health_check=list(HealthCheck))
+
+
+@pytest.mark.slow
+@seed(SEED)
+@settings(FUZZ, max_examples=EXAMPLES or 400)
+@given(edited_spec())
+def test_edited_shipped_specs_compile_or_raise_dlspec_error(case):
+    path, text = case
+    check(text, path)
+
+
+@pytest.mark.slow
+@seed(SEED)
+@settings(FUZZ, max_examples=EXAMPLES or 200)
+@given(generated_spec())
+def test_generated_specs_compile_or_raise_dlspec_error(text):
+    check(text)
+
+
+@pytest.mark.parametrize("text, kind, words, pattern", KNOWN_ISSUES,
+                         ids=[f"issue{i}" for i in range(len(KNOWN_ISSUES))])
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="a crash in a module owned elsewhere; fixed when this passes")
+def test_known_issue_still_crashes(text, kind, words, pattern):
+    check(text, tolerate_known=False, seconds=2)

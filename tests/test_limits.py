@@ -1,0 +1,175 @@
+"""Hostile or careless specs meet located errors, never crashes or hangs:
+long files lex in linear time, deep nesting and huge numbers are refused at
+their spot, and unreadable includes name the file."""
+import time
+
+import pytest
+import torch
+
+import dlspec
+from dlspec.errors import ArgumentError, DataError, DlspecError, SpecSyntaxError
+from dlspec.limits import MAX_DEPTH
+from dlspec.parser import parse_text
+
+MODEL = "model M {{\n input vector(4)\n {}\n}}\n"
+
+
+def build(text):
+    spec = dlspec.loads(text, "x.dlspec")
+    for name in spec.model_names:
+        spec.plan(name)
+        with torch.device("meta"):
+            spec.build(name)
+    return spec
+
+
+# ---- 1. linear lexing ---------------------------------------------------
+
+@pytest.mark.parametrize("filler", ["# a comment line\n", "\n", "   \n", "  # indented -> comment\n"])
+def test_16000_comment_or_blank_lines_parse_in_linear_time(filler):
+    text = filler * 16000 + MODEL.format("linear(3)\n" + filler * 100 + "  -> relu")
+    start = time.perf_counter()
+    spec = build(text)
+    assert time.perf_counter() - start < 2.0  # quadratic lexing took 39 s
+    assert [n.layer.name for n in spec.plan().children] == ["linear", "relu"]
+
+
+def test_a_10000_line_spec_of_comments_blank_lines_and_statements_parses_and_checks_quickly():
+    unit = ["# model {i}", "", "let w{i} = {i} * 2 + 1", "model M{i} {{", "    input vector(8)  # a sample",
+            "", "    linear(w{i})", "        # continues:", "        -> relu", "    linear(3)", "}}"]
+    text = "\n".join(line.format(i=i) for i in range(10000 // len(unit)) for line in unit)
+    start = time.perf_counter()
+    spec = dlspec.loads(text)
+    spec.check()
+    assert time.perf_counter() - start < 5.0  # about 0.5 s on one free core; generous for a busy CI
+    assert len(spec.model_names) == 909 and spec.plan("M7").out_shape.dims == (3,)
+
+
+def test_a_comment_holding_an_arrow_does_not_continue_the_chain():
+    spec = build(MODEL.format("linear(3)\n # then -> relu\n relu"))
+    assert [n.layer.name for n in spec.plan().children] == ["linear", "relu"]
+
+
+# ---- 2. deep nesting ----------------------------------------------------
+
+def test_a_3000_term_sum_and_1000_parentheses_evaluate():
+    text = "let a = " + "+".join(["1"] * 3000) + "\nlet b = " + "(" * 1000 + "2" + ")" * 1000 + "\n"
+    spec = build(text + MODEL.format("linear(a - 2998 + b)"))
+    assert spec.plan().children[0].args["out"] == 4
+
+
+@pytest.mark.parametrize("value", [
+    "-" * 1000 + "1",
+    "[" * 1000 + "]" * 1000,
+    "(1+" * 1000 + "1" + ")" * 1000,
+    "f(" * 1000 + ")" * 1000,
+])
+def test_deep_expressions_are_a_located_error(value):
+    with pytest.raises(SpecSyntaxError) as info:
+        build(f"let a = {value}\n" + MODEL.format("linear(2)"))
+    assert f"nested too deeply (limit {MAX_DEPTH}" in info.value.message
+    assert info.value.line == 1 and info.value.column > 9
+
+
+def test_deep_repeats_are_a_located_error_and_those_within_the_limit_build():
+    deep = MODEL.format("repeat 1 { " * 1000 + "linear(2)" + " }" * 1000)
+    with pytest.raises(SpecSyntaxError, match="nested too deeply") as info:
+        build(deep)
+    assert info.value.line == 3
+    build(MODEL.format("repeat 1 { " * (MAX_DEPTH - 1) + "linear(2)" + " }" * (MAX_DEPTH - 1)))
+
+
+def test_long_chains_of_lets_are_a_located_error():
+    lets = "let a0 = 1\n" + "".join(f"let a{i} = a{i - 1} + 1\n" for i in range(1, 1000))
+    with pytest.raises(DlspecError, match="chain of more than 100 lets") as info:
+        build(lets + MODEL.format("linear(a999)"))
+    assert info.value.line is not None
+
+
+# ---- 3. huge numbers ----------------------------------------------------
+
+@pytest.mark.parametrize("value, words, column", [
+    ("1" * 4301, "an integer of 4301 digits does not fit 64 bits", 9),
+    ("1e999", "1e999 overflows a 64-bit float", 9),
+    ("1e308 * 10", "1e+308 * 10 overflows a 64-bit float", 9),
+    ("-1e308 - 1e308", "overflows a 64-bit float", 9),
+    ("*".join(["1000000000000000000"] * 3), "1000000000000000000 * 1000000000000000000 does not fit 64 bits", 9),
+    ("7 / 0", "division by zero", 13),
+    ("7 // (1 - 1)", "division by zero", 15),
+    ("1e308 / 1e-10", "overflows a 64-bit float", 9),
+])
+def test_huge_numbers_and_division_by_zero_are_located(value, words, column):
+    with pytest.raises(ArgumentError) as info:
+        build(f"let a = {value}\n" + MODEL.format("linear(a)"))
+    assert words in info.value.message
+    assert (info.value.line, info.value.column) == (1, column)
+
+
+def test_a_400_digit_layer_argument_is_a_located_error():
+    with pytest.raises(ArgumentError, match="number too large: an integer of 400 digits") as info:
+        build(MODEL.format("dropout(" + "9" * 400 + ")"))
+    assert (info.value.line, info.value.column) == (3, 10)
+
+
+# ---- 4. unclosed brackets -----------------------------------------------
+
+@pytest.mark.parametrize("body, line, column, words", [
+    ("linear(10 -> relu", 3, 8, "'(' is never closed; expected ')' before the '->' at line 3"),
+    ("linear(10\n relu", 3, 8, "'(' is never closed; expected ')' before the 'relu' at line 4"),
+    ("reshape([2, 2) -> relu", 3, 10, "'[' is never closed; expected ']' before the ')' at line 3"),
+    ("linear(out=)", 3, 13, "unexpected ')'"),
+    ("linear(3))", 3, 11, "unexpected ')': no '(' is open here"),
+    ("linear(3]", 3, 8, "'(' is never closed; expected ')' before the ']' at line 3"),
+    ("linear(3 {", 3, 8, "'(' is never closed; expected ')' before the '{' at line 3"),
+])
+def test_unclosed_brackets_name_the_missing_closer(body, line, column, words):
+    with pytest.raises(SpecSyntaxError) as info:
+        parse_text(MODEL.format(body), "bad.dlspec")
+    assert words in info.value.message
+    assert (info.value.line, info.value.column) == (line, column)
+
+
+# ---- 5. byte-order mark, unreadable includes, odd --set values ---------------
+
+def test_a_byte_order_mark_is_accepted(write_spec):
+    text = "\ufeff" + MODEL.format("linear(2)")
+    assert dlspec.loads(text).plan().out_shape.dims == (2,)
+    write_spec("\ufeffblock B { relu }", "b.dlspec")
+    path = write_spec("\ufeffinclude \"b.dlspec\"\n" + MODEL.format("B"))
+    assert dlspec.load(path).plan().out_shape.dims == (4,)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda d: (d / "bin.dlspec").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe") and "bin.dlspec", "is not UTF-8 text"),
+    (lambda d: (d / "folder").mkdir() or "folder", "it is a folder"),
+    (lambda d: "/dev/zero", "not a regular file"),
+    (lambda d: "a\x00b", "cannot read"),
+])
+def test_unreadable_includes_are_located_data_errors(write_spec, tmp_path, make, words):
+    target = make(tmp_path)
+    path = write_spec(f'let a = 1\ninclude "{target}"\n' + MODEL.format("linear(2)"))
+    with pytest.raises(DataError) as info:
+        dlspec.load(path)
+    assert words in info.value.message and info.value.line == 2
+    assert str(target) in info.value.message
+
+
+def test_include_cycles_are_followed_once(write_spec):
+    write_spec('include "spec.dlspec"\nblock B { relu }', "b.dlspec")
+    path = write_spec('include "b.dlspec"\n' + MODEL.format("B"))
+    assert dlspec.load(path).plan().out_shape.dims == (4,)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("1; model X { input vector(1) }", "1; model X { input vector(1) }"),
+    ("1e999", "1e999"),
+    ("", ""),
+])
+def test_odd_set_values_are_kept_as_text(value, expected):
+    spec = dlspec.loads("let w = 5\n" + MODEL.format("linear(2)"), overrides={"w": value})
+    assert spec.program.overrides["w"] == expected
+
+
+def test_a_huge_python_override_is_refused():
+    with pytest.raises(ArgumentError, match="number too large: --set w"):
+        dlspec.loads("let w = 5\n" + MODEL.format("linear(w)"), overrides={"w": 10 ** 30})
