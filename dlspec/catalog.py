@@ -6,7 +6,7 @@ Backs `dlspec layers`, `dlspec transforms`, `dlspec losses`, `dlspec metrics`
 from __future__ import annotations
 
 from .errors import UnknownNameError, did_you_mean
-from .layers.registry import _show, signature
+from .schema.args import _show, signature
 
 
 def _entries(kind: str) -> dict:

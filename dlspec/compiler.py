@@ -15,8 +15,9 @@ import torch
 from torch import nn
 
 from .errors import DlspecError, PluginError
-from .modules import GraphModule
-from .plan import BodyNode, LayerNode, ParamNode
+from .runtime.graph import GraphModule
+from .runtime.hooks import to_channels_first, to_time_major
+from .planning.nodes import BodyNode, LayerNode, ParamNode, iter_nodes
 from .shapes import Shape
 
 
@@ -36,7 +37,7 @@ def build_model(plan: BodyNode) -> nn.Module:
 
 
 def _build_model(plan: BodyNode) -> nn.Module:
-    from .recurrent_modules import SequenceContext, building_with
+    from .runtime.recurrent import SequenceContext, building_with
     context = SequenceContext()
     with building_with(context):
         module = build_module(plan)
@@ -75,8 +76,8 @@ def _build_layer(node: LayerNode) -> nn.Module:
         _check_declared_shape(module, node, shape)
         _guard_forward(module, node)
     if node.time_major:
-        module.register_forward_pre_hook(_to_channels_first)
-        module.register_forward_hook(_to_time_major)
+        module.register_forward_pre_hook(to_channels_first)
+        module.register_forward_hook(to_time_major)
     return module
 
 
@@ -98,14 +99,6 @@ def _check_declared_shape(module: nn.Module, node: LayerNode, shape: Shape) -> N
                           f"{list(node.out_shape.dims)} for input {list(shape.dims)}, but its forward returns {shown}",
                           node.loc, hint="fix the plugin's output_shape function (it gets the input shape "
                                          "without the batch dim) or its forward")
-
-
-def _to_channels_first(module, inputs):
-    return (inputs[0].transpose(1, 2),) + tuple(inputs[1:])
-
-
-def _to_time_major(module, inputs, output):
-    return output.transpose(1, 2)
 
 
 _GUARDED: dict = {}
@@ -180,10 +173,4 @@ def _make_param(p: ParamNode) -> nn.Parameter:
     return nn.Parameter(data)
 
 
-def iter_nodes(node, prefix: str = "", depth: int = 0):
-    """Walk a plan tree: (qualified name, node, depth) for every body and layer."""
-    for child in getattr(node, "children", []):
-        name = f"{prefix}{child.name}"
-        yield name, child, depth
-        if isinstance(child, BodyNode):
-            yield from iter_nodes(child, name + ".", depth + 1)
+__all__ = ["build_model", "build_module", "check_memory", "iter_nodes", "memory_limit"]  # iter_nodes: temporary

@@ -315,8 +315,8 @@ def _constructor_args(module: nn.Module) -> str:
 
 
 def _sequence_support() -> str:
-    from . import recurrent_modules
-    source = inspect.getsource(recurrent_modules)
+    from .runtime import recurrent
+    source = inspect.getsource(recurrent)
     start = source.index("_BUILDING")  # skip the module docstring and imports
     imports = ("import contextlib\nimport contextvars\nfrom typing import Optional\n\n"
                "from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence\n\n")

@@ -68,3 +68,7 @@ def broadcast(a: tuple, b: tuple) -> Optional[tuple]:
             return None
         out.append(max(x, y))
     return tuple(reversed(out))
+
+
+class ShapeProblem(Exception):
+    """Raised by a layer's shape rule; the planner adds the spec line and the incoming shape."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from .macs import count_macs
-from .plan import BodyNode, LayerNode
+from .planning.nodes import BodyNode, LayerNode
 
 
 def model_summary(spec, name: str, frozen: tuple = (), module=None) -> dict:

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from dlspec.errors import ArgumentError
-from dlspec.layers.registry import bind_args, find_layer, list_layers
+from dlspec.schema.args import bind_args
+from dlspec.layers.registry import find_layer, list_layers
 from dlspec.shapes import Shape
 
 def shipped_layers():

@@ -7,7 +7,7 @@ import torch
 
 import dlspec
 from dlspec.errors import ArgumentError, DlspecError, DlspecWarning
-from dlspec.plan import MAX_LAYERS, MAX_NESTING
+from dlspec.planning.planner import MAX_LAYERS, MAX_NESTING
 
 
 def loads(text):
@@ -207,7 +207,7 @@ def test_labels_named_like_module_attributes_are_refused(label):
 
 
 def test_reserved_names_cover_every_public_module_attribute():
-    from dlspec.plan_nodes import RESERVED_NAMES
+    from dlspec.planning.nodes import RESERVED_NAMES
     public = {n for n in dir(torch.nn.Module()) if not n.startswith("_")}
     assert public <= RESERVED_NAMES
 

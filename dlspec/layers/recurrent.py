@@ -7,8 +7,9 @@ the time axis. `lstm_cell`/`gru_cell` unroll a cell explicitly over time.
 from __future__ import annotations
 
 from ..shapes import Shape
-from .builtin import ShapeProblem, _need_features, layer
-from .registry import Arg, positive, probability
+from ..shapes import ShapeProblem
+from ._base import _need_features, layer
+from ..schema.args import Arg, positive, probability
 
 
 def _sequence(shape: Shape, what: str) -> None:
@@ -28,7 +29,7 @@ def _rnn_infer(what):
 
 def _rnn_build(kind):
     def build(shape: Shape, a: dict):
-        from ..recurrent_modules import Recurrent
+        from ..runtime.recurrent import Recurrent
         return Recurrent(kind, shape.dims[-1], a["hidden"], a["layers"], a["bidirectional"], a["dropout"])
     return build
 
@@ -52,7 +53,7 @@ for _kind, _cls in (("rnn", "RNN"), ("lstm", "LSTM"), ("gru", "GRU")):
 
 def _cell_build(kind):
     def build(shape: Shape, a: dict):
-        from ..recurrent_modules import UnrolledCell
+        from ..runtime.recurrent import UnrolledCell
         return UnrolledCell(kind, shape.dims[-1], a["hidden"])
     return build
 
@@ -80,7 +81,7 @@ def _select_infer(how):
 
 def _select_build(how):
     def build(shape: Shape, a: dict):
-        from ..recurrent_modules import TimeSelect
+        from ..runtime.recurrent import TimeSelect
         return TimeSelect(how)
     return build
 

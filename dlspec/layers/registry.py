@@ -11,34 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from ..errors import ArgumentError, Loc, UnknownNameError, did_you_mean
+from ..errors import Loc
+from ..schema.args import Arg  # noqa: F401 - the type of LayerDef.args
+from ..schema.registry import Registry
 from ..shapes import Shape
-
-REQUIRED = object()
-
-
-class Symbol(str):
-    """A bare name used as a value, e.g. `horizontal` in `flip(horizontal)`."""
-
-
-@dataclass(frozen=True)
-class Arg:
-    """One argument of a layer: name, kind, default and an optional range check.
-
-    kind is one of: int, float, bool, str, ints (an int or a list of ints),
-    int_or_str, float_list, any. `check(value)` returns an error message or None.
-    """
-
-    name: str
-    kind: str = "any"
-    default: Any = REQUIRED
-    check: Optional[Callable[[Any], Optional[str]]] = None
-    choices: tuple = ()
-    doc: str = ""
-
-    @property
-    def required(self) -> bool:
-        return self.default is REQUIRED
 
 
 @dataclass(frozen=True)
@@ -57,43 +33,22 @@ class LayerDef:
     extra: dict = field(default_factory=dict)
 
 
-_LAYERS: dict[str, LayerDef] = {}
-_ALIASES: dict[str, str] = {}
-
-
-def register_entry(table: dict, item, what: str, override: bool = False):
-    """Add `item` to a registry under item.name; a name already taken is refused unless override=True.
-
-    The one duplicate policy of every registry: layers, sources, transforms,
-    losses, optimizers, schedules and metrics.
-    """
-    if item.name in table and not override:
-        raise ValueError(f"a {what} named '{item.name}' is already registered; pass override=True to replace it")
-    table[item.name] = item
-    return item
+LAYERS = Registry("layer or block", hint="`dlspec layers` lists every layer")
 
 
 def register_layer(layer: LayerDef, override: bool = False) -> LayerDef:
-    """Add a layer; a name already taken is refused unless override=True."""
-    names = (layer.name,) + tuple(layer.aliases)
-    for n in names:
-        if not override and (n in _LAYERS or n in _ALIASES):
-            raise ValueError(f"a layer named '{n}' is already registered; pass override=True to replace it")
-    _LAYERS[layer.name] = layer
-    for alias in layer.aliases:
-        _ALIASES[alias] = layer.name
-    return layer
+    """Add a layer; a name or alias already taken is refused unless override=True."""
+    return LAYERS.register(layer, override)
 
 
 def find_layer(name: str) -> Optional[LayerDef]:
     """The layer called `name` (or with that alias), or None."""
     _ensure_builtins()
-    if name in _LAYERS:
-        return _LAYERS[name]
-    if name in _ALIASES:
-        return _LAYERS[_ALIASES[name]]
+    found = LAYERS.find(name)
+    if found is not None:
+        return found
     if name.startswith(("torch.nn.", "nn.")):
-        from .torch_generic import torch_module_layer
+        from .torch_nn import torch_module_layer
         return torch_module_layer(name)
     if name.startswith("torchvision."):
         from .torchvision_models import torchvision_layer
@@ -103,170 +58,27 @@ def find_layer(name: str) -> Optional[LayerDef]:
 
 def list_layers() -> list[LayerDef]:
     _ensure_builtins()
-    return [_LAYERS[n] for n in sorted(_LAYERS)]
+    return LAYERS.entries()
 
 
 def layer_names() -> list[str]:
     _ensure_builtins()
-    return sorted(set(_LAYERS) | set(_ALIASES))
+    return LAYERS.names(with_aliases=True)
 
 
 def get_layer(name: str, loc: Optional[Loc], other_names=()) -> LayerDef:
     """Like `find_layer`, but an unknown name is an error with suggestions."""
     layer = find_layer(name)
     if layer is None:
-        raise UnknownNameError(
-            f"unknown layer or block '{name}'." + did_you_mean(name, list(layer_names()) + list(other_names)),
-            loc, hint="`dlspec layers` lists every layer")
+        LAYERS.get(name, loc, other_names)  # raises, with did-you-mean over layers and blocks
     return layer
 
 
 def _ensure_builtins() -> None:
-    if not _LAYERS:
-        from . import builtin  # noqa: F401 - registers on import
+    # importing the package registers every built-in family (its __init__ lists them in order)
+    import dlspec.layers  # noqa: F401
 
 
-# ---- argument binding --------------------------------------------------
-
-
-def bind_args(layer_name: str, specs: tuple, args: list, kwargs: dict, loc: Optional[Loc],
-              arg_locs: Optional[dict] = None, known_names=()) -> dict:
-    """Match positional and keyword values to `specs`, converting and checking each.
-
-    `args` are values; `kwargs` maps names to values; `arg_locs` maps a
-    position (int) or name to the Loc of that value for precise errors.
-    """
-    arg_locs = arg_locs or {}
-    if len(args) > len(specs):
-        raise ArgumentError(
-            f"{layer_name} takes at most {len(specs)} positional argument(s), received {len(args)}",
-            arg_locs.get(len(specs), loc), hint=f"signature: {signature(layer_name, specs)}")
-    bound = {}
-    for spec, value, i in zip(specs, args, range(len(args))):
-        bound[spec.name] = (value, arg_locs.get(i, loc))
-    names = [s.name for s in specs]
-    for key, value in kwargs.items():
-        if key not in names:
-            raise ArgumentError(f"{layer_name} has no argument '{key}'." + did_you_mean(key, names),
-                                arg_locs.get(key, loc), hint=f"signature: {signature(layer_name, specs)}")
-        if key in bound:
-            raise ArgumentError(f"{layer_name}: argument '{key}' given twice", arg_locs.get(key, loc))
-        bound[key] = (value, arg_locs.get(key, loc))
-    result = {}
-    for spec in specs:
-        if spec.name not in bound:
-            if spec.required:
-                raise ArgumentError(f"{layer_name} needs argument '{spec.name}'", loc,
-                                    hint=f"signature: {signature(layer_name, specs)}")
-            result[spec.name] = spec.default
-            continue
-        value, vloc = bound[spec.name]
-        result[spec.name] = convert(layer_name, spec, value, vloc, known_names)
-    return result
-
-
-def convert(owner: str, spec: Arg, value, loc: Optional[Loc], known_names=()):
-    """Convert one value to the kind `spec` asks for, or raise ArgumentError."""
-    if value is None and (spec.default is None):
-        return None
-    converted = _CONVERTERS[spec.kind](value)
-    if converted is _BAD:
-        unknown = did_you_mean(value, known_names) if isinstance(value, Symbol) else ""
-        raise ArgumentError(
-            f"{owner}: argument '{spec.name}' expects {_KIND_WORDS[spec.kind]}, received {_show(value)}."
-            + unknown, loc)
-    if spec.choices and converted not in spec.choices:
-        raise ArgumentError(
-            f"{owner}: argument '{spec.name}' must be one of {', '.join(map(str, spec.choices))}; "
-            f"received {_show(value)}." + did_you_mean(str(value), map(str, spec.choices)), loc)
-    if spec.check is not None:
-        problem = spec.check(converted)
-        if problem:
-            raise ArgumentError(f"{owner}: argument '{spec.name}' {problem}; received {_show(value)}", loc)
-    return converted
-
-
-_BAD = object()
-
-
-def _to_int(v):
-    return v if isinstance(v, int) and not isinstance(v, bool) else _BAD
-
-
-def _to_float(v):
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else _BAD
-
-
-def _to_bool(v):
-    return v if isinstance(v, bool) else _BAD
-
-
-def _to_str(v):
-    return str(v) if isinstance(v, str) else _BAD
-
-
-def _to_ints(v):
-    if isinstance(v, (list, tuple)):
-        items = [_to_int(x) for x in v]
-        return _BAD if (not items or _BAD in items) else tuple(items)
-    return _to_int(v)
-
-
-def _to_int_or_str(v):
-    return str(v) if isinstance(v, str) else _to_ints(v)
-
-
-def _to_float_list(v):
-    if isinstance(v, (list, tuple)):
-        items = [_to_float(x) for x in v]
-        return _BAD if (not items or _BAD in items) else tuple(items)
-    return _BAD
-
-
-_CONVERTERS = {
-    "int": _to_int, "float": _to_float, "bool": _to_bool, "str": _to_str, "ints": _to_ints,
-    "int_or_str": _to_int_or_str, "float_list": _to_float_list, "any": lambda v: v,
-}
-_KIND_WORDS = {
-    "int": "an integer", "float": "a number", "bool": "true or false", "str": "a name or string",
-    "ints": "an integer or a list of integers", "int_or_str": "an integer, a list of integers or a name",
-    "float_list": "a list of numbers", "any": "a value",
-}
-
-
-def _show(value) -> str:
-    if isinstance(value, Symbol):
-        return f"the name '{value}'"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "none"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    return str(value)
-
-
-def signature(name: str, specs: tuple) -> str:
-    """How a call is written: conv(out, kernel, stride=1, ...); a bare name when it takes no arguments."""
-    if not specs:
-        return name
-    return f"{name}(" + ", ".join(s.name if s.required else f"{s.name}={_show(s.default)}" for s in specs) + ")"
-
-
-# ---- common range checks ----------------------------------------------
-
-
-def positive(v) -> Optional[str]:
-    vals = v if isinstance(v, tuple) else (v,)
-    return None if all(x > 0 for x in vals) else "must be positive"
-
-
-def non_negative(v) -> Optional[str]:
-    vals = v if isinstance(v, tuple) else (v,)
-    return None if all(x >= 0 for x in vals) else "must not be negative"
-
-
-def probability(v) -> Optional[str]:
-    return None if 0.0 <= v < 1.0 else "must be in [0, 1)"
+# Temporary re-exports: the argument kernel moved to dlspec.schema (removed once every caller imports from there).
+from ..schema.args import REQUIRED, Symbol, bind_args, convert, non_negative, positive, probability, signature  # noqa
+from ..schema.registry import register_entry  # noqa: E402,F401

@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 
 from ..shapes import Shape, as_tuple
-from .builtin import ShapeProblem, _nn, layer
-from .registry import Arg, positive
+from ..shapes import ShapeProblem
+from ._base import _nn, layer
+from ..schema.args import Arg, positive
 
 
 def _flatten_infer(shape: Shape, a: dict) -> Shape:
@@ -33,7 +34,7 @@ def _reshape_infer(shape: Shape, a: dict) -> Shape:
 
 
 def _reshape_build(shape: Shape, a: dict):
-    from ..modules import Reshape
+    from ..runtime.graph import Reshape
     return Reshape(a["shape"])
 
 
@@ -55,7 +56,7 @@ def _permute_infer(shape: Shape, a: dict) -> Shape:
 
 
 def _permute_build(shape: Shape, a: dict):
-    from ..modules import Permute
+    from ..runtime.graph import Permute
     order = list(a["dims"])
     return Permute([0] + order if len(order) == shape.rank else order)
 

@@ -13,8 +13,9 @@ import os
 
 from ..errors import ArgumentError, DlspecError
 from ..shapes import Shape
-from .builtin import ShapeProblem
-from .registry import Arg, LayerDef, positive
+from ..shapes import ShapeProblem
+from ..schema.args import Arg, positive
+from .registry import LayerDef
 
 _FILE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 
@@ -99,7 +100,7 @@ def torchvision_layer(qualified: str):
 
     def infer(shape: Shape, a: dict) -> Shape:
         import torch
-        from .torch_generic import meta_output_shape
+        from .torch_nn import meta_output_shape
         if shape.rank != 3 or shape.integer:
             raise ShapeProblem(f"torchvision.{name} needs an image input [C, H, W]")
         if is_weights_file(a["weights"]) and not os.path.exists(a["weights"]):

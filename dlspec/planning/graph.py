@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from . import ir
-from .errors import ArgumentError, DlspecError, Loc, ShapeError, UnknownNameError, did_you_mean, warn
-from .plan_nodes import MERGES, TEMP_PREFIX, BodyNode, Op, ParamNode, evaluate_args, int_dim
-from .resolve import CallValue, Env
-from .layers.registry import Arg, Symbol, bind_args, positive
-from .shapes import Shape, broadcast
+from .. import ir
+from ..errors import ArgumentError, DlspecError, Loc, ShapeError, UnknownNameError, did_you_mean, warn
+from .nodes import MERGES, TEMP_PREFIX, BodyNode, Op, ParamNode, evaluate_args, int_dim
+from ..resolve import CallValue, Env
+from ..schema.args import Arg, Symbol, bind_args, positive
+from ..shapes import Shape, broadcast
 
 if TYPE_CHECKING:  # only for annotations: plan imports this module
-    from .plan import Namer, Planner
+    from .planner import Namer, Planner
 
 
 class GraphBuilder:

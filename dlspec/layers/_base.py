@@ -1,0 +1,66 @@
+"""What every built-in layer family shares: the `layer()` registration helper and shape checks.
+
+Imports no layer family (the package `__init__` imports them, in order), so a
+family module can import this one without a cycle. Shape helpers raise
+`ShapeProblem`; torch is imported only inside builders (`_nn()`).
+"""
+from __future__ import annotations
+
+from ..shapes import Shape, ShapeProblem, as_tuple, conv_out
+from .registry import LayerDef, register_layer
+
+def _nn():
+    import torch.nn as nn
+    return nn
+
+
+def layer(name, args=(), *, infer, build, doc, aliases=(), macs=None, examples=(), **extra):
+    return register_layer(LayerDef(name=name, args=tuple(args), infer=infer, build=build, doc=doc,
+                                   aliases=tuple(aliases), macs=macs, examples=tuple(examples),
+                                   extra=extra))
+
+
+def _need_features(shape: Shape, what: str) -> None:
+    if shape.integer:
+        raise ShapeProblem(f"{what} needs float features, but its input holds integer token ids; "
+                           "put an embedding first")
+
+
+def _spatial(shape: Shape, what: str, forced: int | None = None) -> int:
+    """Number of spatial dims of a channels-first input, checked for `what`."""
+    _need_features(shape, what)
+    n = shape.rank - 1
+    if forced is not None and n != forced:
+        want = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}[forced]
+        raise ShapeProblem(f"{what} needs an input of shape {want}")
+    if n not in (1, 2, 3):
+        raise ShapeProblem(f"{what} needs a channels-first input [C, L], [C, H, W] or [C, D, H, W]"
+                           + (" (it comes after flatten?)" if shape.rank == 1 else ""))
+    return n
+
+
+def _window_dims(shape: Shape, n: int, kernel, stride, padding, dilation=1, ceil=False, what="layer"):
+    k, s = as_tuple(kernel, n), as_tuple(stride, n)
+    p, d = as_tuple(padding, n), as_tuple(dilation, n)
+    out = []
+    for size, ki, si, pi, di in zip(shape.dims[1:], k, s, p, d):
+        o = conv_out(size, ki, si, pi, di) if not ceil else -(-(size + 2 * pi - di * (ki - 1) - 1) // si) + 1
+        if ceil and (o - 1) * si >= size + pi:
+            o -= 1
+        if o <= 0:
+            raise ShapeProblem(f"{what}: kernel {_fmt(k)} (padding {_fmt(p)}, dilation {_fmt(d)}) is larger "
+                               f"than the {'x'.join(map(str, shape.dims[1:]))} input")
+        out.append(o)
+    return out
+
+
+def _fmt(t):
+    return str(t[0]) if len(set(t)) == 1 else "x".join(map(str, t))
+
+
+def _features(what):
+    """A shape rule for layers that keep their input's shape but need float features."""
+    def infer(shape: Shape, a: dict) -> Shape:
+        _need_features(shape, what)
+        return shape
+    return infer

@@ -1,0 +1,59 @@
+"""Normalisation: batchnorm, layernorm and groupnorm; the normalised features are inferred."""
+from __future__ import annotations
+
+from ..schema.args import Arg, positive
+from ..shapes import Shape, ShapeProblem
+from ._base import _need_features, _nn, layer
+
+def _bn_build(shape: Shape, a: dict):
+    n = {1: 1, 2: 1, 3: 2, 4: 3}.get(shape.rank)
+    return getattr(_nn(), f"BatchNorm{n}d")(shape.dims[0], eps=a["eps"], momentum=a["momentum"], affine=a["affine"])
+
+
+def _norm_macs(i: Shape, o: Shape, a: dict) -> int:
+    return i.numel  # one scale-and-shift per element
+
+
+def _bn_infer(shape: Shape, a: dict) -> Shape:
+    _need_features(shape, "batchnorm")
+    if shape.rank not in (1, 2, 3, 4):
+        raise ShapeProblem("batchnorm needs [N], [C, L], [C, H, W] or [C, D, H, W]")
+    return shape
+
+
+layer("batchnorm", (Arg("eps", "float", 1e-5, positive), Arg("momentum", "float", 0.1),
+                    Arg("affine", "bool", True)),
+      infer=_bn_infer, build=_bn_build, macs=_norm_macs, aliases=("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "batch_norm"),
+      channels_first=True,
+      doc="Batch normalisation over the channel (first) dimension; features are inferred.",
+      examples=[((6, 5, 5), {}), ((10,), {"momentum": 0.01}), ((4, 9), {})])
+
+
+def _ln_infer(shape: Shape, a: dict) -> Shape:
+    _need_features(shape, "layernorm")
+    if shape.rank == 0:
+        raise ShapeProblem("layernorm needs at least one feature dimension")
+    return shape
+
+
+layer("layernorm", (Arg("eps", "float", 1e-5, positive), Arg("affine", "bool", True)),
+      infer=_ln_infer, macs=_norm_macs,
+      build=lambda s, a: _nn().LayerNorm(s.dims[-1], eps=a["eps"], elementwise_affine=a["affine"]),
+      aliases=("LayerNorm", "layer_norm"),
+      doc="Layer normalisation over the last dimension (the features of each position).",
+      examples=[((12,), {}), ((5, 8), {})])
+
+
+def _gn_infer(shape: Shape, a: dict) -> Shape:
+    _need_features(shape, "groupnorm")
+    if shape.rank < 2 or shape.dims[0] % a["groups"]:
+        raise ShapeProblem(f"groupnorm({a['groups']}) needs a channels-first input whose channels "
+                           f"divide into {a['groups']} groups")
+    return shape
+
+
+layer("groupnorm", (Arg("groups", "int", check=positive), Arg("eps", "float", 1e-5, positive),
+                    Arg("affine", "bool", True)),
+      infer=_gn_infer, macs=_norm_macs, build=lambda s, a: _nn().GroupNorm(a["groups"], s.dims[0], eps=a["eps"], affine=a["affine"]),
+      aliases=("GroupNorm", "group_norm"), doc="Group normalisation: groupnorm(groups) over channel groups.",
+      examples=[((8, 4, 4), {"groups": 2})])

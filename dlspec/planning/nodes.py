@@ -1,0 +1,126 @@
+"""Plan nodes: the tree the planner makes and the compiler reads (pure Python, no torch).
+
+Also the helpers every planning module needs: evaluating a call's arguments
+with their locations, checking a size, and walking a plan tree (`iter_nodes`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .. import ir
+from ..errors import ArgumentError, Loc
+from ..layers.registry import LayerDef
+from ..resolve import Env
+from ..shapes import Shape
+
+MERGES = ("add", "mul", "concat")
+
+# Graph temporaries start with a character a spec name cannot hold, so a user
+# binding can never be mistaken for one.
+TEMP_PREFIX = "%"
+
+# Names a label or param cannot take: they are attributes of torch's nn.Module
+# (and of the GraphModule dlspec emits), and a submodule of that name would
+# shadow them. Kept here as data so planning needs no torch; a test compares
+# it with dir(nn.Module()).
+RESERVED_NAMES = frozenset("""
+T_destination call_super_init dump_patches forward training add_module apply bfloat16 buffers children compile
+cpu cuda double eval extra_repr float get_buffer get_extra_state get_parameter get_submodule half ipu
+load_state_dict modules mtia named_buffers named_children named_modules named_parameters parameters
+register_backward_hook register_buffer register_forward_hook register_forward_pre_hook
+register_full_backward_hook register_full_backward_pre_hook register_load_state_dict_post_hook
+register_load_state_dict_pre_hook register_module register_parameter register_state_dict_post_hook
+register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule share_memory state_dict
+to to_empty train type xpu zero_grad
+""".split())
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation of a graph body.
+
+    kind "module" calls submodule `module` on `inputs[0]`; "add"/"mul"/"concat"
+    merge `inputs` (result names, param names or float constants); "ref" binds
+    a name to a result. `loc` is the spec position the operation came from.
+    """
+
+    target: str
+    kind: str
+    module: Optional[str]
+    inputs: tuple
+    dim: int
+    loc: Loc
+
+    def as_tuple(self) -> tuple:
+        """The (target, kind, module, inputs, dim) form the runtime GraphModule executes."""
+        return (self.target, self.kind, self.module, self.inputs, self.dim)
+
+
+@dataclass
+class LayerNode:
+    """One layer with its bound arguments and shapes."""
+
+    name: str
+    layer: LayerDef
+    args: dict
+    in_shape: Shape
+    out_shape: Shape
+    loc: Loc
+    time_major: bool = False  # a channels-first layer applied to a [T, F] sequence (transposed around it)
+
+
+@dataclass
+class ParamNode:
+    """A `param NAME(dims) = INIT` declaration."""
+
+    name: str
+    shape: tuple
+    init: tuple  # (kind, {arguments})
+    loc: Loc
+
+
+@dataclass
+class BodyNode:
+    """A model or block body: sequential children, or a graph of operations."""
+
+    name: str
+    block: Optional[str]
+    graph: bool
+    in_shape: Shape
+    out_shape: Shape
+    loc: Loc
+    children: list = field(default_factory=list)
+    params: list = field(default_factory=list)
+    ops: list = field(default_factory=list)  # of Op, for graph bodies
+    output: str = "input"
+    shapes: dict = field(default_factory=dict)  # graph bodies: result name -> Shape
+
+
+def evaluate_args(node, env: Env):
+    """Evaluate a call's arguments; also return the Loc of each (by index or name)."""
+    if isinstance(node, ir.Name):
+        return [], {}, {}
+    args = [env.eval(a) for a in node.args]
+    kwargs, locs = {}, {i: a.loc for i, a in enumerate(node.args)}
+    for kw in node.kwargs:
+        if kw.name in kwargs:
+            raise ArgumentError(f"argument '{kw.name}' given twice", kw.loc)
+        kwargs[kw.name] = env.eval(kw.value)
+        locs[kw.name] = kw.loc
+    return args, kwargs, locs
+
+
+def int_dim(value, loc: Loc) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ArgumentError(f"a size must be a positive integer, received {value!r}", loc)
+    return value
+
+
+def iter_nodes(node, prefix: str = "", depth: int = 0):
+    """Walk a plan tree: (qualified name, node, depth) for every body and layer."""
+    for child in getattr(node, "children", []):
+        name = f"{prefix}{child.name}"
+        yield name, child, depth
+        if isinstance(child, BodyNode):
+            yield from iter_nodes(child, name + ".", depth + 1)

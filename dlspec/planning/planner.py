@@ -1,0 +1,348 @@
+"""Expansion and shape inference: a `Program` model in, a plan tree with shapes out.
+
+Blocks are expanded with their arguments, `repeat`s unrolled, every step
+resolved to a layer, block or merge, every argument bound and checked, and
+every output shape inferred from the declared input shape. Pure Python: no
+weight is allocated here, so a mismatch is reported before any torch work,
+at the line of the layer that cannot take its input.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Optional
+
+from .. import ir
+from ..errors import ArgumentError, DlspecError, Loc, ShapeError, UnknownNameError, did_you_mean
+from ..layers.registry import LayerDef, get_layer
+from ..resolve import CallValue, Env, Program, resolve_path
+from ..schema.args import REQUIRED, Arg, Symbol, bind_args, positive
+from ..shapes import Shape, ShapeProblem
+from .graph import GraphBuilder, warn_unreachable
+from .nodes import MERGES, RESERVED_NAMES, BodyNode, LayerNode, evaluate_args, int_dim
+
+# Documented limits (docs/language.md): what one model may expand to, so a typo
+# like `repeat 100000` is an error at its line rather than a hang.
+MAX_LAYERS = 10_000
+MAX_NESTING = 64  # blocks inside blocks, repeats inside repeats
+
+
+def _shape_error(what: str, problem: str, shape: Shape, loc: Loc) -> ShapeError:
+    prefix = "" if problem.startswith(what) else f"{what}: "
+    suffix = "" if "input of shape" in problem else f" (its input has shape {shape})"
+    return ShapeError(f"{prefix}{problem}{suffix}", loc)
+
+
+# ---- inputs ------------------------------------------------------------
+
+_DIM = Arg("d", "int", check=positive)
+_INPUTS = {
+    "image": ((Arg("channels", "int", check=positive), Arg("height", "int", check=positive),
+               Arg("width", "int", check=positive)), lambda a: Shape((a["channels"], a["height"], a["width"]))),
+    "vector": ((Arg("features", "int", check=positive),), lambda a: Shape((a["features"],))),
+    "sequence": ((Arg("steps", "int", check=positive), Arg("features", "int", check=positive)),
+                 lambda a: Shape((a["steps"], a["features"]), sequence=True)),
+    "tokens": ((Arg("steps", "int", check=positive), Arg("vocab", "int", None, positive)),
+               lambda a: Shape((a["steps"],), integer=True, vocab=a["vocab"])),
+}
+
+
+class Namer:
+    """Unique, readable submodule names within one body: conv, conv_1, ..."""
+
+    def __init__(self):
+        self.used: set = set()
+
+    def reserve(self, name: str, loc: Loc, what: str = "label") -> None:
+        """Claim `name` for a label or param; it must be unique and not shadow an nn.Module attribute."""
+        if name in RESERVED_NAMES or name.startswith("_"):
+            raise DlspecError(f"{what} '{name}' cannot be used: it is the name of an attribute of torch's nn.Module "
+                              "or starts with '_'", loc, hint=f"rename it, e.g. '{name.strip('_')}_part'")
+        if name in self.used:
+            raise DlspecError(f"{what} '{name}' is used twice in this body", loc,
+                              hint="labels and params name submodules and must be unique within a model or block")
+        self.used.add(name)
+
+    def take(self, base: str, label: Optional[str], loc: Loc) -> str:
+        if label is not None:
+            self.reserve(label, loc)
+            return label
+        name, i = base, 0
+        while name in self.used:
+            i += 1
+            name = f"{base}_{i}"
+        self.used.add(name)
+        return name
+
+
+class Planner:
+    """Expands the models of a program into plan trees with inferred shapes."""
+
+    def __init__(self, program: Program, vocab: Optional[int] = None):
+        self.program = program
+        self.vocab = vocab  # the linked data's vocabulary size, for tokens(T) without vocab=
+        self._known = list(program.lets)
+        self._layers = 0  # layers planned so far in this model, against MAX_LAYERS
+        self._model = ""
+
+    def plan_model(self, name: str) -> BodyNode:
+        decl = self.program.models[name]
+        statements = list(decl.body.statements)
+        if not statements or not isinstance(statements[0], ir.InputDecl):
+            loc = statements[0].loc if statements else decl.loc
+            raise DlspecError(f"model {name} must start with an `input` declaration", loc,
+                              hint="e.g. input image(3, 32, 32), vector(20), sequence(50, 8) or tokens(40, vocab=5000)")
+        env = self.program.global_env()
+        shape = self._input_shape(statements[0], env)
+        body = ir.Body(tuple(statements[1:]), decl.body.loc)
+        self._layers, self._model = 0, name
+        return self._body(body, env, shape, name, None, decl.loc, ())
+
+    def _input_shape(self, decl: ir.InputDecl, env: Env) -> Shape:
+        args, kwargs, locs = evaluate_args(decl, env)
+        if decl.kind == "tensor":
+            dims = [int_dim(v, locs.get(i, decl.loc)) for i, v in enumerate(args)]
+            if not dims or kwargs:
+                raise ArgumentError("tensor(...) takes the sizes of one sample, e.g. tensor(4, 10)", decl.loc)
+            return Shape(tuple(dims))
+        if decl.kind not in _INPUTS:
+            raise UnknownNameError(f"unknown input kind '{decl.kind}'." + did_you_mean(decl.kind, list(_INPUTS) + ["tensor"]),
+                                   decl.loc, hint="input kinds: image, vector, sequence, tokens, tensor")
+        specs, make = _INPUTS[decl.kind]
+        shape = make(bind_args(decl.kind, specs, args, kwargs, decl.loc, locs))
+        if shape.integer and shape.vocab is None and self.vocab is not None:
+            shape = Shape(shape.dims, integer=True, vocab=self.vocab)
+        return shape
+
+    # ---- bodies ----
+
+    def _body(self, body: ir.Body, env: Env, shape: Shape, name: str, block: Optional[str],
+              loc: Loc, stack: tuple) -> BodyNode:
+        if len(stack) > MAX_NESTING:
+            raise DlspecError(f"blocks and repeats are nested more than {MAX_NESTING} levels deep here", loc,
+                              hint=f"dlspec allows {MAX_NESTING} levels of nesting")
+        statements = self._unroll(body.statements, env, len(stack))
+        node = BodyNode(name, block, _is_graph(statements), shape, shape, loc)
+        namer = Namer()
+        if node.graph:
+            self._graph(node, statements, env, namer, stack)
+            return node
+        for st in statements:
+            items = [st] if isinstance(st, _Iteration) else self.group_steps(st.steps)
+            for item in items:
+                if isinstance(item, _Iteration):
+                    child = self.plan_iteration(item, shape, namer, stack)
+                elif isinstance(item, list):
+                    child = self.plan_group(item, env, shape, namer, stack)
+                else:
+                    child = self.plan_step(item, env, shape, namer, stack)
+                node.children.append(child)
+                shape = child.out_shape
+        node.out_shape = shape
+        return node
+
+    def _unroll(self, statements, env: Env, depth: int) -> list:
+        """Statements with sequential repeats spliced in; a repeat whose body is a graph gives
+        one `_Iteration` per pass, so `input` in it is the input of that iteration."""
+        if depth > MAX_NESTING:
+            raise DlspecError(f"repeats are nested more than {MAX_NESTING} levels deep",
+                              statements[0].loc if statements else None)
+        out = []
+        for st in statements:
+            if isinstance(st, ir.Repeat):
+                out.extend(self._repeat(st, env, depth))
+            elif isinstance(st, ir.InputDecl):
+                raise DlspecError("`input` declares a model's input and must be its first statement", st.loc)
+            else:
+                out.append(st)
+        return out
+
+    def _repeat(self, st: ir.Repeat, env: Env, depth: int) -> list:
+        count = env.eval(st.count)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ArgumentError(f"repeat needs a non-negative integer count, received {count!r}", st.count.loc)
+        graph_body = _is_graph(st.body.statements)
+        one = [_Iteration(st.body, env, st.loc)] if graph_body else self._unroll(st.body.statements, env, depth + 1)
+        size = max(len(one) if not graph_body else _count_steps(st.body.statements), 1)
+        if count * size > MAX_LAYERS:
+            raise ArgumentError(f"repeat {count:,} expands to about {count * size:,} steps; a model may have at most "
+                                f"{MAX_LAYERS:,} layers", st.count.loc, hint="use a smaller count")
+        return one * count
+
+    def plan_iteration(self, item: "_Iteration", shape: Shape, namer: Namer, stack: tuple) -> BodyNode:
+        """One pass of a repeat whose body is a graph: a submodule like an inline block."""
+        node = self._body(item.body, item.env, shape, "repeat", None, item.loc, stack + ("repeat",))
+        node.name = namer.take("repeat", None, item.loc)
+        return node
+
+    @staticmethod
+    def group_steps(steps) -> list:
+        """A chain's steps, with a labelled run of several steps gathered into one list.
+
+        A label names everything on its chain from its step up to the next label,
+        so `features: A -> B -> C` becomes one submodule named `features`.
+        """
+        items: list = []
+        for step in steps:
+            if step.label is not None:
+                items.append([step])
+            elif items and isinstance(items[-1], list):
+                items[-1].append(step)
+            else:
+                items.append(step)
+        return [item[0] if isinstance(item, list) and len(item) == 1 else item for item in items]
+
+    def plan_group(self, steps: list, env: Env, shape: Shape, namer: Namer, stack: tuple) -> BodyNode:
+        """A labelled run of steps: an nn.Sequential named by the label."""
+        label, loc = steps[0].label, steps[0].loc
+        node = BodyNode(label, None, False, shape, shape, loc)
+        inner = Namer()
+        for step in steps:
+            target = step.target
+            if isinstance(target, ir.InputRef) or isinstance(target, ir.Call) and target.callee in MERGES:
+                raise DlspecError(f"label '{label}' names a chain that merges tensors ({_callee(target)}); a label can "
+                                  "only name layers and blocks", step.loc,
+                                  hint=f"bind the chain instead: {label} = ..., or put the merge on its own line")
+            child = self.plan_step(replace(step, label=None), env, shape, inner, stack)
+            node.children.append(child)
+            shape = child.out_shape
+        node.out_shape = shape
+        node.name = namer.take(label, label, loc)
+        return node
+
+    def plan_step(self, step: ir.Step, env: Env, shape: Shape, namer: Namer, stack: tuple):
+        """One layer or block call on an input of `shape`: a LayerNode or a BodyNode."""
+        target = step.target
+        if isinstance(target, ir.InputRef):
+            raise DlspecError("`input` can only start a chain", step.loc)
+        callee = target.callee if isinstance(target, ir.Call) else target.name
+        if callee in MERGES:
+            raise DlspecError(f"{callee} merges named tensors, e.g. y = input -> conv(8, 3); {callee}(y, input)",
+                              step.loc)
+        self._layers += 1
+        if self._layers > MAX_LAYERS:
+            raise DlspecError(f"model {self._model} has more than {MAX_LAYERS:,} layers", step.loc,
+                              hint="check the repeat counts and the blocks it uses")
+        args, kwargs, locs = evaluate_args(target, env)
+        if callee in self.program.blocks:
+            return self._block(callee, args, kwargs, locs, step, env, shape, namer, stack)
+        layer = get_layer(callee, target.loc, list(self.program.blocks))
+        bound = self._bind(layer, callee, args, kwargs, locs, target.loc)
+        for key in layer.extra.get("paths", ()):
+            from ..layers.torchvision_models import is_weights_file
+            if is_weights_file(bound.get(key)):
+                bound[key] = resolve_path(bound[key], locs.get(key, target.loc))
+        time_major = shape.sequence and layer.extra.get("channels_first", False)
+        try:
+            out = _infer_time_major(layer, shape, bound) if time_major else layer.infer(shape, bound)
+        except ShapeProblem as problem:
+            raise _shape_error(callee, str(problem), shape, target.loc) from None
+        except DlspecError as exc:
+            if exc.loc is None:
+                exc.loc = target.loc
+            raise
+        base = layer.name.split(".")[-1].lower() if layer.source in ("torch", "torchvision") else layer.name
+        return LayerNode(namer.take(base, step.label, step.loc), layer, bound, shape, out, target.loc, time_major)
+
+    def _bind(self, layer: LayerDef, callee: str, args, kwargs, locs, loc) -> dict:
+        if layer.extra.get("passthrough"):
+            return {"args": tuple(_plain(a) for a in args), "kwargs": {k: _plain(v) for k, v in kwargs.items()}}
+        varargs = layer.extra.get("varargs")
+        if varargs and not (len(args) == 1 and isinstance(args[0], (list, tuple))) and args:
+            args = [tuple(args)]
+        return bind_args(callee, layer.args, list(args), kwargs, loc, locs, self._known)
+
+    def _block(self, name, args, kwargs, locs, step, env, shape, namer, stack) -> BodyNode:
+        decl = self.program.blocks[name]
+        if name in stack:
+            cycle = " -> ".join(stack[stack.index(name):] + (name,))
+            raise DlspecError(f"block {name} uses itself ({cycle})", step.loc,
+                              hint="blocks cannot be recursive; use repeat to stack copies")
+        specs = tuple(Arg(p.name, "any", REQUIRED if p.default is None else _Deferred(p.default))
+                      for p in decl.params)
+        bound = bind_args(name, specs, list(args), kwargs, step.target.loc, locs)
+        saved, self._known = self._known, list(self.program.lets) + [p.name for p in decl.params]
+        local = {}
+        block_env = self.program.global_env()
+        for p in decl.params:
+            value = bound[p.name]
+            local[p.name] = block_env.child(local).eval(value.expr) if isinstance(value, _Deferred) else value
+        node = self._body(decl.body, block_env.child(local), shape, name, name, step.target.loc, stack + (name,))
+        self._known = saved
+        node.name = namer.take(name.lower(), step.label, step.loc)
+        return node
+
+    # ---- graphs ----
+
+    def _graph(self, node: BodyNode, statements, env: Env, namer: Namer, stack: tuple) -> None:
+        graph = GraphBuilder(self, node, env, namer, stack)
+        for st in statements:
+            graph.statement(st)
+        node.output = graph.output or graph.prev
+        if node.output in graph.params:
+            raise DlspecError("the output of a body must be a tensor, not a param", node.loc)
+        node.out_shape = graph.shapes[node.output]
+        node.shapes = graph.shapes
+        kind = "block" if node.block else "model" if not stack else "this repeat body"
+        warn_unreachable(node, f"{kind} {node.name}" if kind != "this repeat body" else kind)
+
+
+@dataclass(frozen=True)
+class _Iteration:
+    """One pass of a repeat whose body is a graph, planned as an inline block."""
+
+    body: ir.Body
+    env: Env
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class _Deferred:
+    """A block parameter default, evaluated when the block is expanded."""
+
+    expr: object
+
+
+# ---- helpers -----------------------------------------------------------
+
+
+def _infer_time_major(layer: LayerDef, shape: Shape, bound: dict) -> Shape:
+    """conv/pool/batchnorm over a [T, F] sequence: features act as channels, time as length."""
+    steps, features = shape.dims
+    out = layer.infer(Shape((features, steps)), bound)
+    return Shape((out.dims[1], out.dims[0]), sequence=True)
+
+
+def _is_graph(statements) -> bool:
+    for st in statements:
+        if isinstance(st, (ir.Binding, ir.ParamDecl)):
+            return True
+        if isinstance(st, (ir.Repeat, _Iteration)):
+            continue  # a repeat is planned on its own: one step of this body
+        for step in st.steps:
+            t = step.target
+            if isinstance(t, ir.InputRef) or (isinstance(t, ir.Call) and t.callee in MERGES):
+                return True
+    return False
+
+
+def _plain(value):
+    if isinstance(value, Symbol):
+        return str(value)
+    if isinstance(value, CallValue):
+        raise ArgumentError(f"'{value.callee}(...)' cannot be passed to a torch module", value.loc)
+    return value
+
+
+
+
+def _count_steps(statements) -> int:
+    """Steps written in a body (nested repeats counted once): a lower bound on its size."""
+    return sum(len(st.steps) if isinstance(st, ir.Chain) else len(st.chain.steps) if isinstance(st, ir.Binding)
+               else _count_steps(st.body.statements) if isinstance(st, ir.Repeat) else 0 for st in statements)
+
+
+def _callee(target) -> str:
+    if isinstance(target, ir.InputRef):
+        return "input"
+    return target.callee if isinstance(target, ir.Call) else target.name
+

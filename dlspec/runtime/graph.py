@@ -1,0 +1,83 @@
+"""Runtime torch modules the compiler emits where torch has no single class.
+
+`Reshape` and `Permute` keep the batch dim; `GraphModule` runs a body with
+bindings (skip connections, branches) by following its list of operations.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Reshape(nn.Module):
+    """Reshape each sample to `shape` (the batch dim is kept)."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return x.reshape((x.shape[0],) + self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+class Permute(nn.Module):
+    """Reorder dims; `dims` includes the batch dim (0 first)."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x):
+        return x.permute(self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}"
+
+
+def _merge(kind: str, values: list, dim: int):
+    if kind == "add":
+        out = values[0]
+        for v in values[1:]:
+            out = out + v
+        return out
+    if kind == "mul":
+        out = values[0]
+        for v in values[1:]:
+            out = out * v
+        return out
+    return torch.cat(values, dim=dim)
+
+
+class GraphModule(nn.Module):
+    """A model or block with named intermediate results.
+
+    `ops` is a list of (target, kind, name, inputs, dim): kind "module" calls
+    submodule `name` on `inputs[0]`; "add"/"mul"/"concat" merge `inputs`
+    (names of results, parameters, or float constants); "ref" copies a result.
+    """
+
+    def __init__(self, ops, output: str):
+        super().__init__()
+        self._ops = [tuple(op) for op in ops]
+        self._output = output
+
+    def forward(self, input):  # noqa: A002 - `input` is the spec's own name
+        env = {"input": input}
+        for target, kind, name, inputs, dim in self._ops:
+            if kind == "module":
+                env[target] = self._modules[name](env[inputs[0]])
+            elif kind == "ref":
+                env[target] = env[inputs[0]]
+            else:
+                env[target] = _merge(kind, [self._value(env, i) for i in inputs], dim)
+        return env[self._output]
+
+    def _value(self, env, name):
+        if isinstance(name, float):
+            return name
+        if name in env:
+            return env[name]
+        return self._parameters[name]

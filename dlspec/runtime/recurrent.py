@@ -1,0 +1,146 @@
+"""Runtime modules for sequences: recurrent layers that respect padding, explicit
+cell unrolling, and the time selectors (last, hidden, mean_time, max_time).
+
+Padding: for a model whose input is token ids, a forward pre-hook measures
+each sequence's real length (id 0 is padding, sequences are padded on the
+right) into a `SequenceContext` shared by the layers of that model. Recurrent
+layers then pack the batch, so padding never changes a prediction, and the
+selectors look only at real steps.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from typing import Optional
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+_BUILDING: contextvars.ContextVar = contextvars.ContextVar("dlspec_sequence_context", default=None)
+
+
+class SequenceContext:
+    """Per-model state shared by its sequence layers: lengths of the current batch, last hidden state."""
+
+    def __init__(self):
+        self.lengths: Optional[torch.Tensor] = None
+        self.hidden: Optional[torch.Tensor] = None
+        self.users = 0
+
+    def measure_lengths(self, module, inputs):
+        tokens = inputs[0]
+        positions = torch.arange(1, tokens.shape[1] + 1, device=tokens.device)
+        self.lengths = ((tokens != 0).long() * positions).amax(1).clamp_min(1)
+        return None
+
+
+@contextlib.contextmanager
+def building_with(context: SequenceContext):
+    token = _BUILDING.set(context)
+    try:
+        yield
+    finally:
+        _BUILDING.reset(token)
+
+
+def current_context() -> SequenceContext:
+    context = _BUILDING.get() or SequenceContext()
+    context.users += 1
+    return context
+
+
+def _lengths(context: SequenceContext, x: torch.Tensor) -> Optional[torch.Tensor]:
+    lengths = context.lengths
+    if lengths is None or lengths.shape[0] != x.shape[0]:
+        return None
+    return lengths
+
+
+def _final_hidden(h_n: torch.Tensor, bidirectional: bool) -> torch.Tensor:
+    """The last layer's final state; both directions concatenated."""
+    if bidirectional:
+        return torch.cat([h_n[-2], h_n[-1]], dim=1)
+    return h_n[-1]
+
+
+class Recurrent(nn.Module):
+    """nn.RNN / nn.LSTM / nn.GRU, batch first, packing padded batches; returns all steps."""
+
+    def __init__(self, kind: str, input_size: int, hidden: int, layers: int, bidirectional: bool, dropout: float):
+        super().__init__()
+        self.kind = kind
+        cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind]
+        self.rnn = cls(input_size, hidden, num_layers=layers, bidirectional=bidirectional,
+                       dropout=dropout if layers > 1 else 0.0, batch_first=True)
+        self.context = current_context()
+
+    def forward(self, x):
+        lengths = _lengths(self.context, x)
+        if lengths is not None and bool((lengths < x.shape[1]).any()):
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            out, state = self.rnn(packed)
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        else:
+            out, state = self.rnn(x)
+        h_n = state[0] if isinstance(state, tuple) else state
+        self.context.hidden = _final_hidden(h_n, self.rnn.bidirectional)
+        return out
+
+
+class UnrolledCell(nn.Module):
+    """nn.LSTMCell / nn.GRUCell stepped over time explicitly; steps past a sequence's end keep its state."""
+
+    def __init__(self, kind: str, input_size: int, hidden: int):
+        super().__init__()
+        self.kind = kind
+        self.cell = (nn.LSTMCell if kind == "lstm" else nn.GRUCell)(input_size, hidden)
+        self.context = current_context()
+
+    def forward(self, x):
+        batch, steps, _ = x.shape
+        h = x.new_zeros(batch, self.cell.hidden_size)
+        c = x.new_zeros(batch, self.cell.hidden_size)
+        lengths = _lengths(self.context, x)
+        outputs = []
+        for t in range(steps):
+            if self.kind == "lstm":
+                h_new, c_new = self.cell(x[:, t], (h, c))
+            else:
+                h_new, c_new = self.cell(x[:, t], h), c
+            if lengths is not None:
+                live = (t < lengths).unsqueeze(1)
+                h_new, c_new = torch.where(live, h_new, h), torch.where(live, c_new, c)
+                outputs.append(torch.where(live, h_new, torch.zeros_like(h_new)))
+            else:
+                outputs.append(h_new)
+            h, c = h_new, c_new
+        self.context.hidden = h
+        return torch.stack(outputs, dim=1)
+
+
+class TimeSelect(nn.Module):
+    """Reduce [B, T, F] to [B, F]: last real step, final hidden state, mean or max over real steps."""
+
+    def __init__(self, how: str):
+        super().__init__()
+        self.how = how
+        self.context = current_context()
+
+    def forward(self, x):
+        if self.how == "hidden":
+            return self.context.hidden
+        lengths = _lengths(self.context, x)
+        if self.how == "last":
+            if lengths is None:
+                return x[:, -1]
+            return x[torch.arange(x.shape[0], device=x.device), lengths - 1]
+        if lengths is None:
+            return x.mean(1) if self.how == "mean" else x.amax(1)
+        mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]).unsqueeze(2)
+        if self.how == "mean":
+            return (x * mask).sum(1) / lengths.unsqueeze(1).to(x.dtype)
+        return x.masked_fill(~mask, float("-inf")).amax(1)
+
+    def extra_repr(self) -> str:
+        return self.how

@@ -1,0 +1,1 @@
+"""The argument and registry kernel every stage shares: `Arg`/`bind_args` and `Registry`."""
