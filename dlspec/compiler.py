@@ -172,5 +172,3 @@ def _make_param(p: ParamNode) -> nn.Parameter:
             data.uniform_(a["a"], a["b"])
     return nn.Parameter(data)
 
-
-__all__ = ["build_model", "build_module", "check_memory", "iter_nodes", "memory_limit"]  # iter_nodes: temporary

@@ -21,8 +21,7 @@ import torch
 from torch import nn
 
 from .errors import DlspecError
-from .plan import BodyNode, LayerNode
-from .plan_nodes import TEMP_PREFIX
+from .planning.nodes import TEMP_PREFIX, BodyNode, LayerNode
 
 FORMATS = ("python", "torchscript", "onnx")
 
@@ -215,8 +214,8 @@ class PythonWriter:
         return f"nn.{cls.__name__}({_constructor_args(module)})"
 
     def _own_module(self, module: nn.Module) -> str:
-        from . import recurrent_modules as rm
-        from .modules import Permute, Reshape
+        from .runtime import recurrent as rm
+        from .runtime.graph import Permute, Reshape
         if isinstance(module, (rm.Recurrent, rm.UnrolledCell, rm.TimeSelect)):
             self.needs_sequences = True
         if isinstance(module, Reshape):

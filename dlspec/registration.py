@@ -18,7 +18,7 @@ import inspect
 from typing import Optional
 
 from .errors import PluginError
-from .layers.builtin import ShapeProblem
+from .shapes import ShapeProblem
 from .layers.registry import LayerDef, register_layer
 from .plugin_kinds import (register_dataset, register_loss, register_metric_plugin, register_optimizer,
                            register_transform_plugin)
@@ -64,7 +64,7 @@ def plugin_layer(name: str, obj, input_arg: Optional[str] = None, aliases=(), do
 
     def infer(shape: Shape, a: dict) -> Shape:
         import torch
-        from .layers.torch_generic import meta_output_shape
+        from .layers.torch_nn import meta_output_shape
         if injected and shape.rank == 0:
             raise ShapeProblem(f"{name} needs an input with at least one dimension")
         try:

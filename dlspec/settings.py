@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional
 
 from . import ir
 from .errors import ArgumentError, DlspecError, Loc, UnknownNameError, did_you_mean
-from .layers.registry import Arg, bind_args, convert
+from .schema.args import Arg, bind_args, convert
 from .resolve import CallValue, Env
 
 

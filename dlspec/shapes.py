@@ -44,7 +44,7 @@ def as_tuple(value, n: int) -> tuple:
     """Expand an int to an n-tuple; check a sequence has n entries."""
     if isinstance(value, (list, tuple)):
         if len(value) != n:
-            raise ValueError(f"expected {n} values, received {len(value)}")
+            raise ShapeProblem(f"expected {n} values (one per spatial dim of the input), received {len(value)}")
         return tuple(value)
     return (value,) * n
 

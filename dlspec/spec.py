@@ -10,7 +10,8 @@ from typing import Optional
 
 from .errors import DlspecError, UnknownNameError, did_you_mean
 from .parser import BOM
-from .plan import BodyNode, Planner
+from .planning.nodes import BodyNode
+from .planning.planner import Planner
 from .resolve import Program, load_program
 
 

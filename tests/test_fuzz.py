@@ -39,20 +39,7 @@ CORPUS = sorted(SPECS + list((ROOT / "examples").glob("**/*.dlspec")))
 # Bugs found in modules owned elsewhere (plan*, compiler, layers, data, train), as
 # (minimal reproducer, exception type, words in its message, regex a fuzz case must
 # match to be excused). Owners: fix, then delete the entry (its xfail turns XPASS).
-KNOWN_ISSUES: list[tuple[str, str, str, str]] = [
-    # plan.py unrolls `repeat` eagerly: a huge count never finishes (no located limit).
-    ("model M {\n input vector(4)\n repeat 9223372036854775807 { relu }\n}\n", "CaseTimeout", "",
-     r"(?s)repeat.*\d{6,}|\d{6,}.*repeat"),
-    # layers/builtin.py:192 (shapes.as_tuple): a size list longer than the input's spatial rank.
-    ("model M {\n input image(1, 8, 8)\n adaptive_maxpool([1, 2, 3, 4])\n}\n", "ValueError", "values, received",
-     r"adaptive_(avg|max)pool"),
-    # layers/reshape.py:22: `shape=` given as one integer by keyword (positional `reshape(4)` works).
-    ("model M {\n input vector(4)\n reshape(shape=4)\n}\n", "TypeError", "object is not iterable",
-     r"reshape\(shape="),
-    # layers/reshape.py:77 (_upsample_infer): a scale that makes a side infinite.
-    ("model M {\n input image(1, 8, 8)\n upsample(1e308)\n}\n", "OverflowError", "float infinity to integer",
-     r"upsample"),
-]
+KNOWN_ISSUES: list[tuple[str, str, str, str]] = []
 
 
 class CaseTimeout(Exception):

@@ -242,3 +242,19 @@ def test_a_labelled_chain_exports_to_python(tmp_path):
     spec = loads(CHAIN)
     path = export_python(spec.build().eval(), spec.plan(), example_input(spec.plan()), str(tmp_path))
     assert "('features', nn.Sequential(OrderedDict([" in open(path).read()
+
+
+@pytest.mark.parametrize("text, words", [  # the fuzz test's finds, each once a crash or a hang
+    ("model M {\n input vector(4)\n repeat 9223372036854775807 { relu }\n}", "expands to about"),
+    ("model M {\n input image(1, 8, 8)\n adaptive_maxpool([1, 2, 3, 4])\n}", "expected 2 values"),
+    ("model M {\n input image(1, 8, 8)\n upsample(1e308)\n}", "far too large"),
+])
+def test_fuzz_finds_are_located_errors(text, words):
+    start = time.perf_counter()
+    with pytest.raises(DlspecError, match=words) as info:
+        loads(text).plan()
+    assert info.value.line == 3 and time.perf_counter() - start < 2
+
+
+def test_reshape_takes_one_size_by_keyword():
+    assert loads("model M {\n input vector(4)\n reshape(shape=4)\n}").build()(torch.ones(2, 4)).shape == (2, 4)

@@ -6,7 +6,7 @@ import torch
 
 import dlspec
 from conftest import SPECS, load_shipped
-from dlspec.compiler import iter_nodes
+from dlspec.planning.nodes import iter_nodes
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])

@@ -11,7 +11,7 @@ from typing import Optional
 
 from .. import settings as S
 from ..errors import ArgumentError, DataError, Loc, UnknownNameError, did_you_mean
-from ..layers.registry import Arg, bind_args, non_negative, positive
+from ..schema.args import Arg, bind_args, non_negative, positive
 from ..resolve import Env, resolve_path
 from .sources import SOURCES
 from .transforms import check_steps

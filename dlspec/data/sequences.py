@@ -15,7 +15,7 @@ import re
 from collections import Counter
 
 from ..errors import DataError, Loc
-from ..layers.registry import Arg, non_negative, positive
+from ..schema.args import Arg, non_negative, positive
 from .sources import SourceData, TensorData, source
 from .tables import ENCODING, natural, read_text
 from .tables import number as finite_number

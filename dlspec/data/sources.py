@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ..errors import DataError, Loc, warn
-from ..layers.registry import Arg, register_entry
+from ..schema.args import Arg
+from ..schema.registry import register_entry
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 

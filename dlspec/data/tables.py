@@ -16,7 +16,7 @@ import re
 from typing import Optional
 
 from ..errors import DataError, Loc, did_you_mean, warn
-from ..layers.registry import Arg
+from ..schema.args import Arg
 from .sources import SourceData, TensorData, require_path, source
 
 _INTEGER = re.compile(r"[+-]?\d+")

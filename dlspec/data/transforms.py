@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ..errors import ArgumentError
-from ..layers.registry import Arg, positive, register_entry
+from ..schema.args import Arg, positive
+from ..schema.registry import register_entry
 from ..settings import Step, bind_step
 
 

@@ -78,7 +78,3 @@ def _ensure_builtins() -> None:
     # importing the package registers every built-in family (its __init__ lists them in order)
     import dlspec.layers  # noqa: F401
 
-
-# Temporary re-exports: the argument kernel moved to dlspec.schema (removed once every caller imports from there).
-from ..schema.args import REQUIRED, Symbol, bind_args, convert, non_negative, positive, probability, signature  # noqa
-from ..schema.registry import register_entry  # noqa: E402,F401

@@ -20,7 +20,7 @@ layer("flatten", (), infer=_flatten_infer, build=lambda s, a: _nn().Flatten(), a
 
 
 def _reshape_infer(shape: Shape, a: dict) -> Shape:
-    dims = list(a["shape"])
+    dims = list(a["shape"]) if isinstance(a["shape"], (list, tuple)) else [a["shape"]]
     if dims.count(-1) > 1 or any(d == 0 or d < -1 for d in dims):
         raise ShapeProblem("reshape takes positive sizes and at most one -1")
     known = math.prod(d for d in dims if d != -1)
@@ -35,7 +35,7 @@ def _reshape_infer(shape: Shape, a: dict) -> Shape:
 
 def _reshape_build(shape: Shape, a: dict):
     from ..runtime.graph import Reshape
-    return Reshape(a["shape"])
+    return Reshape(a["shape"] if isinstance(a["shape"], (list, tuple)) else (a["shape"],))
 
 
 layer("reshape", (Arg("shape", "ints"),), infer=_reshape_infer, build=_reshape_build, varargs="shape",
@@ -75,7 +75,10 @@ def _upsample_infer(shape: Shape, a: dict) -> Shape:
         raise ShapeProblem("upsample needs exactly one of scale or size")
     if a["size"] is not None:
         return shape.with_dims((shape.dims[0],) + as_tuple(a["size"], n))
-    return shape.with_dims((shape.dims[0],) + tuple(int(math.floor(d * a["scale"])) for d in shape.dims[1:]))
+    sides = [d * a["scale"] for d in shape.dims[1:]]
+    if any(not math.isfinite(side) or side > 2**31 for side in sides):
+        raise ShapeProblem(f"upsample({a['scale']:g}) makes the input {shape} far too large")
+    return shape.with_dims((shape.dims[0],) + tuple(int(math.floor(side)) for side in sides))
 
 
 def _upsample_build(shape: Shape, a: dict):

@@ -14,6 +14,7 @@ from typing import Optional
 from .. import ir
 from ..errors import ArgumentError, DlspecError, Loc, ShapeError, UnknownNameError, did_you_mean
 from ..layers.registry import LayerDef, get_layer
+from ..limits import MAX_DEPTH
 from ..resolve import CallValue, Env, Program, resolve_path
 from ..schema.args import REQUIRED, Arg, Symbol, bind_args, positive
 from ..shapes import Shape, ShapeProblem
@@ -23,7 +24,7 @@ from .nodes import MERGES, RESERVED_NAMES, BodyNode, LayerNode, evaluate_args, i
 # Documented limits (docs/language.md): what one model may expand to, so a typo
 # like `repeat 100000` is an error at its line rather than a hang.
 MAX_LAYERS = 10_000
-MAX_NESTING = 64  # blocks inside blocks, repeats inside repeats
+MAX_NESTING = MAX_DEPTH  # blocks inside blocks, repeats inside repeats: the parser's nesting limit
 
 
 def _shape_error(what: str, problem: str, shape: Shape, loc: Loc) -> ShapeError:

@@ -7,7 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from ..layers.registry import Arg, non_negative, positive, register_entry
+from ..schema.args import Arg, non_negative, positive
+from ..schema.registry import register_entry
 from ..settings import Step, bind_step
 
 

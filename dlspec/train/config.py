@@ -12,7 +12,7 @@ from typing import Optional
 from .. import settings as S
 from ..data.config import DataConfig, read_data
 from ..errors import DlspecError, Loc, TrainError, UnknownNameError, did_you_mean
-from ..layers.registry import Arg, non_negative, positive
+from ..schema.args import Arg, non_negative, positive
 from ..resolve import resolve_path
 from .components import LOSSES, OPTIMIZERS, SCHEDULES, bind, loss_task
 from .fit_checks import check_model_end
@@ -180,7 +180,7 @@ def _check_links(cfg: TrainConfig, spec) -> None:
             raise UnknownNameError(f"early_stop monitors '{monitor}', which is not recorded." +
                                    did_you_mean(monitor, known), cfg.locs.get("early_stop"),
                                    hint=f"recorded: {', '.join(known)}")
-    from ..compiler import iter_nodes
+    from ..planning.nodes import iter_nodes
     labels = [q for q, _, _ in iter_nodes(spec.plan(cfg.model))]
     lr_for = cfg.optimizer[1].get("lr_for") or {}
     if not isinstance(lr_for, dict):

@@ -22,7 +22,7 @@ _ALIASES = {"logsoftmax": "log_softmax"}
 def last_layer(node):
     """The LayerNode whose output is the body's output, descending into blocks; None when the
     output is a merge (add/mul/concat), the input itself, or a parameter."""
-    from ..plan_nodes import BodyNode, LayerNode
+    from ..planning.nodes import BodyNode, LayerNode
     while True:
         if isinstance(node, LayerNode):
             return node

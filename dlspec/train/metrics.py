@@ -12,7 +12,8 @@ from typing import Callable, Optional
 
 import torch
 
-from ..layers.registry import Arg, positive, register_entry
+from ..schema.args import Arg, positive
+from ..schema.registry import register_entry
 
 
 @dataclass(frozen=True)

@@ -1,2 +1,0 @@
-"""Temporary: ShapeProblem moved to dlspec.shapes (removed once every caller imports from there)."""
-from ..shapes import ShapeProblem  # noqa: F401
