@@ -206,8 +206,8 @@ def test_a_stored_dotted_source_runs_only_with_trust(clean_run, tmp_path):
             call()
         assert not marker.exists(), verb
     with pytest.raises(DataError, match="source os.system is not a torch Dataset class .*it was not called"):
-        dlspec.evaluate(run, trust=True)  # trusted: it ran (and then turned out not to be a data set)
-    assert marker.exists()
+        dlspec.evaluate(run, trust=True)  # trusted, the module is imported, but only a Dataset class is called
+    assert not marker.exists()
 
 
 def test_recorded_plugins_are_listed_and_the_cli_needs_trust(clean_run, tmp_path, monkeypatch):

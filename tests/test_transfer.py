@@ -55,7 +55,7 @@ def weights_file(tmp_path_factory):
 
 def test_weights_from_a_local_file_land_in_the_model(weights_file):
     spec = dlspec.loads(f'model M {{ input image(3, 32, 32); backbone: torchvision.resnet18(weights="{weights_file}",'
-                        ' head=false) -> linear(2) }')
+                        ' head=false); linear(2) }')  # the label names its chain: the backbone alone
     model = spec.build()
     saved = torch.load(weights_file, weights_only=True)
     for key, value in model.backbone.state_dict().items():
