@@ -18,8 +18,8 @@ _REGISTRATION = ("layer", "dataset", "transform", "loss", "metric", "optimizer")
 def __getattr__(name):
     # The plugin decorators import torch; load them only when a plugin asks.
     if name in _REGISTRATION:
-        from . import registration
-        return getattr(registration, name)
+        from .plugins import decorators
+        return getattr(decorators, name)
     raise AttributeError(f"module 'dlspec' has no attribute {name!r}")
 
 __all__ = ["load", "loads", "Spec", "fit", "evaluate", "predict", "export", "layer", "dataset", "transform", "loss",

@@ -75,7 +75,7 @@ def evaluate(run_dir: str, split: str = "test", device: str = "cpu", trust: bool
     Like every call that loads a run, it refuses a run whose stored spec would
     run Python code (`use` lines, dotted data sources, recorded plugins) unless
     trust=True: a run directory from elsewhere is untrusted input."""
-    from .train.inference import evaluate_run
+    from .runs.predict import evaluate_run
     return evaluate_run(run_dir, split, device, trust)
 
 
@@ -83,14 +83,14 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
             trust: bool = False) -> list:
     """Predictions of a finished run: image files, CSV rows, sentences, or a forecast of `steps` values.
     trust=True allows a run whose spec runs code (see `evaluate`)."""
-    from .train.inference import predict as _predict
+    from .runs.predict import predict as _predict
     return _predict(run_dir, list(inputs), device, top, steps, trust)
 
 
 def export(run_dir: str, fmt: str = "python", out: Optional[str] = None, trust: bool = False) -> str:
     """Export a finished run as python source + weights, torchscript or onnx; returns the file written.
     trust=True allows a run whose spec runs code (see `evaluate`)."""
-    from .exporter import export_run
+    from .runs.export import export_run
     if out is not None:  # an --out that cannot be a folder is the user's error, named as such
         import os
         from .train.rundir import writing

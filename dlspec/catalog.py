@@ -9,19 +9,23 @@ from .errors import UnknownNameError, did_you_mean
 from .schema.args import _show, signature
 
 
-def _entries(kind: str) -> dict:
-    if kind == "layers":
-        from .layers.registry import list_layers
-        return {layer.name: layer for layer in list_layers()}
-    if kind == "transforms":
-        from .data.transforms import TRANSFORMS
-        return TRANSFORMS
-    if kind == "sources":
-        from .data.sources import SOURCES
-        return SOURCES
-    from .train import components, metrics
-    return {"losses": components.LOSSES, "optimizers": components.OPTIMIZERS,
-            "schedules": components.SCHEDULES, "metrics": metrics.METRICS}[kind]
+def registries() -> dict:
+    """Every registry a spec draws names from, by the CLI verb that lists it."""
+    import dlspec.data.sources  # noqa: F401 - importing the packages registers their built-ins
+    import dlspec.layers  # noqa: F401
+    from .data.sources.base import SOURCES
+    from .data.transforms import TRANSFORMS
+    from .layers.registry import LAYERS
+    from .train.losses import LOSSES
+    from .train.metrics import METRICS
+    from .train.optimizers import OPTIMIZERS
+    from .train.schedules import SCHEDULES
+    return {"layers": LAYERS, "transforms": TRANSFORMS, "sources": SOURCES, "losses": LOSSES,
+            "optimizers": OPTIMIZERS, "schedules": SCHEDULES, "metrics": METRICS}
+
+
+def _entries(kind: str):
+    return registries()[kind]
 
 
 KINDS = ("layers", "transforms", "sources", "losses", "optimizers", "schedules", "metrics")
@@ -34,14 +38,14 @@ def listing(kind: str) -> list:
     for name in sorted(entries):
         entry = entries[name]
         doc = (entry.doc or "").strip().splitlines()
-        rows.append((signature(entry.name, entry.args), doc[0] if doc else "", getattr(entry, "source", "built-in")))
+        rows.append((signature(entry.name, entry.args), doc[0] if doc else "", entry.source))
     return rows
 
 
 def describe(kind: str, name: str) -> str:
     """The full documentation of one entry."""
     entries = _entries(kind)
-    entry = entries.get(name)
+    entry = entries.find(name)
     if entry is None and kind == "layers":
         from .layers.registry import find_layer
         entry = find_layer(name)
@@ -55,5 +59,5 @@ def describe(kind: str, name: str) -> str:
     aliases = getattr(entry, "aliases", ())
     if aliases:
         lines.append(f"aliases: {', '.join(aliases)}")
-    lines.append(f"source: {getattr(entry, 'source', 'built-in')}")
+    lines.append(f"source: {entry.source}")
     return "\n".join(lines).rstrip()

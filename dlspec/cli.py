@@ -70,7 +70,7 @@ def friendly_errors(fn):
 @friendly_errors
 def main(plugins):
     """dlspec: describe a PyTorch model, its data and its training in one file."""
-    from .plugins import forget_named_modules, load_named_module
+    from .plugins.discovery import forget_named_modules, load_named_module
     forget_named_modules()
     for name in plugins:
         load_named_module(name)
@@ -114,7 +114,7 @@ def _catalog_command(kind: str):
             from .spec import load
             load(spec_path)  # runs the spec's `use` lines so its plugins are listed
         else:
-            from .plugins import load_entry_points
+            from .plugins.discovery import load_entry_points
             load_entry_points()
         if name:
             click.echo(catalog.describe(kind, name))

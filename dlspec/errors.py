@@ -2,47 +2,45 @@
 
 Every mistake a user can make raises a subclass of `DlspecError`. The report
 quotes the offending source line with a caret under the column, says what was
-expected and suggests the nearest valid names. Source texts are registered by
-the parser (`remember_source`) so that errors raised in later stages can quote
-lines of any spec file, included ones too.
+expected and suggests the nearest valid names. Source texts are carried by
+every `Loc` the parser makes, so that errors raised in later stages can
+quote lines of any spec, included files too.
 """
 from __future__ import annotations
 
 import difflib
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
-_SOURCES: dict[str, str] = {}
-
-
-def remember_source(filename: str, text: str) -> None:
-    """Keep the text of a spec so errors can quote its lines."""
-    _SOURCES[filename] = text
-
-
-def source_line(filename: str, line: int) -> Optional[str]:
-    """The text of one line of a remembered spec (1-based), or None."""
-    text = _SOURCES.get(filename)
+def source_line(loc: "Loc") -> Optional[str]:
+    """The text of the line `loc` points at: from the spec text it was parsed from, else from its file."""
+    text = loc.text
     if text is None:
         try:
-            with open(filename, encoding="utf-8", errors="replace") as f:
+            with open(loc.file, encoding="utf-8", errors="replace") as f:
                 text = f.read(2 ** 24)
         except (OSError, ValueError):  # ValueError: a NUL character in the name
             return None
     lines = text.splitlines()
-    if 1 <= line <= len(lines):
-        return lines[line - 1]
+    if 1 <= loc.line <= len(lines):
+        return lines[loc.line - 1]
     return None
 
 
 @dataclass(frozen=True)
 class Loc:
-    """A position in a spec file: 1-based line and column."""
+    """A position in a spec: file name, 1-based line and column.
+
+    `text` is the whole text the position was parsed from (shared, not copied),
+    so an error raised in any later stage quotes the right line even when two
+    specs share a name (`loads()` of two texts as "<string>").
+    """
 
     file: str
     line: int
     column: int
+    text: Optional[str] = field(default=None, compare=False, hash=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
@@ -70,7 +68,7 @@ def format_report(kind: str, message: str, loc: Optional[Loc], hint: str = "") -
         parts = [f"{kind}: {message}"]
     else:
         parts = [f"{loc}: {kind}: {message}"]
-        text = source_line(loc.file, loc.line)
+        text = source_line(loc)
         if text is not None:
             shown = text.expandtabs(4) if "\t" not in text[: loc.column] else text
             parts.append("    " + shown.rstrip())

@@ -9,10 +9,10 @@ import os
 from typing import Optional
 
 from .errors import DlspecError, UnknownNameError, did_you_mean
-from .parser import BOM
+from .language.parser import BOM
 from .planning.nodes import BodyNode
 from .planning.planner import Planner
-from .resolve import Program, load_program
+from .language.resolve import Program, load_program
 
 
 class Spec:
@@ -93,8 +93,7 @@ def load(path, overrides: Optional[dict] = None) -> Spec:
     """Load a .dlspec file. `overrides` maps let names to values (like --set)."""
     path = os.fspath(path)
     program = _with_plugins(load_program(path, overrides))
-    from .errors import _SOURCES
-    return Spec(program, _SOURCES.get(path, ""))
+    return Spec(program, program.text)
 
 
 def loads(text: str, filename: str = "<string>", overrides: Optional[dict] = None,
@@ -110,7 +109,7 @@ def loads(text: str, filename: str = "<string>", overrides: Optional[dict] = Non
 
 
 def _with_plugins(program: Program) -> Program:
-    from .plugins import load_entry_points, load_uses
+    from .plugins.discovery import load_entry_points, load_uses
     load_entry_points()
     load_uses(program)
     return program

@@ -90,7 +90,7 @@ TORCH_NN_STEPS = [  # every torch.nn module the tests and docs use, each with an
 
 @pytest.mark.parametrize("input_decl, step", TORCH_NN_STEPS)
 def test_torch_nn_modules_export_to_python_from_the_spec_arguments(input_decl, step, tmp_path):
-    from dlspec.exporter import example_input, export_python
+    from dlspec.runs.export import example_input, export_python
     spec = dlspec.loads(f"model T {{\n input {input_decl}\n {step}\n}}")
     model = spec.build().eval()
     path = export_python(model, spec.plan(), example_input(spec.plan()), str(tmp_path))  # checks outputs itself

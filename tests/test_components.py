@@ -5,8 +5,11 @@ import pytest
 import torch
 
 from dlspec.errors import UnknownNameError
-from dlspec.settings import Step
-from dlspec.train.components import LOSSES, OPTIMIZERS, SCHEDULES, bind
+from dlspec.schema.settings import Step
+from dlspec.train.losses import LOSSES
+from dlspec.train.optimizers import OPTIMIZERS
+from dlspec.train.schedules import SCHEDULES
+from dlspec.train.components import bind
 
 
 def lrs(name, epochs=4, steps=5, **kwargs):

@@ -73,7 +73,7 @@ def run_without_dlspec(folder, x):
 
 
 def reference(run_dir, x):
-    from dlspec.train.inference import LoadedRun
+    from dlspec.runs.loaded import LoadedRun
     with torch.no_grad():
         return LoadedRun(str(run_dir)).model(x)
 

@@ -9,7 +9,7 @@ import torch
 import dlspec
 from dlspec.errors import ArgumentError, DataError, DlspecError, SpecSyntaxError
 from dlspec.limits import MAX_DEPTH
-from dlspec.parser import parse_text
+from dlspec.language.parser import parse_text
 
 MODEL = "model M {{\n input vector(4)\n {}\n}}\n"
 

@@ -1,8 +1,8 @@
 import pytest
 
-from dlspec import ir
+from dlspec.language import ir
 from dlspec.errors import SpecSyntaxError
-from dlspec.parser import parse_expression, parse_text
+from dlspec.language.parser import parse_expression, parse_text
 
 
 def model_steps(text):

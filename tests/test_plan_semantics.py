@@ -238,7 +238,7 @@ def test_softmax_over_the_batch_dimension_is_refused():
 
 
 def test_a_labelled_chain_exports_to_python(tmp_path):
-    from dlspec.exporter import example_input, export_python
+    from dlspec.runs.export import example_input, export_python
     spec = loads(CHAIN)
     path = export_python(spec.build().eval(), spec.plan(), example_input(spec.plan()), str(tmp_path))
     assert "('features', nn.Sequential(OrderedDict([" in open(path).read()
@@ -258,3 +258,11 @@ def test_fuzz_finds_are_located_errors(text, words):
 
 def test_reshape_takes_one_size_by_keyword():
     assert loads("model M {\n input vector(4)\n reshape(shape=4)\n}").build()(torch.ones(2, 4)).shape == (2, 4)
+
+
+def test_an_error_quotes_its_own_spec_when_two_share_a_name():
+    first = dlspec.loads("model M {\n input vector(4)\n conv(4, 3)\n}")  # both are "<string>"
+    dlspec.loads("model N {\n input vector(4)\n linear(3) -> relu\n}").plan()
+    with pytest.raises(DlspecError) as info:
+        first.plan()
+    assert "\n     conv(4, 3)\n" in info.value.report()

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 import dlspec
 from conftest import EXAMPLE_PLUGIN
-from dlspec import plugins
+from dlspec.plugins import discovery as plugins
 from dlspec.cli import main
 from dlspec.errors import PluginError
 

@@ -33,7 +33,7 @@ def test_text_reading_is_robust_and_the_vocabulary_comes_from_training_only(tmp_
     vocab = bundle.extra["vocab"]
     assert vocab[:2] == ["<pad>", "<unk>"] and all(w == w.lower() for w in vocab)
     assert bundle.sizes == {"train": 4, "val": 0, "test": 1} and bundle.sample_shape == (6,)
-    from dlspec.data.sequences import tokenize
+    from dlspec.data.sources.text import tokenize
     sentences = [tokenize(line.split("\t")[0].replace("\xff", "")) for line in lines[:5]]  # a bad byte is dropped
     assert ["weird", "separator", "inside"] in sentences  # \u2028 did not split the line
     # exactly one sentence (the test one) contributed no words of its own to the vocabulary

@@ -42,7 +42,7 @@ def test_scaled_table_regression_predicts_and_exports_in_original_units(tmp_path
     predicted = [p["prediction"] for p in dlspec.predict(str(tmp_path / "run"), [str(tmp_path / "new.csv")])]
     truth = [100 + 50 * 0.5 + 20 * 0.3, 100 + 50 * 1.5 + 20 * 0.9]
     assert predicted == pytest.approx(truth, abs=3.0)  # was about [-0.5, 1.3]: z-scores
-    from dlspec.exporter import export_run
+    from dlspec.runs.export import export_run
     model_py = export_run(str(tmp_path / "run"), "python", str(tmp_path / "export"))
     spec = importlib.util.spec_from_file_location("exported_scaled", model_py)
     module = importlib.util.module_from_spec(spec)
@@ -174,7 +174,7 @@ def test_an_exported_scaled_series_model_takes_and_gives_original_units(tmp_path
                       'train { loss mse; epochs 2 }')
     dlspec.fit(path, out=str(tmp_path / "run"), log=quiet, progress=False)
     [first] = dlspec.predict(str(tmp_path / "run"), [], steps=1)
-    from dlspec.exporter import export_run
+    from dlspec.runs.export import export_run
     from dlspec.train.checkpoint import load_checkpoint
     tail = load_checkpoint(str(tmp_path / "run"))["series"]["tail"]
     traced = torch.jit.load(export_run(str(tmp_path / "run"), "torchscript", str(tmp_path / "ts")))

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .. import settings as S
+from ..schema import settings as S
 from ..errors import ArgumentError, DataError, Loc, UnknownNameError, did_you_mean
 from ..schema.args import Arg, bind_args, non_negative, positive
-from ..resolve import Env, resolve_path
-from .sources import SOURCES
+from ..language.resolve import Env, resolve_path
+from .sources.base import SOURCES
 from .transforms import check_steps
 
 _FRACTION = lambda v: None if 0.0 <= v <= 1.0 else "must be between 0 and 1"  # noqa: E731

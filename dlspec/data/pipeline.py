@@ -15,7 +15,8 @@ import torch
 
 from ..errors import DataError, warn
 from .config import DataConfig
-from .sources import SOURCES, SourceData, TensorData, load_class_source
+from .sources.base import SOURCES, SourceData, TensorData
+from .sources.dotted import load_class_source
 from .splits import split_indices
 from .transforms import build_transform, compose, is_auto_normalize
 

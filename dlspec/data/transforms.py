@@ -12,8 +12,8 @@ from typing import Callable, Optional
 
 from ..errors import ArgumentError
 from ..schema.args import Arg, positive
-from ..schema.registry import register_entry
-from ..settings import Step, bind_step
+from ..schema.registry import Registry, register_entry
+from ..schema.settings import Step, bind_step
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class TransformDef:
     source: str = "built-in"
 
 
-TRANSFORMS: dict = {}
+TRANSFORMS = Registry("transform")
 
 
 def register_transform(t: TransformDef, override: bool = False) -> TransformDef:

@@ -70,7 +70,7 @@ def get_layer(name: str, loc: Optional[Loc], other_names=()) -> LayerDef:
     """Like `find_layer`, but an unknown name is an error with suggestions."""
     layer = find_layer(name)
     if layer is None:
-        LAYERS.get(name, loc, other_names)  # raises, with did-you-mean over layers and blocks
+        LAYERS.lookup(name, loc, other_names)  # raises, with did-you-mean over layers and blocks
     return layer
 
 

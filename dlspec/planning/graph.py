@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from .. import ir
+from ..language import ir
 from ..errors import ArgumentError, DlspecError, Loc, ShapeError, UnknownNameError, did_you_mean, warn
 from .nodes import MERGES, TEMP_PREFIX, BodyNode, Op, ParamNode, evaluate_args, int_dim
-from ..resolve import CallValue, Env
+from ..language.resolve import CallValue, Env
 from ..schema.args import Arg, Symbol, bind_args, positive
 from ..shapes import Shape, broadcast
 

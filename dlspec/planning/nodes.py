@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .. import ir
+from ..language import ir
 from ..errors import ArgumentError, Loc
 from ..layers.registry import LayerDef
-from ..resolve import Env
+from ..language.resolve import Env
 from ..shapes import Shape
 
 MERGES = ("add", "mul", "concat")

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from .. import ir
+from ..language import ir
 from ..errors import ArgumentError, DlspecError, Loc, ShapeError, UnknownNameError, did_you_mean
 from ..layers.registry import LayerDef, get_layer
 from ..limits import MAX_DEPTH
-from ..resolve import CallValue, Env, Program, resolve_path
+from ..language.resolve import CallValue, Env, Program, resolve_path
 from ..schema.args import REQUIRED, Arg, Symbol, bind_args, positive
 from ..shapes import Shape, ShapeProblem
 from .graph import GraphBuilder, warn_unreachable

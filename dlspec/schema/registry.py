@@ -41,7 +41,7 @@ class Registry:
             return self._entries[self._aliases[name]]
         return None
 
-    def get(self, name: str, loc: Optional[Loc] = None, other_names: Iterable[str] = ()):
+    def lookup(self, name: str, loc: Optional[Loc] = None, other_names: Iterable[str] = ()):
         """Like `find`, but an unknown name is a located error naming the closest ones."""
         entry = self.find(name)
         if entry is None:
@@ -69,6 +69,10 @@ class Registry:
 
     def __getitem__(self, name: str):
         return self._entries[name]
+
+    def get(self, name: str, default=None):
+        """The entry registered under exactly `name`, else `default` (as dict.get)."""
+        return self._entries.get(name, default)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)

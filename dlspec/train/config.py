@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .. import settings as S
+from ..schema import settings as S
 from ..data.config import DataConfig, read_data
 from ..errors import DlspecError, Loc, TrainError, UnknownNameError, did_you_mean
 from ..schema.args import Arg, non_negative, positive
-from ..resolve import resolve_path
-from .components import LOSSES, OPTIMIZERS, SCHEDULES, bind, loss_task
+from ..language.resolve import resolve_path
+from .losses import LOSSES, loss_task
+from .optimizers import OPTIMIZERS
+from .schedules import SCHEDULES
+from .components import bind
 from .fit_checks import check_model_end
 from .metrics import check_metrics, metric_name
 

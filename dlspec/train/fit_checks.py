@@ -13,7 +13,7 @@ import math
 from typing import Optional
 
 from ..errors import TrainError, warn
-from .components import loss_task
+from .losses import loss_task
 from .metrics import metrics_for
 
 _ALIASES = {"logsoftmax": "log_softmax"}

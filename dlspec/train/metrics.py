@@ -13,7 +13,7 @@ from typing import Callable, Optional
 import torch
 
 from ..schema.args import Arg, positive
-from ..schema.registry import register_entry
+from ..schema.registry import Registry, register_entry
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class MetricDef:
     task: Optional[str] = None  # classification | regression: the task it measures; None: any (plugins)
 
 
-METRICS: dict = {}
+METRICS = Registry("metric")
 
 
 def register_metric(m: MetricDef, override: bool = False) -> MetricDef:
@@ -163,7 +163,7 @@ def metrics_for(task: str) -> list:
 
 
 def check_metrics(steps: list) -> list:
-    from ..settings import bind_step
+    from ..schema.settings import bind_step
     return [bind_step(METRICS, st, "metric") + (st,) for st in steps]
 
 

@@ -15,11 +15,10 @@ from typing import Callable, Optional
 import torch
 
 from ..errors import TrainError
-from ..plugins import loaded_plugins
+from ..plugins.discovery import loaded_plugins
 from ..spec import Spec, load
 from . import rundir
 from .checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
-from .components import PER_STEP_SCHEDULES
 from .config import TrainConfig, read_train
 from .faults import is_out_of_memory, out_of_memory
 from .finetune import init_weights
@@ -256,7 +255,7 @@ class Trainer:
         self._apply_unfreezes(epoch + 1)
         loaders["train"].set_epoch(epoch)
         metrics = self._fresh_metrics()
-        per_step = self.scheduler if cfg.schedule and cfg.schedule[0].name in PER_STEP_SCHEDULES else None
+        per_step = self.scheduler if cfg.schedule and cfg.schedule[0].per_step else None
         progress = Progress(epoch + 1, cfg.epochs, self.steps_per_epoch, self.show_progress)
         try:
             loss, values, samples, seconds = train_epoch(

@@ -33,7 +33,7 @@ class UntrustedRunError(PluginError):
 
 def load_run_spec(state: dict, where: str, trust: bool = False) -> Spec:
     """The spec stored in a checkpoint; its plugins are imported only when trusted."""
-    from ..plugins import load_entry_points
+    from ..plugins.discovery import load_entry_points
     load_entry_points()  # the user's installed plugins, as for any spec
     spec = loads(state["spec_text"], state["spec_file"], state.get("overrides") or None, run_plugins=False)
     code = code_in_run(spec, state)
@@ -66,7 +66,7 @@ def code_in_run(spec: Spec, state: dict) -> list:
 
 def _source_name(decl, program) -> tuple:
     """The data source a data block names, evaluated like the data config does (lets and --set count)."""
-    from ..settings import to_step
+    from ..schema.settings import to_step
     for setting in decl.settings:
         if setting.key != "source" or not setting.args:
             continue
@@ -79,7 +79,7 @@ def _source_name(decl, program) -> tuple:
 
 
 def _imports(name: str) -> bool:
-    from ..data.sources import SOURCES
+    from ..data.sources.base import SOURCES
     if "." not in name or name in SOURCES:
         return False
     rest = name[len(SAFE_SOURCE_PREFIX):] if name.startswith(SAFE_SOURCE_PREFIX) else ""
@@ -87,7 +87,7 @@ def _imports(name: str) -> bool:
 
 
 def _import_plugins(spec: Spec, state: dict) -> None:
-    from ..plugins import load_module, load_uses
+    from ..plugins.discovery import load_module, load_uses
     for name in (state.get("plugins") or {}).get("modules", []):
         load_module(name)  # not recorded as named by this process; a resumed run keeps its record
     load_uses(spec.program)

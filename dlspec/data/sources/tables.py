@@ -1,77 +1,19 @@
-"""CSV tables and the text-file reading every file source shares.
-
-`read_text` decodes a whole file in one declared encoding and reports the
-first undecodable byte with its line and column (never replacing characters);
-`csv(...)` turns a table into feature and target tensors, deciding the task
-from the target values and the train block's loss, and refusing empty,
-NaN or infinite cells with their line and column.
-"""
+"""CSV tables: `csv(...)` turns a table into feature and target tensors, deciding the task
+from the target values and the train block's loss, and refusing empty, NaN or
+infinite cells with their line and column."""
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import math
 import re
 from typing import Optional
 
-from ..errors import DataError, Loc, did_you_mean, warn
-from ..schema.args import Arg
-from .sources import SourceData, TensorData, require_path, source
+from ...errors import DataError, Loc, did_you_mean, warn
+from ...schema.args import Arg
+from .base import ENCODING, SourceData, TensorData, natural, number, read_text, source
 
 _INTEGER = re.compile(r"[+-]?\d+")
-
-
-def known_encoding(name) -> Optional[str]:
-    """An Arg check: None when Python knows the encoding, else the message."""
-    try:
-        codecs.lookup(str(name))
-        return None
-    except LookupError:
-        return "is not an encoding Python knows (e.g. utf-8, utf-8-sig, latin-1, cp1252, utf-16)"
-
-
-ENCODING = Arg("encoding", "str", "utf-8", known_encoding)
-
-
-def read_text(path: str, encoding: str, loc: Loc) -> str:
-    """The file's text; bytes that are not `encoding` are a DataError naming the line and column."""
-    require_path(path, loc)
-    with open(path, "rb") as f:
-        raw = f.read()
-    codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding  # a BOM is not data
-    try:
-        return raw.decode(codec)
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise DataError(f"{path}, line {line}, column {column}: byte(s) {raw[exc.start:exc.end]!r} are not valid "
-                        f"{encoding}", loc, hint="give the file's encoding, e.g. encoding=\"latin-1\" or "
-                                                 "encoding=\"cp1252\", or save it as UTF-8") from None
-
-
-def number(text: str, path: str, line: int, column: str, loc: Loc) -> float:
-    """A finite number from a cell; empty, non-numeric, NaN and infinite cells name their place."""
-    cell = text.strip()
-    if not cell:
-        raise DataError(f"{path}, line {line}, column {column}: the cell is empty", loc,
-                        hint="fill in or remove the row: missing values are not guessed")
-    try:
-        value = float(cell)
-    except ValueError:
-        raise DataError(f"{path}, line {line}, column {column}: '{cell}' is not a number", loc) from None
-    if not math.isfinite(value):
-        raise DataError(f"{path}, line {line}, column {column}: '{cell}' is not a finite number", loc,
-                        hint="NaN and infinite values would make the loss NaN; fix or remove the row")
-    return value
-
-
-def natural(value: str):
-    """Sort key: numbers by value first, then text."""
-    try:
-        return (0, float(value), "")
-    except ValueError:
-        return (1, 0.0, value)
 
 
 @source("csv", (Arg("path", "str"), Arg("target", "str"), Arg("features", "any", None),

@@ -8,12 +8,14 @@ from __future__ import annotations
 import functools
 import inspect
 
-from .data.sources import SourceData, SourceDef, register_source
-from .data.transforms import TransformDef, register_transform
-from .errors import DataError
-from .plugin_signatures import own_doc, plugin_source, signature_args
-from .train.components import LOSSES, OPTIMIZERS, Component, register
-from .train.metrics import MetricDef, Metric, register_metric
+from ..data.sources.base import SourceData, SourceDef, register_source
+from ..data.transforms import TransformDef, register_transform
+from ..errors import DataError
+from .signatures import own_doc, plugin_source, signature_args
+from ..train.losses import LOSSES
+from ..train.optimizers import OPTIMIZERS
+from ..train.components import Component, register
+from ..train.metrics import MetricDef, Metric, register_metric
 
 _PATH_NAMES = ("path", "root", "file", "folder", "dir", "directory")
 
@@ -34,8 +36,8 @@ def register_dataset(name: str, cls, override: bool = False) -> None:
         return SourceData(ds, targets=list(targets) if targets is not None else None,
                           classes=list(classes) if classes is not None else None, task=task)
 
-    register_source(SourceDef(name, args, load, own_doc(cls) or f"Plugin data set {name}.", paths),
-                    override=override)
+    register_source(SourceDef(name, args, load, own_doc(cls) or f"Plugin data set {name}.", paths,
+                              source=plugin_source(cls)), override=override)
 
 
 def register_transform_plugin(name: str, obj, override: bool = False, resizes: bool = False) -> None:

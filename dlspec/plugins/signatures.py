@@ -11,7 +11,7 @@ import re
 import sys
 import typing
 
-from .schema.args import REQUIRED, Arg
+from ..schema.args import REQUIRED, Arg
 
 
 def snake_case(name: str) -> str:

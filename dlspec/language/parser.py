@@ -8,6 +8,7 @@ explanation of what was expected.
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from typing import Iterator
 
 from lark import Lark, Token, Tree, v_args
@@ -15,8 +16,8 @@ from lark.exceptions import UnexpectedInput, VisitError
 from lark.visitors import Transformer_NonRecursive
 
 from . import ir
-from .errors import DlspecError, Loc, SpecSyntaxError, remember_source
-from .limits import MAX_DEPTH, float_literal, int_literal
+from ..errors import DlspecError, Loc, SpecSyntaxError
+from ..limits import MAX_DEPTH, float_literal, int_literal
 from .syntax_errors import CLOSERS, OPENERS, syntax_error
 
 _CONTINUES_AFTER = {"->", ",", "(", "[", "{"}
@@ -88,20 +89,28 @@ def parse_text(text: str, filename: str = "<string>") -> ir.SpecFile:
     A leading UTF-8 byte-order mark is dropped (editors on Windows write one).
     """
     text = text[1:] if text.startswith(BOM) else text
-    remember_source(filename, text)
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as exc:
         terminals = {t.name: t for t in _lark().terminals}
-        raise syntax_error(exc, text, filename, _postlexer, terminals) from None
-    _check_depth(tree, filename)
+        raise _with_text(syntax_error(exc, text, filename, _postlexer, terminals), text) from None
     try:
-        decls = _ToIR(filename).transform(tree)
+        _check_depth(tree, filename)
+        decls = _ToIR(filename, text).transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, DlspecError):
-            raise exc.orig_exc from None
+            raise _with_text(exc.orig_exc, text) from None
         raise
+    except DlspecError as exc:
+        raise _with_text(exc, text) from None
     return ir.SpecFile(filename=filename, decls=tuple(decls))
+
+
+def _with_text(error: DlspecError, text: str) -> DlspecError:
+    """The error with its location carrying the text it points into (for the caret line)."""
+    if error.loc is not None and error.loc.text is None:
+        error.loc = replace(error.loc, text=text)
+    return error
 
 
 def parse_expression(text: str, filename: str = "<command line>") -> ir.Expr:
@@ -150,15 +159,15 @@ class _ToIR(Transformer_NonRecursive):
     Non-recursive, so a 3,000-term sum (a 3,000-deep tree) needs no Python stack.
     """
 
-    def __init__(self, filename: str):
+    def __init__(self, filename: str, text: str):
         super().__init__()
-        self.filename = filename
+        self.filename, self.text = filename, text
 
     def _loc(self, meta) -> Loc:
-        return Loc(self.filename, getattr(meta, "line", 1), getattr(meta, "column", 1))
+        return Loc(self.filename, getattr(meta, "line", 1), getattr(meta, "column", 1), self.text)
 
     def _tok_loc(self, tok: Token) -> Loc:
-        return Loc(self.filename, tok.line, tok.column)
+        return Loc(self.filename, tok.line, tok.column, self.text)
 
     def start(self, meta, children):
         return list(children)

@@ -1,76 +1,16 @@
-"""Data sources: a `source` setting in, a `SourceData` (samples, labels, classes) out.
-
-Each source is registered with typed arguments, so `dlspec compile` checks a
-source without loading it. Loading happens only when training starts.
-Relative paths are resolved against the spec's folder by the caller.
-"""
+"""Image sources: sklearn_digits, image_folder (every file decoded once while scanning),
+mnist/fashion_mnist/cifar10/cifar100 through torchvision, and MNIST-format idx files."""
 from __future__ import annotations
 
 import gzip
-import importlib
 import os
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Optional
 
-from ..errors import DataError, Loc, warn
-from ..schema.args import Arg
-from ..schema.registry import register_entry
+from ...errors import DataError, Loc, warn
+from ...schema.args import Arg
+from .base import SourceData, SourceDef, TensorData, register_source, require_path, source
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-
-
-@dataclass
-class SourceData:
-    """What a source provides: a train part, maybe its own test part, and labels."""
-
-    train: Any  # a Dataset of (x, y)
-    test: Any = None
-    targets: Optional[list] = None  # train labels, for stratified splits
-    classes: Optional[list] = None
-    task: str = "classification"  # or "regression"
-    extra: dict = field(default_factory=dict)
-    fit_on_train: Optional[Callable] = None  # called with the training indices (e.g. to build a vocabulary)
-    chronological: bool = False  # split in time order, never shuffled across time
-    shared_scale: bool = False  # inputs and targets are the same quantity (a series): scale both alike
-
-
-@dataclass(frozen=True)
-class SourceDef:
-    name: str
-    args: tuple
-    load: Callable[[dict, Loc], SourceData]
-    doc: str
-    paths: tuple = ()  # argument names holding file paths (resolved against the spec)
-
-
-SOURCES: dict = {}
-
-
-def register_source(source: SourceDef, override: bool = False) -> SourceDef:
-    return register_entry(SOURCES, source, "data source", override)
-
-
-def source(name, args=(), doc="", paths=()):
-    def wrap(fn):
-        register_source(SourceDef(name, tuple(args), fn, doc or (fn.__doc__ or "").strip(), tuple(paths)))
-        return fn
-    return wrap
-
-
-# ---- in-memory tensors --------------------------------------------------
-
-
-class TensorData:
-    """A dataset of pre-made tensors; `x[i], y[i]` per sample."""
-
-    def __init__(self, x, y):
-        self.x, self.y = x, y
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, i):
-        return self.x[i], self.y[i]
 
 
 @source("sklearn_digits", doc="scikit-learn's bundled 8x8 digits as [1, 8, 8] images in [0, 1], labels 0-9 "
@@ -104,16 +44,6 @@ class ImageFiles:
                 return img.convert(self.mode), self.labels[i]
         except OSError as exc:  # changed on disk since the scan
             raise DataError(f"cannot read image {self.files[i]}: {exc}") from None
-
-
-def require_path(path: str, loc: Loc, what: str = "file") -> str:
-    """`path` if it exists (a folder when what ends in 'folder'); else a DataError that says where it was looked for."""
-    exists = os.path.isdir(path) if what.endswith("folder") else os.path.exists(path)
-    if not exists:
-        raise DataError(f"{what} not found: {path}", loc,
-                        hint="relative paths in a spec are resolved against the spec's own folder; "
-                             "fix the path, or override a `let` holding it with --set NAME=\"path\"")
-    return path
 
 
 def scan_images(root: str, loc: Loc) -> tuple:
@@ -254,53 +184,3 @@ def _idx(a: dict, loc: Loc) -> SourceData:
         require_path(a[key], loc)
     data = _idx_data(a["images"], a["labels"])
     return SourceData(data, targets=data.y.tolist(), classes=sorted({str(int(v)) for v in data.y}))
-
-
-# ---- Python classes named by dotted path --------------------------------
-
-
-def load_class_source(dotted: str, args: tuple, kwargs: dict, loc: Loc) -> SourceData:
-    """`source my_module.MyDataset(root="...")`: a torch Dataset subclass, checked before it is called.
-
-    The module is imported because the spec names it (like `use`), but only a
-    class deriving from torch.utils.data.Dataset is ever called: `source
-    os.system("...")` or `source builtins.eval("...")` is refused at its line
-    without running anything. Factory functions are registered with
-    `@dlspec.dataset` and used by their registered name.
-    """
-    cls = _dataset_class(dotted, loc)
-    try:
-        dataset = cls(*args, **kwargs)
-    except Exception as exc:
-        raise DataError(f"{dotted}(...) failed: {type(exc).__name__}: {exc}", loc) from None
-    if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
-        raise DataError(f"{dotted} is not a data set: it needs __len__ and __getitem__", loc)
-    targets = getattr(dataset, "targets", None)
-    classes = getattr(dataset, "classes", None)
-    task = getattr(dataset, "task", None) or ("classification" if classes is not None or targets is not None
-                                              else "unknown")
-    return SourceData(dataset, targets=list(targets) if targets is not None else None,
-                      classes=list(classes) if classes is not None else None, task=task)
-
-
-def _dataset_class(dotted: str, loc: Loc):
-    import inspect
-    from torch.utils.data import Dataset, IterableDataset
-    module_name, _, cls_name = dotted.rpartition(".")
-    try:
-        obj = getattr(importlib.import_module(module_name), cls_name)
-    except (ImportError, AttributeError) as exc:
-        raise DataError(f"cannot import data set class {dotted}: {exc}", loc) from None
-    hint = ("a dotted source must name a torch.utils.data.Dataset subclass (map-style: __len__ and __getitem__); "
-            "register a factory function with @dlspec.dataset and use its name instead")
-    if not inspect.isclass(obj) or not issubclass(obj, Dataset):
-        what = "a class" if inspect.isclass(obj) else type(obj).__name__
-        raise DataError(f"source {dotted} is not a torch Dataset class (it is {what}); it was not called", loc,
-                        hint=hint)
-    if issubclass(obj, IterableDataset):
-        raise DataError(f"source {dotted} is an IterableDataset; splits and shuffling need a map-style Dataset "
-                        "(__len__ and __getitem__)", loc, hint=hint)
-    return obj
-
-
-from . import tables, sequences  # noqa: E402,F401 - register csv, then text, timeseries and sine

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-from .errors import Loc
+from ..errors import Loc
 
 # ---- expressions -------------------------------------------------------
 

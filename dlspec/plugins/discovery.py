@@ -17,7 +17,7 @@ import sys
 import warnings
 from typing import Optional
 
-from .errors import Loc, PluginError
+from ..errors import Loc, PluginError
 
 ENTRY_POINT_GROUP = "dlspec.plugins"
 _loaded_files: dict = {}
@@ -77,7 +77,7 @@ def loaded_plugins() -> dict:
 
 def load_uses(program) -> None:
     """Run the `use` declarations of a program, files relative to their spec."""
-    from .resolve import resolve_path
+    from ..language.resolve import resolve_path
     for use in program.uses:
         if use.is_file:
             load_file(resolve_path(use.target, use.loc), use.loc)

@@ -17,13 +17,12 @@ import functools
 import inspect
 from typing import Optional
 
-from .errors import PluginError
-from .shapes import ShapeProblem
-from .layers.registry import LayerDef, register_layer
-from .plugin_kinds import (register_dataset, register_loss, register_metric_plugin, register_optimizer,
-                           register_transform_plugin)
-from .plugin_signatures import own_doc, plugin_source, signature_args, snake_case
-from .shapes import Shape
+from ..errors import PluginError
+from ..layers.registry import LayerDef, register_layer
+from ..shapes import Shape, ShapeProblem
+from .adapters import (register_dataset, register_loss, register_metric_plugin, register_optimizer,
+                       register_transform_plugin)
+from .signatures import own_doc, plugin_source, signature_args, snake_case
 
 INPUT_ARGS = ("in_features", "in_channels", "input_size", "num_features")
 _LAST_DIM = ("in_features", "input_size")
@@ -64,7 +63,7 @@ def plugin_layer(name: str, obj, input_arg: Optional[str] = None, aliases=(), do
 
     def infer(shape: Shape, a: dict) -> Shape:
         import torch
-        from .layers.torch_nn import meta_output_shape
+        from ..layers.torch_nn import meta_output_shape
         if injected and shape.rank == 0:
             raise ShapeProblem(f"{name} needs an input with at least one dimension")
         try:

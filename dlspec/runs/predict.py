@@ -1,8 +1,4 @@
-"""Using a finished run: a run directory in, test metrics or predictions out.
-
-The model is rebuilt from the spec text stored in the checkpoint (never from
-a pickled module) and its weights are loaded with weights_only=True.
-"""
+"""Using a finished run: a run directory in, test metrics, predictions or forecasts out."""
 from __future__ import annotations
 
 import csv
@@ -12,28 +8,8 @@ from typing import Optional
 import torch
 
 from ..errors import DataError
-from .checkpoint import load_checkpoint
-from .config import read_train
-from .loop import evaluate, select_device
-from .trust import load_run_spec
-
-
-class LoadedRun:
-    """A run directory's spec, settings and trained model, ready to use."""
-
-    def __init__(self, run_dir: str, device: str = "cpu", trust: bool = False):
-        last = load_checkpoint(run_dir)
-        use_best = last["settings"].get("early_stop") and os.path.exists(os.path.join(run_dir, "best.ckpt"))
-        self.state = load_checkpoint(os.path.join(run_dir, "best.ckpt")) if use_best else last
-        self.spec = load_run_spec(self.state, run_dir, trust)  # refuses to run code unless trusted
-        self.cfg = read_train(self.spec, self.state["settings"]["train"], epochs=self.state["settings"]["epochs"])
-        if self.state.get("vocab"):
-            self.spec.set_vocab(self.cfg.model, len(self.state["vocab"]))
-        self.device = select_device(device)
-        self.model = self.spec.build(self.cfg.model)
-        self.model.load_state_dict(self.state["model"])
-        self.model.to(self.device).eval()
-        self.classes = self.state.get("classes")
+from ..train.loop import evaluate
+from .loaded import LoadedRun
 
 
 def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: bool = False) -> dict:
@@ -44,7 +20,7 @@ def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: 
     if split not in data.loaders:
         raise DataError(f"this run's data has no {split} split (splits: {', '.join(data.loaders)})")
     loss_def, loss_args = run.cfg.loss
-    from .metrics import make_metrics
+    from ..train.metrics import make_metrics
     return evaluate(run.model, data.loaders[split], loss_def.build(loss_args), loss_def.name,
                     make_metrics(run.cfg.metrics, data.target_scale), run.device, None)
 
@@ -116,7 +92,7 @@ def _feature_rows(path: str, run: LoadedRun) -> list:
     """Feature rows of a CSV given to predict, read like the training table (encoding, finite cells)."""
     import io
     from ..data.pipeline import inference_transform
-    from ..data.tables import number, read_text
+    from ..data.sources.base import number, read_text
     args = run.cfg.data.source_args or {}
     reader = csv.DictReader(io.StringIO(read_text(path, args.get("encoding", "utf-8"), None), newline=""))
     header = reader.fieldnames or []
@@ -160,7 +136,7 @@ def _describe(name: str, out: torch.Tensor, classes: Optional[list], task: Optio
 
 
 def _predict_sentences(run: LoadedRun, sentences: list, top: int) -> list:
-    from ..data.sequences import encode, tokenize
+    from ..data.sources.text import encode, tokenize
     if not sentences:
         raise DataError('give at least one sentence, e.g. dlspec predict RUN_DIR "a great film"')
     max_len = run.spec.plan(run.cfg.model).in_shape.dims[0]
@@ -189,7 +165,7 @@ def forecast(run: LoadedRun, inputs: list, steps: int) -> list:
 
 
 def _series_from_csv(path: str, run: LoadedRun) -> list:
-    from ..data.sequences import _timeseries
+    from ..data.sources.series import _timeseries
     args = dict(run.cfg.data.source_args or {})
     args.update(path=path, window=1, horizon=1, step=1)
     return _timeseries(args, run.cfg.data.source.loc).extra["series"]

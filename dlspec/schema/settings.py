@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from . import ir
-from .errors import ArgumentError, DlspecError, Loc, UnknownNameError, did_you_mean
-from .schema.args import Arg, bind_args, convert
-from .resolve import CallValue, Env
+from ..language import ir
+from ..errors import ArgumentError, DlspecError, Loc, UnknownNameError, did_you_mean
+from .args import Arg, bind_args, convert
+from ..language.resolve import CallValue, Env
 
 
 @dataclass(frozen=True)

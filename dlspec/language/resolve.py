@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import ir
-from .errors import ArgumentError, DataError, DlspecError, Loc, UnknownNameError, did_you_mean
-from .schema.args import Symbol
-from .limits import MAX_DEPTH, MAX_LET_CHAIN, MAX_SPEC_BYTES, checked_number
+from ..errors import ArgumentError, DataError, DlspecError, Loc, UnknownNameError, did_you_mean
+from ..schema.args import Symbol
+from ..limits import MAX_DEPTH, MAX_LET_CHAIN, MAX_SPEC_BYTES, checked_number
 from .parser import parse_expression, parse_text
 
 _OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "//": operator.floordiv}
@@ -36,6 +36,7 @@ class Program:
     """Everything declared by a spec and the files it includes."""
 
     filename: str
+    text: str = ""  # the main file's text, as read
     lets: dict = field(default_factory=dict)
     blocks: dict = field(default_factory=dict)
     models: dict = field(default_factory=dict)
@@ -173,7 +174,7 @@ def load_program(path: str, overrides: Optional[dict] = None, text: Optional[str
     """Parse `path` (or `text` under that name), follow includes, apply overrides."""
     if text is None:
         text = _read_spec(path, None)
-    program = Program(filename=path)
+    program = Program(filename=path, text=text)
     _gather(program, parse_text(text, path), set(), 0)
     program.overrides = _parse_overrides(program, overrides or {})
     return program

@@ -15,20 +15,19 @@ import importlib.util
 import inspect
 import keyword
 import os
-import textwrap
 
 import torch
 from torch import nn
 
-from .errors import DlspecError
-from .planning.nodes import TEMP_PREFIX, BodyNode, LayerNode
+from ..errors import DlspecError
+from ..planning.nodes import TEMP_PREFIX, BodyNode, LayerNode
 
 FORMATS = ("python", "torchscript", "onnx")
 
 
 def export_run(run_dir: str, fmt: str = "python", out: str = None, trust: bool = False) -> str:
     """Export the trained model of `run_dir`; returns the path of the main file written."""
-    from .train.inference import LoadedRun
+    from .loaded import LoadedRun
     if fmt not in FORMATS:
         raise DlspecError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}")
     run = LoadedRun(run_dir, trust=trust)
@@ -144,14 +143,12 @@ class PythonWriter:
             header.append("import torchvision")
         parts = ["\n".join(header)]
         if self.needs_sequences:
-            parts.append(_sequence_support())
+            parts.append(runtime_source("recurrent"))
         if self.needs_torchvision:
-            from .layers.torchvision_models import drop_head
+            from ..layers.torchvision_models import drop_head
             parts.append(inspect.getsource(drop_head))
-        if self.time_major:
-            parts.append(_TIME_MAJOR_HELPERS)
-        if self.first_output:
-            parts.append(_FIRST_OUTPUT_HELPER)
+        if self.time_major or self.first_output:
+            parts.append(runtime_source("hooks"))
         parts.extend(self.classes)
         if self.scale:
             parts.append(inspect.getsource(OriginalUnits))
@@ -168,10 +165,10 @@ class PythonWriter:
         else:
             lines.append(f"    model = {_indent(root, 4)}")
         for path in self.time_major:
-            lines += [f"    model.get_submodule({path!r}).register_forward_pre_hook(_to_channels_first)",
-                      f"    model.get_submodule({path!r}).register_forward_hook(_to_time_major)"]
+            lines += [f"    model.get_submodule({path!r}).register_forward_pre_hook(to_channels_first)",
+                      f"    model.get_submodule({path!r}).register_forward_hook(to_time_major)"]
         for path in self.first_output:
-            lines.append(f"    model.get_submodule({path!r}).register_forward_hook(_first_output)")
+            lines.append(f"    model.get_submodule({path!r}).register_forward_hook(first_output)")
         lines += ["    if weights is not None:",
                   "        model.load_state_dict(torch.load(weights, map_location=\"cpu\", weights_only=True))"]
         if self.scale:
@@ -214,8 +211,8 @@ class PythonWriter:
         return f"nn.{cls.__name__}({_constructor_args(module)})"
 
     def _own_module(self, module: nn.Module) -> str:
-        from .runtime import recurrent as rm
-        from .runtime.graph import Permute, Reshape
+        from ..runtime import recurrent as rm
+        from ..runtime.graph import Permute, Reshape
         if isinstance(module, (rm.Recurrent, rm.UnrolledCell, rm.TimeSelect)):
             self.needs_sequences = True
         if isinstance(module, Reshape):
@@ -313,28 +310,10 @@ def _constructor_args(module: nn.Module) -> str:
     return ", ".join(args)
 
 
-def _sequence_support() -> str:
-    from .runtime import recurrent
-    source = inspect.getsource(recurrent)
-    start = source.index("_BUILDING")  # skip the module docstring and imports
-    imports = ("import contextlib\nimport contextvars\nfrom typing import Optional\n\n"
-               "from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence\n\n")
-    return imports + source[start:]
+def runtime_source(name: str) -> str:
+    """A module of dlspec/runtime, copied whole into the exported file (it imports only torch).
 
-
-_FIRST_OUTPUT_HELPER = textwrap.dedent('''
-    def _first_output(module, inputs, output):
-        """A torch module returning a tuple (nn.LSTM: output, (h, c)) passes on its first element."""
-        return output[0] if isinstance(output, (tuple, list)) else output
-''')
-
-
-_TIME_MAJOR_HELPERS = textwrap.dedent('''
-    def _to_channels_first(module, inputs):
-        """conv/pool/batchnorm over a [B, T, F] sequence see [B, F, T]."""
-        return (inputs[0].transpose(1, 2),) + tuple(inputs[1:])
-
-
-    def _to_time_major(module, inputs, output):
-        return output.transpose(1, 2)
-''')
+    Only `from __future__` is dropped: it may stand only at the top of a file."""
+    import importlib
+    source = inspect.getsource(importlib.import_module(f"dlspec.runtime.{name}"))
+    return "\n".join(line for line in source.splitlines() if not line.startswith("from __future__"))
