@@ -1,0 +1,1 @@
+"""Finished runs: a run directory in; test metrics, predictions (predict) and exports (export) out."""

@@ -1,0 +1,32 @@
+"""A finished run loaded for use: a run directory in, its spec, settings and trained model out.
+
+The model is rebuilt from the spec text stored in the checkpoint (never from
+a pickled module), after checking that spec runs no code unless trusted, and
+its weights are loaded with weights_only=True.
+"""
+from __future__ import annotations
+
+import os
+
+from ..train.checkpoint import load_checkpoint
+from ..train.config import read_train
+from ..train.loop import select_device
+from ..train.trust import load_run_spec
+
+
+class LoadedRun:
+    """A run directory's spec, settings and trained model, ready to use."""
+
+    def __init__(self, run_dir: str, device: str = "cpu", trust: bool = False):
+        last = load_checkpoint(run_dir)
+        use_best = last["settings"].get("early_stop") and os.path.exists(os.path.join(run_dir, "best.ckpt"))
+        self.state = load_checkpoint(os.path.join(run_dir, "best.ckpt")) if use_best else last
+        self.spec = load_run_spec(self.state, run_dir, trust)  # refuses to run code unless trusted
+        self.cfg = read_train(self.spec, self.state["settings"]["train"], epochs=self.state["settings"]["epochs"])
+        if self.state.get("vocab"):
+            self.spec.set_vocab(self.cfg.model, len(self.state["vocab"]))
+        self.device = select_device(device)
+        self.model = self.spec.build(self.cfg.model)
+        self.model.load_state_dict(self.state["model"])
+        self.model.to(self.device).eval()
+        self.classes = self.state.get("classes")
