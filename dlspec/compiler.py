@@ -72,7 +72,7 @@ def _build_layer(node: LayerNode) -> nn.Module:
         raise
     except Exception as exc:  # a plugin or torch refusing its arguments
         raise DlspecError(f"{node.layer.name} could not be built: {exc}", node.loc) from None
-    if node.layer.extra.get("plugin"):
+    if node.layer.plugin:
         _check_declared_shape(module, node, shape)
         _guard_forward(module, node)
     if node.time_major:

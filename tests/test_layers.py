@@ -16,11 +16,11 @@ CASES = [(layer, dims, args) for layer in shipped_layers() for dims, args in lay
 
 
 def test_every_layer_has_docs_and_examples():
-    assert any(layer.extra.get("plugin") for layer in shipped_layers())  # the example plugin is included
+    assert any(layer.plugin for layer in shipped_layers())  # the example plugin is included
     for layer in shipped_layers():
         assert layer.doc.strip(), layer.name
         # a layer that needs a particular predecessor (hidden) is tested in its own module
-        assert layer.examples or layer.extra.get("follows"), f"{layer.name} has no example to test"
+        assert layer.examples or layer.follows, f"{layer.name} has no example to test"
 
 
 @pytest.mark.parametrize("layer, dims, args", CASES, ids=[f"{c[0].name}-{i}" for i, c in enumerate(CASES)])

@@ -14,10 +14,10 @@ def _nn():
     return nn
 
 
-def layer(name, args=(), *, infer, build, doc, aliases=(), macs=None, examples=(), **extra):
+def layer(name, args=(), *, infer, build, doc, aliases=(), macs=None, examples=(), **flags):
     return register_layer(LayerDef(name=name, args=tuple(args), infer=infer, build=build, doc=doc,
                                    aliases=tuple(aliases), macs=macs, examples=tuple(examples),
-                                   extra=extra))
+                                   **flags))
 
 
 def _need_features(shape: Shape, what: str) -> None:

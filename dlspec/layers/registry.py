@@ -8,7 +8,7 @@ alias and suggests the nearest names on a miss.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from ..errors import Loc
@@ -30,7 +30,13 @@ class LayerDef:
     macs: Optional[Callable[[Shape, Shape, dict], int]] = None
     examples: tuple = ()  # (input dims, {arg: value}) pairs used by the tests
     source: str = "built-in"
-    extra: dict = field(default_factory=dict)
+    # how the planner treats it:
+    channels_first: bool = False  # on a [T, F] sequence it sees [F, T] (conv1d, pooling, batchnorm)
+    varargs: Optional[str] = None  # positional values gather into this argument: reshape(2, 3)
+    paths: tuple = ()  # arguments that may be files, resolved against the spec's folder
+    follows: Optional[str] = None  # what must come right before it, for docs and tests (hidden: a recurrent layer)
+    passthrough: bool = False  # torch.nn.NAME: arguments go to torch as written, none are checked
+    plugin: bool = False  # registered by a plugin: its forward is guarded and its declared shape checked
 
 
 LAYERS = Registry("layer or block", hint="`dlspec layers` lists every layer")

@@ -65,5 +65,5 @@ def torch_module_layer(qualified: str):
         return meta_output_shape(module, shape, f"torch.nn.{cls.__name__}")
 
     return LayerDef(name=qualified, args=(), infer=infer, build=build,
-                    doc=(cls.__doc__ or "").strip(), source="torch", extra={"passthrough": True})
+                    doc=(cls.__doc__ or "").strip(), source="torch", passthrough=True)
 

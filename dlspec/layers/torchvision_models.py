@@ -115,4 +115,4 @@ def torchvision_layer(qualified: str):
               Arg("head", "bool", True, doc="false drops the classifier: the output is the feature vector"),
               Arg("num_classes", "int", None, positive)),
         doc=f"torchvision's {name}: torchvision.{name}(weights=none|\"file.pth\"|DEFAULT, head=true).",
-        extra={"paths": ("weights",)})
+        paths=("weights",))

@@ -228,11 +228,11 @@ class Planner:
             return self._block(callee, args, kwargs, locs, step, env, shape, namer, stack)
         layer = get_layer(callee, target.loc, list(self.program.blocks))
         bound = self._bind(layer, callee, args, kwargs, locs, target.loc)
-        for key in layer.extra.get("paths", ()):
+        for key in layer.paths:
             from ..layers.torchvision_models import is_weights_file
             if is_weights_file(bound.get(key)):
                 bound[key] = resolve_path(bound[key], locs.get(key, target.loc))
-        time_major = shape.sequence and layer.extra.get("channels_first", False)
+        time_major = shape.sequence and layer.channels_first
         try:
             out = _infer_time_major(layer, shape, bound) if time_major else layer.infer(shape, bound)
         except ShapeProblem as problem:
@@ -245,9 +245,9 @@ class Planner:
         return LayerNode(namer.take(base, step.label, step.loc), layer, bound, shape, out, target.loc, time_major)
 
     def _bind(self, layer: LayerDef, callee: str, args, kwargs, locs, loc) -> dict:
-        if layer.extra.get("passthrough"):
+        if layer.passthrough:
             return {"args": tuple(_plain(a) for a in args), "kwargs": {k: _plain(v) for k, v in kwargs.items()}}
-        varargs = layer.extra.get("varargs")
+        varargs = layer.varargs
         if varargs and not (len(args) == 1 and isinstance(args[0], (list, tuple))) and args:
             args = [tuple(args)]
         return bind_args(callee, layer.args, list(args), kwargs, loc, locs, self._known)

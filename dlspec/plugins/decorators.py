@@ -82,7 +82,7 @@ def plugin_layer(name: str, obj, input_arg: Optional[str] = None, aliases=(), do
 
     text = doc or own_doc(obj) or f"Plugin layer {name}."
     return LayerDef(name=name, args=args, infer=infer, build=build, doc=text, aliases=tuple(aliases),
-                    source=source, examples=tuple(examples), extra={"plugin": True})
+                    source=source, examples=tuple(examples), plugin=True)
 
 
 def register_plugin_layer(name: str, obj, override: bool = False, input_arg: Optional[str] = None,

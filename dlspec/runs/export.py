@@ -183,7 +183,7 @@ class PythonWriter:
         if isinstance(node, LayerNode):
             if node.time_major:
                 self.time_major.append(path)
-            if node.layer.extra.get("passthrough"):
+            if node.layer.passthrough:
                 self.first_output.append(path)
             return self._layer(node, module)
         if node.graph:
@@ -193,7 +193,7 @@ class PythonWriter:
         return "nn.Sequential(OrderedDict([\n" + "".join(f"    {i},\n" for i in items) + "]))"
 
     def _layer(self, node: LayerNode, module: nn.Module) -> str:
-        if node.layer.extra.get("plugin"):
+        if node.layer.plugin:
             raise DlspecError(f"python export cannot include plugin layer {node.layer.name} ({node.layer.source})",
                               node.loc, hint="use --format torchscript for models with plugin layers")
         if node.layer.source == "torchvision":
@@ -203,7 +203,7 @@ class PythonWriter:
             made = f"torchvision.models.get_model({name!r}, weights=None{kwargs})"
             return made if node.args["head"] else f"drop_head({made})"
         cls = type(module)
-        if node.layer.extra.get("passthrough"):  # rebuilt from the spec's own arguments, as written
+        if node.layer.passthrough:  # rebuilt from the spec's own arguments, as written
             written = [repr(v) for v in node.args["args"]] + [f"{k}={v!r}" for k, v in node.args["kwargs"].items()]
             return f"nn.{cls.__name__}({', '.join(written)})"
         if cls.__module__.startswith("dlspec."):
