@@ -30,7 +30,7 @@ def test_text_reading_is_robust_and_the_vocabulary_comes_from_training_only(tmp_
     (tmp_path / "t.tsv").write_bytes("\n".join(lines).encode("utf-8", errors="surrogateescape")
                                      .replace("\xff".encode(), b"\xff"))
     bundle = data(f'data d {{ source text("{tmp_path}/t.tsv", max_len=6); split train=0.8 test=0.2 seed=1 }}')
-    vocab = bundle.extra["vocab"]
+    vocab = bundle.vocab
     assert vocab[:2] == ["<pad>", "<unk>"] and all(w == w.lower() for w in vocab)
     assert bundle.sizes == {"train": 4, "val": 0, "test": 1} and bundle.sample_shape == (6,)
     from dlspec.data.sources.text import tokenize

@@ -8,14 +8,14 @@ slicing loader; everything else goes through a torch DataLoader.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
 
 from ..errors import DataError, warn
 from .config import DataConfig
-from .sources.base import SOURCES, SourceData, TensorData
+from .sources.base import SOURCES, SeriesInfo, SourceData, TensorData
 from .sources.dotted import load_class_source
 from .splits import split_indices
 from .transforms import build_transform, compose, is_auto_normalize
@@ -95,8 +95,12 @@ class DataBundle:
     task: str
     sizes: dict
     normalization: Optional[dict] = None
-    extra: dict = field(default_factory=dict)
     target_scale: Optional[dict] = None  # {"center", "spread"}: targets were scaled; metrics undo it
+    vocab: Optional[list] = None  # text: the vocabulary built on the training split (id -> word)
+    series: Optional[SeriesInfo] = None  # a windowed series: forecasts continue from its tail
+    features: Optional[list] = None  # a table's feature columns, in order
+    target_column: Optional[str] = None  # a table's target column
+    target_shape: Optional[tuple] = None  # regression: one sample's target shape, for the output width check
 
 
 def load_source(cfg: DataConfig, loss_task: Optional[str] = None) -> SourceData:
@@ -140,13 +144,11 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
                                 train, pin_memory, cfg.seed)
     with torch.random.fork_rng():  # peeking at a batch must not shift the global RNG (model init, resume)
         x0, y0 = next(iter(loaders["train"]))
-    extra = dict(src.extra)
-    if src.task == "regression" and isinstance(y0, torch.Tensor):
-        extra["target_shape"] = tuple(y0.shape[1:])  # for the model's output width check
-    if vocab is not None:
-        extra["vocab"] = vocab
+    target_shape = tuple(y0.shape[1:]) if src.task == "regression" and isinstance(y0, torch.Tensor) else None
     return DataBundle(loaders, tuple(x0.shape[1:]), src.classes, src.task, sizes,
-                      normalization=getattr(normalize, "stats", None), extra=extra, target_scale=target_scale)
+                      normalization=getattr(normalize, "stats", None), target_scale=target_scale, vocab=vocab,
+                      series=src.series, features=src.features, target_column=src.target_column,
+                      target_shape=target_shape)
 
 
 def _check_same_size(cfg: DataConfig, src: SourceData) -> None:

@@ -168,4 +168,4 @@ def _series_from_csv(path: str, run: LoadedRun) -> list:
     from ..data.sources.series import _timeseries
     args = dict(run.cfg.data.source_args or {})
     args.update(path=path, window=1, horizon=1, step=1)
-    return _timeseries(args, run.cfg.data.source.loc).extra["series"]
+    return _timeseries(args, run.cfg.data.source.loc).series.values

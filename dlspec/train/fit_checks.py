@@ -112,7 +112,7 @@ def _why(cfg, data) -> str:
     if data.task == "classification" and data.classes:
         shown = ", ".join(map(str, data.classes[:4])) + (", ..." if len(data.classes) > 4 else "")
         return f" ({len(data.classes)} classes: {shown})"
-    column = data.extra.get("target_column")
+    column = data.target_column
     if data.task == "regression" and column:
         return f" (target column '{column}' holds numbers)"
     return ""
@@ -120,13 +120,13 @@ def _why(cfg, data) -> str:
 
 def _check_output_width(cfg, data, plan, loc) -> None:
     """mse/l1/huber broadcast silently when the model's output and the target differ in size."""
-    target: Optional[tuple] = data.extra.get("target_shape")
+    target: Optional[tuple] = data.target_shape
     if target is None:
         return
     out = math.prod(plan.out_shape.dims) if plan.out_shape.dims else 1
     want = math.prod(target) if target else 1
     if out != want:
-        what = "horizon" if "horizon" in data.extra else "target width"
+        what = "horizon" if data.series is not None else "target width"
         raise TrainError(f"model {cfg.model} outputs {out} values per sample, but data {cfg.data.name} has "
                          f"{want} target value(s) per sample ({what} {want})", loc,
                          hint=f"end the model with linear({want})")

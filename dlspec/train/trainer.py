@@ -108,8 +108,8 @@ class Trainer:
         self.amp = autocast_dtype(cfg.precision, self.device)
         from ..data.pipeline import build_data
         self.data = build_data(cfg.data, pin_memory=self.device.type == "cuda", loss_task=cfg.loss_task)
-        if "vocab" in self.data.extra:
-            self.spec.set_vocab(cfg.model, len(self.data.extra["vocab"]))
+        if self.data.vocab is not None:
+            self.spec.set_vocab(cfg.model, len(self.data.vocab))
         check_task(cfg, self.data, self.spec.plan(cfg.model))  # loss and metrics fit the data's task
         self._check_data_fits_model()
         self.model = self.spec.build(cfg.model)
@@ -344,8 +344,8 @@ class Trainer:
             "epoch": epoch, "history": self.history, "best": self.best, "bad_epochs": self.bad_epochs,
             "rng": rng_state(), "train_time": self.train_time, "train_samples": self.train_samples,
             "classes": self.data.classes, "normalization": self.data.normalization, "task": self.data.task,
-            "vocab": self.data.extra.get("vocab"), "target_scale": self.data.target_scale,
-            "series": _series_info(self.data.extra), "features": self.data.extra.get("features"),
+            "vocab": self.data.vocab, "target_scale": self.data.target_scale,
+            "series": _series_info(self.data.series), "features": self.data.features,
             "plugins": self._plugins(),  # code a later load of this run must be trusted to import
         })
 
@@ -372,11 +372,11 @@ class Trainer:
         return results
 
 
-def _series_info(extra: dict):
-    if "series" not in extra:
+def _series_info(series):
+    if series is None:
         return None
-    return {"tail": [float(v) for v in extra["series"][-extra["window"]:]], "window": extra["window"],
-            "horizon": extra["horizon"]}
+    return {"tail": [float(v) for v in series.values[-series.window:]], "window": series.window,
+            "horizon": series.horizon}
 
 
 def _few(classes: list) -> str:

@@ -15,12 +15,21 @@ import codecs
 import csv
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from ...errors import DataError, Loc, did_you_mean
 from ...schema.args import Arg
 from ...schema.registry import Registry, register_entry
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """A windowed series: all its values, the window of past values fed in, the values predicted."""
+
+    values: list
+    window: int
+    horizon: int
 
 
 @dataclass
@@ -32,7 +41,11 @@ class SourceData:
     targets: Optional[list] = None  # train labels, for stratified splits
     classes: Optional[list] = None
     task: str = "classification"  # or "regression"
-    extra: dict = field(default_factory=dict)
+    series: Optional[SeriesInfo] = None  # timeseries, sine: what a forecast continues from
+    skipped: tuple = ()  # image files that could not be read (warned about once)
+    max_len: Optional[int] = None  # text: tokens per sample
+    features: Optional[list] = None  # csv: the feature columns, in order (predict checks a CSV against them)
+    target_column: Optional[str] = None  # csv: named in task errors and warnings
     fit_on_train: Optional[Callable] = None  # called with the training indices (e.g. to build a vocabulary)
     chronological: bool = False  # split in time order, never shuffled across time
     shared_scale: bool = False  # inputs and targets are the same quantity (a series): scale both alike

@@ -100,7 +100,7 @@ def _decoded_size(path: str) -> Optional[tuple]:
 def _image_folder(a: dict, loc: Loc) -> SourceData:
     files, labels, classes, bad, sizes = scan_images(a["path"], loc)
     return SourceData(ImageFiles(files, labels, a["mode"], sizes), targets=labels, classes=classes,
-                      extra={"skipped": bad})
+                      skipped=tuple(bad))
 
 
 # ---- torchvision data sets ----------------------------------------------

@@ -7,7 +7,7 @@ import math
 
 from ...errors import DataError, Loc
 from ...schema.args import Arg, non_negative, positive
-from .base import ENCODING, SourceData, TensorData, column_index, read_lines, source, split_fields
+from .base import ENCODING, SeriesInfo, SourceData, TensorData, column_index, read_lines, source, split_fields
 from .base import number as finite_number
 
 PAD, UNK = "<pad>", "<unk>"
@@ -24,7 +24,7 @@ def windows(series: list, window: int, horizon: int, step: int, what: str, loc: 
     x = torch.stack([values[i:i + window] for i in starts]).unsqueeze(2)
     y = torch.stack([values[i + window:i + window + horizon] for i in starts])
     return SourceData(TensorData(x, y), task="regression", chronological=True, shared_scale=True,
-                      extra={"series": list(series), "window": window, "horizon": horizon})
+                      series=SeriesInfo(list(series), window, horizon))
 
 
 @source("timeseries", (Arg("path", "str"), Arg("column", "any", None), Arg("window", "int", 12, positive),

@@ -41,7 +41,6 @@ def _csv(a: dict, loc: Loc) -> SourceData:
     t = header.index(a["target"])
     raw = [row[t].strip() for _, row in rows]
     task = decide_task(raw, a["task"], a.get("loss_task"))
-    extra = {"features": features, "target_column": a["target"]}
     if task == "classification":
         for (line, _), value in zip(rows, raw):
             _check_label(value, path, line, _col(header, t), loc)
@@ -54,7 +53,8 @@ def _csv(a: dict, loc: Loc) -> SourceData:
         y = torch.tensor([[number(v, path, line, _col(header, t), loc)] for (line, _), v in zip(rows, raw)])
         classes, targets = None, None
     data = TensorData(torch.tensor(x, dtype=torch.float32), y)
-    return SourceData(data, targets=targets, classes=classes, task=task, extra=extra)
+    return SourceData(data, targets=targets, classes=classes, task=task, features=features,
+                      target_column=a["target"])
 
 
 def decide_task(raw: list, given: str, loss_task: Optional[str]) -> str:

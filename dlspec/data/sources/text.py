@@ -88,4 +88,4 @@ def _text(a: dict, loc: Loc) -> SourceData:
     labels = torch.tensor([index[c] for c in raw_labels], dtype=torch.long)
     data = TextData(sentences, labels, a["max_len"], a["max_vocab"], a["min_freq"])
     return SourceData(data, targets=labels.tolist(), classes=classes, fit_on_train=data.fit,
-                      extra={"text": True, "max_len": a["max_len"]})
+                      max_len=a["max_len"])
