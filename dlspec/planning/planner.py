@@ -52,6 +52,7 @@ class Namer:
 
     def __init__(self):
         self.used: set = set()
+        self._next: dict = {}  # base -> the suffix to try next, so naming n layers is linear, not quadratic
 
     def reserve(self, name: str, loc: Loc, what: str = "label") -> None:
         """Claim `name` for a label or param; it must be unique and not shadow an nn.Module attribute."""
@@ -67,10 +68,12 @@ class Namer:
         if label is not None:
             self.reserve(label, loc)
             return label
-        name, i = base, 0
-        while name in self.used:
+        i = self._next.get(base, 0)
+        name = base if i == 0 else f"{base}_{i}"
+        while name in self.used:  # only a label can have taken it ahead of its turn
             i += 1
             name = f"{base}_{i}"
+        self._next[base] = i + 1
         self.used.add(name)
         return name
 
