@@ -67,6 +67,7 @@ def test_unknown_model_and_missing_file():
     assert result.exit_code == 1 and "file not found" in result.output
 
 
+@pytest.mark.slow
 def test_fit_evaluate_predict_from_the_command_line(tmp_path):
     spec = tmp_path / "d.dlspec"
     spec.write_text((ROOT / "specs" / "digits.dlspec").read_text().replace("epochs 15", "epochs 2"))

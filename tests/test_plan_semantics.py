@@ -43,6 +43,7 @@ def test_a_label_before_a_chain_names_every_step_of_it():
     assert model.head.out_features == 10
 
 
+@pytest.mark.slow
 def test_freeze_and_lr_for_reach_the_whole_labelled_chain(tmp_path):
     spec = tmp_path / "f.dlspec"
     spec.write_text("""

@@ -93,6 +93,7 @@ def test_ctrl_c_in_the_first_epoch_says_nothing_was_saved(tmp_path, monkeypatch)
     assert "before any epoch completed: no checkpoint was saved" in messages[-1]
 
 
+@pytest.mark.slow
 def test_sigterm_stops_cleanly_and_the_run_resumes(tmp_path):
     path = write_spec(tmp_path, epochs=100000)
     out = tmp_path / "run"

@@ -85,6 +85,7 @@ def test_more_classes_than_the_head_has_outputs(tmp_path):
         dlspec.fit(tmp_path / "s.dlspec", out=str(tmp_path / "run"), log=quiet)
 
 
+@pytest.mark.slow
 def test_sentiment_lstm_reaches_75_percent(tmp_path):
     # Its speed (about 10 s on 2 cores) is a benchmark's business, not a test's: a busy CI machine is no bug.
     run = dlspec.fit(ROOT / "specs" / "sentiment_lstm.dlspec", out=str(tmp_path / "run"), log=quiet)
@@ -93,6 +94,7 @@ def test_sentiment_lstm_reaches_75_percent(tmp_path):
     assert good["label"] == "1" and bad["label"] == "0"
 
 
+@pytest.mark.slow
 def test_airline_lstm_beats_the_naive_forecast(tmp_path):
     run = dlspec.fit(ROOT / "specs" / "airline_lstm.dlspec", out=str(tmp_path / "run"), log=quiet)
     values = [float(r["Passengers"]) for r in csv.DictReader(open(AIRLINE))]
@@ -111,6 +113,7 @@ def test_sine_spec_runs_without_files(tmp_path):
     assert run.results["test"]["mae"] < 0.3
 
 
+@pytest.mark.slow
 def test_gradient_clipping_keeps_an_exploding_setup_finite(tmp_path):
     spec = ('model M { input sequence(200, 1); rnn(64, layers=2) -> last -> linear(1) }\n'
             'data d { source sine(length=700, window=200, noise=0.0); split train=0.8 test=0.2; batch 16 }\n'

@@ -34,6 +34,7 @@ def test_shipped_spec_data_and_train_blocks_check(path):
     assert result.model_names
 
 
+@pytest.mark.slow
 def test_main_job_digits_reaches_97_percent(tmp_path):
     """README's main job: the digits CNN reaches at least 97% test accuracy."""
     from conftest import ROOT

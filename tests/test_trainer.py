@@ -60,6 +60,7 @@ def test_run_directory_files(tmp_path):
     assert ckpt["epoch"] == 2 and "conv(8, 3" in ckpt["spec_text"]
 
 
+@pytest.mark.slow
 def test_resume_is_bit_identical_on_cpu(tmp_path):
     straight = dlspec.fit(spec(tmp_path, epochs="4"), out=str(tmp_path / "a"), log=quiet)
     dlspec.fit(spec(tmp_path, epochs="2"), out=str(tmp_path / "b"), log=quiet)
@@ -193,6 +194,7 @@ def test_binary_single_logit_with_bce(tmp_path):
     assert run.results["test"]["accuracy"] > 0.95 and run.results["test"]["f1"] > 0.95
 
 
+@pytest.mark.slow
 def test_spec_params_train_save_and_resume(tmp_path):
     text = TINY.replace("model Net {\n    input image(1, 8, 8)\n", "model Net {\n    input image(1, 8, 8)\n"
                         "    param gain(1, 8, 8) = normal(mean=1.0, std=0.01)\n    x = mul(input, gain)\n"

@@ -71,6 +71,7 @@ def test_missing_weights_file_and_unknown_weights_name(tmp_path):
         dlspec.loads("model M { input image(3, 32, 32); torchvision.resnet18(weights=IMAGENET9) }").build()
 
 
+@pytest.mark.slow
 def test_frozen_backbone_is_unchanged_and_has_no_optimizer_state(tmp_path, weights_file):
     spec, _ = write_spec(tmp_path, weights_file)
     with warnings.catch_warnings():
@@ -87,6 +88,7 @@ def test_frozen_backbone_is_unchanged_and_has_no_optimizer_state(tmp_path, weigh
     assert not torch.equal(run.model.head.weight.detach(), initial)
 
 
+@pytest.mark.slow
 def test_unfreeze_adds_the_backbone_with_its_own_learning_rate(tmp_path, weights_file):
     spec, _ = write_spec(tmp_path, weights_file, "freeze backbone\n    unfreeze backbone.layer4 at=2\n", size=32)
     logs = []
@@ -124,6 +126,7 @@ model Net {
 """
 
 
+@pytest.mark.slow
 def test_a_backbone_pretrained_with_dlspec_beats_training_from_scratch(tmp_path):
     pretrain = DIGITS_CNN + """
 data digits { source sklearn_digits; split train=0.9 val=0.1; batch 32; transform { resize(28) } }
