@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import dlspec
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, needs_shared
 from dlspec.data.config import read_data
 from dlspec.data.pipeline import build_data
 from dlspec.data.splits import split_indices
@@ -61,6 +61,7 @@ def test_normalize_auto_uses_training_statistics():
     assert len(bundle.normalization["mean"]) == 1
 
 
+@needs_shared
 def test_image_folder_with_resize_on_real_images():
     cfg = data_config(f'data d {{ source image_folder("{HYMENOPTERA}"); split train=0.8 val=0.2; batch 8\n'
                       ' transform { resize(40) -> center_crop(32) -> normalize(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5]) } }')
@@ -71,6 +72,7 @@ def test_image_folder_with_resize_on_real_images():
     assert bundle.sizes["train"] + bundle.sizes["val"] == 245  # the .gif counts too: Pillow reads it
 
 
+@needs_shared
 def test_image_folder_of_different_sizes_needs_a_resize():
     cfg = data_config(f'data d {{ source image_folder("{HYMENOPTERA}") }}')
     with pytest.raises(DataError, match="images differ in size") as info:
@@ -98,6 +100,7 @@ def test_relative_paths_resolve_against_the_spec_folder(tmp_path, write_spec):
     assert bundle.sample_shape == (2,) and bundle.classes == ["0", "1"]
 
 
+@needs_shared
 def test_mnist_falls_back_to_local_idx_files():
     cfg = data_config(f'data d {{ source mnist(root="{MNIST}"); split train=0.9 test=0.1; batch 100 }}')
     with pytest.warns(UserWarning, match="only the test files"):

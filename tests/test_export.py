@@ -8,7 +8,6 @@ import torch
 from click.testing import CliRunner
 
 import dlspec
-from conftest import SHARED_DATA
 from dlspec.cli import main
 from dlspec.errors import DlspecError
 
@@ -36,7 +35,7 @@ model Net {{
     embedding(8) -> lstm(6, bidirectional=true) -> hidden
     linear(2)
 }}
-data d {{ source text("{SHARED_DATA / 'sentiment_labelled_sentences' / 'imdb_labelled.txt'}", max_len=12) }}
+data d {{ source text("sentences.tsv", max_len=12) }}
 train {{ epochs 1 }}
 """
 
@@ -49,6 +48,10 @@ def runs(tmp_path_factory):
         "    conv(8, 3, padding=1) -> Res(8) -> Res(8)\n    a = input -> flatten\n    concat(a, b)",
         "    c = input -> conv(8, 3, padding=1) -> Res(8) -> Res(8) -> global_avgpool -> flatten\n"
         "    a = input -> flatten\n    concat(a, c)")
+    words = ["good", "great", "fine", "bad", "awful", "poor", "film", "plot", "very", "not", "acting", "story",
+             "music", "slow", "fun", "dull"]  # 16 words: the inputs below use token ids up to 12
+    (base / "sentences.tsv").write_text("".join(  # a small labelled text file: tests need no ../shared
+        f"{' '.join(words[(i * 7 + k) % 16] for k in range(3 + i % 6))}\t{i % 2}\n" for i in range(160)))
     for name, text in (("graph", graph), ("tokens", TOKENS)):
         (base / f"{name}.dlspec").write_text(text)
         dlspec.fit(base / f"{name}.dlspec", out=str(base / name), log=lambda *a: None)

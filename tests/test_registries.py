@@ -110,3 +110,12 @@ def test_every_schedule_gives_positive_learning_rates(entry):
         scheduler.step() if entry.per_step else scheduler.step(1.0)
         rates.append(optimizer.param_groups[0]["lr"])
     assert rates[0] > 0 and all(r >= 0 and math.isfinite(r) for r in rates)  # cosine may end at exactly 0
+
+
+def test_every_built_in_source_declares_what_a_sample_is():
+    kinds = {"image", "grayscale image", "table", "text", "series"}
+    for entry in SHIPPED["sources"]:
+        if entry.source == "built-in":
+            assert entry.input_kind in kinds, entry.name
+    assert {e.name for e in SHIPPED["sources"] if e.input_kind == "grayscale image"} == {
+        "sklearn_digits", "mnist", "fashion_mnist", "idx"}

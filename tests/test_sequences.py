@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import dlspec
-from conftest import ROOT, SHARED_DATA
+from conftest import ROOT, SHARED_DATA, needs_shared
 from dlspec.data.config import read_data
 from dlspec.data.pipeline import build_data
 from dlspec.errors import DataError, TrainError
@@ -50,6 +50,7 @@ def test_text_errors_name_the_file(tmp_path):
         data(f'data d {{ source text("{tmp_path}/short.tsv") }}')
 
 
+@needs_shared
 def test_timeseries_windows_are_chronological_and_scaled_on_training_only():
     bundle = data(f'data d {{ source timeseries("{AIRLINE}", column="Passengers", window=12, horizon=2)\n'
                   ' split train=0.7 val=0.1 test=0.2; scale minmax; shuffle false }')
@@ -65,7 +66,7 @@ def test_timeseries_windows_are_chronological_and_scaled_on_training_only():
 
 
 @pytest.mark.parametrize("source, words", [
-    ('timeseries("AIR", column="Passengers", window=200)', "too few for window=200"),
+    pytest.param('timeseries("AIR", column="Passengers", window=200)', "too few for window=200", marks=needs_shared),
     ('timeseries("BAD", column="v", window=2)', "BAD, line 3: 'n/a' in column 'v' is not a number"),
 ])
 def test_series_errors(tmp_path, source, words):
@@ -85,6 +86,7 @@ def test_more_classes_than_the_head_has_outputs(tmp_path):
         dlspec.fit(tmp_path / "s.dlspec", out=str(tmp_path / "run"), log=quiet)
 
 
+@needs_shared
 @pytest.mark.slow
 def test_sentiment_lstm_reaches_75_percent(tmp_path):
     # Its speed (about 10 s on 2 cores) is a benchmark's business, not a test's: a busy CI machine is no bug.
@@ -94,6 +96,7 @@ def test_sentiment_lstm_reaches_75_percent(tmp_path):
     assert good["label"] == "1" and bad["label"] == "0"
 
 
+@needs_shared
 @pytest.mark.slow
 def test_airline_lstm_beats_the_naive_forecast(tmp_path):
     run = dlspec.fit(ROOT / "specs" / "airline_lstm.dlspec", out=str(tmp_path / "run"), log=quiet)

@@ -8,7 +8,7 @@ import torchvision
 from click.testing import CliRunner
 
 import dlspec
-from conftest import ROOT, SHARED_DATA
+from conftest import ROOT, SHARED_DATA, needs_shared
 from dlspec.cli import main
 from dlspec.errors import DlspecError, TrainError
 from dlspec.train.checkpoint import load_checkpoint
@@ -71,6 +71,7 @@ def test_missing_weights_file_and_unknown_weights_name(tmp_path):
         dlspec.loads("model M { input image(3, 32, 32); torchvision.resnet18(weights=IMAGENET9) }").build()
 
 
+@needs_shared
 @pytest.mark.slow
 def test_frozen_backbone_is_unchanged_and_has_no_optimizer_state(tmp_path, weights_file):
     spec, _ = write_spec(tmp_path, weights_file)
@@ -88,6 +89,7 @@ def test_frozen_backbone_is_unchanged_and_has_no_optimizer_state(tmp_path, weigh
     assert not torch.equal(run.model.head.weight.detach(), initial)
 
 
+@needs_shared
 @pytest.mark.slow
 def test_unfreeze_adds_the_backbone_with_its_own_learning_rate(tmp_path, weights_file):
     spec, _ = write_spec(tmp_path, weights_file, "freeze backbone\n    unfreeze backbone.layer4 at=2\n", size=32)
@@ -126,6 +128,7 @@ model Net {
 """
 
 
+@needs_shared
 @pytest.mark.slow
 def test_a_backbone_pretrained_with_dlspec_beats_training_from_scratch(tmp_path):
     pretrain = DIGITS_CNN + """

@@ -70,7 +70,9 @@ def _image(path: str, run: LoadedRun):
             image = img.convert(mode)
     except (UnidentifiedImageError, OSError) as exc:
         raise DataError(f"cannot read image {path}: {exc}") from None
-    if run.cfg.data.source.name in ("sklearn_digits", "mnist", "fashion_mnist", "idx"):
+    from ..data.sources.base import SOURCES
+    declared = SOURCES.get(run.cfg.data.source.name)
+    if declared is not None and declared.input_kind == "grayscale image":
         image = image.convert("L")
     x = inference_transform(run.cfg.data, run.state.get("normalization"), image)(image)
     return _fit_to_model(x, run)

@@ -59,6 +59,9 @@ class SourceDef:
     doc: str
     paths: tuple = ()  # argument names holding file paths (resolved against the spec)
     source: str = "built-in"  # where it came from: built-in, or plugin MODULE.NAME
+    # what one sample is, so predict reads its inputs the same way: "image", "grayscale image",
+    # "table", "text", "series", or "any" (plugins and Dataset classes)
+    input_kind: str = "any"
 
 
 SOURCES = Registry("data source")
@@ -68,9 +71,10 @@ def register_source(source: SourceDef, override: bool = False) -> SourceDef:
     return register_entry(SOURCES, source, "data source", override)
 
 
-def source(name, args=(), doc="", paths=()):
+def source(name, args=(), doc="", paths=(), input_kind="any"):
     def wrap(fn):
-        register_source(SourceDef(name, tuple(args), fn, doc or (fn.__doc__ or "").strip(), tuple(paths)))
+        register_source(SourceDef(name, tuple(args), fn, doc or (fn.__doc__ or "").strip(), tuple(paths),
+                                  input_kind=input_kind))
         return fn
     return wrap
 

@@ -13,7 +13,10 @@ from .base import SourceData, SourceDef, TensorData, register_source, require_pa
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
-@source("sklearn_digits", doc="scikit-learn's bundled 8x8 digits as [1, 8, 8] images in [0, 1], labels 0-9 "
+@source("sklearn_digits", input_kind="grayscale image",
+
+
+doc="scikit-learn's bundled 8x8 digits as [1, 8, 8] images in [0, 1], labels 0-9 "
                               "(1,797 samples; no download).")
 def _digits(a: dict, loc: Loc) -> SourceData:
     import torch
@@ -96,6 +99,7 @@ def _decoded_size(path: str) -> Optional[tuple]:
 
 
 @source("image_folder", (Arg("path", "str"), Arg("mode", "str", "RGB", choices=("RGB", "L"))), paths=("path",),
+        input_kind="image",
         doc="Images in one subfolder per class: image_folder(\"data/train\", mode=RGB|L).")
 def _image_folder(a: dict, loc: Loc) -> SourceData:
     files, labels, classes, bad, sizes = scan_images(a["path"], loc)
@@ -125,7 +129,8 @@ def _torchvision_source(name: str, cls_name: str, classes: int):
         return SourceData(train, test, targets=[int(t) for t in train.targets], classes=list(train.classes))
 
     register_source(SourceDef(name, args, load, f"torchvision's {cls_name} ({classes} classes) with its own test "
-                                                f"split: {name}(root=\"data\", download=false).", ("root",)))
+                                                f"split: {name}(root=\"data\", download=false).", ("root",),
+                              input_kind="grayscale image" if cls_name in ("MNIST", "FashionMNIST") else "image"))
 
 
 for _name, _cls, _n in (("mnist", "MNIST", 10), ("fashion_mnist", "FashionMNIST", 10),
@@ -177,7 +182,7 @@ def _idx_data(images: str, labels: str) -> TensorData:
     return TensorData(x, y)
 
 
-@source("idx", (Arg("images", "str"), Arg("labels", "str")), paths=("images", "labels"),
+@source("idx", (Arg("images", "str"), Arg("labels", "str")), paths=("images", "labels"), input_kind="grayscale image",
         doc="MNIST-format IDX files (gzipped or not): idx(images=\"...-images-idx3-ubyte.gz\", labels=\"...\").")
 def _idx(a: dict, loc: Loc) -> SourceData:
     for key in ("images", "labels"):

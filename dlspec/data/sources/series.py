@@ -30,7 +30,7 @@ def windows(series: list, window: int, horizon: int, step: int, what: str, loc: 
 @source("timeseries", (Arg("path", "str"), Arg("column", "any", None), Arg("window", "int", 12, positive),
                        Arg("horizon", "int", 1, positive), Arg("step", "int", 1, positive), ENCODING),
         paths=("path",),
-        doc="A numeric column of a CSV file as a series: timeseries(\"series.csv\", column=\"Temp\", window=30, "
+        input_kind="series", doc="A numeric column of a CSV file as a series: timeseries(\"series.csv\", column=\"Temp\", window=30, "
             "horizon=1, step=1). Windows of past values predict the next horizon values.")
 def _timeseries(a: dict, loc: Loc) -> SourceData:
     lines = read_lines(a["path"], loc, a.get("encoding", "utf-8"))
@@ -62,7 +62,7 @@ def _finite(cell: str, path: str, line: int, name: str, col: int, loc: Loc) -> f
 @source("sine", (Arg("length", "int", 1000, positive), Arg("period", "float", 50.0, positive),
                  Arg("noise", "float", 0.05, non_negative), Arg("window", "int", 30, positive),
                  Arg("horizon", "int", 1, positive), Arg("step", "int", 1, positive), Arg("seed", "int", 0)),
-        doc="A synthetic noisy sine wave (no files): sine(length=1000, period=50, noise=0.05, window=30, horizon=1).")
+        input_kind="series", doc="A synthetic noisy sine wave (no files): sine(length=1000, period=50, noise=0.05, window=30, horizon=1).")
 def _sine(a: dict, loc: Loc) -> SourceData:
     import random
     rng = random.Random(a["seed"])

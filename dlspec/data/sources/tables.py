@@ -19,7 +19,7 @@ _INTEGER = re.compile(r"[+-]?\d+")
 @source("csv", (Arg("path", "str"), Arg("target", "str"), Arg("features", "any", None),
                 Arg("task", "str", "auto", choices=("auto", "classification", "regression")), ENCODING),
         paths=("path",),
-        doc="A table with a header row: csv(\"file.csv\", target=\"label\", features=[\"a\", \"b\"], task=auto, "
+        input_kind="table", doc="A table with a header row: csv(\"file.csv\", target=\"label\", features=[\"a\", \"b\"], task=auto, "
             "encoding=\"utf-8\"). Text targets are classes; numeric ones follow the loss (cross_entropy: classes, "
             "mse: numbers); task=classification|regression decides outright.")
 def _csv(a: dict, loc: Loc) -> SourceData:

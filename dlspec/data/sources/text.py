@@ -60,7 +60,7 @@ def encode(token_lists: list, itos: list, max_len: int):
 @source("text", (Arg("path", "any"), Arg("sep", "str", "\t"), Arg("header", "bool", False), Arg("text", "any", 0),
                  Arg("label", "any", 1), Arg("max_len", "int", 40, positive), Arg("max_vocab", "int", 20000, positive),
                  Arg("min_freq", "int", 1, positive), ENCODING), paths=("path",),
-        doc="Labelled sentences (TSV or CSV; path may be a list of files): text(\"reviews.tsv\", sep=\"\\t\", "
+        input_kind="text", doc="Labelled sentences (TSV or CSV; path may be a list of files): text(\"reviews.tsv\", sep=\"\\t\", "
             "header=false, text=0, label=1, max_len=40, max_vocab=20000, min_freq=1, encoding=\"utf-8\").")
 def _text(a: dict, loc: Loc) -> SourceData:
     import torch
