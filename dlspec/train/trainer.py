@@ -21,7 +21,7 @@ from . import rundir
 from .checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
 from .config import TrainConfig, read_train
 from .faults import is_out_of_memory, out_of_memory
-from .finetune import init_weights
+from .finetune import freeze, frozen_leaves, init_weights, param_groups, unfreeze_due
 from .fit_checks import check_task
 from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_sigterm
 from .loop import NonFiniteLoss, Progress, autocast_dtype, check_device_name, evaluate, select_device, train_epoch
@@ -156,47 +156,17 @@ class Trainer:
 
     def _freeze(self) -> None:
         self.unfrozen: list = []
-        for label in self.cfg.freeze:
-            for p in self.model.get_submodule(label).parameters():
-                p.requires_grad_(False)
+        freeze(self.model, self.cfg.freeze)
 
     def _frozen_leaves(self) -> list:
-        """Modules inside frozen parts (kept in eval mode so BatchNorm statistics stay put)."""
-        def under(name, labels):
-            return any(name == lb or name.startswith(lb + ".") for lb in labels)
-        return [m for name, m in self.model.named_modules()
-                if name and under(name, self.cfg.freeze) and not under(name, self.unfrozen)]
+        return frozen_leaves(self.model, self.cfg.freeze, self.unfrozen)
 
     def _param_groups(self) -> list:
-        """Trainable parameters, grouped by lr_for labels (each with its own learning rate)."""
-        lr_for = self.cfg.optimizer[1].get("lr_for") or {}
-        taken, groups = set(), []
-        for label, lr in lr_for.items():
-            params = [p for p in self.model.get_submodule(label).parameters() if p.requires_grad and id(p) not in taken]
-            taken.update(id(p) for p in params)
-            if params:
-                groups.append({"params": params, "lr": float(lr)})
-        rest = [p for p in self.model.parameters() if p.requires_grad and id(p) not in taken]
-        if not rest and not groups:
-            raise TrainError("every parameter is frozen: nothing to train", self.cfg.locs.get("freeze"))
-        return ([{"params": rest}] if rest else []) + groups
+        return param_groups(self.model, self.cfg.optimizer[1].get("lr_for") or {}, self.cfg.locs.get("freeze"))
 
     def _apply_unfreezes(self, epoch_number: int) -> None:
-        """Unfreeze the labels due by this (1-based) epoch, adding their parameters to the optimizer."""
-        lr_for = self.cfg.optimizer[1].get("lr_for") or {}
-        for label, at in self.cfg.unfreeze:
-            if at > epoch_number or label in self.unfrozen:
-                continue
-            self.unfrozen.append(label)
-            params = [p for p in self.model.get_submodule(label).parameters() if not p.requires_grad]
-            for p in params:
-                p.requires_grad_(True)
-            owners = [lb for lb in lr_for if label == lb or label.startswith(lb + ".")]
-            lr = float(lr_for[max(owners, key=len)] if owners else self.cfg.optimizer[1]["lr"])
-            self.optimizer.add_param_group({"params": params, "lr": lr, "initial_lr": lr})
-            if self.scheduler is not None and hasattr(self.scheduler, "lr_lambdas"):
-                self.scheduler.base_lrs.append(lr)
-                self.scheduler.lr_lambdas.append(self.scheduler.lr_lambdas[0])
+        for label, params in unfreeze_due(self.model, self.cfg, self.optimizer, self.scheduler, self.unfrozen,
+                                          epoch_number):
             self.log(f"epoch {epoch_number}: unfroze {label} ({sum(p.numel() for p in params):,} parameters)")
 
     def _restore(self, state: dict) -> None:
