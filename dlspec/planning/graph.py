@@ -15,7 +15,8 @@ from ..schema.args import Arg, Symbol, bind_args, positive
 from ..shapes import Shape, broadcast
 
 if TYPE_CHECKING:  # only for annotations: plan imports this module
-    from .planner import Namer, Planner
+    from .naming import Namer
+    from .planner import Planner
 
 
 class GraphBuilder:

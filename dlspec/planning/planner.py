@@ -12,14 +12,16 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from ..language import ir
-from ..errors import ArgumentError, DlspecError, Loc, ShapeError, UnknownNameError, did_you_mean
+from ..errors import ArgumentError, DlspecError, Loc, ShapeError
 from ..layers.registry import LayerDef, get_layer
 from ..limits import MAX_DEPTH
 from ..language.resolve import CallValue, Env, Program, resolve_path
-from ..schema.args import REQUIRED, Arg, Symbol, bind_args, positive
+from ..schema.args import REQUIRED, Arg, Symbol, bind_args
 from ..shapes import Shape, ShapeProblem
 from .graph import GraphBuilder, warn_unreachable
-from .nodes import MERGES, RESERVED_NAMES, BodyNode, LayerNode, evaluate_args, int_dim
+from .inputs import input_shape
+from .naming import Namer
+from .nodes import MERGES, BodyNode, LayerNode, evaluate_args
 
 # Documented limits (docs/language.md): what one model may expand to, so a typo
 # like `repeat 100000` is an error at its line rather than a hang.
@@ -31,51 +33,6 @@ def _shape_error(what: str, problem: str, shape: Shape, loc: Loc) -> ShapeError:
     prefix = "" if problem.startswith(what) else f"{what}: "
     suffix = "" if "input of shape" in problem else f" (its input has shape {shape})"
     return ShapeError(f"{prefix}{problem}{suffix}", loc)
-
-
-# ---- inputs ------------------------------------------------------------
-
-_DIM = Arg("d", "int", check=positive)
-_INPUTS = {
-    "image": ((Arg("channels", "int", check=positive), Arg("height", "int", check=positive),
-               Arg("width", "int", check=positive)), lambda a: Shape((a["channels"], a["height"], a["width"]))),
-    "vector": ((Arg("features", "int", check=positive),), lambda a: Shape((a["features"],))),
-    "sequence": ((Arg("steps", "int", check=positive), Arg("features", "int", check=positive)),
-                 lambda a: Shape((a["steps"], a["features"]), sequence=True)),
-    "tokens": ((Arg("steps", "int", check=positive), Arg("vocab", "int", None, positive)),
-               lambda a: Shape((a["steps"],), integer=True, vocab=a["vocab"])),
-}
-
-
-class Namer:
-    """Unique, readable submodule names within one body: conv, conv_1, ..."""
-
-    def __init__(self):
-        self.used: set = set()
-        self._next: dict = {}  # base -> the suffix to try next, so naming n layers is linear, not quadratic
-
-    def reserve(self, name: str, loc: Loc, what: str = "label") -> None:
-        """Claim `name` for a label or param; it must be unique and not shadow an nn.Module attribute."""
-        if name in RESERVED_NAMES or name.startswith("_"):
-            raise DlspecError(f"{what} '{name}' cannot be used: it is the name of an attribute of torch's nn.Module "
-                              "or starts with '_'", loc, hint=f"rename it, e.g. '{name.strip('_')}_part'")
-        if name in self.used:
-            raise DlspecError(f"{what} '{name}' is used twice in this body", loc,
-                              hint="labels and params name submodules and must be unique within a model or block")
-        self.used.add(name)
-
-    def take(self, base: str, label: Optional[str], loc: Loc) -> str:
-        if label is not None:
-            self.reserve(label, loc)
-            return label
-        i = self._next.get(base, 0)
-        name = base if i == 0 else f"{base}_{i}"
-        while name in self.used:  # only a label can have taken it ahead of its turn
-            i += 1
-            name = f"{base}_{i}"
-        self._next[base] = i + 1
-        self.used.add(name)
-        return name
 
 
 class Planner:
@@ -96,26 +53,10 @@ class Planner:
             raise DlspecError(f"model {name} must start with an `input` declaration", loc,
                               hint="e.g. input image(3, 32, 32), vector(20), sequence(50, 8) or tokens(40, vocab=5000)")
         env = self.program.global_env()
-        shape = self._input_shape(statements[0], env)
+        shape = input_shape(statements[0], env, self.vocab)
         body = ir.Body(tuple(statements[1:]), decl.body.loc)
         self._layers, self._model = 0, name
         return self._body(body, env, shape, name, None, decl.loc, ())
-
-    def _input_shape(self, decl: ir.InputDecl, env: Env) -> Shape:
-        args, kwargs, locs = evaluate_args(decl, env)
-        if decl.kind == "tensor":
-            dims = [int_dim(v, locs.get(i, decl.loc)) for i, v in enumerate(args)]
-            if not dims or kwargs:
-                raise ArgumentError("tensor(...) takes the sizes of one sample, e.g. tensor(4, 10)", decl.loc)
-            return Shape(tuple(dims))
-        if decl.kind not in _INPUTS:
-            raise UnknownNameError(f"unknown input kind '{decl.kind}'." + did_you_mean(decl.kind, list(_INPUTS) + ["tensor"]),
-                                   decl.loc, hint="input kinds: image, vector, sequence, tokens, tensor")
-        specs, make = _INPUTS[decl.kind]
-        shape = make(bind_args(decl.kind, specs, args, kwargs, decl.loc, locs))
-        if shape.integer and shape.vocab is None and self.vocab is not None:
-            shape = Shape(shape.dims, integer=True, vocab=self.vocab)
-        return shape
 
     # ---- bodies ----
 
