@@ -64,8 +64,8 @@ def check_blocks(spec, train: Optional[str] = None) -> dict:
 
 
 def fit(spec_or_path, train: Optional[str] = None, **options):
-    """Train a spec's train block; see `dlspec.train.trainer.fit` for the options."""
-    from .train.trainer import fit as _fit
+    """Train a spec's train block; see `dlspec.train.fit.fit` for the options."""
+    from .train.fit import fit as _fit
     return _fit(spec_or_path, train, **options)
 
 

@@ -10,23 +10,22 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 
 from ..errors import TrainError
 from ..plugins.discovery import loaded_plugins
-from ..spec import Spec, load
+from ..spec import Spec
 from . import rundir
 from .checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
-from .config import TrainConfig, read_train
+from .config import TrainConfig
 from .faults import is_out_of_memory, out_of_memory
 from .finetune import freeze, frozen_leaves, init_weights, param_groups, unfreeze_due
 from .fit_checks import check_task
 from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_sigterm
-from .loop import NonFiniteLoss, Progress, autocast_dtype, check_device_name, evaluate, select_device, train_epoch
+from .loop import NonFiniteLoss, Progress, autocast_dtype, evaluate, select_device, train_epoch
 from .metrics import higher_is_better, make_metrics
-from .trust import load_run_spec
 
 
 @dataclass
@@ -43,42 +42,6 @@ class Run:
 
     def path(self, name: str) -> str:
         return os.path.join(self.out_dir, name)
-
-
-def fit(spec_or_path, train: Optional[str] = None, overrides: Optional[dict] = None, epochs: Optional[int] = None,
-        device: Optional[str] = None, out: Optional[str] = None, resume: Optional[str] = None,
-        log: Callable[[str], None] = print, progress: bool = True, trust: bool = False) -> Run:
-    """Train what a train block describes and write a run directory.
-
-    `spec_or_path` is a path or a loaded `Spec`; `overrides` sets `let`s;
-    `resume` continues the run in that directory (possibly to more epochs);
-    its stored spec may run Python code only with trust=True (see dlspec.train.trust).
-    """
-    if device is not None:
-        check_device_name(device)  # before anything is loaded or written
-    state = None
-    if resume is not None:
-        _check_resume_options(spec_or_path, train, overrides, out)
-        state = load_checkpoint(resume)
-        spec = load_run_spec(state, resume, trust)
-        train, out = state["settings"]["train"], resume
-        epochs = epochs or state["settings"]["epochs"]
-    else:
-        spec = spec_or_path if isinstance(spec_or_path, Spec) else load(spec_or_path, overrides)
-    cfg = read_train(spec, train, epochs=epochs, device=device)
-    out = out or cfg.out or rundir.default_run_dir(cfg.name or cfg.model)
-    return Trainer(spec, cfg, out, state, log, progress, overrides).run()
-
-
-def _check_resume_options(spec_or_path, train, overrides, out) -> None:
-    """A resumed run goes on with the spec, settings and folder it was started with; an option
-    that would change them would be silently ignored, so it is refused."""
-    given = [name for name, value in (("SPEC", spec_or_path), ("--train", train), ("--set", overrides),
-                                      ("--out", out)) if value]
-    if given:
-        raise TrainError(f"--resume continues a run with the spec, settings and folder it was started with, "
-                         f"so {', '.join(given)} cannot be given with it",
-                         hint="leave them out (only --epochs and --device can change), or start a new run")
 
 
 def _seed_everything(seed: int) -> None:
