@@ -130,3 +130,30 @@ def _check_output_width(cfg, data, plan, loc) -> None:
         raise TrainError(f"model {cfg.model} outputs {out} values per sample, but data {cfg.data.name} has "
                          f"{want} target value(s) per sample ({what} {want})", loc,
                          hint=f"end the model with linear({want})")
+
+
+def check_data_fits_model(spec, cfg, data) -> None:
+    """The model takes the data's samples, and its output width matches the classes its loss needs."""
+    plan = spec.plan(cfg.model)
+    want, got = tuple(plan.in_shape.dims), tuple(data.sample_shape)
+    if want != got:
+        raise TrainError(f"model {cfg.model} takes samples of shape {list(want)}, but data "
+                         f"{cfg.data.name} gives {list(got)}", spec.program.models[cfg.model].loc,
+                         hint="change the model's input, or add resize/grayscale steps to the data's transform")
+    classes = data.classes
+    loss = cfg.loss[0].name
+    out = plan.out_shape.dims[-1] if plan.out_shape.dims else 1
+    where = cfg.locs.get("model", cfg.loc)
+    if classes and loss in ("cross_entropy", "nll") and out != len(classes):
+        raise TrainError(f"model {cfg.model} outputs {out} values per sample but data "
+                         f"{cfg.data.name} has {len(classes)} classes ({_few(classes)})", where,
+                         hint=f"end the model with linear({len(classes)})")
+    if classes and loss == "bce_with_logits" and out == 1 and len(classes) > 2:
+        raise TrainError(f"model {cfg.model} has one output (a binary logit) but data "
+                         f"{cfg.data.name} has {len(classes)} classes ({_few(classes)})", where,
+                         hint=f"use linear({len(classes)}) with loss cross_entropy")
+
+
+def _few(classes: list) -> str:
+    shown = ", ".join(map(str, classes[:5]))
+    return shown + (", ..." if len(classes) > 5 else "")

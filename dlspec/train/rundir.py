@@ -181,3 +181,14 @@ def plot_curves(out: str, history: list) -> None:
     with writing(os.path.join(out, "curves.png")):
         fig.savefig(os.path.join(out, "curves.png"), dpi=90)
     plt.close(fig)
+
+
+def epoch_line(row: dict, epochs: int) -> str:
+    """One epoch's console line: losses and metrics, then samples per second."""
+    parts = [f"epoch {row['epoch']}/{epochs}"]
+    for k, v in row.items():
+        if k in ("epoch", "samples_per_second") or not isinstance(v, float):
+            continue
+        parts.append(f"{k} {v:.3g}" if k == "lr" else f"{k} {v:.4f}")
+    parts.append(f"{row['samples_per_second']:,.0f} samples/s")
+    return "  ".join(parts)

@@ -22,7 +22,7 @@ from .checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
 from .config import TrainConfig
 from .faults import is_out_of_memory, out_of_memory
 from .finetune import freeze, frozen_leaves, init_weights, param_groups, unfreeze_due
-from .fit_checks import check_task
+from .fit_checks import check_data_fits_model, check_task
 from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_sigterm
 from .loop import NonFiniteLoss, Progress, autocast_dtype, evaluate, select_device, train_epoch
 from .metrics import higher_is_better, make_metrics
@@ -74,7 +74,7 @@ class Trainer:
         if self.data.vocab is not None:
             self.spec.set_vocab(cfg.model, len(self.data.vocab))
         check_task(cfg, self.data, self.spec.plan(cfg.model))  # loss and metrics fit the data's task
-        self._check_data_fits_model()
+        check_data_fits_model(self.spec, self.cfg, self.data)
         self.model = self.spec.build(cfg.model)
         if cfg.init and self.state is None:
             self.log(init_weights(self.model, cfg.init, cfg.locs.get("init")))
@@ -96,26 +96,6 @@ class Trainer:
         self.train_time, self.train_samples = 0.0, 0
         if self.state is not None:
             self._restore(self.state)
-
-    def _check_data_fits_model(self) -> None:
-        plan = self.spec.plan(self.cfg.model)
-        want, got = tuple(plan.in_shape.dims), tuple(self.data.sample_shape)
-        if want != got:
-            raise TrainError(f"model {self.cfg.model} takes samples of shape {list(want)}, but data "
-                             f"{self.cfg.data.name} gives {list(got)}", self.spec.program.models[self.cfg.model].loc,
-                             hint="change the model's input, or add resize/grayscale steps to the data's transform")
-        classes = self.data.classes
-        loss = self.cfg.loss[0].name
-        out = plan.out_shape.dims[-1] if plan.out_shape.dims else 1
-        where = self.cfg.locs.get("model", self.cfg.loc)
-        if classes and loss in ("cross_entropy", "nll") and out != len(classes):
-            raise TrainError(f"model {self.cfg.model} outputs {out} values per sample but data "
-                             f"{self.cfg.data.name} has {len(classes)} classes ({_few(classes)})", where,
-                             hint=f"end the model with linear({len(classes)})")
-        if classes and loss == "bce_with_logits" and out == 1 and len(classes) > 2:
-            raise TrainError(f"model {self.cfg.model} has one output (a binary logit) but data "
-                             f"{self.cfg.data.name} has {len(classes)} classes ({_few(classes)})", where,
-                             hint=f"use linear({len(classes)}) with loss cross_entropy")
 
     def _freeze(self) -> None:
         self.unfrozen: list = []
@@ -215,7 +195,7 @@ class Trainer:
         self.history.append(row)
         if self.scheduler is not None and per_step is None:
             self.scheduler.step(row.get(cfg.schedule[1]["monitor"], loss))
-        self.log(_epoch_line(row, cfg.epochs))  # before _track_best, which may announce an early stop
+        self.log(rundir.epoch_line(row, cfg.epochs))  # before _track_best, which may announce an early stop
         stop = self._track_best(row, epoch)
         self._save("last.ckpt", epoch + 1)
         self.saved_epoch = epoch + 1
@@ -310,18 +290,3 @@ def _series_info(series):
         return None
     return {"tail": [float(v) for v in series.values[-series.window:]], "window": series.window,
             "horizon": series.horizon}
-
-
-def _few(classes: list) -> str:
-    shown = ", ".join(map(str, classes[:5]))
-    return shown + (", ..." if len(classes) > 5 else "")
-
-
-def _epoch_line(row: dict, epochs: int) -> str:
-    parts = [f"epoch {row['epoch']}/{epochs}"]
-    for k, v in row.items():
-        if k in ("epoch", "samples_per_second") or not isinstance(v, float):
-            continue
-        parts.append(f"{k} {v:.3g}" if k == "lr" else f"{k} {v:.4f}")
-    parts.append(f"{row['samples_per_second']:,.0f} samples/s")
-    return "  ".join(parts)
