@@ -81,7 +81,7 @@ def test_cli_plugin_option_and_layer_listing(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     result = CliRunner().invoke(main, ["--plugin", "cli_plug", "layers"])
     assert result.exit_code == 0 and "test_cli_layer(out=4)" in result.output
-    assert "A layer made by the command-line plugin.  [plugin cli_plug.make]" in result.output
+    assert "A layer made by the command-line plugin.  [plugin cli_plug.make via --plugin]" in result.output
     result = CliRunner().invoke(main, ["layers", "scaled_linear"])
     assert "scaled_linear(out, init=1.0)" in result.output and "in_features is inferred" in result.output
     result = CliRunner().invoke(main, ["--plugin", "missing_mod_q", "layers"])
@@ -105,3 +105,25 @@ def test_example_plugin_package_trains_with_its_layer_and_dataset(tmp_path):
     assert "scaled_linear.scale" in state and not bool((state["scaled_linear.scale"] == 0.5).all())
     resumed = dlspec.fit(None, resume=str(tmp_path / "run"), epochs=22, log=lambda *a: None)
     assert len(resumed.history) == 22
+
+
+def test_entries_say_how_their_plugin_was_loaded(tmp_path):
+    from dlspec.catalog import listing
+    (tmp_path / "origin_plug.py").write_text(textwrap.dedent('''
+        import torch
+        import dlspec
+
+        @dlspec.dataset("test_origin_data")
+        class Tiny(torch.utils.data.Dataset):
+            """Four samples."""
+
+            def __len__(self):
+                return 4
+
+            def __getitem__(self, i):
+                return torch.zeros(2), 0
+    '''))
+    (tmp_path / "s.dlspec").write_text('use "origin_plug.py"\nmodel M { input vector(2); linear(2) }\n')
+    dlspec.load(tmp_path / "s.dlspec")
+    sources = {row[0]: row[2] for row in listing("sources")}
+    assert sources["test_origin_data"] == "plugin origin_plug.py:Tiny via use file"

@@ -372,7 +372,7 @@ class Boom(nn.Module):
 
 
 @pytest.mark.parametrize("name, exc, words, hint", [
-    ("value", "ValueError('bad input for boom')", "plugin error: layer boom_value (plugin boom_value.py:Boom) raised ValueError: bad input for boom",
+    ("value", "ValueError('bad input for boom')", "plugin error: layer boom_value (plugin boom_value.py:Boom via use file) raised ValueError: bad input for boom",
      "^"),
     ("oom", "torch.OutOfMemoryError('CUDA out of memory. Tried to allocate 9 GiB')",
      "out of memory on cpu in epoch 1, step 1 with batch size 8", "smaller batch (e.g. batch 4"),

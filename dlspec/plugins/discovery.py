@@ -14,10 +14,10 @@ import importlib
 import importlib.util
 import os
 import sys
-import warnings
 from typing import Optional
 
-from ..errors import Loc, PluginError
+from ..errors import Loc, PluginError, warn
+from .signatures import loaded_by
 
 ENTRY_POINT_GROUP = "dlspec.plugins"
 _loaded_files: dict = {}
@@ -39,7 +39,8 @@ def load_file(path: str, loc: Optional[Loc] = None):
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        with loaded_by("use file"):
+            spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[name]
         raise PluginError(f"plugin {os.path.basename(path)} failed to load: {type(exc).__name__}: {exc}", loc) from None
@@ -47,10 +48,11 @@ def load_file(path: str, loc: Optional[Loc] = None):
     return module
 
 
-def load_module(name: str, loc: Optional[Loc] = None):
-    """Import a plugin module by dotted name."""
+def load_module(name: str, loc: Optional[Loc] = None, how: str = "use"):
+    """Import a plugin module by dotted name (`how` it was named: use, or --plugin)."""
     try:
-        return importlib.import_module(name)
+        with loaded_by(how):
+            return importlib.import_module(name)
     except Exception as exc:
         raise PluginError(f"plugin module {name} failed to load: {type(exc).__name__}: {exc}", loc,
                           hint="is it installed, or on PYTHONPATH?") from None
@@ -58,7 +60,7 @@ def load_module(name: str, loc: Optional[Loc] = None):
 
 def load_named_module(name: str):
     """Import a module the user named with --plugin, and remember it for the run's checkpoint."""
-    module = load_module(name)
+    module = load_module(name, how="--plugin")
     if name not in _named_modules:
         _named_modules.append(name)
     return module
@@ -94,8 +96,9 @@ def load_entry_points() -> None:
     from importlib.metadata import entry_points
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
-            ep.load()
+            with loaded_by(f"entry point {ep.name}"):
+                ep.load()
             _entry_points.append(f"{ep.name} ({ep.value})")
         except Exception as exc:  # a broken plugin must not break dlspec
-            warnings.warn(f"dlspec plugin '{ep.name}' ({ep.value}) failed to load and is skipped: "
-                          f"{type(exc).__name__}: {exc}", stacklevel=2)
+            warn(f"dlspec plugin '{ep.name}' ({ep.value}) failed to load and is skipped: "
+                 f"{type(exc).__name__}: {exc}")
