@@ -27,7 +27,7 @@ def build_model(plan: BodyNode) -> nn.Module:
     The parameter memory is checked against the machine before anything is
     allocated: on the meta device first, unless the build is on meta already.
     """
-    if torch.empty(0).device.type != "meta":
+    if not _building_on_meta():
         with torch.device("meta"):
             check_memory(plan, _build_model(plan))
         return _build_model(plan)
@@ -81,10 +81,14 @@ def _build_layer(node: LayerNode) -> nn.Module:
     return module
 
 
+def _building_on_meta() -> bool:
+    return torch.empty(0).device.type == "meta"
+
+
 def _check_declared_shape(module: nn.Module, node: LayerNode, shape: Shape) -> None:
     """A plugin's declared output shape must be what its forward returns (checked on meta builds only,
     where a forward pass costs nothing); a forward that cannot run on meta is not checked here."""
-    if not all(p.is_meta for p in module.parameters()) or not torch.empty(0).device.type == "meta":
+    if not _building_on_meta():
         return
     dtype = torch.long if shape.integer else torch.float32
     try:

@@ -18,13 +18,12 @@ from .losses import LOSSES, loss_task
 from .optimizers import OPTIMIZERS
 from .schedules import SCHEDULES
 from .components import bind
+from .devices import device_setting_check
 from .fit_checks import check_model_end
 from .metrics import check_metrics, metric_name
 
 _EARLY = (Arg("monitor", "str", "val_loss"), Arg("patience", "int", 5, non_negative),
           Arg("mode", "str", "auto", choices=("auto", "min", "max")), Arg("min_delta", "float", 0.0, non_negative))
-_DEVICE_OK = lambda d: None if d in ("auto", "cpu", "cuda", "mps") or (  # noqa: E731
-    d.startswith("cuda:") and d[5:].isdigit()) else "must be auto, cpu, cuda, cuda:N or mps"
 
 TRAIN_SETTINGS = {d.key: d for d in (
     S.SettingDef("model", S.one("str"), "the model to train (default: the only model)"),
@@ -37,7 +36,7 @@ TRAIN_SETTINGS = {d.key: d for d in (
     S.SettingDef("clip_grad_value", S.one("float", positive), "clip each gradient value"),
     S.SettingDef("metrics", S.steps, "accuracy, top_k(k=5), f1, precision, recall, mae, mse"),
     S.SettingDef("early_stop", S.keywords(_EARLY), "monitor=val_loss patience=5 mode=auto min_delta=0"),
-    S.SettingDef("device", S.one("str", _DEVICE_OK), "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"),
+    S.SettingDef("device", S.one("str", device_setting_check), "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"),
     S.SettingDef("precision", S.one("str", choices=("auto", "fp32", "bf16", "fp16")), "auto, fp32, bf16, fp16"),
     S.SettingDef("seed", S.one("int"), "random seed (default 0)"),
     S.SettingDef("freeze", S.names, "labels of submodules to freeze"),

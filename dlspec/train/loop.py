@@ -16,23 +16,14 @@ from contextlib import nullcontext
 import torch
 
 from ..errors import DlspecError, TrainError
+from .devices import device_problem
 from .faults import forward_failed, is_out_of_memory
-
-DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
-_SYNONYMS = {"gpu": "cuda", "nvidia": "cuda", "cuda0": "cuda:0", "metal": "mps", "apple": "mps", "cpu0": "cpu"}
-
 
 def check_device_name(name: str) -> None:
     """A device name dlspec knows (auto, cpu, cuda, cuda:N, mps), or an error with a suggestion."""
-    name = str(name)
-    if name in ("auto", "cpu", "cuda", "mps") or (name.startswith("cuda:") and name[5:].isdigit()):
-        return
-    from ..errors import did_you_mean
-    lowered = name.lower().replace(" ", "")
-    guess = _SYNONYMS.get(lowered) or (lowered if lowered in ("auto", "cpu", "cuda", "mps") else None)
-    suggestion = f" Did you mean '{guess}'?" if guess else did_you_mean(name, ("auto", "cpu", "cuda", "mps"))
-    raise TrainError(f"unknown device '{name}'.{suggestion} Devices: {', '.join(DEVICES)}",
-                     hint="auto picks cuda, then mps, then cpu")
+    problem = device_problem(name)
+    if problem:
+        raise TrainError(problem, hint="auto picks cuda, then mps, then cpu")
 
 
 def select_device(name: str) -> torch.device:
