@@ -1,7 +1,7 @@
 """Reading plugin objects: a Python class or function in, its name, docs and `Arg`s out.
 
-Shared by the layer decorator (registration.py) and the other plugin kinds
-(plugin_kinds.py): argument kinds come from type hints, defaults as given.
+Shared by the layer decorator (decorators.py) and the other plugin kinds
+(adapters.py): argument kinds come from type hints, defaults as given.
 """
 from __future__ import annotations
 
