@@ -29,6 +29,9 @@ def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = 
     model (or of `train`), so trainable counts are what training will see.
     """
     spec = load(path, overrides)
+    if spec.program.spaces:  # search spaces: check the values they can take, go on at their defaults
+        from .tuning.check import check_spaces
+        spec = check_spaces(spec, model, train)
     if train is not None and model is None:
         from .train.config import read_train
         model = read_train(spec, train).model

@@ -124,7 +124,11 @@ class _ToIR(Transformer_NonRecursive):
 
     # declarations
     def let_decl(self, meta, c):
-        return ir.LetDecl(str(c[0]), c[1], self._tok_loc(c[0]))
+        value = c[1]
+        if isinstance(value, ir.Call) and value.callee in ir.SPACE_KINDS:  # a search space for dlspec tune
+            value = ir.SearchSpace(value.callee, value.args, value.kwargs, value.loc,
+                                   (meta.end_line, meta.end_column))
+        return ir.LetDecl(str(c[0]), value, self._tok_loc(c[0]))
 
     def use_file(self, meta, c):
         return ir.UseDecl(_unquote(c[0]), True, self._loc(meta))

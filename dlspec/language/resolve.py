@@ -17,6 +17,7 @@ from ..errors import ArgumentError, DataError, DlspecError, Loc, UnknownNameErro
 from ..schema.args import Symbol
 from ..limits import MAX_DEPTH, MAX_LET_CHAIN, MAX_SPEC_BYTES, checked_number
 from .parser import parse_expression, parse_text
+from .spaces import read_space, space_outside_let, space_without_default
 
 _OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "//": operator.floordiv}
 
@@ -44,6 +45,7 @@ class Program:
     trains: dict = field(default_factory=dict)  # name (None for unnamed) -> TrainDecl
     uses: list = field(default_factory=list)
     overrides: dict = field(default_factory=dict)
+    spaces: dict = field(default_factory=dict)  # let name -> spaces.Space, for the lets that are search spaces
     _let_values: dict = field(default_factory=dict)
     _eval_depth: int = 0  # nesting of Env.eval calls, to turn a too-deep stack into a located error
 
@@ -61,6 +63,13 @@ class Program:
     def global_env(self) -> "Env":
         return Env(self, {})
 
+    def with_overrides(self, overrides: dict) -> "Program":
+        """The same declarations with other `--set` overrides (nothing is parsed or read again)."""
+        program = Program(self.filename, self.text, self.lets, self.blocks, self.models, self.data, self.trains,
+                          self.uses)
+        _apply_overrides(program, overrides)
+        return program
+
     def let_value(self, name: str, loc: Loc, _stack=()):
         if name in self.overrides:
             return self.overrides[name]
@@ -71,8 +80,25 @@ class Program:
                 raise DlspecError(f"let '{name}' is the end of a chain of more than {MAX_LET_CHAIN} lets "
                                   "that use each other", loc, hint="lets may use lets only this deep")
             decl = self.lets[name]
-            self._let_values[name] = Env(self, {}, _stack + (name,)).eval(decl.value)
+            if isinstance(decl.value, ir.SearchSpace):
+                self._let_values[name] = self._space_value(name, loc, _stack)
+            else:
+                self._let_values[name] = Env(self, {}, _stack + (name,)).eval(decl.value)
         return self._let_values[name]
+
+    def _space_value(self, name: str, loc: Loc, stack: tuple):
+        """A search space outside `dlspec tune` stands for its default."""
+        user = next((n for n in stack if isinstance(self.lets[n].value, ir.SearchSpace)), None)
+        if user is not None:  # tune samples spaces independently: one cannot bound another
+            raise DlspecError(f"the search space '{user}' uses '{name}', which is a search space too; a space's "
+                              "bounds and options must not depend on another space", loc)
+        space = self.spaces.get(name)
+        if space is None:  # while the spaces themselves are read
+            space = self.spaces[name] = read_space(name, self.lets[name].value, Env(self, {}, (name,)),
+                                                   self.lets[name].loc)
+        if not space.has_default:
+            raise space_without_default(space, loc)
+        return space.default
 
 
 class Env:
@@ -127,6 +153,8 @@ class Env:
             return -self._number(expr.operand)
         if isinstance(expr, ir.BinOp):
             return self._binop(expr)
+        if isinstance(expr, ir.SearchSpace) or (isinstance(expr, ir.Call) and _looks_like_space(expr)):
+            raise space_outside_let(getattr(expr, "kind", None) or expr.callee, expr.loc)
         if isinstance(expr, ir.Call):
             return CallValue(expr.callee, tuple(self.eval(a) for a in expr.args),
                              {k.name: self.eval(k.value) for k in expr.kwargs}, expr.loc)
@@ -155,6 +183,12 @@ class Env:
         return value
 
 
+def _looks_like_space(call: ir.Call) -> bool:
+    """A search space written where a value is expected (`uniform(a, b)` alone is also a param init)."""
+    return call.callee in ("loguniform", "int", "choice") or \
+        (call.callee == "uniform" and any(k.name == "default" for k in call.kwargs))
+
+
 def _arithmetic(node: ir.BinOp, a, b):
     if node.op in ("/", "//") and b == 0:
         raise ArgumentError("division by zero", node.right.loc)
@@ -176,8 +210,22 @@ def load_program(path: str, overrides: Optional[dict] = None, text: Optional[str
         text = _read_spec(path, None)
     program = Program(filename=path, text=text)
     _gather(program, parse_text(text, path), set(), 0)
-    program.overrides = _parse_overrides(program, overrides or {})
+    _apply_overrides(program, overrides or {})
     return program
+
+
+def _apply_overrides(program: Program, overrides: dict) -> None:
+    program.overrides = _parse_overrides(program, overrides)
+    program.spaces.clear()  # values computed while the overrides were read did not see them
+    program._let_values.clear()
+    _read_spaces(program)
+
+
+def _read_spaces(program: Program) -> None:
+    """Check every search space once, in declaration order, so a mistake in one is found by any command."""
+    for name, decl in program.lets.items():
+        if isinstance(decl.value, ir.SearchSpace) and name not in program.spaces:
+            program.spaces[name] = read_space(name, decl.value, Env(program, {}, (name,)), decl.loc)
 
 
 def _read_spec(path: str, loc: Optional[Loc]) -> str:

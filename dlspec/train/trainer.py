@@ -57,6 +57,8 @@ def _seed_everything(seed: int) -> None:
 class Trainer:
     """Holds one training run; `run()` does the work."""
 
+    on_epoch = None  # called with each epoch's row once it is saved (dlspec tune's pruning); may raise to stop
+
     def __init__(self, spec: Spec, cfg: TrainConfig, out: str, state: Optional[dict], log, progress, overrides):
         self.spec, self.cfg, self.out, self.state, self.log = spec, cfg, out, state, log
         self.show_progress = progress
@@ -200,6 +202,8 @@ class Trainer:
         self._save("last.ckpt", epoch + 1)
         self.saved_epoch = epoch + 1
         rundir.write_metrics_csv(self.out, self.history)
+        if self.on_epoch is not None:
+            self.on_epoch(dict(row))
         return stop
 
     def _non_finite(self, epoch: int, step: int) -> TrainError:

@@ -1,0 +1,75 @@
+"""Checking a spec across its search spaces: a loaded `Spec` in, the `Spec` at its base values out.
+
+`dlspec compile` and `dlspec tune` plan every model and check every data and
+train block once per value worth trying: every space at its base value (its
+default, else its first option or low end), then one space at a time at each
+of its `choice` options and at both ends of its range, the others at their
+base values. A value that breaks the spec (a width that no longer fits a
+`concat`, a depth the planner refuses) is reported at the `let` line, naming
+the value and where it broke. No torch, no Optuna.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..errors import DlspecError
+from ..language.spaces import Space, to_source
+from ..spec import Spec
+
+MAX_CHECKS = 32  # plans beyond the base one; past it the remaining values are left to the trials
+
+
+def open_spaces(spec: Spec) -> dict:
+    """The spaces of a spec that `--set` has not fixed: name -> Space, in declaration order."""
+    return {name: space for name, space in spec.program.spaces.items() if name not in spec.program.overrides}
+
+
+def base_overrides(spaces: dict) -> dict:
+    """`--set`-style texts that give each space its base value."""
+    return {name: to_source(space.base) for name, space in spaces.items()}
+
+
+def at_values(spec: Spec, values: dict) -> Spec:
+    """The spec with some lets set to spec texts (kept with the spec's own overrides)."""
+    overrides = {**_given(spec), **values}
+    return Spec(spec.program.with_overrides(overrides), spec.text)
+
+
+def check_spaces(spec: Spec, model: Optional[str] = None, train: Optional[str] = None) -> Spec:
+    """Check the spec at the values its spaces can take (see the module doc); return it at the base values."""
+    spaces = open_spaces(spec)
+    base = base_overrides(spaces)
+    if not spaces:
+        return spec
+    base_spec = at_values(spec, base)
+    _check_point(base_spec, model, train, None, None)
+    checks = [(space, value) for space in spaces.values() for value in space.points()[1:]]
+    for space, value in checks[:MAX_CHECKS]:
+        _check_point(at_values(spec, {**base, space.name: to_source(value)}), model, train, space, value)
+    return base_spec
+
+
+def _given(spec: Spec) -> dict:
+    """The spec's own `--set` overrides, as texts again (they are parsed once more)."""
+    return {name: to_source(value) for name, value in spec.program.overrides.items()}
+
+
+def _check_point(spec: Spec, model: Optional[str], train: Optional[str], space: Optional[Space], value) -> None:
+    from ..api import check_blocks
+    try:
+        for name in ([spec._model_name(model)] if model else spec.model_names):
+            spec.plan(name)
+        check_blocks(spec, train)
+    except DlspecError as exc:
+        if space is None or (exc.loc is not None and exc.loc == space.let_loc):
+            raise
+        raise _at_let(exc, space, value) from None
+
+
+def _at_let(exc: DlspecError, space: Space, value) -> DlspecError:
+    where = f" (at {exc.loc})" if exc.loc is not None else ""
+    error = type(exc).__new__(type(exc))
+    DlspecError.__init__(error, f"with {space.name} = {to_source(value)} the spec does not work: {exc.message}{where}",
+                         space.loc_of(value), hint="every value a search space can take must compile: narrow the space "
+                                         f"({space.describe()}) or change the model")
+    return error
