@@ -100,3 +100,19 @@ def export(run_dir: str, fmt: str = "python", out: Optional[str] = None, trust: 
         with writing(out):
             os.makedirs(out, exist_ok=True)
     return export_run(run_dir, fmt, out, trust)
+
+
+def tune(spec_path, train: Optional[str] = None, trials: Optional[int] = None, timeout: Optional[float] = None,
+         out: Optional[str] = None, storage: Optional[str] = None, study: Optional[str] = None, seed: int = 0,
+         pruner: str = "median", nproc: Optional[int] = None, overrides: Optional[dict] = None, log=print):
+    """Search the spec's search spaces with Optuna (`dlspec tune`): each trial is a normal fit in
+    OUT/trials/NNNN. Returns a `TuneResult` (best_params, best_value, best_run_dir, rows, study);
+    see docs/tuning.md. Needs the `tune` extra (Optuna)."""
+    from .tuning.study import tune as _tune
+    return _tune(spec_path, train, trials, timeout, out, storage, study, seed, pruner, nproc, overrides, log)
+
+
+def tune_show(out: str) -> str:
+    """The trials table of a `dlspec tune` directory (`dlspec tune --show DIR`)."""
+    from .tuning.report import show
+    return show(out)

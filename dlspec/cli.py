@@ -235,5 +235,46 @@ def export_command(run_dir, fmt, out, trust):
     click.echo(f"wrote {api.export(run_dir, fmt, out, trust)}")
 
 
+
+# ---- dlspec tune (docs/tuning.md) ----
+
+@main.command("tune")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False), required=False)
+@click.option("--train", "train_name", help="The train block to tune (when the spec has several).")
+@click.option("--trials", type=click.IntRange(min=1), help="How many trials this run adds (default 20).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Start no new trial after this many seconds.")
+@click.option("--out", type=click.Path(file_okay=False), metavar="DIR",
+              help="Tune directory (default runs/<spec>-tune): trials/NNNN, study.db, trials.csv, best.dlspec.")
+@click.option("--storage", metavar="URL", help="An Optuna storage URL shared by several processes (default "
+                                                "sqlite:///DIR/study.db).")
+@click.option("--study", "study_name", help="The study's name in the storage (default: the spec's file name).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the sampler.")
+@click.option("--pruner", default="median", show_default=True, help="median, hyperband or none.")
+@click.option("--nproc", type=click.IntRange(min=1), help="Processes per trial (passed to dlspec fit).")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Fix a `let` (a space is then not searched).")
+@click.option("--show", "show_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Print the trials table of the tune directory DIR and exit.")
+@friendly_errors
+def tune_command(spec_path, train_name, trials, timeout, out, storage, study_name, seed, pruner, nproc, sets,
+                 show_dir):
+    """Search the search spaces of SPEC (lets such as `loguniform(1e-4, 1e-1)`) with Optuna.
+
+    Each trial is a normal fit in DIR/trials/NNNN, scored by the train block's
+    early_stop monitor (else val_loss). Running the same command again continues
+    the study; processes given one --storage share it. At the end: the trials
+    table, DIR/trials.csv, DIR/best.dlspec (SPEC with the best values),
+    DIR/history.png and DIR/importance.png.
+    """
+    from . import api
+    if show_dir is not None:
+        click.echo(api.tune_show(show_dir))
+        return
+    if spec_path is None:
+        raise click.UsageError("give a SPEC to tune, or --show DIR")
+    api.tune(spec_path, train_name, trials=trials, timeout=timeout, out=out, storage=storage, study=study_name,
+             seed=seed, pruner=pruner, nproc=nproc, overrides=_parse_sets(sets), log=click.echo)
+
+
 if __name__ == "__main__":
     main()

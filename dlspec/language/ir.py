@@ -86,14 +86,12 @@ SPACE_KINDS = ("loguniform", "uniform", "int", "choice")
 @dataclass(frozen=True)
 class SearchSpace:
     """`loguniform(lo, hi)`, `uniform(lo, hi)`, `int(lo, hi)` or `choice(a, b, ...)` as the whole value
-    of a `let`: the values `dlspec tune` searches. `end` is the (line, column) just past the expression,
-    so the let's value can be rewritten in place (tune's best.dlspec)."""
+    of a `let`: the values `dlspec tune` searches."""
 
     kind: str
     args: tuple  # of Expr
     kwargs: tuple  # of Kwarg
     loc: Loc
-    end: tuple = (0, 0)
 
 
 Expr = Union[Literal, Name, InputRef, ListExpr, DictExpr, BinOp, Neg, Call, SearchSpace]

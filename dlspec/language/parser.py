@@ -126,8 +126,7 @@ class _ToIR(Transformer_NonRecursive):
     def let_decl(self, meta, c):
         value = c[1]
         if isinstance(value, ir.Call) and value.callee in ir.SPACE_KINDS:  # a search space for dlspec tune
-            value = ir.SearchSpace(value.callee, value.args, value.kwargs, value.loc,
-                                   (meta.end_line, meta.end_column))
+            value = ir.SearchSpace(value.callee, value.args, value.kwargs, value.loc)
         return ir.LetDecl(str(c[0]), value, self._tok_loc(c[0]))
 
     def use_file(self, meta, c):

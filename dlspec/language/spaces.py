@@ -43,7 +43,6 @@ class Space:
     options: tuple = ()  # choice: the evaluated options, in the order written
     default: object = NO_DEFAULT
     loc: Optional[Loc] = None  # where the space expression starts
-    end: tuple = (0, 0)  # (line, column) just past it
     let_loc: Optional[Loc] = None
     value_locs: tuple = ()  # (value as text, where it is written) for the options, bounds and default
 
@@ -91,7 +90,7 @@ def read_space(name: str, expr: ir.SearchSpace, env, let_loc: Loc) -> Space:
             raise ArgumentError(f"{expr.kind}() has no argument '{kw.name}'." + did_you_mean(kw.name, _KWARGS[expr.kind]),
                                 kw.loc, hint=f"e.g. let {name} = {_EXAMPLES[expr.kind]}")
         kwargs[kw.name] = (env.eval(kw.value), kw.value.loc)
-    common = dict(name=name, kind=expr.kind, loc=expr.loc, end=expr.end, let_loc=let_loc)
+    common = dict(name=name, kind=expr.kind, loc=expr.loc, let_loc=let_loc)
     if expr.kind == "choice":
         space = Space(options=_options(expr, env), **common)
     else:
@@ -136,7 +135,7 @@ def _bounds(expr: ir.SearchSpace, env) -> tuple:
     if not low < high:
         raise ArgumentError(f"{kind}(low, high) needs low < high, received low={low}, high={high}", expr.args[1].loc,
                             hint="for a single value write it without a space: let x = VALUE")
-    return low, high
+    return (low, high) if kind == "int" else (float(low), float(high))  # uniform(0, 1) samples reals
 
 
 def _number(kind: str, value, loc: Loc):
@@ -151,6 +150,7 @@ def _number(kind: str, value, loc: Loc):
 def _step(kind: str, given) -> object:
     value, loc = given
     value = _number(kind, value, loc)
+    value = value if kind == "int" else float(value)
     if value <= 0:
         raise ArgumentError(f"step must be > 0, received {value}", loc)
     return value
@@ -163,6 +163,7 @@ def _with_default(space: Space, value, loc: Loc) -> Space:
             raise ArgumentError(f"default={to_source(value)} is not one of the options ({', '.join(texts)})", loc)
         return replace(space, default=space.options[texts.index(to_source(value))])
     value = _number(space.kind, value, loc)
+    value = value if space.kind == "int" else float(value)
     if not space.low <= value <= space.high:
         raise ArgumentError(f"default={value} is outside {space.kind}({space.low}, {space.high})", loc)
     return replace(space, default=value)
