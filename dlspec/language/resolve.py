@@ -226,6 +226,27 @@ def _read_spaces(program: Program) -> None:
     for name, decl in program.lets.items():
         if isinstance(decl.value, ir.SearchSpace) and name not in program.spaces:
             program.spaces[name] = read_space(name, decl.value, Env(program, {}, (name,)), decl.loc)
+        elif not isinstance(decl.value, ir.SearchSpace):
+            _refuse_nested_space(decl.value)
+
+
+def _refuse_nested_space(expr) -> None:
+    """`let lr = loguniform(...) * 2`: a space inside a let's value, found even when the let is unused."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ir.Call) and _looks_like_space(node):
+            raise space_outside_let(node.callee, node.loc)
+        if isinstance(node, ir.BinOp):
+            stack += [node.left, node.right]
+        elif isinstance(node, ir.Neg):
+            stack.append(node.operand)
+        elif isinstance(node, ir.ListExpr):
+            stack += list(node.items)
+        elif isinstance(node, ir.DictExpr):
+            stack += [value for _, value in node.items]
+        elif isinstance(node, ir.Call):
+            stack += list(node.args) + [k.value for k in node.kwargs]
 
 
 def _read_spec(path: str, loc: Optional[Loc]) -> str:
