@@ -60,11 +60,13 @@ def format_table(rows: list, monitor: str) -> str:
     """The trials as an aligned text table (failed trials show their error)."""
     if not rows:
         return "no trials yet"
-    header = ["trial", "state", monitor, "epochs", "seconds"] + _param_names(rows) + ["error"]
-    keys = list(FIXED_COLUMNS) + _param_names(rows) + ["error"]
+    errors = ["error"] if any(row.get("error") for row in rows) else []
+    header = ["trial", "state", monitor, "epochs", "seconds"] + _param_names(rows) + errors
+    keys = list(FIXED_COLUMNS) + _param_names(rows) + errors
     lines = [[_cell(row.get(k)) for k in keys] for row in rows]
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    widths[-1] = len(header[-1])  # the error column is last and not padded
+    if errors:
+        widths[-1] = len(header[-1])  # the error column is last and not padded
     out = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
     out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
     return "\n".join(out)

@@ -101,8 +101,10 @@ def _prepare(path, train, out, pruner, nproc, overrides) -> _Setup:
                           hint=f"--pruner takes {', '.join(PRUNERS)}")
     spec = load(os.fspath(path), overrides)
     from ..train.config import find_train, read_train
-    decl = find_train(spec.program, train)
     spaces = open_spaces(spec)
+    checked = check_spaces(spec, None, train) if spaces else spec
+    checked.check()  # every model, also without spaces: a space outside a let is reported as such
+    decl = find_train(spec.program, train)
     if not spaces:
         raise DlspecError(f"{path} has no search space to tune: no `let` is a loguniform, uniform, int or choice",
                           decl.loc, hint="e.g. let lr = loguniform(1e-4, 1e-1, default=1e-3) and "
@@ -111,7 +113,7 @@ def _prepare(path, train, out, pruner, nproc, overrides) -> _Setup:
         if space.let_loc.file != spec.filename:
             raise DlspecError(f"the search space '{space.name}' is in an included file, so best.dlspec could not "
                               "carry its best value", space.let_loc, hint=f"move `let {space.name}` into {path}")
-    cfg = read_train(check_spaces(spec, None, train), train)
+    cfg = read_train(checked, train)
     monitor, direction = objective_of(cfg)
     out = out or os.path.join("runs", f"{S.default_study_name(path, train)}-tune")
     return _Setup(os.fspath(path), train, spec, spaces, dict(overrides), monitor, direction, cfg.epochs, out,
