@@ -6,7 +6,8 @@ default, else its first option or low end), then one space at a time at each
 of its `choice` options and at both ends of its range, the others at their
 base values. A value that breaks the spec (a width that no longer fits a
 `concat`, a depth the planner refuses) is reported at the `let` line, naming
-the value and where it broke. No torch, no Optuna.
+the value and where it broke; for a large model, fewer values (at most
+MAX_PLANNED_LAYERS layers planned in all). No torch, no Optuna.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..language.spaces import Space, to_source
 from ..spec import Spec
 
 MAX_CHECKS = 32  # plans beyond the base one; past it the remaining values are left to the trials
+MAX_PLANNED_LAYERS = 20_000  # ...and no more layers planned than this in all, so a big model stays quick
 
 
 def open_spaces(spec: Spec) -> dict:
@@ -42,9 +44,9 @@ def check_spaces(spec: Spec, model: Optional[str] = None, train: Optional[str] =
     if not spaces:
         return spec
     base_spec = at_values(spec, base)
-    _check_point(base_spec, model, train, None, None)
+    layers = _check_point(base_spec, model, train, None, None)
     checks = [(space, value) for space in spaces.values() for value in space.points()[1:]]
-    for space, value in checks[:MAX_CHECKS]:
+    for space, value in checks[:min(MAX_CHECKS, max(2, MAX_PLANNED_LAYERS // max(layers, 1)))]:
         _check_point(at_values(spec, {**base, space.name: to_source(value)}), model, train, space, value)
     return base_spec
 
@@ -54,12 +56,15 @@ def _given(spec: Spec) -> dict:
     return {name: to_source(value) for name, value in spec.program.overrides.items()}
 
 
-def _check_point(spec: Spec, model: Optional[str], train: Optional[str], space: Optional[Space], value) -> None:
+def _check_point(spec: Spec, model: Optional[str], train: Optional[str], space: Optional[Space], value) -> int:
+    """Plan the models and check the blocks at one point of the space; the number of layers planned."""
     from ..api import check_blocks
+    from ..planning.nodes import iter_nodes
     try:
-        for name in ([spec._model_name(model)] if model else spec.model_names):
-            spec.plan(name)
+        names = [spec._model_name(model)] if model else spec.model_names
+        layers = sum(1 for name in names for _ in iter_nodes(spec.plan(name)))
         check_blocks(spec, train)
+        return layers
     except DlspecError as exc:
         if space is None or (exc.loc is not None and exc.loc == space.let_loc):
             raise
