@@ -65,8 +65,8 @@ class Program:
 
     def with_overrides(self, overrides: dict) -> "Program":
         """The same declarations with other `--set` overrides (nothing is parsed or read again)."""
-        program = Program(self.filename, self.text, self.lets, self.blocks, self.models, self.data, self.trains,
-                          self.uses)
+        program = Program(filename=self.filename, text=self.text, lets=self.lets, blocks=self.blocks,
+                          models=self.models, data=self.data, trains=self.trains, uses=self.uses)
         _apply_overrides(program, overrides)
         return program
 

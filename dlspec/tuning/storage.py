@@ -14,7 +14,7 @@ from typing import Optional
 
 import yaml
 
-from ..errors import DlspecError
+from ..errors import DlspecError, warn
 
 INFO = "tune.yaml"
 
@@ -81,8 +81,9 @@ def write_info(out: str, info: dict) -> None:
         os.replace(tmp, path)
 
 
-def check_same_directory(out: str, study: str, url: str) -> None:
-    """A tune directory holds one study: the trial folders of two would share numbers."""
+def check_same_directory(out: str, study: str, url: str, spec: str) -> None:
+    """A tune directory holds one study: the trial folders of two would share numbers. Another spec
+    continuing the study is allowed (a renamed or edited copy) but said."""
     if not os.path.isfile(os.path.join(out, INFO)):
         return
     info = read_info(out)
@@ -90,6 +91,9 @@ def check_same_directory(out: str, study: str, url: str) -> None:
         raise DlspecError(f"{out} holds the trials of study '{info['study']}' in {shown_url(info['storage'])}, "
                           f"not of '{study}' in {shown_url(url)}",
                           hint="give another --out, or the same --study and --storage to continue it")
+    if info.get("spec") not in (None, spec):
+        warn(f"{out} has tuned {info['spec']} so far; its study now goes on with {spec}",
+             hint="give another --out to start a separate study")
 
 
 def read_info(out: str) -> dict:

@@ -76,7 +76,7 @@ def tune(spec_path, train: Optional[str] = None, trials: Optional[int] = None, t
     setup = _prepare(spec_path, train, out, pruner, nproc, overrides or {})
     url = storage or S.default_storage(setup.out)
     name = study or S.default_study_name(setup.path, train)
-    S.check_same_directory(setup.out, name, url)
+    S.check_same_directory(setup.out, name, url, os.path.abspath(setup.path))
     the_study = _open_study(optuna, url, name, setup, seed, pruner)
     S.write_info(setup.out, {"study": name, "storage": url, "spec": os.path.abspath(setup.path),
                                   "train": train, "monitor": setup.monitor, "direction": setup.direction})
