@@ -78,8 +78,8 @@ def tune(spec_path, train: Optional[str] = None, trials: Optional[int] = None, t
     name = study or S.default_study_name(setup.path, train)
     S.check_same_directory(setup.out, name, url, os.path.abspath(setup.path))
     the_study = _open_study(optuna, url, name, setup, seed, pruner)
-    S.write_info(setup.out, {"study": name, "storage": url, "spec": os.path.abspath(setup.path),
-                                  "train": train, "monitor": setup.monitor, "direction": setup.direction})
+    S.write_info(setup.out, {"study": name, "storage": url, "spec": os.path.abspath(setup.path), "train": train,
+                             "monitor": setup.monitor, "direction": setup.direction})
     n_trials = DEFAULT_TRIALS if trials is None and timeout is None else trials
     log(f"tuning {setup.path}: {n_trials or 'as many'} trial(s){f' within {timeout:g} s' if timeout else ''} of "
         + ", ".join(f"{n} = {s.describe()}" for n, s in setup.spaces.items())
