@@ -18,6 +18,7 @@ import torch
 
 from ..errors import DataError, warn
 from .config import DataConfig
+from .cache import epoch_order
 from .paths import plan_path
 from .sources.base import SOURCES, SeriesInfo, SourceData, TensorData
 from .sources.dotted import load_class_source
@@ -68,7 +69,7 @@ class TensorLoader:
 
     def __iter__(self):
         n = len(self.x)
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        order = epoch_order(n, self.generator) if self.shuffle else None  # the order a DataLoader gives
         for start in range(0, n, self.batch):
             if order is None:
                 yield self.x[start:start + self.batch], self.y[start:start + self.batch]

@@ -23,6 +23,7 @@ from ..errors import warn
 MIN_SPEEDUP = 1.1
 MAX_COMPILE_SHARE = 0.05
 CALIBRATION_STEPS = 5
+CALIBRATED_ON = ("cuda",)  # `compile auto` calibrates on these device types; elsewhere it means off
 
 
 def has_conv2d(model: torch.nn.Module) -> bool:
@@ -88,7 +89,7 @@ class _Untouched:
 
 def compiled_model(model, setting: str, device, amp, batch, loss_of, planned_steps: int, log=print):
     """The module to train with: `model`, or torch.compile(model) when `setting` asks and it works."""
-    if setting == "off" or (setting == "auto" and device.type != "cuda"):
+    if setting == "off" or (setting == "auto" and device.type not in CALIBRATED_ON):
         return model
     x, y = batch
     model.train()
