@@ -75,11 +75,14 @@ class _Decoded:
         return self.fn(x), y
 
 
-def image_decoder(steps: list):
-    """A PIL image -> uint8 [C, H, W] after the deterministic steps (all built-in: they take uint8)."""
+def image_decoder(steps: list, from_pil: bool = True):
+    """An image (PIL, or a uint8 tensor) -> uint8 [C, H, W] after the deterministic steps (built-in steps
+    take uint8); None for a uint8 tensor with no steps (the data is sliced as it is)."""
     from torchvision.transforms import v2
     built = [t.build(a) for t, a, _ in steps if t.name != "normalize"]
-    chain = v2.Compose([v2.PILToTensor(), *built])
+    if not from_pil and not built:
+        return None
+    chain = v2.Compose(([v2.PILToTensor()] if from_pil else []) + built)
     return lambda x: chain(x).contiguous()
 
 
@@ -211,8 +214,9 @@ def too_big(cfg, need: int, budget: int, rule: str, device) -> DataError:
 def _decoder(cfg, first_x, base_fn):
     """How each sample is decoded for the cache: PIL images to uint8 (built-in steps only), else base_fn."""
     is_pil = hasattr(first_x, "getbands") and not isinstance(first_x, torch.Tensor)
-    if is_pil and all(t.source == "built-in" for t, _, _ in cfg.transform):
-        return image_decoder(cfg.transform)
+    is_uint8 = isinstance(first_x, torch.Tensor) and first_x.dtype == torch.uint8
+    if (is_pil or is_uint8) and all(t.source == "built-in" for t, _, _ in cfg.transform):
+        return image_decoder(cfg.transform, from_pil=is_pil)
     return base_fn
 
 

@@ -243,9 +243,11 @@ def _pipeline(steps: list):
 
 
 def _to_tensor_fn(sample):
-    if isinstance(sample, torch.Tensor):
+    if isinstance(sample, torch.Tensor) and sample.dtype != torch.uint8:
         return None
     from torchvision.transforms import v2
+    if isinstance(sample, torch.Tensor):  # uint8 tensors are images: scaled to [0, 1] like decoded files
+        return v2.ToDtype(torch.float32, scale=True)
     return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
 
 

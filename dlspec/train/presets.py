@@ -4,7 +4,8 @@ the module the training step calls out (the model itself, or torch.compile's wra
 On CUDA with `precision auto`: TF32 matmuls and convolutions are allowed and
 bf16 autocast is used where supported (train/loop.py's autocast_dtype);
 a model with 2-D convolutions, and the batches the cached path serves, use
-channels_last; cuDNN picks its fastest kernels for the fixed batch shapes.
+channels_last (also with bf16/fp16; `precision fp32` turns every preset
+off); cuDNN picks its fastest kernels for the fixed batch shapes.
 `compile on` wraps the model with torch.compile; `compile auto` does so only
 when a short calibration on a real batch (CUDA only) shows at least 1.1x and
 the compile time is under 5% of the planned run. A compile that fails falls
@@ -32,7 +33,7 @@ def has_conv2d(model: torch.nn.Module) -> bool:
 
 def apply_gpu_presets(model: torch.nn.Module, device: torch.device, precision: str, loaders: dict) -> list:
     """Set the CUDA presets for this run; returns what was turned on, for the fit header."""
-    if device.type != "cuda":
+    if device.type != "cuda" or precision == "fp32":  # fp32 asks for plain float32 throughout
         return []
     on = []
     torch.backends.cudnn.benchmark = True
