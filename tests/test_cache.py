@@ -1,6 +1,7 @@
 """The cached data path (dlspec/data/cache.py, data/paths.py): same batches as the loader path, exact
 resume with augmentation, the budget error, mixup/cutmix training and refusal, the path shown by
 compile --show and the fit header, and the GPU presets / compile setting (train/presets.py)."""
+import time
 import warnings
 
 import pytest
@@ -230,19 +231,45 @@ def test_a_failing_compile_falls_back_to_eager_with_a_warning(monkeypatch):
 
 
 def test_calibration_leaves_weights_and_statistics_untouched(monkeypatch):
-    monkeypatch.setattr(torch, "compile", lambda model: model)  # "compiles" instantly, same speed
+    class Slower(torch.nn.Module):  # a "compiled" model that is slower than eager: auto must keep eager
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            time.sleep(0.02)
+            return self.model(x)
+
+    monkeypatch.setattr(torch, "compile", Slower)
+    monkeypatch.setattr(presets, "CALIBRATED_ON", ("cpu",))
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Dropout(0.5))
     before = {k: v.clone() for k, v in model.state_dict().items()}
     batch = (torch.randn(8, 3), torch.randint(0, 4, (8,)))
     rng = torch.get_rng_state()
     logs = []
-    monkeypatch.setattr(presets, "CALIBRATED_ON", ("cpu",))
     chosen = presets.compiled_model(model, "auto", torch.device("cpu"), None, batch,
                                     torch.nn.functional.cross_entropy, 10, logs.append)
-    assert chosen is model and logs and "-> eager" in logs[0]  # no 1.1x speed-up: eager
+    assert chosen is model and logs and "-> eager" in logs[0]
     assert torch.equal(torch.get_rng_state(), rng) and all(p.grad is None for p in model.parameters())
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
+
+
+@pytest.mark.parametrize("fast, compile_seconds, planned, expected", [
+    (0.5, 1.0, 1000, "compiled"),  # 2x, compile 0.2% of the run
+    (0.95, 1.0, 1000, "eager"),  # 1.05x: not worth it
+    (0.5, 10.0, 100, "eager"),  # 2x, but compiling takes 10% of the run
+])
+def test_compile_auto_decision(monkeypatch, fast, compile_seconds, planned, expected):
+    monkeypatch.setattr(presets, "CALIBRATED_ON", ("cpu",))
+    times = iter([compile_seconds, fast, 1.0])  # first (compiling) call, compiled steps, eager steps
+    monkeypatch.setattr(presets, "_timed_steps", lambda *a: next(times))
+    monkeypatch.setattr(torch, "compile", lambda model: torch.nn.Identity())
+    model = torch.nn.Linear(2, 2)
+    logs = []
+    chosen = presets.compiled_model(model, "auto", torch.device("cpu"), None, (torch.zeros(1, 2), None), None,
+                                    planned, logs.append)
+    assert (chosen is model) == (expected == "eager") and logs[0].endswith("-> " + expected)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

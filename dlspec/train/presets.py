@@ -88,18 +88,21 @@ class _Untouched:
         return False
 
 
+def wants_batch(setting: str, device: torch.device) -> bool:
+    """Whether compiled_model will run steps (and so needs a real batch)."""
+    return setting == "on" or (setting == "auto" and device.type in CALIBRATED_ON)
+
+
 def compiled_model(model, setting: str, device, amp, batch, loss_of, planned_steps: int, log=print):
     """The module to train with: `model`, or torch.compile(model) when `setting` asks and it works."""
-    if setting == "off" or (setting == "auto" and device.type not in CALIBRATED_ON):
+    if not wants_batch(setting, device):
         return model
     x, y = batch
     model.train()
     with _Untouched(model, device):
         try:
             compiled = torch.compile(model)
-            start = time.perf_counter()
-            _timed_steps(compiled, x, y, loss_of, device, amp, 1)  # the first call compiles
-            compile_seconds = time.perf_counter() - start
+            compile_seconds = _timed_steps(compiled, x, y, loss_of, device, amp, 1)  # the first call compiles
             if setting == "on":
                 log(f"compile: torch.compile took {compile_seconds:.1f} s")
                 return compiled

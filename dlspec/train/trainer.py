@@ -100,13 +100,13 @@ class Trainer:
             self._restore(self.state)
 
     def _step_model(self):
-        from .presets import apply_gpu_presets, compiled_model
+        from .presets import apply_gpu_presets, compiled_model, wants_batch
         from .loop import prepare_target
         presets = apply_gpu_presets(self.model, self.device, self.cfg.precision, self.data.loaders)
         self.log(self.data.path + (f"; GPU presets: {', '.join(presets)}" if presets else ""))
         loss_name = self.cfg.loss[0].name
         with torch.random.fork_rng(devices=[]):
-            batch = next(iter(self.data.loaders["train"])) if self.cfg.compile != "off" else None
+            batch = next(iter(self.data.loaders["train"])) if wants_batch(self.cfg.compile, self.device) else None
         if batch is not None:
             batch = tuple(t.to(self.device) for t in batch)
         return compiled_model(self.model, self.cfg.compile, self.device, self.amp, batch,
