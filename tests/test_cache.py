@@ -163,8 +163,8 @@ def test_compile_show_and_the_fit_header_name_the_cached_path(tmp_path):
     result = CliRunner().invoke(main, ["compile", str(tmp_path / "s.dlspec"), "--show"])
     assert "data d: cached on the training device when it fits" in result.output
     lines = []
-    dlspec.fit(make(tmp_path, "augment { flip(horizontal) }", split="train=0.1 val=0.9"), out=str(tmp_path / "r"), epochs=1,
-               log=lines.append, progress=False)
+    dlspec.fit(make(tmp_path, "augment { flip(horizontal) }", split="train=0.1 val=0.9"), out=str(tmp_path / "r"),
+               epochs=1, log=lines.append, progress=False)
     assert any(line.startswith("data d: cached in cpu (") and "flip batched on cpu" in line for line in lines)
 
 
@@ -280,3 +280,33 @@ def test_gpu_cache_presets_and_compile(tmp_path):
     assert any("cached in cuda" in line and "channels_last" in line for line in lines)
     assert any(line.startswith("compile auto:") for line in lines)
     assert run.results["test"]["accuracy"] > 0.5
+
+
+def test_a_plugin_transform_runs_per_sample_and_the_path_says_so(tmp_path):
+    from dlspec.data.transforms import TRANSFORMS
+    from dlspec.plugins.adapters import register_transform_plugin
+
+    class Invert:
+        def __call__(self, x):
+            return 1 - x
+
+    register_transform_plugin("test_cache_invert", Invert)
+    try:
+        bundle = build_data(data_cfg(make(tmp_path, "augment { flip(horizontal) -> test_cache_invert() }")))
+    finally:
+        TRANSFORMS.remove("test_cache_invert")
+    assert not isinstance(bundle.loaders["train"], CachedLoader)
+    assert "augment step test_cache_invert at line 12 has no batched form (a plugin transform)" in bundle.path
+
+
+def test_images_of_different_sizes_are_resized_then_cached(tmp_path):
+    _image_folder(tmp_path / "imgs" / "a", size=(6, 5))
+    _image_folder(tmp_path / "imgs" / "b", size=(9, 7))
+    src = 'image_folder("imgs/a")'
+    import shutil
+    for c in range(3):  # mix both sizes in every class folder
+        for f in (tmp_path / "imgs" / "b" / f"c{c}").iterdir():
+            shutil.copy(f, tmp_path / "imgs" / "a" / f"c{c}" / f"big_{f.name}")
+    bundle = build_data(data_cfg(make(tmp_path, "transform { resize([4, 4]) }", source=src, channels=3, classes=3)))
+    assert isinstance(bundle.loaders["train"], CachedLoader) and bundle.loaders["train"].x.dtype == torch.uint8
+    assert bundle.sample_shape == (3, 4, 4) and bundle.sizes["train"] + bundle.sizes["val"] + bundle.sizes["test"] == 60

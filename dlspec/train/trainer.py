@@ -188,8 +188,8 @@ class Trainer:
         progress = Progress(epoch + 1, cfg.epochs, self.steps_per_epoch, self.show_progress)
         try:
             loss, values, samples, seconds = train_epoch(
-                self.step_model, loaders["train"], self.loss_fn, cfg.loss[0].name, self.optimizer, per_step, self.scaler,
-                metrics, self.device, self.amp, cfg.clip_grad_norm, cfg.clip_grad_value, progress,
+                self.step_model, loaders["train"], self.loss_fn, cfg.loss[0].name, self.optimizer, per_step,
+                self.scaler, metrics, self.device, self.amp, cfg.clip_grad_norm, cfg.clip_grad_value, progress,
                 self._frozen_leaves())
         except NonFiniteLoss as bad:
             progress.close()
