@@ -7,10 +7,9 @@ flip (a coin per sample), random_crop (zero padding, a uniform offset per
 sample, by gather), rotate / scale / translate / affine (consecutive steps
 fused into one `affine_grid` + `grid_sample` per batch, nearest like
 torchvision), noise, colour jitter (per-sample factors and per-sample order),
-random erasing / cutout, grayscale, center_crop, resize. `mixup` and `cutmix`
-mix pairs within the batch and turn labels into soft targets; they draw one
-mixing weight per batch from a host-side `random.Random`, so nothing waits
-for the device. Normalisation is fused at the end by the caller.
+random erasing / cutout, grayscale, center_crop, resize; `mixup` and `cutmix`
+(data/batch_mixing.py) mix pairs within the batch and make soft targets.
+Normalisation is fused at the end of `BatchPipeline`.
 """
 from __future__ import annotations
 
@@ -21,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DataError
+from .batch_mixing import cutmix, mixup
 
 _GRAY = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale weights
 
@@ -337,48 +337,11 @@ def cutout(args):
     return op
 
 
-# ---- batch mixing (soft targets) -------------------------------------------
-
-
-def soft_targets(y: torch.Tensor, classes: int) -> torch.Tensor:
-    return y.float() if y.is_floating_point() else F.one_hot(y.long(), classes).float()
-
-
-def mixup(args, classes: int):
-    alpha = args["alpha"]
-
-    def op(x, y, rng):
-        lam = rng.host.betavariate(alpha, alpha)
-        perm = torch.randperm(x.shape[0], generator=rng.gen, device=x.device)
-        t = soft_targets(y, classes)
-        return x * lam + x[perm] * (1 - lam), t * lam + t[perm] * (1 - lam)
-    return op
-
-
-def cutmix(args, classes: int):
-    alpha = args["alpha"]
-
-    def op(x, y, rng):
-        H, W = x.shape[-2:]
-        cut = math.sqrt(1.0 - rng.host.betavariate(alpha, alpha))
-        ch, cw = int(H * cut), int(W * cut)
-        cy, cx = rng.host.randrange(H), rng.host.randrange(W)
-        y1, y2 = max(cy - ch // 2, 0), min(cy + ch // 2, H)
-        x1, x2 = max(cx - cw // 2, 0), min(cx + cw // 2, W)
-        lam = 1.0 - (y2 - y1) * (x2 - x1) / (H * W)  # the share actually kept
-        perm = torch.randperm(x.shape[0], generator=rng.gen, device=x.device)
-        x = x.clone()
-        x[:, :, y1:y2, x1:x2] = x[perm][:, :, y1:y2, x1:x2]
-        t = soft_targets(y, classes)
-        return x, t * lam + t[perm] * (1 - lam)
-    return op
-
-
 OPS = {"flip": flip, "random_crop": random_crop, "center_crop": center_crop, "resize": resize,
        "noise": noise, "grayscale": grayscale, "color_jitter": color_jitter, "brightness": brightness,
        "contrast": contrast, "random_erasing": random_erasing, "cutout": cutout}
 AFFINE = {"rotate": rotate, "scale": scale, "translate": translate, "affine": affine}
-MIXING = {"mixup": mixup, "cutmix": cutmix}
+MIXING = {"mixup": mixup, "cutmix": cutmix}  # from data/batch_mixing.py
 
 
 def has_batched_form(name: str) -> bool:

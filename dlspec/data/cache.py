@@ -238,6 +238,19 @@ def _classes(src, y: torch.Tensor) -> int:
     return int(y.max()) + 1 if len(y) and not y.is_floating_point() else 0
 
 
+def _decode_all(cfg, parts: dict, fn, store: torch.device, device: torch.device) -> dict:
+    splits = {}
+    for name, (dataset, indices) in parts.items():
+        if indices:
+            x, y = decode_split(dataset, indices, fn, cfg.workers)
+            if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+                raise TypeError("samples are not tensors")
+            if store.type == "cpu" and device.type == "cuda":
+                x, y = x.pin_memory(), y.pin_memory()
+            splits[name] = Split(x.to(store), y.to(store))
+    return splits
+
+
 def build_cached(cfg, src, parts: dict, base_fn, device: torch.device, augment_seed: int):
     """(loaders, normalization stats, note) for the cached path, or (None, None, reason) when the data
     does not fit under `cache auto` (a DataError under `cache device` / `cache host`)."""
@@ -245,19 +258,20 @@ def build_cached(cfg, src, parts: dict, base_fn, device: torch.device, augment_s
     fn = _decoder(cfg, first, base_fn)
     store = torch.device("cpu") if cfg.cache == "host" else device
     budget, rule = budget_bytes(store)
-    need = estimate_bytes(parts["train"][0], parts, fn)
-    if need > budget:
+    try:
+        need = estimate_bytes(parts["train"][0], parts, fn)
+        if need > budget:
+            if cfg.cache == "auto":
+                return None, None, f"the decoded data ({human(need)}) does not fit the cache budget of " \
+                                   f"{human(budget)} ({rule})"
+            raise too_big(cfg, need, budget, rule, store)
+        splits = _decode_all(cfg, parts, fn, store, device)
+    except (TypeError, ValueError, RuntimeError) as exc:  # samples that are not tensors of one shape
         if cfg.cache == "auto":
-            return None, None, f"the decoded data ({human(need)}) does not fit the cache budget of {human(budget)} " \
-                               f"({rule})"
-        raise too_big(cfg, need, budget, rule, store)
-    splits = {}
-    for name, (dataset, indices) in parts.items():
-        if indices:
-            x, y = decode_split(dataset, indices, fn, cfg.workers)
-            if store.type == "cpu" and device.type == "cuda":
-                x, y = x.pin_memory(), y.pin_memory()
-            splits[name] = Split(x.to(store), y.to(store))
+            return None, None, f"its samples do not stack into one tensor ({type(exc).__name__})"
+        raise DataError(f"cache {cfg.cache}: the samples of data {cfg.name} do not stack into one tensor: "
+                        f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", cfg.cache_loc or cfg.loc,
+                        hint="write `cache auto` or `cache none`") from None
     norm = _normalization(cfg, splits["train"].x)
     stats = None if norm is None else {"mean": [float(m) for m in norm[0]], "std": [float(s) for s in norm[1]]}
     norm = None if norm is None else (norm[0].to(device), norm[1].to(device))
