@@ -18,6 +18,7 @@ class CompileResult:
     model_names: list
     summaries: list = field(default_factory=list)
     modules: dict = field(default_factory=dict)
+    data_paths: dict = field(default_factory=dict)  # data block -> the path it takes and why (describe=True)
 
 
 def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = None,
@@ -48,7 +49,16 @@ def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = 
         from .summary import model_summary
         for name in names:
             result.summaries.append(model_summary(spec, name, tuple(frozen.get(name, ())), result.modules[name]))
+        result.data_paths = data_paths(spec)
     return result
+
+
+def data_paths(spec) -> dict:
+    """Each data block's data path (cached and batched, or per-sample DataLoader) and why, without data."""
+    from .data.config import read_data
+    from .data.paths import describe_plan
+    env = spec.program.global_env()
+    return {name: describe_plan(read_data(decl, env)) for name, decl in spec.program.data.items()}
 
 
 def check_blocks(spec, train: Optional[str] = None) -> dict:

@@ -96,13 +96,15 @@ def compile_command(spec_path, model_name, train_name, sets, show, as_json, fmt)
     result = api.compile_spec(spec_path, model=model_name, overrides=_parse_sets(sets),
                               describe=show or as_json or fmt == "torch", train=train_name)
     if as_json:
-        click.echo(json.dumps({"models": result.summaries}, indent=2))
+        click.echo(json.dumps({"models": result.summaries, "data_paths": result.data_paths}, indent=2))
     elif fmt == "torch":
         for name, module in result.modules.items():
             click.echo(f"# {name}\n{module}")
     elif show:
         from .summary import format_table
         click.echo("\n\n".join(format_table(s) for s in result.summaries) or f"{spec_path} declares no models")
+        if result.data_paths:  # which data path each data block takes, and why
+            click.echo("\n" + "\n".join(result.data_paths.values()))
     else:
         click.echo(f"{spec_path}: ok ({', '.join(result.model_names) or 'no models'})")
 

@@ -14,11 +14,23 @@ from ..errors import ArgumentError, DataError, Loc, UnknownNameError, did_you_me
 from ..schema.args import Arg, bind_args, non_negative, positive
 from ..language.resolve import Env, resolve_path
 from .sources.base import SOURCES
+from .paths import plan_path
 from .transforms import check_steps
 
 _FRACTION = lambda v: None if 0.0 <= v <= 1.0 else "must be between 0 and 1"  # noqa: E731
 _SPLIT_ARGS = (Arg("train", "float", None, _FRACTION), Arg("val", "float", None, _FRACTION),
                Arg("test", "float", None, _FRACTION), Arg("seed", "int", 0))
+
+def _word(choices: tuple):
+    """A one-word setting whose choices include `none`, which the grammar reads as the none value."""
+    read = S.one("str", choices=choices)
+
+    def read_word(s, env):
+        if len(s.args) == 1 and not s.kwargs and s.body is None and env.eval(s.args[0]) is None:
+            return "none"
+        return read(s, env)
+    return read_word
+
 
 DATA_SETTINGS = {d.key: d for d in (
     S.SettingDef("source", S.step, "where samples come from: a registered source or a dotted Dataset class"),
@@ -28,7 +40,9 @@ DATA_SETTINGS = {d.key: d for d in (
     S.SettingDef("shuffle", S.one("bool"), "shuffle the training split each epoch (default true)"),
     S.SettingDef("transform", S.body, "deterministic steps for every split"),
     S.SettingDef("augment", S.body, "random steps for the training split only"),
-    S.SettingDef("scale", S.one("str", choices=("standard", "minmax", "none")),
+    S.SettingDef("cache", _word(("auto", "device", "host", "none")),
+                 "keep decoded splits as tensors on the training device (auto when they fit; see docs)"),
+    S.SettingDef("scale", _word(("standard", "minmax", "none")),
                  "scaling of numeric series fitted on the training split"),
 )}
 
@@ -52,6 +66,8 @@ class DataConfig:
     augment: list = field(default_factory=list)
     scale: str = "none"
     scale_loc: Optional[Loc] = None
+    cache: str = "auto"  # auto | device | host | none: see data/paths.py and data/cache.py
+    cache_loc: Optional[Loc] = None
 
 
 def read_data(decl, env: Env) -> DataConfig:
@@ -62,13 +78,15 @@ def read_data(decl, env: Env) -> DataConfig:
     source = v["source"]
     source_args = _check_source(source)
     fractions, seed = _fractions(v.get("split"), v.get("split@loc") or decl.loc)
-    return DataConfig(
+    cfg = DataConfig(
         name=decl.name, loc=decl.loc, source=source, source_args=source_args, fractions=fractions, seed=seed,
         split_given="split" in v, split_loc=v.get("split@loc") or decl.loc, batch=v.get("batch", 64),
         workers=v.get("workers", 0), shuffle=v.get("shuffle", True),
         transform=check_steps(v.get("transform", []), "transform"),
         augment=check_steps(v.get("augment", []), "augment"), scale=v.get("scale", "none"),
-        scale_loc=v.get("scale@loc"))
+        scale_loc=v.get("scale@loc"), cache=v.get("cache", "auto"), cache_loc=v.get("cache@loc"))
+    plan_path(cfg)  # cache device with a per-sample step, or mixup on the per-sample path: errors now
+    return cfg
 
 
 def _check_source(source: S.Step) -> Optional[dict]:

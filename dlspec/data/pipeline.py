@@ -2,9 +2,12 @@
 
 Loads the source, splits it (stratified, seeded), applies deterministic
 transforms to every split and augmentation to the training split only, then
-normalisation (with `normalize(auto)` measured on the training split). Data
-held in memory without augmentation is transformed once and served by a
-slicing loader; everything else goes through a torch DataLoader.
+normalisation (with `normalize(auto)` measured on the training split).
+With `cache auto|device|host` (data/paths.py decides, data/cache.py builds)
+every split is decoded once into one tensor on the training device and
+augmented as whole batches there; otherwise (`cache none`, a step with no
+batched form, data over the budget) data held in memory without augmentation
+is served by a slicing loader and everything else by a torch DataLoader.
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ import torch
 
 from ..errors import DataError, warn
 from .config import DataConfig
+from .cache import epoch_order
+from .paths import plan_path
 from .sources.base import SOURCES, SeriesInfo, SourceData, TensorData
 from .sources.dotted import load_class_source
 from .splits import split_indices
@@ -64,7 +69,7 @@ class TensorLoader:
 
     def __iter__(self):
         n = len(self.x)
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        order = epoch_order(n, self.generator) if self.shuffle else None  # the order a DataLoader gives
         for start in range(0, n, self.batch):
             if order is None:
                 yield self.x[start:start + self.batch], self.y[start:start + self.batch]
@@ -101,6 +106,7 @@ class DataBundle:
     features: Optional[list] = None  # a table's feature columns, in order
     target_column: Optional[str] = None  # a table's target column
     target_shape: Optional[tuple] = None  # regression: one sample's target shape, for the output width check
+    path: str = ""  # which data path the block takes and why, for the fit header
 
 
 def load_source(cfg: DataConfig, loss_task: Optional[str] = None) -> SourceData:
@@ -114,8 +120,13 @@ def load_source(cfg: DataConfig, loss_task: Optional[str] = None) -> SourceData:
     return SOURCES[cfg.source.name].load(args, cfg.source.loc)
 
 
-def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[str] = None) -> DataBundle:
-    """Load, split, transform and batch a data block (`loss_task`: see load_source)."""
+def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[str] = None,
+               device=None, augment_seed: Optional[int] = None) -> DataBundle:
+    """Load, split, transform and batch a data block (`loss_task`: see load_source).
+
+    `device` is where training runs (the cached path keeps the data there; default cpu);
+    `augment_seed` seeds the cached path's batched augmentation (default: the split seed).
+    """
     src = load_source(cfg, loss_task)
     n = len(src.train)
     if n == 0:
@@ -132,23 +143,39 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
     deterministic = _pipeline(cfg.transform)
     to_tensor = _to_tensor_fn(src.train[0][0])
     base_fn = compose([to_tensor, deterministic])
-    normalize = _normalizer(cfg, src.train, parts["train"][1], base_fn)
-    augment = _pipeline(cfg.augment)
-    loaders, sizes = {}, {}
-    for name, (dataset, indices) in parts.items():
-        train = name == "train"
-        sizes[name] = len(indices)
-        if not indices:
-            continue
-        loaders[name] = _loader(cfg, dataset, indices, base_fn, augment if train else None, normalize,
-                                train, pin_memory, cfg.seed)
+    sizes = {name: len(indices) for name, (_, indices) in parts.items()}
+    loaders, stats, path = _cached_loaders(cfg, src, parts, base_fn, device, augment_seed)
+    if loaders is None:
+        normalize = _normalizer(cfg, src.train, parts["train"][1], base_fn)
+        stats = getattr(normalize, "stats", None)
+        augment = _pipeline(cfg.augment)
+        loaders = {name: _loader(cfg, dataset, indices, base_fn, augment if name == "train" else None, normalize,
+                                 name == "train", pin_memory, cfg.seed)
+                   for name, (dataset, indices) in parts.items() if indices}
     with torch.random.fork_rng():  # peeking at a batch must not shift the global RNG (model init, resume)
         x0, y0 = next(iter(loaders["train"]))
     target_shape = tuple(y0.shape[1:]) if src.task == "regression" and isinstance(y0, torch.Tensor) else None
     return DataBundle(loaders, tuple(x0.shape[1:]), src.classes, src.task, sizes,
-                      normalization=getattr(normalize, "stats", None), target_scale=target_scale, vocab=vocab,
+                      normalization=stats, target_scale=target_scale, vocab=vocab,
                       series=src.series, features=src.features, target_column=src.target_column,
-                      target_shape=target_shape)
+                      target_shape=target_shape, path=path)
+
+
+def _cached_loaders(cfg: DataConfig, src: SourceData, parts: dict, base_fn, device, augment_seed) -> tuple:
+    """(loaders, normalization stats, path line) of the cached path, or (None, None, path line) when the
+    block takes the per-sample path (the line says why)."""
+    plan = plan_path(cfg)
+    if plan.cached:
+        from .cache import build_cached
+        device = torch.device(device if device is not None else "cpu")
+        seed = cfg.seed if augment_seed is None else augment_seed
+        loaders, stats, note = build_cached(cfg, src, parts, base_fn, device, seed)
+        if loaders is not None:
+            return loaders, stats, note
+        reason = note
+    else:
+        reason = plan.reason
+    return None, None, f"data {cfg.name}: per-sample DataLoader ({reason})"
 
 
 def _check_same_size(cfg: DataConfig, src: SourceData) -> None:
@@ -216,9 +243,11 @@ def _pipeline(steps: list):
 
 
 def _to_tensor_fn(sample):
-    if isinstance(sample, torch.Tensor):
+    if isinstance(sample, torch.Tensor) and sample.dtype != torch.uint8:
         return None
     from torchvision.transforms import v2
+    if isinstance(sample, torch.Tensor):  # uint8 tensors are images: scaled to [0, 1] like decoded files
+        return v2.ToDtype(torch.float32, scale=True)
     return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
 
 
@@ -265,7 +294,8 @@ def _loader(cfg, dataset, indices, base_fn, augment, normalize, train, pin_memor
     fn = compose([base_fn, augment, normalize])
     workers = cfg.workers
     return EpochDataLoader(_Mapped(dataset, indices, fn), batch_size=cfg.batch, shuffle=shuffle, seed=seed,
-                           num_workers=workers, persistent_workers=workers > 0, pin_memory=pin_memory)
+                           num_workers=workers, persistent_workers=workers > 0, pin_memory=pin_memory,
+                           prefetch_factor=4 if workers > 0 else None)
 
 
 def inference_transform(cfg: DataConfig, normalization: Optional[dict], example):

@@ -24,6 +24,8 @@ class TransformDef:
     doc: str
     resizes: bool = False  # makes every sample the same size
     source: str = "built-in"
+    batched: bool = False  # has a batched form in data/batch_augment.py (the cached path's augmentation)
+    batch_only: bool = False  # needs the whole batch (mixup, cutmix): only the batched path offers it
 
 
 TRANSFORMS = Registry("transform")
@@ -38,11 +40,22 @@ def _v2():
     return v2
 
 
-def transform(name, args=(), doc="", resizes=False):
+def transform(name, args=(), doc="", resizes=False, batch_only=False, batched=True):
     def wrap(fn):
-        register_transform(TransformDef(name, tuple(args), fn, doc, resizes))
+        register_transform(TransformDef(name, tuple(args), fn, doc, resizes, batched=batched, batch_only=batch_only))
         return fn
     return wrap
+
+
+def has_batched_form(t: TransformDef) -> bool:
+    """Built-in steps batch; a plugin transform (even one replacing a built-in name) runs per sample."""
+    return t.batched and t.source == "built-in"
+
+
+def _one_sample(name: str, args: dict):
+    """A step with no torchvision counterpart, per sample: its batched form on a batch of one."""
+    from . import batch_augment
+    return batch_augment.per_sample(name, args)
 
 
 def _size(v):
@@ -66,7 +79,8 @@ def _random_crop(a):
 
 
 @transform("random_resized_crop", (Arg("size", "ints", check=positive), Arg("scale", "float_list", (0.08, 1.0))),
-           "Random crop of a random area, resized: random_resized_crop(224, scale=[0.5, 1.0]).", True)
+           "Random crop of a random area, resized: random_resized_crop(224, scale=[0.5, 1.0]).", True,
+           batched=False)  # per sample only (for now): its data block takes the DataLoader path
 def _random_resized_crop(a):
     return _v2().RandomResizedCrop(_size(a["size"]), scale=tuple(a["scale"]), antialias=True)
 
@@ -111,6 +125,69 @@ def _grayscale(a):
     return _v2().Grayscale(num_output_channels=a["channels"])
 
 
+@transform("translate", (Arg("fraction", "float", check=lambda f: None if 0 <= f <= 1 else "must be in [0, 1]"),),
+           "Random shift by up to fraction of the width / height (whole pixels): translate(0.1).")
+def _translate(a):
+    return _v2().RandomAffine(degrees=0, translate=(a["fraction"], a["fraction"]))
+
+
+@transform("affine", (Arg("degrees", "float", 0.0, lambda d: None if d >= 0 else "must not be negative"),
+                      Arg("translate", "float", 0.0, lambda f: None if 0 <= f <= 1 else "must be in [0, 1]"),
+                      Arg("scale", "float_list", (1.0, 1.0))),
+           "Random rotation, shift and zoom in one step: affine(degrees=10, translate=0.1, scale=[0.9, 1.1]).")
+def _affine(a):
+    if len(a["scale"]) != 2 or not 0 < a["scale"][0] <= a["scale"][1]:
+        raise ValueError("scale takes [min, max] with 0 < min <= max")
+    return _v2().RandomAffine(degrees=a["degrees"], translate=(a["translate"],) * 2 if a["translate"] else None,
+                              scale=tuple(a["scale"]))
+
+
+_FACTOR = Arg("factor", "float", check=lambda f: None if f >= 0 else "must not be negative")
+
+
+@transform("brightness", (_FACTOR,), "Random brightness factor in [1 - factor, 1 + factor]: brightness(0.2).")
+def _brightness(a):
+    return _v2().ColorJitter(brightness=a["factor"])
+
+
+@transform("contrast", (_FACTOR,), "Random contrast factor in [1 - factor, 1 + factor]: contrast(0.2).")
+def _contrast(a):
+    return _v2().ColorJitter(contrast=a["factor"])
+
+
+_P = Arg("p", "float", 0.5, lambda p: None if 0 <= p <= 1 else "must be in [0, 1]")
+
+
+@transform("random_erasing", (_P, Arg("scale", "float_list", (0.02, 0.33)), Arg("ratio", "float_list", (0.3, 3.3)),
+                              Arg("value", "float", 0.0)),
+           "Erase a random box (area share in scale, aspect in ratio) with probability p: random_erasing(p=0.5).")
+def _random_erasing(a):
+    if len(a["scale"]) != 2 or len(a["ratio"]) != 2 or not 0 < a["ratio"][0] <= a["ratio"][1]:
+        raise ValueError("scale and ratio take [min, max]")
+    return _v2().RandomErasing(p=a["p"], scale=tuple(a["scale"]), ratio=tuple(a["ratio"]), value=a["value"])
+
+
+@transform("cutout", (Arg("size", "int", check=positive), Arg("p", "float", 1.0, _P.check)),
+           "Zero a size x size square around a random centre (clipped at the edges): cutout(8).")
+def _cutout(a):
+    return _one_sample("cutout", a)
+
+
+_ALPHA = Arg("alpha", "float", 1.0, positive)
+
+
+@transform("mixup", (_ALPHA,), "Blend pairs of samples and their labels by a Beta(alpha, alpha) weight: mixup(0.2). "
+                               "Needs the whole batch and a loss that takes soft targets.", batch_only=True)
+def _mixup(a):
+    raise ValueError("mixup mixes whole batches; it runs only on the cached (batched) path")
+
+
+@transform("cutmix", (_ALPHA,), "Paste a box from another sample, labels mixed by its area: cutmix(1.0). "
+                                "Needs the whole batch and a loss that takes soft targets.", batch_only=True)
+def _cutmix(a):
+    raise ValueError("cutmix mixes whole batches; it runs only on the cached (batched) path")
+
+
 @transform("normalize", (Arg("mean", "any"), Arg("std", "any", None)),
            "Subtract mean and divide by std per channel: normalize(mean=[0.5], std=[0.5]) or normalize(auto).")
 def _normalize(a):
@@ -122,6 +199,9 @@ def check_steps(steps: list, where: str) -> list:
     checked = []
     for st in steps:
         t, args = bind_step(TRANSFORMS, st, f"{where} step")
+        if t.batch_only and where != "augment":
+            raise ArgumentError(f"{st.name} mixes samples of a training batch: put it in `augment {{ ... }}`, "
+                                f"not in `{where}`", st.loc)
         if st.name == "normalize":
             _check_normalize(args, st)
         checked.append((t, args, st))

@@ -14,7 +14,7 @@ from ..data.config import DataConfig, read_data
 from ..errors import DlspecError, Loc, TrainError, UnknownNameError, did_you_mean
 from ..schema.args import Arg, non_negative, positive
 from ..language.resolve import resolve_path
-from .losses import LOSSES, loss_task
+from .losses import LOSSES, check_soft_targets, loss_task
 from .optimizers import OPTIMIZERS
 from .schedules import SCHEDULES
 from .components import bind
@@ -39,6 +39,8 @@ TRAIN_SETTINGS = {d.key: d for d in (
     S.SettingDef("device", S.one("str", device_setting_check), "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"),
     S.SettingDef("precision", S.one("str", choices=("auto", "fp32", "bf16", "fp16")), "auto, fp32, bf16, fp16"),
     S.SettingDef("seed", S.one("int"), "random seed (default 0)"),
+    S.SettingDef("compile", S.one("str", choices=("auto", "on", "off")),
+                 "torch.compile the model: auto (only when a calibration on CUDA shows >= 1.1x), on, off"),
     S.SettingDef("freeze", S.names, "labels of submodules to freeze"),
     S.SettingDef("unfreeze", S.keywords((Arg("label", "str"), Arg("at", "int", check=positive))),
                  "unfreeze LABEL at=EPOCH: start training a frozen part at that epoch", repeatable=True),
@@ -67,6 +69,7 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"
     seed: int = 0
+    compile: str = "auto"  # auto | on | off: see train/presets.py
     freeze: list = field(default_factory=list)
     unfreeze: list = field(default_factory=list)  # (label, epoch) pairs
     init: Optional[dict] = None
@@ -93,7 +96,7 @@ class TrainConfig:
             "precision": self.precision, "seed": self.seed, "freeze": list(self.freeze),
             "unfreeze": [{"label": label, "at": at} for label, at in self.unfreeze], "init": self.init,
             "batch": self.data.batch, "workers": self.data.workers, "split": dict(self.data.fractions),
-            "split_seed": self.data.seed,
+            "split_seed": self.data.seed, "compile": self.compile, "cache": self.data.cache,
         }
 
 
@@ -135,12 +138,14 @@ def read_train(spec, name: Optional[str] = None, epochs: Optional[int] = None,
         schedule=schedule, epochs=epochs or v.get("epochs", 10), clip_grad_norm=v.get("clip_grad_norm"),
         clip_grad_value=v.get("clip_grad_value"), metrics=check_metrics(v.get("metrics", [])),
         early_stop=v.get("early_stop"), device=device or v.get("device", "auto"),
-        precision=v.get("precision", "auto"), seed=v.get("seed", 0), freeze=v.get("freeze", []),
+        precision=v.get("precision", "auto"), seed=v.get("seed", 0), compile=v.get("compile", "auto"),
+        freeze=v.get("freeze", []),
         unfreeze=[(u["label"], u["at"]) for u, _ in v.get("unfreeze", [])],
         init=_init(v.get("init"), v.get("init@loc")),
         out=resolve_path(v["out"], v["out@loc"]) if "out" in v else None,
         locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")})
     _check_links(cfg, spec)
+    check_soft_targets(cfg)
     check_model_end(cfg, spec.plan(model))
     return cfg
 

@@ -18,6 +18,7 @@ import torch
 from ..errors import DlspecError, TrainError
 from .devices import device_problem
 from .faults import forward_failed, is_out_of_memory
+from .losses import is_soft_target, metric_target
 
 def check_device_name(name: str) -> None:
     """A device name dlspec knows (auto, cpu, cuda, cuda:N, mps), or an error with a suggestion."""
@@ -56,6 +57,8 @@ def autocast_dtype(precision: str, device: torch.device):
 
 def prepare_target(loss_name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Bring targets to the layout and dtype the loss expects."""
+    if is_soft_target(loss_name, out, y):  # class probabilities (mixup, cutmix)
+        return y.float()
     if loss_name in ("cross_entropy", "nll"):
         return y.long()
     if loss_name == "bce_with_logits" and out.dim() == 2 and out.shape[1] > 1 and y.dim() == 1 \
@@ -150,7 +153,7 @@ def train_epoch(model, loader, loss_fn, loss_name, optimizer, scheduler_per_step
         samples += batch
         loss_sum += loss.detach() * batch
         for m in metrics.values():
-            m.update(out.detach(), y)
+            m.update(out.detach(), metric_target(loss_name, out, y))
         if check_each_step and not math.isfinite(loss.item()):
             raise NonFiniteLoss(step)
         if progress.due():

@@ -26,3 +26,37 @@ for _name, _cls, _args, _target, _doc in (
 def loss_task(component: Component) -> Optional[str]:
     """The task a loss implies: classification, regression, or None when it does not say."""
     return {"class": "classification", "binary": "classification", "value": "regression"}.get(component.target)
+
+
+# Losses that take soft targets (a probability per class, as mixup and cutmix make): cross_entropy takes
+# class probabilities natively, bce_with_logits takes any target in [0, 1]. nll, the regression losses and
+# plugin losses do not (or are not known to).
+SOFT_TARGET_LOSSES = ("cross_entropy", "bce_with_logits")
+
+
+def takes_soft_targets(component: Component) -> bool:
+    return component.source == "built-in" and component.name in SOFT_TARGET_LOSSES
+
+
+def check_soft_targets(cfg) -> None:
+    """mixup / cutmix in the data block need a loss that takes soft targets: a located error otherwise."""
+    from ..data.paths import soft_target_step
+    from ..errors import DataError
+    step = soft_target_step(cfg.data)
+    loss = cfg.loss[0]
+    if step is None or takes_soft_targets(loss):
+        return
+    where = f" (line {cfg.locs['loss'].line})" if cfg.locs.get("loss") is not None else " (the default loss)"
+    raise DataError(f"{step.name} makes soft targets (a mix of two labels), which loss {loss.name}{where} "
+                    f"cannot take", step.loc,
+                    hint=f"use loss {' or '.join(SOFT_TARGET_LOSSES)}, or remove {step.name}")
+
+
+def is_soft_target(loss_name: str, out, y) -> bool:
+    """True for class-probability targets of cross_entropy (the layout mixup and cutmix produce)."""
+    return loss_name == "cross_entropy" and y.is_floating_point() and y.dim() == out.dim() and y.dim() > 1
+
+
+def metric_target(loss_name: str, out, y):
+    """Metrics score soft targets against their dominant class."""
+    return y.argmax(1) if is_soft_target(loss_name, out, y) else y

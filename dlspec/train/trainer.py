@@ -72,7 +72,8 @@ class Trainer:
         self.device = select_device(cfg.device)
         self.amp = autocast_dtype(cfg.precision, self.device)
         from ..data.pipeline import build_data
-        self.data = build_data(cfg.data, pin_memory=self.device.type == "cuda", loss_task=cfg.loss_task)
+        self.data = build_data(cfg.data, pin_memory=self.device.type == "cuda", loss_task=cfg.loss_task,
+                               device=self.device, augment_seed=cfg.seed)
         if self.data.vocab is not None:
             self.spec.set_vocab(cfg.model, len(self.data.vocab))
         check_task(cfg, self.data, self.spec.plan(cfg.model))  # loss and metrics fit the data's task
@@ -87,6 +88,7 @@ class Trainer:
         loss_def, loss_args = cfg.loss
         self.loss_fn = loss_def.build(loss_args)
         self.steps_per_epoch = len(self.data.loaders["train"])
+        self.step_model = self._step_model()  # the model, or its torch.compile wrapper (train/presets.py)
         self.scheduler = None
         if cfg.schedule:
             sched_def, sched_args = cfg.schedule
@@ -98,6 +100,20 @@ class Trainer:
         self.train_time, self.train_samples = 0.0, 0
         if self.state is not None:
             self._restore(self.state)
+
+    def _step_model(self):
+        from .presets import apply_gpu_presets, compiled_model, wants_batch
+        from .loop import prepare_target
+        presets = apply_gpu_presets(self.model, self.device, self.cfg.precision, self.data.loaders)
+        self.log(self.data.path + (f"; GPU presets: {', '.join(presets)}" if presets else ""))
+        loss_name = self.cfg.loss[0].name
+        with torch.random.fork_rng(devices=[]):
+            batch = next(iter(self.data.loaders["train"])) if wants_batch(self.cfg.compile, self.device) else None
+        if batch is not None:
+            batch = tuple(t.to(self.device) for t in batch)
+        return compiled_model(self.model, self.cfg.compile, self.device, self.amp, batch,
+                              lambda out, y: self.loss_fn(out, prepare_target(loss_name, out, y)),
+                              self.steps_per_epoch * self.cfg.epochs, self.log)
 
     def _freeze(self) -> None:
         self.unfrozen: list = []
@@ -174,8 +190,8 @@ class Trainer:
         progress = Progress(epoch + 1, cfg.epochs, self.steps_per_epoch, self.show_progress)
         try:
             loss, values, samples, seconds = train_epoch(
-                self.model, loaders["train"], self.loss_fn, cfg.loss[0].name, self.optimizer, per_step, self.scaler,
-                metrics, self.device, self.amp, cfg.clip_grad_norm, cfg.clip_grad_value, progress,
+                self.step_model, loaders["train"], self.loss_fn, cfg.loss[0].name, self.optimizer, per_step,
+                self.scaler, metrics, self.device, self.amp, cfg.clip_grad_norm, cfg.clip_grad_value, progress,
                 self._frozen_leaves())
         except NonFiniteLoss as bad:
             progress.close()
@@ -190,7 +206,7 @@ class Trainer:
         self.train_samples += samples
         row = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], "loss": loss, **values}
         if "val" in loaders:
-            val = evaluate(self.model, loaders["val"], self.loss_fn, cfg.loss[0].name, self._fresh_metrics(),
+            val = evaluate(self.step_model, loaders["val"], self.loss_fn, cfg.loss[0].name, self._fresh_metrics(),
                            self.device, self.amp)
             row.update({f"val_{k}": v for k, v in val.items()})
         row["samples_per_second"] = samples / max(seconds, 1e-9)
@@ -274,7 +290,7 @@ class Trainer:
     def _results(self) -> dict:
         test = {}
         if "test" in self.data.loaders:
-            test = evaluate(self.model, self.data.loaders["test"], self.loss_fn, self.cfg.loss[0].name,
+            test = evaluate(self.step_model, self.data.loaders["test"], self.loss_fn, self.cfg.loss[0].name,
                             self._fresh_metrics(), self.device, self.amp)
             self.log("test: " + ", ".join(f"{k} {v:.4f}" for k, v in test.items()))
         best_row = next((r for r in self.history if self.best and r["epoch"] == self.best["epoch"]), None)

@@ -1,0 +1,290 @@
+"""The cached data path: split samples in, one tensor per split on the training device, and batches out.
+
+Each split is decoded once (images as uint8 after the deterministic
+`transform` steps, tensors and tokens as loaded) and kept as one tensor on
+the device. `CachedLoader` serves it as an iterable of (x, y) batches with
+`__len__` and `set_epoch(epoch)`: an on-device permutation seeded by
+(seed, epoch), then the batched augmentation (its generator also seeded by
+epoch, so a resumed run sees the same batches), then normalisation.
+
+The budget rule: a data block is cached when its decoded splits take at most
+a quarter of the free GPU memory (CUDA) or a quarter of the available RAM
+(CPU, MPS, `cache host`). `cache auto` falls back to the per-sample
+DataLoader when the data does not fit; `cache device` makes that an error.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from ..errors import DataError
+from .batch_augment import BatchPipeline, Rng
+
+BUDGET_SHARE = 4  # a quarter of the free memory
+
+
+def available_ram() -> int:
+    """Bytes of RAM the kernel says are available (MemAvailable), else free pages."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 30
+
+
+def budget_bytes(device: torch.device) -> tuple:
+    """(bytes the cache may take, the rule in words) for data held on `device`."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free // BUDGET_SHARE, f"a quarter of the {human(free)} free on {device}"
+    ram = available_ram()
+    return ram // BUDGET_SHARE, f"a quarter of the {human(ram)} of available RAM"
+
+
+def human(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+# ---- decoding --------------------------------------------------------------
+
+
+class _Decoded:
+    """Samples of `base` at `indices`, decoded by `fn` (for a DataLoader that decodes in workers)."""
+
+    def __init__(self, base, indices, fn):
+        self.base, self.indices, self.fn = base, list(indices), fn
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        x, y = self.base[self.indices[i]]
+        return self.fn(x), y
+
+
+def image_decoder(steps: list, from_pil: bool = True):
+    """An image (PIL, or a uint8 tensor) -> uint8 [C, H, W] after the deterministic steps (built-in steps
+    take uint8); None for a uint8 tensor with no steps (the data is sliced as it is)."""
+    from torchvision.transforms import v2
+    built = [t.build(a) for t, a, _ in steps if t.name != "normalize"]
+    if not from_pil and not built:
+        return None
+    chain = v2.Compose(([v2.PILToTensor()] if from_pil else []) + built)
+    return lambda x: chain(x).contiguous()
+
+
+def decode_split(dataset, indices: list, fn, workers: int) -> tuple:
+    """(x, y) tensors of one split: in-memory tensors sliced (and transformed sample by sample, as the
+    per-sample path does), anything else decoded once through a DataLoader (`workers` processes)."""
+    if hasattr(dataset, "x") and hasattr(dataset, "y") and isinstance(dataset.x, torch.Tensor):
+        x, y = dataset.x[indices], dataset.y[indices]
+        return (torch.stack([fn(s) for s in x]) if fn is not None and len(x) else x), y
+    loader = torch.utils.data.DataLoader(_Decoded(dataset, indices, fn or (lambda x: x)), batch_size=256,
+                                         num_workers=workers)
+    xs, ys = [], []
+    for xb, yb in loader:
+        xs.append(xb)
+        ys.append(yb)
+    return torch.cat(xs), torch.cat(ys)
+
+
+def estimate_bytes(dataset, parts: dict, fn) -> int:
+    """Bytes of every split once decoded, from the first sample (all samples have its size)."""
+    n = sum(len(idx) for _, idx in parts.values())
+    if fn is None and isinstance(getattr(dataset, "x", None), torch.Tensor):
+        per = dataset.x[:1].element_size() * dataset.x[:1].numel() + dataset.y[:1].element_size() * \
+            max(dataset.y[:1].numel(), 1)
+        return per * n
+    x, _ = dataset[parts["train"][1][0]]
+    x = fn(x) if fn is not None else torch.as_tensor(x)
+    return (x.element_size() * x.numel() + 8) * n
+
+
+# ---- the loader ------------------------------------------------------------
+
+
+@dataclass
+class Split:
+    x: torch.Tensor
+    y: torch.Tensor
+
+
+def epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
+    """The shuffled order of an epoch, on the generator's device. A torch DataLoader draws one int64 from
+    its generator (its workers' base seed) before its sampler's randperm; so does this, so on the CPU all
+    three loaders (cached, tensor slicing, DataLoader) give the same order for the same (seed, epoch)."""
+    device = generator.device
+    torch.empty((), dtype=torch.int64, device=device).random_(generator=generator)
+    return torch.randperm(n, generator=generator, device=device)
+
+
+class CachedLoader:
+    """Shuffled batches sliced from one split held on the device, augmented and normalised as a batch.
+
+    `batch_indices()` yields each batch's indices (on the device) and `take(idx)`
+    turns them into the (x, y) batch, so a caller can shard a global batch.
+    """
+
+    def __init__(self, split: Split, batch: int, shuffle: bool, seed: int, device: torch.device,
+                 pipeline: Optional[BatchPipeline] = None, augment_seed: int = 0):
+        self.x, self.y, self.batch, self.shuffle = split.x, split.y, batch, shuffle
+        self.seed, self.augment_seed, self.device = seed, augment_seed, device
+        self.pipeline = pipeline
+        self.order_gen = torch.Generator(device=self.x.device)
+        self.rng = Rng(device, 0)
+        self.memory_format = None  # GPU presets set torch.channels_last for 2-D conv models
+        self.dataset = self.x  # len(loader.dataset) is the split size, as with a DataLoader
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Reseed the order and the augmentation for `epoch`: batches depend on (seed, epoch) only."""
+        self.order_gen.manual_seed(self.seed + epoch)
+        self.rng.seed((self.augment_seed * 1_000_003 + epoch * 7919 + 17) % (2 ** 63))
+
+    def __len__(self) -> int:
+        return (len(self.x) + self.batch - 1) // self.batch
+
+    def batch_indices(self):
+        n = len(self.x)
+        if not self.shuffle:
+            for start in range(0, n, self.batch):
+                yield slice(start, min(start + self.batch, n))
+            return
+        order = epoch_order(n, self.order_gen)
+        for start in range(0, n, self.batch):
+            yield order[start:start + self.batch]
+
+    def take(self, idx):
+        x, y = self.x[idx], self.y[idx]
+        if x.device != self.device:  # cache host: the batch travels, then augments on the device
+            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        if x.dtype == torch.uint8:
+            x = x.float().mul_(1.0 / 255)  # as torchvision's ToDtype(float32, scale=True), bit for bit
+        if self.pipeline is not None:
+            x, y = self.pipeline(x, y, self.rng)
+        if self.memory_format is not None and x.dim() == 4:
+            x = x.contiguous(memory_format=self.memory_format)
+        return x, y
+
+    def __iter__(self):
+        for idx in self.batch_indices():
+            yield self.take(idx)
+
+
+def channel_stats(x: torch.Tensor):
+    """Per-channel mean and std of a cached split (uint8 scaled to [0, 1]), in float64, chunk by chunk."""
+    total = total_sq = None
+    count = 0
+    for start in range(0, len(x), 4096):
+        chunk = x[start:start + 4096]
+        chunk = chunk.double() / 255 if chunk.dtype == torch.uint8 else chunk.double()
+        flat = chunk.transpose(0, 1).reshape(chunk.shape[1], -1) if chunk.dim() > 2 else chunk.reshape(1, -1)
+        s, sq = flat.sum(1), (flat * flat).sum(1)
+        total = s if total is None else total + s
+        total_sq = sq if total_sq is None else total_sq + sq
+        count += flat.shape[1]
+    mean = total / count
+    std = (total_sq / count - mean * mean).clamp_min(1e-12).sqrt()
+    return mean.float().cpu(), std.clamp_min(1e-6).float().cpu()
+
+
+def too_big(cfg, need: int, budget: int, rule: str, device) -> DataError:
+    return DataError(f"cache device: data {cfg.name} takes {human(need)} once decoded, more than the cache "
+                     f"budget of {human(budget)} ({rule})", cfg.cache_loc or cfg.loc,
+                     hint="write `cache auto` (the per-sample DataLoader takes over when data does not fit), "
+                          "`cache none`, or resize the images smaller in `transform`")
+
+
+# ---- building the cached loaders ---------------------------------------------
+
+
+def _decoder(cfg, first_x, base_fn):
+    """How each sample is decoded for the cache: PIL images to uint8 (built-in steps only), else base_fn."""
+    is_pil = hasattr(first_x, "getbands") and not isinstance(first_x, torch.Tensor)
+    is_uint8 = isinstance(first_x, torch.Tensor) and first_x.dtype == torch.uint8
+    if (is_pil or is_uint8) and all(t.source == "built-in" for t, _, _ in cfg.transform):
+        return image_decoder(cfg.transform, from_pil=is_pil)
+    return base_fn
+
+
+def _normalization(cfg, train_x: torch.Tensor):
+    """(mean, std) float tensors of the last normalize step (measured on the cached train split for auto)."""
+    from .transforms import is_auto_normalize
+    steps = [(t, a) for t, a, _ in cfg.transform if t.name == "normalize"]
+    if not steps:
+        return None
+    t, a = steps[-1]
+    if is_auto_normalize(t, a):
+        return channel_stats(train_x)
+    return torch.tensor(a["mean"], dtype=torch.float32), torch.tensor(a["std"], dtype=torch.float32)
+
+
+def _classes(src, y: torch.Tensor) -> int:
+    if src.classes:
+        return len(src.classes)
+    return int(y.max()) + 1 if len(y) and not y.is_floating_point() else 0
+
+
+def _decode_all(cfg, parts: dict, fn, store: torch.device, device: torch.device) -> dict:
+    splits = {}
+    for name, (dataset, indices) in parts.items():
+        if indices:
+            x, y = decode_split(dataset, indices, fn, cfg.workers)
+            if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+                raise TypeError("samples are not tensors")
+            if store.type == "cpu" and device.type == "cuda":
+                x, y = x.pin_memory(), y.pin_memory()
+            splits[name] = Split(x.to(store), y.to(store))
+    return splits
+
+
+def build_cached(cfg, src, parts: dict, base_fn, device: torch.device, augment_seed: int):
+    """(loaders, normalization stats, note) for the cached path, or (None, None, reason) when the data
+    does not fit under `cache auto` (a DataError under `cache device` / `cache host`)."""
+    first = parts["train"][0][parts["train"][1][0]][0]
+    fn = _decoder(cfg, first, base_fn)
+    store = torch.device("cpu") if cfg.cache == "host" else device
+    budget, rule = budget_bytes(store)
+    try:
+        need = estimate_bytes(parts["train"][0], parts, fn)
+        if need > budget:
+            if cfg.cache == "auto":
+                return None, None, f"the decoded data ({human(need)}) does not fit the cache budget of " \
+                                   f"{human(budget)} ({rule})"
+            raise too_big(cfg, need, budget, rule, store)
+        splits = _decode_all(cfg, parts, fn, store, device)
+    except (TypeError, ValueError, RuntimeError) as exc:  # samples that are not tensors of one shape
+        if cfg.cache == "auto":
+            return None, None, f"its samples do not stack into one tensor ({type(exc).__name__})"
+        raise DataError(f"cache {cfg.cache}: the samples of data {cfg.name} do not stack into one tensor: "
+                        f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", cfg.cache_loc or cfg.loc,
+                        hint="write `cache auto` or `cache none`") from None
+    norm = _normalization(cfg, splits["train"].x)
+    stats = None if norm is None else {"mean": [float(m) for m in norm[0]], "std": [float(s) for s in norm[1]]}
+    norm = None if norm is None else (norm[0].to(device), norm[1].to(device))
+    loaders = {}
+    for name, split in splits.items():
+        train = name == "train"
+        steps = cfg.augment if train else []
+        pipeline = BatchPipeline(steps, _classes(src, split.y), norm) if steps or norm is not None else None
+        loaders[name] = CachedLoader(split, cfg.batch, train and cfg.shuffle, cfg.seed, device, pipeline,
+                                     augment_seed)
+    size = sum(s.x.element_size() * s.x.numel() + s.y.element_size() * s.y.numel() for s in splits.values())
+    where = "host memory" if cfg.cache == "host" else str(device)
+    augment = (" -> ".join(st.name for _, _, st in cfg.augment) + " batched on " + str(device)) \
+        if cfg.augment else "no augmentation"
+    note = f"data {cfg.name}: cached in {where} ({human(size)} of a {human(budget)} budget); {augment}"
+    return loaders, stats, note

@@ -1,0 +1,72 @@
+"""Which data path a data block takes, decided without data or torch: a `DataConfig` in, a `PathPlan` out.
+
+Two paths exist. The cached path decodes each split once into one tensor on
+the training device (or in host memory) and slices shuffled batches from it,
+augmenting whole batches there (data/cache.py, data/batch_augment.py). The
+per-sample path is a torch DataLoader that transforms one sample at a time.
+`cache auto` takes the cached path unless an augment step has no batched
+form (a plugin transform, random_resized_crop) or, at load time, the data
+does not fit the memory budget (data/cache.py states the rule).
+`dlspec compile --show` and the fit header print the plan's reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..errors import DataError
+from .transforms import has_batched_form
+
+BUDGET_RULE = "a quarter of the free GPU memory (CUDA) or of the available RAM (CPU, host)"
+
+
+@dataclass(frozen=True)
+class PathPlan:
+    """cached: the batched path is possible (it still needs the data to fit); reason: why, in words."""
+
+    cached: bool
+    reason: str
+
+
+def _where(st) -> str:
+    return f" at line {st.loc.line}" if getattr(st, "loc", None) is not None and st.loc.line else ""
+
+
+def plan_path(cfg) -> PathPlan:
+    """The path a checked data block asks for; mixup/cutmix on the per-sample path are a located error."""
+    blocker = next(((t, st) for t, _, st in cfg.augment if not has_batched_form(t)), None)
+    if cfg.cache == "none":
+        plan = PathPlan(False, "cache none")
+    elif blocker is not None:
+        t, st = blocker
+        why = "a plugin transform" if t.source != "built-in" else "it runs per sample only"
+        if cfg.cache == "device" or cfg.cache == "host":
+            raise DataError(f"cache {cfg.cache}: augment step {st.name}{_where(st)} has no batched form ({why}), "
+                            "so this data block cannot take the cached path", cfg.cache_loc or st.loc,
+                            hint="write `cache auto` to let it run per sample, or drop the step")
+        plan = PathPlan(False, f"augment step {st.name}{_where(st)} has no batched form ({why})")
+    else:
+        plan = PathPlan(True, f"cache {cfg.cache}")
+    mixing = next((st for t, _, st in cfg.augment if t.batch_only), None)
+    if mixing is not None and not plan.cached:
+        raise DataError(f"{mixing.name} mixes whole batches, which only the cached path offers, but data "
+                        f"{cfg.name} takes the per-sample path ({plan.reason})", mixing.loc,
+                        hint="remove the per-sample step or `cache none`, or drop " + mixing.name)
+    return plan
+
+
+def describe_plan(cfg) -> str:
+    """One line for `dlspec compile --show`: the path a data block takes and why."""
+    plan = plan_path(cfg)
+    if not plan.cached:
+        return f"data {cfg.name}: per-sample DataLoader ({plan.reason})"
+    where = {"auto": "on the training device when it fits " + f"({BUDGET_RULE}), else per-sample DataLoader",
+             "device": "on the training device (an error when it does not fit " + f"{BUDGET_RULE})",
+             "host": "in host memory, batches moved to the device"}[cfg.cache]
+    augment = "; augmentation batched on the device" if cfg.augment else ""
+    return f"data {cfg.name}: cached {where}{augment}"
+
+
+def soft_target_step(cfg) -> Optional[object]:
+    """The first augment step that turns labels into soft targets (mixup, cutmix), or None."""
+    return next((st for t, _, st in cfg.augment if t.batch_only), None)
