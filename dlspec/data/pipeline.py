@@ -101,6 +101,7 @@ class DataBundle:
     features: Optional[list] = None  # a table's feature columns, in order
     target_column: Optional[str] = None  # a table's target column
     target_shape: Optional[tuple] = None  # regression: one sample's target shape, for the output width check
+    table: Optional[dict] = None  # a csv table's column encoding (data/encoding.py), for predict and exports
 
 
 def load_source(cfg: DataConfig, loss_task: Optional[str] = None) -> SourceData:
@@ -122,10 +123,11 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
         raise DataError(f"data {cfg.name}: the source has no samples", cfg.source.loc)
     parts = _split(cfg, src, n)
     _check_same_size(cfg, src)
-    vocab = None
+    vocab = table = None
     if src.fit_on_train is not None:  # e.g. the vocabulary, from the training split only
         src.fit_on_train(parts["train"][1])
         vocab = getattr(src.train, "itos", None)
+        table = getattr(src.train, "encoding", None)  # a csv table's column encoding, for predict
         src.train = src.train.data
         parts = {k: (src.train if ds is not src.test else ds, idx) for k, (ds, idx) in parts.items()}
     target_scale = _fit_scale(cfg, src, parts["train"][1])
@@ -148,7 +150,7 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
     return DataBundle(loaders, tuple(x0.shape[1:]), src.classes, src.task, sizes,
                       normalization=getattr(normalize, "stats", None), target_scale=target_scale, vocab=vocab,
                       series=src.series, features=src.features, target_column=src.target_column,
-                      target_shape=target_shape)
+                      target_shape=target_shape, table=table)
 
 
 def _check_same_size(cfg: DataConfig, src: SourceData) -> None:

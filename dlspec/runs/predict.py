@@ -11,7 +11,7 @@ import torch
 
 from ..errors import DataError
 from ..runtime.inputs import InputError
-from ..runtime.preprocess import predict as predict_inputs
+from ..runtime.preprocess import run_predictions
 from ..runtime.units import OriginalUnits
 from ..train.loop import evaluate
 from .loaded import LoadedRun
@@ -39,7 +39,7 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
     answers are also written there."""
     run = LoadedRun(run_dir, device, trust)
     try:
-        answers = predict_inputs(units_model(run), run_meta(run), list(inputs), top, steps, batch, run.device)
+        answers = run_predictions(units_model(run), run_meta(run), list(inputs), top, steps, batch, run.device)
     except InputError as exc:
         raise DataError(exc.message, hint=exc.hint) from None
     if out:

@@ -269,7 +269,7 @@ def describe(name, out, meta, top=1):
     return {"input": name, "output": out.tolist()}
 
 
-def predict(model, meta, inputs, top=1, steps=1, batch=64, device="cpu"):
+def run_predictions(model, meta, inputs, top=1, steps=1, batch=64, device="cpu"):
     """Answers for `inputs` (files, folders, globs; sentences for a text run; for a series, nothing or a
     CSV to continue), predicted `batch` at a time; a forecast of `steps` values for a series."""
     kind = meta["kind"]
