@@ -37,13 +37,15 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
     globs expand to the files the run reads), `batch` inputs at a time; for a time-series run, the next
     `steps` values after the series (or after a CSV given as input). With `out` (.csv or .jsonl) the
     answers are also written there."""
+    from .writers import check_out, write_predictions
+    if out:
+        check_out(out)
     run = LoadedRun(run_dir, device, trust)
     try:
         answers = run_predictions(units_model(run), run_meta(run), list(inputs), top, steps, batch, run.device)
     except InputError as exc:
         raise DataError(exc.message, hint=exc.hint) from None
     if out:
-        from .writers import write_predictions
         write_predictions(answers, out)
     return answers
 

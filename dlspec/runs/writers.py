@@ -18,11 +18,17 @@ from ..errors import DlspecError
 FORMATS = (".csv", ".jsonl")
 
 
-def write_predictions(answers: list, path: str) -> list:
-    """Write `answers` (dicts from predict) to a .csv or .jsonl file; returns the paths written."""
+def check_out(path: str) -> str:
+    """The file's format (.csv or .jsonl), checked before any prediction is made."""
     ext = os.path.splitext(path)[1].lower()
     if ext not in FORMATS:
         raise DlspecError(f"cannot write predictions to {path}: give a file ending in .csv or .jsonl")
+    return ext
+
+
+def write_predictions(answers: list, path: str) -> list:
+    """Write `answers` (dicts from predict) to a .csv or .jsonl file; returns the paths written."""
+    ext = check_out(path)
     rows, written = answers, [path]
     if any("output" in a for a in answers):
         rows, npy = _arrays_apart(answers, path)
