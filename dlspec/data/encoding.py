@@ -20,7 +20,7 @@ import statistics
 from collections import Counter
 
 from ..errors import DataError, Loc
-from ..runtime.preprocess import is_missing
+from ..runtime.tables import is_missing
 
 ONEHOT_LEVELS = 16
 TEXT_SHARE = 0.5

@@ -1,7 +1,7 @@
 """What an export needs to answer like `dlspec predict`: a loaded run's meta in, metadata.json and
 (for the python export) predict.py out.
 
-predict.py is dlspec's own runtime/inputs.py and runtime/preprocess.py copied
+predict.py is dlspec's own runtime/inputs.py, tables.py and preprocess.py copied
 whole, plus `predict(inputs)`, which loads model.py, weights.pt and
 metadata.json from its own folder; it imports only torch (and torchvision and
 Pillow for images).
@@ -67,7 +67,7 @@ def write_predict_py(out: str) -> str:
     header = ('"""Predict with the exported model as `dlspec predict` does: plain PyTorch, no dlspec needed.\n\n'
               '    from predict import predict\n    predict(["photo.jpg", "folder/"])   # a dict per input\n\n'
               'or `python predict.py INPUT...` (one JSON line per answer).\n"""')
-    parts = [header, _without_relative_imports(runtime_source("inputs")),
+    parts = [header, _without_relative_imports(runtime_source("inputs")), _without_relative_imports(runtime_source("tables")),
              _without_relative_imports(runtime_source("preprocess")), _FOOTER]
     path = os.path.join(out, "predict.py")
     with open(path, "w", encoding="utf-8") as f:

@@ -14,7 +14,7 @@ from typing import Optional
 from ...errors import DataError, Loc, did_you_mean, warn
 from ...schema.args import Arg
 from ...runtime.inputs import InputError
-from ...runtime.preprocess import TableEncoder, is_missing
+from ...runtime.tables import TableEncoder, is_missing
 from ..encoding import MISSING_POLICIES, column_kinds, feature_names, fit_columns
 from .base import ENCODING, SourceData, TensorData, natural, number, read_text, source
 
