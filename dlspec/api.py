@@ -93,11 +93,12 @@ def evaluate(run_dir: str, split: str = "test", device: str = "cpu", trust: bool
 
 
 def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps: int = 1,
-            trust: bool = False) -> list:
-    """Predictions of a finished run: image files, CSV rows, sentences, or a forecast of `steps` values.
-    trust=True allows a run whose spec runs code (see `evaluate`)."""
+            trust: bool = False, batch: int = 64, out: Optional[str] = None) -> list:
+    """Predictions of a finished run: image files, CSV rows, sentences (files, folders, globs), or a
+    forecast of `steps` values; `batch` inputs at a time; with `out` (.csv or .jsonl) also written there
+    (array outputs into a .npy beside it). trust=True allows a run whose spec runs code (see `evaluate`)."""
     from .runs.predict import predict as _predict
-    return _predict(run_dir, list(inputs), device, top, steps, trust)
+    return _predict(run_dir, list(inputs), device, top, steps, trust, batch, out)
 
 
 def export(run_dir: str, fmt: str = "python", out: Optional[str] = None, trust: bool = False) -> str:

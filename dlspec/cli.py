@@ -200,23 +200,27 @@ def evaluate_command(run_dir, split, device, trust):
 @click.option("--top", default=1, show_default=True, type=click.IntRange(min=1), help="Show the top K classes.")
 @click.option("--steps", default=1, show_default=True, type=click.IntRange(min=1),
               help="Time series: how many values to forecast.")
+@click.option("--batch", default=64, show_default=True, type=click.IntRange(min=1), help="Inputs per forward pass.")
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Also write the answers to a .csv or .jsonl file.")
 @click.option("--device", default="cpu", show_default=True)
 @_trust_option
 @friendly_errors
-def predict_command(run_dir, inputs, top, steps, device, trust):
+def predict_command(run_dir, inputs, top, steps, batch, out, device, trust):
     """Predict with a finished run.
 
-    INPUTS are image files or CSV files of feature rows; sentences for a text
-    run (dlspec predict RUN_DIR "a great film"); for a time-series run,
-    nothing (forecast after the series) or a CSV holding the recent values.
+    INPUTS are image files, CSV files of feature rows, folders (searched
+    recursively for the files the run reads) or globs; sentences or .txt
+    files for a text run (dlspec predict RUN_DIR "a great film"); for a
+    time-series run, nothing (forecast after the series) or a CSV holding
+    the recent values. Printed numbers are rounded; --out keeps them whole.
     """
     from . import api
-    for p in api.predict(run_dir, list(inputs), device, top, steps, trust):
-        if "label" in p:
-            extra = "" if top <= 1 else "  (" + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in p["top"]) + ")"
-            click.echo(f"{p['input']}: {p['label']} ({p['probability']:.3f}){extra}")
-        else:
-            click.echo(f"{p['input']}: {p['prediction']}")
+    from .runs.writers import readable
+    answers = api.predict(run_dir, list(inputs), device, top, steps, trust, batch, out)
+    for p in answers:
+        click.echo(readable(p, top))
+    if out:
+        click.echo(f"wrote {len(answers)} predictions to {out}")
 
 
 @main.command("export")

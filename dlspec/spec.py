@@ -23,6 +23,7 @@ class Spec:
         self.text = text
         self._plans: dict = {}
         self._vocab: dict = {}  # model name -> vocabulary size of the data it trains on
+        self._samples: dict = {}  # model name -> one sample's shape in the data it trains on (vector(auto))
 
     @property
     def filename(self) -> str:
@@ -57,8 +58,28 @@ class Spec:
         name = self._model_name(name)
         if name not in self._plans:
             vocab = self._vocab.get(name, self._vocab_hint(name))
-            self._plans[name] = Planner(self.program, vocab).plan_model(name)
+            sample = lambda: self._samples.get(name) or self._sample_hint(name)  # noqa: E731
+            self._plans[name] = Planner(self.program, vocab, sample).plan_model(name)
         return self._plans[name]
+
+    def set_sample_shape(self, name: str, shape: tuple) -> None:
+        """Give `vector(auto)` inputs of a model the sample shape of its data."""
+        if self._samples.get(name) != tuple(shape):
+            self._samples[name] = tuple(shape)
+            self._plans.pop(name, None)
+
+    def _sample_hint(self, name: str) -> Optional[tuple]:
+        """Before training: the sample shape of the data a train block links to the model, measured by
+        loading it (only vector(auto) asks; a csv table is read and encoded, without the loss's task)."""
+        for train in self.program.trains.values():
+            data = self.program.linked(train, "data")
+            if self.program.linked(train, "model") != name or data not in self.program.data:
+                continue
+            from .data.config import read_data
+            from .data.pipeline import build_data
+            self._samples[name] = build_data(read_data(self.program.data[data], self.program.global_env())).sample_shape
+            return self._samples[name]
+        return None
 
     def set_vocab(self, name: str, size: int) -> None:
         """Give `tokens(T)` inputs of a model the vocabulary size of its data."""

@@ -1,4 +1,5 @@
 """Exports rebuild the trained model without dlspec: identical outputs."""
+import json
 import subprocess
 import sys
 import textwrap
@@ -114,3 +115,85 @@ def test_export_cli(runs, tmp_path):
     result = CliRunner().invoke(main, ["export", str(runs["graph"]), "--out", str(tmp_path), "--format", "python"])
     assert result.exit_code == 0 and "model.py" in result.output
     assert (tmp_path / "weights.pt").exists()
+
+
+# ---- predict.py and metadata.json: an export answers as `dlspec predict` does ------------------
+
+from predict_runs import make_images, make_run  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def kinds(tmp_path_factory):
+    base = tmp_path_factory.mktemp("kinds")
+    return base, {kind: make_run(base, kind) for kind in ("image", "text", "table", "series")}
+
+
+def inputs_for(kind, base, tmp):
+    """Inputs for `kind` that exercise its preprocessing: new images of another size, unknown words,
+    a CSV with an unseen category and missing cells, a CSV series to continue."""
+    if kind == "image":
+        make_images(tmp / "new", per_class=2, size=20)
+        return [str(tmp / "new"), str(base / "images" / "dark" / "1.png")]
+    if kind == "text":
+        (tmp / "more.txt").write_text("great acting\n\nnot good at all, zebra\n")
+        return ["a very good film", "awful plot", str(tmp / "more.txt")]
+    if kind == "table":
+        (tmp / "new.csv").write_text("rooms,city,size\n3,paris,100\n2,,50\n1,berlin,\n")
+        return [str(tmp / "new.csv")]
+    (tmp / "recent.csv").write_text("t,v\n" + "".join(f"{i},{(i % 7) / 7}\n" for i in range(15)))
+    return [str(tmp / "recent.csv")]
+
+
+def predict_without_dlspec(folder, inputs, steps):
+    """predict.py's predict(inputs) in a fresh interpreter where importing dlspec fails."""
+    code = textwrap.dedent(f"""
+        import json, sys
+        sys.modules["dlspec"] = None  # any import of dlspec now raises ImportError
+        sys.path.insert(0, {str(folder)!r})
+        from predict import predict
+        answers = predict({inputs!r}, top=2, steps={steps}, batch=3)
+        assert not [m for m in sys.modules if m.startswith("dlspec") and sys.modules[m] is not None]
+        print(json.dumps(answers))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("kind", ["image", "text", "table", "series"])
+def test_exported_predict_equals_dlspec_predict(kinds, kind, tmp_path):
+    base, runs = kinds
+    inputs = inputs_for(kind, base, tmp_path)
+    dlspec.export(str(runs[kind]), "python", str(tmp_path / "export"))
+    source = (tmp_path / "export" / "predict.py").read_text()
+    assert "import dlspec" not in source and "from dlspec" not in source and "from ." not in source
+    expected = dlspec.predict(str(runs[kind]), inputs, top=2, steps=3)
+    got = predict_without_dlspec(tmp_path / "export", inputs, 3)
+    assert len(got) == len(expected) == {"image": 5, "text": 4, "table": 3, "series": 3}[kind]
+    for g, e in zip(got, expected):
+        assert g.keys() == e.keys() and g["input"] == e["input"] and g.get("label") == e.get("label")
+        for key in ("probability", "prediction"):
+            if key in e:
+                assert g[key] == pytest.approx(e[key], rel=1e-6, abs=1e-6)
+
+
+def test_metadata_holds_what_predict_needs(kinds, tmp_path):
+    base, runs = kinds
+    meta = {}
+    for kind in ("image", "text", "table"):
+        dlspec.export(str(runs[kind]), "python", str(tmp_path / kind))
+        meta[kind] = json.loads((tmp_path / kind / "metadata.json").read_text())
+    assert meta["image"]["classes"] == ["bright", "dark"] and meta["image"]["image"] == {
+        "mode": "RGB", "steps": [["resize", {"size": 10}], ["center_crop", {"size": 8}]]}
+    assert len(meta["image"]["normalize"]["mean"]) == 3  # normalize(auto), measured on the training split
+    assert meta["text"]["text"]["vocab"][:2] == ["<pad>", "<unk>"] and meta["text"]["text"]["max_len"] == 10
+    columns = {c["name"]: c for c in meta["table"]["table"]["columns"]}
+    assert columns["city"]["kind"] == "onehot" and columns["city"]["levels"] == ["lyon", "nice", "paris"]
+    assert columns["size"]["kind"] == "number" and columns["size"]["fill"] is not None  # missing=median
+    assert meta["table"]["target_scale"]["kind"] == "standard" and meta["table"]["task"] == "regression"
+
+
+def test_torchscript_export_writes_the_same_metadata(kinds, tmp_path):
+    base, runs = kinds
+    dlspec.export(str(runs["table"]), "python", str(tmp_path / "py"))
+    dlspec.export(str(runs["table"]), "torchscript", str(tmp_path / "ts"))
+    assert (tmp_path / "ts" / "metadata.json").read_text() == (tmp_path / "py" / "metadata.json").read_text()

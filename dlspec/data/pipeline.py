@@ -107,6 +107,7 @@ class DataBundle:
     target_column: Optional[str] = None  # a table's target column
     target_shape: Optional[tuple] = None  # regression: one sample's target shape, for the output width check
     path: str = ""  # which data path the block takes and why, for the fit header
+    table: Optional[dict] = None  # a csv table's column encoding (data/encoding.py), for predict and exports
 
 
 def load_source(cfg: DataConfig, loss_task: Optional[str] = None) -> SourceData:
@@ -133,10 +134,11 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
         raise DataError(f"data {cfg.name}: the source has no samples", cfg.source.loc)
     parts = _split(cfg, src, n)
     _check_same_size(cfg, src)
-    vocab = None
+    vocab = table = None
     if src.fit_on_train is not None:  # e.g. the vocabulary, from the training split only
         src.fit_on_train(parts["train"][1])
         vocab = getattr(src.train, "itos", None)
+        table = getattr(src.train, "encoding", None)  # a csv table's column encoding, for predict
         src.train = src.train.data
         parts = {k: (src.train if ds is not src.test else ds, idx) for k, (ds, idx) in parts.items()}
     target_scale = _fit_scale(cfg, src, parts["train"][1])
@@ -158,7 +160,7 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
     return DataBundle(loaders, tuple(x0.shape[1:]), src.classes, src.task, sizes,
                       normalization=stats, target_scale=target_scale, vocab=vocab,
                       series=src.series, features=src.features, target_column=src.target_column,
-                      target_shape=target_shape, path=path)
+                      target_shape=target_shape, path=path, table=table)
 
 
 def _cached_loaders(cfg: DataConfig, src: SourceData, parts: dict, base_fn, device, augment_seed) -> tuple:

@@ -1,13 +1,14 @@
 """Model inputs: an `input KIND(...)` declaration in, one sample's `Shape` out.
 
 image(C, H, W), vector(N), sequence(T, F), tokens(T, vocab=N) and tensor(d1, ...);
-the batch dimension is never written.
+the batch dimension is never written. `vector(auto)` takes its width from the
+data (a table's encoded columns), as `tokens(T)` takes the vocabulary size.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
-from ..errors import ArgumentError, UnknownNameError, did_you_mean
+from ..errors import ArgumentError, ShapeError, UnknownNameError, did_you_mean
 from ..language import ir
 from ..language.resolve import Env
 from ..schema.args import Arg, bind_args, positive
@@ -25,9 +26,13 @@ _INPUTS = {
 }
 
 
-def input_shape(decl: ir.InputDecl, env: Env, vocab: Optional[int]) -> Shape:
-    """One sample's shape from `input KIND(...)`; `vocab` is the linked data's vocabulary, for tokens(T)."""
+def input_shape(decl: ir.InputDecl, env: Env, vocab: Optional[int],
+                sample: Optional[Callable[[], Optional[tuple]]] = None) -> Shape:
+    """One sample's shape from `input KIND(...)`; `vocab` is the linked data's vocabulary, for tokens(T);
+    `sample()` gives the linked data's sample shape (or None), asked only by vector(auto)."""
     args, kwargs, locs = evaluate_args(decl, env)
+    if decl.kind == "vector" and (args == ["auto"] and not kwargs or not args and kwargs == {"features": "auto"}):
+        return Shape((_auto_width(decl, sample),))
     if decl.kind == "tensor":
         dims = [int_dim(v, locs.get(i, decl.loc)) for i, v in enumerate(args)]
         if not dims or kwargs:
@@ -41,3 +46,16 @@ def input_shape(decl: ir.InputDecl, env: Env, vocab: Optional[int]) -> Shape:
     if shape.integer and shape.vocab is None and vocab is not None:
         shape = Shape(shape.dims, integer=True, vocab=vocab)
     return shape
+
+
+def _auto_width(decl: ir.InputDecl, sample) -> int:
+    """vector(auto): the width of the one-dimensional samples of the data the model trains on."""
+    shape = sample() if sample is not None else None
+    if shape is None:
+        raise ArgumentError("vector(auto) takes its width from the data the model trains on, and no train block "
+                            "links this model to a data block", decl.loc,
+                            hint="add a train block naming this model and its data, or write vector(N)")
+    if len(shape) != 1:
+        raise ShapeError(f"vector(auto) needs one-dimensional samples; the data gives samples of shape "
+                         f"[{', '.join(map(str, shape))}]", decl.loc, hint="declare image(...), sequence(...) or tensor(...)")
+    return int(shape[0])

@@ -38,9 +38,10 @@ def _shape_error(what: str, problem: str, shape: Shape, loc: Loc) -> ShapeError:
 class Planner:
     """Expands the models of a program into plan trees with inferred shapes."""
 
-    def __init__(self, program: Program, vocab: Optional[int] = None):
+    def __init__(self, program: Program, vocab: Optional[int] = None, sample=None):
         self.program = program
         self.vocab = vocab  # the linked data's vocabulary size, for tokens(T) without vocab=
+        self.sample = sample  # () -> the linked data's sample shape or None, for vector(auto)
         self._known = list(program.lets)
         self._layers = 0  # layers planned so far in this model, against MAX_LAYERS
         self._model = ""
@@ -53,7 +54,7 @@ class Planner:
             raise DlspecError(f"model {name} must start with an `input` declaration", loc,
                               hint="e.g. input image(3, 32, 32), vector(20), sequence(50, 8) or tokens(40, vocab=5000)")
         env = self.program.global_env()
-        shape = input_shape(statements[0], env, self.vocab)
+        shape = input_shape(statements[0], env, self.vocab, self.sample)
         body = ir.Body(tuple(statements[1:]), decl.body.loc)
         self._layers, self._model = 0, name
         return self._body(body, env, shape, name, None, decl.loc, ())

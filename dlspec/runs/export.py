@@ -6,6 +6,11 @@
 - torchscript: `model.pt`, traced from the trained model.
 - onnx: `model.onnx`, when the onnx package is installed.
 
+Every format also writes metadata.json (class names, vocabulary and tokenizer
+rule, table encoding and scalers, image transform and normalisation: see
+runs/meta.py); the python export adds predict.py, whose `predict(inputs)`
+answers as `dlspec predict` does (runs/export_predict.py).
+
 Each export is checked before it is reported done: the exported model must
 give the same outputs as the trained one on a random batch.
 """
@@ -19,6 +24,8 @@ import torch
 from ..errors import DlspecError
 from ..planning.nodes import BodyNode
 from ..runtime.units import OriginalUnits
+from .export_predict import write_metadata, write_predict_py
+from .meta import run_meta
 from .python_source import PythonWriter
 
 FORMATS = ("python", "torchscript", "onnx")
@@ -36,11 +43,16 @@ def export_run(run_dir: str, fmt: str = "python", out: str = None, trust: bool =
     example = example_input(plan)
     model = run.model.cpu().eval()
     scale = run.state.get("target_scale") if run.state.get("task") == "regression" else None
+    meta = run_meta(run)  # before writing anything: a step predict cannot apply is an error here
     if fmt == "python":
-        return export_python(model, plan, example, out, scale)
-    if scale:  # the exported model answers in the data's units, like `dlspec predict`
-        model = OriginalUnits(model, scale["center"], scale["spread"], bool(scale.get("inputs"))).eval()
-    return {"torchscript": export_torchscript, "onnx": export_onnx}[fmt](model, plan, example, out)
+        path = export_python(model, plan, example, out, scale)
+        write_predict_py(out)
+    else:
+        if scale:  # the exported model answers in the data's units, like `dlspec predict`
+            model = OriginalUnits(model, scale["center"], scale["spread"], bool(scale.get("inputs"))).eval()
+        path = {"torchscript": export_torchscript, "onnx": export_onnx}[fmt](model, plan, example, out)
+    write_metadata(meta, out)
+    return path
 
 
 def example_input(plan: BodyNode) -> torch.Tensor:

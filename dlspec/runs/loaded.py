@@ -22,6 +22,8 @@ class LoadedRun:
         use_best = last["settings"].get("early_stop") and os.path.exists(os.path.join(run_dir, "best.ckpt"))
         self.state = load_checkpoint(os.path.join(run_dir, "best.ckpt")) if use_best else last
         self.spec = load_run_spec(self.state, run_dir, trust)  # refuses to run code unless trusted
+        if self.state.get("sample_shape"):  # vector(auto): the width the run was trained with
+            self.spec.set_sample_shape(self.state["settings"]["model"], tuple(self.state["sample_shape"]))
         self.cfg = read_train(self.spec, self.state["settings"]["train"], epochs=self.state["settings"]["epochs"])
         if self.state.get("vocab"):
             self.spec.set_vocab(self.cfg.model, len(self.state["vocab"]))

@@ -76,6 +76,7 @@ class Trainer:
                                device=self.device, augment_seed=cfg.seed)
         if self.data.vocab is not None:
             self.spec.set_vocab(cfg.model, len(self.data.vocab))
+        self.spec.set_sample_shape(cfg.model, self.data.sample_shape)  # for vector(auto)
         check_task(cfg, self.data, self.spec.plan(cfg.model))  # loss and metrics fit the data's task
         check_data_fits_model(self.spec, self.cfg, self.data)
         self.model = self.spec.build(cfg.model)
@@ -279,6 +280,7 @@ class Trainer:
             "classes": self.data.classes, "normalization": self.data.normalization, "task": self.data.task,
             "vocab": self.data.vocab, "target_scale": self.data.target_scale,
             "series": _series_info(self.data.series), "features": self.data.features,
+            "table": self.data.table, "sample_shape": list(self.data.sample_shape),  # predict, vector(auto)
             "plugins": self._plugins(),  # code a later load of this run must be trusted to import
         })
 

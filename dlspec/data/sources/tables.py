@@ -1,6 +1,8 @@
 """CSV tables: `csv(...)` turns a table into feature and target tensors, deciding the task
-from the target values and the train block's loss, and refusing empty, NaN or
-infinite cells with their line and column."""
+from the target values and the train block's loss. Feature columns may be
+numbers or categories and may have missing cells (data/encoding.py says how
+they are encoded and filled, from the training split only); empty, NaN or
+infinite cells are otherwise refused with their line and column."""
 from __future__ import annotations
 
 import csv
@@ -11,17 +13,23 @@ from typing import Optional
 
 from ...errors import DataError, Loc, did_you_mean, warn
 from ...schema.args import Arg
+from ...runtime.inputs import InputError
+from ...runtime.tables import TableEncoder, is_missing
+from ..encoding import MISSING_POLICIES, column_kinds, feature_names, fit_columns
 from .base import ENCODING, SourceData, TensorData, natural, number, read_text, source
 
 _INTEGER = re.compile(r"[+-]?\d+")
 
 
 @source("csv", (Arg("path", "str"), Arg("target", "str"), Arg("features", "any", None),
-                Arg("task", "str", "auto", choices=("auto", "classification", "regression")), ENCODING),
+                Arg("task", "str", "auto", choices=("auto", "classification", "regression")),
+                Arg("missing", "str", "error", choices=MISSING_POLICIES), ENCODING),
         paths=("path",),
         input_kind="table", doc="A table with a header row: csv(\"file.csv\", target=\"label\", features=[\"a\", \"b\"], task=auto, "
-            "encoding=\"utf-8\"). Text targets are classes; numeric ones follow the loss (cross_entropy: classes, "
-            "mse: numbers); task=classification|regression decides outright.")
+            "missing=error, encoding=\"utf-8\"). Text targets are classes; numeric ones follow the loss (cross_entropy: "
+            "classes, mse: numbers); task=classification|regression decides outright. Text feature columns are "
+            "categories (one-hot up to 16 levels, else a level index); missing cells are an error, or filled from "
+            "the training split (missing=median|mean|most_frequent), or their rows dropped (missing=drop).")
 def _csv(a: dict, loc: Loc) -> SourceData:
     import torch
     path = a["path"]
@@ -36,9 +44,8 @@ def _csv(a: dict, loc: Loc) -> SourceData:
                             loc)
     if not features:
         raise DataError(f"{path} has no feature columns besides the target '{a['target']}'", loc)
-    cols = [header.index(f) for f in features]
-    x = [[number(row[c], path, line, _col(header, c), loc) for c in cols] for line, row in rows]
     t = header.index(a["target"])
+    rows = _drop_missing(rows, header, features, t, a["missing"], path, loc)
     raw = [row[t].strip() for _, row in rows]
     task = decide_task(raw, a["task"], a.get("loss_task"))
     if task == "classification":
@@ -52,9 +59,59 @@ def _csv(a: dict, loc: Loc) -> SourceData:
     else:
         y = torch.tensor([[number(v, path, line, _col(header, t), loc)] for (line, _), v in zip(rows, raw)])
         classes, targets = None, None
-    data = TensorData(torch.tensor(x, dtype=torch.float32), y)
+    data = TableData(header, rows, features, y, a, loc)
     return SourceData(data, targets=targets, classes=classes, task=task, features=features,
-                      target_column=a["target"])
+                      target_column=a["target"], fit_on_train=data.fit)
+
+
+class TableData:
+    """A table's rows and targets; its features are encoded (data/encoding.py) once the training
+    split is known, since category levels and fill values come from the training rows only."""
+
+    def __init__(self, header: list, rows: list, features: list, y, args: dict, loc: Loc):
+        self.header, self.rows, self.features, self.y, self.args, self.loc = header, rows, features, y, args, loc
+        self.kinds = column_kinds(header, rows, features)
+        self.encoding = None  # the fitted encoding, saved with the run for predict and exports
+        self.data = None
+
+    def fit(self, train_indices: list) -> None:
+        import torch
+        path, header = self.args["path"], self.header
+        columns = fit_columns(header, self.rows, self.features, self.kinds, train_indices, self.args["missing"],
+                              path, self.loc)
+        encoder, at = TableEncoder(columns), [header.index(f) for f in self.features]
+        x = []
+        try:
+            for line, row in self.rows:
+                x.append(encoder.encode([row[i] for i in at],
+                                        lambda name: f"{path}, line {line}, column {_col(header, header.index(name))}"))
+        except InputError as exc:
+            raise DataError(exc.message, self.loc, hint=exc.hint) from None
+        self.encoding = {"columns": columns, "encoding": self.args["encoding"], "missing": self.args["missing"],
+                         "feature_names": feature_names(columns)}
+        self.data = TensorData(torch.tensor(x, dtype=torch.float32).reshape(len(x), encoder.width), self.y)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        return self.data[i]
+
+
+def _drop_missing(rows: list, header: list, features: list, target: int, missing: str, path: str, loc: Loc) -> list:
+    """missing=drop: rows with a missing feature or target go; a filling policy drops rows whose
+    target is missing (targets are never guessed). Each says how many rows went."""
+    if missing == "error":
+        return rows
+    check = [header.index(f) for f in features] if missing == "drop" else []
+    kept = [(line, r) for line, r in rows
+            if not is_missing(r[target]) and not any(is_missing(r[i]) for i in check)]
+    if len(kept) < len(rows):
+        what = "a missing cell" if missing == "drop" else "no target value"
+        warn(f"{path}: {len(rows) - len(kept)} of {len(rows)} rows with {what} left out", loc)
+    if not kept:
+        raise DataError(f"{path}: no row is left after leaving out rows with missing cells", loc)
+    return kept
 
 
 def decide_task(raw: list, given: str, loss_task: Optional[str]) -> str:

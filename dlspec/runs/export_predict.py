@@ -1,0 +1,79 @@
+"""What an export needs to answer like `dlspec predict`: a loaded run's meta in, metadata.json and
+(for the python export) predict.py out.
+
+predict.py is dlspec's own runtime/inputs.py, tables.py and preprocess.py copied
+whole, plus `predict(inputs)`, which loads model.py, weights.pt and
+metadata.json from its own folder; it imports only torch (and torchvision and
+Pillow for images).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from .python_source import runtime_source
+
+METADATA = "metadata.json"
+
+_FOOTER = '''
+# ---- the exported model --------------------------------------------------------
+
+import importlib.util
+import json
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+_LOADED = {}
+
+
+def load(folder=HERE, device="cpu"):
+    """(model, meta): model.py built with weights.pt, and metadata.json, from `folder`."""
+    key = (os.path.abspath(folder), str(device))
+    if key not in _LOADED:
+        spec = importlib.util.spec_from_file_location("_exported_model", os.path.join(folder, "model.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        model = module.build(os.path.join(folder, "weights.pt")).to(device).eval()
+        with open(os.path.join(folder, "metadata.json"), encoding="utf-8") as f:
+            _LOADED[key] = (model, json.load(f))
+    return _LOADED[key]
+
+
+def predict(inputs, top=1, steps=1, batch=64, device="cpu"):
+    """Answers for `inputs`, as `dlspec predict` gives them: image files, CSV files of feature rows,
+    folders or globs; sentences or .txt files for a text model; for a series, [] (continue the
+    training series) or a CSV to continue, `steps` values ahead. A list of dicts per input."""
+    model, meta = load(device=device)
+    return run_predictions(model, meta, list(inputs), top, steps, batch, device)
+
+
+if __name__ == "__main__":
+    import sys
+    for answer in predict(sys.argv[1:]):
+        print(json.dumps(answer))
+'''
+
+
+def write_metadata(meta: dict, out: str) -> str:
+    """metadata.json: what reading inputs and answering needs (see runs/meta.py)."""
+    path = os.path.join(out, METADATA)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(meta, f, indent=1)
+    return path
+
+
+def write_predict_py(out: str) -> str:
+    """predict.py beside model.py (see the module docstring)."""
+    header = ('"""Predict with the exported model as `dlspec predict` does: plain PyTorch, no dlspec needed.\n\n'
+              '    from predict import predict\n    predict(["photo.jpg", "folder/"])   # a dict per input\n\n'
+              'or `python predict.py INPUT...` (one JSON line per answer).\n"""')
+    parts = [header, _without_relative_imports(runtime_source("inputs")), _without_relative_imports(runtime_source("tables")),
+             _without_relative_imports(runtime_source("preprocess")), _FOOTER]
+    path = os.path.join(out, "predict.py")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n\n".join(p.strip("\n") for p in parts) + "\n")
+    return path
+
+
+def _without_relative_imports(source: str) -> str:
+    return "\n".join(line for line in source.splitlines() if not line.startswith("from ."))

@@ -1,0 +1,79 @@
+"""What predicting needs besides the weights: a loaded run in, its `meta` (plain JSON data) out.
+
+The meta is what runtime/preprocess.py reads (kind of input, classes, task,
+vocabulary and tokenizer rule, table encoding, image mode/transform/normalisation,
+series window and tail); exports write it as metadata.json, so a model that
+runs without dlspec reads its inputs the way `dlspec predict` does.
+"""
+from __future__ import annotations
+
+from ..errors import DlspecError
+from .loaded import LoadedRun
+
+# transform steps that have one deterministic meaning for a single image
+IMAGE_STEPS = ("resize", "center_crop", "grayscale")
+
+
+def run_meta(run: LoadedRun) -> dict:
+    """The meta of a loaded run (see the module docstring)."""
+    state, cfg = run.state, run.cfg.data
+    plan = run.spec.plan(run.cfg.model)
+    meta = {"kind": input_kind(run), "task": state.get("task"), "classes": state.get("classes"),
+            "input_shape": list(plan.in_shape.dims), "target_scale": state.get("target_scale"),
+            "normalize": state.get("normalization")}
+    if meta["kind"] == "text":
+        from ..data.sources.text import _WORD, UNK
+        vocab = list(state["vocab"])
+        meta["text"] = {"vocab": vocab, "max_len": plan.in_shape.dims[0], "pattern": _WORD.pattern, "lower": True,
+                        "unk": vocab.index(UNK) if UNK in vocab else 1}
+    elif meta["kind"] == "series":
+        args = cfg.source_args or {}
+        meta["series"] = {**state["series"], "column": args.get("column"), "encoding": args.get("encoding", "utf-8")}
+    if meta["kind"] in ("table", "any"):
+        table = _table(run)
+        if table:
+            meta["table"] = table
+    if meta["kind"] in ("image", "any") and len(plan.in_shape.dims) == 3:
+        meta["image"] = _image(run)
+    return meta
+
+
+def input_kind(run: LoadedRun) -> str:
+    """image, table, text, series or any: how predict reads inputs for this run."""
+    if run.state.get("series"):
+        return "series"
+    if run.state.get("vocab"):
+        return "text"
+    from ..data.sources.base import SOURCES
+    declared = SOURCES.get(run.cfg.data.source.name)
+    kind = declared.input_kind if declared is not None else "any"
+    return "image" if kind == "grayscale image" else kind
+
+
+def _image(run: LoadedRun) -> dict:
+    from ..data.sources.base import SOURCES
+    declared = SOURCES.get(run.cfg.data.source.name)
+    grey = declared is not None and declared.input_kind == "grayscale image"
+    mode = "L" if grey else (run.cfg.data.source_args or {}).get("mode", "RGB")
+    steps = []
+    for t, args, st in run.cfg.data.transform:
+        if t.name == "normalize":
+            continue  # its statistics are meta["normalize"], measured or written
+        if t.name not in IMAGE_STEPS:
+            raise DlspecError(f"transform step {t.name} cannot be applied to single images for prediction", st.loc,
+                              hint=f"predict and exports apply {', '.join(IMAGE_STEPS)} and normalize; "
+                                   "put random steps in `augment`")
+        steps.append([t.name, {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}])
+    return {"mode": mode, "steps": steps}
+
+
+def _table(run: LoadedRun) -> dict:
+    """The recorded encoding; for runs made before tables were encoded, the numeric feature columns."""
+    table = run.state.get("table")
+    if table:
+        return table
+    features = run.state.get("features")
+    if not features:
+        return {}
+    encoding = (run.cfg.data.source_args or {}).get("encoding", "utf-8")
+    return {"columns": [{"name": str(f), "kind": "number", "fill": None} for f in features], "encoding": encoding}

@@ -1,0 +1,98 @@
+"""Prediction answers in, files and readable lines out: `--out preds.csv|preds.jsonl` and the printed lines.
+
+A CSV has one row per input: input, label, probability and top-k columns for
+classes; prediction (or prediction_1, ... for several values) for
+regression and forecasts (one row per step). Outputs that are arrays (a
+feature vector, a map) go into one .npy file beside the CSV or JSONL, whose
+rows then name their index in it (`output_index`). Numbers in files are
+full precision; printed numbers are rounded for reading.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+from ..errors import DlspecError
+
+FORMATS = (".csv", ".jsonl")
+
+
+def check_out(path: str) -> str:
+    """The file's format (.csv or .jsonl), checked before any prediction is made."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in FORMATS:
+        raise DlspecError(f"cannot write predictions to {path}: give a file ending in .csv or .jsonl")
+    return ext
+
+
+def write_predictions(answers: list, path: str) -> list:
+    """Write `answers` (dicts from predict) to a .csv or .jsonl file; returns the paths written."""
+    ext = check_out(path)
+    rows, written = answers, [path]
+    if any("output" in a for a in answers):
+        rows, npy = _arrays_apart(answers, path)
+        written.append(npy)
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        if ext == ".jsonl":
+            f.writelines(json.dumps(r) + "\n" for r in rows)
+        else:
+            flat = [_flat(r) for r in rows]
+            columns = list(dict.fromkeys(k for r in flat for k in r))
+            writer = csv.DictWriter(f, columns)
+            writer.writeheader()
+            writer.writerows(flat)
+    return written
+
+
+def _arrays_apart(answers: list, path: str):
+    import numpy as np
+    npy = os.path.splitext(path)[0] + ".npy"
+    arrays = [a["output"] for a in answers if "output" in a]
+    np.save(npy, np.asarray(arrays, dtype=np.float32))
+    rows, index = [], 0
+    for a in answers:
+        if "output" in a:
+            a = {**{k: v for k, v in a.items() if k != "output"}, "output_file": os.path.basename(npy),
+                 "output_index": index}
+            index += 1
+        rows.append(a)
+    return rows, npy
+
+
+def _flat(answer: dict) -> dict:
+    """One CSV row: top-k as label_N/probability_N columns, a list of values as prediction_N."""
+    row = {}
+    for key, value in answer.items():
+        if key == "top":
+            for i, t in enumerate(value, 1):
+                row[f"label_{i}"], row[f"probability_{i}"] = t["label"], t["probability"]
+        elif isinstance(value, list):
+            row.update({f"{key}_{i}": v for i, v in enumerate(value, 1)})
+        else:
+            row[key] = value
+    return row
+
+
+def readable(answer: dict, top: int = 1) -> str:
+    """One printed line: `input: label (0.973)  (top classes)`, or `input: value(s)` rounded."""
+    if "label" in answer:
+        extra = "" if top <= 1 or "top" not in answer else "  (" + ", ".join(
+            f"{t['label']} {t['probability']:.3f}" for t in answer["top"]) + ")"
+        return f"{answer['input']}: {answer['label']} ({answer['probability']:.3f}){extra}"
+    if "prediction" in answer:
+        return f"{answer['input']}: {_round(answer['prediction'])}"
+    return f"{answer['input']}: array of {_size(answer['output'])} values"
+
+
+def _round(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_round(v) for v in value) + "]"
+    return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.6g}"
+
+
+def _size(value) -> int:
+    return sum(_size(v) for v in value) if isinstance(value, list) else 1

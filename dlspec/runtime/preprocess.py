@@ -1,0 +1,227 @@
+"""Predicting from raw inputs: a model, the run's `meta` (plain JSON data) and inputs in, answers out.
+
+`meta` holds everything between a file and the model: the kind of input, class
+names, the vocabulary and tokenizer rule, a table's column encoding (levels,
+fill values) and feature statistics, the image mode, transform and
+normalisation, a series' window and tail. `dlspec predict` and the predict.py
+that `dlspec export --format python` writes both run this file, so they give
+the same answers. Imports only torch (torchvision and Pillow, which
+torchvision installs, for images) and the standard library: export copies it
+whole.
+"""
+import re
+
+import torch
+
+from .inputs import InputError, Sentence, expand_inputs
+from .tables import TableEncoder, finite, read_csv
+
+def table_rows(path, meta):
+    """(names, feature tensors) of the rows of a CSV given to predict, encoded like the training table."""
+    table = meta["table"]
+    columns = [c["name"] for c in table["columns"]]
+    header, rows = read_csv(path, table.get("encoding", "utf-8"))
+    absent = [c for c in columns if c not in header]
+    if absent:
+        raise InputError(f"{path} has no column {', '.join(absent)}; the model was trained on columns "
+                         f"{', '.join(columns)} (header of {path}: {', '.join(header) or 'none'})",
+                         "give a CSV whose header names those columns (extra columns are ignored)")
+    encoder, at = TableEncoder(table["columns"]), [header.index(c) for c in columns]
+    names, samples = [], []
+    for line, cells in rows:
+        if len(cells) != len(header):
+            raise InputError(f"{path}, line {line}: {len(cells)} values where the header has {len(header)}")
+        values = encoder.encode([cells[i] for i in at], lambda name: f"{path}, line {line}, column '{name}'")
+        samples.append(standardize(torch.tensor(values, dtype=torch.float32), meta.get("normalize")))
+        names.append(f"{path}:{line}")
+    return names, samples
+
+
+def standardize(x, stats):
+    """(x - mean) / std with one statistic per channel (the first dim), as training applied it."""
+    if not stats:
+        return x
+    mean = torch.as_tensor(stats["mean"], dtype=torch.float32)
+    std = torch.as_tensor(stats["std"], dtype=torch.float32)
+    shape = (-1,) + (1,) * (x.dim() - 1) if x.dim() > 1 else (-1,)
+    return (x - mean.view(shape)) / std.view(shape)
+
+
+# ---- images -----------------------------------------------------------------
+
+
+def _steps():
+    from torchvision.transforms import v2
+    size = lambda v: list(v) if isinstance(v, (tuple, list)) else v  # noqa: E731
+    return {"resize": lambda a: v2.Resize(size(a["size"]), antialias=True),
+            "center_crop": lambda a: v2.CenterCrop(size(a["size"])),
+            "grayscale": lambda a: v2.Grayscale(num_output_channels=a.get("channels", 1))}
+
+
+def load_image(path, meta):
+    """An image file as the model's input: decoded in the run's mode, transformed, normalised, sized."""
+    from PIL import Image, UnidentifiedImageError
+    from torchvision.transforms import v2
+    image_meta = meta["image"]
+    try:
+        with Image.open(path) as img:
+            image = img.convert(image_meta["mode"])
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InputError(f"cannot read image {path}: {exc}") from None
+    steps, known = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)], _steps()
+    for name, args in image_meta.get("steps", []):
+        if name not in known:
+            raise InputError(f"the transform step {name} cannot be applied to a single image for prediction",
+                             "predict applies resize, center_crop, grayscale and normalize")
+        steps.append(known[name](args))
+    x = standardize(v2.Compose(steps)(image), meta.get("normalize"))
+    return fit_to_shape(x, meta["input_shape"])
+
+
+def fit_to_shape(x, shape):
+    """An image of another size resized (and its channels averaged) to the model's input shape."""
+    want = tuple(shape)
+    if tuple(x.shape) != want and len(want) == 3:
+        x = torch.nn.functional.interpolate(x.unsqueeze(0), size=want[1:], mode="bilinear",
+                                            antialias=True, align_corners=False)[0]
+        if x.shape[0] != want[0]:
+            x = x.mean(0, keepdim=True).expand(want[0], -1, -1)
+    if tuple(x.shape) != want:
+        raise InputError(f"input of shape {list(x.shape)} does not fit the model's {list(want)}")
+    return x
+
+
+# ---- text -------------------------------------------------------------------
+
+
+def sentences(items):
+    """(names, sentences): typed sentences, and the non-blank lines of text files."""
+    names, texts = [], []
+    for item in items:
+        if isinstance(item, Sentence):
+            names.append(str(item))
+            texts.append(str(item))
+            continue
+        with open(item, encoding="utf-8-sig") as f:
+            for number, line in enumerate(f.read().split("\n"), 1):
+                if line.strip():
+                    names.append(f"{item}:{number}")
+                    texts.append(line.rstrip("\r"))
+    return names, texts
+
+
+def token_ids(texts, meta):
+    """Sentences as padded token ids: the run's tokenizer rule and vocabulary (0 pads, 1 is unknown)."""
+    text = meta["text"]
+    pattern, stoi = re.compile(text["pattern"]), {w: i for i, w in enumerate(text["vocab"])}
+    ids = torch.zeros(len(texts), text["max_len"], dtype=torch.long)
+    for row, sentence in enumerate(texts):
+        words = pattern.findall(sentence.lower() if text.get("lower", True) else sentence)
+        seq = [stoi.get(w, text.get("unk", 1)) for w in words[: text["max_len"]]]
+        if seq:
+            ids[row, : len(seq)] = torch.tensor(seq)
+    return ids
+
+
+# ---- series -----------------------------------------------------------------
+
+
+def series_values(path, meta):
+    """The values of a CSV column to forecast from (the column the run was trained on)."""
+    header, rows = read_csv(path, meta["series"].get("encoding", "utf-8"))
+    column = meta["series"].get("column")
+    if column is None:
+        col = len(header) - 1
+    elif isinstance(column, int):
+        col = column
+    elif column in header:
+        col = header.index(column)
+    else:
+        raise InputError(f"{path} has no column '{column}' (header: {', '.join(header)})")
+    name = header[col] if col < len(header) else str(col)
+    values = []
+    for line, cells in rows:
+        if col >= len(cells):
+            raise InputError(f"{path}, line {line}: {len(cells)} values, no column {col + 1} ('{name}')")
+        values.append(finite(cells[col].strip(), f"{path}, line {line}, column '{name}'"))
+    return values
+
+
+def forecast(model, history, meta, steps, device="cpu"):
+    """The next `steps` values after `history`, fed back window by window (model in the data's units)."""
+    window = meta["series"]["window"]
+    if len(history) < window:
+        raise InputError(f"the series needs at least {window} values to forecast from; got {len(history)}")
+    values, out = [float(v) for v in history[-window:]], []
+    with torch.no_grad():
+        while len(out) < steps:
+            x = torch.tensor(values[-window:], dtype=torch.float32).view(1, -1, 1).to(device)
+            predicted = model(x).float().cpu().flatten().tolist()
+            values.extend(predicted)
+            out.extend(predicted)
+    return [{"input": f"t+{i + 1}", "prediction": v} for i, v in enumerate(out[:steps])]
+
+
+# ---- answers ----------------------------------------------------------------
+
+
+def describe(name, out, meta, top=1):
+    """One input's answer: label, probability and the top classes; a value (regression); or the raw output."""
+    classes = meta.get("classes")
+    if classes and out.dim() == 1 and meta.get("task") != "regression":
+        if out.numel() == 1:
+            p = float(torch.sigmoid(out))
+            index = int(p > 0.5)
+            return {"input": name, "label": str(classes[index]), "probability": p if index else 1 - p}
+        probs = torch.softmax(out, 0)
+        values, indices = probs.topk(min(top, len(probs)))
+        best = [{"label": str(classes[i]), "probability": float(v)} for v, i in zip(values, indices)]
+        return {"input": name, **best[0], "top": best}
+    if meta.get("task") == "regression" and out.dim() <= 1:
+        return {"input": name, "prediction": out.tolist() if out.numel() > 1 else float(out)}
+    return {"input": name, "output": out.tolist()}
+
+
+def run_predictions(model, meta, inputs, top=1, steps=1, batch=64, device="cpu"):
+    """Answers for `inputs` (files, folders, globs; sentences for a text run; for a series, nothing or a
+    CSV to continue), predicted `batch` at a time; a forecast of `steps` values for a series."""
+    kind = meta["kind"]
+    if kind == "series":
+        files = expand_inputs(inputs, "series")
+        history = series_values(files[0], meta) if files else meta["series"]["tail"]
+        return forecast(model, history, meta, steps, device)
+    items = expand_inputs(inputs, kind)
+    if not items:
+        raise InputError("give at least one input: " + {"text": 'a sentence, e.g. "a great film", or .txt files',
+                                                         "table": "CSV files of feature rows"}.get(
+            kind, "image files, folders or globs (or CSV files of feature rows)"))
+    names, samples = _samples(items, meta)
+    answers = []
+    with torch.no_grad():
+        for start in range(0, len(samples), batch):
+            chunk = samples[start:start + batch]
+            x = token_ids(chunk, meta) if kind == "text" else torch.stack(
+                [load_image(s, meta) if isinstance(s, str) else s for s in chunk])
+            out = model(x.to(device)).float().cpu()
+            answers.extend(describe(n, o, meta, top) for n, o in zip(names[start:start + batch], out))
+    return answers
+
+
+def _samples(items, meta):
+    """(names, samples): sentences for text; encoded rows for CSV files; image paths (read per batch)."""
+    if meta["kind"] == "text":
+        return sentences(items)
+    names, samples = [], []
+    for item in items:
+        if item.lower().endswith(".csv"):
+            if "table" not in meta:
+                raise InputError(f"{item}: this run was not trained on a table; give image files")
+            more_names, more = table_rows(item, meta)
+            names.extend(more_names)
+            samples.extend(more)
+        elif "image" not in meta:
+            raise InputError(f"{item}: this run was trained on a table; give CSV files of feature rows")
+        else:
+            names.append(item)
+            samples.append(item)
+    return names, samples

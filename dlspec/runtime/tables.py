@@ -1,0 +1,95 @@
+"""Table rows as feature vectors: cells (text) and a fitted column encoding in, numbers out.
+
+Imports only the standard library (planning a spec never loads torch, and the
+csv source uses this module), and `dlspec export --format python` copies it
+into predict.py: training rows and rows given to predict are encoded by the
+same code.
+"""
+import csv
+import math
+
+from .inputs import InputError
+
+# cells that mean "no value" (as pandas reads them), compared in lower case
+MISSING_CELLS = ("", "nan", "na", "n/a", "null", "?")
+MISSING_HINT = ("fill in or remove the row, or let the csv source fill missing cells: "
+                "csv(..., missing=median|mean|most_frequent|drop)")
+
+
+def is_missing(cell):
+    return cell.strip().lower() in MISSING_CELLS
+
+
+def finite(cell, where):
+    """A finite number from a cell; `where` names the file, line and column in the error."""
+    try:
+        value = float(cell)
+    except ValueError:
+        raise InputError(f"{where}: '{cell}' is not a number") from None
+    if not math.isfinite(value):
+        raise InputError(f"{where}: '{cell}' is not a finite number",
+                         "NaN and infinite values would make the loss NaN; fix or remove the row")
+    return value
+
+
+class TableEncoder:
+    """One table row (cells as text) -> one feature vector, by the encoding fitted on the training split.
+
+    A column is {"name", "kind": number|onehot|index, "levels": [...], "fill": value or None}:
+    numbers stay numbers, `onehot` gives one 0/1 feature per level (an unseen level: all 0),
+    `index` one feature holding the level's position + 1 (0: unseen); an empty or NA cell takes
+    `fill`, or is an error naming its place when there is none.
+    """
+
+    def __init__(self, columns):
+        self.columns = columns
+        self.lookup = [{v: i for i, v in enumerate(c.get("levels") or [])} for c in columns]
+
+    @property
+    def width(self):
+        return sum(len(c["levels"]) if c["kind"] == "onehot" else 1 for c in self.columns)
+
+    def encode(self, cells, where):
+        """`cells` in column order; `where(column)` says 'file, line N, column NAME' for errors."""
+        out = []
+        for column, lookup, cell in zip(self.columns, self.lookup, cells):
+            cell = cell.strip()
+            if is_missing(cell):
+                if column.get("fill") is None:
+                    raise InputError(f"{where(column['name'])}: {_missing(cell)}", MISSING_HINT)
+                cell = str(column["fill"])
+            if column["kind"] == "number":
+                out.append(finite(cell, where(column["name"])))
+            elif column["kind"] == "onehot":
+                hot = [0.0] * len(lookup)
+                if cell in lookup:
+                    hot[lookup[cell]] = 1.0
+                out.extend(hot)
+            else:
+                out.append(float(lookup.get(cell, -1) + 1))
+        return out
+
+
+def _missing(cell):
+    if not cell:
+        return "the cell is empty"
+    if cell.lower() == "nan":
+        return f"'{cell}' is not a finite number"
+    return f"'{cell}' marks a missing value"
+
+
+def read_csv(path, encoding="utf-8"):
+    """(header, [(line number, cells)]) of a CSV file; blank lines skipped."""
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        with open(path, encoding=codec, newline="") as f:
+            reader = csv.reader(f)
+            header = [h.strip() for h in next(reader, [])]
+            rows = [(reader.line_num, r) for r in reader if any(c.strip() for c in r)]
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not valid {encoding} text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: not valid CSV ({exc})") from None
+    return header, rows
+
+

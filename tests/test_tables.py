@@ -1,0 +1,107 @@
+"""csv tables as people have them: categorical columns, missing cells, `151.0` targets, vector(auto)."""
+import pytest
+
+import dlspec
+from dlspec.data.config import read_data
+from dlspec.data.encoding import ONEHOT_LEVELS
+from dlspec.data.pipeline import build_data, load_source
+from dlspec.errors import DataError, DlspecError
+from predict_runs import make_table
+
+
+def data_config(text, folder):
+    spec = dlspec.loads(text, str(folder / "spec.dlspec"))
+    return read_data(next(iter(spec.program.data.values())), spec.program.global_env())
+
+
+def quiet(*a):
+    pass
+
+
+def test_categories_missing_cells_and_whole_number_targets_train_as_regression(tmp_path):
+    make_table(tmp_path / "houses.csv", rows=240)
+    cfg = data_config('data d { source csv("houses.csv", target="price", missing=median) }', tmp_path)
+    data = build_data(cfg)  # the data alone, no loss: `151.0` targets are numbers
+    assert data.task == "regression" and data.sample_shape == (5,)  # size, 3 cities one-hot, rooms
+    (tmp_path / "h.dlspec").write_text(
+        'model M { input vector(auto); linear(1) }\n'
+        'data d { source csv("houses.csv", target="price", missing=median); split train=0.8 test=0.2\n'
+        '         scale standard; transform { normalize(auto) } }\n'
+        'train { loss mse; optimizer adam(lr=0.05); epochs 80; metrics mae }')
+    run = dlspec.fit(tmp_path / "h.dlspec", out=str(tmp_path / "run"), log=quiet, progress=False)
+    assert run.results["test"]["mae"] < 8  # prices are about 150-320
+    (tmp_path / "new.csv").write_text("size,city,rooms\n100,paris,3\n60,lyon,1\n")
+    predicted = [p["prediction"] for p in dlspec.predict(str(tmp_path / "run"), [str(tmp_path / "new.csv")])]
+    assert predicted == pytest.approx([100 + 100 + 50 + 15, 100 + 60 + 20 + 5], abs=10)  # original units
+
+
+def test_missing_cells_are_errors_naming_file_line_and_column_by_default(tmp_path):
+    (tmp_path / "t.csv").write_text("a,city,y\n1,paris,2.0\n2,,3.0\n3,lyon,4.0\n")
+    cfg = data_config('data d { source csv("t.csv", target="y") }', tmp_path)
+    with pytest.raises(DataError) as info:
+        build_data(cfg)
+    assert f"{tmp_path / 't.csv'}, line 3, column 'city' (column 2): the cell is empty" in info.value.message
+    assert "missing=median|mean|most_frequent|drop" in info.value.hint
+    (tmp_path / "t.csv").write_text("a,city,y\n1,paris,2.0\nNA,nice,3.0\n3,lyon,4.0\n")
+    with pytest.raises(DataError, match="line 3, column 'a' \\(column 1\\): 'NA' marks a missing value"):
+        build_data(cfg)
+
+
+@pytest.mark.parametrize("policy, fill", [("median", 3.0), ("mean", 4.0), ("most_frequent", 1.0)])
+def test_missing_cells_are_filled_from_the_training_rows(tmp_path, policy, fill):
+    (tmp_path / "t.csv").write_text("a,c,y\n1,x,1.5\n1,x,2.5\n5,,3.5\n9,x,4.5\n,y,5.5\n100,y,6.5\n")
+    cfg = data_config(f'data d {{ source csv("t.csv", target="y", missing={policy}) }}', tmp_path)
+    src = load_source(cfg)
+    src.fit_on_train([0, 1, 2, 3])  # the last rows are not training data: their values never count
+    assert src.train.data.x.flatten().tolist() == pytest.approx([1, 1, 1, 1, 5, 1, 9, 1, fill, 0, 100, 0])
+    columns = {c["name"]: c for c in src.train.encoding["columns"]}
+    assert columns["c"]["levels"] == ["x"] and columns["c"]["fill"] == "x"
+
+
+def test_drop_leaves_out_rows_with_missing_cells(tmp_path):
+    (tmp_path / "t.csv").write_text("a,c,y\n1,x,1.5\n,x,2.5\n3,,3.5\n4,y,\n5,y,5.5\n")
+    cfg = data_config('data d { source csv("t.csv", target="y", missing=drop) }', tmp_path)
+    with pytest.warns(UserWarning, match="3 of 5 rows with a missing cell left out"):
+        data = build_data(cfg)
+    assert data.sizes["train"] + data.sizes["val"] + data.sizes["test"] == 2
+
+
+def test_category_levels_come_from_the_training_split_only(tmp_path):
+    (tmp_path / "t.csv").write_text("c,y\n" + "".join(f"{'ab'[i % 2]},{i}.5\n" for i in range(8)) + "zz,9.5\n")
+    src = load_source(data_config('data d { source csv("t.csv", target="y") }', tmp_path))
+    src.fit_on_train(list(range(8)))
+    assert src.train.encoding["columns"][0]["levels"] == ["a", "b"]
+    assert src.train.data.x[:2].tolist() == [[1.0, 0.0], [0.0, 1.0]] and src.train.data.x[8].tolist() == [0.0, 0.0]
+
+
+def test_many_levels_become_an_index_and_free_text_is_refused(tmp_path):
+    n = ONEHOT_LEVELS + 4
+    rows = "".join(f"k{i % n},{i}.0\n" for i in range(4 * n))
+    (tmp_path / "t.csv").write_text("code,y\n" + rows)
+    src = load_source(data_config('data d { source csv("t.csv", target="y") }', tmp_path))
+    src.fit_on_train(list(range(4 * n)))
+    column = src.train.encoding["columns"][0]
+    assert column["kind"] == "index" and src.train.data.x.shape == (4 * n, 1)
+    assert src.train.data.x[:3, 0].tolist() == [column["levels"].index(f"k{i}") + 1.0 for i in range(3)]
+    (tmp_path / "t.csv").write_text("a,review,y\n" + "".join(f"{i},words number {i},{i}.0\n" for i in range(40)))
+    with pytest.raises(DataError) as info:
+        build_data(data_config('data d { source csv("t.csv", target="y") }', tmp_path))
+    assert "column 'review' holds text (" in info.value.message and 'features=["a"]' in info.value.hint
+
+
+def test_vector_auto_takes_its_width_from_the_data_at_compile(tmp_path):
+    (tmp_path / "t.csv").write_text("a,c,y\n" + "".join(f"{i},{'pqr'[i % 3]},{i % 2}\n" for i in range(30)))
+    spec_text = ('model M { input vector(auto); linear(2) }\n'
+                 'data d { source csv("t.csv", target="y") }\ntrain { model M; data d; epochs 1 }')
+    (tmp_path / "m.dlspec").write_text(spec_text)
+    from dlspec.api import compile_spec
+    result = compile_spec(tmp_path / "m.dlspec")
+    assert result.modules["M"][0].in_features == 4  # a, and c one-hot over p, q, r
+    (tmp_path / "alone.dlspec").write_text("model M { input vector(auto); linear(2) }")
+    with pytest.raises(DlspecError, match="vector\\(auto\\) takes its width from the data") as info:
+        dlspec.load(tmp_path / "alone.dlspec").build("M")
+    assert info.value.line == 1 and "vector(N)" in info.value.hint
+    (tmp_path / "img.dlspec").write_text("model M { input vector(auto); linear(2) }\n"
+                                         "data d { source sklearn_digits }\ntrain { model M; data d }")
+    with pytest.raises(DlspecError, match="one-dimensional samples; the data gives samples of shape \\[1, 8, 8\\]"):
+        dlspec.load(tmp_path / "img.dlspec").build("M")
