@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .spec import load
+from .diagnostics import Diagnosis, diagnose  # noqa: F401 - part of the API
+from .spec import load  # noqa: F401 - kept for callers that import it from here
 
 
 @dataclass
@@ -27,8 +28,12 @@ def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = 
 
     Summaries apply the freeze settings of the train block that trains each
     model (or of `train`), so trainable counts are what training will see.
+    Every error the checks can find is raised at once (`DlspecErrors`; one
+    error is raised as itself); `diagnose` returns them instead.
     """
-    spec = load(path, overrides)
+    diagnosis = diagnose(path, overrides=overrides, model=model, train=train, capture_warnings=False)
+    diagnosis.raise_errors()
+    spec = diagnosis.spec
     if train is not None and model is None:
         from .train.config import read_train
         model = read_train(spec, train).model
