@@ -156,7 +156,7 @@ def _check_model(diag: Diagnosis, name: str) -> None:
         return  # its errors may come from the lines cut out of the block: the syntax error is the news
     tables = {"models": dict(spec.program.models), "blocks": dict(spec.program.blocks)}
     seen, replaced = set(), False
-    while _key(error) not in seen and len(seen) < MAX_REPORTED_ERRORS:
+    while _key(error) not in seen and len(seen) <= MAX_REPORTED_ERRORS:  # one more: to know there are more
         seen.add(_key(error))
         if not (replaced and isinstance(error, ShapeError)):
             diag.errors.append(error)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from . import ir
-from ..errors import MAX_REPORTED_ERRORS, DlspecError
+from ..errors import MAX_REPORTED_ERRORS, DlspecError, SpecSyntaxError
 from .parser import BOM, parse_text
 
 _CONTINUES = ("->", ",", "(", "[")  # a line ending so continues on the next (docs/language.md, line continuation)
@@ -84,6 +84,8 @@ def _cut(found: Recovered, error: DlspecError, original: str, cut_at: dict) -> b
     lines = found.text.split("\n")  # lark counts lines by "\n" alone
     infos = _scan(lines)
     index = min(max(error.loc.line - 1, 0), len(lines) - 1)
+    if _starts_declaration(lines[index], infos[index]) and infos[index].braces > 0:
+        error, index = _unclosed_brace(lines, index, error.loc)
     first, last = _declaration(lines, infos, index)
     position = (error.loc.line, error.loc.column)
     consequence = first in cut_at and position <= cut_at[first]
@@ -101,6 +103,26 @@ def _cut(found: Recovered, error: DlspecError, original: str, cut_at: dict) -> b
     found.lost_names |= _declared_names(lines[span[0]:span[1] + 1])
     found.text = blanked
     return True
+
+
+def _unclosed_brace(lines: list, index: int, loc) -> tuple:
+    """A declaration that starts while a `{` is open: the error is that `{`, never closed.
+
+    The parser notices only at the next declaration (`unexpected 'N'` in
+    `model N {`); the report points at the brace, and the cut is its declaration."""
+    open_braces = []
+    for i, line in enumerate(lines[:index]):
+        for column, ch in enumerate(_code(line), 1):
+            if ch == "{":
+                open_braces.append((i + 1, column))
+            elif ch == "}" and open_braces:
+                open_braces.pop()
+    line, column = open_braces[-1] if open_braces else (index + 1, 1)
+    keyword = lines[index].split()[0]
+    error = SpecSyntaxError(f"'{{' is never closed; expected '}}' before the '{keyword}' at line {index + 1}",
+                            replace(loc, line=line, column=column),
+                            hint=f"add the missing '}}' before line {index + 1}")
+    return error, line - 1
 
 
 def _quoting(error: DlspecError, text: str) -> DlspecError:
@@ -131,7 +153,7 @@ def _scan(lines: list) -> list:
 
 
 def _code(line: str) -> str:
-    """A line without its comment and with string contents dropped."""
+    """A line without its comment, string contents blanked (columns keep their place)."""
     out, in_string, escaped = [], False, False
     for ch in line:
         if in_string:
@@ -141,7 +163,7 @@ def _code(line: str) -> str:
                 escaped = True
             elif ch == '"':
                 in_string = False
-                out.append('"')
+            out.append('"' if not in_string else " ")
         elif ch == "#":
             break
         else:
