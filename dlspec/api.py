@@ -102,3 +102,17 @@ def export(run_dir: str, fmt: str = "python", out: Optional[str] = None, trust: 
         with writing(out):
             os.makedirs(out, exist_ok=True)
     return export_run(run_dir, fmt, out, trust)
+
+
+def serve_lsp(run_plugins: bool = True) -> None:
+    """Run the dlspec language server on stdin/stdout until the editor closes it.
+
+    Needs the `lsp` extra (pygls). run_plugins=False leaves the specs' `use`
+    lines and installed plugins unimported (their names then show as unknown)."""
+    try:
+        import pygls  # noqa: F401
+    except ImportError:
+        from .errors import DlspecError
+        raise DlspecError("the language server needs pygls: pip install 'dlspec[lsp]'") from None
+    from .editor.lsp import serve
+    serve(run_plugins)

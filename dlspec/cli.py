@@ -235,5 +235,19 @@ def export_command(run_dir, fmt, out, trust):
     click.echo(f"wrote {api.export(run_dir, fmt, out, trust)}")
 
 
+@main.command("lsp")
+@click.option("--stdio", is_flag=True, help="Talk over stdin/stdout (the default and only transport; editors pass it).")
+@click.option("--no-plugins", is_flag=True, help="Do not import the plugins that specs `use` or that are installed.")
+@friendly_errors
+def lsp_command(stdio, no_plugins):
+    """Run the dlspec language server for editors (VS Code, Neovim, Emacs; see docs/editor.md).
+
+    Diagnostics, hover (shapes and parameter counts), completion and go-to-definition.
+    Needs the lsp extra: pip install 'dlspec[lsp]'.
+    """
+    from . import api
+    api.serve_lsp(run_plugins=not no_plugins)
+
+
 if __name__ == "__main__":
     main()
