@@ -56,7 +56,7 @@ def _open_call(before: str) -> Optional[str]:
             depth -= 1
         elif ch == "(":
             if depth == 0:
-                return _argument_position(code[i + 1:]) and _name_before(code[:i])
+                return _name_before(code[:i]) if _argument_position(code[i + 1:]) else None
             depth -= 1
     return None
 
