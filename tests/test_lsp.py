@@ -310,3 +310,12 @@ def test_a_request_that_fails_inside_dlspec_is_logged_and_answered_empty(monkeyp
     assert answer is None
     assert sent == ["dlspec: on_hover failed: RuntimeError: boom"]
     assert "on_hover failed" in caplog.text and "RuntimeError: boom" in caplog.text
+
+
+def test_without_pygls_the_lsp_command_says_which_extra_to_install(monkeypatch):
+    from click.testing import CliRunner
+    from dlspec.cli import main
+    monkeypatch.setitem(sys.modules, "pygls", None)
+    result = CliRunner().invoke(main, ["lsp"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: the language server needs pygls: pip install 'dlspec[lsp]'"
