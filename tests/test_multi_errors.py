@@ -191,3 +191,47 @@ def test_every_shipped_spec_reports_each_of_its_mistakes(path, tmp_path):
     assert isinstance(diagnosis.errors[-1], SpecSyntaxError) and isinstance(diagnosis.errors[-2], ShapeError)
     assert result.exit_code == 1 and [line for line, _ in _located(result.output)] == expected
     assert result.output.count("^") == len(expected)
+
+
+# ---- the fuzzer's specs: diagnose never crashes and agrees with the one-error path ----
+
+def _first_error_path_fails(text: str, filename: str) -> bool:
+    """Whether load, plan (each model) or the block checks raise, as before this module existed."""
+    from dlspec.errors import DlspecError
+    try:
+        spec = dlspec.loads(text, filename)
+        for name in spec.model_names:
+            spec.plan(name)
+        api.check_blocks(spec)
+    except DlspecError:
+        return True
+    return False
+
+
+def _diagnose_agrees(text: str) -> None:
+    import warnings
+    from dlspec.errors import DlspecError
+    import test_fuzz as fuzz
+    filename = str(fuzz.ROOT / "specs" / "fuzz.dlspec")
+    with warnings.catch_warnings(), fuzz.time_limit(4 * fuzz.FUZZ_SECONDS):
+        warnings.simplefilter("ignore")
+        found = dlspec.diagnose(filename, text=text)
+        assert all(isinstance(e, DlspecError) and e.report() for e in found.errors)
+        places = [(e.loc is None, e.file != filename, e.file or "", e.line or 0, e.column or 0) for e in found.errors]
+        assert places == sorted(places)
+        assert found.ok != _first_error_path_fails(text, filename), text
+        assert len(found.errors) <= MAX_REPORTED_ERRORS
+
+
+@pytest.mark.slow
+def test_fuzzed_specs_never_crash_diagnose_and_agree_with_the_first_error():
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    import test_fuzz as fuzz  # its strategies: token edits of every shipped spec, specs from the grammar
+
+    @settings(derandomize=True, database=None, deadline=None, max_examples=100,
+              suppress_health_check=list(HealthCheck))
+    @given(st.one_of(fuzz.edited_spec().map(lambda case: case[1]), fuzz.generated_spec()))
+    def run(text):
+        _diagnose_agrees(text)
+    run()
