@@ -59,6 +59,10 @@ class Session:
             T.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]),
             [T.TextDocumentContentChangeWholeDocument(text=text)]))
 
+    def save(self, uri: str) -> None:
+        self.diagnostics.get(uri, {}).pop(self.versions[uri], None)
+        self.client.text_document_did_save(T.DidSaveTextDocumentParams(T.TextDocumentIdentifier(uri)))
+
     def diagnostics_of(self, uri: str) -> list:
         """The diagnostics published for the document's current version (waits for them)."""
         version = self.versions[uri]
@@ -249,6 +253,11 @@ def test_definition_of_blocks_lets_and_includes(lsp, tmp_path):
     assert inc.uri == from_fs_path(str(tmp_path / "blocks.dlspec")) and inc.range.start.line == 0
     include = lsp.definition(uri, 0, 12)
     assert include.uri == from_fs_path(str(tmp_path / "blocks.dlspec"))
+    assert list(lsp.diagnostics_of(uri)) == []
+    (tmp_path / "blocks.dlspec").write_text("block Inc(ch) {\n    cnv(ch, 3)\n}\n", encoding="utf-8")
+    lsp.save(uri)  # saving checks again, included files as they are on disk now
+    (error,) = lsp.diagnostics_of(uri)
+    assert error.range.start.line == 0 and error.message.startswith(f"{tmp_path / 'blocks.dlspec'}:2:5: unknown layer")
     assert lsp.definition(uri, 7, 14) is None  # the '->'
 
 

@@ -160,9 +160,14 @@ def make_server(run_plugins: bool = True) -> DlspecServer:
 
     @server.feature(T.TEXT_DOCUMENT_DID_OPEN)
     @server.feature(T.TEXT_DOCUMENT_DID_CHANGE)
-    @server.feature(T.TEXT_DOCUMENT_DID_SAVE)
     @_answer_empty(None)
     def check(ls, params):
+        publish(ls, params.text_document.uri)
+
+    @server.feature(T.TEXT_DOCUMENT_DID_SAVE)
+    @_answer_empty(None)
+    def check_saved(ls, params):
+        ls.analyses.pop(params.text_document.uri, None)  # included files may have changed on disk too
         publish(ls, params.text_document.uri)
 
     @server.feature(T.TEXT_DOCUMENT_DID_CLOSE)
