@@ -154,6 +154,15 @@ def test_columns_are_utf16_units(lsp, tmp_path):
     assert found[1].range.end.character - found[1].range.start.character == len("lnear")
 
 
+@pytest.mark.parametrize("encoding, units", [("utf-16", 2), ("utf-8", 4), ("utf-32", 1)])
+def test_positions_follow_the_encoding_agreed_with_the_client(encoding, units):
+    from dlspec.editor.lsp import from_position, to_position
+    lines = ['x = "🙂" -> relu']
+    position = to_position(lines, 1, 10, encoding)  # the '-' of '->'
+    assert position == T.Position(0, 8 + units)
+    assert from_position(lines, position, encoding) == (1, 10)
+
+
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
 def test_shipped_specs_have_no_error_diagnostics(lsp, path):
     uri = lsp.open(path, path.read_text(encoding="utf-8"))

@@ -40,6 +40,15 @@ class DlspecServer(LanguageServer):
         self.run_plugins = run_plugins
         self.analyses: dict = {}  # uri -> (version, Analysis)
 
+    @property
+    def encoding(self) -> str:
+        """The position encoding agreed with the client: utf-16 (the default), utf-8 or utf-32."""
+        try:
+            encoding = self.workspace.position_encoding or UTF16
+        except RuntimeError:  # not initialized yet
+            return UTF16
+        return getattr(encoding, "value", encoding)
+
     def analysis(self, uri: str) -> Analysis:
         doc = self.workspace.get_text_document(uri)
         cached = self.analyses.get(uri)
@@ -70,63 +79,73 @@ def _answer_empty(empty):
     return wrap
 
 
-# ---- positions: Loc columns count characters, LSP columns UTF-16 units ----
+# ---- positions: Loc columns count characters, LSP columns the units the client chose ----
+
+UTF16 = "utf-16"  # the protocol's default; pygls agrees on another when the client prefers it
 
 
-def _utf16(text: str) -> int:
+def _units(text: str, encoding: str) -> int:
+    if encoding == "utf-8":
+        return len(text.encode("utf-8"))
+    if encoding == "utf-32":
+        return len(text)
     return len(text.encode("utf-16-le")) // 2
 
 
-def to_position(lines: list, line: int, column: int) -> T.Position:
+def to_position(lines: list, line: int, column: int, encoding: str = UTF16) -> T.Position:
     """A 1-based (line, character column) as an LSP position."""
     row = min(max(line - 1, 0), max(len(lines) - 1, 0))
     text = lines[row] if lines else ""
-    return T.Position(row, _utf16(text[: max(column - 1, 0)]))
+    return T.Position(row, _units(text[: max(column - 1, 0)], encoding))
 
 
-def from_position(lines: list, position: T.Position) -> tuple:
+def from_position(lines: list, position: T.Position, encoding: str = UTF16) -> tuple:
     """An LSP position as a 1-based (line, character column)."""
     text = lines[position.line] if 0 <= position.line < len(lines) else ""
     units = 0
     for index, ch in enumerate(text):
         if units >= position.character:
             return position.line + 1, index + 1
-        units += _utf16(ch)
+        units += _units(ch, encoding)
     return position.line + 1, len(text) + 1
 
 
-def _range(analysis: Analysis, line: int, column: int) -> T.Range:
+def _range(analysis: Analysis, line: int, column: int, encoding: str = UTF16) -> T.Range:
     """From a position to the end of the name there (one character when no name starts there)."""
     word = analysis.word_at(line, column)
     end = word.end if word is not None and word.column == column else column + 1
     text = analysis.lines[line - 1] if 1 <= line <= len(analysis.lines) else ""
     end = min(end, len(text) + 1)
-    return T.Range(to_position(analysis.lines, line, column), to_position(analysis.lines, line, max(end, column)))
+    return T.Range(to_position(analysis.lines, line, column, encoding),
+                   to_position(analysis.lines, line, max(end, column), encoding))
 
 
 # ---- diagnostics -------------------------------------------------------
 
 
-def diagnostics(analysis: Analysis) -> list:
+def diagnostics(analysis: Analysis, encoding: str = UTF16) -> list:
     """Every error and warning of the analysis as LSP diagnostics."""
     found = analysis.diagnosis
-    out = [_diagnostic(analysis, e.loc, e.message, e.hint, T.DiagnosticSeverity.Error) for e in found.errors]
+    out = [_diagnostic(analysis, e.loc, e.message, e.hint, T.DiagnosticSeverity.Error, encoding)
+           for e in found.errors]
     for w in found.warnings:
         out.append(_diagnostic(analysis, getattr(w, "loc", None), getattr(w, "message", str(w)),
-                               getattr(w, "hint", ""), T.DiagnosticSeverity.Warning))
+                               getattr(w, "hint", ""), T.DiagnosticSeverity.Warning, encoding))
     return out
 
 
-def _diagnostic(analysis: Analysis, loc: Optional[Loc], message: str, hint: str, severity) -> T.Diagnostic:
+def _diagnostic(analysis: Analysis, loc: Optional[Loc], message: str, hint: str, severity,
+                encoding: str) -> T.Diagnostic:
     text = message + (f"\nhint: {hint}" if hint else "")
     if loc is None:
         where = T.Range(T.Position(0, 0), T.Position(0, 0))
     elif loc.file != analysis.path:  # in an included file: shown at the include line
         line = _include_line(analysis, loc.file)
-        where = T.Range(to_position(analysis.lines, line, 1), to_position(analysis.lines, line, 10 ** 6))
+        where = T.Range(to_position(analysis.lines, line, 1, encoding),
+                        to_position(analysis.lines, line, 10 ** 6, encoding))
         text = f"{loc}: {text}"
     else:
-        where = _range(analysis, loc.line, loc.column)
+        where = _range(analysis, loc.line, loc.column, encoding)
     return T.Diagnostic(range=where, message=text, severity=severity, source="dlspec")
 
 
@@ -143,7 +162,7 @@ def publish(ls: DlspecServer, uri: str) -> None:
     """Check a document and send its diagnostics (none when the check itself failed; that is logged)."""
     doc = ls.workspace.get_text_document(uri)
     try:
-        found = diagnostics(ls.analysis(uri))
+        found = diagnostics(ls.analysis(uri), ls.encoding)
     except Exception as exc:
         logger.exception("dlspec lsp: checking %s failed", uri)
         ls.window_log_message(T.LogMessageParams(T.MessageType.Error, f"dlspec: checking failed: {exc!r}"))
@@ -180,18 +199,19 @@ def make_server(run_plugins: bool = True) -> DlspecServer:
     @_answer_empty(None)
     def on_hover(ls, params):
         analysis = ls.analysis(params.text_document.uri)
-        line, column = from_position(analysis.lines, params.position)
+        line, column = from_position(analysis.lines, params.position, ls.encoding)
         shown = hover(analysis, line, column)
         if shown is None:
             return None
         word = analysis.word_at(line, column)
-        return T.Hover(T.MarkupContent(T.MarkupKind.Markdown, shown), _range(analysis, word.line, word.column))
+        return T.Hover(T.MarkupContent(T.MarkupKind.Markdown, shown),
+                       _range(analysis, word.line, word.column, ls.encoding))
 
     @server.feature(T.TEXT_DOCUMENT_COMPLETION, T.CompletionOptions(trigger_characters=["(", ","]))
     @_answer_empty([])
     def on_completion(ls, params):
         analysis = ls.analysis(params.text_document.uri)
-        line, column = from_position(analysis.lines, params.position)
+        line, column = from_position(analysis.lines, params.position, ls.encoding)
         return [T.CompletionItem(c.label, kind=_KINDS.get(c.kind, T.CompletionItemKind.Value),
                                  detail=c.detail or c.kind, insert_text=c.insert)
                 for c in complete(analysis, line, column)]
@@ -200,12 +220,12 @@ def make_server(run_plugins: bool = True) -> DlspecServer:
     @_answer_empty(None)
     def on_definition(ls, params):
         analysis = ls.analysis(params.text_document.uri)
-        line, column = from_position(analysis.lines, params.position)
+        line, column = from_position(analysis.lines, params.position, ls.encoding)
         loc = definition(analysis, line, column)
         if loc is None:
             return None
         lines = analysis.lines if loc.file == analysis.path else (loc.text or "").split("\n")
-        position = to_position(lines, loc.line, loc.column)
+        position = to_position(lines, loc.line, loc.column, ls.encoding)
         uri = params.text_document.uri if loc.file == analysis.path else from_fs_path(loc.file)
         return T.Location(uri, T.Range(position, position))
 
