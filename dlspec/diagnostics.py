@@ -151,14 +151,15 @@ def _check_model(diag: Diagnosis, name: str) -> None:
     except DlspecError as exc:
         error = exc
     decl = spec.program.models[name]
-    if diag.recovered.in_broken(decl.loc.line) and decl.loc.file == diag.path \
-            or _uses_cut_block(diag, decl.body, set()):
-        return  # its errors may come from the lines cut out of the block: the syntax error is the news
+    # Errors of a model with lines cut out (or using a block with lines cut out) may come from the cut:
+    # the syntax error is the news. It is still planned on, for the shapes editors show.
+    cut = diag.recovered.in_broken(decl.loc.line) and decl.loc.file == diag.path \
+        or _uses_cut_block(diag, decl.body, set())
     tables = {"models": dict(spec.program.models), "blocks": dict(spec.program.blocks)}
     seen, replaced = set(), False
     while _key(error) not in seen and len(seen) <= MAX_REPORTED_ERRORS:  # one more: to know there are more
         seen.add(_key(error))
-        if not (replaced and isinstance(error, ShapeError)):
+        if not cut and not (replaced and isinstance(error, ShapeError)):
             diag.errors.append(error)
         if not _replace_failing_step(spec.program, tables, error.loc):
             return
