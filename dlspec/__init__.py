@@ -5,9 +5,9 @@
 
 Importing dlspec does not import torch; building a model does.
 """
-from .errors import (ArgumentError, DataError, DlspecError, DlspecWarning, PluginError, ShapeError,
+from .errors import (ArgumentError, DataError, DlspecError, DlspecErrors, DlspecWarning, PluginError, ShapeError,
                      SpecSyntaxError, TrainError, UnknownNameError)
-from .api import evaluate, export, fit, predict, tune, tune_show
+from .api import diagnose, evaluate, export, fit, predict, tune, tune_show
 from .spec import Spec, load, loads
 
 __version__ = "0.1.0"
@@ -24,4 +24,4 @@ def __getattr__(name):
 
 __all__ = ["load", "loads", "Spec", "fit", "evaluate", "predict", "export", "tune", "tune_show", "layer", "dataset",
            "transform", "loss", "metric", "optimizer", "DlspecError", "DlspecWarning", "SpecSyntaxError", "UnknownNameError", "ArgumentError",
-           "ShapeError", "DataError", "TrainError", "PluginError"]
+           "ShapeError", "DataError", "TrainError", "PluginError", "DlspecErrors", "diagnose"]

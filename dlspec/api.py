@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .spec import load
+from .diagnostics import Diagnosis, diagnose  # noqa: F401 - part of the API
+from .spec import load  # noqa: F401 - kept for callers that import it from here
 
 
 @dataclass
@@ -28,8 +29,12 @@ def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = 
 
     Summaries apply the freeze settings of the train block that trains each
     model (or of `train`), so trainable counts are what training will see.
+    Every error the checks can find is raised at once (`DlspecErrors`; one
+    error is raised as itself); `diagnose` returns them instead.
     """
-    spec = load(path, overrides)
+    diagnosis = diagnose(path, overrides=overrides, model=model, train=train, capture_warnings=False)
+    diagnosis.raise_errors()
+    spec = diagnosis.spec
     if spec.program.spaces:  # search spaces: check the values they can take, go on at their defaults
         from .tuning.check import check_spaces
         spec = check_spaces(spec, model, train)
@@ -127,3 +132,15 @@ def tune_show(out: str) -> str:
     """The trials table of a `dlspec tune` directory (`dlspec tune --show DIR`)."""
     from .tuning.report import show
     return show(out)
+def serve_lsp(run_plugins: bool = True) -> None:
+    """Run the dlspec language server on stdin/stdout until the editor closes it.
+
+    Needs the `lsp` extra (pygls). run_plugins=False leaves the specs' `use`
+    lines and installed plugins unimported (their names then show as unknown)."""
+    try:
+        import pygls  # noqa: F401
+    except ImportError:
+        from .errors import DlspecError
+        raise DlspecError("the language server needs pygls: pip install 'dlspec[lsp]'") from None
+    from .editor.lsp import serve
+    serve(run_plugins)

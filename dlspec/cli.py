@@ -282,5 +282,19 @@ def tune_command(spec_path, train_name, trials, timeout, out, storage, study_nam
              seed=seed, pruner=pruner, nproc=nproc, overrides=_parse_sets(sets), log=click.echo)
 
 
+@main.command("lsp")
+@click.option("--stdio", is_flag=True, help="Talk over stdin/stdout (the default and only transport; editors pass it).")
+@click.option("--no-plugins", is_flag=True, help="Do not import the plugins that specs `use` or that are installed.")
+@friendly_errors
+def lsp_command(stdio, no_plugins):
+    """Run the dlspec language server for editors (VS Code, Neovim, Emacs; see docs/editor.md).
+
+    Diagnostics, hover (shapes and parameter counts), completion and go-to-definition.
+    Needs the lsp extra: pip install 'dlspec[lsp]'.
+    """
+    from . import api
+    api.serve_lsp(run_plugins=not no_plugins)
+
+
 if __name__ == "__main__":
     main()

@@ -173,3 +173,40 @@ class PluginError(DlspecError):
     """A plugin failed to load or raised while it ran."""
 
     kind = "plugin error"
+
+
+# A file with many mistakes reports this many; past the cap, the rest are most likely
+# consequences of the first ones, and a screenful is all a reader takes in.
+MAX_REPORTED_ERRORS = 20
+
+
+class DlspecErrors(DlspecError):
+    """Several independent mistakes in one spec, reported together, one after another.
+
+    `errors` holds the individual `DlspecError`s in the order given (line
+    order, from `dlspec.diagnostics`); `more` says that others were left out
+    after the cap. Its message, location and kind are the first error's, so
+    code that reads one error still works.
+    """
+
+    def __init__(self, errors: list, more: bool = False):
+        first = errors[0]
+        super().__init__(first.message, first.loc, first.hint)
+        self.kind = first.kind
+        self.errors = list(errors)
+        self.more = more
+
+    def report(self) -> str:
+        """Every error's report, a blank line between them, then how many there were."""
+        count = f"{len(self.errors)} errors"
+        if self.more:
+            count += f"; stopped after the first {len(self.errors)}"
+        return "\n\n".join(e.report() for e in self.errors) + f"\n\n{count}"
+
+
+def raise_errors(errors: list, more: bool = False) -> None:
+    """Raise nothing for no error, the error itself for one, a `DlspecErrors` for several."""
+    if len(errors) == 1 and not more:
+        raise errors[0]
+    if errors:
+        raise DlspecErrors(errors, more)

@@ -1,0 +1,289 @@
+"""Every mistake of a spec at once: a spec path (or its unsaved text) in, a `Diagnosis` out.
+
+`dlspec compile` and the language server both want all the errors of a file,
+not only the first. The stages, each going on past what it can:
+
+1. syntax: `language.recovery` finds every syntax error the parser can get past;
+2. names: includes, lets, duplicates and `use` plugins (the first error only:
+   the name tables are built in one pass, and without them nothing else can be checked);
+3. models: each is planned on its own. A step that fails is replaced by
+   `identity` and the model planned again, so later unknown names and bad
+   arguments are found too; a later shape error is not reported, since the
+   substitute changed the shapes after it;
+4. data and train blocks, each on its own.
+
+Errors inside a declaration that had a syntax error, and errors naming
+something declared on a line that was cut away, are consequences, not
+reported. The rest are sorted by file and line, duplicates dropped (a block
+used by two models fails twice) and capped at MAX_REPORTED_ERRORS.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from dataclasses import dataclass, field, replace
+from typing import Optional
+
+from .errors import MAX_REPORTED_ERRORS, DlspecError, ShapeError, raise_errors
+from .language import ir
+from .language.parser import BOM
+from .language.recovery import Recovered, parse_recovering
+from .language.resolve import _read_spec
+from .spec import Spec, loads
+
+
+@dataclass
+class Diagnosis:
+    """What `diagnose` found in one spec.
+
+    `errors` (DlspecError, in line order) and `warnings` (DlspecWarning and
+    others, in the order raised); `more` says errors were left out after the
+    cap. `spec` is the spec loaded from the parts that parse (None when even
+    that failed) and `plans` the model plans made, failing steps replaced by
+    `identity`; editors read shapes from them.
+    """
+
+    path: str
+    text: str = ""
+    errors: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    more: bool = False
+    spec: Optional[Spec] = None
+    plans: dict = field(default_factory=dict)
+    recovered: Optional[Recovered] = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def raise_errors(self) -> None:
+        """Raise the one error, or a `DlspecErrors` holding them all; nothing when there is none."""
+        raise_errors(self.errors, self.more)
+
+
+def diagnose(path, text: Optional[str] = None, overrides: Optional[dict] = None, model: Optional[str] = None,
+             train: Optional[str] = None, run_plugins: bool = True, capture_warnings: bool = True,
+             limit: int = MAX_REPORTED_ERRORS) -> Diagnosis:
+    """Check a spec as `dlspec compile` does and collect every error, not only the first.
+
+    `text` is the spec's unsaved text (default: read `path`); relative paths
+    resolve against `path`'s folder either way. `model` or `train` narrow the
+    models checked, as the compile options do. With capture_warnings=False
+    warnings go through Python's warnings machinery as usual instead of into
+    `Diagnosis.warnings`. Nothing is imported from torch for the model checks.
+    """
+    diag = Diagnosis(os.fspath(path))
+    recording = warnings.catch_warnings(record=True) if capture_warnings else contextlib.nullcontext()
+    with recording as caught:
+        if capture_warnings:
+            warnings.simplefilter("always")
+        _check(diag, text, overrides, model, train, run_plugins, limit)
+    diag.warnings = _unique_warnings(caught or [], diag)
+    _finish(diag, limit)
+    return diag
+
+
+def _check(diag: Diagnosis, text, overrides, model, train, run_plugins, limit) -> None:
+    try:
+        text = _read_spec(diag.path, None) if text is None else text
+    except DlspecError as exc:
+        diag.errors.append(exc)
+        return
+    diag.text = text[1:] if text.startswith(BOM) else text
+    diag.recovered = parse_recovering(diag.text, diag.path, limit)
+    diag.errors += diag.recovered.errors
+    if diag.recovered.spec is None:
+        return
+    try:
+        diag.spec = loads(diag.recovered.text, diag.path, overrides, run_plugins)
+    except DlspecError as exc:
+        diag.errors.append(exc)
+        return
+    for name in _models_to_check(diag, model, train):
+        _check_model(diag, name)
+    _check_blocks(diag)
+
+
+def _models_to_check(diag: Diagnosis, model: Optional[str], train: Optional[str]) -> list:
+    spec = diag.spec
+    try:
+        if model is not None:
+            return [spec._model_name(model)]
+        if train is not None:
+            from .train.config import find_train
+            linked = spec.program.linked(find_train(spec.program, train), "model")
+            return [linked] if linked in spec.program.models else spec.model_names
+    except DlspecError as exc:
+        diag.errors.append(exc)
+        return []
+    return spec.model_names
+
+
+def _collect(diag: Diagnosis, check, *args) -> None:
+    try:
+        check(*args)
+    except DlspecError as exc:
+        diag.errors.append(exc)
+
+
+def _check_blocks(diag: Diagnosis) -> None:
+    """Every data and train block on its own (loading no data)."""
+    from .data.config import read_data
+    from .train.config import read_train
+    program = diag.spec.program
+    env = program.global_env()
+    for decl in program.data.values():
+        _collect(diag, read_data, decl, env)
+    for name in program.trains:
+        _collect(diag, read_train, diag.spec, name)
+
+
+# ---- models, going on past a failing step ------------------------------
+
+
+def _check_model(diag: Diagnosis, name: str) -> None:
+    """Plan a model; after an error, replace the failing step by `identity` and plan it again."""
+    spec = diag.spec
+    try:
+        diag.plans[name] = spec.plan(name)
+        return
+    except DlspecError as exc:
+        error = exc
+    decl = spec.program.models[name]
+    # Errors of a model with lines cut out (or using a block with lines cut out) may come from the cut:
+    # the syntax error is the news. It is still planned on, for the shapes editors show.
+    cut = diag.recovered.in_broken(decl.loc.line) and decl.loc.file == diag.path \
+        or _uses_cut_block(diag, decl.body, set())
+    tables = {"models": dict(spec.program.models), "blocks": dict(spec.program.blocks)}
+    seen, replaced = set(), False
+    while _key(error) not in seen and len(seen) <= MAX_REPORTED_ERRORS:  # one more: to know there are more
+        seen.add(_key(error))
+        if not cut and not (replaced and isinstance(error, ShapeError)):
+            diag.errors.append(error)
+        if not _replace_failing_step(spec.program, tables, error.loc):
+            return
+        replaced = True
+        trial = Spec(replace(spec.program, **tables), spec.text)
+        try:
+            with warnings.catch_warnings(record=True):  # warnings of a modified model are not the user's
+                diag.plans[name] = trial.plan(name)
+            return
+        except DlspecError as exc:
+            error = exc
+
+
+def _uses_cut_block(diag: Diagnosis, body: ir.Body, seen: set) -> bool:
+    """Whether a body calls, directly or through other blocks, a block that had a syntax error."""
+    recovered, blocks = diag.recovered, diag.spec.program.blocks
+    for node in _nodes(body):
+        callee = getattr(getattr(node, "target", None), "callee", getattr(getattr(node, "target", None), "name", None))
+        if callee not in blocks or callee in seen:
+            continue
+        seen.add(callee)
+        decl = blocks[callee]
+        if (decl.loc.file == diag.path and recovered.in_broken(decl.loc.line)) or _uses_cut_block(diag, decl.body, seen):
+            return True
+    return False
+
+
+def _replace_failing_step(program, tables: dict, loc) -> bool:
+    """Replace, in `tables`, the step an error at `loc` lies in by `identity`; False when it lies in no step."""
+    if loc is None:
+        return False
+    landmarks = []  # (line, column, owner table, owner name, node)
+    for decl in list(program.lets.values()) + list(program.data.values()) + list(program.trains.values()):
+        landmarks.append((decl.loc, None, None, decl))
+    for table in ("models", "blocks"):
+        for decl in tables[table].values():
+            landmarks.append((decl.loc, None, None, decl))
+            for p in getattr(decl, "params", ()):
+                landmarks.append((p.loc, None, None, p))
+            landmarks += [(node.loc, table, decl.name, node) for node in _nodes(decl.body)]
+    before = [m for m in landmarks if m[0].file == loc.file and (m[0].line, m[0].column) <= (loc.line, loc.column)]
+    if not before:
+        return False
+    _, table, owner, node = max(before, key=lambda m: (m[0].line, m[0].column, isinstance(m[3], ir.Step)))
+    if not isinstance(node, ir.Step):
+        return False
+    identity = ir.Step(ir.Name("identity", node.target.loc), node.label, node.loc)
+    decl = tables[table][owner]
+    tables[table][owner] = replace(decl, body=_swap_body(decl.body, node, identity))
+    return True
+
+
+def _nodes(body: ir.Body):
+    """Every statement and step of a body, nested repeat bodies included."""
+    for st in body.statements:
+        yield st
+        if isinstance(st, ir.Repeat):
+            yield from _nodes(st.body)
+        chain = st.chain if isinstance(st, ir.Binding) else st if isinstance(st, ir.Chain) else None
+        if chain is not None:
+            yield from chain.steps
+
+
+def _swap_body(body: ir.Body, old: ir.Step, new: ir.Step) -> ir.Body:
+    return replace(body, statements=tuple(_swap_statement(st, old, new) for st in body.statements))
+
+
+def _swap_statement(st, old, new):
+    if isinstance(st, ir.Repeat):
+        return replace(st, body=_swap_body(st.body, old, new))
+    if isinstance(st, ir.Binding):
+        return replace(st, chain=_swap_statement(st.chain, old, new))
+    if isinstance(st, ir.Chain):
+        return replace(st, steps=tuple(new if s is old else s for s in st.steps))
+    return st
+
+
+# ---- sorting and filtering ---------------------------------------------
+
+
+def _key(error: DlspecError) -> tuple:
+    loc = error.loc
+    return (loc.file, loc.line, loc.column, error.message) if loc else (None, 0, 0, error.message)
+
+
+def _finish(diag: Diagnosis, limit: int) -> None:
+    """Errors in line order, without duplicates and consequences of cut lines, capped at `limit`."""
+    recovered = diag.recovered
+    kept, seen = [], set()
+    for error in diag.errors:
+        if error.loc is not None and error.loc.file == diag.path and diag.text:
+            error.loc = replace(error.loc, text=diag.text)  # quote the text as written, not as cut
+        if _key(error) in seen or (recovered and recovered.errors and _consequence(error, recovered, diag.path)):
+            continue
+        seen.add(_key(error))
+        kept.append(error)
+    kept.sort(key=lambda e: _order(e.loc, diag.path))
+    diag.more = len(kept) > limit or bool(recovered and recovered.more)
+    diag.errors = kept[:limit]
+
+
+def _consequence(error: DlspecError, recovered: Recovered, path: str) -> bool:
+    if error in recovered.errors:
+        return False
+    if error.loc is not None and error.loc.file == path and recovered.in_broken(error.loc.line):
+        return True
+    return any(f"'{name}'" in error.message for name in recovered.lost_names)
+
+
+def _order(loc, path: str) -> tuple:
+    if loc is None:
+        return (1, 0, "", 0, 0)
+    return (0, loc.file != path, loc.file, loc.line, loc.column)
+
+
+def _unique_warnings(caught: list, diag: Diagnosis) -> list:
+    out, seen = [], set()
+    for record in caught:
+        warning = record.message
+        loc = getattr(warning, "loc", None)
+        key = (str(loc), str(warning))
+        broken = diag.recovered is not None and loc is not None and loc.file == diag.path \
+            and diag.recovered.in_broken(loc.line)
+        if key not in seen and not broken:
+            seen.add(key)
+            out.append(warning)
+    return out

@@ -1,0 +1,93 @@
+"""One document as an editor sees it: unsaved text and a path in, its diagnosis and words out.
+
+Positions here are 1-based lines and columns counted in characters, as in
+`Loc`; the language server converts them from and to the protocol's UTF-16 ones.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from ..diagnostics import Diagnosis, diagnose
+from ..planning.nodes import BodyNode, LayerNode
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+@dataclass(frozen=True)
+class Word:
+    """A (possibly dotted) name in the text: its characters and where it starts and ends."""
+
+    text: str
+    line: int
+    column: int  # 1-based, first character
+    end: int  # 1-based column just after the last character
+
+
+class Analysis:
+    """The diagnosis of one document's text, with the lookups editor requests need."""
+
+    def __init__(self, path: str, text: str, run_plugins: bool = True):
+        self.path, self.text = path, text
+        self.lines = text.split("\n")
+        self.diagnosis: Diagnosis = diagnose(path, text=text, run_plugins=run_plugins)
+
+    @property
+    def program(self):
+        spec = self.diagnosis.spec
+        return spec.program if spec is not None else None
+
+    def word_at(self, line: int, column: int) -> Optional[Word]:
+        """The name under (or just before) a position; None outside names, comments and strings included."""
+        if not 1 <= line <= len(self.lines):
+            return None
+        text = self.lines[line - 1]
+        code = _without_comment_and_strings(text)
+        for match in _WORD.finditer(code):
+            if match.start() + 1 <= column <= match.end() + 1:
+                return Word(match.group(), line, match.start() + 1, match.end() + 1)
+        return None
+
+    def nodes_at(self, line: int, column: int) -> list:
+        """Plan nodes (layers, blocks) of the call starting at a position: one per use of that line."""
+        found = []
+        for plan in self.diagnosis.plans.values():
+            for node in _walk(plan):
+                loc = node.loc
+                if loc.file == self.path and (loc.line, loc.column) == (line, column) and \
+                        (isinstance(node, LayerNode) or node.block is not None):
+                    found.append(node)
+        return found
+
+    def before(self, line: int, column: int) -> str:
+        """The document's text up to a position."""
+        head = self.lines[: line - 1] + [self.lines[line - 1][: column - 1] if line <= len(self.lines) else ""]
+        return "\n".join(head)
+
+
+def _walk(node):
+    yield node
+    for child in getattr(node, "children", ()):
+        yield from _walk(child)
+
+
+def _without_comment_and_strings(line: str) -> str:
+    """The line with comments and string contents blanked (columns kept)."""
+    out, in_string, escaped = [], False, False
+    for ch in line:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            out.append(" ")
+        elif ch == "#":
+            out.append(" " * (len(line) - len(out)))
+            break
+        else:
+            in_string = ch == '"'
+            out.append(" " if in_string else ch)
+    return "".join(out)

@@ -1,0 +1,238 @@
+"""The language server: LSP messages on stdin in, dlspec's diagnostics, hovers, completions and definitions out.
+
+Built on pygls (the `lsp` extra). Every document is checked by the real
+compiler stages (`dlspec.diagnostics`) when it is opened, changed or saved;
+requests are answered from that analysis. A request that fails inside
+dlspec is logged (stderr and the editor's log) and answered empty, so no
+text can bring the server down.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from typing import Optional
+
+from lsprotocol import types as T
+from pygls.lsp.server import LanguageServer
+from pygls.uris import from_fs_path
+
+from .. import __version__
+from ..errors import Loc
+from .analysis import Analysis
+from .complete import complete
+from .definition import definition
+from .hover import hover
+
+logger = logging.getLogger("dlspec.lsp")
+
+_KINDS = {"layer": T.CompletionItemKind.Function, "block": T.CompletionItemKind.Class,
+          "argument": T.CompletionItemKind.Property, "keyword": T.CompletionItemKind.Keyword,
+          "setting": T.CompletionItemKind.Field, "let": T.CompletionItemKind.Variable,
+          "model": T.CompletionItemKind.Class, "data": T.CompletionItemKind.Module}
+
+
+class DlspecServer(LanguageServer):
+    """A pygls server that keeps one `Analysis` per open document (per version)."""
+
+    def __init__(self, run_plugins: bool = True):
+        super().__init__("dlspec", __version__, text_document_sync_kind=T.TextDocumentSyncKind.Full)
+        self.run_plugins = run_plugins
+        self.analyses: dict = {}  # uri -> (version, Analysis)
+
+    @property
+    def encoding(self) -> str:
+        """The position encoding agreed with the client: utf-16 (the default), utf-8 or utf-32."""
+        try:
+            encoding = self.workspace.position_encoding or UTF16
+        except RuntimeError:  # not initialized yet
+            return UTF16
+        return getattr(encoding, "value", encoding)
+
+    def analysis(self, uri: str) -> Analysis:
+        doc = self.workspace.get_text_document(uri)
+        cached = self.analyses.get(uri)
+        if cached is None or cached[0] != doc.version or cached[1].text != doc.source:
+            cached = (doc.version, Analysis(_path(doc), doc.source, self.run_plugins))
+            self.analyses[uri] = cached
+        return cached[1]
+
+
+def _path(doc) -> str:
+    """A document's file path; `<untitled>` for a buffer never saved (relative paths then use the cwd)."""
+    return doc.path if doc.uri.startswith("file:") else "<untitled>"
+
+
+def _answer_empty(empty):
+    """Log a request that fails inside dlspec and answer it with `empty`."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def handler(ls, params):
+            try:
+                return fn(ls, params)
+            except Exception as exc:
+                logger.exception("dlspec lsp: %s failed", fn.__name__)
+                ls.window_log_message(T.LogMessageParams(
+                    T.MessageType.Error, f"dlspec: {fn.__name__} failed: {type(exc).__name__}: {exc}"))
+                return empty
+        return handler
+    return wrap
+
+
+# ---- positions: Loc columns count characters, LSP columns the units the client chose ----
+
+UTF16 = "utf-16"  # the protocol's default; pygls agrees on another when the client prefers it
+
+
+def _units(text: str, encoding: str) -> int:
+    if encoding == "utf-8":
+        return len(text.encode("utf-8"))
+    if encoding == "utf-32":
+        return len(text)
+    return len(text.encode("utf-16-le")) // 2
+
+
+def to_position(lines: list, line: int, column: int, encoding: str = UTF16) -> T.Position:
+    """A 1-based (line, character column) as an LSP position."""
+    row = min(max(line - 1, 0), max(len(lines) - 1, 0))
+    text = lines[row] if lines else ""
+    return T.Position(row, _units(text[: max(column - 1, 0)], encoding))
+
+
+def from_position(lines: list, position: T.Position, encoding: str = UTF16) -> tuple:
+    """An LSP position as a 1-based (line, character column)."""
+    text = lines[position.line] if 0 <= position.line < len(lines) else ""
+    units = 0
+    for index, ch in enumerate(text):
+        if units >= position.character:
+            return position.line + 1, index + 1
+        units += _units(ch, encoding)
+    return position.line + 1, len(text) + 1
+
+
+def _range(analysis: Analysis, line: int, column: int, encoding: str = UTF16) -> T.Range:
+    """From a position to the end of the name there (one character when no name starts there)."""
+    word = analysis.word_at(line, column)
+    end = word.end if word is not None and word.column == column else column + 1
+    text = analysis.lines[line - 1] if 1 <= line <= len(analysis.lines) else ""
+    end = min(end, len(text) + 1)
+    return T.Range(to_position(analysis.lines, line, column, encoding),
+                   to_position(analysis.lines, line, max(end, column), encoding))
+
+
+# ---- diagnostics -------------------------------------------------------
+
+
+def diagnostics(analysis: Analysis, encoding: str = UTF16) -> list:
+    """Every error and warning of the analysis as LSP diagnostics."""
+    found = analysis.diagnosis
+    out = [_diagnostic(analysis, e.loc, e.message, e.hint, T.DiagnosticSeverity.Error, encoding)
+           for e in found.errors]
+    for w in found.warnings:
+        out.append(_diagnostic(analysis, getattr(w, "loc", None), getattr(w, "message", str(w)),
+                               getattr(w, "hint", ""), T.DiagnosticSeverity.Warning, encoding))
+    return out
+
+
+def _diagnostic(analysis: Analysis, loc: Optional[Loc], message: str, hint: str, severity,
+                encoding: str) -> T.Diagnostic:
+    text = message + (f"\nhint: {hint}" if hint else "")
+    if loc is None:
+        where = T.Range(T.Position(0, 0), T.Position(0, 0))
+    elif loc.file != analysis.path:  # in an included file: shown at the include line
+        line = _include_line(analysis, loc.file)
+        where = T.Range(to_position(analysis.lines, line, 1, encoding),
+                        to_position(analysis.lines, line, 10 ** 6, encoding))
+        text = f"{loc}: {text}"
+    else:
+        where = _range(analysis, loc.line, loc.column, encoding)
+    return T.Diagnostic(range=where, message=text, severity=severity, source="dlspec")
+
+
+def _include_line(analysis: Analysis, file: str) -> int:
+    import os
+    name = os.path.basename(file)
+    for i, line in enumerate(analysis.lines, 1):
+        if line.lstrip().startswith("include") and name in line:
+            return i
+    return 1
+
+
+def publish(ls: DlspecServer, uri: str) -> None:
+    """Check a document and send its diagnostics (none when the check itself failed; that is logged)."""
+    doc = ls.workspace.get_text_document(uri)
+    try:
+        found = diagnostics(ls.analysis(uri), ls.encoding)
+    except Exception as exc:
+        logger.exception("dlspec lsp: checking %s failed", uri)
+        ls.window_log_message(T.LogMessageParams(T.MessageType.Error, f"dlspec: checking failed: {exc!r}"))
+        found = []
+    ls.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=uri, diagnostics=found, version=doc.version))
+
+
+# ---- the server --------------------------------------------------------
+
+
+def make_server(run_plugins: bool = True) -> DlspecServer:
+    """A server with every feature registered; `start_io()` runs it."""
+    server = DlspecServer(run_plugins)
+
+    @server.feature(T.TEXT_DOCUMENT_DID_OPEN)
+    @server.feature(T.TEXT_DOCUMENT_DID_CHANGE)
+    @_answer_empty(None)
+    def check(ls, params):
+        publish(ls, params.text_document.uri)
+
+    @server.feature(T.TEXT_DOCUMENT_DID_SAVE)
+    @_answer_empty(None)
+    def check_saved(ls, params):
+        ls.analyses.pop(params.text_document.uri, None)  # included files may have changed on disk too
+        publish(ls, params.text_document.uri)
+
+    @server.feature(T.TEXT_DOCUMENT_DID_CLOSE)
+    @_answer_empty(None)
+    def forget(ls, params):
+        ls.analyses.pop(params.text_document.uri, None)
+        ls.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
+
+    @server.feature(T.TEXT_DOCUMENT_HOVER)
+    @_answer_empty(None)
+    def on_hover(ls, params):
+        analysis = ls.analysis(params.text_document.uri)
+        line, column = from_position(analysis.lines, params.position, ls.encoding)
+        shown = hover(analysis, line, column)
+        if shown is None:
+            return None
+        word = analysis.word_at(line, column)
+        return T.Hover(T.MarkupContent(T.MarkupKind.Markdown, shown),
+                       _range(analysis, word.line, word.column, ls.encoding))
+
+    @server.feature(T.TEXT_DOCUMENT_COMPLETION, T.CompletionOptions(trigger_characters=["(", ","]))
+    @_answer_empty([])
+    def on_completion(ls, params):
+        analysis = ls.analysis(params.text_document.uri)
+        line, column = from_position(analysis.lines, params.position, ls.encoding)
+        return [T.CompletionItem(c.label, kind=_KINDS.get(c.kind, T.CompletionItemKind.Value),
+                                 detail=c.detail or c.kind, insert_text=c.insert)
+                for c in complete(analysis, line, column)]
+
+    @server.feature(T.TEXT_DOCUMENT_DEFINITION)
+    @_answer_empty(None)
+    def on_definition(ls, params):
+        analysis = ls.analysis(params.text_document.uri)
+        line, column = from_position(analysis.lines, params.position, ls.encoding)
+        loc = definition(analysis, line, column)
+        if loc is None:
+            return None
+        lines = analysis.lines if loc.file == analysis.path else (loc.text or "").split("\n")
+        position = to_position(lines, loc.line, loc.column, ls.encoding)
+        uri = params.text_document.uri if loc.file == analysis.path else from_fs_path(loc.file)
+        return T.Location(uri, T.Range(position, position))
+
+    return server
+
+
+def serve(run_plugins: bool = True) -> None:
+    """Run the server on stdin/stdout until the editor shuts it down."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+    make_server(run_plugins).start_io()
