@@ -151,8 +151,9 @@ def to_dot(graph: ModelGraph) -> str:
     def emit(group: Optional[int], indent: str) -> None:
         for box in members.get(group, []):
             shape = ", shape=ellipse" if box.kind == "input" else ""
+            tooltip = f", tooltip={_quote(box.name)}" if box.name else ""
             lines.append(f'{indent}{box.id} [label={_quote(box.title + chr(10) + box.shape)}, '
-                         f'fillcolor="{_FILL[box.kind]}"{shape}];')
+                         f'fillcolor="{_FILL[box.kind]}"{shape}{tooltip}];')
         for i in children.get(group, []):
             lines.append(f"{indent}subgraph cluster_{i} {{")
             lines.append(f'{indent}  label={_quote(graph.groups[i].label)}; style="rounded,dashed"; color="#9aa5b8";')

@@ -59,7 +59,7 @@ def _column_starts(graph, rank: dict) -> list:
     per_column = math.ceil(total / math.ceil(total / RANKS_PER_COLUMN))
     cuts = {r: sum(low < r <= high for low, high in spans.values()) for r in range(total)}
     starts = [0]
-    while total - starts[-1] > per_column:
+    while total - starts[-1] > RANKS_PER_COLUMN:
         target = starts[-1] + per_column
         window = range(starts[-1] + per_column // 2, min(starts[-1] + RANKS_PER_COLUMN, total - 1) + 1)
         starts.append(min(window, key=lambda r: (cuts[r], abs(r - target), -r)))
