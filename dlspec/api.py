@@ -132,6 +132,8 @@ def tune_show(out: str) -> str:
     """The trials table of a `dlspec tune` directory (`dlspec tune --show DIR`)."""
     from .tuning.report import show
     return show(out)
+
+
 def serve_lsp(run_plugins: bool = True) -> None:
     """Run the dlspec language server on stdin/stdout until the editor closes it.
 
@@ -144,3 +146,43 @@ def serve_lsp(run_plugins: bool = True) -> None:
         raise DlspecError("the language server needs pygls: pip install 'dlspec[lsp]'") from None
     from .editor.lsp import serve
     serve(run_plugins)
+
+
+# ---- views: fmt, graph, data --preview, explain (dlspec/views/, language/fmt.py) ----
+
+def fmt(paths, check: bool = False) -> list:
+    """Rewrite spec files in dlspec's canonical layout (as black does); with check=True change nothing.
+    Returns the files whose text changed (or would change). Formatting never changes what a spec means."""
+    from .language.fmt import format_file
+    return [str(p) for p in paths if format_file(str(p), check)]
+
+
+def graph(path, model: Optional[str] = None, out: Optional[str] = None, overrides: Optional[dict] = None) -> str:
+    """Draw a model (one box per layer with its output shape, edges for skips and merges, groups for
+    blocks and labels) into `out` (.svg, .png or .pdf; .dot writes the graphviz source). graphviz's
+    `dot` draws it when installed, else matplotlib. Returns the file written."""
+    from .views.graph import draw
+    spec = load(path, overrides)
+    name = spec._model_name(model)
+    return draw(spec.plan(name), out or f"{name}.svg", title=name)
+
+
+def preview(path, data: Optional[str] = None, out: Optional[str] = None, overrides: Optional[dict] = None,
+            per_class: int = 8, seed: int = 0) -> str:
+    """Write a grid of training samples after augmentation, a row per class, to `out` (a .png).
+    Returns the file written."""
+    from .views.preview import preview_grid
+    return preview_grid(load(path, overrides), data, out or "preview.png", per_class, seed)
+
+
+def explain(path, train: Optional[str] = None, overrides: Optional[dict] = None) -> list:
+    """Every resolved setting of a train block and its data block, with where its value came from
+    (default, file:line, an included file, or --set): a list of `dlspec.views.explain.Row`."""
+    from .views.explain import explain as _explain
+    return _explain(load(path, overrides), train)
+
+
+def describe_data(path, data: Optional[str] = None, overrides: Optional[dict] = None) -> list:
+    """Load a data block and describe it: samples per split, one sample's shape, classes (lines of text)."""
+    from .views.preview import describe
+    return describe(load(path, overrides), data)

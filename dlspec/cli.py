@@ -296,5 +296,74 @@ def lsp_command(stdio, no_plugins):
     api.serve_lsp(run_plugins=not no_plugins)
 
 
+# ---- views: fmt, graph, data, explain (dlspec/views/, language/fmt.py) ----
+
+@main.command("fmt")
+@click.argument("spec_paths", metavar="SPEC...", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--check", is_flag=True, help="Change nothing; list the files that would change and exit 1 if any.")
+@friendly_errors
+def fmt_command(spec_paths, check):
+    """Rewrite SPEC files in dlspec's one canonical layout (as black does for Python).
+
+    Indentation, spacing and blank lines are normalised; line breaks and comments
+    stay where they are, and the compiled meaning never changes. With --check
+    nothing is written: the files that would change are listed (exit status 1).
+    """
+    from . import api
+    changed = api.fmt(spec_paths, check=check)
+    for path in changed:
+        click.echo(f"would reformat {path}" if check else f"reformatted {path}")
+    if check and changed:
+        sys.exit(1)
+    if not changed:
+        click.echo(f"{len(spec_paths)} file{'s' if len(spec_paths) != 1 else ''} already formatted")
+
+
+@main.command("graph")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
+@click.option("--model", "model_name", help="The model to draw (default: the one a train block uses, or the only one).")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output file: .svg (default MODEL.svg), .png, .pdf or .dot.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a `let` value.")
+@friendly_errors
+def graph_command(spec_path, model_name, out, sets):
+    """Draw a model: a box per layer with its output shape, edges for skips and merges, frames for
+    blocks and labels. Uses graphviz's `dot` when installed, else matplotlib."""
+    from . import api
+    click.echo(f"wrote {api.graph(spec_path, model_name, out, _parse_sets(sets))}")
+
+
+@main.command("data")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
+@click.option("--data", "data_name", help="The data block (default: the one a train block uses, or the only one).")
+@click.option("--preview", is_flag=True, help="Write a grid of augmented training samples, a row per class.")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="With --preview: the image file (default preview.png).")
+@click.option("--per-class", default=8, show_default=True, type=click.IntRange(1, 32), help="Samples per row.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the augmentation draws.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a `let` value.")
+@friendly_errors
+def data_command(spec_path, data_name, preview, out, per_class, seed, sets):
+    """Load a data block and describe it (samples per split, sample shape, classes); with
+    --preview, write a picture of training samples after augmentation."""
+    from . import api
+    if preview:
+        click.echo(f"wrote {api.preview(spec_path, data_name, out, _parse_sets(sets), per_class, seed)}")
+        return
+    for line in api.describe_data(spec_path, data_name, _parse_sets(sets)):
+        click.echo(line)
+
+
+@main.command("explain")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
+@click.option("--train", "train_name", help="The train block (when the spec has several).")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a `let` value.")
+@friendly_errors
+def explain_command(spec_path, train_name, sets):
+    """Print every resolved setting of a train block and its data block, and where each value came
+    from: the default, file:line, an included file, or --set."""
+    from . import api
+    from .views.explain import format_rows
+    click.echo(format_rows(api.explain(spec_path, train_name, _parse_sets(sets))))
+
+
 if __name__ == "__main__":
     main()

@@ -60,6 +60,23 @@ class Program:
         table = self.models if key == "model" else self.data
         return next(iter(table)) if len(table) == 1 else None
 
+    def lets_in(self, expr) -> list:
+        """Provenance: the lets an expression's value comes from, directly or through other lets,
+        in the order first used (`dlspec explain` says which were set with --set)."""
+        found, stack = [], [expr]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ir.Name) and node.name in self.lets and node.name not in found:
+                found.append(node.name)
+                stack.append(self.lets[node.name].value)
+            elif isinstance(node, tuple):
+                stack.extend(reversed(node))
+            elif isinstance(node, (ir.Literal, ir.Name, ir.InputRef)) or not hasattr(node, "__dataclass_fields__"):
+                continue
+            else:  # Call, Kwarg, ListExpr, DictExpr, BinOp, Neg, and any expression added later
+                stack.extend(reversed([getattr(node, f) for f in node.__dataclass_fields__ if f != "loc"]))
+        return found
+
     def global_env(self) -> "Env":
         return Env(self, {})
 

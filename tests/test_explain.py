@@ -1,0 +1,74 @@
+"""dlspec explain (dlspec/views/explain.py): every resolved setting with where its value came from."""
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+import dlspec
+from conftest import ROOT
+from dlspec.cli import main
+from dlspec.data.config import DATA_SETTINGS
+from dlspec.train.config import TRAIN_SETTINGS
+from dlspec.views.explain import explain, format_rows
+
+DIGITS = ROOT / "specs" / "digits.dlspec"
+CIFAR = ROOT / "specs" / "cifar10.dlspec"
+
+
+def line_of(path, start: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if line.strip().startswith(start))
+
+
+def rows_by_key(rows, block="train"):
+    return {r.key: r for r in rows if r.block == block}
+
+
+def test_every_setting_of_both_tables_is_explained():
+    rows = explain(dlspec.load(DIGITS))
+    keys = {(r.block, r.key.split(".")[0]) for r in rows}
+    assert {("train", k) for k in TRAIN_SETTINGS} <= keys
+    assert {("data digits", k) for k in DATA_SETTINGS} <= keys
+
+
+def test_written_values_name_their_line_and_others_say_default():
+    train = rows_by_key(explain(dlspec.load(DIGITS)))
+    assert (train["epochs"].value, train["epochs"].source) == (15, f"{DIGITS}:{line_of(DIGITS, 'epochs')}")
+    assert train["optimizer.lr"].value == 3e-3
+    assert train["optimizer.lr"].source == f"{DIGITS}:{line_of(DIGITS, 'optimizer')}"
+    assert (train["optimizer.beta1"].value, train["optimizer.beta1"].source) == (0.9, "default")
+    assert (train["clip_grad_norm"].value, train["clip_grad_norm"].source) == (None, "default")
+    assert train["early_stop.patience"].source == f"{DIGITS}:{line_of(DIGITS, 'early_stop')}"
+    assert train["early_stop.mode"].source == "default"
+
+
+def test_let_and_set_sources():
+    train = rows_by_key(explain(dlspec.load(CIFAR)))
+    assert train["epochs"].source == f"{CIFAR}:{line_of(CIFAR, 'epochs')} (let epochs at {CIFAR}:{line_of(CIFAR, 'let epochs')})"
+    train = rows_by_key(explain(dlspec.load(CIFAR, {"epochs": "5"})))
+    assert train["epochs"].value == 5
+    assert train["epochs"].source == f"--set epochs=5 (used at {CIFAR}:{line_of(CIFAR, 'epochs')})"
+
+
+def test_settings_from_an_included_file(tmp_path):
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "train.dlspec").write_text(
+        "data d {\n    source sklearn_digits\n    batch 16\n}\n\ntrain {\n    data d\n    epochs 3\n}\n")
+    main_spec = tmp_path / "main.dlspec"
+    main_spec.write_text('include "parts/train.dlspec"\nmodel M {\n    input image(1, 8, 8)\n'
+                         '    flatten -> linear(10)\n}\n')
+    rows = explain(dlspec.load(main_spec))
+    train, data = rows_by_key(rows), rows_by_key(rows, "data d")
+    assert train["epochs"].source.startswith("included ") and train["epochs"].source.endswith("train.dlspec:8")
+    assert data["batch"].source.endswith("parts/train.dlspec:3") and data["batch"].value == 16
+    assert train["model"].source == "default"
+
+
+def test_cli_prints_a_table_per_block():
+    result = CliRunner().invoke(main, ["explain", str(CIFAR), "--set", "epochs=7"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "train" and "data cifar" in lines
+    epochs = next(line for line in lines if line.split()[:1] == ["epochs"])
+    assert epochs.split()[1] == "7" and "--set epochs=7" in epochs
+    assert format_rows(explain(dlspec.load(CIFAR))).splitlines()[0] == "train"
+    result = CliRunner().invoke(main, ["explain", str(CIFAR), "--train", "nope"])
+    assert result.exit_code == 1 and "no train block named 'nope'" in result.output
