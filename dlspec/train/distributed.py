@@ -25,8 +25,9 @@ from typing import Optional
 
 import torch
 
-from ..errors import TrainError, warn
+from ..errors import DlspecError, TrainError, warn
 
+PEER_GONE_EXIT = 3  # the exit status of a worker that stopped because another one failed (that one reports)
 RENDEZVOUS_TIMEOUT = "DLSPEC_RENDEZVOUS_TIMEOUT"
 COLLECTIVE_TIMEOUT = "DLSPEC_COLLECTIVE_TIMEOUT"
 
@@ -109,6 +110,24 @@ class Dist:
         backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() and td.is_nccl_available() else "gloo"
         td.init_process_group(backend, store=store, rank=self.rank, world_size=self.world, timeout=exchange)
 
+    @contextlib.contextmanager
+    def named_failures(self):
+        """In a job, a user error names its rank; an exchange broken because another rank stopped ends
+        this one quietly with PEER_GONE_EXIT, since that rank reports what happened."""
+        if not self.active:
+            yield
+            return
+        try:
+            yield
+        except DlspecError as exc:
+            exc.message = f"rank {self.rank}: {exc.message}"
+            exc.args = (exc.message,)
+            raise
+        except Exception as exc:
+            if os.environ.get("DLSPEC_DEBUG") or not _peer_gone(exc):
+                raise
+            raise SystemExit(PEER_GONE_EXIT) from None
+
     def close(self) -> None:
         if self.active:
             import torch.distributed as td
@@ -173,9 +192,9 @@ class Dist:
 
     def broadcast_object(self, value):
         """Rank 0's value on every rank (a checkpoint read from a disk only rank 0 may see)."""
-        if not self.active:
-            return value
         import torch.distributed as td
+        if not self.active or not td.is_initialized():  # alone, or the launching process
+            return value
         box = [value if self.is_main else None]
         td.broadcast_object_list(box, 0)
         return box[0]
@@ -227,6 +246,15 @@ class Dist:
             load_metric_state(metric, [e["metrics"][name] for e in everyone], loss_sum.device)
         total = sum(e["loss"] for e in everyone)
         return total.to(loss_sum.device), sum(e["samples"] for e in everyone)
+
+
+_PEER_WORDS = ("connection closed by peer", "connection reset by peer", "broken pipe", "gloo", "nccl")
+
+
+def _peer_gone(exc: BaseException) -> bool:
+    """An exchange failed because another process is gone (it failed, or was stopped)."""
+    import torch.distributed as td
+    return isinstance(exc, getattr(td, "DistError", ())) or any(w in str(exc).lower() for w in _PEER_WORDS)
 
 
 def _setting_loc(spec, cfg, key: str):
