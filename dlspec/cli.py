@@ -181,7 +181,8 @@ def fit_command(spec_path, train_name, sets, epochs, device, out, resume, trust,
                   resume=resume, log=click.echo, trust=trust, nproc=nproc)
     if run.interrupted:
         sys.exit(run.exit_status)
-    click.echo(f"run directory: {run.out_dir}")
+    if run.rank == 0:  # under torchrun or srun, one line for the job
+        click.echo(f"run directory: {run.out_dir}")
 
 
 @main.command("evaluate")

@@ -97,7 +97,8 @@ class Dist:
         where = f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}"
         meet = _seconds(RENDEZVOUS_TIMEOUT, 300)
         try:
-            store, _, _ = next(td.rendezvous("env://", self.rank, self.world, timeout=timedelta(seconds=meet)))
+            with _native_stderr_muted():
+                store, _, _ = next(td.rendezvous("env://", self.rank, self.world, timeout=timedelta(seconds=meet)))
         except (RuntimeError, ValueError, OSError, socket.error) as exc:
             first = (str(exc).strip().splitlines() or [""])[0]
             waited = (f"waited {meet} s for the {self.world - 1} other process(es) to join at {where}"
@@ -246,6 +247,25 @@ class Dist:
             load_metric_state(metric, [e["metrics"][name] for e in everyone], loss_sum.device)
         total = sum(e["loss"] for e in everyone)
         return total.to(loss_sum.device), sum(e["samples"] for e in everyone)
+
+
+@contextlib.contextmanager
+def _native_stderr_muted():
+    """c10d logs every failed connection attempt with a C++ stack to stderr; the error we raise says it
+    once (DLSPEC_DEBUG=1 keeps them)."""
+    if os.environ.get("DLSPEC_DEBUG"):
+        yield
+        return
+    import sys
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 _PEER_WORDS = ("connection closed by peer", "connection reset by peer", "broken pipe", "gloo", "nccl")

@@ -41,6 +41,7 @@ class Run:
     config: TrainConfig = field(repr=False)
     interrupted: bool = False
     exit_status: int = 0  # for the CLI: 130 after Ctrl-C, 143 after SIGTERM
+    rank: int = 0  # this process's rank in a distributed job; only rank 0 reports
 
     def path(self, name: str) -> str:
         return os.path.join(self.out_dir, name)
@@ -170,12 +171,12 @@ class Trainer:
         if stopped:
             self.log(interrupted_message(stopped, epoch + 1, self.saved_epoch, self.out))
             return Run(self.out, self.history[:self.saved_epoch or 0], {}, self.model, cfg, True,
-                       EXIT_STATUS.get(stopped, 130))
+                       EXIT_STATUS.get(stopped, 130), self.dist.rank)
         if cfg.early_stop and self.dist.is_main and os.path.exists(os.path.join(self.out, "best.ckpt")):
             self.model.load_state_dict(load_checkpoint(os.path.join(self.out, "best.ckpt"))["model"])
         if cfg.early_stop:
             self.dist.broadcast_module(self.model)  # rank 0 read the best weights
-        return Run(self.out, self.history, self._results(), self.model, cfg)
+        return Run(self.out, self.history, self._results(), self.model, cfg, rank=self.dist.rank)
 
     def _epoch(self, epoch: int) -> bool:
         """Train and validate one epoch, write checkpoints; True when early stopping fires."""
