@@ -55,13 +55,15 @@ def check_nproc(nproc, device: str) -> None:
 def launch(nproc: int, spec, cfg, options: dict):
     """Train with `nproc` local workers; `options` are fit's keyword arguments (picklable), `spec` and `cfg`
     the checked spec and train block (for the returned Run's model)."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"dlspec-{uuid.uuid4().hex[:8]}",
                           rdzv_backend="c10d", rdzv_endpoint="127.0.0.1:0", max_restarts=0,
                           monitor_interval=0.1, start_method="spawn")
     reports = tempfile.mkdtemp(prefix="dlspec-fit-")
-    loggers = [logging.getLogger(name) for name in ("torch.distributed.elastic", "torch.multiprocessing")]
+    loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
+               if name.startswith(("torch.distributed.elastic", "torch.multiprocessing"))]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.CRITICAL)  # their warnings would repeat our report
@@ -71,6 +73,8 @@ def launch(nproc: int, spec, cfg, options: dict):
         returned = elastic_launch(config, worker)(options, reports)
     except ChildFailedError as failed:
         raise _failure(failed, reports) from None
+    except (SignalException, KeyboardInterrupt) as stop:  # Ctrl-C or SIGTERM: the agent stopped the workers
+        return _stopped(stop, options, spec, cfg)
     finally:
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)
@@ -93,12 +97,55 @@ def _failure(failed, reports: str) -> DlspecError:
                       hint="killed by the system: out of host memory? Set DLSPEC_DEBUG=1 to see more")
 
 
+def _stopped(stop, options: dict, spec, cfg):
+    """The launching process reports a stop once (the workers' own messages are dropped, see _WorkerLog)."""
+    import signal
+    from .checkpoint import load_checkpoint
+    from .interrupt import EXIT_STATUS, interrupted_message
+    sigval = getattr(stop, "sigval", signal.SIGINT)
+    name = signal.Signals(sigval).name if sigval in (signal.SIGINT, signal.SIGTERM) else "SIGTERM"
+    out = options.get("out") or options["resume"]
+    last = os.path.join(out, "last.ckpt")
+    state = load_checkpoint(last) if os.path.isfile(last) else {}
+    saved = state.get("epoch")
+    options["log"](interrupted_message(name, (saved or 0) + 1, saved, out))
+    summary = {"out_dir": out, "history": state.get("history", []), "results": {}, "interrupted": True,
+               "exit_status": EXIT_STATUS.get(name, 130)}
+    return _run_from(summary, spec, cfg)
+
+
+class _WorkerLog:
+    """Rank 0's log in a launched worker, less the stop message, which the launching process prints."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def __call__(self, line: str) -> None:
+        if not line.startswith(("interrupted (Ctrl-C) during", "stopped by SIG")):
+            self.log(line)
+
+
+def _interrupt_once():
+    """Ctrl-C reaches a worker twice (from the terminal and forwarded by the agent): the first stops it
+    like Ctrl-C stops one process, a second must not break the way out."""
+    fired = []
+
+    def handler(signum, frame):
+        if not fired:
+            fired.append(signum)
+            raise KeyboardInterrupt
+    return handler
+
+
 def worker(options: dict, reports: str):
     """One worker: fit in this process's place of the job; rank 0 returns what the Run needs."""
+    import signal
     import sys
     from .fit import fit
+    signal.signal(signal.SIGINT, _interrupt_once())
     rank = os.environ.get("RANK", "?")
     options = dict(options)
+    options["log"] = _WorkerLog(options["log"])
     source = options.pop("spec_source")
     if isinstance(source, tuple):
         from ..spec import loads
@@ -109,11 +156,17 @@ def worker(options: dict, reports: str):
     try:
         _load_plugins(options.pop("plugins", None))
         run = fit(**options)
+    except KeyboardInterrupt:  # stopped before or after the epochs (the trainer handles it during them)
+        os._exit(130)
     except Exception as exc:
         if os.environ.get("DLSPEC_DEBUG"):
             raise
         _write_report(reports, rank, exc)
         sys.exit(1)
+    if run.interrupted:  # stopped by the agent: leave at once, so a peer waiting in an exchange is freed
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(run.exit_status)
     if rank != "0":
         return None
     return {"out_dir": run.out_dir, "history": run.history, "results": run.results,
