@@ -108,6 +108,9 @@ class Dist:
                                   f"node starts; {RENDEZVOUS_TIMEOUT}=SECONDS changes the wait") from None
         exchange = timedelta(seconds=_seconds(COLLECTIVE_TIMEOUT, 1800))
         store.set_timeout(exchange)
+        # torchrun keeps its store across --max-restarts: a fresh prefix per attempt, or the restarted
+        # workers would read the addresses the failed ones left there and wait forever
+        store = td.PrefixStore(f"dlspec/attempt_{self.restarts}", store)
         backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() and td.is_nccl_available() else "gloo"
         td.init_process_group(backend, store=store, rank=self.rank, world_size=self.world, timeout=exchange)
 

@@ -41,9 +41,12 @@ def check_nproc(nproc, device: str) -> None:
     if not isinstance(nproc, int) or isinstance(nproc, bool) or nproc < 1:
         raise TrainError(f"--nproc must be a whole number of processes, at least 1; received {nproc}",
                          hint="use --nproc 2 for two processes on this machine")
+    import torch
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device == "auto" and 0 < gpus < nproc:
+        raise TrainError(f"--nproc {nproc} with device auto would share {gpus} GPU(s) among {nproc} processes",
+                         hint=f"use --nproc {gpus}, or device cpu")
     if device.startswith("cuda"):
-        import torch
-        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if nproc > gpus:
             raise TrainError(f"--nproc {nproc} with device {device} needs {nproc} GPUs; this machine has {gpus}",
                              hint=f"use --nproc {gpus}" if gpus else "use device cpu (gloo) or auto")
