@@ -67,6 +67,7 @@ class Dist:
         self.rank, self.world, self.local_rank, self.local_world = rank, world, local_rank, local_world
         self.restarts = restarts
         self._wrapped, self._wrapped_key = None, None
+        self._owns_group = False  # a group the caller set up is left for the caller to end
 
     @property
     def active(self) -> bool:
@@ -88,6 +89,7 @@ class Dist:
         me = cls(**env)
         if not td.is_initialized():
             me._init_process_group()
+            me._owns_group = True
         return me
 
     def _init_process_group(self) -> None:
@@ -133,7 +135,7 @@ class Dist:
             raise SystemExit(PEER_GONE_EXIT) from None
 
     def close(self) -> None:
-        if self.active:
+        if self._owns_group:
             import torch.distributed as td
             if td.is_initialized():
                 td.destroy_process_group()

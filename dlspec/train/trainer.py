@@ -188,9 +188,9 @@ class Trainer:
         progress = Progress(epoch + 1, cfg.epochs, len(loaders["train"]), self.show_progress)
         try:
             loss, values, samples, seconds = train_epoch(
-                self.dist.wrap(self.model), loaders["train"], self.loss_fn, cfg.loss[0].name, self.optimizer, per_step, self.scaler,
-                metrics, self.device, self.amp, cfg.clip_grad_norm, cfg.clip_grad_value, progress,
-                self._frozen_leaves(), plan=self.plan, reduce=self.dist.reduce_totals)
+                self.dist.wrap(self.model), loaders["train"], self.loss_fn, cfg.loss[0].name, self.optimizer,
+                per_step, self.scaler, metrics, self.device, self.amp, cfg.clip_grad_norm, cfg.clip_grad_value,
+                progress, self._frozen_leaves(), plan=self.plan, reduce=self.dist.reduce_totals)
         except NonFiniteLoss as bad:
             progress.close()
             raise self._non_finite(epoch + 1, bad.step) from None
