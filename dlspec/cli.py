@@ -162,23 +162,29 @@ def _trust_option(fn):
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/<train or model>-<timestamp>).")
 @click.option("--resume", type=click.Path(exists=True, file_okay=False), help="Continue the run in this directory.")
+@click.option("--nproc", type=int, metavar="N",
+              help="Train with N processes on this machine (torch.distributed; batch stays the global batch).")
 @_trust_option
 @friendly_errors
-def fit_command(spec_path, train_name, sets, epochs, device, out, resume, trust):
+def fit_command(spec_path, train_name, sets, epochs, device, out, resume, trust, nproc):
     """Train what the train block of SPEC describes and write a run directory.
 
     The run directory holds spec.dlspec, run.yaml, metrics.csv, results.json,
     last.ckpt, best.ckpt and curves.png. With --resume DIR (SPEC may be left
     out) training continues from DIR/last.ckpt, possibly to more epochs.
+    With --nproc N, N processes train together (DistributedDataParallel);
+    under torchrun or srun (python -m dlspec fit SPEC) each process joins
+    that job. See docs/distributed.md.
     """
     from . import api
     if spec_path is None and resume is None:
         raise click.UsageError("give a SPEC to train, or --resume RUN_DIR")
     run = api.fit(spec_path, train_name, overrides=_parse_sets(sets), epochs=epochs, device=device, out=out,
-                  resume=resume, log=click.echo, trust=trust)
+                  resume=resume, log=click.echo, trust=trust, nproc=nproc)
     if run.interrupted:
         sys.exit(run.exit_status)
-    click.echo(f"run directory: {run.out_dir}")
+    if run.rank == 0:  # under torchrun or srun, one line for the job
+        click.echo(f"run directory: {run.out_dir}")
 
 
 @main.command("evaluate")

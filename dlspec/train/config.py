@@ -47,6 +47,10 @@ TRAIN_SETTINGS = {d.key: d for d in (
     S.SettingDef("init", S.keywords((Arg("path", "str"), Arg("only", "str", None))),
                  "init \"RUN_DIR or .ckpt\" [only=LABEL]: start from an earlier run's weights"),
     S.SettingDef("out", S.one("str"), "run directory (default runs/<train or model>-<timestamp>)"),
+    S.SettingDef("accumulate", S.one("int", positive),
+                 "accumulate gradients over N batches per optimizer step (default 1)"),
+    S.SettingDef("sync_batchnorm", S.one("bool"),
+                 "with several processes, BatchNorm statistics over the global batch (default false)"),
 )}
 
 
@@ -74,6 +78,8 @@ class TrainConfig:
     unfreeze: list = field(default_factory=list)  # (label, epoch) pairs
     init: Optional[dict] = None
     out: Optional[str] = None
+    accumulate: int = 1
+    sync_batchnorm: bool = False
     locs: dict = field(default_factory=dict)
 
     @property
@@ -97,6 +103,7 @@ class TrainConfig:
             "unfreeze": [{"label": label, "at": at} for label, at in self.unfreeze], "init": self.init,
             "batch": self.data.batch, "workers": self.data.workers, "split": dict(self.data.fractions),
             "split_seed": self.data.seed, "compile": self.compile, "cache": self.data.cache,
+            "accumulate": self.accumulate, "sync_batchnorm": self.sync_batchnorm,
         }
 
 
@@ -143,6 +150,7 @@ def read_train(spec, name: Optional[str] = None, epochs: Optional[int] = None,
         unfreeze=[(u["label"], u["at"]) for u, _ in v.get("unfreeze", [])],
         init=_init(v.get("init"), v.get("init@loc")),
         out=resolve_path(v["out"], v["out@loc"]) if "out" in v else None,
+        accumulate=v.get("accumulate", 1), sync_batchnorm=v.get("sync_batchnorm", False),
         locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")})
     _check_links(cfg, spec)
     check_soft_targets(cfg)

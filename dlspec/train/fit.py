@@ -1,6 +1,13 @@
-"""`dlspec fit`: a spec (or a run directory to resume) in, a trained `Run` out."""
+"""`dlspec fit`: a spec (or a run directory to resume) in, a trained `Run` out.
+
+One process by default; `nproc=N` starts N workers through torch's elastic
+launcher (train/launch.py), and a process started by torchrun or srun joins
+the job it finds in its environment (train/distributed.py).
+"""
 from __future__ import annotations
 
+import os
+import pickle
 from typing import Callable, Optional
 
 from ..errors import TrainError
@@ -8,6 +15,7 @@ from ..spec import Spec, load
 from . import rundir
 from .checkpoint import load_checkpoint
 from .config import read_train
+from .distributed import Dist, job_environment
 from .loop import check_device_name
 from .trainer import Run, Trainer
 from .trust import load_run_spec
@@ -16,30 +24,92 @@ from .trust import load_run_spec
 def fit(spec_or_path, train: Optional[str] = None, overrides: Optional[dict] = None, epochs: Optional[int] = None,
         device: Optional[str] = None, out: Optional[str] = None, resume: Optional[str] = None,
         log: Callable[[str], None] = print, progress: bool = True, trust: bool = False,
-        on_epoch: Optional[Callable[[dict], None]] = None) -> Run:
+        nproc: Optional[int] = None, on_epoch: Optional[Callable[[dict], None]] = None) -> Run:
     """Train what a train block describes and write a run directory.
 
     `spec_or_path` is a path or a loaded `Spec`; `overrides` sets `let`s;
     `resume` continues the run in that directory (possibly to more epochs);
-    its stored spec may run Python code only with trust=True (see dlspec.train.trust);
-    `on_epoch(row)` is called after each epoch with its metrics (dlspec tune reports them to its pruner).
+    its stored spec may run Python code only with trust=True (see dlspec.train.trust).
+    `nproc=N` trains with N processes on this machine (DistributedDataParallel;
+    `batch` stays the global batch); `log` must then be picklable (print, click.echo),
+    else the workers print. Under torchrun or srun the call joins that job.
+    `on_epoch(row)` is called after each epoch with its metrics (dlspec tune reports them to its pruner;
+    in one process, or on every rank of a job this call joined).
     """
     if device is not None:
         check_device_name(device)  # before anything is loaded or written
+    if nproc is not None:
+        from .launch import check_nproc
+        check_nproc(nproc, "cpu")  # a count below 1 is refused before anything is loaded
+        if job_environment() is not None and nproc > 1:
+            raise TrainError(f"--nproc {nproc} inside a job that torchrun or srun already started",
+                             hint="leave out --nproc: the launcher decides the number of processes")
+        if nproc > 1:
+            return _launch(nproc, spec_or_path, train, overrides, epochs, device, out, resume, log, progress, trust)
+    dist = Dist.join()
+    try:
+        with dist.named_failures():
+            spec, cfg, state, out = _prepare(spec_or_path, train, overrides, epochs, device, out, resume, trust, dist)
+            quiet = not dist.is_main
+            trainer = Trainer(spec, cfg, out, state, _silent if quiet else log, progress and not quiet, overrides,
+                              dist)
+            trainer.on_epoch = on_epoch
+            return trainer.run()
+    finally:
+        dist.close()
+
+
+def _silent(*args) -> None:
+    """The log of ranks other than 0: they print nothing unless they fail."""
+
+
+def _prepare(spec_or_path, train, overrides, epochs, device, out, resume, trust, dist: Dist):
+    """The spec, its checked train block, the state to resume from (or None) and the run directory."""
     state = None
     if resume is not None:
         _check_resume_options(spec_or_path, train, overrides, out)
-        state = load_checkpoint(resume)
+        state = dist.broadcast_object(load_checkpoint(resume) if dist.is_main else None)
         spec = load_run_spec(state, resume, trust)
         train, out = state["settings"]["train"], resume
         epochs = epochs or state["settings"]["epochs"]
     else:
         spec = spec_or_path if isinstance(spec_or_path, Spec) else load(spec_or_path, overrides)
     cfg = read_train(spec, train, epochs=epochs, device=device)
-    out = out or cfg.out or rundir.default_run_dir(cfg.name or cfg.model)
-    trainer = Trainer(spec, cfg, out, state, log, progress, overrides)
-    trainer.on_epoch = on_epoch
-    return trainer.run()
+    dist.check_batch(spec, cfg)
+    out = dist.broadcast_object(out or cfg.out or rundir.default_run_dir(cfg.name or cfg.model))
+    if state is None and dist.restarts and os.path.isfile(os.path.join(out, "last.ckpt")):
+        # torchrun --max-restarts started this job again: go on from the last completed epoch
+        state = dist.broadcast_object(load_checkpoint(out) if dist.is_main else None)
+    return spec, cfg, state, out
+
+
+def _launch(nproc, spec_or_path, train, overrides, epochs, device, out, resume, log, progress, trust) -> Run:
+    """Check everything here (errors are reported once), then start the workers."""
+    from ..plugins.discovery import loaded_plugins
+    from .launch import check_nproc, launch
+    spec, cfg, _, run_out = _prepare(spec_or_path, train, overrides, epochs, device, out, resume, trust,
+                                     Dist(world=nproc))
+    check_nproc(nproc, device or cfg.device)
+    options = {"train": train, "overrides": overrides, "epochs": epochs, "device": device, "resume": resume,
+               "log": log if _picklable(log) else print, "progress": progress, "trust": trust,
+               "plugins": loaded_plugins()["modules"]}
+    if resume is None:
+        options["out"] = run_out
+        if isinstance(spec_or_path, Spec):
+            options["spec_source"] = (spec_or_path.text, spec_or_path.filename, dict(spec.program.overrides))
+        else:
+            options["spec_source"] = os.fspath(spec_or_path)
+    else:
+        options["spec_source"] = None
+    return launch(nproc, spec, cfg, options)
+
+
+def _picklable(value) -> bool:
+    try:
+        pickle.dumps(value)
+        return True
+    except Exception:  # a lambda or a bound method of something unpicklable
+        return False
 
 
 def _check_resume_options(spec_or_path, train, overrides, out) -> None:

@@ -116,8 +116,12 @@ class NonFiniteLoss(Exception):
 
 
 def train_epoch(model, loader, loss_fn, loss_name, optimizer, scheduler_per_step, scaler, metrics, device,
-                amp_dtype, clip_norm, clip_value, progress: Progress, frozen_modules=()):
-    """One pass over the training loader; returns (mean loss, metric values, samples, seconds)."""
+                amp_dtype, clip_norm, clip_value, progress: Progress, frozen_modules=(), plan=None, reduce=None):
+    """One pass over the training loader; returns (mean loss, metric values, samples, seconds).
+
+    `plan` (a sharding.StepPlan) weighs each micro-batch's loss and says when the optimizer steps
+    (gradient accumulation, an uneven last batch over several processes); `reduce` sums the loss,
+    sample count and metrics over the processes (distributed.Dist.reduce_totals)."""
     model.train()
     for m in frozen_modules:
         m.eval()  # BatchNorm statistics of frozen parts stay as they are
@@ -127,17 +131,27 @@ def train_epoch(model, loader, loss_fn, loss_name, optimizer, scheduler_per_step
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     samples, start = 0, time.perf_counter()
     for step, (x, y) in enumerate(loader, 1):
+        micro = plan[step - 1] if plan is not None and not plan.trivial else None
         x = x.to(device, non_blocking=non_blocking)
         y = y.to(device, non_blocking=non_blocking)
-        with autocast:
-            out = forward(model, x, f"in epoch {progress.epoch}", step)
-            loss = loss_fn(out, prepare_target(loss_name, out, y))
-        optimizer.zero_grad(set_to_none=True)
+        if micro is None or step == 1 or plan[step - 2].steps:
+            optimizer.zero_grad(set_to_none=True)
+        with no_sync_unless(model, micro is None or micro.steps):
+            with autocast:
+                out = forward(model, x, f"in epoch {progress.epoch}", step)
+                loss = loss_fn(out, prepare_target(loss_name, out, y))
+            weighted = loss if micro is None else loss * micro.weight
+            if scaler is not None:
+                scaler.scale(weighted).backward()
+            else:
+                weighted.backward()
+        if micro is not None and not micro.steps:
+            if check_each_step and not math.isfinite(loss.item()):
+                raise NonFiniteLoss(step)
+            samples, loss_sum = _count(micro, x, loss, samples, loss_sum, metrics, out, y)
+            continue
         if scaler is not None:
-            scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
-        else:
-            loss.backward()
         if clip_norm:
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
         if clip_value:
@@ -149,11 +163,8 @@ def train_epoch(model, loader, loss_fn, loss_name, optimizer, scheduler_per_step
             optimizer.step()
         if scheduler_per_step is not None:
             scheduler_per_step.step()
-        batch = x.shape[0]
-        samples += batch
-        loss_sum += loss.detach() * batch
-        for m in metrics.values():
-            m.update(out.detach(), metric_target(loss_name, out, y))
+        samples, loss_sum = _count(micro, x, loss, samples, loss_sum, metrics, out,
+                                   metric_target(loss_name, out, y))
         if check_each_step and not math.isfinite(loss.item()):
             raise NonFiniteLoss(step)
         if progress.due():
@@ -162,15 +173,32 @@ def train_epoch(model, loader, loss_fn, loss_name, optimizer, scheduler_per_step
                 raise NonFiniteLoss(step)
             progress.show(step, value, samples)
     progress.close()
+    if reduce is not None:
+        loss_sum, samples = reduce(loss_sum, samples, metrics)
     mean_loss = float(loss_sum) / max(samples, 1)
     if not math.isfinite(mean_loss):
         raise NonFiniteLoss(len(loader))
     return mean_loss, {k: m.compute() for k, m in metrics.items()}, samples, time.perf_counter() - start
 
 
+def no_sync_unless(model, syncing: bool):
+    """DDP's no_sync() on the micro-steps of an accumulation that do not step (no gradient exchange)."""
+    return nullcontext() if syncing or not hasattr(model, "no_sync") else model.no_sync()
+
+
+def _count(micro, x, loss, samples, loss_sum, metrics, out, y):
+    """Add a batch to the epoch's sums; a stand-in batch (count 0, see sharding.shard) adds nothing."""
+    batch = x.shape[0] if micro is None else micro.count
+    if batch:
+        loss_sum += loss.detach() * batch
+        for m in metrics.values():
+            m.update(out.detach(), y)
+    return samples + batch, loss_sum
+
+
 @torch.no_grad()
-def evaluate(model, loader, loss_fn, loss_name, metrics, device, amp_dtype) -> dict:
-    """Mean loss and metrics over a loader, in eval mode."""
+def evaluate(model, loader, loss_fn, loss_name, metrics, device, amp_dtype, reduce=None) -> dict:
+    """Mean loss and metrics over a loader, in eval mode; `reduce` sums them over the processes."""
     model.eval()
     autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
@@ -185,4 +213,6 @@ def evaluate(model, loader, loss_fn, loss_name, metrics, device, amp_dtype) -> d
         samples += x.shape[0]
         for m in metrics.values():
             m.update(out.float(), y)
+    if reduce is not None:
+        loss_sum, samples = reduce(loss_sum, samples, metrics)
     return {"loss": float(loss_sum) / max(samples, 1), **{k: m.compute() for k, m in metrics.items()}}

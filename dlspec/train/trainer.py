@@ -20,12 +20,14 @@ from ..spec import Spec
 from . import rundir
 from .checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
 from .config import TrainConfig
+from .distributed import Dist
 from .faults import is_out_of_memory, out_of_memory
 from .finetune import freeze, frozen_leaves, init_weights, param_groups, unfreeze_due
 from .fit_checks import check_data_fits_model, check_task
 from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_sigterm
 from .loop import NonFiniteLoss, Progress, autocast_dtype, evaluate, select_device, train_epoch
 from .metrics import higher_is_better, make_metrics
+from .sharding import StepPlan
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Run:
     config: TrainConfig = field(repr=False)
     interrupted: bool = False
     exit_status: int = 0  # for the CLI: 130 after Ctrl-C, 143 after SIGTERM
+    rank: int = 0  # this process's rank in a distributed job; only rank 0 reports
 
     def path(self, name: str) -> str:
         return os.path.join(self.out_dir, name)
@@ -59,8 +62,10 @@ class Trainer:
 
     on_epoch = None  # called with each epoch's row once it is saved (dlspec tune's pruning); may raise to stop
 
-    def __init__(self, spec: Spec, cfg: TrainConfig, out: str, state: Optional[dict], log, progress, overrides):
+    def __init__(self, spec: Spec, cfg: TrainConfig, out: str, state: Optional[dict], log, progress, overrides,
+                 dist: Optional[Dist] = None):
         self.spec, self.cfg, self.out, self.state, self.log = spec, cfg, out, state, log
+        self.dist = dist or Dist()  # one process unless fit joined a job (see distributed.py)
         self.show_progress = progress
         self.overrides = overrides if state is None else state.get("overrides")
 
@@ -69,17 +74,19 @@ class Trainer:
     def _setup(self) -> None:
         cfg = self.cfg
         _seed_everything(cfg.seed)
-        self.device = select_device(cfg.device)
+        self.device = self.dist.place(select_device(cfg.device))
         self.amp = autocast_dtype(cfg.precision, self.device)
         from ..data.pipeline import build_data
-        self.data = build_data(cfg.data, pin_memory=self.device.type == "cuda", loss_task=cfg.loss_task,
-                               device=self.device, augment_seed=cfg.seed)
+        with self.dist.local_first():  # downloads happen once per node
+            self.data = build_data(cfg.data, pin_memory=self.device.type == "cuda", loss_task=cfg.loss_task,
+                                   device=self.device, augment_seed=cfg.seed)
         if self.data.vocab is not None:
             self.spec.set_vocab(cfg.model, len(self.data.vocab))
         self.spec.set_sample_shape(cfg.model, self.data.sample_shape)  # for vector(auto)
         check_task(cfg, self.data, self.spec.plan(cfg.model))  # loss and metrics fit the data's task
         check_data_fits_model(self.spec, self.cfg, self.data)
-        self.model = self.spec.build(cfg.model)
+        self.model = self.dist.prepare_model(self.spec.build(cfg.model), cfg.sync_batchnorm,
+                                             self.device, cfg.locs.get("sync_batchnorm"))
         if cfg.init and self.state is None:
             self.log(init_weights(self.model, cfg.init, cfg.locs.get("init")))
         self.model.to(self.device)
@@ -88,8 +95,12 @@ class Trainer:
         self.optimizer = opt_def.build(self._param_groups(), opt_args)
         loss_def, loss_args = cfg.loss
         self.loss_fn = loss_def.build(loss_args)
-        self.steps_per_epoch = len(self.data.loaders["train"])
+        self.plan = StepPlan(self.data.sizes["train"], cfg.data.batch, cfg.accumulate, self.dist.rank,
+                             self.dist.world)
+        self.steps_per_epoch = self.plan.optimizer_steps
         self.step_model = self._step_model()  # the model, or its torch.compile wrapper (train/presets.py)
+        # after the presets (they set the cached loaders' memory format): this process's share of each batch
+        self.data.loaders = self.dist.shard(self.data.loaders)
         self.scheduler = None
         if cfg.schedule:
             sched_def, sched_args = cfg.schedule
@@ -101,6 +112,7 @@ class Trainer:
         self.train_time, self.train_samples = 0.0, 0
         if self.state is not None:
             self._restore(self.state)
+        self.dist.seed_rank(cfg.seed)  # dropout and augmentation differ between processes
 
     def _step_model(self):
         from .presets import apply_gpu_presets, compiled_model, wants_batch
@@ -112,6 +124,9 @@ class Trainer:
             batch = next(iter(self.data.loaders["train"])) if wants_batch(self.cfg.compile, self.device) else None
         if batch is not None:
             batch = tuple(t.to(self.device) for t in batch)
+        if self.dist.active and self.cfg.compile != "off":  # DDP over a compiled module is not tried here
+            self.log("compile: off with several processes (DistributedDataParallel trains the eager model)")
+            return self.model
         return compiled_model(self.model, self.cfg.compile, self.device, self.amp, batch,
                               lambda out, y: self.loss_fn(out, prepare_target(loss_name, out, y)),
                               self.steps_per_epoch * self.cfg.epochs, self.log)
@@ -149,6 +164,8 @@ class Trainer:
 
     def run(self) -> Run:
         with stop_on_sigterm():  # outside the epochs too, so a SIGTERM still releases the lock
+            if not self.dist.is_main:
+                return self._run()  # rank 0 alone writes the run directory
             rundir.prepare(self.out)  # a read-only or impossible --out fails here, before any data is loaded
             lock = rundir.RunLock(self.out)
             lock.acquire()
@@ -161,8 +178,9 @@ class Trainer:
     def _run(self) -> Run:
         self._setup()
         cfg = self.cfg
-        rundir.write_spec_and_settings(self.out, self.spec.text, {**cfg.resolved(), "device": str(self.device),
-                                                                  "overrides": self.overrides or {}})
+        if self.dist.is_main:
+            rundir.write_spec_and_settings(self.out, self.spec.text, {**cfg.resolved(), "device": str(self.device),
+                                                                      "overrides": self.overrides or {}})
         self.log(f"training {cfg.model} on {cfg.data.name} ({self.data.sizes.get('train', 0)} train / "
                  f"{self.data.sizes.get('val', 0)} val / {self.data.sizes.get('test', 0)} test samples) "
                  f"on {self.device}; run directory {self.out}")
@@ -176,10 +194,12 @@ class Trainer:
         if stopped:
             self.log(interrupted_message(stopped, epoch + 1, self.saved_epoch, self.out))
             return Run(self.out, self.history[:self.saved_epoch or 0], {}, self.model, cfg, True,
-                       EXIT_STATUS.get(stopped, 130))
-        if cfg.early_stop and os.path.exists(os.path.join(self.out, "best.ckpt")):
+                       EXIT_STATUS.get(stopped, 130), self.dist.rank)
+        if cfg.early_stop and self.dist.is_main and os.path.exists(os.path.join(self.out, "best.ckpt")):
             self.model.load_state_dict(load_checkpoint(os.path.join(self.out, "best.ckpt"))["model"])
-        return Run(self.out, self.history, self._results(), self.model, cfg)
+        if cfg.early_stop:
+            self.dist.broadcast_module(self.model)  # rank 0 read the best weights
+        return Run(self.out, self.history, self._results(), self.model, cfg, rank=self.dist.rank)
 
     def _epoch(self, epoch: int) -> bool:
         """Train and validate one epoch, write checkpoints; True when early stopping fires."""
@@ -188,12 +208,12 @@ class Trainer:
         loaders["train"].set_epoch(epoch)
         metrics = self._fresh_metrics()
         per_step = self.scheduler if cfg.schedule and cfg.schedule[0].per_step else None
-        progress = Progress(epoch + 1, cfg.epochs, self.steps_per_epoch, self.show_progress)
+        progress = Progress(epoch + 1, cfg.epochs, len(loaders["train"]), self.show_progress)
         try:
             loss, values, samples, seconds = train_epoch(
-                self.step_model, loaders["train"], self.loss_fn, cfg.loss[0].name, self.optimizer, per_step,
-                self.scaler, metrics, self.device, self.amp, cfg.clip_grad_norm, cfg.clip_grad_value, progress,
-                self._frozen_leaves())
+                self.dist.wrap(self.step_model), loaders["train"], self.loss_fn, cfg.loss[0].name, self.optimizer,
+                per_step, self.scaler, metrics, self.device, self.amp, cfg.clip_grad_norm, cfg.clip_grad_value,
+                progress, self._frozen_leaves(), plan=self.plan, reduce=self.dist.reduce_totals)
         except NonFiniteLoss as bad:
             progress.close()
             raise self._non_finite(epoch + 1, bad.step) from None
@@ -208,7 +228,7 @@ class Trainer:
         row = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], "loss": loss, **values}
         if "val" in loaders:
             val = evaluate(self.step_model, loaders["val"], self.loss_fn, cfg.loss[0].name, self._fresh_metrics(),
-                           self.device, self.amp)
+                           self.device, self.amp, self.dist.reduce_totals)
             row.update({f"val_{k}": v for k, v in val.items()})
         row["samples_per_second"] = samples / max(seconds, 1e-9)
         self.history.append(row)
@@ -218,7 +238,8 @@ class Trainer:
         stop = self._track_best(row, epoch)
         self._save("last.ckpt", epoch + 1)
         self.saved_epoch = epoch + 1
-        rundir.write_metrics_csv(self.out, self.history)
+        if self.dist.is_main:
+            rundir.write_metrics_csv(self.out, self.history)
         if self.on_epoch is not None:
             self.on_epoch(dict(row))
         return stop
@@ -267,6 +288,8 @@ class Trainer:
         return False
 
     def _save(self, name: str, epoch: int) -> None:
+        if not self.dist.is_main:
+            return
         save_checkpoint(os.path.join(self.out, name), {
             "model": self.model.state_dict(), "spec_text": self.spec.text,
             "spec_file": os.path.abspath(self.spec.filename) if not self.spec.filename.startswith("<")
@@ -293,13 +316,15 @@ class Trainer:
         test = {}
         if "test" in self.data.loaders:
             test = evaluate(self.step_model, self.data.loaders["test"], self.loss_fn, self.cfg.loss[0].name,
-                            self._fresh_metrics(), self.device, self.amp)
+                            self._fresh_metrics(), self.device, self.amp, self.dist.reduce_totals)
             self.log("test: " + ", ".join(f"{k} {v:.4f}" for k, v in test.items()))
         best_row = next((r for r in self.history if self.best and r["epoch"] == self.best["epoch"]), None)
         results = {"final": self.history[-1] if self.history else None, "best": best_row,
                    "best_epoch": self.best["epoch"] if self.best else None,
                    "monitor": self._monitor(), "test": test,
                    "train_samples_per_second": self.train_samples / max(self.train_time, 1e-9)}
+        if not self.dist.is_main:
+            return results
         rundir.write_results(self.out, results)
         rundir.write_metrics_csv(self.out, self.history)
         if self.history:
