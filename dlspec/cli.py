@@ -152,6 +152,12 @@ def _trust_option(fn):
     return click.option("--trust", is_flag=True, help=_TRUST_HELP)(fn)
 
 
+def _checkpoint_option(fn):
+    return click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True,
+                        help="The weights to use: best (best.ckpt, by the run's monitor) or last (the final "
+                             "epoch).")(fn)
+
+
 @main.command("fit")
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False), required=False)
 @click.option("--train", "train_name", help="The train block to run (when the spec has several).")
@@ -161,8 +167,9 @@ def _trust_option(fn):
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/<train or model>-<timestamp>).")
 @click.option("--resume", type=click.Path(exists=True, file_okay=False), help="Continue the run in this directory.")
 @_trust_option
+@_checkpoint_option
 @friendly_errors
-def fit_command(spec_path, train_name, sets, epochs, device, out, resume, trust):
+def fit_command(spec_path, train_name, sets, epochs, device, out, resume, trust, checkpoint):
     """Train what the train block of SPEC describes and write a run directory.
 
     The run directory holds spec.dlspec, run.yaml, metrics.csv, results.json,
@@ -173,7 +180,7 @@ def fit_command(spec_path, train_name, sets, epochs, device, out, resume, trust)
     if spec_path is None and resume is None:
         raise click.UsageError("give a SPEC to train, or --resume RUN_DIR")
     run = api.fit(spec_path, train_name, overrides=_parse_sets(sets), epochs=epochs, device=device, out=out,
-                  resume=resume, log=click.echo, trust=trust)
+                  resume=resume, log=click.echo, trust=trust, checkpoint=checkpoint)
     if run.interrupted:
         sys.exit(run.exit_status)
     click.echo(f"run directory: {run.out_dir}")
@@ -184,11 +191,12 @@ def fit_command(spec_path, train_name, sets, epochs, device, out, resume, trust)
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @_trust_option
+@_checkpoint_option
 @friendly_errors
-def evaluate_command(run_dir, split, device, trust):
-    """Print the loss and metrics of a finished run on a split."""
+def evaluate_command(run_dir, split, device, trust, checkpoint):
+    """Print the loss and metrics of a finished run on a split (its best weights unless --checkpoint last)."""
     from . import api
-    for name, value in api.evaluate(run_dir, split, device, trust).items():
+    for name, value in api.evaluate(run_dir, split, device, trust, checkpoint).items():
         click.echo(f"{split}_{name}: {value:.4f}")
 
 
@@ -200,8 +208,9 @@ def evaluate_command(run_dir, split, device, trust):
               help="Time series: how many values to forecast.")
 @click.option("--device", default="cpu", show_default=True)
 @_trust_option
+@_checkpoint_option
 @friendly_errors
-def predict_command(run_dir, inputs, top, steps, device, trust):
+def predict_command(run_dir, inputs, top, steps, device, trust, checkpoint):
     """Predict with a finished run.
 
     INPUTS are image files or CSV files of feature rows; sentences for a text
@@ -209,7 +218,7 @@ def predict_command(run_dir, inputs, top, steps, device, trust):
     nothing (forecast after the series) or a CSV holding the recent values.
     """
     from . import api
-    for p in api.predict(run_dir, list(inputs), device, top, steps, trust):
+    for p in api.predict(run_dir, list(inputs), device, top, steps, trust, checkpoint):
         if "label" in p:
             extra = "" if top <= 1 else "  (" + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in p["top"]) + ")"
             click.echo(f"{p['input']}: {p['label']} ({p['probability']:.3f}){extra}")
@@ -223,8 +232,9 @@ def predict_command(run_dir, inputs, top, steps, device, trust):
               show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), help="Folder to write into (default RUN_DIR/export).")
 @_trust_option
+@_checkpoint_option
 @friendly_errors
-def export_command(run_dir, fmt, out, trust):
+def export_command(run_dir, fmt, out, trust, checkpoint):
     """Export a finished run's model so it runs without dlspec.
 
     python writes model.py (readable PyTorch source) and weights.pt;
@@ -232,7 +242,7 @@ def export_command(run_dir, fmt, out, trust):
     package). Each export is checked to reproduce the model's outputs.
     """
     from . import api
-    click.echo(f"wrote {api.export(run_dir, fmt, out, trust)}")
+    click.echo(f"wrote {api.export(run_dir, fmt, out, trust, checkpoint)}")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ from ..train.loop import evaluate
 from .loaded import LoadedRun
 
 
-def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: bool = False) -> dict:
-    """Loss and metrics of a finished run on one split (train, val or test)."""
-    run = LoadedRun(run_dir, device, trust)
+def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: bool = False,
+                 checkpoint: str = "best") -> dict:
+    """Loss and metrics of a finished run (its best or last weights) on one split (train, val or test)."""
+    run = LoadedRun(run_dir, device, trust, checkpoint)
     from ..data.pipeline import build_data
     data = build_data(run.cfg.data, loss_task=run.cfg.loss_task)
     if split not in data.loaders:
@@ -26,10 +27,10 @@ def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: 
 
 
 def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps: int = 1,
-            trust: bool = False) -> list:
+            trust: bool = False, checkpoint: str = "best") -> list:
     """Predictions: a dict per input (image files, CSV rows, or sentences for a text run);
     for a time-series run, the next `steps` values after the series (or after a CSV given as input)."""
-    run = LoadedRun(run_dir, device, trust)
+    run = LoadedRun(run_dir, device, trust, checkpoint)
     if run.state.get("series"):
         return forecast(run, inputs, steps)
     if run.state.get("vocab"):

@@ -15,12 +15,15 @@ from .trust import load_run_spec
 
 def fit(spec_or_path, train: Optional[str] = None, overrides: Optional[dict] = None, epochs: Optional[int] = None,
         device: Optional[str] = None, out: Optional[str] = None, resume: Optional[str] = None,
-        log: Callable[[str], None] = print, progress: bool = True, trust: bool = False) -> Run:
+        log: Callable[[str], None] = print, progress: bool = True, trust: bool = False,
+        checkpoint: str = "best") -> Run:
     """Train what a train block describes and write a run directory.
 
     `spec_or_path` is a path or a loaded `Spec`; `overrides` sets `let`s;
     `resume` continues the run in that directory (possibly to more epochs);
     its stored spec may run Python code only with trust=True (see dlspec.train.trust).
+    `checkpoint` picks the weights for the test metrics and `Run.model`: best (best.ckpt, by the
+    early_stop monitor, else val_loss, else the training loss) or last; results.json says which.
     """
     if device is not None:
         check_device_name(device)  # before anything is loaded or written
@@ -35,7 +38,7 @@ def fit(spec_or_path, train: Optional[str] = None, overrides: Optional[dict] = N
         spec = spec_or_path if isinstance(spec_or_path, Spec) else load(spec_or_path, overrides)
     cfg = read_train(spec, train, epochs=epochs, device=device)
     out = out or cfg.out or rundir.default_run_dir(cfg.name or cfg.model)
-    return Trainer(spec, cfg, out, state, log, progress, overrides).run()
+    return Trainer(spec, cfg, out, state, log, progress, overrides, checkpoint).run()
 
 
 def _check_resume_options(spec_or_path, train, overrides, out) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -18,7 +19,7 @@ from ..errors import TrainError
 from ..plugins.discovery import loaded_plugins
 from ..spec import Spec
 from . import rundir
-from .checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
+from .checkpoint import check_choice, load_checkpoint, restore_rng, rng_state, save_checkpoint, select_checkpoint
 from .config import TrainConfig
 from .faults import is_out_of_memory, out_of_memory
 from .finetune import freeze, frozen_leaves, init_weights, param_groups, unfreeze_due
@@ -57,8 +58,10 @@ def _seed_everything(seed: int) -> None:
 class Trainer:
     """Holds one training run; `run()` does the work."""
 
-    def __init__(self, spec: Spec, cfg: TrainConfig, out: str, state: Optional[dict], log, progress, overrides):
+    def __init__(self, spec: Spec, cfg: TrainConfig, out: str, state: Optional[dict], log, progress, overrides,
+                 checkpoint: str = "best"):
         self.spec, self.cfg, self.out, self.state, self.log = spec, cfg, out, state, log
+        self.checkpoint = check_choice(checkpoint)  # the weights the test metrics and Run.model use
         self.show_progress = progress
         self.overrides = overrides if state is None else state.get("overrides")
 
@@ -140,6 +143,7 @@ class Trainer:
                 lock.release()
 
     def _run(self) -> Run:
+        self.started = time.perf_counter()
         self._setup()
         cfg = self.cfg
         rundir.write_spec_and_settings(self.out, self.spec.text, {**cfg.resolved(), "device": str(self.device),
@@ -158,9 +162,16 @@ class Trainer:
             self.log(interrupted_message(stopped, epoch + 1, self.saved_epoch, self.out))
             return Run(self.out, self.history[:self.saved_epoch or 0], {}, self.model, cfg, True,
                        EXIT_STATUS.get(stopped, 130))
-        if cfg.early_stop and os.path.exists(os.path.join(self.out, "best.ckpt")):
-            self.model.load_state_dict(load_checkpoint(os.path.join(self.out, "best.ckpt"))["model"])
+        self._use_checkpoint()
         return Run(self.out, self.history, self._results(), self.model, cfg)
+
+    def _use_checkpoint(self) -> None:
+        """Load the chosen weights (best.ckpt by default) for the test metrics and the returned model."""
+        which, path = select_checkpoint(self.out, self.checkpoint)
+        state = load_checkpoint(path) if which == "best" else None  # the model already holds the last epoch
+        if state is not None:
+            self.model.load_state_dict(state["model"])
+        self.used = {"checkpoint": which, "checkpoint_epoch": state["epoch"] if state else self.saved_epoch}
 
     def _epoch(self, epoch: int) -> bool:
         """Train and validate one epoch, write checkpoints; True when early stopping fires."""
@@ -272,12 +283,14 @@ class Trainer:
         if "test" in self.data.loaders:
             test = evaluate(self.model, self.data.loaders["test"], self.loss_fn, self.cfg.loss[0].name,
                             self._fresh_metrics(), self.device, self.amp)
-            self.log("test: " + ", ".join(f"{k} {v:.4f}" for k, v in test.items()))
+            self.log("test: " + ", ".join(f"{k} {v:.4f}" for k, v in test.items()) +
+                     f"  ({self.used['checkpoint']} weights, epoch {self.used['checkpoint_epoch']})")
         best_row = next((r for r in self.history if self.best and r["epoch"] == self.best["epoch"]), None)
         results = {"final": self.history[-1] if self.history else None, "best": best_row,
                    "best_epoch": self.best["epoch"] if self.best else None,
-                   "monitor": self._monitor(), "test": test,
-                   "train_samples_per_second": self.train_samples / max(self.train_time, 1e-9)}
+                   "monitor": self._monitor(), "test": test, **self.used,
+                   "train_samples_per_second": self.train_samples / max(self.train_time, 1e-9),
+                   "duration_seconds": time.perf_counter() - self.started}
         rundir.write_results(self.out, results)
         rundir.write_metrics_csv(self.out, self.history)
         if self.history:
