@@ -56,8 +56,10 @@ def check_blocks(spec, train: Optional[str] = None) -> dict:
     for decl in spec.program.data.values():
         read_data(decl, env)
     frozen = {}
+    from .train.loggers import require_packages
     for name in spec.program.trains:
         cfg = read_train(spec, name)
+        require_packages(cfg.log)
         if train is None or name == train:
             frozen.setdefault(cfg.model, cfg.freeze)
     return frozen

@@ -20,6 +20,7 @@ from .schedules import SCHEDULES
 from .components import bind
 from .devices import device_setting_check
 from .fit_checks import check_model_end
+from .loggers import check_log
 from .metrics import check_metrics, metric_name
 
 _EARLY = (Arg("monitor", "str", "val_loss"), Arg("patience", "int", 5, non_negative),
@@ -45,6 +46,8 @@ TRAIN_SETTINGS = {d.key: d for d in (
     S.SettingDef("init", S.keywords((Arg("path", "str"), Arg("only", "str", None))),
                  "init \"RUN_DIR or .ckpt\" [only=LABEL]: start from an earlier run's weights"),
     S.SettingDef("out", S.one("str"), "run directory (default runs/<train or model>-<timestamp>)"),
+    S.SettingDef("log", S.steps, "where numbers go besides metrics.csv: tensorboard, mlflow(uri=..., experiment=...), "
+                                 "csv (one or more)"),
 )}
 
 
@@ -71,6 +74,7 @@ class TrainConfig:
     unfreeze: list = field(default_factory=list)  # (label, epoch) pairs
     init: Optional[dict] = None
     out: Optional[str] = None
+    log: list = field(default_factory=list)  # (LoggerDef, args, loc) per logger named by `log`
     locs: dict = field(default_factory=dict)
 
     @property
@@ -94,6 +98,7 @@ class TrainConfig:
             "unfreeze": [{"label": label, "at": at} for label, at in self.unfreeze], "init": self.init,
             "batch": self.data.batch, "workers": self.data.workers, "split": dict(self.data.fractions),
             "split_seed": self.data.seed,
+            "log": [{"name": item.name, **args} for item, args, _ in self.log],
         }
 
 
@@ -138,7 +143,7 @@ def read_train(spec, name: Optional[str] = None, epochs: Optional[int] = None,
         precision=v.get("precision", "auto"), seed=v.get("seed", 0), freeze=v.get("freeze", []),
         unfreeze=[(u["label"], u["at"]) for u, _ in v.get("unfreeze", [])],
         init=_init(v.get("init"), v.get("init@loc")),
-        out=resolve_path(v["out"], v["out@loc"]) if "out" in v else None,
+        out=resolve_path(v["out"], v["out@loc"]) if "out" in v else None, log=check_log(v.get("log", [])),
         locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")})
     _check_links(cfg, spec)
     check_model_end(cfg, spec.plan(model))

@@ -8,6 +8,7 @@ from ..spec import Spec, load
 from . import rundir
 from .checkpoint import load_checkpoint
 from .config import read_train
+from .loggers import require_packages
 from .loop import check_device_name
 from .trainer import Run, Trainer
 from .trust import load_run_spec
@@ -37,6 +38,7 @@ def fit(spec_or_path, train: Optional[str] = None, overrides: Optional[dict] = N
     else:
         spec = spec_or_path if isinstance(spec_or_path, Spec) else load(spec_or_path, overrides)
     cfg = read_train(spec, train, epochs=epochs, device=device)
+    require_packages(cfg.log)  # log tensorboard|mlflow without the package: said before any data loads
     out = out or cfg.out or rundir.default_run_dir(cfg.name or cfg.model)
     return Trainer(spec, cfg, out, state, log, progress, overrides, checkpoint).run()
 

@@ -25,7 +25,9 @@ from .faults import is_out_of_memory, out_of_memory
 from .finetune import freeze, frozen_leaves, init_weights, param_groups, unfreeze_due
 from .fit_checks import check_data_fits_model, check_task
 from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_sigterm
-from .loop import NonFiniteLoss, Progress, autocast_dtype, evaluate, select_device, train_epoch
+from .loggers import Loggers, flat_hparams, open_loggers
+from .loop import NonFiniteLoss, autocast_dtype, evaluate, select_device, train_epoch
+from .progress import EpochProgress
 from .metrics import higher_is_better, make_metrics
 
 
@@ -63,6 +65,7 @@ class Trainer:
         self.spec, self.cfg, self.out, self.state, self.log = spec, cfg, out, state, log
         self.checkpoint = check_choice(checkpoint)  # the weights the test metrics and Run.model use
         self.show_progress = progress
+        self.loggers = Loggers([])  # tensorboard, mlflow: opened once the run directory is written
         self.overrides = overrides if state is None else state.get("overrides")
 
     # ---- setup ----
@@ -136,10 +139,14 @@ class Trainer:
             rundir.prepare(self.out)  # a read-only or impossible --out fails here, before any data is loaded
             lock = rundir.RunLock(self.out)
             lock.acquire()
+            failed = True
             try:
                 rundir.remove_leftovers(self.out)
-                return self._run()
+                run = self._run()
+                failed = run.interrupted
+                return run
             finally:
+                self.loggers.close(failed)
                 lock.release()
 
     def _run(self) -> Run:
@@ -148,6 +155,8 @@ class Trainer:
         cfg = self.cfg
         rundir.write_spec_and_settings(self.out, self.spec.text, {**cfg.resolved(), "device": str(self.device),
                                                                   "overrides": self.overrides or {}})
+        self.loggers = open_loggers(cfg.log, self.out)
+        self.loggers.start(flat_hparams(cfg.resolved()))
         self.log(f"training {cfg.model} on {cfg.data.name} ({self.data.sizes.get('train', 0)} train / "
                  f"{self.data.sizes.get('val', 0)} val / {self.data.sizes.get('test', 0)} test samples) "
                  f"on {self.device}; run directory {self.out}")
@@ -180,7 +189,8 @@ class Trainer:
         loaders["train"].set_epoch(epoch)
         metrics = self._fresh_metrics()
         per_step = self.scheduler if cfg.schedule and cfg.schedule[0].per_step else None
-        progress = Progress(epoch + 1, cfg.epochs, self.steps_per_epoch, self.show_progress)
+        progress = EpochProgress(epoch + 1, cfg.epochs, self.steps_per_epoch, self.show_progress, self.loggers,
+                                 lambda: self.optimizer.param_groups[0]["lr"])
         try:
             loss, values, samples, seconds = train_epoch(
                 self.model, loaders["train"], self.loss_fn, cfg.loss[0].name, self.optimizer, per_step, self.scaler,
@@ -207,6 +217,7 @@ class Trainer:
         if self.scheduler is not None and per_step is None:
             self.scheduler.step(row.get(cfg.schedule[1]["monitor"], loss))
         self.log(rundir.epoch_line(row, cfg.epochs))  # before _track_best, which may announce an early stop
+        self.loggers.epoch(epoch + 1, row)
         stop = self._track_best(row, epoch)
         self._save("last.ckpt", epoch + 1)
         self.saved_epoch = epoch + 1
@@ -292,6 +303,7 @@ class Trainer:
                    "train_samples_per_second": self.train_samples / max(self.train_time, 1e-9),
                    "duration_seconds": time.perf_counter() - self.started}
         rundir.write_results(self.out, results)
+        self.loggers.end(results)
         rundir.write_metrics_csv(self.out, self.history)
         if self.history:
             rundir.plot_curves(self.out, self.history)
