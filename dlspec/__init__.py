@@ -7,7 +7,7 @@ Importing dlspec does not import torch; building a model does.
 """
 from .errors import (ArgumentError, DataError, DlspecError, DlspecWarning, PluginError, ShapeError,
                      SpecSyntaxError, TrainError, UnknownNameError)
-from .api import evaluate, export, fit, predict
+from .api import evaluate, export, fit, list_runs, predict
 from .spec import Spec, load, loads
 
 __version__ = "0.1.0"
@@ -22,6 +22,6 @@ def __getattr__(name):
         return getattr(decorators, name)
     raise AttributeError(f"module 'dlspec' has no attribute {name!r}")
 
-__all__ = ["load", "loads", "Spec", "fit", "evaluate", "predict", "export", "layer", "dataset", "transform", "loss",
+__all__ = ["load", "loads", "Spec", "fit", "evaluate", "predict", "export", "list_runs", "layer", "dataset", "transform", "loss",
            "metric", "optimizer", "DlspecError", "DlspecWarning", "SpecSyntaxError", "UnknownNameError", "ArgumentError",
            "ShapeError", "DataError", "TrainError", "PluginError"]

@@ -90,6 +90,14 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
     return _predict(run_dir, list(inputs), device, top, steps, trust, checkpoint)
 
 
+def list_runs(root: str = "runs", sort: Optional[str] = None, reverse: bool = False) -> list:
+    """One dict per run directory under `root` (model, data, epochs, monitor, best, test_* metrics,
+    duration_s, status), sorted best first by `sort` (a column, e.g. test_accuracy; `accuracy` means
+    test_accuracy) when given; reverse=True flips the order. `dlspec.runs.table.format_runs` prints them."""
+    from .runs.table import list_runs as _list_runs
+    return _list_runs(root, sort, reverse)
+
+
 def export(run_dir: str, fmt: str = "python", out: Optional[str] = None, trust: bool = False,
            checkpoint: str = "best") -> str:
     """Export a finished run as python source + weights, torchscript or onnx; returns the file written.

@@ -245,5 +245,21 @@ def export_command(run_dir, fmt, out, trust, checkpoint):
     click.echo(f"wrote {api.export(run_dir, fmt, out, trust, checkpoint)}")
 
 
+@main.command("runs")
+@click.argument("root", metavar="[DIR]", default="runs", required=False, type=click.Path(file_okay=False))
+@click.option("--sort", metavar="METRIC", help="Sort by a column, best first: test_accuracy (or accuracy), best, "
+                                                "duration_s, ...")
+@click.option("--reverse", is_flag=True, help="Reverse the order.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@friendly_errors
+def runs_command(root, sort, reverse, as_json):
+    """List the runs under DIR (default runs/): model, data, epochs done/planned, the monitored
+    value's best, test metrics, duration and status, one row per run directory."""
+    from . import api
+    from .runs.table import format_runs
+    rows = api.list_runs(root, sort, reverse)
+    click.echo(json.dumps(rows, indent=2) if as_json else format_runs(rows))
+
+
 if __name__ == "__main__":
     main()
