@@ -25,7 +25,7 @@ class EpochProgress:
         self.loggers, self.lr = loggers, lr
         self.bar = _bar(epoch, epochs, steps) if enabled and sys.stderr.isatty() else None
         self.log_every = loggers.step_every if loggers else None
-        intervals = ([BAR_EVERY] if self.bar is not None else []) + ([self.log_every] if self.log_every else [])
+        intervals = ([BAR_EVERY] if self.bar is not None else []) + ([self.log_every] if self.log_every is not None else [])
         self.every = min(intervals) if intervals else None
         self.start = self.last = self.last_log = time.perf_counter()
 
@@ -38,7 +38,7 @@ class EpochProgress:
         if self.bar is not None:
             self.bar.set_postfix_str(f"loss {loss:.4f}, {rate:,.0f} samples/s", refresh=False)
             self.bar.update(step - self.bar.n)
-        if self.log_every and now - self.last_log >= self.log_every:
+        if self.log_every is not None and now - self.last_log >= self.log_every:
             self.last_log = now
             scalars = {"loss": loss, "samples_per_second": rate}
             if self.lr is not None:
@@ -55,4 +55,4 @@ def _bar(epoch: int, epochs: int, steps: int):
     from tqdm import tqdm
     # leave=False: the epoch's summary line takes the bar's place when it ends
     return tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False, file=sys.stderr,
-                dynamic_ncols=True, mininterval=BAR_EVERY)
+                dynamic_ncols=True, mininterval=0)  # show() is rate-limited already
