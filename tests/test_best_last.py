@@ -102,3 +102,17 @@ def test_a_run_without_best_ckpt_uses_last(run_dir, tmp_path):
     shutil.copytree(out, copy)
     (copy / "best.ckpt").unlink()  # as runs made before every run kept one
     assert dlspec.evaluate(str(copy)) == pytest.approx(dlspec.evaluate(str(out), checkpoint="last"))
+
+
+def test_the_trust_check_reads_the_checkpoint_that_is_loaded(run_dir, tmp_path):
+    import shutil
+    from dlspec.train.trust import UntrustedRunError
+    out, _ = run_dir
+    copy = tmp_path / "crafted"
+    shutil.copytree(out, copy)
+    state = load_checkpoint(str(copy / "best.ckpt"))
+    state["spec_text"] = 'use "evil.py"\n' + state["spec_text"]  # someone edited only best.ckpt
+    torch.save(state, copy / "best.ckpt")
+    with pytest.raises(UntrustedRunError, match='use "evil.py"'):
+        dlspec.evaluate(str(copy))
+    assert "loss" in dlspec.evaluate(str(copy), checkpoint="last")  # last.ckpt's spec runs no code
