@@ -112,6 +112,7 @@ def test_a_plain_clone_compiles_every_shipped_spec_and_fits_each_that_needs_no_d
         assert "Traceback" not in result["err"] and "internal error" not in result["err"]
         assert "epoch 1/" not in result["out"]
         assert "download" in result["err"], result["err"]
+        assert "--set weights=" in result["err"] or "download=true" in result["err"], result["err"]  # what to pass
 
 
 def site_packages() -> list:
