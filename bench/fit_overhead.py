@@ -5,7 +5,10 @@ data (sklearn digits, upsampled to make the steps less tiny) with the same
 batch size and optimizer. Prints samples/s of each and their ratio
 (target: at least 0.97 on CPU).
 
-    python bench/fit_overhead.py [--device cpu|cuda] [--precision fp32|bf16] [--epochs 3]
+    python bench/fit_overhead.py [--device cpu|cuda] [--precision fp32|bf16] [--epochs 3] [--progress]
+
+--progress draws the trainer's progress bar (it draws only on a terminal: run it
+under `script -qc "..." /dev/null` when stderr is not one) to measure what the bar costs.
 """
 import argparse
 import os
@@ -74,6 +77,7 @@ def main():
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--progress", action="store_true", help="draw the progress bar (on a terminal)")
     args = parser.parse_args()
     text = (SPEC.replace("EPOCHS", str(args.epochs)).replace("DEVICE", args.device)
             .replace("PRECISION", args.precision))
@@ -90,11 +94,13 @@ def main():
         torch.manual_seed(0)
         theirs.append(hand_written(spec.build("Net"), x, y, args.epochs, device, amp))
         with tempfile.TemporaryDirectory() as out:
-            run = dlspec.fit(spec, out=os.path.join(out, "run"), log=lambda *a: None, progress=False)
+            run = dlspec.fit(spec, out=os.path.join(out, "run"), log=lambda *a: None,
+                             progress=args.progress)
         rates = [r["samples_per_second"] for r in run.history]
         ours.append(max(rates[1:] or rates))
     a, b = max(ours), max(theirs)
-    print(f"device {args.device}, precision {args.precision}, {len(x)} samples/epoch, batch 128")
+    bar = "on" if args.progress and sys.stderr.isatty() else "off"
+    print(f"device {args.device}, precision {args.precision}, {len(x)} samples/epoch, batch 128, progress bar {bar}")
     print(f"hand-written loop: {b:,.0f} samples/s")
     print(f"dlspec trainer:    {a:,.0f} samples/s")
     print(f"ratio:             {a / b:.3f} (target >= 0.97)")

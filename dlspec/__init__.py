@@ -7,7 +7,7 @@ Importing dlspec does not import torch; building a model does.
 """
 from .errors import (ArgumentError, DataError, DlspecError, DlspecErrors, DlspecWarning, PluginError, ShapeError,
                      SpecSyntaxError, TrainError, UnknownNameError)
-from .api import diagnose, evaluate, export, fit, predict, tune, tune_show
+from .api import diagnose, evaluate, export, fit, list_runs, predict, tune, tune_show
 from .spec import Spec, load, loads
 
 __version__ = "0.1.0"
@@ -22,6 +22,7 @@ def __getattr__(name):
         return getattr(decorators, name)
     raise AttributeError(f"module 'dlspec' has no attribute {name!r}")
 
-__all__ = ["load", "loads", "Spec", "fit", "evaluate", "predict", "export", "tune", "tune_show", "layer", "dataset",
-           "transform", "loss", "metric", "optimizer", "DlspecError", "DlspecWarning", "SpecSyntaxError", "UnknownNameError", "ArgumentError",
-           "ShapeError", "DataError", "TrainError", "PluginError", "DlspecErrors", "diagnose"]
+__all__ = ["load", "loads", "Spec", "fit", "evaluate", "predict", "export", "tune", "tune_show", "list_runs", "layer",
+           "dataset", "transform", "loss", "metric", "optimizer", "DlspecError", "DlspecWarning", "SpecSyntaxError",
+           "UnknownNameError", "ArgumentError", "ShapeError", "DataError", "TrainError", "PluginError", "DlspecErrors",
+           "diagnose"]

@@ -74,8 +74,10 @@ def check_blocks(spec, train: Optional[str] = None) -> dict:
     for decl in spec.program.data.values():
         read_data(decl, env)
     frozen = {}
+    from .train.loggers import require_packages
     for name in spec.program.trains:
         cfg = read_train(spec, name)
+        require_packages(cfg.log)
         if train is None or name == train:
             frozen.setdefault(cfg.model, cfg.freeze)
     return frozen
@@ -87,35 +89,46 @@ def fit(spec_or_path, train: Optional[str] = None, **options):
     return _fit(spec_or_path, train, **options)
 
 
-def evaluate(run_dir: str, split: str = "test", device: str = "cpu", trust: bool = False) -> dict:
-    """Loss and metrics of a finished run on a split.
+def evaluate(run_dir: str, split: str = "test", device: str = "cpu", trust: bool = False,
+             checkpoint: str = "best") -> dict:
+    """Loss and metrics of a finished run on a split, with its best weights (checkpoint="last": the final epoch's).
 
     Like every call that loads a run, it refuses a run whose stored spec would
     run Python code (`use` lines, dotted data sources, recorded plugins) unless
     trust=True: a run directory from elsewhere is untrusted input."""
     from .runs.predict import evaluate_run
-    return evaluate_run(run_dir, split, device, trust)
+    return evaluate_run(run_dir, split, device, trust, checkpoint)
 
 
 def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps: int = 1,
-            trust: bool = False, batch: int = 64, out: Optional[str] = None) -> list:
+            trust: bool = False, batch: int = 64, out: Optional[str] = None, checkpoint: str = "best") -> list:
     """Predictions of a finished run: image files, CSV rows, sentences (files, folders, globs), or a
     forecast of `steps` values; `batch` inputs at a time; with `out` (.csv or .jsonl) also written there
-    (array outputs into a .npy beside it). trust=True allows a run whose spec runs code (see `evaluate`)."""
+    (array outputs into a .npy beside it). trust=True allows a run whose spec runs code; checkpoint picks
+    best or last weights (see `evaluate`)."""
     from .runs.predict import predict as _predict
-    return _predict(run_dir, list(inputs), device, top, steps, trust, batch, out)
+    return _predict(run_dir, list(inputs), device, top, steps, trust, batch, out, checkpoint)
 
 
-def export(run_dir: str, fmt: str = "python", out: Optional[str] = None, trust: bool = False) -> str:
+def list_runs(root: str = "runs", sort: Optional[str] = None, reverse: bool = False) -> list:
+    """One dict per run directory under `root` (model, data, epochs, monitor, best, test_* metrics,
+    duration_s, status), sorted best first by `sort` (a column, e.g. test_accuracy; `accuracy` means
+    test_accuracy) when given; reverse=True flips the order. `dlspec.runs.table.format_runs` prints them."""
+    from .runs.table import list_runs as _list_runs
+    return _list_runs(root, sort, reverse)
+
+
+def export(run_dir: str, fmt: str = "python", out: Optional[str] = None, trust: bool = False,
+           checkpoint: str = "best") -> str:
     """Export a finished run as python source + weights, torchscript or onnx; returns the file written.
-    trust=True allows a run whose spec runs code (see `evaluate`)."""
+    trust=True allows a run whose spec runs code; checkpoint picks best or last weights (see `evaluate`)."""
     from .runs.export import export_run
     if out is not None:  # an --out that cannot be a folder is the user's error, named as such
         import os
         from .train.rundir import writing
         with writing(out):
             os.makedirs(out, exist_ok=True)
-    return export_run(run_dir, fmt, out, trust)
+    return export_run(run_dir, fmt, out, trust, checkpoint)
 
 
 def tune(spec_path, train: Optional[str] = None, trials: Optional[int] = None, timeout: Optional[float] = None,

@@ -154,6 +154,12 @@ def _trust_option(fn):
     return click.option("--trust", is_flag=True, help=_TRUST_HELP)(fn)
 
 
+def _checkpoint_option(fn):
+    return click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True,
+                        help="The weights to use: best (best.ckpt, by the run's monitor) or last (the final "
+                             "epoch).")(fn)
+
+
 @main.command("fit")
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False), required=False)
 @click.option("--train", "train_name", help="The train block to run (when the spec has several).")
@@ -165,8 +171,9 @@ def _trust_option(fn):
 @click.option("--nproc", type=int, metavar="N",
               help="Train with N processes on this machine (torch.distributed; batch stays the global batch).")
 @_trust_option
+@_checkpoint_option
 @friendly_errors
-def fit_command(spec_path, train_name, sets, epochs, device, out, resume, trust, nproc):
+def fit_command(spec_path, train_name, sets, epochs, device, out, resume, trust, nproc, checkpoint):
     """Train what the train block of SPEC describes and write a run directory.
 
     The run directory holds spec.dlspec, run.yaml, metrics.csv, results.json,
@@ -180,7 +187,7 @@ def fit_command(spec_path, train_name, sets, epochs, device, out, resume, trust,
     if spec_path is None and resume is None:
         raise click.UsageError("give a SPEC to train, or --resume RUN_DIR")
     run = api.fit(spec_path, train_name, overrides=_parse_sets(sets), epochs=epochs, device=device, out=out,
-                  resume=resume, log=click.echo, trust=trust, nproc=nproc)
+                  resume=resume, log=click.echo, trust=trust, nproc=nproc, checkpoint=checkpoint)
     if run.interrupted:
         sys.exit(run.exit_status)
     if run.rank == 0:  # under torchrun or srun, one line for the job
@@ -192,11 +199,12 @@ def fit_command(spec_path, train_name, sets, epochs, device, out, resume, trust,
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @_trust_option
+@_checkpoint_option
 @friendly_errors
-def evaluate_command(run_dir, split, device, trust):
-    """Print the loss and metrics of a finished run on a split."""
+def evaluate_command(run_dir, split, device, trust, checkpoint):
+    """Print the loss and metrics of a finished run on a split (its best weights unless --checkpoint last)."""
     from . import api
-    for name, value in api.evaluate(run_dir, split, device, trust).items():
+    for name, value in api.evaluate(run_dir, split, device, trust, checkpoint).items():
         click.echo(f"{split}_{name}: {value:.4f}")
 
 
@@ -210,8 +218,9 @@ def evaluate_command(run_dir, split, device, trust):
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Also write the answers to a .csv or .jsonl file.")
 @click.option("--device", default="cpu", show_default=True)
 @_trust_option
+@_checkpoint_option
 @friendly_errors
-def predict_command(run_dir, inputs, top, steps, batch, out, device, trust):
+def predict_command(run_dir, inputs, top, steps, batch, out, device, trust, checkpoint):
     """Predict with a finished run.
 
     INPUTS are image files, CSV files of feature rows, folders (searched
@@ -222,7 +231,7 @@ def predict_command(run_dir, inputs, top, steps, batch, out, device, trust):
     """
     from . import api
     from .runs.writers import readable
-    answers = api.predict(run_dir, list(inputs), device, top, steps, trust, batch, out)
+    answers = api.predict(run_dir, list(inputs), device, top, steps, trust, batch, out, checkpoint)
     for p in answers:
         click.echo(readable(p, top))
     if out:
@@ -235,8 +244,9 @@ def predict_command(run_dir, inputs, top, steps, batch, out, device, trust):
               show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), help="Folder to write into (default RUN_DIR/export).")
 @_trust_option
+@_checkpoint_option
 @friendly_errors
-def export_command(run_dir, fmt, out, trust):
+def export_command(run_dir, fmt, out, trust, checkpoint):
     """Export a finished run's model so it runs without dlspec.
 
     python writes model.py (readable PyTorch source) and weights.pt;
@@ -244,7 +254,23 @@ def export_command(run_dir, fmt, out, trust):
     package). Each export is checked to reproduce the model's outputs.
     """
     from . import api
-    click.echo(f"wrote {api.export(run_dir, fmt, out, trust)}")
+    click.echo(f"wrote {api.export(run_dir, fmt, out, trust, checkpoint)}")
+
+
+@main.command("runs")
+@click.argument("root", metavar="[DIR]", default="runs", required=False, type=click.Path(file_okay=False))
+@click.option("--sort", metavar="METRIC", help="Sort by a column, best first: test_accuracy (or accuracy), best, "
+                                                "duration_s, ...")
+@click.option("--reverse", is_flag=True, help="Reverse the order.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@friendly_errors
+def runs_command(root, sort, reverse, as_json):
+    """List the runs under DIR (default runs/): model, data, epochs done/planned, the monitored
+    value's best, test metrics, duration and status, one row per run directory."""
+    from . import api
+    from .runs.table import format_runs
+    rows = api.list_runs(root, sort, reverse)
+    click.echo(json.dumps(rows, indent=2) if as_json else format_runs(rows))
 
 
 

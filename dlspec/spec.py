@@ -14,6 +14,9 @@ from .planning.nodes import BodyNode
 from .planning.planner import Planner
 from .language.resolve import Program, load_program
 
+# sources whose vocabulary size a tokens(T) input takes (before data is loaded: max_vocab + 2)
+TEXT_SOURCES = ("text", "labelled_sentences")
+
 
 class Spec:
     """A loaded spec: its models, data and train blocks, ready to check and build."""
@@ -93,7 +96,7 @@ class Spec:
             if self.program.linked(train, "model") != name or data not in self.program.data:
                 continue
             for s in self.program.data[data].settings:
-                if s.key == "source" and s.args and getattr(s.args[0], "callee", None) == "text":
+                if s.key == "source" and s.args and getattr(s.args[0], "callee", None) in TEXT_SOURCES:
                     given = {k.name: k.value for k in s.args[0].kwargs}.get("max_vocab")
                     value = self.program.global_env().eval(given) if given is not None else 20000
                     return value + 2 if isinstance(value, int) else None

@@ -160,17 +160,18 @@ def clean_run(tmp_path_factory):
 
 
 def craft(clean_run, tmp_path, edit, plugins=None):
-    """A copy of a clean run whose stored spec (in last.ckpt) was edited by someone else."""
+    """A copy of a clean run whose stored spec (in last.ckpt and best.ckpt) was edited by someone else."""
     import shutil
     run = tmp_path / "crafted"
     shutil.copytree(clean_run / "run", run)
     shutil.copy(clean_run / "rows.csv", tmp_path / "rows.csv")  # the stored spec's data, relative to it
-    state = load_checkpoint(str(run))
-    state["spec_text"] = edit(state["spec_text"])
-    state["spec_file"] = str(tmp_path / "net.dlspec")
-    if plugins:
-        state["plugins"] = plugins
-    torch.save(state, run / "last.ckpt")
+    for name in ("last.ckpt", "best.ckpt"):  # evaluate, predict and export load best.ckpt; --resume last.ckpt
+        state = load_checkpoint(str(run / name))
+        state["spec_text"] = edit(state["spec_text"])
+        state["spec_file"] = str(tmp_path / "net.dlspec")
+        if plugins:
+            state["plugins"] = plugins
+        torch.save(state, run / name)
     return str(run)
 
 

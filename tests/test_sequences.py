@@ -12,6 +12,7 @@ from dlspec.errors import DataError, TrainError
 
 SENTENCES = SHARED_DATA / "sentiment_labelled_sentences"
 AIRLINE = SHARED_DATA / "airline_passengers" / "airline-passengers.csv"
+BUNDLED_AIRLINE = ROOT / "dlspec" / "data" / "bundled" / "airline_passengers" / "airline-passengers.csv"
 
 
 def data(text, path="<string>"):
@@ -54,7 +55,7 @@ def test_text_errors_name_the_file(tmp_path):
 def test_timeseries_windows_are_chronological_and_scaled_on_training_only():
     bundle = data(f'data d {{ source timeseries("{AIRLINE}", column="Passengers", window=12, horizon=2)\n'
                   ' split train=0.7 val=0.1 test=0.2; scale minmax; shuffle false }')
-    values = [float(r["Passengers"]) for r in csv.DictReader(open(AIRLINE))]
+    values = [float(r["Passengers"]) for r in csv.DictReader(open(BUNDLED_AIRLINE))]  # the spec's bundled series
     assert bundle.sample_shape == (12, 1) and sum(bundle.sizes.values()) == len(values) - 13
     scale = bundle.target_scale
     train_x = torch.cat([x for x, _ in bundle.loaders["train"]])
@@ -86,7 +87,6 @@ def test_more_classes_than_the_head_has_outputs(tmp_path):
         dlspec.fit(tmp_path / "s.dlspec", out=str(tmp_path / "run"), log=quiet)
 
 
-@needs_shared
 @pytest.mark.slow
 def test_sentiment_lstm_reaches_75_percent(tmp_path):
     # Its speed (about 10 s on 2 cores) is a benchmark's business, not a test's: a busy CI machine is no bug.
@@ -96,11 +96,10 @@ def test_sentiment_lstm_reaches_75_percent(tmp_path):
     assert good["label"] == "1" and bad["label"] == "0"
 
 
-@needs_shared
 @pytest.mark.slow
 def test_airline_lstm_beats_the_naive_forecast(tmp_path):
     run = dlspec.fit(ROOT / "specs" / "airline_lstm.dlspec", out=str(tmp_path / "run"), log=quiet)
-    values = [float(r["Passengers"]) for r in csv.DictReader(open(AIRLINE))]
+    values = [float(r["Passengers"]) for r in csv.DictReader(open(BUNDLED_AIRLINE))]  # the spec's bundled series
     n = len(values) - 12
     test = range(int(round(0.8 * n)), n)
     naive = sum(abs(values[i + 12] - values[i + 11]) for i in test) / len(test)

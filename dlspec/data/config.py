@@ -13,6 +13,7 @@ from ..schema import settings as S
 from ..errors import ArgumentError, DataError, Loc, UnknownNameError, did_you_mean
 from ..schema.args import Arg, bind_args, non_negative, positive
 from ..language.resolve import Env, resolve_path
+from .bundled import resolve_bundled
 from .sources.base import SOURCES
 from .paths import plan_path
 from .transforms import check_steps
@@ -100,9 +101,9 @@ def _check_source(source: S.Step) -> Optional[dict]:
     args = bind_args(source.name, definition.args, list(source.args), dict(source.kwargs), source.loc)
     for key in definition.paths:
         if isinstance(args.get(key), str):
-            args[key] = resolve_path(args[key], source.loc)
+            args[key] = resolve_bundled(args[key], source.loc) or resolve_path(args[key], source.loc)
         elif isinstance(args.get(key), (list, tuple)):
-            args[key] = [resolve_path(str(p), source.loc) for p in args[key]]
+            args[key] = [resolve_bundled(str(p), source.loc) or resolve_path(str(p), source.loc) for p in args[key]]
     return args
 
 

@@ -69,9 +69,11 @@ def load_weights(name: str, weights: str):
     try:
         return chosen.get_state_dict(progress=False)
     except Exception as exc:  # no network here, or a broken download
+        file = os.path.basename(chosen.url)
         raise DlspecError(f"cannot download the {chosen} weights for torchvision.{name}: {exc}",
-                          hint=f"offline? place the file {os.path.basename(chosen.url)} at {cache}, "
-                               f"or pass weights=\"path/to/state_dict.pth\"") from None
+                          hint=f"offline? pass weights=\"path/to/{file}\" (a state_dict file; --set weights=... "
+                               f"when a let holds it), place {file} at {cache}, or weights=none to train from "
+                               "scratch") from None
 
 
 @functools.lru_cache(maxsize=None)

@@ -31,12 +31,13 @@ from .python_source import PythonWriter
 FORMATS = ("python", "torchscript", "onnx")
 
 
-def export_run(run_dir: str, fmt: str = "python", out: str = None, trust: bool = False) -> str:
-    """Export the trained model of `run_dir`; returns the path of the main file written."""
+def export_run(run_dir: str, fmt: str = "python", out: str = None, trust: bool = False,
+               checkpoint: str = "best") -> str:
+    """Export the trained model of `run_dir` (its best or last weights); returns the path of the main file."""
     from .loaded import LoadedRun
     if fmt not in FORMATS:
         raise DlspecError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}")
-    run = LoadedRun(run_dir, trust=trust)
+    run = LoadedRun(run_dir, trust=trust, checkpoint=checkpoint)
     out = out or os.path.join(run_dir, "export")
     os.makedirs(out, exist_ok=True)
     plan = run.spec.plan(run.cfg.model)

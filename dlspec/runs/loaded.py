@@ -6,21 +6,25 @@ its weights are loaded with weights_only=True.
 """
 from __future__ import annotations
 
-import os
-
-from ..train.checkpoint import load_checkpoint
+from ..train.checkpoint import load_checkpoint, select_checkpoint
 from ..train.config import read_train
 from ..train.loop import select_device
 from ..train.trust import load_run_spec
 
 
 class LoadedRun:
-    """A run directory's spec, settings and trained model, ready to use."""
+    """A run directory's spec, settings and trained model, ready to use.
 
-    def __init__(self, run_dir: str, device: str = "cpu", trust: bool = False):
-        last = load_checkpoint(run_dir)
-        use_best = last["settings"].get("early_stop") and os.path.exists(os.path.join(run_dir, "best.ckpt"))
-        self.state = load_checkpoint(os.path.join(run_dir, "best.ckpt")) if use_best else last
+    `checkpoint` picks the weights: best (best.ckpt, the epoch with the best monitored
+    value; the default) or last (last.ckpt, the final epoch). `self.checkpoint` and
+    `self.epoch` say which weights were loaded.
+    """
+
+    def __init__(self, run_dir: str, device: str = "cpu", trust: bool = False, checkpoint: str = "best"):
+        load_checkpoint(run_dir)  # a folder without last.ckpt is refused with the usual message
+        self.checkpoint, path = select_checkpoint(run_dir, checkpoint)
+        self.state = load_checkpoint(path)
+        self.epoch = self.state.get("epoch")
         self.spec = load_run_spec(self.state, run_dir, trust)  # refuses to run code unless trusted
         if self.state.get("sample_shape"):  # vector(auto): the width the run was trained with
             self.spec.set_sample_shape(self.state["settings"]["model"], tuple(self.state["sample_shape"]))

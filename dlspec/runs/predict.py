@@ -18,9 +18,10 @@ from .loaded import LoadedRun
 from .meta import run_meta
 
 
-def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: bool = False) -> dict:
-    """Loss and metrics of a finished run on one split (train, val or test)."""
-    run = LoadedRun(run_dir, device, trust)
+def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: bool = False,
+                 checkpoint: str = "best") -> dict:
+    """Loss and metrics of a finished run (its best or last weights) on one split (train, val or test)."""
+    run = LoadedRun(run_dir, device, trust, checkpoint)
     from ..data.pipeline import build_data
     data = build_data(run.cfg.data, loss_task=run.cfg.loss_task)
     if split not in data.loaders:
@@ -32,15 +33,15 @@ def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: 
 
 
 def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps: int = 1,
-            trust: bool = False, batch: int = 64, out: Optional[str] = None) -> list:
+            trust: bool = False, batch: int = 64, out: Optional[str] = None, checkpoint: str = "best") -> list:
     """Predictions: a dict per input (image files, CSV rows, or sentences for a text run; folders and
     globs expand to the files the run reads), `batch` inputs at a time; for a time-series run, the next
     `steps` values after the series (or after a CSV given as input). With `out` (.csv or .jsonl) the
-    answers are also written there."""
+    answers are also written there. `checkpoint` picks best or last weights."""
     from .writers import check_out, write_predictions
     if out:
         check_out(out)
-    run = LoadedRun(run_dir, device, trust)
+    run = LoadedRun(run_dir, device, trust, checkpoint)
     try:
         answers = run_predictions(units_model(run), run_meta(run), list(inputs), top, steps, batch, run.device)
     except InputError as exc:

@@ -77,3 +77,24 @@ def load_checkpoint(path: str) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt or foreign file
         raise DlspecError(f"cannot read checkpoint {path}: {exc}") from None
+
+
+CHECKPOINTS = ("best", "last")
+
+
+def check_choice(checkpoint: str) -> str:
+    """`best` or `last`; anything else is a user error naming both."""
+    if checkpoint not in CHECKPOINTS:
+        raise DlspecError(f"checkpoint must be best or last, received '{checkpoint}'",
+                          hint="best: the epoch with the best monitored value (the default); last: the final epoch")
+    return checkpoint
+
+
+def select_checkpoint(run_dir: str, checkpoint: str = "best") -> tuple:
+    """(which, path) of the weights to use from a run directory: best.ckpt by default, last.ckpt
+    when asked for, or when the run has no best.ckpt (runs made before every run kept one)."""
+    check_choice(checkpoint)
+    best = os.path.join(run_dir, "best.ckpt")
+    if checkpoint == "best" and os.path.isfile(best):
+        return "best", best
+    return "last", os.path.join(run_dir, "last.ckpt")

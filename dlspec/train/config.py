@@ -20,6 +20,7 @@ from .schedules import SCHEDULES
 from .components import bind
 from .devices import device_setting_check
 from .fit_checks import check_model_end
+from .loggers import check_log
 from .metrics import check_metrics, metric_name
 
 _EARLY = (Arg("monitor", "str", "val_loss"), Arg("patience", "int", 5, non_negative),
@@ -51,6 +52,8 @@ TRAIN_SETTINGS = {d.key: d for d in (
                  "accumulate gradients over N batches per optimizer step (default 1)"),
     S.SettingDef("sync_batchnorm", S.one("bool"),
                  "with several processes, BatchNorm statistics over the global batch (default false)"),
+    S.SettingDef("log", S.steps, "where numbers go besides metrics.csv: tensorboard, mlflow(uri=..., experiment=...), "
+                                 "csv (one or more)"),
 )}
 
 
@@ -80,6 +83,7 @@ class TrainConfig:
     out: Optional[str] = None
     accumulate: int = 1
     sync_batchnorm: bool = False
+    log: list = field(default_factory=list)  # (LoggerDef, args, loc) per logger named by `log`
     locs: dict = field(default_factory=dict)
 
     @property
@@ -104,6 +108,7 @@ class TrainConfig:
             "batch": self.data.batch, "workers": self.data.workers, "split": dict(self.data.fractions),
             "split_seed": self.data.seed, "compile": self.compile, "cache": self.data.cache,
             "accumulate": self.accumulate, "sync_batchnorm": self.sync_batchnorm,
+            "log": [{"name": item.name, **args} for item, args, _ in self.log],
         }
 
 
@@ -149,7 +154,7 @@ def read_train(spec, name: Optional[str] = None, epochs: Optional[int] = None,
         freeze=v.get("freeze", []),
         unfreeze=[(u["label"], u["at"]) for u, _ in v.get("unfreeze", [])],
         init=_init(v.get("init"), v.get("init@loc")),
-        out=resolve_path(v["out"], v["out@loc"]) if "out" in v else None,
+        out=resolve_path(v["out"], v["out@loc"]) if "out" in v else None, log=check_log(v.get("log", [])),
         accumulate=v.get("accumulate", 1), sync_batchnorm=v.get("sync_batchnorm", False),
         locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")})
     _check_links(cfg, spec)

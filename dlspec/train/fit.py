@@ -16,6 +16,7 @@ from . import rundir
 from .checkpoint import load_checkpoint
 from .config import read_train
 from .distributed import Dist, job_environment
+from .loggers import require_packages
 from .loop import check_device_name
 from .trainer import Run, Trainer
 from .trust import load_run_spec
@@ -24,7 +25,8 @@ from .trust import load_run_spec
 def fit(spec_or_path, train: Optional[str] = None, overrides: Optional[dict] = None, epochs: Optional[int] = None,
         device: Optional[str] = None, out: Optional[str] = None, resume: Optional[str] = None,
         log: Callable[[str], None] = print, progress: bool = True, trust: bool = False,
-        nproc: Optional[int] = None, on_epoch: Optional[Callable[[dict], None]] = None) -> Run:
+        nproc: Optional[int] = None, on_epoch: Optional[Callable[[dict], None]] = None,
+        checkpoint: str = "best") -> Run:
     """Train what a train block describes and write a run directory.
 
     `spec_or_path` is a path or a loaded `Spec`; `overrides` sets `let`s;
@@ -35,6 +37,8 @@ def fit(spec_or_path, train: Optional[str] = None, overrides: Optional[dict] = N
     else the workers print. Under torchrun or srun the call joins that job.
     `on_epoch(row)` is called after each epoch with its metrics (dlspec tune reports them to its pruner;
     in one process, or on every rank of a job this call joined).
+    `checkpoint` picks the weights for the test metrics and `Run.model`: best (best.ckpt, by the
+    early_stop monitor, else val_loss, else the training loss) or last; results.json says which.
     """
     if device is not None:
         check_device_name(device)  # before anything is loaded or written
@@ -45,14 +49,15 @@ def fit(spec_or_path, train: Optional[str] = None, overrides: Optional[dict] = N
             raise TrainError(f"--nproc {nproc} inside a job that torchrun or srun already started",
                              hint="leave out --nproc: the launcher decides the number of processes")
         if nproc > 1:
-            return _launch(nproc, spec_or_path, train, overrides, epochs, device, out, resume, log, progress, trust)
+            return _launch(nproc, spec_or_path, train, overrides, epochs, device, out, resume, log, progress, trust,
+                           checkpoint)
     dist = Dist.join()
     try:
         with dist.named_failures():
             spec, cfg, state, out = _prepare(spec_or_path, train, overrides, epochs, device, out, resume, trust, dist)
             quiet = not dist.is_main
             trainer = Trainer(spec, cfg, out, state, _silent if quiet else log, progress and not quiet, overrides,
-                              dist)
+                              dist, checkpoint)
             trainer.on_epoch = on_epoch
             return trainer.run()
     finally:
@@ -75,6 +80,7 @@ def _prepare(spec_or_path, train, overrides, epochs, device, out, resume, trust,
     else:
         spec = spec_or_path if isinstance(spec_or_path, Spec) else load(spec_or_path, overrides)
     cfg = read_train(spec, train, epochs=epochs, device=device)
+    require_packages(cfg.log)  # log tensorboard|mlflow without the package: said before any data loads
     dist.check_batch(spec, cfg)
     out = dist.broadcast_object(out or cfg.out or rundir.default_run_dir(cfg.name or cfg.model))
     if state is None and dist.restarts and os.path.isfile(os.path.join(out, "last.ckpt")):
@@ -83,7 +89,8 @@ def _prepare(spec_or_path, train, overrides, epochs, device, out, resume, trust,
     return spec, cfg, state, out
 
 
-def _launch(nproc, spec_or_path, train, overrides, epochs, device, out, resume, log, progress, trust) -> Run:
+def _launch(nproc, spec_or_path, train, overrides, epochs, device, out, resume, log, progress, trust,
+            checkpoint) -> Run:
     """Check everything here (errors are reported once), then start the workers."""
     from ..plugins.discovery import loaded_plugins
     from .launch import check_nproc, launch
@@ -92,6 +99,7 @@ def _launch(nproc, spec_or_path, train, overrides, epochs, device, out, resume, 
     check_nproc(nproc, device or cfg.device)
     options = {"train": train, "overrides": overrides, "epochs": epochs, "device": device, "resume": resume,
                "log": log if _picklable(log) else print, "progress": progress, "trust": trust,
+               "checkpoint": checkpoint,
                "plugins": loaded_plugins()["modules"]}
     if resume is None:
         options["out"] = run_out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -18,14 +19,16 @@ from ..errors import TrainError
 from ..plugins.discovery import loaded_plugins
 from ..spec import Spec
 from . import rundir
-from .checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
+from .checkpoint import check_choice, load_checkpoint, restore_rng, rng_state, save_checkpoint, select_checkpoint
 from .config import TrainConfig
 from .distributed import Dist
 from .faults import is_out_of_memory, out_of_memory
 from .finetune import freeze, frozen_leaves, init_weights, param_groups, unfreeze_due
 from .fit_checks import check_data_fits_model, check_task
 from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_sigterm
-from .loop import NonFiniteLoss, Progress, autocast_dtype, evaluate, select_device, train_epoch
+from .loggers import Loggers, flat_hparams, open_loggers
+from .loop import NonFiniteLoss, autocast_dtype, evaluate, select_device, train_epoch
+from .progress import EpochProgress
 from .metrics import higher_is_better, make_metrics
 from .sharding import StepPlan
 
@@ -63,10 +66,12 @@ class Trainer:
     on_epoch = None  # called with each epoch's row once it is saved (dlspec tune's pruning); may raise to stop
 
     def __init__(self, spec: Spec, cfg: TrainConfig, out: str, state: Optional[dict], log, progress, overrides,
-                 dist: Optional[Dist] = None):
+                 dist: Optional[Dist] = None, checkpoint: str = "best"):
         self.spec, self.cfg, self.out, self.state, self.log = spec, cfg, out, state, log
         self.dist = dist or Dist()  # one process unless fit joined a job (see distributed.py)
+        self.checkpoint = check_choice(checkpoint)  # the weights the test metrics and Run.model use
         self.show_progress = progress
+        self.loggers = Loggers([])  # tensorboard, mlflow: opened once the run directory is written
         self.overrides = overrides if state is None else state.get("overrides")
 
     # ---- setup ----
@@ -169,18 +174,25 @@ class Trainer:
             rundir.prepare(self.out)  # a read-only or impossible --out fails here, before any data is loaded
             lock = rundir.RunLock(self.out)
             lock.acquire()
+            failed = True
             try:
                 rundir.remove_leftovers(self.out)
-                return self._run()
+                run = self._run()
+                failed = run.interrupted
+                return run
             finally:
+                self.loggers.close(failed)
                 lock.release()
 
     def _run(self) -> Run:
+        self.started = time.perf_counter()
         self._setup()
         cfg = self.cfg
         if self.dist.is_main:
             rundir.write_spec_and_settings(self.out, self.spec.text, {**cfg.resolved(), "device": str(self.device),
                                                                       "overrides": self.overrides or {}})
+            self.loggers = open_loggers(cfg.log, self.out)  # rank 0 alone logs
+            self.loggers.start(flat_hparams(cfg.resolved()))
         self.log(f"training {cfg.model} on {cfg.data.name} ({self.data.sizes.get('train', 0)} train / "
                  f"{self.data.sizes.get('val', 0)} val / {self.data.sizes.get('test', 0)} test samples) "
                  f"on {self.device}; run directory {self.out}")
@@ -195,11 +207,22 @@ class Trainer:
             self.log(interrupted_message(stopped, epoch + 1, self.saved_epoch, self.out))
             return Run(self.out, self.history[:self.saved_epoch or 0], {}, self.model, cfg, True,
                        EXIT_STATUS.get(stopped, 130), self.dist.rank)
-        if cfg.early_stop and self.dist.is_main and os.path.exists(os.path.join(self.out, "best.ckpt")):
-            self.model.load_state_dict(load_checkpoint(os.path.join(self.out, "best.ckpt"))["model"])
-        if cfg.early_stop:
-            self.dist.broadcast_module(self.model)  # rank 0 read the best weights
+        self._use_checkpoint()
         return Run(self.out, self.history, self._results(), self.model, cfg, rank=self.dist.rank)
+
+    def _use_checkpoint(self) -> None:
+        """Load the chosen weights (best.ckpt by default) for the test metrics and the returned model;
+        rank 0 reads them (only it may see the run directory) and the other ranks take them from it."""
+        used = None
+        if self.dist.is_main:
+            which, path = select_checkpoint(self.out, self.checkpoint)
+            state = load_checkpoint(path) if which == "best" else None  # the model already holds the last epoch
+            if state is not None:
+                self.model.load_state_dict(state["model"])
+            used = {"checkpoint": which, "checkpoint_epoch": state["epoch"] if state else self.saved_epoch}
+        self.used = self.dist.broadcast_object(used)
+        if self.used["checkpoint"] == "best":
+            self.dist.broadcast_module(self.model)
 
     def _epoch(self, epoch: int) -> bool:
         """Train and validate one epoch, write checkpoints; True when early stopping fires."""
@@ -208,7 +231,8 @@ class Trainer:
         loaders["train"].set_epoch(epoch)
         metrics = self._fresh_metrics()
         per_step = self.scheduler if cfg.schedule and cfg.schedule[0].per_step else None
-        progress = Progress(epoch + 1, cfg.epochs, len(loaders["train"]), self.show_progress)
+        progress = EpochProgress(epoch + 1, cfg.epochs, len(loaders["train"]), self.show_progress, self.loggers,
+                                 lambda: self.optimizer.param_groups[0]["lr"])
         try:
             loss, values, samples, seconds = train_epoch(
                 self.dist.wrap(self.step_model), loaders["train"], self.loss_fn, cfg.loss[0].name, self.optimizer,
@@ -235,6 +259,7 @@ class Trainer:
         if self.scheduler is not None and per_step is None:
             self.scheduler.step(row.get(cfg.schedule[1]["monitor"], loss))
         self.log(rundir.epoch_line(row, cfg.epochs))  # before _track_best, which may announce an early stop
+        self.loggers.epoch(epoch + 1, row)
         stop = self._track_best(row, epoch)
         self._save("last.ckpt", epoch + 1)
         self.saved_epoch = epoch + 1
@@ -317,15 +342,18 @@ class Trainer:
         if "test" in self.data.loaders:
             test = evaluate(self.step_model, self.data.loaders["test"], self.loss_fn, self.cfg.loss[0].name,
                             self._fresh_metrics(), self.device, self.amp, self.dist.reduce_totals)
-            self.log("test: " + ", ".join(f"{k} {v:.4f}" for k, v in test.items()))
+            self.log("test: " + ", ".join(f"{k} {v:.4f}" for k, v in test.items()) +
+                     f"  ({self.used['checkpoint']} weights, epoch {self.used['checkpoint_epoch']})")
         best_row = next((r for r in self.history if self.best and r["epoch"] == self.best["epoch"]), None)
         results = {"final": self.history[-1] if self.history else None, "best": best_row,
                    "best_epoch": self.best["epoch"] if self.best else None,
-                   "monitor": self._monitor(), "test": test,
-                   "train_samples_per_second": self.train_samples / max(self.train_time, 1e-9)}
+                   "monitor": self._monitor(), "test": test, **self.used,
+                   "train_samples_per_second": self.train_samples / max(self.train_time, 1e-9),
+                   "duration_seconds": time.perf_counter() - self.started}
         if not self.dist.is_main:
             return results
         rundir.write_results(self.out, results)
+        self.loggers.end(results)
         rundir.write_metrics_csv(self.out, self.history)
         if self.history:
             rundir.plot_curves(self.out, self.history)
