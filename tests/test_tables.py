@@ -105,3 +105,24 @@ def test_vector_auto_takes_its_width_from_the_data_at_compile(tmp_path):
                                          "data d { source sklearn_digits }\ntrain { model M; data d }")
     with pytest.raises(DlspecError, match="one-dimensional samples; the data gives samples of shape \\[1, 8, 8\\]"):
         dlspec.load(tmp_path / "img.dlspec").build("M")
+
+
+def test_a_train_block_without_a_loss_trains_a_numeric_target_as_regression_with_mse(tmp_path):
+    make_table(tmp_path / "houses.csv", rows=120)
+    (tmp_path / "h.dlspec").write_text(
+        'model M { input vector(auto); linear(1) }\n'
+        'data d { source csv("houses.csv", target="price", missing=median); split train=0.8 test=0.2 }\n'
+        'train { optimizer adam(lr=0.05); epochs 2; metrics mae }')
+    run = dlspec.fit(tmp_path / "h.dlspec", out=str(tmp_path / "run"), log=quiet, progress=False)
+    assert run.config.loss[0].name == "mse" and "mae" in run.results["test"]
+    assert dlspec.evaluate(str(tmp_path / "run"))["loss"] == pytest.approx(run.results["test"]["loss"], rel=1e-5)
+
+
+def test_a_written_classification_loss_reads_a_numeric_target_as_class_labels(tmp_path):
+    make_table(tmp_path / "houses.csv", rows=60)
+    (tmp_path / "h.dlspec").write_text(
+        'model M { input vector(auto); linear(1) }\n'
+        'data d { source csv("houses.csv", target="price", missing=median); split train=0.8 test=0.2 }\n'
+        'train { loss cross_entropy; epochs 1 }')
+    with pytest.raises(DlspecError, match=r"outputs 1 values per sample but data d has \d+ classes"):
+        dlspec.fit(tmp_path / "h.dlspec", out=str(tmp_path / "run"), log=quiet, progress=False)

@@ -7,7 +7,7 @@ its weights are loaded with weights_only=True.
 from __future__ import annotations
 
 from ..train.checkpoint import load_checkpoint, select_checkpoint
-from ..train.config import read_train
+from ..train.config import fitted_to_task, read_train
 from ..train.loop import select_device
 from ..train.trust import load_run_spec
 
@@ -28,7 +28,8 @@ class LoadedRun:
         self.spec = load_run_spec(self.state, run_dir, trust)  # refuses to run code unless trusted
         if self.state.get("sample_shape"):  # vector(auto): the width the run was trained with
             self.spec.set_sample_shape(self.state["settings"]["model"], tuple(self.state["sample_shape"]))
-        self.cfg = read_train(self.spec, self.state["settings"]["train"], epochs=self.state["settings"]["epochs"])
+        self.cfg = fitted_to_task(read_train(self.spec, self.state["settings"]["train"],
+                                             epochs=self.state["settings"]["epochs"]), self.state.get("task"))
         if self.state.get("vocab"):
             self.spec.set_vocab(self.cfg.model, len(self.state["vocab"]))
         self.device = select_device(device)

@@ -6,7 +6,7 @@ runs this so mistakes surface before any data is loaded.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from ..schema import settings as S
@@ -161,6 +161,15 @@ def read_train(spec, name: Optional[str] = None, epochs: Optional[int] = None,
     check_soft_targets(cfg)
     check_model_end(cfg, spec.plan(model))
     return cfg
+
+
+def fitted_to_task(cfg: TrainConfig, task: Optional[str]) -> TrainConfig:
+    """`cfg` with its default loss fitted to the data's task: a train block that writes no `loss` trains a
+    regression (a numeric csv target, a series) with mse, since the default cross_entropy needs class
+    labels. A written loss is kept as written (check_task then says when it does not fit)."""
+    if "loss" in cfg.locs or task != "regression":
+        return cfg
+    return replace(cfg, loss=bind(LOSSES, S.Step("mse", (), {}, cfg.loc), "loss"))
 
 
 def _init(value: Optional[dict], loc) -> Optional[dict]:

@@ -20,7 +20,7 @@ from ..plugins.discovery import loaded_plugins
 from ..spec import Spec
 from . import rundir
 from .checkpoint import check_choice, load_checkpoint, restore_rng, rng_state, save_checkpoint, select_checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, fitted_to_task
 from .distributed import Dist
 from .faults import is_out_of_memory, out_of_memory
 from .finetune import freeze, frozen_leaves, init_weights, param_groups, unfreeze_due
@@ -88,6 +88,7 @@ class Trainer:
         if self.data.vocab is not None:
             self.spec.set_vocab(cfg.model, len(self.data.vocab))
         self.spec.set_sample_shape(cfg.model, self.data.sample_shape)  # for vector(auto)
+        self.cfg = cfg = fitted_to_task(cfg, self.data.task)  # no `loss` written: mse for a regression
         check_task(cfg, self.data, self.spec.plan(cfg.model))  # loss and metrics fit the data's task
         check_data_fits_model(self.spec, self.cfg, self.data)
         self.model = self.dist.prepare_model(self.spec.build(cfg.model), cfg.sync_batchnorm,
