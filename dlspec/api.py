@@ -32,12 +32,14 @@ def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = 
     Every error the checks can find is raised at once (`DlspecErrors`; one
     error is raised as itself); `diagnose` returns them instead.
     """
-    diagnosis = diagnose(path, overrides=overrides, model=model, train=train, capture_warnings=False)
+    bases = _space_bases(path, overrides)  # a space without a default is checked at its base value
+    diagnosis = diagnose(path, overrides={**(overrides or {}), **bases}, model=model, train=train,
+                         capture_warnings=False)
     diagnosis.raise_errors()
     spec = diagnosis.spec
-    if spec.program.spaces:  # search spaces: check the values they can take, go on at their defaults
+    if bases:  # search spaces: check the values they can take, go on at their base values
         from .tuning.check import check_spaces
-        spec = check_spaces(spec, model, train)
+        spec = check_spaces(load(path, overrides), model, train)
     if train is not None and model is None:
         from .train.config import read_train
         model = read_train(spec, train).model
@@ -64,6 +66,20 @@ def data_paths(spec) -> dict:
     from .data.paths import describe_plan
     env = spec.program.global_env()
     return {name: describe_plan(read_data(decl, env)) for name, decl in spec.program.data.items()}
+
+
+def _space_bases(path, overrides: Optional[dict]) -> dict:
+    """`--set` texts giving each search space of the spec its base value (its default, else its first
+    option or low end); empty without spaces, or when the spec does not load (diagnose reports why)."""
+    from .errors import DlspecError
+    try:
+        spec = load(path, overrides)
+    except DlspecError:
+        return {}
+    if not spec.program.spaces:
+        return {}
+    from .tuning.check import base_overrides, open_spaces
+    return base_overrides(open_spaces(spec))
 
 
 def check_blocks(spec, train: Optional[str] = None) -> dict:
