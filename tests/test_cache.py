@@ -87,6 +87,30 @@ def test_normalize_auto_measures_the_same_statistics(tmp_path):
     assert_same_batches(batches(cached.loaders["train"], 1), batches(loader.loaders["train"], 1), exact=False)
 
 
+def test_normalize_auto_measures_each_feature_of_a_table_as_the_loader_path_does(tmp_path):
+    # a table's sample is (features,): each feature is a channel on both paths (one mean over all the
+    # features would leave a column of sizes near 100 beside one of rooms near 3)
+    g = torch.Generator().manual_seed(0)
+    rows = ["size,rooms,flag,price"] + [f"{100 + 50 * float(torch.rand(1, generator=g)):.2f},"
+                                        f"{int(torch.randint(1, 6, (1,), generator=g))},{i % 2},{i}"
+                                        for i in range(60)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    text = ('model M { input vector(3); linear(1) }\n'
+            'data d { source csv("t.csv", target="price"); split train=0.8 test=0.2; batch 8; CACHE\n'
+            '         transform { normalize(auto) } }\n'
+            'train { loss mse; epochs 1 }\n')
+    found = {}
+    for cache_setting in ("cache auto", "cache none"):
+        (tmp_path / "s.dlspec").write_text(text.replace("CACHE", cache_setting))
+        found[cache_setting] = build_data(data_cfg(dlspec.load(tmp_path / "s.dlspec")))
+    cached, loader = found["cache auto"], found["cache none"]
+    assert isinstance(cached.loaders["train"], CachedLoader)
+    assert len(cached.normalization["mean"]) == 3
+    for key in ("mean", "std"):
+        assert cached.normalization[key] == pytest.approx(loader.normalization[key], rel=1e-5)
+    assert_same_batches(batches(cached.loaders["train"], 1), batches(loader.loaders["train"], 1), exact=False)
+
+
 def _image_folder(root, size=(6, 5)):
     g = torch.Generator().manual_seed(0)
     for c in range(3):

@@ -191,7 +191,8 @@ def channel_stats(x: torch.Tensor):
     for start in range(0, len(x), 4096):
         chunk = x[start:start + 4096]
         chunk = chunk.double() / 255 if chunk.dtype == torch.uint8 else chunk.double()
-        flat = chunk.transpose(0, 1).reshape(chunk.shape[1], -1) if chunk.dim() > 2 else chunk.reshape(1, -1)
+        # a sample's first dim is its channels, as on the per-sample path: image channels, a table's features
+        flat = chunk.transpose(0, 1).reshape(chunk.shape[1], -1) if chunk.dim() > 1 else chunk.reshape(1, -1)
         s, sq = flat.sum(1), (flat * flat).sum(1)
         total = s if total is None else total + s
         total_sq = sq if total_sq is None else total_sq + sq
