@@ -61,10 +61,11 @@ def human(n: float) -> str:
 # ---- decoding --------------------------------------------------------------
 
 
-class _Decoded:
-    """Samples of `base` at `indices`, decoded by `fn` (for a DataLoader that decodes in workers)."""
+class SampleView:
+    """The samples of `base` at `indices`, with `fn` (when given) applied to x: a split seen through its
+    deterministic transforms, for the per-sample DataLoader and for decoding the cache in workers."""
 
-    def __init__(self, base, indices, fn):
+    def __init__(self, base, indices, fn=None):
         self.base, self.indices, self.fn = base, list(indices), fn
 
     def __len__(self):
@@ -72,7 +73,7 @@ class _Decoded:
 
     def __getitem__(self, i):
         x, y = self.base[self.indices[i]]
-        return self.fn(x), y
+        return (self.fn(x) if self.fn is not None else x), y
 
 
 def image_decoder(steps: list, from_pil: bool = True):
@@ -92,7 +93,7 @@ def decode_split(dataset, indices: list, fn, workers: int) -> tuple:
     if hasattr(dataset, "x") and hasattr(dataset, "y") and isinstance(dataset.x, torch.Tensor):
         x, y = dataset.x[indices], dataset.y[indices]
         return (torch.stack([fn(s) for s in x]) if fn is not None and len(x) else x), y
-    loader = torch.utils.data.DataLoader(_Decoded(dataset, indices, fn or (lambda x: x)), batch_size=256,
+    loader = torch.utils.data.DataLoader(SampleView(dataset, indices, fn), batch_size=256,
                                          num_workers=workers)
     xs, ys = [], []
     for xb, yb in loader:

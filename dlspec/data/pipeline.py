@@ -18,7 +18,7 @@ import torch
 
 from ..errors import DataError, warn
 from .config import DataConfig
-from .cache import epoch_order
+from .cache import SampleView, epoch_order
 from .paths import plan_path
 from .sources.base import SOURCES, SeriesInfo, SourceData, TensorData
 from .sources.dotted import load_class_source
@@ -36,20 +36,6 @@ class Standardize(torch.nn.Module):
     def forward(self, x):
         shape = (-1,) + (1,) * (x.dim() - 1) if x.dim() > 1 else (-1,)
         return (x - self.mean.view(shape)) / self.std.view(shape)
-
-
-class _Mapped:
-    """A view of some samples of a dataset with a transform applied to x."""
-
-    def __init__(self, base, indices, fn):
-        self.base, self.indices, self.fn = base, list(indices), fn
-
-    def __len__(self):
-        return len(self.indices)
-
-    def __getitem__(self, i):
-        x, y = self.base[self.indices[i]]
-        return (self.fn(x) if self.fn is not None else x), y
 
 
 class TensorLoader:
@@ -295,7 +281,7 @@ def _loader(cfg, dataset, indices, base_fn, augment, normalize, train, pin_memor
         return TensorLoader(x, y, cfg.batch, shuffle, seed)
     fn = compose([base_fn, augment, normalize])
     workers = cfg.workers
-    return EpochDataLoader(_Mapped(dataset, indices, fn), batch_size=cfg.batch, shuffle=shuffle, seed=seed,
+    return EpochDataLoader(SampleView(dataset, indices, fn), batch_size=cfg.batch, shuffle=shuffle, seed=seed,
                            num_workers=workers, persistent_workers=workers > 0, pin_memory=pin_memory,
                            prefetch_factor=4 if workers > 0 else None)
 
