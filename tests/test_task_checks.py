@@ -117,12 +117,13 @@ def test_a_regression_loss_on_class_labels_is_an_error_at_the_loss(tmp_path):
     assert info.value.line == 4 and "cross_entropy" in info.value.hint and "task=regression" in info.value.hint
 
 
-def test_the_default_loss_on_numbers_says_to_choose_one(tmp_path):
+def test_numbers_without_a_written_loss_train_with_mse_and_the_log_says_so(tmp_path):
     _decimal_table(tmp_path)
     path = write_spec(tmp_path, _REG.format(loss="mse", metrics="mae").replace("    loss mse\n", ""))
-    with pytest.raises(TrainError, match="the default loss cross_entropy needs class labels") as info:
-        dlspec.fit(path, out=str(tmp_path / "run"), log=quiet, progress=False)
-    assert "target column 'y' holds numbers" in info.value.message and "mse" in info.value.hint
+    lines = []
+    run = dlspec.fit(path, out=str(tmp_path / "run"), log=lines.append, progress=False)
+    assert run.config.loss[0].name == "mse" and "mae" in run.results["final"]
+    assert any(line.startswith("loss mse: the train block names no loss and data") for line in lines)
 
 
 def test_regression_output_width_must_match_the_horizon(tmp_path):

@@ -89,6 +89,8 @@ class Trainer:
             self.spec.set_vocab(cfg.model, len(self.data.vocab))
         self.spec.set_sample_shape(cfg.model, self.data.sample_shape)  # for vector(auto)
         self.cfg = cfg = fitted_to_task(cfg, self.data.task)  # no `loss` written: mse for a regression
+        if cfg.loss[0].name == "mse" and "loss" not in cfg.locs:
+            self.log(f"loss mse: the train block names no loss and data {cfg.data.name} is a regression")
         check_task(cfg, self.data, self.spec.plan(cfg.model))  # loss and metrics fit the data's task
         check_data_fits_model(self.spec, self.cfg, self.data)
         self.model = self.dist.prepare_model(self.spec.build(cfg.model), cfg.sync_batchnorm,
