@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..diagnostics import Diagnosis, diagnose
-from ..planning.nodes import BodyNode, LayerNode
+from ..language.recovery import blank_comment_and_strings
+from ..planning.nodes import LayerNode
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
@@ -43,7 +44,7 @@ class Analysis:
         if not 1 <= line <= len(self.lines):
             return None
         text = self.lines[line - 1]
-        code = _without_comment_and_strings(text)
+        code = blank_comment_and_strings(text)
         for match in _WORD.finditer(code):
             if match.start() + 1 <= column <= match.end() + 1:
                 return Word(match.group(), line, match.start() + 1, match.end() + 1)
@@ -70,24 +71,3 @@ def _walk(node):
     yield node
     for child in getattr(node, "children", ()):
         yield from _walk(child)
-
-
-def _without_comment_and_strings(line: str) -> str:
-    """The line with comments and string contents blanked (columns kept)."""
-    out, in_string, escaped = [], False, False
-    for ch in line:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-            out.append(" ")
-        elif ch == "#":
-            out.append(" " * (len(line) - len(out)))
-            break
-        else:
-            in_string = ch == '"'
-            out.append(" " if in_string else ch)
-    return "".join(out)

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from .analysis import Analysis, _without_comment_and_strings
+from ..language.recovery import blank_comment_and_strings
+from .analysis import Analysis
 from .names import SINGULAR, block_signature, find_entry, registry_names
 
 # The registries each kind of declaration draws on.
@@ -44,7 +45,7 @@ def complete(analysis: Analysis, line: int, column: int) -> list:
 
 def _open_call(before: str) -> Optional[str]:
     """The callee of the innermost '(' still open before the cursor, if the cursor is at an argument name."""
-    code = "\n".join(_without_comment_and_strings(line) for line in before.split("\n"))
+    code = "\n".join(blank_comment_and_strings(line) for line in before.split("\n"))
     depth = 0
     for i in range(len(code) - 1, -1, -1):
         ch = code[i]
@@ -90,7 +91,7 @@ def _declaration_kind(before: str) -> Optional[str]:
     """The keyword of the top-level declaration the cursor is inside, or None at the top level."""
     depth, kind = 0, None
     for line in before.split("\n"):
-        code = _without_comment_and_strings(line)
+        code = blank_comment_and_strings(line)
         if depth == 0:
             match = _DECL_START.match(code.strip())
             kind = match.group(1) if match else None

@@ -112,7 +112,7 @@ def _unclosed_brace(lines: list, index: int, loc) -> tuple:
     `model N {`); the report points at the brace, and the cut is its declaration."""
     open_braces = []
     for i, line in enumerate(lines[:index]):
-        for column, ch in enumerate(_code(line), 1):
+        for column, ch in enumerate(blank_comment_and_strings(line), 1):
             if ch == "{":
                 open_braces.append((i + 1, column))
             elif ch == "}" and open_braces:
@@ -137,7 +137,7 @@ def _scan(lines: list) -> list:
     depth = braces = 0
     infos = []
     for line in lines:
-        code = _code(line).strip()
+        code = blank_comment_and_strings(line).strip()
         infos.append(_Line(depth, braces, "{" in code or "}" in code, code.endswith(_CONTINUES),
                            code.startswith("->")))
         for ch in code:
@@ -152,8 +152,9 @@ def _scan(lines: list) -> list:
     return infos
 
 
-def _code(line: str) -> str:
-    """A line without its comment, string contents blanked (columns keep their place)."""
+def blank_comment_and_strings(line: str) -> str:
+    """The line with its comment and the contents of its strings (quotes included) blanked: only code is
+    left, every character at its column. Used here to find braces and declarations, and by the editor."""
     out, in_string, escaped = [], False, False
     for ch in line:
         if in_string:
@@ -163,12 +164,13 @@ def _code(line: str) -> str:
                 escaped = True
             elif ch == '"':
                 in_string = False
-            out.append('"' if not in_string else " ")
+            out.append(" ")
         elif ch == "#":
+            out.append(" " * (len(line) - len(out)))
             break
         else:
             in_string = ch == '"'
-            out.append(ch)
+            out.append(" " if in_string else ch)
     return "".join(out)
 
 
@@ -189,7 +191,7 @@ def _starts_declaration(line: str, info: _Line) -> bool:
     match = _DECL.match(line)
     if match is None:
         return False
-    return match.group(1) in ("let", "use", "include", "block") or info.braces == 0 or "{" in _code(line)
+    return match.group(1) in ("let", "use", "include", "block") or info.braces == 0 or "{" in blank_comment_and_strings(line)
 
 
 def _statement(infos: list, index: int, first: int, last: int) -> tuple:
@@ -218,7 +220,7 @@ def _declared_names(lines: list) -> set:
     """Names the given lines declare: lets, blocks, models, bindings, params, labels."""
     names = set()
     for line in lines:
-        match = _DECLARES.match(_code(line))
+        match = _DECLARES.match(blank_comment_and_strings(line))
         if match:
             names.add(match.group(1) or match.group(2))
     return names
