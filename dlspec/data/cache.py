@@ -185,22 +185,36 @@ class CachedLoader:
             yield self.take(idx)
 
 
-def channel_stats(x: torch.Tensor):
-    """Per-channel mean and std of a cached split (uint8 scaled to [0, 1]), in float64, chunk by chunk."""
-    total = total_sq = None
-    count = 0
-    for start in range(0, len(x), 4096):
-        chunk = x[start:start + 4096]
-        chunk = chunk.double() / 255 if chunk.dtype == torch.uint8 else chunk.double()
-        # a sample's first dim is its channels, as on the per-sample path: image channels, a table's features
-        flat = chunk.transpose(0, 1).reshape(chunk.shape[1], -1) if chunk.dim() > 1 else chunk.reshape(1, -1)
+class ChannelMoments:
+    """Per-channel mean and std, accumulated batch by batch in float64 (uint8 scaled to [0, 1] as
+    ToDtype does). A sample's first dim is its channels: image channels, a table's features, a window's
+    steps. Both data paths measure `normalize(auto)` with it, so they agree."""
+
+    def __init__(self):
+        self.total = self.total_sq = None
+        self.count = 0
+
+    def add(self, batch: torch.Tensor) -> None:
+        batch = batch.double() / 255 if batch.dtype == torch.uint8 else batch.double()
+        flat = batch.transpose(0, 1).reshape(batch.shape[1], -1) if batch.dim() > 1 else batch.reshape(1, -1)
         s, sq = flat.sum(1), (flat * flat).sum(1)
-        total = s if total is None else total + s
-        total_sq = sq if total_sq is None else total_sq + sq
-        count += flat.shape[1]
-    mean = total / count
-    std = (total_sq / count - mean * mean).clamp_min(1e-12).sqrt()
-    return mean.float().cpu(), std.clamp_min(1e-6).float().cpu()
+        self.total = s if self.total is None else self.total + s
+        self.total_sq = sq if self.total_sq is None else self.total_sq + sq
+        self.count += flat.shape[1]
+
+    def result(self) -> tuple:
+        """(mean, std) float32 tensors on the CPU."""
+        mean = self.total / self.count
+        std = (self.total_sq / self.count - mean * mean).clamp_min(1e-12).sqrt()
+        return mean.float().cpu(), std.clamp_min(1e-6).float().cpu()
+
+
+def channel_stats(x: torch.Tensor):
+    """Per-channel mean and std of a cached split, chunk by chunk."""
+    moments = ChannelMoments()
+    for start in range(0, len(x), 4096):
+        moments.add(x[start:start + 4096])
+    return moments.result()
 
 
 def too_big(cfg, need: int, budget: int, rule: str, device) -> DataError:

@@ -18,7 +18,7 @@ import torch
 
 from ..errors import DataError, warn
 from .config import DataConfig
-from .cache import SampleView, epoch_order
+from .cache import ChannelMoments, SampleView, epoch_order
 from .paths import plan_path
 from .sources.base import SOURCES, SeriesInfo, SourceData, TensorData
 from .sources.dotted import load_class_source
@@ -255,20 +255,11 @@ def _normalizer(cfg: DataConfig, dataset, indices, base_fn):
 
 def _channel_stats(dataset, indices, base_fn):
     """Per-channel mean and std of the training split, after deterministic transforms."""
-    total = total_sq = None
-    count = 0
+    moments = ChannelMoments()
     for i in indices:
         x = dataset[i][0]
-        x = base_fn(x) if base_fn is not None else x
-        x = x.double()
-        flat = x.reshape(x.shape[0], -1) if x.dim() > 1 else x.reshape(-1, 1)
-        s, sq = flat.sum(1), (flat * flat).sum(1)
-        total = s if total is None else total + s
-        total_sq = sq if total_sq is None else total_sq + sq
-        count += flat.shape[1]
-    mean = total / count
-    std = (total_sq / count - mean * mean).clamp_min(1e-12).sqrt()
-    return mean.float(), std.clamp_min(1e-6).float()
+        moments.add((base_fn(x) if base_fn is not None else x).unsqueeze(0))  # a batch of one sample
+    return moments.result()
 
 
 def _loader(cfg, dataset, indices, base_fn, augment, normalize, train, pin_memory, seed):
