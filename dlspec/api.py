@@ -32,14 +32,14 @@ def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = 
     Every error the checks can find is raised at once (`DlspecErrors`; one
     error is raised as itself); `diagnose` returns them instead.
     """
-    bases = _space_bases(path, overrides)  # a space without a default is checked at its base value
+    spaced, bases = _space_bases(path, overrides)  # a space without a default is checked at its base value
     diagnosis = diagnose(path, overrides={**(overrides or {}), **bases}, model=model, train=train,
                          capture_warnings=False)
     diagnosis.raise_errors()
     spec = diagnosis.spec
     if bases:  # search spaces: check the values they can take, go on at their base values
         from .tuning.check import check_spaces
-        spec = check_spaces(load(path, overrides), model, train)
+        spec = check_spaces(spaced, model, train)
     if train is not None and model is None:
         from .train.config import read_train
         model = read_train(spec, train).model
@@ -68,18 +68,19 @@ def data_paths(spec) -> dict:
     return {name: describe_plan(read_data(decl, env)) for name, decl in spec.program.data.items()}
 
 
-def _space_bases(path, overrides: Optional[dict]) -> dict:
-    """`--set` texts giving each search space of the spec its base value (its default, else its first
-    option or low end); empty without spaces, or when the spec does not load (diagnose reports why)."""
+def _space_bases(path, overrides: Optional[dict]) -> tuple:
+    """(the loaded spec, `--set` texts giving each of its search spaces its base value: its default, else
+    its first option or low end); the texts are empty without spaces, or when the spec does not load
+    (diagnose then reports why)."""
     from .errors import DlspecError
     try:
         spec = load(path, overrides)
     except DlspecError:
-        return {}
+        return None, {}
     if not spec.program.spaces:
-        return {}
+        return spec, {}
     from .tuning.check import base_overrides, open_spaces
-    return base_overrides(open_spaces(spec))
+    return spec, base_overrides(open_spaces(spec))
 
 
 def check_blocks(spec, train: Optional[str] = None) -> dict:
