@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
 from contextlib import nullcontext
 
@@ -70,31 +69,6 @@ def prepare_target(loss_name: str, out: torch.Tensor, y: torch.Tensor) -> torch.
     return y.to(out.dtype) if out.is_floating_point() else y.float()
 
 
-class Progress:
-    """A per-epoch progress line on a terminal, rate-limited; silent otherwise."""
-
-    def __init__(self, epoch: int, epochs: int, steps: int, enabled: bool):
-        self.epoch, self.epochs, self.steps = epoch, epochs, steps
-        self.enabled = enabled and sys.stderr.isatty()
-        self.start = self.last = time.perf_counter()
-
-    def due(self) -> bool:
-        return self.enabled and time.perf_counter() - self.last > 0.25
-
-    def show(self, step: int, loss: float, samples: int) -> None:
-        self.last = time.perf_counter()
-        rate = samples / max(self.last - self.start, 1e-9)
-        done = int(30 * step / max(self.steps, 1))
-        sys.stderr.write(f"\repoch {self.epoch}/{self.epochs} [{'=' * done}{' ' * (30 - done)}] "
-                         f"{step}/{self.steps} loss {loss:.4f} {rate:,.0f} samples/s")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 100 + "\r")
-            sys.stderr.flush()
-
-
 def forward(model, x, where: str, step: int):
     """model(x); an exception from the model becomes a TrainError (out of memory included,
     even when a plugin layer's PluginError wraps it)."""
@@ -116,7 +90,7 @@ class NonFiniteLoss(Exception):
 
 
 def train_epoch(model, loader, loss_fn, loss_name, optimizer, scheduler_per_step, scaler, metrics, device,
-                amp_dtype, clip_norm, clip_value, progress: Progress, frozen_modules=(), plan=None, reduce=None):
+                amp_dtype, clip_norm, clip_value, progress, frozen_modules=(), plan=None, reduce=None):
     """One pass over the training loader; returns (mean loss, metric values, samples, seconds).
 
     `plan` (a sharding.StepPlan) weighs each micro-batch's loss and says when the optimizer steps

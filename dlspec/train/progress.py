@@ -17,7 +17,7 @@ BAR_EVERY = 0.25  # seconds between redraws of the bar
 
 
 class EpochProgress:
-    """The loop's progress hook for one epoch (the interface of `loop.Progress`: due, show, close)."""
+    """The loop's progress hook for one epoch (train_epoch calls due, show and close)."""
 
     def __init__(self, epoch: int, epochs: int, steps: int, enabled: bool, loggers=None,
                  lr: Optional[Callable[[], float]] = None):
