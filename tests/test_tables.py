@@ -5,7 +5,7 @@ import dlspec
 from dlspec.data.config import read_data
 from dlspec.data.encoding import ONEHOT_LEVELS
 from dlspec.data.pipeline import build_data, load_source
-from dlspec.errors import DataError, DlspecError
+from dlspec.errors import DataError, DlspecError, DlspecWarning
 from predict_runs import make_table
 
 
@@ -79,7 +79,9 @@ def test_many_levels_become_an_index_and_free_text_is_refused(tmp_path):
     rows = "".join(f"k{i % n},{i}.0\n" for i in range(4 * n))
     (tmp_path / "t.csv").write_text("code,y\n" + rows)
     src = load_source(data_config('data d { source csv("t.csv", target="y") }', tmp_path))
-    src.fit_on_train(list(range(4 * n)))
+    with pytest.warns(DlspecWarning, match=f"column 'code' has {n} levels, more than {ONEHOT_LEVELS}: it becomes "
+                                           "one feature holding the level's index"):
+        src.fit_on_train(list(range(4 * n)))
     column = src.train.encoding["columns"][0]
     assert column["kind"] == "index" and src.train.data.x.shape == (4 * n, 1)
     assert src.train.data.x[:3, 0].tolist() == [column["levels"].index(f"k{i}") + 1.0 for i in range(3)]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 
-from ..errors import DataError, Loc
+from ..errors import DataError, Loc, warn
 from ..runtime.tables import is_missing
 
 ONEHOT_LEVELS = 16
@@ -65,6 +65,9 @@ def fit_columns(header: list, rows: list, features: list, kinds: dict, train: li
                             hint="leave it out: csv(..., features=[" + ", ".join(f'"{f}"' for f in others) + "])")
         fill = Counter(present).most_common(1)[0][0] if present and missing not in ("error", "drop") else None
         kind = "onehot" if len(levels) <= ONEHOT_LEVELS else "index"
+        if kind == "index":  # not what a reader of the spec would guess: say so
+            warn(f"{path}: column '{name}' has {len(levels)} levels, more than {ONEHOT_LEVELS}: it becomes one "
+                 "feature holding the level's index (an ordinal), not one-hot", loc)
         columns.append({"name": name, "kind": kind, "levels": levels, "fill": fill})
     return columns
 
