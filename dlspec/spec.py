@@ -27,6 +27,7 @@ class Spec:
         self._plans: dict = {}
         self._vocab: dict = {}  # model name -> vocabulary size of the data it trains on
         self._samples: dict = {}  # model name -> one sample's shape in the data it trains on (vector(auto))
+        self._categories: dict = {}  # model name -> its table's embedded category columns (vector(auto))
 
     @property
     def filename(self) -> str:
@@ -62,13 +63,16 @@ class Spec:
         if name not in self._plans:
             vocab = self._vocab.get(name, self._vocab_hint(name))
             sample = lambda: self._samples.get(name) or self._sample_hint(name)  # noqa: E731
-            self._plans[name] = Planner(self.program, vocab, sample).plan_model(name)
+            categories = lambda: self._categories.get(name, ())  # noqa: E731 - known once sample() ran
+            self._plans[name] = Planner(self.program, vocab, sample, categories).plan_model(name)
         return self._plans[name]
 
-    def set_sample_shape(self, name: str, shape: tuple) -> None:
-        """Give `vector(auto)` inputs of a model the sample shape of its data."""
-        if self._samples.get(name) != tuple(shape):
+    def set_sample_shape(self, name: str, shape: tuple, categories: tuple = ()) -> None:
+        """Give `vector(auto)` inputs of a model the sample shape of its data, and the table columns
+        it embeds: (position, levels, dim, name) each (data/encoding.embedded_columns)."""
+        if self._samples.get(name) != tuple(shape) or self._categories.get(name, ()) != tuple(categories):
             self._samples[name] = tuple(shape)
+            self._categories[name] = tuple(categories)
             self._plans.pop(name, None)
 
     def _sample_hint(self, name: str) -> Optional[tuple]:
@@ -79,8 +83,10 @@ class Spec:
             if self.program.linked(train, "model") != name or data not in self.program.data:
                 continue
             from .data.config import read_data
+            from .data.encoding import embedded_columns
             from .data.pipeline import build_data
-            self._samples[name] = build_data(read_data(self.program.data[data], self.program.global_env())).sample_shape
+            bundle = build_data(read_data(self.program.data[data], self.program.global_env()))
+            self._samples[name], self._categories[name] = bundle.sample_shape, embedded_columns(bundle.table)
             return self._samples[name]
         return None
 

@@ -60,6 +60,12 @@ data d { source csv("houses.csv", target="price", missing=median); split train=0
          transform { normalize(auto) } }
 train { loss mse; optimizer adam(lr=0.02); epochs 1 }
 """,
+    "categories": """
+model Net { input vector(auto); linear(8) -> relu -> linear(1) }
+data d { source csv("houses.csv", target="price", missing=median, onehot_max=2, embedding_dim=3)
+         split train=0.8 test=0.2; scale standard; transform { normalize(auto) } }
+train { loss mse; optimizer adam(lr=0.02); epochs 1 }
+""",
     "series": """
 model Net { input sequence(10, 1); flatten -> linear(1) }
 data d { source sine(length=120, window=10); scale standard }
@@ -74,7 +80,7 @@ def make_run(base, kind):
         make_images(base / "images")
     elif kind == "text":
         make_sentences(base / "sentences.tsv")
-    elif kind == "table":
+    elif kind in ("table", "categories"):
         make_table(base / "houses.csv")
     (base / f"{kind}.dlspec").write_text(SPECS[kind])
     dlspec.fit(base / f"{kind}.dlspec", out=str(base / kind), log=lambda *a: None, progress=False)

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 import dlspec
 from dlspec.cli import main
 from dlspec.errors import DlspecError
+from dlspec.runs.loaded import LoadedRun
 
 GRAPH = """
 block Res(ch) {
@@ -125,7 +126,7 @@ from predict_runs import make_images, make_run  # noqa: E402
 @pytest.fixture(scope="module")
 def kinds(tmp_path_factory):
     base = tmp_path_factory.mktemp("kinds")
-    return base, {kind: make_run(base, kind) for kind in ("image", "text", "table", "series")}
+    return base, {kind: make_run(base, kind) for kind in ("image", "text", "table", "categories", "series")}
 
 
 def inputs_for(kind, base, tmp):
@@ -137,7 +138,7 @@ def inputs_for(kind, base, tmp):
     if kind == "text":
         (tmp / "more.txt").write_text("great acting\n\nnot good at all, zebra\n")
         return ["a very good film", "awful plot", str(tmp / "more.txt")]
-    if kind == "table":
+    if kind in ("table", "categories"):
         (tmp / "new.csv").write_text("rooms,city,size\n3,paris,100\n2,,50\n1,berlin,\n")
         return [str(tmp / "new.csv")]
     (tmp / "recent.csv").write_text("t,v\n" + "".join(f"{i},{(i % 7) / 7}\n" for i in range(15)))
@@ -159,7 +160,7 @@ def predict_without_dlspec(folder, inputs, steps):
     return json.loads(done.stdout)
 
 
-@pytest.mark.parametrize("kind", ["image", "text", "table", "series"])
+@pytest.mark.parametrize("kind", ["image", "text", "table", "categories", "series"])
 def test_exported_predict_equals_dlspec_predict(kinds, kind, tmp_path):
     base, runs = kinds
     inputs = inputs_for(kind, base, tmp_path)
@@ -168,7 +169,7 @@ def test_exported_predict_equals_dlspec_predict(kinds, kind, tmp_path):
     assert "import dlspec" not in source and "from dlspec" not in source and "from ." not in source
     expected = dlspec.predict(str(runs[kind]), inputs, top=2, steps=3)
     got = predict_without_dlspec(tmp_path / "export", inputs, 3)
-    assert len(got) == len(expected) == {"image": 5, "text": 4, "table": 3, "series": 3}[kind]
+    assert len(got) == len(expected) == {"image": 5, "text": 4, "table": 3, "categories": 3, "series": 3}[kind]
     for g, e in zip(got, expected):
         assert g.keys() == e.keys() and g["input"] == e["input"] and g.get("label") == e.get("label")
         for key in ("probability", "prediction"):
@@ -179,7 +180,7 @@ def test_exported_predict_equals_dlspec_predict(kinds, kind, tmp_path):
 def test_metadata_holds_what_predict_needs(kinds, tmp_path):
     base, runs = kinds
     meta = {}
-    for kind in ("image", "text", "table"):
+    for kind in ("image", "text", "table", "categories"):
         dlspec.export(str(runs[kind]), "python", str(tmp_path / kind))
         meta[kind] = json.loads((tmp_path / kind / "metadata.json").read_text())
     assert meta["image"]["classes"] == ["bright", "dark"] and meta["image"]["image"] == {
@@ -190,6 +191,9 @@ def test_metadata_holds_what_predict_needs(kinds, tmp_path):
     assert columns["city"]["kind"] == "onehot" and columns["city"]["levels"] == ["lyon", "nice", "paris"]
     assert columns["size"]["kind"] == "number" and columns["size"]["fill"] is not None  # missing=median
     assert meta["table"]["target_scale"]["kind"] == "standard" and meta["table"]["task"] == "regression"
+    city = meta["categories"]["table"]["columns"][1]  # onehot_max=2: three cities are embedded
+    assert city["kind"] == "embed" and city["dim"] == 3 and city["levels"] == ["lyon", "nice", "paris"]
+    assert meta["categories"]["normalize"]["mean"][1] == 0 and meta["categories"]["normalize"]["std"][1] == 1
 
 
 def test_torchscript_export_writes_the_same_metadata(kinds, tmp_path):
@@ -197,3 +201,13 @@ def test_torchscript_export_writes_the_same_metadata(kinds, tmp_path):
     dlspec.export(str(runs["table"]), "python", str(tmp_path / "py"))
     dlspec.export(str(runs["table"]), "torchscript", str(tmp_path / "ts"))
     assert (tmp_path / "ts" / "metadata.json").read_text() == (tmp_path / "py" / "metadata.json").read_text()
+
+
+def test_torchscript_export_of_embedded_categories_answers_as_the_run(kinds, tmp_path):
+    base, runs = kinds
+    dlspec.export(str(runs["categories"]), "torchscript", str(tmp_path / "ts"))
+    scripted = torch.jit.load(str(tmp_path / "ts" / "model.pt"))
+    run = LoadedRun(str(runs["categories"]))
+    x = torch.tensor([[0.5, 3.0, 1.0], [-1.0, 1.0, 0.0], [2.0, 0.0, -0.5]])  # size, city index (0: unseen), rooms
+    scale = run.state["target_scale"]  # the export answers in the data's units
+    assert torch.allclose(scripted(x), run.model(x) * scale["spread"] + scale["center"], atol=1e-4)

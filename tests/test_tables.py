@@ -3,7 +3,7 @@ import pytest
 
 import dlspec
 from dlspec.data.config import read_data
-from dlspec.data.encoding import ONEHOT_LEVELS
+from dlspec.data.encoding import ONEHOT_LEVELS, embedded_columns, embedding_size
 from dlspec.data.pipeline import build_data, load_source
 from dlspec.errors import DataError, DlspecError, DlspecWarning
 from predict_runs import make_table
@@ -74,21 +74,54 @@ def test_category_levels_come_from_the_training_split_only(tmp_path):
     assert src.train.data.x[:2].tolist() == [[1.0, 0.0], [0.0, 1.0]] and src.train.data.x[8].tolist() == [0.0, 0.0]
 
 
-def test_many_levels_become_an_index_and_free_text_is_refused(tmp_path):
+def test_many_levels_become_an_embedded_index_and_free_text_is_refused(tmp_path):
     n = ONEHOT_LEVELS + 4
     rows = "".join(f"k{i % n},{i}.0\n" for i in range(4 * n))
     (tmp_path / "t.csv").write_text("code,y\n" + rows)
     src = load_source(data_config('data d { source csv("t.csv", target="y") }', tmp_path))
-    with pytest.warns(DlspecWarning, match=f"column 'code' has {n} levels, more than {ONEHOT_LEVELS}: it becomes "
-                                           "one feature holding the level's index"):
-        src.fit_on_train(list(range(4 * n)))
+    src.fit_on_train(list(range(4 * n)))
     column = src.train.encoding["columns"][0]
-    assert column["kind"] == "index" and src.train.data.x.shape == (4 * n, 1)
+    assert column["kind"] == "embed" and column["dim"] == embedding_size(n) and src.train.data.x.shape == (4 * n, 1)
     assert src.train.data.x[:3, 0].tolist() == [column["levels"].index(f"k{i}") + 1.0 for i in range(3)]
     (tmp_path / "t.csv").write_text("a,review,y\n" + "".join(f"{i},words number {i},{i}.0\n" for i in range(40)))
     with pytest.raises(DataError) as info:
         build_data(data_config('data d { source csv("t.csv", target="y") }', tmp_path))
     assert "column 'review' holds text (" in info.value.message and 'features=["a"]' in info.value.hint
+
+
+def test_onehot_max_and_embedding_dim_choose_the_encoding(tmp_path):
+    (tmp_path / "t.csv").write_text("c,y\n" + "".join(f"{'abcd'[i % 4]},{i}.5\n" for i in range(16)))
+    src = load_source(data_config('data d { source csv("t.csv", target="y", onehot_max=3, embedding_dim=5) }',
+                                  tmp_path))
+    src.fit_on_train(list(range(16)))
+    assert [(c["kind"], c["dim"]) for c in src.train.encoding["columns"]] == [("embed", 5)]
+    assert embedded_columns(src.train.encoding) == ((0, 4, 5, "c"),)
+    src = load_source(data_config('data d { source csv("t.csv", target="y", onehot_max=4) }', tmp_path))
+    src.fit_on_train(list(range(16)))
+    assert src.train.encoding["columns"][0]["kind"] == "onehot" and src.train.data.x.shape == (16, 4)
+    for bad, message in (("onehot_max=-1", "must be 0 or more"), ("embedding_dim=0", "must be auto or a positive"),
+                         ("embedding_dim=wide", "must be auto or a positive")):
+        with pytest.raises(DlspecError, match=message) as info:
+            data_config(f'data d {{ source csv("t.csv", target="y", {bad}) }}', tmp_path)
+        assert info.value.line == 1
+
+
+def test_embedding_size_follows_the_rule_of_thumb():
+    assert [embedding_size(n) for n in (2, 17, 100, 1000, 10 ** 7)] == [2, 8, 21, 77, 600]
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_normalize_leaves_category_indices_as_they_are_on_both_paths(tmp_path, cached):
+    (tmp_path / "t.csv").write_text("a,c,y\n" + "".join(f"{i * 3},k{i % 20},{i}.5\n" for i in range(80)))
+    cache = "auto" if cached else "none"
+    data = build_data(data_config(f'data d {{ source csv("t.csv", target="y"); cache {cache}; batch 80\n'
+                                  '         split train=1.0 val=0 test=0; shuffle false\n'
+                                  '         transform { normalize(auto) } }', tmp_path))
+    assert data.path.startswith(f"data d: {'cached' if cached else 'per-sample'}")
+    x, _ = next(iter(data.loaders["train"]))
+    assert sorted(x[:, 1].tolist()) == sorted(float(i % 20 + 1) for i in range(80))  # level indices, untouched
+    assert abs(float(x[:, 0].mean())) < 1e-5 and float(x[:, 0].std()) == pytest.approx(1, rel=0.02)  # scaled
+    assert data.normalization["mean"][1] == 0 and data.normalization["std"][1] == 1
 
 
 def test_vector_auto_takes_its_width_from_the_data_at_compile(tmp_path):
@@ -128,3 +161,12 @@ def test_a_written_classification_loss_reads_a_numeric_target_as_class_labels(tm
         'train { loss cross_entropy; epochs 1 }')
     with pytest.raises(DlspecError, match=r"outputs 1 values per sample but data d has \d+ classes"):
         dlspec.fit(tmp_path / "h.dlspec", out=str(tmp_path / "run"), log=quiet, progress=False)
+
+
+def test_a_written_width_that_misses_the_table_suggests_vector_auto(tmp_path):
+    (tmp_path / "t.csv").write_text("a,c,y\n" + "".join(f"{i},{'pqr'[i % 3]},{i}.5\n" for i in range(30)))
+    (tmp_path / "m.dlspec").write_text('model M {\n  input vector(2)\n  linear(1)\n}\n'
+                                       'data d { source csv("t.csv", target="y") }\ntrain { model M; data d; loss mse }')
+    with pytest.raises(DlspecError, match="model M takes samples of shape \\[2\\], but data d gives \\[4\\]") as info:
+        dlspec.fit(tmp_path / "m.dlspec", out=str(tmp_path / "run"), log=quiet, progress=False)
+    assert info.value.line == 1 and "input vector(auto)" in info.value.hint

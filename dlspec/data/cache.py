@@ -209,6 +209,18 @@ class ChannelMoments:
         return mean.float().cpu(), std.clamp_min(1e-6).float().cpu()
 
 
+def spare_channels(mean, std, channels: tuple, width: int) -> tuple:
+    """(mean, std) with `channels` (a table's category level indices, which the model looks up)
+    set to 0 and 1, so `normalize` leaves them as they are; one value for all channels is spread."""
+    mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
+    if not channels:
+        return mean, std
+    mean, std = mean.expand(width).clone() if mean.numel() == 1 else mean.clone(), \
+        std.expand(width).clone() if std.numel() == 1 else std.clone()
+    mean[list(channels)], std[list(channels)] = 0.0, 1.0
+    return mean, std
+
+
 def channel_stats(x: torch.Tensor):
     """Per-channel mean and std of a cached split, chunk by chunk."""
     moments = ChannelMoments()
@@ -236,16 +248,16 @@ def _decoder(cfg, first_x, base_fn):
     return base_fn
 
 
-def _normalization(cfg, train_x: torch.Tensor):
-    """(mean, std) float tensors of the last normalize step (measured on the cached train split for auto)."""
+def _normalization(cfg, train_x: torch.Tensor, spared: tuple = ()):
+    """(mean, std) float tensors of the last normalize step (measured on the cached train split for auto);
+    `spared` channels are left as they are (see spare_channels)."""
     from .transforms import is_auto_normalize
     steps = [(t, a) for t, a, _ in cfg.transform if t.name == "normalize"]
     if not steps:
         return None
     t, a = steps[-1]
-    if is_auto_normalize(t, a):
-        return channel_stats(train_x)
-    return torch.tensor(a["mean"], dtype=torch.float32), torch.tensor(a["std"], dtype=torch.float32)
+    mean, std = channel_stats(train_x) if is_auto_normalize(t, a) else (a["mean"], a["std"])
+    return spare_channels(mean, std, spared, train_x.shape[1] if train_x.dim() > 1 else 1)
 
 
 def _classes(src, y: torch.Tensor) -> int:
@@ -288,7 +300,7 @@ def build_cached(cfg, src, parts: dict, base_fn, device: torch.device, augment_s
         raise DataError(f"cache {cfg.cache}: the samples of data {cfg.name} do not stack into one tensor: "
                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", cfg.cache_loc or cfg.loc,
                         hint="write `cache auto` or `cache none`") from None
-    norm = _normalization(cfg, splits["train"].x)
+    norm = _normalization(cfg, splits["train"].x, src.index_features)
     stats = None if norm is None else {"mean": [float(m) for m in norm[0]], "std": [float(s) for s in norm[1]]}
     norm = None if norm is None else (norm[0].to(device), norm[1].to(device))
     loaders = {}

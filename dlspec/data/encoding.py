@@ -2,10 +2,11 @@
 
 The rule, fitted on the training split only:
 - a column whose non-missing cells are all numbers is a number column;
-- any other column is categorical: with at most ONEHOT_LEVELS levels in the training rows it
-  becomes one 0/1 feature per level (one-hot); with more, one feature holding the level's
-  position + 1 in the sorted levels (0 for a level the training rows never had), which an
-  `embedding` can take, or a tree of linear layers can use as an ordinal;
+- any other column is categorical: with at most `onehot_max` levels (csv argument, default
+  ONEHOT_LEVELS) in the training rows it becomes one 0/1 feature per level (one-hot); with more,
+  an `embed` column: one feature holding the level's position + 1 in the sorted levels (0 for a
+  level the training rows never had), which the model turns into a learnt vector of `dim` numbers
+  (runtime/categories.py; `embedding_dim`, by default `embedding_size(levels)`);
 - a categorical column with more than ONEHOT_LEVELS levels where most training rows differ (more
   than TEXT_SHARE of them) is free text or an identifier, not a category: an error that suggests
   `features=[...]` without it.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 
-from ..errors import DataError, Loc, warn
+from ..errors import DataError, Loc
 from ..runtime.tables import is_missing
 
 ONEHOT_LEVELS = 16
@@ -44,8 +45,14 @@ def _is_number(cell: str) -> bool:
         return False
 
 
+def embedding_size(levels: int) -> int:
+    """The width of a learnt vector for a category of `levels` levels: fast.ai's rule of thumb,
+    1.6 * levels ** 0.56, at most 600 (17 levels: 8, 100: 21, 1000: 77)."""
+    return max(1, min(600, round(1.6 * levels ** 0.56)))
+
+
 def fit_columns(header: list, rows: list, features: list, kinds: dict, train: list, missing: str,
-                path: str, loc: Loc) -> list:
+                path: str, loc: Loc, onehot_max: int = ONEHOT_LEVELS, embedding_dim="auto") -> list:
     """The encoding of each feature column (see TableEncoder), from the training rows `train` only."""
     from .sources.base import natural  # inside: sources/tables.py imports this module
     columns = []
@@ -64,12 +71,28 @@ def fit_columns(header: list, rows: list, features: list, kinds: dict, train: li
                             "training rows), not numbers or categories", loc,
                             hint="leave it out: csv(..., features=[" + ", ".join(f'"{f}"' for f in others) + "])")
         fill = Counter(present).most_common(1)[0][0] if present and missing not in ("error", "drop") else None
-        kind = "onehot" if len(levels) <= ONEHOT_LEVELS else "index"
-        if kind == "index":  # not what a reader of the spec would guess: say so
-            warn(f"{path}: column '{name}' has {len(levels)} levels, more than {ONEHOT_LEVELS}: it becomes one "
-                 "feature holding the level's index (an ordinal), not one-hot", loc)
-        columns.append({"name": name, "kind": kind, "levels": levels, "fill": fill})
+        if len(levels) <= onehot_max:
+            columns.append({"name": name, "kind": "onehot", "levels": levels, "fill": fill})
+            continue
+        dim = embedding_size(len(levels)) if embedding_dim == "auto" else embedding_dim
+        columns.append({"name": name, "kind": "embed", "levels": levels, "fill": fill, "dim": dim})
     return columns
+
+
+def embedded_columns(table) -> tuple:
+    """(position in the feature vector, levels, dim, column name) of each `embed` column of a fitted
+    table encoding (None: no table), for the model's CategoryEmbedding."""
+    out, position = [], 0
+    for c in (table or {}).get("columns", ()):
+        if c["kind"] == "embed":
+            out.append((position, len(c["levels"]), c["dim"], c["name"]))
+        position += len(c["levels"]) if c["kind"] == "onehot" else 1
+    return tuple(out)
+
+
+def ordinal_columns(table) -> list:
+    """Names of the category columns a model takes as a plain level index (no embedding)."""
+    return [c["name"] for c in (table or {}).get("columns", ()) if c["kind"] in ("embed", "index")]
 
 
 def _fill_number(values: list, missing: str):

@@ -18,7 +18,8 @@ import torch
 
 from ..errors import DataError, warn
 from .config import DataConfig
-from .cache import ChannelMoments, SampleView, epoch_order
+from .cache import ChannelMoments, SampleView, epoch_order, spare_channels
+from .encoding import embedded_columns
 from .paths import plan_path
 from .sources.base import SOURCES, SeriesInfo, SourceData, TensorData
 from .sources.dotted import load_class_source
@@ -125,6 +126,7 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
         src.fit_on_train(parts["train"][1])
         vocab = getattr(src.train, "itos", None)
         table = getattr(src.train, "encoding", None)  # a csv table's column encoding, for predict
+        src.index_features = tuple(c[0] for c in embedded_columns(table))
         src.train = src.train.data
         parts = {k: (src.train if ds is not src.test else ds, idx) for k, (ds, idx) in parts.items()}
     target_scale = _fit_scale(cfg, src, parts["train"][1])
@@ -134,7 +136,7 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
     sizes = {name: len(indices) for name, (_, indices) in parts.items()}
     loaders, stats, path = _cached_loaders(cfg, src, parts, base_fn, device, augment_seed)
     if loaders is None:
-        normalize = _normalizer(cfg, src.train, parts["train"][1], base_fn)
+        normalize = _normalizer(cfg, src.train, parts["train"][1], base_fn, src.index_features)
         stats = getattr(normalize, "stats", None)
         augment = _pipeline(cfg.augment)
         loaders = {name: _loader(cfg, dataset, indices, base_fn, augment if name == "train" else None, normalize,
@@ -239,7 +241,7 @@ def _to_tensor_fn(sample):
     return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
 
 
-def _normalizer(cfg: DataConfig, dataset, indices, base_fn):
+def _normalizer(cfg: DataConfig, dataset, indices, base_fn, spared: tuple = ()):
     steps = [(t, a, st) for t, a, st in cfg.transform if t.name == "normalize"]
     if not steps:
         return None
@@ -248,6 +250,8 @@ def _normalizer(cfg: DataConfig, dataset, indices, base_fn):
         mean, std = _channel_stats(dataset, indices, base_fn)
     else:
         mean, std = a["mean"], a["std"]
+    if spared:  # a table's category level indices: the model looks them up, unscaled
+        mean, std = spare_channels(mean, std, spared, dataset[indices[0]][0].shape[0])
     norm = Standardize(mean, std)
     norm.stats = {"mean": [float(m) for m in norm.mean.flatten()], "std": [float(s) for s in norm.std.flatten()]}
     return norm

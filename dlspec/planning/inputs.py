@@ -2,10 +2,13 @@
 
 image(C, H, W), vector(N), sequence(T, F), tokens(T, vocab=N) and tensor(d1, ...);
 the batch dimension is never written. `vector(auto)` takes its width from the
-data (a table's encoded columns), as `tokens(T)` takes the vocabulary size.
+data (a table's encoded columns), as `tokens(T)` takes the vocabulary size, and
+puts a `category_embedding` layer first when the table has many-level category
+columns (`category_embedding`, `with_first_layer`).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Optional
 
 from ..errors import ArgumentError, ShapeError, UnknownNameError, did_you_mean
@@ -13,7 +16,7 @@ from ..language import ir
 from ..language.resolve import Env
 from ..schema.args import Arg, bind_args, positive
 from ..shapes import Shape
-from .nodes import evaluate_args, int_dim
+from .nodes import BodyNode, LayerNode, evaluate_args, int_dim
 
 _INPUTS = {
     "image": ((Arg("channels", "int", check=positive), Arg("height", "int", check=positive),
@@ -31,7 +34,7 @@ def input_shape(decl: ir.InputDecl, env: Env, vocab: Optional[int],
     """One sample's shape from `input KIND(...)`; `vocab` is the linked data's vocabulary, for tokens(T);
     `sample()` gives the linked data's sample shape (or None), asked only by vector(auto)."""
     args, kwargs, locs = evaluate_args(decl, env)
-    if decl.kind == "vector" and (args == ["auto"] and not kwargs or not args and kwargs == {"features": "auto"}):
+    if _is_auto_vector(decl, args, kwargs):
         return Shape((_auto_width(decl, sample),))
     if decl.kind == "tensor":
         dims = [int_dim(v, locs.get(i, decl.loc)) for i, v in enumerate(args)]
@@ -46,6 +49,38 @@ def input_shape(decl: ir.InputDecl, env: Env, vocab: Optional[int],
     if shape.integer and shape.vocab is None and vocab is not None:
         shape = Shape(shape.dims, integer=True, vocab=vocab)
     return shape
+
+
+def _is_auto_vector(decl: ir.InputDecl, args: list, kwargs: dict) -> bool:
+    return decl.kind == "vector" and (args == ["auto"] and not kwargs or not args and kwargs == {"features": "auto"})
+
+
+def category_embedding(decl: ir.InputDecl, env: Env, shape: Shape, categories) -> Optional[LayerNode]:
+    """The first layer of a `vector(auto)` model whose table has embedded category columns
+    (`categories()`: (position, levels, dim, name) each), or None. A model with a written width
+    takes the level indices as they are: the trainer warns about it (train/fit_checks.py)."""
+    args, kwargs, _ = evaluate_args(decl, env)
+    columns = tuple(categories()) if _is_auto_vector(decl, args, kwargs) else ()
+    if not columns:
+        return None
+    from ..layers.categories import CATEGORY_EMBEDDING
+    bound = {"width": shape.dims[0], "columns": columns}
+    return LayerNode("category_embedding", CATEGORY_EMBEDDING, bound, shape, CATEGORY_EMBEDDING.infer(shape, bound),
+                     decl.loc)
+
+
+def with_first_layer(body: BodyNode, first: LayerNode) -> BodyNode:
+    """`body` (planned on `first`'s output) taking `first`'s input: a sequential body gets `first` as
+    its first child (renamed if a label took its name); a graph body is wrapped as [first, body]."""
+    if body.graph:
+        inner = replace(body, name="body")
+        return BodyNode(body.name, None, False, first.in_shape, body.out_shape, body.loc, [first, inner])
+    taken = {c.name for c in body.children}
+    while first.name in taken:
+        first = replace(first, name=first.name + "_")
+    body.children.insert(0, first)
+    body.in_shape = first.in_shape
+    return body
 
 
 def _auto_width(decl: ir.InputDecl, sample) -> int:

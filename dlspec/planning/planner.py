@@ -19,7 +19,7 @@ from ..language.resolve import CallValue, Env, Program, resolve_path
 from ..schema.args import REQUIRED, Arg, Symbol, bind_args
 from ..shapes import Shape, ShapeProblem
 from .graph import GraphBuilder, warn_unreachable
-from .inputs import input_shape
+from .inputs import category_embedding, input_shape, with_first_layer
 from .naming import Namer
 from .nodes import MERGES, BodyNode, LayerNode, evaluate_args
 
@@ -38,10 +38,12 @@ def _shape_error(what: str, problem: str, shape: Shape, loc: Loc) -> ShapeError:
 class Planner:
     """Expands the models of a program into plan trees with inferred shapes."""
 
-    def __init__(self, program: Program, vocab: Optional[int] = None, sample=None):
+    def __init__(self, program: Program, vocab: Optional[int] = None, sample=None, categories=None):
         self.program = program
         self.vocab = vocab  # the linked data's vocabulary size, for tokens(T) without vocab=
         self.sample = sample  # () -> the linked data's sample shape or None, for vector(auto)
+        # () -> the linked table's embedded category columns, (position, levels, dim, name) each
+        self.categories = categories or (lambda: ())
         self._known = list(program.lets)
         self._layers = 0  # layers planned so far in this model, against MAX_LAYERS
         self._model = ""
@@ -57,7 +59,10 @@ class Planner:
         shape = input_shape(statements[0], env, self.vocab, self.sample)
         body = ir.Body(tuple(statements[1:]), decl.body.loc)
         self._layers, self._model = 0, name
-        return self._body(body, env, shape, name, None, decl.loc, ())
+        embed = category_embedding(statements[0], env, shape, self.categories)
+        if embed is None:
+            return self._body(body, env, shape, name, None, decl.loc, ())
+        return with_first_layer(self._body(body, env, embed.out_shape, name, None, decl.loc, ()), embed)
 
     # ---- bodies ----
 

@@ -6,6 +6,7 @@ its weights are loaded with weights_only=True.
 """
 from __future__ import annotations
 
+from ..data.encoding import embedded_columns
 from ..train.checkpoint import load_checkpoint, select_checkpoint
 from ..train.config import fitted_to_task, read_train
 from ..train.loop import select_device
@@ -27,7 +28,8 @@ class LoadedRun:
         self.epoch = self.state.get("epoch")
         self.spec = load_run_spec(self.state, run_dir, trust)  # refuses to run code unless trusted
         if self.state.get("sample_shape"):  # vector(auto): the width the run was trained with
-            self.spec.set_sample_shape(self.state["settings"]["model"], tuple(self.state["sample_shape"]))
+            self.spec.set_sample_shape(self.state["settings"]["model"], tuple(self.state["sample_shape"]),
+                                       embedded_columns(self.state.get("table")))
         self.cfg = fitted_to_task(read_train(self.spec, self.state["settings"]["train"],
                                              epochs=self.state["settings"]["epochs"]), self.state.get("task"))
         if self.state.get("vocab"):

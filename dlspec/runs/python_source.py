@@ -107,6 +107,7 @@ class PythonWriter:
 
     def _own_module(self, module: nn.Module) -> str:
         from ..runtime import recurrent as rm
+        from ..runtime.categories import CategoryEmbedding
         from ..runtime.graph import Permute, Reshape
         if isinstance(module, (rm.Recurrent, rm.UnrolledCell, rm.TimeSelect)):
             self.needs_sequences = True
@@ -116,6 +117,11 @@ class PythonWriter:
         if isinstance(module, Permute):
             self.classes.setdefault(inspect.getsource(Permute), "Permute")
             return f"Permute({module.dims!r})"
+        if isinstance(module, CategoryEmbedding):
+            self.classes.setdefault(inspect.getsource(CategoryEmbedding), "CategoryEmbedding")
+            columns = [(int(p), t.num_embeddings - 1, t.embedding_dim)
+                       for p, t in zip(module.positions.tolist(), module.tables)]
+            return f"CategoryEmbedding({len(module.kept) + len(columns)}, {columns!r})"
         if isinstance(module, rm.Recurrent):
             r = module.rnn
             return (f"Recurrent({module.kind!r}, {r.input_size}, {r.hidden_size}, {r.num_layers}, "

@@ -35,9 +35,10 @@ def finite(cell, where):
 class TableEncoder:
     """One table row (cells as text) -> one feature vector, by the encoding fitted on the training split.
 
-    A column is {"name", "kind": number|onehot|index, "levels": [...], "fill": value or None}:
+    A column is {"name", "kind": number|onehot|embed|index, "levels": [...], "fill": value or None}:
     numbers stay numbers, `onehot` gives one 0/1 feature per level (an unseen level: all 0),
-    `index` one feature holding the level's position + 1 (0: unseen); an empty or NA cell takes
+    `embed` (and `index`, as earlier runs wrote it) one feature holding the level's
+    position + 1 (0: unseen), which the model embeds; an empty or NA cell takes
     `fill`, or is an error naming its place when there is none.
     """
 

@@ -139,7 +139,9 @@ def check_data_fits_model(spec, cfg, data) -> None:
     if want != got:
         raise TrainError(f"model {cfg.model} takes samples of shape {list(want)}, but data "
                          f"{cfg.data.name} gives {list(got)}", spec.program.models[cfg.model].loc,
-                         hint="change the model's input, or add resize/grayscale steps to the data's transform")
+                         hint="write input vector(auto): the width comes from the table's encoded columns"
+                         if data.table else "change the model's input, or add resize/grayscale steps to the data's "
+                                            "transform")
     classes = data.classes
     loss = cfg.loss[0].name
     out = plan.out_shape.dims[-1] if plan.out_shape.dims else 1
@@ -152,6 +154,22 @@ def check_data_fits_model(spec, cfg, data) -> None:
         raise TrainError(f"model {cfg.model} has one output (a binary logit) but data "
                          f"{cfg.data.name} has {len(classes)} classes ({_few(classes)})", where,
                          hint=f"use linear({len(classes)}) with loss cross_entropy")
+
+
+def warn_ordinal_categories(spec, cfg, data) -> None:
+    """A table's many-level category columns reach a model with a written input width as plain level
+    indices (an ordinal order nobody chose): say so at the model's input line, with the two ways out."""
+    from ..data.encoding import ordinal_columns
+    plan = spec.plan(cfg.model)
+    first = plan.children[0] if plan.children else None
+    embedded = getattr(getattr(first, "layer", None), "name", None) == "category_embedding"
+    names = ordinal_columns(data.table)
+    if names and not embedded:
+        decl = spec.program.models[cfg.model].body.statements[0]
+        warn(f"model {cfg.model} takes column(s) {', '.join(repr(n) for n in names)} of data {cfg.data.name} as "
+             "one feature holding the level's index (an ordinal), not a learnt embedding", decl.loc,
+             hint="write input vector(auto) to learn an embedding per level, or one-hot them with "
+                  "csv(..., onehot_max=N)")
 
 
 def _few(classes: list) -> str:

@@ -15,6 +15,7 @@ from typing import Optional
 
 import torch
 
+from ..data.encoding import embedded_columns
 from ..errors import TrainError
 from ..plugins.discovery import loaded_plugins
 from ..spec import Spec
@@ -24,7 +25,7 @@ from .config import TrainConfig, fitted_to_task
 from .distributed import Dist
 from .faults import is_out_of_memory, out_of_memory
 from .finetune import freeze, frozen_leaves, init_weights, param_groups, unfreeze_due
-from .fit_checks import check_data_fits_model, check_task
+from .fit_checks import check_data_fits_model, check_task, warn_ordinal_categories
 from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_sigterm
 from .loggers import Loggers, flat_hparams, open_loggers
 from .loop import NonFiniteLoss, autocast_dtype, evaluate, select_device, train_epoch
@@ -87,12 +88,13 @@ class Trainer:
                                    device=self.device, augment_seed=cfg.seed)
         if self.data.vocab is not None:
             self.spec.set_vocab(cfg.model, len(self.data.vocab))
-        self.spec.set_sample_shape(cfg.model, self.data.sample_shape)  # for vector(auto)
+        self.spec.set_sample_shape(cfg.model, self.data.sample_shape, embedded_columns(self.data.table))  # vector(auto)
         self.cfg = cfg = fitted_to_task(cfg, self.data.task)  # no `loss` written: mse for a regression
         if cfg.loss[0].name == "mse" and "loss" not in cfg.locs:
             self.log(f"loss mse: the train block names no loss and data {cfg.data.name} is a regression")
         check_task(cfg, self.data, self.spec.plan(cfg.model))  # loss and metrics fit the data's task
         check_data_fits_model(self.spec, self.cfg, self.data)
+        warn_ordinal_categories(self.spec, self.cfg, self.data)
         self.model = self.dist.prepare_model(self.spec.build(cfg.model), cfg.sync_batchnorm,
                                              self.device, cfg.locs.get("sync_batchnorm"))
         if cfg.init and self.state is None:

@@ -15,20 +15,33 @@ from ...errors import DataError, Loc, did_you_mean, warn
 from ...schema.args import Arg
 from ...runtime.inputs import InputError
 from ...runtime.tables import TableEncoder, is_missing
-from ..encoding import MISSING_POLICIES, column_kinds, feature_names, fit_columns
+from ..encoding import MISSING_POLICIES, ONEHOT_LEVELS, column_kinds, feature_names, fit_columns
 from .base import ENCODING, SourceData, TensorData, natural, number, read_text, source
 
 _INTEGER = re.compile(r"[+-]?\d+")
 
 
+def _not_negative(value):
+    return None if value >= 0 else "must be 0 or more (0: every category column is embedded)"
+
+
+def _auto_or_positive(value):
+    if value == "auto" or isinstance(value, int) and value > 0:
+        return None
+    return "must be auto or a positive integer"
+
+
 @source("csv", (Arg("path", "str"), Arg("target", "str"), Arg("features", "any", None),
                 Arg("task", "str", "auto", choices=("auto", "classification", "regression")),
-                Arg("missing", "str", "error", choices=MISSING_POLICIES), ENCODING),
+                Arg("missing", "str", "error", choices=MISSING_POLICIES),
+                Arg("onehot_max", "int", ONEHOT_LEVELS, _not_negative),
+                Arg("embedding_dim", "int_or_str", "auto", _auto_or_positive), ENCODING),
         paths=("path",),
         input_kind="table", doc="A table with a header row: csv(\"file.csv\", target=\"label\", features=[\"a\", \"b\"], task=auto, "
             "missing=error, encoding=\"utf-8\"). Text targets are classes; numeric ones follow the loss (cross_entropy: "
             "classes, mse: numbers); task=classification|regression decides outright. Text feature columns are "
-            "categories (one-hot up to 16 levels, else a level index); missing cells are an error, or filled from "
+            "categories: one-hot up to onehot_max=16 levels, else a learnt embedding of embedding_dim=auto numbers "
+            "in the model (with input vector(auto)); missing cells are an error, or filled from "
             "the training split (missing=median|mean|most_frequent), or their rows dropped (missing=drop).")
 def _csv(a: dict, loc: Loc) -> SourceData:
     import torch
@@ -78,7 +91,7 @@ class TableData:
         import torch
         path, header = self.args["path"], self.header
         columns = fit_columns(header, self.rows, self.features, self.kinds, train_indices, self.args["missing"],
-                              path, self.loc)
+                              path, self.loc, self.args["onehot_max"], self.args["embedding_dim"])
         encoder, at = TableEncoder(columns), [header.index(f) for f in self.features]
         x = []
         try:

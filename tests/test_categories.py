@@ -1,0 +1,92 @@
+"""Learnt embeddings for many-level table categories: runtime/categories.py, layers/categories.py and
+the planner putting the layer first in a `vector(auto)` model."""
+import random
+
+import pytest
+import torch
+
+import dlspec
+from dlspec.errors import DlspecWarning
+from dlspec.runtime.categories import CategoryEmbedding
+
+COLUMNS = ((1, 5, 3, "city"), (3, 9, 2, "shop"))  # (position, levels, dim, name)
+
+
+def test_category_embedding_equals_its_torch_lookups():
+    torch.manual_seed(0)
+    module = CategoryEmbedding(5, [c[:3] for c in COLUMNS])
+    x = torch.tensor([[0.5, 2.0, -1.0, 9.0, 7.0], [1.5, 0.0, 3.0, 1.0, -2.0]])
+    city, shop = module.tables
+    want = torch.cat([x[:, [0, 2, 4]], city(torch.tensor([2, 0])), shop(torch.tensor([9, 1]))], 1)
+    assert torch.equal(module(x), want)
+    assert torch.equal(module(x)[1, 3:6], torch.zeros(3))  # index 0: a level training never had
+    module(x).sum().backward()
+    assert torch.equal(city.weight.grad[0], torch.zeros(3)) and city.weight.grad[2].abs().sum() > 0
+    assert list(module.state_dict()) == ["tables.0.weight", "tables.1.weight"]  # positions are not weights
+    assert torch.equal(torch.jit.script(module)(x), module(x))
+
+
+def spec_with(model_body: str, columns=COLUMNS, width=5):
+    spec = dlspec.loads(f"model M {{ {model_body} }}")
+    spec.set_sample_shape("M", (width,), columns)
+    return spec
+
+
+def test_vector_auto_puts_the_embedding_first_and_plans_the_rest_on_its_output():
+    spec = spec_with("input vector(auto)\n linear(4)")
+    plan = spec.plan("M")
+    first, linear = plan.children
+    assert (first.name, first.layer.name, first.loc.line) == ("category_embedding", "category_embedding", 1)
+    assert plan.in_shape.dims == (5,) and first.out_shape.dims == (5 - 2 + 3 + 2,) == linear.in_shape.dims
+    model = spec.build("M")
+    assert model(torch.zeros(2, 5)).shape == (2, 4) and model.linear.in_features == 8
+    # no category column, or a written width: the model is planned as written
+    assert [c.name for c in spec_with("input vector(auto)\n linear(4)", ()).plan("M").children] == ["linear"]
+    assert [c.name for c in spec_with("input vector(5)\n linear(4)").plan("M").children] == ["linear"]
+
+
+def test_a_graph_body_is_wrapped_and_a_label_keeps_its_name():
+    spec = spec_with("input vector(auto)\n a = input -> linear(8)\n b = a -> linear(8)\n add(a, b)")
+    plan = spec.plan("M")
+    assert [c.name for c in plan.children] == ["category_embedding", "body"] and plan.children[1].graph
+    assert spec.build("M")(torch.ones(3, 5)).shape == (3, 8)
+    labelled = spec_with("input vector(auto)\n category_embedding: linear(4)").plan("M")
+    assert [c.name for c in labelled.children] == ["category_embedding_", "category_embedding"]
+
+
+def test_show_lists_the_embedding_at_the_input_line(tmp_path):
+    write_table(tmp_path / "t.csv", levels=30)
+    (tmp_path / "m.dlspec").write_text('model M {\n    input vector(auto)\n    linear(1)\n}\n'
+                                       'data d { source csv("t.csv", target="y", embedding_dim=4) }\n'
+                                       'train { model M; data d; loss mse }\n')
+    from dlspec.api import compile_spec
+    summary = compile_spec(tmp_path / "m.dlspec", describe=True).summaries[0]
+    first = summary["layers"][0]
+    assert (first["name"], first["type"], first["output_shape"], first["params"], first["line"]) == (
+        "category_embedding", "CategoryEmbedding", [1 + 4], 31 * 4, 2)
+
+
+def write_table(path, levels, rows_per_level=8, seed=0):
+    """y depends on the category alone, by an effect per level in no order the level names have."""
+    rng = random.Random(seed)
+    effect = {f"L{i}": rng.uniform(-5, 5) for i in range(levels)}
+    lines = ["x,cat,y"] + [f"{rng.uniform(0, 1):.3f},L{i % levels},{effect[f'L{i % levels}']:.3f}"
+                           for i in range(levels * rows_per_level)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_an_embedding_learns_what_an_ordinal_index_cannot(tmp_path):
+    write_table(tmp_path / "t.csv", levels=24)
+    body = ('model M {{ input vector({width}); linear(16) -> relu -> linear(1) }}\n'
+            'data d {{ source csv("t.csv", target="y"); split train=1.0 val=0 test=0; batch 32 }}\n'
+            'train {{ loss mse; optimizer adam(lr=0.02); epochs 40; metrics mae; seed 0 }}\n')
+    (tmp_path / "embedded.dlspec").write_text(body.format(width="auto"))
+    (tmp_path / "ordinal.dlspec").write_text(body.format(width=2))
+    quiet = dict(log=lambda *a: None, progress=False)
+    embedded = dlspec.fit(tmp_path / "embedded.dlspec", out=str(tmp_path / "e"), **quiet)
+    with pytest.warns(DlspecWarning, match="model M takes column\\(s\\) 'cat' of data d as one feature holding the "
+                                           "level's index \\(an ordinal\\), not a learnt embedding") as caught:
+        ordinal = dlspec.fit(tmp_path / "ordinal.dlspec", out=str(tmp_path / "o"), **quiet)
+    assert "input vector(auto)" in str(caught[0].message.hint) and "onehot_max" in str(caught[0].message.hint)
+    e, o = embedded.history[-1]["mae"], ordinal.history[-1]["mae"]
+    assert e < 0.3 < 1.0 < o, (e, o)  # effects spread over [-5, 5]
