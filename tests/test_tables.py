@@ -170,3 +170,16 @@ def test_a_written_width_that_misses_the_table_suggests_vector_auto(tmp_path):
     with pytest.raises(DlspecError, match="model M takes samples of shape \\[2\\], but data d gives \\[4\\]") as info:
         dlspec.fit(tmp_path / "m.dlspec", out=str(tmp_path / "run"), log=quiet, progress=False)
     assert info.value.line == 1 and "input vector(auto)" in info.value.hint
+
+
+def test_categories_makes_number_columns_categories(tmp_path):
+    (tmp_path / "t.csv").write_text("zip,size,y\n" + "".join(f"{75001 + i % 30},{i},{i}.5\n" for i in range(90)))
+    src = load_source(data_config('data d { source csv("t.csv", target="y", categories=["zip"]) }', tmp_path))
+    src.fit_on_train(list(range(90)))
+    zip_code, size = src.train.encoding["columns"]
+    assert (zip_code["kind"], len(zip_code["levels"]), size["kind"]) == ("embed", 30, "number")
+    for given, message in (('["zpi"]', "categories= names 'zpi', which is not a feature column. Did you mean 'zip'"),
+                           ('["y"]', "categories= names 'y', which is not a feature column"),
+                           ("3", "categories= takes a list of column names, received 3")):
+        with pytest.raises(DataError, match=message.replace("(", "\\(")):
+            load_source(data_config(f'data d {{ source csv("t.csv", target="y", categories={given}) }}', tmp_path))

@@ -28,11 +28,15 @@ TEXT_SHARE = 0.5
 MISSING_POLICIES = ("error", "median", "mean", "most_frequent", "drop")
 
 
-def column_kinds(header: list, rows: list, features: list) -> dict:
-    """name -> number|category, from every row (the kind of a column is not a statistic)."""
+def column_kinds(header: list, rows: list, features: list, declared: tuple = ()) -> dict:
+    """name -> number|category|declared, from every row (the kind of a column is not a statistic);
+    `declared` columns (csv's categories=[...]) are categories whatever their cells hold."""
     kinds = {}
     for name in features:
         i = header.index(name)
+        if name in declared:
+            kinds[name] = "declared"
+            continue
         kinds[name] = "number" if all(_is_number(r[i]) for _, r in rows if not is_missing(r[i])) else "category"
     return kinds
 
@@ -65,7 +69,7 @@ def fit_columns(header: list, rows: list, features: list, kinds: dict, train: li
             columns.append({"name": name, "kind": "number", "fill": _fill_number(numbers, missing)})
             continue
         levels = sorted(set(present), key=natural)
-        if len(levels) > ONEHOT_LEVELS and len(levels) > TEXT_SHARE * len(cells):
+        if kinds[name] == "category" and len(levels) > ONEHOT_LEVELS and len(levels) > TEXT_SHARE * len(cells):
             others = [f for f in features if f != name]
             raise DataError(f"{path}: column '{name}' holds text ({len(levels)} different values in {len(cells)} "
                             "training rows), not numbers or categories", loc,

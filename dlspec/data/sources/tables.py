@@ -21,6 +21,22 @@ from .base import ENCODING, SourceData, TensorData, natural, number, read_text, 
 _INTEGER = re.compile(r"[+-]?\d+")
 
 
+def declared_categories(args: dict, features: list, loc: Loc) -> tuple:
+    """The feature columns `categories=[...]` names (codes written as numbers: zip codes, ids)."""
+    given = args.get("categories")
+    if given is None:
+        return ()
+    names = [given] if isinstance(given, str) else list(given) if isinstance(given, (list, tuple)) else None
+    if names is None or not all(isinstance(n, str) for n in names):
+        raise DataError(f"csv: categories= takes a list of column names, received {given!r}", loc,
+                        hint='e.g. categories=["zip", "store"]')
+    for name in names:
+        if name not in features:
+            raise DataError(f"{args['path']}: categories= names '{name}', which is not a feature column."
+                            + did_you_mean(name, features) + f" Features: {', '.join(features)}", loc)
+    return tuple(names)
+
+
 def _not_negative(value):
     return None if value >= 0 else "must be 0 or more (0: every category column is embedded)"
 
@@ -34,14 +50,15 @@ def _auto_or_positive(value):
 @source("csv", (Arg("path", "str"), Arg("target", "str"), Arg("features", "any", None),
                 Arg("task", "str", "auto", choices=("auto", "classification", "regression")),
                 Arg("missing", "str", "error", choices=MISSING_POLICIES),
-                Arg("onehot_max", "int", ONEHOT_LEVELS, _not_negative),
+                Arg("categories", "any", None), Arg("onehot_max", "int", ONEHOT_LEVELS, _not_negative),
                 Arg("embedding_dim", "int_or_str", "auto", _auto_or_positive), ENCODING),
         paths=("path",),
         input_kind="table", doc="A table with a header row: csv(\"file.csv\", target=\"label\", features=[\"a\", \"b\"], task=auto, "
             "missing=error, encoding=\"utf-8\"). Text targets are classes; numeric ones follow the loss (cross_entropy: "
             "classes, mse: numbers); task=classification|regression decides outright. Text feature columns are "
             "categories: one-hot up to onehot_max=16 levels, else a learnt embedding of embedding_dim=auto numbers "
-            "in the model (with input vector(auto)); missing cells are an error, or filled from "
+            "in the model (with input vector(auto)); categories=[\"zip\"] makes number columns categories; "
+            "missing cells are an error, or filled from "
             "the training split (missing=median|mean|most_frequent), or their rows dropped (missing=drop).")
 def _csv(a: dict, loc: Loc) -> SourceData:
     import torch
@@ -83,7 +100,7 @@ class TableData:
 
     def __init__(self, header: list, rows: list, features: list, y, args: dict, loc: Loc):
         self.header, self.rows, self.features, self.y, self.args, self.loc = header, rows, features, y, args, loc
-        self.kinds = column_kinds(header, rows, features)
+        self.kinds = column_kinds(header, rows, features, declared_categories(args, features, loc))
         self.encoding = None  # the fitted encoding, saved with the run for predict and exports
         self.data = None
 
