@@ -2,8 +2,9 @@
 
 Reads top to bottom: seed, device, data, model, optimizer, then epochs of
 train/validate/checkpoint, then best weights, test metrics and the run files.
-`--resume DIR` reloads everything from DIR/last.ckpt and continues; on the
-CPU the result is bit-identical to an uninterrupted run.
+`--resume DIR` reloads everything from DIR/last.ckpt and continues (its
+loggers too: the same MLflow run and TensorBoard folder, see train/loggers/);
+on the CPU the result is bit-identical to an uninterrupted run.
 """
 from __future__ import annotations
 
