@@ -187,7 +187,24 @@ def test_resuming_a_finished_run_replaces_its_tensorboard_hparams(write_spec, tm
     logged = scalars(out / "tensorboard")
     assert [step for step, _ in logged["epoch/val_loss"]] == [1, 2]
     assert logged["hparam/best_val_loss"] == [(0, pytest.approx(run.results["best"]["val_loss"]))]
-    assert len(list((out / "tensorboard").glob("events.out.tfevents.*"))) == 3  # run 1, resume, its hparams
+    assert len(list((out / "tensorboard").glob("events.out.tfevents.*"))) == 2  # one file a process
+
+
+def test_a_tensorboard_folder_outside_the_run_keeps_the_files_of_other_runs(write_spec, tmp_path):
+    import torch
+    from torch.utils.tensorboard import SummaryWriter
+    shared, out = tmp_path / "tb", tmp_path / "run"
+    other = SummaryWriter(str(shared))  # another run logging into the same folder, further along
+    for epoch in range(1, 6):
+        other.add_scalar("epoch/loss", 1.0 / epoch, epoch)
+    other.close()
+    [other_file] = list(shared.iterdir())
+    before = other_file.read_bytes()
+    dlspec.fit(write_spec(SPEC.format(log=f'log tensorboard(dir="{shared}")')), out=str(out), epochs=1, log=quiet)
+    dlspec.fit(None, resume=str(out), epochs=2, log=quiet)
+    assert other_file.read_bytes() == before
+    mine = torch.load(out / "last.ckpt", weights_only=True)["loggers"]["tensorboard"]["files"]
+    assert len(mine) == 2 and other_file.name not in mine and all((shared / name).exists() for name in mine)
 
 
 def mlflow_runs(store, experiment="tests"):

@@ -7,8 +7,10 @@ hyperparameters with `hparam/best_MONITOR` and `hparam/test_METRIC`.
 View with: tensorboard --logdir RUN_DIR/tensorboard
 
 A resumed run writes into the same folder, and what the interrupted process
-logged after its checkpoint is dropped from the event files (each rewritten
-atomically, only if it holds such events): `epoch/` tags past the checkpoint's
+logged after its checkpoint is dropped from the run's event files (each
+rewritten atomically, only if it holds such events; every file in a folder
+inside the run directory, else only the files the checkpoint records as this
+run's, so a folder shared with other runs keeps theirs): `epoch/` tags past the checkpoint's
 epoch, `step/` tags past its global step (epoch x batches per epoch), and the
 hparams of an earlier end. The new event file also starts with TensorBoard's
 own purge (SummaryWriter purge_step) at that global step + 1, so a TensorBoard
@@ -33,13 +35,21 @@ class TensorBoardLogger:
         from torch.utils.tensorboard import SummaryWriter
         self.dir = args["dir"] if os.path.isabs(args["dir"]) else os.path.join(out, args["dir"])
         self.every = args["every"]
-        logged = drop_after_checkpoint(self.dir, resume) if resume is not None else set()
-        purge = resume.global_step + 1 if resume is not None else None
-        self.writer = SummaryWriter(log_dir=self.dir, purge_step=purge)
+        recorded = list(((resume.records if resume else {}).get(self.name) or {}).get("files", []))
+        logged = set()
+        if resume is not None:
+            inside = os.path.commonpath([os.path.abspath(self.dir), os.path.abspath(out)]) == os.path.abspath(out)
+            logged = drop_after_checkpoint(self.dir, resume, None if inside else set(recorded))
+        before = set(_event_files(self.dir))
+        self.writer = SummaryWriter(log_dir=self.dir, purge_step=resume.global_step + 1 if resume else None)
+        self.files = recorded + sorted(set(_event_files(self.dir)) - before)  # this run's, for record()
         self.hparams: dict = {}
         for row in (resume.history if resume is not None else []):
             if row["epoch"] not in logged:
                 self.epoch(row["epoch"], row)
+
+    def record(self) -> dict:
+        return {"files": self.files}
 
     def start(self, hparams: dict) -> None:
         self.hparams = hparams
@@ -54,9 +64,13 @@ class TensorBoardLogger:
         self.writer.flush()  # a TensorBoard watching the folder sees each epoch as it ends
 
     def end(self, results: dict) -> None:
+        from torch.utils.tensorboard.summary import hparams
         metrics = {f"hparam/{k}": v for k, v in final_scalars(results).items()}
-        if metrics:  # run_name "." keeps the hparams beside the scalars, not in a timestamped subfolder
-            self.writer.add_hparams(self.hparams, metrics, run_name=".")
+        if metrics:  # what SummaryWriter.add_hparams writes, but into this run's own event file
+            for summary in hparams(self.hparams, metrics):
+                self.writer.file_writer.add_summary(summary)
+            for name, value in metrics.items():
+                self.writer.add_scalar(name, value)
 
     def close(self, status: str = "FINISHED") -> None:
         self.writer.close()
@@ -72,14 +86,20 @@ def _stale(event, resume) -> bool:
     return False
 
 
-def drop_after_checkpoint(folder: str, resume) -> set:
-    """Rewrite the event files in `folder` without the events logged after the checkpoint; returns the
-    epochs `epoch/loss` holds afterwards. A file that cannot be read is left alone (the purge hides it)."""
+def _event_files(folder: str) -> list:
+    return [os.path.basename(p) for p in glob.glob(os.path.join(glob.escape(folder), "events.out.tfevents.*"))]
+
+
+def drop_after_checkpoint(folder: str, resume, only=None) -> set:
+    """Rewrite the event files in `folder` (those named in `only`, if given) without the events logged
+    after the checkpoint; returns the epochs `epoch/loss` holds afterwards. A file that cannot be read
+    is left alone (the purge hides its step/ events)."""
     from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
     from tensorboard.compat.proto.event_pb2 import Event
     from tensorboard.summary.writer.record_writer import RecordWriter
     logged = set()
-    for path in sorted(glob.glob(os.path.join(glob.escape(folder), "events.out.tfevents.*"))):
+    for path in [os.path.join(folder, name) for name in sorted(_event_files(folder))
+                 if only is None or name in only]:
         try:
             records = [(raw, Event.FromString(raw)) for raw in RawEventFileLoader(path).Load()]
         except Exception:  # a damaged file: TensorBoard reads what it can of it, which may be any epoch
