@@ -207,6 +207,27 @@ def test_a_tensorboard_folder_outside_the_run_keeps_the_files_of_other_runs(writ
     assert len(mine) == 2 and other_file.name not in mine and all((shared / name).exists() for name in mine)
 
 
+def test_dropping_events_after_a_checkpoint_keeps_the_rest_byte_for_byte(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+    from dlspec.train.loggers import Resume
+    from dlspec.train.loggers.event_files import drop_after_checkpoint
+    writer = SummaryWriter(str(tmp_path))
+    for step in range(1, 13):
+        writer.add_scalar("step/loss", float(step), step)
+    for epoch in (1, 2, 3):
+        writer.add_scalar("epoch/loss", float(epoch), epoch)
+    writer.add_scalar("other/tag", 5.0, 99)  # not dlspec's: kept whatever its step
+    writer.close()
+    [path] = list(tmp_path.iterdir())
+    whole = path.read_bytes()
+    path.write_bytes(whole + whole[-30:-10])  # a record cut short by a kill while writing
+    assert drop_after_checkpoint(str(tmp_path), Resume(epoch=2, global_step=8)) == {1, 2}
+    assert len(path.read_bytes()) < len(whole)
+    logged = scalars(tmp_path)  # read with checksums: a record copied wrongly would end the reading there
+    assert [s for s, _ in logged["step/loss"]] == list(range(1, 9)) and [s for s, _ in logged["epoch/loss"]] == [1, 2]
+    assert logged["other/tag"] == [(99, 5.0)]
+
+
 def mlflow_runs(store, experiment="tests"):
     from mlflow.tracking import MlflowClient
     client = MlflowClient(tracking_uri=f"file:{store}")

@@ -7,8 +7,8 @@ hyperparameters with `hparam/best_MONITOR` and `hparam/test_METRIC`.
 View with: tensorboard --logdir RUN_DIR/tensorboard
 
 A resumed run writes into the same folder, and what the interrupted process
-logged after its checkpoint is dropped from the run's event files (each
-rewritten atomically, only if it holds such events; every file in a folder
+logged after its checkpoint is dropped from the run's event files
+(event_files.py; every file in a folder
 inside the run directory, else only the files the checkpoint records as this
 run's, so a folder shared with other runs keeps theirs): `epoch/` tags past the checkpoint's
 epoch, `step/` tags past its global step (epoch x batches per epoch), and the
@@ -19,11 +19,10 @@ already showing the folder hides those steps too. Epochs the folder lacks
 """
 from __future__ import annotations
 
-import contextlib
-import glob
 import os
 
 from . import epoch_scalars, final_scalars
+from .event_files import drop_after_checkpoint, event_files
 
 
 class TensorBoardLogger:
@@ -35,14 +34,15 @@ class TensorBoardLogger:
         from torch.utils.tensorboard import SummaryWriter
         self.dir = args["dir"] if os.path.isabs(args["dir"]) else os.path.join(out, args["dir"])
         self.every = args["every"]
-        recorded = list(((resume.records if resume else {}).get(self.name) or {}).get("files", []))
+        recorded = [name for name in ((resume.records if resume else {}).get(self.name) or {}).get("files", [])
+                    if os.path.exists(os.path.join(self.dir, name))]
         logged = set()
         if resume is not None:
             inside = os.path.commonpath([os.path.abspath(self.dir), os.path.abspath(out)]) == os.path.abspath(out)
             logged = drop_after_checkpoint(self.dir, resume, None if inside else set(recorded))
-        before = set(_event_files(self.dir))
+        before = set(event_files(self.dir))
         self.writer = SummaryWriter(log_dir=self.dir, purge_step=resume.global_step + 1 if resume else None)
-        self.files = recorded + sorted(set(_event_files(self.dir)) - before)  # this run's, for record()
+        self.files = recorded + sorted(set(event_files(self.dir)) - before)  # this run's, for record()
         self.hparams: dict = {}
         for row in (resume.history if resume is not None else []):
             if row["epoch"] not in logged:
@@ -75,56 +75,3 @@ class TensorBoardLogger:
     def close(self, status: str = "FINISHED") -> None:
         self.writer.close()
 
-
-def _stale(event, resume) -> bool:
-    """Whether an event was logged after the checkpoint `resume` goes on from (or by an earlier end)."""
-    for value in event.summary.value:
-        family = value.tag.partition("/")[0]
-        if (family == "epoch" and event.step > resume.epoch or family == "step" and event.step > resume.global_step
-                or family in ("hparam", "_hparams_")):
-            return True
-    return False
-
-
-def _event_files(folder: str) -> list:
-    return [os.path.basename(p) for p in glob.glob(os.path.join(glob.escape(folder), "events.out.tfevents.*"))]
-
-
-def drop_after_checkpoint(folder: str, resume, only=None) -> set:
-    """Rewrite the event files in `folder` (those named in `only`, if given) without the events logged
-    after the checkpoint; returns the epochs `epoch/loss` holds afterwards. A file that cannot be read
-    is left alone (the purge hides its step/ events)."""
-    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
-    from tensorboard.compat.proto.event_pb2 import Event
-    from tensorboard.summary.writer.record_writer import RecordWriter
-    logged = set()
-    for path in [os.path.join(folder, name) for name in sorted(_event_files(folder))
-                 if only is None or name in only]:
-        try:
-            records = [(raw, Event.FromString(raw)) for raw in RawEventFileLoader(path).Load()]
-        except Exception:  # a damaged file: TensorBoard reads what it can of it, which may be any epoch
-            logged.update(row["epoch"] for row in resume.history)
-            continue
-        kept = [(raw, event) for raw, event in records if not _stale(event, resume)]
-        logged.update(e.step for _, e in kept if any(v.tag == "epoch/loss" for v in e.summary.value))
-        if len(kept) == len(records):
-            continue
-        with contextlib.suppress(OSError):  # a read-only file stays; the purge hides its step/ events
-            if all(e.WhichOneof("what") == "file_version" for _, e in kept):
-                os.remove(path)  # nothing but the header is left
-            else:
-                _rewrite(path, [raw for raw, _ in kept], RecordWriter)
-    return logged
-
-
-def _rewrite(path: str, records: list, record_writer) -> None:
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            writer = record_writer(f)
-            for raw in records:
-                writer.write(raw)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
