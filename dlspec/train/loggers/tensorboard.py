@@ -38,8 +38,7 @@ class TensorBoardLogger:
                     if os.path.exists(os.path.join(self.dir, name))]
         logged = set()
         if resume is not None:
-            inside = os.path.commonpath([os.path.abspath(self.dir), os.path.abspath(out)]) == os.path.abspath(out)
-            logged = drop_after_checkpoint(self.dir, resume, None if inside else set(recorded))
+            logged = drop_after_checkpoint(self.dir, resume, None if _inside(self.dir, out) else set(recorded))
         before = set(event_files(self.dir))
         self.writer = SummaryWriter(log_dir=self.dir, purge_step=resume.global_step + 1 if resume else None)
         self.files = recorded + sorted(set(event_files(self.dir)) - before)  # this run's, for record()
@@ -75,3 +74,11 @@ class TensorBoardLogger:
     def close(self, status: str = "FINISHED") -> None:
         self.writer.close()
 
+
+def _inside(folder: str, run_dir: str) -> bool:
+    """Whether `folder` is the run directory's own (so every event file in it is this run's)."""
+    folder, run_dir = os.path.abspath(folder), os.path.abspath(run_dir)
+    try:
+        return os.path.commonpath([folder, run_dir]) == run_dir
+    except ValueError:  # on another drive
+        return False
