@@ -132,3 +132,167 @@ def test_run_yaml_records_the_loggers(write_spec, tmp_path):
     settings = yaml.safe_load((tmp_path / "run" / "run.yaml").read_text())
     assert [entry["name"] for entry in settings["log"]] == ["csv", "tensorboard"]
     assert json.loads((tmp_path / "run" / "results.json").read_text())["test"]
+
+
+# ---- fit --resume goes on with the run's loggers ----
+
+def stop_after(epoch):
+    """An on_epoch hook that interrupts the fit once `epoch` is saved, as Ctrl-C between epochs does."""
+    def hook(row):
+        if row["epoch"] == epoch:
+            raise KeyboardInterrupt
+    return hook
+
+
+def edit_checkpoint(run_dir, change):
+    import torch
+    path = run_dir / "last.ckpt"
+    state = torch.load(path, weights_only=True)
+    change(state)
+    torch.save(state, path)
+
+
+def scalars(folder):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def test_resumed_tensorboard_holds_each_epoch_and_step_once(write_spec, tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+    out = tmp_path / "run"
+    path = write_spec(SPEC.format(log="log tensorboard(every=0.000001)").replace("epochs 2", "epochs 4"))
+    stopped = dlspec.fit(path, out=str(out), log=quiet, on_epoch=stop_after(2))
+    assert stopped.interrupted
+    late = SummaryWriter(str(out / "tensorboard"))  # what a process killed in epoch 3 had logged by then
+    for step in range(17, 21):
+        late.add_scalar("step/loss", 99.0, step)
+    late.add_scalar("epoch/loss", 99.0, 3)
+    late.close()
+    run = dlspec.fit(None, resume=str(out), log=quiet)
+    logged, rows = scalars(out / "tensorboard"), history(out)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    for column in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "samples_per_second"):
+        assert logged[f"epoch/{column}"] == [(int(r["epoch"]), pytest.approx(r[column], rel=1e-6)) for r in rows]
+    assert [step for step, _ in logged["step/loss"]] == list(range(1, 4 * 8 + 1))  # 8 batches an epoch
+    assert 99.0 not in [value for _, value in logged["step/loss"]]
+    assert logged["hparam/test_accuracy"] == [(0, pytest.approx(run.results["test"]["accuracy"]))]
+
+
+def test_resuming_a_finished_run_replaces_its_tensorboard_hparams(write_spec, tmp_path):
+    out = tmp_path / "run"
+    dlspec.fit(write_spec(SPEC.format(log="log tensorboard")), out=str(out), epochs=1, log=quiet)
+    run = dlspec.fit(None, resume=str(out), epochs=2, log=quiet)
+    logged = scalars(out / "tensorboard")
+    assert [step for step, _ in logged["epoch/val_loss"]] == [1, 2]
+    assert logged["hparam/best_val_loss"] == [(0, pytest.approx(run.results["best"]["val_loss"]))]
+    assert len(list((out / "tensorboard").glob("events.out.tfevents.*"))) == 2  # one file a process
+
+
+def test_a_tensorboard_folder_outside_the_run_keeps_the_files_of_other_runs(write_spec, tmp_path):
+    import torch
+    from torch.utils.tensorboard import SummaryWriter
+    shared, out = tmp_path / "tb", tmp_path / "run"
+    other = SummaryWriter(str(shared))  # another run logging into the same folder, further along
+    for epoch in range(1, 6):
+        other.add_scalar("epoch/loss", 1.0 / epoch, epoch)
+    other.close()
+    [other_file] = list(shared.iterdir())
+    before = other_file.read_bytes()
+    dlspec.fit(write_spec(SPEC.format(log=f'log tensorboard(dir="{shared}")')), out=str(out), epochs=1, log=quiet)
+    dlspec.fit(None, resume=str(out), epochs=2, log=quiet)
+    assert other_file.read_bytes() == before
+    mine = torch.load(out / "last.ckpt", weights_only=True)["loggers"]["tensorboard"]["files"]
+    assert len(mine) == 2 and other_file.name not in mine and all((shared / name).exists() for name in mine)
+
+
+def test_dropping_events_after_a_checkpoint_keeps_the_rest_byte_for_byte(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+    from dlspec.train.loggers import Resume
+    from dlspec.train.loggers.event_files import drop_after_checkpoint
+    writer = SummaryWriter(str(tmp_path))
+    for step in range(1, 13):
+        writer.add_scalar("step/loss", float(step), step)
+    for epoch in (1, 2, 3):
+        writer.add_scalar("epoch/loss", float(epoch), epoch)
+    writer.add_scalar("other/tag", 5.0, 99)  # not dlspec's: kept whatever its step
+    writer.close()
+    [path] = list(tmp_path.iterdir())
+    whole = path.read_bytes()
+    path.write_bytes(whole + whole[-30:-10])  # a record cut short by a kill while writing
+    assert drop_after_checkpoint(str(tmp_path), Resume(epoch=2, global_step=8)) == {1, 2}
+    assert len(path.read_bytes()) < len(whole)
+    logged = scalars(tmp_path)  # read with checksums: a record copied wrongly would end the reading there
+    assert [s for s, _ in logged["step/loss"]] == list(range(1, 9)) and [s for s, _ in logged["epoch/loss"]] == [1, 2]
+    assert logged["other/tag"] == [(99, 5.0)]
+
+
+def mlflow_runs(store, experiment="tests"):
+    from mlflow.tracking import MlflowClient
+    client = MlflowClient(tracking_uri=f"file:{store}")
+    return client, client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+
+
+def metric_steps(client, run, key):
+    return [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, key)]
+
+
+@pytest.mark.slow
+def test_resume_goes_on_with_the_same_mlflow_run(write_spec, tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    store, out = tmp_path / "mlruns", tmp_path / "run"
+    spec = SPEC.format(log=f'log mlflow(uri="{store}", experiment="tests", run_name="r1", every=0.000001)')
+    dlspec.fit(write_spec(spec), out=str(out), log=quiet, on_epoch=stop_after(1))
+    client, [first] = mlflow_runs(store)
+    assert first.info.status == "FAILED"  # interrupted
+    client.log_metric(first.info.run_id, "step_loss", 99.0, step=9)  # logged in epoch 2 before the stop
+    lines = []
+    run = dlspec.fit(None, resume=str(out), epochs=3, log=lines.append)
+    client, [found] = mlflow_runs(store)
+    assert found.info.run_id == first.info.run_id and found.info.status == "FINISHED"
+    assert found.info.run_name == "r1"
+    rows = history(out)
+    assert metric_steps(client, found, "val_loss") == [(int(r["epoch"]), pytest.approx(r["val_loss"])) for r in rows]
+    assert [step for step, _ in metric_steps(client, found, "loss")] == [1, 2, 3]
+    steps = [step for step, _ in metric_steps(client, found, "step_loss")]
+    assert steps == list(range(1, 3 * 8 + 1))  # the resumed process starts after the steps already logged
+    assert found.data.metrics["test_accuracy"] == pytest.approx(run.results["test"]["accuracy"])
+    assert found.data.params["epochs"] == "2" and found.data.tags["resumed.epochs"] == "3"
+    assert (f"log mlflow: resumed MLflow run {found.info.run_id} keeps the parameters it was started with; "
+            f"now different (set as tags resumed.NAME): epochs 2 -> 3") in lines
+
+
+@pytest.mark.slow
+def test_a_recorded_mlflow_run_that_is_gone_is_a_warning_and_a_new_run(write_spec, tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    store, out = tmp_path / "mlruns", tmp_path / "run"
+    dlspec.fit(write_spec(SPEC.format(log=f'log mlflow(uri="{store}", experiment="tests")')), out=str(out),
+               epochs=1, log=quiet)
+    client, [first] = mlflow_runs(store)
+    client.delete_run(first.info.run_id)
+    result = CliRunner().invoke(main, ["fit", "--resume", str(out), "--epochs", "2"])
+    assert result.exit_code == 0, result.output
+    warning = (f"log mlflow: the MLflow run this run logged to ({first.info.run_id}) was deleted from "
+               f"file:{store} (experiment tests); the resumed run logs to a new MLflow run")
+    assert [line for line in result.output.splitlines() if "log mlflow" in line] == [f"warning: {warning}"]
+    client, [new] = mlflow_runs(store)
+    assert new.info.run_id != first.info.run_id and new.info.status == "FINISHED"
+    assert [step for step, _ in metric_steps(client, new, "val_loss")] == [1, 2]  # epoch 1 from the history
+    edit_checkpoint(out, lambda state: state["loggers"]["mlflow"].update(run_id="0" * 32))
+    with pytest.warns(dlspec.DlspecWarning, match=f"logged to \\({'0' * 32}\\) is not in file:{store}"):
+        dlspec.fit(None, resume=str(out), epochs=3, log=quiet)
+
+
+@pytest.mark.slow
+def test_a_logger_added_on_resume_starts_with_the_epochs_so_far(write_spec, tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    store, out = tmp_path / "mlruns", tmp_path / "run"
+    dlspec.fit(write_spec(SPEC.format(log="log csv")), out=str(out), epochs=1, log=quiet)
+    added = f'log tensorboard, mlflow(uri="{store}", experiment="tests")'
+    edit_checkpoint(out, lambda state: state.update(spec_text=state["spec_text"].replace("log csv", added)))
+    dlspec.fit(None, resume=str(out), epochs=2, log=quiet)
+    client, [found] = mlflow_runs(store)
+    rows = history(out)
+    assert metric_steps(client, found, "val_loss") == [(int(r["epoch"]), pytest.approx(r["val_loss"])) for r in rows]
+    assert [step for step, _ in scalars(out / "tensorboard")["epoch/val_loss"]] == [1, 2]

@@ -2,8 +2,9 @@
 
 Reads top to bottom: seed, device, data, model, optimizer, then epochs of
 train/validate/checkpoint, then best weights, test metrics and the run files.
-`--resume DIR` reloads everything from DIR/last.ckpt and continues; on the
-CPU the result is bit-identical to an uninterrupted run.
+`--resume DIR` reloads everything from DIR/last.ckpt and continues (its
+loggers too: the same MLflow run and TensorBoard folder, see train/loggers/);
+on the CPU the result is bit-identical to an uninterrupted run.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from .faults import is_out_of_memory, out_of_memory
 from .finetune import freeze, frozen_leaves, init_weights, param_groups, unfreeze_due
 from .fit_checks import check_data_fits_model, check_task, warn_ordinal_categories
 from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_sigterm
-from .loggers import Loggers, flat_hparams, open_loggers
+from .loggers import Loggers, Resume, flat_hparams, open_loggers
 from .loop import NonFiniteLoss, autocast_dtype, evaluate, select_device, train_epoch
 from .progress import EpochProgress
 from .metrics import higher_is_better, make_metrics
@@ -196,7 +197,7 @@ class Trainer:
         if self.dist.is_main:
             rundir.write_spec_and_settings(self.out, self.spec.text, {**cfg.resolved(), "device": str(self.device),
                                                                       "overrides": self.overrides or {}})
-            self.loggers = open_loggers(cfg.log, self.out)  # rank 0 alone logs
+            self.loggers = open_loggers(cfg.log, self.out, self._logger_resume(), self.log)  # rank 0 alone logs
             self.loggers.start(flat_hparams(cfg.resolved()))
         self.log(f"training {cfg.model} on {cfg.data.name} ({self.data.sizes.get('train', 0)} train / "
                  f"{self.data.sizes.get('val', 0)} val / {self.data.sizes.get('test', 0)} test samples) "
@@ -214,6 +215,13 @@ class Trainer:
                        EXIT_STATUS.get(stopped, 130), self.dist.rank)
         self._use_checkpoint()
         return Run(self.out, self.history, self._results(), self.model, cfg, rank=self.dist.rank)
+
+    def _logger_resume(self):
+        """Where a resumed run's loggers go on from (the same MLflow run and TensorBoard folder); None for a new run."""
+        if self.state is None:
+            return None
+        return Resume(self.start_epoch, self.start_epoch * len(self.data.loaders["train"]), list(self.history),
+                      self.state.get("loggers") or {})
 
     def _use_checkpoint(self) -> None:
         """Load the chosen weights (best.ckpt by default) for the test metrics and the returned model;
@@ -264,10 +272,10 @@ class Trainer:
         if self.scheduler is not None and per_step is None:
             self.scheduler.step(row.get(cfg.schedule[1]["monitor"], loss))
         self.log(rundir.epoch_line(row, cfg.epochs))  # before _track_best, which may announce an early stop
-        self.loggers.epoch(epoch + 1, row)
         stop = self._track_best(row, epoch)
         self._save("last.ckpt", epoch + 1)
         self.saved_epoch = epoch + 1
+        self.loggers.epoch(epoch + 1, row)  # after the checkpoint: a resume never finds a later epoch logged
         if self.dist.is_main:
             rundir.write_metrics_csv(self.out, self.history)
         if self.on_epoch is not None:
@@ -335,6 +343,7 @@ class Trainer:
             "series": _series_info(self.data.series), "features": self.data.features,
             "table": self.data.table, "sample_shape": list(self.data.sample_shape),  # predict, vector(auto)
             "plugins": self._plugins(),  # code a later load of this run must be trusted to import
+            "loggers": self.loggers.record(),  # e.g. the MLflow run id, so --resume goes on with that run
         })
 
     def _plugins(self) -> dict:

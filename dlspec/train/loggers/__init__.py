@@ -9,14 +9,21 @@ clarity). Each logger receives the same calls from the trainer:
 - `epoch(epoch, row)`: once per epoch with the metrics.csv row (loss, metrics, lr, samples/s);
 - `end(results)`: with results.json (best monitored value, test metrics), then `close()`.
 
+Every checkpoint holds `record()` (logger name -> what it needs to go on, e.g. the
+MLflow run id), so `fit --resume` hands the loggers a `Resume` and they go on
+with the same MLflow run and TensorBoard folder instead of starting new ones
+(see mlflow.py and tensorboard.py for how each drops or skips what the interrupted
+process logged after the checkpoint). A logger the checkpoint has no record of
+(`log` changed, a run from an older dlspec) simply starts, given the history so far.
+
 Checking a `log` setting never imports the logging library: a missing one is a
 one-line error naming the pip command, given by `dlspec compile` before any data loads.
 """
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 from ...errors import DlspecError
 from ...language.resolve import resolve_path
@@ -31,7 +38,7 @@ class LoggerDef:
 
     name: str
     args: tuple
-    build: Callable  # (run_dir, bound args) -> logger object
+    build: Callable  # (run_dir, bound args, Resume or None, say) -> logger object
     doc: str
     needs: str = ""  # the importable module it needs ("" for none)
     extra: str = ""  # the dlspec extra that installs it
@@ -41,18 +48,28 @@ class LoggerDef:
 LOGGERS = Registry("logger")
 
 
-def _tensorboard(out: str, args: dict):
+@dataclass(frozen=True)
+class Resume:
+    """Where a resumed run goes on from, as its loggers need it."""
+
+    epoch: int  # the checkpoint's epoch: the last one completed
+    global_step: int  # batches trained through that epoch (the x axis of the step/ scalars)
+    history: list = field(default_factory=list)  # metrics.csv rows of epochs 1..epoch
+    records: dict = field(default_factory=dict)  # logger name -> its record() in the checkpoint
+
+
+def _tensorboard(out: str, args: dict, resume: Optional[Resume], say: Callable):
     from .tensorboard import TensorBoardLogger
-    return TensorBoardLogger(out, args)
+    return TensorBoardLogger(out, args, resume)
 
 
-def _mlflow(out: str, args: dict):
+def _mlflow(out: str, args: dict, resume: Optional[Resume], say: Callable):
     from .mlflow import MlflowLogger
-    return MlflowLogger(out, args)
+    return MlflowLogger(out, args, resume, say)
 
 
 for _entry in (
-    LoggerDef("csv", (), lambda out, args: None, "metrics.csv in the run directory (always written)"),
+    LoggerDef("csv", (), lambda *_: None, "metrics.csv in the run directory (always written)"),
     LoggerDef("tensorboard", (Arg("dir", "str", "tensorboard"), Arg("every", "float", 1.0, positive)), _tensorboard,
               "TensorBoard event files in RUN_DIR/tensorboard (loss, metrics, lr, samples/s per epoch and at most "
               "once every `every` seconds within an epoch; hparams at the end): tensorboard(dir=\"tensorboard\", "
@@ -113,6 +130,10 @@ class Loggers:
         for lg in self.loggers:
             lg.end(results)
 
+    def record(self) -> dict:
+        """What each logger needs to go on after a resume (kept in every checkpoint)."""
+        return {lg.name: lg.record() for lg in self.loggers if hasattr(lg, "record")}
+
     def close(self, failed: bool = False) -> None:
         """Close every logger once; a run that failed or was interrupted is marked so where a logger can."""
         for lg in self.loggers:
@@ -120,9 +141,10 @@ class Loggers:
         self.loggers = []
 
 
-def open_loggers(checked: list, out: str) -> Loggers:
-    """Build the loggers a checked `log` setting names, writing under the run directory `out`."""
-    return Loggers([item.build(out, args) for item, args, _ in checked])
+def open_loggers(checked: list, out: str, resume: Optional[Resume] = None, say: Callable = print) -> Loggers:
+    """Build the loggers a checked `log` setting names, writing under the run directory `out`;
+    with `resume` they go on from a checkpoint; `say` is the trainer's log (one line each)."""
+    return Loggers([item.build(out, args, resume, say) for item, args, _ in checked])
 
 
 def flat_hparams(settings: dict) -> dict:
