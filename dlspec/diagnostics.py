@@ -156,15 +156,19 @@ def _check_model(diag: Diagnosis, name: str) -> None:
     cut = diag.recovered.in_broken(decl.loc.line) and decl.loc.file == diag.path \
         or _uses_cut_block(diag, decl.body, set())
     tables = {"models": dict(spec.program.models), "blocks": dict(spec.program.blocks)}
-    seen, replaced = set(), False
+    seen, replaced, width = set(), False, None
     while _key(error) not in seen and len(seen) <= MAX_REPORTED_ERRORS:  # one more: to know there are more
         seen.add(_key(error))
         if not cut and not (replaced and isinstance(error, ShapeError)):
             diag.errors.append(error)
-        if not _replace_failing_step(spec.program, tables, error.loc):
+        if spec.data_errors.get(name) is error:  # vector(auto)'s data failed: go on with a provisional
+            width = (1,)  # width, for the model's own mistakes (its shape errors may come from the guess)
+        elif not _replace_failing_step(spec.program, tables, error.loc):
             return
         replaced = True
         trial = Spec(replace(spec.program, **tables), spec.text)
+        if width is not None:
+            trial.set_sample_shape(name, width)
         try:
             with warnings.catch_warnings(record=True):  # warnings of a modified model are not the user's
                 diag.plans[name] = trial.plan(name)

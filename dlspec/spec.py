@@ -28,6 +28,7 @@ class Spec:
         self._vocab: dict = {}  # model name -> vocabulary size of the data it trains on
         self._samples: dict = {}  # model name -> one sample's shape in the data it trains on (vector(auto))
         self._categories: dict = {}  # model name -> its table's embedded category columns (vector(auto))
+        self.data_errors: dict = {}  # model name -> the error its linked data gave when vector(auto) asked it
 
     @property
     def filename(self) -> str:
@@ -85,7 +86,11 @@ class Spec:
             from .data.config import read_data
             from .data.encoding import embedded_columns
             from .data.pipeline import build_data
-            bundle = build_data(read_data(self.program.data[data], self.program.global_env()))
+            try:
+                bundle = build_data(read_data(self.program.data[data], self.program.global_env()))
+            except DlspecError as exc:  # the data's own mistake, not the model's (diagnostics go on past it)
+                self.data_errors[name] = exc
+                raise
             self._samples[name], self._categories[name] = bundle.sample_shape, embedded_columns(bundle.table)
             return self._samples[name]
         return None

@@ -235,3 +235,13 @@ def test_fuzzed_specs_never_crash_diagnose_and_agree_with_the_first_error():
     def run(text):
         _diagnose_agrees(text)
     run()
+
+
+def test_a_vector_auto_model_whose_data_fails_still_reports_its_own_mistakes(tmp_path):
+    (tmp_path / "m.dlspec").write_text('model M {\n    input vector(auto)\n    linear(8) -> reluu\n    linear(1)\n}\n'
+                                       'data d {\n    source csv("missing.csv", target="y")\n}\n'
+                                       'train { model M; data d; loss mse }\n')
+    diagnosis = dlspec.diagnose(tmp_path / "m.dlspec")
+    assert [e.line for e in diagnosis.errors] == [3, 7], [e.report() for e in diagnosis.errors]
+    assert "unknown layer or block 'reluu'" in diagnosis.errors[0].message
+    assert "missing.csv" in diagnosis.errors[1].message
