@@ -109,11 +109,13 @@ def load_source(cfg: DataConfig, loss_task: Optional[str] = None) -> SourceData:
 
 
 def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[str] = None,
-               device=None, augment_seed: Optional[int] = None) -> DataBundle:
+               device=None, augment_seed: Optional[int] = None, fitted: Optional[dict] = None) -> DataBundle:
     """Load, split, transform and batch a data block (`loss_task`: see load_source).
 
     `device` is where training runs (the cached path keeps the data there; default cpu);
-    `augment_seed` seeds the cached path's batched augmentation (default: the split seed).
+    `augment_seed` seeds the cached path's batched augmentation (default: the split seed);
+    `fitted` is a saved run's state: its table encoding and vocabulary are used, not fitted again
+    (evaluate and --resume read new rows as the model was trained to).
     """
     src = load_source(cfg, loss_task)
     n = len(src.train)
@@ -123,7 +125,10 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
     _check_same_size(cfg, src)
     vocab = table = None
     if src.fit_on_train is not None:  # e.g. the vocabulary, from the training split only
-        src.fit_on_train(parts["train"][1])
+        if fitted:
+            src.fit_on_train(parts["train"][1], fitted)
+        else:
+            src.fit_on_train(parts["train"][1])
         vocab = getattr(src.train, "itos", None)
         table = getattr(src.train, "encoding", None)  # a csv table's column encoding, for predict
         src.index_features = tuple(c[0] for c in embedded_columns(table))

@@ -17,6 +17,7 @@ from typing import Optional
 import torch
 
 from ..data.encoding import embedded_columns
+from ..data.fingerprint import check_same_classes, fingerprint, warn_if_changed
 from ..errors import TrainError
 from ..plugins.discovery import loaded_plugins
 from ..spec import Spec
@@ -86,7 +87,11 @@ class Trainer:
         from ..data.pipeline import build_data
         with self.dist.local_first():  # downloads happen once per node
             self.data = build_data(cfg.data, pin_memory=self.device.type == "cuda", loss_task=cfg.loss_task,
-                                   device=self.device, augment_seed=cfg.seed)
+                                   device=self.device, augment_seed=cfg.seed, fitted=self.state)
+        self.data_fingerprint = fingerprint(cfg.data)
+        if self.state is not None:  # --resume: the data must still be what the run was trained on
+            check_same_classes(cfg.data, self.state.get("classes"), self.data.classes)
+            warn_if_changed(cfg.data, self.state.get("data_fingerprint"), "--resume")
         if self.data.vocab is not None:
             self.spec.set_vocab(cfg.model, len(self.data.vocab))
         self.spec.set_sample_shape(cfg.model, self.data.sample_shape, embedded_columns(self.data.table))  # vector(auto)
@@ -342,6 +347,7 @@ class Trainer:
             "vocab": self.data.vocab, "target_scale": self.data.target_scale,
             "series": _series_info(self.data.series), "features": self.data.features,
             "table": self.data.table, "sample_shape": list(self.data.sample_shape),  # predict, vector(auto)
+            "data_fingerprint": self.data_fingerprint,  # evaluate and --resume warn when the data changed
             "plugins": self._plugins(),  # code a later load of this run must be trusted to import
             "loggers": self.loggers.record(),  # e.g. the MLflow run id, so --resume goes on with that run
         })

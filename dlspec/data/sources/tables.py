@@ -104,11 +104,15 @@ class TableData:
         self.encoding = None  # the fitted encoding, saved with the run for predict and exports
         self.data = None
 
-    def fit(self, train_indices: list) -> None:
+    def fit(self, train_indices: list, saved: dict = None) -> None:
+        """Encode the rows by an encoding fitted on `train_indices`, or by the one a run saved (`saved["table"]`)."""
         import torch
         path, header = self.args["path"], self.header
-        columns = fit_columns(header, self.rows, self.features, self.kinds, train_indices, self.args["missing"],
-                              path, self.loc, self.args["onehot_max"], self.args["embedding_dim"])
+        if (saved or {}).get("table"):
+            columns = saved["table"]["columns"]
+        else:
+            columns = fit_columns(header, self.rows, self.features, self.kinds, train_indices, self.args["missing"],
+                                  path, self.loc, self.args["onehot_max"], self.args["embedding_dim"])
         encoder, at = TableEncoder(columns), [header.index(f) for f in self.features]
         x = []
         try:
