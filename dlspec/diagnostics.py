@@ -100,6 +100,8 @@ def _check(diag: Diagnosis, text, overrides, model, train, run_plugins, limit) -
     except DlspecError as exc:
         diag.errors.append(exc)
         return
+    if train in diag.spec.program.trains:
+        diag.spec.prefer_train(train)  # vector(auto) measures the data of the train block asked for
     for name in _models_to_check(diag, model, train):
         _check_model(diag, name)
     _check_blocks(diag)
@@ -167,6 +169,7 @@ def _check_model(diag: Diagnosis, name: str) -> None:
             return
         replaced = True
         trial = Spec(replace(spec.program, **tables), spec.text)
+        trial.prefer_train(spec.train_name)
         if width is not None:
             trial.set_sample_shape(name, width)
         try:

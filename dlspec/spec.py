@@ -29,6 +29,7 @@ class Spec:
         self._samples: dict = {}  # model name -> one sample's shape in the data it trains on (vector(auto))
         self._categories: dict = {}  # model name -> its table's embedded category columns (vector(auto))
         self.data_errors: dict = {}  # model name -> the error its linked data gave when vector(auto) asked it
+        self.train_name: Optional[str] = None  # the train block whose data vector(auto) measures (compile --train)
 
     @property
     def filename(self) -> str:
@@ -78,22 +79,34 @@ class Spec:
 
     def _sample_hint(self, name: str) -> Optional[tuple]:
         """Before training: the sample shape of the data a train block links to the model, measured by
-        loading it (only vector(auto) asks; a csv table is read and encoded, without the loss's task)."""
-        for train in self.program.trains.values():
+        loading it (only vector(auto) asks): a csv table is read, split and encoded with the task the
+        block's written loss implies, as fit does, so `--show` describes the model fit trains."""
+        trains = [t for n, t in self.program.trains.items() if self.train_name in (None, n)]
+        for train in trains:
             data = self.program.linked(train, "data")
             if self.program.linked(train, "model") != name or data not in self.program.data:
                 continue
             from .data.config import read_data
+            from .train.losses import written_loss_task
             from .data.encoding import embedded_columns
             from .data.pipeline import build_data
             try:
-                bundle = build_data(read_data(self.program.data[data], self.program.global_env()))
+                bundle = build_data(read_data(self.program.data[data], self.program.global_env()),
+                                    loss_task=written_loss_task(train))  # the task, the split: as fit decides
             except DlspecError as exc:  # the data's own mistake, not the model's (diagnostics go on past it)
                 self.data_errors[name] = exc
                 raise
             self._samples[name], self._categories[name] = bundle.sample_shape, embedded_columns(bundle.table)
             return self._samples[name]
         return None
+
+    def prefer_train(self, train: Optional[str]) -> None:
+        """Measure `vector(auto)` inputs on the data of train block `train` (None: the first that links each model)."""
+        if train != self.train_name:
+            self.train_name = train
+            self._plans.clear()
+            self._samples.clear()
+            self._categories.clear()
 
     def set_vocab(self, name: str, size: int) -> None:
         """Give `tokens(T)` inputs of a model the vocabulary size of its data."""

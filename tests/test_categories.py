@@ -90,3 +90,24 @@ def test_an_embedding_learns_what_an_ordinal_index_cannot(tmp_path):
     assert "input vector(auto)" in str(caught[0].message.hint) and "onehot_max" in str(caught[0].message.hint)
     e, o = embedded.history[-1]["mae"], ordinal.history[-1]["mae"]
     assert e < 0.3 < 1.0 < o, (e, o)  # effects spread over [-5, 5]
+
+
+def test_show_measures_the_table_as_fit_does(tmp_path):
+    """The task (hence a stratified or a random split, hence the levels in training rows) follows the
+    loss at compile as at fit, and --train picks whose data a vector(auto) model is measured on."""
+    rng = random.Random(3)
+    (tmp_path / "t.csv").write_text("a,city,y\n" + "".join(
+        f"{rng.random():.3f},c{rng.randrange(60)},{rng.randrange(3)}\n" for _ in range(240)))
+    (tmp_path / "few.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 4},{i}.5\n" for i in range(40)))
+    (tmp_path / "m.dlspec").write_text(
+        'model M { input vector(auto); linear(1) }\n'
+        'data d { source csv("t.csv", target="y"); split train=0.5 val=0.25 test=0.25 }\n'
+        'data few { source csv("few.csv", target="y") }\n'
+        'train t1 { model M; data d; loss mse; epochs 1 }\ntrain t2 { model M; data few; loss mse; epochs 1 }\n')
+    from dlspec.api import compile_spec
+    shown = compile_spec(tmp_path / "m.dlspec", describe=True).summaries[0]["params"]
+    run = dlspec.fit(tmp_path / "m.dlspec", train="t1", out=str(tmp_path / "run"), log=lambda *a: None,
+                     progress=False)
+    assert shown == sum(p.numel() for p in run.model.parameters())
+    two = compile_spec(tmp_path / "m.dlspec", train="t2", describe=True).summaries[0]
+    assert two["input_shape"] == [2] and two["params"] == 3

@@ -28,6 +28,17 @@ def loss_task(component: Component) -> Optional[str]:
     return {"class": "classification", "binary": "classification", "value": "regression"}.get(component.target)
 
 
+def written_loss_task(train_decl) -> Optional[str]:
+    """The task the `loss` a train block writes implies, read from the IR before the block is checked
+    (None: no loss written, or one that does not say); `vector(auto)` measures a table by it, as fit does."""
+    for s in train_decl.settings:
+        if s.key == "loss" and s.args:
+            name = getattr(s.args[0], "callee", getattr(s.args[0], "name", None))
+            found = LOSSES.find(name) if isinstance(name, str) else None
+            return loss_task(found) if found is not None else None
+    return None
+
+
 # Losses that take soft targets (a probability per class, as mixup and cutmix make): cross_entropy takes
 # class probabilities natively, bce_with_logits takes any target in [0, 1]. nll, the regression losses and
 # plugin losses do not (or are not known to).
