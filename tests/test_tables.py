@@ -183,3 +183,13 @@ def test_categories_makes_number_columns_categories(tmp_path):
                            ("3", "categories= takes a list of column names, received 3")):
         with pytest.raises(DataError, match=message.replace("(", "\\(")):
             load_source(data_config(f'data d {{ source csv("t.csv", target="y", categories={given}) }}', tmp_path))
+
+
+def test_a_regression_loss_with_scale_reads_whole_number_targets_as_numbers(tmp_path):
+    (tmp_path / "t.csv").write_text("a,c,y\n" + "".join(f"{i},{'pq'[i % 2]},{i % 3}\n" for i in range(60)))
+    (tmp_path / "m.dlspec").write_text('model M { input vector(auto); linear(1) }\n'
+                                       'data d { source csv("t.csv", target="y"); scale standard }\n'
+                                       'train { model M; data d; loss mse; epochs 1 }')
+    run = dlspec.fit(tmp_path / "m.dlspec", out=str(tmp_path / "run"), log=quiet, progress=False)
+    assert "mae" not in run.results["test"] and run.results["test"]["loss"] > 0
+    assert run.model[0].in_features == 3  # a, c one-hot
