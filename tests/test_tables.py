@@ -169,7 +169,7 @@ def test_a_written_width_that_misses_the_table_suggests_vector_auto(tmp_path):
                                        'data d { source csv("t.csv", target="y") }\ntrain { model M; data d; loss mse }')
     with pytest.raises(DlspecError, match="model M takes samples of shape \\[2\\], but data d gives \\[4\\]") as info:
         dlspec.fit(tmp_path / "m.dlspec", out=str(tmp_path / "run"), log=quiet, progress=False)
-    assert info.value.line == 1 and "input vector(auto)" in info.value.hint
+    assert info.value.line == 2 and "input vector(auto)" in info.value.hint
 
 
 def test_categories_makes_number_columns_categories(tmp_path):

@@ -103,10 +103,12 @@ def test_nan_loss_stops_with_epoch_and_step(tmp_path):
     assert "lower the learning rate" in info.value.hint
 
 
-def test_model_and_data_mismatch_is_reported_at_the_model(tmp_path):
+def test_model_and_data_mismatch_is_reported_at_the_models_input_line(tmp_path):
     text = TINY.replace("input image(1, 8, 8)", "input image(1, 28, 28)").replace("SETTINGS", "")
-    with pytest.raises(TrainError, match=r"takes samples of shape \[1, 28, 28\], but data digits gives \[1, 8, 8\]"):
+    with pytest.raises(TrainError, match=r"takes samples of shape \[1, 28, 28\], but data digits gives \[1, 8, 8\]") \
+            as info:
         dlspec.fit(dlspec.loads(text, str(tmp_path / "x.dlspec")), out=str(tmp_path / "run"), log=quiet)
+    assert text.split("\n")[info.value.line - 1].strip().startswith("input image(1, 28, 28)")
 
 
 @pytest.mark.parametrize("setting, words", [

@@ -138,7 +138,7 @@ def check_data_fits_model(spec, cfg, data) -> None:
     want, got = tuple(plan.in_shape.dims), tuple(data.sample_shape)
     if want != got:
         raise TrainError(f"model {cfg.model} takes samples of shape {list(want)}, but data "
-                         f"{cfg.data.name} gives {list(got)}", spec.program.models[cfg.model].loc,
+                         f"{cfg.data.name} gives {list(got)}", _input_loc(spec, cfg.model),
                          hint="write input vector(auto): the width comes from the table's encoded columns"
                          if data.table else "change the model's input, or add resize/grayscale steps to the data's "
                                             "transform")
@@ -165,11 +165,17 @@ def warn_ordinal_categories(spec, cfg, data) -> None:
     embedded = getattr(getattr(first, "layer", None), "name", None) == "category_embedding"
     names = ordinal_columns(data.table)
     if names and not embedded:
-        decl = spec.program.models[cfg.model].body.statements[0]
         warn(f"model {cfg.model} takes column(s) {', '.join(repr(n) for n in names)} of data {cfg.data.name} as "
-             "one feature holding the level's index (an ordinal), not a learnt embedding", decl.loc,
+             "one feature holding the level's index (an ordinal), not a learnt embedding", _input_loc(spec, cfg.model),
              hint="write input vector(auto) to learn an embedding per level, or one-hot them with "
                   "csv(..., onehot_max=N)")
+
+
+def _input_loc(spec, model: str):
+    """Where a model declares its input (its `input` line), else the model itself."""
+    decl = spec.program.models[model]
+    first = decl.body.statements[0] if decl.body.statements else decl
+    return first.loc
 
 
 def _few(classes: list) -> str:
