@@ -211,3 +211,15 @@ def test_torchscript_export_of_embedded_categories_answers_as_the_run(kinds, tmp
     x = torch.tensor([[0.5, 3.0, 1.0], [-1.0, 1.0, 0.0], [2.0, 0.0, -0.5]])  # size, city index (0: unseen), rooms
     scale = run.state["target_scale"]  # the export answers in the data's units
     assert torch.allclose(scripted(x), run.model(x) * scale["spread"] + scale["center"], atol=1e-4)
+
+
+def test_predict_py_as_a_script_prints_answers_and_one_error_line(kinds, tmp_path):
+    base, runs = kinds
+    dlspec.export(str(runs["table"]), "python", str(tmp_path / "export"))
+    (tmp_path / "new.csv").write_text("rooms,city,size\n3,paris,100\n")
+    script = str(tmp_path / "export" / "predict.py")
+    done = subprocess.run([sys.executable, script, str(tmp_path / "new.csv")], capture_output=True, text=True)
+    assert done.returncode == 0 and json.loads(done.stdout)["input"].endswith("new.csv:2")
+    done = subprocess.run([sys.executable, script, str(tmp_path / "nothing.csv")], capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: ") and "nothing.csv" in done.stderr

@@ -47,10 +47,23 @@ def predict(inputs, top=1, steps=1, batch=64, device="cpu"):
     return run_predictions(model, meta, list(inputs), top, steps, batch, device)
 
 
+def main(argv):
+    """`python predict.py INPUT...`: one JSON line per answer; an input that cannot be read is one
+    error line (with what to do) on stderr and exit status 1, not a traceback."""
+    import sys
+    try:
+        answers = predict(argv)
+    except InputError as exc:
+        print(f"error: {exc.message}" + (f"\\nhint: {exc.hint}" if exc.hint else ""), file=sys.stderr)
+        return 1
+    for answer in answers:
+        print(json.dumps(answer))
+    return 0
+
+
 if __name__ == "__main__":
     import sys
-    for answer in predict(sys.argv[1:]):
-        print(json.dumps(answer))
+    sys.exit(main(sys.argv[1:]))
 '''
 
 
