@@ -5,6 +5,7 @@ import csv
 import inspect
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -99,6 +100,18 @@ def test_best_spec_changes_only_the_searched_lets_and_refits_to_the_best_value(t
     assert best[2] == f"let hidden = {result.best_params['hidden']}"
     refit = dlspec.fit(str(out / "best.dlspec"), out=str(tmp_path / "refit"), log=lambda line: None, progress=False)
     assert abs(refit.results["best"]["val_loss"] - result.best_value) <= 1e-6
+
+
+@pytest.mark.slow
+def test_the_printed_refit_command_works_from_another_folder(tuned, tmp_path, monkeypatch):
+    _, _, result, lines = tuned
+    command = next(line for text in lines for line in text.splitlines() if line.startswith("refit it: dlspec fit "))
+    args = shlex.split(command[len("refit it: dlspec "):])
+    monkeypatch.chdir(tmp_path)  # anywhere: the spec's own paths resolve against its folder
+    done = CliRunner().invoke(main, args + ["--out", str(tmp_path / "refit")])
+    assert done.exit_code == 0, done.output
+    best = json.loads((tmp_path / "refit" / "results.json").read_text())["best"]["val_loss"]
+    assert abs(best - result.best_value) <= 1e-6
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shlex
 import warnings
 from typing import Callable, Optional
 
@@ -126,6 +127,15 @@ def _best(study):
         return None
 
 
+def _refit_line(spec_path: str, values: dict, best_spec: str) -> str:
+    """The command that refits the best trial from anywhere: the original spec with --set (best.dlspec
+    holds the same values, but its relative paths would resolve against the tune folder)."""
+    sets = " ".join("--set " + shlex.quote(f"{n}={v}") for n, v in values.items())
+    return (f"refit it: dlspec fit {shlex.quote(spec_path)} {sets}\n"
+            f"{best_spec}: the spec with these values (copy it beside {os.path.basename(spec_path)} if that uses "
+            "relative paths)")
+
+
 def finish(study, setup, log: Callable[[str], None]):
     """Table, trials.csv, best.dlspec and plots; the TuneResult (an error when no trial finished)."""
     from .study import TuneResult
@@ -143,7 +153,7 @@ def finish(study, setup, log: Callable[[str], None]):
     _plots(study, setup.out, log)
     log(f"best: trial #{best.number:04d}, {setup.monitor} {best.value:.6g} with "
         + ", ".join(f"{n} = {v}" for n, v in values.items())
-        + f"\nrun directory {best.user_attrs.get('run_dir')}; {path} refits it (dlspec fit {path})")
+        + f"\nrun directory {best.user_attrs.get('run_dir')}\n" + _refit_line(setup.spec.filename, values, path))
     return TuneResult(dict(best.params), best.value, best.user_attrs.get("run_dir"), best.number, setup.monitor,
                       setup.direction, setup.out, rows, study)
 
