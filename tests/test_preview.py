@@ -71,3 +71,18 @@ def test_cli_data_describes_and_previews(tmp_path):
     picture_ok(out)
     result = CliRunner().invoke(main, ["data", str(DIGITS), "--data", "digit", "--preview"])
     assert result.exit_code == 1 and "Did you mean 'digits'" in result.output
+
+
+def test_dlspec_data_lists_a_tables_columns_as_the_model_gets_them(tmp_path):
+    (tmp_path / "t.csv").write_text("a,city,colour,y\n" + "".join(
+        f"{'' if i == 3 else i},c{i % 20},{'rg'[i % 2]},{i}.5\n" for i in range(80)))
+    (tmp_path / "s.dlspec").write_text('data d {\n  source csv("t.csv", target="y", missing=median, embedding_dim=4)\n}')
+    done = CliRunner().invoke(main, ["data", str(tmp_path / "s.dlspec")])
+    assert done.exit_code == 0, done.output
+    lines = done.output.splitlines()
+    assert "  a: number; missing cells: " in "\n".join(lines)
+    assert any(line in ("  colour: one-hot, 2 levels (g, r); missing cells: " + fill) for fill in "gr" for line in lines)
+    assert any(line.startswith("  city: 20 levels (c0, c1, c10,") and "a learnt vector of 4 numbers" in line
+               for line in lines)
+    done = CliRunner().invoke(main, ["data", str(tmp_path / "s.dlspec"), "--preview", "-o", str(tmp_path / "p.png")])
+    assert done.exit_code == 1 and "this source gives table rows" in done.output and "column by column" in done.output

@@ -47,8 +47,26 @@ def describe(spec, name: Optional[str] = None) -> list:
     if bundle.classes:
         shown = ", ".join(map(str, bundle.classes[:20])) + (" ..." if len(bundle.classes) > 20 else "")
         lines.append(f"classes ({len(bundle.classes)}): {shown}")
+    if bundle.table:
+        lines += table_lines(bundle.table)
     if cfg.augment:
         lines.append("augment (training split only): " + " -> ".join(st.name for _, _, st in cfg.augment))
+    return lines
+
+
+def table_lines(table: dict) -> list:
+    """A csv table's columns as the model gets them: numbers, one-hot levels, embedded levels, fills."""
+    lines = ["columns (fitted on the training split):"]
+    for c in table["columns"]:
+        levels = c.get("levels") or []
+        shown = ", ".join(map(str, levels[:8])) + (", ..." if len(levels) > 8 else "")
+        what = {"number": "number",
+                "onehot": f"one-hot, {len(levels)} levels ({shown})",
+                "embed": f"{len(levels)} levels ({shown}), each a learnt vector of {c.get('dim')} numbers "
+                         "under input vector(auto)",
+                "index": f"level index, {len(levels)} levels ({shown})"}.get(c["kind"], c["kind"])
+        fill = f"; missing cells: {c['fill']}" if c.get("fill") is not None else ""
+        lines.append(f"  {c['name']}: {what}{fill}")
     return lines
 
 
@@ -59,8 +77,10 @@ def samples_by_class(cfg, per_class: int, seed: int) -> tuple:
     from ..data.transforms import compose
     src = load_source(cfg)
     if src.fit_on_train is not None or src.max_len is not None:
-        raise DataError(f"data {cfg.name}: a preview shows images and series; this source gives token ids",
-                        cfg.source.loc, hint="dlspec data SPEC (without --preview) describes it")
+        gives = "table rows" if src.features is not None else "token ids"
+        raise DataError(f"data {cfg.name}: a preview shows images and series; this source gives {gives}",
+                        cfg.source.loc, hint="dlspec data SPEC (without --preview) describes it"
+                        + (", column by column" if src.features is not None else ""))
     n = len(src.train)
     if n == 0:
         raise DataError(f"data {cfg.name}: the source has no samples", cfg.source.loc)
