@@ -64,8 +64,10 @@ def test_image_steps_on_a_table_are_located_errors_at_compile(tmp_path, step):
 
 
 @pytest.mark.parametrize("source, step, message", [
-    ("sine(window=30)", "rotate(10)", r"transform step rotate needs images .* gives samples \[window, 1\] \(windows of a series\)"),
-    ("labelled_sentences", "noise(0.1)", r"augment step noise changes values, .* \[max_len\] \(token ids of a text source\)"),
+    ("sine(window=30)", "rotate(10)",
+     r"transform step rotate needs images .* gives samples \[window, 1\] \(windows of a series\)"),
+    ("labelled_sentences", "noise(0.1)",
+     r"augment step noise changes values, .* \[max_len\] \(token ids of a text source\)"),
     ("labelled_sentences", "normalize(auto)", r"transform step normalize changes values")])
 def test_steps_on_series_and_token_ids_are_located_errors_at_compile(tmp_path, source, step, message):
     with pytest.raises(DataError, match=message) as info:
