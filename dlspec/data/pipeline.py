@@ -8,6 +8,9 @@ every split is decoded once into one tensor on the training device and
 augmented as whole batches there; otherwise (`cache none`, a step with no
 batched form, data over the budget) data held in memory without augmentation
 is served by a slicing loader and everything else by a torch DataLoader.
+Before any step runs, the first sample is checked against the steps (data/step_fit.py: image steps
+on tables or series, normalize lists of the wrong width); `noise` leaves a table's category features
+(category_features) as they are on both paths.
 """
 from __future__ import annotations
 
