@@ -66,6 +66,11 @@ def per_sample(name: str, args: dict) -> PerSample:
     return PerSample(OPS[name](args))
 
 
+def per_sample_noise(args: dict, kept: tuple) -> PerSample:
+    """noise(std) per sample, leaving `kept` channels as they are (torchvision's GaussianNoise cannot)."""
+    return PerSample(noise(args, kept))
+
+
 def _per_sample(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return mask.view(-1, *([1] * (x.dim() - 1)))
 
@@ -224,11 +229,17 @@ def fused_affine(inverses: list):
 # ---- photometric ----------------------------------------------------------
 
 
-def noise(args):
+def noise(args, kept: tuple = ()):
+    """Gaussian noise; `kept` channels (a table's category features: level indices, one-hot) get none."""
     std, mean = args["std"], args["mean"]
 
     def op(x, y, rng):
-        return x + torch.randn(x.shape, generator=rng.gen, device=x.device, dtype=x.dtype) * std + mean, y
+        added = torch.randn(x.shape, generator=rng.gen, device=x.device, dtype=x.dtype) * std + mean
+        if kept:
+            mask = torch.ones(x.shape[1], device=x.device, dtype=x.dtype)
+            mask[list(kept)] = 0.0
+            added = added * mask.view((1, -1) + (1,) * (x.dim() - 2))
+        return x + added, y
     return op
 
 
@@ -351,7 +362,8 @@ def has_batched_form(name: str) -> bool:
 class BatchPipeline:
     """The batched steps of one data block, in spec order, then normalisation: (x, y, rng) -> (x, y)."""
 
-    def __init__(self, steps: list, classes: int = 0, normalize=None):
+    def __init__(self, steps: list, classes: int = 0, normalize=None, kept: tuple = ()):
+        """`kept`: channels noise leaves alone (a table's category features)."""
         self.ops, run = [], []
         for t, args, st in steps:
             if t.name in AFFINE:
@@ -364,6 +376,8 @@ class BatchPipeline:
                 self.ops.append(MIXING[t.name](args, classes))
             elif t.name == "random_crop":
                 self.ops.append(random_crop(args, st.loc))
+            elif t.name == "noise":
+                self.ops.append(noise(args, kept))
             else:
                 self.ops.append(OPS[t.name](args))
         if run:

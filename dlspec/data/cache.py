@@ -24,6 +24,7 @@ from ..errors import DataError
 from .batch_augment import BatchPipeline, Rng
 
 BUDGET_SHARE = 4  # a quarter of the free memory
+FLAT_SPREAD = 1e-6  # normalize(auto): a std under this share of the channel's size (at least 1) is no spread
 
 
 def available_ram() -> int:
@@ -203,10 +204,14 @@ class ChannelMoments:
         self.count += flat.shape[1]
 
     def result(self) -> tuple:
-        """(mean, std) float32 tensors on the CPU."""
+        """(mean, std) float32 tensors on the CPU. A channel with (next to) no spread, such as a constant
+        column, gets std 1 (as `scale` does): dividing by a clamped tiny std would blow up any later
+        sample where it differs."""
         mean = self.total / self.count
-        std = (self.total_sq / self.count - mean * mean).clamp_min(1e-12).sqrt()
-        return mean.float().cpu(), std.clamp_min(1e-6).float().cpu()
+        std = (self.total_sq / self.count - mean * mean).clamp_min(0.0).sqrt()
+        flat = std <= FLAT_SPREAD * mean.abs().clamp_min(1.0)  # relative: float64 rounding of E[x^2] - mean^2
+        std = torch.where(flat, torch.ones_like(std), std)
+        return mean.float().cpu(), std.float().cpu()
 
 
 def spare_channels(mean, std, channels: tuple, width: int) -> tuple:
@@ -279,9 +284,10 @@ def _decode_all(cfg, parts: dict, fn, store: torch.device, device: torch.device)
     return splits
 
 
-def build_cached(cfg, src, parts: dict, base_fn, device: torch.device, augment_seed: int):
+def build_cached(cfg, src, parts: dict, base_fn, device: torch.device, augment_seed: int, kept: tuple = ()):
     """(loaders, normalization stats, note) for the cached path, or (None, None, reason) when the data
-    does not fit under `cache auto` (a DataError under `cache device` / `cache host`)."""
+    does not fit under `cache auto` (a DataError under `cache device` / `cache host`); `kept`: the
+    channels augment noise leaves alone (a table's category features)."""
     first = parts["train"][0][parts["train"][1][0]][0]
     fn = _decoder(cfg, first, base_fn)
     store = torch.device("cpu") if cfg.cache == "host" else device
@@ -307,7 +313,7 @@ def build_cached(cfg, src, parts: dict, base_fn, device: torch.device, augment_s
     for name, split in splits.items():
         train = name == "train"
         steps = cfg.augment if train else []
-        pipeline = BatchPipeline(steps, _classes(src, split.y), norm) if steps or norm is not None else None
+        pipeline = BatchPipeline(steps, _classes(src, split.y), norm, kept) if steps or norm is not None else None
         loaders[name] = CachedLoader(split, cfg.batch, train and cfg.shuffle, cfg.seed, device, pipeline,
                                      augment_seed)
     size = sum(s.x.element_size() * s.x.numel() + s.y.element_size() * s.y.numel() for s in splits.values())

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import DataError
+from .step_fit import check_steps_suit, declared_samples
 from .transforms import has_batched_form
 
 BUDGET_RULE = "a quarter of the free GPU memory (CUDA) or of the available RAM (CPU, host)"
@@ -33,7 +34,9 @@ def _where(st) -> str:
 
 
 def plan_path(cfg) -> PathPlan:
-    """The path a checked data block asks for; mixup/cutmix on the per-sample path are a located error."""
+    """The path a checked data block asks for; mixup/cutmix on the per-sample path are a located error,
+    and so are steps the source's samples cannot take (image steps on a table: data/step_fit.py)."""
+    check_steps_suit(cfg, declared_samples(cfg))
     blocker = next(((t, st) for t, _, st in cfg.augment if not has_batched_form(t)), None)
     if cfg.cache == "none":
         plan = PathPlan(False, "cache none")

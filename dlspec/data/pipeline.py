@@ -8,6 +8,9 @@ every split is decoded once into one tensor on the training device and
 augmented as whole batches there; otherwise (`cache none`, a step with no
 batched form, data over the budget) data held in memory without augmentation
 is served by a slicing loader and everything else by a torch DataLoader.
+Before any step runs, the first sample is checked against the steps (data/step_fit.py: image steps
+on tables or series, normalize lists of the wrong width); `noise` leaves a table's category features
+(category_features) as they are on both paths.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from .paths import plan_path
 from .sources.base import SOURCES, SeriesInfo, SourceData, TensorData
 from .sources.dotted import load_class_source
 from .splits import split_indices
+from .step_fit import check_normalize_width, check_steps_suit, first_samples
 from .transforms import build_transform, compose, is_auto_normalize
 
 
@@ -134,16 +138,20 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
         src.index_features = tuple(c[0] for c in embedded_columns(table))
         src.train = src.train.data
         parts = {k: (src.train if ds is not src.test else ds, idx) for k, (ds, idx) in parts.items()}
+    first = parts["train"][0][parts["train"][1][0]][0]
+    check_steps_suit(cfg, first_samples(cfg, first))  # before any step runs on samples it cannot take
+    kept = category_features(table)  # noise leaves a table's category features alone
     target_scale = _fit_scale(cfg, src, parts["train"][1])
-    deterministic = _pipeline(cfg.transform)
+    deterministic = _pipeline(cfg.transform, kept)
     to_tensor = _to_tensor_fn(src.train[0][0])
     base_fn = compose([to_tensor, deterministic])
+    _check_channels(cfg, first, base_fn)
     sizes = {name: len(indices) for name, (_, indices) in parts.items()}
-    loaders, stats, path = _cached_loaders(cfg, src, parts, base_fn, device, augment_seed)
+    loaders, stats, path = _cached_loaders(cfg, src, parts, base_fn, device, augment_seed, kept)
     if loaders is None:
         normalize = _normalizer(cfg, src.train, parts["train"][1], base_fn, src.index_features)
         stats = getattr(normalize, "stats", None)
-        augment = _pipeline(cfg.augment)
+        augment = _pipeline(cfg.augment, kept)
         loaders = {name: _loader(cfg, dataset, indices, base_fn, augment if name == "train" else None, normalize,
                                  name == "train", pin_memory, cfg.seed)
                    for name, (dataset, indices) in parts.items() if indices}
@@ -156,7 +164,29 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
                       target_shape=target_shape, path=path, table=table)
 
 
-def _cached_loaders(cfg: DataConfig, src: SourceData, parts: dict, base_fn, device, augment_seed) -> tuple:
+def category_features(table) -> tuple:
+    """Positions of a table's category features in its feature vector: level indices (embedded) and
+    one-hot levels (data/encoding.py), which noise must not blur; () for no table."""
+    kept, position = [], 0
+    for c in (table or {}).get("columns", ()):
+        width = len(c["levels"]) if c["kind"] == "onehot" else 1
+        if c["kind"] != "number":
+            kept.extend(range(position, position + width))
+        position += width
+    return tuple(kept)
+
+
+def _check_channels(cfg: DataConfig, first, base_fn) -> None:
+    """normalize's mean/std lists against the channels of the first sample after the transform steps."""
+    if not any(t.name == "normalize" and a["mean"] != "auto" for t, a, _ in cfg.transform):
+        return
+    x = base_fn(first) if base_fn is not None else first
+    if isinstance(x, torch.Tensor):
+        check_normalize_width(cfg, x.shape[0] if x.dim() > 0 else 1)
+
+
+def _cached_loaders(cfg: DataConfig, src: SourceData, parts: dict, base_fn, device, augment_seed,
+                    kept: tuple = ()) -> tuple:
     """(loaders, normalization stats, path line) of the cached path, or (None, None, path line) when the
     block takes the per-sample path (the line says why)."""
     plan = plan_path(cfg)
@@ -164,7 +194,7 @@ def _cached_loaders(cfg: DataConfig, src: SourceData, parts: dict, base_fn, devi
         from .cache import build_cached
         device = torch.device(device if device is not None else "cpu")
         seed = cfg.seed if augment_seed is None else augment_seed
-        loaders, stats, note = build_cached(cfg, src, parts, base_fn, device, seed)
+        loaders, stats, note = build_cached(cfg, src, parts, base_fn, device, seed, kept)
         if loaders is not None:
             return loaders, stats, note
         reason = note
@@ -231,9 +261,12 @@ def _fit_scale(cfg: DataConfig, src: SourceData, train_idx: list) -> Optional[di
     return {"kind": cfg.scale, "center": center, "spread": spread, "inputs": src.shared_scale}
 
 
-def _pipeline(steps: list):
-    """The steps as one transform; normalize is left out (it is applied last, see _normalizer)."""
-    built = [build_transform(t, a, st.loc) for t, a, st in steps if t.name != "normalize"]
+def _pipeline(steps: list, kept: tuple = ()):
+    """The steps as one transform; normalize is left out (it is applied last, see _normalizer).
+    Built-in noise leaves the `kept` channels (a table's category features) as they are."""
+    from .batch_augment import per_sample_noise
+    built = [per_sample_noise(a, kept) if kept and t.name == "noise" and t.source == "built-in"
+             else build_transform(t, a, st.loc) for t, a, st in steps if t.name != "normalize"]
     return compose(built)
 
 

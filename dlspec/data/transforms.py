@@ -26,6 +26,7 @@ class TransformDef:
     source: str = "built-in"
     batched: bool = False  # has a batched form in data/batch_augment.py (the cached path's augmentation)
     batch_only: bool = False  # needs the whole batch (mixup, cutmix): only the batched path offers it
+    images: bool = False  # works on images only ([channels, height, width]): data/step_fit.py checks the data
 
 
 TRANSFORMS = Registry("transform")
@@ -40,9 +41,11 @@ def _v2():
     return v2
 
 
-def transform(name, args=(), doc="", resizes=False, batch_only=False, batched=True):
+def transform(name, args=(), doc="", resizes=False, batch_only=False, batched=True, images=True):
+    """Register a built-in step; `images=False` for the few that work on any values (noise, mixup, normalize)."""
     def wrap(fn):
-        register_transform(TransformDef(name, tuple(args), fn, doc, resizes, batched=batched, batch_only=batch_only))
+        register_transform(TransformDef(name, tuple(args), fn, doc, resizes, batched=batched, batch_only=batch_only,
+                                        images=images))
         return fn
     return wrap
 
@@ -114,7 +117,7 @@ def _color_jitter(a):
 
 
 @transform("noise", (Arg("std", "float", check=positive), Arg("mean", "float", 0.0)),
-           "Add Gaussian noise: noise(0.05).")
+           "Add Gaussian noise: noise(0.05). On a table, category features are left as they are.", images=False)
 def _noise(a):
     return _v2().GaussianNoise(mean=a["mean"], sigma=a["std"], clip=False)
 
@@ -177,7 +180,8 @@ _ALPHA = Arg("alpha", "float", 1.0, positive)
 
 
 @transform("mixup", (_ALPHA,), "Blend pairs of samples and their labels by a Beta(alpha, alpha) weight: mixup(0.2). "
-                               "Needs the whole batch and a loss that takes soft targets.", batch_only=True)
+                               "Needs the whole batch and a loss that takes soft targets.", batch_only=True,
+           images=False)
 def _mixup(a):
     raise ValueError("mixup mixes whole batches; it runs only on the cached (batched) path")
 
@@ -189,7 +193,8 @@ def _cutmix(a):
 
 
 @transform("normalize", (Arg("mean", "any"), Arg("std", "any", None)),
-           "Subtract mean and divide by std per channel: normalize(mean=[0.5], std=[0.5]) or normalize(auto).")
+           "Subtract mean and divide by std per channel: normalize(mean=[0.5], std=[0.5]) or normalize(auto).",
+           images=False)
 def _normalize(a):
     return _v2().Normalize(mean=list(a["mean"]), std=list(a["std"]))
 
