@@ -193,3 +193,16 @@ def test_a_regression_loss_with_scale_reads_whole_number_targets_as_numbers(tmp_
     run = dlspec.fit(tmp_path / "m.dlspec", out=str(tmp_path / "run"), log=quiet, progress=False)
     assert "mae" not in run.results["test"] and run.results["test"]["loss"] > 0
     assert run.model[0].in_features == 3  # a, c one-hot
+
+
+def test_mixup_is_refused_on_a_table_with_category_columns(tmp_path):
+    (tmp_path / "t.csv").write_text("a,c,y\n" + "".join(f"{i},{'pq'[i % 2]},{i % 2}\n" for i in range(40)))
+    cfg = data_config('data d {\n  source csv("t.csv", target="y", task=classification)\n'
+                      '  augment { mixup(0.2) }\n}', tmp_path)
+    with pytest.raises(DataError, match="mixup blends samples, but data d is a table with category columns") as info:
+        build_data(cfg)
+    assert (info.value.line, info.value.column) == (3, 13) and "features=[...]" in info.value.hint
+    (tmp_path / "n.csv").write_text("a,b,y\n" + "".join(f"{i},{i * 2},{i % 2}\n" for i in range(40)))
+    numbers = build_data(data_config('data d { source csv("n.csv", target="y", task=classification)\n'
+                                     '  augment { mixup(0.2) } }', tmp_path))
+    assert numbers.sample_shape == (2,)  # a table of numbers blends fine

@@ -141,6 +141,7 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
     first = parts["train"][0][parts["train"][1][0]][0]
     check_steps_suit(cfg, first_samples(cfg, first))  # before any step runs on samples it cannot take
     kept = category_features(table)  # noise leaves a table's category features alone
+    _refuse_blending(cfg, kept)
     target_scale = _fit_scale(cfg, src, parts["train"][1])
     deterministic = _pipeline(cfg.transform, kept)
     to_tensor = _to_tensor_fn(src.train[0][0])
@@ -162,6 +163,15 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
                       normalization=stats, target_scale=target_scale, vocab=vocab,
                       series=src.series, features=src.features, target_column=src.target_column,
                       target_shape=target_shape, path=path, table=table)
+
+
+def _refuse_blending(cfg: DataConfig, kept: tuple) -> None:
+    """mixup blends two rows: a blend of level indices (or of one-hot levels) is a level no row has."""
+    for t, _, st in cfg.augment:
+        if t.name == "mixup" and kept:
+            raise DataError(f"mixup blends samples, but data {cfg.name} is a table with category columns, whose "
+                            "blended levels would be levels no row has", st.loc,
+                            hint="remove mixup, or leave the category columns out with csv(..., features=[...])")
 
 
 def category_features(table) -> tuple:
