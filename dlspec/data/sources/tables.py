@@ -8,13 +8,14 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import re
 from typing import Optional
 
 from ...errors import DataError, Loc, did_you_mean, warn
 from ...schema.args import Arg
 from ...runtime.inputs import InputError
-from ...runtime.tables import TableEncoder, is_missing
+from ...runtime.tables import TableEncoder, is_blank_line, is_missing
 from ..encoding import MISSING_POLICIES, ONEHOT_LEVELS, column_kinds, feature_names, fit_columns
 from .base import ENCODING, SourceData, TensorData, natural, number, read_text, source
 
@@ -42,16 +43,29 @@ def _not_negative(value):
 
 
 def _auto_or_positive(value):
-    if value == "auto" or isinstance(value, int) and value > 0:
+    """embedding_dim= is `auto` or a width; any other value (2.5, a list, a name) gets this one message."""
+    if value == "auto" or isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return None
     return "must be auto or a positive integer"
 
 
-@source("csv", (Arg("path", "str"), Arg("target", "str"), Arg("features", "any", None),
+def _feature_list(value):
+    """features= is a list of distinct column names (checked where the argument is written)."""
+    if isinstance(value, str):
+        return None  # one column: features="a"
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) for v in value):
+        return 'must be a list of column names, e.g. features=["a", "b"]'
+    twice = sorted({v for v in value if list(value).count(v) > 1})
+    if twice:
+        return "names " + ", ".join(f"'{v}'" for v in twice) + " more than once"
+    return None
+
+
+@source("csv", (Arg("path", "str"), Arg("target", "str"), Arg("features", "any", None, _feature_list),
                 Arg("task", "str", "auto", choices=("auto", "classification", "regression")),
                 Arg("missing", "str", "error", choices=MISSING_POLICIES),
                 Arg("categories", "any", None), Arg("onehot_max", "int", ONEHOT_LEVELS, _not_negative),
-                Arg("embedding_dim", "int_or_str", "auto", _auto_or_positive), ENCODING),
+                Arg("embedding_dim", "any", "auto", _auto_or_positive), ENCODING),
         paths=("path",),
         input_kind="table", doc="A table with a header row: csv(\"file.csv\", target=\"label\", features=[\"a\", \"b\"], task=auto, "
             "missing=error, encoding=\"utf-8\"). Text targets are classes; numeric ones follow the loss (cross_entropy: "
@@ -67,7 +81,13 @@ def _csv(a: dict, loc: Loc) -> SourceData:
     if a["target"] not in header:
         raise DataError(f"{path} has no column '{a['target']}'." + did_you_mean(a["target"], header)
                         + f" Columns: {', '.join(header)}", loc)
-    features = [str(f) for f in a["features"]] if a["features"] is not None else [h for h in header if h != a["target"]]
+    given = [a["features"]] if isinstance(a["features"], str) else a["features"]
+    features = [str(f) for f in given] if given is not None else [h for h in header if h != a["target"]]
+    if a["target"] in features:
+        others = [f for f in features if f != a["target"]]
+        raise DataError(f"csv: features= names the target column '{a['target']}': the model would be given the "
+                        "answer it is to predict", loc,
+                        hint="leave it out: csv(..., features=[" + ", ".join(f'"{f}"' for f in others) + "])")
     for f in features:
         if f not in header:
             raise DataError(f"{path} has no column '{f}'." + did_you_mean(f, header) + f" Columns: {', '.join(header)}",
@@ -100,7 +120,7 @@ class TableData:
 
     def __init__(self, header: list, rows: list, features: list, y, args: dict, loc: Loc):
         self.header, self.rows, self.features, self.y, self.args, self.loc = header, rows, features, y, args, loc
-        self.kinds = column_kinds(header, rows, features, declared_categories(args, features, loc))
+        self.kinds = column_kinds(header, rows, features, declared_categories(args, features, loc), args["path"], loc)
         self.encoding = None  # the fitted encoding, saved with the run for predict and exports
         self.data = None
 
@@ -190,14 +210,17 @@ def _col(header: list, index: int) -> str:
 
 
 def read_table(path: str, encoding: str, loc: Loc):
-    """(header, [(line number, cells)]) of a CSV file; empty, header-only and ragged files are errors."""
+    """(header, [(line number, cells)]) of a CSV file; empty, header-only and ragged files are errors.
+    Blank lines are skipped; a row of empty cells (`,,,`) is a row of missing cells, kept."""
+    if os.path.isdir(path):
+        raise DataError(f"{path} is a folder, not a csv file", loc, hint=_folder_hint(path))
     text = read_text(path, encoding, loc)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)
         rows = []
         for r in reader:
-            if any(cell.strip() for cell in r):
+            if not is_blank_line(r):
                 rows.append((reader.line_num, r))
     except csv.Error as exc:
         raise DataError(f"{path}, line {reader.line_num}: not valid CSV ({exc})", loc) from None
@@ -213,3 +236,14 @@ def read_table(path: str, encoding: str, loc: Loc):
         if len(row) != len(header):
             raise DataError(f"{path}, line {line}: {len(row)} values where the header has {len(header)}", loc)
     return header, rows
+
+
+def _folder_hint(path: str) -> str:
+    """Name the folder's csv files, so the fix can be copied."""
+    try:
+        found = sorted(f for f in os.listdir(path) if f.lower().endswith(".csv"))
+    except OSError:
+        found = []
+    example = os.path.join(path, found[0] if found else "data.csv")
+    listed = f" (it holds {', '.join(found[:5])}{', ...' if len(found) > 5 else ''})" if found else ""
+    return f'give the path of the csv file itself{listed}, e.g. csv("{example}", ...)'
