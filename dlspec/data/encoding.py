@@ -106,7 +106,7 @@ def fit_columns(header: list, rows: list, features: list, kinds: dict, train: li
             numbers = [float(c) for c in present]
             columns.append({"name": name, "kind": "number", "fill": _fill_number(numbers, missing)})
             continue
-        levels = sorted(set(present), key=natural)
+        levels = sorted(set(present), key=lambda v: (natural(v), v))  # `007` before `7`, whatever the set's order
         if kinds[name] == "category" and len(levels) > ONEHOT_LEVELS and len(levels) > TEXT_SHARE * len(cells):
             others = [f for f in features if f != name]
             raise DataError(f"{path}: column '{name}' holds text ({len(levels)} different values in {len(cells)} "

@@ -101,7 +101,7 @@ def _csv(a: dict, loc: Loc) -> SourceData:
     if task == "classification":
         for (line, _), value in zip(rows, raw):
             _check_label(value, path, line, _col(header, t), loc)
-        classes = sorted(set(raw), key=natural)
+        classes = sorted(set(raw), key=lambda v: (natural(v), v))  # ties (`1`, `01`) in a fixed order
         _warn_many_classes(classes, len(raw), path, a["target"], loc)
         index = {c: i for i, c in enumerate(classes)}
         y = torch.tensor([index[v] for v in raw], dtype=torch.long)
