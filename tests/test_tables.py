@@ -242,6 +242,18 @@ def test_a_stray_text_cell_in_a_number_column_is_an_error_at_its_cell(tmp_path, 
     assert src.train.kinds["b"] == "declared"
 
 
+def test_a_stray_text_cell_in_a_number_target_is_an_error_unless_the_task_says_classes(tmp_path):
+    (tmp_path / "t.csv").write_text("a,y\n" + "".join(f"{i},{'oops' if i == 7 else f'{i}.5'}\n" for i in range(200)))
+    with pytest.raises(DataError) as info:
+        load_source(data_config('data d { source csv("t.csv", target="y") }', tmp_path))
+    assert info.value.message == (f"{tmp_path / 't.csv'}, line 9, column 'y' (column 2): 'oops' is not a number, "
+                                  "in a column whose other 199 cells are numbers")
+    assert "task=classification" in info.value.hint
+    with pytest.warns(DlspecWarning, match="200 different values in 200 rows"):
+        src = load_source(data_config('data d { source csv("t.csv", target="y", task=classification) }', tmp_path))
+    assert src.task == "classification" and "oops" in src.classes
+
+
 def test_features_that_repeat_or_hold_the_target_are_refused(tmp_path):
     (tmp_path / "t.csv").write_text("a,b,y\n1,2,3\n4,5,6\n")
     with pytest.raises(DataError) as info:

@@ -44,7 +44,7 @@ def column_kinds(header: list, rows: list, features: list, declared: tuple = (),
     for name in features:
         i = header.index(name)
         present = [(line, r[i].strip()) for line, r in rows if not is_missing(r[i])]
-        text = [(line, cell) for line, cell in present if not _is_number(cell)]
+        text = [(line, cell) for line, cell in present if not is_number(cell)]
         if name in declared:
             kinds[name] = "declared" if text else "codes"
         elif not text:
@@ -56,23 +56,30 @@ def column_kinds(header: list, rows: list, features: list, declared: tuple = (),
 
 
 def _stray_text(header: list, name: str, present: list, text: list, path: str, loc: Loc, declared: tuple) -> None:
-    """A column whose cells are numbers but for a few (at most STRAY_SHARE, at least one, among at
-    least three numbers) holds a mistyped number, not categories: one-hot encoding it, or refusing it
-    as text, would hide the mistake."""
+    """A column whose cells are numbers but for a few holds a mistyped number, not categories:
+    one-hot encoding it, or refusing it as text, would hide the mistake."""
+    codes = ", ".join(f'"{c}"' for c in (*declared, name))
+    stray_text_error(header, name, present, text, path, loc,
+                     "fix the cell, or mark it missing (leave it empty or write NA) and choose how missing cells are "
+                     "handled: csv(..., missing=median|mean|most_frequent|drop); if the column holds codes, not "
+                     f"quantities, declare it: csv(..., categories=[{codes}])")
+
+
+def stray_text_error(header: list, name: str, present: list, text: list, path: str, loc: Loc, hint: str) -> None:
+    """A DataError at the first of `text` ((line, cell) that are not numbers, among the `present` cells of
+    column `name`) when they are a stray few: at most STRAY_SHARE of the cells, at least one, beside at
+    least three numbers. More text than that is a column of text, and no error."""
     numbers = len(present) - len(text)
-    if len(text) > max(1, int(STRAY_SHARE * len(present))) or numbers < 3:
+    if not text or len(text) > max(1, int(STRAY_SHARE * len(present))) or numbers < 3:
         return
     line, cell = text[0]
     more = f" (and {len(text) - 1} more such cell{'s' * (len(text) > 2)})" if len(text) > 1 else ""
-    codes = ", ".join(f'"{c}"' for c in (*declared, name))
     raise DataError(f"{path}, line {line}, column '{name}' (column {header.index(name) + 1}): '{cell}' is not a "
-                    f"number, in a column whose other {numbers} cells are numbers{more}", loc,
-                    hint="fix the cell, or mark it missing (leave it empty or write NA) and choose how missing "
-                         "cells are handled: csv(..., missing=median|mean|most_frequent|drop); if the column "
-                         f"holds codes, not quantities, declare it: csv(..., categories=[{codes}])")
+                    f"number, in a column whose other {numbers} cells are numbers{more}", loc, hint=hint)
 
 
-def _is_number(cell: str) -> bool:
+def is_number(cell: str) -> bool:
+    """A cell Python reads as a number (inf and nan too: those are refused later, at their place)."""
     try:
         float(cell)
         return True

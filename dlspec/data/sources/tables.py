@@ -16,7 +16,8 @@ from ...errors import DataError, Loc, did_you_mean, warn
 from ...schema.args import Arg
 from ...runtime.inputs import InputError
 from ...runtime.tables import TableEncoder, is_blank_line, is_missing
-from ..encoding import MISSING_POLICIES, ONEHOT_LEVELS, column_kinds, feature_names, fit_columns
+from ..encoding import (MISSING_POLICIES, ONEHOT_LEVELS, column_kinds, feature_names, fit_columns, is_number,
+                        stray_text_error)
 from .base import ENCODING, SourceData, TensorData, natural, number, read_text, source
 
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -97,6 +98,8 @@ def _csv(a: dict, loc: Loc) -> SourceData:
     t = header.index(a["target"])
     rows = _drop_missing(rows, header, features, t, a["missing"], path, loc)
     raw = [row[t].strip() for _, row in rows]
+    if a["task"] != "classification":
+        _check_stray_target(header, a["target"], rows, raw, path, loc)
     task = decide_task(raw, a["task"], a.get("loss_task"))
     if task == "classification":
         for (line, _), value in zip(rows, raw):
@@ -164,6 +167,15 @@ def _drop_missing(rows: list, header: list, features: list, target: int, missing
     return kept
 
 
+def _check_stray_target(header: list, target: str, rows: list, raw: list, path: str, loc: Loc) -> None:
+    """A target of numbers but for a stray text cell is a mistyped number, not a column of class names
+    (which would make every value a class)."""
+    present = [(line, v) for (line, _), v in zip(rows, raw) if not is_missing(v)]
+    stray_text_error(header, target, present, [(line, v) for line, v in present if not is_number(v)], path, loc,
+                     "fix the cell or remove the row; if the target's values are class names, not numbers, "
+                     "say so: csv(..., task=classification)")
+
+
 def decide_task(raw: list, given: str, loss_task: Optional[str]) -> str:
     """classification or regression for a target column.
 
@@ -214,7 +226,10 @@ def read_table(path: str, encoding: str, loc: Loc):
     Blank lines are skipped; a row of empty cells (`,,,`) is a row of missing cells, kept."""
     if os.path.isdir(path):
         raise DataError(f"{path} is a folder, not a csv file", loc, hint=_folder_hint(path))
-    text = read_text(path, encoding, loc)
+    try:
+        text = read_text(path, encoding, loc)
+    except OSError as exc:  # no permission, a device, ...: what the system says, at the source
+        raise DataError(f"{path} cannot be read ({exc.strerror or exc})", loc) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)
