@@ -179,10 +179,14 @@ def test_categories_makes_number_columns_categories(tmp_path):
     zip_code, size = src.train.encoding["columns"]
     assert (zip_code["kind"], len(zip_code["levels"]), size["kind"]) == ("embed", 30, "number")
     for given, message in (('["zpi"]', "categories= names 'zpi', which is not a feature column. Did you mean 'zip'"),
-                           ('["y"]', "categories= names 'y', which is not a feature column"),
-                           ("3", "categories= takes a list of column names, received 3")):
+                           ('["y"]', "categories= names 'y', which is not a feature column")):
         with pytest.raises(DataError, match=message.replace("(", "\\(")):
             load_source(data_config(f'data d {{ source csv("t.csv", target="y", categories={given}) }}', tmp_path))
+    for given, message in (("3", "argument 'categories' must be a list of column names, e.g. categories=["),
+                           ('["zip", "zip"]', "argument 'categories' names 'zip' more than once")):
+        with pytest.raises(DlspecError) as info:
+            data_config(f'data d {{ source csv("t.csv", target="y", categories={given}) }}', tmp_path)
+        assert message in info.value.message and info.value.loc.column == 42  # at the argument
 
 
 def test_a_folder_given_as_the_csv_is_a_located_error(tmp_path):

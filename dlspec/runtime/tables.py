@@ -136,6 +136,7 @@ def _check_read(path, header, rows):
         raise InputError(f"{path}: the header names {', '.join(repr(h) for h in twice)} more than once",
                          "give each column its own name: which one holds the values is otherwise a guess")
     if not rows:
-        raise InputError(f"{path} has a header ({', '.join(header)}) but no rows", "add rows of values below the header")
+        raise InputError(f"{path} has a header ({', '.join(header)}) but no rows",
+                         "add rows of values below the header")
 
 

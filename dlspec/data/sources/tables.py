@@ -50,22 +50,28 @@ def _auto_or_positive(value):
     return "must be auto or a positive integer"
 
 
-def _feature_list(value):
-    """features= is a list of distinct column names (checked where the argument is written)."""
+def _column_list(example: str, empty: bool = False):
+    """An Arg check: a column name or a list of distinct ones (checked where the argument is written)."""
+    return lambda value: _column_list_problem(value, example, empty)
+
+
+def _column_list_problem(value, example: str, empty: bool):
     if isinstance(value, str):
         return None  # one column: features="a"
-    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) for v in value):
-        return 'must be a list of column names, e.g. features=["a", "b"]'
+    if not isinstance(value, (list, tuple)) or not (value or empty) or not all(isinstance(v, str) for v in value):
+        return f"must be a list of column names, e.g. {example}"
     twice = sorted({v for v in value if list(value).count(v) > 1})
     if twice:
         return "names " + ", ".join(f"'{v}'" for v in twice) + " more than once"
     return None
 
 
-@source("csv", (Arg("path", "str"), Arg("target", "str"), Arg("features", "any", None, _feature_list),
+@source("csv", (Arg("path", "str"), Arg("target", "str"),
+                Arg("features", "any", None, _column_list('features=["a", "b"]')),
                 Arg("task", "str", "auto", choices=("auto", "classification", "regression")),
                 Arg("missing", "str", "error", choices=MISSING_POLICIES),
-                Arg("categories", "any", None), Arg("onehot_max", "int", ONEHOT_LEVELS, _not_negative),
+                Arg("categories", "any", None, _column_list('categories=["zip", "store"]', empty=True)),
+                Arg("onehot_max", "int", ONEHOT_LEVELS, _not_negative),
                 Arg("embedding_dim", "any", "auto", _auto_or_positive), ENCODING),
         paths=("path",),
         input_kind="table", doc="A table with a header row: csv(\"file.csv\", target=\"label\", features=[\"a\", \"b\"], task=auto, "
