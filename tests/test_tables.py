@@ -288,26 +288,6 @@ def test_csv_argument_errors_point_at_the_argument(tmp_path, text, message):
     assert (info.value.loc.line, info.value.loc.column) == (2, 3 + len('source csv("t.csv", target="y", '))
 
 
-@pytest.mark.parametrize("setting, message", [
-    ("transform { normalize(auto, std=1, std=2) }", "normalize: argument 'std' given twice"),
-    ("split train=0.5 train=0.6", "'split': argument 'train' given twice"),
-])
-def test_a_repeated_keyword_is_an_error_at_the_second_one(tmp_path, setting, message):
-    (tmp_path / "t.csv").write_text("a,b,y\n1,2,3\n")
-    with pytest.raises(DlspecError, match=message) as info:
-        data_config(f'data d {{ source csv("t.csv", target="y")\n  {setting} }}', tmp_path)
-    assert (info.value.loc.line, info.value.loc.column) == (2, 3 + setting.rindex(message.split("'")[-2] + "="))
-
-
-def test_a_repeated_optimizer_keyword_is_an_error(tmp_path):
-    (tmp_path / "s.dlspec").write_text('model M { input vector(2); linear(1) }\n'
-                                       'train { loss mse; optimizer adam(lr=0.1, lr=0.2) }')
-    from dlspec.train.config import read_train
-    with pytest.raises(DlspecError, match="adam: argument 'lr' given twice") as info:
-        read_train(dlspec.load(tmp_path / "s.dlspec"))
-    assert (info.value.loc.line, info.value.loc.column) == (2, 42)
-
-
 def test_a_column_without_training_values_says_so(tmp_path):
     (tmp_path / "t.csv").write_text("a,b,y\n" + "".join(f"{i},{'' if i < 8 else 5},{i}.5\n" for i in range(10)))
     src = load_source(data_config('data d { source csv("t.csv", target="y", missing=median) }', tmp_path))
