@@ -252,7 +252,8 @@ def read_table(path: str, encoding: str, loc: Loc):
         raise DataError(f"{path} has a header ({', '.join(header)}) but no data rows", loc)
     twice = sorted({h for h in header if header.count(h) > 1})
     if twice:
-        raise DataError(f"{path}: the header names {', '.join(repr(h) for h in twice)} more than once", loc)
+        raise DataError(f"{path}: the header names {', '.join(repr(h) for h in twice)} more than once", loc,
+                        hint="give each column its own name: which one holds the values is otherwise a guess")
     for line, row in rows:
         if len(row) != len(header):
             raise DataError(f"{path}, line {line}: {len(row)} values where the header has {len(header)}", loc)
