@@ -120,3 +120,43 @@ def test_series_forecast_per_step_to_csv(tmp_path):
     with torch.no_grad():
         first = float(loaded.model(x)) * scale["spread"] + scale["center"]
     assert answers[0]["prediction"] == pytest.approx(first, abs=1e-5)  # the model's own output, in data units
+
+
+@pytest.fixture(scope="module")
+def table_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("table")
+    return make_run(base, "table")
+
+
+def test_table_rows_of_empty_cells_are_filled_and_blank_lines_skipped(table_run, tmp_path):
+    (tmp_path / "new.csv").write_text("size,city,rooms\n100,paris,3\n\n,,\n   \n60,lyon,1\n")
+    answers = dlspec.predict(str(table_run), [str(tmp_path / "new.csv")])
+    assert [a["input"] for a in answers] == [f"{tmp_path / 'new.csv'}:{line}" for line in (2, 4, 6)]
+
+
+@pytest.mark.parametrize("text, message, hint", [
+    ("size,city,size\n1,paris,3\n", "the header names 'size' more than once", "give each column its own name"),
+    ("size,city,rooms\n", "has a header (size, city, rooms) but no rows", "add rows"),
+    ("\n\n", "is empty; expected a header row", ""),
+])
+def test_a_table_csv_predict_cannot_use_is_an_error(table_run, tmp_path, text, message, hint):
+    (tmp_path / "new.csv").write_text(text)
+    with pytest.raises(DataError) as info:
+        dlspec.predict(str(table_run), [str(tmp_path / "new.csv")])
+    assert info.value.message.startswith(str(tmp_path / "new.csv")) and message in info.value.message
+    assert hint in info.value.hint
+    result = CliRunner().invoke(main, ["predict", str(table_run), str(tmp_path / "new.csv")])
+    assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
+
+
+def test_codes_declared_as_categories_are_read_as_numbers_by_predict(tmp_path):
+    from predict_runs import make_table
+    make_table(tmp_path / "houses.csv", rows=60)
+    (tmp_path / "s.dlspec").write_text(
+        'model M { input vector(auto); linear(1) }\n'
+        'data d { source csv("houses.csv", target="price", missing=median, categories=["rooms"]) }\n'
+        'train { loss mse; epochs 1 }')
+    dlspec.fit(tmp_path / "s.dlspec", out=str(tmp_path / "run"), log=lambda *a: None, progress=False)
+    (tmp_path / "new.csv").write_text('size,city,rooms\n100,paris,3\n100,paris,3.0\n100,paris," 3"\n100,paris,4\n')
+    values = [a["prediction"] for a in dlspec.predict(str(tmp_path / "run"), [str(tmp_path / "new.csv")])]
+    assert values[0] == values[1] == values[2] != values[3]

@@ -179,8 +179,7 @@ def test_categories_makes_number_columns_categories(tmp_path):
     zip_code, size = src.train.encoding["columns"]
     assert (zip_code["kind"], len(zip_code["levels"]), size["kind"]) == ("embed", 30, "number")
     for given, message in (('["zpi"]', "categories= names 'zpi', which is not a feature column. Did you mean 'zip'"),
-                           ('["y"]', "categories= names 'y', which is not a feature column"),
-                           ("3", "categories= takes a list of column names, received 3")):
+                           ('["y"]', "categories= names 'y', which is not a feature column")):
         with pytest.raises(DataError, match=message.replace("(", "\\(")):
             load_source(data_config(f'data d {{ source csv("t.csv", target="y", categories={given}) }}', tmp_path))
 
@@ -206,3 +205,132 @@ def test_mixup_is_refused_on_a_table_with_category_columns(tmp_path):
     numbers = build_data(data_config('data d { source csv("n.csv", target="y", task=classification)\n'
                                      '  augment { mixup(0.2) } }', tmp_path))
     assert numbers.sample_shape == (2,)  # a table of numbers blends fine
+
+    for given, message in (("3", "argument 'categories' must be a list of column names, e.g. categories=["),
+                           ('["zip", "zip"]', "argument 'categories' names 'zip' more than once")):
+        with pytest.raises(DlspecError) as info:
+            data_config(f'data d {{ source csv("t.csv", target="y", categories={given}) }}', tmp_path)
+        assert message in info.value.message and info.value.loc.column == 42  # at the argument
+
+
+def test_a_folder_given_as_the_csv_is_a_located_error(tmp_path):
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "houses.csv").write_text("a,y\n1,2\n")
+    cfg = data_config('data d {\n  source csv("tables", target="y") }', tmp_path)
+    with pytest.raises(DataError) as info:
+        load_source(cfg)
+    assert info.value.message == f"{tmp_path / 'tables'} is a folder, not a csv file"
+    assert (info.value.loc.line, info.value.loc.column) == (2, 10) and "houses.csv" in info.value.hint
+    assert "^" in info.value.report()
+
+
+def test_codes_declared_as_categories_compare_as_numbers(tmp_path):
+    rows = "".join(f"{[101, 102, 7][i % 3]},{i},{i}.5\n" for i in range(30))
+    (tmp_path / "t.csv").write_text("zip,size,y\n" + rows.replace("101,3,", "101.0,3,").replace("102,4,", " 102 ,4,"))
+    src = load_source(data_config('data d { source csv("t.csv", target="y", categories=["zip"]) }', tmp_path))
+    src.fit_on_train(list(range(30)))
+    zip_code = src.train.encoding["columns"][0]
+    assert (zip_code["levels"], zip_code["numeric"]) == (["7", "101", "102"], True)  # 101.0 is 101, not a 4th level
+    from dlspec.runtime.tables import TableEncoder
+    encoder = TableEncoder(src.train.encoding["columns"])
+    for cell in ("101", "101.0", " 101", "+101", "1.01e2"):
+        assert encoder.encode([cell, "1"], str) == [0.0, 1.0, 0.0, 1.0], cell
+    assert encoder.encode(["101.5", "1"], str) == [0.0, 0.0, 0.0, 1.0]  # a level training never had
+    old = [{k: v for k, v in c.items() if k != "numeric"} for c in src.train.encoding["columns"]]
+    assert TableEncoder(old).encode(["101", "2"], str) == [0.0, 1.0, 0.0, 2.0]  # runs saved before the flag
+    (tmp_path / "c.csv").write_text("code,y\n" + "".join(f"{['A1', '007', '7'][i % 3]},{i}.5\n" for i in range(9)))
+    src = load_source(data_config('data d { source csv("c.csv", target="y", categories=["code"]) }', tmp_path))
+    src.fit_on_train(list(range(9)))  # codes that are not all numbers stay text: 007 is not 7
+    assert src.train.encoding["columns"][0]["levels"] == ["007", "7", "A1"]
+    assert "numeric" not in src.train.encoding["columns"][0]
+
+
+@pytest.mark.parametrize("rows, stray", [(300, 1), (600, 6)])
+def test_a_stray_text_cell_in_a_number_column_is_an_error_at_its_cell(tmp_path, rows, stray):
+    cells = [str(i % 6) for i in range(rows)]
+    for k in range(stray):
+        cells[10 + 7 * k] = "oops"
+    (tmp_path / "t.csv").write_text("a,b,y\n" + "".join(f"{i * 0.5},{c},{i}.5\n" for i, c in enumerate(cells)))
+    with pytest.raises(DataError) as info:
+        load_source(data_config('data d { source csv("t.csv", target="y") }', tmp_path))
+    more = "" if stray == 1 else f" (and {stray - 1} more such cells)"
+    assert info.value.message == (f"{tmp_path / 't.csv'}, line 12, column 'b' (column 2): 'oops' is not a number, "
+                                  f"in a column whose other {rows - stray} cells are numbers{more}")
+    assert info.value.loc.line == 1
+    for advice in ("fix the cell", "missing=median", 'categories=["b"]'):
+        assert advice in info.value.hint
+    many = cells[:]
+    for k in range(stray, stray + 10):
+        many[10 + 7 * k] = f"w{k}"  # more than a few text cells: a categorical column, as before
+    (tmp_path / "t.csv").write_text("a,b,y\n" + "".join(f"{i * 0.5},{c},{i}.5\n" for i, c in enumerate(many)))
+    src = load_source(data_config('data d { source csv("t.csv", target="y", onehot_max=0) }', tmp_path))
+    assert src.train.kinds["b"] == "category"
+    src = load_source(data_config('data d { source csv("t.csv", target="y", categories=["b"], onehot_max=0) }',
+                                  tmp_path))
+    assert src.train.kinds["b"] == "declared"
+
+
+def test_a_stray_text_cell_in_a_number_target_is_an_error_unless_the_task_says_classes(tmp_path):
+    (tmp_path / "t.csv").write_text("a,y\n" + "".join(f"{i},{'oops' if i == 7 else f'{i}.5'}\n" for i in range(200)))
+    with pytest.raises(DataError) as info:
+        load_source(data_config('data d { source csv("t.csv", target="y") }', tmp_path))
+    assert info.value.message == (f"{tmp_path / 't.csv'}, line 9, column 'y' (column 2): 'oops' is not a number, "
+                                  "in a column whose other 199 cells are numbers")
+    assert "task=classification" in info.value.hint
+    with pytest.warns(DlspecWarning, match="200 different values in 200 rows"):
+        src = load_source(data_config('data d { source csv("t.csv", target="y", task=classification) }', tmp_path))
+    assert src.task == "classification" and "oops" in src.classes
+
+
+def test_features_that_repeat_or_hold_the_target_are_refused(tmp_path):
+    (tmp_path / "t.csv").write_text("a,b,y\n1,2,3\n4,5,6\n")
+    with pytest.raises(DataError) as info:
+        load_source(data_config('data d { source csv("t.csv", target="y", features=["y", "a"]) }', tmp_path))
+    assert "features= names the target column 'y'" in info.value.message
+    assert 'features=["a"]' in info.value.hint
+    for given, message in (('["a", "b", "a"]', "argument 'features' names 'a' more than once"),
+                           ("3", "argument 'features' must be a list of column names")):
+        with pytest.raises(DlspecError, match=message) as info:
+            data_config(f'data d {{ source csv("t.csv", target="y", features={given}) }}', tmp_path)
+        assert (info.value.loc.line, info.value.loc.column) == (1, 42)  # at features=, not at csv
+
+
+@pytest.mark.parametrize("text, message", [
+    ('csv("t.csv", target="y", target="a")', "csv: argument 'target' given twice"),
+    ('csv("t.csv", target="y", featurs=["a"])', "csv has no argument 'featurs'. Did you mean 'features'"),
+    ('csv("t.csv", target="y", onehot_max=-1)', "argument 'onehot_max' must be 0 or more"),
+    ('csv("t.csv", target="y", embedding_dim=0)', "argument 'embedding_dim' must be auto or a positive integer"),
+    ('csv("t.csv", target="y", embedding_dim=2.5)', "argument 'embedding_dim' must be auto or a positive integer; "
+                                                    "received 2.5"),
+    ('csv("t.csv", target="y", missing=medain)', "argument 'missing' must be one of error, median"),
+])
+def test_csv_argument_errors_point_at_the_argument(tmp_path, text, message):
+    (tmp_path / "t.csv").write_text("a,b,y\n1,2,3\n")
+    with pytest.raises(DlspecError) as info:
+        data_config(f"data d {{\n  source {text} }}", tmp_path)
+    assert message in info.value.message
+    assert (info.value.loc.line, info.value.loc.column) == (2, 3 + len('source csv("t.csv", target="y", '))
+
+
+def test_a_column_without_training_values_says_so(tmp_path):
+    (tmp_path / "t.csv").write_text("a,b,y\n" + "".join(f"{i},{'' if i < 8 else 5},{i}.5\n" for i in range(10)))
+    src = load_source(data_config('data d { source csv("t.csv", target="y", missing=median) }', tmp_path))
+    with pytest.raises(DataError) as info:
+        src.fit_on_train(list(range(8)))
+    assert info.value.message.endswith("column 'b' has no values in the training split (its 8 cells there are "
+                                       "all missing): nothing to learn from or fill with")
+    assert 'features=["a"]' in info.value.hint
+
+
+def test_a_row_of_empty_cells_is_a_row_of_missing_cells_and_blank_lines_are_skipped(tmp_path):
+    (tmp_path / "t.csv").write_text("a,c,y\n1,x,1.5\n\n,,\n3,x,3.5\n   \n5,y,5.5\n")
+    cfg = data_config('data d { source csv("t.csv", target="y") }', tmp_path)
+    with pytest.raises(DataError, match="t.csv, line 4, column 'y' \\(column 3\\): the cell is empty"):
+        build_data(cfg)
+    (tmp_path / "t.csv").write_text("a,c,y\n1,x,1.5\n\n,,2.5\n3,x,3.5\n   \n5,y,5.5\n")
+    src = load_source(data_config('data d { source csv("t.csv", target="y", missing=median) }', tmp_path))
+    assert [line for line, _ in src.train.rows] == [2, 4, 5, 7]
+    src.fit_on_train([0, 1, 2, 3])
+    assert src.train.data.x[1].tolist() == [3.0, 1.0, 0.0]  # the median of 1, 3, 5 and the most frequent level
+    with pytest.raises(DataError, match="line 4, column 'a' \\(column 1\\): the cell is empty"):
+        build_data(data_config('data d { source csv("t.csv", target="y") }', tmp_path))

@@ -98,7 +98,8 @@ def _check_source(source: S.Step) -> Optional[dict]:
         raise UnknownNameError(f"unknown data source '{source.name}'." + did_you_mean(source.name, SOURCES),
                                source.loc, hint=f"sources: {', '.join(sorted(SOURCES))}, or a dotted class name "
                                                 "like my_module.MyDataset(...)")
-    args = bind_args(source.name, definition.args, list(source.args), dict(source.kwargs), source.loc)
+    args = bind_args(source.name, definition.args, list(source.args), dict(source.kwargs), source.loc,
+                     source.arg_locs)
     for key in definition.paths:
         if isinstance(args.get(key), str):
             args[key] = resolve_bundled(args[key], source.loc) or resolve_path(args[key], source.loc)

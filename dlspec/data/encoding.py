@@ -1,7 +1,12 @@
 """Table columns as features: the cells of a csv table and its training rows in, a column encoding out.
 
 The rule, fitted on the training split only:
-- a column whose non-missing cells are all numbers is a number column;
+- a column whose non-missing cells are all numbers is a number column; one whose cells are all
+  numbers but a few (at most STRAY_SHARE of them, at least one) is a number column with a mistyped
+  cell: an error naming the file, line, column and cell;
+- a column csv's `categories=[...]` declares whose cells are all numbers (zip codes, store ids) is a
+  column of `codes`: its levels compare as the numbers they write (`101.0` and ` 101` are level `101`,
+  runtime/tables.level_key), in fitting and in encoding (the column carries "numeric": true);
 - any other column is categorical: with at most `onehot_max` levels (csv argument, default
   ONEHOT_LEVELS) in the training rows it becomes one 0/1 feature per level (one-hot); with more,
   an `embed` column: one feature holding the level's position + 1 in the sorted levels (0 for a
@@ -9,7 +14,7 @@ The rule, fitted on the training split only:
   (runtime/categories.py; `embedding_dim`, by default `embedding_size(levels)`);
 - a categorical column with more than ONEHOT_LEVELS levels where most training rows differ (more
   than TEXT_SHARE of them) is free text or an identifier, not a category: an error that suggests
-  `features=[...]` without it.
+  `features=[...]` without it; so is a column with no value at all in the training rows.
 Missing cells (empty, nan, NA, N/A, null, ?) are, by `missing`: error (naming file, line and column),
 median / mean (numbers; categories take the most frequent level), most_frequent, or drop (the row
 goes, before splitting). runtime/preprocess.py's TableEncoder applies the encoding, to training rows
@@ -21,27 +26,60 @@ import statistics
 from collections import Counter
 
 from ..errors import DataError, Loc
-from ..runtime.tables import is_missing
+from ..runtime.tables import is_missing, level_key
 
 ONEHOT_LEVELS = 16
 TEXT_SHARE = 0.5
+STRAY_SHARE = 0.01  # text cells in a column of numbers up to this share (at least one) are mistakes
 MISSING_POLICIES = ("error", "median", "mean", "most_frequent", "drop")
 
 
-def column_kinds(header: list, rows: list, features: list, declared: tuple = ()) -> dict:
-    """name -> number|category|declared, from every row (the kind of a column is not a statistic);
-    `declared` columns (csv's categories=[...]) are categories whatever their cells hold."""
+def column_kinds(header: list, rows: list, features: list, declared: tuple = (), path: str = "",
+                 loc: Loc = None) -> dict:
+    """name -> number|category|declared|codes, from every row (the kind of a column is not a statistic);
+    `declared` columns (csv's categories=[...]) are categories whatever their cells hold: `codes` when
+    those cells are all numbers. A column of numbers with a stray text cell is an error (see
+    `_stray_text`), not a category."""
     kinds = {}
     for name in features:
         i = header.index(name)
+        present = [(line, r[i].strip()) for line, r in rows if not is_missing(r[i])]
+        text = [(line, cell) for line, cell in present if not is_number(cell)]
         if name in declared:
-            kinds[name] = "declared"
-            continue
-        kinds[name] = "number" if all(_is_number(r[i]) for _, r in rows if not is_missing(r[i])) else "category"
+            kinds[name] = "declared" if text else "codes"
+        elif not text:
+            kinds[name] = "number"
+        else:
+            _stray_text(header, name, present, text, path, loc, declared)
+            kinds[name] = "category"
     return kinds
 
 
-def _is_number(cell: str) -> bool:
+def _stray_text(header: list, name: str, present: list, text: list, path: str, loc: Loc, declared: tuple) -> None:
+    """A column whose cells are numbers but for a few holds a mistyped number, not categories:
+    one-hot encoding it, or refusing it as text, would hide the mistake."""
+    codes = ", ".join(f'"{c}"' for c in (*declared, name))
+    stray_text_error(header, name, present, text, path, loc,
+                     "fix the cell, or mark it missing (leave it empty or write NA) and choose how missing cells are "
+                     "handled: csv(..., missing=median|mean|most_frequent|drop); if the column holds codes, not "
+                     f"quantities, declare it: csv(..., categories=[{codes}])")
+
+
+def stray_text_error(header: list, name: str, present: list, text: list, path: str, loc: Loc, hint: str) -> None:
+    """A DataError at the first of `text` ((line, cell) that are not numbers, among the `present` cells of
+    column `name`) when they are a stray few: at most STRAY_SHARE of the cells, at least one, beside at
+    least three numbers. More text than that is a column of text, and no error."""
+    numbers = len(present) - len(text)
+    if not text or len(text) > max(1, int(STRAY_SHARE * len(present))) or numbers < 3:
+        return
+    line, cell = text[0]
+    more = f" (and {len(text) - 1} more such cell{'s' * (len(text) > 2)})" if len(text) > 1 else ""
+    raise DataError(f"{path}, line {line}, column '{name}' (column {header.index(name) + 1}): '{cell}' is not a "
+                    f"number, in a column whose other {numbers} cells are numbers{more}", loc, hint=hint)
+
+
+def is_number(cell: str) -> bool:
+    """A cell Python reads as a number (inf and nan too: those are refused later, at their place)."""
     try:
         float(cell)
         return True
@@ -64,22 +102,30 @@ def fit_columns(header: list, rows: list, features: list, kinds: dict, train: li
         i = header.index(name)
         cells = [rows[k][1][i].strip() for k in train]
         present = [c for c in cells if not is_missing(c)]
+        if cells and not present:
+            others = [f for f in features if f != name]
+            raise DataError(f"{path}: column '{name}' has no values in the training split (its {len(cells)} "
+                            "cells there are all missing): nothing to learn from or fill with", loc,
+                            hint="leave it out: csv(..., features=[" + ", ".join(f'"{f}"' for f in others) + "])")
+        if kinds[name] == "codes":  # zip codes, ids: `101.0` and ` 101` are level `101`
+            present = [level_key(c) for c in present]
         if kinds[name] == "number":
             numbers = [float(c) for c in present]
             columns.append({"name": name, "kind": "number", "fill": _fill_number(numbers, missing)})
             continue
-        levels = sorted(set(present), key=natural)
+        levels = sorted(set(present), key=lambda v: (natural(v), v))  # `007` before `7`, whatever the set's order
         if kinds[name] == "category" and len(levels) > ONEHOT_LEVELS and len(levels) > TEXT_SHARE * len(cells):
             others = [f for f in features if f != name]
             raise DataError(f"{path}: column '{name}' holds text ({len(levels)} different values in {len(cells)} "
                             "training rows), not numbers or categories", loc,
                             hint="leave it out: csv(..., features=[" + ", ".join(f'"{f}"' for f in others) + "])")
         fill = Counter(present).most_common(1)[0][0] if present and missing not in ("error", "drop") else None
+        numeric = {"numeric": True} if kinds[name] == "codes" else {}
         if len(levels) <= onehot_max:
-            columns.append({"name": name, "kind": "onehot", "levels": levels, "fill": fill})
+            columns.append({"name": name, "kind": "onehot", "levels": levels, "fill": fill, **numeric})
             continue
         dim = embedding_size(len(levels)) if embedding_dim == "auto" else embedding_dim
-        columns.append({"name": name, "kind": "embed", "levels": levels, "fill": fill, "dim": dim})
+        columns.append({"name": name, "kind": "embed", "levels": levels, "fill": fill, "dim": dim, **numeric})
     return columns
 
 

@@ -30,6 +30,8 @@ class CallValue:
     args: tuple
     kwargs: dict
     loc: Loc
+    # where each argument was written (position or name -> Loc), so errors point at the argument
+    arg_locs: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
@@ -173,11 +175,18 @@ class Env:
         if isinstance(expr, ir.SearchSpace) or (isinstance(expr, ir.Call) and _looks_like_space(expr)):
             raise space_outside_let(getattr(expr, "kind", None) or expr.callee, expr.loc)
         if isinstance(expr, ir.Call):
-            return CallValue(expr.callee, tuple(self.eval(a) for a in expr.args),
-                             {k.name: self.eval(k.value) for k in expr.kwargs}, expr.loc)
+            return self._call(expr)
         if isinstance(expr, ir.InputRef):
             return Symbol("input")
         raise AssertionError(f"unknown expression {expr!r}")
+
+    def _call(self, expr: ir.Call) -> CallValue:
+        args, kwargs, locs = tuple(self.eval(a) for a in expr.args), {}, {i: a.loc for i, a in enumerate(expr.args)}
+        for k in expr.kwargs:
+            if k.name in kwargs:  # as layers refuse it (planning/nodes.py): never let the last one win silently
+                raise ArgumentError(f"{expr.callee}: argument '{k.name}' given twice", k.loc)
+            kwargs[k.name], locs[k.name] = self.eval(k.value), k.loc
+        return CallValue(expr.callee, args, kwargs, expr.loc, locs)
 
     def _number(self, expr):
         value = self.eval(expr)

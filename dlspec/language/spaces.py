@@ -89,6 +89,8 @@ def read_space(name: str, expr: ir.SearchSpace, env, let_loc: Loc) -> Space:
         if kw.name not in _KWARGS[expr.kind]:
             raise ArgumentError(f"{expr.kind}() has no argument '{kw.name}'." + did_you_mean(kw.name, _KWARGS[expr.kind]),
                                 kw.loc, hint=f"e.g. let {name} = {_EXAMPLES[expr.kind]}")
+        if kw.name in kwargs:
+            raise ArgumentError(f"{expr.kind}(): argument '{kw.name}' given twice", kw.loc)
         kwargs[kw.name] = (env.eval(kw.value), kw.value.loc)
     common = dict(name=name, kind=expr.kind, loc=expr.loc, let_loc=let_loc)
     if expr.kind == "choice":

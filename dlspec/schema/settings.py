@@ -7,7 +7,7 @@ runs these checks without loading anything.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ..language import ir
@@ -34,6 +34,8 @@ class Step:
     args: tuple
     kwargs: dict
     loc: Loc
+    # where each argument was written (position or name -> Loc), so argument errors point at the argument
+    arg_locs: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def read_settings(settings: tuple, table: dict, env: Env, what: str) -> dict:
@@ -81,19 +83,35 @@ def step(s: ir.Setting, env: Env) -> Step:
     _no_body(s)
     if len(s.args) != 1:
         raise ArgumentError(f"'{s.key}' takes one name or call, e.g. {s.key} name(arg=value)", s.loc)
-    return to_step(env.eval(s.args[0]), s.args[0].loc, s.key, extra_kwargs=_kwargs(s, env))
+    return to_step(env.eval(s.args[0]), s.args[0].loc, s.key, extra_kwargs=_kwargs(s, env),
+                   extra_locs=_kwarg_locs(s))
 
 
-def to_step(value, loc: Loc, what: str, extra_kwargs: Optional[dict] = None) -> Step:
+def to_step(value, loc: Loc, what: str, extra_kwargs: Optional[dict] = None,
+            extra_locs: Optional[dict] = None) -> Step:
+    extra_kwargs, extra_locs = extra_kwargs or {}, extra_locs or {}
     if isinstance(value, CallValue):
-        return Step(value.callee, value.args, {**value.kwargs, **(extra_kwargs or {})}, value.loc)
+        for name in extra_kwargs:
+            if name in value.kwargs:
+                raise ArgumentError(f"{value.callee}: argument '{name}' given twice", extra_locs.get(name, loc))
+        return Step(value.callee, value.args, {**value.kwargs, **extra_kwargs}, value.loc,
+                    {**value.arg_locs, **extra_locs})
     if isinstance(value, str):
-        return Step(str(value), (), dict(extra_kwargs or {}), loc)
+        return Step(str(value), (), dict(extra_kwargs), loc, dict(extra_locs))
     raise ArgumentError(f"'{what}' expects a name or a call, received {value!r}", loc)
 
 
 def _kwargs(s: ir.Setting, env: Env) -> dict:
-    return {k.name: env.eval(k.value) for k in s.kwargs}
+    out = {}
+    for k in s.kwargs:
+        if k.name in out:
+            raise ArgumentError(f"'{s.key}': argument '{k.name}' given twice", k.loc)
+        out[k.name] = env.eval(k.value)
+    return out
+
+
+def _kwarg_locs(s: ir.Setting) -> dict:
+    return {k.name: k.loc for k in s.kwargs}
 
 
 def steps(s: ir.Setting, env: Env) -> list:
@@ -148,5 +166,5 @@ def bind_step(table: dict, step: Step, what: str) -> tuple:
     if item is None:
         raise UnknownNameError(f"unknown {what} '{step.name}'." + did_you_mean(step.name, table), step.loc,
                                hint=f"{what}s: {', '.join(sorted(table))}")
-    return item, bind_args(step.name, item.args, list(step.args), dict(step.kwargs), step.loc)
+    return item, bind_args(step.name, item.args, list(step.args), dict(step.kwargs), step.loc, step.arg_locs)
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import re
 from typing import Optional
 
 from ...errors import DataError, Loc, did_you_mean, warn
 from ...schema.args import Arg
 from ...runtime.inputs import InputError
-from ...runtime.tables import TableEncoder, is_missing
-from ..encoding import MISSING_POLICIES, ONEHOT_LEVELS, column_kinds, feature_names, fit_columns
+from ...runtime.tables import TableEncoder, is_blank_line, is_missing
+from ..encoding import (MISSING_POLICIES, ONEHOT_LEVELS, column_kinds, feature_names, fit_columns, is_number,
+                        stray_text_error)
 from .base import ENCODING, SourceData, TensorData, natural, number, read_text, source
 
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -42,16 +44,35 @@ def _not_negative(value):
 
 
 def _auto_or_positive(value):
-    if value == "auto" or isinstance(value, int) and value > 0:
+    """embedding_dim= is `auto` or a width; any other value (2.5, a list, a name) gets this one message."""
+    if value == "auto" or isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return None
     return "must be auto or a positive integer"
 
 
-@source("csv", (Arg("path", "str"), Arg("target", "str"), Arg("features", "any", None),
+def _column_list(example: str, empty: bool = False):
+    """An Arg check: a column name or a list of distinct ones (checked where the argument is written)."""
+    return lambda value: _column_list_problem(value, example, empty)
+
+
+def _column_list_problem(value, example: str, empty: bool):
+    if isinstance(value, str):
+        return None  # one column: features="a"
+    if not isinstance(value, (list, tuple)) or not (value or empty) or not all(isinstance(v, str) for v in value):
+        return f"must be a list of column names, e.g. {example}"
+    twice = sorted({v for v in value if list(value).count(v) > 1})
+    if twice:
+        return "names " + ", ".join(f"'{v}'" for v in twice) + " more than once"
+    return None
+
+
+@source("csv", (Arg("path", "str"), Arg("target", "str"),
+                Arg("features", "any", None, _column_list('features=["a", "b"]')),
                 Arg("task", "str", "auto", choices=("auto", "classification", "regression")),
                 Arg("missing", "str", "error", choices=MISSING_POLICIES),
-                Arg("categories", "any", None), Arg("onehot_max", "int", ONEHOT_LEVELS, _not_negative),
-                Arg("embedding_dim", "int_or_str", "auto", _auto_or_positive), ENCODING),
+                Arg("categories", "any", None, _column_list('categories=["zip", "store"]', empty=True)),
+                Arg("onehot_max", "int", ONEHOT_LEVELS, _not_negative),
+                Arg("embedding_dim", "any", "auto", _auto_or_positive), ENCODING),
         paths=("path",),
         input_kind="table", doc="A table with a header row: csv(\"file.csv\", target=\"label\", features=[\"a\", \"b\"], task=auto, "
             "missing=error, encoding=\"utf-8\"). Text targets are classes; numeric ones follow the loss (cross_entropy: "
@@ -67,7 +88,13 @@ def _csv(a: dict, loc: Loc) -> SourceData:
     if a["target"] not in header:
         raise DataError(f"{path} has no column '{a['target']}'." + did_you_mean(a["target"], header)
                         + f" Columns: {', '.join(header)}", loc)
-    features = [str(f) for f in a["features"]] if a["features"] is not None else [h for h in header if h != a["target"]]
+    given = [a["features"]] if isinstance(a["features"], str) else a["features"]
+    features = [str(f) for f in given] if given is not None else [h for h in header if h != a["target"]]
+    if a["target"] in features:
+        others = [f for f in features if f != a["target"]]
+        raise DataError(f"csv: features= names the target column '{a['target']}': the model would be given the "
+                        "answer it is to predict", loc,
+                        hint="leave it out: csv(..., features=[" + ", ".join(f'"{f}"' for f in others) + "])")
     for f in features:
         if f not in header:
             raise DataError(f"{path} has no column '{f}'." + did_you_mean(f, header) + f" Columns: {', '.join(header)}",
@@ -77,11 +104,13 @@ def _csv(a: dict, loc: Loc) -> SourceData:
     t = header.index(a["target"])
     rows = _drop_missing(rows, header, features, t, a["missing"], path, loc)
     raw = [row[t].strip() for _, row in rows]
+    if a["task"] != "classification":
+        _check_stray_target(header, a["target"], rows, raw, path, loc)
     task = decide_task(raw, a["task"], a.get("loss_task"))
     if task == "classification":
         for (line, _), value in zip(rows, raw):
             _check_label(value, path, line, _col(header, t), loc)
-        classes = sorted(set(raw), key=natural)
+        classes = sorted(set(raw), key=lambda v: (natural(v), v))  # ties (`1`, `01`) in a fixed order
         _warn_many_classes(classes, len(raw), path, a["target"], loc)
         index = {c: i for i, c in enumerate(classes)}
         y = torch.tensor([index[v] for v in raw], dtype=torch.long)
@@ -100,7 +129,7 @@ class TableData:
 
     def __init__(self, header: list, rows: list, features: list, y, args: dict, loc: Loc):
         self.header, self.rows, self.features, self.y, self.args, self.loc = header, rows, features, y, args, loc
-        self.kinds = column_kinds(header, rows, features, declared_categories(args, features, loc))
+        self.kinds = column_kinds(header, rows, features, declared_categories(args, features, loc), args["path"], loc)
         self.encoding = None  # the fitted encoding, saved with the run for predict and exports
         self.data = None
 
@@ -146,6 +175,15 @@ def _drop_missing(rows: list, header: list, features: list, target: int, missing
     if not kept:
         raise DataError(f"{path}: no row is left after leaving out rows with missing cells", loc)
     return kept
+
+
+def _check_stray_target(header: list, target: str, rows: list, raw: list, path: str, loc: Loc) -> None:
+    """A target of numbers but for a stray text cell is a mistyped number, not a column of class names
+    (which would make every value a class)."""
+    present = [(line, v) for (line, _), v in zip(rows, raw) if not is_missing(v)]
+    stray_text_error(header, target, present, [(line, v) for line, v in present if not is_number(v)], path, loc,
+                     "fix the cell or remove the row; if the target's values are class names, not numbers, "
+                     "say so: csv(..., task=classification)")
 
 
 def decide_task(raw: list, given: str, loss_task: Optional[str]) -> str:
@@ -194,14 +232,20 @@ def _col(header: list, index: int) -> str:
 
 
 def read_table(path: str, encoding: str, loc: Loc):
-    """(header, [(line number, cells)]) of a CSV file; empty, header-only and ragged files are errors."""
-    text = read_text(path, encoding, loc)
+    """(header, [(line number, cells)]) of a CSV file; empty, header-only and ragged files are errors.
+    Blank lines are skipped; a row of empty cells (`,,,`) is a row of missing cells, kept."""
+    if os.path.isdir(path):
+        raise DataError(f"{path} is a folder, not a csv file", loc, hint=_folder_hint(path))
+    try:
+        text = read_text(path, encoding, loc)
+    except OSError as exc:  # no permission, a device, ...: what the system says, at the source
+        raise DataError(f"{path} cannot be read ({exc.strerror or exc})", loc) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)
         rows = []
         for r in reader:
-            if any(cell.strip() for cell in r):
+            if not is_blank_line(r):
                 rows.append((reader.line_num, r))
     except csv.Error as exc:
         raise DataError(f"{path}, line {reader.line_num}: not valid CSV ({exc})", loc) from None
@@ -212,8 +256,20 @@ def read_table(path: str, encoding: str, loc: Loc):
         raise DataError(f"{path} has a header ({', '.join(header)}) but no data rows", loc)
     twice = sorted({h for h in header if header.count(h) > 1})
     if twice:
-        raise DataError(f"{path}: the header names {', '.join(repr(h) for h in twice)} more than once", loc)
+        raise DataError(f"{path}: the header names {', '.join(repr(h) for h in twice)} more than once", loc,
+                        hint="give each column its own name: which one holds the values is otherwise a guess")
     for line, row in rows:
         if len(row) != len(header):
             raise DataError(f"{path}, line {line}: {len(row)} values where the header has {len(header)}", loc)
     return header, rows
+
+
+def _folder_hint(path: str) -> str:
+    """Name the folder's csv files, so the fix can be copied."""
+    try:
+        found = sorted(f for f in os.listdir(path) if f.lower().endswith(".csv"))
+    except OSError:
+        found = []
+    example = os.path.join(path, found[0] if found else "data.csv")
+    listed = f" (it holds {', '.join(found[:5])}{', ...' if len(found) > 5 else ''})" if found else ""
+    return f'give the path of the csv file itself{listed}, e.g. csv("{example}", ...)'
