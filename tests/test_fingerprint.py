@@ -40,6 +40,8 @@ def test_resume_keeps_the_encoding_and_refuses_changed_classes(tmp_path):
     write_table(tmp_path / "t.csv", colour=lambda i: ["red", "green", "blue", "pink", "teal"][i % 5])
     with pytest.warns(DlspecWarning, match="changed since this run trained; --resume uses"):
         dlspec.fit(None, resume=str(tmp_path / "run"), epochs=3, log=lambda *a: None, progress=False)
+    with pytest.warns(DlspecWarning, match="changed since this run trained; evaluate uses"):
+        dlspec.evaluate(str(tmp_path / "run"))  # the run first trained on other data: still said
     write_table(tmp_path / "t.csv", label=lambda i: ["a", "b", "c"][i % 3])
     with pytest.raises(DataError, match="its classes differ from those the run trained on \\(new: a, b, c\\) "
                                         "\\(gone: 0, 1, 2\\)") as info:

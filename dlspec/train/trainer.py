@@ -88,7 +88,8 @@ class Trainer:
         with self.dist.local_first():  # downloads happen once per node
             self.data = build_data(cfg.data, pin_memory=self.device.type == "cuda", loss_task=cfg.loss_task,
                                    device=self.device, augment_seed=cfg.seed, fitted=self.state)
-        self.data_fingerprint = fingerprint(cfg.data)
+        # the data the run first trained on: a resume on changed data keeps saying so to later evaluates
+        self.data_fingerprint = (self.state or {}).get("data_fingerprint") or fingerprint(cfg.data)
         if self.state is not None:  # --resume: the data must still be what the run was trained on
             check_same_classes(cfg.data, self.state.get("classes"), self.data.classes)
             warn_if_changed(cfg.data, self.state.get("data_fingerprint"), "--resume")
