@@ -40,6 +40,14 @@ def test_a_repeated_search_space_keyword_is_an_error(tmp_path):
     assert (info.value.loc.line, info.value.loc.column) == (1, 47)
 
 
+def test_a_repeated_concat_dim_is_an_error(tmp_path):
+    (tmp_path / "s.dlspec").write_text("model M {\n  input vector(4)\n  a = input -> linear(3)\n"
+                                       "  concat(a, input, dim=0, dim=1)\n}")
+    with pytest.raises(DlspecError, match="argument 'dim' given twice") as info:
+        dlspec.load(tmp_path / "s.dlspec").plan("M")
+    assert (info.value.loc.line, info.value.loc.column) == (4, 27)
+
+
 @pytest.mark.parametrize("setting, message", [
     ("optimizer adam(lr=-1.0)", "adam: argument 'lr' must be positive"),
     ("optimizer sgd(lr=0.1, momentm=0.9)", "sgd has no argument 'momentm'. Did you mean 'momentum'"),

@@ -104,10 +104,13 @@ class GraphBuilder:
         inputs = [current] if current is not None else []
         for a in call.args:
             inputs.append(self._operand(a, call.callee))
-        dim = 1
+        dim, seen = 1, set()
         for kw in call.kwargs:
             if kw.name != "dim" or call.callee != "concat":
                 raise ArgumentError(f"{call.callee} has no argument '{kw.name}'", kw.loc)
+            if kw.name in seen:  # as for layers: the last would silently win
+                raise ArgumentError(f"argument '{kw.name}' given twice", kw.loc)
+            seen.add(kw.name)
             dim = self.env.eval(kw.value)
             if isinstance(dim, bool) or not isinstance(dim, int):
                 raise ArgumentError(f"concat: dim must be an integer, received {dim!r}", kw.loc)
