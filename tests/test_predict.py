@@ -160,3 +160,19 @@ def test_codes_declared_as_categories_are_read_as_numbers_by_predict(tmp_path):
     (tmp_path / "new.csv").write_text('size,city,rooms\n100,paris,3\n100,paris,3.0\n100,paris," 3"\n100,paris,4\n')
     values = [a["prediction"] for a in dlspec.predict(str(tmp_path / "run"), [str(tmp_path / "new.csv")])]
     assert values[0] == values[1] == values[2] != values[3]
+
+
+def test_levels_never_seen_in_training_are_named_once_per_file(table_run, tmp_path):
+    import warnings
+    from dlspec.runtime.preprocess import UnseenLevels
+    (tmp_path / "new.csv").write_text("size,city,rooms\n100,paris,3\n90,berlin,2\n80,rome,1\n70,berlin,2\n")
+    with pytest.warns(UnseenLevels, match="new.csv: levels the training rows never had, read as no level "
+                                          "\\(an all-zero one-hot, a zero embedding\\): city: berlin, rome$"):
+        answers = dlspec.predict(str(table_run), [str(tmp_path / "new.csv")])
+    assert len(answers) == 4
+    (tmp_path / "known.csv").write_text("size,city,rooms\n100,paris,3\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnseenLevels)
+        dlspec.predict(str(table_run), [str(tmp_path / "known.csv")])
+    done = CliRunner().invoke(main, ["predict", str(table_run), str(tmp_path / "new.csv")])
+    assert done.exit_code == 0 and "warning: " in done.output and "city: berlin, rome" in done.output

@@ -34,7 +34,17 @@ def table_rows(path, meta):
         values = encoder.encode([cells[i] for i in at], lambda name: f"{path}, line {line}, column '{name}'")
         samples.append(standardize(torch.tensor(values, dtype=torch.float32), meta.get("normalize")))
         names.append(f"{path}:{line}")
+    if encoder.unseen:  # not an error (as in training, an unseen level reads as none), but worth a word
+        import warnings
+        listed = "; ".join(f"{name}: {', '.join(sorted(levels)[:5])}" + (" ..." if len(levels) > 5 else "")
+                           for name, levels in encoder.unseen.items())
+        warnings.warn(UnseenLevels(f"{path}: levels the training rows never had, read as no level (an all-zero "
+                                   f"one-hot, a zero embedding): {listed}"))
     return names, samples
+
+
+class UnseenLevels(UserWarning):
+    """Rows given to predict hold category levels the model never saw in training."""
 
 
 def standardize(x, stats):

@@ -73,6 +73,7 @@ class TableEncoder:
     def __init__(self, columns):
         self.columns = columns
         self.lookup = [{v: i for i, v in enumerate(c.get("levels") or [])} for c in columns]
+        self.unseen = {}  # column name -> levels met that the training rows never had (predict says so)
 
     @property
     def width(self):
@@ -91,7 +92,10 @@ class TableEncoder:
                 cell = level_key(cell)
             if column["kind"] == "number":
                 out.append(finite(cell, where(column["name"])))
-            elif column["kind"] == "onehot":
+                continue
+            if cell not in lookup:
+                self.unseen.setdefault(column["name"], set()).add(cell)
+            if column["kind"] == "onehot":
                 hot = [0.0] * len(lookup)
                 if cell in lookup:
                     hot[lookup[cell]] = 1.0
