@@ -334,3 +334,17 @@ def test_a_row_of_empty_cells_is_a_row_of_missing_cells_and_blank_lines_are_skip
     assert src.train.data.x[1].tolist() == [3.0, 1.0, 0.0]  # the median of 1, 3, 5 and the most frequent level
     with pytest.raises(DataError, match="line 4, column 'a' \\(column 1\\): the cell is empty"):
         build_data(data_config('data d { source csv("t.csv", target="y") }', tmp_path))
+
+
+@pytest.mark.parametrize("args, column, message", [
+    ('target="yy"', 23, "has no column 'yy'. Did you mean 'y'"),
+    ('target="y", features=["a", "cc"]', 35, "has no column 'cc'. Did you mean 'c'"),
+    ('target="y", features=["a", "y"]', 35, "features= names the target column 'y'"),
+    ('target="y", categories=["b"]', 35, "categories= names 'b', which is not a feature column"),
+])
+def test_column_names_found_wrong_in_the_file_are_errors_at_their_argument(tmp_path, args, column, message):
+    (tmp_path / "t.csv").write_text("a,c,y\n" + "".join(f"{i},{'pq'[i % 2]},{i}.5\n" for i in range(20)))
+    cfg = data_config(f'data d {{\n  source csv("t.csv", {args})\n}}', tmp_path)
+    with pytest.raises(DataError, match=message) as info:
+        load_source(cfg)
+    assert (info.value.line, info.value.column) == (2, column)

@@ -106,10 +106,12 @@ def load_source(cfg: DataConfig, loss_task: Optional[str] = None) -> SourceData:
     source that takes `task=auto` (a csv table with a numeric target column)."""
     if cfg.source_args is None:
         return load_class_source(cfg.source.name, cfg.source.args, dict(cfg.source.kwargs), cfg.source.loc)
-    args = cfg.source_args
+    args, definition = cfg.source_args, SOURCES[cfg.source.name]
     if "task" in args:
         args = {**args, "loss_task": loss_task}
-    return SOURCES[cfg.source.name].load(args, cfg.source.loc)
+    if definition.source == "built-in":  # where each argument is written, for errors found in the data
+        args = {**args, "arg_locs": dict(cfg.source.arg_locs)}
+    return definition.load(args, cfg.source.loc)
 
 
 def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[str] = None,

@@ -35,8 +35,15 @@ def declared_categories(args: dict, features: list, loc: Loc) -> tuple:
     for name in names:
         if name not in features:
             raise DataError(f"{args['path']}: categories= names '{name}', which is not a feature column."
-                            + did_you_mean(name, features) + f" Features: {', '.join(features)}", loc)
+                            + did_you_mean(name, features) + f" Features: {', '.join(features)}",
+                            written_at(args, "categories", loc))
     return tuple(names)
+
+
+def written_at(a: dict, key: str, loc: Loc) -> Loc:
+    """Where argument `key` of the source call is written (data/pipeline.load_source passes the places
+    to built-in sources as `arg_locs`), else the call's own place."""
+    return (a.get("arg_locs") or {}).get(key, loc)
 
 
 def _not_negative(value):
@@ -87,18 +94,18 @@ def _csv(a: dict, loc: Loc) -> SourceData:
     header, rows = read_table(path, a["encoding"], loc)
     if a["target"] not in header:
         raise DataError(f"{path} has no column '{a['target']}'." + did_you_mean(a["target"], header)
-                        + f" Columns: {', '.join(header)}", loc)
+                        + f" Columns: {', '.join(header)}", written_at(a, "target", loc))
     given = [a["features"]] if isinstance(a["features"], str) else a["features"]
     features = [str(f) for f in given] if given is not None else [h for h in header if h != a["target"]]
     if a["target"] in features:
         others = [f for f in features if f != a["target"]]
         raise DataError(f"csv: features= names the target column '{a['target']}': the model would be given the "
-                        "answer it is to predict", loc,
+                        "answer it is to predict", written_at(a, "features", loc),
                         hint="leave it out: csv(..., features=[" + ", ".join(f'"{f}"' for f in others) + "])")
     for f in features:
         if f not in header:
             raise DataError(f"{path} has no column '{f}'." + did_you_mean(f, header) + f" Columns: {', '.join(header)}",
-                            loc)
+                            written_at(a, "features", loc))
     if not features:
         raise DataError(f"{path} has no feature columns besides the target '{a['target']}'", loc)
     t = header.index(a["target"])
