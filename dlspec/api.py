@@ -84,7 +84,8 @@ def _space_bases(path, overrides: Optional[dict]) -> tuple:
 
 
 def check_blocks(spec, train: Optional[str] = None) -> dict:
-    """Check every data and train block without loading any data; return model -> frozen labels."""
+    """Check every data and train block (loading no data but csv tables, which are cheap to read and
+    whose width and targets the model must fit); return model -> frozen labels."""
     from .data.config import read_data
     from .train.config import read_train
     env = spec.program.global_env()
@@ -92,11 +93,13 @@ def check_blocks(spec, train: Optional[str] = None) -> dict:
         read_data(decl, env)
     frozen = {}
     from .train.loggers import require_packages
+    from .train.fit_checks import check_table_fits
     for name in spec.program.trains:
         cfg = read_train(spec, name)
         require_packages(cfg.log)
         if train is None or name == train:
             frozen.setdefault(cfg.model, cfg.freeze)
+            check_table_fits(spec, cfg)  # a csv table is read: its width and targets against the model
     return frozen
 
 

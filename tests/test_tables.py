@@ -348,3 +348,17 @@ def test_column_names_found_wrong_in_the_file_are_errors_at_their_argument(tmp_p
     with pytest.raises(DataError, match=message) as info:
         load_source(cfg)
     assert (info.value.line, info.value.column) == (2, column)
+
+
+@pytest.mark.parametrize("model, line, message", [
+    ("input vector(5)\n  linear(1)", 2, "model M takes samples of shape \\[5\\], but data d gives \\[3\\]"),
+    ("input vector(auto)\n  linear(3)", 6, "model M outputs 3 values per sample, but data d has 1 target value"),
+])
+def test_compile_reads_a_table_and_checks_it_against_the_model(tmp_path, model, line, message):
+    from dlspec.api import compile_spec
+    (tmp_path / "t.csv").write_text("a,c,y\n" + "".join(f"{i},{'pq'[i % 2]},{i}.5\n" for i in range(20)))
+    (tmp_path / "m.dlspec").write_text(f'model M {{\n  {model}\n}}\ndata d {{ source csv("t.csv", target="y") }}\n'
+                                       'train { model M; data d; loss mse }\n')
+    with pytest.raises(DlspecError, match=message) as info:
+        compile_spec(tmp_path / "m.dlspec")
+    assert info.value.line == line

@@ -156,6 +156,21 @@ def check_data_fits_model(spec, cfg, data) -> None:
                          hint=f"use linear({len(classes)}) with loss cross_entropy")
 
 
+def check_table_fits(spec, cfg) -> None:
+    """At compile: a csv table is cheap to read, so its width and targets are checked against the model
+    then (as fit would at its start) instead of waiting for `dlspec fit`. Other data is not loaded."""
+    from ..data.pipeline import build_data
+    from ..data.sources.base import SOURCES
+    from .config import fitted_to_task
+    source = SOURCES.get(cfg.data.source.name) if cfg.data.source_args is not None else None
+    if source is None or source.input_kind != "table":
+        return
+    data = build_data(cfg.data, loss_task=cfg.loss_task)
+    cfg = fitted_to_task(cfg, data.task)
+    check_task(cfg, data, spec.plan(cfg.model))
+    check_data_fits_model(spec, cfg, data)
+
+
 def warn_ordinal_categories(spec, cfg, data) -> None:
     """A table's many-level category columns reach a model with a written input width as plain level
     indices (an ordinal order nobody chose): say so at the model's input line, with the two ways out."""
