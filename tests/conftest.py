@@ -6,6 +6,24 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.dlspec"))
+
+# Three unrelated mistakes in three models (a syntax error, a misspelt layer, a conv on a vector), for the
+# tests that want every error of a spec at once (test_multi_errors, test_lsp).
+THREE_MISTAKES = """\
+model A {
+    input image(3, 8, 8)
+    conv(8, 3 -> relu
+    flatten -> linear(10)
+}
+model B {
+    input image(1, 8, 8)
+    conv(4, 3) -> relu -> lienar(3)
+}
+model C {
+    input vector(10)
+    conv(4, 3)
+}
+"""
 EXAMPLE_PLUGIN = ROOT / "examples" / "custom_layer_plugin"
 # The example plugin package is importable as if installed, so the registry
 # tests below exercise a real plugin layer alongside the built-ins.

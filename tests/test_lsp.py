@@ -12,6 +12,7 @@ from lsprotocol import types as T  # noqa: E402
 from pygls.lsp.client import LanguageClient  # noqa: E402
 from pygls.uris import from_fs_path  # noqa: E402
 
+from conftest import THREE_MISTAKES  # noqa: E402
 from dlspec.catalog import registries  # noqa: E402
 from dlspec.editor.analysis import Analysis  # noqa: E402
 from dlspec.editor.names import SINGULAR  # noqa: E402
@@ -108,20 +109,7 @@ def _position(text: str, needle: str, offset: int = 0) -> tuple:
     raise AssertionError(f"{needle!r} not in the text")
 
 
-THREE = """\
-model A {
-    input image(3, 8, 8)
-    conv(8, 3 -> relu
-    flatten -> linear(10)
-}
-model B {
-    input image(1, 8, 8)
-    conv(4, 3) -> relu -> lienar(3)
-}
-model C {
-    input vector(10)
-    conv(4, 3)
-}
+THREE = THREE_MISTAKES + """\
 model D {
     input vector(10)
     y = input -> linear(3)

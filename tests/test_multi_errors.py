@@ -14,24 +14,7 @@ from dlspec.language import ir
 from dlspec.language.recovery import parse_recovering
 from dlspec.layers.registry import LAYERS
 
-from conftest import SPECS
-
-THREE = """\
-model A {
-    input image(3, 8, 8)
-    conv(8, 3 -> relu
-    flatten -> linear(10)
-}
-model B {
-    input image(1, 8, 8)
-    conv(4, 3) -> relu -> lienar(3)
-}
-model C {
-    input vector(10)
-    conv(4, 3)
-}
-"""
-
+from conftest import SPECS, THREE_MISTAKES
 
 def _located(output: str) -> list:
     """(line, column) of every report in a CLI output, in the order printed."""
@@ -39,14 +22,14 @@ def _located(output: str) -> list:
 
 
 def test_three_unrelated_mistakes_are_reported_in_line_order_each_with_its_caret(write_spec):
-    path = write_spec(THREE)
+    path = write_spec(THREE_MISTAKES)
     result = CliRunner().invoke(main, ["compile", str(path)])
     assert result.exit_code == 1
     assert _located(result.output) == [(3, 9), (8, 27), (12, 5)]
     lines = result.output.splitlines()
     starts = [i for i, line in enumerate(lines) if re.match(r"^\S+:\d+:\d+: ", line)]
     for i, (line, column) in zip(starts, _located(result.output)):
-        assert lines[i + 1].strip() == THREE.splitlines()[line - 1].strip()  # the line as written
+        assert lines[i + 1].strip() == THREE_MISTAKES.splitlines()[line - 1].strip()  # the line as written
         assert lines[i + 2].index("^") - 4 == column - 1
     assert "syntax error: '(' is never closed" in result.output
     assert "unknown layer or block 'lienar'. Did you mean 'linear'?" in result.output
@@ -56,7 +39,7 @@ def test_three_unrelated_mistakes_are_reported_in_line_order_each_with_its_caret
 
 
 def test_the_python_api_raises_them_all_and_diagnose_returns_them(write_spec):
-    path = write_spec(THREE)
+    path = write_spec(THREE_MISTAKES)
     with pytest.raises(DlspecErrors) as caught:
         api.compile_spec(path)
     kinds = [type(e) for e in caught.value.errors]
