@@ -110,6 +110,12 @@ def from_position(lines: list, position: T.Position, encoding: str = UTF16) -> t
     return position.line + 1, len(text) + 1
 
 
+def _at_cursor(ls, params) -> tuple:
+    """(analysis, line, column) of the document and position a hover, completion or definition asks about."""
+    analysis = ls.analysis(params.text_document.uri)
+    return (analysis, *from_position(analysis.lines, params.position, ls.encoding))
+
+
 def _range(analysis: Analysis, line: int, column: int, encoding: str = UTF16) -> T.Range:
     """From a position to the end of the name there (one character when no name starts there)."""
     word = analysis.word_at(line, column)
@@ -198,8 +204,7 @@ def make_server(run_plugins: bool = True) -> DlspecServer:
     @server.feature(T.TEXT_DOCUMENT_HOVER)
     @_answer_empty(None)
     def on_hover(ls, params):
-        analysis = ls.analysis(params.text_document.uri)
-        line, column = from_position(analysis.lines, params.position, ls.encoding)
+        analysis, line, column = _at_cursor(ls, params)
         shown = hover(analysis, line, column)
         if shown is None:
             return None
@@ -210,8 +215,7 @@ def make_server(run_plugins: bool = True) -> DlspecServer:
     @server.feature(T.TEXT_DOCUMENT_COMPLETION, T.CompletionOptions(trigger_characters=["(", ","]))
     @_answer_empty([])
     def on_completion(ls, params):
-        analysis = ls.analysis(params.text_document.uri)
-        line, column = from_position(analysis.lines, params.position, ls.encoding)
+        analysis, line, column = _at_cursor(ls, params)
         return [T.CompletionItem(c.label, kind=_KINDS.get(c.kind, T.CompletionItemKind.Value),
                                  detail=c.detail or c.kind, insert_text=c.insert)
                 for c in complete(analysis, line, column)]
@@ -219,8 +223,7 @@ def make_server(run_plugins: bool = True) -> DlspecServer:
     @server.feature(T.TEXT_DOCUMENT_DEFINITION)
     @_answer_empty(None)
     def on_definition(ls, params):
-        analysis = ls.analysis(params.text_document.uri)
-        line, column = from_position(analysis.lines, params.position, ls.encoding)
+        analysis, line, column = _at_cursor(ls, params)
         loc = definition(analysis, line, column)
         if loc is None:
             return None
