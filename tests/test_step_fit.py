@@ -9,7 +9,8 @@ import torch
 import dlspec
 from dlspec.data.cache import ChannelMoments
 from dlspec.data.config import read_data
-from dlspec.data.pipeline import build_data, category_features
+from dlspec.data.encoding import category_features
+from dlspec.data.pipeline import build_data
 from dlspec.data.transforms import TRANSFORMS
 from dlspec.errors import DataError
 from dlspec.schema.args import REQUIRED

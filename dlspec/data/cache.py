@@ -284,10 +284,12 @@ def _decode_all(cfg, parts: dict, fn, store: torch.device, device: torch.device)
     return splits
 
 
-def build_cached(cfg, src, parts: dict, base_fn, device: torch.device, augment_seed: int, kept: tuple = ()):
+def build_cached(cfg, src, parts: dict, base_fn, device: torch.device, augment_seed: int, kept: tuple = (),
+                 spared: tuple = ()):
     """(loaders, normalization stats, note) for the cached path, or (None, None, reason) when the data
     does not fit under `cache auto` (a DataError under `cache device` / `cache host`); `kept`: the
-    channels augment noise leaves alone (a table's category features)."""
+    channels augment noise leaves alone (a table's category features); `spared`: the channels normalize
+    leaves alone (its level indices)."""
     first = parts["train"][0][parts["train"][1][0]][0]
     fn = _decoder(cfg, first, base_fn)
     store = torch.device("cpu") if cfg.cache == "host" else device
@@ -306,7 +308,7 @@ def build_cached(cfg, src, parts: dict, base_fn, device: torch.device, augment_s
         raise DataError(f"cache {cfg.cache}: the samples of data {cfg.name} do not stack into one tensor: "
                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", cfg.cache_loc or cfg.loc,
                         hint="write `cache auto` or `cache none`") from None
-    norm = _normalization(cfg, splits["train"].x, src.index_features)
+    norm = _normalization(cfg, splits["train"].x, spared)
     stats = None if norm is None else {"mean": [float(m) for m in norm[0]], "std": [float(s) for s in norm[1]]}
     norm = None if norm is None else (norm[0].to(device), norm[1].to(device))
     loaders = {}

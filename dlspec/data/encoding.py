@@ -129,15 +129,30 @@ def fit_columns(header: list, rows: list, features: list, kinds: dict, train: li
     return columns
 
 
+def _spans(table):
+    """(column, first position, width) of each column of a fitted table encoding (None: no table), in the
+    order of the feature vector: a one-hot column is one feature per level, any other column one."""
+    position = 0
+    for c in (table or {}).get("columns", ()):
+        width = len(c["levels"]) if c["kind"] == "onehot" else 1
+        yield c, position, width
+        position += width
+
+
 def embedded_columns(table) -> tuple:
     """(position in the feature vector, levels, dim, column name) of each `embed` column of a fitted
     table encoding (None: no table), for the model's CategoryEmbedding."""
-    out, position = [], 0
-    for c in (table or {}).get("columns", ()):
-        if c["kind"] == "embed":
-            out.append((position, len(c["levels"]), c["dim"], c["name"]))
-        position += len(c["levels"]) if c["kind"] == "onehot" else 1
-    return tuple(out)
+    return tuple((at, len(c["levels"]), c["dim"], c["name"]) for c, at, _ in _spans(table) if c["kind"] == "embed")
+
+
+def index_features(table) -> tuple:
+    """Positions of the features that hold a level index the model looks up: `normalize` leaves them as they are."""
+    return tuple(at for at, *_ in embedded_columns(table))
+
+
+def category_features(table) -> tuple:
+    """Positions of every category feature (level indices and one-hot levels): `noise` leaves them as they are."""
+    return tuple(at + i for c, at, width in _spans(table) if c["kind"] != "number" for i in range(width))
 
 
 def ordinal_columns(table) -> list:

@@ -10,7 +10,7 @@ batched form, data over the budget) data held in memory without augmentation
 is served by a slicing loader and everything else by a torch DataLoader.
 Before any step runs, the first sample is checked against the steps (data/step_fit.py: image steps
 on tables or series, normalize lists of the wrong width); `noise` leaves a table's category features
-(category_features) as they are on both paths.
+(data/encoding.category_features) as they are on both paths.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import torch
 from ..errors import DataError, warn
 from .config import DataConfig
 from .cache import ChannelMoments, SampleView, epoch_order, spare_channels
-from .encoding import embedded_columns
+from .encoding import category_features, index_features
 from .paths import plan_path
 from .sources.base import SOURCES, SeriesInfo, SourceData, TensorData
 from .sources.dotted import load_class_source
@@ -137,12 +137,12 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
             src.fit_on_train(parts["train"][1])
         vocab = getattr(src.train, "itos", None)
         table = getattr(src.train, "encoding", None)  # a csv table's column encoding, for predict
-        src.index_features = tuple(c[0] for c in embedded_columns(table))
         src.train = src.train.data
         parts = {k: (src.train if ds is not src.test else ds, idx) for k, (ds, idx) in parts.items()}
     first = parts["train"][0][parts["train"][1][0]][0]
     check_steps_suit(cfg, first_samples(cfg, first))  # before any step runs on samples it cannot take
     kept = category_features(table)  # noise leaves a table's category features alone
+    spared = index_features(table)  # normalize leaves the level indices a model looks up alone
     _refuse_blending(cfg, kept)
     target_scale = _fit_scale(cfg, src, parts["train"][1])
     deterministic = _pipeline(cfg.transform, kept)
@@ -150,9 +150,9 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
     base_fn = compose([to_tensor, deterministic])
     _check_channels(cfg, first, base_fn)
     sizes = {name: len(indices) for name, (_, indices) in parts.items()}
-    loaders, stats, path = _cached_loaders(cfg, src, parts, base_fn, device, augment_seed, kept)
+    loaders, stats, path = _cached_loaders(cfg, src, parts, base_fn, device, augment_seed, kept, spared)
     if loaders is None:
-        normalize = _normalizer(cfg, src.train, parts["train"][1], base_fn, src.index_features)
+        normalize = _normalizer(cfg, src.train, parts["train"][1], base_fn, spared)
         stats = getattr(normalize, "stats", None)
         augment = _pipeline(cfg.augment, kept)
         loaders = {name: _loader(cfg, dataset, indices, base_fn, augment if name == "train" else None, normalize,
@@ -176,18 +176,6 @@ def _refuse_blending(cfg: DataConfig, kept: tuple) -> None:
                             hint="remove mixup, or leave the category columns out with csv(..., features=[...])")
 
 
-def category_features(table) -> tuple:
-    """Positions of a table's category features in its feature vector: level indices (embedded) and
-    one-hot levels (data/encoding.py), which noise must not blur; () for no table."""
-    kept, position = [], 0
-    for c in (table or {}).get("columns", ()):
-        width = len(c["levels"]) if c["kind"] == "onehot" else 1
-        if c["kind"] != "number":
-            kept.extend(range(position, position + width))
-        position += width
-    return tuple(kept)
-
-
 def _check_channels(cfg: DataConfig, first, base_fn) -> None:
     """normalize's mean/std lists against the channels of the first sample after the transform steps."""
     if not any(t.name == "normalize" and a["mean"] != "auto" for t, a, _ in cfg.transform):
@@ -198,7 +186,7 @@ def _check_channels(cfg: DataConfig, first, base_fn) -> None:
 
 
 def _cached_loaders(cfg: DataConfig, src: SourceData, parts: dict, base_fn, device, augment_seed,
-                    kept: tuple = ()) -> tuple:
+                    kept: tuple = (), spared: tuple = ()) -> tuple:
     """(loaders, normalization stats, path line) of the cached path, or (None, None, path line) when the
     block takes the per-sample path (the line says why)."""
     plan = plan_path(cfg)
@@ -206,7 +194,7 @@ def _cached_loaders(cfg: DataConfig, src: SourceData, parts: dict, base_fn, devi
         from .cache import build_cached
         device = torch.device(device if device is not None else "cpu")
         seed = cfg.seed if augment_seed is None else augment_seed
-        loaders, stats, note = build_cached(cfg, src, parts, base_fn, device, seed, kept)
+        loaders, stats, note = build_cached(cfg, src, parts, base_fn, device, seed, kept, spared)
         if loaders is not None:
             return loaders, stats, note
         reason = note

@@ -49,7 +49,6 @@ class SourceData:
     fit_on_train: Optional[Callable] = None  # called with the training indices (e.g. to build a vocabulary)
     chronological: bool = False  # split in time order, never shuffled across time
     shared_scale: bool = False  # inputs and targets are the same quantity (a series): scale both alike
-    index_features: tuple = ()  # csv: features holding a category's level index, which normalize leaves alone
 
 
 @dataclass(frozen=True)
