@@ -50,6 +50,13 @@ def _folder_digest(path: str) -> str:
     return "files " + digest.hexdigest()
 
 
+def check_run_data(cfg, state: dict, data, what: str) -> None:
+    """What `evaluate` and `--resume` (`what`) check of the data a run trained on, given its checkpoint
+    `state` and the data loaded now: the same classes (else an error), the same files (else a warning)."""
+    check_same_classes(cfg, state.get("classes"), data.classes)
+    warn_if_changed(cfg, state.get("data_fingerprint"), what)
+
+
 def check_same_classes(cfg, saved: Optional[list], now: Optional[list]) -> None:
     """The classes a run trained on are the classes of the data now: else its outputs mean other things."""
     if saved and now and list(saved) != list(now):

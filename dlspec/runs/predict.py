@@ -22,11 +22,10 @@ def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: 
                  checkpoint: str = "best") -> dict:
     """Loss and metrics of a finished run (its best or last weights) on one split (train, val or test)."""
     run = LoadedRun(run_dir, device, trust, checkpoint)
-    from ..data.fingerprint import check_same_classes, warn_if_changed
+    from ..data.fingerprint import check_run_data
     from ..data.pipeline import build_data
     data = build_data(run.cfg.data, loss_task=run.cfg.loss_task, fitted=run.state)
-    check_same_classes(run.cfg.data, run.state.get("classes"), data.classes)
-    warn_if_changed(run.cfg.data, run.state.get("data_fingerprint"), "evaluate")
+    check_run_data(run.cfg.data, run.state, data, "evaluate")
     if split not in data.loaders:
         raise DataError(f"this run's data has no {split} split (splits: {', '.join(data.loaders)})")
     loss_def, loss_args = run.cfg.loss

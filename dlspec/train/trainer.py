@@ -17,7 +17,7 @@ from typing import Optional
 import torch
 
 from ..data.encoding import embedded_columns
-from ..data.fingerprint import check_same_classes, fingerprint, warn_if_changed
+from ..data.fingerprint import check_run_data, fingerprint
 from ..errors import TrainError
 from ..plugins.discovery import loaded_plugins
 from ..spec import Spec
@@ -91,8 +91,7 @@ class Trainer:
         # the data the run first trained on: a resume on changed data keeps saying so to later evaluates
         self.data_fingerprint = (self.state or {}).get("data_fingerprint") or fingerprint(cfg.data)
         if self.state is not None:  # --resume: the data must still be what the run was trained on
-            check_same_classes(cfg.data, self.state.get("classes"), self.data.classes)
-            warn_if_changed(cfg.data, self.state.get("data_fingerprint"), "--resume")
+            check_run_data(cfg.data, self.state, self.data, "--resume")
         if self.data.vocab is not None:
             self.spec.set_vocab(cfg.model, len(self.data.vocab))
         self.spec.set_sample_shape(cfg.model, self.data.sample_shape, embedded_columns(self.data.table))  # vector(auto)
