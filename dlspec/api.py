@@ -99,7 +99,7 @@ def check_blocks(spec, train: Optional[str] = None) -> dict:
         require_packages(cfg.log)
         if train is None or name == train:
             frozen.setdefault(cfg.model, cfg.freeze)
-            check_table_fits(spec, cfg)  # a csv table is read: its width and targets against the model
+            check_table_fits(spec, cfg, name)  # a csv table is read: its width and targets against the model
     return frozen
 
 

@@ -30,6 +30,7 @@ class Spec:
         self._categories: dict = {}  # model name -> its table's embedded category columns (vector(auto))
         self.data_errors: dict = {}  # model name -> the error its linked data gave when vector(auto) asked it
         self.train_name: Optional[str] = None  # the train block whose data vector(auto) measures (compile --train)
+        self.measured: dict = {}  # train block name -> the data vector(auto) loaded for it (compile checks it too)
 
     @property
     def filename(self) -> str:
@@ -81,8 +82,8 @@ class Spec:
         """Before training: the sample shape of the data a train block links to the model, measured by
         loading it (only vector(auto) asks): a csv table is read, split and encoded with the task the
         block's written loss implies, as fit does, so `--show` describes the model fit trains."""
-        trains = [t for n, t in self.program.trains.items() if self.train_name in (None, n)]
-        for train in trains:
+        trains = [(n, t) for n, t in self.program.trains.items() if self.train_name in (None, n)]
+        for train_name, train in trains:
             data = self.program.linked(train, "data")
             if self.program.linked(train, "model") != name or data not in self.program.data:
                 continue
@@ -96,6 +97,7 @@ class Spec:
             except DlspecError as exc:  # the data's own mistake, not the model's (diagnostics go on past it)
                 self.data_errors[name] = exc
                 raise
+            self.measured[train_name] = bundle
             self._samples[name], self._categories[name] = bundle.sample_shape, embedded_columns(bundle.table)
             return self._samples[name]
         return None

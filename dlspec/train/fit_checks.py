@@ -156,16 +156,17 @@ def check_data_fits_model(spec, cfg, data) -> None:
                          hint=f"use linear({len(classes)}) with loss cross_entropy")
 
 
-def check_table_fits(spec, cfg) -> None:
+def check_table_fits(spec, cfg, train_name) -> None:
     """At compile: a csv table is cheap to read, so its width and targets are checked against the model
-    then (as fit would at its start) instead of waiting for `dlspec fit`. Other data is not loaded."""
+    then (as fit would at its start) instead of waiting for `dlspec fit`. Other data is not loaded, and a
+    table a vector(auto) input already loaded for train block `train_name` is not read again."""
     from ..data.pipeline import build_data
     from ..data.sources.base import SOURCES
     from .config import fitted_to_task
     source = SOURCES.get(cfg.data.source.name) if cfg.data.source_args is not None else None
     if source is None or source.input_kind != "table":
         return
-    data = build_data(cfg.data, loss_task=cfg.loss_task)
+    data = spec.measured.get(train_name) or build_data(cfg.data, loss_task=cfg.loss_task)
     cfg = fitted_to_task(cfg, data.task)
     check_task(cfg, data, spec.plan(cfg.model))
     check_data_fits_model(spec, cfg, data)
