@@ -217,3 +217,83 @@ def test_a_link_to_dev_zero_among_training_images_is_skipped_unread(tmp_path, ze
     with pytest.warns(DlspecWarning, match=r"skipping image: .*z\.png is not a regular file \(a character device\)"):
         files, labels, classes, bad, sizes = scan_images(str(folder), None)
     assert bad == [str(folder / "dark" / "z.png")] and len(files) == 6
+
+
+# ---- targets that cannot train -----------------------------------------------------------------------
+
+
+def _table(path, labels):
+    path.write_text("a,b,label\n" + "".join(f"{i % 7},{i % 3},{labels[i % len(labels)]}\n" for i in range(30)))
+    return path
+
+
+def _fit(spec):
+    return dlspec.fit(str(spec), out=str(spec.parent / "run"), log=lambda *a: None, progress=False)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll"])
+def test_a_softmax_loss_over_one_output_is_an_error_at_the_loss_line(tmp_path, loss):
+    _table(tmp_path / "t.csv", ["yes"])
+    spec = tmp_path / "s.dlspec"
+    spec.write_text('model Net { input vector(2); linear(1) }\n'
+                    'data d { source csv("t.csv", target="label") }\n'
+                    f'train {{ epochs 1\n        loss {loss} }}\n')
+    with pytest.raises(TrainError) as caught:
+        _fit(spec)
+    assert caught.value.message.startswith(f"loss {loss} needs one output per class, but model Net gives 1 per "
+                                           "sample (shape [1])")
+    assert (caught.value.loc.line, caught.value.loc.column) == (4, 9)
+    assert "bce_with_logits" in caught.value.hint
+    result = CliRunner().invoke(main, ["compile", str(spec)])  # found from the spec alone, before any data
+    assert result.exit_code == 1 and f"s.dlspec:4:9: train error: loss {loss} needs one output per class" in result.output
+    assert "^" in result.output
+
+
+def test_the_default_loss_over_one_output_is_an_error_once_the_data_holds_classes(tmp_path):
+    _table(tmp_path / "t.csv", ["yes", "no"])
+    spec = tmp_path / "s.dlspec"
+    spec.write_text('model Net { input vector(2); linear(1) }\n'
+                    'data d { source csv("t.csv", target="label") }\n'
+                    'train { epochs 1 }\n')
+    with pytest.raises(TrainError, match="the default loss cross_entropy needs one output per class") as caught:
+        _fit(spec)
+    assert caught.value.loc.line == 3
+    (tmp_path / "t.csv").write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i * 0.5 + 0.25}\n" for i in range(30)))
+    _fit(spec)  # numbers to predict: the default loss becomes mse, and linear(1) is right
+
+
+@pytest.mark.parametrize("labels,loss,shown", [(["yes"], "cross_entropy", "yes"), (["1"], "cross_entropy", "1"),
+                                               (["cat"], "bce_with_logits", "cat")])
+def test_a_target_column_of_one_class_is_an_error_naming_the_column(tmp_path, labels, loss, shown):
+    _table(tmp_path / "t.csv", labels)
+    spec = tmp_path / "s.dlspec"
+    spec.write_text('model Net { input vector(2); linear(2) }\n'
+                    'data d { source csv("t.csv",\n                    target="label") }\n'
+                    f'train {{ epochs 1; loss {loss} }}\n')
+    with pytest.raises(DataError) as caught:
+        _fit(spec)
+    assert caught.value.message == (f"{tmp_path / 't.csv'}: target column 'label' holds one class ('{shown}') in "
+                                    "all 30 rows; a classifier needs two or more")
+    assert (caught.value.loc.line, caught.value.loc.column) == (3, 21)  # at target=
+    assert "target=" in caught.value.hint
+    result = CliRunner().invoke(main, ["compile", str(spec)])  # a table is read at compile: found there too
+    assert result.exit_code == 1 and "target column 'label' holds one class" in result.output
+
+
+def test_the_python_export_refuses_a_bomb_as_predict_does(image_run, tmp_path):
+    import subprocess
+    import sys
+    run, images = image_run
+    dlspec.export(str(run), "python", str(tmp_path / "export"))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    good = sorted((images / "bright").glob("*.png"))[0]
+    (folder / "a.png").write_bytes(good.read_bytes())
+    bomb = declared_bomb(folder / "b.png")
+    alone = subprocess.run([sys.executable, "predict.py", str(bomb)], cwd=tmp_path / "export", capture_output=True,
+                           text=True, timeout=120)
+    assert alone.returncode == 1 and alone.stderr.startswith(f"error: {bomb} declares 100,000 x 100,000")
+    inside = subprocess.run([sys.executable, "predict.py", str(folder)], cwd=tmp_path / "export",
+                            capture_output=True, text=True, timeout=120)
+    assert inside.returncode == 0 and f"skipping: {bomb} declares" in inside.stderr
+    assert [line.split('"input": ')[1].split(",")[0] for line in inside.stdout.splitlines()] == [f'"{folder / "a.png"}"']
