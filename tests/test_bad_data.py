@@ -210,6 +210,18 @@ def test_training_data_that_is_not_a_regular_file_is_an_error_at_the_source(tmp_
     assert caught.value.loc.line == 2 and "never read" in caught.value.hint
 
 
+def test_an_image_folder_that_is_a_device_or_a_file_says_what_it_is(tmp_path, zero_link):
+    (tmp_path / "photos.png").write_bytes(b"not a folder")
+    for name, kind in ((zero_link.name, "a character device"), ("photos.png", "a file")):
+        spec = tmp_path / "s.dlspec"
+        spec.write_text('model Net { input image(3, 12, 12); flatten -> linear(2) }\n'
+                        f'data d {{ source image_folder("{name}") }}\ntrain {{ epochs 1 }}\n')
+        with pytest.raises(DataError) as caught:
+            _fit(spec)
+        assert caught.value.message == f"image folder {tmp_path / name} is not a folder ({kind})"
+        assert caught.value.loc.line == 2
+
+
 def test_a_link_to_dev_zero_among_training_images_is_skipped_unread(tmp_path, zero_link):
     folder = make_images(tmp_path / "images", per_class=3)
     (folder / "dark" / "z.png").symlink_to(zero_link)

@@ -101,12 +101,16 @@ def require_path(path: str, loc: Loc, what: str = "file") -> str:
     """`path` if it exists (a folder when what ends in 'folder', else a regular file); else a DataError
     that says where it was looked for, or what it is instead: a device or a pipe is never read (/dev/zero
     never ends)."""
-    exists = os.path.isdir(path) if what.endswith("folder") else os.path.exists(path)
+    folder = what.endswith("folder")
+    if folder and os.path.exists(path) and not os.path.isdir(path):
+        raise DataError(f"{what} {path} is not a folder ({not_regular(path) or 'a file'})", loc,
+                        hint="give the folder holding one subfolder per class")
+    exists = os.path.isdir(path) if folder else os.path.exists(path)
     if not exists:
         raise DataError(f"{what} not found: {path}", loc,
                         hint="relative paths in a spec are resolved against the spec's own folder; "
                              "fix the path, or override a `let` holding it with --set NAME=\"path\"")
-    kind = None if what.endswith("folder") else not_regular(path)
+    kind = None if folder else not_regular(path)
     if kind:
         raise DataError(f"{what} {path} is not a regular file ({kind})", loc,
                         hint="give the path of a file holding the data; devices, pipes and sockets are never read")
