@@ -121,13 +121,16 @@ def evaluate(run_dir: str, split: str = "test", device: str = "cpu", trust: bool
 
 
 def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps: int = 1,
-            trust: bool = False, batch: int = 64, out: Optional[str] = None, checkpoint: str = "best") -> list:
+            trust: bool = False, batch: int = 64, out: Optional[str] = None, checkpoint: str = "best",
+            max_pixels: Optional[int] = None) -> list:
     """Predictions of a finished run: image files, CSV rows, sentences (files, folders, globs), or a
     forecast of `steps` values; `batch` inputs at a time; with `out` (.csv or .jsonl) also written there
     (array outputs into a .npy beside it). trust=True allows a run whose spec runs code; checkpoint picks
-    best or last weights (see `evaluate`)."""
+    best or last weights (see `evaluate`). An image declaring more than `max_pixels` pixels (default: the
+    cap of the run's image source, 50,000,000 unless it set max_pixels=) is not decoded: an error when
+    named, skipped with a warning when found in a folder or by a glob."""
     from .runs.predict import predict as _predict
-    return _predict(run_dir, list(inputs), device, top, steps, trust, batch, out, checkpoint)
+    return _predict(run_dir, list(inputs), device, top, steps, trust, batch, out, checkpoint, max_pixels)
 
 
 def list_runs(root: str = "runs", sort: Optional[str] = None, reverse: bool = False) -> list:

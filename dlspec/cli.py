@@ -167,11 +167,13 @@ def evaluate_command(run_dir, split, device, trust, checkpoint):
               help="Time series: how many values to forecast.")
 @click.option("--batch", default=64, show_default=True, type=click.IntRange(min=1), help="Inputs per forward pass.")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Also write the answers to a .csv or .jsonl file.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
+              help="Refuse images declaring more pixels (default: the run's image source's max_pixels, 50000000).")
 @click.option("--device", default="cpu", show_default=True)
 @_trust_option
 @_checkpoint_option
 @friendly_errors
-def predict_command(run_dir, inputs, top, steps, batch, out, device, trust, checkpoint):
+def predict_command(run_dir, inputs, top, steps, batch, out, max_pixels, device, trust, checkpoint):
     """Predict with a finished run.
 
     INPUTS are image files, CSV files of feature rows, folders (searched
@@ -182,7 +184,7 @@ def predict_command(run_dir, inputs, top, steps, batch, out, device, trust, chec
     """
     from . import api
     from .runs.writers import readable
-    answers = api.predict(run_dir, list(inputs), device, top, steps, trust, batch, out, checkpoint)
+    answers = api.predict(run_dir, list(inputs), device, top, steps, trust, batch, out, checkpoint, max_pixels)
     for p in answers:
         click.echo(readable(p, top))
     if out:

@@ -184,7 +184,7 @@ def test_metadata_holds_what_predict_needs(kinds, tmp_path):
         dlspec.export(str(runs[kind]), "python", str(tmp_path / kind))
         meta[kind] = json.loads((tmp_path / kind / "metadata.json").read_text())
     assert meta["image"]["classes"] == ["bright", "dark"] and meta["image"]["image"] == {
-        "mode": "RGB", "steps": [["resize", {"size": 10}], ["center_crop", {"size": 8}]]}
+        "mode": "RGB", "steps": [["resize", {"size": 10}], ["center_crop", {"size": 8}]], "max_pixels": 50_000_000}
     assert len(meta["image"]["normalize"]["mean"]) == 3  # normalize(auto), measured on the training split
     assert meta["text"]["text"]["vocab"][:2] == ["<pad>", "<unk>"] and meta["text"]["text"]["max_len"] == 10
     columns = {c["name"]: c for c in meta["table"]["table"]["columns"]}

@@ -156,10 +156,10 @@ def test_a_train_block_without_a_loss_trains_a_numeric_target_as_regression_with
 def test_a_written_classification_loss_reads_a_numeric_target_as_class_labels(tmp_path):
     make_table(tmp_path / "houses.csv", rows=60)
     (tmp_path / "h.dlspec").write_text(
-        'model M { input vector(auto); linear(1) }\n'
+        'model M { input vector(auto); linear(2) }\n'
         'data d { source csv("houses.csv", target="price", missing=median); split train=0.8 test=0.2 }\n'
         'train { loss cross_entropy; epochs 1 }')
-    with pytest.raises(DlspecError, match=r"outputs 1 values per sample but data d has \d+ classes"):
+    with pytest.raises(DlspecError, match=r"outputs 2 values per sample but data d has \d+ classes"):
         dlspec.fit(tmp_path / "h.dlspec", out=str(tmp_path / "run"), log=quiet, progress=False)
 
 

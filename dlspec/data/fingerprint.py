@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from stat import S_ISREG
 from typing import Optional
 
 from ..errors import warn
@@ -31,6 +32,8 @@ def fingerprint(cfg) -> dict:
 
 def _file_digest(path: str) -> str:
     stat = os.stat(path)
+    if not S_ISREG(stat.st_mode):  # a device or a pipe: reading /dev/zero never ends
+        return "not a regular file"
     if stat.st_size > HASH_LIMIT:
         return f"size {stat.st_size} mtime {int(stat.st_mtime)}"
     digest = hashlib.sha256()

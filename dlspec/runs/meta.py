@@ -1,7 +1,7 @@
 """What predicting needs besides the weights: a loaded run in, its `meta` (plain JSON data) out.
 
 The meta is what runtime/preprocess.py reads (kind of input, classes, task,
-vocabulary and tokenizer rule, table encoding, image mode/transform/normalisation,
+vocabulary and tokenizer rule, table encoding, image mode/transform/normalisation/pixel cap,
 series window and tail); exports write it as metadata.json, so a model that
 runs without dlspec reads its inputs the way `dlspec predict` does.
 """
@@ -64,7 +64,9 @@ def _image(run: LoadedRun) -> dict:
                               hint=f"predict and exports apply {', '.join(IMAGE_STEPS)} and normalize; "
                                    "put random steps in `augment`")
         steps.append([t.name, {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}])
-    return {"mode": mode, "steps": steps}
+    # the pixel cap the training scan applied (image_folder's max_pixels=), so predict refuses the same
+    from ..runtime.inputs import MAX_PIXELS
+    return {"mode": mode, "steps": steps, "max_pixels": (run.cfg.data.source_args or {}).get("max_pixels", MAX_PIXELS)}
 
 
 def _table(run: LoadedRun) -> dict:

@@ -9,7 +9,7 @@ from typing import Optional
 
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, DlspecError
 from ..runtime.inputs import InputError
 from ..runtime.preprocess import run_predictions
 from ..runtime.units import OriginalUnits
@@ -35,22 +35,35 @@ def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: 
 
 
 def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps: int = 1,
-            trust: bool = False, batch: int = 64, out: Optional[str] = None, checkpoint: str = "best") -> list:
+            trust: bool = False, batch: int = 64, out: Optional[str] = None, checkpoint: str = "best",
+            max_pixels: Optional[int] = None) -> list:
     """Predictions: a dict per input (image files, CSV rows, or sentences for a text run; folders and
     globs expand to the files the run reads), `batch` inputs at a time; for a time-series run, the next
     `steps` values after the series (or after a CSV given as input). With `out` (.csv or .jsonl) the
-    answers are also written there. `checkpoint` picks best or last weights."""
+    answers are also written there. `checkpoint` picks best or last weights. An image declaring more
+    than `max_pixels` pixels (default: the cap the run's image source had) is refused unread: an error
+    when named, skipped with a warning when found in a folder or by a glob."""
     from .writers import check_out, write_predictions
     if out:
         check_out(out)
+    _check_max_pixels(max_pixels)
     run = LoadedRun(run_dir, device, trust, checkpoint)
+    meta = run_meta(run)
+    if max_pixels is not None and "image" in meta:
+        meta["image"]["max_pixels"] = max_pixels
     try:
-        answers = run_predictions(units_model(run), run_meta(run), list(inputs), top, steps, batch, run.device)
+        answers = run_predictions(units_model(run), meta, list(inputs), top, steps, batch, run.device)
     except InputError as exc:
         raise DataError(exc.message, hint=exc.hint) from None
     if out:
         write_predictions(answers, out)
     return answers
+
+
+def _check_max_pixels(value) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise DlspecError(f"max_pixels must be a positive whole number of pixels, received {value!r}",
+                          hint="e.g. max_pixels=100_000_000 (100 megapixels)")
 
 
 def units_model(run: LoadedRun):

@@ -2,11 +2,17 @@
 
 A word is a file, a folder (searched recursively for the kinds of file the run
 reads), a glob (`photos/*.jpg`, `**` allowed), or, for a text run, a sentence.
-Imports only the standard library: `dlspec export --format python` copies this
-file into predict.py, which must run without dlspec.
+Only regular files are read: a device, pipe or socket named is an error, one
+met in a folder is skipped with a warning. `open_image` reads an image's header
+and refuses one declaring more than a cap of pixels before any is decoded; the
+training scan (data/sources/images.py) opens images with it too.
+Imports only the standard library (Pillow inside `open_image`): `dlspec export
+--format python` copies this file into predict.py, which must run without dlspec.
 """
 import glob
 import os
+import stat
+import warnings
 
 IMAGE_FILES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 TEXT_FILES = (".txt",)
@@ -21,12 +27,74 @@ FILE_KINDS = {"image": IMAGE_FILES, "table": TABLE_FILES, "series": TABLE_FILES,
 KIND_WORDS = {"image": "image", "table": "CSV", "series": "CSV", "text": ".txt", "any": "image or CSV"}
 
 
+# the most pixels (width x height) an image may declare: 50 megapixels decode to 150 MB as RGB (more
+# while converting); a decompression bomb of a few kilobytes declares billions. `max_pixels=` raises it.
+MAX_PIXELS = 50_000_000
+
+
 class InputError(ValueError):
     """An input that cannot be read; `hint` says what to do instead."""
 
     def __init__(self, message, hint=""):
         super().__init__(message)
         self.message, self.hint = message, hint
+
+
+class TooManyPixels(InputError):
+    """An image whose header declares more pixels than the cap (nothing of it was decoded)."""
+
+
+class SkippedInput(UserWarning):
+    """A file found in a folder or by a glob that cannot be read: skipped, the others still answered."""
+
+
+class FolderFile(str):
+    """A file found in a folder or by a glob (not named on its own): skipped with a warning when it
+    cannot be read, where a file named on its own is an error."""
+
+
+def not_regular(path):
+    """None for a regular file (or a link to one); else what `path` is ("a character device", ...),
+    found without opening it: reading /dev/zero or a pipe never ends."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # absent or unreachable: the caller's own "not found" says so
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
+    return next((word for test, word in kinds if test(mode)), "not a file")
+
+
+def open_image(path, max_pixels=MAX_PIXELS):
+    """`path` opened by Pillow with only its header read (the pixels decode on first use); an image
+    declaring more than `max_pixels` pixels is TooManyPixels, a path that is not a regular file an
+    InputError, both before anything is decoded. Pillow's own errors for unreadable files pass through."""
+    from PIL import Image
+    kind = not_regular(path)
+    if kind:
+        raise InputError(f"{path} is not a regular file ({kind})", "give image files; devices, pipes and sockets "
+                                                                     "are never read")
+    saved = Image.MAX_IMAGE_PIXELS
+    # Pillow's own bomb check warns past its limit and raises past twice it, without the size; the cap
+    # below replaces it, so that max_pixels= decides alone and the message can say how big the image is
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        image = Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+    width, height = image.size
+    if width * height > max_pixels:
+        image.close()
+        raise TooManyPixels(f"{path} declares {width:,} x {height:,} = {width * height:,} pixels, more than the "
+                            f"cap of {max_pixels:,} (max_pixels)")
+    return image
+
+
+def skip(why):
+    """Warn that a file found in a folder or by a glob is left out; `why` names it and says why."""
+    warnings.warn(SkippedInput(f"skipping: {why}"), stacklevel=2)
 
 
 def expand_inputs(words, kind):
@@ -40,9 +108,13 @@ def expand_inputs(words, kind):
             found.extend(_folder_files(word, wanted, what))
         elif os.path.isfile(word):
             found.append(word)
+        elif os.path.exists(word):
+            raise InputError(f"{word} is not a regular file ({not_regular(word)}); devices, pipes and sockets "
+                             "are never read",
+                             hint=f"give {what} files, folders or globs")
         elif glob.has_magic(word):
             matches = sorted(glob.glob(word, recursive=True))
-            files = [m for m in matches if os.path.isfile(m) and m.lower().endswith(wanted)]
+            files = _regular([m for m in matches if not os.path.isdir(m) and m.lower().endswith(wanted)])
             for folder in (m for m in matches if os.path.isdir(m)):
                 files.extend(_folder_files(folder, wanted, what))
             if not files:
@@ -63,8 +135,23 @@ def _folder_files(folder, wanted, what):
     files = []
     for root, dirs, names in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        files.extend(os.path.join(root, n) for n in sorted(names)
-                     if n.lower().endswith(wanted) and not n.startswith("."))
+        files.extend(_regular([os.path.join(root, n) for n in sorted(names)
+                               if n.lower().endswith(wanted) and not n.startswith(".")]))
     if not files:
         raise InputError(f"{folder} holds no {what} file", hint=f"files read: {', '.join(wanted)}")
     return files
+
+
+def _regular(paths):
+    """The regular files among `paths`, as FolderFiles; the others (a link to a device, a pipe) are
+    skipped with a warning, never opened."""
+    kept = []
+    for path in paths:
+        kind = not_regular(path)
+        if kind:
+            skip(f"{path} is not a regular file ({kind})")
+        elif os.path.exists(path):  # a dangling link is no file either
+            kept.append(FolderFile(path))
+        else:
+            skip(f"{path} is a link to nothing")
+    return kept

@@ -13,7 +13,7 @@ import re
 
 import torch
 
-from .inputs import InputError, Sentence, expand_inputs
+from .inputs import MAX_PIXELS, FolderFile, InputError, Sentence, TooManyPixels, expand_inputs, open_image, skip
 from .tables import TableEncoder, finite, read_csv
 
 def table_rows(path, meta):
@@ -70,13 +70,17 @@ def _steps():
 
 def load_image(path, meta):
     """An image file as the model's input: decoded in the run's mode, transformed, normalised, sized."""
-    from PIL import Image, UnidentifiedImageError
     from torchvision.transforms import v2
     image_meta = meta["image"]
     try:
-        with Image.open(path) as img:
+        with open_image(path, image_meta.get("max_pixels", MAX_PIXELS)) as img:
             image = img.convert(image_meta["mode"])
-    except (UnidentifiedImageError, OSError) as exc:
+    except TooManyPixels as exc:
+        raise TooManyPixels(exc.message, "shrink the image, or raise the cap: dlspec predict --max-pixels N "
+                                         "(an export: image.max_pixels in metadata.json)") from None
+    except InputError:
+        raise
+    except Exception as exc:  # Pillow raises many kinds for corrupt files (OSError, SyntaxError, ValueError, ...)
         raise InputError(f"cannot read image {path}: {exc}") from None
     steps, known = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)], _steps()
     for name, args in image_meta.get("steps", []):
@@ -209,12 +213,38 @@ def run_predictions(model, meta, inputs, top=1, steps=1, batch=64, device="cpu")
     answers = []
     with torch.no_grad():
         for start in range(0, len(samples), batch):
-            chunk = samples[start:start + batch]
-            x = token_ids(chunk, meta) if kind == "text" else torch.stack(
-                [load_image(s, meta) if isinstance(s, str) else s for s in chunk])
+            chunk, chunk_names = samples[start:start + batch], names[start:start + batch]
+            if kind == "text":
+                x = token_ids(chunk, meta)
+            else:
+                chunk_names, tensors = _read_batch(chunk_names, chunk, meta)
+                if not tensors:
+                    continue
+                x = torch.stack(tensors)
             out = model(x.to(device)).float().cpu()
-            answers.extend(describe(n, o, meta, top) for n, o in zip(names[start:start + batch], out))
+            answers.extend(describe(n, o, meta, top) for n, o in zip(chunk_names, out))
+    if not answers:
+        raise InputError(f"no input could be read: all {len(samples)} were skipped (the warnings say why)")
     return answers
+
+
+def _read_batch(names, samples, meta):
+    """(names, tensors) of one batch: encoded rows as they are, image paths read; an image found in a
+    folder or by a glob that cannot be read (corrupt, or past the pixel cap) is skipped with a warning,
+    so one bad file does not stop the others; an image named on its own is an error."""
+    kept_names, tensors = [], []
+    for name, sample in zip(names, samples):
+        if isinstance(sample, str):
+            try:
+                sample = load_image(sample, meta)
+            except InputError as exc:
+                if not isinstance(sample, FolderFile):
+                    raise
+                skip(exc.message)
+                continue
+        kept_names.append(name)
+        tensors.append(sample)
+    return kept_names, tensors
 
 
 def _samples(items, meta):

@@ -2,7 +2,9 @@
 
 Two moments: `check_model_end` runs with the train block (compile and fit),
 when only the spec is known, and warns about a last layer that does not suit
-the loss; `check_task` runs once the data is loaded, before the first training
+the loss (and refuses a written cross_entropy or nll over a single output,
+which has nothing to tell apart); `check_task` runs once the data is loaded,
+before the first training
 step, and turns a loss or metric that cannot measure the data's task into an
 error at the setting's line (instead of 0.0000 every epoch or an internal
 error from inside torch).
@@ -58,7 +60,10 @@ def layer_kind(node) -> str:
 
 
 def check_model_end(cfg, plan) -> None:
-    """Warn when the model's last layer defeats the loss (softmax before cross_entropy, ...)."""
+    """Warn when the model's last layer defeats the loss (softmax before cross_entropy, ...); a written
+    class loss over one output is an error (a default loss waits for the data: it may become mse)."""
+    if "loss" in cfg.locs:
+        check_class_outputs(cfg, plan)
     last = last_layer(plan)
     if last is None:
         return
@@ -75,11 +80,35 @@ def check_model_end(cfg, plan) -> None:
              "itself)", last.loc, hint=f"remove {kind}: predictions still report probabilities")
 
 
+# losses over a softmax across the class axis: with one output there, every sample's one class is certain
+_SOFTMAX_LOSSES = ("cross_entropy", "nll")
+
+
+def check_class_outputs(cfg, plan) -> None:
+    """cross_entropy (or nll) over one output per sample: the log-softmax of one logit is 0, so
+    cross_entropy is 0 whatever the weights (nll falls for ever); an error at the loss line."""
+    loss = cfg.loss[0]
+    dims = plan.out_shape.dims
+    if loss.source != "built-in" or loss.name not in _SOFTMAX_LOSSES or not dims or dims[0] != 1:
+        return
+    written = "loss" in cfg.locs
+    named = f"loss {loss.name}" if written else f"the default loss {loss.name}"
+    raise TrainError(f"{named} needs one output per class, but model {cfg.model} gives 1 per sample "
+                     f"(shape {list(dims)}): over a single class "
+                     + ("the loss is 0 whatever the weights and nothing is learnt" if loss.name == "cross_entropy"
+                        else "there is nothing to tell apart"),
+                     cfg.locs.get("loss", cfg.loc),
+                     hint="end the model with linear(N) for N classes; for two classes with one logit, use loss "
+                          "bce_with_logits; for a number to predict, loss mse")
+
+
 def check_task(cfg, data, plan, model_loc=None) -> None:
     """Errors for a loss or metric that cannot measure the data's task, located at its setting."""
     task = data.task
     if task not in ("classification", "regression"):
         return  # a dotted Dataset that does not say: nothing to compare
+    if task == "classification":
+        check_class_outputs(cfg, plan)  # the default loss, now that the data kept it cross_entropy
     why = _why(cfg, data)
     loss = cfg.loss[0]
     implied = loss_task(loss)

@@ -6,7 +6,8 @@ source without loading it; loading happens only when training starts.
 Relative paths are resolved against the spec's folder by the caller.
 `read_text` decodes a whole file in one declared encoding and reports the
 first undecodable byte with its line and column (never replacing characters);
-`number` refuses NaN and infinite cells with their line and column.
+`number` refuses NaN and infinite cells with their line and column;
+`require_path` refuses a path that is not a regular file before it is read.
 This module imports no source family (the package `__init__` does).
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from ...errors import DataError, Loc, did_you_mean
+from ...runtime.inputs import not_regular
 from ...schema.args import Arg
 from ...schema.registry import Registry, register_entry
 
@@ -96,12 +98,22 @@ class TensorData:
 
 
 def require_path(path: str, loc: Loc, what: str = "file") -> str:
-    """`path` if it exists (a folder when what ends in 'folder'); else a DataError that says where it was looked for."""
-    exists = os.path.isdir(path) if what.endswith("folder") else os.path.exists(path)
+    """`path` if it exists (a folder when what ends in 'folder', else a regular file); else a DataError
+    that says where it was looked for, or what it is instead: a device or a pipe is never read (/dev/zero
+    never ends)."""
+    folder = what.endswith("folder")
+    if folder and os.path.exists(path) and not os.path.isdir(path):
+        raise DataError(f"{what} {path} is not a folder ({not_regular(path) or 'a file'})", loc,
+                        hint="give the folder holding one subfolder per class")
+    exists = os.path.isdir(path) if folder else os.path.exists(path)
     if not exists:
         raise DataError(f"{what} not found: {path}", loc,
                         hint="relative paths in a spec are resolved against the spec's own folder; "
                              "fix the path, or override a `let` holding it with --set NAME=\"path\"")
+    kind = None if folder else not_regular(path)
+    if kind:
+        raise DataError(f"{what} {path} is not a regular file ({kind})", loc,
+                        hint="give the path of a file holding the data; devices, pipes and sockets are never read")
     return path
 
 

@@ -1,5 +1,6 @@
-"""Image sources: sklearn_digits, image_folder (every file decoded once while scanning),
-mnist/fashion_mnist/cifar10/cifar100 through torchvision, and MNIST-format idx files."""
+"""Image sources: sklearn_digits, image_folder (every file decoded once while scanning, after its
+header passed the pixel cap), mnist/fashion_mnist/cifar10/cifar100 through torchvision, and
+MNIST-format idx files."""
 from __future__ import annotations
 
 import gzip
@@ -7,7 +8,8 @@ import os
 from typing import Optional
 
 from ...errors import DataError, Loc, warn
-from ...schema.args import Arg
+from ...runtime.inputs import MAX_PIXELS, InputError, TooManyPixels, open_image
+from ...schema.args import Arg, positive
 from .base import SourceData, SourceDef, TensorData, register_source, require_path, source
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -31,32 +33,37 @@ def _digits(a: dict, loc: Loc) -> SourceData:
 
 
 class ImageFiles:
-    """Images on disk with class indices; opened with Pillow and converted to `mode`."""
+    """Images on disk with class indices; opened with Pillow (within the pixel cap) and converted to `mode`."""
 
-    def __init__(self, files: list, labels: list, mode: str, sizes: Optional[list] = None):
-        self.files, self.labels, self.mode = files, labels, mode
+    def __init__(self, files: list, labels: list, mode: str, sizes: Optional[list] = None,
+                 max_pixels: int = MAX_PIXELS):
+        self.files, self.labels, self.mode, self.max_pixels = files, labels, mode, max_pixels
         self.sizes = sizes  # (width, height) per file, measured by the scan
 
     def __len__(self):
         return len(self.files)
 
     def __getitem__(self, i):
-        from PIL import Image
         try:
-            with Image.open(self.files[i]) as img:
+            with open_image(self.files[i], self.max_pixels) as img:
                 return img.convert(self.mode), self.labels[i]
-        except OSError as exc:  # changed on disk since the scan
+        except InputError as exc:  # changed on disk since the scan
+            raise DataError(exc.message, hint=exc.hint) from None
+        except Exception as exc:  # changed on disk since the scan; Pillow raises many kinds
             raise DataError(f"cannot read image {self.files[i]}: {exc}") from None
 
 
-def scan_images(root: str, loc: Loc) -> tuple:
+def scan_images(root: str, loc: Loc, max_pixels: int = MAX_PIXELS) -> tuple:
     """(files, labels, classes, skipped, sizes) of a folder with one subfolder per class.
 
     Every image is decoded (`load()`, not just `verify()`, which passes truncated
     files; JPEGs in draft mode at 1/8 scale, which still reads every byte):
     about 3 ms an image (0.7 s for 245 photos on a busy 2-core machine), so a
     broken file is found here and skipped with one warning naming it, instead
-    of crashing an epoch.
+    of crashing an epoch. An image whose header declares more than `max_pixels`
+    pixels (a decompression bomb, or a photo far larger than any model input)
+    and a path that is not a regular file (a link to a device) are skipped
+    with a warning before anything of them is decoded or read.
     """
     require_path(root, loc, "image folder")
     classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
@@ -70,7 +77,12 @@ def scan_images(root: str, loc: Loc) -> tuple:
             raise DataError(f"class folder {folder} holds no images", loc)
         readable = 0
         for path in found:
-            size = _decoded_size(path)
+            try:
+                size = _decoded_size(path, max_pixels)
+            except InputError as exc:
+                bad.append(path)
+                warn(f"skipping image: {exc.message}", loc, hint=exc.hint)
+                continue
             if size is None:
                 bad.append(path)
                 warn(f"skipping unreadable or corrupt image: {path}", loc)
@@ -84,26 +96,35 @@ def scan_images(root: str, loc: Loc) -> tuple:
     return files, labels, classes, bad, sizes
 
 
-def _decoded_size(path: str) -> Optional[tuple]:
-    """The image's (width, height) after a full decode, or None when it cannot be decoded."""
-    from PIL import Image
+def _decoded_size(path: str, max_pixels: int) -> Optional[tuple]:
+    """The image's (width, height) after a full decode, or None when it cannot be decoded; an InputError
+    (nothing decoded) for a path that is not a regular file or an image past `max_pixels`."""
     try:
-        with Image.open(path) as img:
+        with open_image(path, max_pixels) as img:
             size = img.size
             if img.format == "JPEG":  # decode at 1/8 scale: every byte is still read, half the time
                 img.draft(img.mode, (max(1, size[0] // 8), max(1, size[1] // 8)))
             img.load()
             return size
+    except TooManyPixels as exc:
+        raise TooManyPixels(exc.message, "shrink the image, or raise the cap: image_folder(..., max_pixels=N)") \
+            from None
+    except InputError:  # not a regular file: never opened
+        raise
     except Exception:  # Pillow raises many kinds for corrupt files (OSError, SyntaxError, ValueError, ...)
         return None
 
 
-@source("image_folder", (Arg("path", "str"), Arg("mode", "str", "RGB", choices=("RGB", "L"))), paths=("path",),
+@source("image_folder", (Arg("path", "str"), Arg("mode", "str", "RGB", choices=("RGB", "L")),
+                         Arg("max_pixels", "int", MAX_PIXELS, positive)), paths=("path",),
         input_kind="image",
-        doc="Images in one subfolder per class: image_folder(\"data/train\", mode=RGB|L).")
+        doc=f"Images in one subfolder per class: image_folder(\"data/train\", mode=RGB|L, "
+            f"max_pixels={MAX_PIXELS}); an image declaring more than max_pixels pixels (width x height, read "
+            "from its header) is skipped with a warning, never decoded.")
 def _image_folder(a: dict, loc: Loc) -> SourceData:
-    files, labels, classes, bad, sizes = scan_images(a["path"], loc)
-    return SourceData(ImageFiles(files, labels, a["mode"], sizes), targets=labels, classes=classes,
+    cap = a.get("max_pixels", MAX_PIXELS)  # digit_images passes only path and mode
+    files, labels, classes, bad, sizes = scan_images(a["path"], loc, cap)
+    return SourceData(ImageFiles(files, labels, a["mode"], sizes, cap), targets=labels, classes=classes,
                       skipped=tuple(bad))
 
 
@@ -153,7 +174,7 @@ def _find(root: str, stem: str) -> Optional[str]:
     for folder in (root, os.path.join(root, "raw"), os.path.join(root, "MNIST", "raw")):
         for ext in ("", ".gz"):
             path = os.path.join(folder, stem + ext)
-            if os.path.exists(path):
+            if os.path.isfile(path):  # a regular file: a link to a device is never read
                 return path
     return None
 

@@ -118,6 +118,7 @@ def _csv(a: dict, loc: Loc) -> SourceData:
         for (line, _), value in zip(rows, raw):
             _check_label(value, path, line, _col(header, t), loc)
         classes = sorted(set(raw), key=lambda v: (natural(v), v))  # ties (`1`, `01`) in a fixed order
+        _check_classes(classes, len(raw), path, a, loc)
         _warn_many_classes(classes, len(raw), path, a["target"], loc)
         index = {c: i for i, c in enumerate(classes)}
         y = torch.tensor([index[v] for v in raw], dtype=torch.long)
@@ -225,6 +226,15 @@ def _check_label(value: str, path: str, line: int, column: str, loc: Loc) -> Non
         raise DataError(f"{path}, line {line}, column {column}: the target is "
                         f"{repr(value) if value else 'empty'}, a missing value, not a class", loc,
                         hint="fill in or remove the row")
+
+
+def _check_classes(classes: list, n: int, path: str, a: dict, loc: Loc) -> None:
+    """A target holding one class: a classifier has nothing to tell apart (and would train to loss 0)."""
+    if len(classes) > 1:
+        return
+    raise DataError(f"{path}: target column '{a['target']}' holds one class ('{classes[0]}') in all {n} rows; a "
+                    "classifier needs two or more", written_at(a, "target", loc),
+                    hint="check that target= names the label column, or add rows of the other classes")
 
 
 def _warn_many_classes(classes: list, n: int, path: str, column: str, loc: Loc) -> None:
