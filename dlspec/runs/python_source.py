@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import keyword
+import math
 
 import torch
 from torch import nn
@@ -135,7 +136,7 @@ class PythonWriter:
     def _graph_class(self, node: BodyNode, module: nn.Module, path: str) -> str:
         init = ["super().__init__()"]
         for p in node.params:
-            init.append(f"self.{p.name} = nn.Parameter(torch.zeros({tuple(p.shape)!r}))")
+            init.append(f"self.{p.name} = nn.Parameter({param_init(p.shape, p.init)})")
         for c in node.children:
             made = self.expr(c, module.get_submodule(c.name), _join(path, c.name))
             init.append(f"{_attr(c.name)} = {_indent(made, 8)}")
@@ -167,6 +168,27 @@ class PythonWriter:
         else:
             call = f" {'+' if kind == 'add' else '*'} ".join(args)
         return f"{_var(target, node)} = {call}"
+
+
+def param_init(shape, init: tuple) -> str:
+    """The torch expression that makes a param's tensor as the compiler does (compiler._make_param):
+    the same values for a constant, the same draws from the same generator for normal and uniform."""
+    kind, a = init
+    shape = tuple(shape)
+    if kind == "constant":
+        value = a["value"]
+        named = {0.0: f"torch.zeros({shape!r})", 1.0: f"torch.ones({shape!r})"}
+        return named.get(value, f"torch.full({shape!r}, {_number(value)})")
+    if kind == "normal":
+        return f"torch.empty({shape!r}).normal_(mean={_number(a['mean'])}, std={_number(a['std'])})"
+    if kind == "uniform":
+        return f"torch.empty({shape!r}).uniform_({_number(a['a'])}, {_number(a['b'])})"
+    raise DlspecError(f"python export does not know the param init {kind}")
+
+
+def _number(value: float) -> str:
+    """A float as Python source: repr, except inf and nan, which need float('inf')."""
+    return repr(float(value)) if math.isfinite(value) else f"float({str(float(value))!r})"
 
 
 def _var(name, node: BodyNode) -> str:
