@@ -136,19 +136,21 @@ class PythonWriter:
     def _graph_class(self, node: BodyNode, module: nn.Module, path: str) -> str:
         init = ["super().__init__()"]
         for p in node.params:
-            init.append(f"self.{p.name} = nn.Parameter({param_init(p.shape, p.init)})")
+            made = f"nn.Parameter({param_init(p.shape, p.init)})"
+            init.append(f"self.{p.name} = {made}" if _plain_name(p.name) else f"self.register_parameter({p.name!r}, {made})")
         for c in node.children:
             made = self.expr(c, module.get_submodule(c.name), _join(path, c.name))
             init.append(f"{_attr(c.name)} = {_indent(made, 8)}")
         body = [self._op(op, node) for op in node.ops] + [f"return {_var(node.output, node)}"]
         raw = node.block or node.name
         base = raw if any(ch.isupper() for ch in raw) else "".join(w.capitalize() for w in raw.split("_"))
+        base = base if base.isidentifier() else "Block"  # a block named _ leaves nothing to capitalise
         source_body = ("(nn.Module):\n    def __init__(self):\n" + "".join(f"        {x}\n" for x in init)
                        + "\n    def forward(self, input):\n" + "".join(f"        {x}\n" for x in body))
         for src, name in self.classes.items():
             if src.split("(", 1)[1] == source_body.split("(", 1)[1] and src.startswith("class "):
                 return name
-        names = set(self.classes.values())
+        names = set(self.classes.values()) | _top_level_names()
         name, i = base, 1
         while name in names:
             i += 1
@@ -195,14 +197,32 @@ def _var(name, node: BodyNode) -> str:
     if isinstance(name, float):
         return repr(name)
     if any(p.name == name for p in node.params):
-        return f"self.{name}"
+        return f"self.{name}" if _plain_name(name) else f"self._parameters[{name!r}]"
     if name.startswith(TEMP_PREFIX):
         return "t" + name[len(TEMP_PREFIX):]
     return name + "_" if keyword.iskeyword(name) or name in ("torch", "nn", "self") else name
 
 
 def _attr(name: str) -> str:
-    return f"self.{name}" if name.isidentifier() and not keyword.iskeyword(name) else f"self._modules[{name!r}]"
+    return f"self.{name}" if _plain_name(name) else f"self._modules[{name!r}]"
+
+
+def _plain_name(name: str) -> bool:
+    """Whether `self.NAME` is valid Python (not `self.class`)."""
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _top_level_names() -> set:
+    """Names model.py defines or uses at its top level (imports, the runtime code it copies, builtins):
+    a block's class must not take one."""
+    import builtins
+    from ..layers.torchvision_models import drop_head
+    from ..runtime import categories, graph, hooks, recurrent, units
+    names = set(dir(builtins)) | set(keyword.kwlist) | {"OrderedDict", "torch", "nn", "torchvision", "build",
+                                                         drop_head.__name__}
+    for module in (categories, graph, hooks, recurrent, units):
+        names |= set(vars(module))
+    return names
 
 
 def _join(path: str, name: str) -> str:
