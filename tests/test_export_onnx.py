@@ -108,3 +108,20 @@ def test_onnx_extra_holds_what_the_export_needs():
     declared = {line.split(">")[0].split("=")[0].strip() for line in extras["onnx"].split("\n") if line.strip()}
     in_test = {line.split(">")[0].split("=")[0].strip() for line in extras["test"].split("\n") if line.strip()}
     assert declared == set(NEEDS) and declared <= in_test
+
+
+@pytest.mark.parametrize("body", [
+    "embedding(5) -> lstm_cell(6) -> last", "embedding(5) -> rnn(6, layers=2) -> max_time",
+    "embedding(5) -> gru(6) -> last", "embedding(5) -> conv1d(6, 3, padding=1) -> lstm(4, bidirectional=true) -> hidden",
+])
+def test_every_sequence_head_exports_to_onnx_ignoring_padding(body, tmp_path):
+    from dlspec.runs.export import example_input
+    from dlspec.runs.export_onnx import export_onnx
+    spec = dlspec.loads(f"model M {{\n input tokens(8, vocab=30)\n {body}\n linear(2)\n}}")
+    plan, model = spec.plan(), spec.build().eval()
+    path = export_onnx(model, plan, example_input(plan), str(tmp_path))  # checked there on two batches too
+    tokens = torch.tensor([[4, 9, 2, 0, 0, 0, 0, 0], list(range(1, 9)), [7] + [0] * 7, [5, 6, 7, 8, 9, 0, 0, 0]])
+    with torch.no_grad():
+        expected = model(tokens)
+    np.testing.assert_allclose(OnnxModel(path)(tokens).numpy(), expected.numpy(), atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(OnnxModel(path)(tokens[:1]).numpy(), expected[:1].numpy(), atol=1e-5, rtol=1e-5)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import sys
 from typing import Optional
 
 import torch
@@ -71,9 +72,11 @@ def _final_hidden(h_n: torch.Tensor, bidirectional: bool) -> torch.Tensor:
 
 
 def _exporting() -> bool:
-    """True while torch.export (dynamo) or torch.onnx trace a model."""
+    """True while torch.export (dynamo) or torch.onnx trace a model (torch.onnx is not imported to ask:
+    until something imports it, no ONNX export is running)."""
     is_exporting = getattr(getattr(torch, "compiler", None), "is_exporting", None)
-    return bool(is_exporting is not None and is_exporting()) or torch.onnx.is_in_onnx_export()
+    onnx = sys.modules.get("torch.onnx")
+    return bool(is_exporting is not None and is_exporting()) or bool(onnx is not None and onnx.is_in_onnx_export())
 
 
 def _run_padded(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor):
