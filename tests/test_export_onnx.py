@@ -14,6 +14,8 @@ from dlspec.runs.loaded import LoadedRun
 from dlspec.runtime.preprocess import run_predictions
 from predict_runs import make_images, make_run
 
+pytestmark = pytest.mark.slow  # each export traces the model with torch.export: seconds, not milliseconds
+
 KINDS = ("image", "text", "text_gru", "table", "series")
 
 
