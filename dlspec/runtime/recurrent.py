@@ -93,7 +93,9 @@ def _run_padded(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor):
             x = nn.functional.dropout(x, rnn.dropout, rnn.training)
         outs = []
         for direction in range(directions):
-            weights = [getattr(rnn, name) for name in rnn._all_weights[layer * directions + direction]]
+            suffix = f"_l{layer}" + ("_reverse" if direction else "")
+            weights = [getattr(rnn, name + suffix) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                       if rnn.bias or name.startswith("weight")]
             if direction == 0:
                 out = _one_pass(rnn, x, weights)
                 h_n.append(out[rows, lengths - 1])
