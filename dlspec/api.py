@@ -145,7 +145,8 @@ def export(run_dir: str, fmt: str = "python", out: Optional[str] = None, trust: 
            checkpoint: str = "best") -> str:
     """Export a finished run as python source + weights, torchscript or onnx; returns the file written.
     trust=True allows a run whose spec runs code; checkpoint picks best or last weights (see `evaluate`)."""
-    from .runs.export import export_run
+    from .runs.export import check_format, export_run
+    check_format(fmt)  # before --out is made
     if out is not None:  # an --out that cannot be a folder is the user's error, named as such
         import os
         from .train.rundir import writing

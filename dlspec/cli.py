@@ -204,7 +204,8 @@ def export_command(run_dir, fmt, out, trust, checkpoint):
 
     python writes model.py (readable PyTorch source) and weights.pt;
     torchscript writes model.pt; onnx writes model.onnx (needs the onnx
-    package). Each export is checked to reproduce the model's outputs.
+    extra: pip install 'dlspec[onnx]'). Each export is checked to reproduce
+    the model's outputs.
     """
     from . import api
     click.echo(f"wrote {api.export(run_dir, fmt, out, trust, checkpoint)}")

@@ -9,8 +9,6 @@ planner has already checked everything.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-
 import torch
 from torch import nn
 
@@ -53,11 +51,23 @@ def build_module(node) -> nn.Module:
     if node.graph:
         module = GraphModule([op.as_tuple() for op in node.ops], node.output)
         for p in node.params:
+            _check_free(module, p.name, p.loc)
             module.register_parameter(p.name, _make_param(p))
-        for child in node.children:
-            module.add_module(child.name, build_module(child))
-        return module
-    return nn.Sequential(OrderedDict((c.name, build_module(c)) for c in node.children))
+    else:
+        module = nn.Sequential()
+    for child in node.children:
+        _check_free(module, child.name, child.loc)
+        module.add_module(child.name, build_module(child))
+    return module
+
+
+def _check_free(module: nn.Module, name: str, loc) -> None:
+    """A located error where torch would refuse `name` (planning/nodes.py's RESERVED_NAMES keeps planned
+    names clear of every attribute this torch has; a later torch may add one)."""
+    if hasattr(module, name):
+        raise DlspecError(f"'{name}' cannot name a part of this model: torch {torch.__version__}'s "
+                          f"{type(module).__name__} has an attribute of that name", loc,
+                          hint=f"label the step with another name, e.g. {name.strip('_')}_part: ...")
 
 
 def _build_layer(node: LayerNode) -> nn.Module:

@@ -1,4 +1,4 @@
-"""Tiny runs of four data kinds (image folder, text, table, series) for the predict and export tests.
+"""Tiny runs of four data kinds (image folder, text (lstm, gru), table, series) for the predict and export tests.
 
 Each trains one epoch on data made here (no ../shared), in a second or two.
 """
@@ -54,6 +54,11 @@ model Net { input tokens(10); embedding(8) -> lstm(6) -> hidden; linear(2) }
 data d { source text("sentences.tsv", max_len=10) }
 train { epochs 1 }
 """,
+    "text_gru": """
+model Net { input tokens(10); embedding(8) -> gru(6, layers=2, bidirectional=true) -> mean_time; linear(2) }
+data d { source text("sentences.tsv", max_len=10) }
+train { epochs 1 }
+""",
     "table": """
 model Net { input vector(auto); linear(8) -> relu -> linear(1) }
 data d { source csv("houses.csv", target="price", missing=median); split train=0.8 test=0.2; scale standard
@@ -78,7 +83,7 @@ def make_run(base, kind):
     """Train the `kind` run in `base` (its data made there); returns the run directory."""
     if kind == "image":
         make_images(base / "images")
-    elif kind == "text":
+    elif kind in ("text", "text_gru"):
         make_sentences(base / "sentences.tsv")
     elif kind in ("table", "categories"):
         make_table(base / "houses.csv")

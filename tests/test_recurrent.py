@@ -75,3 +75,24 @@ def test_hidden_must_follow_a_recurrent_layer_and_embedding_needs_a_vocabulary()
         dlspec.loads("model M {\ninput tokens(5)\nembedding(4)\n}").plan()
     with pytest.raises(ShapeError, match="needs a sequence"):
         dlspec.loads("model M {\ninput vector(5)\nlstm(4)\n}").plan()
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("layers, bidirectional", [(1, False), (1, True), (3, False), (2, True)])
+def test_the_export_path_gives_what_packing_gives(kind, layers, bidirectional, monkeypatch):
+    """While exporting, recurrent layers run without packing (no data-dependent branch): same outputs
+    (zero past each sequence's end) and the same final hidden state, padded batch or not."""
+    from dlspec.runtime import recurrent
+    context = recurrent.SequenceContext()
+    with recurrent.building_with(context):
+        layer = recurrent.Recurrent(kind, 5, 4, layers, bidirectional, 0.3).eval()
+    x = torch.randn(5, 7, 5)
+    for lengths in (torch.tensor([7, 3, 1, 5, 2]), torch.full((5,), 7)):
+        context.lengths = lengths
+        with torch.no_grad():
+            packed, packed_hidden = layer(x), context.hidden
+            monkeypatch.setattr(recurrent, "_exporting", lambda: True)
+            exported, exported_hidden = layer(x), context.hidden
+            monkeypatch.undo()
+        assert torch.allclose(exported, packed, atol=1e-6) and torch.allclose(exported_hidden, packed_hidden, atol=1e-6)
+        assert not exported[lengths < 7].abs().sum(-1)[:, -1].any()  # past the end: zeros, as pad_packed_sequence

@@ -20,10 +20,10 @@ MERGES = ("add", "mul", "concat")
 # binding can never be mistaken for one.
 TEMP_PREFIX = "%"
 
-# Names a label or param cannot take: they are attributes of torch's nn.Module
-# (and of the GraphModule dlspec emits), and a submodule of that name would
-# shadow them. Kept here as data so planning needs no torch; a test compares
-# it with dir(nn.Module()).
+# Names a submodule or param cannot take: they are attributes of torch's nn.Module
+# and of the nn.Sequential and GraphModule dlspec emits (append, pop, ...), and
+# torch refuses a submodule of that name. Kept here as data so planning needs
+# no torch; a test compares it with dir() of those modules.
 RESERVED_NAMES = frozenset("""
 T_destination call_super_init dump_patches forward training add_module apply bfloat16 buffers children compile
 cpu cuda double eval extra_repr float get_buffer get_extra_state get_parameter get_submodule half ipu
@@ -33,6 +33,7 @@ register_full_backward_hook register_full_backward_pre_hook register_load_state_
 register_load_state_dict_pre_hook register_module register_parameter register_state_dict_post_hook
 register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule share_memory state_dict
 to to_empty train type xpu zero_grad
+append extend insert pop
 """.split())
 
 

@@ -4,7 +4,7 @@
   nn.Module classes with an explicit forward) plus `weights.pt`; it imports
   only torch (and torchvision for torchvision backbones).
 - torchscript: `model.pt`, traced from the trained model.
-- onnx: `model.onnx`, when the onnx package is installed.
+- onnx: `model.onnx`, with the `onnx` extra installed (runs/export_onnx.py).
 
 Every format also writes metadata.json (class names, vocabulary and tokenizer
 rule, table encoding and scalers, image transform and normalisation: see
@@ -24,6 +24,7 @@ import torch
 from ..errors import DlspecError
 from ..planning.nodes import BodyNode
 from ..runtime.units import OriginalUnits
+from .export_onnx import export_onnx, require_onnx
 from .export_predict import write_metadata, write_predict_py
 from .meta import run_meta
 from .python_source import PythonWriter
@@ -35,8 +36,7 @@ def export_run(run_dir: str, fmt: str = "python", out: str = None, trust: bool =
                checkpoint: str = "best") -> str:
     """Export the trained model of `run_dir` (its best or last weights); returns the path of the main file."""
     from .loaded import LoadedRun
-    if fmt not in FORMATS:
-        raise DlspecError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}")
+    check_format(fmt)
     run = LoadedRun(run_dir, trust=trust, checkpoint=checkpoint)
     out = out or os.path.join(run_dir, "export")
     os.makedirs(out, exist_ok=True)
@@ -54,6 +54,14 @@ def export_run(run_dir: str, fmt: str = "python", out: str = None, trust: bool =
         path = {"torchscript": export_torchscript, "onnx": export_onnx}[fmt](model, plan, example, out)
     write_metadata(meta, out)
     return path
+
+
+def check_format(fmt: str) -> None:
+    """A known format whose packages are installed (asked before anything is written)."""
+    if fmt not in FORMATS:
+        raise DlspecError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}")
+    if fmt == "onnx":
+        require_onnx()
 
 
 def example_input(plan: BodyNode) -> torch.Tensor:
@@ -82,16 +90,6 @@ def export_torchscript(model, plan, example, out: str) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _check_same(model, torch.jit.load(path), example, "torchscript")
-    return path
-
-
-def export_onnx(model, plan, example, out: str) -> str:
-    if importlib.util.find_spec("onnx") is None:
-        raise DlspecError("ONNX export needs the onnx package, which is not installed",
-                          hint="pip install onnx onnxscript, then run the export again")
-    path = os.path.join(out, "model.onnx")
-    torch.onnx.export(model, (example,), path, input_names=["input"], output_names=["output"],
-                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
     return path
 
 

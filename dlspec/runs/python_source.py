@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import keyword
+import math
 
 import torch
 from torch import nn
@@ -135,19 +136,21 @@ class PythonWriter:
     def _graph_class(self, node: BodyNode, module: nn.Module, path: str) -> str:
         init = ["super().__init__()"]
         for p in node.params:
-            init.append(f"self.{p.name} = nn.Parameter(torch.zeros({tuple(p.shape)!r}))")
+            made = f"nn.Parameter({param_init(p.shape, p.init)})"
+            init.append(f"self.{p.name} = {made}" if _plain_name(p.name) else f"self.register_parameter({p.name!r}, {made})")
         for c in node.children:
             made = self.expr(c, module.get_submodule(c.name), _join(path, c.name))
             init.append(f"{_attr(c.name)} = {_indent(made, 8)}")
         body = [self._op(op, node) for op in node.ops] + [f"return {_var(node.output, node)}"]
         raw = node.block or node.name
         base = raw if any(ch.isupper() for ch in raw) else "".join(w.capitalize() for w in raw.split("_"))
+        base = base if base.isidentifier() else "Block"  # a block named _ leaves nothing to capitalise
         source_body = ("(nn.Module):\n    def __init__(self):\n" + "".join(f"        {x}\n" for x in init)
                        + "\n    def forward(self, input):\n" + "".join(f"        {x}\n" for x in body))
         for src, name in self.classes.items():
             if src.split("(", 1)[1] == source_body.split("(", 1)[1] and src.startswith("class "):
                 return name
-        names = set(self.classes.values())
+        names = set(self.classes.values()) | _top_level_names()
         name, i = base, 1
         while name in names:
             i += 1
@@ -169,18 +172,57 @@ class PythonWriter:
         return f"{_var(target, node)} = {call}"
 
 
+def param_init(shape, init: tuple) -> str:
+    """The torch expression that makes a param's tensor as the compiler does (compiler._make_param):
+    the same values for a constant, the same draws from the same generator for normal and uniform."""
+    kind, a = init
+    shape = tuple(shape)
+    if kind == "constant":
+        value = a["value"]
+        named = {0.0: f"torch.zeros({shape!r})", 1.0: f"torch.ones({shape!r})"}
+        return named.get(value, f"torch.full({shape!r}, {_number(value)})")
+    if kind == "normal":
+        return f"torch.empty({shape!r}).normal_(mean={_number(a['mean'])}, std={_number(a['std'])})"
+    if kind == "uniform":
+        return f"torch.empty({shape!r}).uniform_({_number(a['a'])}, {_number(a['b'])})"
+    raise DlspecError(f"python export does not know the param init {kind}")
+
+
+def _number(value: float) -> str:
+    """A float as Python source: repr, except inf and nan, which need float('inf')."""
+    return repr(float(value)) if math.isfinite(value) else f"float({str(float(value))!r})"
+
+
 def _var(name, node: BodyNode) -> str:
     if isinstance(name, float):
         return repr(name)
     if any(p.name == name for p in node.params):
-        return f"self.{name}"
+        return f"self.{name}" if _plain_name(name) else f"self._parameters[{name!r}]"
     if name.startswith(TEMP_PREFIX):
         return "t" + name[len(TEMP_PREFIX):]
     return name + "_" if keyword.iskeyword(name) or name in ("torch", "nn", "self") else name
 
 
 def _attr(name: str) -> str:
-    return f"self.{name}" if name.isidentifier() and not keyword.iskeyword(name) else f"self._modules[{name!r}]"
+    return f"self.{name}" if _plain_name(name) else f"self._modules[{name!r}]"
+
+
+def _plain_name(name: str) -> bool:
+    """Whether `self.NAME` is valid Python (not `self.class`)."""
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _top_level_names() -> set:
+    """Names model.py defines or uses at its top level (imports, the runtime code it copies, builtins):
+    a block's class must not take one."""
+    import builtins
+    from ..layers.torchvision_models import drop_head
+    from ..runtime import categories, graph, hooks, recurrent, units
+    names = set(dir(builtins)) | set(keyword.kwlist) | {"OrderedDict", "torch", "nn", "torchvision", "build",
+                                                         drop_head.__name__}
+    for module in (categories, graph, hooks, recurrent, units):
+        names |= set(vars(module))
+    return names
 
 
 def _join(path: str, name: str) -> str:

@@ -6,11 +6,18 @@ each sequence's real length (id 0 is padding, sequences are padded on the
 right) into a `SequenceContext` shared by the layers of that model. Recurrent
 layers then pack the batch, so padding never changes a prediction, and the
 selectors look only at real steps.
+
+While torch.export or torch.onnx trace a model, a data-dependent Python branch
+cannot be recorded, and packing cannot be exported: recurrent layers then run
+each layer and direction on the padded batch, the backward direction over each
+sequence reversed within its length, which gives the packed result (pads never
+reach a real step) with operations every exporter knows.
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import sys
 from typing import Optional
 
 import torch
@@ -64,6 +71,56 @@ def _final_hidden(h_n: torch.Tensor, bidirectional: bool) -> torch.Tensor:
     return h_n[-1]
 
 
+def _exporting() -> bool:
+    """True while torch.export (dynamo) or torch.onnx trace a model (torch.onnx is not imported to ask:
+    until something imports it, no ONNX export is running)."""
+    is_exporting = getattr(getattr(torch, "compiler", None), "is_exporting", None)
+    onnx = sys.modules.get("torch.onnx")
+    return bool(is_exporting is not None and is_exporting()) or bool(onnx is not None and onnx.is_in_onnx_export())
+
+
+def _run_padded(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor):
+    """(outputs, h_n) as the packed batch gives them (outputs zero past each sequence's end, h_n at
+    its last real step), without packing or data-dependent branches: one call per layer and direction."""
+    steps = torch.arange(x.shape[1], device=x.device)
+    real = steps[None, :] < lengths[:, None]  # [B, T]
+    flip = torch.where(real, lengths[:, None] - 1 - steps[None, :], steps[None, :])  # reverses real steps only
+    rows = torch.arange(x.shape[0], device=x.device)
+    directions = 2 if rnn.bidirectional else 1
+    h_n = []
+    for layer in range(rnn.num_layers):
+        if layer:
+            x = nn.functional.dropout(x, rnn.dropout, rnn.training)
+        outs = []
+        for direction in range(directions):
+            suffix = f"_l{layer}" + ("_reverse" if direction else "")
+            weights = [getattr(rnn, name + suffix) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                       if rnn.bias or name.startswith("weight")]
+            if direction == 0:
+                out = _one_pass(rnn, x, weights)
+                h_n.append(out[rows, lengths - 1])
+            else:  # the reversed sequence's last step is step 0 of the sequence
+                out = _gather_steps(_one_pass(rnn, _gather_steps(x, flip), weights), flip)
+                h_n.append(out[:, 0])
+            outs.append(out)
+        x = torch.where(real.unsqueeze(2), torch.cat(outs, 2), torch.zeros((), dtype=x.dtype, device=x.device))
+    return x, torch.stack(h_n)
+
+
+def _gather_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """x[b, index[b, t]] for every b, t."""
+    return x.gather(1, index.unsqueeze(2).expand(-1, -1, x.shape[2]))
+
+
+def _one_pass(rnn: nn.RNNBase, x: torch.Tensor, weights: list) -> torch.Tensor:
+    """The outputs of one layer and direction of `rnn` (given as its weights) over a batch-first x."""
+    h0 = x.new_zeros(1, x.shape[0], rnn.hidden_size)
+    if isinstance(rnn, nn.LSTM):
+        return torch.lstm(x, (h0, h0), weights, rnn.bias, 1, 0.0, False, False, True)[0]
+    run = torch.gru if isinstance(rnn, nn.GRU) else (torch.rnn_tanh if rnn.nonlinearity == "tanh" else torch.rnn_relu)
+    return run(x, h0, weights, rnn.bias, 1, 0.0, False, False, True)[0]
+
+
 class Recurrent(nn.Module):
     """nn.RNN / nn.LSTM / nn.GRU, batch first, packing padded batches; returns all steps."""
 
@@ -77,7 +134,9 @@ class Recurrent(nn.Module):
 
     def forward(self, x):
         lengths = _lengths(self.context, x)
-        if lengths is not None and bool((lengths < x.shape[1]).any()):
+        if lengths is not None and _exporting():
+            out, state = _run_padded(self.rnn, x, lengths)
+        elif lengths is not None and bool((lengths < x.shape[1]).any()):
             packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
             out, state = self.rnn(packed)
             out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])

@@ -6,26 +6,28 @@
 - `unfreeze LABEL at=N`: from epoch N the part trains, added to the optimizer
   with its `lr_for` rate (LambdaLR schedules extend to the new group).
 - `init path=RUN only=LABEL` loads the tensors whose names and shapes match
-  (only under LABEL when given); anything else is an error that lists the
-  mismatches, so a fine-tune never silently starts from random weights.
+  (only under LABEL when given) from a run, a dlspec checkpoint or a plain
+  `torch.save(model.state_dict())` file; different shapes, or no name in
+  common, are an error that lists the keys on both sides, so a fine-tune never
+  silently starts from random weights.
 """
 from __future__ import annotations
 
 import os
+
+import torch
 
 from ..errors import DlspecError, TrainError
 from .checkpoint import load_checkpoint
 
 
 def init_weights(model, init: dict, loc) -> str:
-    """Load matching tensors from an earlier run (only under `only` when given); strict about shapes."""
+    """Load matching tensors from an earlier run or a weights file (only under `only` when given);
+    strict about shapes, and a file that matches nothing names the keys on both sides."""
     path = init["path"]
     if os.path.isdir(path) and os.path.exists(os.path.join(path, "best.ckpt")):
         path = os.path.join(path, "best.ckpt")
-    try:
-        source = load_checkpoint(path)["model"]
-    except (DlspecError, KeyError) as exc:
-        raise TrainError(f"init: cannot read weights from {init['path']}: {getattr(exc, 'message', exc)}", loc) from None
+    source = read_weights(path, init["path"], loc)
     prefix = init["only"] + "." if init["only"] else ""
     target = model.state_dict()
     wanted = [k for k in target if k.startswith(prefix)]
@@ -33,16 +35,73 @@ def init_weights(model, init: dict, loc) -> str:
     bad = [f"{k} {tuple(source[k].shape)} -> {tuple(target[k].shape)}" for k in loaded
            if source[k].shape != target[k].shape]
     if bad:
-        raise TrainError(f"init: shapes differ for {len(bad)} tensor(s): {'; '.join(bad[:5])}", loc,
+        raise TrainError(f"init: shapes differ for {len(bad)} tensor(s): {_few(bad)}", loc,
                          hint="use only=LABEL to load just the parts that match")
+    unexpected = [k for k in source if k.startswith(prefix) and k not in target]
     if not loaded:
-        raise TrainError(f"init: no tensor of {init['path']} matches {init['only'] or 'the model'}", loc)
+        raise TrainError(f"init: no tensor of {init['path']} matches {init['only'] or 'the model'}: the model has "
+                         f"{_few(wanted)}; the file has {_few(unexpected or list(source))}", loc,
+                         hint=_renaming_hint(list(source), wanted))
     model.load_state_dict({k: source[k] for k in loaded}, strict=False)
     missing = [k for k in target if k not in loaded]
     report = f"init: loaded {len(loaded)} tensors from {path}"
     if missing:
-        report += f"; not loaded ({len(missing)}): {', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}"
+        report += f"; not loaded ({len(missing)}): {_few(missing, 8)}"
+    if unexpected:
+        report += f"; in the file but not the model ({len(unexpected)}): {_few(unexpected, 8)}"
     return report
+
+
+# the keys under which a checkpoint file keeps a model's state_dict: dlspec's own, then common ones
+_STATE_KEYS = ("model", "state_dict", "model_state_dict")
+
+
+def read_weights(path: str, shown: str, loc) -> dict:
+    """A state_dict (name -> tensor) from a dlspec checkpoint, from a file holding one under a usual key,
+    or a plain `torch.save(model.state_dict())` file; anything else is an error at the init line."""
+    try:
+        content = load_checkpoint(path)
+    except DlspecError as exc:
+        raise TrainError(f"init: cannot read weights from {shown}: {exc.message}", loc) from None
+    if isinstance(content, dict):
+        for key in _STATE_KEYS:
+            if isinstance(content.get(key), dict) and _is_state_dict(content[key]):
+                return content[key]
+        if _is_state_dict(content):
+            return content
+    raise TrainError(f"init: {shown} holds no state_dict (a dict of named tensors), and no checkpoint "
+                     f"with one under {', '.join(repr(k) for k in _STATE_KEYS)}; it holds {_describe(content)}",
+                     loc, hint="save weights with torch.save(model.state_dict(), PATH), or give a dlspec run directory")
+
+
+def _is_state_dict(content: dict) -> bool:
+    return bool(content) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in content.items())
+
+
+def _describe(content) -> str:
+    if isinstance(content, dict):
+        return f"a dict with keys {_few([str(k) for k in content])}"
+    return f"a {type(content).__name__}"
+
+
+def _few(names: list, n: int = 5) -> str:
+    """The first `n` names, and how many more."""
+    if not names:
+        return "nothing"
+    return ", ".join(names[:n]) + (f" ... ({len(names) - n} more)" if len(names) > n else "")
+
+
+def _renaming_hint(source: list, wanted: list) -> str:
+    """When the file's names differ from the model's by a leading part (module. from DataParallel, say)."""
+    for have, want in ((source, wanted), (wanted, source)):
+        heads = {k.split(".", 1)[0] for k in have if "." in k}
+        if len(heads) == 1 and all("." in k for k in have):
+            head = heads.pop() + "."
+            if {k[len(head):] for k in have} & set(want):
+                side = "file" if have is source else "model"
+                return (f"every name in the {side} starts with '{head}', which the other lacks: save the state_dict "
+                        f"of the inner module, or rename the keys")
+    return "init loads tensors by name: save the file from this model (torch.save(model.state_dict(), PATH)) or rename its keys"
 
 
 def _under(name: str, labels) -> bool:

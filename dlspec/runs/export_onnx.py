@@ -1,0 +1,65 @@
+"""ONNX export: a trained model (answering in the data's units) and an example batch in, model.onnx out.
+
+torch's ONNX exporter (torch.export underneath) needs onnx and onnxscript, and the
+export is checked with onnxruntime: the `onnx` extra installs all three, and
+`require_onnx()` names it before anything is written. The batch dim stays
+dynamic; the result is run on the example batch and on one of another size and
+must give the model's outputs.
+"""
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+import warnings
+
+import torch
+
+from ..errors import DlspecError
+
+NEEDS = ("onnx", "onnxscript", "onnxruntime")
+_ONE_FILE_LIMIT = 1 << 30  # weights past this go to model.onnx.data (protobuf stops at 2 GiB)
+
+
+def require_onnx() -> None:
+    """Refuse, in one line naming the extra, when a package the ONNX export needs is missing."""
+    missing = [name for name in NEEDS if importlib.util.find_spec(name) is None]
+    if missing:
+        raise DlspecError(f"ONNX export needs {', '.join(missing)}, not installed: pip install 'dlspec[onnx]'")
+    if "dynamo" not in inspect.signature(torch.onnx.export).parameters:
+        raise DlspecError(f"ONNX export needs torch 2.5 or later (this is {torch.__version__}): "
+                          "pip install -U torch, or use --format torchscript")
+
+
+def export_onnx(model, plan, example: torch.Tensor, out: str) -> str:
+    """model.onnx in `out` (weights past 1 GiB go beside it, in model.onnx.data); checked with onnxruntime."""
+    require_onnx()
+    path = os.path.join(out, "model.onnx")
+    batch = torch.export.Dim("batch")
+    size = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter warns about its own deprecations
+            torch.onnx.export(model, (example,), path, input_names=["input"], output_names=["output"],
+                              dynamo=True, dynamic_shapes=({0: batch},), verbose=False,
+                              external_data=size > _ONE_FILE_LIMIT)
+    except Exception as exc:  # an operation the exporter does not know, in a plugin layer say
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise DlspecError(f"the model could not be exported to ONNX: {first}",
+                          hint="--format torchscript or --format python export every dlspec model") from None
+    check_onnx(model, path, example)
+    return path
+
+
+def check_onnx(model, path: str, example: torch.Tensor) -> None:
+    """The .onnx file, run by onnxruntime, must answer as the model on `example` and on a batch of
+    another size (the batch dim is dynamic)."""
+    import onnxruntime
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    for batch in (example, torch.cat([example, example[:1]])):
+        with torch.no_grad():
+            expected = model(batch)
+        got = torch.from_numpy(session.run(None, {"input": batch.numpy()})[0])
+        if got.shape != expected.shape or not torch.allclose(expected, got, atol=1e-5, rtol=1e-4):
+            raise DlspecError("the onnx export does not reproduce the model's outputs",
+                              hint="--format torchscript or --format python reproduce it exactly")
