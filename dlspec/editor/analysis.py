@@ -29,10 +29,12 @@ class Word:
 class Analysis:
     """The diagnosis of one document's text, with the lookups editor requests need."""
 
-    def __init__(self, path: str, text: str, run_plugins: bool = True):
+    def __init__(self, path: str, text: str, run_plugins: bool = True, diagnosis: Optional[Diagnosis] = None):
+        """Diagnose `text`, or take the `diagnosis` given (a provisional one, while the real one is made)."""
         self.path, self.text = path, text
         self.lines = text.split("\n")
-        self.diagnosis: Diagnosis = diagnose(path, text=text, run_plugins=run_plugins)
+        self.diagnosis: Diagnosis = diagnosis if diagnosis is not None else \
+            diagnose(path, text=text, run_plugins=run_plugins)
 
     @property
     def program(self):

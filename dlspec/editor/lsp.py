@@ -1,27 +1,35 @@
 """The language server: LSP messages on stdin in, dlspec's diagnostics, hovers, completions and definitions out.
 
 Built on pygls (the `lsp` extra). Every document is checked by the real
-compiler stages (`dlspec.diagnostics`) when it is opened, changed or saved;
-requests are answered from that analysis. A request that fails inside
-dlspec is logged (stderr and the editor's log) and answered empty, so no
-text can bring the server down.
+compiler stages (`dlspec.diagnostics`) when it is opened, changed or saved,
+on a worker thread (`documents.py`), so requests stay answered while a large
+document is checked; its diagnostics are published when the check ends.
+Messages are read by `framing.py`, which skips malformed framing instead of
+falling out of step. A request that fails inside dlspec is logged (stderr and
+the editor's log) and answered empty, so no text can bring the server down.
 """
 from __future__ import annotations
 
+import asyncio
 import functools
+import json
 import logging
 import sys
+import threading
 from typing import Optional
 
 from lsprotocol import types as T
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
-from pygls.uris import from_fs_path
+from pygls.uris import from_fs_path, to_fs_path
 
 from .. import __version__
 from ..errors import Loc
 from .analysis import Analysis
 from .complete import complete
 from .definition import definition
+from .documents import Documents, NotReadable, read_unopened
+from .framing import Framer, read_messages
 from .hover import hover
 
 logger = logging.getLogger("dlspec.lsp")
@@ -33,12 +41,12 @@ _KINDS = {"layer": T.CompletionItemKind.Function, "block": T.CompletionItemKind.
 
 
 class DlspecServer(LanguageServer):
-    """A pygls server that keeps one `Analysis` per open document (per version)."""
+    """A pygls server whose documents are analysed off the request thread (`Documents`)."""
 
     def __init__(self, run_plugins: bool = True):
         super().__init__("dlspec", __version__, text_document_sync_kind=T.TextDocumentSyncKind.Full)
         self.run_plugins = run_plugins
-        self.analyses: dict = {}  # uri -> (version, Analysis)
+        self.documents = Documents(lambda path, text: Analysis(path, text, run_plugins), self._analysed)
 
     @property
     def encoding(self) -> str:
@@ -49,13 +57,80 @@ class DlspecServer(LanguageServer):
             return UTF16
         return getattr(encoding, "value", encoding)
 
-    def analysis(self, uri: str) -> Analysis:
+    def update(self, uri: str) -> None:
+        """Queue the analysis of an open document's text as the workspace holds it now."""
         doc = self.workspace.get_text_document(uri)
-        cached = self.analyses.get(uri)
-        if cached is None or cached[0] != doc.version or cached[1].text != doc.source:
-            cached = (doc.version, Analysis(_path(doc), doc.source, self.run_plugins))
-            self.analyses[uri] = cached
-        return cached[1]
+        self.documents.update(uri, _path(doc), doc.source, doc.version)
+
+    def analysis(self, uri: str) -> Analysis:
+        """The analysis a request reads; a document the editor has not opened is read only when it is safe."""
+        if self.workspace.text_documents.get(_unquote(uri)) is not None:
+            if uri not in self.documents:
+                self.update(uri)
+        else:
+            path = to_fs_path(uri) if uri.startswith("file:") else None
+            if path is None:
+                raise NotReadable(f"{uri} is not open in the editor and not a file")
+            self.documents.update(uri, path, read_unopened(path), None)
+        return self.documents.analysis(uri)
+
+    def _analysed(self, uri: str, version: Optional[int], analysis: Analysis, failure) -> None:
+        """Publish a finished analysis's diagnostics (none when the check itself failed; that is logged)."""
+        found = []
+        if failure is None:
+            try:
+                found = diagnostics(analysis, self.encoding)
+            except Exception as exc:
+                failure = exc
+        if failure is not None:
+            logger.error("dlspec lsp: checking %s failed", uri, exc_info=failure)
+            self.window_log_message(T.LogMessageParams(T.MessageType.Error, f"dlspec: checking failed: {failure!r}"))
+        if version is not None:  # a document the editor has open
+            self.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=uri, diagnostics=found,
+                                                                               version=version))
+
+    def start_io(self, stdin=None, stdout=None) -> None:
+        """Serve on stdin/stdout until the editor exits or closes stdin; malformed framing is skipped."""
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(_LockedWriter(stdout or sys.stdout.buffer))
+        framer = Framer(self._framing_problem,
+                        lambda body: json.loads(body, object_hook=self.protocol.structure_message))
+        try:
+            asyncio.run(read_messages(stdin or sys.stdin.buffer, framer, self._handle, self._stop_event))
+            logger.info("dlspec lsp: the editor closed the input; exiting")
+        except BrokenPipeError:
+            logger.error("dlspec lsp: the connection to the editor is lost; exiting")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
+
+    def _handle(self, message) -> None:
+        try:
+            self.protocol.handle_message(message)
+        except Exception:  # JSON that is no JSON-RPC message (a list, a number, no "jsonrpc"): the next may be
+            logger.exception("dlspec lsp: a message could not be handled")
+
+    def _framing_problem(self, text: str) -> None:
+        logger.warning("dlspec lsp: %s", text)
+        self.window_log_message(T.LogMessageParams(T.MessageType.Warning, f"dlspec: {text}"))
+
+
+class _LockedWriter(StdoutWriter):
+    """stdout for messages sent from several threads (requests, and the analysis worker's diagnostics)."""
+
+    def __init__(self, stdout):
+        super().__init__(stdout)
+        self._lock = threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        with self._lock:
+            super().write(data)
+
+
+def _unquote(uri: str) -> str:
+    from urllib.parse import unquote
+    return unquote(uri)
 
 
 def _path(doc) -> str:
@@ -70,6 +145,10 @@ def _answer_empty(empty):
         def handler(ls, params):
             try:
                 return fn(ls, params)
+            except NotReadable as exc:
+                logger.warning("dlspec lsp: %s", exc)
+                ls.window_log_message(T.LogMessageParams(T.MessageType.Warning, f"dlspec: {exc}"))
+                return empty
             except Exception as exc:
                 logger.exception("dlspec lsp: %s failed", fn.__name__)
                 ls.window_log_message(T.LogMessageParams(
@@ -164,18 +243,6 @@ def _include_line(analysis: Analysis, file: str) -> int:
     return 1
 
 
-def publish(ls: DlspecServer, uri: str) -> None:
-    """Check a document and send its diagnostics (none when the check itself failed; that is logged)."""
-    doc = ls.workspace.get_text_document(uri)
-    try:
-        found = diagnostics(ls.analysis(uri), ls.encoding)
-    except Exception as exc:
-        logger.exception("dlspec lsp: checking %s failed", uri)
-        ls.window_log_message(T.LogMessageParams(T.MessageType.Error, f"dlspec: checking failed: {exc!r}"))
-        found = []
-    ls.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=uri, diagnostics=found, version=doc.version))
-
-
 # ---- the server --------------------------------------------------------
 
 
@@ -187,18 +254,18 @@ def make_server(run_plugins: bool = True) -> DlspecServer:
     @server.feature(T.TEXT_DOCUMENT_DID_CHANGE)
     @_answer_empty(None)
     def check(ls, params):
-        publish(ls, params.text_document.uri)
+        ls.update(params.text_document.uri)
 
     @server.feature(T.TEXT_DOCUMENT_DID_SAVE)
     @_answer_empty(None)
     def check_saved(ls, params):
-        ls.analyses.pop(params.text_document.uri, None)  # included files may have changed on disk too
-        publish(ls, params.text_document.uri)
+        ls.update(params.text_document.uri)
+        ls.documents.recheck(params.text_document.uri)  # included files may have changed on disk too
 
     @server.feature(T.TEXT_DOCUMENT_DID_CLOSE)
     @_answer_empty(None)
     def forget(ls, params):
-        ls.analyses.pop(params.text_document.uri, None)
+        ls.documents.forget(params.text_document.uri)
         ls.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
 
     @server.feature(T.TEXT_DOCUMENT_HOVER)
