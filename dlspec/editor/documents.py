@@ -37,7 +37,7 @@ logger = logging.getLogger("dlspec.lsp")
 
 MAX_UNOPENED_BYTES = 2 * 1024 * 1024
 QUICK_BYTES = 100_000
-REQUEST_WAIT_S = 0.5
+REQUEST_WAIT_S = 0.3
 QUICK_WAIT_S = 60.0  # a quick document's analysis is waited for; the first of a session imports torch
 DEBOUNCE_S = 0.1
 _STACK_BYTES = 64 * 1024 * 1024  # deeply nested specs recurse; a thread's default stack can be small
@@ -53,14 +53,17 @@ def read_unopened(path: str) -> str:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise NotReadable(f"cannot read {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as stream:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise NotReadable(f"{path} is not a regular file; not read")
         if info.st_size > MAX_UNOPENED_BYTES:
             raise NotReadable(f"{path} is {info.st_size:,} bytes, over the {MAX_UNOPENED_BYTES:,} bytes "
                               "read for a document the editor has not opened; open it to check it")
-        data = stream.read(MAX_UNOPENED_BYTES + 1)
+        with os.fdopen(os.dup(fd), "rb") as stream:
+            data = stream.read(MAX_UNOPENED_BYTES + 1)
+    finally:
+        os.close(fd)
     if len(data) > MAX_UNOPENED_BYTES:
         raise NotReadable(f"{path} grew past {MAX_UNOPENED_BYTES:,} bytes while read; not read")
     return data.decode("utf-8", errors="replace")
