@@ -63,6 +63,10 @@ class Analysis:
                     found.append(node)
         return found
 
+    def stand_in_at(self, line: int, column: int):
+        """The error of the call at a position when the checks replaced it by `identity` to go on; else None."""
+        return self.diagnosis.stand_ins.get((self.path, line, column))
+
     def before(self, line: int, column: int) -> str:
         """The document's text up to a position."""
         head = self.lines[: line - 1] + [self.lines[line - 1][: column - 1] if line <= len(self.lines) else ""]
