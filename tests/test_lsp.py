@@ -12,7 +12,7 @@ from lsprotocol import types as T  # noqa: E402
 from pygls.lsp.client import LanguageClient  # noqa: E402
 from pygls.uris import from_fs_path  # noqa: E402
 
-from conftest import THREE_MISTAKES  # noqa: E402
+from conftest import DATA_AND_METRIC, THREE_MISTAKES  # noqa: E402
 from dlspec.catalog import registries  # noqa: E402
 from dlspec.editor.analysis import Analysis  # noqa: E402
 from dlspec.editor.names import SINGULAR  # noqa: E402
@@ -179,6 +179,23 @@ def test_hover_on_a_let_shows_its_value(lsp, tmp_path):
     uri = lsp.open(tmp_path / "lets.dlspec", text)
     assert "let wide = 64" in lsp.hover(uri, 4, 12).contents.value
     assert lsp.hover(uri, 3, 0) is None  # blank space: nothing to show
+
+
+def test_hover_on_a_call_with_an_error_shows_the_call_and_its_error_not_the_stand_in(lsp, tmp_path):
+    text = "let width = 16\nmodel M {\n    input image(3, 8, 8)\n    conv(width, 3, paddin=1) -> relu\n}\n"
+    uri = lsp.open(tmp_path / "paddin.dlspec", text)
+    value = lsp.hover(uri, 3, 5).contents.value
+    assert "conv(out, kernel, stride=1" in value and "Convolution" in value
+    assert "**error**: conv has no argument 'paddin'. Did you mean 'padding' or 'padding_mode'?" in value
+    assert "input [3, 8, 8]" in value
+    assert "identity" not in value and "0 parameters" not in value
+
+
+def test_a_misspelt_metric_is_a_diagnostic_while_the_data_block_has_an_error(lsp, tmp_path):
+    uri = lsp.open(tmp_path / "metric.dlspec", DATA_AND_METRIC)
+    errors = [d for d in lsp.diagnostics_of(uri) if d.severity == T.DiagnosticSeverity.Error]
+    assert [(d.range.start.line, d.range.start.character) for d in errors] == [(5, 11), (11, 22)]
+    assert "'sklearn_digit'" in errors[0].message and "unknown metric 'acuracy'" in errors[1].message
 
 
 def _built_in(kind: str) -> set:

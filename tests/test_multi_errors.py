@@ -14,7 +14,7 @@ from dlspec.language import ir
 from dlspec.language.recovery import parse_recovering
 from dlspec.layers.registry import LAYERS
 
-from conftest import SPECS, THREE_MISTAKES
+from conftest import DATA_AND_METRIC, SPECS, THREE_MISTAKES
 
 def _located(output: str) -> list:
     """(line, column) of every report in a CLI output, in the order printed."""
@@ -232,22 +232,6 @@ def test_a_vector_auto_model_whose_data_fails_still_reports_its_own_mistakes(tmp
 
 # ---- data and train blocks: each mistake, also when a linked block has its own ----
 
-DATA_AND_METRIC = """\
-model M {
-    input image(1, 8, 8)
-    flatten -> linear(10)
-}
-data d {
-    source sklearn_digit
-    batch 32
-}
-train {
-    model M
-    data d
-    metrics accuracy, acuracy
-    epochs 1
-}
-"""
 
 
 def test_a_misspelt_metric_is_reported_while_the_data_block_has_an_error(write_spec):
