@@ -191,6 +191,18 @@ def test_hover_on_a_call_with_an_error_shows_the_call_and_its_error_not_the_stan
     assert "identity" not in value and "0 parameters" not in value
 
 
+def test_hover_on_a_failed_block_call_or_unknown_name_shows_what_was_written_and_why_it_failed(tmp_path):
+    text = ("block Res(ch, drop=0.1) {\n    conv(ch, 3, padding=1)\n}\n"
+            "model M {\n    input image(3, 8, 8)\n    Res(8, dropp=1) -> relu\n    lnear(3)\n}\n")
+    analysis = Analysis(str(tmp_path / "m.dlspec"), text)
+    from dlspec.editor.hover import hover
+    block = hover(analysis, 6, 6)
+    assert block.startswith("```dlspec\nblock Res(ch, drop=0.1)\n```")
+    assert "**error**: Res has no argument 'dropp'. Did you mean 'drop'?" in block and "input [3, 8, 8]" in block
+    unknown = hover(analysis, 7, 6)
+    assert unknown.startswith("`lnear`") and "unknown layer or block 'lnear'. Did you mean 'linear'?" in unknown
+
+
 def test_a_misspelt_metric_is_a_diagnostic_while_the_data_block_has_an_error(lsp, tmp_path):
     uri = lsp.open(tmp_path / "metric.dlspec", DATA_AND_METRIC)
     errors = [d for d in lsp.diagnostics_of(uri) if d.severity == T.DiagnosticSeverity.Error]
