@@ -135,7 +135,7 @@ MALFORMED = {
     "content_length_abc": b'Content-Length: abc\r\n\r\n{"jsonrpc": "2.0", "method": "x"}',
     "short_length": b"Content-Length: 10\r\n\r\n" + json.dumps({"jsonrpc": "2.0", "id": 999, "method": "x"}).encode(),
     "header_without_length": b"Content-Type: application/vscode-jsonrpc\r\n\r\n{\"jsonrpc\": \"2.0\"}",
-    "random_bytes": bytes(random.Random(21).randrange(256) for _ in range(5000)),
+    "random_bytes": random.Random(21).randbytes(5000),
     "length_past_the_body": b"Content-Length: 400\r\n\r\n{\"jsonrpc\": \"2.0\"}",
     "json_that_is_no_message": frame([1, 2, 3]) + frame({"jsonrpc": "2.0", "id": "x"}),
 }
@@ -207,6 +207,26 @@ def test_the_framer_finds_the_message_after_each_malformed_input_in_any_chunking
     assert not framer.waiting
     if name != "json_that_is_no_message":
         assert len(problems) >= 1
+
+
+def test_the_framer_recovers_every_good_message_around_random_framing_debris():
+    good = {"jsonrpc": "2.0", "id": 1, "method": "m", "params": {"text": "Content-Length: 3\r\n\r\n"}}
+    tokens = [b"Content-Length:", b"content-length: 7", b" 12", b"\r\n", b"\r\n\r\n", b"abc", b"{", b"}", b'"',
+              frame(good)[:30], b"\xff\xfe"]
+    for seed in range(40):
+        rng = random.Random(seed)
+        debris = b"".join(rng.choice(tokens + [rng.randbytes(rng.randrange(1, 40))]) for _ in range(rng.randrange(1, 30)))
+        data = frame(good) + debris + frame(good) + frame(good)
+        problems = []
+        framer = Framer(problems.append)
+        messages, at = [], 0
+        while at < len(data):
+            step = rng.randrange(1, 200)
+            messages += framer.feed(data[at:at + step])
+            at += step
+        if framer.waiting:  # a length in the debris reached past the end: given up after STALL_S
+            messages += framer.give_up()
+        assert messages[0] == good and messages[-2:] == [good, good] and messages.count(good) == 3, (seed, debris)
 
 
 def test_the_framer_reports_each_problem_once_and_says_what_it_was():

@@ -6,8 +6,8 @@ header: `Content-Length: abc`, a length shorter than its body, a header block
 without the length, or stray bytes put it out of step for good. `Framer`
 instead resynchronises: anything it cannot use is reported (once per
 problem) and skipped up to the next `Content-Length:` header, a body that is
-not JSON is dropped and searched for a header that began inside it (a length
-longer than its body swallowed the next message), and a message that stops
+not JSON is dropped and read again for a header that began inside it (a
+length longer than its body swallowed the next message), and a message that stops
 arriving is given up after STALL_S seconds (`give_up`), so no input leaves the
 server waiting for ever.
 """
@@ -97,7 +97,7 @@ class Framer:
         value = bytes(self.buffer[head.end():line_end])
         rest = bytes(self.buffer[line_end + 2:end + 2])
         match = _LENGTH.fullmatch(value)
-        if match is None or not _HEADER_LINES.fullmatch(rest):
+        if match is None or not _HEADER_LINES.fullmatch(rest) or _HEADER.search(rest):  # one length, only
             shown = bytes(self.buffer[:line_end])[:80]
             self._problem(f"malformed header {shown!r} (expected 'Content-Length: <bytes>' and 'Name: value' lines);"
                           " skipped to the next message")
@@ -115,9 +115,7 @@ class Framer:
             return self.decode(body)
         except ValueError as exc:  # not JSON (UnicodeDecodeError and JSONDecodeError are ValueErrors)
             self._problem(f"a message of {len(body)} bytes is not JSON ({exc}); dropped")
-            inside = _HEADER.search(body, 1)
-            if inside is not None:  # its length was too long: the next message began inside it
-                self.buffer[:0] = body[inside.start():]
+            self.buffer[:0] = body  # its length may have been too long: the next message may begin inside
             return None
         except Exception as exc:  # JSON, but not a message the protocol can read: only this one is lost
             self.report(f"a message could not be read ({type(exc).__name__}: {exc}); dropped")
