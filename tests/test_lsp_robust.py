@@ -150,9 +150,13 @@ def test_malformed_framing_is_skipped_and_the_next_hover_answered(server, name):
         assert len(server.logs) > before and all(log.startswith("dlspec: ") for log in server.logs[before:])
 
 
-def test_hover_and_completion_are_answered_within_a_second_while_a_5mb_document_is_analysed(server, tmp_path):
-    line = "    linear(8) -> relu  # " + "x" * 60 + "\n"
-    big = "let width = 8\nmodel Big {\n    input vector(8)\n" + line * (5_000_000 // len(line)) + "}\n"
+BIG = {"5mb": ("    linear(8) -> relu  # " + "x" * 60 + "\n", 5_000_000 // 86), "10000_layers": ("    linear(8)\n", 10_000)}
+
+
+@pytest.mark.parametrize("name", BIG)
+def test_hover_and_completion_are_answered_within_a_second_while_a_large_document_is_analysed(server, tmp_path, name):
+    line, count = BIG[name]
+    big = "let width = 8\nmodel Big {\n    input vector(8)\n" + line * count + "}\n"
     uri = (tmp_path / "big.dlspec").as_uri()
     server.open(uri, big)
     time.sleep(0.5)  # the analysis has begun

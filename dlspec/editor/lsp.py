@@ -269,6 +269,7 @@ def make_server(run_plugins: bool = True) -> DlspecServer:
         ls.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
 
     @server.feature(T.TEXT_DOCUMENT_HOVER)
+    @server.thread()  # it may wait for an analysis: messages meanwhile are still read
     @_answer_empty(None)
     def on_hover(ls, params):
         analysis, line, column = _at_cursor(ls, params)
@@ -280,6 +281,7 @@ def make_server(run_plugins: bool = True) -> DlspecServer:
                        _range(analysis, word.line, word.column, ls.encoding))
 
     @server.feature(T.TEXT_DOCUMENT_COMPLETION, T.CompletionOptions(trigger_characters=["(", ","]))
+    @server.thread()  # it may wait for an analysis: messages meanwhile are still read
     @_answer_empty([])
     def on_completion(ls, params):
         analysis, line, column = _at_cursor(ls, params)
@@ -288,6 +290,7 @@ def make_server(run_plugins: bool = True) -> DlspecServer:
                 for c in complete(analysis, line, column)]
 
     @server.feature(T.TEXT_DOCUMENT_DEFINITION)
+    @server.thread()  # it may wait for an analysis: messages meanwhile are still read
     @_answer_empty(None)
     def on_definition(ls, params):
         analysis, line, column = _at_cursor(ls, params)
@@ -305,4 +308,5 @@ def make_server(run_plugins: bool = True) -> DlspecServer:
 def serve(run_plugins: bool = True) -> None:
     """Run the server on stdin/stdout until the editor shuts it down."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+    sys.setswitchinterval(0.001)  # a request waiting for the interpreter gets it sooner from a running analysis
     make_server(run_plugins).start_io()
