@@ -261,3 +261,75 @@ def test_unopened_documents_are_read_only_when_regular_and_under_the_cap(tmp_pat
             read_unopened(str(tmp_path / "pipe"))
     with pytest.raises(NotReadable, match="cannot read .*missing"):
         read_unopened(str(tmp_path / "missing.dlspec"))
+
+
+# ---- in process: the analysis worker (documents.py), with a stand-in analysis that waits when told ----
+
+
+class _Checks:
+    """Documents whose analyses are recorded, and held while `hold` is clear for texts starting with 'hold'."""
+
+    def __init__(self):
+        from dlspec.diagnostics import Diagnosis
+        from dlspec.editor.analysis import Analysis
+        from dlspec.editor.documents import Documents
+        self.analysed, self.published = [], []
+        self.hold = threading.Event()
+
+        def analyse(path, text):
+            self.analysed.append(text)
+            if text.startswith("hold"):
+                assert self.hold.wait(ANSWER_S)
+            if text == "broken":
+                raise RuntimeError("a bug in a check")
+            return Analysis(path, text, diagnosis=Diagnosis(path, text))
+        self.documents = Documents(analyse, lambda uri, version, analysis, failure:
+                                   self.published.append((uri, version, analysis.text, repr(failure))))
+
+    def until(self, condition) -> None:
+        deadline = time.monotonic() + ANSWER_S
+        while not condition():
+            assert time.monotonic() < deadline, (self.analysed, self.published)
+            time.sleep(0.01)
+
+
+def test_versions_superseded_before_or_during_their_analysis_are_dropped():
+    checks = _Checks()
+    checks.documents.update("u", "a.dlspec", "hold 1", 1)
+    checks.until(lambda: checks.analysed == ["hold 1"])
+    checks.documents.update("u", "a.dlspec", "hold 2", 2)  # never analysed: superseded before it started
+    checks.documents.update("u", "a.dlspec", "three", 3)
+    checks.hold.set()
+    assert checks.documents.analysis("u").text == "three"  # a quick document: the request waits for its check
+    checks.until(lambda: checks.published)
+    assert checks.analysed == ["hold 1", "three"]
+    assert checks.published == [("u", 3, "three", "None")]  # the result for 'hold 1' was thrown away
+
+
+def test_while_a_large_document_is_analysed_requests_are_answered_at_once_and_small_ones_go_first():
+    from dlspec.editor.documents import QUICK_BYTES
+    checks = _Checks()
+    large = "hold" + "#" * QUICK_BYTES
+    checks.documents.update("large", "l.dlspec", large, 1)
+    checks.until(lambda: checks.analysed == [large])
+    checks.documents.update("larger", "l2.dlspec", "#" * (2 * QUICK_BYTES), 1)
+    checks.documents.update("small", "s.dlspec", "small", 1)
+    for uri, text in (("large", large), ("small", "small")):
+        start = time.monotonic()
+        provisional = checks.documents.analysis(uri)
+        assert time.monotonic() - start < 0.5 and provisional.text == text and provisional.diagnosis.plans == {}
+    checks.hold.set()
+    checks.until(lambda: len(checks.published) == 3)
+    assert [text[:5] for text in checks.analysed] == ["hold#", "small", "#####"]  # the smallest first
+
+
+def test_an_analysis_that_fails_is_reported_and_the_worker_goes_on():
+    checks = _Checks()
+    checks.documents.update("u", "a.dlspec", "broken", 1)
+    checks.until(lambda: checks.published)
+    assert checks.published == [("u", 1, "broken", "RuntimeError('a bug in a check')")]
+    checks.documents.update("u", "a.dlspec", "fine", 2)
+    checks.until(lambda: len(checks.published) == 2)
+    assert checks.published[1] == ("u", 2, "fine", "None")
+    checks.documents.forget("u")
+    assert checks.documents.analysis("u") is None

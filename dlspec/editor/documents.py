@@ -120,12 +120,15 @@ class Documents:
         with self._changed:
             return uri in self._docs
 
-    def analysis(self, uri: str) -> Analysis:
-        """The analysis of the document's current text, or a provisional one when that is slow to come."""
+    def analysis(self, uri: str) -> Optional[Analysis]:
+        """The analysis of the document's current text, or a provisional one when that is slow to come;
+        None when the document is not (or no longer) known."""
         start = time.monotonic()
         with self._changed:
             while True:
-                doc = self._docs[uri]
+                doc = self._docs.get(uri)
+                if doc is None:
+                    return None
                 if not doc.stale:
                     return doc.done
                 waited = time.monotonic() - start

@@ -58,21 +58,24 @@ class DlspecServer(LanguageServer):
         return getattr(encoding, "value", encoding)
 
     def update(self, uri: str) -> None:
-        """Queue the analysis of an open document's text as the workspace holds it now."""
-        doc = self.workspace.get_text_document(uri)
-        self.documents.update(uri, _path(doc), doc.source, doc.version)
+        """Queue the analysis of an open document's text as the workspace holds it now (nothing when closed)."""
+        doc = self.workspace.text_documents.get(_unquote(uri))
+        if doc is not None:  # never get_text_document: for a closed document it reads the file, whatever it is
+            self.documents.update(uri, _path(doc), doc.source, doc.version)
 
     def analysis(self, uri: str) -> Analysis:
         """The analysis a request reads; a document the editor has not opened is read only when it is safe."""
         if self.workspace.text_documents.get(_unquote(uri)) is not None:
-            if uri not in self.documents:
-                self.update(uri)
+            self.update(uri)  # nothing to do unless this request came before its change was handled
         else:
             path = to_fs_path(uri) if uri.startswith("file:") else None
             if path is None:
                 raise NotReadable(f"{uri} is not open in the editor and not a file")
             self.documents.update(uri, path, read_unopened(path), None)
-        return self.documents.analysis(uri)
+        found = self.documents.analysis(uri)
+        if found is None:
+            raise NotReadable(f"{uri} was closed while the request waited")
+        return found
 
     def _analysed(self, uri: str, version: Optional[int], analysis: Analysis, failure) -> None:
         """Publish a finished analysis's diagnostics (none when the check itself failed; that is logged)."""
