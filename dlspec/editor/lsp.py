@@ -17,6 +17,7 @@ import logging
 import sys
 import threading
 from typing import Optional
+from urllib.parse import unquote
 
 from lsprotocol import types as T
 from pygls.io_ import StdoutWriter
@@ -59,13 +60,13 @@ class DlspecServer(LanguageServer):
 
     def update(self, uri: str) -> None:
         """Queue the analysis of an open document's text as the workspace holds it now (nothing when closed)."""
-        doc = self.workspace.text_documents.get(_unquote(uri))
+        doc = self.workspace.text_documents.get(unquote(uri))
         if doc is not None:  # never get_text_document: for a closed document it reads the file, whatever it is
             self.documents.update(uri, _path(doc), doc.source, doc.version)
 
     def analysis(self, uri: str) -> Analysis:
         """The analysis a request reads; a document the editor has not opened is read only when it is safe."""
-        if self.workspace.text_documents.get(_unquote(uri)) is not None:
+        if self.workspace.text_documents.get(unquote(uri)) is not None:
             self.update(uri)  # nothing to do unless this request came before its change was handled
         else:
             path = to_fs_path(uri) if uri.startswith("file:") else None
@@ -111,8 +112,8 @@ class DlspecServer(LanguageServer):
     def _handle(self, message) -> None:
         try:
             self.protocol.handle_message(message)
-        except Exception:  # JSON that is no JSON-RPC message (a list, a number, no "jsonrpc"): the next may be
-            logger.exception("dlspec lsp: a message could not be handled")
+        except Exception as exc:  # JSON that is no JSON-RPC message (a list, a number, no "jsonrpc")
+            self._framing_problem(f"a message could not be handled ({type(exc).__name__}: {exc}); dropped")
 
     def _framing_problem(self, text: str) -> None:
         logger.warning("dlspec lsp: %s", text)
@@ -129,11 +130,6 @@ class _LockedWriter(StdoutWriter):
     def write(self, data: bytes) -> None:
         with self._lock:
             super().write(data)
-
-
-def _unquote(uri: str) -> str:
-    from urllib.parse import unquote
-    return unquote(uri)
 
 
 def _path(doc) -> str:
