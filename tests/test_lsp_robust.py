@@ -332,3 +332,13 @@ def test_an_analysis_that_fails_is_reported_and_the_worker_goes_on():
     assert checks.published[1] == ("u", 2, "fine", "None")
     checks.documents.forget("u")
     assert checks.documents.analysis("u") is None
+
+
+def test_a_save_during_the_analysis_of_the_same_text_is_checked_again():
+    checks = _Checks()
+    checks.documents.update("u", "a.dlspec", "hold", 1)
+    checks.until(lambda: checks.analysed == ["hold"])
+    checks.documents.recheck("u")  # saved: an included file may have changed after the check read it
+    checks.hold.set()
+    checks.until(lambda: len(checks.published) == 1)
+    assert checks.analysed == ["hold", "hold"]

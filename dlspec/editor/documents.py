@@ -77,6 +77,7 @@ class _Document:
     version: Optional[int]
     changed_at: float
     stale: bool = True  # its text has no finished analysis yet
+    generation: int = 0  # counts changes and rechecks: an analysis begun before the last one is out of date
     done: Optional[Analysis] = None  # the last finished analysis (of this text when not stale)
 
 
@@ -100,8 +101,8 @@ class Documents:
             doc = self._docs.get(uri)
             if doc is not None and (doc.path, doc.text, doc.version) == (path, text, version):
                 return
-            done = doc.done if doc is not None else None
-            self._docs[uri] = _Document(path, text, version, time.monotonic(), done=done)
+            done, generation = (doc.done, doc.generation + 1) if doc is not None else (None, 0)
+            self._docs[uri] = _Document(path, text, version, time.monotonic(), done=done, generation=generation)
             self._wake()
 
     def recheck(self, uri: str) -> None:
@@ -109,7 +110,7 @@ class Documents:
         with self._changed:
             doc = self._docs.get(uri)
             if doc is not None:
-                doc.stale, doc.changed_at = True, time.monotonic()
+                doc.stale, doc.changed_at, doc.generation = True, time.monotonic(), doc.generation + 1
                 self._wake()
 
     def forget(self, uri: str) -> None:
@@ -157,7 +158,7 @@ class Documents:
         self._changed.notify_all()
 
     def _next(self) -> tuple:
-        """(uri, path, text): the smallest stale document whose last change is DEBOUNCE_S old (waits for one)."""
+        """(uri, path, text, generation): the smallest stale document whose last change is DEBOUNCE_S old (waits for one)."""
         while True:
             now = time.monotonic()
             stale = [(len(d.text), u) for u, d in self._docs.items() if d.stale]
@@ -166,14 +167,14 @@ class Documents:
                 uri = min(due)[1]
                 doc = self._docs[uri]
                 self._running = (uri, len(doc.text))
-                return uri, doc.path, doc.text
+                return uri, doc.path, doc.text, doc.generation
             self._changed.wait(DEBOUNCE_S if stale else None)
 
     def _work(self) -> None:
         _lower_priority()  # the request thread comes first when both want the processor
         while True:
             with self._changed:
-                uri, path, text = self._next()
+                uri, path, text, generation = self._next()
             failure = None
             try:
                 analysis = self._analyse(path, text)
@@ -183,7 +184,7 @@ class Documents:
             with self._changed:
                 self._running = None
                 doc = self._docs.get(uri)
-                current = doc is not None and doc.stale and (doc.path, doc.text) == (path, text)
+                current = doc is not None and doc.generation == generation
                 if current:
                     doc.stale, doc.done, version = False, analysis, doc.version
                 self._changed.notify_all()
