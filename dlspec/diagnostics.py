@@ -12,7 +12,9 @@ not only the first. The stages, each going on past what it can:
    substitute changed the shapes after it. `Diagnosis.stand_ins` says which
    calls were replaced and why (an editor shows the call and its error, not
    the stand-in);
-4. data and train blocks, each on its own.
+4. data and train blocks, each on its own; after an error in a setting the
+   block is read again without it, so its other mistakes are found too (a
+   train block's own settings are read before the model and data it names).
 
 Errors inside a declaration that had a syntax error, and errors naming
 something declared on a line that was cut away, are consequences, not
@@ -124,13 +126,6 @@ def _models_to_check(diag: Diagnosis, model: Optional[str], train: Optional[str]
         diag.errors.append(exc)
         return []
     return spec.model_names
-
-
-def _collect(diag: Diagnosis, check, *args) -> None:
-    try:
-        check(*args)
-    except DlspecError as exc:
-        diag.errors.append(exc)
 
 
 def _check_blocks(diag: Diagnosis) -> None:
