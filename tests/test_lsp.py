@@ -189,6 +189,10 @@ def test_hover_on_a_call_with_an_error_shows_the_call_and_its_error_not_the_stan
     assert "**error**: conv has no argument 'paddin'. Did you mean 'padding' or 'padding_mode'?" in value
     assert "input [3, 8, 8]" in value
     assert "identity" not in value and "0 parameters" not in value
+    after = lsp.hover(uri, 3, 33).contents.value  # relu: planned with the conv passing its input on
+    assert "[3, 8, 8] → **[3, 8, 8]**" in after
+    assert after.endswith("*These shapes assume that the call with an error on line 4 passes its input on unchanged.*")
+    assert "assume" not in lsp.hover(uri, 0, 5).contents.value  # the let: no shapes
 
 
 def test_hover_on_a_failed_block_call_or_unknown_name_shows_what_was_written_and_why_it_failed(tmp_path):

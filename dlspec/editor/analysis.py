@@ -63,6 +63,22 @@ class Analysis:
                     found.append(node)
         return found
 
+    def stand_ins_before(self, line: int, column: int) -> list:
+        """Lines of the calls with an error (planned as `identity`) that come before the call at a position
+        in the models using it: the shapes shown there assume those pass their input on unchanged."""
+        stand_ins = self.diagnosis.stand_ins
+        lines = set()
+        for plan in self.diagnosis.plans.values():
+            before = []
+            for node in _walk(plan):
+                loc = node.loc
+                if loc.file == self.path and (loc.line, loc.column) == (line, column):
+                    lines.update(before)
+                    break
+                if (loc.file, loc.line, loc.column) in stand_ins:
+                    before.append(loc.line)
+        return sorted(lines)
+
     def stand_in_at(self, line: int, column: int):
         """The error of the call at a position when the checks replaced it by `identity` to go on; else None."""
         return self.diagnosis.stand_ins.get((self.path, line, column))

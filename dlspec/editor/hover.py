@@ -29,7 +29,7 @@ def hover(analysis: Analysis, line: int, column: int) -> Optional[str]:
     if failed is not None:
         return _failed_call(word.text, failed, nodes, program)
     if nodes:
-        return _call(nodes, program)
+        return _call(nodes, program) + _caveat(analysis.stand_ins_before(word.line, word.column))
     if program is not None and word.text in program.lets:
         return _let(program, word.text)
     if program is not None and word.text in program.blocks:
@@ -49,6 +49,14 @@ def _call(nodes: list, program) -> str:
         rows = rows[:MAX_USES_SHOWN] + [f"… {len(nodes) - MAX_USES_SHOWN} more uses"]
     title = "this line" if len(nodes) == 1 else f"this line, {len(nodes)} uses"
     return head + f"\n\n---\n{title}:\n\n" + "\n\n".join(rows)
+
+
+def _caveat(lines: list) -> str:
+    if not lines:
+        return ""
+    where = ", ".join(map(str, lines))
+    return (f"\n\n*These shapes assume that the call with an error on line{'s' if len(lines) > 1 else ''} {where} "
+            "passes its input on unchanged.*")
 
 
 def _failed_call(name: str, error, nodes: list, program) -> str:
