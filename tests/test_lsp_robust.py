@@ -175,6 +175,20 @@ def test_hover_and_completion_are_answered_within_a_second_while_a_large_documen
     server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
 
 
+@pytest.mark.parametrize("params", [{"textDocument": {"uri": 5}, "position": {"line": "a", "character": 0}},
+                                    {"position": None}, "text", None])
+def test_a_request_whose_params_cannot_be_read_gets_an_error_answer(server, params):
+    server.next_id += 1
+    server.send(frame({"jsonrpc": "2.0", "id": server.next_id, "method": "textDocument/hover", "params": params}))
+    deadline = time.monotonic() + ANSWER_S
+    while True:
+        message = server.messages.get(timeout=max(deadline - time.monotonic(), 0.001))
+        if message.get("id") == server.next_id:
+            break
+    assert message["error"]["code"] in (-32602, -32603), message
+    _answers_a_hover(server)
+
+
 def test_the_end_of_the_input_ends_the_server(tmp_path):
     raw = RawServer(tmp_path)
     raw.send(b"Content-Length: 5\r\n\r\n{\"a\"")  # cut short, then closed

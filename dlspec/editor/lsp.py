@@ -20,6 +20,7 @@ from typing import Optional
 from urllib.parse import unquote
 
 from lsprotocol import types as T
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
@@ -97,8 +98,7 @@ class DlspecServer(LanguageServer):
         """Serve on stdin/stdout until the editor exits or closes stdin; malformed framing is skipped."""
         self._stop_event = threading.Event()
         self.protocol.set_writer(_LockedWriter(stdout or sys.stdout.buffer))
-        framer = Framer(self._framing_problem,
-                        lambda body: json.loads(body, object_hook=self.protocol.structure_message))
+        framer = Framer(self._framing_problem, self._decode)
         try:
             asyncio.run(read_messages(stdin or sys.stdin.buffer, framer, self._handle, self._stop_event))
             logger.info("dlspec lsp: the editor closed the input; exiting")
@@ -108,6 +108,20 @@ class DlspecServer(LanguageServer):
             pass
         finally:
             self.shutdown()
+
+    def _decode(self, body: bytes):
+        """A message body as pygls's message object; a request whose params it cannot read is answered with
+        an error (the client would wait for ever otherwise) before the Framer reports and drops it."""
+        try:
+            return json.loads(body, object_hook=self.protocol.structure_message)
+        except ValueError:  # not JSON: a framing problem, for the Framer
+            raise
+        except Exception as exc:
+            raw = json.loads(body)
+            if isinstance(raw, dict) and isinstance(raw.get("id"), (int, str)) and "method" in raw:
+                error = exc if isinstance(exc, JsonRpcException) else JsonRpcInvalidParams()
+                self.protocol._send_response(raw["id"], error=error.to_response_error())
+            raise
 
     def _handle(self, message) -> None:
         try:
