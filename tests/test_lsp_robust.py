@@ -97,7 +97,7 @@ class RawServer:
         try:
             self.request("shutdown", None, ANSWER_S)
             self.notify("exit", None)
-            self.process.wait(timeout=ANSWER_S)
+            assert self.process.wait(timeout=ANSWER_S) == 0, b"".join(self.stderr)[-2000:]  # no abort at exit
         finally:
             if self.process.poll() is None:
                 self.process.kill()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import threading
 from typing import Callable, Optional
@@ -162,7 +163,7 @@ async def read_messages(stream, framer: Framer, handle: Callable[[object], None]
 
 def _pump(stream, loop, chunks) -> None:
     """Read whatever bytes have arrived (a whole message need not have) and queue them; b"" at the end."""
-    read = getattr(stream, "read1", stream.read)
+    read = _reader(stream)
     data = b"-"
     while data:
         try:
@@ -173,3 +174,13 @@ def _pump(stream, loop, chunks) -> None:
             loop.call_soon_threadsafe(chunks.put_nowait, data)
         except RuntimeError:  # the loop is gone: the server stopped
             return
+
+
+def _reader(stream) -> Callable[[int], bytes]:
+    """A read of whatever has arrived. On a real file, os.read on its descriptor: a thread blocked in the
+    buffered reader holds its lock, and Python aborts at exit when it finds that lock taken."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # an in-memory stream
+        return getattr(stream, "read1", stream.read)
+    return lambda size: os.read(fd, size)
