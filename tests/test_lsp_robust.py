@@ -189,6 +189,36 @@ def test_a_request_whose_params_cannot_be_read_gets_an_error_answer(server, para
     _answers_a_hover(server)
 
 
+def _hostile(rng: random.Random, uri: str) -> bytes:
+    """One hostile input: random bytes, a cut message, a wrong or huge length, JSON that is no message, deep
+    nesting, a misspelt header, or a well-framed request with nonsense parameters."""
+    params = rng.choice([None, {}, [], 5, "x", {"textDocument": {"uri": rng.choice([uri, "file:///dev/zero", "untitled:1",
+                                                                                    "file:///no/such.dlspec", 5])},
+                                                "position": {"line": rng.choice([0, -1, 10 ** 12, "a"]),
+                                                             "character": rng.choice([0, -5, 10 ** 9])}}])
+    request = frame({"jsonrpc": "2.0", "id": f"h{rng.randrange(10 ** 6)}", "params": params,
+                     "method": rng.choice(["textDocument/hover", "textDocument/completion", "textDocument/definition",
+                                           "textDocument/didChange", "$/cancelRequest", "no/such/method"])})
+    nested = b"[" * 50_000 + b"]" * 50_000
+    return rng.choice([
+        rng.randbytes(rng.randrange(1, 3000)),
+        request[:rng.randrange(len(request))],
+        b"Content-Length: %d\r\n\r\n" % rng.randrange(100) + rng.randbytes(rng.randrange(100)),
+        frame(rng.choice([[], 1, "s", None, {"jsonrpc": "1.0"}, {"jsonrpc": "2.0", "id": None, "method": "x"}])),
+        b"Content-Length: 99999999999\r\n\r\n{}",
+        b"Content-Length: %d\r\n\r\n" % len(nested) + nested,
+        request,
+        request.replace(b"Content-Length", b"Content-Lenght"),
+        b"\r\n" * rng.randrange(5) + b"Content-Length: 7\r\nNo header line\r\n\r\n{\"a\":1}",
+    ])
+
+
+def test_a_hover_is_answered_after_each_of_many_hostile_inputs(server):
+    rng = random.Random(161)
+    for _ in range(161):
+        _answers_a_hover(server, payload=_hostile(rng, server.uri))
+
+
 def test_the_end_of_the_input_ends_the_server(tmp_path):
     raw = RawServer(tmp_path)
     raw.send(b"Content-Length: 5\r\n\r\n{\"a\"")  # cut short, then closed
