@@ -9,8 +9,12 @@ not only the first. The stages, each going on past what it can:
 3. models: each is planned on its own. A step that fails is replaced by
    `identity` and the model planned again, so later unknown names and bad
    arguments are found too; a later shape error is not reported, since the
-   substitute changed the shapes after it;
-4. data and train blocks, each on its own.
+   substitute changed the shapes after it. `Diagnosis.stand_ins` says which
+   calls were replaced and why (an editor shows the call and its error, not
+   the stand-in);
+4. data and train blocks, each on its own; after an error in a setting the
+   block is read again without it, so its other mistakes are found too (a
+   train block's own settings are read before the model and data it names).
 
 Errors inside a declaration that had a syntax error, and errors naming
 something declared on a line that was cut away, are consequences, not
@@ -41,7 +45,8 @@ class Diagnosis:
     others, in the order raised); `more` says errors were left out after the
     cap. `spec` is the spec loaded from the parts that parse (None when even
     that failed) and `plans` the model plans made, failing steps replaced by
-    `identity`; editors read shapes from them.
+    `identity`; editors read shapes from them. `stand_ins` maps the place
+    (file, line, column) of each call so replaced to the error that replaced it.
     """
 
     path: str
@@ -52,6 +57,7 @@ class Diagnosis:
     spec: Optional[Spec] = None
     plans: dict = field(default_factory=dict)
     recovered: Optional[Recovered] = None
+    stand_ins: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -122,23 +128,68 @@ def _models_to_check(diag: Diagnosis, model: Optional[str], train: Optional[str]
     return spec.model_names
 
 
-def _collect(diag: Diagnosis, check, *args) -> None:
-    try:
-        check(*args)
-    except DlspecError as exc:
-        diag.errors.append(exc)
-
-
 def _check_blocks(diag: Diagnosis) -> None:
-    """Every data and train block on its own (loading no data)."""
+    """Every data and train block on its own (loading no data), each mistake of each block."""
     from .data.config import read_data
     from .train.config import read_train
-    program = diag.spec.program
+    spec = diag.spec
+    program = spec.program
     env = program.global_env()
     for decl in program.data.values():
-        _collect(diag, read_data, decl, env)
-    for name in program.trains:
-        _collect(diag, read_train, diag.spec, name)
+        _check_settings(diag, decl, lambda d: read_data(d, env))
+    for name, decl in program.trains.items():
+        _check_settings(diag, decl, lambda d, name=name: read_train(_with_train(spec, name, d), name))
+
+
+def _check_settings(diag: Diagnosis, decl, read) -> None:
+    """`read(decl)` a data or train block; after an error in one of its settings, read it again without that
+    setting, so each independent mistake of the block is reported, not only the first. After a setting is
+    left out, an error outside the settings still there is a consequence (a default taking its place) or
+    belongs to a linked declaration, whose own check reports it: not reported."""
+    left_out = False
+    for _ in range(MAX_REPORTED_ERRORS + 1):
+        try:
+            read(decl)
+            return
+        except DlspecError as exc:
+            error = exc
+        index = _setting_at(diag.spec.program, decl, error.loc)
+        if index is None and left_out:
+            return
+        diag.errors.append(error)
+        if index is None:
+            return
+        decl, left_out = replace(decl, settings=decl.settings[:index] + decl.settings[index + 1:]), True
+
+
+def _setting_at(program, decl, loc) -> Optional[int]:
+    """The index of the setting of `decl` an error at `loc` lies in; None outside its settings."""
+    if loc is None or loc.file != decl.loc.file:
+        return None
+    starts = [(s.loc.line, s.loc.column) for s in decl.settings]
+    end = _next_declaration_line(program, decl)
+    place = (loc.line, loc.column)
+    for i, start in enumerate(starts):
+        following = starts[i + 1] if i + 1 < len(starts) else (end, 0)
+        if start <= place < following:
+            return i
+    return None
+
+
+def _next_declaration_line(program, decl) -> int:
+    """The first line of the next declaration after `decl` in its file (a very large number when none)."""
+    after = [d.loc.line for table in (program.lets, program.blocks, program.models, program.data, program.trains)
+             for d in table.values() if d.loc.file == decl.loc.file and d.loc.line > decl.loc.line]
+    return min(after, default=10 ** 9)
+
+
+def _with_train(spec: Spec, name, decl) -> Spec:
+    """`spec` with train block `name` replaced by `decl` (the same spec when it is unchanged)."""
+    if spec.program.trains.get(name) is decl:
+        return spec
+    trial = Spec(replace(spec.program, trains={**spec.program.trains, name: decl}), spec.text)
+    trial.prefer_train(spec.train_name)
+    return trial
 
 
 # ---- models, going on past a failing step ------------------------------
@@ -165,8 +216,11 @@ def _check_model(diag: Diagnosis, name: str) -> None:
             diag.errors.append(error)
         if spec.data_errors.get(name) is error:  # vector(auto)'s data failed: go on with a provisional
             width = (1,)  # width, for the model's own mistakes (its shape errors may come from the guess)
-        elif not _replace_failing_step(spec.program, tables, error.loc):
-            return
+        else:
+            replaced_call = _replace_failing_step(spec.program, tables, error.loc)
+            if replaced_call is None:
+                return
+            diag.stand_ins[_place(replaced_call)] = error
         replaced = True
         trial = Spec(replace(spec.program, **tables), spec.text)
         trial.prefer_train(spec.train_name)
@@ -194,10 +248,15 @@ def _uses_cut_block(diag: Diagnosis, body: ir.Body, seen: set) -> bool:
     return False
 
 
-def _replace_failing_step(program, tables: dict, loc) -> bool:
-    """Replace, in `tables`, the step an error at `loc` lies in by `identity`; False when it lies in no step."""
+def _place(loc) -> tuple:
+    return (loc.file, loc.line, loc.column)
+
+
+def _replace_failing_step(program, tables: dict, loc):
+    """Replace, in `tables`, the step an error at `loc` lies in by `identity`; the Loc of the call replaced,
+    None when the error lies in no step."""
     if loc is None:
-        return False
+        return None
     landmarks = []  # (line, column, owner table, owner name, node)
     for decl in list(program.lets.values()) + list(program.data.values()) + list(program.trains.values()):
         landmarks.append((decl.loc, None, None, decl))
@@ -209,14 +268,14 @@ def _replace_failing_step(program, tables: dict, loc) -> bool:
             landmarks += [(node.loc, table, decl.name, node) for node in _nodes(decl.body)]
     before = [m for m in landmarks if m[0].file == loc.file and (m[0].line, m[0].column) <= (loc.line, loc.column)]
     if not before:
-        return False
+        return None
     _, table, owner, node = max(before, key=lambda m: (m[0].line, m[0].column, isinstance(m[3], ir.Step)))
     if not isinstance(node, ir.Step):
-        return False
+        return None
     identity = ir.Step(ir.Name("identity", node.target.loc), node.label, node.loc)
     decl = tables[table][owner]
     tables[table][owner] = replace(decl, body=_swap_body(decl.body, node, identity))
-    return True
+    return node.target.loc
 
 
 def _nodes(body: ir.Body):

@@ -24,6 +24,24 @@ model C {
     conv(4, 3)
 }
 """
+# A data block with an error and a train block with a misspelt metric: both must be reported (test_multi_errors,
+# test_lsp).
+DATA_AND_METRIC = """\
+model M {
+    input image(1, 8, 8)
+    flatten -> linear(10)
+}
+data d {
+    source sklearn_digit
+    batch 32
+}
+train {
+    model M
+    data d
+    metrics accuracy, acuracy
+    epochs 1
+}
+"""
 EXAMPLE_PLUGIN = ROOT / "examples" / "custom_layer_plugin"
 # The example plugin package is importable as if installed, so the registry
 # tests below exercise a real plugin layer alongside the built-ins.

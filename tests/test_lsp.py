@@ -12,7 +12,7 @@ from lsprotocol import types as T  # noqa: E402
 from pygls.lsp.client import LanguageClient  # noqa: E402
 from pygls.uris import from_fs_path  # noqa: E402
 
-from conftest import THREE_MISTAKES  # noqa: E402
+from conftest import DATA_AND_METRIC, THREE_MISTAKES  # noqa: E402
 from dlspec.catalog import registries  # noqa: E402
 from dlspec.editor.analysis import Analysis  # noqa: E402
 from dlspec.editor.names import SINGULAR  # noqa: E402
@@ -179,6 +179,39 @@ def test_hover_on_a_let_shows_its_value(lsp, tmp_path):
     uri = lsp.open(tmp_path / "lets.dlspec", text)
     assert "let wide = 64" in lsp.hover(uri, 4, 12).contents.value
     assert lsp.hover(uri, 3, 0) is None  # blank space: nothing to show
+
+
+def test_hover_on_a_call_with_an_error_shows_the_call_and_its_error_not_the_stand_in(lsp, tmp_path):
+    text = "let width = 16\nmodel M {\n    input image(3, 8, 8)\n    conv(width, 3, paddin=1) -> relu\n}\n"
+    uri = lsp.open(tmp_path / "paddin.dlspec", text)
+    value = lsp.hover(uri, 3, 5).contents.value
+    assert "conv(out, kernel, stride=1" in value and "Convolution" in value
+    assert "**error**: conv has no argument 'paddin'. Did you mean 'padding' or 'padding_mode'?" in value
+    assert "input [3, 8, 8]" in value
+    assert "identity" not in value and "0 parameters" not in value
+    after = lsp.hover(uri, 3, 33).contents.value  # relu: planned with the conv passing its input on
+    assert "[3, 8, 8] → **[3, 8, 8]**" in after
+    assert after.endswith("*These shapes assume that the call with an error on line 4 passes its input on unchanged.*")
+    assert "assume" not in lsp.hover(uri, 0, 5).contents.value  # the let: no shapes
+
+
+def test_hover_on_a_failed_block_call_or_unknown_name_shows_what_was_written_and_why_it_failed(tmp_path):
+    text = ("block Res(ch, drop=0.1) {\n    conv(ch, 3, padding=1)\n}\n"
+            "model M {\n    input image(3, 8, 8)\n    Res(8, dropp=1) -> relu\n    lnear(3)\n}\n")
+    analysis = Analysis(str(tmp_path / "m.dlspec"), text)
+    from dlspec.editor.hover import hover
+    block = hover(analysis, 6, 6)
+    assert block.startswith("```dlspec\nblock Res(ch, drop=0.1)\n```")
+    assert "**error**: Res has no argument 'dropp'. Did you mean 'drop'?" in block and "input [3, 8, 8]" in block
+    unknown = hover(analysis, 7, 6)
+    assert unknown.startswith("`lnear`") and "unknown layer or block 'lnear'. Did you mean 'linear'?" in unknown
+
+
+def test_a_misspelt_metric_is_a_diagnostic_while_the_data_block_has_an_error(lsp, tmp_path):
+    uri = lsp.open(tmp_path / "metric.dlspec", DATA_AND_METRIC)
+    errors = [d for d in lsp.diagnostics_of(uri) if d.severity == T.DiagnosticSeverity.Error]
+    assert [(d.range.start.line, d.range.start.character) for d in errors] == [(5, 11), (11, 22)]
+    assert "'sklearn_digit'" in errors[0].message and "unknown metric 'acuracy'" in errors[1].message
 
 
 def _built_in(kind: str) -> set:

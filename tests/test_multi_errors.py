@@ -14,7 +14,7 @@ from dlspec.language import ir
 from dlspec.language.recovery import parse_recovering
 from dlspec.layers.registry import LAYERS
 
-from conftest import SPECS, THREE_MISTAKES
+from conftest import DATA_AND_METRIC, SPECS, THREE_MISTAKES
 
 def _located(output: str) -> list:
     """(line, column) of every report in a CLI output, in the order printed."""
@@ -228,3 +228,39 @@ def test_a_vector_auto_model_whose_data_fails_still_reports_its_own_mistakes(tmp
     assert [e.line for e in diagnosis.errors] == [3, 7], [e.report() for e in diagnosis.errors]
     assert "unknown layer or block 'reluu'" in diagnosis.errors[0].message
     assert "missing.csv" in diagnosis.errors[1].message
+
+
+# ---- data and train blocks: each mistake, also when a linked block has its own ----
+
+
+
+def test_a_misspelt_metric_is_reported_while_the_data_block_has_an_error(write_spec):
+    path = write_spec(DATA_AND_METRIC)
+    diagnosis = dlspec.diagnose(path)
+    assert [(e.line, e.column) for e in diagnosis.errors] == [(6, 12), (12, 23)], [e.report() for e in diagnosis.errors]
+    assert "unknown data source 'sklearn_digit'. Did you mean 'sklearn_digits'?" in diagnosis.errors[0].message
+    assert "unknown metric 'acuracy'. Did you mean 'accuracy'?" in diagnosis.errors[1].message
+    result = CliRunner().invoke(main, ["compile", str(path)])
+    assert result.exit_code == 1 and _located(result.output) == [(6, 12), (12, 23)]
+    assert result.output.rstrip().endswith("2 errors")
+
+
+def test_independent_mistakes_of_one_data_block_and_one_train_block_are_all_reported(write_spec):
+    text = ("model M {\n    input image(1, 8, 8)\n    flatten -> linear(10)\n}\n"
+            "data d {\n    source sklearn_digits\n    split train=0.8 val=0.3\n    transform normalise\n    batchh 4\n}\n"
+            "train {\n    model M\n    data d\n    optimizer adamm(lr=0.1)\n    metrics acuracy\n    schedule cosin\n}\n")
+    diagnosis = dlspec.diagnose(write_spec(text))
+    assert [e.line for e in diagnosis.errors] == [7, 8, 9, 14, 15, 16], [e.report() for e in diagnosis.errors]
+    messages = [e.message for e in diagnosis.errors]
+    assert "split fractions must add up to 1" in messages[0] and "'transform' takes a body" in messages[1]
+    assert "unknown data setting 'batchh'" in messages[2] and "'adamm'" in messages[3]
+    assert "'acuracy'" in messages[4] and "'cosin'" in messages[5]
+
+
+def test_a_left_out_setting_brings_no_consequence_of_its_own(write_spec):
+    # Without `model N` (misspelt), the train block would pick between two models: that is not reported.
+    text = ("model A {\n    input vector(4)\n    linear(2)\n}\nmodel B {\n    input vector(4)\n    linear(2)\n}\n"
+            "data d {\n    source sklearn_digits\n}\ntrain {\n    model N\n    data d\n    metrics acuracy\n}\n")
+    diagnosis = dlspec.diagnose(write_spec(text))
+    assert [e.line for e in diagnosis.errors] == [13, 15], [e.report() for e in diagnosis.errors]
+    assert "no model named 'N'" in diagnosis.errors[0].message

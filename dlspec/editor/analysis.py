@@ -29,10 +29,12 @@ class Word:
 class Analysis:
     """The diagnosis of one document's text, with the lookups editor requests need."""
 
-    def __init__(self, path: str, text: str, run_plugins: bool = True):
+    def __init__(self, path: str, text: str, run_plugins: bool = True, diagnosis: Optional[Diagnosis] = None):
+        """Diagnose `text`, or take the `diagnosis` given (a provisional one, while the real one is made)."""
         self.path, self.text = path, text
         self.lines = text.split("\n")
-        self.diagnosis: Diagnosis = diagnose(path, text=text, run_plugins=run_plugins)
+        self.diagnosis: Diagnosis = diagnosis if diagnosis is not None else \
+            diagnose(path, text=text, run_plugins=run_plugins)
 
     @property
     def program(self):
@@ -60,6 +62,26 @@ class Analysis:
                         (isinstance(node, LayerNode) or node.block is not None):
                     found.append(node)
         return found
+
+    def stand_ins_before(self, line: int, column: int) -> list:
+        """Lines of the calls with an error (planned as `identity`) that come before the call at a position
+        in the models using it: the shapes shown there assume those pass their input on unchanged."""
+        stand_ins = self.diagnosis.stand_ins
+        lines = set()
+        for plan in self.diagnosis.plans.values():
+            before = []
+            for node in _walk(plan):
+                loc = node.loc
+                if loc.file == self.path and (loc.line, loc.column) == (line, column):
+                    lines.update(before)
+                    break
+                if (loc.file, loc.line, loc.column) in stand_ins:
+                    before.append(loc.line)
+        return sorted(lines)
+
+    def stand_in_at(self, line: int, column: int):
+        """The error of the call at a position when the checks replaced it by `identity` to go on; else None."""
+        return self.diagnosis.stand_ins.get((self.path, line, column))
 
     def before(self, line: int, column: int) -> str:
         """The document's text up to a position."""

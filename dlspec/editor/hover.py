@@ -2,8 +2,10 @@
 
 On a layer or block call: its signature and doc, and for that line the
 inferred output shape and parameter count (one row per use when blocks or
-repeats expand it several times); on a `let`: its resolved value; on any
-other registered name: its signature and doc.
+repeats expand it several times); on a call with an error (which the checks
+replaced by `identity` to go on): its signature and doc, the error and the
+input shape; on a `let`: its resolved value; on any other registered name:
+its signature and doc.
 """
 from __future__ import annotations
 
@@ -23,8 +25,11 @@ def hover(analysis: Analysis, line: int, column: int) -> Optional[str]:
         return None
     program = analysis.program
     nodes = analysis.nodes_at(word.line, word.column)
+    failed = analysis.stand_in_at(word.line, word.column)
+    if failed is not None:
+        return _failed_call(word.text, failed, nodes, program)
     if nodes:
-        return _call(nodes, program)
+        return _call(nodes, program) + _caveat(analysis.stand_ins_before(word.line, word.column))
     if program is not None and word.text in program.lets:
         return _let(program, word.text)
     if program is not None and word.text in program.blocks:
@@ -44,6 +49,28 @@ def _call(nodes: list, program) -> str:
         rows = rows[:MAX_USES_SHOWN] + [f"… {len(nodes) - MAX_USES_SHOWN} more uses"]
     title = "this line" if len(nodes) == 1 else f"this line, {len(nodes)} uses"
     return head + f"\n\n---\n{title}:\n\n" + "\n\n".join(rows)
+
+
+def _caveat(lines: list) -> str:
+    if not lines:
+        return ""
+    where = ", ".join(map(str, lines))
+    return (f"\n\n*These shapes assume that the call with an error on line{'s' if len(lines) > 1 else ''} {where} "
+            "passes its input on unchanged.*")
+
+
+def _failed_call(name: str, error, nodes: list, program) -> str:
+    """A call the checks replaced by `identity`: what it is, its error, and the input it was given."""
+    found = find_entry(name)
+    if program is not None and name in program.blocks:
+        head = f"```dlspec\nblock {block_signature(program.blocks[name])}\n```\nblock"
+    elif found is not None:
+        head = describe_entry(*found)
+    else:
+        head = f"`{name}`"
+    inputs = sorted({_dims(n.in_shape) for n in nodes})
+    shown = f"\n\ninput {', '.join(inputs)}" if inputs else ""
+    return head + f"\n\n---\nthis line: **error**: {error.message}" + shown
 
 
 def _dims(shape) -> str:

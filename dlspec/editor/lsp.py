@@ -1,27 +1,37 @@
 """The language server: LSP messages on stdin in, dlspec's diagnostics, hovers, completions and definitions out.
 
 Built on pygls (the `lsp` extra). Every document is checked by the real
-compiler stages (`dlspec.diagnostics`) when it is opened, changed or saved;
-requests are answered from that analysis. A request that fails inside
-dlspec is logged (stderr and the editor's log) and answered empty, so no
-text can bring the server down.
+compiler stages (`dlspec.diagnostics`) when it is opened, changed or saved,
+on a worker thread (`documents.py`), so requests stay answered while a large
+document is checked; its diagnostics are published when the check ends.
+Messages are read by `framing.py`, which skips malformed framing instead of
+falling out of step. A request that fails inside dlspec is logged (stderr and
+the editor's log) and answered empty, so no text can bring the server down.
 """
 from __future__ import annotations
 
+import asyncio
 import functools
+import json
 import logging
 import sys
+import threading
 from typing import Optional
+from urllib.parse import unquote
 
 from lsprotocol import types as T
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
-from pygls.uris import from_fs_path
+from pygls.uris import from_fs_path, to_fs_path
 
 from .. import __version__
 from ..errors import Loc
 from .analysis import Analysis
 from .complete import complete
 from .definition import definition
+from .documents import Documents, NotReadable, read_unopened
+from .framing import Framer, read_messages
 from .hover import hover
 
 logger = logging.getLogger("dlspec.lsp")
@@ -33,12 +43,12 @@ _KINDS = {"layer": T.CompletionItemKind.Function, "block": T.CompletionItemKind.
 
 
 class DlspecServer(LanguageServer):
-    """A pygls server that keeps one `Analysis` per open document (per version)."""
+    """A pygls server whose documents are analysed off the request thread (`Documents`)."""
 
     def __init__(self, run_plugins: bool = True):
         super().__init__("dlspec", __version__, text_document_sync_kind=T.TextDocumentSyncKind.Full)
         self.run_plugins = run_plugins
-        self.analyses: dict = {}  # uri -> (version, Analysis)
+        self.documents = Documents(lambda path, text: Analysis(path, text, run_plugins), self._analysed)
 
     @property
     def encoding(self) -> str:
@@ -49,13 +59,91 @@ class DlspecServer(LanguageServer):
             return UTF16
         return getattr(encoding, "value", encoding)
 
+    def update(self, uri: str) -> None:
+        """Queue the analysis of an open document's text as the workspace holds it now (nothing when closed)."""
+        doc = self.workspace.text_documents.get(unquote(uri))
+        if doc is not None:  # never get_text_document: for a closed document it reads the file, whatever it is
+            self.documents.update(uri, _path(doc), doc.source, doc.version)
+
     def analysis(self, uri: str) -> Analysis:
-        doc = self.workspace.get_text_document(uri)
-        cached = self.analyses.get(uri)
-        if cached is None or cached[0] != doc.version or cached[1].text != doc.source:
-            cached = (doc.version, Analysis(_path(doc), doc.source, self.run_plugins))
-            self.analyses[uri] = cached
-        return cached[1]
+        """The analysis a request reads; a document the editor has not opened is read only when it is safe."""
+        if self.workspace.text_documents.get(unquote(uri)) is not None:
+            self.update(uri)  # nothing to do unless this request came before its change was handled
+        else:
+            path = to_fs_path(uri) if uri.startswith("file:") else None
+            if path is None:
+                raise NotReadable(f"{uri} is not open in the editor and not a file")
+            self.documents.update(uri, path, read_unopened(path), None)
+        found = self.documents.analysis(uri)
+        if found is None:
+            raise NotReadable(f"{uri} was closed while the request waited")
+        return found
+
+    def _analysed(self, uri: str, version: Optional[int], analysis: Analysis, failure) -> None:
+        """Publish a finished analysis's diagnostics (none when the check itself failed; that is logged)."""
+        found = []
+        if failure is None:
+            try:
+                found = diagnostics(analysis, self.encoding)
+            except Exception as exc:
+                failure = exc
+        if failure is not None:
+            logger.error("dlspec lsp: checking %s failed", uri, exc_info=failure)
+            self.window_log_message(T.LogMessageParams(T.MessageType.Error, f"dlspec: checking failed: {failure!r}"))
+        if version is not None:  # a document the editor has open
+            self.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=uri, diagnostics=found,
+                                                                               version=version))
+
+    def start_io(self, stdin=None, stdout=None) -> None:
+        """Serve on stdin/stdout until the editor exits or closes stdin; malformed framing is skipped."""
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(_LockedWriter(stdout or sys.stdout.buffer))
+        framer = Framer(self._framing_problem, self._decode)
+        try:
+            asyncio.run(read_messages(stdin or sys.stdin.buffer, framer, self._handle, self._stop_event))
+            logger.info("dlspec lsp: the editor closed the input; exiting")
+        except BrokenPipeError:
+            logger.error("dlspec lsp: the connection to the editor is lost; exiting")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
+
+    def _decode(self, body: bytes):
+        """A message body as pygls's message object; a request whose params it cannot read is answered with
+        an error (the client would wait for ever otherwise) before the Framer reports and drops it."""
+        try:
+            return json.loads(body, object_hook=self.protocol.structure_message)
+        except ValueError:  # not JSON: a framing problem, for the Framer
+            raise
+        except Exception as exc:
+            raw = json.loads(body)
+            if isinstance(raw, dict) and isinstance(raw.get("id"), (int, str)) and "method" in raw:
+                error = exc if isinstance(exc, JsonRpcException) else JsonRpcInvalidParams()
+                self.protocol._send_response(raw["id"], error=error.to_response_error())
+            raise
+
+    def _handle(self, message) -> None:
+        try:
+            self.protocol.handle_message(message)
+        except Exception as exc:  # JSON that is no JSON-RPC message (a list, a number, no "jsonrpc")
+            self._framing_problem(f"a message could not be handled ({type(exc).__name__}: {exc}); dropped")
+
+    def _framing_problem(self, text: str) -> None:
+        logger.warning("dlspec lsp: %s", text)
+        self.window_log_message(T.LogMessageParams(T.MessageType.Warning, f"dlspec: {text}"))
+
+
+class _LockedWriter(StdoutWriter):
+    """stdout for messages sent from several threads (requests, and the analysis worker's diagnostics)."""
+
+    def __init__(self, stdout):
+        super().__init__(stdout)
+        self._lock = threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        with self._lock:
+            super().write(data)
 
 
 def _path(doc) -> str:
@@ -70,6 +158,10 @@ def _answer_empty(empty):
         def handler(ls, params):
             try:
                 return fn(ls, params)
+            except NotReadable as exc:
+                logger.warning("dlspec lsp: %s", exc)
+                ls.window_log_message(T.LogMessageParams(T.MessageType.Warning, f"dlspec: {exc}"))
+                return empty
             except Exception as exc:
                 logger.exception("dlspec lsp: %s failed", fn.__name__)
                 ls.window_log_message(T.LogMessageParams(
@@ -164,18 +256,6 @@ def _include_line(analysis: Analysis, file: str) -> int:
     return 1
 
 
-def publish(ls: DlspecServer, uri: str) -> None:
-    """Check a document and send its diagnostics (none when the check itself failed; that is logged)."""
-    doc = ls.workspace.get_text_document(uri)
-    try:
-        found = diagnostics(ls.analysis(uri), ls.encoding)
-    except Exception as exc:
-        logger.exception("dlspec lsp: checking %s failed", uri)
-        ls.window_log_message(T.LogMessageParams(T.MessageType.Error, f"dlspec: checking failed: {exc!r}"))
-        found = []
-    ls.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=uri, diagnostics=found, version=doc.version))
-
-
 # ---- the server --------------------------------------------------------
 
 
@@ -187,21 +267,22 @@ def make_server(run_plugins: bool = True) -> DlspecServer:
     @server.feature(T.TEXT_DOCUMENT_DID_CHANGE)
     @_answer_empty(None)
     def check(ls, params):
-        publish(ls, params.text_document.uri)
+        ls.update(params.text_document.uri)
 
     @server.feature(T.TEXT_DOCUMENT_DID_SAVE)
     @_answer_empty(None)
     def check_saved(ls, params):
-        ls.analyses.pop(params.text_document.uri, None)  # included files may have changed on disk too
-        publish(ls, params.text_document.uri)
+        ls.update(params.text_document.uri)
+        ls.documents.recheck(params.text_document.uri)  # included files may have changed on disk too
 
     @server.feature(T.TEXT_DOCUMENT_DID_CLOSE)
     @_answer_empty(None)
     def forget(ls, params):
-        ls.analyses.pop(params.text_document.uri, None)
+        ls.documents.forget(params.text_document.uri)
         ls.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
 
     @server.feature(T.TEXT_DOCUMENT_HOVER)
+    @server.thread()  # it may wait for an analysis: messages meanwhile are still read
     @_answer_empty(None)
     def on_hover(ls, params):
         analysis, line, column = _at_cursor(ls, params)
@@ -213,6 +294,7 @@ def make_server(run_plugins: bool = True) -> DlspecServer:
                        _range(analysis, word.line, word.column, ls.encoding))
 
     @server.feature(T.TEXT_DOCUMENT_COMPLETION, T.CompletionOptions(trigger_characters=["(", ","]))
+    @server.thread()  # it may wait for an analysis: messages meanwhile are still read
     @_answer_empty([])
     def on_completion(ls, params):
         analysis, line, column = _at_cursor(ls, params)
@@ -221,6 +303,7 @@ def make_server(run_plugins: bool = True) -> DlspecServer:
                 for c in complete(analysis, line, column)]
 
     @server.feature(T.TEXT_DOCUMENT_DEFINITION)
+    @server.thread()  # it may wait for an analysis: messages meanwhile are still read
     @_answer_empty(None)
     def on_definition(ls, params):
         analysis, line, column = _at_cursor(ls, params)
@@ -238,4 +321,5 @@ def make_server(run_plugins: bool = True) -> DlspecServer:
 def serve(run_plugins: bool = True) -> None:
     """Run the server on stdin/stdout until the editor shuts it down."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+    sys.setswitchinterval(0.001)  # a request waiting for the interpreter gets it sooner from a running analysis
     make_server(run_plugins).start_io()

@@ -139,22 +139,27 @@ def read_train(spec, name: Optional[str] = None, epochs: Optional[int] = None,
     decl = find_train(program, name)
     env = program.global_env()
     v = S.read_settings(decl.settings, TRAIN_SETTINGS, env, "train")
+    # The block's own settings before the model and data it links to, so that its mistakes are found
+    # (and reported with theirs, by diagnostics) even when a link is wrong or its declaration has an error.
+    loss = bind(LOSSES, v.get("loss") or S.Step("cross_entropy", (), {}, decl.loc), "loss")
+    optimizer = bind(OPTIMIZERS, v.get("optimizer") or S.Step("adam", (), {}, decl.loc), "optimizer")
+    schedule = bind(SCHEDULES, v["schedule"], "schedule") if "schedule" in v else None
+    metrics, log = check_metrics(v.get("metrics", [])), check_log(v.get("log", []))
+    init = _init(v.get("init"), v.get("init@loc"))
+    out = resolve_path(v["out"], v["out@loc"]) if "out" in v else None
     model = _pick(v, "model", program.models, decl, "model")
     data_name = _pick(v, "data", program.data, decl, "data")
     spec.plan(model)
-    schedule = bind(SCHEDULES, v["schedule"], "schedule") if "schedule" in v else None
     cfg = TrainConfig(
         name=decl.name, loc=decl.loc, model=model, data=read_data(program.data[data_name], env),
-        loss=bind(LOSSES, v.get("loss") or S.Step("cross_entropy", (), {}, decl.loc), "loss"),
-        optimizer=bind(OPTIMIZERS, v.get("optimizer") or S.Step("adam", (), {}, decl.loc), "optimizer"),
+        loss=loss, optimizer=optimizer,
         schedule=schedule, epochs=epochs or v.get("epochs", 10), clip_grad_norm=v.get("clip_grad_norm"),
-        clip_grad_value=v.get("clip_grad_value"), metrics=check_metrics(v.get("metrics", [])),
+        clip_grad_value=v.get("clip_grad_value"), metrics=metrics,
         early_stop=v.get("early_stop"), device=device or v.get("device", "auto"),
         precision=v.get("precision", "auto"), seed=v.get("seed", 0), compile=v.get("compile", "auto"),
         freeze=v.get("freeze", []),
         unfreeze=[(u["label"], u["at"]) for u, _ in v.get("unfreeze", [])],
-        init=_init(v.get("init"), v.get("init@loc")),
-        out=resolve_path(v["out"], v["out@loc"]) if "out" in v else None, log=check_log(v.get("log", [])),
+        init=init, out=out, log=log,
         accumulate=v.get("accumulate", 1), sync_batchnorm=v.get("sync_batchnorm", False),
         locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")})
     _check_links(cfg, spec)
