@@ -14,7 +14,7 @@ import random
 import torch
 
 from ..errors import DlspecError
-from .rundir import write_error
+from .safe_write import check_inside, open_new, write_error
 
 
 def rng_state() -> dict:
@@ -34,10 +34,12 @@ def restore_rng(state: dict) -> None:
 
 def save_checkpoint(path: str, payload: dict) -> None:
     """Write to a temporary file, then rename: a crash, a full disk or Ctrl-C never leaves
-    half a checkpoint, and the previous one at `path` stays intact."""
+    half a checkpoint, and the previous one at `path` stays intact. A symbolic link at `path`
+    is refused (see safe_write.py)."""
+    check_inside(os.path.dirname(path) or os.curdir, path)
     tmp = f"{path}.tmp"
     try:
-        with open(tmp, "wb") as f:  # our own file object, so a failed write surfaces as its OSError
+        with open_new(tmp) as f:  # our own file object, so a failed write surfaces as its OSError
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
