@@ -14,6 +14,7 @@ import random
 import torch
 
 from ..errors import DlspecError
+from .checkpoint_fields import check_fields, restoring
 from .safe_write import check_inside, open_new, write_error
 
 
@@ -24,12 +25,13 @@ def rng_state() -> dict:
     return state
 
 
-def restore_rng(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    py = state["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def restore_rng(state: dict, path: str = "the checkpoint") -> None:
+    with restoring(path, "rng"):
+        torch.set_rng_state(state["torch"])
+        py = state["python"]
+        random.setstate((py[0], tuple(py[1]), py[2]))
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def save_checkpoint(path: str, payload: dict) -> None:
@@ -67,7 +69,8 @@ def _os_error(exc: BaseException):
 
 
 def load_checkpoint(path: str) -> dict:
-    """Read a checkpoint safely (weights_only=True); a run directory means its last.ckpt."""
+    """Read a checkpoint safely (weights_only=True) and check its fields (checkpoint_fields.py); a run
+    directory means its last.ckpt."""
     if os.path.isdir(path):
         if not os.path.isfile(os.path.join(path, "last.ckpt")):
             raise DlspecError(f"{path} is not a run directory: it has no last.ckpt",
@@ -76,9 +79,12 @@ def load_checkpoint(path: str) -> dict:
     if not os.path.exists(path):
         raise DlspecError(f"checkpoint not found: {path}", hint="pass a run directory made by dlspec fit")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt or foreign file
-        raise DlspecError(f"cannot read checkpoint {path}: {exc}") from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DlspecError(f"cannot read checkpoint {path}: {first}",
+                          hint="pass a run directory made by dlspec fit") from None
+    return check_fields(state, path)
 
 
 CHECKPOINTS = ("best", "last")
