@@ -40,9 +40,10 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
     globs expand to the files the run reads), `batch` inputs at a time; for a time-series run, the next
     `steps` values after the series (or after a CSV given as input). With `out` (.csv or .jsonl) the
     answers are also written there. `checkpoint` picks best or last weights."""
-    from .writers import check_out, write_predictions
+    from .writers import check_out, check_writable, write_predictions
     if out:
         check_out(out)
+        check_writable(out)  # a read-only or full folder is said before any prediction is made
     run = LoadedRun(run_dir, device, trust, checkpoint)
     try:
         answers = run_predictions(units_model(run), run_meta(run), list(inputs), top, steps, batch, run.device)

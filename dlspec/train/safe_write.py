@@ -60,6 +60,7 @@ def make_folder(root: str, folder: str) -> None:
     """Create `folder` (inside `root`, no link on the way) and check that a file can be written in it,
     before anything is computed; the probe file is removed whatever happens."""
     check_inside(root, folder)
+    created = not os.path.isdir(folder)
     with writing(folder):
         os.makedirs(folder, exist_ok=True)
     check_inside(root, folder)  # made by someone else meanwhile: still no link
@@ -67,6 +68,14 @@ def make_folder(root: str, folder: str) -> None:
     try:
         with writing(folder), open_new(probe) as f:
             f.write(b"ok")
+            f.flush()
+            os.fsync(f.fileno())
+    except DlspecError:
+        with contextlib.suppress(OSError):
+            os.remove(probe)
+            if created:  # an empty folder of our own making is not left behind
+                os.rmdir(folder)
+        raise
     finally:
         with contextlib.suppress(OSError):
             os.remove(probe)
@@ -87,11 +96,13 @@ def temporary(path: str) -> str:
     return f"{path}.{os.getpid()}.tmp"
 
 
-def write_files(root: str, files: dict) -> list:
+def write_files(root: str, files: dict, refuse_links: bool = True) -> list:
     """Write {path: bytes or str} inside `root`: every file is staged as a temporary file, and only
-    when all are written are they renamed over their targets. Returns the paths written."""
+    when all are written are they renamed over their targets. Returns the paths written.
+    `refuse_links=False` is for files the user named (a link there is replaced, never followed)."""
     for path in files:
-        check_inside(root, path)
+        if refuse_links:
+            check_inside(root, path)
     staged = []
     try:
         for path, data in files.items():
