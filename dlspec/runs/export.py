@@ -31,7 +31,7 @@ import torch
 from ..errors import DlspecError
 from ..planning.nodes import BodyNode
 from ..runtime.units import OriginalUnits
-from ..train.safe_write import check_inside, make_folder, write_files
+from ..train.safe_write import check_inside, make_folder, removing_if_empty, write_files
 from .export_check import build_from_source, remove_stale_bytecode
 from .export_predict import METADATA, metadata_text, predict_py_text
 from .meta import run_meta
@@ -49,30 +49,33 @@ def export_run(run_dir: str, fmt: str = "python", out: str = None, trust: bool =
     run = LoadedRun(run_dir, trust=trust, checkpoint=checkpoint)
     root = out or run_dir  # the default RUN_DIR/export must stay inside the run directory
     out = out or os.path.join(run_dir, "export")
-    make_folder(root, out)  # writable, and no link on the way, before anything is computed
+    created = make_folder(root, out)  # writable, and no link on the way, before anything is computed
+    with removing_if_empty(out, created):
+        meta = run_meta(run)  # before the export: a step predict cannot apply is an error here
+        path, files = _exported_files(run, fmt, out, root)
+        files[os.path.join(out, METADATA)] = metadata_text(meta)
+        write_files(root, files)  # all or nothing
+    remove_stale_bytecode(out, ("model", "predict"))
+    return path
+
+
+def _exported_files(run, fmt: str, out: str, root: str) -> tuple:
+    """(the main file's path, {path: content}) of the export, made and checked in memory."""
     plan = run.spec.plan(run.cfg.model)
     example = example_input(plan)
     model = run.model.cpu().eval()
     scale = run.state.get("target_scale") if run.state.get("task") == "regression" else None
-    meta = run_meta(run)  # before writing anything: a step predict cannot apply is an error here
-    files = {}
     if fmt == "python":
         files = python_files(model, plan, example, out, scale)
-        path = os.path.join(out, "model.py")
         files[os.path.join(out, "predict.py")] = predict_py_text()
-    else:
-        if scale:  # the exported model answers in the data's units, like `dlspec predict`
-            model = OriginalUnits(model, scale["center"], scale["spread"], bool(scale.get("inputs"))).eval()
-        if fmt == "torchscript":
-            path, data = torchscript_file(model, example, out)
-            files[path] = data
-        else:
-            check_inside(root, os.path.join(out, "model.onnx"))
-            path = export_onnx(model, plan, example, out)
-    files[os.path.join(out, METADATA)] = metadata_text(meta)
-    write_files(root, files)
-    remove_stale_bytecode(out, ("model", "predict"))
-    return path
+        return os.path.join(out, "model.py"), files
+    if scale:  # the exported model answers in the data's units, like `dlspec predict`
+        model = OriginalUnits(model, scale["center"], scale["spread"], bool(scale.get("inputs"))).eval()
+    if fmt == "torchscript":
+        path, data = torchscript_file(model, example, out)
+        return path, {path: data}
+    check_inside(root, os.path.join(out, "model.onnx"))
+    return export_onnx(model, plan, example, out), {}
 
 
 def example_input(plan: BodyNode) -> torch.Tensor:

@@ -41,16 +41,20 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
     `steps` values after the series (or after a CSV given as input). With `out` (.csv or .jsonl) the
     answers are also written there. `checkpoint` picks best or last weights."""
     from .writers import check_out, check_writable, write_predictions
+    import os
+    from ..train.safe_write import removing_if_empty
+    created = False
     if out:
         check_out(out)
-        check_writable(out)  # a read-only or full folder is said before any prediction is made
-    run = LoadedRun(run_dir, device, trust, checkpoint)
-    try:
-        answers = run_predictions(units_model(run), run_meta(run), list(inputs), top, steps, batch, run.device)
-    except InputError as exc:
-        raise DataError(exc.message, hint=exc.hint) from None
-    if out:
-        write_predictions(answers, out)
+        created = check_writable(out)  # a read-only or full folder is said before any prediction is made
+    with removing_if_empty(os.path.dirname(out or "") or os.curdir, created):
+        run = LoadedRun(run_dir, device, trust, checkpoint)
+        try:
+            answers = run_predictions(units_model(run), run_meta(run), list(inputs), top, steps, batch, run.device)
+        except InputError as exc:
+            raise DataError(exc.message, hint=exc.hint) from None
+        if out:
+            write_predictions(answers, out)
     return answers
 
 

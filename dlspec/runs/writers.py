@@ -33,10 +33,11 @@ def check_out(path: str) -> str:
     return ext
 
 
-def check_writable(path: str) -> None:
-    """The folder of `path` exists (it is made) and takes a file: checked before predicting."""
+def check_writable(path: str) -> bool:
+    """The folder of `path` exists (it is made) and takes a file: checked before predicting. True when
+    the folder was made here."""
     folder = os.path.dirname(path) or os.curdir
-    make_folder(folder, folder)
+    return make_folder(folder, folder)
 
 
 def write_predictions(answers: list, path: str) -> list:

@@ -56,9 +56,10 @@ def check_inside(root: str, path: str) -> None:
                                    f"planted to redirect writes)")
 
 
-def make_folder(root: str, folder: str) -> None:
+def make_folder(root: str, folder: str) -> bool:
     """Create `folder` (inside `root`, no link on the way) and check that a file can be written in it,
-    before anything is computed; the probe file is removed whatever happens."""
+    before anything is computed; the probe file is removed whatever happens. True when the folder was
+    made here (see removing_if_empty)."""
     check_inside(root, folder)
     created = not os.path.isdir(folder)
     with writing(folder):
@@ -73,12 +74,26 @@ def make_folder(root: str, folder: str) -> None:
     except DlspecError:
         with contextlib.suppress(OSError):
             os.remove(probe)
-            if created:  # an empty folder of our own making is not left behind
+        if created:  # an empty folder of our own making is not left behind
+            with contextlib.suppress(OSError):
                 os.rmdir(folder)
         raise
     finally:
         with contextlib.suppress(OSError):
             os.remove(probe)
+    return created
+
+
+@contextlib.contextmanager
+def removing_if_empty(folder: str, created: bool):
+    """When what follows fails, remove `folder` if make_folder made it and it is still empty."""
+    try:
+        yield
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+        raise
 
 
 def open_new(path: str):
