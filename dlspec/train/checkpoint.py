@@ -15,6 +15,7 @@ import torch
 
 from ..errors import DlspecError
 from .checkpoint_fields import check_fields, restoring
+from .interrupt import signals_deferred
 from .safe_write import check_inside, open_new, write_error
 
 
@@ -41,7 +42,7 @@ def save_checkpoint(path: str, payload: dict) -> None:
     check_inside(os.path.dirname(path) or os.curdir, path)
     tmp = f"{path}.tmp"
     try:
-        with open_new(tmp) as f:  # our own file object, so a failed write surfaces as its OSError
+        with signals_deferred(), open_new(tmp) as f:  # our own file object: a failed write surfaces as its OSError
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())

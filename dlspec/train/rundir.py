@@ -69,7 +69,7 @@ class RunLock:
 
     def _refuse_unless_stale(self) -> None:
         owner = _read_lock(self.path)
-        if owner is not None and (owner.get("host") != socket.gethostname() or _alive(owner.get("pid"))):
+        if owner is not None and (owner.get("host") != socket.gethostname() or process_alive(owner.get("pid"))):
             since = owner.get("since")
             since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since)) if isinstance(since, (int, float)) \
                 else "an unknown time"
@@ -99,7 +99,8 @@ def _read_lock(path: str):
         return None  # half-written or garbage: treated as stale
 
 
-def _alive(pid) -> bool:
+def process_alive(pid) -> bool:
+    """Whether process `pid` runs on this host."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:
