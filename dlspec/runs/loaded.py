@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..data.encoding import embedded_columns
 from ..train.checkpoint import load_checkpoint, select_checkpoint
-from ..train.checkpoint_fields import check_weights
+from ..train.checkpoint_fields import check_weights, damaged
 from ..train.config import fitted_to_task, read_train
 from ..train.loop import select_device
 from ..train.trust import load_run_spec
@@ -36,6 +36,8 @@ class LoadedRun:
         self.cfg = fitted_to_task(read_train(self.spec, self.state["settings"]["train"],
                                              epochs=self.state["settings"]["epochs"]), self.state.get("task"))
         if self.state.get("vocab"):
+            if not self.spec.plan(self.cfg.model).in_shape.integer:
+                raise damaged(path, "vocab", "is set, but the model its spec builds takes no tokens")
             self.spec.set_vocab(self.cfg.model, len(self.state["vocab"]))
         self.device = select_device(device)
         self.model = self.spec.build(self.cfg.model)

@@ -56,6 +56,27 @@ def _tensor(v) -> bool:
 _SCALAR = lambda v: isinstance(v, (str, int, float, bool))  # noqa: E731
 _STATE_DICT = _mapping(_str, _tensor)
 
+
+def _column(c) -> bool:
+    """One column of a table encoding (data/encoding.py): number, onehot, embed or index."""
+    if not (isinstance(c, dict) and _str(c.get("name")) and c.get("kind") in ("number", "onehot", "embed", "index")):
+        return False
+    if c.get("fill") is not None and not _SCALAR(c["fill"]):
+        return False
+    if c["kind"] != "number" and not _list_of(_SCALAR)(c.get("levels")):
+        return False
+    return c["kind"] != "embed" or (_int(c.get("dim")) and c["dim"] >= 1)
+
+
+_HYPER = ("lr", "initial_lr", "weight_decay", "momentum", "dampening", "eps", "alpha")
+
+
+def _param_group(g) -> bool:
+    """An optimizer's parameter group: parameter indices and numeric hyperparameters."""
+    return (isinstance(g, dict) and _list_of(_int)(g.get("params"))
+            and all(_number(g[k]) or _tensor(g[k]) for k in _HYPER if k in g)
+            and ("betas" not in g or _list_of(lambda b: _number(b) or _tensor(b))(g["betas"])))
+
 # name: (check, what it should be). Required fields are those every dlspec checkpoint has.
 REQUIRED = {
     "model": (_STATE_DICT, "a state_dict (names to tensors)"),
@@ -65,8 +86,8 @@ REQUIRED = {
                  "a dict of settings with train (a name or None), model (a name) and epochs (a count)"),
     "epoch": (lambda v: _int(v) and v >= 0, "an epoch count"),
     "history": (_list_of(_dict_with(epoch=_int)), "a list of metric rows with their epoch"),
-    "optimizer": (_dict_with(state=lambda v: isinstance(v, dict), param_groups=_list_of(lambda g: isinstance(g, dict))),
-                  "an optimizer state_dict"),
+    "optimizer": (_dict_with(state=lambda v: isinstance(v, dict), param_groups=_list_of(_param_group)),
+                  "an optimizer state_dict (parameter groups with numeric hyperparameters)"),
     "rng": (_dict_with(torch=_tensor, python=lambda v: isinstance(v, (list, tuple)) and len(v) == 3),
             "the random generators' states"),
 }
@@ -79,14 +100,15 @@ OPTIONAL = {
     "train_time": (_number, "a number of seconds"),
     "train_samples": (_int, "a sample count"),
     "classes": (_list_of(lambda v: isinstance(v, (str, int))), "a list of class names"),
-    "normalization": (lambda v: isinstance(v, dict), "a dict of normalisation statistics"),
+    "normalization": (_dict_with(mean=_list_of(_number), std=_list_of(_number)),
+                      "normalisation statistics (mean and std lists)"),
     "task": (_str, "a task name"),
     "vocab": (_list_of(_str), "a list of tokens"),
     "target_scale": (_dict_with(center=_number, spread=_number), "a dict with center and spread"),
     "series": (_dict_with(tail=_list_of(_number), window=_int, horizon=_int), "a dict with tail, window and horizon"),
     "features": (_list_of(_str), "a list of column names"),
-    "table": (_dict_with(columns=_list_of(lambda c: isinstance(c, dict) and _str(c.get("name")))),
-              "a table encoding with its columns"),
+    "table": (_dict_with(columns=_list_of(_column)),
+              "a table encoding (columns with a name, a kind of number, onehot, embed or index, and their levels)"),
     "sample_shape": (_list_of(lambda v: _int(v) and v >= 1), "a list of sizes"),
     "data_fingerprint": (_mapping(_str, _str), "a dict of file digests"),
     "plugins": (_mapping(_str, _list_of(_str)), "a dict of plugin names"),
