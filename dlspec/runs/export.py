@@ -101,10 +101,10 @@ def torchscript_file(model, example, out: str) -> tuple:
         warnings.simplefilter("ignore")  # tracing warns about deprecation and Python-level branches
         traced = torch.jit.trace(model, example, check_trace=False)
     buffer = io.BytesIO()
-    torch.jit.save(traced, buffer)
-    data = buffer.getvalue()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # torch.jit.save and load warn that TorchScript is deprecated
+        torch.jit.save(traced, buffer)
+        data = buffer.getvalue()
         _check_same(model, torch.jit.load(io.BytesIO(data)), example, "torchscript")
     return os.path.join(out, "model.pt"), data
 

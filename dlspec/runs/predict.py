@@ -5,6 +5,7 @@ the same code the python export's predict.py runs, so both answer alike.
 """
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import torch
@@ -14,6 +15,7 @@ from ..runtime.inputs import InputError
 from ..runtime.preprocess import run_predictions
 from ..runtime.units import OriginalUnits
 from ..train.loop import evaluate
+from ..train.safe_write import removing_if_empty
 from .loaded import LoadedRun
 from .meta import run_meta
 
@@ -41,8 +43,6 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
     `steps` values after the series (or after a CSV given as input). With `out` (.csv or .jsonl) the
     answers are also written there. `checkpoint` picks best or last weights."""
     from .writers import check_out, check_writable, write_predictions
-    import os
-    from ..train.safe_write import removing_if_empty
     created = False
     if out:
         check_out(out)
