@@ -160,3 +160,14 @@ def test_a_lock_file_that_is_a_link_is_treated_as_stale(run, tmp_path):
     (run / ".lock").symlink_to("/dev/zero")  # read as JSON, it would never end
     resumed = dlspec.fit(None, resume=str(run), epochs=2, log=quiet, progress=False)
     assert len(resumed.history) == 2 and not os.path.lexists(run / ".lock")
+
+
+def test_resume_never_writes_through_a_link_planted_beside_an_event_file(tmp_path):
+    pytest.importorskip("tensorboard")
+    dlspec.fit(write_spec(tmp_path, log="tensorboard"), out=str(tmp_path / "run"), log=quiet, progress=False)
+    [event] = (tmp_path / "run" / "tensorboard").iterdir()
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (event.parent / f"{event.name}.tmp").symlink_to(victim)  # the name a rewrite of the event file goes through
+    resumed = dlspec.fit(None, resume=str(tmp_path / "run"), epochs=2, log=quiet, progress=False)
+    assert len(resumed.history) == 2 and victim.read_text() == "precious"
