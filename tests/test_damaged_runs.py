@@ -208,3 +208,19 @@ def test_damaged_contents_of_a_field(clean, tmp_path, field, edit, words):
         with pytest.raises(DlspecError) as info:
             call()
         assert_one_line(info, run, field, words)
+
+
+def test_a_table_encoding_of_another_width_is_named(clean, tmp_path):
+    run = damage(clean, tmp_path, lambda s: s["table"].__setitem__("columns", s["table"]["columns"][:2]))
+    for verb, call in verbs(run, clean).items():
+        with pytest.raises(DlspecError) as info:
+            call()
+        assert_one_line(info, run, "table", "encodes 2 features, but the run's samples had 4 (field 'sample_shape')")
+
+
+def test_evaluate_names_a_task_the_data_does_not_have(clean, tmp_path):
+    run = damage(clean, tmp_path, lambda s: s.__setitem__("task", "regression"))
+    with pytest.raises(DlspecError) as info:
+        dlspec.evaluate(str(run), split="val")
+    assert info.value.message == "this run was trained for regression, but data rows is classification data now"
+    assert "field 'task'" in info.value.hint

@@ -28,6 +28,10 @@ def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: 
     from ..data.pipeline import build_data
     data = build_data(run.cfg.data, loss_task=run.cfg.loss_task, fitted=run.state)
     check_run_data(run.cfg.data, run.state, data, "evaluate")
+    if run.state.get("task") not in (None, data.task):
+        raise DataError(f"this run was trained for {run.state['task']}, but data {run.cfg.data.name} is "
+                        f"{data.task} data now", run.cfg.data.loc,
+                        hint="evaluate on the data the run trained on (or its checkpoint's field 'task' is damaged)")
     if split not in data.loaders:
         raise DataError(f"this run's data has no {split} split (splits: {', '.join(data.loaders)})")
     loss_def, loss_args = run.cfg.loss

@@ -133,7 +133,19 @@ def check_fields(state, path: str) -> dict:
     for name, (check, what) in OPTIONAL.items():
         if state.get(name) is not None and not check(state[name]):
             raise damaged(path, name, f"is not {what}")
+    _check_table_width(state, path)
     return state
+
+
+def _check_table_width(state: dict, path: str) -> None:
+    """A table encoding makes exactly the feature vector the run's samples had."""
+    table, shape = state.get("table"), state.get("sample_shape")
+    if not table or not shape or len(shape) != 1:
+        return
+    width = sum(len(c["levels"]) if c["kind"] == "onehot" else 1 for c in table["columns"])
+    if width != shape[0]:
+        raise damaged(path, "table", f"encodes {width} feature{'s' if width != 1 else ''}, but the run's samples "
+                                     f"had {shape[0]} (field 'sample_shape')")
 
 
 def check_weights(model: torch.nn.Module, weights: dict, path: str) -> None:
