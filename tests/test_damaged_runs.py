@@ -135,7 +135,8 @@ def test_weights_with_other_names_or_shapes(clean, tmp_path, edit, words):
 
 
 def test_a_stored_spec_of_another_model_is_a_weights_mismatch(clean, tmp_path):
-    run = damage(clean, tmp_path, lambda s: s.__setitem__("spec_text", s["spec_text"].replace("linear(8)", "linear(9)")))
+    run = damage(clean, tmp_path,
+                 lambda s: s.__setitem__("spec_text", s["spec_text"].replace("linear(8)", "linear(9)")))
     for verb, call in verbs(run, clean).items():
         with pytest.raises(DlspecError) as info:
             call()
@@ -197,7 +198,8 @@ def test_the_cli_reports_a_damaged_run_without_an_internal_error(clean, tmp_path
      "is not normalisation statistics"),
     ("optimizer", lambda s: s["optimizer"]["param_groups"][0].__setitem__("lr", "fast"),
      "is not an optimizer state_dict"),
-    ("vocab", lambda s: s.__setitem__("vocab", ["<pad>", "good"]), "is set, but the model its spec builds takes no tokens"),
+    ("vocab", lambda s: s.__setitem__("vocab", ["<pad>", "good"]),
+     "is set, but the model its spec builds takes no tokens"),
 ])
 def test_damaged_contents_of_a_field(clean, tmp_path, field, edit, words):
     run = damage(clean, tmp_path, edit)

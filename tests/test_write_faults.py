@@ -110,7 +110,8 @@ def test_export_in_a_full_run_directory_and_a_read_only_one(clean, tmp_path):
         (disk / "filler").unlink()
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         for fmt in ("python", "torchscript"):
-            assert_one_line_error(cli("export", run, "--format", fmt), f"cannot write {run}/export: Read-only file system")
+            assert_one_line_error(cli("export", run, "--format", fmt),
+                                  f"cannot write {run}/export: Read-only file system")
 
 
 @pytest.mark.parametrize("ext", ["csv", "jsonl"])
