@@ -146,13 +146,8 @@ def export(run_dir: str, fmt: str = "python", out: Optional[str] = None, trust: 
     """Export a finished run as python source + weights, torchscript or onnx; returns the file written.
     trust=True allows a run whose spec runs code; checkpoint picks best or last weights (see `evaluate`)."""
     from .runs.export import check_format, export_run
-    check_format(fmt)  # before --out is made
-    if out is not None:  # an --out that cannot be a folder is the user's error, named as such
-        import os
-        from .train.rundir import writing
-        with writing(out):
-            os.makedirs(out, exist_ok=True)
-    return export_run(run_dir, fmt, out, trust, checkpoint)
+    check_format(fmt)  # before anything is made: an unknown format or a missing extra writes nothing
+    return export_run(run_dir, fmt, out, trust, checkpoint)  # an --out that cannot be written is named there
 
 
 def tune(spec_path, train: Optional[str] = None, trials: Optional[int] = None, timeout: Optional[float] = None,

@@ -11,10 +11,10 @@ import sys
 import click
 
 from . import cli_tools
-from .cli_common import _parse_sets, friendly_errors
+from .cli_common import DlspecGroup, _parse_sets, friendly_errors
 
 
-@click.group()
+@click.group(cls=DlspecGroup)
 @click.version_option(package_name="dlspec")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
               help="Import a plugin module (not installed as an entry point) before running.")

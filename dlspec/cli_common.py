@@ -57,3 +57,26 @@ def friendly_errors(fn):
                        err=True)
             sys.exit(2)
     return wrapper
+
+
+def ignore_late_signals() -> None:
+    """Once a command has finished, Ctrl-C cannot change its outcome. Python restores the default
+    handlers while it shuts down, and a SIGINT then kills the process silently (status -2, after the
+    run was written); an ignored signal stays ignored through shutdown, so the exit status stands.
+    (SIGTERM keeps its default: a shutdown that hangs can still be ended.)"""
+    import signal
+    import threading
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class DlspecGroup(click.Group):
+    """The `dlspec` group: when it runs as the program (its arguments read from sys.argv, not given by a
+    caller such as click's test runner), late Ctrl-C is ignored once the command is done."""
+
+    def main(self, args=None, *more, **options):
+        try:
+            return super().main(args, *more, **options)
+        finally:
+            if args is None:
+                ignore_late_signals()

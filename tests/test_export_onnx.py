@@ -118,10 +118,13 @@ def test_onnx_extra_holds_what_the_export_needs():
 ])
 def test_every_sequence_head_exports_to_onnx_ignoring_padding(body, tmp_path):
     from dlspec.runs.export import example_input
-    from dlspec.runs.export_onnx import export_onnx
+    from dlspec.runs.export_onnx import onnx_files
     spec = dlspec.loads(f"model M {{\n input tokens(8, vocab=30)\n {body}\n linear(2)\n}}")
     plan, model = spec.plan(), spec.build().eval()
-    path = export_onnx(model, plan, example_input(plan), str(tmp_path))  # checked there on two batches too
+    path, files = onnx_files(model, example_input(plan), str(tmp_path))  # checked on two batches too
+    for name, data in files.items():
+        with open(name, "wb") as f:
+            f.write(data)
     tokens = torch.tensor([[4, 9, 2, 0, 0, 0, 0, 0], list(range(1, 9)), [7] + [0] * 7, [5, 6, 7, 8, 9, 0, 0, 0]])
     with torch.no_grad():
         expected = model(tokens)

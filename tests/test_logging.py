@@ -201,7 +201,7 @@ def test_a_tensorboard_folder_outside_the_run_keeps_the_files_of_other_runs(writ
     [other_file] = list(shared.iterdir())
     before = other_file.read_bytes()
     dlspec.fit(write_spec(SPEC.format(log=f'log tensorboard(dir="{shared}")')), out=str(out), epochs=1, log=quiet)
-    dlspec.fit(None, resume=str(out), epochs=2, log=quiet)
+    dlspec.fit(None, resume=str(out), epochs=2, log=quiet, trust=True)  # a folder outside the run needs --trust
     assert other_file.read_bytes() == before
     mine = torch.load(out / "last.ckpt", weights_only=True)["loggers"]["tensorboard"]["files"]
     assert len(mine) == 2 and other_file.name not in mine and all((shared / name).exists() for name in mine)

@@ -12,11 +12,18 @@ runs/meta.py); the python export adds predict.py, whose `predict(inputs)`
 answers as `dlspec predict` does (runs/export_predict.py).
 
 Each export is checked before it is reported done: the exported model must
-give the same outputs as the trained one on a random batch.
+give the same outputs as the trained one on a random batch. The check runs
+only what dlspec generated, from memory (runs/export_check.py): nothing in the
+export folder is imported. The folder is checked writable first, every file is
+serialised in memory, and all are written together through
+train/safe_write.py: a full disk or a read-only folder is a one-line error
+naming the path, with nothing partial left, and a symbolic link in the run
+directory never redirects the export outside it.
 """
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 
 import torch
@@ -24,8 +31,10 @@ import torch
 from ..errors import DlspecError
 from ..planning.nodes import BodyNode
 from ..runtime.units import OriginalUnits
-from .export_onnx import export_onnx, require_onnx
-from .export_predict import write_metadata, write_predict_py
+from ..train.safe_write import check_inside, make_folder, removing_if_empty, write_files
+from .export_check import build_from_source, remove_stale_bytecode
+from .export_onnx import onnx_files, require_onnx
+from .export_predict import METADATA, metadata_text, predict_py_text
 from .meta import run_meta
 from .python_source import PythonWriter
 
@@ -38,22 +47,34 @@ def export_run(run_dir: str, fmt: str = "python", out: str = None, trust: bool =
     from .loaded import LoadedRun
     check_format(fmt)
     run = LoadedRun(run_dir, trust=trust, checkpoint=checkpoint)
+    root = out or run_dir  # the default RUN_DIR/export must stay inside the run directory
     out = out or os.path.join(run_dir, "export")
-    os.makedirs(out, exist_ok=True)
+    created = make_folder(root, out)  # writable, and no link on the way, before anything is computed
+    with removing_if_empty(out, created):
+        meta = run_meta(run)  # before the export: a step predict cannot apply is an error here
+        path, files = _exported_files(run, fmt, out, root)
+        files[os.path.join(out, METADATA)] = metadata_text(meta)
+        write_files(root, files)  # all or nothing
+    remove_stale_bytecode(out, ("model", "predict"))
+    return path
+
+
+def _exported_files(run, fmt: str, out: str, root: str) -> tuple:
+    """(the main file's path, {path: content}) of the export, made and checked in memory."""
     plan = run.spec.plan(run.cfg.model)
     example = example_input(plan)
     model = run.model.cpu().eval()
     scale = run.state.get("target_scale") if run.state.get("task") == "regression" else None
-    meta = run_meta(run)  # before writing anything: a step predict cannot apply is an error here
     if fmt == "python":
-        path = export_python(model, plan, example, out, scale)
-        write_predict_py(out)
-    else:
-        if scale:  # the exported model answers in the data's units, like `dlspec predict`
-            model = OriginalUnits(model, scale["center"], scale["spread"], bool(scale.get("inputs"))).eval()
-        path = {"torchscript": export_torchscript, "onnx": export_onnx}[fmt](model, plan, example, out)
-    write_metadata(meta, out)
-    return path
+        files = python_files(model, plan, example, out, scale)
+        files[os.path.join(out, "predict.py")] = predict_py_text()
+        return os.path.join(out, "model.py"), files
+    if scale:  # the exported model answers in the data's units, like `dlspec predict`
+        model = OriginalUnits(model, scale["center"], scale["spread"], bool(scale.get("inputs"))).eval()
+    if fmt == "torchscript":
+        path, data = torchscript_file(model, example, out)
+        return path, {path: data}
+    return onnx_files(model, example, out)
 
 
 def check_format(fmt: str) -> None:
@@ -80,17 +101,19 @@ def _check_same(model, exported, example, what: str) -> None:
         raise DlspecError(f"the {what} export does not reproduce the model's outputs")
 
 
-def export_torchscript(model, plan, example, out: str) -> str:
-    path = os.path.join(out, "model.pt")
+def torchscript_file(model, example, out: str) -> tuple:
+    """(path, bytes) of model.pt, traced and checked in memory (a full disk cannot abort a C++ write)."""
     import warnings
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracing warns about deprecation and Python-level branches
         traced = torch.jit.trace(model, example, check_trace=False)
-    traced.save(path)
+    buffer = io.BytesIO()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _check_same(model, torch.jit.load(path), example, "torchscript")
-    return path
+        warnings.simplefilter("ignore")  # torch.jit.save and load warn that TorchScript is deprecated
+        torch.jit.save(traced, buffer)
+        data = buffer.getvalue()
+        _check_same(model, torch.jit.load(io.BytesIO(data)), example, "torchscript")
+    return os.path.join(out, "model.pt"), data
 
 
 # ---- python source ----------------------------------------------------------
@@ -98,19 +121,19 @@ def export_torchscript(model, plan, example, out: str) -> str:
 
 def export_python(model, plan, example, out: str, scale: dict = None) -> str:
     """model.py and weights.pt; with `scale`, build() wraps the model in OriginalUnits."""
+    os.makedirs(out, exist_ok=True)
+    write_files(out, python_files(model, plan, example, out, scale))
+    return os.path.join(out, "model.py")
+
+
+def python_files(model, plan, example, out: str, scale: dict = None) -> dict:
+    """{path: content} of model.py and weights.pt, checked from memory to reproduce `model`."""
     source = PythonWriter(plan, model, scale).source()
-    path = os.path.join(out, "model.py")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(source)
-    torch.save(model.state_dict(), os.path.join(out, "weights.pt"))
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    weights = buffer.getvalue()
     if scale:
         model = OriginalUnits(model, scale["center"], scale["spread"], bool(scale.get("inputs"))).eval()
-    _check_same(model, _load_generated(path, out), example, "python")
-    return path
-
-
-def _load_generated(path: str, out: str):
-    spec = importlib.util.spec_from_file_location("_dlspec_exported_model", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build(os.path.join(out, "weights.pt")).eval()
+    path = os.path.join(out, "model.py")
+    _check_same(model, build_from_source(source, weights, path), example, "python")
+    return {path: source, os.path.join(out, "weights.pt"): weights}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import os
+import tempfile
 import warnings
 
 import torch
@@ -31,10 +32,23 @@ def require_onnx() -> None:
                           "pip install -U torch, or use --format torchscript")
 
 
-def export_onnx(model, plan, example: torch.Tensor, out: str) -> str:
-    """model.onnx in `out` (weights past 1 GiB go beside it, in model.onnx.data); checked with onnxruntime."""
+def onnx_files(model, example: torch.Tensor, out: str) -> tuple:
+    """(out/model.onnx, {path: bytes}): the export (weights past 1 GiB beside it, in model.onnx.data),
+    made and checked with onnxruntime in a private temporary folder, so the run's folder only ever
+    receives whole files, written all at once by the caller."""
     require_onnx()
-    path = os.path.join(out, "model.onnx")
+    with tempfile.TemporaryDirectory(prefix="dlspec-onnx-") as private:
+        path = os.path.join(private, "model.onnx")
+        _export(model, example, path)
+        check_onnx(model, path, example)
+        files = {}
+        for name in sorted(os.listdir(private)):
+            with open(os.path.join(private, name), "rb") as f:
+                files[os.path.join(out, name)] = f.read()
+    return os.path.join(out, "model.onnx"), files
+
+
+def _export(model, example: torch.Tensor, path: str) -> None:
     batch = torch.export.Dim("batch")
     size = sum(t.numel() * t.element_size() for t in model.state_dict().values())
     try:

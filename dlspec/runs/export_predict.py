@@ -1,5 +1,5 @@
-"""What an export needs to answer like `dlspec predict`: a loaded run's meta in, metadata.json and
-(for the python export) predict.py out.
+"""What an export needs to answer like `dlspec predict`: a loaded run's meta in, the texts of
+metadata.json and (for the python export) predict.py out; runs/export.py writes them.
 
 predict.py is dlspec's own runtime/inputs.py, tables.py and preprocess.py copied
 whole, plus `predict(inputs)`, which loads model.py, weights.pt and
@@ -9,7 +9,6 @@ Pillow for images).
 from __future__ import annotations
 
 import json
-import os
 
 from .python_source import runtime_source
 
@@ -20,7 +19,6 @@ _FOOTER = '''
 
 import importlib.util
 import json
-import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _LOADED = {}
@@ -67,25 +65,19 @@ if __name__ == "__main__":
 '''
 
 
-def write_metadata(meta: dict, out: str) -> str:
-    """metadata.json: what reading inputs and answering needs (see runs/meta.py)."""
-    path = os.path.join(out, METADATA)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(meta, f, indent=1)
-    return path
+def metadata_text(meta: dict) -> str:
+    """metadata.json's text: what reading inputs and answering needs (see runs/meta.py)."""
+    return json.dumps(meta, indent=1)
 
 
-def write_predict_py(out: str) -> str:
-    """predict.py beside model.py (see the module docstring)."""
+def predict_py_text() -> str:
+    """predict.py, written beside model.py (see the module docstring)."""
     header = ('"""Predict with the exported model as `dlspec predict` does: plain PyTorch, no dlspec needed.\n\n'
               '    from predict import predict\n    predict(["photo.jpg", "folder/"])   # a dict per input\n\n'
               'or `python predict.py INPUT...` (one JSON line per answer).\n"""')
     parts = [header, _without_relative_imports(runtime_source("inputs")), _without_relative_imports(runtime_source("tables")),
              _without_relative_imports(runtime_source("preprocess")), _FOOTER]
-    path = os.path.join(out, "predict.py")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n\n".join(p.strip("\n") for p in parts) + "\n")
-    return path
+    return "\n\n".join(p.strip("\n") for p in parts) + "\n"
 
 
 def _without_relative_imports(source: str) -> str:

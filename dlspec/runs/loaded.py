@@ -2,12 +2,15 @@
 
 The model is rebuilt from the spec text stored in the checkpoint (never from
 a pickled module), after checking that spec runs no code unless trusted, and
-its weights are loaded with weights_only=True.
+its weights are loaded with weights_only=True; the checkpoint's fields and
+weights are checked first (train/checkpoint_fields.py), so a damaged run is a
+one-line error naming the field.
 """
 from __future__ import annotations
 
 from ..data.encoding import embedded_columns
 from ..train.checkpoint import load_checkpoint, select_checkpoint
+from ..train.checkpoint_fields import check_weights, damaged
 from ..train.config import fitted_to_task, read_train
 from ..train.loop import select_device
 from ..train.trust import load_run_spec
@@ -33,9 +36,12 @@ class LoadedRun:
         self.cfg = fitted_to_task(read_train(self.spec, self.state["settings"]["train"],
                                              epochs=self.state["settings"]["epochs"]), self.state.get("task"))
         if self.state.get("vocab"):
+            if not self.spec.plan(self.cfg.model).in_shape.integer:
+                raise damaged(path, "vocab", "is set, but the model its spec builds takes no tokens")
             self.spec.set_vocab(self.cfg.model, len(self.state["vocab"]))
         self.device = select_device(device)
         self.model = self.spec.build(self.cfg.model)
+        check_weights(self.model, self.state["model"], path)  # names and shapes, as one line
         self.model.load_state_dict(self.state["model"])
         self.model.to(self.device).eval()
         self.classes = self.state.get("classes")

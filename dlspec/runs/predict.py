@@ -5,6 +5,7 @@ the same code the python export's predict.py runs, so both answer alike.
 """
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import torch
@@ -14,6 +15,7 @@ from ..runtime.inputs import InputError
 from ..runtime.preprocess import run_predictions
 from ..runtime.units import OriginalUnits
 from ..train.loop import evaluate
+from ..train.safe_write import removing_if_empty
 from .loaded import LoadedRun
 from .meta import run_meta
 
@@ -26,6 +28,10 @@ def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: 
     from ..data.pipeline import build_data
     data = build_data(run.cfg.data, loss_task=run.cfg.loss_task, fitted=run.state)
     check_run_data(run.cfg.data, run.state, data, "evaluate")
+    if run.state.get("task") not in (None, data.task):
+        raise DataError(f"this run was trained for {run.state['task']}, but data {run.cfg.data.name} is "
+                        f"{data.task} data now", run.cfg.data.loc,
+                        hint="evaluate on the data the run trained on (or its checkpoint's field 'task' is damaged)")
     if split not in data.loaders:
         raise DataError(f"this run's data has no {split} split (splits: {', '.join(data.loaders)})")
     loss_def, loss_args = run.cfg.loss
@@ -43,20 +49,23 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
     answers are also written there. `checkpoint` picks best or last weights. An image declaring more
     than `max_pixels` pixels (default: the cap the run's image source had) is refused unread: an error
     when named, skipped with a warning when found in a folder or by a glob."""
-    from .writers import check_out, write_predictions
+    from .writers import check_out, check_writable, write_predictions
+    created = False
     if out:
         check_out(out)
+        created = check_writable(out)  # a read-only or full folder is said before any prediction is made
     _check_max_pixels(max_pixels)
-    run = LoadedRun(run_dir, device, trust, checkpoint)
-    meta = run_meta(run)
-    if max_pixels is not None and "image" in meta:
-        meta["image"]["max_pixels"] = max_pixels
-    try:
-        answers = run_predictions(units_model(run), meta, list(inputs), top, steps, batch, run.device)
-    except InputError as exc:
-        raise DataError(exc.message, hint=exc.hint) from None
-    if out:
-        write_predictions(answers, out)
+    with removing_if_empty(os.path.dirname(out or "") or os.curdir, created):
+        run = LoadedRun(run_dir, device, trust, checkpoint)
+        meta = run_meta(run)
+        if max_pixels is not None and "image" in meta:
+            meta["image"]["max_pixels"] = max_pixels
+        try:
+            answers = run_predictions(units_model(run), meta, list(inputs), top, steps, batch, run.device)
+        except InputError as exc:
+            raise DataError(exc.message, hint=exc.hint) from None
+        if out:
+            write_predictions(answers, out)
     return answers
 
 

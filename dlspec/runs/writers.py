@@ -5,15 +5,20 @@ classes; prediction (or prediction_1, ... for several values) for
 regression and forecasts (one row per step). Outputs that are arrays (a
 feature vector, a map) go into one .npy file beside the CSV or JSONL, whose
 rows then name their index in it (`output_index`). Numbers in files are
-full precision; printed numbers are rounded for reading.
+full precision; printed numbers are rounded for reading. The folder is checked
+writable before any prediction is made, and the files are serialised in
+memory and written together (train/safe_write.py): a full disk is a one-line
+error naming the path, with no partial file left.
 """
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 
 from ..errors import DlspecError
+from ..train.safe_write import make_folder, write_files, writing
 
 FORMATS = (".csv", ".jsonl")
 
@@ -23,36 +28,47 @@ def check_out(path: str) -> str:
     ext = os.path.splitext(path)[1].lower()
     if ext not in FORMATS:
         raise DlspecError(f"cannot write predictions to {path}: give a file ending in .csv or .jsonl")
+    if os.path.isdir(path):
+        raise DlspecError(f"cannot write predictions to {path}: it is a folder", hint="give a file name")
     return ext
+
+
+def check_writable(path: str) -> bool:
+    """The folder of `path` exists (it is made) and takes a file: checked before predicting. True when
+    the folder was made here."""
+    folder = os.path.dirname(path) or os.curdir
+    return make_folder(folder, folder)
 
 
 def write_predictions(answers: list, path: str) -> list:
     """Write `answers` (dicts from predict) to a .csv or .jsonl file; returns the paths written."""
     ext = check_out(path)
-    rows, written = answers, [path]
+    rows, files = answers, {}
     if any("output" in a for a in answers):
-        rows, npy = _arrays_apart(answers, path)
-        written.append(npy)
-    folder = os.path.dirname(path)
-    if folder:
+        rows, npy, array = _arrays_apart(answers, path)
+        files[npy] = array
+    text = io.StringIO(newline="")
+    if ext == ".jsonl":
+        text.writelines(json.dumps(r) + "\n" for r in rows)
+    else:
+        flat = [_flat(r) for r in rows]
+        writer = csv.DictWriter(text, list(dict.fromkeys(k for r in flat for k in r)))
+        writer.writeheader()
+        writer.writerows(flat)
+    files = {path: text.getvalue(), **files}
+    folder = os.path.dirname(path) or os.curdir
+    with writing(folder):
         os.makedirs(folder, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        if ext == ".jsonl":
-            f.writelines(json.dumps(r) + "\n" for r in rows)
-        else:
-            flat = [_flat(r) for r in rows]
-            columns = list(dict.fromkeys(k for r in flat for k in r))
-            writer = csv.DictWriter(f, columns)
-            writer.writeheader()
-            writer.writerows(flat)
-    return written
+    return write_files(folder, files, refuse_links=False)
 
 
 def _arrays_apart(answers: list, path: str):
+    """(rows naming their index in the .npy, its path, its bytes)."""
     import numpy as np
     npy = os.path.splitext(path)[0] + ".npy"
     arrays = [a["output"] for a in answers if "output" in a]
-    np.save(npy, np.asarray(arrays, dtype=np.float32))
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(arrays, dtype=np.float32))
     rows, index = [], 0
     for a in answers:
         if "output" in a:
@@ -60,7 +76,7 @@ def _arrays_apart(answers: list, path: str):
                  "output_index": index}
             index += 1
         rows.append(a)
-    return rows, npy
+    return rows, npy, buffer.getvalue()
 
 
 def _flat(answer: dict) -> dict:

@@ -14,7 +14,9 @@ import random
 import torch
 
 from ..errors import DlspecError
-from .rundir import write_error
+from .checkpoint_fields import check_fields, restoring
+from .interrupt import signals_deferred
+from .safe_write import check_inside, open_new, write_error
 
 
 def rng_state() -> dict:
@@ -24,20 +26,23 @@ def rng_state() -> dict:
     return state
 
 
-def restore_rng(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    py = state["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def restore_rng(state: dict, path: str = "the checkpoint") -> None:
+    with restoring(path, "rng"):
+        torch.set_rng_state(state["torch"])
+        py = state["python"]
+        random.setstate((py[0], tuple(py[1]), py[2]))
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def save_checkpoint(path: str, payload: dict) -> None:
     """Write to a temporary file, then rename: a crash, a full disk or Ctrl-C never leaves
-    half a checkpoint, and the previous one at `path` stays intact."""
+    half a checkpoint, and the previous one at `path` stays intact. A symbolic link at `path`
+    is refused (see safe_write.py)."""
+    check_inside(os.path.dirname(path) or os.curdir, path)
     tmp = f"{path}.tmp"
     try:
-        with open(tmp, "wb") as f:  # our own file object, so a failed write surfaces as its OSError
+        with signals_deferred(), open_new(tmp) as f:  # our own file object: a failed write surfaces as its OSError
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
@@ -65,7 +70,8 @@ def _os_error(exc: BaseException):
 
 
 def load_checkpoint(path: str) -> dict:
-    """Read a checkpoint safely (weights_only=True); a run directory means its last.ckpt."""
+    """Read a checkpoint safely (weights_only=True) and check its fields (checkpoint_fields.py); a run
+    directory means its last.ckpt."""
     if os.path.isdir(path):
         if not os.path.isfile(os.path.join(path, "last.ckpt")):
             raise DlspecError(f"{path} is not a run directory: it has no last.ckpt",
@@ -74,9 +80,12 @@ def load_checkpoint(path: str) -> dict:
     if not os.path.exists(path):
         raise DlspecError(f"checkpoint not found: {path}", hint="pass a run directory made by dlspec fit")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt or foreign file
-        raise DlspecError(f"cannot read checkpoint {path}: {exc}") from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DlspecError(f"cannot read checkpoint {path}: {first}",
+                          hint="pass a run directory made by dlspec fit") from None
+    return check_fields(state, path)
 
 
 CHECKPOINTS = ("best", "last")

@@ -19,7 +19,7 @@ from .distributed import Dist, job_environment
 from .loggers import require_packages
 from .loop import check_device_name
 from .trainer import Run, Trainer
-from .trust import load_run_spec
+from .trust import check_log_folders, load_run_spec
 
 
 def fit(spec_or_path, train: Optional[str] = None, overrides: Optional[dict] = None, epochs: Optional[int] = None,
@@ -80,6 +80,8 @@ def _prepare(spec_or_path, train, overrides, epochs, device, out, resume, trust,
     else:
         spec = spec_or_path if isinstance(spec_or_path, Spec) else load(spec_or_path, overrides)
     cfg = read_train(spec, train, epochs=epochs, device=device)
+    if state is not None:
+        check_log_folders(cfg.log, out, trust)  # the stored spec must not choose a folder outside the run
     require_packages(cfg.log)  # log tensorboard|mlflow without the package: said before any data loads
     dist.check_batch(spec, cfg)
     out = dist.broadcast_object(out or cfg.out or rundir.default_run_dir(cfg.name or cfg.model))

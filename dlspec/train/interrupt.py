@@ -47,6 +47,25 @@ def stop_on_sigterm():
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def signals_deferred():
+    """Ctrl-C or SIGTERM while a checkpoint is written takes effect once it is written: raised inside
+    torch's C++ writer, it would come out as a RuntimeError ("unexpected pos") instead of a stop."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    watched = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, lambda signum, frame: caught.append(signum)) for signum in watched}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if caught:
+            signal.raise_signal(caught[0])  # delivered now, to whatever handled it before
+
+
 def interrupted_message(signame: str, epoch: int, saved_epoch: Optional[int], out: str) -> str:
     """What was kept and how to go on, after a stop during (1-based) `epoch`."""
     what = "interrupted (Ctrl-C)" if signame == "SIGINT" else f"stopped by {signame}"

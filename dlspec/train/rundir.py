@@ -2,14 +2,16 @@
 
 spec.dlspec (a copy), run.yaml (resolved settings), metrics.csv (a row per
 epoch), results.json (final, best and test metrics, throughput) and
-curves.png (loss and metrics per epoch).
+curves.png (loss and metrics per epoch). Each is serialised in memory and
+written through safe_write.py: whole or not at all, and never through a
+symbolic link planted in the folder.
 """
 from __future__ import annotations
 
 import contextlib
 import csv
-import errno
 import glob
+import io
 import json
 import math
 import os
@@ -19,6 +21,7 @@ import time
 import yaml
 
 from ..errors import DlspecError
+from .safe_write import make_folder, write_error, write_file, writing  # noqa: F401 - write_error, writing: API
 
 LOCK = ".lock"
 
@@ -28,31 +31,10 @@ def default_run_dir(name: str) -> str:
     return os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
-def write_error(path: str, exc: OSError) -> DlspecError:
-    """An OSError while writing `path`, as a user error that names the path and the cause."""
-    reason = exc.strerror or str(exc)
-    hint = ("free some disk space, or pass --out on another disk" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
-            else "pass --out with a folder you can write to")
-    return DlspecError(f"cannot write {path}: {reason}", hint=hint)
-
-
-@contextlib.contextmanager
-def writing(path: str):
-    """Turn an OSError while writing `path` into a DlspecError naming it."""
-    try:
-        yield
-    except OSError as exc:
-        raise write_error(path, exc) from None
-
-
 def prepare(out: str) -> None:
-    """Create the run directory and check it can be written, before any training."""
-    with writing(out):
-        os.makedirs(out, exist_ok=True)
-        probe = os.path.join(out, f".write-test-{os.getpid()}")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
+    """Create the run directory and check it can be written, before any training (the probe file
+    is removed even when the disk is full)."""
+    make_folder(out, out)
 
 
 def remove_leftovers(out: str) -> None:
@@ -87,7 +69,7 @@ class RunLock:
 
     def _refuse_unless_stale(self) -> None:
         owner = _read_lock(self.path)
-        if owner is not None and (owner.get("host") != socket.gethostname() or _alive(owner.get("pid"))):
+        if owner is not None and (owner.get("host") != socket.gethostname() or process_alive(owner.get("pid"))):
             since = owner.get("since")
             since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since)) if isinstance(since, (int, float)) \
                 else "an unknown time"
@@ -105,6 +87,8 @@ class RunLock:
 
 
 def _read_lock(path: str):
+    if os.path.islink(path) or (os.path.exists(path) and not os.path.isfile(path)):
+        return None  # not a lock dlspec wrote (a link could point at a device that never ends): stale
     try:
         with open(path, encoding="utf-8") as f:
             owner = json.load(f)
@@ -115,7 +99,8 @@ def _read_lock(path: str):
         return None  # half-written or garbage: treated as stale
 
 
-def _alive(pid) -> bool:
+def process_alive(pid) -> bool:
+    """Whether process `pid` runs on this host."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:
@@ -128,29 +113,23 @@ def _alive(pid) -> bool:
 
 
 def write_spec_and_settings(out: str, spec_text: str, settings: dict) -> None:
-    path = os.path.join(out, "spec.dlspec")
-    with writing(path), open(path, "w", encoding="utf-8") as f:
-        f.write(spec_text)
-    path = os.path.join(out, "run.yaml")
-    with writing(path), open(path, "w", encoding="utf-8") as f:
-        yaml.safe_dump(settings, f, sort_keys=False)
+    write_file(out, os.path.join(out, "spec.dlspec"), spec_text)
+    write_file(out, os.path.join(out, "run.yaml"), yaml.safe_dump(settings, sort_keys=False))
 
 
 def write_metrics_csv(out: str, history: list) -> None:
     if not history:
         return
     columns = list(dict.fromkeys(k for row in history for k in row))
-    path = os.path.join(out, "metrics.csv")
-    with writing(path), open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(history)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(history)
+    write_file(out, os.path.join(out, "metrics.csv"), text.getvalue())
 
 
 def write_results(out: str, results: dict) -> None:
-    path = os.path.join(out, "results.json")
-    with writing(path), open(path, "w", encoding="utf-8") as f:
-        json.dump(_finite(results), f, indent=2)
+    write_file(out, os.path.join(out, "results.json"), json.dumps(_finite(results), indent=2))
 
 
 def _finite(value):
@@ -178,9 +157,10 @@ def plot_curves(out: str, history: list) -> None:
         ax.set_title(key)
         ax.legend()
     fig.tight_layout()
-    with writing(os.path.join(out, "curves.png")):
-        fig.savefig(os.path.join(out, "curves.png"), dpi=90)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=90)
     plt.close(fig)
+    write_file(out, os.path.join(out, "curves.png"), image.getvalue())
 
 
 def epoch_line(row: dict, epochs: int) -> str:

@@ -23,6 +23,7 @@ from ..plugins.discovery import loaded_plugins
 from ..spec import Spec
 from . import rundir
 from .checkpoint import check_choice, load_checkpoint, restore_rng, rng_state, save_checkpoint, select_checkpoint
+from .checkpoint_fields import check_optimizer_state, check_weights, restoring
 from .config import TrainConfig, fitted_to_task
 from .distributed import Dist
 from .faults import is_out_of_memory, out_of_memory
@@ -163,18 +164,24 @@ class Trainer:
             self.log(f"epoch {epoch_number}: unfroze {label} ({sum(p.numel() for p in params):,} parameters)")
 
     def _restore(self, state: dict) -> None:
+        path = os.path.join(self.out, "last.ckpt")
+        check_weights(self.model, state["model"], path)
         self.model.load_state_dict(state["model"])
         self._apply_unfreezes(state["epoch"])  # the optimizer had these groups when it was saved
-        self.optimizer.load_state_dict(state["optimizer"])
+        with restoring(path, "optimizer"):
+            self.optimizer.load_state_dict(state["optimizer"])
+        check_optimizer_state(self.optimizer, path)
         if self.scheduler is not None and state.get("scheduler"):
-            self.scheduler.load_state_dict(state["scheduler"])
+            with restoring(path, "scheduler"):
+                self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
+            with restoring(path, "scaler"):
+                self.scaler.load_state_dict(state["scaler"])
         self.history = list(state["history"])
         self.best, self.bad_epochs = state.get("best"), state.get("bad_epochs", 0)
         self.start_epoch = self.saved_epoch = state["epoch"]
         self.train_time, self.train_samples = state.get("train_time", 0.0), state.get("train_samples", 0)
-        restore_rng(state["rng"])
+        restore_rng(state["rng"], path)
 
     # ---- the run ----
 
@@ -236,6 +243,7 @@ class Trainer:
             which, path = select_checkpoint(self.out, self.checkpoint)
             state = load_checkpoint(path) if which == "best" else None  # the model already holds the last epoch
             if state is not None:
+                check_weights(self.model, state["model"], path)
                 self.model.load_state_dict(state["model"])
             used = {"checkpoint": which, "checkpoint_epoch": state["epoch"] if state else self.saved_epoch}
         self.used = self.dist.broadcast_object(used)

@@ -10,8 +10,14 @@ choice). Installed entry points load as for any spec: the run cannot choose them
 safe_mode or Hugging Face's trust_remote_code, such a run is refused with the
 list of what would run, unless the caller passes trust=True (CLI --trust).
 The check reads the IR only: nothing is imported before it passes.
+
+The stored spec also says where `log tensorboard(dir=...)` writes, and a
+resume rewrites the event files there: a folder outside the run directory
+(or reached through a symbolic link) is refused on resume unless trusted.
 """
 from __future__ import annotations
+
+import os
 
 from ..errors import PluginError
 from ..spec import Spec, loads
@@ -91,3 +97,20 @@ def _import_plugins(spec: Spec, state: dict) -> None:
     for name in (state.get("plugins") or {}).get("modules", []):
         load_module(name)  # not recorded as named by this process; a resumed run keeps its record
     load_uses(spec.program)
+
+
+def check_log_folders(checked_log: list, run_dir: str, trust: bool = False) -> None:
+    """On --resume: the folders the stored `log` setting writes into (and whose event files a resume
+    rewrites) must lie inside the run directory, links resolved, unless trusted."""
+    if trust:
+        return
+    home = os.path.realpath(run_dir)
+    for item, args, loc in checked_log:
+        folder = args.get("dir") if item.name == "tensorboard" else None
+        if folder is None:
+            continue
+        path = folder if os.path.isabs(folder) else os.path.join(run_dir, folder)
+        real = os.path.realpath(path)
+        if os.path.commonpath([home, real]) != home:
+            raise UntrustedRunError(f"resuming {run_dir} would write TensorBoard files to {real}, outside the run "
+                                    f"directory ({loc}: log {item.name}(dir={folder!r}))", hint=TRUST_HINT)

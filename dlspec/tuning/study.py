@@ -20,6 +20,7 @@ from ..errors import DataError, DlspecError, TrainError, did_you_mean
 from ..spec import load
 from . import params as P
 from . import storage as S
+from .abandoned import fail_abandoned, record_owner
 from .check import check_spaces, open_spaces
 
 PRUNERS = ("median", "hyperband", "none")
@@ -77,7 +78,7 @@ def tune(spec_path, train: Optional[str] = None, trials: Optional[int] = None, t
     url = storage or S.default_storage(setup.out)
     name = study or S.default_study_name(setup.path, train)
     S.check_same_directory(setup.out, name, url, os.path.abspath(setup.path))
-    the_study = _open_study(optuna, url, name, setup, seed, pruner)
+    the_study = _open_study(optuna, url, name, setup, seed, pruner, log)
     S.write_info(setup.out, {"study": name, "storage": url, "spec": os.path.abspath(setup.path), "train": train,
                              "monitor": setup.monitor, "direction": setup.direction})
     n_trials = DEFAULT_TRIALS if trials is None and timeout is None else trials
@@ -85,12 +86,16 @@ def tune(spec_path, train: Optional[str] = None, trials: Optional[int] = None, t
         + ", ".join(f"{n} = {s.describe()}" for n, s in setup.spaces.items())
         + f"; objective {setup.monitor} ({setup.direction}); study '{name}' in {S.shown_url(url)}")
     progress = report.Progress(log, n_trials, setup.monitor, list(setup.spaces))
+    from ..train.interrupt import signal_name, stop_on_sigterm
     try:
-        the_study.optimize(lambda trial: _objective(trial, setup), n_trials=n_trials, timeout=timeout,
-                           catch=(Exception,), callbacks=[progress])
-    except KeyboardInterrupt:
-        log("interrupted: the trials so far are kept; run the same command to go on")
-        report.finish(the_study, setup, log)
+        with stop_on_sigterm():  # SIGTERM stops like Ctrl-C, between trials too (exit status 143)
+            the_study.optimize(lambda trial: _objective(trial, setup), n_trials=n_trials, timeout=timeout,
+                               catch=(Exception,), callbacks=[progress])
+    except KeyboardInterrupt as exc:
+        what = "interrupted" if signal_name(exc) == "SIGINT" else f"stopped by {signal_name(exc)}"
+        log(f"{what}: the trials so far are kept; run the same command to go on")
+        with contextlib.suppress(DlspecError):  # no trial has finished yet: the stop is what to report
+            report.finish(the_study, setup, log)
         raise
     return report.finish(the_study, setup, log)
 
@@ -147,7 +152,7 @@ def _fit_options(nproc: Optional[int]) -> dict:
 # ---- the study ---------------------------------------------------------------------
 
 
-def _open_study(optuna, url: str, name: str, setup: _Setup, seed: int, pruner: str):
+def _open_study(optuna, url: str, name: str, setup: _Setup, seed: int, pruner: str, log: Callable[[str], None]):
     from ..train.rundir import writing
     with writing(setup.out):
         os.makedirs(setup.out, exist_ok=True)
@@ -157,6 +162,7 @@ def _open_study(optuna, url: str, name: str, setup: _Setup, seed: int, pruner: s
                                     load_if_exists=True, sampler=_sampler(optuna, seed),
                                     pruner=_pruner(optuna, pruner, setup.epochs))
         _check_same_study(optuna, study, setup, name)
+        fail_abandoned(optuna, study, storage, log)  # trials a killed process left RUNNING
         if not study.trials:  # the first trial tries the spec as written: its defaults
             defaults = {n: P.to_param(s, s.default) for n, s in setup.spaces.items() if s.has_default}
             if defaults:
@@ -231,6 +237,7 @@ def _objective(trial, setup: _Setup) -> float:
     run_dir = os.path.join(setup.out, "trials", f"{trial.number:04d}")
     trial.set_user_attr("run_dir", run_dir)
     trial.set_user_attr("epochs", 0)
+    record_owner(trial)  # so a later run can tell this trial was abandoned if this process is killed
     try:
         run = fit(setup.path, setup.train, overrides={**setup.overrides, **texts}, out=run_dir,
                   log=_TrialLog(run_dir), progress=False, on_epoch=_Reporter(trial, setup.monitor),
@@ -240,8 +247,9 @@ def _objective(trial, setup: _Setup) -> float:
     except Exception as exc:  # recorded with the trial; the study goes on
         trial.set_user_attr("error", error_text(exc))
         raise
-    if run.interrupted:
-        raise KeyboardInterrupt
+    if run.interrupted:  # Ctrl-C or SIGTERM during the fit: stop the study with the same signal
+        from ..train.interrupt import Stopped
+        raise Stopped("SIGTERM") if run.exit_status == 143 else KeyboardInterrupt()
     value = (run.results.get("best") or {}).get(setup.monitor)
     if value is None or not math.isfinite(value):
         error = TrainError(f"the run recorded no finite {setup.monitor} (value {value})")

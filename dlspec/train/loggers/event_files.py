@@ -18,6 +18,8 @@ import glob
 import os
 import struct
 
+from ..safe_write import open_new
+
 HEADER = 12  # the length (8 bytes) and its CRC (4)
 
 
@@ -76,7 +78,7 @@ def drop_after_checkpoint(folder: str, resume, only=None) -> set:
 def _rewrite(path: str, data: bytes) -> None:
     tmp = f"{path}.tmp"
     try:
-        with open(tmp, "wb") as f:
+        with open_new(tmp) as f:  # a link planted under the temporary name is removed, never followed
             f.write(data)
         os.replace(tmp, path)
     finally:
