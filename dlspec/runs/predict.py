@@ -50,11 +50,11 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
     than `max_pixels` pixels (default: the cap the run's image source had) is refused unread: an error
     when named, skipped with a warning when found in a folder or by a glob."""
     from .writers import check_out, check_writable, write_predictions
+    _check_max_pixels(max_pixels)
     created = False
     if out:
         check_out(out)
         created = check_writable(out)  # a read-only or full folder is said before any prediction is made
-    _check_max_pixels(max_pixels)
     with removing_if_empty(os.path.dirname(out or "") or os.curdir, created):
         run = LoadedRun(run_dir, device, trust, checkpoint)
         meta = run_meta(run)
