@@ -140,6 +140,7 @@ def test_thirteen_row_table_has_a_val_split_and_warns_once(tmp_path):
         "fewer rows than the 3 classes, so some classes are missing from some splits"]
 
 
+@pytest.mark.slow
 def test_thirteen_row_table_fits_with_val_and_test(tmp_path):
     thirteen_rows(tmp_path)
     spec_path = tmp_path / "spec.dlspec"
