@@ -249,6 +249,7 @@ class Trainer:
         loaders["train"].set_epoch(epoch)
         metrics = self._fresh_metrics()
         per_step = self.scheduler if cfg.schedule and cfg.schedule[0].per_step else None
+        lr = self.optimizer.param_groups[0]["lr"]  # logged: the rate of the epoch's first step, not the next epoch's
         progress = EpochProgress(epoch + 1, cfg.epochs, len(loaders["train"]), self.show_progress, self.loggers,
                                  lambda: self.optimizer.param_groups[0]["lr"])
         try:
@@ -267,7 +268,7 @@ class Trainer:
                                 cfg.data.loc) from None
         self.train_time += seconds
         self.train_samples += samples
-        row = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], "loss": loss, **values}
+        row = {"epoch": epoch + 1, "lr": lr, "loss": loss, **values}
         if "val" in loaders:
             val = evaluate(self.step_model, loaders["val"], self.loss_fn, cfg.loss[0].name, self._fresh_metrics(),
                            self.device, self.amp, self.dist.reduce_totals)
