@@ -363,7 +363,8 @@ class Trainer:
         if "test" in self.data.loaders:
             test = evaluate(self.step_model, self.data.loaders["test"], self.loss_fn, self.cfg.loss[0].name,
                             self._fresh_metrics(), self.device, self.amp, self.dist.reduce_totals)
-            self.log("test: " + ", ".join(f"{k} {v:.4f}" for k, v in test.items()) +
+            scaled = {"loss": "loss (scaled units)"} if self.data.target_scale else {}  # metrics: original units
+            self.log("test: " + ", ".join(f"{scaled.get(k, k)} {v:.4f}" for k, v in test.items()) +
                      f"  ({self.used['checkpoint']} weights, epoch {self.used['checkpoint_epoch']})")
         best_row = next((r for r in self.history if self.best and r["epoch"] == self.best["epoch"]), None)
         results = {"final": self.history[-1] if self.history else None, "best": best_row,
