@@ -56,3 +56,64 @@ def test_per_step_schedule_logs_the_first_step_rate(tmp_path):
     (over 2 epochs, epoch 2 starts half-way: 0.1 * (1 + cos(pi / 2)) / 2 = 0.05)."""
     fit(tmp_path, "cosine", "schedule cosine", epochs=2)
     assert logged_lr(tmp_path / "cosine") == pytest.approx([0.1, 0.05], rel=1e-9)
+
+
+def compile_report(path):
+    from click.testing import CliRunner
+    from dlspec.cli import main
+    result = CliRunner().invoke(main, ["compile", str(path)])
+    return result.exit_code, result.output
+
+
+def test_early_stop_on_a_val_metric_without_val_split_fails_at_compile(tmp_path):
+    """Issue 23: it passed compile, then fit trained a whole epoch before failing."""
+    path = write(tmp_path, "s", "metrics accuracy\n  early_stop monitor=val_accuracy patience=2",
+                 split="train=0.8 test=0.2")
+    code, output = compile_report(path)
+    assert code == 1
+    assert output.splitlines()[:4] == [
+        f"{path}:7:3: error: early_stop monitors 'val_accuracy', but data d has no val split, so there is no "
+        "val_accuracy to monitor",
+        "      early_stop monitor=val_accuracy patience=2",
+        "      ^",
+        "hint: add a val part (split train=0.7 val=0.15 test=0.15) or monitor=accuracy"]
+    with pytest.raises(dlspec.DlspecError, match="early_stop monitors 'val_accuracy'"):
+        dlspec.fit(str(path), out=str(tmp_path / "never"), log=lambda *a: None)
+    assert not (tmp_path / "never" / "metrics.csv").exists()  # refused before any epoch
+
+
+@pytest.mark.parametrize("settings, message", [
+    ("checkpoint monitor=f1", "checkpoint monitors 'f1', which is not recorded.\n      checkpoint monitor=f1\n"
+                              "      ^\nhint: recorded: loss; list a metric to record it (metrics f1)"),
+    ("early_stop patience=3", "early_stop monitors 'val_loss', but data d has no val split"),
+    ("checkpoint mode=max", None),  # monitor defaults to the training loss without a val split
+])
+def test_checkpoint_and_early_stop_monitors_are_checked_at_compile(tmp_path, settings, message):
+    code, output = compile_report(write(tmp_path, "s", settings, split="train=0.8 test=0.2"))
+    if message is None:
+        assert code == 0, output
+    else:
+        assert code == 1 and f":6:3: error: {message}" in output
+
+
+@pytest.mark.slow
+def test_checkpoint_monitor_decides_best_ckpt(tmp_path):
+    from dlspec.train.checkpoint import load_checkpoint
+    run = fit(tmp_path, "acc", "metrics accuracy\n  checkpoint monitor=val_accuracy mode=max", epochs=3)
+    values = [row["val_accuracy"] for row in run.history]
+    expected = values.index(max(values)) + 1
+    assert (run.results["monitor"], run.results["best_epoch"]) == ("val_accuracy", expected)
+    assert load_checkpoint(str(tmp_path / "acc" / "best.ckpt"))["epoch"] == expected
+
+
+@pytest.mark.slow
+def test_early_stop_keeps_its_own_monitor_beside_checkpoint(tmp_path):
+    """Stopping follows early_stop (val_loss, told to rise: it falls, so the run stops after epoch 2) while
+    best.ckpt follows checkpoint (the training loss, which falls: epoch 2). One shared monitor would
+    have kept epoch 1."""
+    run = fit(tmp_path, "both", "early_stop monitor=val_loss mode=max patience=0\n  checkpoint monitor=loss",
+              epochs=5)
+    losses = [row["loss"] for row in run.history]
+    assert len(run.history) == 2 and run.history[1]["val_loss"] < run.history[0]["val_loss"]
+    assert losses[1] < losses[0]
+    assert (run.results["monitor"], run.results["best_epoch"]) == ("loss", 2)
