@@ -117,3 +117,40 @@ def test_early_stop_keeps_its_own_monitor_beside_checkpoint(tmp_path):
     assert len(run.history) == 2 and run.history[1]["val_loss"] < run.history[0]["val_loss"]
     assert losses[1] < losses[0]
     assert (run.results["monitor"], run.results["best_epoch"]) == ("loss", 2)
+
+
+BLOCKS = """data d { source sklearn_digits; split train=0.8 val=0.2 }
+model M { input image(1, 8, 8); flatten; linear(10) }
+UNNAMEDtrain fast { model M; data d; epochs 2 }
+train slow { model M; data d; epochs 5 }
+"""
+
+
+def test_compile_train_name_beside_an_unnamed_block(tmp_path):
+    """Issue 23: `compile --train fast` failed with "choose one with --train" beside an unnamed `train { }`."""
+    from click.testing import CliRunner
+    from dlspec.cli import main
+    from dlspec.train.config import read_train
+    path = tmp_path / "blocks.dlspec"
+    path.write_text(BLOCKS.replace("UNNAMED", "train { model M; data d; epochs 1 }\n"))
+    for args in (["--train", "fast"], []):
+        result = CliRunner().invoke(main, ["compile", str(path), *args])
+        assert result.exit_code == 0 and result.output.strip() == f"{path}: ok (M)", result.output
+    spec = dlspec.load(path)
+    assert [(read_train(spec, n).name, read_train(spec, n).epochs) for n in ("fast", None)] == [("fast", 2),
+                                                                                               (None, 1)]
+    result = CliRunner().invoke(main, ["compile", str(path), "--train", "fats"])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "error: no train block named 'fats'. Did you mean 'fast'?",
+        "hint: train blocks: fast, slow, the unnamed `train { }` (used without --train)"]
+
+
+def test_several_named_train_blocks_need_train(tmp_path):
+    path = tmp_path / "blocks.dlspec"
+    path.write_text(BLOCKS.replace("UNNAMED", ""))
+    from dlspec.train.config import read_train
+    with pytest.raises(dlspec.DlspecError) as info:
+        read_train(dlspec.load(path))
+    assert info.value.message == f"{path} has several train blocks; choose one with --train (fast, slow)"
+    assert info.value.hint == "or leave one unnamed (`train { ... }`): it is the default"

@@ -135,17 +135,21 @@ def _plain_step(pair) -> dict:
 
 
 def find_train(program, name: Optional[str]):
+    """The train block called `name`; with no name, the only one, else the unnamed `train { }` (the
+    default beside named ones, which --train picks)."""
+    named = [n for n in program.trains if n is not None]
     if name is None:
         if not program.trains:
             raise TrainError(f"{program.filename} has no train block",
                              hint="add `train { model M; data d; epochs 10 }`")
-        if len(program.trains) > 1:
-            names = [n for n in program.trains if n is not None]
-            raise TrainError(f"{program.filename} has several train blocks; choose one with --train "
-                             f"({', '.join(map(str, names))})")
-        return next(iter(program.trains.values()))
+        if None in program.trains or len(program.trains) == 1:
+            return program.trains.get(None) or next(iter(program.trains.values()))
+        raise TrainError(f"{program.filename} has several train blocks; choose one with --train "
+                         f"({', '.join(named)})", hint="or leave one unnamed (`train { ... }`): it is the default")
     if name not in program.trains:
-        raise UnknownNameError(f"no train block named '{name}'." + did_you_mean(name, [n for n in program.trains if n]))
+        unnamed = ["the unnamed `train { }` (used without --train)"] if None in program.trains else []
+        raise UnknownNameError(f"no train block named '{name}'." + did_you_mean(name, named),
+                               hint="train blocks: " + ", ".join(named + unnamed))
     return program.trains[name]
 
 
