@@ -154,3 +154,15 @@ def test_several_named_train_blocks_need_train(tmp_path):
         read_train(dlspec.load(path))
     assert info.value.message == f"{path} has several train blocks; choose one with --train (fast, slow)"
     assert info.value.hint == "or leave one unnamed (`train { ... }`): it is the default"
+
+
+@pytest.mark.parametrize("settings, objective", [
+    ("metrics accuracy\n  checkpoint monitor=val_accuracy\n  early_stop monitor=val_loss", ("val_accuracy", "maximize")),
+    ("metrics accuracy\n  early_stop monitor=val_accuracy mode=min", ("val_accuracy", "minimize")),
+    ("", ("val_loss", "minimize")),
+])
+def test_tune_scores_trials_by_what_decides_best_ckpt(tmp_path, settings, objective):
+    """results.json's best row is best.ckpt's epoch, so a trial is scored by the same monitor."""
+    from dlspec.train.config import read_train
+    from dlspec.tuning.study import objective_of
+    assert objective_of(read_train(dlspec.load(write(tmp_path, "s", settings)))) == objective
