@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import dlspec
 from dlspec.errors import DlspecError, DlspecWarning
 from dlspec.train.config import read_train
-from dlspec.train.metrics import FIXED_COLUMNS, METRICS, higher_is_better, metric_for_column, metric_name
+from dlspec.train.metrics import FIXED_COLUMNS, METRICS, higher_is_better, metric_for_column
 
 SPEC = ("data d {{ source sklearn_digits; split train=0.5 val=0.25 test=0.25 }}\n"
         "model M {{ input image(1, 8, 8); flatten; linear(10) }}\n"

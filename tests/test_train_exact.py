@@ -1,7 +1,6 @@
 """What a run records is what it did: the logged lr is the rate an epoch trained at, a monitor that
 cannot be recorded is refused at compile, and `checkpoint monitor=` decides best.ckpt on its own."""
 import csv
-import json
 import warnings
 
 import pytest
@@ -157,7 +156,8 @@ def test_several_named_train_blocks_need_train(tmp_path):
 
 
 @pytest.mark.parametrize("settings, objective", [
-    ("metrics accuracy\n  checkpoint monitor=val_accuracy\n  early_stop monitor=val_loss", ("val_accuracy", "maximize")),
+    ("metrics accuracy\n  checkpoint monitor=val_accuracy\n  early_stop monitor=val_loss",
+     ("val_accuracy", "maximize")),
     ("metrics accuracy\n  early_stop monitor=val_accuracy mode=min", ("val_accuracy", "minimize")),
     ("", ("val_loss", "minimize")),
 ])
