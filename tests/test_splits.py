@@ -112,6 +112,10 @@ def test_tiny_splits_are_named_with_their_sizes():
     note = thin_split_note({"train": 2, "val": 1}, {"a": 1, "b": 2})
     assert note == ("split sizes train 2 / val 1 rows; val has fewer rows than the 2 classes; 1 class has "
                     "fewer rows than the 2 splits: a (1), so some classes are missing from some splits")
+    note = thin_split_note({"train": 2, "val": 0, "test": 0}, {"x": 1, "z": 1})
+    assert note == ("split sizes train 2 / val 0 / test 0 rows; val and test are empty (2 rows for 3 splits); "
+                    "2 classes have fewer rows than the 3 splits: x (1), z (1), so some classes are missing from "
+                    "some splits")
     assert thin_split_note({"train": 80, "val": 20}, {"a": 50, "b": 50}) is None
 
 

@@ -79,12 +79,16 @@ def thin_split_note(sizes: dict, class_counts: dict) -> Optional[str]:
     `class_counts` classes to row counts.
     """
     n_classes, n_splits = len(class_counts), len(sizes)
-    small = [k for k, v in sizes.items() if v < n_classes]
+    empty = [k for k, v in sizes.items() if v == 0]
+    small = [k for k, v in sizes.items() if 0 < v < n_classes]
     rare = sorted((c for c, v in class_counts.items() if v < n_splits), key=str)
-    if not small and not rare:
+    if not empty and not small and not rare:
         return None
     shown = " / ".join(f"{k} {v}" for k, v in sizes.items())
     parts = []
+    if empty:
+        parts.append(f"{_join(empty)} {'is' if len(empty) == 1 else 'are'} empty ({sum(sizes.values())} rows "
+                     f"for {n_splits} splits)")
     if small:
         parts.append(f"{_join(small)} {'has' if len(small) == 1 else 'have'} fewer rows than the "
                      f"{n_classes} classes")
