@@ -166,3 +166,15 @@ def test_tune_scores_trials_by_what_decides_best_ckpt(tmp_path, settings, object
     from dlspec.train.config import read_train
     from dlspec.tuning.study import objective_of
     assert objective_of(read_train(dlspec.load(write(tmp_path, "s", settings)))) == objective
+
+
+@pytest.mark.parametrize("settings, message", [
+    ("metrics f1(average=binary)\n  schedule plateau(monitor=val_f1)",
+     ":7:3: error: schedule monitors 'val_f1', which is not recorded. Did you mean 'val_f1_binary'?"),
+    ("schedule plateau", ":6:3: error: schedule monitors 'val_loss', but data d has no val split"),
+])
+def test_plateau_monitor_is_checked_like_early_stop(tmp_path, settings, message):
+    """The plateau schedule stepped on the training loss when its monitor was not in the row."""
+    split = "train=0.8 test=0.2" if "val_loss" in message else "train=0.6 val=0.2 test=0.2"
+    code, output = compile_report(write(tmp_path, "s", settings, split=split))
+    assert code == 1 and message in output, output

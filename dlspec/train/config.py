@@ -253,6 +253,8 @@ def _check_links(cfg: TrainConfig, spec) -> None:
         monitor = (getattr(cfg, key) or {}).get("monitor")
         if monitor:
             _check_monitor(cfg, key, monitor)
+    if cfg.schedule and cfg.schedule[0].name == "plateau":  # else it would step on the training loss, unsaid
+        _check_monitor(cfg, "schedule", cfg.schedule[1]["monitor"])
     from ..planning.nodes import iter_nodes
     labels = [q for q, _, _ in iter_nodes(spec.plan(cfg.model))]
     lr_for = cfg.optimizer[1].get("lr_for") or {}
@@ -269,7 +271,3 @@ def _check_links(cfg: TrainConfig, spec) -> None:
     for label, _ in cfg.unfreeze:
         if not any(label == f or label.startswith(f + ".") for f in cfg.freeze):
             raise DlspecError(f"unfreeze {label}: it is not frozen (freeze {label} first)", cfg.locs.get("unfreeze"))
-    if cfg.schedule and cfg.schedule[0].name == "plateau" and cfg.data.fractions.get("val", 0) == 0 \
-            and "val" in cfg.schedule[1]["monitor"]:
-        raise DlspecError("schedule plateau monitors a validation metric but the split has no val part",
-                          cfg.locs.get("schedule"))
