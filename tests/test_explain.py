@@ -72,3 +72,29 @@ def test_cli_prints_a_table_per_block():
     assert format_rows(explain(dlspec.load(CIFAR))).splitlines()[0] == "train"
     result = CliRunner().invoke(main, ["explain", str(CIFAR), "--train", "nope"])
     assert result.exit_code == 1 and "no train block named 'nope'" in result.output
+
+
+def test_log_shows_csv_as_in_effect_by_default_as_the_docs_say(tmp_path):
+    """Issue 23: explain showed `log []` where docs/language.md gives csv as the default."""
+    doc_row = next(line for line in (ROOT / "docs" / "language.md").read_text().splitlines()
+                   if line.startswith("| `log` |"))
+    assert doc_row.rstrip().endswith("| csv |")
+    log = rows_by_key(explain(dlspec.load(DIGITS)))["log"]
+    assert (log.value, log.source) == (["csv"], "default")
+    assert "  log  " in format_rows([log]) and "[csv]" in format_rows([log])
+    written = DIGITS.read_text().replace("    epochs", "    log tensorboard(every=2)\n    epochs", 1)
+    path = tmp_path / "digits.dlspec"
+    path.write_text(written)
+    log = rows_by_key(explain(dlspec.load(path)))["log"]
+    assert log.value == ["csv", "tensorboard(dir=tensorboard, every=2.0)"]
+
+
+def test_checkpoint_monitor_is_explained_per_argument(tmp_path):
+    text = DIGITS.read_text().replace("    epochs", "    checkpoint monitor=val_accuracy mode=max\n    epochs", 1)
+    path = tmp_path / "digits.dlspec"
+    path.write_text(text)
+    train = rows_by_key(explain(dlspec.load(path)))
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if t.strip().startswith("checkpoint"))
+    assert (train["checkpoint.monitor"].value, train["checkpoint.monitor"].source) == ("val_accuracy", f"{path}:{line}")
+    assert (train["checkpoint.min_delta"].value, train["checkpoint.min_delta"].source) == (0.0, "default")
+    assert (rows_by_key(explain(dlspec.load(DIGITS)))["checkpoint"].value, "default") == (None, "default")

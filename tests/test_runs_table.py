@@ -94,3 +94,35 @@ def test_a_real_run_is_listed(write_spec, tmp_path):
     assert row["run"] == "first" and row["model"] == "M" and row["epochs"] == "1/1" and row["status"] == "done"
     assert row["test_accuracy"] == pytest.approx(run.results["test"]["accuracy"])
     assert row["best"] == pytest.approx(run.results["best"]["val_loss"]) and row["duration_s"] > 0
+
+
+SCALED_SERIES = """model Net {{ input sequence(10, 1); flatten -> linear(1) }}
+data d {{ source sine(length=120, window=10); split train=0.6 val=0.2 test=0.2; scale {scale} }}
+train {{ loss mse; epochs 1; metrics mae }}
+"""
+
+
+@pytest.mark.parametrize("scale", ["standard", "none"])
+def test_a_scaled_loss_is_labelled_beside_metrics_in_original_units(tmp_path, scale):
+    """Issue 23: test_loss (scaled units) sat beside test_mae (original units) under plain names."""
+    path = tmp_path / "s.dlspec"
+    path.write_text(SCALED_SERIES.format(scale=scale))
+    dlspec.fit(str(path), out=str(tmp_path / "runs" / "r"), log=lambda *a: None, progress=False)
+    row, = dlspec.list_runs(str(tmp_path / "runs"))
+    if scale == "standard":
+        assert "test_loss" not in row and {"test_loss_scaled", "test_mae"} <= set(row)
+        assert row["monitor"] == "val_loss_scaled"
+    else:
+        assert {"test_loss", "test_mae"} <= set(row) and row["monitor"] == "val_loss"
+    ordered = dlspec.list_runs(str(tmp_path / "runs"), sort=f"test_loss{'_scaled' if scale == 'standard' else ''}")
+    assert ordered == [row]
+
+
+def test_a_scaled_loss_column_sorts_ascending(tmp_path):
+    for name, loss in (("a", 0.5), ("b", 0.2)):
+        fake_run(tmp_path / name, name, 0.0, loss)
+        settings = yaml.safe_load((tmp_path / name / "run.yaml").read_text())
+        (tmp_path / name / "run.yaml").write_text(yaml.safe_dump({**settings, "scale": "minmax"}))
+    rows = dlspec.list_runs(str(tmp_path), sort="test_loss_scaled")
+    assert [r["run"] for r in rows] == ["b", "a"] and rows[0]["test_loss_scaled"] == 0.2
+    assert [r["run"] for r in dlspec.list_runs(str(tmp_path), sort="best")] == ["b", "a"]

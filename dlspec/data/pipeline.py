@@ -26,7 +26,7 @@ from .encoding import category_features, index_features
 from .paths import plan_path
 from .sources.base import SOURCES, SeriesInfo, SourceData, TensorData
 from .sources.dotted import load_class_source
-from .splits import split_indices
+from .splits import split_indices, thin_split_note
 from .step_fit import check_normalize_width, check_steps_suit, first_samples
 from .transforms import build_transform, compose, is_auto_normalize
 
@@ -229,12 +229,26 @@ def _split(cfg: DataConfig, src: SourceData, n: int) -> dict:
     if stratify is not None and len(stratify) != n:
         stratify = None
     idx = split_indices(n, fractions, cfg.seed, stratify, chronological=src.chronological)
+    if stratify is not None:
+        _warn_thin_split(cfg, idx, stratify, src.classes)
     parts = {name: (src.train, idx.get(name, [])) for name in ("train", "val", "test")}
     if src.test is not None:
         parts["test"] = (src.test, list(range(len(src.test))))
     if not parts["train"][1]:
         raise DataError(f"data {cfg.name}: the training split is empty", cfg.split_loc)
     return parts
+
+
+def _warn_thin_split(cfg: DataConfig, idx: dict, targets: list, classes: Optional[list]) -> None:
+    """Once per data block: a stratified split too small for every class to be in every split."""
+    counts: dict = {}
+    for t in targets:  # by class name where the source has names (targets are their indices)
+        name = classes[t] if classes and isinstance(t, int) and 0 <= t < len(classes) else t
+        counts[name] = counts.get(name, 0) + 1
+    note = thin_split_note({name: len(rows) for name, rows in idx.items()}, counts)
+    if note is not None:
+        warn(f"data {cfg.name}: {note}", cfg.split_loc,
+             hint="more rows per class, fewer splits, or larger val/test fractions")
 
 
 def _fit_scale(cfg: DataConfig, src: SourceData, train_idx: list) -> Optional[dict]:

@@ -19,6 +19,7 @@ import yaml
 from ..errors import DlspecError
 
 SKIP = {"export", "tensorboard", "mlruns", "__pycache__"}  # folders inside a run that hold no runs
+SCALED = "_scaled"  # suffix of a loss column in the scaled units of `scale standard|minmax`
 FIXED = ("run", "model", "data", "epochs", "monitor", "best", "duration_s", "status")
 
 
@@ -56,7 +57,18 @@ def run_row(path: str, root: str) -> dict:
         row["monitor"] = _monitor(settings, history)
         row["best"] = _best(history, row["monitor"])
         row["status"] = "unfinished" if done else "no epoch"
+    if settings.get("scale") not in (None, "none"):
+        _label_scaled_loss(row)
     return row
+
+
+def _label_scaled_loss(row: dict) -> None:
+    """With `scale`, metrics are in original units but the loss is in the scaled units the model trained
+    in: its columns say so (test_loss_scaled; a loss monitor as val_loss_scaled)."""
+    if "test_loss" in row:
+        row["test_loss_scaled"] = row.pop("test_loss")
+    if row.get("monitor") in ("loss", "val_loss"):
+        row["monitor"] += SCALED
 
 
 def list_runs(root: str = "runs", sort: Optional[str] = None, reverse: bool = False) -> list:
@@ -122,6 +134,7 @@ def _higher_is_better(column: str, rows: list) -> bool:
     if column == "duration_s":
         return False
     name = column[5:] if column.startswith("test_") else column
+    name = name[:-len(SCALED)] if name.endswith(SCALED) else name
     from ..train.metrics import higher_is_better
     return higher_is_better(name)
 

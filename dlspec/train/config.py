@@ -21,10 +21,12 @@ from .components import bind
 from .devices import device_setting_check
 from .fit_checks import check_model_end
 from .loggers import check_log
-from .metrics import check_metrics, metric_name
+from .metrics import check_metrics, metric_for_column, metric_name
 
-_EARLY = (Arg("monitor", "str", "val_loss"), Arg("patience", "int", 5, non_negative),
-          Arg("mode", "str", "auto", choices=("auto", "min", "max")), Arg("min_delta", "float", 0.0, non_negative))
+_MODE = Arg("mode", "str", "auto", choices=("auto", "min", "max"))
+_EARLY = (Arg("monitor", "str", "val_loss"), Arg("patience", "int", 5, non_negative), _MODE,
+          Arg("min_delta", "float", 0.0, non_negative))
+_CHECKPOINT = (Arg("monitor", "str", None), _MODE, Arg("min_delta", "float", 0.0, non_negative))
 
 TRAIN_SETTINGS = {d.key: d for d in (
     S.SettingDef("model", S.one("str"), "the model to train (default: the only model)"),
@@ -37,6 +39,9 @@ TRAIN_SETTINGS = {d.key: d for d in (
     S.SettingDef("clip_grad_value", S.one("float", positive), "clip each gradient value"),
     S.SettingDef("metrics", S.steps, "accuracy, top_k(k=5), f1, precision, recall, mae, mse"),
     S.SettingDef("early_stop", S.keywords(_EARLY), "monitor=val_loss patience=5 mode=auto min_delta=0"),
+    S.SettingDef("checkpoint", S.keywords(_CHECKPOINT),
+                 "monitor=METRIC mode=auto min_delta=0: what decides best.ckpt (default: early_stop's monitor, "
+                 "else val_loss, else loss)"),
     S.SettingDef("device", S.one("str", device_setting_check), "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"),
     S.SettingDef("precision", S.one("str", choices=("auto", "fp32", "bf16", "fp16")), "auto, fp32, bf16, fp16"),
     S.SettingDef("seed", S.one("int"), "random seed (default 0)"),
@@ -73,6 +78,7 @@ class TrainConfig:
     clip_grad_value: Optional[float] = None
     metrics: list = field(default_factory=list)
     early_stop: Optional[dict] = None
+    checkpoint: Optional[dict] = None  # monitor, mode, min_delta of best.ckpt, when the block sets them
     device: str = "auto"
     precision: str = "auto"
     seed: int = 0
@@ -95,6 +101,16 @@ class TrainConfig:
     def metric_names(self) -> list:
         return [metric_name(m, a) for m, a, _ in self.metrics]
 
+    def best_by(self, has_val: Optional[bool] = None) -> dict:
+        """monitor, mode and min_delta that decide best.ckpt: `checkpoint`, else early_stop's, else val_loss
+        (the training loss without a val split: `has_val`, else the split fractions, say), lowest best."""
+        if self.checkpoint:
+            return dict(self.checkpoint)
+        if self.early_stop:
+            return {k: self.early_stop[k] for k in ("monitor", "mode", "min_delta")}
+        has_val = bool(self.data.fractions.get("val")) if has_val is None else has_val
+        return {"monitor": "val_loss" if has_val else "loss", "mode": "auto", "min_delta": 0.0}
+
     def resolved(self) -> dict:
         """Plain data describing every setting, for run.yaml and checkpoints."""
         return {
@@ -102,11 +118,12 @@ class TrainConfig:
             "loss": _plain_step(self.loss), "optimizer": _plain_step(self.optimizer),
             "schedule": _plain_step(self.schedule) if self.schedule else None, "epochs": self.epochs,
             "clip_grad_norm": self.clip_grad_norm, "clip_grad_value": self.clip_grad_value,
-            "metrics": self.metric_names(), "early_stop": self.early_stop, "device": self.device,
+            "metrics": self.metric_names(), "early_stop": self.early_stop, "checkpoint": self.checkpoint,
+            "device": self.device,
             "precision": self.precision, "seed": self.seed, "freeze": list(self.freeze),
             "unfreeze": [{"label": label, "at": at} for label, at in self.unfreeze], "init": self.init,
             "batch": self.data.batch, "workers": self.data.workers, "split": dict(self.data.fractions),
-            "split_seed": self.data.seed, "compile": self.compile, "cache": self.data.cache,
+            "split_seed": self.data.seed, "scale": self.data.scale, "compile": self.compile, "cache": self.data.cache,
             "accumulate": self.accumulate, "sync_batchnorm": self.sync_batchnorm,
             "log": [{"name": item.name, **args} for item, args, _ in self.log],
         }
@@ -118,17 +135,21 @@ def _plain_step(pair) -> dict:
 
 
 def find_train(program, name: Optional[str]):
+    """The train block called `name`; with no name, the only one, else the unnamed `train { }` (the
+    default beside named ones, which --train picks)."""
+    named = [n for n in program.trains if n is not None]
     if name is None:
         if not program.trains:
             raise TrainError(f"{program.filename} has no train block",
                              hint="add `train { model M; data d; epochs 10 }`")
-        if len(program.trains) > 1:
-            names = [n for n in program.trains if n is not None]
-            raise TrainError(f"{program.filename} has several train blocks; choose one with --train "
-                             f"({', '.join(map(str, names))})")
-        return next(iter(program.trains.values()))
+        if None in program.trains or len(program.trains) == 1:
+            return program.trains.get(None) or next(iter(program.trains.values()))
+        raise TrainError(f"{program.filename} has several train blocks; choose one with --train "
+                         f"({', '.join(named)})", hint="or leave one unnamed (`train { ... }`): it is the default")
     if name not in program.trains:
-        raise UnknownNameError(f"no train block named '{name}'." + did_you_mean(name, [n for n in program.trains if n]))
+        unnamed = ["the unnamed `train { }` (used without --train)"] if None in program.trains else []
+        raise UnknownNameError(f"no train block named '{name}'." + did_you_mean(name, named),
+                               hint="train blocks: " + ", ".join(named + unnamed))
     return program.trains[name]
 
 
@@ -150,12 +171,13 @@ def read_train(spec, name: Optional[str] = None, epochs: Optional[int] = None,
     model = _pick(v, "model", program.models, decl, "model")
     data_name = _pick(v, "data", program.data, decl, "data")
     spec.plan(model)
+    data = read_data(program.data[data_name], env)
     cfg = TrainConfig(
-        name=decl.name, loc=decl.loc, model=model, data=read_data(program.data[data_name], env),
-        loss=loss, optimizer=optimizer,
+        name=decl.name, loc=decl.loc, model=model, data=data, loss=loss, optimizer=optimizer,
         schedule=schedule, epochs=epochs or v.get("epochs", 10), clip_grad_norm=v.get("clip_grad_norm"),
         clip_grad_value=v.get("clip_grad_value"), metrics=metrics,
-        early_stop=v.get("early_stop"), device=device or v.get("device", "auto"),
+        early_stop=v.get("early_stop"), checkpoint=_checkpoint(v.get("checkpoint"), bool(data.fractions.get("val"))),
+        device=device or v.get("device", "auto"),
         precision=v.get("precision", "auto"), seed=v.get("seed", 0), compile=v.get("compile", "auto"),
         freeze=v.get("freeze", []),
         unfreeze=[(u["label"], u["at"]) for u, _ in v.get("unfreeze", [])],
@@ -175,6 +197,13 @@ def fitted_to_task(cfg: TrainConfig, task: Optional[str]) -> TrainConfig:
     if "loss" in cfg.locs or task != "regression":
         return cfg
     return replace(cfg, loss=bind(LOSSES, S.Step("mse", (), {}, cfg.loc), "loss"))
+
+
+def _checkpoint(value: Optional[dict], has_val: bool) -> Optional[dict]:
+    """`checkpoint` with its monitor filled in: val_loss with a val split, else the training loss."""
+    if value is None:
+        return None
+    return {**value, "monitor": value["monitor"] or ("val_loss" if has_val else "loss")}
 
 
 def _init(value: Optional[dict], loc) -> Optional[dict]:
@@ -206,14 +235,30 @@ def _pick(v: dict, key: str, table: dict, decl, what: str) -> str:
     return next(iter(table))
 
 
+def _check_monitor(cfg: TrainConfig, key: str, monitor: str) -> None:
+    """A monitored column must be one the run records: a metric listed, and val_ ones only with a val split."""
+    has_val = bool(cfg.data.fractions.get("val"))
+    names = ["loss"] + cfg.metric_names()
+    known = names + ["val_" + n for n in names]
+    if monitor not in known:
+        recorded = known if has_val else names
+        base = monitor[4:] if monitor.startswith("val_") else monitor
+        listing = f"; list a metric to record it (metrics {base})" if metric_for_column(base) else ""
+        raise UnknownNameError(f"{key} monitors '{monitor}', which is not recorded." + did_you_mean(monitor, recorded),
+                               cfg.locs.get(key), hint=f"recorded: {', '.join(recorded)}{listing}")
+    if monitor.startswith("val_") and not has_val:
+        raise DlspecError(f"{key} monitors '{monitor}', but data {cfg.data.name} has no val split, so there is no "
+                          f"{monitor} to monitor", cfg.locs.get(key),
+                          hint=f"add a val part (split train=0.7 val=0.15 test=0.15) or monitor={monitor[4:]}")
+
+
 def _check_links(cfg: TrainConfig, spec) -> None:
-    monitor = (cfg.early_stop or {}).get("monitor")
-    if monitor:
-        known = ["loss", "val_loss"] + [p + m for m in cfg.metric_names() for p in ("", "val_")]
-        if monitor not in known:
-            raise UnknownNameError(f"early_stop monitors '{monitor}', which is not recorded." +
-                                   did_you_mean(monitor, known), cfg.locs.get("early_stop"),
-                                   hint=f"recorded: {', '.join(known)}")
+    for key in ("early_stop", "checkpoint"):
+        monitor = (getattr(cfg, key) or {}).get("monitor")
+        if monitor:
+            _check_monitor(cfg, key, monitor)
+    if cfg.schedule and cfg.schedule[0].name == "plateau":  # else it would step on the training loss, unsaid
+        _check_monitor(cfg, "schedule", cfg.schedule[1]["monitor"])
     from ..planning.nodes import iter_nodes
     labels = [q for q, _, _ in iter_nodes(spec.plan(cfg.model))]
     lr_for = cfg.optimizer[1].get("lr_for") or {}
@@ -230,7 +275,3 @@ def _check_links(cfg: TrainConfig, spec) -> None:
     for label, _ in cfg.unfreeze:
         if not any(label == f or label.startswith(f + ".") for f in cfg.freeze):
             raise DlspecError(f"unfreeze {label}: it is not frozen (freeze {label} first)", cfg.locs.get("unfreeze"))
-    if cfg.schedule and cfg.schedule[0].name == "plateau" and cfg.data.fractions.get("val", 0) == 0 \
-            and "val" in cfg.schedule[1]["monitor"]:
-        raise DlspecError("schedule plateau monitors a validation metric but the split has no val part",
-                          cfg.locs.get("schedule"))

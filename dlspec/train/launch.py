@@ -202,7 +202,7 @@ def _run_from(summary: dict, spec, cfg):
     from .trainer import Run
     best = os.path.join(summary["out_dir"], "best.ckpt")
     last = os.path.join(summary["out_dir"], "last.ckpt")
-    chosen = best if cfg.early_stop and os.path.exists(best) else last
+    chosen = best if (summary["results"] or {}).get("checkpoint") == "best" and os.path.exists(best) else last
     state = load_checkpoint(chosen) if os.path.exists(chosen) else {}
     if state.get("vocab"):
         spec.set_vocab(cfg.model, len(state["vocab"]))

@@ -7,6 +7,7 @@ float targets of the same shape.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -162,9 +163,40 @@ def metrics_for(task: str) -> list:
     return [name for name, m in METRICS.items() if m.task == task]
 
 
+# columns of metrics.csv that are not metrics (val_loss: the val_ column of loss)
+FIXED_COLUMNS = ("epoch", "lr", "loss", "val_loss", "samples_per_second")
+
+
 def check_metrics(steps: list) -> list:
+    """(MetricDef, arguments, step) per listed metric; a metric whose column name is already taken is refused.
+
+    Every metric is recorded as NAME and val_NAME (see metric_name), so two
+    listed metrics, or a metric and a fixed column, must never share a name:
+    the second would silently overwrite the first.
+    """
+    from ..errors import DlspecError
     from ..schema.settings import bind_step
-    return [bind_step(METRICS, st, "metric") + (st,) for st in steps]
+    checked, taken = [], {c: None for c in FIXED_COLUMNS}
+    for st in steps:
+        m, args = bind_step(METRICS, st, "metric")
+        column = metric_name(m, args)
+        clash = next((c for c in (column, "val_" + column) if c in taken), None)
+        if clash is not None:
+            first = taken[clash]
+            where = f"the metric at {first.loc.line}:{first.loc.column}" if first is not None else "a fixed column"
+            raise DlspecError(f"metric '{_written(st)}' would be recorded as '{clash}', the name of {where}; "
+                              f"two metrics.csv columns cannot share a name", st.loc,
+                              hint=f"list each metric once; arguments that differ from the default name the "
+                                   f"column, e.g. f1, f1(average=binary) give f1 and f1_binary (metric columns "
+                                   f"so far: {', '.join(metric_name(m, a) for m, a, _ in checked) or 'none'})")
+        taken.update({column: st, "val_" + column: st})
+        checked.append((m, args, st))
+    return checked
+
+
+def _written(step) -> str:
+    shown = [str(a) for a in step.args] + [f"{k}={v}" for k, v in step.kwargs.items()]
+    return step.name + (f"({', '.join(shown)})" if shown else "")
 
 
 class OriginalUnits:
@@ -189,12 +221,32 @@ def make_metrics(checked: list, target_scale: Optional[dict] = None) -> dict:
 
 
 def metric_name(m: MetricDef, args: dict) -> str:
-    return f"top_{args['k']}" if m.name == "top_k" else m.name
+    """The metrics.csv column of a metric: its name, then each argument that differs from its default
+    (f1(average=binary) -> f1_binary); top_k(k=5) is top_5."""
+    if m.name == "top_k":
+        return f"top_{args['k']}"
+    changed = [_slug(args[a.name]) for a in m.args if a.name in args and args[a.name] != a.default]
+    return "_".join([m.name] + changed)
+
+
+def _slug(value) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", str(value)).strip("_") or "_"
+
+
+def metric_for_column(column: str) -> Optional[MetricDef]:
+    """The registered metric a column (f1_binary, val_top_5, ...) records, or None (loss, lr, unknown)."""
+    base = column[4:] if column.startswith("val_") else column
+    if base in METRICS:
+        return METRICS[base]
+    if re.fullmatch(r"top_\d+", base):
+        return METRICS.get("top_k")
+    prefixes = [name for name in METRICS if base.startswith(name + "_")]
+    return METRICS[max(prefixes, key=len)] if prefixes else None
 
 
 def higher_is_better(name: str) -> bool:
     base = name[4:] if name.startswith("val_") else name
     if base == "loss":
         return False
-    m = METRICS.get(base)
+    m = metric_for_column(base)
     return m.higher_is_better if m else True

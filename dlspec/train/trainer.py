@@ -33,7 +33,8 @@ from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_si
 from .loggers import Loggers, Resume, flat_hparams, open_loggers
 from .loop import NonFiniteLoss, autocast_dtype, evaluate, select_device, train_epoch
 from .progress import EpochProgress
-from .metrics import higher_is_better, make_metrics
+from .best import Tracker
+from .metrics import make_metrics
 from .sharding import StepPlan
 
 
@@ -124,7 +125,9 @@ class Trainer:
             self.scheduler = sched_def.build(self.optimizer, sched_args, cfg.epochs, self.steps_per_epoch)
         use_scaler = self.amp == torch.float16 and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
-        self.history, self.best, self.bad_epochs, self.start_epoch = [], None, 0, 0
+        self.history, self.bad_epochs, self.start_epoch = [], 0, 0
+        self.keeper = Tracker.of(cfg.best_by("val" in self.data.loaders))  # decides best.ckpt
+        self.stopper = Tracker.of(cfg.early_stop) if cfg.early_stop else None  # early_stop's own monitor
         self.saved_epoch = None  # the epoch last.ckpt holds, once this run has one
         self.train_time, self.train_samples = 0.0, 0
         if self.state is not None:
@@ -178,7 +181,9 @@ class Trainer:
             with restoring(path, "scaler"):
                 self.scaler.load_state_dict(state["scaler"])
         self.history = list(state["history"])
-        self.best, self.bad_epochs = state.get("best"), state.get("bad_epochs", 0)
+        self.keeper.best, self.bad_epochs = state.get("best"), state.get("bad_epochs", 0)
+        if self.stopper is not None:  # a checkpoint from before `checkpoint monitor=` kept one best for both
+            self.stopper.best = state.get("stop_best", state.get("best"))
         self.start_epoch = self.saved_epoch = state["epoch"]
         self.train_time, self.train_samples = state.get("train_time", 0.0), state.get("train_samples", 0)
         restore_rng(state["rng"], path)
@@ -257,6 +262,7 @@ class Trainer:
         loaders["train"].set_epoch(epoch)
         metrics = self._fresh_metrics()
         per_step = self.scheduler if cfg.schedule and cfg.schedule[0].per_step else None
+        lr = self.optimizer.param_groups[0]["lr"]  # logged: the rate of the epoch's first step, not the next epoch's
         progress = EpochProgress(epoch + 1, cfg.epochs, len(loaders["train"]), self.show_progress, self.loggers,
                                  lambda: self.optimizer.param_groups[0]["lr"])
         try:
@@ -275,7 +281,7 @@ class Trainer:
                                 cfg.data.loc) from None
         self.train_time += seconds
         self.train_samples += samples
-        row = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], "loss": loss, **values}
+        row = {"epoch": epoch + 1, "lr": lr, "loss": loss, **values}
         if "val" in loaders:
             val = evaluate(self.step_model, loaders["val"], self.loss_fn, cfg.loss[0].name, self._fresh_metrics(),
                            self.device, self.amp, self.dist.reduce_totals)
@@ -310,33 +316,33 @@ class Trainer:
         return make_metrics(self.cfg.metrics, self.data.target_scale)
 
     def _monitor(self) -> str:
-        if self.cfg.early_stop:
-            return self.cfg.early_stop["monitor"]
-        return "val_loss" if "val" in self.data.loaders else "loss"
+        return self.keeper.monitor
 
     def _track_best(self, row: dict, epoch: int) -> bool:
-        monitor = self._monitor()
-        value = row.get(monitor)
-        if value is None:
-            raise TrainError(f"early_stop monitors '{monitor}', but this run does not record it (no val split?)",
-                             self.cfg.locs.get("early_stop"))
-        mode = (self.cfg.early_stop or {}).get("mode", "auto")
-        higher = higher_is_better(monitor) if mode == "auto" else mode == "max"
-        delta = (self.cfg.early_stop or {}).get("min_delta", 0.0)
-        improved = self.best is None or (value > self.best["value"] + delta if higher
-                                         else value < self.best["value"] - delta)
-        if improved:
-            self.best = {"value": value, "epoch": epoch + 1, "monitor": monitor}
-            self.bad_epochs = 0
+        """Save best.ckpt when the checkpoint monitor improves; True when early stopping fires."""
+        if self.keeper.update(self._recorded(row, self.keeper.monitor), epoch + 1):
             self._save("best.ckpt", epoch + 1)
+        if self.stopper is None:
+            return False
+        if self.stopper.update(self._recorded(row, self.stopper.monitor, "early_stop"), epoch + 1):
+            self.bad_epochs = 0
             return False
         self.bad_epochs += 1
-        patience = (self.cfg.early_stop or {}).get("patience")
-        if self.cfg.early_stop and self.bad_epochs > patience:
-            self.log(f"early stop: {monitor} has not improved for {patience} epochs "
-                     f"(best {self.best['value']:.4f} at epoch {self.best['epoch']})")
+        patience = self.cfg.early_stop["patience"]
+        if self.bad_epochs > patience:
+            best = self.stopper.best
+            self.log(f"early stop: {self.stopper.monitor} has not improved for {patience} epochs "
+                     f"(best {best['value']:.4f} at epoch {best['epoch']})")
             return True
         return False
+
+    def _recorded(self, row: dict, monitor: str, key: Optional[str] = None) -> float:
+        """This epoch's value of `monitor`; compile refuses the others, so missing means an empty val split."""
+        key = key or ("checkpoint" if self.cfg.checkpoint else "early_stop")
+        if row.get(monitor) is None:
+            raise TrainError(f"{key} monitors '{monitor}', but this run does not record it (the val split "
+                             f"is empty)", self.cfg.locs.get(key) or self.cfg.loc)
+        return row[monitor]
 
     def _save(self, name: str, epoch: int) -> None:
         if not self.dist.is_main:
@@ -349,7 +355,8 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "epoch": epoch, "history": self.history, "best": self.best, "bad_epochs": self.bad_epochs,
+            "epoch": epoch, "history": self.history, "best": self.keeper.best, "bad_epochs": self.bad_epochs,
+            "stop_best": self.stopper.best if self.stopper is not None else None,
             "rng": rng_state(), "train_time": self.train_time, "train_samples": self.train_samples,
             "classes": self.data.classes, "normalization": self.data.normalization, "task": self.data.task,
             "vocab": self.data.vocab, "target_scale": self.data.target_scale,
@@ -370,11 +377,13 @@ class Trainer:
         if "test" in self.data.loaders:
             test = evaluate(self.step_model, self.data.loaders["test"], self.loss_fn, self.cfg.loss[0].name,
                             self._fresh_metrics(), self.device, self.amp, self.dist.reduce_totals)
-            self.log("test: " + ", ".join(f"{k} {v:.4f}" for k, v in test.items()) +
+            scaled = {"loss": "loss (scaled units)"} if self.data.target_scale else {}  # metrics: original units
+            self.log("test: " + ", ".join(f"{scaled.get(k, k)} {v:.4f}" for k, v in test.items()) +
                      f"  ({self.used['checkpoint']} weights, epoch {self.used['checkpoint_epoch']})")
-        best_row = next((r for r in self.history if self.best and r["epoch"] == self.best["epoch"]), None)
+        best = self.keeper.best
+        best_row = next((r for r in self.history if best and r["epoch"] == best["epoch"]), None)
         results = {"final": self.history[-1] if self.history else None, "best": best_row,
-                   "best_epoch": self.best["epoch"] if self.best else None,
+                   "best_epoch": best["epoch"] if best else None,
                    "monitor": self._monitor(), "test": test, **self.used,
                    "train_samples_per_second": self.train_samples / max(self.train_time, 1e-9),
                    "duration_seconds": time.perf_counter() - self.started}

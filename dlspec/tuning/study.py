@@ -2,7 +2,8 @@
 
 Each trial samples every open space, runs `dlspec.fit` with the sampled values
 as `--set` overrides into DIR/trials/NNNN (a full run directory) and scores it
-by the train block's `early_stop monitor` (else `val_loss`) at its best epoch.
+by the monitor that decides best.ckpt (`checkpoint monitor=`, else `early_stop
+monitor=`, else `val_loss`) at its best epoch.
 Each epoch's value goes to the pruner, so a hopeless trial stops early. The
 study lives in a storage (DIR/study.db by default) that later runs and other
 processes share; trials.csv, best.dlspec and the plots are written at the end.
@@ -126,9 +127,10 @@ def _prepare(path, train, out, pruner, nproc, overrides) -> _Setup:
 
 
 def objective_of(cfg) -> tuple:
-    """The value a trial is scored by (early_stop's monitor, else val_loss) and its direction."""
+    """The value a trial is scored by (what decides best.ckpt: checkpoint's monitor, else early_stop's,
+    else val_loss) and its direction."""
     from ..train.metrics import higher_is_better
-    early = cfg.early_stop or {}
+    early = cfg.checkpoint or cfg.early_stop or {}
     monitor = early.get("monitor", "val_loss")
     if monitor.startswith("val_") and not cfg.data.fractions.get("val"):
         raise DataError(f"dlspec tune scores each trial by {monitor}, but data {cfg.data.name} has no val split",

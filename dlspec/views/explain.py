@@ -4,7 +4,7 @@ setting of the train block and its data block, each with where its value came fr
 A value comes from its default, from a line of the spec (file:line), from a
 line of an included file, or from `--set` (when the line uses a `let` that
 --set overrode). Step settings (loss, optimizer, schedule, source) and keyword
-settings (split, early_stop) get a row per argument, so defaults filled in
+settings (split, early_stop, checkpoint) get a row per argument, so defaults filled in
 for arguments nobody wrote are shown too.
 """
 from __future__ import annotations
@@ -52,8 +52,11 @@ def _train_value(cfg, key: str, values: dict):
     if key in ("loss", "optimizer", "schedule"):
         pair = getattr(cfg, key)
         return (pair[0].name, dict(pair[1])) if pair else None
-    if key == "early_stop":
-        return dict(cfg.early_stop) if cfg.early_stop else None
+    if key in ("early_stop", "checkpoint"):
+        return dict(getattr(cfg, key)) if getattr(cfg, key) else None
+    if key == "log":  # metrics.csv is always written, so csv is in effect even where no log line names it
+        shown = [_call_text(item.name, args) for item, args, _ in cfg.log]
+        return shown if "csv" in (item.name for item, _, _ in cfg.log) else ["csv"] + shown
     return values[key]
 
 
@@ -87,7 +90,7 @@ class _Origins:
             name, args = value
             rows = [self._row(block, key, name, settings, [s.args[0] for s in settings if s.args][:1])]
             return rows + [self._arg_row(block, f"{key}.{arg}", v, settings, arg) for arg, v in args.items()]
-        if isinstance(value, dict) and key in ("split", "early_stop"):  # keyword settings
+        if isinstance(value, dict) and key in ("split", "early_stop", "checkpoint"):  # keyword settings
             return [self._arg_row(block, f"{key}.{arg}", v, settings, arg) for arg, v in value.items()]
         exprs = [e for s in settings for e in (*s.args, *(k.value for k in s.kwargs))]
         return [self._row(block, key, value, settings, exprs)]
