@@ -164,24 +164,23 @@ def same_role(a: str, b: str) -> bool:
     return a == b or (a in CHANNEL_ROLES and b in CHANNEL_ROLES)
 
 
-def role_positions(small: Shape, big: Shape) -> tuple:
+def role_positions(small: Shape, big: Shape) -> Optional[tuple]:
     """Where each axis of `small` sits among the axes of `big` when one is broadcast against the other.
 
     Matched by role when both know their roles ([F] against [T, F] is per time step; [C] against
-    [C, H, W] is per channel); otherwise, or when the roles do not match in order, right-aligned
-    as torch broadcasts one sample.
+    [C, H, W] is per channel), None when the roles do not match in order ([T, F] against [C, H, W]);
+    right-aligned, as torch broadcasts one sample, when either does not know its roles.
     """
-    if small.roles is not None and big.roles is not None and small.rank <= big.rank:
-        positions, start = [], 0
-        for role in small.roles:
-            match = next((j for j in range(start, big.rank) if same_role(role, big.roles[j])), None)
-            if match is None:
-                break
-            positions.append(match)
-            start = match + 1
-        else:
-            return tuple(positions)
-    return tuple(range(big.rank - small.rank, big.rank))
+    if small.roles is None or big.roles is None:
+        return tuple(range(big.rank - small.rank, big.rank))
+    positions, start = [], 0
+    for role in small.roles:
+        match = next((j for j in range(start, big.rank) if same_role(role, big.roles[j])), None)
+        if match is None:
+            return None
+        positions.append(match)
+        start = match + 1
+    return tuple(positions)
 
 
 def expanded_dims(small: Shape, big: Shape, positions: tuple) -> tuple:

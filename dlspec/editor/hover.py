@@ -47,7 +47,7 @@ def _call(nodes: list, program) -> str:
 
 
 def _dims(shape) -> str:
-    return "[" + ", ".join(map(str, shape.dims)) + "]"
+    return shape.labelled()  # with the axis roles: [T=10, F=6]
 
 
 def _params(node) -> str:

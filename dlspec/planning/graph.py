@@ -153,13 +153,17 @@ class GraphBuilder:
             shape, dim = _concat_shape(call, tensors, dim)
             return shape, dim, ()
         base = max(tensors, key=lambda t: t.rank)  # the first of the largest rank
-        placed = [role_positions(s, base) if s is not None and i not in self.params else None
-                  for s, i in zip(shapes, inputs)]
+        tensor = [s is not None and i not in self.params for s, i in zip(shapes, inputs)]
+        placed = [role_positions(s, base) if t else None for s, t in zip(shapes, tensor)]
         dims = base.dims
-        for s, i, where in zip(shapes, inputs, placed):
+        for s, i, where, t in zip(shapes, inputs, placed, tensor):
             if s is None:
                 continue
-            other = expanded_dims(s, base, where) if where is not None else _param_dims(s.dims, len(dims))
+            if t and where is None:
+                raise ShapeError(f"{call.callee} of {base.labelled()} and {s.labelled()}: their axes have different "
+                                 f"roles, so no axis of one lines up with the other", call.loc,
+                                 hint="permute or reshape(..., layout=...) one of them so the roles match")
+            other = expanded_dims(s, base, where) if t else _param_dims(s.dims, len(dims))
             merged = broadcast(dims, other) if other is not None else None
             if merged is None or (i in self.params and merged != dims):
                 what = "param " + i if i in self.params else "shapes"
@@ -169,7 +173,7 @@ class GraphBuilder:
         merged = Shape(tuple(dims), roles=base.roles)
         if call.callee == "add":
             _warn_spread(call, inputs, shapes, placed, merged)
-        expand = tuple(_inserted_axes(where, base.rank) if where is not None else () for where in placed)
+        expand = tuple(_inserted_axes(where, base.rank) if t else () for where, t in zip(placed, tensor))
         return merged, 1, expand if any(expand) else ()
 
 
