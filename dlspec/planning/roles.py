@@ -5,7 +5,8 @@ A layer flagged `channels_first` (conv, pooling, normalisation, upsample, dropou
 channels first: on a [T, F] sequence it sees [F, T] and works along time, on any layout it finds the
 channel axis by its role. Its output is moved back, so it keeps the input's roles. Other layers set
 the roles of what they produce; where one does not (a torch.nn module, a plugin), the roles are kept
-when the shape is, a one-axis float output is a feature vector, and otherwise they are unknown.
+when the shape is (or when a plugin that declares what it accepts keeps the number of axes), a one-axis
+float output is a feature vector, and otherwise they are unknown.
 """
 from __future__ import annotations
 
@@ -30,10 +31,11 @@ def infer_with_roles(layer: LayerDef, callee: str, shape: Shape, bound: dict) ->
     if shape.integer:  # the layer's own rule says that it needs float features
         return layer.infer(shape, bound), 0
     axis = _channel_axis(callee, shape)
-    out = layer.infer(shape.channels_first(), bound)
+    seen = shape.channels_first()
+    out = layer.infer(seen, bound)
     if out.rank != shape.rank:
         return _with_output_roles(layer, shape, out), axis
-    return out.channels_back(axis) if axis else out, axis
+    return Shape(out.dims, out.integer, out.vocab, seen.roles, out.hidden).channels_back(axis), axis
 
 
 def _channel_axis(callee: str, shape: Shape) -> int:
@@ -63,8 +65,8 @@ def _with_output_roles(layer: LayerDef, shape: Shape, out: Shape) -> Shape:
         return out
     if layer.produces is not None and len(layer.produces) == out.rank:
         return Shape(out.dims, out.integer, out.vocab, tuple(layer.produces), out.hidden)
-    if out.dims == shape.dims and out.integer == shape.integer:
-        roles = shape.roles
+    if out.dims == shape.dims and out.integer == shape.integer or layer.accepts and out.rank == shape.rank:
+        roles = shape.roles  # the same shape, or a plugin that said what it takes and kept the axes
     elif out.rank == 1 and not out.integer:
         roles = ("F",)
     else:
