@@ -244,3 +244,19 @@ def test_hover_prints_the_roles(tmp_path):
     line = 3  # conv(...) on the third line, 1-based
     answer = hover(Analysis(str(tmp_path / "m.dlspec"), SPEC), line, SPEC.splitlines()[line - 1].index("conv") + 2)
     assert "[T=10, F=3] → **[T=10, F=6]**" in answer
+
+
+def test_python_export_moves_channels_and_lines_samples_up_as_dlspec_does():
+    from dlspec.runs.python_source import PythonWriter
+    spec = dlspec.loads(model_text("input sequence(6, 3)", "y = input -> conv(4, 3, padding=1) -> max_time",
+                                   "z = input -> linear(4)", "add(z, y) -> global_avgpool"))
+    model = spec.build("M").eval()
+    source = PythonWriter(spec.plan("M"), model).source()
+    assert "ChannelsFirst(1).attach(" in source and ".unsqueeze(1)" in source
+    namespace = {}
+    exec(compile(source, "model.py", "exec"), namespace)  # the exported file: plain torch
+    exported = namespace["build"]().eval()
+    exported.load_state_dict(model.state_dict())
+    x = torch.randn(6, 6, 3)  # batch = T
+    with torch.no_grad():
+        assert torch.equal(exported(x), model(x))
