@@ -18,9 +18,8 @@ def _sequence(shape: Shape, what: str) -> None:
         raise ShapeProblem(f"{what} needs a sequence [T, F] (declare input sequence(T, F), or put an "
                            f"embedding after input tokens(T))")
     if shape.roles is not None and shape.layout != "TF":
-        raise ShapeProblem(f"{what} needs a sequence [T, F] (time first, features last), and its input is "
-                           f"{shape.labelled()}: declare input sequence(T, F) or tensor(..., layout=\"TF\"), "
-                           f"or put permute(2, 1) before it")
+        raise ShapeProblem(f"{what} needs a sequence [T, F] (time first, features last): declare input "
+                           f"sequence(T, F) or tensor(..., layout=\"TF\"), or put permute(2, 1) before it")
 
 
 def _rnn_infer(what):

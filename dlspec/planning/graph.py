@@ -152,6 +152,10 @@ class GraphBuilder:
         if call.callee == "concat":
             shape, dim = _concat_shape(call, tensors, dim)
             return shape, dim, ()
+        if any(t.integer for t in tensors):
+            raise ShapeError(f"{call.callee} of token ids: ids are names of words, not amounts to "
+                             f"{'add' if call.callee == 'add' else 'multiply'}", call.loc,
+                             hint="put an embedding first: x = input -> embedding(32)")
         base = max(tensors, key=lambda t: t.rank)  # the first of the largest rank
         tensor = [s is not None and i not in self.params for s, i in zip(shapes, inputs)]
         placed = [role_positions(s, base) if t else None for s, t in zip(shapes, tensor)]
@@ -224,7 +228,9 @@ def _concat_shape(call, tensors, dim) -> tuple:
     dims = list(tensors[0].dims)
     dims[d - 1] = total
     same_roles = all(s.roles == tensors[0].roles for s in tensors)
-    return Shape(tuple(dims), roles=tensors[0].roles if same_roles else None), d
+    ids = all(s.integer for s in tensors)  # token ids joined stay token ids
+    return Shape(tuple(dims), integer=ids, vocab=tensors[0].vocab if ids else None,
+                 roles=tensors[0].roles if same_roles else None), d
 
 
 def _channel_dim(call, tensors) -> int:

@@ -46,7 +46,7 @@ def _channel_axis(callee: str, shape: Shape) -> int:
                            f"T time, F features, H, W, D space)")
     axis = shape.channel_axis
     if axis is None:
-        raise ShapeProblem(f"{callee} needs an input with a channel axis; {shape.labelled()} has none"
+        raise ShapeProblem(f"{callee} needs an input with a channel axis, and this one has none"
                            + (" (token ids: put an embedding first)" if shape.layout == "T" else ""))
     return axis
 
@@ -56,8 +56,7 @@ def _check_accepts(layer: LayerDef, callee: str, shape: Shape) -> None:
         return
     wanted = [KIND_LAYOUTS.get(a, a) for a in layer.accepts]
     if shape.layout not in wanted:
-        raise ShapeProblem(f"{callee} takes {' or '.join(describe_layout(w) for w in wanted)}; "
-                           f"its input is {shape.labelled()}")
+        raise ShapeProblem(f"{callee} takes {' or '.join(describe_layout(w) for w in wanted)}")
 
 
 def _with_output_roles(layer: LayerDef, shape: Shape, out: Shape) -> Shape:
