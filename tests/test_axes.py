@@ -164,13 +164,16 @@ def test_permute_carries_roles_and_reshape_names_them():
 
 
 def test_a_layer_after_unknown_roles_says_so_at_its_line():
-    text = model_text("input image(8, 4, 4)", "torch.nn.PixelShuffle(2)", "conv(4, 3)")
+    text = model_text("input image(8, 4, 4)", "torch.nn.Unflatten(1, [2, 4])", "conv(4, 3)")
     with pytest.raises(ShapeError, match=r"conv works along the channel and spatial axes, but the axes of this input "
                                          r"have no known roles") as info:
         plan(text)
     assert info.value.loc.line == 4 and 'layout="CL"' in info.value.message
     # named again, the same layer is fine
-    assert plan(text.replace("    conv", '    reshape(2, 8, 8, layout="CHW") -> conv')).out_shape.dims == (4, 6, 6)
+    assert plan(text.replace("    conv", '    reshape(8, 4, 4, layout="CHW") -> conv')).out_shape.dims == (4, 2, 2)
+    # a torch module keeping the number of axes of a channels-first input keeps their roles (torch's convention)
+    kept = plan(model_text("input image(8, 4, 4)", "torch.nn.PixelShuffle(2)", "torch.nn.Conv2d(2, 3, 3)"))
+    assert [c.out_shape.labelled() for c in kept.children] == ["[C=2, H=8, W=8]", "[C=3, H=6, W=6]"]
 
 
 def test_a_recurrent_layer_refuses_a_channels_first_tensor():

@@ -5,8 +5,9 @@ A layer flagged `channels_first` (conv, pooling, normalisation, upsample, dropou
 channels first: on a [T, F] sequence it sees [F, T] and works along time, on any layout it finds the
 channel axis by its role. Its output is moved back, so it keeps the input's roles. Other layers set
 the roles of what they produce; where one does not (a torch.nn module, a plugin), the roles are kept
-when the shape is (or when a plugin that declares what it accepts keeps the number of axes), a one-axis
-float output is a feature vector, and otherwise they are unknown.
+when the shape is, or when the number of axes is and the input was channels first (torch's convention)
+or the plugin declared what it accepts; a one-axis float output is a feature vector; otherwise the
+roles are unknown, and a layer that needs them says so at its line.
 """
 from __future__ import annotations
 
@@ -64,13 +65,19 @@ def _with_output_roles(layer: LayerDef, shape: Shape, out: Shape) -> Shape:
         return out
     if layer.produces is not None and len(layer.produces) == out.rank:
         return Shape(out.dims, out.integer, out.vocab, tuple(layer.produces), out.hidden)
-    if out.dims == shape.dims and out.integer == shape.integer or layer.accepts and out.rank == shape.rank:
-        roles = shape.roles  # the same shape, or a plugin that said what it takes and kept the axes
+    if out.dims == shape.dims and out.integer == shape.integer or _keeps_axes(layer, shape, out):
+        roles = shape.roles
     elif out.rank == 1 and not out.integer:
         roles = ("F",)
     else:
         return out
     return Shape(out.dims, out.integer, out.vocab, roles, out.hidden)
+
+
+def _keeps_axes(layer: LayerDef, shape: Shape, out: Shape) -> bool:
+    """A module that keeps the number of axes keeps their roles when it was handed its input channels first
+    (torch's own convention: nn.Conv2d on [C, H, W] gives [C', H', W']) or declared what it accepts."""
+    return out.rank == shape.rank and shape.roles is not None and (shape.channel_axis == 0 or bool(layer.accepts))
 
 
 def written_roles(dims: tuple, layout) -> tuple:
