@@ -49,15 +49,24 @@ def parse_layout(layout, rank: int) -> tuple:
     return tuple(text)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Shape:
-    """The shape of one sample, e.g. `Shape((3, 32, 32))` for an RGB image."""
+    """The shape of one sample, e.g. `Shape((3, 32, 32), roles=("C", "H", "W"))` for an RGB image."""
 
     dims: tuple
     integer: bool = False  # token ids rather than features
     vocab: Optional[int] = None  # known vocabulary size of token ids
     roles: Optional[tuple] = None  # one role letter per axis, e.g. ("T", "F"); None: unknown
     hidden: Optional[int] = None  # size of the final hidden state, right after rnn/lstm/gru
+
+    def __init__(self, dims, integer: bool = False, vocab: Optional[int] = None, roles: Optional[tuple] = None,
+                 hidden: Optional[int] = None, *, sequence: bool = False):
+        # `sequence=True` (the flag shapes had before roles) still makes a [T, F] sequence
+        if sequence and roles is None:
+            roles = ("T", "F")
+        for name, value in (("dims", tuple(dims)), ("integer", integer), ("vocab", vocab),
+                            ("roles", tuple(roles) if roles is not None else None), ("hidden", hidden)):
+            object.__setattr__(self, name, value)
 
     @property
     def layout(self) -> Optional[str]:

@@ -61,7 +61,7 @@ def with_weights(module: nn.Module, source: nn.Module) -> nn.Module:
     return module.eval() if not source.training else module
 
 
-def _torch_module(kind: str, make):
+def _torch_module(make):
     """The reference of a channels-first layer with weights: make(shape, args) is the plain torch module."""
     def ref(model, x, shape, a):
         return on_channels(x, shape, with_weights(make(shape, a), layer(model)))
@@ -118,12 +118,12 @@ def _activation(fn, args=None):
 
 
 REFERENCES = {
-    "conv": Ref({"out": 5, "kernel": 3, "padding": 1}, _torch_module("conv", _conv)),
-    "conv1d": Ref({"out": 5, "kernel": 3}, _torch_module("conv", _conv)),
-    "conv2d": Ref({"out": 5, "kernel": 2}, _torch_module("conv", _conv)),
-    "conv3d": Ref({"out": 3, "kernel": 2}, _torch_module("conv", _conv)),
+    "conv": Ref({"out": 5, "kernel": 3, "padding": 1}, _torch_module(_conv)),
+    "conv1d": Ref({"out": 5, "kernel": 3}, _torch_module(_conv)),
+    "conv2d": Ref({"out": 5, "kernel": 2}, _torch_module(_conv)),
+    "conv3d": Ref({"out": 3, "kernel": 2}, _torch_module(_conv)),
     "conv_transpose": Ref({"out": 3, "kernel": 2, "stride": 2}, _torch_module(
-        "conv_t", lambda s, a: getattr(nn, f"ConvTranspose{spatial(s)}d")(channels(s), 3, 2, stride=2))),
+        lambda s, a: getattr(nn, f"ConvTranspose{spatial(s)}d")(channels(s), 3, 2, stride=2))),
     "maxpool": Ref({"kernel": 2}, _functional(lambda y, n, a: getattr(F, f"max_pool{n}d")(y, 2))),
     "avgpool": Ref({"kernel": 2}, _functional(lambda y, n, a: getattr(F, f"avg_pool{n}d")(y, 2))),
     "adaptive_avgpool": Ref({"size": 2}, _functional(lambda y, n, a: getattr(F, f"adaptive_avg_pool{n}d")(y, 2))),
@@ -131,9 +131,9 @@ REFERENCES = {
     "global_avgpool": Ref({}, _functional(lambda y, n, a: y.mean(tuple(range(2, 2 + n)), keepdim=True))),
     "global_maxpool": Ref({}, _functional(lambda y, n, a: y.amax(tuple(range(2, 2 + n)), keepdim=True))),
     "upsample": Ref({"scale": 2.0}, _functional(lambda y, n, a: F.interpolate(y, scale_factor=2.0))),
-    "batchnorm": Ref({}, _torch_module("bn", _norm("BatchNorm"))),
-    "groupnorm": Ref({"groups": 2}, _torch_module("gn", lambda s, a: nn.GroupNorm(2, channels(s)))),
-    "instancenorm": Ref({"affine": True}, _torch_module("in", _norm("InstanceNorm", affine=True))),
+    "batchnorm": Ref({}, _torch_module(_norm("BatchNorm"))),
+    "groupnorm": Ref({"groups": 2}, _torch_module(lambda s, a: nn.GroupNorm(2, channels(s)))),
+    "instancenorm": Ref({"affine": True}, _torch_module(_norm("InstanceNorm", affine=True))),
     "layernorm": Ref({}, lambda model, x, shape, a: with_weights(nn.LayerNorm(shape.dims[-1]), layer(model))(x)),
     "dropout": Ref({"p": 0.5}, lambda model, x, shape, a: F.dropout(x, 0.5, training=True), train=True),
     "dropout2d": Ref({"p": 0.5}, _functional(lambda y, n, a: getattr(F, f"dropout{n}d")(y, 0.5, training=True)),

@@ -281,3 +281,9 @@ def test_adding_token_ids_is_refused_and_concat_of_ids_needs_its_dim(merge):
     joined = plan(model_text("input tokens(6, vocab=9)", "a = input -> identity", "concat(a, input, dim=1)",
                              "embedding(4)"))
     assert joined.out_shape.labelled() == "[T=12, F=4]"
+
+
+def test_a_shape_made_the_old_way_is_still_a_sequence():
+    from dlspec.shapes import Shape
+    old = Shape((10, 6), sequence=True)
+    assert old.sequence and old.labelled() == "[T=10, F=6]" and old == Shape((10, 6), roles=("T", "F"))

@@ -5,14 +5,14 @@ A layer flagged `channels_first` (conv, pooling, normalisation, upsample, dropou
 channels first: on a [T, F] sequence it sees [F, T] and works along time, on any layout it finds the
 channel axis by its role. Its output is moved back, so it keeps the input's roles. Other layers set
 the roles of what they produce; where one does not (a torch.nn module, a plugin), the roles are kept
-when the shape is, or when the number of axes is and the input was channels first (torch's convention)
-or the plugin declared what it accepts; a one-axis float output is a feature vector; otherwise the
+when the shape is, or when the number of axes is and the layer is built in, the input was channels
+first (torch's convention) or the plugin declared what it accepts; a one-axis float output is a feature vector; otherwise the
 roles are unknown, and a layer that needs them says so at its line.
 """
 from __future__ import annotations
 
 from ..layers.registry import LayerDef
-from ..shapes import KIND_LAYOUTS, Shape, ShapeProblem, default_roles, parse_layout
+from ..shapes import KIND_LAYOUTS, Shape, ShapeProblem
 
 _KINDS = {layout: kind for kind, layout in KIND_LAYOUTS.items()}
 
@@ -75,13 +75,9 @@ def _with_output_roles(layer: LayerDef, shape: Shape, out: Shape) -> Shape:
 
 
 def _keeps_axes(layer: LayerDef, shape: Shape, out: Shape) -> bool:
-    """A module that keeps the number of axes keeps their roles when it was handed its input channels first
-    (torch's own convention: nn.Conv2d on [C, H, W] gives [C', H', W']) or declared what it accepts."""
-    return out.rank == shape.rank and shape.roles is not None and (shape.channel_axis == 0 or bool(layer.accepts))
-
-
-def written_roles(dims: tuple, layout) -> tuple:
-    """Roles of a shape given its sizes and a written layout (None: channels first)."""
-    if layout is None:
-        return default_roles(len(dims))
-    return parse_layout(layout, len(dims))
+    """A module that keeps the number of axes keeps their roles when it is built in (each built-in layer
+    that changes the axes sets their roles), when it was handed its input channels first (torch's own
+    convention: nn.Conv2d on [C, H, W] gives [C', H', W']) or when it declared what it accepts."""
+    if out.rank != shape.rank or shape.roles is None:
+        return False
+    return layer.source == "built-in" or shape.channel_axis == 0 or bool(layer.accepts)
