@@ -14,7 +14,7 @@ from torch import nn
 
 from .errors import DlspecError, PluginError
 from .runtime.graph import GraphModule
-from .runtime.hooks import to_channels_first, to_time_major
+from .runtime.hooks import ChannelsFirst
 from .planning.nodes import BodyNode, LayerNode, ParamNode, iter_nodes
 from .shapes import Shape
 
@@ -71,9 +71,7 @@ def _check_free(module: nn.Module, name: str, loc) -> None:
 
 
 def _build_layer(node: LayerNode) -> nn.Module:
-    shape = node.in_shape
-    if node.time_major:  # a channels-first layer on a [T, F] sequence sees [F, T]
-        shape = Shape((shape.dims[1], shape.dims[0]))
+    shape = node.module_shapes[0]  # a channels-first layer on a [T, F] sequence sees [F, T]
     try:
         module = node.layer.build(shape, node.args)
     except DlspecError as exc:
@@ -85,9 +83,8 @@ def _build_layer(node: LayerNode) -> nn.Module:
     if node.layer.plugin:
         _check_declared_shape(module, node, shape)
         _guard_forward(module, node)
-    if node.time_major:
-        module.register_forward_pre_hook(to_channels_first)
-        module.register_forward_hook(to_time_major)
+    if node.channel_axis:
+        ChannelsFirst(node.channel_axis).attach(module)
     return module
 
 
@@ -107,7 +104,7 @@ def _check_declared_shape(module: nn.Module, node: LayerNode, shape: Shape) -> N
     except Exception:  # an op without a meta kernel, or a forward that reads values: the run will tell
         return
     got = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else None
-    if got != tuple(node.out_shape.dims if not node.time_major else node.out_shape.dims[::-1]):
+    if got != tuple(node.module_shapes[1].dims):
         shown = list(got) if got is not None else type(out).__name__
         raise PluginError(f"plugin layer {node.layer.name} ({node.layer.source}) declares the output shape "
                           f"{list(node.out_shape.dims)} for input {list(shape.dims)}, but its forward returns {shown}",

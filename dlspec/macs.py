@@ -18,9 +18,7 @@ def count_macs(node, module) -> Optional[int]:
     """MACs for one sample through `module`, the built form of plan `LayerNode` `node`."""
     layer = node.layer
     if layer.macs is not None:
-        inp, out = node.in_shape, node.out_shape
-        if node.time_major:  # the rule sees what the module sees: [F, T] instead of [T, F]
-            inp, out = Shape(inp.dims[::-1]), Shape(out.dims[::-1])
+        inp, out = node.module_shapes  # the rule sees what the module sees: [F, T] instead of [T, F]
         return int(layer.macs(inp, out, node.args))
     has_params = any(True for _ in module.parameters())
     if layer.source == "built-in" and not has_params:

@@ -4,6 +4,8 @@ Used by `dlspec compile --show` and `--json`. Modules are built on the meta
 device, so no memory is allocated for weights and nothing touches a GPU.
 Graph bodies list their operations in order, merges (add/mul/concat with
 their inputs) included, and every table ends with the model's output row.
+Shapes carry their axis roles: a row's `output_roles` (["T", "F"]) beside its
+`output_shape`, and the table prints `[T=10, F=6]`.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import math
 
 from .macs import count_macs
 from .planning.nodes import BodyNode, LayerNode
+from .shapes import Shape
 
 
 def model_summary(spec, name: str, frozen: tuple = (), module=None) -> dict:
@@ -26,13 +29,14 @@ def model_summary(spec, name: str, frozen: tuple = (), module=None) -> dict:
             module = spec.build(name)
     frozen_names = _frozen_parameter_names(module, frozen)
     rows = _Rows(module, frozen_names).body(plan, "", 0)
-    rows.append(_row("output", "output", plan.out_shape.dims, 0, plan.loc, 0, 0, False))
+    rows.append(_row("output", "output", plan.out_shape, 0, plan.loc, 0, 0, False))
     total = sum(p.numel() for p in module.parameters())
     frozen_count = sum(p.numel() for n, p in module.named_parameters() if n in frozen_names)
     layers = [r for r in rows if not r["group"]]
     uncounted = [r for r in layers if r["macs"] is None]
     return {
         "name": name, "input_shape": list(plan.in_shape.dims), "output_shape": list(plan.out_shape.dims),
+        "input_roles": _roles(plan.in_shape), "output_roles": _roles(plan.out_shape),
         "params": total, "trainable": total - frozen_count, "frozen": frozen_count,
         "macs": None if uncounted else sum(r["macs"] for r in layers),
         "macs_not_counted": [f"{r['name']} (line {r['line']})" for r in uncounted],
@@ -67,7 +71,7 @@ class _Rows:
                 name = op.kind if seen == 0 else f"{op.kind}_{seen}"
                 merges[op.kind] = seen + 1
                 inputs = ", ".join(_operand(i, shown) for i in op.inputs)
-                rows.append(_row(prefix + name, f"{op.kind}({inputs})", node.shapes[op.target].dims, 0, op.loc,
+                rows.append(_row(prefix + name, f"{op.kind}({inputs})", node.shapes[op.target], 0, op.loc,
                                  depth, 0, False))
                 shown[op.target] = name
         return rows
@@ -78,17 +82,17 @@ class _Rows:
         count = sum(p.numel() for p in sub.parameters())
         is_frozen = count > 0 and all(f"{qualified}.{n}" in self.frozen_names for n, _ in sub.named_parameters())
         if isinstance(node, LayerNode):
-            row = _row(qualified, type(sub).__name__, node.out_shape.dims, count, node.loc, depth,
+            row = _row(qualified, type(sub).__name__, node.out_shape, count, node.loc, depth,
                        count_macs(node, sub), is_frozen)
             return [row]
         rows = self.body(node, qualified + ".", depth + 1)
         macs = sum(r["macs"] for r in rows) if all(r["macs"] is not None for r in rows) else None
         kind = node.block or type(sub).__name__
-        return [_row(qualified, kind, node.out_shape.dims, count, node.loc, depth, macs, is_frozen, group=True)] + rows
+        return [_row(qualified, kind, node.out_shape, count, node.loc, depth, macs, is_frozen, group=True)] + rows
 
     def _param_row(self, p, prefix: str, depth: int) -> dict:
         qualified = prefix + p.name
-        return _row(qualified, "param", p.shape, math.prod(p.shape), p.loc, depth + (1 if prefix else 0), 0,
+        return _row(qualified, "param", Shape(tuple(p.shape)), math.prod(p.shape), p.loc, depth + (1 if prefix else 0), 0,
                     qualified in self.frozen_names)
 
 
@@ -96,9 +100,19 @@ def _operand(name, shown: dict) -> str:
     return repr(name) if isinstance(name, float) else shown.get(name, name)
 
 
-def _row(name, kind, shape, params, loc, depth, macs, frozen, group=False) -> dict:
+def _roles(shape: Shape):
+    return list(shape.roles) if shape.roles is not None else None
+
+
+def _shown(dims: list, roles) -> str:
+    """`[T=10, F=6]`, or `[10, 6]` without roles."""
+    return Shape(tuple(dims), roles=tuple(roles) if roles else None).labelled()
+
+
+def _row(name, kind, shape: Shape, params, loc, depth, macs, frozen, group=False) -> dict:
     # `group`: a block or labelled chain whose params and MACs are the sum of the rows below it
-    return {"name": name, "type": kind, "output_shape": list(shape), "params": int(params or 0),
+    return {"name": name, "type": kind, "output_shape": list(shape.dims), "output_roles": _roles(shape),
+            "params": int(params or 0),
             "line": loc.line, "file": loc.file, "depth": depth, "macs": int(macs) if macs is not None else None,
             "frozen": bool(frozen), "group": group}
 
@@ -119,11 +133,12 @@ def format_table(summary: dict) -> str:
     for r in summary["layers"]:
         name = "  " * r["depth"] + r["name"].split(".")[-1] if r["depth"] else r["name"]
         params = f"{r['params']:,}" + (" (frozen)" if r["frozen"] else "")
-        body.append((name, r["type"], "[" + ", ".join(map(str, r["output_shape"])) + "]", params, str(r["line"])))
+        body.append((name, r["type"], _shown(r["output_shape"], r.get("output_roles")), params, str(r["line"])))
     widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(header)]
     line = lambda cells: "  ".join(c.ljust(w) if i != 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
-    out = [f"Model {summary['name']}: input [{', '.join(map(str, summary['input_shape']))}]", rule, line(header), rule]
+    out = [f"Model {summary['name']}: input {_shown(summary['input_shape'], summary.get('input_roles'))}", rule,
+           line(header), rule]
     out += [line(row) for row in body]
     macs = (f"{_human(summary['macs'])} per sample" if summary["macs"] is not None else
             "n/a (not counted: " + ", ".join(summary["macs_not_counted"]) + ")")

@@ -22,7 +22,7 @@ def test_show_prints_a_table_with_totals_and_lines():
     assert "Total params:      11,689,512" in result.output
     assert "Estimated MACs" in result.output and "Parameter memory" in result.output
     row = next(line for line in result.output.splitlines() if line.startswith("linear "))
-    assert "[1000]" in row and "513,000" in row and row.split()[-1] == "21"
+    assert "[F=1000]" in row and "513,000" in row and row.split()[-1] == "21"
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])

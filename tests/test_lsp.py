@@ -165,11 +165,11 @@ def test_hover_shows_signature_doc_shape_and_parameters_of_that_line(lsp):
     shown = lsp.hover(uri, line, character)
     value = shown.contents.value
     assert "conv(out, kernel, stride=1" in value and "Convolution" in value
-    assert "[3, 224, 224] → **[64, 112, 112]**" in value and "9,408 parameters" in value  # 64*3*7*7, no bias
+    assert "[C=3, H=224, W=224] → **[C=64, H=112, W=112]**" in value and "9,408 parameters" in value  # 64*3*7*7, no bias
     assert (shown.range.start.line, shown.range.start.character) == (line, character - 1)
     line, character = _position(text, "Basic(64)")
     value = lsp.hover(uri, line, character).contents.value
-    assert "block Basic(ch)" in value and "[64, 56, 56] → **[64, 56, 56]** · 73,984 parameters" in value
+    assert "block Basic(ch)" in value and "[C=64, H=56, W=56] → **[C=64, H=56, W=56]** · 73,984 parameters" in value
     line, character = _position(text, "-> conv(ch, 3, padding=1, bias=false) -> batchnorm\n"[:20], 4)
     assert "this line, 5 uses" in lsp.hover(uri, line, character).contents.value  # Basic is used five times
 

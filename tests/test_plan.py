@@ -24,7 +24,7 @@ def test_shape_errors_name_the_layer_line_and_shapes(body, line, words):
 
 
 def test_add_of_different_shapes():
-    with pytest.raises(ShapeError, match=r"add of different shapes: \[4, 6, 6\] and \[1, 8, 8\]"):
+    with pytest.raises(ShapeError, match=r"add of different shapes: \[C=4, H=6, W=6\] and \[C=1, H=8, W=8\]"):
         plan("model M {\n input image(1, 8, 8)\n y = input -> conv(4, 3)\n add(y, input)\n}")
 
 

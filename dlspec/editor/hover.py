@@ -74,7 +74,7 @@ def _failed_call(name: str, error, nodes: list, program) -> str:
 
 
 def _dims(shape) -> str:
-    return "[" + ", ".join(map(str, shape.dims)) + "]"
+    return shape.labelled()  # with the axis roles: [T=10, F=6]
 
 
 def _params(node) -> str:

@@ -23,6 +23,6 @@ def _build(shape: Shape, args: dict):
 
 CATEGORY_EMBEDDING = LayerDef(
     name="category_embedding", args=(), build=_build, macs=lambda i, o, a: 0,  # lookups
-    infer=lambda shape, a: Shape((embedded_width(a["width"], a["columns"]),)),
+    infer=lambda shape, a: Shape((embedded_width(a["width"], a["columns"]),), roles=("F",)),
     doc="A learnt vector per level of each table column with more than onehot_max levels; "
         "put first by vector(auto).")

@@ -28,7 +28,8 @@ def _embedding_infer(shape: Shape, a: dict) -> Shape:
     if a["num_embeddings"] is None and shape.vocab is None:
         raise ShapeProblem("embedding needs the vocabulary size: declare input tokens(T, vocab=N), "
                            "link a text data block in a train block, or pass num_embeddings=N")
-    return Shape(shape.dims + (a["dim"],), sequence=shape.rank == 1)
+    roles = shape.roles[:-1] + ("T", "F") if shape.roles and shape.roles[-1] == "T" else None
+    return Shape(shape.dims + (a["dim"],), roles=roles)  # tokens [T] -> a sequence [T, F]
 
 
 def _embedding_build(shape: Shape, a: dict):

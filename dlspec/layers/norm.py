@@ -54,6 +54,28 @@ def _gn_infer(shape: Shape, a: dict) -> Shape:
 
 layer("groupnorm", (Arg("groups", "int", check=positive), Arg("eps", "float", 1e-5, positive),
                     Arg("affine", "bool", True)),
-      infer=_gn_infer, macs=_norm_macs, build=lambda s, a: _nn().GroupNorm(a["groups"], s.dims[0], eps=a["eps"], affine=a["affine"]),
+      infer=_gn_infer, macs=_norm_macs, channels_first=True, build=lambda s, a: _nn().GroupNorm(a["groups"], s.dims[0], eps=a["eps"], affine=a["affine"]),
       aliases=("GroupNorm", "group_norm"), doc="Group normalisation: groupnorm(groups) over channel groups.",
       examples=[((8, 4, 4), {"groups": 2})])
+
+
+def _in_infer(shape: Shape, a: dict) -> Shape:
+    _need_features(shape, "instancenorm")
+    if shape.rank not in (2, 3, 4):
+        raise ShapeProblem("instancenorm needs a channel axis and 1 to 3 spatial axes: [C, L], [C, H, W] "
+                           "or [C, D, H, W] (or a sequence [T, F])")
+    return shape
+
+
+def _in_build(shape: Shape, a: dict):
+    cls = getattr(_nn(), f"InstanceNorm{shape.rank - 1}d")
+    return cls(shape.dims[0], eps=a["eps"], momentum=a["momentum"], affine=a["affine"],
+               track_running_stats=a["track_running_stats"])
+
+
+layer("instancenorm", (Arg("eps", "float", 1e-5, positive), Arg("momentum", "float", 0.1),
+                       Arg("affine", "bool", False), Arg("track_running_stats", "bool", False)),
+      infer=_in_infer, build=_in_build, macs=_norm_macs, channels_first=True,
+      aliases=("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "instance_norm"),
+      doc="Instance normalisation: each channel of each sample over its spatial (or time) positions.",
+      examples=[((6, 5, 5), {}), ((4, 9), {"affine": True})])

@@ -48,20 +48,20 @@ def _adaptive(kind: str, fixed_size=None):
 
 
 _i, _b = _adaptive("avg")
-layer("adaptive_avgpool", (Arg("size", "ints", check=positive),), infer=_i, build=_b,
+layer("adaptive_avgpool", (Arg("size", "ints", check=positive),), infer=_i, build=_b, channels_first=True,
       aliases=("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d"),
       doc="Average pooling to a fixed output size: adaptive_avgpool(size).",
       examples=[((3, 9, 9), {"size": 2})])
 _i, _b = _adaptive("max")
-layer("adaptive_maxpool", (Arg("size", "ints", check=positive),), infer=_i, build=_b,
+layer("adaptive_maxpool", (Arg("size", "ints", check=positive),), infer=_i, build=_b, channels_first=True,
       aliases=("AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d"),
       doc="Max pooling to a fixed output size: adaptive_maxpool(size).",
       examples=[((3, 9, 9), {"size": [3, 1]})])
 _i, _b = _adaptive("avg", 1)
-layer("global_avgpool", (), infer=_i, build=_b,
-      doc="Average over all spatial positions: [C, H, W] -> [C, 1, 1]; follow with flatten.",
+layer("global_avgpool", (), infer=_i, build=_b, channels_first=True,
+      doc="Average over all spatial positions: [C, H, W] -> [C, 1, 1], [T, F] -> [1, F]; follow with flatten.",
       examples=[((5, 7, 7), {})])
 _i, _b = _adaptive("max", 1)
-layer("global_maxpool", (), infer=_i, build=_b,
-      doc="Maximum over all spatial positions: [C, H, W] -> [C, 1, 1]; follow with flatten.",
+layer("global_maxpool", (), infer=_i, build=_b, channels_first=True,
+      doc="Maximum over all spatial positions: [C, H, W] -> [C, 1, 1], [T, F] -> [1, F]; follow with flatten.",
       examples=[((5, 7), {})])

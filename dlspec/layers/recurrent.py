@@ -17,13 +17,16 @@ def _sequence(shape: Shape, what: str) -> None:
     if shape.rank != 2:
         raise ShapeProblem(f"{what} needs a sequence [T, F] (declare input sequence(T, F), or put an "
                            f"embedding after input tokens(T))")
+    if shape.roles is not None and shape.layout != "TF":
+        raise ShapeProblem(f"{what} needs a sequence [T, F] (time first, features last): declare input "
+                           f"sequence(T, F) or tensor(..., layout=\"TF\"), or put permute(2, 1) before it")
 
 
 def _rnn_infer(what):
     def infer(shape: Shape, a: dict) -> Shape:
         _sequence(shape, what)
         size = a["hidden"] * (2 if a.get("bidirectional") else 1)
-        return Shape((shape.dims[0], size), sequence=True, hidden=size)
+        return Shape((shape.dims[0], size), roles=("T", "F"), hidden=size)
     return infer
 
 
@@ -74,8 +77,8 @@ def _select_infer(how):
             if shape.hidden is None:
                 raise ShapeProblem("hidden takes the final hidden state, so it must come right after rnn, lstm, "
                                    "gru, lstm_cell or gru_cell")
-            return Shape((shape.hidden,))
-        return Shape((shape.dims[1],))
+            return Shape((shape.hidden,), roles=("F",))
+        return Shape((shape.dims[1],), roles=("F",))
     return infer
 
 

@@ -31,7 +31,11 @@ class LayerDef:
     examples: tuple = ()  # (input dims, {arg: value}) pairs used by the tests
     source: str = "built-in"
     # how the planner treats it:
-    channels_first: bool = False  # on a [T, F] sequence it sees [F, T] (conv1d, pooling, batchnorm)
+    # acts on a channel axis and the spatial (or time) axes: it sees its input channels first, the channel
+    # axis moved to the front wherever the roles put it ([T, F] -> [F, T]), and the output is moved back
+    channels_first: bool = False
+    accepts: tuple = ()  # layouts it takes ("CHW", "TF", ...); empty: any (plugins declare theirs)
+    produces: Optional[str] = None  # the layout of its output, when its shape rule does not set the roles
     varargs: Optional[str] = None  # positional values gather into this argument: reshape(2, 3)
     paths: tuple = ()  # arguments that may be files, resolved against the spec's folder
     follows: Optional[str] = None  # what must come right before it, for docs and tests (hidden: a recurrent layer)

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import math
 
-from ..shapes import Shape, as_tuple
+from ..shapes import Shape, as_tuple, default_roles, parse_layout
 from ..shapes import ShapeProblem
 from ._base import _nn, layer
 from ..schema.args import Arg, positive
 
 
 def _flatten_infer(shape: Shape, a: dict) -> Shape:
-    return shape.with_dims((shape.numel,)) if not shape.integer else Shape((shape.numel,), integer=True, vocab=shape.vocab)
+    if shape.integer:  # token ids stay token ids along one time axis
+        return Shape((shape.numel,), integer=True, vocab=shape.vocab, roles=("T",))
+    return Shape((shape.numel,), roles=("F",))
 
 
 layer("flatten", (), infer=_flatten_infer, build=lambda s, a: _nn().Flatten(), aliases=("Flatten",),
@@ -30,7 +32,11 @@ def _reshape_infer(shape: Shape, a: dict) -> Shape:
         dims[dims.index(-1)] = shape.numel // known
     elif known != shape.numel:
         raise ShapeProblem(f"cannot reshape {shape} ({shape.numel} values) to {dims} ({known} values)")
-    return shape.with_dims(dims)
+    if a["layout"] is not None:
+        roles = parse_layout(a["layout"], len(dims))
+    else:  # the same number of axes keeps their roles; otherwise read like tensor(...): channels first
+        roles = shape.roles if len(dims) == shape.rank else default_roles(len(dims))
+    return Shape(tuple(dims), roles=roles)
 
 
 def _reshape_build(shape: Shape, a: dict):
@@ -38,9 +44,12 @@ def _reshape_build(shape: Shape, a: dict):
     return Reshape(a["shape"] if isinstance(a["shape"], (list, tuple)) else (a["shape"],))
 
 
-layer("reshape", (Arg("shape", "ints"),), infer=_reshape_infer, build=_reshape_build, varargs="shape",
+layer("reshape", (Arg("shape", "ints"), Arg("layout", "str", None, doc="axis roles, e.g. CL or TF")),
+      infer=_reshape_infer, build=_reshape_build, varargs="shape",
       aliases=("Reshape", "view"),
-      doc="Reshape each sample (batch dim left out): reshape(4, -1) or reshape([4, -1]).",
+      doc="Reshape each sample (batch dim left out): reshape(4, -1) or reshape([4, -1]). The result keeps "
+          "its input's axis roles when the number of axes stays, and is otherwise channels first like "
+          "tensor(...); layout=\"TF\" (or CL, CHW, HWC, ...) names them.",
       examples=[((4, 6), {"shape": (2, -1)})])
 
 
@@ -52,7 +61,8 @@ def _permute_infer(shape: Shape, a: dict) -> Shape:
         raise ShapeProblem(f"permute needs an order of the dims 1..{shape.rank} (or 0..{shape.rank} "
                            f"with the batch dim 0 first); received {list(a['dims'])}")
     full = (None,) + shape.dims
-    return shape.with_dims([full[i] for i in order[1:]])
+    roles = tuple(shape.roles[i - 1] for i in order[1:]) if shape.roles is not None else None
+    return Shape(tuple(full[i] for i in order[1:]), roles=roles)  # each axis takes its role along
 
 
 def _permute_build(shape: Shape, a: dict):
@@ -87,7 +97,7 @@ def _upsample_build(shape: Shape, a: dict):
 
 layer("upsample", (Arg("scale", "float", None, positive), Arg("size", "ints", None, positive),
                    Arg("mode", "str", "nearest", choices=("nearest", "linear", "bilinear", "bicubic", "trilinear"))),
-      infer=_upsample_infer, build=_upsample_build, aliases=("Upsample",),
+      infer=_upsample_infer, build=_upsample_build, aliases=("Upsample",), channels_first=True,
       doc="Upsample the spatial dims: upsample(2) or upsample(size=[64, 64], mode=bilinear).",
       examples=[((3, 4, 4), {"scale": 2.0}), ((2, 5), {"size": 9})])
 

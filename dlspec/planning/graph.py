@@ -1,7 +1,11 @@
 """Planning bodies with bindings: statements in, a list of graph operations with shapes out.
 
 Handles `NAME = chain`, `input`, merges (`add`, `mul`, `concat`, broadcast
-rules included) and `param` declarations with their inits.
+rules included) and `param` declarations with their inits. Merges read axis
+roles: `concat` joins along the channel (feature) axis, and `add`/`mul` line
+up the axes of one sample by role (docs/language.md, "Axes"); the axes a
+smaller operand lacks are recorded in the operation, so the run inserts them
+after the batch dim instead of letting torch line the batch up against them.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from ..errors import ArgumentError, DlspecError, Loc, ShapeError, UnknownNameErr
 from .nodes import MERGES, TEMP_PREFIX, BodyNode, Op, ParamNode, evaluate_args, int_dim
 from ..language.resolve import CallValue, Env
 from ..schema.args import Arg, Symbol, bind_args, positive
-from ..shapes import Shape, broadcast
+from ..shapes import Shape, broadcast, expanded_dims, role_positions
 
 if TYPE_CHECKING:  # only for annotations: plan imports this module
     from .naming import Namer
@@ -104,7 +108,7 @@ class GraphBuilder:
         inputs = [current] if current is not None else []
         for a in call.args:
             inputs.append(self._operand(a, call.callee))
-        dim, seen = 1, set()
+        dim, seen = None, set()
         for kw in call.kwargs:
             if kw.name != "dim" or call.callee != "concat":
                 raise ArgumentError(f"{call.callee} has no argument '{kw.name}'", kw.loc)
@@ -116,9 +120,9 @@ class GraphBuilder:
                 raise ArgumentError(f"concat: dim must be an integer, received {dim!r}", kw.loc)
         if len(inputs) < 2:
             raise ArgumentError(f"{call.callee} needs at least two tensors, e.g. {call.callee}(y, input)", call.loc)
-        shape = self._merged_shape(call, inputs, dim)
+        shape, dim, expand = self._merged_shape(call, inputs, dim)
         out = self._fresh()
-        self.node.ops.append(Op(out, call.callee, None, tuple(inputs), dim, call.loc))
+        self.node.ops.append(Op(out, call.callee, None, tuple(inputs), dim, call.loc, expand))
         self.shapes[out] = shape
         return out
 
@@ -139,25 +143,42 @@ class GraphBuilder:
                                + (did_you_mean(name, known) if name else ""), expr.loc,
                                hint="bind a result first: y = input -> conv(8, 3)")
 
-    def _merged_shape(self, call: ir.Call, inputs: list, dim: int) -> Shape:
+    def _merged_shape(self, call: ir.Call, inputs: list, dim) -> tuple:
+        """(the merged Shape, the concat dim counted with the batch dim, per input the batched axes to insert)."""
         shapes = [self.shapes[i] if not isinstance(i, float) else None for i in inputs]
         tensors = [s for s, i in zip(shapes, inputs) if s is not None and i not in self.params]
         if not tensors:
             raise ShapeError(f"{call.callee} needs at least one tensor that is not a param", call.loc)
         if call.callee == "concat":
-            return _concat_shape(call, tensors, dim)
-        dims = tensors[0].dims
-        for s, i in zip(shapes, inputs):
+            shape, dim = _concat_shape(call, tensors, dim)
+            return shape, dim, ()
+        if any(t.integer for t in tensors):
+            raise ShapeError(f"{call.callee} of token ids: ids are names of words, not amounts to "
+                             f"{'add' if call.callee == 'add' else 'multiply'}", call.loc,
+                             hint="put an embedding first: x = input -> embedding(32)")
+        base = max(tensors, key=lambda t: t.rank)  # the first of the largest rank
+        tensor = [s is not None and i not in self.params for s, i in zip(shapes, inputs)]
+        placed = [role_positions(s, base) if t else None for s, t in zip(shapes, tensor)]
+        dims = base.dims
+        for s, i, where, t in zip(shapes, inputs, placed, tensor):
             if s is None:
                 continue
-            other = s.dims if i not in self.params else _param_dims(s.dims, len(dims))
+            if t and where is None:
+                raise ShapeError(f"{call.callee} of {base.labelled()} and {s.labelled()}: their axes have different "
+                                 f"roles, so no axis of one lines up with the other", call.loc,
+                                 hint="permute or reshape(..., layout=...) one of them so the roles match")
+            other = expanded_dims(s, base, where) if t else _param_dims(s.dims, len(dims))
             merged = broadcast(dims, other) if other is not None else None
             if merged is None or (i in self.params and merged != dims):
                 what = "param " + i if i in self.params else "shapes"
-                raise ShapeError(f"{call.callee} of different shapes: {Shape(dims)} and {Shape(s.dims)} ({what})",
+                raise ShapeError(f"{call.callee} of different shapes: {base.labelled()} and {s.labelled()} ({what})",
                                  call.loc, hint="add and mul need equal (or broadcastable) shapes")
             dims = merged
-        return tensors[0].with_dims(dims)
+        merged = Shape(tuple(dims), roles=base.roles)
+        if call.callee == "add":
+            _warn_spread(call, inputs, shapes, placed, merged)
+        expand = tuple(_inserted_axes(where, base.rank) if t else () for where, t in zip(placed, tensor))
+        return merged, 1, expand if any(expand) else ()
 
 
 def _param_dims(dims: tuple, rank: int) -> Optional[tuple]:
@@ -167,8 +188,35 @@ def _param_dims(dims: tuple, rank: int) -> Optional[tuple]:
     return dims if len(dims) <= rank else None
 
 
-def _concat_shape(call, tensors, dim: int) -> Shape:
+def _inserted_axes(positions: tuple, rank: int) -> tuple:
+    """The batched axes (dim 0 is the batch) to insert, in increasing order, so an operand whose axes sit
+    at `positions` among `rank` per-sample axes lines up with the others."""
+    return tuple(j + 1 for j in range(rank) if j not in positions)
+
+
+def _warn_spread(call, inputs, shapes, placed, merged: Shape) -> None:
+    """An add that spreads a computed result over a larger spatial or time size of another: the residual
+    shortcut that forgot its stride ([512, 1, 1] + [512, 2, 2]). Params, constants and an axis the operand
+    does not have at all (a pooled [F] added to every step) are meant to broadcast."""
+    spatial = set(merged.spatial_axes)
+    for name, s, where in zip(inputs, shapes, placed):
+        if where is None:
+            continue
+        spread = [j for size, j in zip(s.dims, where) if j in spatial and size == 1 and merged.dims[j] > 1]
+        if spread:
+            shown = name if not name.startswith(TEMP_PREFIX) else "an operand"
+            axes = ", ".join(f"{merged.roles[j]}={merged.dims[j]}" for j in spread)
+            warn(f"add broadcasts {shown} {s.labelled()} over {axes} of the result {merged.labelled()}: one value "
+                 f"is added at every position", call.loc,
+                 hint="a residual shortcut needs the same stride and pooling as its branch; to add a pooled "
+                      "summary on purpose, flatten it first (a [C] vector is added to every position silently)")
+
+
+def _concat_shape(call, tensors, dim) -> tuple:
+    """(the joined Shape, the dim counted with the batch dim); no `dim`: the channel (feature) axis."""
     rank = tensors[0].rank
+    if dim is None:
+        dim = _channel_dim(call, tensors)
     d = dim + rank + 1 if dim < 0 else dim
     if not 1 <= d <= rank:
         raise ShapeError(f"concat: dim={dim} is out of range (dims count the batch dim: 1..{rank})", call.loc)
@@ -179,7 +227,27 @@ def _concat_shape(call, tensors, dim: int) -> Shape:
         total += s.dims[d - 1]
     dims = list(tensors[0].dims)
     dims[d - 1] = total
-    return tensors[0].with_dims(dims)
+    same_roles = all(s.roles == tensors[0].roles for s in tensors)
+    ids = all(s.integer for s in tensors)  # token ids joined stay token ids
+    return Shape(tuple(dims), integer=ids, vocab=tensors[0].vocab if ids else None,
+                 roles=tensors[0].roles if same_roles else None), d
+
+
+def _channel_dim(call, tensors) -> int:
+    """concat's default dim: the channel (feature) axis the operands share, counted with the batch dim."""
+    first = tensors[0]
+    for s in tensors:
+        if s.roles is None:
+            raise ShapeError(f"concat joins along the channel (feature) axis, and the axes of {s} have no known "
+                             f"roles (a torch.nn or plugin layer changed its shape)", call.loc,
+                             hint="write the dim, counted with the batch dim: concat(a, b, dim=1)")
+        if s.roles != first.roles:
+            raise ShapeError(f"concat of {first.labelled()} and {s.labelled()}: their axes have different roles",
+                             call.loc, hint="permute or reshape one of them, or write dim=")
+    if first.channel_axis is None:
+        raise ShapeError(f"concat joins along the channel (feature) axis, and {first.labelled()} has none",
+                         call.loc, hint="write the dim, counted with the batch dim: concat(a, b, dim=1)")
+    return first.channel_axis + 1
 
 
 _INITS = {

@@ -15,17 +15,17 @@ from ..errors import ArgumentError, ShapeError, UnknownNameError, did_you_mean
 from ..language import ir
 from ..language.resolve import Env
 from ..schema.args import Arg, bind_args, positive
-from ..shapes import Shape
+from ..shapes import Shape, ShapeProblem, default_roles, parse_layout
 from .nodes import BodyNode, LayerNode, evaluate_args, int_dim
 
 _INPUTS = {
     "image": ((Arg("channels", "int", check=positive), Arg("height", "int", check=positive),
-               Arg("width", "int", check=positive)), lambda a: Shape((a["channels"], a["height"], a["width"]))),
-    "vector": ((Arg("features", "int", check=positive),), lambda a: Shape((a["features"],))),
+               Arg("width", "int", check=positive)), lambda a: Shape((a["channels"], a["height"], a["width"]), roles=("C", "H", "W"))),
+    "vector": ((Arg("features", "int", check=positive),), lambda a: Shape((a["features"],), roles=("F",))),
     "sequence": ((Arg("steps", "int", check=positive), Arg("features", "int", check=positive)),
-                 lambda a: Shape((a["steps"], a["features"]), sequence=True)),
+                 lambda a: Shape((a["steps"], a["features"]), roles=("T", "F"))),
     "tokens": ((Arg("steps", "int", check=positive), Arg("vocab", "int", None, positive)),
-               lambda a: Shape((a["steps"],), integer=True, vocab=a["vocab"])),
+               lambda a: Shape((a["steps"],), integer=True, vocab=a["vocab"], roles=("T",))),
 }
 
 
@@ -35,20 +35,33 @@ def input_shape(decl: ir.InputDecl, env: Env, vocab: Optional[int],
     `sample()` gives the linked data's sample shape (or None), asked only by vector(auto)."""
     args, kwargs, locs = evaluate_args(decl, env)
     if _is_auto_vector(decl, args, kwargs):
-        return Shape((_auto_width(decl, sample),))
+        return Shape((_auto_width(decl, sample),), roles=("F",))
     if decl.kind == "tensor":
-        dims = [int_dim(v, locs.get(i, decl.loc)) for i, v in enumerate(args)]
-        if not dims or kwargs:
-            raise ArgumentError("tensor(...) takes the sizes of one sample, e.g. tensor(4, 10)", decl.loc)
-        return Shape(tuple(dims))
+        return _tensor_shape(decl, args, kwargs, locs)
     if decl.kind not in _INPUTS:
         raise UnknownNameError(f"unknown input kind '{decl.kind}'." + did_you_mean(decl.kind, list(_INPUTS) + ["tensor"]),
                                decl.loc, hint="input kinds: image, vector, sequence, tokens, tensor")
     specs, make = _INPUTS[decl.kind]
     shape = make(bind_args(decl.kind, specs, args, kwargs, decl.loc, locs))
     if shape.integer and shape.vocab is None and vocab is not None:
-        shape = Shape(shape.dims, integer=True, vocab=vocab)
+        shape = Shape(shape.dims, integer=True, vocab=vocab, roles=shape.roles)
     return shape
+
+
+def _tensor_shape(decl: ir.InputDecl, args: list, kwargs: dict, locs: dict) -> Shape:
+    """tensor(d1, d2, ...): channels first ([F], [C, L], [C, H, W], [C, D, H, W]) unless layout= names the roles."""
+    dims = tuple(int_dim(v, locs.get(i, decl.loc)) for i, v in enumerate(args))
+    extra = [k for k in kwargs if k != "layout"]
+    if not dims or extra:
+        raise ArgumentError("tensor(...) takes the sizes of one sample and optionally layout=, e.g. tensor(4, 10) "
+                            "or tensor(10, 4, layout=\"TF\")", locs.get(extra[0], decl.loc) if extra else decl.loc)
+    if "layout" not in kwargs:
+        return Shape(dims, roles=default_roles(len(dims)))
+    try:
+        return Shape(dims, roles=parse_layout(kwargs["layout"], len(dims)))
+    except ShapeProblem as problem:
+        raise ArgumentError(f"tensor: {problem}", locs["layout"],
+                            hint='e.g. layout="CL" (channels, length), "TF" (time, features), "HWC"') from None
 
 
 def _is_auto_vector(decl: ir.InputDecl, args: list, kwargs: dict) -> bool:

@@ -42,7 +42,8 @@ class Op:
     """One operation of a graph body.
 
     kind "module" calls submodule `module` on `inputs[0]`; "add"/"mul"/"concat"
-    merge `inputs` (result names, param names or float constants); "ref" binds
+    merge `inputs` (result names, param names or float constants; concat along
+    `dim`, counted with the batch dim); "ref" binds
     a name to a result. `loc` is the spec position the operation came from.
     """
 
@@ -52,10 +53,13 @@ class Op:
     inputs: tuple
     dim: int
     loc: Loc
+    # add/mul: per input, the batched axes to insert before broadcasting (an [F] against a [T, F] becomes
+    # [B, 1, F]), so one sample meets one sample and never the batch; () when nothing is inserted
+    expand: tuple = ()
 
     def as_tuple(self) -> tuple:
-        """The (target, kind, module, inputs, dim) form the runtime GraphModule executes."""
-        return (self.target, self.kind, self.module, self.inputs, self.dim)
+        """The (target, kind, module, inputs, dim, expand) form the runtime GraphModule executes."""
+        return (self.target, self.kind, self.module, self.inputs, self.dim, self.expand)
 
 
 @dataclass
@@ -68,7 +72,16 @@ class LayerNode:
     in_shape: Shape
     out_shape: Shape
     loc: Loc
-    time_major: bool = False  # a channels-first layer applied to a [T, F] sequence (transposed around it)
+    # a channels-first layer on an input whose channel axis is not the first (a [T, F] sequence's F is
+    # axis 1): that axis is moved to the front around the module, and the output moved back
+    channel_axis: int = 0
+
+    @property
+    def module_shapes(self) -> tuple:
+        """(input, output) as the built module sees them: channels first."""
+        if not self.channel_axis:
+            return self.in_shape, self.out_shape
+        return self.in_shape.channels_first(), self.out_shape.channels_first()
 
 
 @dataclass

@@ -21,6 +21,7 @@ from ..shapes import Shape, ShapeProblem
 from .graph import GraphBuilder, warn_unreachable
 from .inputs import category_embedding, input_shape, with_first_layer
 from .naming import Namer
+from .roles import infer_with_roles
 from .nodes import MERGES, BodyNode, LayerNode, evaluate_args
 
 # Documented limits (docs/language.md): what one model may expand to, so a typo
@@ -31,7 +32,7 @@ MAX_NESTING = MAX_DEPTH  # blocks inside blocks, repeats inside repeats: the par
 
 def _shape_error(what: str, problem: str, shape: Shape, loc: Loc) -> ShapeError:
     prefix = "" if problem.startswith(what) else f"{what}: "
-    suffix = "" if "input of shape" in problem else f" (its input has shape {shape})"
+    suffix = "" if "input of shape" in problem else f" (its input has shape {shape.labelled()})"
     return ShapeError(f"{prefix}{problem}{suffix}", loc)
 
 
@@ -182,9 +183,8 @@ class Planner:
             from ..layers.torchvision_models import is_weights_file
             if is_weights_file(bound.get(key)):
                 bound[key] = resolve_path(bound[key], locs.get(key, target.loc))
-        time_major = shape.sequence and layer.channels_first
         try:
-            out = _infer_time_major(layer, shape, bound) if time_major else layer.infer(shape, bound)
+            out, channel_axis = infer_with_roles(layer, callee, shape, bound)
         except ShapeProblem as problem:
             raise _shape_error(callee, str(problem), shape, target.loc) from None
         except DlspecError as exc:
@@ -192,7 +192,7 @@ class Planner:
                 exc.loc = target.loc
             raise
         base = layer.name.split(".")[-1].lower() if layer.source in ("torch", "torchvision") else layer.name
-        return LayerNode(namer.take(base, step.label, step.loc), layer, bound, shape, out, target.loc, time_major)
+        return LayerNode(namer.take(base, step.label, step.loc), layer, bound, shape, out, target.loc, channel_axis)
 
     def _bind(self, layer: LayerDef, callee: str, args, kwargs, locs, loc) -> dict:
         if layer.passthrough:
@@ -254,13 +254,6 @@ class _Deferred:
 
 
 # ---- helpers -----------------------------------------------------------
-
-
-def _infer_time_major(layer: LayerDef, shape: Shape, bound: dict) -> Shape:
-    """conv/pool/batchnorm over a [T, F] sequence: features act as channels, time as length."""
-    steps, features = shape.dims
-    out = layer.infer(Shape((features, steps)), bound)
-    return Shape((out.dims[1], out.dims[0]), sequence=True)
 
 
 def _is_graph(statements) -> bool:

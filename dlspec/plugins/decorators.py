@@ -10,6 +10,14 @@ is injected into `in_features`, `in_channels`, `input_size` or
 `num_features` (or the argument named by `input_arg=`). The output shape comes
 from the module's `output_shape(input_shape)` when it has one, otherwise from
 a forward pass on meta tensors.
+
+Axis roles (docs/language.md, "Axes"): `accepts=("image", "TF")` lists the
+kinds or layouts a layer takes (others are refused at the spec line),
+`produces="TF"` names the roles of its output, and `channels_first=True` makes
+it a channels-first layer that dlspec hands its input with the channel axis
+moved to the front (a sequence [T, F] arrives as [F, T]) and whose output it
+moves back, as it does for conv. Without `produces`, an output of the input's
+shape keeps its roles and a one-axis output is a feature vector.
 """
 from __future__ import annotations
 
@@ -19,7 +27,7 @@ from typing import Optional
 
 from ..errors import PluginError
 from ..layers.registry import LayerDef, register_layer
-from ..shapes import Shape, ShapeProblem
+from ..shapes import KIND_LAYOUTS, Shape, ShapeProblem, parse_layout
 from .adapters import (register_dataset, register_loss, register_metric_plugin, register_optimizer,
                        register_transform_plugin)
 from .signatures import own_doc, plugin_source, signature_args, snake_case
@@ -44,9 +52,24 @@ def _input_size(name: str, shape: Shape) -> int:
     return shape.dims[0]
 
 
+def _layouts(name: str, accepts, produces) -> tuple:
+    """Check a plugin's declared roles: (accepted layouts, produced layout or None)."""
+    wanted = (accepts,) if isinstance(accepts, str) else tuple(accepts)
+    try:
+        for layout in (KIND_LAYOUTS.get(a, a) for a in wanted):
+            parse_layout(layout, len(layout))
+        if produces is not None:
+            parse_layout(produces, len(produces))
+    except ShapeProblem as problem:
+        raise ValueError(f"layer {name}: {problem}; use kinds ({', '.join(KIND_LAYOUTS)}) or role letters") from None
+    return wanted, produces
+
+
 def plugin_layer(name: str, obj, input_arg: Optional[str] = None, aliases=(), doc: str = "",
-                 examples=()) -> LayerDef:
-    """Turn a module class or factory into a LayerDef."""
+                 examples=(), accepts=(), produces: Optional[str] = None, channels_first: bool = False) -> LayerDef:
+    """Turn a module class or factory into a LayerDef; `accepts`, `produces` and `channels_first`
+    declare the axis roles it takes and gives (see the module docstring)."""
+    accepts, produces = _layouts(name, accepts, produces)
     injected = _input_arg(obj, input_arg)
     args = signature_args(obj, skip=(injected,) if injected else ())
     source = plugin_source(obj)
@@ -75,21 +98,25 @@ def plugin_layer(name: str, obj, input_arg: Optional[str] = None, aliases=(), do
             raise ShapeProblem(f"{name} ({source}) could not be built: {type(exc).__name__}: {exc}") from None
         if hasattr(module, "output_shape"):
             try:
-                return Shape(tuple(int(d) for d in module.output_shape(tuple(shape.dims))))
+                dims = tuple(int(d) for d in module.output_shape(tuple(shape.dims)))
+                return Shape(dims, roles=tuple(produces) if produces and len(produces) == len(dims) else None)
             except Exception as exc:
                 raise ShapeProblem(f"{name}.output_shape ({source}) failed: {type(exc).__name__}: {exc}") from None
         return meta_output_shape(module, shape, f"{name} ({source})")
 
     text = doc or own_doc(obj) or f"Plugin layer {name}."
     return LayerDef(name=name, args=args, infer=infer, build=build, doc=text, aliases=tuple(aliases),
-                    source=source, examples=tuple(examples), plugin=True)
+                    source=source, examples=tuple(examples), plugin=True, accepts=accepts, produces=produces,
+                    channels_first=channels_first)
 
 
 def register_plugin_layer(name: str, obj, override: bool = False, input_arg: Optional[str] = None,
-                          aliases=(), examples=()) -> None:
+                          aliases=(), examples=(), accepts=(), produces: Optional[str] = None,
+                          channels_first: bool = False) -> None:
     """Register an nn.Module subclass or factory as a layer; `examples` lists (input dims, {arg: value})
-    pairs that the test-suite runs."""
-    register_layer(plugin_layer(name, obj, input_arg, aliases, examples=examples), override=override)
+    pairs that the test-suite runs; `accepts`, `produces`, `channels_first` declare its axis roles."""
+    register_layer(plugin_layer(name, obj, input_arg, aliases, examples=examples, accepts=accepts,
+                                produces=produces, channels_first=channels_first), override=override)
 
 
 def _simple_decorator(register_fn):

@@ -60,9 +60,8 @@ class PythonWriter:
                 lines.append("    model.register_forward_pre_hook(context.measure_lengths)")
         else:
             lines.append(f"    model = {_indent(root, 4)}")
-        for path in self.time_major:
-            lines += [f"    model.get_submodule({path!r}).register_forward_pre_hook(to_channels_first)",
-                      f"    model.get_submodule({path!r}).register_forward_hook(to_time_major)"]
+        for path, axis in self.time_major:
+            lines.append(f"    ChannelsFirst({axis}).attach(model.get_submodule({path!r}))")
         for path in self.first_output:
             lines.append(f"    model.get_submodule({path!r}).register_forward_hook(first_output)")
         lines += ["    if weights is not None:",
@@ -77,8 +76,8 @@ class PythonWriter:
 
     def expr(self, node, module: nn.Module, path: str, top: bool = False) -> str:
         if isinstance(node, LayerNode):
-            if node.time_major:
-                self.time_major.append(path)
+            if node.channel_axis:
+                self.time_major.append((path, node.channel_axis))
             if node.layer.passthrough:
                 self.first_output.append(path)
             return self._layer(node, module)
@@ -159,8 +158,10 @@ class PythonWriter:
         return name
 
     def _op(self, op, node: BodyNode) -> str:
-        target, kind, name, inputs, dim = op.as_tuple()
+        target, kind, name, inputs, dim, expand = op.as_tuple()
         args = [_var(i, node) for i in inputs]
+        for k, axes in enumerate(expand):  # line samples up against samples, never the batch
+            args[k] += "".join(f".unsqueeze({axis})" for axis in axes)
         if kind == "module":
             call = f"{_attr(name)}({args[0]})"
         elif kind == "ref":

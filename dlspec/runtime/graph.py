@@ -37,7 +37,16 @@ class Permute(nn.Module):
         return f"dims={self.dims}"
 
 
-def _merge(kind: str, values: list, dim: int):
+def _lined_up(value, axes: tuple):
+    """`value` with size-1 axes inserted at `axes` (batched positions, increasing)."""
+    for axis in axes:
+        value = value.unsqueeze(axis)
+    return value
+
+
+def _merge(kind: str, values: list, dim: int, expand: tuple = ()):
+    if expand:
+        values = [_lined_up(v, axes) for v, axes in zip(values, expand)]
     if kind == "add":
         out = values[0]
         for v in values[1:]:
@@ -54,9 +63,11 @@ def _merge(kind: str, values: list, dim: int):
 class GraphModule(nn.Module):
     """A model or block with named intermediate results.
 
-    `ops` is a list of (target, kind, name, inputs, dim): kind "module" calls
-    submodule `name` on `inputs[0]`; "add"/"mul"/"concat" merge `inputs`
-    (names of results, parameters, or float constants); "ref" copies a result.
+    `ops` is a list of (target, kind, name, inputs, dim, expand): kind "module"
+    calls submodule `name` on `inputs[0]`; "add"/"mul"/"concat" merge `inputs`
+    (names of results, parameters, or float constants; `expand` gives per input
+    the axes to insert after the batch dim, so samples broadcast against samples);
+    "ref" copies a result.
     """
 
     def __init__(self, ops, output: str):
@@ -66,13 +77,13 @@ class GraphModule(nn.Module):
 
     def forward(self, input):  # noqa: A002 - `input` is the spec's own name
         env = {"input": input}
-        for target, kind, name, inputs, dim in self._ops:
+        for target, kind, name, inputs, dim, expand in self._ops:
             if kind == "module":
                 env[target] = self._modules[name](env[inputs[0]])
             elif kind == "ref":
                 env[target] = env[inputs[0]]
             else:
-                env[target] = _merge(kind, [self._value(env, i) for i in inputs], dim)
+                env[target] = _merge(kind, [self._value(env, i) for i in inputs], dim, expand)
         return env[self._output]
 
     def _value(self, env, name):

@@ -1,21 +1,32 @@
 """Forward hooks the compiler attaches to torch modules (hooks keep state_dict keys unchanged).
 
-- `to_channels_first` / `to_time_major`: a channels-first layer (conv1d, pool,
-  batchnorm) applied to a [B, T, F] sequence sees [B, F, T], and its output is
-  turned back.
+- `ChannelsFirst`: a channels-first layer (conv, pool, norm, upsample) applied to
+  an input whose channel axis is not the first one (a [B, T, F] sequence's F)
+  sees that axis moved to the front ([B, F, T]), and its output is moved back.
 - `first_output`: a torch module returning a tuple (nn.LSTM's (output, (h, c)))
   passes on its first element.
 """
 
 
-def to_channels_first(module, inputs):
-    """Forward pre-hook: [B, T, F] -> [B, F, T]."""
-    return (inputs[0].transpose(1, 2),) + tuple(inputs[1:])
+class ChannelsFirst:
+    """Forward hooks moving the channel axis (`axis`, counted without the batch dim) to dim 1 and back.
 
+    `ChannelsFirst(axis).attach(module)` registers both; a plain object, so the module's state_dict
+    keys stay its own."""
 
-def to_time_major(module, inputs, output):
-    """Forward hook: [B, C, T] -> [B, T, C]."""
-    return output.transpose(1, 2)
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def before(self, module, inputs):
+        return (inputs[0].movedim(self.axis + 1, 1),) + tuple(inputs[1:])
+
+    def after(self, module, inputs, output):
+        return output.movedim(1, self.axis + 1)
+
+    def attach(self, module):
+        module.register_forward_pre_hook(self.before)
+        module.register_forward_hook(self.after)
+        return module
 
 
 def first_output(module, inputs, output):

@@ -11,7 +11,10 @@ from torch.utils.data import Dataset
 import dlspec
 
 
-@dlspec.layer("scaled_linear", examples=[((6,), {"out": 3}), ((4, 5), {"out": 2, "init": 0.5})])
+# accepts: the roles of its input, a vector [F] or a sequence [T, F] (it acts on the features); any other
+# input is refused at its spec line
+@dlspec.layer("scaled_linear", examples=[((6,), {"out": 3}), ((4, 5), {"out": 2, "init": 0.5})],
+              accepts=("vector", "sequence"))
 class ScaledLinear(nn.Module):
     """A linear layer followed by a learnable per-feature scale (an nn.Parameter).
 
