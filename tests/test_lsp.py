@@ -187,10 +187,10 @@ def test_hover_on_a_call_with_an_error_shows_the_call_and_its_error_not_the_stan
     value = lsp.hover(uri, 3, 5).contents.value
     assert "conv(out, kernel, stride=1" in value and "Convolution" in value
     assert "**error**: conv has no argument 'paddin'. Did you mean 'padding' or 'padding_mode'?" in value
-    assert "input [3, 8, 8]" in value
+    assert "input [C=3, H=8, W=8]" in value
     assert "identity" not in value and "0 parameters" not in value
     after = lsp.hover(uri, 3, 33).contents.value  # relu: planned with the conv passing its input on
-    assert "[3, 8, 8] → **[3, 8, 8]**" in after
+    assert "[C=3, H=8, W=8] → **[C=3, H=8, W=8]**" in after
     assert after.endswith("*These shapes assume that the call with an error on line 4 passes its input on unchanged.*")
     assert "assume" not in lsp.hover(uri, 0, 5).contents.value  # the let: no shapes
 
@@ -202,7 +202,7 @@ def test_hover_on_a_failed_block_call_or_unknown_name_shows_what_was_written_and
     from dlspec.editor.hover import hover
     block = hover(analysis, 6, 6)
     assert block.startswith("```dlspec\nblock Res(ch, drop=0.1)\n```")
-    assert "**error**: Res has no argument 'dropp'. Did you mean 'drop'?" in block and "input [3, 8, 8]" in block
+    assert "**error**: Res has no argument 'dropp'. Did you mean 'drop'?" in block and "input [C=3, H=8, W=8]" in block
     unknown = hover(analysis, 7, 6)
     assert unknown.startswith("`lnear`") and "unknown layer or block 'lnear'. Did you mean 'linear'?" in unknown
 

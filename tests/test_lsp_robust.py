@@ -118,7 +118,7 @@ def server(tmp_path_factory):
 
 def _answers_a_hover(server, payload: bytes = b"") -> None:
     shown = server.hover(server.uri, 3, 6, payload=payload)
-    assert "**[16]**" in shown["contents"]["value"]  # the full analysis: linear(width) makes 16 features
+    assert "**[F=16]**" in shown["contents"]["value"]  # the full analysis: linear(width) makes 16 features
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")

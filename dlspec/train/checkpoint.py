@@ -72,6 +72,13 @@ def _os_error(exc: BaseException):
 def load_checkpoint(path: str) -> dict:
     """Read a checkpoint safely (weights_only=True) and check its fields (checkpoint_fields.py); a run
     directory means its last.ckpt."""
+    path, state = read_weights_file(path)
+    return check_fields(state, path)
+
+
+def read_weights_file(path: str) -> tuple:
+    """(the file read, what it holds), read safely (weights_only=True) and not checked as a run's
+    checkpoint: `init` takes plain state_dicts too. A run directory means its last.ckpt."""
     if os.path.isdir(path):
         if not os.path.isfile(os.path.join(path, "last.ckpt")):
             raise DlspecError(f"{path} is not a run directory: it has no last.ckpt",
@@ -85,7 +92,7 @@ def load_checkpoint(path: str) -> dict:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise DlspecError(f"cannot read checkpoint {path}: {first}",
                           hint="pass a run directory made by dlspec fit") from None
-    return check_fields(state, path)
+    return path, state
 
 
 CHECKPOINTS = ("best", "last")

@@ -18,7 +18,7 @@ import os
 import torch
 
 from ..errors import DlspecError, TrainError
-from .checkpoint import load_checkpoint
+from .checkpoint import read_weights_file
 
 
 def init_weights(model, init: dict, loc) -> str:
@@ -60,7 +60,7 @@ def read_weights(path: str, shown: str, loc) -> dict:
     """A state_dict (name -> tensor) from a dlspec checkpoint, from a file holding one under a usual key,
     or a plain `torch.save(model.state_dict())` file; anything else is an error at the init line."""
     try:
-        content = load_checkpoint(path)
+        content = read_weights_file(path)[1]  # a plain state_dict is no run checkpoint: not checked as one
     except DlspecError as exc:
         raise TrainError(f"init: cannot read weights from {shown}: {exc.message}", loc) from None
     if isinstance(content, dict):
