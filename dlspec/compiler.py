@@ -17,6 +17,7 @@ from torch import nn
 from .errors import DlspecError, PluginError
 from .runtime.graph import GraphModule
 from .runtime.hooks import to_channels_first, to_time_major
+from .planning.memory import check_activations
 from .planning.nodes import BodyNode, LayerNode, ParamNode, iter_nodes
 from .shapes import Shape
 
@@ -24,9 +25,11 @@ from .shapes import Shape
 def build_model(plan: BodyNode) -> nn.Module:
     """Build a whole model; token inputs get their sequence lengths measured for padding-aware layers.
 
-    The parameter memory is checked against the machine before anything is
-    allocated: on the meta device first, unless the build is on meta already.
+    One sample's activation memory, then the parameter memory, are checked
+    against the machine before anything is allocated: the parameters on the
+    meta device first, unless the build is on meta already.
     """
+    check_activations(plan, memory_limit())
     if not _building_on_meta():
         with torch.device("meta"):
             check_memory(plan, _build_model(plan))

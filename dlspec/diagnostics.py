@@ -156,7 +156,7 @@ def _check_model(diag: Diagnosis, name: str) -> None:
     # Errors of a model with lines cut out (or using a block with lines cut out) may come from the cut:
     # the syntax error is the news. It is still planned on, for the shapes editors show.
     cut = diag.recovered.in_broken(decl.loc.line) and decl.loc.file == diag.path \
-        or _uses_cut_block(diag, decl.body, set())
+        or _uses_cut_block(diag, decl.body)
     tables = {"models": dict(spec.program.models), "blocks": dict(spec.program.blocks)}
     seen, replaced, width = set(), False, None
     while _key(error) not in seen and len(seen) <= MAX_REPORTED_ERRORS:  # one more: to know there are more
@@ -180,17 +180,23 @@ def _check_model(diag: Diagnosis, name: str) -> None:
             error = exc
 
 
-def _uses_cut_block(diag: Diagnosis, body: ir.Body, seen: set) -> bool:
-    """Whether a body calls, directly or through other blocks, a block that had a syntax error."""
+def _uses_cut_block(diag: Diagnosis, body: ir.Body) -> bool:
+    """Whether a body calls, directly or through other blocks, a block that had a syntax error.
+
+    A walk with its own stack: a chain of thousands of blocks each calling the next needs no Python stack."""
     recovered, blocks = diag.recovered, diag.spec.program.blocks
-    for node in _nodes(body):
-        callee = getattr(getattr(node, "target", None), "callee", getattr(getattr(node, "target", None), "name", None))
-        if callee not in blocks or callee in seen:
-            continue
-        seen.add(callee)
-        decl = blocks[callee]
-        if (decl.loc.file == diag.path and recovered.in_broken(decl.loc.line)) or _uses_cut_block(diag, decl.body, seen):
-            return True
+    seen, pending = set(), [body]
+    while pending:
+        for node in _nodes(pending.pop()):
+            target = getattr(node, "target", None)
+            callee = getattr(target, "callee", getattr(target, "name", None))
+            if callee not in blocks or callee in seen:
+                continue
+            seen.add(callee)
+            decl = blocks[callee]
+            if decl.loc.file == diag.path and recovered.in_broken(decl.loc.line):
+                return True
+            pending.append(decl.body)
     return False
 
 

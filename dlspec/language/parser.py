@@ -7,7 +7,10 @@ explanation of what was expected.
 """
 from __future__ import annotations
 
+import copy
 import functools
+import threading
+from collections import OrderedDict
 from dataclasses import replace
 
 from lark import Lark, Token, Tree, v_args
@@ -37,8 +40,37 @@ def parse_text(text: str, filename: str = "<string>") -> ir.SpecFile:
     """Parse one spec's text into an `ir.SpecFile` (includes are not followed).
 
     A leading UTF-8 byte-order mark is dropped (editors on Windows write one).
+    The last few results are kept: `dlspec compile` reads a spec in several
+    passes (search spaces, error recovery, the checks), and a 20,000-line spec
+    should be parsed once. The IR is frozen, so sharing it is safe; an error is
+    raised as a fresh copy, so a caller that relocates it changes no other's.
     """
     text = text[1:] if text.startswith(BOM) else text
+    key = (filename, text)
+    with _parsed_lock:
+        found = _parsed.get(key)
+        if found is not None:
+            _parsed.move_to_end(key)
+    if found is None:
+        try:
+            found = _parse(text, filename)
+        except DlspecError as exc:
+            found = exc
+        with _parsed_lock:
+            _parsed[key] = found
+            while len(_parsed) > _PARSED_KEPT:
+                _parsed.popitem(last=False)
+    if isinstance(found, DlspecError):
+        raise copy.copy(found) from None
+    return found
+
+
+_PARSED_KEPT = 4
+_parsed: "OrderedDict[tuple, object]" = OrderedDict()  # (filename, text) -> SpecFile or the DlspecError
+_parsed_lock = threading.Lock()
+
+
+def _parse(text: str, filename: str) -> ir.SpecFile:
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as exc:

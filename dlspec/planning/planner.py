@@ -102,7 +102,8 @@ class Planner:
             if isinstance(st, ir.Repeat):
                 out.extend(self._repeat(st, env, depth))
             elif isinstance(st, ir.InputDecl):
-                raise DlspecError("`input` declares a model's input and must be its first statement", st.loc)
+                raise DlspecError("`input` declares a model's input and must be its first statement", st.loc,
+                                  hint="inside a body, `input -> ...` starts a chain at the body's input")
             else:
                 out.append(st)
         return out
@@ -267,8 +268,8 @@ def _is_graph(statements) -> bool:
     for st in statements:
         if isinstance(st, (ir.Binding, ir.ParamDecl)):
             return True
-        if isinstance(st, (ir.Repeat, _Iteration)):
-            continue  # a repeat is planned on its own: one step of this body
+        if not isinstance(st, ir.Chain):
+            continue  # a repeat is planned on its own (one step of this body); `input` is refused by _unroll
         for step in st.steps:
             t = step.target
             if isinstance(t, ir.InputRef) or (isinstance(t, ir.Call) and t.callee in MERGES):
