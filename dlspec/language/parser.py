@@ -45,6 +45,15 @@ def parse_text(text: str, filename: str = "<string>") -> ir.SpecFile:
     should be parsed once. The IR is frozen, so sharing it is safe; an error is
     raised as a fresh copy, so a caller that relocates it changes no other's.
     """
+    return _parsed_text(text, filename)[1]
+
+
+def parse_tree(text: str, filename: str = "<string>") -> Tree:
+    """lark's parse tree of a spec's text (for `dlspec fmt`), after the same checks as `parse_text`."""
+    return _parsed_text(text, filename)[0]
+
+
+def _parsed_text(text: str, filename: str) -> tuple:
     text = text[1:] if text.startswith(BOM) else text
     key = (filename, text)
     with _parsed_lock:
@@ -66,11 +75,11 @@ def parse_text(text: str, filename: str = "<string>") -> ir.SpecFile:
 
 
 _PARSED_KEPT = 4
-_parsed: "OrderedDict[tuple, object]" = OrderedDict()  # (filename, text) -> SpecFile or the DlspecError
+_parsed: "OrderedDict[tuple, object]" = OrderedDict()  # (filename, text) -> (tree, SpecFile) or the DlspecError
 _parsed_lock = threading.Lock()
 
 
-def _parse(text: str, filename: str) -> ir.SpecFile:
+def _parse(text: str, filename: str) -> tuple:
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as exc:
@@ -85,7 +94,7 @@ def _parse(text: str, filename: str) -> ir.SpecFile:
         raise
     except DlspecError as exc:
         raise _with_text(exc, text) from None
-    return ir.SpecFile(filename=filename, decls=tuple(decls))
+    return tree, ir.SpecFile(filename=filename, decls=tuple(decls))
 
 
 def _with_text(error: DlspecError, text: str) -> DlspecError:
