@@ -30,6 +30,7 @@ from .language import ir
 from .language.parser import BOM
 from .language.recovery import Recovered, parse_recovering
 from .language.resolve import _read_spec
+from .limits import LimitError
 from .spec import Spec, loads
 
 
@@ -163,6 +164,8 @@ def _check_model(diag: Diagnosis, name: str) -> None:
         seen.add(_key(error))
         if not cut and not (replaced and isinstance(error, ShapeError)):
             diag.errors.append(error)
+        if isinstance(error, LimitError):  # too big or too deep as a whole: a replaced step changes nothing
+            return
         if spec.data_errors.get(name) is error:  # vector(auto)'s data failed: go on with a provisional
             width = (1,)  # width, for the model's own mistakes (its shape errors may come from the guess)
         elif not _replace_failing_step(spec.program, tables, error.loc):

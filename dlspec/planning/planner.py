@@ -14,7 +14,7 @@ from typing import Optional
 from ..language import ir
 from ..errors import ArgumentError, DlspecError, Loc, ShapeError
 from ..layers.registry import LayerDef, get_layer
-from ..limits import MAX_DEPTH
+from ..limits import MAX_DEPTH, LimitError
 from ..language.resolve import CallValue, Env, Program, resolve_path
 from ..schema.args import REQUIRED, Arg, Symbol, bind_args
 from ..shapes import Shape, ShapeProblem
@@ -69,7 +69,7 @@ class Planner:
     def _body(self, body: ir.Body, env: Env, shape: Shape, name: str, block: Optional[str],
               loc: Loc, stack: tuple) -> BodyNode:
         if len(stack) > MAX_NESTING:
-            raise DlspecError(f"blocks and repeats are nested more than {MAX_NESTING} levels deep here", loc,
+            raise LimitError(f"blocks and repeats are nested more than {MAX_NESTING} levels deep here", loc,
                               hint=f"dlspec allows {MAX_NESTING} levels of nesting")
         statements = self._unroll(body.statements, env, len(stack))
         node = BodyNode(name, block, _is_graph(statements), shape, shape, loc)
@@ -95,7 +95,7 @@ class Planner:
         """Statements with sequential repeats spliced in; a repeat whose body is a graph gives
         one `_Iteration` per pass, so `input` in it is the input of that iteration."""
         if depth > MAX_NESTING:
-            raise DlspecError(f"repeats are nested more than {MAX_NESTING} levels deep",
+            raise LimitError(f"repeats are nested more than {MAX_NESTING} levels deep",
                               statements[0].loc if statements else None)
         out = []
         for st in statements:
@@ -172,7 +172,7 @@ class Planner:
                               step.loc)
         self._layers += 1
         if self._layers > MAX_LAYERS:
-            raise DlspecError(f"model {self._model} has more than {MAX_LAYERS:,} layers", step.loc,
+            raise LimitError(f"model {self._model} has more than {MAX_LAYERS:,} layers", step.loc,
                               hint="check the repeat counts and the blocks it uses")
         args, kwargs, locs = evaluate_args(target, env)
         if callee in self.program.blocks:
