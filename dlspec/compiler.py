@@ -25,17 +25,18 @@ from .shapes import Shape
 def build_model(plan: BodyNode) -> nn.Module:
     """Build a whole model; token inputs get their sequence lengths measured for padding-aware layers.
 
-    One sample's activation memory, then the parameter memory, are checked
+    The parameter memory, then one sample's activation memory, are checked
     against the machine before anything is allocated: the parameters on the
     meta device first, unless the build is on meta already.
     """
-    check_activations(plan, memory_limit())
     if not _building_on_meta():
         with torch.device("meta"):
             check_memory(plan, _build_model(plan))
+        check_activations(plan, memory_limit())
         return _build_model(plan)
     module = _build_model(plan)
     check_memory(plan, module)
+    check_activations(plan, memory_limit())
     return module
 
 

@@ -40,20 +40,11 @@ def parse_text(text: str, filename: str = "<string>") -> ir.SpecFile:
     """Parse one spec's text into an `ir.SpecFile` (includes are not followed).
 
     A leading UTF-8 byte-order mark is dropped (editors on Windows write one).
-    The last few results are kept: `dlspec compile` reads a spec in several
+    The last two results are kept: `dlspec compile` reads a spec in several
     passes (search spaces, error recovery, the checks), and a 20,000-line spec
     should be parsed once. The IR is frozen, so sharing it is safe; an error is
     raised as a fresh copy, so a caller that relocates it changes no other's.
     """
-    return _parsed_text(text, filename)[1]
-
-
-def parse_tree(text: str, filename: str = "<string>") -> Tree:
-    """lark's parse tree of a spec's text (for `dlspec fmt`), after the same checks as `parse_text`."""
-    return _parsed_text(text, filename)[0]
-
-
-def _parsed_text(text: str, filename: str) -> tuple:
     text = text[1:] if text.startswith(BOM) else text
     key = (filename, text)
     with _parsed_lock:
@@ -62,24 +53,40 @@ def _parsed_text(text: str, filename: str) -> tuple:
             _parsed.move_to_end(key)
     if found is None:
         try:
-            found = _parse(text, filename)
+            found = _parse(text, filename)[1]
         except DlspecError as exc:
             found = exc
-        with _parsed_lock:
-            _parsed[key] = found
-            while len(_parsed) > _PARSED_KEPT:
-                _parsed.popitem(last=False)
+        _keep(key, found)
     if isinstance(found, DlspecError):
         raise copy.copy(found) from None
     return found
 
 
-_PARSED_KEPT = 4
-_parsed: "OrderedDict[tuple, object]" = OrderedDict()  # (filename, text) -> (tree, SpecFile) or the DlspecError
+def parse_tree(text: str, filename: str = "<string>") -> Tree:
+    """lark's parse tree of a spec's text (for `dlspec fmt`), after the same checks as `parse_text`.
+
+    Not kept (a tree takes several times the memory of the IR); its IR is."""
+    text = text[1:] if text.startswith(BOM) else text
+    tree, spec = _parse(text, filename)
+    _keep((filename, text), spec)
+    return tree
+
+
+_PARSED_KEPT = 2
+_parsed: "OrderedDict[tuple, object]" = OrderedDict()  # (filename, text) -> SpecFile or the DlspecError
 _parsed_lock = threading.Lock()
 
 
+def _keep(key: tuple, found) -> None:
+    with _parsed_lock:
+        _parsed[key] = found
+        _parsed.move_to_end(key)
+        while len(_parsed) > _PARSED_KEPT:
+            _parsed.popitem(last=False)
+
+
 def _parse(text: str, filename: str) -> tuple:
+    """(lark's tree, the IR) of a spec's text, or its located error."""
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as exc:
@@ -106,7 +113,7 @@ def _with_text(error: DlspecError, text: str) -> DlspecError:
 
 def parse_expression(text: str, filename: str = "<command line>") -> ir.Expr:
     """Parse a single value, e.g. the VALUE of `--set NAME=VALUE`."""
-    spec = parse_text(f"let _ = {text}", filename)
+    spec = _parse(f"let _ = {text}", filename)[1]  # not kept: --set values would push the spec out
     if len(spec.decls) != 1:  # `1; model M {...}`: more than a value
         raise SpecSyntaxError("expected a single value", Loc(filename, 1, 1))
     return spec.decls[0].value
