@@ -121,7 +121,7 @@ def run_forward(spec, name: str, plan, meta) -> None:
             if got != (batch,) + tuple(plan.out_shape.dims):
                 raise CompiledButCannotRun(f"model {name} at batch {batch}: the plan says {plan.out_shape}, "
                                            f"the forward pass returned {got}")
-    except CompiledButCannotRun:
+    except (CompiledButCannotRun, CaseTimeout):
         raise
     except Exception as exc:  # noqa: BLE001 - a DlspecError too: the model compiled, so it must run
         raise CompiledButCannotRun(f"model {name} compiled but its forward pass failed at input "

@@ -321,3 +321,14 @@ def test_a_non_utf8_spec_names_line_and_column(tmp_path, write_spec):
     with pytest.raises(DataError, match="at line 3, column 18") as info:
         dlspec.load(including)
     assert info.value.line == 1 and str(bad) in info.value.message
+
+
+def test_merging_tensors_of_different_ranks_is_refused_at_the_merge():
+    """[B, 1] + [B, 12, 1] broadcasts against the batch dim: it ran at batch 1 only (found by the fuzz's
+    forward-pass property)."""
+    text = ("model M {\n input sequence(12, 1)\n previous = input -> last\n change = input -> lstm(8) -> linear(1)\n"
+            " add(previous, change)\n}\n")
+    with pytest.raises(DlspecError, match=r"add of different shapes: \[1\] and \[12, 1\]") as info:
+        build(text)
+    assert info.value.line == 5 and "same number of dims" in info.value.hint
+    build(text.replace("add(previous, change)", "change -> last -> add(previous)"))

@@ -151,11 +151,16 @@ class GraphBuilder:
             if s is None:
                 continue
             other = s.dims if i not in self.params else _param_dims(s.dims, len(dims))
-            merged = broadcast(dims, other) if other is not None else None
+            # Tensors of different ranks would broadcast against the batch dim at run time ([B, 1] and
+            # [B, 12, 1] fail for B > 1): only params (no batch dim) may have fewer dims.
+            same_rank = i in self.params or len(s.dims) == len(dims)
+            merged = broadcast(dims, other) if other is not None and same_rank else None
             if merged is None or (i in self.params and merged != dims):
                 what = "param " + i if i in self.params else "shapes"
+                hint = "add and mul need equal (or broadcastable) shapes" if same_rank else \
+                    "tensors merged need the same number of dims (only a param may have fewer)"
                 raise ShapeError(f"{call.callee} of different shapes: {Shape(dims)} and {Shape(s.dims)} ({what})",
-                                 call.loc, hint="add and mul need equal (or broadcastable) shapes")
+                                 call.loc, hint=hint)
             dims = merged
         return tensors[0].with_dims(dims)
 
