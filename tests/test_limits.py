@@ -332,3 +332,11 @@ def test_merging_tensors_of_different_ranks_is_refused_at_the_merge():
         build(text)
     assert info.value.line == 5 and "same number of dims" in info.value.hint
     build(text.replace("add(previous, change)", "change -> last -> add(previous)"))
+
+
+def test_compile_show_reports_one_samples_activation_memory():
+    from dlspec.summary import format_table, model_summary
+    spec = dlspec.loads("model M {\n input image(1, 64, 64)\n conv(8, 3, padding=1)\n maxpool(4)\n flatten -> linear(2)\n}\n")
+    summary = model_summary(spec, "M")
+    assert summary["activation_bytes"] == 4 * (64 * 64 + 8 * 64 * 64 + 8 * 16 * 16 * 2 + 2)
+    assert "Activations:       0.16 MiB per sample (training)" in format_table(summary)

@@ -20,6 +20,8 @@ INTEGER_BYTES = 8  # int64 token ids
 
 
 def _bytes(shape) -> int:
+    if not all(isinstance(d, int) for d in shape.dims):  # a size known only at run time: not counted
+        return 0
     return math.prod(shape.dims) * (INTEGER_BYTES if shape.integer else FLOAT_BYTES)
 
 
