@@ -132,9 +132,11 @@ def _collect(diag: Diagnosis, check, *args) -> None:
 
 def _check_blocks(diag: Diagnosis) -> None:
     """Every data and train block on its own (loading no data)."""
+    program = diag.spec.program
+    if not program.data and not program.trains:
+        return  # nothing to check, and train.config imports torch (a second or two)
     from .data.config import read_data
     from .train.config import read_train
-    program = diag.spec.program
     env = program.global_env()
     for decl in program.data.values():
         _collect(diag, read_data, decl, env)
