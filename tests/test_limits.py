@@ -191,7 +191,8 @@ def _lines_of_models(lines: int) -> str:
 LONG_SHAPES = [
     ("input_in_a_repeat_body", MODEL.format("repeat 2 { input vector(3)\n linear(2) }"),
      ("`input` declares a model's input and must be its first statement", 3)),
-    ("input_in_a_graph_repeat_body", MODEL.format("repeat 2 {\n y = input -> linear(4)\n input vector(3)\n add(y, input) }"),
+    ("input_in_a_graph_repeat_body",
+     MODEL.format("repeat 2 {\n y = input -> linear(4)\n input vector(3)\n add(y, input) }"),
      ("`input` declares a model's input and must be its first statement", 5)),
     ("1000_chained_blocks", _chained_blocks(1000), (f"nested more than {MAX_DEPTH} levels deep", MAX_DEPTH)),
     ("5000_chained_blocks", _chained_blocks(5000), (f"nested more than {MAX_DEPTH} levels deep", MAX_DEPTH)),
@@ -336,7 +337,8 @@ def test_merging_tensors_of_different_ranks_is_refused_at_the_merge():
 
 def test_compile_show_reports_one_samples_activation_memory():
     from dlspec.summary import format_table, model_summary
-    spec = dlspec.loads("model M {\n input image(1, 64, 64)\n conv(8, 3, padding=1)\n maxpool(4)\n flatten -> linear(2)\n}\n")
+    text = "model M {\n input image(1, 64, 64)\n conv(8, 3, padding=1)\n maxpool(4)\n flatten -> linear(2)\n}\n"
+    spec = dlspec.loads(text)
     summary = model_summary(spec, "M")
     assert summary["activation_bytes"] == 4 * (64 * 64 + 8 * 64 * 64 + 8 * 16 * 16 * 2 + 2)
     assert "Activations:       0.16 MiB per sample (training)" in format_table(summary)
