@@ -15,6 +15,7 @@ from torch import nn
 from .errors import DlspecError, PluginError
 from .runtime.graph import GraphModule
 from .runtime.hooks import ChannelsFirst
+from .planning.memory import check_activations
 from .planning.nodes import BodyNode, LayerNode, ParamNode, iter_nodes
 from .shapes import Shape
 
@@ -22,15 +23,18 @@ from .shapes import Shape
 def build_model(plan: BodyNode) -> nn.Module:
     """Build a whole model; token inputs get their sequence lengths measured for padding-aware layers.
 
-    The parameter memory is checked against the machine before anything is
-    allocated: on the meta device first, unless the build is on meta already.
+    The parameter memory, then one sample's activation memory, are checked
+    against the machine before anything is allocated: the parameters on the
+    meta device first, unless the build is on meta already.
     """
     if not _building_on_meta():
         with torch.device("meta"):
             check_memory(plan, _build_model(plan))
+        check_activations(plan, memory_limit())
         return _build_model(plan)
     module = _build_model(plan)
     check_memory(plan, module)
+    check_activations(plan, memory_limit())
     return module
 
 

@@ -34,6 +34,7 @@ from .language import ir
 from .language.parser import BOM
 from .language.recovery import Recovered, parse_recovering
 from .language.resolve import _read_spec
+from .limits import LimitError
 from .spec import Spec, loads
 
 
@@ -130,10 +131,12 @@ def _models_to_check(diag: Diagnosis, model: Optional[str], train: Optional[str]
 
 def _check_blocks(diag: Diagnosis) -> None:
     """Every data and train block on its own (loading no data), each mistake of each block."""
-    from .data.config import read_data
-    from .train.config import read_train
     spec = diag.spec
     program = spec.program
+    if not program.data and not program.trains:
+        return  # nothing to check, and train.config imports torch (a second or two)
+    from .data.config import read_data
+    from .train.config import read_train
     env = program.global_env()
     for decl in program.data.values():
         _check_settings(diag, decl, lambda d: read_data(d, env))
@@ -207,13 +210,15 @@ def _check_model(diag: Diagnosis, name: str) -> None:
     # Errors of a model with lines cut out (or using a block with lines cut out) may come from the cut:
     # the syntax error is the news. It is still planned on, for the shapes editors show.
     cut = diag.recovered.in_broken(decl.loc.line) and decl.loc.file == diag.path \
-        or _uses_cut_block(diag, decl.body, set())
+        or _uses_cut_block(diag, decl.body)
     tables = {"models": dict(spec.program.models), "blocks": dict(spec.program.blocks)}
     seen, replaced, width = set(), False, None
     while _key(error) not in seen and len(seen) <= MAX_REPORTED_ERRORS:  # one more: to know there are more
         seen.add(_key(error))
         if not cut and not (replaced and isinstance(error, ShapeError)):
             diag.errors.append(error)
+        if isinstance(error, LimitError):  # too big or too deep as a whole: a replaced step changes nothing
+            return
         if spec.data_errors.get(name) is error:  # vector(auto)'s data failed: go on with a provisional
             width = (1,)  # width, for the model's own mistakes (its shape errors may come from the guess)
         else:
@@ -234,17 +239,23 @@ def _check_model(diag: Diagnosis, name: str) -> None:
             error = exc
 
 
-def _uses_cut_block(diag: Diagnosis, body: ir.Body, seen: set) -> bool:
-    """Whether a body calls, directly or through other blocks, a block that had a syntax error."""
+def _uses_cut_block(diag: Diagnosis, body: ir.Body) -> bool:
+    """Whether a body calls, directly or through other blocks, a block that had a syntax error.
+
+    A walk with its own stack: a chain of thousands of blocks each calling the next needs no Python stack."""
     recovered, blocks = diag.recovered, diag.spec.program.blocks
-    for node in _nodes(body):
-        callee = getattr(getattr(node, "target", None), "callee", getattr(getattr(node, "target", None), "name", None))
-        if callee not in blocks or callee in seen:
-            continue
-        seen.add(callee)
-        decl = blocks[callee]
-        if (decl.loc.file == diag.path and recovered.in_broken(decl.loc.line)) or _uses_cut_block(diag, decl.body, seen):
-            return True
+    seen, pending = set(), [body]
+    while pending:
+        for node in _nodes(pending.pop()):
+            target = getattr(node, "target", None)
+            callee = getattr(target, "callee", getattr(target, "name", None))
+            if callee not in blocks or callee in seen:
+                continue
+            seen.add(callee)
+            decl = blocks[callee]
+            if decl.loc.file == diag.path and recovered.in_broken(decl.loc.line):
+                return True
+            pending.append(decl.body)
     return False
 
 

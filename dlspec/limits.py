@@ -12,13 +12,18 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from .errors import ArgumentError, Loc
+from .errors import ArgumentError, DlspecError, Loc
 
 MAX_INT = 2 ** 63 - 1          # torch's int64
 MAX_INT_DIGITS = len(str(MAX_INT))
 MAX_DEPTH = 100                # brackets, signs, nested calls and repeat blocks inside each other
 MAX_LET_CHAIN = 100            # lets whose values use lets whose values use lets ...
 MAX_SPEC_BYTES = 16 * 2 ** 20  # one spec file (includes are read one by one)
+
+
+class LimitError(DlspecError):
+    """A model past a size limit (layers, nesting): the whole expansion, not one step, is at fault, so
+    error recovery (diagnostics) does not plan it again with a step replaced."""
 
 
 _INT_HINT = "integers must lie between -9223372036854775807 and 9223372036854775807"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from .macs import count_macs
+from .planning.memory import activation_bytes
 from .planning.nodes import BodyNode, LayerNode
 from .shapes import Shape
 
@@ -41,6 +42,7 @@ def model_summary(spec, name: str, frozen: tuple = (), module=None) -> dict:
         "macs": None if uncounted else sum(r["macs"] for r in layers),
         "macs_not_counted": [f"{r['name']} (line {r['line']})" for r in uncounted],
         "param_bytes": sum(p.numel() * p.element_size() for p in module.parameters()),
+        "activation_bytes": activation_bytes(plan),  # one sample's, as training keeps them
         "layers": rows,
     }
 
@@ -147,7 +149,8 @@ def format_table(summary: dict) -> str:
             f"Trainable params:  {summary['trainable']:,}",
             f"Frozen params:     {summary['frozen']:,}",
             f"Estimated MACs:    {macs}",
-            f"Parameter memory:  {summary['param_bytes'] / 2**20:.2f} MiB"]
+            f"Parameter memory:  {summary['param_bytes'] / 2**20:.2f} MiB",
+            f"Activations:       {summary['activation_bytes'] / 2**20:.2f} MiB per sample (training)"]
     return "\n".join(out)
 
 

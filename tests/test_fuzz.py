@@ -1,10 +1,15 @@
-"""Property: nothing a spec can say crashes dlspec.
+"""Property: nothing a spec can say crashes dlspec, and what compiles runs.
 
 Hypothesis feeds specs to everything `dlspec compile` runs (load, plan and a
 meta-device build of every model, the data and train block checks): token
-edits of every shipped spec, and specs generated from the grammar. Each case
-must either pass or raise a `DlspecError` whose report renders, within
-FUZZ_SECONDS. Runs are reproducible (derandomized, no example database);
+edits of every shipped spec, specs generated from the grammar, and deep or
+long shapes (chained blocks, nested calls, let chains, long sums, `input` in
+a repeat body). Each case must either pass or raise a `DlspecError` whose
+report renders, within FUZZ_SECONDS. A model that compiles must also build
+and run one forward pass on its declared input at batch 1, 2 and 3, giving
+the planned output shape (models past FORWARD_BYTES of activations per sample
+or FORWARD_PARAMS parameters are left to the compile checks: they would only
+be slow). Runs are reproducible (derandomized, no example database);
 DLSPEC_FUZZ_EXAMPLES=5000 runs a long local search, DLSPEC_FUZZ_SEED=N another
 reproducible sequence of cases. A failure prints the spec text that failed.
 
@@ -59,8 +64,18 @@ def time_limit(seconds: float):
         signal.signal(signal.SIGALRM, old)
 
 
-def compile_everything(text: str, filename: str) -> None:
-    """What `dlspec compile` does, every model on its own: raise anything but a DlspecError."""
+FORWARD_BYTES = 16 * 2 ** 20  # one sample's activations, for the forward-pass property
+FORWARD_PARAMS = 2_000_000
+FORWARD_BATCHES = (1, 2, 3)
+
+
+class CompiledButCannotRun(AssertionError):
+    """A model compiled (plan and meta build passed) but its forward pass failed or disagreed with the plan."""
+
+
+def compile_everything(text: str, filename: str, forward: bool = True) -> None:
+    """What `dlspec compile` does, every model on its own: raise anything but a DlspecError.
+    With `forward`, a model that compiles must run (see run_forward)."""
     try:
         spec = dlspec.loads(text, filename)
     except DlspecError as err:
@@ -68,15 +83,49 @@ def compile_everything(text: str, filename: str) -> None:
         return
     for name in spec.model_names:
         try:
-            spec.plan(name)
+            plan = spec.plan(name)
             with torch.device("meta"):
-                spec.build(name)
+                meta = spec.build(name)
         except DlspecError as err:
             err.report()
+            continue
+        if forward:
+            run_forward(spec, name, plan, meta)
     try:
         dlspec.api.check_blocks(spec)
     except DlspecError as err:
         err.report()
+
+
+def sample_batch(shape, batch: int) -> torch.Tensor:
+    """A batch of the declared input: floats, or token ids 1..vocab-1 (0 is padding)."""
+    size = (batch,) + tuple(shape.dims)
+    if shape.integer:
+        return torch.randint(1, max(shape.vocab or 2, 2), size)
+    return torch.randn(size)
+
+
+def run_forward(spec, name: str, plan, meta) -> None:
+    """Build `name` for real and run it (eval mode, no grad) at each batch size; the output's shape must be
+    the plan's. Models too big to run quickly here are left to the compile-time checks."""
+    from dlspec.planning.memory import activation_bytes
+    if activation_bytes(plan) > FORWARD_BYTES or sum(p.numel() for p in meta.parameters()) > FORWARD_PARAMS:
+        return
+    torch.manual_seed(0)
+    try:
+        model = spec.build(name).eval()
+        for batch in FORWARD_BATCHES:
+            with torch.no_grad():
+                out = model(sample_batch(plan.in_shape, batch))
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            if got != (batch,) + tuple(plan.out_shape.dims):
+                raise CompiledButCannotRun(f"model {name} at batch {batch}: the plan says {plan.out_shape}, "
+                                           f"the forward pass returned {got}")
+    except (CompiledButCannotRun, CaseTimeout):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a DlspecError too: the model compiled, so it must run
+        raise CompiledButCannotRun(f"model {name} compiled but its forward pass failed at input "
+                                   f"{plan.in_shape}: {type(exc).__name__}: {exc}") from exc
 
 
 def known(exc: BaseException, text: str) -> bool:
@@ -151,7 +200,8 @@ LAYER_CALLS = ["relu", "gelu", "tanh", "sigmoid", "silu", "identity", "flatten",
                "reshape({d})", "permute({d}, {d})", "upsample({k})", "lstm({n})", "gru({n}, bidirectional=true)",
                "rnn({n})", "last", "hidden", "mean_time", "max_time", "embedding({n})", "leaky_relu({p})",
                "conv_transpose({n}, {k})", "lstm_cell({n})", "elu({p})", "log_softmax({d})", "dense({n})",
-               "torch.nn.ReLU()", "torch.nn.Linear({n}, {n})"]
+               "torch.nn.ReLU()", "torch.nn.Linear({n}, {n})", "torch.nn.Embedding({n}, 4)",
+               "embedding(4, num_embeddings={n})"]
 INPUTS = ["image({n}, {k8}, {k8})"] * 3 + ["vector({n})"] * 2 + ["sequence({k8}, {n})"] * 2 + [
     "tokens({k8}, vocab={n})", "tensor({n}, {k8})", "image({n}, {n}, {n}, {n})", "vector({e})"]
 
@@ -266,6 +316,38 @@ def generated_spec(draw):
     return "\n".join(draw(st.permutations(parts)))
 
 
+# ---- (c) deep and long shapes ----------------------------------------------
+
+MODEL = "model M {{\n input vector(4)\n {}\n}}\n"
+
+
+@st.composite
+def long_shape(draw):
+    """Shapes that once crashed or hung dlspec: around the nesting limit (100) and far past it."""
+    kind = draw(st.sampled_from(["blocks", "calls", "lets", "sum", "repeat_input", "nested_repeats"]))
+    n = draw(st.sampled_from([1, 2, 50, 99, 100, 101, 150, 400]))
+    if kind == "blocks":  # each block calls the next, some with arguments, some inside a graph
+        graph = draw(st.booleans())
+        call = "y = input -> B{j}(c)\n add(y, input)" if graph else "B{j}(c)"
+        blocks = "".join(f"block B{i}(c=4) {{ {call.format(j=i + 1)} }}\n" for i in range(n))
+        return blocks + f"block B{n}(c=4) {{ linear(c) }}\n" + MODEL.format("B0(4) -> relu")
+    if kind == "calls":
+        return MODEL.format("linear(" + "f(" * n + "2" + ")" * (n + 1))
+    if kind == "lets":
+        lets = "let a0 = 2\n" + "".join(f"let a{i} = a{i - 1} + {draw(st.sampled_from(['0', '1']))}\n"
+                                        for i in range(1, n))
+        return lets + MODEL.format(f"linear(a{n - 1})")
+    if kind == "sum":
+        terms = n * draw(st.sampled_from([1, 10, 25]))
+        op = draw(st.sampled_from(["+", "-", "*"]))
+        return f"let a = 2 {op} " + f" {op} ".join(["1"] * terms) + "\n" + MODEL.format("linear(a)")
+    if kind == "repeat_input":
+        graph = draw(st.booleans())
+        inner = "y = input -> linear(4)\n input vector(3)\n add(y, input)" if graph else "input vector(3)\n linear(2)"
+        return MODEL.format(f"repeat {draw(st.sampled_from(['1', '2']))} {{\n {inner}\n}}")
+    return MODEL.format("repeat 1 { " * n + "linear(2)" + " }" * n)
+
+
 # ---- the properties -------------------------------------------------------
 
 
@@ -294,6 +376,27 @@ def test_edited_shipped_specs_compile_or_raise_dlspec_error(case):
 @given(generated_spec())
 def test_generated_specs_compile_or_raise_dlspec_error(text):
     check(text)
+
+
+@pytest.mark.slow
+@seed(SEED)
+@settings(FUZZ, max_examples=EXAMPLES or 60)
+@given(long_shape())
+def test_deep_and_long_specs_compile_or_raise_dlspec_error(text):
+    check(text, seconds=max(FUZZ_SECONDS, 8))
+
+
+def test_a_model_that_compiles_must_run():
+    """The forward-pass property fails on a model whose planned shape its forward pass does not give."""
+    import dlspec.planning.planner as planner
+    spec = dlspec.loads(MODEL.format("linear(3)"))
+    plan = spec.plan()
+    with torch.device("meta"):
+        meta = spec.build()
+    run_forward(spec, "M", plan, meta)
+    plan.out_shape = planner.Shape((4,))  # a plan that lies about its output
+    with pytest.raises(CompiledButCannotRun, match=r"the plan says \[4\], the forward pass returned \(1, 3\)"):
+        run_forward(spec, "M", plan, meta)
 
 
 @pytest.mark.parametrize("text, kind, words, pattern", KNOWN_ISSUES,

@@ -173,3 +173,172 @@ def test_odd_set_values_are_kept_as_text(value, expected):
 def test_a_huge_python_override_is_refused():
     with pytest.raises(ArgumentError, match="number too large: --set w"):
         dlspec.loads("let w = 5\n" + MODEL.format("linear(w)"), overrides={"w": 10 ** 30})
+
+
+# ---- 6. deep and long shapes end in about a second --------------------------------
+
+def _chained_blocks(n: int) -> str:
+    return "".join(f"block B{i} {{ B{i + 1} }}\n" for i in range(n)) + f"block B{n} {{ relu }}\n" + MODEL.format("B0")
+
+
+def _lines_of_models(lines: int) -> str:
+    unit = ["let w{i} = {i} * 2 + 1", "model M{i} {{", "    input vector(8)", "    linear(w{i}) -> relu",
+            "    linear(3)", "}}"]
+    return "\n".join(line.format(i=i) for i in range(lines // len(unit)) for line in unit)
+
+
+# (id, text, None when it compiles or (words of the error, its line))
+LONG_SHAPES = [
+    ("input_in_a_repeat_body", MODEL.format("repeat 2 { input vector(3)\n linear(2) }"),
+     ("`input` declares a model's input and must be its first statement", 3)),
+    ("input_in_a_graph_repeat_body",
+     MODEL.format("repeat 2 {\n y = input -> linear(4)\n input vector(3)\n add(y, input) }"),
+     ("`input` declares a model's input and must be its first statement", 5)),
+    ("1000_chained_blocks", _chained_blocks(1000), (f"nested more than {MAX_DEPTH} levels deep", MAX_DEPTH)),
+    ("5000_chained_blocks", _chained_blocks(5000), (f"nested more than {MAX_DEPTH} levels deep", MAX_DEPTH)),
+    ("calls_20000_deep", MODEL.format("linear(" + "f(" * 20000 + "1" + ")" * 20001), ("nested too deeply", 3)),
+    ("20000_chained_lets", "let a0 = 1\n" + "".join(f"let a{i} = a{i - 1} + 1\n" for i in range(1, 20000))
+     + MODEL.format("linear(a19999)"), ("chain of more than 100 lets", None)),
+    ("sum_of_20000_terms", "let a = " + " + ".join(["1"] * 20000) + "\n" + MODEL.format("linear(a - 19998)"), None),
+    ("spec_of_12000_lines", _lines_of_models(12000), None),
+    ("model_of_12000_lines", MODEL.format("\n".join(["linear(4) -> relu"] * 12000)), ("more than 10,000 layers", None)),
+]
+
+
+def _seconds(call) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+@pytest.mark.parametrize("text, expected", [s[1:] for s in LONG_SHAPES], ids=[s[0] for s in LONG_SHAPES])
+def test_deep_and_long_specs_end_with_a_located_error_or_a_result_in_about_a_second(write_spec, text, expected):
+    """`dlspec compile`'s whole path (search spaces, every error at once, plan, meta build) parses the text
+    once and does nothing slower than parsing it: about a second on one free core for the largest of these
+    (they took past 20 s, or ended in RecursionError). Timed against parsing the same text here, so a busy
+    machine does not fail it; a hang still would."""
+    from dlspec.api import compile_spec
+    from dlspec.language import parser
+    path = write_spec(text)
+
+    def parse():
+        parser._parsed.clear()
+        try:
+            parse_text(text, str(path))
+        except DlspecError:
+            pass
+
+    def compile_it():
+        parser._parsed.clear()
+        try:
+            compile_spec(path)
+        except DlspecError as exc:
+            compile_it.error = exc
+
+    compile_it.error = None
+    parse_seconds = _seconds(parse)
+    seconds = _seconds(compile_it)
+    assert seconds < 2.5 * parse_seconds + 1.0 and seconds < 60, (seconds, parse_seconds)
+    error = compile_it.error
+    if expected is None:
+        assert error is None, error.report()
+        return
+    words, line = expected
+    assert error is not None and words in error.message, error and error.report()
+    assert error.line is not None and (line is None or error.line == line)
+    assert "Traceback" not in error.report()
+
+
+def test_the_cli_ends_5000_chained_blocks_with_the_located_error(write_spec):
+    import subprocess
+    import sys
+    path = write_spec(_chained_blocks(5000))
+    result = subprocess.run([sys.executable, "-m", "dlspec", "compile", str(path)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert f"{path}:{MAX_DEPTH}:" in result.stderr + result.stdout
+    assert "internal error" not in result.stderr + result.stdout and "Traceback" not in result.stderr
+
+
+def test_a_spec_is_parsed_once_by_compile(write_spec, monkeypatch):
+    """compile reads a spec in several passes (search spaces, error recovery, the checks): one parse."""
+    from dlspec.api import compile_spec
+    from dlspec.language import parser
+    parses = []
+    real = parser._parse
+    monkeypatch.setattr(parser, "_parse", lambda text, filename: parses.append(filename) or real(text, filename))
+    parser._parsed.clear()
+    compile_spec(write_spec("let w = 3\n" + MODEL.format("linear(w)")))
+    assert len(parses) == 1
+
+
+# ---- 7. what planning cannot see: memory, vocabularies, encodings ---------------------
+
+def test_a_padding_no_machine_can_hold_is_refused_at_its_line():
+    from dlspec.api import compile_spec  # noqa: F401 - compile builds on meta, which checks activations
+    text = "model M {\n input image(3, 8, 8)\n conv(4, 3, padding=4294967297)\n relu\n}\n"
+    with pytest.raises(DlspecError) as info:
+        build(text)
+    assert "one sample's activations need" in info.value.message
+    assert "[4, 8589934600, 8589934600]" in info.value.message and info.value.line == 3
+
+
+def test_activations_past_the_machine_are_refused_at_the_largest_output(monkeypatch):
+    import dlspec.compiler
+    from dlspec.planning.memory import activation_bytes
+    text = "model M {\n input image(1, 64, 64)\n conv(8, 3, padding=1)\n maxpool(4)\n flatten -> linear(2)\n}\n"
+    spec = dlspec.loads(text, "m.dlspec")
+    need = activation_bytes(spec.plan())
+    assert need == 4 * (64 * 64 + 8 * 64 * 64 + 8 * 16 * 16 * 2 + 2)  # input, conv, pool, flatten, linear
+    monkeypatch.setattr(dlspec.compiler, "memory_limit", lambda: need)
+    with torch.device("meta"):
+        spec.build()  # exactly fits
+    monkeypatch.setattr(dlspec.compiler, "memory_limit", lambda: need - 1)
+    with pytest.raises(DlspecError, match=r"the output of conv, \[8, 64, 64\], alone takes") as info:
+        with torch.device("meta"):
+            spec.build()
+    assert info.value.line == 3
+
+
+@pytest.mark.parametrize("layer", ["torch.nn.Embedding(10, 4)", "embedding(4, num_embeddings=10)",
+                                   "torch.nn.EmbeddingBag(10, 4)"])
+def test_an_embedding_smaller_than_the_declared_vocabulary_is_refused(layer):
+    with pytest.raises(DlspecError) as info:
+        build(f"model M {{\n input tokens(12, vocab=50)\n {layer}\n}}\n")
+    assert "has 10 embeddings, but the input's token ids go up to 49 (a vocabulary of 50)" in info.value.message
+    assert info.value.line == 3
+    build(f"model M {{\n input tokens(12, vocab=10)\n {layer}\n}}\n")  # 10 rows for ids 0..9
+
+
+def test_a_non_utf8_spec_names_line_and_column(tmp_path, write_spec):
+    bad = tmp_path / "latin1.dlspec"
+    bad.write_bytes(b"model M {\r\n input vector(4)\r\n  linear(2) # caf\xe9\r\n}\r\n")
+    with pytest.raises(DataError) as info:
+        dlspec.load(bad)
+    assert "is not UTF-8 text (invalid continuation byte at line 3, column 18)" in info.value.message
+    assert (info.value.line, info.value.column) == (3, 18)
+    assert "linear(2) # caf\ufffd" in info.value.report()
+    including = write_spec('include "latin1.dlspec"\n')
+    with pytest.raises(DataError, match="at line 3, column 18") as info:
+        dlspec.load(including)
+    assert info.value.line == 1 and str(bad) in info.value.message
+
+
+def test_merging_tensors_of_different_ranks_is_refused_at_the_merge():
+    """[B, 1] + [B, 12, 1] broadcasts against the batch dim: it ran at batch 1 only (found by the fuzz's
+    forward-pass property)."""
+    text = ("model M {\n input sequence(12, 1)\n previous = input -> last\n change = input -> lstm(8) -> linear(1)\n"
+            " add(previous, change)\n}\n")
+    with pytest.raises(DlspecError, match=r"add of different shapes: \[1\] and \[12, 1\]") as info:
+        build(text)
+    assert info.value.line == 5 and "same number of dims" in info.value.hint
+    build(text.replace("add(previous, change)", "change -> last -> add(previous)"))
+
+
+def test_compile_show_reports_one_samples_activation_memory():
+    from dlspec.summary import format_table, model_summary
+    text = "model M {\n input image(1, 64, 64)\n conv(8, 3, padding=1)\n maxpool(4)\n flatten -> linear(2)\n}\n"
+    spec = dlspec.loads(text)
+    summary = model_summary(spec, "M")
+    assert summary["activation_bytes"] == 4 * (64 * 64 + 8 * 64 * 64 + 8 * 16 * 16 * 2 + 2)
+    assert "Activations:       0.16 MiB per sample (training)" in format_table(summary)

@@ -29,7 +29,7 @@ from lark import Token, Tree
 from lark.lexer import LexerThread
 
 from ..errors import DlspecError, Loc
-from .parser import BOM, _lark, parse_text
+from .parser import BOM, _lark, parse_tree
 
 INDENT = "    "
 _NEWLINE = re.compile(r"\r?\n[ \t]*(#[^\n]*)?")
@@ -63,14 +63,13 @@ class _Line:
 def format_text(text: str, filename: str = "<string>") -> str:
     """The canonical layout of a spec's text; raises the parser's error for text that does not parse."""
     text = text[1:] if text.startswith(BOM) else text
-    parse_text(text, filename)  # a located, explained error for a spec that does not parse
-    tree = _lark().parse(text)
-    tokens = list(LexerThread.from_text(_lark()._build_lexer(True), text).lex(None))
+    tree = parse_tree(text, filename)  # a located, explained error for a spec that does not parse
+    tokens = _lex(text)
     lines = _lines(tokens)
     roles = _roles(tree, [t for line in lines for t in line.tokens])
     _indent(lines, roles)
     out = _render(lines, roles)
-    _check_same_meaning(text, out, tree, filename)
+    _check_same_meaning(text, tokens, out, tree, filename)
     return out
 
 
@@ -207,57 +206,75 @@ def _indent_comments(lines: list) -> None:
 
 def _render(lines: list, roles: _Roles) -> str:
     codes = [INDENT * line.level + _join(line.tokens, roles) if line.tokens else None for line in lines]
-    columns = _comment_columns(lines, codes)
-    entries: list = []  # a rendered line as (text, ends with an opener, starts with a closer); None: blank
-    for line, code, column in zip(lines, codes, columns):
-        if code is None and line.comment is None:
+    entries: list = []  # the index of a line that is kept, or None for a blank line
+    for i, line in enumerate(lines):
+        if not line.tokens and line.comment is None:
             entries.append(None)
             continue
-        text = code.ljust(column) + line.comment if code and line.comment else code or INDENT * line.level + line.comment
         if line.top_start:  # a blank line above the block and the comments right above it
             at = len(entries)
-            while at > 0 and entries[at - 1] is not None and entries[at - 1][0].startswith("#"):
+            while at > 0 and entries[at - 1] is not None and not lines[entries[at - 1]].tokens:
                 at -= 1
             entries.insert(at, None)
-        opens = bool(line.tokens) and line.tokens[-1].value in _OPENERS
-        closes = bool(line.tokens) and line.tokens[0].value in _CLOSERS
-        entries.append((text, opens, closes))
+        entries.append(i)
         if line.top_end:
             entries.append(None)
-    return "".join(text + "\n" for text in _blank_lines(entries))
+    kept = _blank_lines(entries, lines)
+    # Comments are aligned over the lines as they come out, so a second pass finds the same runs (idempotence).
+    columns = _comment_columns(kept, lines, codes)
+    texts = []
+    for i in kept:
+        if i is None:
+            texts.append("")
+            continue
+        line, code = lines[i], codes[i]
+        texts.append(code.ljust(columns[i]) + line.comment if code and line.comment
+                     else code or INDENT * line.level + line.comment)
+    return "".join(text + "\n" for text in texts)
 
 
-def _comment_columns(lines: list, codes: list) -> list:
-    """Where each trailing comment starts: aligned over a run of code lines at one level (as gofmt
-    aligns them), two spaces after the longest code line that has one."""
-    columns = [0] * len(lines)
+def _comment_columns(kept: list, lines: list, codes: list) -> dict:
+    """Where each trailing comment starts: aligned over a run of output code lines at one level (as gofmt
+    aligns them), two spaces after the longest code line that has one. A blank or comment line ends a run."""
+    columns: dict = {}
     run: list = []
-    for i, line in enumerate(lines + [_Line(level=-1)]):
-        if run and (not line.tokens or line.level != lines[run[0]].level):
+    for i in kept + [None]:
+        line = lines[i] if i is not None else None
+        if run and (line is None or not line.tokens or line.level != lines[run[0]].level):
             commented = [j for j in run if lines[j].comment]
             width = max((len(codes[j]) for j in commented), default=0) + 2
-            for j in commented:
-                columns[j] = width
+            columns.update((j, width) for j in commented)
             run = []
-        if line.tokens:
+        if line is not None and line.tokens:
             run.append(i)
     return columns
 
 
-def _blank_lines(entries: list) -> list:
+def _blank_lines(entries: list, lines: list) -> list:
     """At most one blank line in a row; none at either end or just inside a bracket."""
-    texts: list = []
+    def opens(i):
+        return bool(lines[i].tokens) and lines[i].tokens[-1].value in _OPENERS
+
+    def closes(i):
+        return bool(lines[i].tokens) and lines[i].tokens[0].value in _CLOSERS
+
+    following_at: list = [None] * len(entries)  # the next line kept after each entry (linear, not a search each)
+    following = None
+    for k in range(len(entries) - 1, -1, -1):
+        following_at[k] = following
+        following = entries[k] if entries[k] is not None else following
+    kept: list = []
     previous = None
-    for i, entry in enumerate(entries):
+    for k, entry in enumerate(entries):
         if entry is None:
-            following = next((e for e in entries[i + 1:] if e is not None), None)
-            if previous is None or texts[-1] == "" or previous[1] or following is None or following[2]:
+            following = following_at[k]
+            if previous is None or kept[-1] is None or opens(previous) or following is None or closes(following):
                 continue
-            texts.append("")
+            kept.append(None)
         else:
-            texts.append(entry[0])
+            kept.append(entry)
             previous = entry
-    return texts
+    return kept
 
 
 def _join(tokens: list, roles: _Roles) -> str:
@@ -292,8 +309,12 @@ def _space(a, b, roles: _Roles) -> bool:
 # ---- the guarantee -----------------------------------------------------------
 
 
-def _comments(text: str) -> list:
-    tokens = LexerThread.from_text(_lark()._build_lexer(True), text).lex(None)
+def _lex(text: str) -> list:
+    """lark's tokens of `text`, comments, blanks and line breaks included."""
+    return list(LexerThread.from_text(_lark()._build_lexer(True), text).lex(None))
+
+
+def _comments(tokens: list) -> list:
     found = []
     for tok in tokens:
         if tok.type == "COMMENT":
@@ -303,9 +324,29 @@ def _comments(text: str) -> list:
     return found
 
 
-def _check_same_meaning(before: str, after: str, tree: Tree, filename: str) -> None:
+def _same_tree(a, b) -> bool:
+    """Tree equality without recursion: a flat 20,000-term sum is a tree 20,000 deep."""
+    pending = [(a, b)]
+    while pending:
+        x, y = pending.pop()
+        if isinstance(x, Tree) != isinstance(y, Tree):
+            return False
+        if not isinstance(x, Tree):
+            if x != y:  # tokens (compared as text) or None placeholders
+                return False
+        elif x.data != y.data or len(x.children) != len(y.children):
+            return False
+        else:
+            pending.extend(zip(x.children, y.children))
+    return True
+
+
+def _check_same_meaning(before: str, tokens: list, after: str, tree: Tree, filename: str) -> None:
+    """`tokens` and `tree`: the input's tokens and parse tree."""
+    if after == before:
+        return
     try:
-        same = _lark().parse(after) == tree and _comments(after) == _comments(before)
+        same = _same_tree(_lark().parse(after), tree) and _comments(_lex(after)) == _comments(tokens)
     except Exception:  # noqa: BLE001 - any failure to re-read the output means: do not write it
         same = False
     if not same:

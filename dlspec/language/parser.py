@@ -7,7 +7,10 @@ explanation of what was expected.
 """
 from __future__ import annotations
 
+import copy
 import functools
+import threading
+from collections import OrderedDict
 from dataclasses import replace
 
 from lark import Lark, Token, Tree, v_args
@@ -37,8 +40,53 @@ def parse_text(text: str, filename: str = "<string>") -> ir.SpecFile:
     """Parse one spec's text into an `ir.SpecFile` (includes are not followed).
 
     A leading UTF-8 byte-order mark is dropped (editors on Windows write one).
+    The last two results are kept: `dlspec compile` reads a spec in several
+    passes (search spaces, error recovery, the checks), and a 20,000-line spec
+    should be parsed once. The IR is frozen, so sharing it is safe; an error is
+    raised as a fresh copy, so a caller that relocates it changes no other's.
     """
     text = text[1:] if text.startswith(BOM) else text
+    key = (filename, text)
+    with _parsed_lock:
+        found = _parsed.get(key)
+        if found is not None:
+            _parsed.move_to_end(key)
+    if found is None:
+        try:
+            found = _parse(text, filename)[1]
+        except DlspecError as exc:
+            found = exc
+        _keep(key, found)
+    if isinstance(found, DlspecError):
+        raise copy.copy(found) from None
+    return found
+
+
+def parse_tree(text: str, filename: str = "<string>") -> Tree:
+    """lark's parse tree of a spec's text (for `dlspec fmt`), after the same checks as `parse_text`.
+
+    Not kept (a tree takes several times the memory of the IR); its IR is."""
+    text = text[1:] if text.startswith(BOM) else text
+    tree, spec = _parse(text, filename)
+    _keep((filename, text), spec)
+    return tree
+
+
+_PARSED_KEPT = 2
+_parsed: "OrderedDict[tuple, object]" = OrderedDict()  # (filename, text) -> SpecFile or the DlspecError
+_parsed_lock = threading.Lock()
+
+
+def _keep(key: tuple, found) -> None:
+    with _parsed_lock:
+        _parsed[key] = found
+        _parsed.move_to_end(key)
+        while len(_parsed) > _PARSED_KEPT:
+            _parsed.popitem(last=False)
+
+
+def _parse(text: str, filename: str) -> tuple:
+    """(lark's tree, the IR) of a spec's text, or its located error."""
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as exc:
@@ -53,7 +101,7 @@ def parse_text(text: str, filename: str = "<string>") -> ir.SpecFile:
         raise
     except DlspecError as exc:
         raise _with_text(exc, text) from None
-    return ir.SpecFile(filename=filename, decls=tuple(decls))
+    return tree, ir.SpecFile(filename=filename, decls=tuple(decls))
 
 
 def _with_text(error: DlspecError, text: str) -> DlspecError:
@@ -65,7 +113,7 @@ def _with_text(error: DlspecError, text: str) -> DlspecError:
 
 def parse_expression(text: str, filename: str = "<command line>") -> ir.Expr:
     """Parse a single value, e.g. the VALUE of `--set NAME=VALUE`."""
-    spec = parse_text(f"let _ = {text}", filename)
+    spec = _parse(f"let _ = {text}", filename)[1]  # not kept: --set values would push the spec out
     if len(spec.decls) != 1:  # `1; model M {...}`: more than a value
         raise SpecSyntaxError("expected a single value", Loc(filename, 1, 1))
     return spec.decls[0].value

@@ -285,15 +285,32 @@ def _read_spec(path: str, loc: Optional[Loc]) -> str:
         if info.st_size > MAX_SPEC_BYTES:
             raise DataError(f"{path} is too large for a spec ({info.st_size:,} bytes; at most "
                             f"{MAX_SPEC_BYTES:,})", loc)
-        with open(path, encoding="utf-8") as f:
-            return f.read(MAX_SPEC_BYTES + 1)
+        with open(path, "rb") as f:  # bytes, so a decoding error's offset counts from the file's start
+            data = f.read(MAX_SPEC_BYTES + 1)
+        return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").decode("utf-8")  # newlines as text mode reads
     except FileNotFoundError:
         raise DataError(f"file not found: {path}", loc) from None
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})", loc,
-                        hint="a spec is a UTF-8 text file; is this the file you meant?") from None
+        raise _not_utf8(path, exc, loc) from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL character in the path
         raise DataError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}", loc) from None
+
+
+def _not_utf8(path: str, exc: UnicodeDecodeError, loc: Optional[Loc]) -> DataError:
+    """A spec that is not UTF-8, located at its first bad byte by line and column (not a byte offset).
+
+    Read from the top of the file the error is in, the error points at that byte
+    (the line quoted with the byte shown as \ufffd); from an `include`, it points
+    at the include and its message names the line and column in the included file."""
+    data = exc.object[:exc.start]
+    line = data.count(b"\n") + 1
+    column = len(data[data.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+    where = f"line {line}, column {column}"
+    if loc is None:
+        text = exc.object.decode("utf-8", "replace")
+        loc = Loc(path, line, column, text)
+    return DataError(f"{path} is not UTF-8 text ({exc.reason} at {where})", loc,
+                     hint="a spec is a UTF-8 text file; is this the file you meant? (re-save it as UTF-8)")
 
 
 def _gather(program: Program, spec: ir.SpecFile, seen: set, depth: int) -> None:

@@ -28,8 +28,16 @@ def _embedding_infer(shape: Shape, a: dict) -> Shape:
     if a["num_embeddings"] is None and shape.vocab is None:
         raise ShapeProblem("embedding needs the vocabulary size: declare input tokens(T, vocab=N), "
                            "link a text data block in a train block, or pass num_embeddings=N")
+    if a["num_embeddings"] is not None and shape.vocab is not None and a["num_embeddings"] < shape.vocab:
+        raise ShapeProblem(too_few_embeddings("embedding", a["num_embeddings"], shape.vocab))
     roles = shape.roles[:-1] + ("T", "F") if shape.roles and shape.roles[-1] == "T" else None
     return Shape(shape.dims + (a["dim"],), roles=roles)  # tokens [T] -> a sequence [T, F]
+
+
+def too_few_embeddings(what: str, rows: int, vocab: int) -> str:
+    """Why a table of `rows` embeddings cannot look up token ids of a vocabulary of `vocab` (ids 0..vocab-1)."""
+    return (f"{what} has {rows:,} embeddings, but the input's token ids go up to {vocab - 1:,} (a vocabulary "
+            f"of {vocab:,}); the first batch would fail")
 
 
 def _embedding_build(shape: Shape, a: dict):

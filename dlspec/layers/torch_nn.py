@@ -33,6 +33,15 @@ def meta_output_shape(module, shape: Shape, what: str) -> Shape:
     return Shape(tuple(out.shape[1:]), integer=not out.dtype.is_floating_point)
 
 
+def _check_vocabulary(module, shape: Shape, what: str) -> None:
+    """A lookup table (nn.Embedding, nn.EmbeddingBag) must hold a row for every token id the input can have:
+    a meta tensor of zeros never looks one up, so only the vocabulary the input declares tells."""
+    from .linear import too_few_embeddings
+    rows = getattr(module, "num_embeddings", None)
+    if shape.integer and shape.vocab is not None and isinstance(rows, int) and rows < shape.vocab:
+        raise ShapeProblem(too_few_embeddings(what, rows, shape.vocab))
+
+
 def _module_class(qualified: str):
     import torch.nn as nn
     attr = qualified.split(".")[-1]
@@ -62,6 +71,7 @@ def torch_module_layer(qualified: str):
                 module = build(shape, a)
         except Exception as exc:
             raise ShapeProblem(f"torch.nn.{cls.__name__}: {exc}") from None
+        _check_vocabulary(module, shape, f"torch.nn.{cls.__name__}")
         return meta_output_shape(module, shape, f"torch.nn.{cls.__name__}")
 
     return LayerDef(name=qualified, args=(), infer=infer, build=build,

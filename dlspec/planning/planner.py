@@ -14,7 +14,7 @@ from typing import Optional
 from ..language import ir
 from ..errors import ArgumentError, DlspecError, Loc, ShapeError
 from ..layers.registry import LayerDef, get_layer
-from ..limits import MAX_DEPTH
+from ..limits import MAX_DEPTH, LimitError
 from ..language.resolve import CallValue, Env, Program, resolve_path
 from ..schema.args import REQUIRED, Arg, Symbol, bind_args
 from ..shapes import Shape, ShapeProblem
@@ -70,7 +70,7 @@ class Planner:
     def _body(self, body: ir.Body, env: Env, shape: Shape, name: str, block: Optional[str],
               loc: Loc, stack: tuple) -> BodyNode:
         if len(stack) > MAX_NESTING:
-            raise DlspecError(f"blocks and repeats are nested more than {MAX_NESTING} levels deep here", loc,
+            raise LimitError(f"blocks and repeats are nested more than {MAX_NESTING} levels deep here", loc,
                               hint=f"dlspec allows {MAX_NESTING} levels of nesting")
         statements = self._unroll(body.statements, env, len(stack))
         node = BodyNode(name, block, _is_graph(statements), shape, shape, loc)
@@ -96,14 +96,15 @@ class Planner:
         """Statements with sequential repeats spliced in; a repeat whose body is a graph gives
         one `_Iteration` per pass, so `input` in it is the input of that iteration."""
         if depth > MAX_NESTING:
-            raise DlspecError(f"repeats are nested more than {MAX_NESTING} levels deep",
+            raise LimitError(f"repeats are nested more than {MAX_NESTING} levels deep",
                               statements[0].loc if statements else None)
         out = []
         for st in statements:
             if isinstance(st, ir.Repeat):
                 out.extend(self._repeat(st, env, depth))
             elif isinstance(st, ir.InputDecl):
-                raise DlspecError("`input` declares a model's input and must be its first statement", st.loc)
+                raise DlspecError("`input` declares a model's input and must be its first statement", st.loc,
+                                  hint="inside a body, `input -> ...` starts a chain at the body's input")
             else:
                 out.append(st)
         return out
@@ -172,7 +173,7 @@ class Planner:
                               step.loc)
         self._layers += 1
         if self._layers > MAX_LAYERS:
-            raise DlspecError(f"model {self._model} has more than {MAX_LAYERS:,} layers", step.loc,
+            raise LimitError(f"model {self._model} has more than {MAX_LAYERS:,} layers", step.loc,
                               hint="check the repeat counts and the blocks it uses")
         args, kwargs, locs = evaluate_args(target, env)
         if callee in self.program.blocks:
@@ -260,8 +261,8 @@ def _is_graph(statements) -> bool:
     for st in statements:
         if isinstance(st, (ir.Binding, ir.ParamDecl)):
             return True
-        if isinstance(st, (ir.Repeat, _Iteration)):
-            continue  # a repeat is planned on its own: one step of this body
+        if not isinstance(st, ir.Chain):
+            continue  # a repeat is planned on its own (one step of this body); `input` is refused by _unroll
         for step in st.steps:
             t = step.target
             if isinstance(t, ir.InputRef) or (isinstance(t, ir.Call) and t.callee in MERGES):

@@ -1,0 +1,61 @@
+"""Activation memory of one sample: a plan tree in, its estimate out (or a located error when it cannot fit).
+
+Training keeps every layer's output for the backward pass, so one sample needs
+at least the sum of the outputs' sizes. A shape that no machine can hold (a
+padding of 2**32 makes a conv's output [4, 8589934600, 8589934600]) plans
+without complaint, since shapes are only numbers; this estimate refuses it at
+the line of its largest output before anything is built or run. Pure Python:
+the memory limit is given by the caller (compiler.memory_limit).
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+from ..errors import DlspecError
+from .nodes import MERGES, BodyNode, LayerNode, iter_nodes
+
+FLOAT_BYTES = 4  # float32, the training dtype
+INTEGER_BYTES = 8  # int64 token ids
+
+
+def _bytes(shape) -> int:
+    if not all(isinstance(d, int) for d in shape.dims):  # a size known only at run time: not counted
+        return 0
+    return math.prod(shape.dims) * (INTEGER_BYTES if shape.integer else FLOAT_BYTES)
+
+
+def outputs(plan: BodyNode) -> Iterator[tuple]:
+    """(bytes of one sample, shape, what, loc) of every layer's output and every merge's result."""
+    yield _bytes(plan.in_shape), plan.in_shape, "the input", plan.loc
+    bodies = [plan] + [node for _, node, _ in iter_nodes(plan) if isinstance(node, BodyNode)]
+    for _, node, _ in iter_nodes(plan):
+        if isinstance(node, LayerNode):
+            yield _bytes(node.out_shape), node.out_shape, node.name, node.loc
+    for body in bodies:
+        for op in body.ops:
+            if op.kind in MERGES:
+                shape = body.shapes[op.target]
+                yield _bytes(shape), shape, op.kind, op.loc
+
+
+def activation_bytes(plan: BodyNode) -> int:
+    """Bytes one sample's activations take in training: the input and every output, kept for backward."""
+    return sum(part[0] for part in outputs(plan))
+
+
+def check_activations(plan: BodyNode, limit: int) -> None:
+    """Refuse a model one sample of which cannot fit `limit` bytes, at the line of its largest output."""
+    parts = list(outputs(plan))
+    total = sum(part[0] for part in parts)
+    if total <= limit:
+        return
+    size, shape, what, loc = max(parts, key=lambda part: part[0])
+    raise DlspecError(f"one sample's activations need {_gib(total)} GiB, more than the {_gib(limit)} GiB this "
+                      f"machine has; the output of {what}, {shape}, alone takes {_gib(size)} GiB", loc,
+                      hint="check the sizes on this line (a huge padding, stride or upsampling factor)")
+
+
+def _gib(size: int) -> str:
+    value = size / 2 ** 30
+    return f"{value:,.1f}" if value < 1e15 else f"{value:.3g}"
