@@ -324,15 +324,28 @@ def test_a_non_utf8_spec_names_line_and_column(tmp_path, write_spec):
     assert info.value.line == 1 and str(bad) in info.value.message
 
 
-def test_merging_tensors_of_different_ranks_is_refused_at_the_merge():
-    """[B, 1] + [B, 12, 1] broadcasts against the batch dim: it ran at batch 1 only (found by the fuzz's
-    forward-pass property)."""
+def test_merging_tensors_of_different_ranks_lines_samples_up_by_role_at_every_batch_size():
+    """[F] + [T, F] once broadcast against the batch dim (it ran at batch 1 only; found by the fuzz's
+    forward-pass property). Axes have roles now: the vector is added at every time step of its own
+    sample, so a batch gives each sample what it gives alone, also at a batch equal to T."""
     text = ("model M {\n input sequence(12, 1)\n previous = input -> last\n change = input -> lstm(8) -> linear(1)\n"
             " add(previous, change)\n}\n")
-    with pytest.raises(DlspecError, match=r"add of different shapes: \[1\] and \[12, 1\]") as info:
-        build(text)
-    assert info.value.line == 5 and "same number of dims" in info.value.hint
-    build(text.replace("add(previous, change)", "change -> last -> add(previous)"))
+    build(text)  # plans and builds (on meta), as compile does
+    model = dlspec.loads(text).build().eval()
+    torch.manual_seed(0)
+    for batch in (2, 3, 12):
+        x = torch.randn(batch, 12, 1)
+        with torch.no_grad():
+            together = model(x)
+            alone = torch.cat([model(x[i:i + 1]) for i in range(batch)])
+        assert together.shape == (batch, 12, 1)
+        assert torch.allclose(together, alone, atol=1e-6)
+    x = torch.randn(1, 12, 1)
+    moved = x.clone()
+    moved[0, -1, 0] += 1.0  # the last step feeds `previous` directly: every output step moves with it
+    with torch.no_grad():
+        shift = model(moved) - model(x)
+    assert (shift[0, :-1] - 1.0).abs().max() < 1e-6  # steps before the last: the lstm has not seen it yet
 
 
 def test_compile_show_reports_one_samples_activation_memory():
@@ -342,3 +355,31 @@ def test_compile_show_reports_one_samples_activation_memory():
     summary = model_summary(spec, "M")
     assert summary["activation_bytes"] == 4 * (64 * 64 + 8 * 64 * 64 + 8 * 16 * 16 * 2 + 2)
     assert "Activations:       0.16 MiB per sample (training)" in format_table(summary)
+
+
+def test_a_number_no_float32_holds_is_refused_at_its_argument():
+    """elu(1e308) compiled and overflowed at the first forward pass (found by the fuzz's forward property)."""
+    text = "model M {\n input image(1, 8, 8)\n elu(1e308)\n}\n"
+    with pytest.raises(ArgumentError, match=r"elu: argument 'alpha' is too large for the float32 tensors") as info:
+        build(text)
+    assert (info.value.line, info.value.column) == (3, 6)
+    build(text.replace("1e308", "1e30"))  # large, but a float32 holds it
+
+
+def test_a_chain_that_starts_at_a_param_gives_every_sample_its_own_copy():
+    """`s -> relu` from a param once failed at run time (KeyError): the param is each sample's value."""
+    text = "model M {\n input image(1, 8, 8)\n param s(3) = ones\n s -> linear(2)\n}\n"
+    spec = dlspec.loads(text)
+    model = spec.build()
+    for batch in (1, 2, 3):
+        y = model(torch.randn(batch, 1, 8, 8))
+        assert y.shape == (batch, *spec.plan().out_shape.dims)
+        assert torch.allclose(y, y[:1].expand_as(y))
+    import io
+    from dlspec.runs.export_check import build_from_source
+    from dlspec.runs.python_source import PythonWriter
+    weights = io.BytesIO()
+    torch.save(model.state_dict(), weights)
+    exported = build_from_source(PythonWriter(spec.plan(), model).source(), weights.getvalue(), "model.py")
+    x = torch.randn(3, 1, 8, 8)
+    assert torch.equal(exported(x), model(x))  # the python export gives each sample its copy too

@@ -163,6 +163,8 @@ class PythonWriter:
         for k, axes in enumerate(expand):  # line samples up against samples, never the batch
             args[k] += "".join(f".unsqueeze({axis})" for axis in axes)
         if kind == "module":
+            if any(p.name == inputs[0] for p in node.params):  # a param starts the chain: one copy per sample
+                args[0] += ".unsqueeze(0).expand(input.shape[0], *" + args[0] + ".shape)"
             call = f"{_attr(name)}({args[0]})"
         elif kind == "ref":
             call = args[0]

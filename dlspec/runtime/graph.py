@@ -79,12 +79,19 @@ class GraphModule(nn.Module):
         env = {"input": input}
         for target, kind, name, inputs, dim, expand in self._ops:
             if kind == "module":
-                env[target] = self._modules[name](env[inputs[0]])
+                env[target] = self._modules[name](self._sample_value(env, inputs[0], input))
             elif kind == "ref":
                 env[target] = env[inputs[0]]
             else:
                 env[target] = _merge(kind, [self._value(env, i) for i in inputs], dim, expand)
         return env[self._output]
+
+    def _sample_value(self, env, name, input):
+        """A chain's start: a result, or a param given to every sample (a batch of copies, as planned)."""
+        if name in env:
+            return env[name]
+        param = self._parameters[name]
+        return param.unsqueeze(0).expand(input.shape[0], *param.shape)
 
     def _value(self, env, name):
         if isinstance(name, float):

@@ -7,6 +7,8 @@ optimizers, schedules, metrics, plugins) declares its arguments this way.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -84,6 +86,9 @@ def convert(owner: str, spec: Arg, value, loc: Optional[Loc], known_names=()):
         raise ArgumentError(
             f"{owner}: argument '{spec.name}' expects {_KIND_WORDS[spec.kind]}, received {_show(value)}."
             + unknown, loc)
+    if spec.kind in ("float", "float_list") and _beyond_float32(converted):
+        raise ArgumentError(f"{owner}: argument '{spec.name}' is too large for the float32 tensors it ends up in "
+                            f"(at most {FLOAT32_MAX:.4g} in size); received {_show(value)}", loc)
     if spec.choices and converted not in spec.choices:
         raise ArgumentError(
             f"{owner}: argument '{spec.name}' must be one of {', '.join(map(str, spec.choices))}; "
@@ -96,6 +101,14 @@ def convert(owner: str, spec: Arg, value, loc: Optional[Loc], known_names=()):
 
 
 _BAD = object()
+FLOAT32_MAX = 3.4028234663852886e38  # torch.finfo(torch.float32).max, without importing torch
+
+
+def _beyond_float32(value) -> bool:
+    """A finite number no float32 holds (it overflows where a layer or optimizer makes a tensor of it);
+    inf stays allowed, where an argument means 'no bound'."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return any(isinstance(v, float) and math.isfinite(v) and abs(v) > FLOAT32_MAX for v in values)
 
 
 def _to_int(v):
