@@ -12,19 +12,15 @@ from ._base import layer
 from .recurrent import _sequence
 
 
-def _check_heads(shape: Shape, heads: int, what: str) -> int:
-    features = shape.dims[1]
-    if features % heads:
-        divisors = [h for h in range(1, features + 1) if features % h == 0]
-        raise ShapeProblem(f"{what}: heads={heads} does not divide the feature size {features} (each head takes "
-                           f"{features} / heads features); heads that do: {', '.join(map(str, divisors))}")
-    return features
-
-
-def _attention_infer(what):
+def _self_attention_infer(what):
+    """The shape rule of a layer that attends over a [T, F] sequence with `heads` heads: [T, F] out."""
     def infer(shape: Shape, a: dict) -> Shape:
         _sequence(shape, what)
-        _check_heads(shape, a["heads"], what)
+        features, heads = shape.dims[1], a["heads"]
+        if features % heads:
+            divisors = [h for h in range(1, features + 1) if features % h == 0]
+            raise ShapeProblem(f"{what}: heads={heads} does not divide the feature size {features} (each head "
+                               f"takes {features} / heads features); heads that do: {', '.join(map(str, divisors))}")
         return Shape(shape.dims, sequence=True)
     return infer
 
@@ -41,8 +37,8 @@ def _attention_macs(i: Shape, o: Shape, a: dict) -> int:
 
 layer("attention", (Arg("heads", "int", check=positive, doc="attention heads; must divide the feature size"),
                     Arg("dropout", "float", 0.0, probability, doc="dropout on the attention weights")),
-      infer=_attention_infer("attention"), build=_attention_build, macs=_attention_macs,
-      aliases=("MultiheadAttention", "self_attention"),
+      infer=_self_attention_infer("attention"), build=_attention_build, macs=_attention_macs,
+      aliases=("self_attention",),  # not torch's class names: they take other arguments and return tuples
       doc="Multi-head self-attention over a [T, F] sequence (batch first): attention(heads, dropout=0).\n\n"
           "torch.nn.MultiheadAttention with query = key = value = the input; the embedding size is F, which "
           "heads must divide. Returns [T, F]. On token input the padded steps are masked: no step attends to a "
@@ -52,12 +48,6 @@ layer("attention", (Arg("heads", "int", check=positive, doc="attention heads; mu
 
 def _ff(shape: Shape, a: dict) -> int:
     return a["ff"] if a["ff"] is not None else 4 * shape.dims[1]
-
-
-def _encoder_infer(shape: Shape, a: dict) -> Shape:
-    _sequence(shape, "transformer_encoder")
-    _check_heads(shape, a["heads"], "transformer_encoder")
-    return Shape(shape.dims, sequence=True)
 
 
 def _encoder_build(shape: Shape, a: dict):
@@ -75,7 +65,7 @@ layer("transformer_encoder",
        Arg("heads", "int", check=positive, doc="attention heads; must divide the feature size"),
        Arg("ff", "int", None, positive, doc="feed-forward width (default 4 x the feature size)"),
        Arg("dropout", "float", 0.1, probability)),
-      infer=_encoder_infer, build=_encoder_build, macs=_encoder_macs, aliases=("TransformerEncoder",),
+      infer=_self_attention_infer("transformer_encoder"), build=_encoder_build, macs=_encoder_macs,
       doc="A stack of transformer encoder layers over a [T, F] sequence (batch first): "
           "transformer_encoder(layers, heads, ff=4*F, dropout=0.1).\n\n"
           "torch.nn.TransformerEncoder of torch.nn.TransformerEncoderLayer(F, heads, dim_feedforward=ff, "
