@@ -49,7 +49,8 @@ class TransformerEncoder(nn.Module):
     def __init__(self, features: int, layers: int, heads: int, ff: int, dropout: float):
         super().__init__()
         layer = nn.TransformerEncoderLayer(features, heads, dim_feedforward=ff, dropout=dropout, batch_first=True)
-        # no nested tensors: they would make padded outputs differ between train and eval
+        # no nested-tensor fast path: it runs only in eval, and one code path for training, eval and traced exports
+        # is easier to trust (pads come out zero either way, below)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.context = current_context()
 
