@@ -65,7 +65,7 @@ def vaswani_table(max_len, features):
 
 
 def reference_positional(module, x):
-    table = module.weight if module.kind == "learned" else vaswani_table(module.table.shape[0], x.shape[-1])
+    table = module.weight if module.kind == "learned" else vaswani_table(x.shape[1], x.shape[-1])
     return x + table[: x.shape[1]]
 
 
@@ -100,6 +100,8 @@ def test_the_learned_positional_weight_is_trained_and_the_sinusoidal_table_is_no
     _, fixed = build(f"input sequence({STEPS}, {FEATURES})\npositional(9, kind=sinusoidal)")
     assert [(k, tuple(v.shape)) for k, v in learned.named_parameters()] == [("positional.weight", (9, FEATURES))]
     assert list(fixed.state_dict()) == [] and list(fixed.parameters()) == []
+    _, huge = build(f"input sequence({STEPS}, {FEATURES})\npositional(1000000000000, kind=sinusoidal)")
+    assert tuple(huge[0].table.shape) == (STEPS, FEATURES)  # only the rows this model reads are computed
 
 
 def test_transformer_encoder_is_torchs_with_ff_four_times_the_features():
@@ -173,6 +175,8 @@ def test_exports_rebuild_attention_models(export, tmp_path):
     ("input sequence(5, 4)\npositional(10, kind=cosine)", ArgumentError,
      r"argument 'kind' must be one of learned, sinusoidal; received the name 'cosine'"),
     ("input sequence(5, 4)\nattention(0)", ArgumentError, r"argument 'heads' must be positive; received 0"),
+    ("input sequence(5, 4)\ntransformer_encoder(1000000000, 2)", ArgumentError,
+     r"argument 'layers' must be at most 10,000 \(a model's limit of layers\); received 1000000000"),
     ("input sequence(5, 4)\nsoftplus(beta=0)", ArgumentError, r"argument 'beta' must be positive; received 0"),
 ])
 def test_bad_input_is_refused_at_its_line(body, error, message):

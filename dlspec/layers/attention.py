@@ -46,6 +46,11 @@ layer("attention", (Arg("heads", "int", check=positive, doc="attention heads; mu
       examples=[((7, 8), {"heads": 2}), ((5, 6), {"heads": 3, "dropout": 0.1})])
 
 
+def _layer_count(v) -> str | None:
+    # the planner's limit of layers in a model (planning.planner.MAX_LAYERS): torch builds a stack one by one
+    return positive(v) or (None if v <= 10_000 else "must be at most 10,000 (a model's limit of layers)")
+
+
 def _ff(shape: Shape, a: dict) -> int:
     return a["ff"] if a["ff"] is not None else 4 * shape.dims[1]
 
@@ -61,7 +66,7 @@ def _encoder_macs(i: Shape, o: Shape, a: dict) -> int:
 
 
 layer("transformer_encoder",
-      (Arg("layers", "int", check=positive, doc="encoder layers stacked"),
+      (Arg("layers", "int", check=_layer_count, doc="encoder layers stacked"),
        Arg("heads", "int", check=positive, doc="attention heads; must divide the feature size"),
        Arg("ff", "int", None, positive, doc="feed-forward width (default 4 x the feature size)"),
        Arg("dropout", "float", 0.1, probability)),
@@ -86,7 +91,7 @@ def _positional_infer(shape: Shape, a: dict) -> Shape:
 
 def _positional_build(shape: Shape, a: dict):
     from ..runtime.attention import Positional
-    return Positional(a["max_len"], shape.dims[1], a["kind"])
+    return Positional(a["max_len"], shape.dims[1], a["kind"], steps=shape.dims[0])
 
 
 layer("positional", (Arg("max_len", "int", check=positive, doc="the longest sequence it can encode"),

@@ -209,8 +209,8 @@ def _attention_module(module: nn.Module) -> str:
         return (f"TransformerEncoder({first.self_attn.embed_dim}, {module.encoder.num_layers}, "
                 f"{first.self_attn.num_heads}, {first.linear1.out_features}, {first.dropout.p})")
     if isinstance(module, am.Positional):
-        max_len, features = (module.weight if module.kind == "learned" else module.table).shape
-        return f"Positional({max_len}, {features}, {module.kind!r})"
+        rows, features = (module.weight if module.kind == "learned" else module.table).shape
+        return f"Positional({module.max_len}, {features}, {module.kind!r}, steps={rows})"
     return ""
 
 

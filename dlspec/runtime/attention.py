@@ -71,21 +71,24 @@ def sinusoidal_table(max_len: int, features: int) -> torch.Tensor:
 
 class Positional(nn.Module):
     """Adds a position's encoding to each step of [B, T, F]: a learned [max_len, F] weight or the fixed
-    sinusoidal table (a buffer, rebuilt on load rather than stored)."""
+    sinusoidal table (a buffer, rebuilt on load rather than stored; only its first `steps` rows, the ones
+    a model with `steps` input steps reads, so a large max_len costs nothing)."""
 
-    def __init__(self, max_len: int, features: int, kind: str):
+    def __init__(self, max_len: int, features: int, kind: str, steps: Optional[int] = None):
         super().__init__()
-        self.kind = kind
+        self.kind, self.max_len = kind, max_len
         if kind == "learned":
             self.weight = nn.Parameter(torch.randn(max_len, features) * 0.02)  # BERT's and GPT-2's scale
         else:
-            self.register_buffer("table", sinusoidal_table(max_len, features), persistent=False)
+            rows = min(max_len, steps or max_len)
+            self.register_buffer("table", sinusoidal_table(rows, features), persistent=False)
 
     def forward(self, x):
         table = self.weight if self.kind == "learned" else self.table
         if x.shape[1] > table.shape[0]:
-            raise ValueError(f"positional: a sequence of {x.shape[1]} steps is longer than max_len={table.shape[0]}")
+            raise ValueError(f"positional: a sequence of {x.shape[1]} steps is longer than the "
+                             f"{table.shape[0]} it was built for (max_len={self.max_len})")
         return x + table[: x.shape[1]]
 
     def extra_repr(self) -> str:
-        return self.kind
+        return f"max_len={self.max_len}, kind={self.kind}"
