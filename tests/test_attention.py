@@ -140,6 +140,17 @@ def test_padding_never_changes_a_prediction(body, head):
         assert torch.allclose(model(batch)[1:2], expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("line, reference", [
+    ("attention(2)", lambda m, x, lengths: reference_attention(m.attention, x, lengths)),
+    ("transformer_encoder(2, 3, dropout=0)", lambda m, x, lengths: reference_encoder(m.encoder, x, lengths)),
+])
+def test_masked_layers_equal_their_reference_with_the_lengths_of_the_tokens(line, reference):
+    _, model = build(f"input tokens(7, vocab=20)\nembedding({FEATURES}) -> {line}")
+    tokens = torch.tensor([[3, 5, 0, 0, 0, 0, 0], [3, 5, 9, 9, 9, 9, 1], [2, 0, 0, 0, 0, 0, 0]])
+    with torch.no_grad():
+        assert torch.allclose(model(tokens), reference(model[1], model[0](tokens), torch.tensor([2, 7, 1])), atol=1e-5)
+
+
 def test_padded_steps_come_out_zero_and_real_steps_see_no_pad():
     _, model = build("input tokens(6, vocab=20)\nembedding(4) -> transformer_encoder(1, 2, dropout=0)")
     tokens = torch.tensor([[3, 5, 0, 0, 0, 0], [3, 5, 9, 9, 9, 0]])
