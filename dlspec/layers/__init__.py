@@ -8,5 +8,6 @@ from ..schema.args import Arg
 from .registry import LayerDef, find_layer, get_layer, list_layers, register_layer
 
 from . import conv, pool, norm, linear, dropout, activation, reshape, recurrent  # noqa: E402,F401 - registers
+from . import attention  # noqa: E402,F401 - registers; after recurrent, whose sequence check it uses
 
 __all__ = ["Arg", "LayerDef", "find_layer", "get_layer", "list_layers", "register_layer"]

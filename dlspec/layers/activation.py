@@ -1,13 +1,15 @@
-"""Activations: relu, leaky_relu, elu, gelu, silu, sigmoid, tanh; softmax and log_softmax along a dim."""
+"""Activations: relu, relu6, leaky_relu, prelu, elu, gelu, silu, mish, hardswish, softplus, sigmoid, tanh;
+softmax and log_softmax along a dim."""
 from __future__ import annotations
 
-from ..schema.args import Arg
+from ..schema.args import Arg, positive
 from ..shapes import Shape, ShapeProblem
 from ._base import _features, _need_features, _nn, layer
 
 def _activation(name, cls, doc, args=(), kwargs_of=lambda a: {}, aliases=()):
     layer(name, args, infer=_features(name), build=lambda s, a: getattr(_nn(), cls)(**kwargs_of(a)),
-          aliases=(cls,) + aliases, doc=doc, examples=[((3, 4), {})])
+          aliases=(cls,) + aliases, doc=doc, examples=[((3, 4), {})],
+          macs=lambda i, o, a: 0)  # elementwise (prelu's one slope too): no multiply-accumulates
 
 
 _activation("relu", "ReLU", "Rectified linear unit: max(x, 0).")
@@ -17,6 +19,14 @@ _activation("elu", "ELU", "Exponential linear unit: elu(alpha=1.0).", (Arg("alph
             lambda a: {"alpha": a["alpha"]})
 _activation("gelu", "GELU", "Gaussian error linear unit.")
 _activation("silu", "SiLU", "Sigmoid linear unit (swish): x * sigmoid(x).", aliases=("swish",))
+_activation("mish", "Mish", "Mish: x * tanh(softplus(x)).")
+_activation("relu6", "ReLU6", "ReLU capped at 6: min(max(x, 0), 6) (MobileNet).")
+_activation("hardswish", "Hardswish", "Hard swish: x * relu6(x + 3) / 6 (MobileNetV3).", aliases=("hard_swish",))
+_activation("softplus", "Softplus", "Softplus: log(1 + exp(beta * x)) / beta; linear above threshold: "
+            "softplus(beta=1, threshold=20).", (Arg("beta", "float", 1.0, positive), Arg("threshold", "float", 20.0)),
+            lambda a: {"beta": a["beta"], "threshold": a["threshold"]})
+_activation("prelu", "PReLU", "Parametric ReLU: max(x, 0) + a * min(x, 0) with one learned slope a shared by "
+            "all features: prelu(init=0.25).", (Arg("init", "float", 0.25),), lambda a: {"init": a["init"]})
 _activation("sigmoid", "Sigmoid", "Logistic sigmoid.")
 _activation("tanh", "Tanh", "Hyperbolic tangent.")
 

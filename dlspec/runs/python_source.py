@@ -26,6 +26,7 @@ class PythonWriter:
         self.plan, self.model, self.scale = plan, model, scale
         self.classes: dict = {}  # class source -> class name
         self.needs_sequences = False
+        self.needs_attention = False
         self.needs_torchvision = False
         self.time_major: list = []
         self.first_output: list = []  # paths of torch.nn modules whose tuple output is cut to its first element
@@ -40,6 +41,8 @@ class PythonWriter:
         parts = ["\n".join(header)]
         if self.needs_sequences:
             parts.append(runtime_source("recurrent"))
+        if self.needs_attention:
+            parts.append(runtime_source("attention"))
         if self.needs_torchvision:
             from ..layers.torchvision_models import drop_head
             parts.append(inspect.getsource(drop_head))
@@ -111,6 +114,10 @@ class PythonWriter:
         from ..runtime.graph import Permute, Reshape
         if isinstance(module, (rm.Recurrent, rm.UnrolledCell, rm.TimeSelect)):
             self.needs_sequences = True
+        made = _attention_module(module)
+        if made:
+            self.needs_sequences = self.needs_attention = True  # attention reads the sequences' lengths
+            return made
         if isinstance(module, Reshape):
             self.classes.setdefault(inspect.getsource(Reshape), "Reshape")
             return f"Reshape({module.shape!r})"
@@ -236,6 +243,22 @@ def _indent(text: str, spaces: int) -> str:
     return text.replace("\n", "\n" + " " * spaces)
 
 
+def _attention_module(module: nn.Module) -> str:
+    """The constructor call of a runtime/attention.py module, or "" for any other module."""
+    from ..runtime import attention as am
+    if isinstance(module, am.SelfAttention):
+        a = module.attention
+        return f"SelfAttention({a.embed_dim}, {a.num_heads}, {a.dropout})"
+    if isinstance(module, am.TransformerEncoder):
+        first = module.encoder.layers[0]
+        return (f"TransformerEncoder({first.self_attn.embed_dim}, {module.encoder.num_layers}, "
+                f"{first.self_attn.num_heads}, {first.linear1.out_features}, {first.dropout.p})")
+    if isinstance(module, am.Positional):
+        rows, features = (module.weight if module.kind == "learned" else module.table).shape
+        return f"Positional({module.max_len}, {features}, {module.kind!r}, steps={rows})"
+    return ""
+
+
 def _constructor_args(module: nn.Module) -> str:
     """Arguments that rebuild a torch.nn module, read back from its attributes."""
     params = inspect.signature(type(module).__init__).parameters
@@ -259,7 +282,8 @@ def _constructor_args(module: nn.Module) -> str:
 def runtime_source(name: str) -> str:
     """A module of dlspec/runtime, copied whole into the exported file (it imports only torch).
 
-    Only `from __future__` is dropped: it may stand only at the top of a file."""
+    Dropped: `from __future__` (it may stand only at the top of a file) and the relative imports
+    (the runtime modules they name are copied into the same file first)."""
     import importlib
     source = inspect.getsource(importlib.import_module(f"dlspec.runtime.{name}"))
-    return "\n".join(line for line in source.splitlines() if not line.startswith("from __future__"))
+    return "\n".join(line for line in source.splitlines() if not line.startswith(("from __future__", "from .")))
