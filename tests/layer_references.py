@@ -19,6 +19,7 @@ without an entry fails the suite.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -113,6 +114,34 @@ def _permute_args(shape):
     return {"dims": tuple(range(shape.rank, 0, -1))}  # reverse the sample axes, counted from 1
 
 
+def _self_attention(mha: nn.MultiheadAttention, x):
+    """Scaled dot-product self-attention written out: [B, T, F] in, [B, T, F] out (no padding here)."""
+    b, t, f = x.shape
+    h = mha.num_heads
+    d = f // h
+    q, k, v = (x @ mha.in_proj_weight.T + mha.in_proj_bias).chunk(3, dim=-1)
+    q, k, v = (z.reshape(b, t, h, d).transpose(1, 2) for z in (q, k, v))
+    weights = (q @ k.transpose(-1, -2) / math.sqrt(d)).softmax(-1)
+    return (weights @ v).transpose(1, 2).reshape(b, t, f) @ mha.out_proj.weight.T + mha.out_proj.bias
+
+
+def _transformer_encoder(model, x, shape, a):
+    """Post-norm encoder layers with ReLU feed-forward, as in Vaswani et al. and torch's default."""
+    f = x.shape[-1]
+    for block in layer(model).encoder.layers:
+        x = F.layer_norm(x + _self_attention(block.self_attn, x), (f,), block.norm1.weight, block.norm1.bias,
+                         block.norm1.eps)
+        ff = F.relu(x @ block.linear1.weight.T + block.linear1.bias) @ block.linear2.weight.T + block.linear2.bias
+        x = F.layer_norm(x + ff, (f,), block.norm2.weight, block.norm2.bias, block.norm2.eps)
+    return x
+
+
+def _sinusoidal(steps: int, features: int) -> torch.Tensor:
+    return torch.tensor([[math.sin(p / 10000 ** (i / features)) if i % 2 == 0
+                          else math.cos(p / 10000 ** ((i - 1) / features)) for i in range(features)]
+                         for p in range(steps)])
+
+
 def _activation(fn, args=None):
     return Ref(args or {}, lambda model, x, shape, a: fn(x, a))
 
@@ -153,6 +182,15 @@ REFERENCES = {
     "tanh": _activation(lambda x, a: torch.tanh(x)),
     "softmax": _activation(lambda x, a: torch.softmax(x, -1), {"dim": -1}),
     "log_softmax": _activation(lambda x, a: torch.log_softmax(x, 1), {"dim": 1}),
+    "relu6": _activation(lambda x, a: x.clamp(0, 6)),
+    "hardswish": _activation(lambda x, a: x * (x + 3).clamp(0, 6) / 6),
+    "mish": _activation(lambda x, a: x * torch.tanh(torch.log1p(torch.exp(x)))),
+    "softplus": _activation(lambda x, a: torch.where(2 * x > 20, x, torch.log1p(torch.exp(2 * x)) / 2),
+                            {"beta": 2.0}),
+    "prelu": Ref({"init": 0.1}, lambda model, x, shape, a: torch.where(x >= 0, x, layer(model).weight * x)),
+    "attention": Ref({"heads": 1}, lambda model, x, shape, a: _self_attention(layer(model).attention, x)),
+    "transformer_encoder": Ref({"layers": 2, "heads": 1, "ff": 7}, _transformer_encoder),
+    "positional": Ref({"max_len": 64}, lambda model, x, shape, a: x + layer(model).weight[:x.shape[1]]),
     "rnn": Ref({"hidden": 5}, _recurrent(nn.RNN)),
     "lstm": Ref({"hidden": 5}, _recurrent(nn.LSTM)),
     "gru": Ref({"hidden": 5}, _recurrent(nn.GRU)),

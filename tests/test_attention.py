@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 import dlspec
 from dlspec.errors import ArgumentError, DlspecError, ShapeError
-from dlspec.runs.export import example_input, export_python, export_torchscript
+from dlspec.runs.export import example_input, export_python, torchscript_file
 
 STEPS, FEATURES = 5, 6  # T differs from F and from the small batch sizes: an axis mix-up cannot hide
 BATCHES = (1, 2, 3, STEPS)
@@ -160,6 +160,14 @@ def test_padded_steps_come_out_zero_and_real_steps_see_no_pad():
         alone = model[1](model[0](tokens[:1, :2]))
     assert torch.equal(out[0, 2:], torch.zeros(4, 4)) and torch.equal(out[1, 5:], torch.zeros(1, 4))
     assert torch.allclose(out[0, :2], alone[0], atol=1e-5)
+
+
+def export_torchscript(model, plan, example, out):
+    """model.pt, made and checked in memory by the export (which writes it with the run's other files)."""
+    path, data = torchscript_file(model, example, out)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
 
 
 @pytest.mark.parametrize("export", [export_python, export_torchscript])
