@@ -13,31 +13,11 @@ from dlspec.cli import main
 from dlspec.errors import DlspecError
 from dlspec.train.checkpoint import load_checkpoint
 from dlspec.train.checkpoint_fields import OPTIONAL, REQUIRED
-
-SPEC = """
-model Net { input vector(4); linear(8) -> relu -> dropout(0.1) -> linear(3) }
-data rows {
-    source csv("rows.csv", target="label")
-    split train=0.75 val=0.25 seed=0
-    batch 8
-}
-train { model Net; data rows; optimizer adam(lr=0.01); epochs 1; seed 1 }
-"""
-
-
-def quiet(*a):
-    pass
-
+from table_runs import fit_table_run, quiet
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
-    base = tmp_path_factory.mktemp("damaged")
-    rows = "".join(f"{i % 5 / 5},{i % 7 / 7},{i % 3 / 3},{i % 11 / 11},{i % 3}\n" for i in range(48))
-    (base / "rows.csv").write_text("a,b,c,d,label\n" + rows)
-    (base / "new.csv").write_text("a,b,c,d\n0.2,0.3,0.4,0.5\n")
-    (base / "net.dlspec").write_text(SPEC)
-    dlspec.fit(base / "net.dlspec", out=str(base / "run"), log=quiet, progress=False)
-    return base
+    return fit_table_run(tmp_path_factory.mktemp("damaged"), body="linear(8) -> relu -> dropout(0.1) -> linear(3)")
 
 
 def damage(clean, tmp_path, edit):

@@ -12,29 +12,7 @@ import dlspec
 from dlspec.errors import DlspecError
 from dlspec.train.checkpoint import load_checkpoint
 from dlspec.train.trust import UntrustedRunError
-
-SPEC = """
-model Net { input vector(4); linear(8) -> relu -> linear(3) }
-data rows {
-    source csv("rows.csv", target="label")
-    split train=0.75 val=0.25 seed=0
-    batch 8
-}
-train { model Net; data rows; optimizer adam(lr=0.01); epochs 1; seed 1LOG }
-"""
-
-
-def quiet(*a):
-    pass
-
-
-def write_spec(folder, log=""):
-    rows = "".join(f"{i % 5 / 5},{i % 7 / 7},{i % 3 / 3},{i % 11 / 11},{i % 3}\n" for i in range(48))
-    (folder / "rows.csv").write_text("a,b,c,d,label\n" + rows)
-    path = folder / "net.dlspec"
-    path.write_text(SPEC.replace("LOG", f"; log {log}" if log else ""))
-    return path
-
+from table_runs import quiet, write_table_spec as write_spec
 
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory):
