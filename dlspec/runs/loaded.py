@@ -8,6 +8,8 @@ one-line error naming the field.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from ..data.encoding import embedded_columns
 from ..train.checkpoint import load_checkpoint, select_checkpoint
 from ..train.checkpoint_fields import check_weights, damaged
@@ -24,7 +26,7 @@ class LoadedRun:
     `self.epoch` say which weights were loaded.
     """
 
-    def __init__(self, run_dir: str, device: str = "cpu", trust: bool = False, checkpoint: str = "best"):
+    def __init__(self, run_dir: str, device: str = "cpu", trust: bool = False, checkpoint: Optional[str] = None):
         load_checkpoint(run_dir)  # a folder without last.ckpt is refused with the usual message
         self.checkpoint, path = select_checkpoint(run_dir, checkpoint)
         self.state = load_checkpoint(path)
