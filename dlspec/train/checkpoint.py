@@ -11,6 +11,7 @@ import contextlib
 import os
 import pickle
 import random
+import warnings
 
 from typing import Optional
 
@@ -80,9 +81,10 @@ def load_checkpoint(path: str) -> dict:
     return check_fields(state, path)
 
 
-def read_weights_file(path: str) -> tuple:
+def read_weights_file(path: str, what: str = "checkpoint") -> tuple:
     """(the file read, what it holds), read safely (weights_only=True) and not checked as a run's
-    checkpoint: `init` takes plain state_dicts too. A run directory means its last.ckpt. A path that is
+    checkpoint: `init` takes plain state_dicts too (`what` names the file in errors). A run directory
+    means its last.ckpt. A path that is
     no regular file (a pipe, a link to /dev/zero) is refused before anything is read; a file torch
     cannot read is one line saying what it is not."""
     if os.path.isdir(path):
@@ -92,13 +94,15 @@ def read_weights_file(path: str) -> tuple:
         path = last
     if not os.path.exists(path):
         raise DlspecError(f"checkpoint not found: {path}", hint=RUN_HINT)
-    with open_regular(path, DlspecError, "checkpoint", hint=RUN_HINT + "; " + NEVER_READ) as f:
+    with open_regular(path, DlspecError, what, hint=RUN_HINT + "; " + NEVER_READ) as f:
         if os.fstat(f.fileno()).st_size == 0:
-            raise DlspecError(f"cannot read checkpoint {path}: it is empty (0 bytes)", hint=RUN_HINT)
+            raise DlspecError(f"cannot read {what} {path}: it is empty (0 bytes)", hint=RUN_HINT)
         try:
-            state = torch.load(f, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch's note on a foreign pickle protocol: the error below says it
+                warnings.filterwarnings("ignore", message="Detected pickle protocol")
+                state = torch.load(f, map_location="cpu", weights_only=True)
         except Exception as exc:  # corrupt or foreign file
-            raise DlspecError(f"cannot read checkpoint {path}: {_load_failure(exc)}", hint=RUN_HINT) from None
+            raise DlspecError(f"cannot read {what} {path}: {_load_failure(exc, f)}", hint=RUN_HINT) from None
     return path, state
 
 
@@ -106,15 +110,24 @@ RUN_HINT = "pass a run directory made by dlspec fit"
 NOT_WEIGHTS = "not a PyTorch weights file, or one holding objects other than tensors (only tensors are loaded, safely)"
 
 
-def _load_failure(exc: Exception) -> str:
-    """One line on why torch.load failed. Its weights_only refusals run to a page that ends advising
-    weights_only=False, which would let the file run code: never passed on."""
+def _load_failure(exc: Exception, f) -> str:
+    """One line on why torch.load failed on the open file `f`. Its weights_only refusals run to a page
+    that ends advising weights_only=False, which would let the file run code: never passed on. A file
+    that is no zip archive (what torch.save writes) fails with whatever its bytes mean to the
+    unpickler ('pop from empty list'): it is simply not a weights file."""
     text = str(exc).strip()
-    if isinstance(exc, pickle.UnpicklingError) or "weights_only" in text:
+    if isinstance(exc, pickle.UnpicklingError) or "weights_only" in text or not _is_zip(f):
         return NOT_WEIGHTS
-    if isinstance(exc, EOFError):
-        return "it ends early (a truncated file)"
-    return text.splitlines()[0] if text else type(exc).__name__
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return f"a damaged or truncated PyTorch file ({first})"
+
+
+def _is_zip(f) -> bool:
+    try:
+        f.seek(0)
+        return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
 
 
 CHECKPOINTS = ("best", "last")
