@@ -219,3 +219,26 @@ def test_runs_on_a_folder_holding_a_pipe_ends(trained, tmp_path):
     os.mkfifo(tmp_path / "odd" / "results.json")
     result = run_cli(["runs", str(tmp_path)], tmp_path)
     assert result.returncode == 0 and "results.json is not a regular file (a named pipe)" in result.stderr
+
+
+# ---- torchvision weights files -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", UNREADABLE)
+def test_a_torchvision_weights_file_that_is_no_regular_file_is_refused_at_its_line(kind, tmp_path):
+    pytest.importorskip("torchvision")
+    what = make(kind, tmp_path / "w.pth")
+    spec = dlspec.loads(f'model M {{\n input image(3, 32, 32)\n torchvision.resnet18(weights="{tmp_path / "w.pth"}")\n}}',
+                        str(tmp_path / "m.dlspec"))
+    with pytest.raises(DlspecError) as info:
+        spec.check()
+    assert f"torchvision.resnet18: weights file {tmp_path / 'w.pth'} is not a regular file ({what})" in info.value.message
+    assert info.value.line == 3
+
+
+def test_an_include_of_a_pipe_names_what_it_is(write_spec, tmp_path):
+    os.mkfifo(tmp_path / "inc.dlspec")
+    path = write_spec('include "inc.dlspec"\nmodel M { input vector(2); relu }')
+    with pytest.raises(DlspecError) as info:
+        dlspec.load(path)
+    assert info.value.message == f"cannot read {tmp_path / 'inc.dlspec'}: it is not a regular file (a named pipe)"
+    assert info.value.line == 1
