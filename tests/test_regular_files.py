@@ -242,3 +242,15 @@ def test_an_include_of_a_pipe_names_what_it_is(write_spec, tmp_path):
         dlspec.load(path)
     assert info.value.message == f"cannot read {tmp_path / 'inc.dlspec'}: it is not a regular file (a named pipe)"
     assert info.value.line == 1
+
+
+# ---- TensorBoard event files on resume ------------------------------------------------------------------------
+
+def test_resume_treats_an_event_file_that_is_a_pipe_as_damaged_and_never_reads_it(tmp_path):
+    from dlspec.train.loggers import Resume
+    from dlspec.train.loggers.event_files import drop_after_checkpoint
+    os.mkfifo(tmp_path / "events.out.tfevents.1.host")
+    history = [{"epoch": 1}, {"epoch": 2}]
+    # a damaged file may hold any epoch up to the checkpoint: all of them count as logged
+    assert drop_after_checkpoint(str(tmp_path), Resume(epoch=2, global_step=8, history=history)) == {1, 2}
+    assert (tmp_path / "events.out.tfevents.1.host").exists()  # left as it is
