@@ -111,7 +111,8 @@ def fit(spec_or_path, train: Optional[str] = None, **options):
 
 def evaluate(run_dir: str, split: str = "test", device: str = "cpu", trust: bool = False,
              checkpoint: Optional[str] = None) -> dict:
-    """Loss and metrics of a finished run on a split, with its best weights (checkpoint="last": the final epoch's).
+    """Loss and metrics of a finished run on a split, with its best weights (checkpoint="last": the final epoch's;
+    left out: best, or last with a warning in a run without best.ckpt).
 
     Like every call that loads a run, it refuses a run whose stored spec would
     run Python code (`use` lines, dotted data sources, recorded plugins) unless

@@ -22,8 +22,9 @@ class LoadedRun:
     """A run directory's spec, settings and trained model, ready to use.
 
     `checkpoint` picks the weights: best (best.ckpt, the epoch with the best monitored
-    value; the default) or last (last.ckpt, the final epoch). `self.checkpoint` and
-    `self.epoch` say which weights were loaded.
+    value) or last (last.ckpt, the final epoch); None (the default) means best, or last
+    with a warning in a run without best.ckpt. `self.checkpoint` and `self.epoch` say
+    which weights were loaded.
     """
 
     def __init__(self, run_dir: str, device: str = "cpu", trust: bool = False, checkpoint: Optional[str] = None):
