@@ -16,7 +16,7 @@ from typing import Optional
 from .errors import DlspecError, Loc
 from .runtime.inputs import not_regular
 
-__all__ = ["not_regular", "not_regular_message", "require_regular", "open_regular"]
+__all__ = ["NEVER_READ", "not_regular", "not_regular_message", "require_regular", "open_regular"]
 
 NEVER_READ = "devices, pipes and sockets are never read"
 

@@ -12,7 +12,6 @@ import os
 import pickle
 import random
 import warnings
-
 from typing import Optional
 
 import torch
@@ -84,13 +83,13 @@ def load_checkpoint(path: str) -> dict:
 def read_weights_file(path: str, what: str = "checkpoint") -> tuple:
     """(the file read, what it holds), read safely (weights_only=True) and not checked as a run's
     checkpoint: `init` takes plain state_dicts too (`what` names the file in errors). A run directory
-    means its last.ckpt. A path that is
-    no regular file (a pipe, a link to /dev/zero) is refused before anything is read; a file torch
-    cannot read is one line saying what it is not."""
+    means its last.ckpt. A path that is no regular file (a pipe, a link to /dev/zero) is refused before
+    anything is read; a file torch cannot read is one line saying what it is not."""
     if os.path.isdir(path):
         last = os.path.join(path, "last.ckpt")
         if not os.path.lexists(last):
-            raise DlspecError(f"{path} is not a run directory: it has no last.ckpt", hint=RUN_HINT)
+            raise DlspecError(f"{path} is not a run directory: it has no last.ckpt",
+                              hint=RUN_HINT + " (one that finished at least an epoch)")
         path = last
     if not os.path.exists(path):
         raise DlspecError(f"checkpoint not found: {path}", hint=RUN_HINT)
