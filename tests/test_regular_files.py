@@ -5,6 +5,7 @@ inside a run directory, and the files `dlspec runs` lists."""
 import os
 import pickle
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -30,6 +31,18 @@ SPECIAL = {
     "folder": (lambda path: os.mkdir(path), "a folder"),
 }
 UNREADABLE = ["pipe", "device"]  # the ones that would hang or never end if read
+
+
+@pytest.fixture(autouse=True)
+def no_hang():
+    """A regression that opens a pipe in this process would block forever: fail after two minutes."""
+    def fail(*_):
+        raise TimeoutError("blocked: a named pipe was opened for reading")
+    previous = signal.signal(signal.SIGALRM, fail)
+    signal.alarm(120)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
 
 
 def make(kind, path):
