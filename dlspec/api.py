@@ -110,8 +110,9 @@ def fit(spec_or_path, train: Optional[str] = None, **options):
 
 
 def evaluate(run_dir: str, split: str = "test", device: str = "cpu", trust: bool = False,
-             checkpoint: str = "best") -> dict:
-    """Loss and metrics of a finished run on a split, with its best weights (checkpoint="last": the final epoch's).
+             checkpoint: Optional[str] = None) -> dict:
+    """Loss and metrics of a finished run on a split, with its best weights (checkpoint="last": the final epoch's;
+    left out: best, or last with a warning in a run without best.ckpt).
 
     Like every call that loads a run, it refuses a run whose stored spec would
     run Python code (`use` lines, dotted data sources, recorded plugins) unless
@@ -121,7 +122,7 @@ def evaluate(run_dir: str, split: str = "test", device: str = "cpu", trust: bool
 
 
 def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps: int = 1,
-            trust: bool = False, batch: int = 64, out: Optional[str] = None, checkpoint: str = "best",
+            trust: bool = False, batch: int = 64, out: Optional[str] = None, checkpoint: Optional[str] = None,
             max_pixels: Optional[int] = None) -> list:
     """Predictions of a finished run: image files, CSV rows, sentences (files, folders, globs), or a
     forecast of `steps` values; `batch` inputs at a time; with `out` (.csv or .jsonl) also written there
@@ -142,7 +143,7 @@ def list_runs(root: str = "runs", sort: Optional[str] = None, reverse: bool = Fa
 
 
 def export(run_dir: str, fmt: str = "python", out: Optional[str] = None, trust: bool = False,
-           checkpoint: str = "best") -> str:
+           checkpoint: Optional[str] = None) -> str:
     """Export a finished run as python source + weights, torchscript or onnx; returns the file written.
     trust=True allows a run whose spec runs code; checkpoint picks best or last weights (see `evaluate`)."""
     from .runs.export import check_format, export_run

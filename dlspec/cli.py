@@ -106,9 +106,9 @@ def _trust_option(fn):
 
 
 def _checkpoint_option(fn):
-    return click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True,
+    return click.option("--checkpoint", type=click.Choice(["best", "last"]), default=None,
                         help="The weights to use: best (best.ckpt, by the run's monitor) or last (the final "
-                             "epoch).")(fn)
+                             "epoch). Default: best, or last with a warning in a run that has no best.ckpt.")(fn)
 
 
 @main.command("fit")

@@ -14,6 +14,7 @@ from typing import Optional
 
 from . import ir
 from ..errors import ArgumentError, DataError, DlspecError, Loc, UnknownNameError, did_you_mean
+from ..files import not_regular
 from ..schema.args import Symbol
 from ..limits import MAX_DEPTH, MAX_LET_CHAIN, MAX_SPEC_BYTES, checked_number
 from .parser import parse_expression, parse_text
@@ -280,8 +281,9 @@ def _read_spec(path: str, loc: Optional[Loc]) -> str:
     try:
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):  # a folder, /dev/zero, a FIFO: never read those
-            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise DataError(f"cannot read {path}: it is {kind}", loc, hint="give the path of a .dlspec file")
+            kind = not_regular(path) or "not a file"
+            said = kind if kind == "a folder" else f"not a regular file ({kind})"
+            raise DataError(f"cannot read {path}: it is {said}", loc, hint="give the path of a .dlspec file")
         if info.st_size > MAX_SPEC_BYTES:
             raise DataError(f"{path} is too large for a spec ({info.st_size:,} bytes; at most "
                             f"{MAX_SPEC_BYTES:,})", loc)

@@ -12,6 +12,7 @@ import functools
 import os
 
 from ..errors import ArgumentError, DlspecError
+from ..files import open_regular, require_regular
 from ..shapes import Shape
 from ..shapes import ShapeProblem
 from ..schema.args import Arg, positive
@@ -57,7 +58,8 @@ def load_weights(name: str, weights: str):
     if is_weights_file(weights):
         if not os.path.exists(weights):
             raise DlspecError(f"weights file not found: {weights}")
-        return torch.load(weights, map_location="cpu", weights_only=True)
+        with open_regular(weights, DlspecError, "weights file") as f:  # a pipe or /dev/zero is never read
+            return torch.load(f, map_location="cpu", weights_only=True)
     enum = _models().get_model_weights(name)
     try:
         chosen = enum[weights] if weights != "DEFAULT" else enum.DEFAULT
@@ -107,6 +109,8 @@ def torchvision_layer(qualified: str):
             raise ShapeProblem(f"torchvision.{name} needs an image input [C, H, W]")
         if is_weights_file(a["weights"]) and not os.path.exists(a["weights"]):
             raise ArgumentError(f"torchvision.{name}: weights file not found: {a['weights']}")
+        if is_weights_file(a["weights"]):
+            require_regular(a["weights"], ArgumentError, f"torchvision.{name}: weights file")
         with torch.device("meta"):
             model = build(shape, {**a, "weights": None})
         return meta_output_shape(model, shape, f"torchvision.{name}")

@@ -17,6 +17,7 @@ import sys
 from typing import Optional
 
 from ..errors import Loc, PluginError, warn
+from ..files import require_regular
 from .signatures import loaded_by
 
 ENTRY_POINT_GROUP = "dlspec.plugins"
@@ -27,15 +28,21 @@ _entry_points: list = []  # "name (module:attr)" of each entry point that loaded
 
 
 def load_file(path: str, loc: Optional[Loc] = None):
-    """Import a plugin file once (by absolute path); later calls return the same module."""
+    """Import a plugin file once (by absolute path); later calls return the same module. A path that is
+    no regular .py file (a folder, a pipe, a link to a device) is an error at `loc`, never read."""
     path = os.path.abspath(path)
     if path in _loaded_files:
         return _loaded_files[path]
     if not os.path.exists(path):
         raise PluginError(f"plugin file not found: {path}", loc)
+    require_regular(path, PluginError, "plugin file", loc, hint="`use` a Python file (.py) or a module name; "
+                                                                 "devices, pipes and sockets are never read")
     digest = hashlib.sha1(path.encode()).hexdigest()[:8]
     name = f"dlspec_plugin_{os.path.splitext(os.path.basename(path))[0]}_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None:  # the import system knows no loader for the file's suffix
+        raise PluginError(f"plugin file {path} is not a Python file (.py)", loc,
+                          hint="`use` a Python file ending in .py, or a module name (use my_package.layers)")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:

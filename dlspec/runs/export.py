@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+from typing import Optional
 
 import torch
 
@@ -42,7 +43,7 @@ FORMATS = ("python", "torchscript", "onnx")
 
 
 def export_run(run_dir: str, fmt: str = "python", out: str = None, trust: bool = False,
-               checkpoint: str = "best") -> str:
+               checkpoint: Optional[str] = None) -> str:
     """Export the trained model of `run_dir` (its best or last weights); returns the path of the main file."""
     from .loaded import LoadedRun
     check_format(fmt)

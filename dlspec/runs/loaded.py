@@ -8,6 +8,8 @@ one-line error naming the field.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from ..data.encoding import embedded_columns
 from ..train.checkpoint import load_checkpoint, select_checkpoint
 from ..train.checkpoint_fields import check_weights, damaged
@@ -20,11 +22,12 @@ class LoadedRun:
     """A run directory's spec, settings and trained model, ready to use.
 
     `checkpoint` picks the weights: best (best.ckpt, the epoch with the best monitored
-    value; the default) or last (last.ckpt, the final epoch). `self.checkpoint` and
-    `self.epoch` say which weights were loaded.
+    value) or last (last.ckpt, the final epoch); None (the default) means best, or last
+    with a warning in a run without best.ckpt. `self.checkpoint` and `self.epoch` say
+    which weights were loaded.
     """
 
-    def __init__(self, run_dir: str, device: str = "cpu", trust: bool = False, checkpoint: str = "best"):
+    def __init__(self, run_dir: str, device: str = "cpu", trust: bool = False, checkpoint: Optional[str] = None):
         load_checkpoint(run_dir)  # a folder without last.ckpt is refused with the usual message
         self.checkpoint, path = select_checkpoint(run_dir, checkpoint)
         self.state = load_checkpoint(path)

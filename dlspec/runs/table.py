@@ -4,7 +4,9 @@ A run directory is a folder holding run.yaml (written when a fit starts); its
 results.json (written when it ends) gives the best monitored value, the test
 metrics and the duration, and metrics.csv the epochs done so far, so runs that
 are still going or were interrupted are listed too. Nothing is unpickled:
-only the YAML, JSON and CSV files a person can read are opened.
+only the YAML, JSON and CSV files a person can read are opened, and only when
+they are regular files: a run holding a pipe or a device link there is skipped
+with a warning.
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from typing import Optional
 
 import yaml
 
-from ..errors import DlspecError
+from ..errors import DlspecError, warn
+from ..files import open_regular
 
 SKIP = {"export", "tensorboard", "mlruns", "__pycache__"}  # folders inside a run that hold no runs
 SCALED = "_scaled"  # suffix of a loss column in the scaled units of `scale standard|minmax`
@@ -74,7 +77,12 @@ def _label_scaled_loss(row: dict) -> None:
 def list_runs(root: str = "runs", sort: Optional[str] = None, reverse: bool = False) -> list:
     """Rows for every run under `root`, sorted by a column (`test_accuracy`, `best`, `duration_s`, ...):
     best first by the metric's direction (losses and errors ascending); runs without it last."""
-    rows = [run_row(path, root) for path in find_runs(root)]
+    rows = []
+    for path in find_runs(root):
+        try:
+            rows.append(run_row(path, root))
+        except NotRegular as exc:  # a pipe would hang the listing, a device never end it
+            warn(f"skipping run {path}: {exc.message}")
     if sort is None:
         return rows
     columns = sorted({k for r in rows for k in r})
@@ -104,9 +112,13 @@ def format_runs(rows: list) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+class NotRegular(DlspecError):
+    """A run file that is no regular file (a pipe, a link to a device): its run is skipped, never read."""
+
+
 def _read(path: str, parse):
     try:
-        with open(path, encoding="utf-8", newline="") as f:
+        with open_regular(path, NotRegular, "file", encoding="utf-8") as f:
             return parse(f)
     except FileNotFoundError:
         return None

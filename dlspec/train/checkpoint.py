@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import random
+import warnings
+from typing import Optional
 
 import torch
 
-from ..errors import DlspecError
+from ..errors import DlspecError, warn
+from ..files import NEVER_READ, not_regular, open_regular
 from .checkpoint_fields import check_fields, restoring
 from .interrupt import signals_deferred
 from .safe_write import check_inside, open_new, write_error
@@ -76,41 +80,84 @@ def load_checkpoint(path: str) -> dict:
     return check_fields(state, path)
 
 
-def read_weights_file(path: str) -> tuple:
+def read_weights_file(path: str, what: str = "checkpoint") -> tuple:
     """(the file read, what it holds), read safely (weights_only=True) and not checked as a run's
-    checkpoint: `init` takes plain state_dicts too. A run directory means its last.ckpt."""
+    checkpoint: `init` takes plain state_dicts too (`what` names the file in errors). A run directory
+    means its last.ckpt. A path that is no regular file (a pipe, a link to /dev/zero) is refused before
+    anything is read; a file torch cannot read is one line saying what it is not."""
     if os.path.isdir(path):
-        if not os.path.isfile(os.path.join(path, "last.ckpt")):
+        last = os.path.join(path, "last.ckpt")
+        if not os.path.lexists(last):
             raise DlspecError(f"{path} is not a run directory: it has no last.ckpt",
-                              hint="pass a run directory made by dlspec fit (one that finished at least an epoch)")
-        path = os.path.join(path, "last.ckpt")
+                              hint=RUN_HINT + " (one that finished at least an epoch)")
+        path = last
     if not os.path.exists(path):
-        raise DlspecError(f"checkpoint not found: {path}", hint="pass a run directory made by dlspec fit")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt or foreign file
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise DlspecError(f"cannot read checkpoint {path}: {first}",
-                          hint="pass a run directory made by dlspec fit") from None
+        raise DlspecError(f"checkpoint not found: {path}", hint=RUN_HINT)
+    with open_regular(path, DlspecError, what, hint=RUN_HINT + "; " + NEVER_READ) as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            raise DlspecError(f"cannot read {what} {path}: it is empty (0 bytes)", hint=RUN_HINT)
+        try:
+            with warnings.catch_warnings():  # torch's note on a foreign pickle protocol: the error below says it
+                warnings.filterwarnings("ignore", message="Detected pickle protocol")
+                state = torch.load(f, map_location="cpu", weights_only=True)
+        except Exception as exc:  # corrupt or foreign file
+            raise DlspecError(f"cannot read {what} {path}: {_load_failure(exc, f)}", hint=RUN_HINT) from None
     return path, state
+
+
+RUN_HINT = "pass a run directory made by dlspec fit"
+NOT_WEIGHTS = "not a PyTorch weights file, or one holding objects other than tensors (only tensors are loaded, safely)"
+
+
+def _load_failure(exc: Exception, f) -> str:
+    """One line on why torch.load failed on the open file `f`. Its weights_only refusals run to a page
+    that ends advising weights_only=False, which would let the file run code: never passed on. A file
+    that is no zip archive (what torch.save writes) fails with whatever its bytes mean to the
+    unpickler ('pop from empty list'): it is simply not a weights file."""
+    text = str(exc).strip()
+    if isinstance(exc, pickle.UnpicklingError) or "weights_only" in text or not _is_zip(f):
+        return NOT_WEIGHTS
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return f"a damaged or truncated PyTorch file ({first})"
+
+
+def _is_zip(f) -> bool:
+    try:
+        f.seek(0)
+        return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
 
 
 CHECKPOINTS = ("best", "last")
 
 
-def check_choice(checkpoint: str) -> str:
-    """`best` or `last`; anything else is a user error naming both."""
-    if checkpoint not in CHECKPOINTS:
+def check_choice(checkpoint: Optional[str]) -> Optional[str]:
+    """`best` or `last`, or None (not named: best, falling back to last); anything else is a user
+    error naming both."""
+    if checkpoint is not None and checkpoint not in CHECKPOINTS:
         raise DlspecError(f"checkpoint must be best or last, received '{checkpoint}'",
                           hint="best: the epoch with the best monitored value (the default); last: the final epoch")
     return checkpoint
 
 
-def select_checkpoint(run_dir: str, checkpoint: str = "best") -> tuple:
-    """(which, path) of the weights to use from a run directory: best.ckpt by default, last.ckpt
-    when asked for, or when the run has no best.ckpt (runs made before every run kept one)."""
+def select_checkpoint(run_dir: str, checkpoint: Optional[str] = None) -> tuple:
+    """(which, path) of the weights to use from a run directory. A named `checkpoint` must be there;
+    None means best.ckpt, or last.ckpt with a warning in a run without one (runs made before every
+    run kept one, a run whose monitor never had a value). A best.ckpt that is there but no regular
+    file is an error either way: never silently passed over."""
     check_choice(checkpoint)
-    best = os.path.join(run_dir, "best.ckpt")
-    if checkpoint == "best" and os.path.isfile(best):
+    best, last = os.path.join(run_dir, "best.ckpt"), os.path.join(run_dir, "last.ckpt")
+    if checkpoint == "last":
+        return "last", last
+    kind = not_regular(best)
+    if kind:
+        raise DlspecError(f"checkpoint {best} is not a regular file ({kind})",
+                          hint=f"replace it with the best.ckpt dlspec fit wrote, or use --checkpoint last; {NEVER_READ}")
+    if os.path.isfile(best):
         return "best", best
-    return "last", os.path.join(run_dir, "last.ckpt")
+    if checkpoint == "best":
+        raise DlspecError(f"--checkpoint best: {best} not found",
+                          hint="use --checkpoint last for the final epoch's weights (last.ckpt)")
+    warn(f"{run_dir} has no best.ckpt: using last.ckpt (the final epoch)")
+    return "last", last

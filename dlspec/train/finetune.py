@@ -56,13 +56,16 @@ def init_weights(model, init: dict, loc) -> str:
 _STATE_KEYS = ("model", "state_dict", "model_state_dict")
 
 
+WEIGHTS_HINT = "save weights with torch.save(model.state_dict(), PATH), or give a dlspec run directory"
+
+
 def read_weights(path: str, shown: str, loc) -> dict:
     """A state_dict (name -> tensor) from a dlspec checkpoint, from a file holding one under a usual key,
     or a plain `torch.save(model.state_dict())` file; anything else is an error at the init line."""
     try:
-        content = read_weights_file(path)[1]  # a plain state_dict is no run checkpoint: not checked as one
-    except DlspecError as exc:
-        raise TrainError(f"init: cannot read weights from {shown}: {exc.message}", loc) from None
+        content = read_weights_file(path, "weights file")[1]  # a plain state_dict is no run checkpoint
+    except DlspecError as exc:  # the message names the file and says what it is not
+        raise TrainError(f"init: {exc.message}", loc, hint=WEIGHTS_HINT) from None
     if isinstance(content, dict):
         for key in _STATE_KEYS:
             if isinstance(content.get(key), dict) and _is_state_dict(content[key]):
@@ -71,7 +74,7 @@ def read_weights(path: str, shown: str, loc) -> dict:
             return content
     raise TrainError(f"init: {shown} holds no state_dict (a dict of named tensors), and no checkpoint "
                      f"with one under {', '.join(repr(k) for k in _STATE_KEYS)}; it holds {_describe(content)}",
-                     loc, hint="save weights with torch.save(model.state_dict(), PATH), or give a dlspec run directory")
+                     loc, hint=WEIGHTS_HINT)
 
 
 def _is_state_dict(content: dict) -> bool:

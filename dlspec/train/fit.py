@@ -26,7 +26,7 @@ def fit(spec_or_path, train: Optional[str] = None, overrides: Optional[dict] = N
         device: Optional[str] = None, out: Optional[str] = None, resume: Optional[str] = None,
         log: Callable[[str], None] = print, progress: bool = True, trust: bool = False,
         nproc: Optional[int] = None, on_epoch: Optional[Callable[[dict], None]] = None,
-        checkpoint: str = "best") -> Run:
+        checkpoint: Optional[str] = None) -> Run:
     """Train what a train block describes and write a run directory.
 
     `spec_or_path` is a path or a loaded `Spec`; `overrides` sets `let`s;

@@ -71,7 +71,7 @@ class Trainer:
     on_epoch = None  # called with each epoch's row once it is saved (dlspec tune's pruning); may raise to stop
 
     def __init__(self, spec: Spec, cfg: TrainConfig, out: str, state: Optional[dict], log, progress, overrides,
-                 dist: Optional[Dist] = None, checkpoint: str = "best"):
+                 dist: Optional[Dist] = None, checkpoint: Optional[str] = None):
         self.spec, self.cfg, self.out, self.state, self.log = spec, cfg, out, state, log
         self.dist = dist or Dist()  # one process unless fit joined a job (see distributed.py)
         self.checkpoint = check_choice(checkpoint)  # the weights the test metrics and Run.model use
@@ -245,7 +245,7 @@ class Trainer:
         rank 0 reads them (only it may see the run directory) and the other ranks take them from it."""
         used = None
         if self.dist.is_main:
-            which, path = select_checkpoint(self.out, self.checkpoint)
+            which, path = select_checkpoint(self.out, "last" if self.checkpoint == "last" else None)  # best, else last (warned)
             state = load_checkpoint(path) if which == "best" else None  # the model already holds the last epoch
             if state is not None:
                 check_weights(self.model, state["model"], path)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from ...errors import DataError, Loc, did_you_mean
-from ...runtime.inputs import not_regular
+from ...files import not_regular, require_regular
 from ...schema.args import Arg
 from ...schema.registry import Registry, register_entry
 
@@ -110,9 +110,8 @@ def require_path(path: str, loc: Loc, what: str = "file") -> str:
         raise DataError(f"{what} not found: {path}", loc,
                         hint="relative paths in a spec are resolved against the spec's own folder; "
                              "fix the path, or override a `let` holding it with --set NAME=\"path\"")
-    kind = None if folder else not_regular(path)
-    if kind:
-        raise DataError(f"{what} {path} is not a regular file ({kind})", loc,
+    if not folder:
+        require_regular(path, DataError, what, loc,
                         hint="give the path of a file holding the data; devices, pipes and sockets are never read")
     return path
 

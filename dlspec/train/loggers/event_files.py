@@ -18,6 +18,8 @@ import glob
 import os
 import struct
 
+from ...errors import DlspecError
+from ...files import open_regular
 from ..safe_write import open_new
 
 HEADER = 12  # the length (8 bytes) and its CRC (4)
@@ -30,7 +32,7 @@ def event_files(folder: str) -> list:
 
 def _records(path: str):
     """(record bytes, Event payload) for each whole TFRecord of an event file."""
-    with open(path, "rb") as f:
+    with open_regular(path, DlspecError, "event file") as f:  # a pipe or device link: "damaged", never read
         data = f.read()
     at = 0
     while at + HEADER <= len(data):
