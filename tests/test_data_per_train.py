@@ -79,6 +79,10 @@ def test_fit_and_compile_of_one_train_block_never_read_another_blocks_data(tmp_p
     assert messages(info.value) == [f"5: {tmp_path / 't.csv'}: {ONE_CLASS}; a classifier needs two or more"]
     result = CliRunner().invoke(main, ["compile", str(path), "--train", "c"])
     assert result.exit_code == 0 and result.output.strip() == f"{path}: ok (T)", result.output
+    spaced = tmp_path / "spaced.dlspec"  # the values of a search space are checked with train c's data too
+    spaced.write_text("let lr = loguniform(1e-4, 1e-1, default=1e-3)\n" +
+                      path.read_text().replace("data d3; epochs 1", "data d3; epochs 1; optimizer adam(lr=lr)"))
+    assert compile_spec(spaced, train="c").model_names == ["T"]
 
 
 def test_compile_train_leaves_other_models_and_their_data_alone(tmp_path):
