@@ -14,7 +14,9 @@ not only the first. The stages, each going on past what it can:
    the stand-in);
 4. data and train blocks, each on its own; after an error in a setting the
    block is read again without it, so its other mistakes are found too (a
-   train block's own settings are read before the model and data it names).
+   train block's own settings are read before the model and data it names,
+   and its model is planned with its own data's facts: a vector(auto) width,
+   the data's errors). With `train` only that train block is read.
 
 Errors inside a declaration that had a syntax error, and errors naming
 something declared on a line that was cut away, are consequences, not
@@ -150,6 +152,7 @@ def _check_blocks(diag: Diagnosis, train: Optional[str], tables: bool) -> None:
 
 
 def _read_train(spec: Spec, name, tables: bool) -> None:
+    """Check train block `name` (read_train); with `tables` also its csv table against the model."""
     from .train.config import read_train
     cfg = read_train(spec, name)
     if tables:
