@@ -69,7 +69,8 @@ class Spec:
 
         A `vector(auto)` input takes its width from the data of one train block linking the model: the one
         being read (`reading_train`), else the one compile --train asked for (`prefer_train`), else the first
-        in the file that links it to a data block. Each has its own plan, so one block's data never shapes (or fails) another's."""
+        in the file that links it to a data block. Each has its own plan, so one block's data never shapes
+        (or fails) another's."""
         name = self._model_name(name)
         if (name, NO_DATA) in self._plans:  # a model without vector(auto): one plan, whatever the data
             return self._plans[(name, NO_DATA)]
