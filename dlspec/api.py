@@ -30,11 +30,18 @@ def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = 
     Summaries apply the freeze settings of the train block that trains each
     model (or of `train`), so trainable counts are what training will see.
     Every error the checks can find is raised at once (`DlspecErrors`; one
-    error is raised as itself); `diagnose` returns them instead.
+    error is raised as itself); `diagnose` returns them instead. Each warning is issued once.
     """
+    from .errors import each_warning_once
+    with each_warning_once():  # the checks read a data block for each model and train block using it
+        return _compile(path, model, overrides, describe, train)
+
+
+def _compile(path, model: Optional[str], overrides: Optional[dict], describe: bool,
+             train: Optional[str]) -> CompileResult:
     spaced, bases = _space_bases(path, overrides)  # a space without a default is checked at its base value
     diagnosis = diagnose(path, overrides={**(overrides or {}), **bases}, model=model, train=train,
-                         capture_warnings=False)
+                         capture_warnings=False, tables=True)
     diagnosis.raise_errors()
     spec = diagnosis.spec
     if bases:  # search spaces: check the values they can take, go on at their base values
@@ -46,7 +53,7 @@ def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = 
     names = [spec._model_name(model)] if model else spec.model_names
     for name in names:
         spec.plan(name)
-    frozen = check_blocks(spec, train)
+    frozen = check_blocks(spec, train, tables=False)  # diagnose (or check_spaces) read the tables
     result = CompileResult(names)
     import torch
     for name in names:  # a build on meta allocates nothing but checks memory and plugin layers' shapes
@@ -83,9 +90,10 @@ def _space_bases(path, overrides: Optional[dict]) -> tuple:
     return spec, base_overrides(open_spaces(spec))
 
 
-def check_blocks(spec, train: Optional[str] = None) -> dict:
-    """Check every data and train block (loading no data but csv tables, which are cheap to read and
-    whose width and targets the model must fit); return model -> frozen labels."""
+def check_blocks(spec, train: Optional[str] = None, tables: bool = True) -> dict:
+    """Check every data block, and every train block (only `train`, when given: no data another block
+    uses is read), loading no data but csv tables (with `tables`), which are cheap to read and whose
+    width and targets the model must fit; return model -> frozen labels."""
     from .data.config import read_data
     from .train.config import read_train
     env = spec.program.global_env()
@@ -94,11 +102,11 @@ def check_blocks(spec, train: Optional[str] = None) -> dict:
     frozen = {}
     from .train.loggers import require_packages
     from .train.fit_checks import check_table_fits
-    for name in spec.program.trains:
+    for name in [train] if train is not None else spec.program.trains:
         cfg = read_train(spec, name)
         require_packages(cfg.log)
-        if train is None or name == train:
-            frozen.setdefault(cfg.model, cfg.freeze)
+        frozen.setdefault(cfg.model, cfg.freeze)
+        if tables:
             check_table_fits(spec, cfg, name)  # a csv table is read: its width and targets against the model
     return frozen
 

@@ -30,7 +30,7 @@ def main(plugins):
 @main.command("compile")
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
 @click.option("--model", "model_name", help="Compile only this model.")
-@click.option("--train", "train_name", help="Apply this train block's freeze settings (and compile its model).")
+@click.option("--train", "train_name", help="Apply this train block's freeze settings, compile its model and check only it and its data.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a `let` value.")
 @click.option("--show", is_flag=True, help="Print a table per model: layers, shapes, parameters, spec lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")

@@ -14,7 +14,9 @@ not only the first. The stages, each going on past what it can:
    the stand-in);
 4. data and train blocks, each on its own; after an error in a setting the
    block is read again without it, so its other mistakes are found too (a
-   train block's own settings are read before the model and data it names).
+   train block's own settings are read before the model and data it names,
+   and its model is planned with its own data's facts: a vector(auto) width,
+   the data's errors). With `train` only that train block is read.
 
 Errors inside a declaration that had a syntax error, and errors naming
 something declared on a line that was cut away, are consequences, not
@@ -29,7 +31,7 @@ import warnings
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-from .errors import MAX_REPORTED_ERRORS, DlspecError, ShapeError, raise_errors
+from .errors import MAX_REPORTED_ERRORS, DlspecError, DlspecErrors, ShapeError, raise_errors
 from .language import ir
 from .language.parser import BOM
 from .language.recovery import Recovered, parse_recovering
@@ -71,12 +73,14 @@ class Diagnosis:
 
 def diagnose(path, text: Optional[str] = None, overrides: Optional[dict] = None, model: Optional[str] = None,
              train: Optional[str] = None, run_plugins: bool = True, capture_warnings: bool = True,
-             limit: int = MAX_REPORTED_ERRORS) -> Diagnosis:
+             limit: int = MAX_REPORTED_ERRORS, tables: bool = False) -> Diagnosis:
     """Check a spec as `dlspec compile` does and collect every error, not only the first.
 
     `text` is the spec's unsaved text (default: read `path`); relative paths
     resolve against `path`'s folder either way. `model` or `train` narrow the
-    models checked, as the compile options do. With capture_warnings=False
+    models checked, as the compile options do; `train` also the train blocks checked to that one, so
+    that no data another block uses is read. tables=True also reads each train block's csv table
+    to check its width and targets against the model (as compile does). With capture_warnings=False
     warnings go through Python's warnings machinery as usual instead of into
     `Diagnosis.warnings`. Nothing is imported from torch for the model checks.
     """
@@ -85,13 +89,13 @@ def diagnose(path, text: Optional[str] = None, overrides: Optional[dict] = None,
     with recording as caught:
         if capture_warnings:
             warnings.simplefilter("always")
-        _check(diag, text, overrides, model, train, run_plugins, limit)
+        _check(diag, text, overrides, model, train, run_plugins, limit, tables)
     diag.warnings = _unique_warnings(caught or [], diag)
     _finish(diag, limit)
     return diag
 
 
-def _check(diag: Diagnosis, text, overrides, model, train, run_plugins, limit) -> None:
+def _check(diag: Diagnosis, text, overrides, model, train, run_plugins, limit, tables) -> None:
     try:
         text = _read_spec(diag.path, None) if text is None else text
     except DlspecError as exc:
@@ -111,7 +115,7 @@ def _check(diag: Diagnosis, text, overrides, model, train, run_plugins, limit) -
         diag.spec.prefer_train(train)  # vector(auto) measures the data of the train block asked for
     for name in _models_to_check(diag, model, train):
         _check_model(diag, name)
-    _check_blocks(diag)
+    _check_blocks(diag, train, tables)
 
 
 def _models_to_check(diag: Diagnosis, model: Optional[str], train: Optional[str]) -> list:
@@ -129,19 +133,31 @@ def _models_to_check(diag: Diagnosis, model: Optional[str], train: Optional[str]
     return spec.model_names
 
 
-def _check_blocks(diag: Diagnosis) -> None:
-    """Every data and train block on its own (loading no data), each mistake of each block."""
+def _check_blocks(diag: Diagnosis, train: Optional[str], tables: bool) -> None:
+    """Every data block, and every train block (only `train`, when given), on its own, each mistake of
+    each block. Data is loaded only where a vector(auto) width needs it, or for a csv table with `tables`,
+    each train block's own."""
     spec = diag.spec
     program = spec.program
     if not program.data and not program.trains:
         return  # nothing to check, and train.config imports torch (a second or two)
     from .data.config import read_data
-    from .train.config import read_train
     env = program.global_env()
     for decl in program.data.values():
         _check_settings(diag, decl, lambda d: read_data(d, env))
-    for name, decl in program.trains.items():
-        _check_settings(diag, decl, lambda d, name=name: read_train(_with_train(spec, name, d), name))
+    names = [train] if train is not None and train in program.trains else list(program.trains)
+    for name in names:
+        _check_settings(diag, program.trains[name],
+                        lambda d, name=name: _read_train(_with_train(spec, name, d), name, tables))
+
+
+def _read_train(spec: Spec, name, tables: bool) -> None:
+    """Check train block `name` (read_train); with `tables` also its csv table against the model."""
+    from .train.config import read_train
+    cfg = read_train(spec, name)
+    if tables:
+        from .train.fit_checks import check_table_fits
+        check_table_fits(spec, cfg, name)
 
 
 def _check_settings(diag: Diagnosis, decl, read) -> None:
@@ -159,7 +175,7 @@ def _check_settings(diag: Diagnosis, decl, read) -> None:
         index = _setting_at(diag.spec.program, decl, error.loc)
         if index is None and left_out:
             return
-        diag.errors.append(error)
+        diag.errors += error.errors if isinstance(error, DlspecErrors) else [error]  # e.g. each unknown metric
         if index is None:
             return
         decl, left_out = replace(decl, settings=decl.settings[:index] + decl.settings[index + 1:]), True

@@ -8,6 +8,7 @@ quote lines of any spec, included files too.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import warnings
 from dataclasses import dataclass, field
@@ -100,6 +101,26 @@ class DlspecWarning(UserWarning):
 def warn(message: str, loc: Optional[Loc] = None, hint: str = "") -> None:
     """Issue a located dlspec warning (shown once per message and place)."""
     warnings.warn(DlspecWarning(message, loc, hint), stacklevel=2)
+
+
+@contextlib.contextmanager
+def each_warning_once():
+    """Inside, warnings are held back; on leaving (after an error too), each distinct one (its message and
+    place) is issued once. A check that reads one data block for several models and train blocks says
+    what it found about that block once, though checks inside record warnings of their own (which
+    makes Python's once-per-place filter forget what it has shown)."""
+    caught: list = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        seen = set()
+        for record in caught:
+            key = (record.category, str(getattr(record.message, "loc", None)), str(record.message))
+            if key not in seen:
+                seen.add(key)
+                warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
 
 
 class DlspecError(Exception):

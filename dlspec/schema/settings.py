@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ..language import ir
-from ..errors import ArgumentError, DlspecError, Loc, UnknownNameError, did_you_mean
+from ..errors import ArgumentError, DlspecError, Loc, UnknownNameError, did_you_mean, raise_errors
 from .args import Arg, bind_args, convert
 from ..language.resolve import CallValue, Env
 
@@ -168,3 +168,15 @@ def bind_step(table: dict, step: Step, what: str) -> tuple:
                                hint=f"{what}s: {', '.join(sorted(table))}")
     return item, bind_args(step.name, item.args, list(step.args), dict(step.kwargs), step.loc, step.arg_locs)
 
+
+def bind_steps(table: dict, steps: list, what: str) -> list:
+    """(registry entry, bound arguments) per step of a list setting (`metrics acuracy, f2`); every step's
+    mistake is found, and raised together (a `DlspecErrors` for several), not only the first."""
+    bound, errors = [], []
+    for step in steps:
+        try:
+            bound.append(bind_step(table, step, what))
+        except DlspecError as exc:
+            errors.append(exc)
+    raise_errors(errors)
+    return bound

@@ -155,9 +155,15 @@ def find_train(program, name: Optional[str]):
 
 def read_train(spec, name: Optional[str] = None, epochs: Optional[int] = None,
                device: Optional[str] = None) -> TrainConfig:
-    """Check a train block of `spec` and everything it links to."""
+    """Check a train block of `spec` and everything it links to; its model is planned with the facts of
+    the block's own data (a vector(auto) width), never another block's."""
+    decl = find_train(spec.program, name)
+    with spec.reading_train(decl.name):
+        return _read_train(spec, decl, epochs, device)
+
+
+def _read_train(spec, decl, epochs: Optional[int], device: Optional[str]) -> TrainConfig:
     program = spec.program
-    decl = find_train(program, name)
     env = program.global_env()
     v = S.read_settings(decl.settings, TRAIN_SETTINGS, env, "train")
     # The block's own settings before the model and data it links to, so that its mistakes are found

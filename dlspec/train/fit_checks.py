@@ -195,10 +195,11 @@ def check_table_fits(spec, cfg, train_name) -> None:
     source = SOURCES.get(cfg.data.source.name) if cfg.data.source_args is not None else None
     if source is None or source.input_kind != "table":
         return
-    data = spec.measured.get(train_name) or build_data(cfg.data, loss_task=cfg.loss_task)
-    cfg = fitted_to_task(cfg, data.task)
-    check_task(cfg, data, spec.plan(cfg.model))
-    check_data_fits_model(spec, cfg, data)
+    with spec.reading_train(train_name):  # the model as this block's own data shapes it
+        data = spec.measured.get(train_name) or build_data(cfg.data, loss_task=cfg.loss_task)
+        cfg = fitted_to_task(cfg, data.task)
+        check_task(cfg, data, spec.plan(cfg.model))
+        check_data_fits_model(spec, cfg, data)
 
 
 def warn_ordinal_categories(spec, cfg, data) -> None:

@@ -175,10 +175,9 @@ def check_metrics(steps: list) -> list:
     the second would silently overwrite the first.
     """
     from ..errors import DlspecError
-    from ..schema.settings import bind_step
+    from ..schema.settings import bind_steps
     checked, taken = [], {c: None for c in FIXED_COLUMNS}
-    for st in steps:
-        m, args = bind_step(METRICS, st, "metric")
+    for st, (m, args) in zip(steps, bind_steps(METRICS, steps, "metric")):  # each unknown name at once
         column = metric_name(m, args)
         clash = next((c for c in (column, "val_" + column) if c in taken), None)
         if clash is not None:

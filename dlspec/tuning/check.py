@@ -60,6 +60,8 @@ def _check_point(spec: Spec, model: Optional[str], train: Optional[str], space: 
     """Plan the models and check the blocks at one point of the space; the number of layers planned."""
     from ..api import check_blocks
     from ..planning.nodes import iter_nodes
+    if train is not None:
+        spec.prefer_train(train)  # vector(auto) measures the data of the train block asked for
     try:
         names = [spec._model_name(model)] if model else spec.model_names
         layers = sum(1 for name in names for _ in iter_nodes(spec.plan(name)))

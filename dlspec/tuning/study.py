@@ -109,6 +109,8 @@ def _prepare(path, train, out, pruner, nproc, overrides) -> _Setup:
     from ..train.config import find_train, read_train
     spaces = open_spaces(spec)
     checked = check_spaces(spec, None, train) if spaces else spec
+    if train is not None:
+        checked.prefer_train(train)  # vector(auto) measures the data of the train block tuned
     checked.check()  # every model, also without spaces: a space outside a let is reported as such
     decl = find_train(spec.program, train)
     if not spaces:

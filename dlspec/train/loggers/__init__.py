@@ -29,7 +29,7 @@ from ...errors import DlspecError
 from ...language.resolve import resolve_path
 from ...schema.args import Arg, positive
 from ...schema.registry import Registry
-from ...schema.settings import bind_step
+from ...schema.settings import bind_steps
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,7 @@ def check_log(steps: list) -> list:
     """(LoggerDef, args, loc) per logger named in a `log` setting; unknown names and arguments
     are located errors."""
     checked = []
-    for step in steps:
-        item, args = bind_step(LOGGERS, step, "logger")
+    for step, (item, args) in zip(steps, bind_steps(LOGGERS, steps, "logger")):  # each unknown name at once
         if args.get("uri") and "://" not in args["uri"] and not args["uri"].startswith(("file:", "sqlite:")):
             args["uri"] = resolve_path(args["uri"], step.loc)  # a folder: relative to the spec, like every path
         checked.append((item, args, step.loc))
