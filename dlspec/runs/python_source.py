@@ -18,6 +18,8 @@ from ..errors import DlspecError
 from ..planning.nodes import TEMP_PREFIX, BodyNode, LayerNode
 from ..runtime.units import OriginalUnits
 
+MAX_INLINE_DEPTH = 8  # chains nested this deep in one expression move to their own function
+
 
 class PythonWriter:
     """Writes a plan tree and its built modules as standalone PyTorch source."""
@@ -77,7 +79,7 @@ class PythonWriter:
         lines += ["    return model"]
         return "\n".join(lines)
 
-    def expr(self, node, module: nn.Module, path: str, top: bool = False) -> str:
+    def expr(self, node, module: nn.Module, path: str, depth: int = 0, top: bool = False) -> str:
         if isinstance(node, LayerNode):
             if node.channel_axis:
                 self.time_major.append((path, node.channel_axis))
@@ -86,9 +88,30 @@ class PythonWriter:
             return self._layer(node, module)
         if node.graph:
             return f"{self._graph_class(node, module, path)}()"
-        items = [f"({c.name!r}, {self.expr(c, module.get_submodule(c.name), _join(path, c.name))})"
+        items = [f"({c.name!r}, {self.expr(c, module.get_submodule(c.name), _join(path, c.name), depth + 1)})"
                  for c in node.children]
-        return "nn.Sequential(OrderedDict([\n" + "".join(f"    {i},\n" for i in items) + "]))"
+        made = "nn.Sequential(OrderedDict([\n" + "".join(f"    {i},\n" for i in items) + "]))"
+        if top or not (node.block or depth >= MAX_INLINE_DEPTH):
+            return made
+        return f"{self._function(node, made)}()"
+
+    def _function(self, node: BodyNode, made: str) -> str:
+        """A nested chain body as its own `def make_NAME(): return nn.Sequential(...)`, so the source never
+        nests deeper than one body (Python refuses more than 200 open brackets); a block written twice the
+        same way is one function called twice. Returns the function's name."""
+        body = "():\n    return " + _indent(made, 4) + "\n"
+        for src, name in self.classes.items():
+            if src.startswith("def ") and src.split("(", 1)[1] == body[1:]:
+                return name
+        raw = node.block or node.name
+        base = f"make_{raw}" if raw.isidentifier() else "make_block"
+        names = set(self.classes.values()) | _top_level_names()
+        name, i = base, 1
+        while name in names:
+            i += 1
+            name = f"{base}{i}"
+        self.classes[f"def {name}" + body] = name
+        return name
 
     def _layer(self, node: LayerNode, module: nn.Module) -> str:
         if node.layer.plugin:
