@@ -59,3 +59,10 @@ def test_each_nested_chain_block_is_its_own_function_and_one_written_twice_is_on
     assert source.count("def make_Pair():") == 1 and source.count("def make_Pair2():") == 1, source
     assert source.count("make_Pair()") == 3  # its def, then one call per use
     assert set(model.state_dict()) == set(built.state_dict())
+
+
+def test_two_blocks_with_the_same_body_keep_their_own_names():
+    text = "block Eval { relu }\nblock Cuda { relu }\nmodel M { input vector(4); Eval -> Cuda -> linear(2) }\n"
+    source, model, built = exported(dlspec.loads(text))
+    assert "def make_Eval():" in source and "def make_Cuda():" in source
+    assert "('cuda_1', make_Cuda())" in source  # cuda is a Module method: the part is cuda_1

@@ -26,7 +26,8 @@ class PythonWriter:
 
     def __init__(self, plan: BodyNode, model: nn.Module, scale: dict = None):
         self.plan, self.model, self.scale = plan, model, scale
-        self.classes: dict = {}  # class source -> class name
+        self.classes: dict = {}  # class (or function) source -> its name
+        self.functions: dict = {}  # (block, body source) -> function name
         self.needs_sequences = False
         self.needs_attention = False
         self.needs_torchvision = False
@@ -98,19 +99,19 @@ class PythonWriter:
     def _function(self, node: BodyNode, made: str) -> str:
         """A nested chain body as its own `def make_NAME(): return nn.Sequential(...)`, so the source never
         nests deeper than one body (Python refuses more than 200 open brackets); a block written twice the
-        same way is one function called twice. Returns the function's name."""
+        same way (same block, same arguments) is one function called twice. Returns the function's name."""
         body = "():\n    return " + _indent(made, 4) + "\n"
-        for src, name in self.classes.items():
-            if src.startswith("def ") and src.split("(", 1)[1] == body[1:]:
-                return name
         raw = node.block or node.name
+        if (raw, body) in self.functions:
+            return self.functions[raw, body]
         base = f"make_{raw}" if raw.isidentifier() else "make_block"
         names = set(self.classes.values()) | _top_level_names()
         name, i = base, 1
         while name in names:
             i += 1
             name = f"{base}{i}"
-        self.classes[f"def {name}" + body] = name
+        self.classes[f"def {name}" + body] = name  # written in the order made: each before its first user
+        self.functions[raw, body] = name
         return name
 
     def _layer(self, node: LayerNode, module: nn.Module) -> str:
