@@ -150,7 +150,8 @@ def test_compile_train_name_beside_an_unnamed_block(tmp_path):
 
 @pytest.mark.parametrize("unnamed, listed", [
     ("", "Its train blocks: fast (line 3), slow (line 4)."),
-    ("train { model M; data d }\n", "Its train blocks: fast (line 4), slow (line 5), the unnamed `train { }` (line 3)."),
+    ("train { model M; data d }\n",
+     "Its train blocks: fast (line 4), slow (line 5), the unnamed `train { }` (line 3)."),
 ])
 def test_an_unknown_train_name_lists_the_blocks_in_the_message_itself(tmp_path, unnamed, listed):
     """The API's error (str, .message) names the file and every block, not only the CLI's hint line."""
