@@ -98,3 +98,18 @@ def test_checkpoint_monitor_is_explained_per_argument(tmp_path):
     assert (train["checkpoint.monitor"].value, train["checkpoint.monitor"].source) == ("val_accuracy", f"{path}:{line}")
     assert (train["checkpoint.min_delta"].value, train["checkpoint.min_delta"].source) == (0.0, "default")
     assert (rows_by_key(explain(dlspec.load(DIGITS)))["checkpoint"].value, "default") == (None, "default")
+
+
+def test_out_shows_the_run_directory_fit_makes_by_default(tmp_path):
+    """explain showed `out none default`; fit names the run runs/<train, or model when unnamed>-<timestamp>."""
+    spec = tmp_path / "two.dlspec"
+    spec.write_text("data d { source sklearn_digits }\nmodel Net { input image(1, 8, 8); flatten -> linear(10) }\n"
+                    "train { epochs 1 }\ntrain fast { epochs 1 }\ntrain kept { epochs 1; out \"here\" }\n")
+    out = {name: rows_by_key(explain(dlspec.load(spec), name))["out"] for name in (None, "fast", "kept")}
+    assert (out[None].value, out[None].source) == ("runs/Net-<YYYYMMDD-HHMMSS>", "default")
+    assert (out["fast"].value, out["fast"].source) == ("runs/fast-<YYYYMMDD-HHMMSS>", "default")
+    assert out["kept"].value.endswith("here") and out["kept"].source == f"{spec}:5"
+    import time
+    from dlspec.train.rundir import TIMESTAMP, default_run_dir
+    made = default_run_dir("fast")  # what fit makes fits the shown pattern
+    assert made.startswith("runs/fast-") and len(made) == len("runs/fast-") + len(time.strftime(TIMESTAMP))

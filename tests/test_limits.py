@@ -139,16 +139,17 @@ def test_a_byte_order_mark_is_accepted(write_spec):
     assert dlspec.load(path).plan().out_shape.dims == (4,)
 
 
-@pytest.mark.parametrize("make, words", [
-    (lambda d: (d / "bin.dlspec").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe") and "bin.dlspec", "is not UTF-8 text"),
-    (lambda d: (d / "folder").mkdir() or "folder", "it is a folder"),
-    (lambda d: "/dev/zero", "not a regular file"),
-    (lambda d: "a\x00b", "cannot read"),
+@pytest.mark.parametrize("make, words, error", [
+    (lambda d: (d / "bin.dlspec").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe") and "bin.dlspec", "is not UTF-8 text",
+     SpecSyntaxError),  # the spec file's own bytes: a syntax error, not the data's
+    (lambda d: (d / "folder").mkdir() or "folder", "it is a folder", DataError),
+    (lambda d: "/dev/zero", "not a regular file", DataError),
+    (lambda d: "a\x00b", "cannot read", DataError),
 ])
-def test_unreadable_includes_are_located_data_errors(write_spec, tmp_path, make, words):
+def test_unreadable_includes_are_located_errors(write_spec, tmp_path, make, words, error):
     target = make(tmp_path)
     path = write_spec(f'let a = 1\ninclude "{target}"\n' + MODEL.format("linear(2)"))
-    with pytest.raises(DataError) as info:
+    with pytest.raises(error) as info:
         dlspec.load(path)
     assert words in info.value.message and info.value.line == 2
     assert str(target) in info.value.message
@@ -313,13 +314,13 @@ def test_an_embedding_smaller_than_the_declared_vocabulary_is_refused(layer):
 def test_a_non_utf8_spec_names_line_and_column(tmp_path, write_spec):
     bad = tmp_path / "latin1.dlspec"
     bad.write_bytes(b"model M {\r\n input vector(4)\r\n  linear(2) # caf\xe9\r\n}\r\n")
-    with pytest.raises(DataError) as info:
+    with pytest.raises(SpecSyntaxError) as info:
         dlspec.load(bad)
     assert "is not UTF-8 text (invalid continuation byte at line 3, column 18)" in info.value.message
     assert (info.value.line, info.value.column) == (3, 18)
     assert "linear(2) # caf\ufffd" in info.value.report()
     including = write_spec('include "latin1.dlspec"\n')
-    with pytest.raises(DataError, match="at line 3, column 18") as info:
+    with pytest.raises(SpecSyntaxError, match="at line 3, column 18") as info:
         dlspec.load(including)
     assert info.value.line == 1 and str(bad) in info.value.message
 

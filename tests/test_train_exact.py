@@ -138,11 +138,38 @@ def test_compile_train_name_beside_an_unnamed_block(tmp_path):
     spec = dlspec.load(path)
     assert [(read_train(spec, n).name, read_train(spec, n).epochs) for n in ("fast", None)] == [("fast", 2),
                                                                                                (None, 1)]
-    result = CliRunner().invoke(main, ["compile", str(path), "--train", "fats"])
-    assert result.exit_code == 1
-    assert result.output.splitlines() == [
-        "error: no train block named 'fats'. Did you mean 'fast'?",
-        "hint: train blocks: fast, slow, the unnamed `train { }` (used without --train)"]
+    for command in ("compile", "fit"):
+        result = CliRunner().invoke(main, [command, str(path), "--train", "fats"])
+        assert result.exit_code == 1
+        assert result.output.splitlines() == [
+            f"error: {path} has no train block named 'fats'. Did you mean 'fast'? Its train blocks: fast (line 4), "
+            "slow (line 5), the unnamed `train { }` (line 3).",
+            "hint: --train NAME picks a named block; without --train the unnamed `train { }` (or the only block) "
+            "runs"]
+
+
+@pytest.mark.parametrize("unnamed, listed", [
+    ("", "Its train blocks: fast (line 3), slow (line 4)."),
+    ("train { model M; data d }\n",
+     "Its train blocks: fast (line 4), slow (line 5), the unnamed `train { }` (line 3)."),
+])
+def test_an_unknown_train_name_lists_the_blocks_in_the_message_itself(tmp_path, unnamed, listed):
+    """The API's error (str, .message) names the file and every block, not only the CLI's hint line."""
+    from dlspec.train.config import read_train
+    path = tmp_path / "blocks.dlspec"
+    path.write_text(BLOCKS.replace("UNNAMED", unnamed))
+    with pytest.raises(dlspec.DlspecError) as info:
+        read_train(dlspec.load(path), "nope")
+    assert info.value.message == f"{path} has no train block named 'nope'. {listed}"
+
+
+def test_an_unknown_train_name_in_a_spec_without_train_blocks(tmp_path):
+    from dlspec.train.config import read_train
+    path = tmp_path / "none.dlspec"
+    path.write_text(BLOCKS.split("UNNAMED")[0])
+    with pytest.raises(dlspec.DlspecError) as info:
+        read_train(dlspec.load(path), "fast")
+    assert info.value.message == f"{path} has no train block named 'fast'. It has no train blocks."
 
 
 def test_several_named_train_blocks_need_train(tmp_path):

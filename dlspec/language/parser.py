@@ -20,6 +20,7 @@ from lark.visitors import Transformer_NonRecursive
 from . import ir
 from ..errors import DlspecError, Loc, SpecSyntaxError
 from ..limits import MAX_DEPTH, float_literal, int_literal
+from .encoding import misread_text
 from .postlex import Continuations
 from .syntax_errors import syntax_error
 
@@ -90,6 +91,9 @@ def _parse(text: str, filename: str) -> tuple:
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as exc:
+        misread = misread_text(text, filename)  # UTF-16 read as bytes: say so, not "unexpected 'm'"
+        if misread is not None:
+            raise misread from None
         terminals = {t.name: t for t in _lark().terminals}
         raise _with_text(syntax_error(exc, text, filename, _postlexer, terminals), text) from None
     try:

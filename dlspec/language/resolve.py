@@ -17,6 +17,7 @@ from ..errors import ArgumentError, DataError, DlspecError, Loc, UnknownNameErro
 from ..files import not_regular
 from ..schema.args import Symbol
 from ..limits import MAX_DEPTH, MAX_LET_CHAIN, MAX_SPEC_BYTES, checked_number
+from .encoding import decode_spec
 from .parser import parse_expression, parse_text
 from .spaces import read_space, space_outside_let, space_without_default
 
@@ -277,7 +278,8 @@ def _refuse_nested_space(expr) -> None:
 
 
 def _read_spec(path: str, loc: Optional[Loc]) -> str:
-    """The text of a spec file; a missing, special, huge or non-UTF-8 file is a `DataError`."""
+    """The text of a spec file; a missing, special or huge file is a `DataError`, one that is not UTF-8 text a
+    `SpecSyntaxError` (language/encoding.py)."""
     try:
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):  # a folder, /dev/zero, a FIFO: never read those
@@ -289,30 +291,11 @@ def _read_spec(path: str, loc: Optional[Loc]) -> str:
                             f"{MAX_SPEC_BYTES:,})", loc)
         with open(path, "rb") as f:  # bytes, so a decoding error's offset counts from the file's start
             data = f.read(MAX_SPEC_BYTES + 1)
-        return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").decode("utf-8")  # newlines as text mode reads
     except FileNotFoundError:
         raise DataError(f"file not found: {path}", loc) from None
-    except UnicodeDecodeError as exc:
-        raise _not_utf8(path, exc, loc) from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL character in the path
         raise DataError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}", loc) from None
-
-
-def _not_utf8(path: str, exc: UnicodeDecodeError, loc: Optional[Loc]) -> DataError:
-    """A spec that is not UTF-8, located at its first bad byte by line and column (not a byte offset).
-
-    Read from the top of the file the error is in, the error points at that byte
-    (the line quoted with the byte shown as \ufffd); from an `include`, it points
-    at the include and its message names the line and column in the included file."""
-    data = exc.object[:exc.start]
-    line = data.count(b"\n") + 1
-    column = len(data[data.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
-    where = f"line {line}, column {column}"
-    if loc is None:
-        text = exc.object.decode("utf-8", "replace")
-        loc = Loc(path, line, column, text)
-    return DataError(f"{path} is not UTF-8 text ({exc.reason} at {where})", loc,
-                     hint="a spec is a UTF-8 text file; is this the file you meant? (re-save it as UTF-8)")
+    return decode_spec(data, path, loc)  # UTF-16, binary, not UTF-8: a located syntax error
 
 
 def _gather(program: Program, spec: ir.SpecFile, seen: set, depth: int) -> None:

@@ -18,13 +18,16 @@ from ..errors import DlspecError
 from ..planning.nodes import TEMP_PREFIX, BodyNode, LayerNode
 from ..runtime.units import OriginalUnits
 
+MAX_INLINE_DEPTH = 8  # chains nested this deep in one expression move to their own function
+
 
 class PythonWriter:
     """Writes a plan tree and its built modules as standalone PyTorch source."""
 
     def __init__(self, plan: BodyNode, model: nn.Module, scale: dict = None):
         self.plan, self.model, self.scale = plan, model, scale
-        self.classes: dict = {}  # class source -> class name
+        self.classes: dict = {}  # class (or function) source -> its name
+        self.functions: dict = {}  # (block, body source) -> function name
         self.needs_sequences = False
         self.needs_attention = False
         self.needs_torchvision = False
@@ -77,7 +80,7 @@ class PythonWriter:
         lines += ["    return model"]
         return "\n".join(lines)
 
-    def expr(self, node, module: nn.Module, path: str, top: bool = False) -> str:
+    def expr(self, node, module: nn.Module, path: str, depth: int = 0, top: bool = False) -> str:
         if isinstance(node, LayerNode):
             if node.channel_axis:
                 self.time_major.append((path, node.channel_axis))
@@ -86,9 +89,30 @@ class PythonWriter:
             return self._layer(node, module)
         if node.graph:
             return f"{self._graph_class(node, module, path)}()"
-        items = [f"({c.name!r}, {self.expr(c, module.get_submodule(c.name), _join(path, c.name))})"
+        items = [f"({c.name!r}, {self.expr(c, module.get_submodule(c.name), _join(path, c.name), depth + 1)})"
                  for c in node.children]
-        return "nn.Sequential(OrderedDict([\n" + "".join(f"    {i},\n" for i in items) + "]))"
+        made = "nn.Sequential(OrderedDict([\n" + "".join(f"    {i},\n" for i in items) + "]))"
+        if top or not (node.block or depth >= MAX_INLINE_DEPTH):
+            return made
+        return f"{self._function(node, made)}()"
+
+    def _function(self, node: BodyNode, made: str) -> str:
+        """A nested chain body as its own `def make_NAME(): return nn.Sequential(...)`, so the source never
+        nests deeper than one body (Python refuses more than 200 open brackets); a block written twice the
+        same way (same block, same arguments) is one function called twice. Returns the function's name."""
+        body = "():\n    return " + _indent(made, 4) + "\n"
+        raw = node.block or node.name
+        if (raw, body) in self.functions:
+            return self.functions[raw, body]
+        base = f"make_{raw}" if raw.isidentifier() else "make_block"
+        names = set(self.classes.values()) | _top_level_names()
+        name, i = base, 1
+        while name in names:
+            i += 1
+            name = f"{base}{i}"
+        self.classes[f"def {name}" + body] = name  # written in the order made: each before its first user
+        self.functions[raw, body] = name
+        return name
 
     def _layer(self, node: LayerNode, module: nn.Module) -> str:
         if node.layer.plugin:

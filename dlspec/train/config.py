@@ -147,10 +147,24 @@ def find_train(program, name: Optional[str]):
         raise TrainError(f"{program.filename} has several train blocks; choose one with --train "
                          f"({', '.join(named)})", hint="or leave one unnamed (`train { ... }`): it is the default")
     if name not in program.trains:
-        unnamed = ["the unnamed `train { }` (used without --train)"] if None in program.trains else []
-        raise UnknownNameError(f"no train block named '{name}'." + did_you_mean(name, named),
-                               hint="train blocks: " + ", ".join(named + unnamed))
+        raise UnknownNameError(f"{program.filename} has no train block named '{name}'."
+                               + did_you_mean(name, named) + _train_blocks(program), hint=_TRAIN_HINT)
     return program.trains[name]
+
+
+_TRAIN_HINT = "--train NAME picks a named block; without --train the unnamed `train { }` (or the only block) runs"
+
+
+def _train_blocks(program) -> str:
+    """' Its train blocks: fast (line 4), the unnamed `train { }` (line 3).' in the message itself (not only
+    the hint), so the API's str(error) lists them too."""
+    def where(decl):
+        loc = decl.loc
+        return f"line {loc.line}" if loc.file == program.filename else str(loc)
+    listed = [f"{n} ({where(d)})" for n, d in program.trains.items() if n is not None]
+    if None in program.trains:
+        listed.append(f"the unnamed `train {{ }}` ({where(program.trains[None])})")
+    return f" Its train blocks: {', '.join(listed)}." if listed else " It has no train blocks."
 
 
 def read_train(spec, name: Optional[str] = None, epochs: Optional[int] = None,

@@ -26,9 +26,13 @@ from .safe_write import make_folder, write_error, write_file, writing  # noqa: F
 LOCK = ".lock"
 
 
-def default_run_dir(name: str) -> str:
-    """runs/<name>-<timestamp>: the train block's name, or its model's when the block is unnamed."""
-    return os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+TIMESTAMP = "%Y%m%d-%H%M%S"
+
+
+def default_run_dir(name: str, when: str = "") -> str:
+    """runs/<name>-<timestamp>: the train block's name, or its model's when the block is unnamed; `when`
+    stands in for the timestamp (explain shows `runs/NAME-<YYYYMMDD-HHMMSS>`: the time is fit's)."""
+    return os.path.join("runs", f"{name}-{when or time.strftime(TIMESTAMP)}")
 
 
 def prepare(out: str) -> None:

@@ -32,13 +32,14 @@ def explain(spec, train: Optional[str] = None) -> list:
     """Every resolved setting of a train block and of the data block it uses, with its origin."""
     from ..data.config import DATA_SETTINGS
     from ..train.config import TRAIN_SETTINGS, find_train, read_train
+    from ..train.rundir import default_run_dir
     cfg = read_train(spec, train)
     program = spec.program
     decl = find_train(program, train)
     origin = _Origins(program, decl.settings)
     rows = []
     values = cfg.resolved()
-    values["out"] = cfg.out
+    values["out"] = cfg.out or default_run_dir(cfg.name or cfg.model, when="<YYYYMMDD-HHMMSS>")  # as fit names it
     for key in TRAIN_SETTINGS:
         rows += origin.rows("train", key, _train_value(cfg, key, values))
     data = _Origins(program, program.data[cfg.data.name].settings)
