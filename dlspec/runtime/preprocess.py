@@ -77,8 +77,8 @@ def load_image(path, meta):
         with open_image(path, image_meta.get("max_pixels", MAX_PIXELS)) as img:
             image = img.convert(image_meta["mode"])
     except TooManyPixels as exc:
-        raise TooManyPixels(exc.message, "shrink the image, or raise the cap: dlspec predict --max-pixels N "
-                                         "(an export: image.max_pixels in metadata.json)") from None
+        raise TooManyPixels(exc.message, "shrink the image, or raise the cap: --max-pixels N (dlspec predict, or "
+                                         "an export's predict.py)") from None
     except InputError:
         raise
     except Exception as exc:  # Pillow raises many kinds for corrupt files (OSError, SyntaxError, ValueError, ...)
