@@ -142,6 +142,10 @@ def test_a_linked_folder_is_walked_as_a_glob_match_is_and_a_link_loop_is_named(r
         f"skipping: {folder / 'linked' / 'dark'} leads to {folder / 'old.png'}, already read"])  # read once
     globbed = [a["input"] for a in dlspec.predict(str(runs["image"]), [str(folder / "*.png")])]
     assert globbed == [str(folder / "old.png" / "0.png")]  # the matched folder is walked, as a folder is
+    with pytest.warns(SkippedInput) as warned:  # Python's own `**` follows the loop until paths are too long
+        deep = [a["input"] for a in dlspec.predict(str(runs["image"]), [str(folder / "**" / "*.png")])]
+    assert sorted(deep) == sorted(walked)
+    assert f"skipping: {folder / 'bright' / 'up'} is a link loop (it leads back to {folder})" in skipped(warned)
     with pytest.raises(DataError) as caught:
         dlspec.predict(str(runs["image"]), [str(folder / "bright" / "self.png")])
     assert caught.value.message == (f"{folder / 'bright' / 'self.png'} is a link loop (following its links "

@@ -5,8 +5,8 @@ reads), a glob (`photos/*.jpg`, `**` allowed), or, for a text run, a sentence.
 Only regular files are read: a device, pipe or socket named is an error, one
 met in a folder is skipped with a warning. Every folder reached is walked, whether
 named, matched by a glob or linked from inside another (a link to a folder is
-followed); a link that leads back into a folder already being walked is a link
-loop, skipped with a warning. `not_utf8` locates a text file's first bad byte. `open_image` reads an image's header
+followed, `**` in a glob too); a link that leads back into a folder already
+being walked is a link loop, skipped with a warning. `not_utf8` locates a text file's first bad byte. `open_image` reads an image's header
 and refuses one declaring more than a cap of pixels before any is decoded; the
 training scan (data/sources/images.py) opens images with it too.
 Imports only the standard library (Pillow inside `open_image`): `dlspec export
@@ -143,10 +143,11 @@ def expand_inputs(words, kind):
                              "are never read",
                              hint=f"give {what} files, folders or globs")
         elif glob.has_magic(word):
-            matches = sorted(glob.glob(word, recursive=True))
+            matches = sorted(_glob(word))
             files = _regular([m for m in matches if not os.path.isdir(m) and m.lower().endswith(wanted)])
-            for folder in (m for m in matches if os.path.isdir(m)):
-                files.extend(_folder_files(folder, wanted, what))
+            for folder in (m for m in matches if os.path.isdir(m)):  # walked as a folder named is
+                files.extend(_files_under(folder, wanted))
+            files = list(dict.fromkeys(files))  # `**/*.png` matches `a.png/` and the files walking it finds
             if not files:
                 raise InputError(f"no {what} file matches {word}", hint=f"files read: {', '.join(wanted)}")
             found.extend(files)
@@ -164,9 +165,26 @@ class Sentence(str):
 
 
 def _folder_files(folder, wanted, what):
-    """The wanted files under `folder`, sorted, links to folders followed; a link back into a folder
-    on the way down (a loop) is skipped with a warning, so the walk ends."""
-    files, walked, above = [], {}, {}  # walked: real folder -> where first walked; above: root's ancestors
+    """The wanted files under a folder named on the command line; none is an error."""
+    files = _files_under(folder, wanted)
+    if not files:
+        raise InputError(f"{folder} holds no {what} file", hint=f"files read: {', '.join(wanted)}")
+    return files
+
+
+def _files_under(folder, wanted):
+    """The wanted files under `folder`, sorted, links to folders followed (see `_walk`)."""
+    files = []
+    for root, names in _walk(folder):
+        files.extend(_regular([os.path.join(root, n) for n in names if n.lower().endswith(wanted)]))
+    return files
+
+
+def _walk(folder):
+    """(folder, sorted file names) of `folder` and every folder under it, hidden ones left out, links
+    to folders followed; a link back into a folder on the way down (a loop) or to one already walked
+    is skipped with a warning, so the walk ends and reads each folder once."""
+    walked, above = {}, {}  # walked: real folder -> where first walked; above: the folders above root
     for root, dirs, names in os.walk(folder, followlinks=True):
         above = {path: real for path, real in above.items() if _inside(root, path)}
         above[root] = os.path.realpath(root)
@@ -183,11 +201,26 @@ def _folder_files(folder, wanted, what):
                 walked[target] = path
                 kept.append(d)
         dirs[:] = kept
-        files.extend(_regular([os.path.join(root, n) for n in sorted(names)
-                               if n.lower().endswith(wanted) and not n.startswith(".")]))
-    if not files:
-        raise InputError(f"{folder} holds no {what} file", hint=f"files read: {', '.join(wanted)}")
-    return files
+        yield root, sorted(n for n in names if not n.startswith("."))
+
+
+def _glob(word):
+    """glob.glob(word, recursive=True), except that `**` walks folders as `_walk` does: Python's own
+    follows a link loop until paths grow too long (it never seems to end)."""
+    before, _, rest = word.partition("**")
+    if "**" not in word or (rest and not rest.startswith(os.sep)) or (before and not before.endswith(os.sep)):
+        return glob.glob(word)  # no `**`, or `a**b`: no recursion, an ordinary `*`
+    bases = glob.glob(before) if glob.has_magic(before) else [before or os.curdir]
+    rest = rest.lstrip(os.sep)
+    found = []
+    for base in (b for b in bases if os.path.isdir(b)):
+        for root, names in _walk(base.rstrip(os.sep) or base):
+            folder = root if before else os.path.relpath(root).removeprefix(os.curdir)  # as glob names them
+            if not rest:
+                found.extend(([folder] if folder else []) + [os.path.join(folder, n) for n in names])
+            else:
+                found.extend(_glob(os.path.join(glob.escape(folder), rest)))
+    return list(dict.fromkeys(found))
 
 
 def _inside(path, folder):
