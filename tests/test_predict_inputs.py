@@ -63,6 +63,14 @@ def test_txt_files_not_utf8_in_a_folder_or_glob_are_skipped_with_a_warning(runs,
         assert [a["input"] for a in answers] == want
         assert skipped(caught) == [f"skipping: {folder / 'b.txt'} is not UTF-8 text (invalid continuation "
                                    "byte at line 2, column 1)"]
+    (folder / "d.txt").write_text("\n  \n")
+    with pytest.raises(DataError) as caught:
+        dlspec.predict(str(runs["text"]), [str(folder / "d.txt")])
+    assert caught.value.message == f"{folder / 'd.txt'} holds no line of text (it is empty or blank)"
+    with pytest.warns(SkippedInput) as warned:
+        assert len(dlspec.predict(str(runs["text"]), [str(folder)])) == len(want)
+    assert f"skipping: {folder / 'd.txt'} holds no line of text (it is empty or blank)" in skipped(warned)
+    (folder / "d.txt").unlink()
     (folder / "a.txt").unlink()
     (folder / "c.txt").unlink()
     with pytest.warns(SkippedInput), pytest.raises(DataError, match="no input could be read: all 1 were skipped"):

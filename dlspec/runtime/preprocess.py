@@ -121,6 +121,9 @@ def sentences(items):
             continue
         try:
             lines = text_lines(item)
+            if not lines:
+                raise InputError(f"{item} holds no line of text (it is empty or blank)",
+                                 "give a .txt file with a sentence a line")
         except InputError as exc:
             if not isinstance(item, FolderFile):
                 raise
