@@ -8,7 +8,8 @@ named, matched by a glob or linked from inside another (a link to a folder is
 followed, `**` in a glob too); a link that leads back into a folder already
 being walked is a link loop, skipped with a warning. `not_utf8` locates a text
 file's first bad byte. `open_image` reads an image's header and refuses one
-declaring more than a cap of pixels before any is decoded; the training scan (data/sources/images.py) opens images with it too.
+declaring more than a cap of pixels before any is decoded; the training scan
+(data/sources/images.py) opens images with it too.
 Imports only the standard library (Pillow inside `open_image`): `dlspec export
 --format python` copies this file into predict.py, which must run without dlspec.
 """
