@@ -10,7 +10,7 @@ from typing import Optional
 
 import torch
 
-from ..errors import DataError, DlspecError
+from ..errors import DataError, DlspecError, Loc
 from ..runtime.inputs import InputError
 from ..runtime.preprocess import run_predictions
 from ..runtime.units import OriginalUnits
@@ -63,7 +63,8 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
         try:
             answers = run_predictions(units_model(run), meta, list(inputs), top, steps, batch, run.device)
         except InputError as exc:
-            raise DataError(exc.message, hint=exc.hint) from None
+            loc = Loc(*exc.where) if exc.where else None  # a spot in an input file: quoted with a caret
+            raise DataError(exc.message, loc, hint=exc.hint) from None
         if out:
             write_predictions(answers, out)
     return answers

@@ -307,7 +307,16 @@ def runtime_source(name: str) -> str:
     """A module of dlspec/runtime, copied whole into the exported file (it imports only torch).
 
     Dropped: `from __future__` (it may stand only at the top of a file) and the relative imports
-    (the runtime modules they name are copied into the same file first)."""
+    (the runtime modules they name are copied into the same file first), on one line or parenthesised
+    over several."""
     import importlib
     source = inspect.getsource(importlib.import_module(f"dlspec.runtime.{name}"))
-    return "\n".join(line for line in source.splitlines() if not line.startswith(("from __future__", "from .")))
+    kept, inside = [], False
+    for line in source.splitlines():
+        if line.startswith(("from __future__", "from .")):
+            inside = "(" in line and ")" not in line
+        elif inside:
+            inside = ")" not in line
+        else:
+            kept.append(line)
+    return "\n".join(kept)

@@ -13,7 +13,8 @@ import re
 
 import torch
 
-from .inputs import MAX_PIXELS, FolderFile, InputError, Sentence, TooManyPixels, expand_inputs, open_image, skip
+from .inputs import (MAX_PIXELS, FolderFile, InputError, Sentence, TooManyPixels, expand_inputs, not_utf8,
+                     open_image, skip)
 from .tables import TableEncoder, finite, read_csv
 
 def table_rows(path, meta):
@@ -76,8 +77,8 @@ def load_image(path, meta):
         with open_image(path, image_meta.get("max_pixels", MAX_PIXELS)) as img:
             image = img.convert(image_meta["mode"])
     except TooManyPixels as exc:
-        raise TooManyPixels(exc.message, "shrink the image, or raise the cap: dlspec predict --max-pixels N "
-                                         "(an export: image.max_pixels in metadata.json)") from None
+        raise TooManyPixels(exc.message, "shrink the image, or raise the cap: --max-pixels N (dlspec predict, or "
+                                         "an export's predict.py)") from None
     except InputError:
         raise
     except Exception as exc:  # Pillow raises many kinds for corrupt files (OSError, SyntaxError, ValueError, ...)
@@ -109,19 +110,42 @@ def fit_to_shape(x, shape):
 
 
 def sentences(items):
-    """(names, sentences): typed sentences, and the non-blank lines of text files."""
+    """(names, sentences): typed sentences, and the non-blank lines of text files. A file found in a
+    folder or by a glob that cannot be read (not UTF-8, unreadable) is skipped with a warning; one
+    named on its own is an error."""
     names, texts = [], []
     for item in items:
         if isinstance(item, Sentence):
             names.append(str(item))
             texts.append(str(item))
             continue
-        with open(item, encoding="utf-8-sig") as f:
-            for number, line in enumerate(f.read().split("\n"), 1):
-                if line.strip():
-                    names.append(f"{item}:{number}")
-                    texts.append(line.rstrip("\r"))
+        try:
+            lines = text_lines(item)
+            if not lines:
+                raise InputError(f"{item} holds no line of text (it is empty or blank)",
+                                 "give a .txt file with a sentence a line")
+        except InputError as exc:
+            if not isinstance(item, FolderFile):
+                raise
+            skip(exc.message)
+            continue
+        for number, line in lines:
+            names.append(f"{item}:{number}")
+            texts.append(line)
     return names, texts
+
+
+def text_lines(path):
+    """[(line number, line)] of the non-blank lines of a UTF-8 text file (a BOM is dropped)."""
+    try:
+        with open(path, "rb") as f:  # bytes, so a decoding error's offset counts from the file's start
+            data = f.read()
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return [(number, line.rstrip("\r")) for number, line in enumerate(text.split("\n"), 1) if line.strip()]
 
 
 def token_ids(texts, meta):
@@ -161,11 +185,14 @@ def series_values(path, meta):
     return values
 
 
-def forecast(model, history, meta, steps, device="cpu"):
-    """The next `steps` values after `history`, fed back window by window (model in the data's units)."""
+def forecast(model, history, meta, steps, device="cpu", source=None):
+    """The next `steps` values after `history` (read from the file `source`, or the training series'
+    tail), fed back window by window (model in the data's units)."""
     window = meta["series"]["window"]
     if len(history) < window:
-        raise InputError(f"the series needs at least {window} values to forecast from; got {len(history)}")
+        where = f"{source} has {len(history)} values" if source else f"got {len(history)}"
+        raise InputError(f"the series needs at least {window} values to forecast from; {where}",
+                         f"give a CSV with at least {window} rows" if source else "")
     values, out = [float(v) for v in history[-window:]], []
     with torch.no_grad():
         while len(out) < steps:
@@ -202,14 +229,18 @@ def run_predictions(model, meta, inputs, top=1, steps=1, batch=64, device="cpu")
     kind = meta["kind"]
     if kind == "series":
         files = expand_inputs(inputs, "series")
-        history = series_values(files[0], meta) if files else meta["series"]["tail"]
-        return forecast(model, history, meta, steps, device)
+        if not files:
+            return forecast(model, meta["series"]["tail"], meta, steps, device)
+        source, history = _series_history(files, meta)
+        return forecast(model, history, meta, steps, device, source)
     items = expand_inputs(inputs, kind)
     if not items:
         raise InputError("give at least one input: " + {"text": 'a sentence, e.g. "a great film", or .txt files',
                                                          "table": "CSV files of feature rows"}.get(
             kind, "image files, folders or globs (or CSV files of feature rows)"))
     names, samples = _samples(items, meta)
+    if not samples:  # every file found in a folder or by a glob was skipped
+        raise InputError(f"no input could be read: all {len(items)} were skipped (the warnings say why)")
     answers = []
     with torch.no_grad():
         for start in range(0, len(samples), batch):
@@ -226,6 +257,24 @@ def run_predictions(model, meta, inputs, top=1, steps=1, batch=64, device="cpu")
     if not answers:
         raise InputError(f"no input could be read: all {len(samples)} were skipped (the warnings say why)")
     return answers
+
+
+def _series_history(files, meta):
+    """(file, values) of the first file that reads; a file found in a folder or by a glob that does not
+    (or holds too few values) is skipped with a warning, one named on its own is an error."""
+    window = meta["series"]["window"]
+    for path in files:
+        try:
+            values = series_values(path, meta)
+            if len(values) >= window or not isinstance(path, FolderFile):
+                return path, values  # a named file too short: forecast says so, naming it
+        except InputError as exc:
+            if not isinstance(path, FolderFile):
+                raise
+            skip(exc.message)
+            continue
+        skip(f"{path} has {len(values)} values; the series needs at least {window}")
+    raise InputError(f"no input could be read: all {len(files)} were skipped (the warnings say why)")
 
 
 def _read_batch(names, samples, meta):
@@ -256,7 +305,13 @@ def _samples(items, meta):
         if item.lower().endswith(".csv"):
             if "table" not in meta:
                 raise InputError(f"{item}: this run was not trained on a table; give image files")
-            more_names, more = table_rows(item, meta)
+            try:
+                more_names, more = table_rows(item, meta)
+            except InputError as exc:
+                if not isinstance(item, FolderFile):
+                    raise
+                skip(exc.message)  # a bad CSV found in a folder or by a glob: the others still answered
+                continue
             names.extend(more_names)
             samples.extend(more)
         elif "image" not in meta:

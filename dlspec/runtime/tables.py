@@ -9,7 +9,7 @@ import csv
 import math
 import re
 
-from .inputs import InputError
+from .inputs import InputError, not_utf8
 
 # cells that mean "no value" (as pandas reads them), compared in lower case
 MISSING_CELLS = ("", "nan", "na", "n/a", "null", "?")
@@ -122,14 +122,26 @@ def read_csv(path, encoding="utf-8"):
             reader = csv.reader(f)
             header = [h.strip() for h in next(reader, [])]
             rows = [(reader.line_num, r) for r in reader if not is_blank_line(r)]
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not valid {encoding} text ({exc.reason} at byte {exc.start})") from None
+    except UnicodeDecodeError:
+        raise _bad_text(path, codec, encoding) from None
     except csv.Error as exc:
         raise InputError(f"{path}: not valid CSV ({exc})") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     _check_read(path, header, rows)
     return header, rows
+
+
+def _bad_text(path, codec, encoding):
+    """The InputError for a CSV that is not `encoding` text, at the line and column of its first bad
+    byte (the reader's own error counts bytes from the start of a buffer, not of the file)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        data.decode(codec)
+    except UnicodeDecodeError as exc:
+        return not_utf8(path, exc, "UTF-8" if codec.startswith("utf-8") else encoding)
+    return InputError(f"{path} is not {encoding} text")
 
 
 def _check_read(path, header, rows):
