@@ -21,7 +21,7 @@ from .meta import run_meta
 
 
 def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: bool = False,
-                 checkpoint: str = "best") -> dict:
+                 checkpoint: Optional[str] = None) -> dict:
     """Loss and metrics of a finished run (its best or last weights) on one split (train, val or test)."""
     run = LoadedRun(run_dir, device, trust, checkpoint)
     from ..data.fingerprint import check_run_data
@@ -41,7 +41,7 @@ def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: 
 
 
 def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps: int = 1,
-            trust: bool = False, batch: int = 64, out: Optional[str] = None, checkpoint: str = "best",
+            trust: bool = False, batch: int = 64, out: Optional[str] = None, checkpoint: Optional[str] = None,
             max_pixels: Optional[int] = None) -> list:
     """Predictions: a dict per input (image files, CSV rows, or sentences for a text run; folders and
     globs expand to the files the run reads), `batch` inputs at a time; for a time-series run, the next
