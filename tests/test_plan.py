@@ -12,7 +12,7 @@ def plan(text):
     ("input image(1, 8, 8)\nconv(4, 9)", 2, "kernel 9 (padding 0, dilation 1) is larger than the 8x8 input"),
     ("input image(1, 8, 8)\nflatten\nconv(4, 3)", 3, "conv needs a channels-first input"),
     ("input image(1, 8, 8)\nlinear(3)", 2, "put flatten"),
-    ("input vector(6)\nbatchnorm -> groupnorm(4)", 2, "groupnorm(4) needs a channels-first input"),
+    ("input vector(6)\nbatchnorm -> groupnorm(4)", 2, "groupnorm needs a channels-first input"),
     ("input vector(6)\nembedding(4)", 2, "embedding needs integer token ids"),
     ("input tokens(6)\nembedding(4)", 2, "needs the vocabulary size"),
 ])
@@ -24,7 +24,8 @@ def test_shape_errors_name_the_layer_line_and_shapes(body, line, words):
 
 
 def test_add_of_different_shapes():
-    with pytest.raises(ShapeError, match=r"add of different shapes: \[C=4, H=6, W=6\] and \[C=1, H=8, W=8\]"):
+    with pytest.raises(ShapeError, match=r"add of y \[C=4, H=6, W=6\] and input \[C=1, H=8, W=8\]: "
+                                         r"H 6 against 8, W 6 against 8: sizes must be equal or 1"):
         plan("model M {\n input image(1, 8, 8)\n y = input -> conv(4, 3)\n add(y, input)\n}")
 
 
