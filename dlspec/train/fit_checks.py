@@ -64,6 +64,10 @@ def check_model_end(cfg, plan) -> None:
     class loss over one output is an error (a default loss waits for the data: it may become mse)."""
     if "loss" in cfg.locs:
         check_class_outputs(cfg, plan)
+    if "loss" in cfg.locs and cfg.loss[0].target == "class":  # a default loss may yet become mse
+        dims = plan.out_shape.dims
+        if len(dims) == 1:
+            check_binary_average(cfg, dims[0], f"model {cfg.model} gives {dims[0]} class logits per sample")
     last = last_layer(plan)
     if last is None:
         return
@@ -126,6 +130,9 @@ def check_task(cfg, data, plan, model_loc=None) -> None:
             fitting = ", ".join(metrics_for(task))
             raise TrainError(f"metric '{metric.name}' measures {metric.task}, but data {cfg.data.name} is a "
                              f"{task} task{why}", step.loc, hint=f"metrics for {task}: {fitting}")
+    if task == "classification" and data.classes and loss.target == "class":
+        listed = why[2:-1] if why.startswith(" (") else f"{len(data.classes)} classes"  # "5 classes: a, b, ..."
+        check_binary_average(cfg, len(data.classes), f"data {cfg.data.name} has {listed}")
     where_model = model_loc or cfg.locs.get("model", cfg.loc)
     if implied == "regression":
         _check_output_width(cfg, data, plan, where_model)
@@ -135,6 +142,19 @@ def check_task(cfg, data, plan, model_loc=None) -> None:
                          f"{len(data.classes)} classes{why}", where_model,
                          hint=f"end the model with linear({len(data.classes)}) (one logit per class) or linear(1) "
                               "for two classes")
+
+
+def check_binary_average(cfg, classes: int, reason: str) -> None:
+    """average=binary scores the positive class of a two-class problem; over more classes it would
+    quietly report the macro average instead: an error at the metric's argument."""
+    if classes <= 2:
+        return
+    for metric, args, step in cfg.metrics:
+        if args.get("average") == "binary":
+            raise TrainError(f"metric {metric.name}: average=binary scores the positive class of two classes, but "
+                             f"{reason}", step.arg_locs.get("average", step.loc),
+                             hint=f"for {classes} classes use average=macro (each class counts the same), micro "
+                                  "(each sample counts the same) or weighted (each class by its samples)")
 
 
 def _why(cfg, data) -> str:
