@@ -29,6 +29,19 @@ def test_add_of_different_shapes():
         plan("model M {\n input image(1, 8, 8)\n y = input -> conv(4, 3)\n add(y, input)\n}")
 
 
+@pytest.mark.parametrize("param, words", [
+    ("param s(8, 3, 1) = zeros", "add of y [C=8, H=4, W=4] and param s [8, 3, 1]: H 4 against 3: a param's sizes "
+                                 "must equal the tensor's or be 1"),
+    ("param s(8, 4, 4, 4) = zeros", "add of y [C=8, H=4, W=4] and param s [8, 4, 4, 4]: the param has more axes "
+                                    "than the 3 of each sample"),
+])
+def test_add_of_a_param_that_does_not_fit_names_it_and_the_axis(param, words):
+    with pytest.raises(ShapeError) as info:
+        plan("model M {\n input image(8, 4, 4)\n " + param + "\n y = input -> conv(8, 3, padding=1)\n add(y, s)\n}")
+    assert words in info.value.message and "(param" not in info.value.message
+    assert info.value.line == 5
+
+
 def test_graph_with_concat_and_mid_chain_merge():
     node = plan("model M {\n input image(2, 8, 8)\n a = input -> conv(3, 3, padding=1)\n"
                 " b = input -> conv(5, 1)\n concat(a, b) -> conv(2, 1) -> add(input)\n}")

@@ -1,0 +1,90 @@
+"""Train settings that would run and quietly measure or keep the wrong thing: average=binary over more than
+two classes (an error at the argument), and a monitor mode against the metric's direction (a warning)."""
+import warnings
+
+import pytest
+
+import dlspec
+from dlspec.api import compile_spec
+from dlspec.errors import DlspecWarning, TrainError
+from dlspec.train.metrics import METRICS, higher_is_better
+
+BINARY_AVERAGED = sorted(name for name, m in METRICS.items() if any(
+    a.name == "average" and "binary" in a.choices for a in m.args))
+
+
+def quiet(*a):
+    pass
+
+
+def spec(tmp_path, width, train, classes=5):
+    (tmp_path / "t.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},c{i % classes}\n" for i in range(40)))
+    path = tmp_path / "s.dlspec"
+    path.write_text(f"model M {{\n    input vector(2)\n    linear({width})\n}}\n"
+                    'data d { source csv("t.csv", target="y"); split train=0.6 val=0.2 test=0.2 }\n'
+                    f"train {{\n    epochs 1\n{train}\n}}\n")
+    return path
+
+
+@pytest.mark.parametrize("name", BINARY_AVERAGED)
+def test_binary_average_over_more_classes_is_an_error_at_compile_from_the_model(tmp_path, name):
+    assert {"f1", "precision", "recall"} <= set(BINARY_AVERAGED)
+    path = spec(tmp_path, 5, f"    loss cross_entropy\n    metrics accuracy, {name}(average=binary)")
+    with pytest.raises(TrainError) as info:
+        compile_spec(str(path))
+    err = info.value
+    assert err.message == (f"metric {name}: average=binary scores the positive class of two classes, but model M "
+                           "gives 5 class logits per sample")
+    assert (err.line, err.column) == (9, 24 + len(name))  # at the average= argument
+    assert "average=macro" in err.hint and "micro" in err.hint and "weighted" in err.hint
+
+
+@pytest.mark.parametrize("stage", ["compile", "fit"])
+def test_binary_average_over_more_classes_is_an_error_from_the_data(tmp_path, stage):
+    # no written loss: the model's width alone cannot say (the default loss may yet become mse), the data does
+    path = spec(tmp_path, 5, "    metrics f1(average=binary)")
+    with pytest.raises(TrainError) as info:
+        if stage == "compile":
+            compile_spec(str(path))
+        else:
+            dlspec.fit(path, out=str(tmp_path / "run"), log=quiet, progress=False)
+    assert info.value.message == ("metric f1: average=binary scores the positive class of two classes, but data d "
+                                  "has 5 classes: c0, c1, c2, c3, ...")
+    assert (info.value.line, info.value.column) == (8, 16)
+    assert not (tmp_path / "run" / "last.ckpt").exists()
+
+
+def test_binary_average_over_two_classes_trains(tmp_path):
+    path = spec(tmp_path, 2, "    loss cross_entropy\n    metrics f1(average=binary), f1(average=micro)", classes=2)
+    run = dlspec.fit(path, out=str(tmp_path / "run"), log=quiet, progress=False)
+    assert "f1_binary" in run.results["final"] and "f1_micro" in run.results["final"]
+
+
+def warned(path):
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        compile_spec(str(path))
+    # compile reads the train block more than once; the CLI prints each report once
+    unique = {(w.message.message, w.message.loc.line): w.message for w in seen if issubclass(w.category, DlspecWarning)}
+    return list(unique.values())
+
+
+# (setting line, the monitored column): each mode that contradicts the column's registered direction warns
+MONITORED = [("checkpoint monitor={m} mode={mode}", "checkpoint", "best.ckpt would keep the worst epoch's weights"),
+             ("early_stop monitor={m} mode={mode}", "early_stop", "training would stop while {m} improves"),
+             ("schedule plateau(monitor={m}, mode={mode})", "schedule", "the learning rate would drop while {m} improves")]
+
+
+@pytest.mark.parametrize("setting, key, effect", MONITORED, ids=[m[1] for m in MONITORED])
+@pytest.mark.parametrize("monitor", ["val_accuracy", "val_loss", "f1", "val_top_5"])
+def test_a_mode_against_the_metric_direction_warns_at_the_setting(tmp_path, setting, key, effect, monitor):
+    better = "higher" if higher_is_better(monitor) else "lower"
+    wrong, right = ("min", "max") if better == "higher" else ("max", "min")
+    train = f"    loss cross_entropy\n    metrics accuracy, f1, top_k(k=5)\n    {setting}"
+    reports = warned(spec(tmp_path, 5, train.format(m=monitor, mode=wrong)))
+    assert [(r.message, r.loc.line) for r in reports] == [
+        (f"{key} monitors '{monitor}' with mode={wrong}, but {better} {monitor} is better: "
+         + effect.format(m=monitor), 10)]
+    assert f"mode=auto follows the metric's direction (here {right})" in reports[0].hint
+    assert warned(spec(tmp_path, 5, train.format(m=monitor, mode=right))) == []
+    assert warned(spec(tmp_path, 5, train.format(m=monitor, mode="auto"))) == []
