@@ -88,3 +88,37 @@ def test_a_mode_against_the_metric_direction_warns_at_the_setting(tmp_path, sett
     assert f"mode=auto follows the metric's direction (here {right})" in reports[0].hint
     assert warned(spec(tmp_path, 5, train.format(m=monitor, mode=right))) == []
     assert warned(spec(tmp_path, 5, train.format(m=monitor, mode="auto"))) == []
+
+
+# ---- batchnorm over one value per channel: a last batch of 1 sample fails in torch -----------------------
+
+def batchnorm_spec(tmp_path, rows, batch, layers="linear(8) -> batchnorm -> relu -> linear(3)"):
+    (tmp_path / "b.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 4},c{i % 3}\n" for i in range(rows)))
+    path = tmp_path / "b.dlspec"
+    path.write_text(f"model M {{\n    input vector(2)\n    {layers}\n}}\n"
+                    f'data d {{ source csv("b.csv", target="y"); split train=1.0; batch {batch} }}\n'
+                    "train {\n    epochs 1\n}\n")
+    return path
+
+
+def test_batchnorm_on_one_value_per_channel_with_a_last_batch_of_one_is_an_error_at_its_line(tmp_path):
+    with pytest.raises(TrainError) as info:
+        compile_spec(str(batchnorm_spec(tmp_path, 41, 8)))
+    err = info.value
+    assert err.message == ("batchnorm on [F=8] has one value per channel in each sample, and the last batch of data "
+                           "d holds 1 sample (41 train samples, batch 8): torch cannot normalise over a single value "
+                           "in training")
+    assert (err.line, err.column) == (3, 18) and "e.g. batch 9" in err.hint and "layernorm" in err.hint
+
+
+@pytest.mark.parametrize("rows, batch, layers", [
+    (41, 9, "linear(8) -> batchnorm -> relu -> linear(3)"),  # a last batch of 5
+    (40, 8, "linear(8) -> batchnorm -> relu -> linear(3)"),  # no partial batch
+    (41, 8, "linear(8) -> layernorm -> relu -> linear(3)"),
+    (41, 8, "linear(8) -> reshape(2, 4) -> batchnorm -> flatten -> linear(3)"),  # 4 values per channel in each sample
+])
+def test_batchnorm_batches_that_torch_trains_on_are_accepted(tmp_path, rows, batch, layers):
+    path = batchnorm_spec(tmp_path, rows, batch, layers)
+    compile_spec(str(path))
+    run = dlspec.fit(path, out=str(tmp_path / "run"), log=quiet, progress=False)
+    assert run.results["final"]["loss"] == run.results["final"]["loss"]  # trained through the last batch

@@ -203,6 +203,29 @@ def check_data_fits_model(spec, cfg, data) -> None:
         raise TrainError(f"model {cfg.model} has one output (a binary logit) but data "
                          f"{cfg.data.name} has {len(classes)} classes ({_few(classes)})", where,
                          hint=f"use linear({len(classes)}) with loss cross_entropy")
+    check_batchnorm_batches(plan, cfg, data)
+
+
+def check_batchnorm_batches(plan, cfg, data) -> None:
+    """batchnorm in training needs more than one value per channel in each batch. Where a sample holds one
+    per channel (a vector, or [C, 1, 1]), a last batch of a single sample (train samples % batch == 1) makes
+    torch fail mid-epoch; refused at the batchnorm's line before the first step."""
+    from ..planning.nodes import LayerNode, iter_nodes
+    train, batch = data.sizes.get("train", 0), cfg.data.batch
+    if not train or (train % batch != 1 and batch != 1):
+        return
+    for _, node, _ in iter_nodes(plan):
+        if not isinstance(node, LayerNode) or node.layer.name != "batchnorm":
+            continue
+        dims = node.in_shape.dims
+        if math.prod(dims) // dims[node.channel_axis] == 1:
+            fits = next((b for b in range(max(batch + 1, 2), train + 2) if train % b != 1), None)
+            change = (f"change batch so that {train} samples leave no batch of 1 (e.g. batch {fits}), or "
+                      if fits else "train on more than 1 sample, or ")
+            raise TrainError(f"batchnorm on {node.in_shape.labelled()} has one value per channel in each sample, "
+                             f"and the last batch of data {cfg.data.name} holds 1 sample ({train} train samples, "
+                             f"batch {batch}): torch cannot normalise over a single value in training", node.loc,
+                             hint=change + "use layernorm, which normalises each sample on its own")
 
 
 def check_table_fits(spec, cfg, train_name) -> None:
