@@ -7,7 +7,10 @@ which has nothing to tell apart); `check_task` runs once the data is loaded,
 before the first training
 step, and turns a loss or metric that cannot measure the data's task into an
 error at the setting's line (instead of 0.0000 every epoch or an internal
-error from inside torch).
+error from inside torch). Both refuse average=binary over more than two
+classes (the model's logits say so at compile, the data at fit), and
+`check_data_fits_model` refuses a batchnorm that a last batch of one sample
+would make torch fail on mid-epoch.
 """
 from __future__ import annotations
 
