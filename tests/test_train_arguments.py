@@ -122,3 +122,14 @@ def test_batchnorm_batches_that_torch_trains_on_are_accepted(tmp_path, rows, bat
     compile_spec(str(path))
     run = dlspec.fit(path, out=str(tmp_path / "run"), log=quiet, progress=False)
     assert run.results["final"]["loss"] == run.results["final"]["loss"]  # trained through the last batch
+
+
+@pytest.mark.parametrize("name", sorted(METRICS) + ["loss"])
+def test_plateau_auto_mode_follows_the_registered_direction(name):
+    import torch
+    from dlspec.train.schedules import SCHEDULES
+    plateau = SCHEDULES["plateau"]
+    args = {**{a.name: a.default for a in plateau.args}, "monitor": "val_" + name}
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    scheduler = plateau.build(optimizer, args, 1, 1)
+    assert scheduler.mode == ("max" if higher_is_better(name) else "min")
