@@ -165,7 +165,14 @@ def broadcast(a: tuple, b: tuple) -> Optional[tuple]:
 
 
 class ShapeProblem(Exception):
-    """Raised by a layer's shape rule; the planner adds the spec line and the incoming shape."""
+    """Raised by a layer's shape rule; the planner adds the spec line and the incoming shape.
+
+    `arg` names the argument at fault, so the error points at it rather than at the call.
+    """
+
+    def __init__(self, message: str, arg: Optional[str] = None):
+        super().__init__(message)
+        self.arg = arg
 
 
 def same_role(a: str, b: str) -> bool:

@@ -31,11 +31,16 @@ def test_accuracy_and_top_k(multiclass):
     assert feed(make("top_k", k=2), out, y) == pytest.approx(float(top2))
 
 
+AVERAGED = [a for a in METRICS["f1"].args[0].choices if a != "binary"]  # every multi-class average offered
+
+
+@pytest.mark.parametrize("average", AVERAGED)
 @pytest.mark.parametrize("name, fn", [("f1", f1_score), ("precision", precision_score), ("recall", recall_score)])
-def test_macro_scores_match_sklearn(multiclass, name, fn):
+def test_averaged_scores_match_sklearn(multiclass, name, fn, average):
     out, y = multiclass
-    expected = fn(y.numpy(), out.argmax(1).numpy(), average="macro", zero_division=0)
-    assert feed(make(name), out, y) == pytest.approx(expected)
+    out = out + torch.tensor([1.0, 0.0, 0.0, -0.5])  # unequal predictions per class: the averages differ
+    expected = fn(y.numpy(), out.argmax(1).numpy(), average=average, zero_division=0)
+    assert feed(make(name, average=average), out, y) == pytest.approx(expected)
 
 
 def test_single_binary_logit_and_multilabel():

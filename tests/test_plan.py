@@ -12,7 +12,7 @@ def plan(text):
     ("input image(1, 8, 8)\nconv(4, 9)", 2, "kernel 9 (padding 0, dilation 1) is larger than the 8x8 input"),
     ("input image(1, 8, 8)\nflatten\nconv(4, 3)", 3, "conv needs a channels-first input"),
     ("input image(1, 8, 8)\nlinear(3)", 2, "put flatten"),
-    ("input vector(6)\nbatchnorm -> groupnorm(4)", 2, "groupnorm(4) needs a channels-first input"),
+    ("input vector(6)\nbatchnorm -> groupnorm(4)", 2, "groupnorm needs a channels-first input"),
     ("input vector(6)\nembedding(4)", 2, "embedding needs integer token ids"),
     ("input tokens(6)\nembedding(4)", 2, "needs the vocabulary size"),
 ])
@@ -24,8 +24,22 @@ def test_shape_errors_name_the_layer_line_and_shapes(body, line, words):
 
 
 def test_add_of_different_shapes():
-    with pytest.raises(ShapeError, match=r"add of different shapes: \[C=4, H=6, W=6\] and \[C=1, H=8, W=8\]"):
+    with pytest.raises(ShapeError, match=r"add of y \[C=4, H=6, W=6\] and input \[C=1, H=8, W=8\]: "
+                                         r"H 6 against 8, W 6 against 8: sizes must be equal or 1"):
         plan("model M {\n input image(1, 8, 8)\n y = input -> conv(4, 3)\n add(y, input)\n}")
+
+
+@pytest.mark.parametrize("param, words", [
+    ("param s(8, 3, 1) = zeros", "add of y [C=8, H=4, W=4] and param s [8, 3, 1]: H 4 against 3: a param's sizes "
+                                 "must equal the tensor's or be 1"),
+    ("param s(8, 4, 4, 4) = zeros", "add of y [C=8, H=4, W=4] and param s [8, 4, 4, 4]: the param has more axes "
+                                    "than the 3 of each sample"),
+])
+def test_add_of_a_param_that_does_not_fit_names_it_and_the_axis(param, words):
+    with pytest.raises(ShapeError) as info:
+        plan("model M {\n input image(8, 4, 4)\n " + param + "\n y = input -> conv(8, 3, padding=1)\n add(y, s)\n}")
+    assert words in info.value.message and "(param" not in info.value.message
+    assert info.value.line == 5
 
 
 def test_graph_with_concat_and_mid_chain_merge():

@@ -121,7 +121,7 @@ def test_compile_reports_a_choice_that_breaks_a_merge_at_its_option(write_spec):
     with pytest.raises(DlspecError) as err:
         compile_spec(str(path))
     assert (err.value.line, err.value.column) == (1, 20)  # the 16
-    assert "with width = 16 the spec does not work: add of different shapes" in err.value.message
+    assert "with width = 16 the spec does not work: add of a [C=16, H=8, W=8] and b [C=32, H=8, W=8]: C 16 against 32" in err.value.message
     assert f"(at {path}:6:5)" in err.value.message and err.value.kind == "shape error"
     compile_spec(str(path), overrides={"width": "32"})  # fixed by --set: nothing left to search
 

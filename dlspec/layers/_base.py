@@ -34,14 +34,28 @@ def _spatial(shape: Shape, what: str, forced: int | None = None) -> int:
         want = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}[forced]
         raise ShapeProblem(f"{what} needs an input of shape {want}")
     if n not in (1, 2, 3):
-        raise ShapeProblem(f"{what} needs a channels-first input [C, L], [C, H, W] or [C, D, H, W]"
+        raise ShapeProblem(f"{what} needs a channels-first input {SPATIAL_LAYOUTS}"
                            + (" (it comes after flatten?)" if shape.rank == 1 else ""))
     return n
 
 
-def _window_dims(shape: Shape, n: int, kernel, stride, padding, dilation=1, ceil=False, what="layer"):
+# a sequence [T, F] is planned channels-first ([F, T]), so it counts as [C, L] along time
+SPATIAL_LAYOUTS = "[C, L], [C, H, W] or [C, D, H, W], or a sequence [T, F]"
+
+
+def _window_dims(shape: Shape, n: int, kernel, stride, padding, dilation=1, ceil=False, what="layer",
+                 pool=False):
+    """Output sizes of a sliding window (conv or pooling) along the `n` spatial axes of `shape`.
+
+    A pooling window (`pool`) may be padded by at most half its kernel, as torch's pooling insists.
+    """
     k, s = as_tuple(kernel, n), as_tuple(stride, n)
     p, d = as_tuple(padding, n), as_tuple(dilation, n)
+    if min(p) < 0:
+        raise ShapeProblem(f"padding must not be negative; received {_fmt(p)}", arg="padding")
+    if pool and any(pi > ki // 2 for pi, ki in zip(p, k)):
+        raise ShapeProblem(f"padding {_fmt(p)} is more than half the kernel {_fmt(k)}; a pooling window may be "
+                           f"padded by at most kernel // 2 ({_fmt(tuple(ki // 2 for ki in k))} here)", arg="padding")
     out = []
     for size, ki, si, pi, di in zip(shape.dims[1:], k, s, p, d):
         o = conv_out(size, ki, si, pi, di) if not ceil else -(-(size + 2 * pi - di * (ki - 1) - 1) // si) + 1

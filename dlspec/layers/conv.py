@@ -9,13 +9,14 @@ import math
 
 from ..schema.args import Arg, non_negative, positive
 from ..shapes import Shape, ShapeProblem, as_tuple, conv_transpose_out
-from ._base import _nn, _spatial, _window_dims, layer
+from ._base import _fmt, _nn, _spatial, _window_dims, layer
 
 _CONV_ARGS = (
     Arg("out", "int", check=positive, doc="output channels"),
     Arg("kernel", "ints", check=positive, doc="kernel size"),
     Arg("stride", "ints", 1, positive),
-    Arg("padding", "int_or_str", 0, doc="an int, a list, or same/valid"),
+    Arg("padding", "int_or_str", 0, lambda v: None if isinstance(v, str) else non_negative(v),
+        doc="an int, a list, or same/valid"),
     Arg("dilation", "ints", 1, positive),
     Arg("groups", "int", 1, positive),
     Arg("bias", "bool", True),
@@ -36,12 +37,37 @@ def _conv_infer(forced):
                 raise ShapeProblem(f"padding must be a number, same or valid; received {pad}")
             if pad == "same":
                 if as_tuple(a["stride"], n) != (1,) * n:
-                    raise ShapeProblem("padding=same needs stride 1")
+                    raise ShapeProblem("padding=same needs stride 1", arg="stride")
+                _check_padding_mode(shape, a, _same_padding(a, n))
                 return shape.with_dims((a["out"],) + shape.dims[1:])
             pad = 0
+        _check_padding_mode(shape, a, as_tuple(pad, n))
         dims = _window_dims(shape, n, a["kernel"], a["stride"], pad, a["dilation"], what="conv")
         return shape.with_dims([a["out"]] + dims)
     return infer
+
+
+def _same_padding(a: dict, n: int) -> tuple:
+    """The widest side of the padding torch adds for padding=same (the total is dilation * (kernel - 1))."""
+    total = [d * (k - 1) for k, d in zip(as_tuple(a["kernel"], n), as_tuple(a["dilation"], n))]
+    return tuple(t - t // 2 for t in total)
+
+
+# padding_mode -> (what torch allows of each side's padding against the input size, the rule in words)
+_MODE_RULES = {"reflect": (lambda pad, size: pad < size, "less than"),
+               "circular": (lambda pad, size: pad <= size, "at most")}
+
+
+def _check_padding_mode(shape: Shape, a: dict, pads: tuple) -> None:
+    """reflect mirrors inside the input and circular wraps around it once: both bound the padding by its size."""
+    rule = _MODE_RULES.get(a["padding_mode"])
+    if rule is None:
+        return
+    allowed, words = rule
+    for pad, size in zip(pads, shape.dims[1:]):
+        if not allowed(pad, size):
+            raise ShapeProblem(f"padding_mode={a['padding_mode']} needs a padding {words} the input size it pads; "
+                               f"padding {pad} against an axis of size {size}", arg="padding")
 
 
 def _conv_build(shape: Shape, a: dict):
@@ -76,6 +102,9 @@ def _conv_t_infer(shape: Shape, a: dict) -> Shape:
     n = _spatial(shape, "conv_transpose")
     k, s, p = as_tuple(a["kernel"], n), as_tuple(a["stride"], n), as_tuple(a["padding"], n)
     op, d = as_tuple(a["output_padding"], n), as_tuple(a["dilation"], n)
+    if any(o >= si and o >= di for o, si, di in zip(op, s, d)):
+        raise ShapeProblem(f"output_padding {_fmt(op)} must be smaller than the stride ({_fmt(s)}) or the "
+                           f"dilation ({_fmt(d)}) along each axis", arg="output_padding")
     dims = [conv_transpose_out(size, *args) for size, *args in zip(shape.dims[1:], k, s, p, op, d)]
     if min(dims) <= 0:
         raise ShapeProblem("conv_transpose: padding is too large for this input")

@@ -1,9 +1,11 @@
 """Normalisation: batchnorm, layernorm and groupnorm; the normalised features are inferred."""
 from __future__ import annotations
 
+import math
+
 from ..schema.args import Arg, positive
 from ..shapes import Shape, ShapeProblem
-from ._base import _need_features, _nn, layer
+from ._base import SPATIAL_LAYOUTS, _need_features, _nn, layer
 
 def _bn_build(shape: Shape, a: dict):
     n = {1: 1, 2: 1, 3: 2, 4: 3}.get(shape.rank)
@@ -46,9 +48,12 @@ layer("layernorm", (Arg("eps", "float", 1e-5, positive), Arg("affine", "bool", T
 
 def _gn_infer(shape: Shape, a: dict) -> Shape:
     _need_features(shape, "groupnorm")
-    if shape.rank < 2 or shape.dims[0] % a["groups"]:
-        raise ShapeProblem(f"groupnorm({a['groups']}) needs a channels-first input whose channels "
-                           f"divide into {a['groups']} groups")
+    if shape.rank < 2:
+        raise ShapeProblem(f"groupnorm needs a channels-first input {SPATIAL_LAYOUTS}; it does not take a "
+                           f"vector {shape} (layernorm normalises a vector's features)")
+    if shape.dims[0] % a["groups"]:
+        raise ShapeProblem(f"groupnorm({a['groups']}) needs channels that divide into {a['groups']} groups; "
+                           f"{shape.dims[0]} channels do not", arg="groups")
     return shape
 
 
@@ -64,6 +69,9 @@ def _in_infer(shape: Shape, a: dict) -> Shape:
     if shape.rank not in (2, 3, 4):
         raise ShapeProblem("instancenorm needs a channel axis and 1 to 3 spatial axes: [C, L], [C, H, W] "
                            "or [C, D, H, W] (or a sequence [T, F])")
+    if math.prod(shape.dims[1:]) == 1:  # torch refuses this in training, where its variance is undefined
+        raise ShapeProblem("instancenorm needs more than 1 spatial (or time) position per channel to normalise "
+                           "over; this input has 1")
     return shape
 
 

@@ -10,7 +10,7 @@ def _pool(kind: str):
         n = _spatial(shape, f"{kind}pool")
         stride = a["stride"] if a["stride"] is not None else a["kernel"]
         dims = _window_dims(shape, n, a["kernel"], stride, a["padding"], a.get("dilation", 1),
-                            a["ceil_mode"], what=f"{kind}pool")
+                            a["ceil_mode"], what=f"{kind}pool", pool=True)
         return shape.with_dims([shape.dims[0]] + dims)
 
     def build(shape: Shape, a: dict):

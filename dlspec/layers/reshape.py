@@ -7,7 +7,7 @@ import math
 
 from ..shapes import Shape, as_tuple, default_roles, parse_layout
 from ..shapes import ShapeProblem
-from ._base import _nn, layer
+from ._base import SPATIAL_LAYOUTS, _nn, layer
 from ..schema.args import Arg, positive
 
 
@@ -80,7 +80,7 @@ layer("permute", (Arg("dims", "ints"),), infer=_permute_infer, build=_permute_bu
 def _upsample_infer(shape: Shape, a: dict) -> Shape:
     n = shape.rank - 1
     if n not in (1, 2, 3) or shape.integer:
-        raise ShapeProblem("upsample needs a channels-first input [C, L], [C, H, W] or [C, D, H, W]")
+        raise ShapeProblem(f"upsample needs a channels-first input {SPATIAL_LAYOUTS}")
     if (a["scale"] is None) == (a["size"] is None):
         raise ShapeProblem("upsample needs exactly one of scale or size")
     if a["size"] is not None:
@@ -88,6 +88,10 @@ def _upsample_infer(shape: Shape, a: dict) -> Shape:
     sides = [d * a["scale"] for d in shape.dims[1:]]
     if any(not math.isfinite(side) or side > 2**31 for side in sides):
         raise ShapeProblem(f"upsample({a['scale']:g}) makes the input {shape} far too large")
+    if min(sides) < 1:
+        raise ShapeProblem(f"upsample({a['scale']:g}) shrinks a side of {min(shape.dims[1:])} to nothing; "
+                           f"scale must keep every side at least 1 (scale >= {1 / min(shape.dims[1:]):g} here)",
+                           arg="scale")
     return shape.with_dims((shape.dims[0],) + tuple(int(math.floor(side)) for side in sides))
 
 

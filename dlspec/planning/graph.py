@@ -170,8 +170,10 @@ class GraphBuilder:
             other = expanded_dims(s, base, where) if t else _param_dims(s.dims, len(dims))
             merged = broadcast(dims, other) if other is not None else None
             if merged is None or (i in self.params and merged != dims):
-                what = "param " + i if i in self.params else "shapes"
-                raise ShapeError(f"{call.callee} of different shapes: {base.labelled()} and {s.labelled()} ({what})",
+                first = next(name for name, shape in zip(inputs, shapes) if shape is base)
+                raise ShapeError(f"{call.callee} of {_shown(first, self.params)} {base.labelled()} and "
+                                 f"{_shown(i, self.params)} {s.labelled()}: "
+                                 + _mismatch(dims, other, base.roles, i in self.params),
                                  call.loc, hint="add and mul need equal (or broadcastable) shapes")
             dims = merged
         merged = Shape(tuple(dims), roles=base.roles)
@@ -179,6 +181,29 @@ class GraphBuilder:
             _warn_spread(call, inputs, shapes, placed, merged)
         expand = tuple(_inserted_axes(where, base.rank) if t else () for where, t in zip(placed, tensor))
         return merged, 1, expand if any(expand) else ()
+
+
+def _shown(name: str, params) -> str:
+    """An operand as the user wrote it: a bound name, input, param s, or 'a chain' for an unnamed one."""
+    if name in params:
+        return f"param {name}"
+    return "a chain" if name.startswith(TEMP_PREFIX) else name
+
+
+def _mismatch(dims: tuple, other: Optional[tuple], roles: Optional[tuple], param: bool) -> str:
+    """Why two operands do not broadcast, axis by axis (right-aligned, as torch lines them up)."""
+    if other is None:
+        return f"the param has more axes than the {len(dims)} of each sample (a leading 1 may stand for the batch)"
+    reasons = []
+    for j in range(1, len(other) + 1):
+        mine, theirs = dims[-j], other[-j]
+        axis = roles[-j] if roles else f"axis {len(dims) - j + 1}"
+        if mine != theirs and (1 not in (mine, theirs) or param and mine == 1):
+            reasons.append(f"{axis} {mine} against {theirs}")
+    if param:
+        return (", ".join(reversed(reasons)) + ": a param's sizes must equal the tensor's or be 1 "
+                "(a param spreads over the tensor; it cannot widen it)")
+    return ", ".join(reversed(reasons)) + ": sizes must be equal or 1"
 
 
 def _param_dims(dims: tuple, rank: int) -> Optional[tuple]:

@@ -36,6 +36,16 @@ def _shape_error(what: str, problem: str, shape: Shape, loc: Loc) -> ShapeError:
     return ShapeError(f"{prefix}{problem}{suffix}", loc)
 
 
+def _arg_loc(layer: LayerDef, locs: dict, arg: Optional[str], call: Loc) -> Loc:
+    """Where the argument `arg` is written (by name or by position), else the call."""
+    if arg is None:
+        return call
+    if arg in locs:
+        return locs[arg]
+    position = next((i for i, spec in enumerate(layer.args) if spec.name == arg), None)
+    return locs.get(position, call)
+
+
 class Planner:
     """Expands the models of a program into plan trees with inferred shapes."""
 
@@ -187,11 +197,14 @@ class Planner:
         try:
             out, channel_axis = infer_with_roles(layer, callee, shape, bound)
         except ShapeProblem as problem:
-            raise _shape_error(callee, str(problem), shape, target.loc) from None
+            raise _shape_error(callee, str(problem), shape, _arg_loc(layer, locs, problem.arg, target.loc)) from None
         except DlspecError as exc:
             if exc.loc is None:
                 exc.loc = target.loc
             raise
+        if any(size <= 0 for size in out.dims):  # torch fails on an empty tensor with no line to point at
+            raise _shape_error(callee, f"its output would have shape {out.labelled()}; every size must be at least 1",
+                               shape, target.loc)
         base = layer.name.split(".")[-1].lower() if layer.source in ("torch", "torchvision") else layer.name
         return LayerNode(namer.take(base, step.label, step.loc), layer, bound, shape, out, target.loc, channel_axis)
 

@@ -11,7 +11,7 @@ from typing import Optional
 
 from ..schema import settings as S
 from ..data.config import DataConfig, read_data
-from ..errors import DlspecError, Loc, TrainError, UnknownNameError, did_you_mean
+from ..errors import DlspecError, Loc, TrainError, UnknownNameError, did_you_mean, warn
 from ..schema.args import Arg, non_negative, positive
 from ..language.resolve import resolve_path
 from .losses import LOSSES, check_soft_targets, loss_task
@@ -21,7 +21,7 @@ from .components import bind
 from .devices import device_setting_check
 from .fit_checks import check_model_end
 from .loggers import check_log
-from .metrics import check_metrics, metric_for_column, metric_name
+from .metrics import check_metrics, higher_is_better, metric_for_column, metric_name
 
 _MODE = Arg("mode", "str", "auto", choices=("auto", "min", "max"))
 _EARLY = (Arg("monitor", "str", "val_loss"), Arg("patience", "int", 5, non_negative), _MODE,
@@ -272,13 +272,32 @@ def _check_monitor(cfg: TrainConfig, key: str, monitor: str) -> None:
                           hint=f"add a val part (split train=0.7 val=0.15 test=0.15) or monitor={monitor[4:]}")
 
 
+def _check_mode(cfg: TrainConfig, key: str, monitor: str, mode: str) -> None:
+    """A warning (not an error) when mode=min|max runs against the direction the registry knows for the
+    monitored column: mode stays the way to overrule a plugin metric that declares its direction wrongly,
+    but written by mistake it would keep the worst epoch's weights or stop on the best ones."""
+    base = monitor[4:] if monitor.startswith("val_") else monitor
+    if mode == "auto" or (base != "loss" and metric_for_column(base) is None):
+        return  # a column whose direction nothing declares: mode is the only word on it
+    better = "higher" if higher_is_better(monitor) else "lower"
+    if (mode == "max") != (better == "higher"):
+        effect = {"checkpoint": "best.ckpt would keep the worst epoch's weights",
+                  "early_stop": f"training would stop while {monitor} improves",
+                  "schedule": f"the learning rate would drop while {monitor} improves"}[key]
+        warn(f"{key} monitors '{monitor}' with mode={mode}, but {better} {monitor} is better: {effect}",
+             cfg.locs.get(key), hint=f"mode=auto follows the metric's direction (here "
+                                     f"{'max' if better == 'higher' else 'min'})")
+
+
 def _check_links(cfg: TrainConfig, spec) -> None:
     for key in ("early_stop", "checkpoint"):
         monitor = (getattr(cfg, key) or {}).get("monitor")
         if monitor:
             _check_monitor(cfg, key, monitor)
+            _check_mode(cfg, key, monitor, getattr(cfg, key).get("mode", "auto"))
     if cfg.schedule and cfg.schedule[0].name == "plateau":  # else it would step on the training loss, unsaid
         _check_monitor(cfg, "schedule", cfg.schedule[1]["monitor"])
+        _check_mode(cfg, "schedule", cfg.schedule[1]["monitor"], cfg.schedule[1]["mode"])
     from ..planning.nodes import iter_nodes
     labels = [q for q, _, _ in iter_nodes(spec.plan(cfg.model))]
     lr_for = cfg.optimizer[1].get("lr_for") or {}

@@ -7,7 +7,10 @@ which has nothing to tell apart); `check_task` runs once the data is loaded,
 before the first training
 step, and turns a loss or metric that cannot measure the data's task into an
 error at the setting's line (instead of 0.0000 every epoch or an internal
-error from inside torch).
+error from inside torch). Both refuse average=binary over more than two
+classes (the model's logits say so at compile, the data at fit), and
+`check_data_fits_model` refuses a batchnorm that a last batch of one sample
+would make torch fail on mid-epoch.
 """
 from __future__ import annotations
 
@@ -64,6 +67,10 @@ def check_model_end(cfg, plan) -> None:
     class loss over one output is an error (a default loss waits for the data: it may become mse)."""
     if "loss" in cfg.locs:
         check_class_outputs(cfg, plan)
+    if "loss" in cfg.locs and cfg.loss[0].target == "class":  # a default loss may yet become mse
+        dims = plan.out_shape.dims
+        if len(dims) == 1:
+            check_binary_average(cfg, dims[0], f"model {cfg.model} gives {dims[0]} class logits per sample")
     last = last_layer(plan)
     if last is None:
         return
@@ -126,6 +133,9 @@ def check_task(cfg, data, plan, model_loc=None) -> None:
             fitting = ", ".join(metrics_for(task))
             raise TrainError(f"metric '{metric.name}' measures {metric.task}, but data {cfg.data.name} is a "
                              f"{task} task{why}", step.loc, hint=f"metrics for {task}: {fitting}")
+    if task == "classification" and data.classes and loss.target == "class":
+        listed = why[2:-1] if why.startswith(" (") else f"{len(data.classes)} classes"  # "5 classes: a, b, ..."
+        check_binary_average(cfg, len(data.classes), f"data {cfg.data.name} has {listed}")
     where_model = model_loc or cfg.locs.get("model", cfg.loc)
     if implied == "regression":
         _check_output_width(cfg, data, plan, where_model)
@@ -135,6 +145,19 @@ def check_task(cfg, data, plan, model_loc=None) -> None:
                          f"{len(data.classes)} classes{why}", where_model,
                          hint=f"end the model with linear({len(data.classes)}) (one logit per class) or linear(1) "
                               "for two classes")
+
+
+def check_binary_average(cfg, classes: int, reason: str) -> None:
+    """average=binary scores the positive class of a two-class problem; over more classes it would
+    quietly report the macro average instead: an error at the metric's argument."""
+    if classes <= 2:
+        return
+    for metric, args, step in cfg.metrics:
+        if args.get("average") == "binary":
+            raise TrainError(f"metric {metric.name}: average=binary scores the positive class of two classes, but "
+                             f"{reason}", step.arg_locs.get("average", step.loc),
+                             hint=f"for {classes} classes use average=macro (each class counts the same), micro "
+                                  "(each sample counts the same) or weighted (each class by its samples)")
 
 
 def _why(cfg, data) -> str:
@@ -183,6 +206,29 @@ def check_data_fits_model(spec, cfg, data) -> None:
         raise TrainError(f"model {cfg.model} has one output (a binary logit) but data "
                          f"{cfg.data.name} has {len(classes)} classes ({_few(classes)})", where,
                          hint=f"use linear({len(classes)}) with loss cross_entropy")
+    check_batchnorm_batches(plan, cfg, data)
+
+
+def check_batchnorm_batches(plan, cfg, data) -> None:
+    """batchnorm in training needs more than one value per channel in each batch. Where a sample holds one
+    per channel (a vector, or [C, 1, 1]), a last batch of a single sample (train samples % batch == 1) makes
+    torch fail mid-epoch; refused at the batchnorm's line before the first step."""
+    from ..planning.nodes import LayerNode, iter_nodes
+    train, batch = data.sizes.get("train", 0), cfg.data.batch
+    if not train or (train % batch != 1 and batch != 1):
+        return
+    for _, node, _ in iter_nodes(plan):
+        if not isinstance(node, LayerNode) or node.layer.name != "batchnorm":
+            continue
+        dims = node.in_shape.dims
+        if math.prod(dims) // dims[node.channel_axis] == 1:
+            fits = next((b for b in range(max(batch + 1, 2), train + 2) if train % b != 1), None)
+            change = (f"change batch so that {train} samples leave no batch of 1 (e.g. batch {fits}), or "
+                      if fits else "train on more than 1 sample, or ")
+            raise TrainError(f"batchnorm on {node.in_shape.labelled()} has one value per channel in each sample, "
+                             f"and the last batch of data {cfg.data.name} holds 1 sample ({train} train samples, "
+                             f"batch {batch}): torch cannot normalise over a single value in training", node.loc,
+                             hint=change + "use layernorm, which normalises each sample on its own")
 
 
 def check_table_fits(spec, cfg, train_name) -> None:

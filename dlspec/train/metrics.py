@@ -137,18 +137,27 @@ class Confusion(Metric):
                  "f1": 2 * precision * recall / (precision + recall).clamp_min(1e-12)}[self.kind]
         if self.average == "binary" and len(value) == 2:
             return float(value[1])
-        present = m.sum(1) > 0
+        if self.average == "micro":  # pooled counts: every prediction counts once (equals accuracy)
+            return float(tp.sum() / m.sum().clamp_min(1))
+        support = m.sum(1)
+        if self.average == "weighted":
+            return float((value * support).sum() / support.sum()) if support.sum() > 0 else 0.0
+        present = support > 0
         return float(value[present].mean()) if present.any() else 0.0
 
 
-_AVG = Arg("average", "str", "macro", choices=("macro", "binary"))
+# binary scores the positive class of two; the others average over classes (check_binary_average refuses
+# binary with more than two classes, where it would silently be macro)
+AVERAGES = ("macro", "binary", "micro", "weighted")
+_AVG = Arg("average", "str", "macro", choices=AVERAGES)
 _C, _R = "classification", "regression"
 register_metric(MetricDef("accuracy", (), lambda a: Accuracy(), "Share of correct predictions.", task=_C))
 register_metric(MetricDef("top_k", (Arg("k", "int", 5, positive),), lambda a: TopK(a["k"]),
                           "Share of samples whose class is among the k highest logits: top_k(k=5).", task=_C))
 for _kind in ("f1", "precision", "recall"):
     register_metric(MetricDef(_kind, (_AVG,), (lambda k: lambda a: Confusion(k, a["average"]))(_kind),
-                              f"{_kind} score, macro-averaged over classes (average=binary: the positive class).",
+                              f"{_kind} score, macro-averaged over classes (average=binary: the positive class of two; "
+                              "micro: pooled over samples; weighted: by each class's samples).",
                               task=_C))
 register_metric(MetricDef("mae", (), lambda a: ErrorMetric(False), "Mean absolute error.", higher_is_better=False,
                           task=_R))

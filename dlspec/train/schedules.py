@@ -60,8 +60,9 @@ def _onecycle(optimizer, a, epochs, steps_per_epoch):
 
 def _plateau(optimizer, a, epochs, steps_per_epoch):
     import torch.optim.lr_scheduler as sched
+    from .metrics import higher_is_better  # auto: the direction the metric registry declares, as for early_stop
     return sched.ReduceLROnPlateau(optimizer, mode=a["mode"] if a["mode"] != "auto" else (
-        "min" if "loss" in a["monitor"] or a["monitor"].endswith(("mae", "mse")) else "max"),
+        "max" if higher_is_better(a["monitor"]) else "min"),
         factor=a["factor"], patience=a["patience"])
 
 
