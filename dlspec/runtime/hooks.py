@@ -43,7 +43,7 @@ class ChannelsFirst:
         new = steps_after(self.rule, lengths, steps, output.shape[1])
         if self.rule[0] == "global" and not self.rule[1]:  # the mean over T steps, zeros at pads: over L
             output = output * (steps / lengths.to(output.dtype))[:, None, None]
-        self.context.by_steps[output.shape[1]] = new
+        self.context.by_steps[int(output.shape[1])] = new
         return output.masked_fill(~_real_steps(new, output.shape[1]).unsqueeze(2), 0.0)
 
     def attach(self, module):

@@ -45,12 +45,12 @@ class SequenceContext:
         tokens = inputs[0]
         positions = torch.arange(1, tokens.shape[1] + 1, device=tokens.device)
         self.lengths = ((tokens != 0).long() * positions).amax(1).clamp_min(1)
-        self.by_steps = {tokens.shape[1]: self.lengths}
+        self.by_steps = {int(tokens.shape[1]): self.lengths}  # int: a traced size is a tensor
         return None
 
     def lengths_for(self, x: torch.Tensor) -> Optional[torch.Tensor]:
         """The real lengths of the [B, T, ...] batch x (by its number of steps T), or None."""
-        lengths = self.by_steps.get(x.shape[1])
+        lengths = self.by_steps.get(int(x.shape[1]))
         if lengths is None or lengths.shape[0] != x.shape[0]:
             return None
         return lengths
