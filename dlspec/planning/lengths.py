@@ -92,16 +92,17 @@ def _flow(node, state):
         if op.kind == "module":
             states[op.target] = _flow(children[op.module], lost)
         elif op.kind in MERGES:
-            states[op.target] = lost or _concat_in_time(op, node.shapes.get(op.target))
+            states[op.target] = lost or _concat_in_time(op, node.shapes)
         else:
             states[op.target] = lost
     return states.get(node.output)
 
 
-def _concat_in_time(op, shape: Optional[Shape]):
+def _concat_in_time(op, shapes: dict):
     """Sequences joined along time put the first one's pads in the middle: no lengths after that."""
+    shape, first = shapes.get(op.target), shapes.get(op.inputs[0])
     if op.kind == "concat" and shape is not None and _time_axis(shape) == op.dim - 1:
-        return _Lost(op.loc, "concat", None, shape.dims[op.dim - 1])
+        return _Lost(op.loc, "concat", first.dims[op.dim - 1] if first is not None else None, shape.dims[op.dim - 1])
     return None
 
 
@@ -112,8 +113,9 @@ def _time_axis(shape: Shape) -> Optional[int]:
 def _through_layer(node: LayerNode, state):
     if node.layer.name in LENGTH_AWARE and state is not None:
         raise DlspecError(
-            f"{state.name} changes the number of time steps ({_steps(state.before)} -> {_steps(state.after)}) "
-            f"in a way that does not say which of them are padding, so {node.layer.name} after it "
+            f"{state.name} {'moves' if state.before == state.after else 'changes'} the time axis "
+            f"({_steps(state.before)} -> {_steps(state.after)}) "
+            f"in a way that does not say which of the new steps are padding, so {node.layer.name} after it "
             f"(line {node.loc.line if node.loc else '?'}) cannot leave out the pads of the token input",
             state.loc, hint="put the step that reads the sequence lengths before it, or change the steps with "
                             "conv, maxpool, avgpool, upsample or global pooling, whose lengths dlspec follows")
