@@ -30,7 +30,7 @@ class ChannelsFirst:
         self.pending = None
         if lengths is not None:
             self.pending = (lengths, x.shape[1])
-            fill = float("-inf") if self.rule[-1] is True else 0.0
+            fill = float("-inf") if self.rule[0] != "scale" and self.rule[-1] else 0.0  # a max pooling's pads
             x = x.masked_fill(~_real_steps(lengths, x.shape[1]).unsqueeze(2), fill)
         return (x.movedim(self.axis + 1, 1),) + tuple(inputs[1:])
 
