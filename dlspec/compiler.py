@@ -15,6 +15,8 @@ from torch import nn
 from .errors import DlspecError, PluginError
 from .runtime.graph import GraphModule
 from .runtime.hooks import ChannelsFirst
+from .runtime.recurrent import current_context
+from .planning.lengths import time_rule
 from .planning.memory import check_activations
 from .planning.nodes import BodyNode, LayerNode, ParamNode, iter_nodes
 from .shapes import Shape
@@ -88,7 +90,8 @@ def _build_layer(node: LayerNode) -> nn.Module:
         _check_declared_shape(module, node, shape)
         _guard_forward(module, node)
     if node.channel_axis:
-        ChannelsFirst(node.channel_axis).attach(module)
+        rule = time_rule(node)
+        ChannelsFirst(node.channel_axis, rule, current_context() if rule else None).attach(module)
     return module
 
 

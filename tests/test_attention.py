@@ -156,7 +156,7 @@ def test_padded_steps_come_out_zero_and_real_steps_see_no_pad():
     tokens = torch.tensor([[3, 5, 0, 0, 0, 0], [3, 5, 9, 9, 9, 0]])
     with torch.no_grad():
         out = model(tokens)
-        model[1].context.lengths = None  # the two real steps alone, through the layer itself: nothing to mask
+        model[1].context.by_steps = {}  # the two real steps alone, through the layer itself: nothing to mask
         alone = model[1](model[0](tokens[:1, :2]))
     assert torch.equal(out[0, 2:], torch.zeros(4, 4)) and torch.equal(out[1, 5:], torch.zeros(1, 4))
     assert torch.allclose(out[0, :2], alone[0], atol=1e-5)

@@ -130,3 +130,45 @@ def test_every_sequence_head_exports_to_onnx_ignoring_padding(body, tmp_path):
         expected = model(tokens)
     np.testing.assert_allclose(OnnxModel(path)(tokens).numpy(), expected.numpy(), atol=1e-5, rtol=1e-5)
     np.testing.assert_allclose(OnnxModel(path)(tokens[:1]).numpy(), expected[:1].numpy(), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("body", [
+    "embedding(8) -> positional(8) -> transformer_encoder(2, 2, ff=16, dropout=0) -> mean_time",
+    "embedding(8, padding_idx=0) -> attention(2) -> last",
+    "embedding(8) -> attention(4) -> max_time",
+])
+def test_attention_exports_to_onnx_masking_pads_exactly(body, tmp_path):
+    from dlspec.runs.export import example_input
+    from dlspec.runs.export_onnx import onnx_files
+    torch.manual_seed(0)
+    spec = dlspec.loads(f"model M {{\n input tokens(8, vocab=30)\n {body}\n linear(2)\n}}")
+    plan, model = spec.plan(), spec.build().eval()
+    path, files = onnx_files(model, example_input(plan), str(tmp_path))
+    for name, data in files.items():
+        with open(name, "wb") as f:
+            f.write(data)
+    tokens = torch.tensor([[4, 9, 2, 0, 0, 0, 0, 0], list(range(1, 9)), [7] + [0] * 7, [5, 6, 7, 8, 9, 0, 0, 0]])
+    exported = OnnxModel(path)
+    with torch.no_grad():
+        expected = model(tokens)
+    np.testing.assert_allclose(exported(tokens).numpy(), expected.numpy(), atol=1e-5, rtol=1e-5)
+    for row in range(tokens.shape[0]):  # each sentence alone: the pads of the others change nothing
+        np.testing.assert_allclose(exported(tokens[row:row + 1]).numpy(), expected[row:row + 1].numpy(),
+                                   atol=1e-5, rtol=1e-5)
+    fully_real = tokens[1:2]  # a batch with no pad at all takes the same path
+    with torch.no_grad():
+        np.testing.assert_allclose(exported(fully_real).numpy(), model(fully_real).numpy(), atol=1e-5, rtol=1e-5)
+
+
+def test_an_export_failure_names_the_exporters_reason_not_its_step():
+    from dlspec.runs.export_onnx import _export
+
+    class Branching(torch.nn.Module):
+        def forward(self, x):
+            return x * 2 if bool((x > 3).any()) else x
+
+    with pytest.raises(DlspecError) as info:
+        _export(Branching(), torch.tensor([[1.0, 5.0]]), "unused.onnx")
+    message = info.value.message
+    assert message.startswith("the model could not be exported to ONNX: ")
+    assert "data-dependent" in message and "step 1/3" not in message and "Next steps" not in message

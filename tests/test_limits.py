@@ -349,6 +349,25 @@ def test_merging_tensors_of_different_ranks_lines_samples_up_by_role_at_every_ba
     assert (shift[0, :-1] - 1.0).abs().max() < 1e-6  # steps before the last: the lstm has not seen it yet
 
 
+@pytest.mark.parametrize("step, layers", [("attention(2)", 1), ("transformer_encoder(3, 2, ff=16)", 3)])
+def test_attention_weights_count_towards_activation_memory(step, layers):
+    from dlspec.planning.memory import activation_bytes
+    text = f"model M {{\n input tokens(50, vocab=30)\n embedding(8) -> {step} -> mean_time\n}}\n"
+    need = activation_bytes(dlspec.loads(text, "m.dlspec").plan())
+    outputs = 8 * 50 + 4 * (50 * 8 * 2 + 8)  # ids, embedding, attention, mean_time
+    assert need == outputs + layers * 2 * 50 * 50 * 4  # heads x T x T floats per layer
+
+
+@pytest.mark.parametrize("step", ["attention(2)", "transformer_encoder(1, 2)"])
+def test_attention_over_a_huge_sequence_is_refused_at_its_line(step):
+    text = f"model M {{\n input tokens(100000, vocab=30)\n embedding(8)\n {step}\n mean_time\n}}\n"
+    with pytest.raises(DlspecError) as info:
+        build(text)
+    assert "one sample's activations need" in info.value.message
+    assert "the attention weights of" in info.value.message
+    assert "(heads x T x T per layer) alone take 74.5 GiB" in info.value.message and info.value.line == 4
+
+
 def test_compile_show_reports_one_samples_activation_memory():
     from dlspec.summary import format_table, model_summary
     text = "model M {\n input image(1, 64, 64)\n conv(8, 3, padding=1)\n maxpool(4)\n flatten -> linear(2)\n}\n"

@@ -88,7 +88,7 @@ def test_the_export_path_gives_what_packing_gives(kind, layers, bidirectional, m
         layer = recurrent.Recurrent(kind, 5, 4, layers, bidirectional, 0.3).eval()
     x = torch.randn(5, 7, 5)
     for lengths in (torch.tensor([7, 3, 1, 5, 2]), torch.full((5,), 7)):
-        context.lengths = lengths
+        context.by_steps = {7: lengths}  # the lengths of a 7-step batch
         with torch.no_grad():
             packed, packed_hidden = layer(x), context.hidden
             monkeypatch.setattr(recurrent, "_exporting", lambda: True)

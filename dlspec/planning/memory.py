@@ -1,7 +1,9 @@
 """Activation memory of one sample: a plan tree in, its estimate out (or a located error when it cannot fit).
 
 Training keeps every layer's output for the backward pass, so one sample needs
-at least the sum of the outputs' sizes. A shape that no machine can hold (a
+at least the sum of the outputs' sizes, and every attention layer its weights
+too (heads x T x T per sample, which grows with the square of the sequence:
+tokens(100000) -> attention holds 10^10 floats per head). A shape that no machine can hold (a
 padding of 2**32 makes a conv's output [4, 8589934600, 8589934600]) plans
 without complaint, since shapes are only numbers; this estimate refuses it at
 the line of its largest output before anything is built or run. Pure Python:
@@ -32,11 +34,25 @@ def outputs(plan: BodyNode) -> Iterator[tuple]:
     for _, node, _ in iter_nodes(plan):
         if isinstance(node, LayerNode):
             yield _bytes(node.out_shape), node.out_shape, node.name, node.loc
+            weights = attention_weight_bytes(node)
+            if weights:
+                yield weights, None, f"the attention weights of {node.name} (heads x T x T per layer)", node.loc
     for body in bodies:
         for op in body.ops:
             if op.kind in MERGES:
                 shape = body.shapes[op.target]
                 yield _bytes(shape), shape, op.kind, op.loc
+
+
+def attention_weight_bytes(node: LayerNode) -> int:
+    """Bytes of the attention weights a self-attention layer keeps for backward: heads x T x T floats per
+    sample for each of its layers (attention: one; transformer_encoder: `layers`)."""
+    if node.layer.name not in ("attention", "transformer_encoder") or node.in_shape.rank != 2:
+        return 0
+    steps = node.in_shape.dims[0]
+    if not isinstance(steps, int):
+        return 0
+    return node.args.get("layers", 1) * node.args["heads"] * steps * steps * FLOAT_BYTES
 
 
 def activation_bytes(plan: BodyNode) -> int:
@@ -51,8 +67,9 @@ def check_activations(plan: BodyNode, limit: int) -> None:
     if total <= limit:
         return
     size, shape, what, loc = max(parts, key=lambda part: part[0])
+    largest = f"the output of {what}, {shape}, alone takes" if shape is not None else f"{what} alone take"
     raise DlspecError(f"one sample's activations need {_gib(total)} GiB, more than the {_gib(limit)} GiB this "
-                      f"machine has; the output of {what}, {shape}, alone takes {_gib(size)} GiB", loc,
+                      f"machine has; {largest} {_gib(size)} GiB", loc,
                       hint="check the sizes on this line (a huge padding, stride or upsampling factor)")
 
 

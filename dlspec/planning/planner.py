@@ -19,6 +19,7 @@ from ..language.resolve import CallValue, Env, Program, resolve_path
 from ..schema.args import REQUIRED, Arg, Symbol, bind_args
 from ..shapes import Shape, ShapeProblem
 from .graph import GraphBuilder, warn_unreachable
+from .lengths import check_lengths
 from .inputs import category_embedding, input_shape, with_first_layer
 from .naming import Namer
 from .roles import infer_with_roles
@@ -72,8 +73,11 @@ class Planner:
         self._layers, self._model = 0, name
         embed = category_embedding(statements[0], env, shape, self.categories)
         if embed is None:
-            return self._body(body, env, shape, name, None, decl.loc, ())
-        return with_first_layer(self._body(body, env, embed.out_shape, name, None, decl.loc, ()), embed)
+            plan = self._body(body, env, shape, name, None, decl.loc, ())
+        else:
+            plan = with_first_layer(self._body(body, env, embed.out_shape, name, None, decl.loc, ()), embed)
+        check_lengths(plan)
+        return plan
 
     # ---- bodies ----
 

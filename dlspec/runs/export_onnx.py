@@ -58,11 +58,29 @@ def _export(model, example: torch.Tensor, path: str) -> None:
                               dynamo=True, dynamic_shapes=({0: batch},), verbose=False,
                               external_data=size > _ONE_FILE_LIMIT)
     except Exception as exc:  # an operation the exporter does not know, in a plugin layer say
-        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-        raise DlspecError(f"the model could not be exported to ONNX: {first}",
+        raise DlspecError(f"the model could not be exported to ONNX: {exporter_reason(exc)}",
                           hint="--format torchscript or --format python export every dlspec model") from None
     check_onnx(model, path, example)
     return path
+
+
+_EXPORTER_STEPS = ("Failed to export the model", "This is step", "Next steps", "Refer to", "Please ", "##",
+                   "For more information", "Traceback", "File ", "torch.onnx", "The exported program")
+
+
+def exporter_reason(exc: BaseException) -> str:
+    """The line of an export failure that says what went wrong: torch.onnx wraps the real error (the
+    torch.export one, kept as its cause) in a message whose first lines only say which step failed."""
+    causes = []
+    while exc is not None and len(causes) < 8:
+        causes.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    for cause in reversed(causes):  # the innermost error says most
+        for line in str(cause).splitlines():
+            text = line.strip()
+            if text and not text.startswith(_EXPORTER_STEPS) and not text.startswith("- "):
+                return text[:300]
+    return type(causes[0]).__name__ if causes else "unknown error"
 
 
 def check_onnx(model, path: str, example: torch.Tensor) -> None:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import DlspecError
+from ..planning.lengths import time_rule
 from ..planning.nodes import TEMP_PREFIX, BodyNode, LayerNode
 from ..runtime.units import OriginalUnits
 
@@ -66,8 +67,9 @@ class PythonWriter:
                 lines.append("    model.register_forward_pre_hook(context.measure_lengths)")
         else:
             lines.append(f"    model = {_indent(root, 4)}")
-        for path, axis in self.time_major:
-            lines.append(f"    ChannelsFirst({axis}).attach(model.get_submodule({path!r}))")
+        for path, axis, rule in self.time_major:
+            carried = f", {rule!r}, context" if rule else ""  # the padding lengths through a change of steps
+            lines.append(f"    ChannelsFirst({axis}{carried}).attach(model.get_submodule({path!r}))")
         for path in self.first_output:
             lines.append(f"    model.get_submodule({path!r}).register_forward_hook(first_output)")
         lines += ["    if weights is not None:",
@@ -83,7 +85,9 @@ class PythonWriter:
     def expr(self, node, module: nn.Module, path: str, depth: int = 0, top: bool = False) -> str:
         if isinstance(node, LayerNode):
             if node.channel_axis:
-                self.time_major.append((path, node.channel_axis))
+                rule = time_rule(node) if self.plan.in_shape.integer else None
+                self.needs_sequences = self.needs_sequences or rule is not None
+                self.time_major.append((path, node.channel_axis, rule))
             if node.layer.passthrough:
                 self.first_output.append(path)
             return self._layer(node, module)

@@ -6,6 +6,10 @@ runtime/recurrent.py holds each sequence's real length (pads on the right).
 Attention then masks the padded keys, so no real step ever looks at a pad, and
 the outputs at padded steps are zero (as a packed recurrent layer gives): the
 same sentence alone or padded in a batch gives the same output.
+
+While torch.export or torch.onnx trace a model, the mask is always made (no
+data-dependent branch on whether anything is padded): a mask with no pad in it
+masks nothing, so the traced model gives the same outputs.
 """
 from __future__ import annotations
 
@@ -15,12 +19,15 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .recurrent import _lengths, current_context
+from .recurrent import _exporting, _lengths, current_context
 
 
 def padding_mask(lengths: Optional[torch.Tensor], x: torch.Tensor) -> Optional[torch.Tensor]:
-    """[B, T] True at padded steps (torch's key_padding_mask convention), or None when nothing is padded."""
-    if lengths is None or not bool((lengths < x.shape[1]).any()):
+    """[B, T] True at padded steps (torch's key_padding_mask convention), or None when nothing is padded
+    (while exporting, a mask whenever lengths are known: the exporter cannot record the branch)."""
+    if lengths is None:
+        return None
+    if not _exporting() and not bool((lengths < x.shape[1]).any()):
         return None
     return torch.arange(x.shape[1], device=x.device)[None, :] >= lengths[:, None]
 

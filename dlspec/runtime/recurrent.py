@@ -3,9 +3,14 @@ cell unrolling, and the time selectors (last, hidden, mean_time, max_time).
 
 Padding: for a model whose input is token ids, a forward pre-hook measures
 each sequence's real length (id 0 is padding, sequences are padded on the
-right) into a `SequenceContext` shared by the layers of that model. Recurrent
-layers then pack the batch, so padding never changes a prediction, and the
-selectors look only at real steps.
+right) into a `SequenceContext` shared by the layers of that model, keyed by
+the number of steps. A layer that changes the number of steps (a conv or a
+pooling along time: runtime/hooks.py's ChannelsFirst) adds the lengths of its
+output under its own number of steps (planning/lengths.py says how), so each
+layer reads the lengths of the steps it gets. Recurrent layers then pack the
+batch, so padding never changes a prediction, and the selectors look only at
+real steps. (Two branches of one graph that bring the sequence to the same
+number of steps by different layers share the lengths of the one run last.)
 
 While torch.export or torch.onnx trace a model, a data-dependent Python branch
 cannot be recorded, and packing cannot be exported: recurrent layers then run
@@ -31,7 +36,8 @@ class SequenceContext:
     """Per-model state shared by its sequence layers: lengths of the current batch, last hidden state."""
 
     def __init__(self):
-        self.lengths: Optional[torch.Tensor] = None
+        self.lengths: Optional[torch.Tensor] = None  # of the token input
+        self.by_steps: dict = {}  # number of time steps -> lengths of a sequence with that many steps
         self.hidden: Optional[torch.Tensor] = None
         self.users = 0
 
@@ -39,7 +45,15 @@ class SequenceContext:
         tokens = inputs[0]
         positions = torch.arange(1, tokens.shape[1] + 1, device=tokens.device)
         self.lengths = ((tokens != 0).long() * positions).amax(1).clamp_min(1)
+        self.by_steps = {int(tokens.shape[1]): self.lengths}  # int: a traced size is a tensor
         return None
+
+    def lengths_for(self, x: torch.Tensor) -> Optional[torch.Tensor]:
+        """The real lengths of the [B, T, ...] batch x (by its number of steps T), or None."""
+        lengths = self.by_steps.get(int(x.shape[1]))
+        if lengths is None or lengths.shape[0] != x.shape[0]:
+            return None
+        return lengths
 
 
 @contextlib.contextmanager
@@ -58,10 +72,7 @@ def current_context() -> SequenceContext:
 
 
 def _lengths(context: SequenceContext, x: torch.Tensor) -> Optional[torch.Tensor]:
-    lengths = context.lengths
-    if lengths is None or lengths.shape[0] != x.shape[0]:
-        return None
-    return lengths
+    return context.lengths_for(x)
 
 
 def _final_hidden(h_n: torch.Tensor, bidirectional: bool) -> torch.Tensor:

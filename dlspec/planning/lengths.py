@@ -1,0 +1,140 @@
+"""How the padding lengths of a token model follow its layers: a plan tree in, each layer's length rule
+out (for the compiler), or a located error where a layer loses them before a step that needs them.
+
+A token model measures each sentence's real length once, from the ids (pads are 0, on the right).
+Recurrent layers, attention and last / mean_time / max_time read those lengths. A channels-first layer
+on a [T, F] sequence that changes the number of steps (a conv without padding, a strided conv,
+pooling, upsampling) gets a rule saying what a real length L becomes (`time_rule`), applied at run time
+by runtime/hooks.py's ChannelsFirst:
+
+- conv / maxpool / avgpool: the layer's own window arithmetic applied to L (floor, or ceil with
+  ceil_mode), so a step is real when its window starts on a real step;
+- global_*pool: 1 step, taken over the real steps only (exact);
+- adaptive_*pool to n steps: ceil(L * n / T), the windows holding at least one real step (a window
+  that straddles the end still pools the pads inside it, zeros for avg, ignored for max: approximate);
+- upsample: ceil(L * scale) (scale = T' / T when a size is given).
+
+A layer that changes the steps with no such rule (reshape, permute, conv_transpose, a torch.nn or
+plugin layer) leaves no way to tell the pads, so a length-aware step after it is refused at that
+layer's line (`check_lengths`). Pure Python.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..errors import DlspecError
+from ..shapes import Shape, as_tuple
+from .nodes import MERGES, BodyNode, LayerNode
+
+# layers that read the lengths: packing, masks, real-step selection
+LENGTH_AWARE = frozenset({"rnn", "lstm", "gru", "lstm_cell", "gru_cell", "last", "mean_time", "max_time",
+                          "attention", "transformer_encoder"})
+_WINDOWS = {"conv": False, "conv1d": False, "maxpool": True, "avgpool": False}
+_ADAPTIVE = {"adaptive_avgpool": False, "adaptive_maxpool": True}
+_GLOBAL = {"global_avgpool": False, "global_maxpool": True}
+
+
+def time_rule(node: LayerNode) -> Optional[tuple]:
+    """The rule a channels-first layer on a [T, F] sequence applies to the real lengths, or None:
+    ("window", kernel, stride, padding, dilation, ceil, max), ("adaptive", n, max), ("global", max),
+    ("scale", factor). `max` marks a max pooling (pads are left out as -inf, not zeros)."""
+    if not node.channel_axis or node.in_shape.layout != "TF" or node.layer.source != "built-in":
+        return None
+    name, a = node.layer.name, node.args
+    if name in _WINDOWS:
+        padding = a.get("padding", 0)
+        if padding == "same":
+            return ("window", 1, 1, 0, 1, False, False)
+        stride = a.get("stride") if a.get("stride") is not None else a["kernel"]
+        return ("window", _one(a["kernel"]), _one(stride), 0 if padding == "valid" else _one(padding),
+                _one(a.get("dilation", 1)), bool(a.get("ceil_mode", False)), _WINDOWS[name])
+    if name in _ADAPTIVE:
+        return ("adaptive", _one(a["size"]), _ADAPTIVE[name])
+    if name in _GLOBAL:
+        return ("global", _GLOBAL[name])
+    if name == "upsample":
+        factor = a["scale"] if a.get("scale") is not None else node.out_shape.dims[0] / node.in_shape.dims[0]
+        return ("scale", float(factor))
+    return None
+
+
+def _one(value) -> int:
+    return as_tuple(value, 1)[0]
+
+
+class _Lost:
+    """Where the lengths were lost: the layer's line, its name, and the steps before and after it."""
+
+    def __init__(self, loc, name: str, before, after):
+        self.loc, self.name, self.before, self.after = loc, name, before, after
+
+
+def check_lengths(plan: BodyNode) -> None:
+    """Refuse a token model where a layer changes the time steps with no length rule and a
+    length-aware step follows it (the error is at the changing layer's line)."""
+    if plan.in_shape.integer:
+        _flow(plan, None)
+
+
+def _flow(node, state):
+    """The state after `node` (None: the lengths are known; a _Lost: they are not)."""
+    if isinstance(node, LayerNode):
+        return _through_layer(node, state)
+    if not node.graph:
+        for child in node.children:
+            state = _flow(child, state)
+        return state
+    children = {child.name: child for child in node.children}
+    states = {"input": state}
+    for op in node.ops:
+        ins = [states.get(name) for name in op.inputs if isinstance(name, str)]
+        lost = next((s for s in ins if s is not None), None)
+        if op.kind == "module":
+            states[op.target] = _flow(children[op.module], lost)
+        elif op.kind in MERGES:
+            states[op.target] = lost or _concat_in_time(op, node.shapes)
+        else:
+            states[op.target] = lost
+    return states.get(node.output)
+
+
+def _concat_in_time(op, shapes: dict):
+    """Sequences joined along time put the first one's pads in the middle: no lengths after that."""
+    shape, first = shapes.get(op.target), shapes.get(op.inputs[0])
+    if op.kind == "concat" and shape is not None and _time_axis(shape) == op.dim - 1:
+        return _Lost(op.loc, "concat", first.dims[op.dim - 1] if first is not None else None, shape.dims[op.dim - 1])
+    return None
+
+
+def _time_axis(shape: Shape) -> Optional[int]:
+    return shape.roles.index("T") if shape.roles and "T" in shape.roles else None
+
+
+def _through_layer(node: LayerNode, state):
+    if node.layer.name in LENGTH_AWARE and state is not None:
+        raise DlspecError(
+            f"{state.name} {'moves' if state.before == state.after else 'changes'} the time axis "
+            f"({_steps(state.before)} -> {_steps(state.after)}) "
+            f"in a way that does not say which of the new steps are padding, so {node.layer.name} after it "
+            f"(line {node.loc.line if node.loc else '?'}) cannot leave out the pads of the token input",
+            state.loc, hint="put the step that reads the sequence lengths before it, or change the steps with "
+                            "conv, maxpool, avgpool, upsample or global pooling, whose lengths dlspec follows")
+    if state is not None or time_rule(node) is not None:
+        return state
+    before, after = _time_axis(node.in_shape), _time_axis(node.out_shape)
+    if after is None and before is not None and node.out_shape.roles is None \
+            and node.out_shape.rank == node.in_shape.rank:
+        after = before  # roles unknown (a torch.nn layer): the axis is where it was
+    if before is None and after is None:
+        return None  # no time axis on either side: nothing to follow
+    if before is not None and after is None and node.out_shape.roles is not None:
+        return None  # the time axis is reduced away (last, flatten...)
+    steps_in = node.in_shape.dims[before] if before is not None else None
+    steps_out = node.out_shape.dims[after] if after is not None else None
+    if before == after and steps_in == steps_out:
+        return None
+    return _Lost(node.loc, node.name, steps_in, steps_out)
+
+
+def _steps(count) -> str:
+    return "no time axis" if count is None else f"{count} steps"
