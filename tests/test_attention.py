@@ -203,15 +203,3 @@ def test_bad_input_is_refused_at_its_line(body, error, message):
         dlspec.loads(f"model M {{\n{body}\n}}").plan()
     assert caught.value.loc.line == 3 and isinstance(caught.value, DlspecError)
 
-
-# ---- the shipped spec ----
-
-@pytest.mark.slow
-def test_sentiment_transformer_reaches_the_lstm_specs_accuracy(tmp_path):
-    from conftest import ROOT
-    quiet = lambda *a, **k: None  # noqa: E731
-    run = dlspec.fit(ROOT / "specs" / "sentiment_transformer.dlspec", out=str(tmp_path / "run"), log=quiet)
-    # sentiment_lstm.dlspec's is 0.7725 on the same split and seed (this one: 0.805, in about 20 s on 2 cores)
-    assert run.results["test"]["accuracy"] >= 0.7725
-    [good, bad] = dlspec.predict(str(tmp_path / "run"), ["a wonderful, great film", "terrible, awful and broken"])
-    assert good["label"] == "1" and bad["label"] == "0"
