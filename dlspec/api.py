@@ -33,8 +33,9 @@ def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = 
     error is raised as itself); `diagnose` returns them instead. Each warning is issued once.
     """
     from .errors import each_warning_once
-    with each_warning_once():  # the checks read a data block for each model and train block using it
-        return _compile(path, model, overrides, describe, train)
+    from .limits import gc_paused
+    with each_warning_once(), gc_paused():  # each_warning_once: the checks read a data block for each model
+        return _compile(path, model, overrides, describe, train)  # and train block using it
 
 
 def _compile(path, model: Optional[str], overrides: Optional[dict], describe: bool,

@@ -403,3 +403,25 @@ def test_a_chain_that_starts_at_a_param_gives_every_sample_its_own_copy():
     exported = build_from_source(PythonWriter(spec.plan(), model).source(), weights.getvalue(), "model.py")
     x = torch.randn(3, 1, 8, 8)
     assert torch.equal(exported(x), model(x))  # the python export gives each sample its copy too
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_parsing_and_compiling_put_the_garbage_collector_back_as_they_found_it(write_spec, enabled):
+    """Long specs are parsed and compiled with Python's cyclic collector paused (it walked the all-live heap
+    for nothing); afterwards it is on again if it was on, and stays off if a program had turned it off,
+    after an error too."""
+    import gc
+    from dlspec.api import compile_spec
+    from dlspec.language import parser
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        parser._parsed.clear()
+        with pytest.raises(SpecSyntaxError, match="expected"):
+            parse_text("model M {\n input vector(3)\n linear(4) ->\n}\n")
+        assert gc.isenabled() is enabled
+        parser._parsed.clear()
+        compile_spec(write_spec(MODEL.format("linear(2)")))
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
