@@ -17,7 +17,7 @@ from typing import Optional
 import torch
 
 from ..errors import DlspecError, warn
-from ..files import NEVER_READ, not_regular, open_regular
+from ..files import NEVER_READ, open_regular, require_regular
 from .checkpoint_fields import check_fields, restoring
 from .interrupt import signals_deferred
 from .safe_write import check_inside, open_new, write_error
@@ -150,10 +150,8 @@ def select_checkpoint(run_dir: str, checkpoint: Optional[str] = None) -> tuple:
     best, last = os.path.join(run_dir, "best.ckpt"), os.path.join(run_dir, "last.ckpt")
     if checkpoint == "last":
         return "last", last
-    kind = not_regular(best)
-    if kind:
-        raise DlspecError(f"checkpoint {best} is not a regular file ({kind})",
-                          hint=f"replace it with the best.ckpt dlspec fit wrote, or use --checkpoint last; {NEVER_READ}")
+    require_regular(best, DlspecError, "checkpoint",
+                    hint=f"replace it with the best.ckpt dlspec fit wrote, or use --checkpoint last; {NEVER_READ}")
     if os.path.isfile(best):
         return "best", best
     if checkpoint == "best":

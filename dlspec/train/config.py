@@ -109,7 +109,7 @@ class TrainConfig:
         if self.early_stop:
             return {k: self.early_stop[k] for k in ("monitor", "mode", "min_delta")}
         has_val = bool(self.data.fractions.get("val")) if has_val is None else has_val
-        return {"monitor": "val_loss" if has_val else "loss", "mode": "auto", "min_delta": 0.0}
+        return {"monitor": default_monitor(has_val), "mode": "auto", "min_delta": 0.0}
 
     def resolved(self) -> dict:
         """Plain data describing every setting, for run.yaml and checkpoints."""
@@ -223,7 +223,12 @@ def _checkpoint(value: Optional[dict], has_val: bool) -> Optional[dict]:
     """`checkpoint` with its monitor filled in: val_loss with a val split, else the training loss."""
     if value is None:
         return None
-    return {**value, "monitor": value["monitor"] or ("val_loss" if has_val else "loss")}
+    return {**value, "monitor": value["monitor"] or default_monitor(has_val)}
+
+
+def default_monitor(has_val: bool) -> str:
+    """What decides best.ckpt when no setting names it: the val loss, else the training loss."""
+    return "val_loss" if has_val else "loss"
 
 
 def _init(value: Optional[dict], loc) -> Optional[dict]:

@@ -131,15 +131,13 @@ def _prepare(path, train, out, pruner, nproc, overrides) -> _Setup:
 def objective_of(cfg) -> tuple:
     """The value a trial is scored by (what decides best.ckpt: checkpoint's monitor, else early_stop's,
     else val_loss) and its direction."""
-    from ..train.metrics import higher_is_better
-    early = cfg.checkpoint or cfg.early_stop or {}
-    monitor = early.get("monitor", "val_loss")
+    from ..train.best import Tracker
+    best = cfg.best_by(has_val=True)  # the trainer's own rule; tune needs a val split for a val_ monitor
+    monitor = best["monitor"]
     if monitor.startswith("val_") and not cfg.data.fractions.get("val"):
         raise DataError(f"dlspec tune scores each trial by {monitor}, but data {cfg.data.name} has no val split",
                         cfg.data.split_loc, hint="add a val part: split train=0.7 val=0.15 test=0.15")
-    mode = early.get("mode", "auto")
-    higher = higher_is_better(monitor) if mode == "auto" else mode == "max"
-    return monitor, "maximize" if higher else "minimize"
+    return monitor, "maximize" if Tracker.of(best).higher else "minimize"
 
 
 def _fit_options(nproc: Optional[int]) -> dict:
