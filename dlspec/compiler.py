@@ -36,7 +36,7 @@ def build_model(plan: BodyNode) -> nn.Module:
         return _build_model(plan)
     module = _build_model(plan)
     check_memory(plan, module)
-    check_activations(plan, memory_limit())
+    check_activations(plan, memory_limit())  # after the parameters, as on the real build: their error comes first
     return module
 
 

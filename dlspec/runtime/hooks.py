@@ -23,6 +23,11 @@ class ChannelsFirst:
     def __init__(self, axis: int, rule=None, context=None):
         self.axis, self.rule, self.context = axis, rule, context
         self.pending = None  # (lengths in, steps in) of the call under way
+        # fixed by the rule, so worked out once here rather than on every forward pass:
+        # a max pooling's pads must lose every comparison; a global average over T steps (zeros at the
+        # pads) is rescaled to the mean over the L real steps
+        self.pad_fill = float("-inf") if rule is not None and rule[0] != "scale" and rule[-1] else 0.0
+        self.mean_over_real = rule is not None and rule[0] == "global" and not rule[1]
 
     def before(self, module, inputs):
         x = inputs[0]
@@ -30,8 +35,7 @@ class ChannelsFirst:
         self.pending = None
         if lengths is not None:
             self.pending = (lengths, x.shape[1])
-            fill = float("-inf") if self.rule[0] != "scale" and self.rule[-1] else 0.0  # a max pooling's pads
-            x = x.masked_fill(~_real_steps(lengths, x.shape[1]).unsqueeze(2), fill)
+            x = x.masked_fill(~_real_steps(lengths, x.shape[1]).unsqueeze(2), self.pad_fill)
         return (x.movedim(self.axis + 1, 1),) + tuple(inputs[1:])
 
     def after(self, module, inputs, output):
@@ -41,7 +45,7 @@ class ChannelsFirst:
         lengths, steps = self.pending
         self.pending = None
         new = steps_after(self.rule, lengths, steps, output.shape[1])
-        if self.rule[0] == "global" and not self.rule[1]:  # the mean over T steps, zeros at pads: over L
+        if self.mean_over_real:
             output = output * (steps / lengths.to(output.dtype))[:, None, None]
         self.context.by_steps[int(output.shape[1])] = new
         return output.masked_fill(~_real_steps(new, output.shape[1]).unsqueeze(2), 0.0)
