@@ -128,6 +128,14 @@ def skip(why):
     warnings.warn(SkippedInput(f"skipping: {why}"), stacklevel=2)
 
 
+def skip_or_raise(item, exc):
+    """A file found in a folder or by a glob that cannot be read is skipped with a warning; one named
+    on its own is the user's error, raised."""
+    if not isinstance(item, FolderFile):
+        raise exc
+    skip(exc.message)
+
+
 def expand_inputs(words, kind):
     """The files (and, for text, sentences) named by `words`, in the order given; folders and globs
     sorted. A word that names nothing is an error, except a sentence for a text run."""

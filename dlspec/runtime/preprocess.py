@@ -14,7 +14,7 @@ import re
 import torch
 
 from .inputs import (MAX_PIXELS, FolderFile, InputError, Sentence, TooManyPixels, expand_inputs, not_utf8,
-                     open_image, skip)
+                     open_image, skip, skip_or_raise)
 from .tables import TableEncoder, finite, read_csv
 
 def table_rows(path, meta):
@@ -125,9 +125,7 @@ def sentences(items):
                 raise InputError(f"{item} holds no line of text (it is empty or blank)",
                                  "give a .txt file with a sentence a line")
         except InputError as exc:
-            if not isinstance(item, FolderFile):
-                raise
-            skip(exc.message)
+            skip_or_raise(item, exc)
             continue
         for number, line in lines:
             names.append(f"{item}:{number}")
@@ -269,9 +267,7 @@ def _series_history(files, meta):
             if len(values) >= window or not isinstance(path, FolderFile):
                 return path, values  # a named file too short: forecast says so, naming it
         except InputError as exc:
-            if not isinstance(path, FolderFile):
-                raise
-            skip(exc.message)
+            skip_or_raise(path, exc)
             continue
         skip(f"{path} has {len(values)} values; the series needs at least {window}")
     raise InputError(f"no input could be read: all {len(files)} were skipped (the warnings say why)")
@@ -287,9 +283,7 @@ def _read_batch(names, samples, meta):
             try:
                 sample = load_image(sample, meta)
             except InputError as exc:
-                if not isinstance(sample, FolderFile):
-                    raise
-                skip(exc.message)
+                skip_or_raise(sample, exc)
                 continue
         kept_names.append(name)
         tensors.append(sample)
@@ -307,10 +301,8 @@ def _samples(items, meta):
                 raise InputError(f"{item}: this run was not trained on a table; give image files")
             try:
                 more_names, more = table_rows(item, meta)
-            except InputError as exc:
-                if not isinstance(item, FolderFile):
-                    raise
-                skip(exc.message)  # a bad CSV found in a folder or by a glob: the others still answered
+            except InputError as exc:  # a bad CSV found in a folder or by a glob: the others still answered
+                skip_or_raise(item, exc)
                 continue
             names.extend(more_names)
             samples.extend(more)
