@@ -11,7 +11,7 @@ from dlspec.errors import ArgumentError, DlspecError
 from dlspec.language import ir
 from dlspec.language.parser import parse_expression, parse_text
 from dlspec.language.resolve import load_program
-from dlspec.language.spaces import to_source
+from dlspec.language.values import to_source
 
 SPACES = """\
 let lr = loguniform(1e-4, 1e-1, default=1e-3)   # learning rate

@@ -15,25 +15,13 @@ from typing import Optional
 from . import ir
 from ..errors import ArgumentError, DataError, DlspecError, Loc, UnknownNameError, did_you_mean
 from ..files import not_regular
-from ..schema.args import Symbol
 from ..limits import MAX_DEPTH, MAX_LET_CHAIN, MAX_SPEC_BYTES, checked_number
 from .encoding import decode_spec
 from .parser import parse_expression, parse_text
 from .spaces import read_space, space_outside_let, space_without_default
+from .values import CallValue, Symbol
 
 _OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "//": operator.floordiv}
-
-
-@dataclass(frozen=True)
-class CallValue:
-    """An evaluated call used as a value, e.g. `normal(std=0.02)` or `adam(lr=1e-3)`."""
-
-    callee: str
-    args: tuple
-    kwargs: dict
-    loc: Loc
-    # where each argument was written (position or name -> Loc), so errors point at the argument
-    arg_locs: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass

@@ -15,8 +15,9 @@ from ..language import ir
 from ..errors import ArgumentError, DlspecError, Loc, ShapeError
 from ..layers.registry import LayerDef, get_layer
 from ..limits import MAX_DEPTH, LimitError
-from ..language.resolve import CallValue, Env, Program, resolve_path
-from ..schema.args import REQUIRED, Arg, Symbol, bind_args
+from ..language.resolve import Env, Program, resolve_path
+from ..language.values import CallValue, Symbol
+from ..schema.args import REQUIRED, Arg, bind_args
 from ..shapes import Shape, ShapeProblem
 from .graph import GraphBuilder, warn_unreachable
 from .lengths import check_lengths

@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Optional
 
 from ..errors import DlspecError
-from ..language.spaces import Space, to_source
+from ..language.spaces import Space
+from ..language.values import to_source
 from ..spec import Spec
 
 MAX_CHECKS = 32  # plans beyond the base one; past it the remaining values are left to the trials
