@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import dlspec
-from dlspec.api import check_blocks, compile_spec
+from dlspec.api import compile_spec
+from dlspec.diagnostics import check_blocks
 from dlspec.errors import ArgumentError, DlspecError
 from dlspec.language import ir
 from dlspec.language.parser import parse_expression, parse_text
