@@ -35,7 +35,7 @@ from .errors import MAX_REPORTED_ERRORS, DlspecError, DlspecErrors, ShapeError, 
 from .language import ir
 from .language.parser import BOM
 from .language.recovery import Recovered, parse_recovering
-from .language.resolve import _read_spec
+from .language.resolve import read_spec_text
 from .limits import LimitError
 from .spec import Spec, loads
 
@@ -99,7 +99,7 @@ def diagnose(path, text: Optional[str] = None, overrides: Optional[dict] = None,
 
 def _check(diag: Diagnosis, text, overrides, model, train, run_plugins, limit, tables) -> None:
     try:
-        text = _read_spec(diag.path, None) if text is None else text
+        text = read_spec_text(diag.path, None) if text is None else text
     except DlspecError as exc:
         diag.errors.append(exc)
         return

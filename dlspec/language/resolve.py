@@ -223,7 +223,7 @@ def _short(value) -> str:
 def load_program(path: str, overrides: Optional[dict] = None, text: Optional[str] = None) -> Program:
     """Parse `path` (or `text` under that name), follow includes, apply overrides."""
     if text is None:
-        text = _read_spec(path, None)
+        text = read_spec_text(path, None)
     program = Program(filename=path, text=text)
     _gather(program, parse_text(text, path), set(), 0)
     _apply_overrides(program, overrides or {})
@@ -265,7 +265,7 @@ def _refuse_nested_space(expr) -> None:
             stack += list(node.args) + [k.value for k in node.kwargs]
 
 
-def _read_spec(path: str, loc: Optional[Loc]) -> str:
+def read_spec_text(path: str, loc: Optional[Loc]) -> str:
     """The text of a spec file; a missing, special or huge file is a `DataError`, one that is not UTF-8 text a
     `SpecSyntaxError` (language/encoding.py)."""
     try:
@@ -294,7 +294,7 @@ def _gather(program: Program, spec: ir.SpecFile, seen: set, depth: int) -> None:
             if depth >= MAX_DEPTH:
                 raise DlspecError(f"includes nested more than {MAX_DEPTH} files deep", decl.loc)
             if os.path.abspath(path) not in seen:
-                _gather(program, parse_text(_read_spec(path, decl.loc), path), seen, depth + 1)
+                _gather(program, parse_text(read_spec_text(path, decl.loc), path), seen, depth + 1)
         elif isinstance(decl, ir.LetDecl):
             _add(program.lets, decl.name, decl, "let")
         elif isinstance(decl, (ir.BlockDecl, ir.ModelDecl)):
