@@ -204,9 +204,7 @@ class Planner:
         except ShapeProblem as problem:
             raise _shape_error(callee, str(problem), shape, _arg_loc(layer, locs, problem.arg, target.loc)) from None
         except DlspecError as exc:
-            if exc.loc is None:
-                exc.loc = target.loc
-            raise
+            raise exc.at(target.loc)
         if any(size <= 0 for size in out.dims):  # torch fails on an empty tensor with no line to point at
             raise _shape_error(callee, f"its output would have shape {out.labelled()}; every size must be at least 1",
                                shape, target.loc)
