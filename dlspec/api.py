@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .diagnostics import Diagnosis, data_paths, diagnose, frozen_models  # noqa: F401 - Diagnosis, diagnose: API
+from .diagnostics import Diagnosis, data_paths, diagnose, frozen_models  # noqa: F401 - Diagnosis: part of the API
 from .spec import load  # noqa: F401 - kept for callers that import it from here
 
 
