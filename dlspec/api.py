@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .diagnostics import Diagnosis, diagnose  # noqa: F401 - part of the API
+from .diagnostics import Diagnosis, data_paths, diagnose, frozen_models  # noqa: F401 - Diagnosis: part of the API
 from .spec import load  # noqa: F401 - kept for callers that import it from here
 
 
@@ -49,12 +49,11 @@ def _compile(path, model: Optional[str], overrides: Optional[dict], describe: bo
         from .tuning.check import check_spaces
         spec = check_spaces(spaced, model, train)
     if train is not None and model is None:
-        from .train.config import read_train
-        model = read_train(spec, train).model
+        model = diagnosis.trains[train].model
     names = [spec._model_name(model)] if model else spec.model_names
     for name in names:
         spec.plan(name)
-    frozen = check_blocks(spec, train, tables=False)  # diagnose (or check_spaces) read the tables
+    frozen = frozen_models(diagnosis.trains)  # diagnose read each train block once (and its table)
     result = CompileResult(names)
     import torch
     for name in names:  # a build on meta allocates nothing but checks memory and plugin layers' shapes
@@ -66,14 +65,6 @@ def _compile(path, model: Optional[str], overrides: Optional[dict], describe: bo
             result.summaries.append(model_summary(spec, name, tuple(frozen.get(name, ())), result.modules[name]))
         result.data_paths = data_paths(spec)
     return result
-
-
-def data_paths(spec) -> dict:
-    """Each data block's data path (cached and batched, or per-sample DataLoader) and why, without data."""
-    from .data.config import read_data
-    from .data.paths import describe_plan
-    env = spec.program.global_env()
-    return {name: describe_plan(read_data(decl, env)) for name, decl in spec.program.data.items()}
 
 
 def _space_bases(path, overrides: Optional[dict]) -> tuple:
@@ -89,27 +80,6 @@ def _space_bases(path, overrides: Optional[dict]) -> tuple:
         return spec, {}
     from .tuning.check import base_overrides, open_spaces
     return spec, base_overrides(open_spaces(spec))
-
-
-def check_blocks(spec, train: Optional[str] = None, tables: bool = True) -> dict:
-    """Check every data block, and every train block (only `train`, when given: no data another block
-    uses is read), loading no data but csv tables (with `tables`), which are cheap to read and whose
-    width and targets the model must fit; return model -> frozen labels."""
-    from .data.config import read_data
-    from .train.config import read_train
-    env = spec.program.global_env()
-    for decl in spec.program.data.values():
-        read_data(decl, env)
-    frozen = {}
-    from .train.loggers import require_packages
-    from .train.fit_checks import check_table_fits
-    for name in [train] if train is not None else spec.program.trains:
-        cfg = read_train(spec, name)
-        require_packages(cfg.log)
-        frozen.setdefault(cfg.model, cfg.freeze)
-        if tables:
-            check_table_fits(spec, cfg, name)  # a csv table is read: its width and targets against the model
-    return frozen
 
 
 def fit(spec_or_path, train: Optional[str] = None, **options):

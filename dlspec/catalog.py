@@ -6,7 +6,8 @@ Backs `dlspec layers`, `dlspec transforms`, `dlspec losses`, `dlspec metrics`
 from __future__ import annotations
 
 from .errors import UnknownNameError, did_you_mean
-from .schema.args import _show, signature
+from .language.values import to_source
+from .schema.args import signature
 
 
 def registries() -> dict:
@@ -53,7 +54,7 @@ def describe(kind: str, name: str) -> str:
         raise UnknownNameError(f"no {kind[:-1]} named '{name}'." + did_you_mean(name, entries))
     lines = [signature(entry.name, entry.args), "", (entry.doc or "").strip(), ""]
     for a in entry.args:
-        default = "required" if a.required else f"default {_show(a.default)}"
+        default = "required" if a.required else f"default {to_source(a.default)}"
         choices = f"; one of {', '.join(map(str, a.choices))}" if a.choices else ""
         lines.append(f"  {a.name}: {a.kind}, {default}{choices}{' - ' + a.doc if a.doc else ''}")
     aliases = getattr(entry, "aliases", ())

@@ -11,7 +11,7 @@ import sys
 import click
 
 from . import cli_tools
-from .cli_common import DlspecGroup, _parse_sets, friendly_errors
+from .cli_common import DlspecGroup, friendly_errors, parse_sets
 
 
 @click.group(cls=DlspecGroup)
@@ -44,7 +44,7 @@ def compile_command(spec_path, model_name, train_name, sets, show, as_json, fmt)
     Nothing is moved to a GPU.
     """
     from . import api
-    result = api.compile_spec(spec_path, model=model_name, overrides=_parse_sets(sets),
+    result = api.compile_spec(spec_path, model=model_name, overrides=parse_sets(sets),
                               describe=show or as_json or fmt == "torch", train=train_name)
     if as_json:
         click.echo(json.dumps({"models": result.summaries, "data_paths": result.data_paths}, indent=2))
@@ -137,7 +137,7 @@ def fit_command(spec_path, train_name, sets, epochs, device, out, resume, trust,
     from . import api
     if spec_path is None and resume is None:
         raise click.UsageError("give a SPEC to train, or --resume RUN_DIR")
-    run = api.fit(spec_path, train_name, overrides=_parse_sets(sets), epochs=epochs, device=device, out=out,
+    run = api.fit(spec_path, train_name, overrides=parse_sets(sets), epochs=epochs, device=device, out=out,
                   resume=resume, log=click.echo, trust=trust, nproc=nproc, checkpoint=checkpoint)
     if run.interrupted:
         sys.exit(run.exit_status)

@@ -11,7 +11,8 @@ import click
 from .errors import DlspecError, DlspecWarning
 
 
-def _parse_sets(values) -> dict:
+def parse_sets(values) -> dict:
+    """`--set NAME=VALUE` options in, {name: value text} out."""
     overrides = {}
     for item in values:
         if "=" not in item:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .cli_common import _parse_sets, friendly_errors
+from .cli_common import friendly_errors, parse_sets
 
 
 # ---- dlspec tune (docs/tuning.md) ----
@@ -47,7 +47,7 @@ def tune_command(spec_path, train_name, trials, timeout, out, storage, study_nam
     if spec_path is None:
         raise click.UsageError("give a SPEC to tune, or --show DIR")
     api.tune(spec_path, train_name, trials=trials, timeout=timeout, out=out, storage=storage, study=study_name,
-             seed=seed, pruner=pruner, nproc=nproc, overrides=_parse_sets(sets), log=click.echo)
+             seed=seed, pruner=pruner, nproc=nproc, overrides=parse_sets(sets), log=click.echo)
 
 
 @click.command("lsp")
@@ -97,7 +97,7 @@ def graph_command(spec_path, model_name, out, sets):
     """Draw a model: a box per layer with its output shape, edges for skips and merges, frames for
     blocks and labels. Uses graphviz's `dot` when installed, else matplotlib."""
     from . import api
-    click.echo(f"wrote {api.graph(spec_path, model_name, out, _parse_sets(sets))}")
+    click.echo(f"wrote {api.graph(spec_path, model_name, out, parse_sets(sets))}")
 
 
 @click.command("data")
@@ -114,9 +114,9 @@ def data_command(spec_path, data_name, preview, out, per_class, seed, sets):
     --preview, write a picture of training samples after augmentation."""
     from . import api
     if preview:
-        click.echo(f"wrote {api.preview(spec_path, data_name, out, _parse_sets(sets), per_class, seed)}")
+        click.echo(f"wrote {api.preview(spec_path, data_name, out, parse_sets(sets), per_class, seed)}")
         return
-    for line in api.describe_data(spec_path, data_name, _parse_sets(sets)):
+    for line in api.describe_data(spec_path, data_name, parse_sets(sets)):
         click.echo(line)
 
 
@@ -130,7 +130,7 @@ def explain_command(spec_path, train_name, sets):
     from: the default, file:line, an included file, or --set."""
     from . import api
     from .views.explain import format_rows
-    click.echo(format_rows(api.explain(spec_path, train_name, _parse_sets(sets))))
+    click.echo(format_rows(api.explain(spec_path, train_name, parse_sets(sets))))
 
 
 COMMANDS = [tune_command, lsp_command, fmt_command, graph_command, data_command, explain_command]

@@ -81,9 +81,7 @@ def _build_layer(node: LayerNode) -> nn.Module:
     try:
         module = node.layer.build(shape, node.args)
     except DlspecError as exc:
-        if exc.loc is None:
-            exc.loc = node.loc
-        raise
+        raise exc.at(node.loc)
     except Exception as exc:  # a plugin or torch refusing its arguments
         raise DlspecError(f"{node.layer.name} could not be built: {exc}", node.loc) from None
     if node.layer.plugin:

@@ -35,7 +35,7 @@ from .errors import MAX_REPORTED_ERRORS, DlspecError, DlspecErrors, ShapeError, 
 from .language import ir
 from .language.parser import BOM
 from .language.recovery import Recovered, parse_recovering
-from .language.resolve import _read_spec
+from .language.resolve import read_spec_text
 from .limits import LimitError
 from .spec import Spec, loads
 
@@ -50,6 +50,7 @@ class Diagnosis:
     that failed) and `plans` the model plans made, failing steps replaced by
     `identity`; editors read shapes from them. `stand_ins` maps the place
     (file, line, column) of each call so replaced to the error that replaced it.
+    `trains` holds the train blocks read, so compile need not read them again.
     """
 
     path: str
@@ -61,6 +62,7 @@ class Diagnosis:
     plans: dict = field(default_factory=dict)
     recovered: Optional[Recovered] = None
     stand_ins: dict = field(default_factory=dict)
+    trains: dict = field(default_factory=dict)  # train block name -> its TrainConfig, when read without error
 
     @property
     def ok(self) -> bool:
@@ -97,7 +99,7 @@ def diagnose(path, text: Optional[str] = None, overrides: Optional[dict] = None,
 
 def _check(diag: Diagnosis, text, overrides, model, train, run_plugins, limit, tables) -> None:
     try:
-        text = _read_spec(diag.path, None) if text is None else text
+        text = read_spec_text(diag.path, None) if text is None else text
     except DlspecError as exc:
         diag.errors.append(exc)
         return
@@ -147,37 +149,41 @@ def _check_blocks(diag: Diagnosis, train: Optional[str], tables: bool) -> None:
         _check_settings(diag, decl, lambda d: read_data(d, env))
     names = [train] if train is not None and train in program.trains else list(program.trains)
     for name in names:
-        _check_settings(diag, program.trains[name],
-                        lambda d, name=name: _read_train(_with_train(spec, name, d), name, tables))
+        cfg = _check_settings(diag, program.trains[name],
+                              lambda d, name=name: _read_train(_with_train(spec, name, d), name, tables))
+        if cfg is not None:
+            diag.trains[name] = cfg
 
 
-def _read_train(spec: Spec, name, tables: bool) -> None:
+def _read_train(spec: Spec, name, tables: bool):
     """Check train block `name` (read_train); with `tables` also its csv table against the model."""
     from .train.config import read_train
     cfg = read_train(spec, name)
     if tables:
         from .train.fit_checks import check_table_fits
         check_table_fits(spec, cfg, name)
+    return cfg
 
 
-def _check_settings(diag: Diagnosis, decl, read) -> None:
+def _check_settings(diag: Diagnosis, decl, read):
     """`read(decl)` a data or train block; after an error in one of its settings, read it again without that
     setting, so each independent mistake of the block is reported, not only the first. After a setting is
     left out, an error outside the settings still there is a consequence (a default taking its place) or
-    belongs to a linked declaration, whose own check reports it: not reported."""
+    belongs to a linked declaration, whose own check reports it: not reported. Returns what `read` returned
+    when the whole block read without error, else None."""
     left_out = False
     for _ in range(MAX_REPORTED_ERRORS + 1):
         try:
-            read(decl)
-            return
+            value = read(decl)
+            return None if left_out else value
         except DlspecError as exc:
             error = exc
         index = _setting_at(diag.spec.program, decl, error.loc)
         if index is None and left_out:
-            return
+            return None
         diag.errors += error.errors if isinstance(error, DlspecErrors) else [error]  # e.g. each unknown metric
         if index is None:
-            return
+            return None
         decl, left_out = replace(decl, settings=decl.settings[:index] + decl.settings[index + 1:]), True
 
 
@@ -209,6 +215,44 @@ def _with_train(spec: Spec, name, decl) -> Spec:
     trial = Spec(replace(spec.program, trains={**spec.program.trains, name: decl}), spec.text)
     trial.prefer_train(spec.train_name)
     return trial
+
+
+def check_blocks(spec, train: Optional[str] = None, tables: bool = True) -> dict:
+    """Check every data block, and every train block (only `train`, when given: no data another block
+    uses is read), loading no data but csv tables (with `tables`), which are cheap to read and whose
+    width and targets the model must fit; return model -> frozen labels (see `frozen_models`). Stops at
+    the first error (tune checks each point of a search space so); `diagnose` finds them all."""
+    from .data.config import read_data
+    from .train.config import read_train
+    env = spec.program.global_env()
+    for decl in spec.program.data.values():
+        read_data(decl, env)
+    configs = {}
+    for name in [train] if train is not None else spec.program.trains:
+        configs[name] = cfg = read_train(spec, name)
+        if tables:
+            from .train.fit_checks import check_table_fits
+            check_table_fits(spec, cfg, name)  # a csv table is read: its width and targets against the model
+    return frozen_models(configs)
+
+
+def frozen_models(configs: dict) -> dict:
+    """Train block name -> TrainConfig in; the loggers each needs checked as installed, and model -> the
+    labels frozen by the first train block training it out (compile's summaries count trainables so)."""
+    from .train.loggers import require_packages
+    frozen = {}
+    for cfg in configs.values():
+        require_packages(cfg.log)
+        frozen.setdefault(cfg.model, cfg.freeze)
+    return frozen
+
+
+def data_paths(spec) -> dict:
+    """Each data block's data path (cached and batched, or per-sample DataLoader) and why, without data."""
+    from .data.config import read_data
+    from .data.paths import describe_plan
+    env = spec.program.global_env()
+    return {name: describe_plan(read_data(decl, env)) for name, decl in spec.program.data.items()}
 
 
 # ---- models, going on past a failing step ------------------------------

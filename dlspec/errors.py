@@ -138,6 +138,13 @@ class DlspecError(Exception):
         self.loc = loc
         self.hint = hint
 
+    def at(self, loc: Optional[Loc]) -> "DlspecError":
+        """Place an error raised without a position (e.g. by a registry entry's code) at `loc`, the spec text
+        that ran it; a position it already has is kept. Returns the error, to `raise exc.at(loc)`."""
+        if self.loc is None:
+            self.loc = loc
+        return self
+
     @property
     def file(self) -> Optional[str]:
         return self.loc.file if self.loc else None

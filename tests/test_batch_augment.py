@@ -51,7 +51,10 @@ def test_every_batched_builtin_step_has_an_example_and_runs_on_a_batch():
 
 def test_steps_without_a_batched_form_are_known():
     assert not has_batched_form(TRANSFORMS["random_resized_crop"])
-    assert B.has_batched_form("flip") and not B.has_batched_form("random_resized_crop")
+    builtins = {name for name, t in TRANSFORMS.items() if t.source == "built-in" and name != "normalize"}
+    ops = {**B.OPS, **B.AFFINE, **B.MIXING}  # what BatchPipeline can run: the flag must say exactly that
+    assert {name for name in builtins if has_batched_form(TRANSFORMS[name])} == builtins & set(ops)
+    assert set(ops) <= builtins
 
 
 def test_flip_rate_and_flips_whole_images():

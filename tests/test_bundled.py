@@ -95,7 +95,7 @@ def test_bundled_paths_in_a_spec_and_their_errors(write_spec):
     bad = write_spec('data d { source image_folder("bundled:nothing") }\ntrain { }\nmodel M { input vector(2); '
                      'linear(2) }\n', "bad.dlspec")
     with pytest.raises(DataError) as info:
-        dlspec.api.check_blocks(dlspec.load(bad))
+        dlspec.diagnostics.check_blocks(dlspec.load(bad))
     assert info.value.line == 1 and "bundled data sets: labelled_sentences" in info.value.hint
 
 

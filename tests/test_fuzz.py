@@ -92,7 +92,7 @@ def compile_everything(text: str, filename: str, forward: bool = True) -> None:
         if forward:
             run_forward(spec, name, plan, meta)
     try:
-        dlspec.api.check_blocks(spec)
+        dlspec.diagnostics.check_blocks(spec)
     except DlspecError as err:
         err.report()
 

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 import dlspec
-from dlspec import api
+from dlspec import api, diagnostics
 from dlspec.cli import main
 from dlspec.errors import MAX_REPORTED_ERRORS, DlspecErrors, ShapeError, SpecSyntaxError, UnknownNameError
 from dlspec.language import ir
@@ -185,7 +185,7 @@ def _first_error_path_fails(text: str, filename: str) -> bool:
         spec = dlspec.loads(text, filename)
         for name in spec.model_names:
             spec.plan(name)
-        api.check_blocks(spec)
+        diagnostics.check_blocks(spec)
     except DlspecError:
         return True
     return False

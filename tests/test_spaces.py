@@ -6,12 +6,13 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import dlspec
-from dlspec.api import check_blocks, compile_spec
+from dlspec.api import compile_spec
+from dlspec.diagnostics import check_blocks
 from dlspec.errors import ArgumentError, DlspecError
 from dlspec.language import ir
 from dlspec.language.parser import parse_expression, parse_text
 from dlspec.language.resolve import load_program
-from dlspec.language.spaces import to_source
+from dlspec.language.values import to_source
 
 SPACES = """\
 let lr = loguniform(1e-4, 1e-1, default=1e-3)   # learning rate

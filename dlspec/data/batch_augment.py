@@ -355,10 +355,6 @@ AFFINE = {"rotate": rotate, "scale": scale, "translate": translate, "affine": af
 MIXING = {"mixup": mixup, "cutmix": cutmix}  # from data/batch_mixing.py
 
 
-def has_batched_form(name: str) -> bool:
-    return name in OPS or name in AFFINE or name in MIXING
-
-
 class BatchPipeline:
     """The batched steps of one data block, in spec order, then normalisation: (x, y, rng) -> (x, y)."""
 

@@ -343,3 +343,12 @@ def inference_transform(cfg: DataConfig, normalization: Optional[dict], example)
     if normalization:
         parts.append(Standardize(normalization["mean"], normalization["std"]))
     return compose(parts) or (lambda x: x)
+
+
+def preview_split(cfg: DataConfig, src: SourceData, split: str = "train") -> tuple:
+    """One split of a loaded source, for looking at its samples (`dlspec data --preview`): (dataset, indices,
+    base, augment). `base` turns a sample into a tensor through the transform steps but normalize; `augment`
+    applies the augment steps (each is the identity when there are none)."""
+    dataset, indices = _split(cfg, src, len(src.train))[split]
+    base = compose([_to_tensor_fn(dataset[indices[0]][0]), _pipeline(cfg.transform)]) or (lambda x: x)
+    return dataset, indices, base, _pipeline(cfg.augment) or (lambda x: x)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..language.values import to_source
 from ..planning.nodes import LayerNode
 from .analysis import Analysis
 from .names import block_signature, describe_entry, find_entry
@@ -96,9 +97,4 @@ def _let(program, name: str) -> str:
     except Exception as exc:  # an error in the value: diagnostics report it; show what it is
         value = f"(cannot be evaluated: {getattr(exc, 'message', exc)})"
     overridden = " (set from the command line)" if name in program.overrides else ""
-    return f"```dlspec\nlet {name} = {_show(value)}\n```\n{decl.loc}{overridden}"
-
-
-def _show(value) -> str:
-    from ..schema.args import _show as show
-    return show(value) if not isinstance(value, float) else repr(value)
+    return f"```dlspec\nlet {name} = {to_source(value)}\n```\n{decl.loc}{overridden}"

@@ -25,7 +25,6 @@ from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
-from .. import __version__
 from ..errors import Loc
 from .analysis import Analysis
 from .complete import complete
@@ -42,11 +41,21 @@ _KINDS = {"layer": T.CompletionItemKind.Function, "block": T.CompletionItemKind.
           "model": T.CompletionItemKind.Class, "data": T.CompletionItemKind.Module}
 
 
+def _version() -> str:
+    """dlspec's installed version, for the server's info (read from the package metadata rather than the
+    package root, which imports the whole API); "unknown" when run from a source tree never installed."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("dlspec")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 class DlspecServer(LanguageServer):
     """A pygls server whose documents are analysed off the request thread (`Documents`)."""
 
     def __init__(self, run_plugins: bool = True):
-        super().__init__("dlspec", __version__, text_document_sync_kind=T.TextDocumentSyncKind.Full)
+        super().__init__("dlspec", _version(), text_document_sync_kind=T.TextDocumentSyncKind.Full)
         self.run_plugins = run_plugins
         self.documents = Documents(lambda path, text: Analysis(path, text, run_plugins), self._analysed)
 

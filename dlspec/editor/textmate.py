@@ -26,10 +26,10 @@ def current_vocabulary() -> dict:
     """The words of the language now: grammar keywords, setting keys, input kinds, built-in names by kind."""
     from ..catalog import registries
     from ..data.config import DATA_SETTINGS
-    from ..language.parser import _lark
+    from ..language.parser import lark_parser
     from ..planning.inputs import _INPUTS
     from ..train.config import TRAIN_SETTINGS
-    words = sorted({t.pattern.value for t in _lark().terminals
+    words = sorted({t.pattern.value for t in lark_parser().terminals
                     if t.pattern.type == "str" and t.pattern.value.isidentifier()})
     builtins = {}
     for kind, table in registries().items():

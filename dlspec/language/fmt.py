@@ -29,7 +29,7 @@ from lark import Token, Tree
 from lark.lexer import LexerThread
 
 from ..errors import DlspecError, Loc
-from .parser import BOM, _lark, parse_tree
+from .parser import BOM, lark_parser, parse_tree
 
 INDENT = "    "
 _NEWLINE = re.compile(r"\r?\n[ \t]*(#[^\n]*)?")
@@ -75,8 +75,8 @@ def format_text(text: str, filename: str = "<string>") -> str:
 
 def format_file(path: str, check: bool = False) -> bool:
     """Format a spec file in place (unless `check`); True when its text changes (or would)."""
-    from .resolve import _read_spec
-    text = _read_spec(path, None)
+    from .resolve import read_spec_text
+    text = read_spec_text(path, None)
     formatted = format_text(text, path)
     if formatted == text:
         return False
@@ -311,7 +311,7 @@ def _space(a, b, roles: _Roles) -> bool:
 
 def _lex(text: str) -> list:
     """lark's tokens of `text`, comments, blanks and line breaks included."""
-    return list(LexerThread.from_text(_lark()._build_lexer(True), text).lex(None))
+    return list(LexerThread.from_text(lark_parser()._build_lexer(True), text).lex(None))
 
 
 def _comments(tokens: list) -> list:
@@ -346,7 +346,7 @@ def _check_same_meaning(before: str, tokens: list, after: str, tree: Tree, filen
     if after == before:
         return
     try:
-        same = _same_tree(_lark().parse(after), tree) and _comments(_lex(after)) == _comments(tokens)
+        same = _same_tree(lark_parser().parse(after), tree) and _comments(_lex(after)) == _comments(tokens)
     except Exception:  # noqa: BLE001 - any failure to re-read the output means: do not write it
         same = False
     if not same:

@@ -30,7 +30,8 @@ _postlexer = Continuations()  # one per process: lark is built once, and the err
 
 
 @functools.lru_cache(maxsize=None)
-def _lark() -> Lark:
+def lark_parser() -> Lark:
+    """The spec grammar's LALR parser, built once per process (the formatter and the editor's keywords read it too)."""
     return Lark.open(
         "grammar.lark", rel_to=__file__, parser="lalr", postlex=_postlexer,
         propagate_positions=True, maybe_placeholders=True, cache=True,
@@ -94,12 +95,12 @@ def _parse(text: str, filename: str) -> tuple:
 
 def _parse_unpaused(text: str, filename: str) -> tuple:
     try:
-        tree = _lark().parse(text)
+        tree = lark_parser().parse(text)
     except UnexpectedInput as exc:
         misread = misread_text(text, filename)  # UTF-16 read as bytes: say so, not "unexpected 'm'"
         if misread is not None:
             raise misread from None
-        terminals = {t.name: t for t in _lark().terminals}
+        terminals = {t.name: t for t in lark_parser().terminals}
         raise _with_text(syntax_error(exc, text, filename, _postlexer, terminals), text) from None
     try:
         _check_depth(tree, filename)

@@ -15,25 +15,13 @@ from typing import Optional
 from . import ir
 from ..errors import ArgumentError, DataError, DlspecError, Loc, UnknownNameError, did_you_mean
 from ..files import not_regular
-from ..schema.args import Symbol
 from ..limits import MAX_DEPTH, MAX_LET_CHAIN, MAX_SPEC_BYTES, checked_number
 from .encoding import decode_spec
 from .parser import parse_expression, parse_text
 from .spaces import read_space, space_outside_let, space_without_default
+from .values import CallValue, Symbol
 
 _OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "//": operator.floordiv}
-
-
-@dataclass(frozen=True)
-class CallValue:
-    """An evaluated call used as a value, e.g. `normal(std=0.02)` or `adam(lr=1e-3)`."""
-
-    callee: str
-    args: tuple
-    kwargs: dict
-    loc: Loc
-    # where each argument was written (position or name -> Loc), so errors point at the argument
-    arg_locs: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
@@ -235,7 +223,7 @@ def _short(value) -> str:
 def load_program(path: str, overrides: Optional[dict] = None, text: Optional[str] = None) -> Program:
     """Parse `path` (or `text` under that name), follow includes, apply overrides."""
     if text is None:
-        text = _read_spec(path, None)
+        text = read_spec_text(path, None)
     program = Program(filename=path, text=text)
     _gather(program, parse_text(text, path), set(), 0)
     _apply_overrides(program, overrides or {})
@@ -277,7 +265,7 @@ def _refuse_nested_space(expr) -> None:
             stack += list(node.args) + [k.value for k in node.kwargs]
 
 
-def _read_spec(path: str, loc: Optional[Loc]) -> str:
+def read_spec_text(path: str, loc: Optional[Loc]) -> str:
     """The text of a spec file; a missing, special or huge file is a `DataError`, one that is not UTF-8 text a
     `SpecSyntaxError` (language/encoding.py)."""
     try:
@@ -306,7 +294,7 @@ def _gather(program: Program, spec: ir.SpecFile, seen: set, depth: int) -> None:
             if depth >= MAX_DEPTH:
                 raise DlspecError(f"includes nested more than {MAX_DEPTH} files deep", decl.loc)
             if os.path.abspath(path) not in seen:
-                _gather(program, parse_text(_read_spec(path, decl.loc), path), seen, depth + 1)
+                _gather(program, parse_text(read_spec_text(path, decl.loc), path), seen, depth + 1)
         elif isinstance(decl, ir.LetDecl):
             _add(program.lets, decl.name, decl, "let")
         elif isinstance(decl, (ir.BlockDecl, ir.ModelDecl)):

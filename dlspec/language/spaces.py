@@ -3,9 +3,9 @@
 An `ir.SearchSpace` and the environment to evaluate its bounds in, out a checked
 `Space`: its kind, bounds or options, optional default, and where it was
 written. Outside `dlspec tune` a space stands for its default; `dlspec tune`
-samples it. `to_source` writes a value back as spec text (for `--set` overrides
-and tune's best.dlspec), so a sampled value and the text it becomes are the same
-value when read back. No torch, no Optuna.
+samples it. Values are written back as spec text with `values.to_source` (for `--set`
+overrides and tune's best.dlspec), so a sampled value and the text it becomes are the
+same value when read back. No torch, no Optuna.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Optional
 
 from . import ir
 from ..errors import ArgumentError, DlspecError, Loc, did_you_mean
+from .values import to_source
 
 SPACE_KINDS = ir.SPACE_KINDS
 _NUMERIC = ("loguniform", "uniform", "int")
@@ -182,32 +183,3 @@ def space_without_default(space: Space, loc: Optional[Loc]) -> DlspecError:
 def space_outside_let(kind: str, loc: Loc) -> DlspecError:
     return ArgumentError(f"{kind}(...) is a search space; a search space must be the whole value of a `let`", loc,
                          hint=f"write `let x = {_EXAMPLES[kind]}` at the top level and use x here")
-
-
-# ---- values as spec text -------------------------------------------------
-
-
-def to_source(value) -> str:
-    """A value as the spec text that evaluates to it (floats round-trip exactly)."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        if type(value) is not str and value.isidentifier():  # a Symbol: a bare name
-            return str(value)
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(to_source(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_key(k)}: {to_source(v)}" for k, v in value.items()) + "}"
-    if hasattr(value, "callee"):  # an evaluated call, e.g. adam(lr=0.001)
-        args = [to_source(a) for a in value.args] + [f"{k}={to_source(v)}" for k, v in value.kwargs.items()]
-        return f"{value.callee}({', '.join(args)})"
-    return str(value)
-
-
-def _key(key: str) -> str:
-    return key if key.isidentifier() else to_source(str(key))

@@ -2,16 +2,18 @@
 
 Imports no layer family (the package `__init__` imports them, in order), so a
 family module can import this one without a cycle. Shape helpers raise
-`ShapeProblem`; torch is imported only inside builders (`_nn()`).
+`ShapeProblem`; torch is imported only inside builders (`nn()`).
 """
 from __future__ import annotations
 
 from ..shapes import Shape, ShapeProblem, as_tuple, conv_out
 from .registry import LayerDef, register_layer
 
-def _nn():
-    import torch.nn as nn
-    return nn
+
+def nn():
+    """torch.nn, imported when a layer is first built (so planning never imports torch)."""
+    import torch.nn
+    return torch.nn
 
 
 def layer(name, args=(), *, infer, build, doc, aliases=(), macs=None, examples=(), **flags):
@@ -20,15 +22,15 @@ def layer(name, args=(), *, infer, build, doc, aliases=(), macs=None, examples=(
                                    **flags))
 
 
-def _need_features(shape: Shape, what: str) -> None:
+def need_features(shape: Shape, what: str) -> None:
     if shape.integer:
         raise ShapeProblem(f"{what} needs float features, but its input holds integer token ids; "
                            "put an embedding first")
 
 
-def _spatial(shape: Shape, what: str, forced: int | None = None) -> int:
+def spatial(shape: Shape, what: str, forced: int | None = None) -> int:
     """Number of spatial dims of a channels-first input, checked for `what`."""
-    _need_features(shape, what)
+    need_features(shape, what)
     n = shape.rank - 1
     if forced is not None and n != forced:
         want = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}[forced]
@@ -72,9 +74,9 @@ def _fmt(t):
     return str(t[0]) if len(set(t)) == 1 else "x".join(map(str, t))
 
 
-def _features(what):
+def features(what):
     """A shape rule for layers that keep their input's shape but need float features."""
     def infer(shape: Shape, a: dict) -> Shape:
-        _need_features(shape, what)
+        need_features(shape, what)
         return shape
     return infer

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from ..schema.args import Arg, positive
 from ..shapes import Shape, ShapeProblem
-from ._base import _features, _need_features, _nn, layer
+from ._base import features, need_features, nn, layer
 
 def _activation(name, cls, doc, args=(), kwargs_of=lambda a: {}, aliases=()):
-    layer(name, args, infer=_features(name), build=lambda s, a: getattr(_nn(), cls)(**kwargs_of(a)),
+    layer(name, args, infer=features(name), build=lambda s, a: getattr(nn(), cls)(**kwargs_of(a)),
           aliases=(cls,) + aliases, doc=doc, examples=[((3, 4), {})],
           macs=lambda i, o, a: 0)  # elementwise (prelu's one slope too): no multiply-accumulates
 
@@ -33,10 +33,10 @@ _activation("tanh", "Tanh", "Hyperbolic tangent.")
 
 def _dim_activation(name, cls, doc):
     def infer(shape: Shape, a: dict) -> Shape:
-        _need_features(shape, name)
+        need_features(shape, name)
         _check_dim(a["dim"], shape.rank + 1, name)
         return shape
-    layer(name, (Arg("dim", "int", -1),), infer=infer, build=lambda s, a: getattr(_nn(), cls)(dim=a["dim"]),
+    layer(name, (Arg("dim", "int", -1),), infer=infer, build=lambda s, a: getattr(nn(), cls)(dim=a["dim"]),
           aliases=(cls,), doc=doc, examples=[((3, 4), {"dim": 1})])
 
 

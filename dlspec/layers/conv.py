@@ -9,7 +9,7 @@ import math
 
 from ..schema.args import Arg, non_negative, positive
 from ..shapes import Shape, ShapeProblem, as_tuple, conv_transpose_out
-from ._base import _fmt, _nn, _spatial, _window_dims, layer
+from ._base import _fmt, nn, spatial, _window_dims, layer
 
 _CONV_ARGS = (
     Arg("out", "int", check=positive, doc="output channels"),
@@ -26,7 +26,7 @@ _CONV_ARGS = (
 
 def _conv_infer(forced):
     def infer(shape: Shape, a: dict) -> Shape:
-        n = _spatial(shape, "conv", forced)
+        n = spatial(shape, "conv", forced)
         channels = shape.dims[0]
         if channels % a["groups"] or a["out"] % a["groups"]:
             raise ShapeProblem(f"groups={a['groups']} must divide both the {channels} input channels "
@@ -72,7 +72,7 @@ def _check_padding_mode(shape: Shape, a: dict, pads: tuple) -> None:
 
 def _conv_build(shape: Shape, a: dict):
     n = shape.rank - 1
-    cls = getattr(_nn(), f"Conv{n}d")
+    cls = getattr(nn(), f"Conv{n}d")
     return cls(shape.dims[0], a["out"], a["kernel"], stride=a["stride"], padding=a["padding"],
                dilation=a["dilation"], groups=a["groups"], bias=a["bias"], padding_mode=a["padding_mode"])
 
@@ -99,7 +99,7 @@ for _n in (1, 2, 3):
 
 
 def _conv_t_infer(shape: Shape, a: dict) -> Shape:
-    n = _spatial(shape, "conv_transpose")
+    n = spatial(shape, "conv_transpose")
     k, s, p = as_tuple(a["kernel"], n), as_tuple(a["stride"], n), as_tuple(a["padding"], n)
     op, d = as_tuple(a["output_padding"], n), as_tuple(a["dilation"], n)
     if any(o >= si and o >= di for o, si, di in zip(op, s, d)):
@@ -112,7 +112,7 @@ def _conv_t_infer(shape: Shape, a: dict) -> Shape:
 
 
 def _conv_t_build(shape: Shape, a: dict):
-    cls = getattr(_nn(), f"ConvTranspose{shape.rank - 1}d")
+    cls = getattr(nn(), f"ConvTranspose{shape.rank - 1}d")
     return cls(shape.dims[0], a["out"], a["kernel"], stride=a["stride"], padding=a["padding"],
                output_padding=a["output_padding"], groups=a["groups"], bias=a["bias"], dilation=a["dilation"])
 

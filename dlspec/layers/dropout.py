@@ -3,16 +3,16 @@ from __future__ import annotations
 
 from ..schema.args import Arg, probability
 from ..shapes import Shape, ShapeProblem
-from ._base import _features, _need_features, _nn, layer
+from ._base import features, need_features, nn, layer
 
-layer("dropout", (Arg("p", "float", 0.5, probability),), infer=_features("dropout"),
-      build=lambda s, a: _nn().Dropout(a["p"]), aliases=("Dropout",),
+layer("dropout", (Arg("p", "float", 0.5, probability),), infer=features("dropout"),
+      build=lambda s, a: nn().Dropout(a["p"]), aliases=("Dropout",),
       doc="Zero each element with probability p while training: dropout(p=0.5).",
       examples=[((10,), {"p": 0.2})])
 
 
 def _dropout2d_infer(shape: Shape, a: dict) -> Shape:
-    _need_features(shape, "dropout2d")
+    need_features(shape, "dropout2d")
     if shape.rank not in (2, 3, 4):
         raise ShapeProblem("dropout2d needs a channel axis and 1 to 3 spatial axes: [C, H, W], [C, L], "
                            "a sequence [T, F] or [C, D, H, W]")
@@ -21,7 +21,7 @@ def _dropout2d_infer(shape: Shape, a: dict) -> Shape:
 
 def _dropout2d_build(shape: Shape, a: dict):
     # torch's Dropout2d reads a 3-d batch as unbatched; each rank gets its own form
-    return getattr(_nn(), f"Dropout{shape.rank - 1}d")(a["p"])
+    return getattr(nn(), f"Dropout{shape.rank - 1}d")(a["p"])
 
 
 layer("dropout2d", (Arg("p", "float", 0.5, probability),), infer=_dropout2d_infer, build=_dropout2d_build,

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from ..schema.args import Arg, positive
 from ..shapes import Shape, ShapeProblem
-from ._base import _need_features, _nn, layer
+from ._base import need_features, nn, layer
 
 def _linear_infer(shape: Shape, a: dict) -> Shape:
-    _need_features(shape, "linear")
+    need_features(shape, "linear")
     if shape.rank == 0:
         raise ShapeProblem("linear needs at least one feature dimension")
     if shape.rank > 2:
@@ -16,7 +16,7 @@ def _linear_infer(shape: Shape, a: dict) -> Shape:
 
 
 layer("linear", (Arg("out", "int", check=positive, doc="output features"), Arg("bias", "bool", True)),
-      infer=_linear_infer, build=lambda s, a: _nn().Linear(s.dims[-1], a["out"], bias=a["bias"]),
+      infer=_linear_infer, build=lambda s, a: nn().Linear(s.dims[-1], a["out"], bias=a["bias"]),
       macs=lambda i, o, a: i.numel * a["out"], aliases=("Linear", "dense"),
       doc="Fully connected layer on the last dimension: linear(out); in_features are inferred.",
       examples=[((20,), {"out": 7}), ((5, 6), {"out": 3, "bias": False})])
@@ -42,7 +42,7 @@ def too_few_embeddings(what: str, rows: int, vocab: int) -> str:
 
 def _embedding_build(shape: Shape, a: dict):
     n = a["num_embeddings"] or shape.vocab
-    return _nn().Embedding(n, a["dim"], padding_idx=a["padding_idx"])
+    return nn().Embedding(n, a["dim"], padding_idx=a["padding_idx"])
 
 
 layer("embedding", (Arg("dim", "int", check=positive), Arg("num_embeddings", "int", None, positive),

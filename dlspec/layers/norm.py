@@ -5,11 +5,11 @@ import math
 
 from ..schema.args import Arg, positive
 from ..shapes import Shape, ShapeProblem
-from ._base import SPATIAL_LAYOUTS, _need_features, _nn, layer
+from ._base import SPATIAL_LAYOUTS, need_features, nn, layer
 
 def _bn_build(shape: Shape, a: dict):
     n = {1: 1, 2: 1, 3: 2, 4: 3}.get(shape.rank)
-    return getattr(_nn(), f"BatchNorm{n}d")(shape.dims[0], eps=a["eps"], momentum=a["momentum"], affine=a["affine"])
+    return getattr(nn(), f"BatchNorm{n}d")(shape.dims[0], eps=a["eps"], momentum=a["momentum"], affine=a["affine"])
 
 
 def _norm_macs(i: Shape, o: Shape, a: dict) -> int:
@@ -17,7 +17,7 @@ def _norm_macs(i: Shape, o: Shape, a: dict) -> int:
 
 
 def _bn_infer(shape: Shape, a: dict) -> Shape:
-    _need_features(shape, "batchnorm")
+    need_features(shape, "batchnorm")
     if shape.rank not in (1, 2, 3, 4):
         raise ShapeProblem("batchnorm needs [N], [C, L], [C, H, W] or [C, D, H, W]")
     return shape
@@ -32,7 +32,7 @@ layer("batchnorm", (Arg("eps", "float", 1e-5, positive), Arg("momentum", "float"
 
 
 def _ln_infer(shape: Shape, a: dict) -> Shape:
-    _need_features(shape, "layernorm")
+    need_features(shape, "layernorm")
     if shape.rank == 0:
         raise ShapeProblem("layernorm needs at least one feature dimension")
     return shape
@@ -40,14 +40,14 @@ def _ln_infer(shape: Shape, a: dict) -> Shape:
 
 layer("layernorm", (Arg("eps", "float", 1e-5, positive), Arg("affine", "bool", True)),
       infer=_ln_infer, macs=_norm_macs,
-      build=lambda s, a: _nn().LayerNorm(s.dims[-1], eps=a["eps"], elementwise_affine=a["affine"]),
+      build=lambda s, a: nn().LayerNorm(s.dims[-1], eps=a["eps"], elementwise_affine=a["affine"]),
       aliases=("LayerNorm", "layer_norm"),
       doc="Layer normalisation over the last dimension (the features of each position).",
       examples=[((12,), {}), ((5, 8), {})])
 
 
 def _gn_infer(shape: Shape, a: dict) -> Shape:
-    _need_features(shape, "groupnorm")
+    need_features(shape, "groupnorm")
     if shape.rank < 2:
         raise ShapeProblem(f"groupnorm needs a channels-first input {SPATIAL_LAYOUTS}; it does not take a "
                            f"vector {shape} (layernorm normalises a vector's features)")
@@ -59,13 +59,13 @@ def _gn_infer(shape: Shape, a: dict) -> Shape:
 
 layer("groupnorm", (Arg("groups", "int", check=positive), Arg("eps", "float", 1e-5, positive),
                     Arg("affine", "bool", True)),
-      infer=_gn_infer, macs=_norm_macs, channels_first=True, build=lambda s, a: _nn().GroupNorm(a["groups"], s.dims[0], eps=a["eps"], affine=a["affine"]),
+      infer=_gn_infer, macs=_norm_macs, channels_first=True, build=lambda s, a: nn().GroupNorm(a["groups"], s.dims[0], eps=a["eps"], affine=a["affine"]),
       aliases=("GroupNorm", "group_norm"), doc="Group normalisation: groupnorm(groups) over channel groups.",
       examples=[((8, 4, 4), {"groups": 2})])
 
 
 def _in_infer(shape: Shape, a: dict) -> Shape:
-    _need_features(shape, "instancenorm")
+    need_features(shape, "instancenorm")
     if shape.rank not in (2, 3, 4):
         raise ShapeProblem("instancenorm needs a channel axis and 1 to 3 spatial axes: [C, L], [C, H, W] "
                            "or [C, D, H, W] (or a sequence [T, F])")
@@ -76,7 +76,7 @@ def _in_infer(shape: Shape, a: dict) -> Shape:
 
 
 def _in_build(shape: Shape, a: dict):
-    cls = getattr(_nn(), f"InstanceNorm{shape.rank - 1}d")
+    cls = getattr(nn(), f"InstanceNorm{shape.rank - 1}d")
     return cls(shape.dims[0], eps=a["eps"], momentum=a["momentum"], affine=a["affine"],
                track_running_stats=a["track_running_stats"])
 

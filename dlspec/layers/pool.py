@@ -3,18 +3,18 @@ from __future__ import annotations
 
 from ..schema.args import Arg, non_negative, positive
 from ..shapes import Shape, as_tuple
-from ._base import _nn, _spatial, _window_dims, layer
+from ._base import nn, spatial, _window_dims, layer
 
 def _pool(kind: str):
     def infer(shape: Shape, a: dict) -> Shape:
-        n = _spatial(shape, f"{kind}pool")
+        n = spatial(shape, f"{kind}pool")
         stride = a["stride"] if a["stride"] is not None else a["kernel"]
         dims = _window_dims(shape, n, a["kernel"], stride, a["padding"], a.get("dilation", 1),
                             a["ceil_mode"], what=f"{kind}pool", pool=True)
         return shape.with_dims([shape.dims[0]] + dims)
 
     def build(shape: Shape, a: dict):
-        cls = getattr(_nn(), f"{kind.capitalize()}Pool{shape.rank - 1}d")
+        cls = getattr(nn(), f"{kind.capitalize()}Pool{shape.rank - 1}d")
         return cls(**{k: v for k, v in a.items()})
     return infer, build
 
@@ -37,12 +37,12 @@ layer("avgpool", _POOL_ARGS + (Arg("ceil_mode", "bool", False), Arg("count_inclu
 
 def _adaptive(kind: str, fixed_size=None):
     def infer(shape: Shape, a: dict) -> Shape:
-        n = _spatial(shape, f"adaptive_{kind}pool")
+        n = spatial(shape, f"adaptive_{kind}pool")
         size = as_tuple(fixed_size or a["size"], n)
         return shape.with_dims((shape.dims[0],) + size)
 
     def build(shape: Shape, a: dict):
-        cls = getattr(_nn(), f"Adaptive{kind.capitalize()}Pool{shape.rank - 1}d")
+        cls = getattr(nn(), f"Adaptive{kind.capitalize()}Pool{shape.rank - 1}d")
         return cls(fixed_size or a["size"])
     return infer, build
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from ..shapes import Shape
 from ..shapes import ShapeProblem
-from ._base import _need_features, layer
+from ._base import need_features, layer
 from ..schema.args import Arg, positive, probability
 
 
 def _sequence(shape: Shape, what: str) -> None:
-    _need_features(shape, what)
+    need_features(shape, what)
     if shape.rank != 2:
         raise ShapeProblem(f"{what} needs a sequence [T, F] (declare input sequence(T, F), or put an "
                            f"embedding after input tokens(T))")

@@ -7,7 +7,7 @@ import math
 
 from ..shapes import Shape, as_tuple, default_roles, parse_layout
 from ..shapes import ShapeProblem
-from ._base import SPATIAL_LAYOUTS, _nn, layer
+from ._base import SPATIAL_LAYOUTS, nn, layer
 from ..schema.args import Arg, positive
 
 
@@ -17,7 +17,7 @@ def _flatten_infer(shape: Shape, a: dict) -> Shape:
     return Shape((shape.numel,), roles=("F",))
 
 
-layer("flatten", (), infer=_flatten_infer, build=lambda s, a: _nn().Flatten(), aliases=("Flatten",),
+layer("flatten", (), infer=_flatten_infer, build=lambda s, a: nn().Flatten(), aliases=("Flatten",),
       doc="Flatten each sample to a vector: [C, H, W] -> [C*H*W].", examples=[((3, 4, 5), {})])
 
 
@@ -96,7 +96,7 @@ def _upsample_infer(shape: Shape, a: dict) -> Shape:
 
 
 def _upsample_build(shape: Shape, a: dict):
-    return _nn().Upsample(size=a["size"], scale_factor=a["scale"], mode=a["mode"])
+    return nn().Upsample(size=a["size"], scale_factor=a["scale"], mode=a["mode"])
 
 
 layer("upsample", (Arg("scale", "float", None, positive), Arg("size", "ints", None, positive),
@@ -105,5 +105,5 @@ layer("upsample", (Arg("scale", "float", None, positive), Arg("size", "ints", No
       doc="Upsample the spatial dims: upsample(2) or upsample(size=[64, 64], mode=bilinear).",
       examples=[((3, 4, 4), {"scale": 2.0}), ((2, 5), {"size": 9})])
 
-layer("identity", (), infer=lambda s, a: s, build=lambda s, a: _nn().Identity(), aliases=("Identity",),
+layer("identity", (), infer=lambda s, a: s, build=lambda s, a: nn().Identity(), aliases=("Identity",),
       doc="Pass the input through unchanged.", examples=[((3,), {})])

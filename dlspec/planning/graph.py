@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Optional
 from ..language import ir
 from ..errors import ArgumentError, DlspecError, Loc, ShapeError, UnknownNameError, did_you_mean, warn
 from .nodes import MERGES, TEMP_PREFIX, BodyNode, Op, ParamNode, evaluate_args, int_dim
-from ..language.resolve import CallValue, Env
-from ..schema.args import Arg, Symbol, bind_args, positive
+from ..language.resolve import Env
+from ..language.values import CallValue, Symbol
+from ..schema.args import Arg, bind_args, positive
 from ..shapes import Shape, broadcast, expanded_dims, role_positions
 
 if TYPE_CHECKING:  # only for annotations: plan imports this module

@@ -15,8 +15,9 @@ from ..language import ir
 from ..errors import ArgumentError, DlspecError, Loc, ShapeError
 from ..layers.registry import LayerDef, get_layer
 from ..limits import MAX_DEPTH, LimitError
-from ..language.resolve import CallValue, Env, Program, resolve_path
-from ..schema.args import REQUIRED, Arg, Symbol, bind_args
+from ..language.resolve import Env, Program, resolve_path
+from ..language.values import CallValue, Symbol
+from ..schema.args import REQUIRED, Arg, bind_args
 from ..shapes import Shape, ShapeProblem
 from .graph import GraphBuilder, warn_unreachable
 from .lengths import check_lengths
@@ -203,9 +204,7 @@ class Planner:
         except ShapeProblem as problem:
             raise _shape_error(callee, str(problem), shape, _arg_loc(layer, locs, problem.arg, target.loc)) from None
         except DlspecError as exc:
-            if exc.loc is None:
-                exc.loc = target.loc
-            raise
+            raise exc.at(target.loc)
         if any(size <= 0 for size in out.dims):  # torch fails on an empty tensor with no line to point at
             raise _shape_error(callee, f"its output would have shape {out.labelled()}; every size must be at least 1",
                                shape, target.loc)

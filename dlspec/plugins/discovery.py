@@ -5,10 +5,13 @@ Plugins run only when a spec or the user names them, or when they are
 installed entry points in the group `dlspec.plugins`
 (DLSPEC_DISABLE_PLUGIN_AUTOLOAD=1 turns those off). A plugin that fails to
 import is an error naming it and the `use` line; a broken entry point is a
-warning that names it.
+warning that names it. This is the low half of `plugins`: it imports no registry, so `spec`, `data` and
+`train` may load plugins; what the plugins import (decorators, adapters) registers into them from above.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import importlib
 import importlib.util
@@ -18,13 +21,28 @@ from typing import Optional
 
 from ..errors import Loc, PluginError, warn
 from ..files import require_regular
-from .signatures import loaded_by
 
 ENTRY_POINT_GROUP = "dlspec.plugins"
 _loaded_files: dict = {}
 _entry_points_loaded = False
 _named_modules: list = []  # --plugin modules, recorded in run checkpoints
 _entry_points: list = []  # "name (module:attr)" of each entry point that loaded
+_LOADED_BY: contextvars.ContextVar = contextvars.ContextVar("dlspec_plugin_loaded_by", default="")
+
+
+@contextlib.contextmanager
+def loaded_by(how: str):
+    """Registrations made inside say how their plugin was loaded: use file, use, --plugin, entry point."""
+    token = _LOADED_BY.set(how)
+    try:
+        yield
+    finally:
+        _LOADED_BY.reset(token)
+
+
+def loading_how() -> str:
+    """How the plugin being imported now was loaded ("" outside a load by dlspec)."""
+    return _LOADED_BY.get()
 
 
 def load_file(path: str, loc: Optional[Loc] = None):

@@ -5,8 +5,6 @@ Shared by the layer decorator (decorators.py) and the other plugin kinds
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import inspect
 import os
 import re
@@ -14,6 +12,7 @@ import sys
 import typing
 
 from ..schema.args import REQUIRED, Arg
+from .discovery import loading_how
 
 
 def snake_case(name: str) -> str:
@@ -26,26 +25,13 @@ def own_doc(obj) -> str:
     return inspect.cleandoc(text) if text else ""
 
 
-_LOADED_BY: contextvars.ContextVar = contextvars.ContextVar("dlspec_plugin_loaded_by", default="")
-
-
-@contextlib.contextmanager
-def loaded_by(how: str):
-    """Registrations made inside say how their plugin was loaded: use file, use, --plugin, entry point."""
-    token = _LOADED_BY.set(how)
-    try:
-        yield
-    finally:
-        _LOADED_BY.reset(token)
-
-
 def plugin_source(obj) -> str:
     """'plugin FILE.py:Name' for plugin files, 'plugin package.module.Name' otherwise, followed by how
     it was loaded (" via use file", " via use", " via --plugin", " via entry point NAME") when dlspec loaded it."""
     module = getattr(obj, "__module__", "?")
     qualname = getattr(obj, "__qualname__", repr(obj))
     file = getattr(sys.modules.get(module), "__file__", None)
-    how = f" via {_LOADED_BY.get()}" if _LOADED_BY.get() else ""
+    how = f" via {loading_how()}" if loading_how() else ""
     if module.startswith("dlspec_plugin_") and file:
         return f"plugin {os.path.basename(file)}:{qualname}{how}"
     return f"plugin {module}.{qualname}{how}"

@@ -13,12 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from ..errors import ArgumentError, Loc, did_you_mean
+from ..language.values import Symbol, to_source
 
 REQUIRED = object()
-
-
-class Symbol(str):
-    """A bare name used as a value, e.g. `horizontal` in `flip(horizontal)`."""
 
 
 @dataclass(frozen=True)
@@ -84,19 +81,19 @@ def convert(owner: str, spec: Arg, value, loc: Optional[Loc], known_names=()):
     if converted is _BAD:
         unknown = did_you_mean(value, known_names) if isinstance(value, Symbol) else ""
         raise ArgumentError(
-            f"{owner}: argument '{spec.name}' expects {_KIND_WORDS[spec.kind]}, received {_show(value)}."
+            f"{owner}: argument '{spec.name}' expects {_KIND_WORDS[spec.kind]}, received {_received(value)}."
             + unknown, loc)
     if spec.kind in ("float", "float_list") and _beyond_float32(converted):
         raise ArgumentError(f"{owner}: argument '{spec.name}' is too large for the float32 tensors it ends up in "
-                            f"(at most {FLOAT32_MAX:.4g} in size); received {_show(value)}", loc)
+                            f"(at most {FLOAT32_MAX:.4g} in size); received {_received(value)}", loc)
     if spec.choices and converted not in spec.choices:
         raise ArgumentError(
             f"{owner}: argument '{spec.name}' must be one of {', '.join(map(str, spec.choices))}; "
-            f"received {_show(value)}." + did_you_mean(str(value), map(str, spec.choices)), loc)
+            f"received {_received(value)}." + did_you_mean(str(value), map(str, spec.choices)), loc)
     if spec.check is not None:
         problem = spec.check(converted)
         if problem:
-            raise ArgumentError(f"{owner}: argument '{spec.name}' {problem}; received {_show(value)}", loc)
+            raise ArgumentError(f"{owner}: argument '{spec.name}' {problem}; received {_received(value)}", loc)
     return converted
 
 
@@ -161,25 +158,16 @@ _KIND_WORDS = {
 }
 
 
-def _show(value) -> str:
-    if isinstance(value, Symbol):
-        return f"the name '{value}'"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "none"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    return str(value)
+def _received(value) -> str:
+    """A received value in an error message: a bare name says so, anything else reads as spec text."""
+    return f"the name '{value}'" if isinstance(value, Symbol) else to_source(value)
 
 
 def signature(name: str, specs: tuple) -> str:
     """How a call is written: conv(out, kernel, stride=1, ...); a bare name when it takes no arguments."""
     if not specs:
         return name
-    return f"{name}(" + ", ".join(s.name if s.required else f"{s.name}={_show(s.default)}" for s in specs) + ")"
+    return f"{name}(" + ", ".join(s.name if s.required else f"{s.name}={to_source(s.default)}" for s in specs) + ")"
 
 
 # ---- common range checks ----------------------------------------------

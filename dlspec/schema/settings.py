@@ -7,13 +7,14 @@ runs these checks without loading anything.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from ..language import ir
 from ..errors import ArgumentError, DlspecError, Loc, UnknownNameError, did_you_mean, raise_errors
 from .args import Arg, bind_args, convert
-from ..language.resolve import CallValue, Env
+from ..language.resolve import Env
+from ..language.values import CallValue
 
 
 @dataclass(frozen=True)
@@ -27,15 +28,13 @@ class SettingDef:
 
 
 @dataclass(frozen=True)
-class Step:
-    """A named step with arguments: an optimizer, a loss, a transform, a source."""
+class Step(CallValue):
+    """A named step with arguments: an optimizer, a loss, a transform, a source. The same five fields as
+    the call it is written as, `Step(name, args, kwargs, loc, arg_locs)`; its registry name is `name`."""
 
-    name: str
-    args: tuple
-    kwargs: dict
-    loc: Loc
-    # where each argument was written (position or name -> Loc), so argument errors point at the argument
-    arg_locs: dict = field(default_factory=dict, compare=False, repr=False)
+    @property
+    def name(self) -> str:
+        return self.callee
 
 
 def read_settings(settings: tuple, table: dict, env: Env, what: str) -> dict:

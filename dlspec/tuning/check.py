@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Optional
 
 from ..errors import DlspecError
-from ..language.spaces import Space, to_source
+from ..language.spaces import Space
+from ..language.values import to_source
 from ..spec import Spec
 
 MAX_CHECKS = 32  # plans beyond the base one; past it the remaining values are left to the trials
@@ -58,7 +59,7 @@ def _given(spec: Spec) -> dict:
 
 def _check_point(spec: Spec, model: Optional[str], train: Optional[str], space: Optional[Space], value) -> int:
     """Plan the models and check the blocks at one point of the space; the number of layers planned."""
-    from ..api import check_blocks
+    from ..diagnostics import check_blocks
     from ..planning.nodes import iter_nodes
     if train is not None:
         spec.prefer_train(train)  # vector(auto) measures the data of the train block asked for

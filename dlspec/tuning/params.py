@@ -8,7 +8,8 @@ stores reads back to exactly the value written in the spec.
 """
 from __future__ import annotations
 
-from ..language.spaces import Space, to_source
+from ..language.spaces import Space
+from ..language.values import to_source
 
 
 def _plain_choice(space: Space) -> bool:

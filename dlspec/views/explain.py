@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 from ..errors import Loc
 from ..language import ir
+from ..language.values import to_source
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def _data_value(data, key: str):
 
 
 def _call_text(name: str, args: dict) -> str:
-    inner = ", ".join(f"{k}={_show(v)}" for k, v in args.items())
+    inner = ", ".join(f"{k}={_cell(v)}" for k, v in args.items())
     return f"{name}({inner})" if inner else name
 
 
@@ -130,7 +131,7 @@ class _Origins:
         overridden = [n for n in lets if n in self.program.overrides]
         if overridden:
             name = overridden[0]
-            return f"--set {name}={_show(self.program.overrides[name])} (used at {where})"
+            return f"--set {name}={_cell(self.program.overrides[name])} (used at {where})"
         if lets:
             decl = self.program.lets[lets[-1]]
             return f"{where} (let {lets[-1]} at {_where(decl.loc, self.program.filename)})"
@@ -155,25 +156,16 @@ def _where(loc: Loc, main_file: str) -> str:
     return f"included {shown}:{loc.line}"
 
 
-def _show(value) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
-    return repr(value) if isinstance(value, float) else str(value)
+def _cell(value) -> str:
+    """A resolved value as the table shows it: spec text, strings unquoted."""
+    return to_source(value, bare_strings=True)
 
 
 def format_rows(rows: list) -> str:
     """A table per block: setting, value, source."""
     out, block = [], None
     width = max((len(r.key) for r in rows), default=0)
-    values = {id(r): _show(r.value) for r in rows}
+    values = {id(r): _cell(r.value) for r in rows}
     vwidth = min(max((len(v) for v in values.values()), default=0), 40)
     for r in rows:
         if r.block != block:

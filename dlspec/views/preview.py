@@ -73,8 +73,7 @@ def table_lines(table: dict) -> list:
 def samples_by_class(cfg, per_class: int, seed: int) -> tuple:
     """(rows, class names, whether samples are images): each row is [original, augmented...] tensors."""
     import torch
-    from ..data.pipeline import _pipeline, _split, _to_tensor_fn, load_source
-    from ..data.transforms import compose
+    from ..data.pipeline import load_source, preview_split
     src = load_source(cfg)
     if src.fit_on_train is not None or src.max_len is not None:
         gives = "table rows" if src.features is not None else "token ids"
@@ -84,9 +83,7 @@ def samples_by_class(cfg, per_class: int, seed: int) -> tuple:
     n = len(src.train)
     if n == 0:
         raise DataError(f"data {cfg.name}: the source has no samples", cfg.source.loc)
-    dataset, indices = _split(cfg, src, n)["train"]
-    base = compose([_to_tensor_fn(dataset[indices[0]][0]), _pipeline(cfg.transform)]) or (lambda x: x)
-    augment = _pipeline(cfg.augment) or (lambda x: x)
+    dataset, indices, base, augment = preview_split(cfg, src, "train")
     chosen = _pick(dataset, indices, src, per_class)
     rows = []
     with torch.random.fork_rng():
