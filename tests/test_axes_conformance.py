@@ -1,5 +1,5 @@
 """Conformance, generated from the layer registry: every shipped layer on every input kind it accepts is
-compared with its plain-torch reference (tests/layer_references.py), and its planned shape with the real
+compared with its plain-torch reference (tests/helpers/layer_references.py), and its planned shape with the real
 output at batch sizes 1, 2, 3 and, for sequences, T, so an axis or broadcast mistake cannot hide behind
 equal sizes. A kind a layer refuses is refused at the layer's line. The same for add, mul and concat over
 every pair of operand kinds."""
@@ -12,7 +12,7 @@ import dlspec
 from dlspec.errors import DlspecError
 from dlspec.layers.registry import list_layers
 
-from layer_references import REFERENCES
+from tests.helpers.layer_references import REFERENCES
 
 # sizes differ inside each shape, so a layer working on the wrong axis cannot match by chance
 KINDS = {
@@ -69,7 +69,7 @@ def _value(v):
 
 def test_every_shipped_layer_has_a_reference():
     missing = [layer.name for layer in shipped_layers() if layer.name not in REFERENCES]
-    assert not missing, f"add an entry to tests/layer_references.py for: {', '.join(missing)}"
+    assert not missing, f"add an entry to tests/helpers/layer_references.py for: {', '.join(missing)}"
 
 
 def test_every_layer_accepts_some_kind():
@@ -102,7 +102,7 @@ CASES = [(layer.name, kind) for layer in shipped_layers() for kind in KINDS]
 def test_layer_means_its_reference_on_every_kind(name, kind):
     ref = REFERENCES.get(name)
     if ref is None:
-        pytest.fail(f"{name} has no reference in tests/layer_references.py")
+        pytest.fail(f"{name} has no reference in tests/helpers/layer_references.py")
     spec, plan = _plan(name, ref, kind)
     if spec is None:  # refused: at the layer's line, never deeper
         assert plan.loc is not None and plan.loc.line == 3, plan

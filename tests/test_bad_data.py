@@ -13,7 +13,7 @@ import dlspec
 from dlspec.cli import main
 from dlspec.errors import DataError, DlspecError, DlspecWarning, TrainError
 from dlspec.runtime.inputs import MAX_PIXELS, SkippedInput
-from predict_runs import make_images, make_run
+from tests.helpers.predict_runs import make_images, make_run
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -10,7 +10,7 @@ from dlspec.data.bundled import BUNDLED, HERE, bundled_path, resolve_bundled
 from dlspec.data.sources import SOURCES
 from dlspec.errors import DataError, Loc
 
-from conftest import ROOT, SPECS
+from tests.conftest import ROOT, SPECS
 
 LOC = Loc("<test>", 1, 1)
 NAMED = {"labelled_sentences": "labelled_sentences", "airline_passengers": "airline_passengers",

@@ -3,7 +3,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from conftest import ROOT, SPECS, load_shipped
+from tests.conftest import ROOT, SPECS, load_shipped
 from dlspec.cli import main
 
 

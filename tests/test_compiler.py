@@ -3,7 +3,7 @@ import torch
 import torchvision
 
 import dlspec
-from conftest import ROOT
+from tests.conftest import ROOT
 
 
 def test_resnet18_matches_torchvision_exactly():

@@ -13,7 +13,7 @@ from dlspec.cli import main
 from dlspec.errors import DlspecError
 from dlspec.train.checkpoint import load_checkpoint
 from dlspec.train.checkpoint_fields import OPTIONAL, REQUIRED
-from table_runs import fit_table_run, quiet
+from tests.helpers.table_runs import fit_table_run, quiet
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import dlspec
-from conftest import SHARED_DATA, needs_shared
+from tests.conftest import SHARED_DATA, needs_shared
 from dlspec.data.config import read_data
 from dlspec.data.pipeline import build_data
 from dlspec.data.splits import split_indices

@@ -2,7 +2,7 @@
 import runpy
 import sys
 
-from conftest import ROOT
+from tests.conftest import ROOT
 
 
 def test_quickstart_runs(monkeypatch, capsys):

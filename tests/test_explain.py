@@ -4,7 +4,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 import dlspec
-from conftest import ROOT
+from tests.conftest import ROOT
 from dlspec.cli import main
 from dlspec.data.config import DATA_SETTINGS
 from dlspec.train.config import TRAIN_SETTINGS

@@ -111,7 +111,7 @@ def test_export_cli(runs, tmp_path):
 
 # ---- predict.py and metadata.json: an export answers as `dlspec predict` does ------------------
 
-from predict_runs import make_images, make_run  # noqa: E402
+from tests.helpers.predict_runs import make_images, make_run  # noqa: E402
 
 
 @pytest.fixture(scope="module")

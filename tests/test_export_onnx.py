@@ -12,7 +12,7 @@ from dlspec.cli import main
 from dlspec.errors import DlspecError
 from dlspec.runs.loaded import LoadedRun
 from dlspec.runtime.preprocess import run_predictions
-from predict_runs import make_images, make_run
+from tests.helpers.predict_runs import make_images, make_run
 
 pytestmark = pytest.mark.slow  # each export traces the model with torch.export: seconds, not milliseconds
 
@@ -102,7 +102,7 @@ def test_onnx_export_without_the_extra_names_it_in_one_line(runs, absent, tmp_pa
 
 def test_onnx_extra_holds_what_the_export_needs():
     import configparser
-    from conftest import ROOT
+    from tests.conftest import ROOT
     from dlspec.runs.export_onnx import NEEDS
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / "setup.cfg")

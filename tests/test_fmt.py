@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dlspec
-from conftest import ROOT, SPECS
+from tests.conftest import ROOT, SPECS
 from dlspec.cli import main
 from dlspec.errors import DlspecError, Loc, SpecSyntaxError
 from dlspec.language.fmt import format_text
-from test_fuzz import TOKEN, corpus_text, edited_spec, generated_spec
+from tests.test_fuzz import TOKEN, corpus_text, edited_spec, generated_spec
 
 CORPUS = sorted(SPECS + list((ROOT / "examples").glob("**/*.dlspec")))
 FAST = settings(derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))

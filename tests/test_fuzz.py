@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 import dlspec
-from conftest import ROOT, SPECS
+from tests.conftest import ROOT, SPECS
 from dlspec.errors import DlspecError
 from dlspec.layers.registry import layer_names, list_layers
 

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from click.testing import CliRunner
 
-from conftest import SPECS, load_shipped
+from tests.conftest import SPECS, load_shipped
 from dlspec.cli import main
 from dlspec.planning.nodes import BodyNode, LayerNode, iter_nodes
 from dlspec.views import graph as G

@@ -19,7 +19,7 @@ from dlspec.editor.lexer import DlspecLexer  # noqa: E402
 from dlspec.editor.vocabulary import VOCABULARY  # noqa: E402
 from dlspec.language import ir  # noqa: E402
 
-from conftest import ROOT, SPECS  # noqa: E402
+from tests.conftest import ROOT, SPECS  # noqa: E402
 
 VSCODE = ROOT / "editors" / "vscode"
 

@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "dlspec"
+from tests.conftest import ROOT
+
+PACKAGE = ROOT / "dlspec"
 
 
 def module_names() -> list:

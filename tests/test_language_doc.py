@@ -1,15 +1,14 @@
 """docs/language.md stays in step with the grammar and the registries: every keyword of grammar.lark,
 every data and train setting and every built-in name a spec can use is documented there."""
 import re
-from pathlib import Path
 
 import pytest
 
 from dlspec import catalog
 from dlspec.data.config import DATA_SETTINGS
 from dlspec.train.config import TRAIN_SETTINGS
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "language.md").read_text()
 GRAMMAR = (ROOT / "dlspec" / "language" / "grammar.lark").read_text()
 

@@ -12,12 +12,12 @@ from lsprotocol import types as T  # noqa: E402
 from pygls.lsp.client import LanguageClient  # noqa: E402
 from pygls.uris import from_fs_path  # noqa: E402
 
-from conftest import DATA_AND_METRIC, THREE_MISTAKES  # noqa: E402
+from tests.conftest import DATA_AND_METRIC, THREE_MISTAKES  # noqa: E402
 from dlspec.catalog import registries  # noqa: E402
 from dlspec.editor.analysis import Analysis  # noqa: E402
 from dlspec.editor.names import SINGULAR  # noqa: E402
 
-from conftest import SPECS  # noqa: E402
+from tests.conftest import SPECS  # noqa: E402
 
 TIMEOUT = 60  # seconds for one answer; the first one imports torch on a busy machine
 

@@ -14,7 +14,7 @@ from dlspec.language import ir
 from dlspec.language.recovery import parse_recovering
 from dlspec.layers.registry import LAYERS
 
-from conftest import DATA_AND_METRIC, SPECS, THREE_MISTAKES
+from tests.conftest import DATA_AND_METRIC, SPECS, THREE_MISTAKES
 
 def _located(output: str) -> list:
     """(line, column) of every report in a CLI output, in the order printed."""
@@ -194,7 +194,7 @@ def _first_error_path_fails(text: str, filename: str) -> bool:
 def _diagnose_agrees(text: str) -> None:
     import warnings
     from dlspec.errors import DlspecError
-    import test_fuzz as fuzz
+    import tests.test_fuzz as fuzz
     filename = str(fuzz.ROOT / "specs" / "fuzz.dlspec")
     with warnings.catch_warnings(), fuzz.time_limit(4 * fuzz.FUZZ_SECONDS):
         warnings.simplefilter("ignore")
@@ -210,7 +210,7 @@ def _diagnose_agrees(text: str) -> None:
 def test_fuzzed_specs_never_crash_diagnose_and_agree_with_the_first_error():
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
-    import test_fuzz as fuzz  # its strategies: token edits of every shipped spec, specs from the grammar
+    import tests.test_fuzz as fuzz  # its strategies: token edits of every shipped spec, specs from the grammar
 
     @settings(derandomize=True, database=None, deadline=None, max_examples=100,
               suppress_health_check=list(HealthCheck))

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 import dlspec
-from conftest import EXAMPLE_PLUGIN
+from tests.conftest import EXAMPLE_PLUGIN
 from dlspec.plugins import discovery as plugins
 from dlspec.cli import main
 from dlspec.errors import PluginError

@@ -12,7 +12,7 @@ import dlspec
 from dlspec.cli import main
 from dlspec.errors import DataError, DlspecError
 from dlspec.runs.writers import readable, write_predictions
-from predict_runs import make_run
+from tests.helpers.predict_runs import make_run
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ def test_a_table_csv_predict_cannot_use_is_an_error(table_run, tmp_path, text, m
 
 
 def test_codes_declared_as_categories_are_read_as_numbers_by_predict(tmp_path):
-    from predict_runs import make_table
+    from tests.helpers.predict_runs import make_table
     make_table(tmp_path / "houses.csv", rows=60)
     (tmp_path / "s.dlspec").write_text(
         'model M { input vector(auto); linear(1) }\n'

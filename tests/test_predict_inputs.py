@@ -13,7 +13,7 @@ import dlspec
 from dlspec.cli import main
 from dlspec.errors import DataError
 from dlspec.runtime.inputs import SkippedInput
-from predict_runs import make_images, make_run
+from tests.helpers.predict_runs import make_images, make_run
 
 
 @pytest.fixture(scope="module")

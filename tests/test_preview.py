@@ -6,7 +6,7 @@ import torch
 from click.testing import CliRunner
 
 import dlspec
-from conftest import ROOT
+from tests.conftest import ROOT
 from dlspec.cli import main
 from dlspec.errors import DataError
 from dlspec.views.preview import data_block, preview_grid, samples_by_class

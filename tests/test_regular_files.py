@@ -18,11 +18,10 @@ from dlspec.cli import main
 from dlspec.errors import DlspecError, DlspecWarning, PluginError, TrainError
 from dlspec.runs.table import list_runs
 from dlspec.train.checkpoint import read_weights_file, select_checkpoint
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo") or not os.path.exists("/dev/zero"),
                                 reason="needs named pipes and /dev/zero")
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # how each kind of non-regular file is made, and how the message names it
 SPECIAL = {
@@ -52,7 +51,7 @@ def make(kind, path):
 
 def run_cli(args, cwd, timeout=120):
     """`python -m dlspec ARGS` in a subprocess, so that a hang fails the test instead of stalling it."""
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     try:
         return subprocess.run([sys.executable, "-m", "dlspec", *args], cwd=cwd, env=env, capture_output=True,
                               text=True, timeout=timeout)

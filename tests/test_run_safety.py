@@ -12,7 +12,7 @@ import dlspec
 from dlspec.errors import DlspecError
 from dlspec.train.checkpoint import load_checkpoint
 from dlspec.train.trust import UntrustedRunError
-from table_runs import quiet, write_table_spec as write_spec
+from tests.helpers.table_runs import quiet, write_table_spec as write_spec
 
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory):

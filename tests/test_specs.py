@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import dlspec
-from conftest import SPECS, load_shipped
+from tests.conftest import SPECS, load_shipped
 from dlspec.planning.nodes import iter_nodes
 
 
@@ -37,6 +37,6 @@ def test_shipped_spec_data_and_train_blocks_check(path):
 @pytest.mark.slow
 def test_main_job_digits_reaches_97_percent(tmp_path):
     """README's main job: the digits CNN reaches at least 97% test accuracy."""
-    from conftest import ROOT
+    from tests.conftest import ROOT
     run = dlspec.fit(ROOT / "specs" / "digits.dlspec", out=str(tmp_path / "run"), log=lambda *a: None)
     assert run.results["test"]["accuracy"] >= 0.97

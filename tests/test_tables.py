@@ -6,7 +6,7 @@ from dlspec.data.config import read_data
 from dlspec.data.encoding import ONEHOT_LEVELS, embedded_columns, embedding_size
 from dlspec.data.pipeline import build_data, load_source
 from dlspec.errors import DataError, DlspecError, DlspecWarning
-from predict_runs import make_table
+from tests.helpers.predict_runs import make_table
 
 
 def data_config(text, folder):

@@ -8,7 +8,7 @@ import torchvision
 from click.testing import CliRunner
 
 import dlspec
-from conftest import ROOT, SHARED_DATA, needs_shared
+from tests.conftest import ROOT, SHARED_DATA, needs_shared
 from dlspec.cli import main
 from dlspec.errors import DlspecError, TrainError
 from dlspec.train.checkpoint import load_checkpoint

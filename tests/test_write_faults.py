@@ -14,7 +14,7 @@ from click.testing import CliRunner
 import dlspec
 from dlspec.cli import main
 from dlspec.errors import DlspecError
-from table_runs import fit_table_run, quiet
+from tests.helpers.table_runs import fit_table_run, quiet
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
