@@ -22,7 +22,7 @@ from tests.conftest import ROOT, SPECS
 from dlspec.cli import main
 from dlspec.errors import DlspecError, Loc, SpecSyntaxError
 from dlspec.language.fmt import format_text
-from tests.test_fuzz import TOKEN, corpus_text, edited_spec, generated_spec
+from tests.contracts.test_fuzz import TOKEN, corpus_text, edited_spec, generated_spec
 
 CORPUS = sorted(SPECS + list((ROOT / "examples").glob("**/*.dlspec")))
 FAST = settings(derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))

@@ -194,7 +194,7 @@ def _first_error_path_fails(text: str, filename: str) -> bool:
 def _diagnose_agrees(text: str) -> None:
     import warnings
     from dlspec.errors import DlspecError
-    import tests.test_fuzz as fuzz
+    import tests.contracts.test_fuzz as fuzz
     filename = str(fuzz.ROOT / "specs" / "fuzz.dlspec")
     with warnings.catch_warnings(), fuzz.time_limit(4 * fuzz.FUZZ_SECONDS):
         warnings.simplefilter("ignore")
@@ -210,7 +210,7 @@ def _diagnose_agrees(text: str) -> None:
 def test_fuzzed_specs_never_crash_diagnose_and_agree_with_the_first_error():
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
-    import tests.test_fuzz as fuzz  # its strategies: token edits of every shipped spec, specs from the grammar
+    import tests.contracts.test_fuzz as fuzz  # its strategies: token edits of every shipped spec, specs from the grammar
 
     @settings(derandomize=True, database=None, deadline=None, max_examples=100,
               suppress_health_check=list(HealthCheck))
