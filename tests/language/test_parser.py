@@ -1,3 +1,6 @@
+"""The parser (dlspec/language/parser.py, ir.py): spec text to the IR. Chains written with arrows, lines or
+semicolons and continued over lines parse alike, locations are recorded, every declaration kind and setting
+body survives, literals keep their values, and syntax errors point at file:line:col with what was expected."""
 import pytest
 
 from dlspec.language import ir

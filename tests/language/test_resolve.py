@@ -1,3 +1,6 @@
+"""Resolving lets and includes (dlspec/language/resolve.py), through dlspec.load/loads: let arithmetic and
+forward references, --set overrides that keep their type, a let cycle, misspelt names with suggestions,
+includes relative to the including file, a missing include or spec file named, names declared twice."""
 import pytest
 
 import dlspec

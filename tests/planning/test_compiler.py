@@ -1,3 +1,8 @@
+"""The build from a plan (dlspec/compiler.py): resnet18.dlspec equals torchvision's ResNet-18 weight for
+weight and output for output; sequential bodies become nn.Sequential with readable names, graph bodies and
+params compute what the spec says; torch.nn modules pass through (tuples to their first element) and export
+to Python from the spec's arguments; a model too large for the machine, or a plugin whose declared shape
+disagrees with its forward, is refused at its line."""
 import pytest
 import torch
 import torchvision

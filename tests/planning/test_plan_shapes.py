@@ -1,3 +1,7 @@
+"""The planner's shapes and refusals (dlspec/planning/planner.py), through Spec.plan(): shape errors name
+the layer, its line and the shapes; merges and params broadcast or say which axis disagrees; graph bodies,
+repeats, block defaults and arguments, labels and the leading `input` plan or fail at their line. (Labels
+over chains, repeat inputs, unreachable steps and limits: test_plan_semantics.py.)"""
 import pytest
 
 import dlspec
