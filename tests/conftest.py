@@ -1,3 +1,8 @@
+"""What every test may use: the repository's paths (ROOT, SPECS, SHARED_DATA and the `needs_shared` mark
+for tests on the real data sets beside a checkout), specs with known mistakes for the several-errors tests,
+the `write_spec` fixture and `load_shipped`. It also makes the example plugin package
+(examples/custom_layer_plugin) importable and imports it, so registry-derived tests meet a real plugin
+layer beside the built-ins. Test modules import the constants as `from tests.conftest import ROOT`."""
 import os
 import sys
 import pathlib

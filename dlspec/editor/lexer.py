@@ -3,7 +3,7 @@
 Registered through the `pygments.lexers` entry point, so `pygmentize
 file.dlspec` and ```dlspec code fences pick it up once dlspec is installed.
 Its word lists come from vocabulary.py, generated from grammar.lark and the
-registries (and checked against them by tests/test_highlight.py); importing
+registries (and checked against them by tests/editor/test_highlight.py); importing
 it imports neither torch nor the rest of dlspec. Text the language cannot
 hold (a single quote, a stray `@`, an unterminated string) is an Error token.
 """

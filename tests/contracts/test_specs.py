@@ -1,0 +1,42 @@
+"""Every shipped spec compiles and its inferred shapes match a real forward pass.
+
+(Edits of these specs are fuzzed in test_fuzz.py.)"""
+import pytest
+import torch
+
+import dlspec
+from tests.conftest import SPECS, load_shipped
+from dlspec.planning.nodes import iter_nodes
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
+def test_shipped_spec_compiles_and_shapes_match_forward(path):
+    spec = load_shipped(path)
+    for name in spec.model_names:
+        plan = spec.plan(name)
+        model = spec.build(name).eval()
+        outputs = {}
+        hooks = [model.get_submodule(q).register_forward_hook(
+            lambda m, i, o, q=q: outputs.__setitem__(q, tuple(o.shape[1:]))) for q, _, _ in iter_nodes(plan)]
+        x = torch.randint(0, 2, (2,) + plan.in_shape.dims) if plan.in_shape.integer else torch.randn((2,) + plan.in_shape.dims)
+        with torch.no_grad():
+            y = model(x)
+        assert tuple(y.shape[1:]) == plan.out_shape.dims
+        for q, node, _ in iter_nodes(plan):
+            assert outputs[q] == node.out_shape.dims, q
+        for h in hooks:
+            h.remove()
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
+def test_shipped_spec_data_and_train_blocks_check(path):
+    result = dlspec.api.compile_spec(path)
+    assert result.model_names
+
+
+@pytest.mark.slow
+def test_main_job_digits_reaches_97_percent(tmp_path):
+    """README's main job: the digits CNN reaches at least 97% test accuracy."""
+    from tests.conftest import ROOT
+    run = dlspec.fit(ROOT / "specs" / "digits.dlspec", out=str(tmp_path / "run"), log=lambda *a: None)
+    assert run.results["test"]["accuracy"] >= 0.97

@@ -1,0 +1,1 @@
+"""Tests of dlspec/editor/: the language server and highlighting."""

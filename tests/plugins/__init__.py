@@ -1,0 +1,1 @@
+"""Tests of dlspec/plugins/: discovery (use lines, --plugin, entry points) and the registration API."""

@@ -1,0 +1,1 @@
+"""Tests of dlspec/tuning/: dlspec tune, its study and its faults."""

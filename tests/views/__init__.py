@@ -1,0 +1,1 @@
+"""Tests of dlspec/views/ and the compile --show summary: explain, graph, preview, summary."""
