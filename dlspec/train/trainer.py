@@ -17,8 +17,8 @@ from typing import Optional
 import torch
 
 from ..data.encoding import embedded_columns
-from ..data.record import DataRecord
 from ..data.fingerprint import check_run_data, fingerprint
+from ..data.record import DataRecord
 from ..errors import TrainError
 from ..plugins.discovery import loaded_plugins
 from ..spec import Spec
@@ -355,8 +355,7 @@ class Trainer:
             SpecRecord(self.spec.text, spec_file if spec_file.startswith("<") else os.path.abspath(spec_file),
                        self.cfg.resolved(), dict(self.overrides or {}),
                        self._plugins()),  # code a later load of this run must be trusted to import
-            # predict, vector(auto); evaluate and --resume warn when the data changed (its fingerprint)
-            DataRecord.of(self.data, self.data_fingerprint),
+            DataRecord.of(self.data, self.data_fingerprint),  # predict, vector(auto), the data-changed warning
             ProgressRecord(
                 self.model.state_dict(), self.optimizer.state_dict(), epoch, self.history, rng_state(),
                 scheduler=self.scheduler.state_dict() if self.scheduler is not None else None,
@@ -394,4 +393,3 @@ class Trainer:
         if self.history:
             rundir.plot_curves(self.out, self.history)
         return results
-
