@@ -18,10 +18,13 @@ resume rewrites the event files there: a folder outside the run directory
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ..errors import PluginError
 from ..spec import Spec, loads
-from .record import SpecRecord
+
+if TYPE_CHECKING:  # a type only: the record's module imports torch, which checking a spec does not need
+    from .record import SpecRecord
 
 # Dotted layer names (torch.nn.NAME, torchvision.NAME, plugin names) are looked up
 # in registries, never imported by name; a dotted data source is imported and called,
