@@ -81,7 +81,8 @@ class RunRecord:
         progress = _part(ProgressRecord, state)
         if "stop_best" not in state:  # a checkpoint from before `checkpoint monitor=` kept one best for both
             progress = replace(progress, stop_best=progress.best)
-        return cls(_part(SpecRecord, state), DataRecord.from_state(state), progress, state.get("version", VERSION))
+        version = state.get("version", 1)  # a checkpoint written before the field is version 1, whatever VERSION is now
+        return cls(_part(SpecRecord, state), DataRecord.from_state(state), progress, version)
 
 
 def _part(kind, state: dict):
