@@ -13,6 +13,7 @@ from stat import S_ISREG
 from typing import Optional
 
 from ..errors import warn
+from .record import DataRecord
 
 HASH_LIMIT = 256 * 2**20  # bytes: bigger files are compared by size and modification time
 
@@ -53,11 +54,13 @@ def _folder_digest(path: str) -> str:
     return "files " + digest.hexdigest()
 
 
-def check_run_data(cfg, state: dict, data, what: str) -> None:
-    """What `evaluate` and `--resume` (`what`) check of the data a run trained on, given its checkpoint
-    `state` and the data loaded now: the same classes (else an error), the same files (else a warning)."""
-    check_same_classes(cfg, state.get("classes"), data.classes)
-    warn_if_changed(cfg, state.get("data_fingerprint"), what)
+def check_run_data(cfg, recorded: Optional[DataRecord], data, what: str) -> None:
+    """What `evaluate` and `--resume` (`what`) check of the data a run trained on, given what its checkpoint
+    `recorded` of it and the data loaded now: the same classes (else an error), the same files (else a warning)."""
+    if recorded is None:
+        return
+    check_same_classes(cfg, recorded.classes, data.classes)
+    warn_if_changed(cfg, recorded.fingerprint, what)
 
 
 def check_same_classes(cfg, saved: Optional[list], now: Optional[list]) -> None:

@@ -24,6 +24,7 @@ from .config import DataConfig
 from .cache import ChannelMoments, SampleView, epoch_order, spare_channels
 from .encoding import category_features, index_features
 from .paths import plan_path
+from .record import DataRecord
 from .sources.base import SOURCES, SeriesInfo, SourceData, TensorData
 from .sources.dotted import load_class_source
 from .splits import split_indices, thin_split_note
@@ -115,12 +116,12 @@ def load_source(cfg: DataConfig, loss_task: Optional[str] = None) -> SourceData:
 
 
 def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[str] = None,
-               device=None, augment_seed: Optional[int] = None, fitted: Optional[dict] = None) -> DataBundle:
+               device=None, augment_seed: Optional[int] = None, fitted: Optional[DataRecord] = None) -> DataBundle:
     """Load, split, transform and batch a data block (`loss_task`: see load_source).
 
     `device` is where training runs (the cached path keeps the data there; default cpu);
     `augment_seed` seeds the cached path's batched augmentation (default: the split seed);
-    `fitted` is a saved run's state: its table encoding and vocabulary are used, not fitted again
+    `fitted` is what a saved run recorded of its data: its table encoding and vocabulary are used, not fitted again
     (evaluate and --resume read new rows as the model was trained to).
     """
     src = load_source(cfg, loss_task)
@@ -131,7 +132,7 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
     _check_same_size(cfg, src)
     vocab = table = None
     if src.fit_on_train is not None:  # e.g. the vocabulary, from the training split only
-        if fitted:
+        if fitted is not None:
             src.fit_on_train(parts["train"][1], fitted)
         else:
             src.fit_on_train(parts["train"][1])

@@ -65,7 +65,7 @@ def _exported_files(run, fmt: str, out: str, root: str) -> tuple:
     plan = run.spec.plan(run.cfg.model)
     example = example_input(plan)
     model = run.model.cpu().eval()
-    scale = run.state.get("target_scale") if run.state.get("task") == "regression" else None
+    scale = run.record.data.target_scale if run.record.data.task == "regression" else None
     if fmt == "python":
         files = python_files(model, plan, example, out, scale)
         files[os.path.join(out, "predict.py")] = predict_py_text()

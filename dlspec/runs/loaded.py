@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..data.encoding import embedded_columns
-from ..train.checkpoint import load_checkpoint, select_checkpoint
+from ..train.checkpoint import load_record, select_checkpoint
 from ..train.checkpoint_fields import check_weights, damaged
 from ..train.config import fitted_to_task, read_train
 from ..train.loop import select_device
@@ -24,27 +24,26 @@ class LoadedRun:
     `checkpoint` picks the weights: best (best.ckpt, the epoch with the best monitored
     value) or last (last.ckpt, the final epoch); None (the default) means best, or last
     with a warning in a run without best.ckpt. `self.checkpoint` and `self.epoch` say
-    which weights were loaded.
+    which weights were loaded; `self.record` is that checkpoint (train/record.py's RunRecord).
     """
 
     def __init__(self, run_dir: str, device: str = "cpu", trust: bool = False, checkpoint: Optional[str] = None):
-        load_checkpoint(run_dir)  # a folder without last.ckpt is refused with the usual message
+        load_record(run_dir)  # a folder without last.ckpt is refused with the usual message
         self.checkpoint, path = select_checkpoint(run_dir, checkpoint)
-        self.state = load_checkpoint(path)
-        self.epoch = self.state.get("epoch")
-        self.spec = load_run_spec(self.state, run_dir, trust)  # refuses to run code unless trusted
-        if self.state.get("sample_shape"):  # vector(auto): the width the run was trained with
-            self.spec.set_sample_shape(self.state["settings"]["model"], tuple(self.state["sample_shape"]),
-                                       embedded_columns(self.state.get("table")))
-        self.cfg = fitted_to_task(read_train(self.spec, self.state["settings"]["train"],
-                                             epochs=self.state["settings"]["epochs"]), self.state.get("task"))
-        if self.state.get("vocab"):
+        self.record = record = load_record(path)
+        self.epoch = record.progress.epoch
+        self.spec = load_run_spec(record.spec, run_dir, trust)  # refuses to run code unless trusted
+        settings, data = record.spec.settings, record.data
+        if data.sample_shape:  # vector(auto): the width the run was trained with
+            self.spec.set_sample_shape(settings["model"], tuple(data.sample_shape), embedded_columns(data.table))
+        self.cfg = fitted_to_task(read_train(self.spec, settings["train"], epochs=settings["epochs"]), data.task)
+        if data.vocab:
             if not self.spec.plan(self.cfg.model).in_shape.integer:
                 raise damaged(path, "vocab", "is set, but the model its spec builds takes no tokens")
-            self.spec.set_vocab(self.cfg.model, len(self.state["vocab"]))
+            self.spec.set_vocab(self.cfg.model, len(data.vocab))
         self.device = select_device(device)
         self.model = self.spec.build(self.cfg.model)
-        check_weights(self.model, self.state["model"], path)  # names and shapes, as one line
-        self.model.load_state_dict(self.state["model"])
+        check_weights(self.model, record.progress.model, path)  # names and shapes, as one line
+        self.model.load_state_dict(record.progress.model)
         self.model.to(self.device).eval()
-        self.classes = self.state.get("classes")
+        self.classes = data.classes

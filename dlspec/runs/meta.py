@@ -16,19 +16,19 @@ IMAGE_STEPS = ("resize", "center_crop", "grayscale")
 
 def run_meta(run: LoadedRun) -> dict:
     """The meta of a loaded run (see the module docstring)."""
-    state, cfg = run.state, run.cfg.data
+    data, cfg = run.record.data, run.cfg.data
     plan = run.spec.plan(run.cfg.model)
-    meta = {"kind": input_kind(run), "task": state.get("task"), "classes": state.get("classes"),
-            "input_shape": list(plan.in_shape.dims), "target_scale": state.get("target_scale"),
-            "normalize": state.get("normalization")}
+    meta = {"kind": input_kind(run), "task": data.task, "classes": data.classes,
+            "input_shape": list(plan.in_shape.dims), "target_scale": data.target_scale,
+            "normalize": data.normalization}
     if meta["kind"] == "text":
         from ..data.sources.text import _WORD, UNK
-        vocab = list(state["vocab"])
+        vocab = list(data.vocab)
         meta["text"] = {"vocab": vocab, "max_len": plan.in_shape.dims[0], "pattern": _WORD.pattern, "lower": True,
                         "unk": vocab.index(UNK) if UNK in vocab else 1}
     elif meta["kind"] == "series":
         args = cfg.source_args or {}
-        meta["series"] = {**state["series"], "column": args.get("column"), "encoding": args.get("encoding", "utf-8")}
+        meta["series"] = {**data.series, "column": args.get("column"), "encoding": args.get("encoding", "utf-8")}
     if meta["kind"] in ("table", "any"):
         table = _table(run)
         if table:
@@ -40,9 +40,9 @@ def run_meta(run: LoadedRun) -> dict:
 
 def input_kind(run: LoadedRun) -> str:
     """image, table, text, series or any: how predict reads inputs for this run."""
-    if run.state.get("series"):
+    if run.record.data.series:
         return "series"
-    if run.state.get("vocab"):
+    if run.record.data.vocab:
         return "text"
     from ..data.sources.base import SOURCES
     declared = SOURCES.get(run.cfg.data.source.name)
@@ -71,10 +71,10 @@ def _image(run: LoadedRun) -> dict:
 
 def _table(run: LoadedRun) -> dict:
     """The recorded encoding; for runs made before tables were encoded, the numeric feature columns."""
-    table = run.state.get("table")
+    table = run.record.data.table
     if table:
         return table
-    features = run.state.get("features")
+    features = run.record.data.features
     if not features:
         return {}
     encoding = (run.cfg.data.source_args or {}).get("encoding", "utf-8")

@@ -10,6 +10,7 @@ from typing import Optional
 
 import torch
 
+from ..data.record import DataRecord
 from ..errors import DataError, DlspecError, Loc
 from ..runtime.inputs import InputError
 from ..runtime.preprocess import run_predictions
@@ -26,10 +27,10 @@ def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: 
     run = LoadedRun(run_dir, device, trust, checkpoint)
     from ..data.fingerprint import check_run_data
     from ..data.pipeline import build_data
-    data = build_data(run.cfg.data, loss_task=run.cfg.loss_task, fitted=run.state)
-    check_run_data(run.cfg.data, run.state, data, "evaluate")
-    if run.state.get("task") not in (None, data.task):
-        raise DataError(f"this run was trained for {run.state['task']}, but data {run.cfg.data.name} is "
+    data = build_data(run.cfg.data, loss_task=run.cfg.loss_task, fitted=run.record.data)
+    check_run_data(run.cfg.data, run.record.data, data, "evaluate")
+    if run.record.data.task not in (None, data.task):
+        raise DataError(f"this run was trained for {run.record.data.task}, but data {run.cfg.data.name} is "
                         f"{data.task} data now", run.cfg.data.loc,
                         hint="evaluate on the data the run trained on (or its checkpoint's field 'task' is damaged)")
     if split not in data.loaders:
@@ -79,15 +80,16 @@ def _check_max_pixels(value) -> None:
 def units_model(run: LoadedRun):
     """The run's model answering in the data's units: a regression trained with `scale standard|minmax`
     learnt scaled targets (and, for a series, scaled inputs); users asked for passengers, not z-scores."""
-    scale = run.state.get("target_scale")
-    if not scale or run.state.get("task") != "regression":
+    scale = run.record.data.target_scale
+    if not scale or run.record.data.task != "regression":
         return run.model
     return OriginalUnits(run.model, scale["center"], scale["spread"], bool(scale.get("inputs"))).eval()
 
 
-def original_units(out: torch.Tensor, state: dict) -> torch.Tensor:
-    """Regression outputs of a run trained with `scale standard|minmax`, mapped back to the data's units."""
-    scale = state.get("target_scale")
-    if not scale or state.get("task") != "regression":
+def original_units(out: torch.Tensor, data: DataRecord) -> torch.Tensor:
+    """Regression outputs of a run trained with `scale standard|minmax` (its record's `data`), mapped back
+    to the data's units."""
+    scale = data.target_scale
+    if not scale or data.task != "regression":
         return out
     return out * scale["spread"] + scale["center"]

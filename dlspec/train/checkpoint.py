@@ -1,9 +1,10 @@
 """Checkpoints: training state in, an atomically written file out, and back.
 
-A checkpoint is a plain dict saved with torch.save: the state_dict (never a
-pickled model), the spec text and path, resolved settings, optimizer /
-scheduler / scaler states, the epoch, history and RNG states. It is read with
-`weights_only=True`, so loading a checkpoint cannot run code.
+A checkpoint is a RunRecord (record.py) saved with torch.save as a plain dict:
+the state_dict (never a pickled model), the spec text and path, resolved
+settings, optimizer / scheduler / scaler states, the epoch, history, RNG states
+and what the data stage fitted. It is read with `weights_only=True`, so loading
+a checkpoint cannot run code.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ..errors import DlspecError, warn
 from ..files import NEVER_READ, open_regular, require_regular
 from .checkpoint_fields import check_fields, restoring
 from .interrupt import signals_deferred
+from .record import RunRecord
 from .safe_write import check_inside, open_new, write_error
 
 
@@ -75,9 +77,15 @@ def _os_error(exc: BaseException):
 
 def load_checkpoint(path: str) -> dict:
     """Read a checkpoint safely (weights_only=True) and check its fields (checkpoint_fields.py); a run
-    directory means its last.ckpt."""
+    directory means its last.ckpt. The dict as stored: load_record gives it typed."""
     path, state = read_weights_file(path)
     return check_fields(state, path)
+
+
+def load_record(path: str) -> RunRecord:
+    """A checkpoint read safely and checked, as a RunRecord (record.py); a run directory means its last.ckpt."""
+    path, state = read_weights_file(path)
+    return RunRecord.from_state(state, path)
 
 
 def read_weights_file(path: str, what: str = "checkpoint") -> tuple:

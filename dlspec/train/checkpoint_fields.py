@@ -77,6 +77,11 @@ def _param_group(g) -> bool:
             and all(_number(g[k]) or _tensor(g[k]) for k in _HYPER if k in g)
             and ("betas" not in g or _list_of(lambda b: _number(b) or _tensor(b))(g["betas"])))
 
+# The checkpoint format this dlspec writes and reads: the fields below (train/record.py's RunRecord).
+# A checkpoint without 'version' was written before the field existed, in the same format: version 1.
+VERSION = 1
+KNOWN_VERSIONS = (1,)
+
 # name: (check, what it should be). Required fields are those every dlspec checkpoint has.
 REQUIRED = {
     "model": (_STATE_DICT, "a state_dict (names to tensors)"),
@@ -92,10 +97,13 @@ REQUIRED = {
             "the random generators' states"),
 }
 OPTIONAL = {
+    "version": (_int, "a format version (a whole number)"),
     "overrides": (_mapping(_str, _SCALAR), "a dict of --set values"),
     "scheduler": (lambda v: isinstance(v, dict), "a scheduler state_dict"),
     "scaler": (lambda v: isinstance(v, dict), "a gradient scaler state_dict"),
     "best": (_dict_with(value=_number, epoch=_int, monitor=_str), "the best epoch (value, epoch, monitor)"),
+    "stop_best": (_dict_with(value=_number, epoch=_int, monitor=_str),
+                  "early_stop's best epoch (value, epoch, monitor)"),
     "bad_epochs": (_int, "an epoch count"),
     "train_time": (_number, "a number of seconds"),
     "train_samples": (_int, "a sample count"),
@@ -124,7 +132,9 @@ def check_fields(state, path: str) -> dict:
     """`state` if every field has the type dlspec wrote; else the one-line error naming the first bad one."""
     if not isinstance(state, dict):
         raise DlspecError(f"{path} is not a dlspec checkpoint: it holds a {type(state).__name__}, not a dict",
-                          hint="pass a run directory made by dlspec fit")
+                          hint=NOT_A_RUN)
+    _check_dlspec_fields(state, path)
+    _check_version(state, path)
     for name, (check, what) in REQUIRED.items():
         if name not in state:
             raise damaged(path, name, "is missing")
@@ -135,6 +145,39 @@ def check_fields(state, path: str) -> dict:
             raise damaged(path, name, f"is not {what}")
     _check_table_width(state, path)
     return state
+
+
+# fields that say a dict is a dlspec checkpoint at all (the others, like model or epoch, are common elsewhere)
+_OWN_FIELDS = ("version", "spec_text", "settings")
+NOT_A_RUN = "pass a run directory made by dlspec fit"
+
+
+def _check_dlspec_fields(state: dict, path: str) -> None:
+    """A dict without any field only dlspec writes is someone else's: a plain state_dict, another library's
+    checkpoint. Said as such, rather than as a dlspec checkpoint missing its fields."""
+    if any(name in state for name in _OWN_FIELDS):
+        return
+    if state and all(isinstance(k, str) and _tensor(v) for k, v in state.items()):
+        what = "a plain state_dict (names to tensors)"
+    else:
+        keys = [str(k) for k in state]
+        what = f"a dict with keys {', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}" if keys else "an empty dict"
+    raise DlspecError(f"{path} is not a dlspec checkpoint: it holds {what}, without the fields dlspec writes "
+                      f"({', '.join(_OWN_FIELDS[1:])})",
+                      hint=NOT_A_RUN + '; weights alone can start a new run: `init "FILE"` in a train block')
+
+
+def _check_version(state: dict, path: str) -> None:
+    """The format version: a whole number this dlspec knows (missing: version 1, written before the field)."""
+    version = state.get("version", 1)
+    check, what = OPTIONAL["version"]
+    if not check(version):
+        raise damaged(path, "version", f"is not {what}")
+    if version not in KNOWN_VERSIONS:
+        raise DlspecError(f"{path} has checkpoint format {version} (its field 'version'), which this dlspec cannot "
+                          f"read: it reads format {', '.join(map(str, KNOWN_VERSIONS))}",
+                          hint="the run was written by another version of dlspec: use that one, or train the "
+                               "run again")
 
 
 def _check_table_width(state: dict, path: str) -> None:

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 from ..errors import TrainError
 from ..spec import Spec, load
 from . import rundir
-from .checkpoint import load_checkpoint
+from .checkpoint import load_record
 from .config import read_train
 from .distributed import Dist, job_environment
 from .loggers import require_packages
@@ -73,10 +73,10 @@ def _prepare(spec_or_path, train, overrides, epochs, device, out, resume, trust,
     state = None
     if resume is not None:
         _check_resume_options(spec_or_path, train, overrides, out)
-        state = dist.broadcast_object(load_checkpoint(resume) if dist.is_main else None)
-        spec = load_run_spec(state, resume, trust)
-        train, out = state["settings"]["train"], resume
-        epochs = epochs or state["settings"]["epochs"]
+        state = dist.broadcast_object(load_record(resume) if dist.is_main else None)
+        spec = load_run_spec(state.spec, resume, trust)
+        train, out = state.spec.settings["train"], resume
+        epochs = epochs or state.spec.settings["epochs"]
     else:
         spec = spec_or_path if isinstance(spec_or_path, Spec) else load(spec_or_path, overrides)
     cfg = read_train(spec, train, epochs=epochs, device=device)
@@ -87,7 +87,7 @@ def _prepare(spec_or_path, train, overrides, epochs, device, out, resume, trust,
     out = dist.broadcast_object(out or cfg.out or rundir.default_run_dir(cfg.name or cfg.model))
     if state is None and dist.restarts and os.path.isfile(os.path.join(out, "last.ckpt")):
         # torchrun --max-restarts started this job again: go on from the last completed epoch
-        state = dist.broadcast_object(load_checkpoint(out) if dist.is_main else None)
+        state = dist.broadcast_object(load_record(out) if dist.is_main else None)
     return spec, cfg, state, out
 
 

@@ -103,16 +103,16 @@ def _failure(failed, reports: str) -> DlspecError:
 def _stopped(stop, options: dict, spec, cfg):
     """The launching process reports a stop once (the workers' own messages are dropped, see _WorkerLog)."""
     import signal
-    from .checkpoint import load_checkpoint
+    from .checkpoint import load_record
     from .interrupt import EXIT_STATUS, interrupted_message
     sigval = getattr(stop, "sigval", signal.SIGINT)
     name = signal.Signals(sigval).name if sigval in (signal.SIGINT, signal.SIGTERM) else "SIGTERM"
     out = options.get("out") or options["resume"]
     last = os.path.join(out, "last.ckpt")
-    state = load_checkpoint(last) if os.path.isfile(last) else {}
-    saved = state.get("epoch")
+    progress = load_record(last).progress if os.path.isfile(last) else None
+    saved = progress.epoch if progress else None
     options["log"](interrupted_message(name, (saved or 0) + 1, saved, out))
-    summary = {"out_dir": out, "history": state.get("history", []), "results": {}, "interrupted": True,
+    summary = {"out_dir": out, "history": progress.history if progress else [], "results": {}, "interrupted": True,
                "exit_status": EXIT_STATUS.get(name, 130)}
     return _run_from(summary, spec, cfg)
 
@@ -198,17 +198,17 @@ def _load_plugins(plugins: Optional[list]) -> None:
 
 def _run_from(summary: dict, spec, cfg):
     """The launching process's Run: rank 0's history and results, the weights from the run directory."""
-    from .checkpoint import load_checkpoint
+    from .checkpoint import load_record
     from .trainer import Run
     best = os.path.join(summary["out_dir"], "best.ckpt")
     last = os.path.join(summary["out_dir"], "last.ckpt")
     chosen = best if (summary["results"] or {}).get("checkpoint") == "best" and os.path.exists(best) else last
-    state = load_checkpoint(chosen) if os.path.exists(chosen) else {}
-    if state.get("vocab"):
-        spec.set_vocab(cfg.model, len(state["vocab"]))
+    record = load_record(chosen) if os.path.exists(chosen) else None
+    if record and record.data.vocab:
+        spec.set_vocab(cfg.model, len(record.data.vocab))
     model = spec.build(cfg.model)
-    if state:
-        model.load_state_dict(state["model"])
+    if record:
+        model.load_state_dict(record.progress.model)
     return Run(summary["out_dir"], summary["history"], summary["results"], model, cfg,
                summary["interrupted"], summary["exit_status"])
 

@@ -18,11 +18,12 @@ import torch
 
 from ..data.encoding import embedded_columns
 from ..data.fingerprint import check_run_data, fingerprint
+from ..data.record import DataRecord
 from ..errors import TrainError
 from ..plugins.discovery import loaded_plugins
 from ..spec import Spec
 from . import rundir
-from .checkpoint import check_choice, load_checkpoint, restore_rng, rng_state, save_checkpoint, select_checkpoint
+from .checkpoint import check_choice, load_record, restore_rng, rng_state, save_checkpoint, select_checkpoint
 from .checkpoint_fields import check_optimizer_state, check_weights, restoring
 from .config import TrainConfig, fitted_to_task
 from .distributed import Dist
@@ -35,6 +36,7 @@ from .loop import NonFiniteLoss, autocast_dtype, evaluate, select_device, train_
 from .progress import EpochProgress
 from .best import Tracker
 from .metrics import make_metrics
+from .record import ProgressRecord, RunRecord, SpecRecord
 from .sharding import StepPlan
 
 
@@ -70,14 +72,14 @@ class Trainer:
 
     on_epoch = None  # called with each epoch's row once it is saved (dlspec tune's pruning); may raise to stop
 
-    def __init__(self, spec: Spec, cfg: TrainConfig, out: str, state: Optional[dict], log, progress, overrides,
+    def __init__(self, spec: Spec, cfg: TrainConfig, out: str, state: Optional[RunRecord], log, progress, overrides,
                  dist: Optional[Dist] = None, checkpoint: Optional[str] = None):
         self.spec, self.cfg, self.out, self.state, self.log = spec, cfg, out, state, log
         self.dist = dist or Dist()  # one process unless fit joined a job (see distributed.py)
         self.checkpoint = check_choice(checkpoint)  # the weights the test metrics and Run.model use
         self.show_progress = progress
         self.loggers = Loggers([])  # tensorboard, mlflow: opened once the run directory is written
-        self.overrides = overrides if state is None else state.get("overrides")
+        self.overrides = overrides if state is None else state.spec.overrides
 
     # ---- setup ----
 
@@ -89,11 +91,12 @@ class Trainer:
         from ..data.pipeline import build_data
         with self.dist.local_first():  # downloads happen once per node
             self.data = build_data(cfg.data, pin_memory=self.device.type == "cuda", loss_task=cfg.loss_task,
-                                   device=self.device, augment_seed=cfg.seed, fitted=self.state)
+                                   device=self.device, augment_seed=cfg.seed,
+                                   fitted=self.state.data if self.state else None)
         # the data the run first trained on: a resume on changed data keeps saying so to later evaluates
-        self.data_fingerprint = (self.state or {}).get("data_fingerprint") or fingerprint(cfg.data)
+        self.data_fingerprint = (self.state.data.fingerprint if self.state else None) or fingerprint(cfg.data)
         if self.state is not None:  # --resume: the data must still be what the run was trained on
-            check_run_data(cfg.data, self.state, self.data, "--resume")
+            check_run_data(cfg.data, self.state.data, self.data, "--resume")
         if self.data.vocab is not None:
             self.spec.set_vocab(cfg.model, len(self.data.vocab))
         self.spec.set_sample_shape(cfg.model, self.data.sample_shape, embedded_columns(self.data.table))  # vector(auto)
@@ -166,27 +169,27 @@ class Trainer:
                                           epoch_number):
             self.log(f"epoch {epoch_number}: unfroze {label} ({sum(p.numel() for p in params):,} parameters)")
 
-    def _restore(self, state: dict) -> None:
-        path = os.path.join(self.out, "last.ckpt")
-        check_weights(self.model, state["model"], path)
-        self.model.load_state_dict(state["model"])
-        self._apply_unfreezes(state["epoch"])  # the optimizer had these groups when it was saved
+    def _restore(self, record: RunRecord) -> None:
+        path, saved = os.path.join(self.out, "last.ckpt"), record.progress
+        check_weights(self.model, saved.model, path)
+        self.model.load_state_dict(saved.model)
+        self._apply_unfreezes(saved.epoch)  # the optimizer had these groups when it was saved
         with restoring(path, "optimizer"):
-            self.optimizer.load_state_dict(state["optimizer"])
+            self.optimizer.load_state_dict(saved.optimizer)
         check_optimizer_state(self.optimizer, path)
-        if self.scheduler is not None and state.get("scheduler"):
+        if self.scheduler is not None and saved.scheduler:
             with restoring(path, "scheduler"):
-                self.scheduler.load_state_dict(state["scheduler"])
-        if self.scaler is not None and state.get("scaler"):
+                self.scheduler.load_state_dict(saved.scheduler)
+        if self.scaler is not None and saved.scaler:
             with restoring(path, "scaler"):
-                self.scaler.load_state_dict(state["scaler"])
-        self.history = list(state["history"])
-        self.keeper.best, self.bad_epochs = state.get("best"), state.get("bad_epochs", 0)
-        if self.stopper is not None:  # a checkpoint from before `checkpoint monitor=` kept one best for both
-            self.stopper.best = state.get("stop_best", state.get("best"))
-        self.start_epoch = self.saved_epoch = state["epoch"]
-        self.train_time, self.train_samples = state.get("train_time", 0.0), state.get("train_samples", 0)
-        restore_rng(state["rng"], path)
+                self.scaler.load_state_dict(saved.scaler)
+        self.history = list(saved.history)
+        self.keeper.best, self.bad_epochs = saved.best, saved.bad_epochs
+        if self.stopper is not None:
+            self.stopper.best = saved.stop_best
+        self.start_epoch = self.saved_epoch = saved.epoch
+        self.train_time, self.train_samples = saved.train_time, saved.train_samples
+        restore_rng(saved.rng, path)
 
     # ---- the run ----
 
@@ -238,7 +241,7 @@ class Trainer:
         if self.state is None:
             return None
         return Resume(self.start_epoch, self.start_epoch * len(self.data.loaders["train"]), list(self.history),
-                      self.state.get("loggers") or {})
+                      self.state.progress.loggers or {})
 
     def _use_checkpoint(self) -> None:
         """Load the chosen weights (best.ckpt by default) for the test metrics and the returned model;
@@ -246,11 +249,11 @@ class Trainer:
         used = None
         if self.dist.is_main:
             which, path = select_checkpoint(self.out, "last" if self.checkpoint == "last" else None)  # best, else last (warned)
-            state = load_checkpoint(path) if which == "best" else None  # the model already holds the last epoch
-            if state is not None:
-                check_weights(self.model, state["model"], path)
-                self.model.load_state_dict(state["model"])
-            used = {"checkpoint": which, "checkpoint_epoch": state["epoch"] if state else self.saved_epoch}
+            best = load_record(path).progress if which == "best" else None  # the model already holds the last epoch
+            if best is not None:
+                check_weights(self.model, best.model, path)
+                self.model.load_state_dict(best.model)
+            used = {"checkpoint": which, "checkpoint_epoch": best.epoch if best else self.saved_epoch}
         self.used = self.dist.broadcast_object(used)
         if self.used["checkpoint"] == "best":
             self.dist.broadcast_module(self.model)
@@ -347,29 +350,24 @@ class Trainer:
     def _save(self, name: str, epoch: int) -> None:
         if not self.dist.is_main:
             return
-        save_checkpoint(os.path.join(self.out, name), {
-            "model": self.model.state_dict(), "spec_text": self.spec.text,
-            "spec_file": os.path.abspath(self.spec.filename) if not self.spec.filename.startswith("<")
-            else self.spec.filename,
-            "settings": self.cfg.resolved(), "overrides": {k: v for k, v in (self.overrides or {}).items()},
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "epoch": epoch, "history": self.history, "best": self.keeper.best, "bad_epochs": self.bad_epochs,
-            "stop_best": self.stopper.best if self.stopper is not None else None,
-            "rng": rng_state(), "train_time": self.train_time, "train_samples": self.train_samples,
-            "classes": self.data.classes, "normalization": self.data.normalization, "task": self.data.task,
-            "vocab": self.data.vocab, "target_scale": self.data.target_scale,
-            "series": _series_info(self.data.series), "features": self.data.features,
-            "table": self.data.table, "sample_shape": list(self.data.sample_shape),  # predict, vector(auto)
-            "data_fingerprint": self.data_fingerprint,  # evaluate and --resume warn when the data changed
-            "plugins": self._plugins(),  # code a later load of this run must be trusted to import
-            "loggers": self.loggers.record(),  # e.g. the MLflow run id, so --resume goes on with that run
-        })
+        spec_file = self.spec.filename
+        record = RunRecord(
+            SpecRecord(self.spec.text, spec_file if spec_file.startswith("<") else os.path.abspath(spec_file),
+                       self.cfg.resolved(), dict(self.overrides or {}),
+                       self._plugins()),  # code a later load of this run must be trusted to import
+            DataRecord.of(self.data, self.data_fingerprint),  # predict, vector(auto), the data-changed warning
+            ProgressRecord(
+                self.model.state_dict(), self.optimizer.state_dict(), epoch, self.history, rng_state(),
+                scheduler=self.scheduler.state_dict() if self.scheduler is not None else None,
+                scaler=self.scaler.state_dict() if self.scaler is not None else None,
+                best=self.keeper.best, stop_best=self.stopper.best if self.stopper is not None else None,
+                bad_epochs=self.bad_epochs, train_time=self.train_time, train_samples=self.train_samples,
+                loggers=self.loggers.record()))  # e.g. the MLflow run id, so --resume goes on with that run
+        save_checkpoint(os.path.join(self.out, name), record.to_state())
 
     def _plugins(self) -> dict:
         """The plugins recorded in the resumed checkpoint, and those this process loaded."""
-        recorded, now = (self.state or {}).get("plugins") or {}, loaded_plugins()
+        recorded, now = (self.state.spec.plugins if self.state else None) or {}, loaded_plugins()
         return {k: list(dict.fromkeys(list(recorded.get(k, [])) + v)) for k, v in now.items()}
 
     def _results(self) -> dict:
@@ -395,10 +393,3 @@ class Trainer:
         if self.history:
             rundir.plot_curves(self.out, self.history)
         return results
-
-
-def _series_info(series):
-    if series is None:
-        return None
-    return {"tail": [float(v) for v in series.values[-series.window:]], "window": series.window,
-            "horizon": series.horizon}

@@ -18,9 +18,13 @@ resume rewrites the event files there: a folder outside the run directory
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ..errors import PluginError
 from ..spec import Spec, loads
+
+if TYPE_CHECKING:  # a type only: the record's module imports torch, which checking a spec does not need
+    from .record import SpecRecord
 
 # Dotted layer names (torch.nn.NAME, torchvision.NAME, plugin names) are looked up
 # in registries, never imported by name; a dotted data source is imported and called,
@@ -37,22 +41,22 @@ class UntrustedRunError(PluginError):
     kind = "untrusted run"
 
 
-def load_run_spec(state: dict, where: str, trust: bool = False) -> Spec:
-    """The spec stored in a checkpoint; its plugins are imported only when trusted."""
+def load_run_spec(recorded: SpecRecord, where: str, trust: bool = False) -> Spec:
+    """The spec stored in a checkpoint (its record's `spec` part); its plugins are imported only when trusted."""
     from ..plugins.discovery import load_entry_points
     load_entry_points()  # the user's installed plugins, as for any spec
-    spec = loads(state["spec_text"], state["spec_file"], state.get("overrides") or None, run_plugins=False)
-    code = code_in_run(spec, state)
+    spec = loads(recorded.spec_text, recorded.spec_file, recorded.overrides or None, run_plugins=False)
+    code = code_in_run(spec, recorded)
     if code and not trust:
         listing = "\n".join(f"  - {item}" for item in code)
         raise UntrustedRunError(f"loading {where} would run Python code named by its stored spec:\n{listing}",
                                 hint=TRUST_HINT)
     if trust:
-        _import_plugins(spec, state)
+        _import_plugins(spec, recorded)
     return spec
 
 
-def code_in_run(spec: Spec, state: dict) -> list:
+def code_in_run(spec: Spec, recorded: SpecRecord) -> list:
     """Everything that loading this run would import or call, one line each ([] when nothing)."""
     program = spec.program
     found = []
@@ -65,7 +69,7 @@ def code_in_run(spec: Spec, state: dict) -> list:
             found.append(f"{loc}: source {name}(...) (imports {name.rpartition('.')[0]} and calls {name})")
     # Installed entry points are not listed: a checkpoint cannot choose them (they load for any
     # spec, as set up by whoever installed them; DLSPEC_DISABLE_PLUGIN_AUTOLOAD=1 turns them off).
-    modules = (state.get("plugins") or {}).get("modules", [])
+    modules = (recorded.plugins or {}).get("modules", [])
     found += [f"--plugin {m} (imported when the run was trained)" for m in modules]
     return found
 
@@ -92,9 +96,9 @@ def _imports(name: str) -> bool:
     return not rest or "." in rest or rest.startswith("_")
 
 
-def _import_plugins(spec: Spec, state: dict) -> None:
+def _import_plugins(spec: Spec, recorded: SpecRecord) -> None:
     from ..plugins.discovery import load_module, load_uses
-    for name in (state.get("plugins") or {}).get("modules", []):
+    for name in (recorded.plugins or {}).get("modules", []):
         load_module(name)  # not recorded as named by this process; a resumed run keeps its record
     load_uses(spec.program)
 

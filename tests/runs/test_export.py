@@ -200,7 +200,7 @@ def test_torchscript_export_of_embedded_categories_answers_as_the_run(kinds, tmp
     scripted = torch.jit.load(str(tmp_path / "ts" / "model.pt"))
     run = LoadedRun(str(runs["categories"]))
     x = torch.tensor([[0.5, 3.0, 1.0], [-1.0, 1.0, 0.0], [2.0, 0.0, -0.5]])  # size, city index (0: unseen), rooms
-    scale = run.state["target_scale"]  # the export answers in the data's units
+    scale = run.record.data.target_scale  # the export answers in the data's units
     assert torch.allclose(scripted(x), run.model(x) * scale["spread"] + scale["center"], atol=1e-4)
 
 

@@ -31,7 +31,7 @@ def model_probabilities(run_dir, files):
     for path in files:
         with Image.open(path) as img:
             image = img.convert("RGB")
-        x = inference_transform(run.cfg.data, run.state["normalization"], image)(image)
+        x = inference_transform(run.cfg.data, run.record.data.normalization, image)(image)
         with torch.no_grad():
             probs = torch.softmax(run.model(x.unsqueeze(0))[0], 0)
         out[str(path)] = {c: float(p) for c, p in zip(run.classes, probs)}
@@ -115,7 +115,7 @@ def test_series_forecast_per_step_to_csv(tmp_path):
     assert [float(r["prediction"]) for r in rows] == pytest.approx([a["prediction"] for a in answers])
     from dlspec.runs.loaded import LoadedRun
     loaded = LoadedRun(str(run))
-    scale, tail = loaded.state["target_scale"], loaded.state["series"]["tail"]
+    scale, tail = loaded.record.data.target_scale, loaded.record.data.series["tail"]
     x = (torch.tensor(tail).view(1, -1, 1) - scale["center"]) / scale["spread"]
     with torch.no_grad():
         first = float(loaded.model(x)) * scale["spread"] + scale["center"]

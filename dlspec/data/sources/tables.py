@@ -141,12 +141,13 @@ class TableData:
         self.encoding = None  # the fitted encoding, saved with the run for predict and exports
         self.data = None
 
-    def fit(self, train_indices: list, saved: dict = None) -> None:
-        """Encode the rows by an encoding fitted on `train_indices`, or by the one a run saved (`saved["table"]`)."""
+    def fit(self, train_indices: list, saved=None) -> None:
+        """Encode the rows by an encoding fitted on `train_indices`, or by the one a run saved (`saved`: its
+        DataRecord, data/record.py)."""
         import torch
         path, header = self.args["path"], self.header
-        if (saved or {}).get("table"):
-            columns = saved["table"]["columns"]
+        if saved is not None and saved.table:
+            columns = saved.table["columns"]
         else:
             columns = fit_columns(header, self.rows, self.features, self.kinds, train_indices, self.args["missing"],
                                   path, self.loc, self.args["onehot_max"], self.args["embedding_dim"])

@@ -33,10 +33,11 @@ class TextData:
         self.itos = None
         self.data = None
 
-    def fit(self, train_indices: list, saved: dict = None) -> None:
-        """Build the vocabulary on `train_indices`, or take the one a run saved (`saved["vocab"]`)."""
-        if (saved or {}).get("vocab"):
-            self.itos = list(saved["vocab"])
+    def fit(self, train_indices: list, saved=None) -> None:
+        """Build the vocabulary on `train_indices`, or take the one a run saved (`saved`: its DataRecord,
+        data/record.py)."""
+        if saved is not None and saved.vocab:
+            self.itos = list(saved.vocab)
         else:
             counts = Counter(t for i in train_indices for t in self.tokens[i])
             words = sorted((w for w, c in counts.items() if c >= self.min_freq), key=lambda w: (-counts[w], w))

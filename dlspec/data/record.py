@@ -1,0 +1,63 @@
+"""What the data stage keeps of a run: a loaded `DataBundle` (or a checkpoint's fields) in, a `DataRecord` out.
+
+A finished run must read new inputs the way it was trained to: the classes its
+outputs mean, the normalisation statistics, the vocabulary and table encoding
+fitted on its training split, the target scaling, a series' tail, the shape of
+one sample (vector(auto)) and a digest of the files it read. The trainer saves
+them in the checkpoint (train/record.py's RunRecord holds one DataRecord);
+evaluate, predict, exports and --resume read them back by attribute, and
+`build_data(fitted=record)` reuses the fitted vocabulary and encoding instead of
+fitting them again. It lives in `data` because `data` must not import `train`.
+
+Its checkpoint keys are the attribute names, except `fingerprint`, stored as
+"data_fingerprint". The values are plain lists, dicts, strings and numbers, so
+torch.load(weights_only=True) reads them; their types are checked when the
+checkpoint is read (train/checkpoint_fields.py), not here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Optional
+
+# attribute -> checkpoint key, where they differ
+_KEYS = {"fingerprint": "data_fingerprint"}
+
+
+@dataclass(frozen=True)
+class DataRecord:
+    """The data facts a trained run depends on; every field is None when the data has no such thing."""
+
+    classes: Optional[list] = None  # what each output means (classification)
+    normalization: Optional[dict] = None  # {"mean": [...], "std": [...]}, measured or written
+    task: Optional[str] = None  # classification or regression
+    vocab: Optional[list] = None  # text: id -> token, built on the training split
+    target_scale: Optional[dict] = None  # {"center", "spread"(, "inputs")}: targets were scaled
+    series: Optional[dict] = None  # {"tail", "window", "horizon"}: what a forecast continues from
+    features: Optional[list] = None  # a table's feature columns, in order
+    table: Optional[dict] = None  # a table's fitted column encoding (data/encoding.py)
+    sample_shape: Optional[list] = None  # one sample's shape: vector(auto) is built this wide again
+    fingerprint: Optional[dict] = None  # path -> digest of the files read (data/fingerprint.py)
+
+    @classmethod
+    def of(cls, data, fingerprint: Optional[dict]) -> "DataRecord":
+        """The record of a loaded DataBundle (data/pipeline.py) and the digest of its files."""
+        return cls(classes=data.classes, normalization=data.normalization, task=data.task, vocab=data.vocab,
+                   target_scale=data.target_scale, series=_series(data.series), features=data.features,
+                   table=data.table, sample_shape=list(data.sample_shape), fingerprint=fingerprint)
+
+    def to_state(self) -> dict:
+        """The checkpoint's data fields."""
+        return {_KEYS.get(f.name, f.name): getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "DataRecord":
+        """The data fields of a checkpoint dict (checked beforehand); a missing field is None."""
+        return cls(**{f.name: state.get(_KEYS.get(f.name, f.name)) for f in fields(cls)})
+
+
+def _series(series) -> Optional[dict]:
+    """A SeriesInfo as stored: the last window of values (a forecast continues from them)."""
+    if series is None:
+        return None
+    return {"tail": [float(v) for v in series.values[-series.window:]], "window": series.window,
+            "horizon": series.horizon}
