@@ -15,7 +15,7 @@ from dlspec.errors import DlspecError
 from dlspec.train.checkpoint import load_record
 from dlspec.train.checkpoint_fields import OPTIONAL, REQUIRED, VERSION
 from dlspec.train.record import ProgressRecord, RunRecord, SpecRecord
-from table_runs import fit_table_run
+from tests.helpers.table_runs import fit_table_run
 
 
 @pytest.fixture(scope="module")
