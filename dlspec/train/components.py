@@ -13,6 +13,11 @@ from ..schema.registry import register_entry
 from ..schema.settings import Step, bind_step
 
 
+# what a loss entry may declare (see Component.target and Component.expects)
+LOSS_TARGETS = ("class", "binary", "value")
+LOSS_OUTPUTS = ("logits", "log_probs", "values")
+
+
 @dataclass(frozen=True)
 class Component:
     """A loss, optimizer or schedule: its arguments, a builder, docs, and where it came from."""
