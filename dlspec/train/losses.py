@@ -68,7 +68,7 @@ def check_soft_targets(cfg) -> None:
 
 
 def is_soft_target(loss: Component, out, y) -> bool:
-    """True for class-probability targets (the layout mixup and cutmix produce) of a class loss that takes them."""
+    """True for class-probability targets (the layout mixup and cutmix produce) given to a loss that takes them."""
     return loss.soft_targets and y.is_floating_point() and y.dim() == out.dim() and y.dim() > 1
 
 
