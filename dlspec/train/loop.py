@@ -52,6 +52,7 @@ class StepSetup:
         """The loss of a batch's output against its raw targets (what a step computes)."""
         return self.loss_fn(out, prepare_target(self.loss, out, y))
 
+
 def check_device_name(name: str) -> None:
     """A device name dlspec knows (auto, cpu, cuda, cuda:N, mps), or an error with a suggestion."""
     problem = device_problem(name)
@@ -87,7 +88,7 @@ def autocast_dtype(precision: str, device: torch.device):
     return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
-def prepare_target(loss, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def prepare_target(loss: Component, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Bring targets to the layout and dtype the loss entry's declared `target` asks for."""
     target = loss.target
     if target == "class":
