@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from typing import Optional
 
 from ..data.sources.base import SourceData, SourceDef, register_source
 from ..data.transforms import TransformDef, register_transform
@@ -14,7 +15,7 @@ from ..errors import DataError
 from .signatures import own_doc, plugin_source, signature_args
 from ..train.losses import LOSSES
 from ..train.optimizers import OPTIMIZERS
-from ..train.components import Component, register
+from ..train.components import LOSS_OUTPUTS, LOSS_TARGETS, Component, register
 from ..train.metrics import MetricDef, Metric, register_metric
 
 _PATH_NAMES = ("path", "root", "file", "folder", "dir", "directory")
@@ -47,15 +48,28 @@ def register_transform_plugin(name: str, obj, override: bool = False, resizes: b
                                     source=plugin_source(obj)), override=override)
 
 
-def register_loss(name: str, obj, override: bool = False) -> None:
-    """An nn.Module loss class, or a function loss(output, target, **options)."""
+def register_loss(name: str, obj, override: bool = False, target: Optional[str] = None,
+                  soft_targets: bool = False, expects: Optional[str] = None) -> None:
+    """An nn.Module loss class, or a function loss(output, target, **options). `target` says what it
+    takes ("class": class indices as int64, "binary": 0/1 floats shaped like the output, "value": numbers
+    shaped like the output; unsaid: floats as for "value"), `soft_targets=True` that it also takes class
+    probabilities (mixup, cutmix), `expects` what the model must give it ("logits", "log_probs", "values")."""
+    _check_declared(name, "target", target, LOSS_TARGETS)
+    _check_declared(name, "expects", expects, LOSS_OUTPUTS)
     if inspect.isclass(obj):
         build, args = (lambda a: obj(**a)), signature_args(obj)
     else:
         params = list(inspect.signature(obj).parameters)
         build, args = (lambda a: functools.partial(obj, **a)), signature_args(obj, skip=params[:2])
     register(LOSSES, Component(name, args, build, own_doc(obj) or f"Plugin loss {name}.",
-                               plugin_source(obj)), override)
+                               plugin_source(obj), target=target, soft_targets=bool(soft_targets),
+                               expects=expects), override)
+
+
+def _check_declared(name: str, key: str, value, allowed: tuple) -> None:
+    """A plugin's declaration is one of the allowed words (or left out): refused at registration otherwise."""
+    if value is not None and value not in allowed:
+        raise ValueError(f"loss {name}: {key}={value!r} is not one of {', '.join(map(repr, allowed))}")
 
 
 class _FunctionMetric(Metric):

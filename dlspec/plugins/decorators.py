@@ -18,6 +18,11 @@ it a channels-first layer that dlspec hands its input with the channel axis
 moved to the front (a sequence [T, F] arrives as [F, T]) and whose output it
 moves back, as it does for conv. Without `produces`, an output of the input's
 shape keeps its roles and a one-axis output is a feature vector.
+
+A loss declares the targets it takes: `@dlspec.loss("name", target="class")`
+(class indices, int64), "binary" or "value" (floats shaped like the output);
+`soft_targets=True` (also class probabilities, as mixup makes) and
+`expects="logits" | "log_probs" | "values"` (what the model must give it).
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from ..errors import DataError, DlspecError, Loc
 from ..runtime.inputs import InputError
 from ..runtime.preprocess import run_predictions
 from ..runtime.units import OriginalUnits
-from ..train.loop import evaluate
+from ..train.loop import StepSetup, evaluate
 from ..train.safe_write import removing_if_empty
 from .loaded import LoadedRun
 from .meta import run_meta
@@ -37,8 +37,8 @@ def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: 
         raise DataError(f"this run's data has no {split} split (splits: {', '.join(data.loaders)})")
     loss_def, loss_args = run.cfg.loss
     from ..train.metrics import make_metrics
-    return evaluate(run.model, data.loaders[split], loss_def.build(loss_args), loss_def.name,
-                    make_metrics(run.cfg.metrics, data.target_scale), run.device, None)
+    setup = StepSetup(run.model, loss_def, loss_def.build(loss_args), run.device)  # fp32, one process
+    return evaluate(setup, data.loaders[split], make_metrics(run.cfg.metrics, data.target_scale))
 
 
 def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps: int = 1,

@@ -13,6 +13,11 @@ from ..schema.registry import register_entry
 from ..schema.settings import Step, bind_step
 
 
+# what a loss entry may declare (see Component.target and Component.expects)
+LOSS_TARGETS = ("class", "binary", "value")
+LOSS_OUTPUTS = ("logits", "log_probs", "values")
+
+
 @dataclass(frozen=True)
 class Component:
     """A loss, optimizer or schedule: its arguments, a builder, docs, and where it came from."""
@@ -23,9 +28,16 @@ class Component:
     doc: str
     source: str = "built-in"
     # For losses, the targets they take: "class" (class indices), "binary" (0/1 floats, one
-    # per output), "value" (numbers); None when unknown (plugin losses). Decides the task of a
-    # table whose target column is numeric, and which metrics fit.
+    # per output), "value" (numbers); None when unknown (a plugin loss that does not say). Decides
+    # the dtype and layout the loop hands the loss (loop.prepare_target), the task of a table whose
+    # target column is numeric, and which metrics fit.
     target: Optional[str] = None
+    # For losses: takes soft targets (a probability per class, as mixup and cutmix make).
+    soft_targets: bool = False
+    # For losses, what the model's output must be: "logits" (raw scores, the loss applies the
+    # softmax or sigmoid), "log_probs" (after log_softmax), "values" (numbers); None when unknown.
+    # The checks of the model's last layer against the loss read it (fit_checks.py).
+    expects: Optional[str] = None
     # For schedules: stepped after every batch (True) or once per epoch with the monitored value (False).
     per_step: bool = True
 

@@ -18,7 +18,7 @@ import math
 from typing import Optional
 
 from ..errors import TrainError, warn
-from .losses import loss_task
+from .losses import loss_task, scores_classes
 from .metrics import metrics_for
 
 _ALIASES = {"logsoftmax": "log_softmax"}
@@ -74,35 +74,34 @@ def check_model_end(cfg, plan) -> None:
     last = last_layer(plan)
     if last is None:
         return
-    loss, kind = cfg.loss[0].name, layer_kind(last)
-    if loss == "cross_entropy" and kind in ("softmax", "sigmoid"):
-        warn(f"the model ends with {kind} but loss cross_entropy expects raw logits (it applies log-softmax "
-             "itself); probabilities squashed twice train slowly or not at all", last.loc,
+    loss, kind = cfg.loss[0], layer_kind(last)
+    if loss.expects == "logits" and kind in ("softmax", "sigmoid"):
+        warn(f"the model ends with {kind} but loss {loss.name} expects raw logits "
+             + _SQUASHED.get(loss.target, "(it applies the softmax or sigmoid itself)"), last.loc,
              hint=f"remove {kind}: predictions still report probabilities")
-    elif loss == "nll" and kind != "log_softmax":
-        warn(f"loss nll expects log-probabilities, but the model ends with {kind}", last.loc,
+    elif loss.expects == "log_probs" and kind != "log_softmax":
+        warn(f"loss {loss.name} expects log-probabilities, but the model ends with {kind}", last.loc,
              hint="end the model with log_softmax(1), or use loss cross_entropy on raw logits")
-    elif loss == "bce_with_logits" and kind in ("sigmoid", "softmax"):
-        warn(f"the model ends with {kind} but loss bce_with_logits expects raw logits (it applies the sigmoid "
-             "itself)", last.loc, hint=f"remove {kind}: predictions still report probabilities")
 
 
-# losses over a softmax across the class axis: with one output there, every sample's one class is certain
-_SOFTMAX_LOSSES = ("cross_entropy", "nll")
+# why a softmax or sigmoid before a logits loss hurts, by the loss's target
+_SQUASHED = {"class": "(it applies log-softmax itself); probabilities squashed twice train slowly or not at all",
+             "binary": "(it applies the sigmoid itself)"}
 
 
 def check_class_outputs(cfg, plan) -> None:
-    """cross_entropy (or nll) over one output per sample: the log-softmax of one logit is 0, so
-    cross_entropy is 0 whatever the weights (nll falls for ever); an error at the loss line."""
+    """A loss over one score per class (cross_entropy, nll) with one output per sample: the log-softmax
+    of one logit is 0, so cross_entropy is 0 whatever the weights (nll falls for ever); an error at the
+    loss line."""
     loss = cfg.loss[0]
     dims = plan.out_shape.dims
-    if loss.source != "built-in" or loss.name not in _SOFTMAX_LOSSES or not dims or dims[0] != 1:
+    if not scores_classes(loss) or not dims or dims[0] != 1:
         return
     written = "loss" in cfg.locs
     named = f"loss {loss.name}" if written else f"the default loss {loss.name}"
     raise TrainError(f"{named} needs one output per class, but model {cfg.model} gives 1 per sample "
                      f"(shape {list(dims)}): over a single class "
-                     + ("the loss is 0 whatever the weights and nothing is learnt" if loss.name == "cross_entropy"
+                     + ("the loss is 0 whatever the weights and nothing is learnt" if loss.expects == "logits"
                         else "there is nothing to tell apart"),
                      cfg.locs.get("loss", cfg.loc),
                      hint="end the model with linear(N) for N classes; for two classes with one logit, use loss "
@@ -195,14 +194,14 @@ def check_data_fits_model(spec, cfg, data) -> None:
                          if data.table else "change the model's input, or add resize/grayscale steps to the data's "
                                             "transform")
     classes = data.classes
-    loss = cfg.loss[0].name
+    loss = cfg.loss[0]
     out = plan.out_shape.dims[-1] if plan.out_shape.dims else 1
     where = cfg.locs.get("model", cfg.loc)
-    if classes and loss in ("cross_entropy", "nll") and out != len(classes):
+    if classes and scores_classes(loss) and out != len(classes):
         raise TrainError(f"model {cfg.model} outputs {out} values per sample but data "
                          f"{cfg.data.name} has {len(classes)} classes ({_few(classes)})", where,
                          hint=f"end the model with linear({len(classes)})")
-    if classes and loss == "bce_with_logits" and out == 1 and len(classes) > 2:
+    if classes and loss.target == "binary" and out == 1 and len(classes) > 2:
         raise TrainError(f"model {cfg.model} has one output (a binary logit) but data "
                          f"{cfg.data.name} has {len(classes)} classes ({_few(classes)})", where,
                          hint=f"use linear({len(classes)}) with loss cross_entropy")

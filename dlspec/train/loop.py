@@ -1,4 +1,5 @@
-"""The inner loops: a model, a loader and settings in, per-epoch numbers out.
+"""The inner loops: a StepSetup (the model, the loss entry and the step's settings) and a loader in,
+per-epoch numbers out.
 
 Written like a careful hand-made PyTorch loop: `zero_grad(set_to_none=True)`,
 non-blocking copies, one autocast context, losses and metrics summed on the
@@ -11,13 +12,46 @@ import math
 import os
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import torch
 
 from ..errors import DlspecError, TrainError
 from .devices import device_problem
 from .faults import forward_failed, is_out_of_memory
+from .components import Component
 from .losses import is_soft_target, metric_target
+
+
+@dataclass(frozen=True)
+class StepSetup:
+    """What every training and evaluation step uses, built once per run (Trainer._setup).
+
+    `model` is the module the steps call (the model, or its torch.compile wrapper); `loss` the loss
+    entry, whose declared target decides the targets' dtype and layout (prepare_target); `plan` (a
+    sharding.StepPlan) weighs each micro-batch's loss and says when the optimizer steps (gradient
+    accumulation, an uneven last batch over several processes); `reduce` sums the loss, sample count
+    and metrics over the processes (distributed.Dist.reduce_totals). Evaluation reads only model,
+    loss, loss_fn, device, amp_dtype and reduce."""
+
+    model: torch.nn.Module
+    loss: Component
+    loss_fn: Callable
+    device: torch.device
+    amp_dtype: Optional[torch.dtype] = None
+    optimizer: Optional[torch.optim.Optimizer] = None
+    scaler: Optional[object] = None  # torch.amp.GradScaler with fp16 on CUDA
+    per_step_scheduler: Optional[object] = None  # a schedule stepped after every optimizer step
+    clip_norm: Optional[float] = None
+    clip_value: Optional[float] = None
+    plan: Optional[object] = None
+    reduce: Optional[Callable] = None
+
+    def loss_of(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The loss of a batch's output against its raw targets (what a step computes)."""
+        return self.loss_fn(out, prepare_target(self.loss, out, y))
+
 
 def check_device_name(name: str) -> None:
     """A device name dlspec knows (auto, cpu, cuda, cuda:N, mps), or an error with a suggestion."""
@@ -54,16 +88,18 @@ def autocast_dtype(precision: str, device: torch.device):
     return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
-def prepare_target(loss_name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Bring targets to the layout and dtype the loss expects."""
-    if is_soft_target(loss_name, out, y):  # class probabilities (mixup, cutmix)
-        return y.float()
-    if loss_name in ("cross_entropy", "nll"):
+def prepare_target(loss: Component, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Bring targets to the layout and dtype the loss entry's declared `target` asks for."""
+    target = loss.target
+    if target == "class":
+        if is_soft_target(loss, out, y):  # class probabilities (mixup, cutmix)
+            return y.float()
         return y.long()
-    if loss_name == "bce_with_logits" and out.dim() == 2 and out.shape[1] > 1 and y.dim() == 1 \
+    if target == "binary" and out.dim() == 2 and out.shape[1] > 1 and y.dim() == 1 \
             and not y.is_floating_point():
         # one logit per class and class indices: one-vs-rest targets (torch would refuse the shapes)
         return torch.nn.functional.one_hot(y.long(), out.shape[1]).to(out.dtype)
+    # values (and binary 0/1 or soft targets, and a loss that does not say): the output's layout and dtype
     if out.shape != y.shape and out.numel() == y.numel():
         y = y.reshape(out.shape)
     return y.to(out.dtype) if out.is_floating_point() else y.float()
@@ -89,19 +125,18 @@ class NonFiniteLoss(Exception):
         self.step = step
 
 
-def train_epoch(model, loader, loss_fn, loss_name, optimizer, scheduler_per_step, scaler, metrics, device,
-                amp_dtype, clip_norm, clip_value, progress, frozen_modules=(), plan=None, reduce=None):
+def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
     """One pass over the training loader; returns (mean loss, metric values, samples, seconds).
-
-    `plan` (a sharding.StepPlan) weighs each micro-batch's loss and says when the optimizer steps
-    (gradient accumulation, an uneven last batch over several processes); `reduce` sums the loss,
-    sample count and metrics over the processes (distributed.Dist.reduce_totals)."""
+    `frozen` lists the modules kept in eval mode (frozen parts: their BatchNorm statistics stay)."""
+    model, loss_entry, loss_fn, device = setup.model, setup.loss, setup.loss_fn, setup.device
+    optimizer, scaler, scheduler_per_step = setup.optimizer, setup.scaler, setup.per_step_scheduler
+    plan, clip_norm, clip_value = setup.plan, setup.clip_norm, setup.clip_value
     model.train()
-    for m in frozen_modules:
+    for m in frozen:
         m.eval()  # BatchNorm statistics of frozen parts stay as they are
     non_blocking = device.type == "cuda"
     check_each_step = device.type == "cpu"  # a host read is free on the CPU
-    autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
+    autocast = torch.autocast(device.type, dtype=setup.amp_dtype) if setup.amp_dtype else nullcontext()
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     samples, start = 0, time.perf_counter()
     for step, (x, y) in enumerate(loader, 1):
@@ -113,7 +148,7 @@ def train_epoch(model, loader, loss_fn, loss_name, optimizer, scheduler_per_step
         with no_sync_unless(model, micro is None or micro.steps):
             with autocast:
                 out = forward(model, x, f"in epoch {progress.epoch}", step)
-                loss = loss_fn(out, prepare_target(loss_name, out, y))
+                loss = loss_fn(out, prepare_target(loss_entry, out, y))
             weighted = loss if micro is None else loss * micro.weight
             if scaler is not None:
                 scaler.scale(weighted).backward()
@@ -138,7 +173,7 @@ def train_epoch(model, loader, loss_fn, loss_name, optimizer, scheduler_per_step
         if scheduler_per_step is not None:
             scheduler_per_step.step()
         samples, loss_sum = _count(micro, x, loss, samples, loss_sum, metrics, out,
-                                   metric_target(loss_name, out, y))
+                                   metric_target(loss_entry, out, y))
         if check_each_step and not math.isfinite(loss.item()):
             raise NonFiniteLoss(step)
         if progress.due():
@@ -147,8 +182,8 @@ def train_epoch(model, loader, loss_fn, loss_name, optimizer, scheduler_per_step
                 raise NonFiniteLoss(step)
             progress.show(step, value, samples)
     progress.close()
-    if reduce is not None:
-        loss_sum, samples = reduce(loss_sum, samples, metrics)
+    if setup.reduce is not None:
+        loss_sum, samples = setup.reduce(loss_sum, samples, metrics)
     mean_loss = float(loss_sum) / max(samples, 1)
     if not math.isfinite(mean_loss):
         raise NonFiniteLoss(len(loader))
@@ -171,10 +206,11 @@ def _count(micro, x, loss, samples, loss_sum, metrics, out, y):
 
 
 @torch.no_grad()
-def evaluate(model, loader, loss_fn, loss_name, metrics, device, amp_dtype, reduce=None) -> dict:
-    """Mean loss and metrics over a loader, in eval mode; `reduce` sums them over the processes."""
+def evaluate(setup: StepSetup, loader, metrics: dict) -> dict:
+    """Mean loss and metrics over a loader, in eval mode; `setup.reduce` sums them over the processes."""
+    model, loss_entry, loss_fn, device = setup.model, setup.loss, setup.loss_fn, setup.device
     model.eval()
-    autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
+    autocast = torch.autocast(device.type, dtype=setup.amp_dtype) if setup.amp_dtype else nullcontext()
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     samples = 0
     for step, (x, y) in enumerate(loader, 1):
@@ -182,11 +218,11 @@ def evaluate(model, loader, loss_fn, loss_name, metrics, device, amp_dtype, redu
         y = y.to(device, non_blocking=device.type == "cuda")
         with autocast:
             out = forward(model, x, "while evaluating", step)
-            loss = loss_fn(out, prepare_target(loss_name, out, y))
+            loss = loss_fn(out, prepare_target(loss_entry, out, y))
         loss_sum += loss.detach().double() * x.shape[0]
         samples += x.shape[0]
         for m in metrics.values():
             m.update(out.float(), y)
-    if reduce is not None:
-        loss_sum, samples = reduce(loss_sum, samples, metrics)
+    if setup.reduce is not None:
+        loss_sum, samples = setup.reduce(loss_sum, samples, metrics)
     return {"loss": float(loss_sum) / max(samples, 1), **{k: m.compute() for k, m in metrics.items()}}

@@ -9,18 +9,21 @@ from .components import Component, _nn, register
 
 LOSSES = Registry("loss")
 
-for _name, _cls, _args, _target, _doc in (
-    ("cross_entropy", "CrossEntropyLoss", (Arg("label_smoothing", "float", 0.0),), "class",
+# name, torch class, arguments, target, takes soft targets, expects, doc
+for _name, _cls, _args, _target, _soft, _expects, _doc in (
+    ("cross_entropy", "CrossEntropyLoss", (Arg("label_smoothing", "float", 0.0),), "class", True, "logits",
      "Multi-class classification from logits; targets are class indices."),
-    ("bce_with_logits", "BCEWithLogitsLoss", (), "binary", "Binary or multi-label classification from logits."),
-    ("mse", "MSELoss", (), "value", "Mean squared error."),
-    ("l1", "L1Loss", (), "value", "Mean absolute error."),
-    ("huber", "HuberLoss", (Arg("delta", "float", 1.0, positive),), "value",
+    ("bce_with_logits", "BCEWithLogitsLoss", (), "binary", True, "logits",
+     "Binary or multi-label classification from logits."),
+    ("mse", "MSELoss", (), "value", False, "values", "Mean squared error."),
+    ("l1", "L1Loss", (), "value", False, "values", "Mean absolute error."),
+    ("huber", "HuberLoss", (Arg("delta", "float", 1.0, positive),), "value", False, "values",
      "Huber loss: squared near 0, linear beyond delta."),
-    ("nll", "NLLLoss", (), "class", "Negative log-likelihood of log-probabilities (after log_softmax)."),
+    ("nll", "NLLLoss", (), "class", False, "log_probs",
+     "Negative log-likelihood of log-probabilities (after log_softmax)."),
 ):
     register(LOSSES, Component(_name, _args, (lambda cls: lambda a: getattr(_nn(), cls)(**a))(_cls), _doc,
-                               target=_target))
+                               target=_target, soft_targets=_soft, expects=_expects))
 
 
 def loss_task(component: Component) -> Optional[str]:
@@ -39,14 +42,15 @@ def written_loss_task(train_decl) -> Optional[str]:
     return None
 
 
-# Losses that take soft targets (a probability per class, as mixup and cutmix make): cross_entropy takes
-# class probabilities natively, bce_with_logits takes any target in [0, 1]. nll, the regression losses and
-# plugin losses do not (or are not known to).
-SOFT_TARGET_LOSSES = ("cross_entropy", "bce_with_logits")
+def scores_classes(component: Component) -> bool:
+    """A loss over one score per class (a softmax across the class axis): class targets from logits or
+    log-probabilities. The model must give as many outputs as the data has classes, and more than one."""
+    return component.target == "class" and component.expects in ("logits", "log_probs")
 
 
-def takes_soft_targets(component: Component) -> bool:
-    return component.source == "built-in" and component.name in SOFT_TARGET_LOSSES
+def soft_target_losses() -> list:
+    """The built-in losses that take soft targets, for hints."""
+    return [c.name for c in LOSSES.values() if c.soft_targets and c.source == "built-in"]
 
 
 def check_soft_targets(cfg) -> None:
@@ -55,19 +59,19 @@ def check_soft_targets(cfg) -> None:
     from ..errors import DataError
     step = soft_target_step(cfg.data)
     loss = cfg.loss[0]
-    if step is None or takes_soft_targets(loss):
+    if step is None or loss.soft_targets:
         return
     where = f" (line {cfg.locs['loss'].line})" if cfg.locs.get("loss") is not None else " (the default loss)"
     raise DataError(f"{step.name} makes soft targets (a mix of two labels), which loss {loss.name}{where} "
                     f"cannot take", step.loc,
-                    hint=f"use loss {' or '.join(SOFT_TARGET_LOSSES)}, or remove {step.name}")
+                    hint=f"use loss {' or '.join(soft_target_losses())}, or remove {step.name}")
 
 
-def is_soft_target(loss_name: str, out, y) -> bool:
-    """True for class-probability targets of cross_entropy (the layout mixup and cutmix produce)."""
-    return loss_name == "cross_entropy" and y.is_floating_point() and y.dim() == out.dim() and y.dim() > 1
+def is_soft_target(loss: Component, out, y) -> bool:
+    """True for class-probability targets (the layout mixup and cutmix produce) given to a loss that takes them."""
+    return loss.soft_targets and y.is_floating_point() and y.dim() == out.dim() and y.dim() > 1
 
 
-def metric_target(loss_name: str, out, y):
-    """Metrics score soft targets against their dominant class."""
-    return y.argmax(1) if is_soft_target(loss_name, out, y) else y
+def metric_target(loss: Component, out, y):
+    """Metrics score a class loss's soft targets against their dominant class."""
+    return y.argmax(1) if loss.target == "class" and is_soft_target(loss, out, y) else y

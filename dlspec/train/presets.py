@@ -1,5 +1,6 @@
-"""GPU presets and the `compile` train setting: a built model, the device and one real batch in,
-the module the training step calls out (the model itself, or torch.compile's wrapper of it).
+"""GPU presets and the `compile` train setting: a loop.StepSetup (the built model, the device, the
+loss) and one real batch in, the module the training step calls out (the model itself, or
+torch.compile's wrapper of it).
 
 On CUDA with `precision auto`: TF32 matmuls and convolutions are allowed and
 bf16 autocast is used where supported (train/loop.py's autocast_dtype);
@@ -93,11 +94,14 @@ def wants_batch(setting: str, device: torch.device) -> bool:
     return setting == "on" or (setting == "auto" and device.type in CALIBRATED_ON)
 
 
-def compiled_model(model, setting: str, device, amp, batch, loss_of, planned_steps: int, log=print):
-    """The module to train with: `model`, or torch.compile(model) when `setting` asks and it works."""
+def compiled_model(setup, setting: str, batch, planned_steps: int, log=print):
+    """The module to train with: `setup.model` (a loop.StepSetup's), or torch.compile of it when `setting`
+    asks and it works; calibration steps compute the loss as the training steps do (setup.loss_of)."""
+    model, device, amp = setup.model, setup.device, setup.amp_dtype
     if not wants_batch(setting, device):
         return model
     x, y = batch
+    loss_of = setup.loss_of
     model.train()
     with _Untouched(model, device):
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import torch
@@ -32,7 +32,8 @@ from .finetune import freeze, frozen_leaves, init_weights, param_groups, unfreez
 from .fit_checks import check_data_fits_model, check_task, warn_ordinal_categories
 from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_sigterm
 from .loggers import Loggers, Resume, flat_hparams, open_loggers
-from .loop import NonFiniteLoss, autocast_dtype, evaluate, select_device, train_epoch
+from .loop import NonFiniteLoss, StepSetup, autocast_dtype, evaluate, select_device, train_epoch
+from .losses import loss_task
 from .progress import EpochProgress
 from .best import Tracker
 from .metrics import make_metrics
@@ -101,8 +102,9 @@ class Trainer:
             self.spec.set_vocab(cfg.model, len(self.data.vocab))
         self.spec.set_sample_shape(cfg.model, self.data.sample_shape, embedded_columns(self.data.table))  # vector(auto)
         self.cfg = cfg = fitted_to_task(cfg, self.data.task)  # no `loss` written: mse for a regression
-        if cfg.loss[0].name == "mse" and "loss" not in cfg.locs:
-            self.log(f"loss mse: the train block names no loss and data {cfg.data.name} is a regression")
+        if "loss" not in cfg.locs and loss_task(cfg.loss[0]) == "regression":  # the default, fitted to the data
+            self.log(f"loss {cfg.loss[0].name}: the train block names no loss and data {cfg.data.name} is a "
+                     "regression")
         check_task(cfg, self.data, self.spec.plan(cfg.model))  # loss and metrics fit the data's task
         check_data_fits_model(self.spec, self.cfg, self.data)
         warn_ordinal_categories(self.spec, self.cfg, self.data)
@@ -114,20 +116,18 @@ class Trainer:
         self._freeze()
         opt_def, opt_args = cfg.optimizer
         self.optimizer = opt_def.build(self._param_groups(), opt_args)
-        loss_def, loss_args = cfg.loss
-        self.loss_fn = loss_def.build(loss_args)
         self.plan = StepPlan(self.data.sizes["train"], cfg.data.batch, cfg.accumulate, self.dist.rank,
                              self.dist.world)
         self.steps_per_epoch = self.plan.optimizer_steps
-        self.step_model = self._step_model()  # the model, or its torch.compile wrapper (train/presets.py)
-        # after the presets (they set the cached loaders' memory format): this process's share of each batch
-        self.data.loaders = self.dist.shard(self.data.loaders)
         self.scheduler = None
         if cfg.schedule:
             sched_def, sched_args = cfg.schedule
             self.scheduler = sched_def.build(self.optimizer, sched_args, cfg.epochs, self.steps_per_epoch)
         use_scaler = self.amp == torch.float16 and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+        self.step = self._step_setup()  # what each step uses; its model may be a torch.compile wrapper
+        # after the presets (they set the cached loaders' memory format): this process's share of each batch
+        self.data.loaders = self.dist.shard(self.data.loaders)
         self.history, self.bad_epochs, self.start_epoch = [], 0, 0
         self.keeper = Tracker.of(cfg.best_by("val" in self.data.loaders))  # decides best.ckpt
         self.stopper = Tracker.of(cfg.early_stop) if cfg.early_stop else None  # early_stop's own monitor
@@ -137,22 +137,28 @@ class Trainer:
             self._restore(self.state)
         self.dist.seed_rank(cfg.seed)  # dropout and augmentation differ between processes
 
-    def _step_model(self):
+    def _step_setup(self) -> StepSetup:
+        """The StepSetup of this run, built once: the loss entry decides the targets (loop.prepare_target),
+        and its model is the built model or its torch.compile wrapper (train/presets.py)."""
         from .presets import apply_gpu_presets, compiled_model, wants_batch
-        from .loop import prepare_target
-        presets = apply_gpu_presets(self.model, self.device, self.cfg.precision, self.data.loaders)
+        cfg = self.cfg
+        loss_def, loss_args = cfg.loss
+        per_step = self.scheduler if cfg.schedule and cfg.schedule[0].per_step else None
+        setup = StepSetup(self.model, loss_def, loss_def.build(loss_args), self.device, amp_dtype=self.amp,
+                          optimizer=self.optimizer, scaler=self.scaler, per_step_scheduler=per_step,
+                          clip_norm=cfg.clip_grad_norm, clip_value=cfg.clip_grad_value, plan=self.plan,
+                          reduce=self.dist.reduce_totals)
+        presets = apply_gpu_presets(self.model, self.device, cfg.precision, self.data.loaders)
         self.log(self.data.path + (f"; GPU presets: {', '.join(presets)}" if presets else ""))
-        loss_name = self.cfg.loss[0].name
         with torch.random.fork_rng(devices=[]):
-            batch = next(iter(self.data.loaders["train"])) if wants_batch(self.cfg.compile, self.device) else None
+            batch = next(iter(self.data.loaders["train"])) if wants_batch(cfg.compile, self.device) else None
         if batch is not None:
             batch = tuple(t.to(self.device) for t in batch)
-        if self.dist.active and self.cfg.compile != "off":  # DDP over a compiled module is not tried here
+        if self.dist.active and cfg.compile != "off":  # DDP over a compiled module is not tried here
             self.log("compile: off with several processes (DistributedDataParallel trains the eager model)")
-            return self.model
-        return compiled_model(self.model, self.cfg.compile, self.device, self.amp, batch,
-                              lambda out, y: self.loss_fn(out, prepare_target(loss_name, out, y)),
-                              self.steps_per_epoch * self.cfg.epochs, self.log)
+            return setup
+        return replace(setup, model=compiled_model(setup, cfg.compile, batch, self.steps_per_epoch * cfg.epochs,
+                                                   self.log))
 
     def _freeze(self) -> None:
         self.unfrozen: list = []
@@ -264,15 +270,13 @@ class Trainer:
         self._apply_unfreezes(epoch + 1)
         loaders["train"].set_epoch(epoch)
         metrics = self._fresh_metrics()
-        per_step = self.scheduler if cfg.schedule and cfg.schedule[0].per_step else None
         lr = self.optimizer.param_groups[0]["lr"]  # logged: the rate of the epoch's first step, not the next epoch's
         progress = EpochProgress(epoch + 1, cfg.epochs, len(loaders["train"]), self.show_progress, self.loggers,
                                  lambda: self.optimizer.param_groups[0]["lr"])
         try:
-            loss, values, samples, seconds = train_epoch(
-                self.dist.wrap(self.step_model), loaders["train"], self.loss_fn, cfg.loss[0].name, self.optimizer,
-                per_step, self.scaler, metrics, self.device, self.amp, cfg.clip_grad_norm, cfg.clip_grad_value,
-                progress, self._frozen_leaves(), plan=self.plan, reduce=self.dist.reduce_totals)
+            step = replace(self.step, model=self.dist.wrap(self.step.model))  # DDP's wrapper when distributed
+            loss, values, samples, seconds = train_epoch(step, loaders["train"], metrics, progress,
+                                                         self._frozen_leaves())
         except NonFiniteLoss as bad:
             progress.close()
             raise self._non_finite(epoch + 1, bad.step) from None
@@ -286,12 +290,11 @@ class Trainer:
         self.train_samples += samples
         row = {"epoch": epoch + 1, "lr": lr, "loss": loss, **values}
         if "val" in loaders:
-            val = evaluate(self.step_model, loaders["val"], self.loss_fn, cfg.loss[0].name, self._fresh_metrics(),
-                           self.device, self.amp, self.dist.reduce_totals)
+            val = evaluate(self.step, loaders["val"], self._fresh_metrics())
             row.update({f"val_{k}": v for k, v in val.items()})
         row["samples_per_second"] = samples / max(seconds, 1e-9)
         self.history.append(row)
-        if self.scheduler is not None and per_step is None:
+        if self.scheduler is not None and self.step.per_step_scheduler is None:
             self.scheduler.step(row.get(cfg.schedule[1]["monitor"], loss))
         self.log(rundir.epoch_line(row, cfg.epochs))  # before _track_best, which may announce an early stop
         stop = self._track_best(row, epoch)
@@ -373,8 +376,7 @@ class Trainer:
     def _results(self) -> dict:
         test = {}
         if "test" in self.data.loaders:
-            test = evaluate(self.step_model, self.data.loaders["test"], self.loss_fn, self.cfg.loss[0].name,
-                            self._fresh_metrics(), self.device, self.amp, self.dist.reduce_totals)
+            test = evaluate(self.step, self.data.loaders["test"], self._fresh_metrics())
             scaled = {"loss": "loss (scaled units)"} if self.data.target_scale else {}  # metrics: original units
             self.log("test: " + ", ".join(f"{scaled.get(k, k)} {v:.4f}" for k, v in test.items()) +
                      f"  ({self.used['checkpoint']} weights, epoch {self.used['checkpoint_epoch']})")

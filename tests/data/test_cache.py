@@ -17,6 +17,8 @@ from dlspec.data.pipeline import build_data
 from dlspec.errors import DataError, DlspecError
 from dlspec.train import presets
 from dlspec.train.config import read_train
+from dlspec.train.loop import StepSetup
+from dlspec.train.losses import LOSSES
 
 SPEC = """
 model Net {
@@ -228,10 +230,15 @@ def test_cache_setting_values_are_checked(tmp_path):
 # ---- presets and compile ----
 
 
+def on_cpu(model, loss_fn=None) -> StepSetup:
+    """What compiled_model reads: the model, a class loss (cross_entropy's entry), the CPU, fp32."""
+    return StepSetup(model, LOSSES["cross_entropy"], loss_fn, torch.device("cpu"))
+
+
 def test_compile_off_and_auto_on_cpu_train_the_plain_model():
     model = torch.nn.Linear(3, 2)
     for setting in ("off", "auto"):
-        assert presets.compiled_model(model, setting, torch.device("cpu"), None, None, None, 10) is model
+        assert presets.compiled_model(on_cpu(model), setting, None, 10) is model
     assert presets.apply_gpu_presets(model, torch.device("cpu"), "auto", {}) == []
 
 
@@ -246,8 +253,7 @@ def test_a_failing_compile_falls_back_to_eager_with_a_warning(monkeypatch):
     batch = (torch.randn(4, 3), torch.tensor([0, 1, 0, 1]))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        chosen = presets.compiled_model(model, "on", torch.device("cpu"), None, batch,
-                                        torch.nn.functional.cross_entropy, 10, quiet)
+        chosen = presets.compiled_model(on_cpu(model, torch.nn.functional.cross_entropy), "on", batch, 10, quiet)
     assert chosen is model
     assert any("torch.compile failed (RuntimeError: backend compiler failed" in str(w.message) for w in caught)
     for k, v in model.state_dict().items():
@@ -271,8 +277,7 @@ def test_calibration_leaves_weights_and_statistics_untouched(monkeypatch):
     batch = (torch.randn(8, 3), torch.randint(0, 4, (8,)))
     rng = torch.get_rng_state()
     logs = []
-    chosen = presets.compiled_model(model, "auto", torch.device("cpu"), None, batch,
-                                    torch.nn.functional.cross_entropy, 10, logs.append)
+    chosen = presets.compiled_model(on_cpu(model, torch.nn.functional.cross_entropy), "auto", batch, 10, logs.append)
     assert chosen is model and logs and "-> eager" in logs[0]
     assert torch.equal(torch.get_rng_state(), rng) and all(p.grad is None for p in model.parameters())
     for k, v in model.state_dict().items():
@@ -291,8 +296,7 @@ def test_compile_auto_decision(monkeypatch, fast, compile_seconds, planned, expe
     monkeypatch.setattr(torch, "compile", lambda model: torch.nn.Identity())
     model = torch.nn.Linear(2, 2)
     logs = []
-    chosen = presets.compiled_model(model, "auto", torch.device("cpu"), None, (torch.zeros(1, 2), None), None,
-                                    planned, logs.append)
+    chosen = presets.compiled_model(on_cpu(model), "auto", (torch.zeros(1, 2), None), planned, logs.append)
     assert (chosen is model) == (expected == "eager") and logs[0].endswith("-> " + expected)
 
 
