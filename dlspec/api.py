@@ -44,26 +44,30 @@ def _compile(path, model: Optional[str], overrides: Optional[dict], describe: bo
     diagnosis = diagnose(path, overrides={**(overrides or {}), **bases}, model=model, train=train,
                          capture_warnings=False, tables=True)
     diagnosis.raise_errors()
-    spec = diagnosis.spec
+    spec, measurements = diagnosis.spec, diagnosis.measurements  # the data vector(auto) loaded, kept
     if bases:  # search spaces: check the values they can take, go on at their base values
         from .tuning.check import check_spaces
+        from .train.measure import Measurements
         spec = check_spaces(spaced, model, train)
+        measurements = Measurements(spec)
     if train is not None and model is None:
         from .train.config import read_train
-        model = read_train(spec, train).model
-    names = [spec._model_name(model)] if model else spec.model_names
+        model = read_train(spec, train, measurements=measurements).model
+    names = [spec.model_name(model)] if model else spec.model_names
+    facts = {name: measurements.facts(name, train) for name in names}  # of `train`'s data, else the first's
     for name in names:
-        spec.plan(name)
-    frozen = check_blocks(spec, train, tables=False)  # diagnose (or check_spaces) read the tables
+        spec.plan(name, facts[name])
+    frozen = check_blocks(spec, train, tables=False, measurements=measurements)  # diagnose read the tables
     result = CompileResult(names)
     import torch
     for name in names:  # a build on meta allocates nothing but checks memory and plugin layers' shapes
         with torch.device("meta"):
-            result.modules[name] = spec.build(name)
+            result.modules[name] = spec.build(name, facts[name])
     if describe:
         from .summary import model_summary
         for name in names:
-            result.summaries.append(model_summary(spec, name, tuple(frozen.get(name, ())), result.modules[name]))
+            result.summaries.append(model_summary(spec, name, tuple(frozen.get(name, ())), result.modules[name],
+                                                  facts[name]))
         result.data_paths = data_paths(spec)
     return result
 
@@ -91,12 +95,15 @@ def _space_bases(path, overrides: Optional[dict]) -> tuple:
     return spec, base_overrides(open_spaces(spec))
 
 
-def check_blocks(spec, train: Optional[str] = None, tables: bool = True) -> dict:
+def check_blocks(spec, train: Optional[str] = None, tables: bool = True, measurements=None) -> dict:
     """Check every data block, and every train block (only `train`, when given: no data another block
     uses is read), loading no data but csv tables (with `tables`), which are cheap to read and whose
-    width and targets the model must fit; return model -> frozen labels."""
+    width and targets the model must fit; return model -> frozen labels. `measurements`
+    (train/measure.Measurements) holds the data vector(auto) already loaded for `spec`."""
     from .data.config import read_data
     from .train.config import read_train
+    from .train.measure import Measurements
+    measurements = measurements or Measurements(spec)
     env = spec.program.global_env()
     for decl in spec.program.data.values():
         read_data(decl, env)
@@ -104,11 +111,11 @@ def check_blocks(spec, train: Optional[str] = None, tables: bool = True) -> dict
     from .train.loggers import require_packages
     from .train.fit_checks import check_table_fits
     for name in [train] if train is not None else spec.program.trains:
-        cfg = read_train(spec, name)
+        cfg = read_train(spec, name, measurements=measurements)
         require_packages(cfg.log)
         frozen.setdefault(cfg.model, cfg.freeze)
-        if tables:
-            check_table_fits(spec, cfg, name)  # a csv table is read: its width and targets against the model
+        if tables:  # a csv table is read (once: vector(auto) may have): its width and targets against the model
+            check_table_fits(spec, cfg, measurements.measure(cfg.model, name))
     return frozen
 
 
@@ -203,10 +210,11 @@ def graph(path, model: Optional[str] = None, out: Optional[str] = None, override
     """Draw a model (one box per layer with its output shape, edges for skips and merges, groups for
     blocks and labels) into `out` (.svg, .png or .pdf; .dot writes the graphviz source). graphviz's
     `dot` draws it when installed, else matplotlib. Returns the file written."""
+    from .train.measure import Measurements
     from .views.graph import draw
     spec = load(path, overrides)
-    name = spec._model_name(model)
-    return draw(spec.plan(name), out or f"{name}.svg", title=name)
+    name = spec.model_name(model)
+    return draw(Measurements(spec).plan(name), out or f"{name}.svg", title=name)
 
 
 def preview(path, data: Optional[str] = None, out: Optional[str] = None, overrides: Optional[dict] = None,

@@ -37,6 +37,7 @@ from .language.parser import BOM
 from .language.recovery import Recovered, parse_recovering
 from .language.resolve import _read_spec
 from .limits import LimitError
+from .planning.facts import DataFacts
 from .spec import Spec, loads
 
 
@@ -50,6 +51,7 @@ class Diagnosis:
     that failed) and `plans` the model plans made, failing steps replaced by
     `identity`; editors read shapes from them. `stand_ins` maps the place
     (file, line, column) of each call so replaced to the error that replaced it.
+    `measurements` keeps the data vector(auto) loaded, so compile does not load it again.
     """
 
     path: str
@@ -61,6 +63,7 @@ class Diagnosis:
     plans: dict = field(default_factory=dict)
     recovered: Optional[Recovered] = None
     stand_ins: dict = field(default_factory=dict)
+    measurements: object = None  # what vector(auto) measured of `spec`'s data (train/measure.Measurements)
 
     @property
     def ok(self) -> bool:
@@ -111,10 +114,10 @@ def _check(diag: Diagnosis, text, overrides, model, train, run_plugins, limit, t
     except DlspecError as exc:
         diag.errors.append(exc)
         return
-    if train in diag.spec.program.trains:
-        diag.spec.prefer_train(train)  # vector(auto) measures the data of the train block asked for
+    from .train.measure import Measurements
+    diag.measurements = Measurements(diag.spec)
     for name in _models_to_check(diag, model, train):
-        _check_model(diag, name)
+        _check_model(diag, name, train)  # vector(auto) measures the data of the train block asked for
     _check_blocks(diag, train, tables)
 
 
@@ -122,7 +125,7 @@ def _models_to_check(diag: Diagnosis, model: Optional[str], train: Optional[str]
     spec = diag.spec
     try:
         if model is not None:
-            return [spec._model_name(model)]
+            return [spec.model_name(model)]
         if train is not None:
             from .train.config import find_train
             linked = spec.program.linked(find_train(spec.program, train), "model")
@@ -148,16 +151,17 @@ def _check_blocks(diag: Diagnosis, train: Optional[str], tables: bool) -> None:
     names = [train] if train is not None and train in program.trains else list(program.trains)
     for name in names:
         _check_settings(diag, program.trains[name],
-                        lambda d, name=name: _read_train(_with_train(spec, name, d), name, tables))
+                        lambda d, name=name: _read_train(*_with_train(diag, name, d), name, tables))
 
 
-def _read_train(spec: Spec, name, tables: bool) -> None:
-    """Check train block `name` (read_train); with `tables` also its csv table against the model."""
+def _read_train(spec: Spec, measurements, name, tables: bool) -> None:
+    """Check train block `name` (read_train); with `tables` also its csv table against the model (a table
+    vector(auto) measured is not read again)."""
     from .train.config import read_train
-    cfg = read_train(spec, name)
+    cfg = read_train(spec, name, measurements=measurements)
     if tables:
         from .train.fit_checks import check_table_fits
-        check_table_fits(spec, cfg, name)
+        check_table_fits(spec, cfg, measurements.measure(cfg.model, name))
 
 
 def _check_settings(diag: Diagnosis, decl, read) -> None:
@@ -202,23 +206,27 @@ def _next_declaration_line(program, decl) -> int:
     return min(after, default=10 ** 9)
 
 
-def _with_train(spec: Spec, name, decl) -> Spec:
-    """`spec` with train block `name` replaced by `decl` (the same spec when it is unchanged)."""
+def _with_train(diag: Diagnosis, name, decl) -> tuple:
+    """(the spec with train block `name` replaced by `decl`, its measurements): the diagnosed spec and its
+    measurements when the block is unchanged."""
+    spec = diag.spec
     if spec.program.trains.get(name) is decl:
-        return spec
+        return spec, diag.measurements
+    from .train.measure import Measurements
     trial = Spec(replace(spec.program, trains={**spec.program.trains, name: decl}), spec.text)
-    trial.prefer_train(spec.train_name)
-    return trial
+    return trial, Measurements(trial)
 
 
 # ---- models, going on past a failing step ------------------------------
 
 
-def _check_model(diag: Diagnosis, name: str) -> None:
-    """Plan a model; after an error, replace the failing step by `identity` and plan it again."""
+def _check_model(diag: Diagnosis, name: str, train: Optional[str]) -> None:
+    """Plan a model (with the facts of train block `train`'s data, else of the first linking it); after an
+    error, replace the failing step by `identity` and plan it again."""
     spec = diag.spec
+    measured = diag.measurements.measure(name, train)
     try:
-        diag.plans[name] = spec.plan(name)
+        diag.plans[name] = spec.plan(name, measured.checked())
         return
     except DlspecError as exc:
         error = exc
@@ -235,7 +243,7 @@ def _check_model(diag: Diagnosis, name: str) -> None:
             diag.errors.append(error)
         if isinstance(error, LimitError):  # too big or too deep as a whole: a replaced step changes nothing
             return
-        if spec.data_errors.get(name) is error:  # vector(auto)'s data failed: go on with a provisional
+        if measured.error is error:  # vector(auto)'s data failed: go on with a provisional
             width = (1,)  # width, for the model's own mistakes (its shape errors may come from the guess)
         else:
             replaced_call = _replace_failing_step(spec.program, tables, error.loc)
@@ -244,12 +252,10 @@ def _check_model(diag: Diagnosis, name: str) -> None:
             diag.stand_ins[_place(replaced_call)] = error
         replaced = True
         trial = Spec(replace(spec.program, **tables), spec.text)
-        trial.prefer_train(spec.train_name)
-        if width is not None:
-            trial.set_sample_shape(name, width)
+        facts = DataFacts(sample_shape=width) if width is not None else measured.facts
         try:
             with warnings.catch_warnings(record=True):  # warnings of a modified model are not the user's
-                diag.plans[name] = trial.plan(name)
+                diag.plans[name] = trial.plan(name, facts)
             return
         except DlspecError as exc:
             error = exc

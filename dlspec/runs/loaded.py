@@ -8,13 +8,14 @@ one-line error naming the field.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
-from ..data.encoding import embedded_columns
 from ..train.checkpoint import load_checkpoint, select_checkpoint
 from ..train.checkpoint_fields import check_weights, damaged
 from ..train.config import fitted_to_task, read_train
 from ..train.loop import select_device
+from ..train.measure import Measurements, facts_of_run
 from ..train.trust import load_run_spec
 
 
@@ -33,17 +34,18 @@ class LoadedRun:
         self.state = load_checkpoint(path)
         self.epoch = self.state.get("epoch")
         self.spec = load_run_spec(self.state, run_dir, trust)  # refuses to run code unless trusted
-        if self.state.get("sample_shape"):  # vector(auto): the width the run was trained with
-            self.spec.set_sample_shape(self.state["settings"]["model"], tuple(self.state["sample_shape"]),
-                                       embedded_columns(self.state.get("table")))
+        self.facts = facts_of_run(self.state)  # the vocabulary, the vector(auto) width the run was trained with
+        given = {self.state["settings"]["model"]: self.facts} if self.state.get("sample_shape") else {}
+        measurements = Measurements(self.spec, given)  # without a sample shape: measured on the data
         self.cfg = fitted_to_task(read_train(self.spec, self.state["settings"]["train"],
-                                             epochs=self.state["settings"]["epochs"]), self.state.get("task"))
-        if self.state.get("vocab"):
-            if not self.spec.plan(self.cfg.model).in_shape.integer:
-                raise damaged(path, "vocab", "is set, but the model its spec builds takes no tokens")
-            self.spec.set_vocab(self.cfg.model, len(self.state["vocab"]))
+                                             epochs=self.state["settings"]["epochs"], measurements=measurements),
+                                  self.state.get("task"))
+        if not given:
+            self.facts = replace(measurements.facts(self.cfg.model, self.cfg.name), vocab=self.facts.vocab)
+        if self.state.get("vocab") and not self.spec.plan(self.cfg.model, self.facts).in_shape.integer:
+            raise damaged(path, "vocab", "is set, but the model its spec builds takes no tokens")
         self.device = select_device(device)
-        self.model = self.spec.build(self.cfg.model)
+        self.model = self.spec.build(self.cfg.model, self.facts)
         check_weights(self.model, self.state["model"], path)  # names and shapes, as one line
         self.model.load_state_dict(self.state["model"])
         self.model.to(self.device).eval()

@@ -17,7 +17,7 @@ IMAGE_STEPS = ("resize", "center_crop", "grayscale")
 def run_meta(run: LoadedRun) -> dict:
     """The meta of a loaded run (see the module docstring)."""
     state, cfg = run.state, run.cfg.data
-    plan = run.spec.plan(run.cfg.model)
+    plan = run.spec.plan(run.cfg.model, run.facts)
     meta = {"kind": input_kind(run), "task": state.get("task"), "classes": state.get("classes"),
             "input_shape": list(plan.in_shape.dims), "target_scale": state.get("target_scale"),
             "normalize": state.get("normalization")}

@@ -204,9 +204,9 @@ def _run_from(summary: dict, spec, cfg):
     last = os.path.join(summary["out_dir"], "last.ckpt")
     chosen = best if (summary["results"] or {}).get("checkpoint") == "best" and os.path.exists(best) else last
     state = load_checkpoint(chosen) if os.path.exists(chosen) else {}
-    if state.get("vocab"):
-        spec.set_vocab(cfg.model, len(state["vocab"]))
-    model = spec.build(cfg.model)
+    from .measure import facts_of_run, measure
+    facts = facts_of_run(state) if state else measure(spec, cfg.model, cfg.name).checked()
+    model = spec.build(cfg.model, facts)
     if state:
         model.load_state_dict(state["model"])
     return Run(summary["out_dir"], summary["history"], summary["results"], model, cfg,
