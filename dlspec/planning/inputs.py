@@ -29,12 +29,14 @@ _INPUTS = {
 }
 
 
-def input_shape(decl: ir.InputDecl, env: Env, vocab: Optional[int], sample: Optional[tuple] = None) -> Shape:
+def input_shape(decl: ir.InputDecl, env: Env, vocab: Optional[int], sample: Optional[tuple] = None,
+                linked: bool = False) -> Shape:
     """One sample's shape from `input KIND(...)`; `vocab` is the linked data's vocabulary, for tokens(T);
-    `sample` the linked data's sample shape (or None), read only by vector(auto)."""
+    `sample` the linked data's sample shape (or None), read only by vector(auto); `linked` says a train
+    block links the model to a data block (whose facts were then not given)."""
     args, kwargs, locs = evaluate_args(decl, env)
     if _is_auto_vector(decl, args, kwargs):
-        return Shape((_auto_width(decl, sample),), roles=("F",))
+        return Shape((_auto_width(decl, sample, linked),), roles=("F",))
     if decl.kind == "tensor":
         return _tensor_shape(decl, args, kwargs, locs)
     if decl.kind not in _INPUTS:
@@ -110,8 +112,13 @@ def with_first_layer(body: BodyNode, first: LayerNode) -> BodyNode:
     return body
 
 
-def _auto_width(decl: ir.InputDecl, shape: Optional[tuple]) -> int:
+def _auto_width(decl: ir.InputDecl, shape: Optional[tuple], linked: bool) -> int:
     """vector(auto): the width of the one-dimensional samples of the data the model trains on."""
+    if shape is None and linked:  # a library call planning without the data's facts
+        raise ArgumentError("vector(auto) takes its width from the data the model trains on, and the model was "
+                            "planned without that data's facts", decl.loc,
+                            hint="plan or build it with facts=dlspec.train.measure.measure(spec, model).facts, "
+                                 "or write vector(N)")
     if shape is None:
         raise ArgumentError("vector(auto) takes its width from the data the model trains on, and no train block "
                             "links this model to a data block", decl.loc,
