@@ -38,6 +38,12 @@ def data_asked(program: Program, model: str) -> Optional[str]:
     return asks_data(statements[0], program.global_env())
 
 
+def linking_trains(program: Program, model: str) -> list:
+    """The train blocks that link model `model` to a data block (whose data its facts come from), in file order."""
+    return [name for name, t in program.trains.items()
+            if program.linked(t, "model") == model and program.linked(t, "data") in program.data]
+
+
 def relevant(program: Program, model: str, facts: Optional[DataFacts]) -> DataFacts:
     """`facts` cut to what model `model` asks, so that its plans are shared by every fact it ignores."""
     asked = data_asked(program, model) if facts is not None and facts != NO_FACTS else None

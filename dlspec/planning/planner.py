@@ -18,7 +18,7 @@ from ..limits import MAX_DEPTH, LimitError
 from ..language.resolve import CallValue, Env, Program, resolve_path
 from ..schema.args import REQUIRED, Arg, Symbol, bind_args
 from ..shapes import Shape, ShapeProblem
-from .facts import NO_FACTS, DataFacts
+from .facts import NO_FACTS, DataFacts, linking_trains
 from .graph import GraphBuilder, warn_unreachable
 from .lengths import check_lengths
 from .inputs import category_embedding, input_shape, with_first_layer
@@ -68,7 +68,8 @@ class Planner:
             raise DlspecError(f"model {name} must start with an `input` declaration", loc,
                               hint="e.g. input image(3, 32, 32), vector(20), sequence(50, 8) or tokens(40, vocab=5000)")
         env = self.program.global_env()
-        shape = input_shape(statements[0], env, self.facts.vocab, self.facts.sample_shape, self._linked(name))
+        shape = input_shape(statements[0], env, self.facts.vocab, self.facts.sample_shape,
+                            bool(linking_trains(self.program, name)))
         body = ir.Body(tuple(statements[1:]), decl.body.loc)
         self._layers, self._model = 0, name
         embed = category_embedding(statements[0], env, shape, self.facts.categories)
@@ -78,12 +79,6 @@ class Planner:
             plan = with_first_layer(self._body(body, env, embed.out_shape, name, None, decl.loc, ()), embed)
         check_lengths(plan)
         return plan
-
-    def _linked(self, model: str) -> bool:
-        """Whether a train block links `model` to a data block (vector(auto)'s width then comes from its facts)."""
-        program = self.program
-        return any(program.linked(t, "model") == model and program.linked(t, "data") in program.data
-                   for t in program.trains.values())
 
     # ---- bodies ----
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import DlspecError
-from ..planning.facts import NO_FACTS, DataFacts, data_asked
+from ..planning.facts import NO_FACTS, DataFacts, data_asked, linking_trains
 
 # sources whose vocabulary size a tokens(T) input takes (before data is loaded: max_vocab + 2)
 TEXT_SOURCES = ("text", "labelled_sentences")
@@ -69,8 +69,7 @@ def facts_of_run(state: dict) -> DataFacts:
 def measuring_train(program, model: str, train=None):
     """The train block whose data the inputs of `model` measure: `train` if it links the model to a data
     block (None: the unnamed `train { }`), else the first that does; NO_TRAIN when none does."""
-    linking = [n for n, t in program.trains.items()
-               if program.linked(t, "model") == model and program.linked(t, "data") in program.data]
+    linking = linking_trains(program, model)
     return train if train in linking else (linking[0] if linking else NO_TRAIN)
 
 
@@ -98,11 +97,8 @@ def measure(spec, model: str, train=None) -> Measured:
 
 def _vocab_hint(program, model: str) -> Optional[int]:
     """Before data is loaded: the largest vocabulary a linked text source can give (max_vocab + 2)."""
-    for train in program.trains.values():
-        data = program.linked(train, "data")
-        if program.linked(train, "model") != model or data not in program.data:
-            continue
-        for s in program.data[data].settings:
+    for train in linking_trains(program, model):
+        for s in program.data[program.linked(program.trains[train], "data")].settings:
             if s.key == "source" and s.args and getattr(s.args[0], "callee", None) in TEXT_SOURCES:
                 given = {k.name: k.value for k in s.args[0].kwargs}.get("max_vocab")
                 value = program.global_env().eval(given) if given is not None else 20000
