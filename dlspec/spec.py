@@ -15,6 +15,7 @@ from .planning.nodes import BodyNode
 from .planning.planner import Planner
 from .language.resolve import Program, load_program
 
+
 class Spec:
     """A loaded spec: its models, data and train blocks, ready to check and build.
 

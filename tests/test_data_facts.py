@@ -20,10 +20,11 @@ HOUSES = ROOT / "specs" / "houses.dlspec"
 
 
 def test_data_facts_are_a_hashable_value():
-    facts = DataFacts(sample_shape=(7,), categories=((5, 40, 13, "district"),))
-    assert facts == DataFacts(None, (7,), ((5, 40, 13, "district"),)) and hash(facts) == hash(DataFacts(None, (7,), (
-        (5, 40, 13, "district"),)))
-    assert DataFacts() == NO_FACTS and {facts: 1}[DataFacts(sample_shape=(7,), categories=facts.categories)] == 1
+    columns = ((5, 40, 13, "district"),)
+    facts = DataFacts(sample_shape=(7,), categories=columns)
+    same = DataFacts(None, (7,), ((5, 40, 13, "district"),))
+    assert facts == same and hash(facts) == hash(same) and {facts: 1}[same] == 1
+    assert DataFacts() == NO_FACTS and DataFacts(vocab=3) != NO_FACTS
     with pytest.raises(AttributeError):
         facts.vocab = 3  # frozen
 
