@@ -44,25 +44,29 @@ def _compile(path, model: Optional[str], overrides: Optional[dict], describe: bo
     diagnosis = diagnose(path, overrides={**(overrides or {}), **bases}, model=model, train=train,
                          capture_warnings=False, tables=True)
     diagnosis.raise_errors()
-    spec = diagnosis.spec
+    spec, measurements = diagnosis.spec, diagnosis.measurements  # the data vector(auto) loaded, kept
     if bases:  # search spaces: check the values they can take, go on at their base values
         from .tuning.check import check_spaces
+        from .train.measure import Measurements
         spec = check_spaces(spaced, model, train)
+        measurements = Measurements(spec)
     if train is not None and model is None:
         model = diagnosis.trains[train].model
-    names = [spec._model_name(model)] if model else spec.model_names
+    names = [spec.model_name(model)] if model else spec.model_names
+    facts = {name: measurements.facts(name, train) for name in names}  # of `train`'s data, else the first's
     for name in names:
-        spec.plan(name)
+        spec.plan(name, facts[name])
     frozen = frozen_models(diagnosis.trains)  # diagnose read each train block once (and its table)
     result = CompileResult(names)
     import torch
     for name in names:  # a build on meta allocates nothing but checks memory and plugin layers' shapes
         with torch.device("meta"):
-            result.modules[name] = spec.build(name)
+            result.modules[name] = spec.build(name, facts[name])
     if describe:
         from .summary import model_summary
         for name in names:
-            result.summaries.append(model_summary(spec, name, tuple(frozen.get(name, ())), result.modules[name]))
+            result.summaries.append(model_summary(spec, name, tuple(frozen.get(name, ())), result.modules[name],
+                                                  facts[name]))
         result.data_paths = data_paths(spec)
     return result
 
@@ -173,10 +177,11 @@ def graph(path, model: Optional[str] = None, out: Optional[str] = None, override
     """Draw a model (one box per layer with its output shape, edges for skips and merges, groups for
     blocks and labels) into `out` (.svg, .png or .pdf; .dot writes the graphviz source). graphviz's
     `dot` draws it when installed, else matplotlib. Returns the file written."""
+    from .train.measure import Measurements
     from .views.graph import draw
     spec = load(path, overrides)
-    name = spec._model_name(model)
-    return draw(spec.plan(name), out or f"{name}.svg", title=name)
+    name = spec.model_name(model)
+    return draw(Measurements(spec).plan(name), out or f"{name}.svg", title=name)
 
 
 def preview(path, data: Optional[str] = None, out: Optional[str] = None, overrides: Optional[dict] = None,

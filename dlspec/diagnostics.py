@@ -37,6 +37,7 @@ from .language.parser import BOM
 from .language.recovery import Recovered, parse_recovering
 from .language.resolve import read_spec_text
 from .limits import LimitError
+from .planning.facts import DataFacts
 from .spec import Spec, loads
 
 
@@ -51,6 +52,7 @@ class Diagnosis:
     `identity`; editors read shapes from them. `stand_ins` maps the place
     (file, line, column) of each call so replaced to the error that replaced it.
     `trains` holds the train blocks read, so compile need not read them again.
+    `measurements` keeps the data vector(auto) loaded, so compile does not load it again.
     """
 
     path: str
@@ -63,6 +65,7 @@ class Diagnosis:
     recovered: Optional[Recovered] = None
     stand_ins: dict = field(default_factory=dict)
     trains: dict = field(default_factory=dict)  # train block name -> its TrainConfig, when read without error
+    measurements: object = None  # what vector(auto) measured of `spec`'s data (train/measure.Measurements)
 
     @property
     def ok(self) -> bool:
@@ -113,10 +116,10 @@ def _check(diag: Diagnosis, text, overrides, model, train, run_plugins, limit, t
     except DlspecError as exc:
         diag.errors.append(exc)
         return
-    if train in diag.spec.program.trains:
-        diag.spec.prefer_train(train)  # vector(auto) measures the data of the train block asked for
+    from .train.measure import Measurements
+    diag.measurements = Measurements(diag.spec)
     for name in _models_to_check(diag, model, train):
-        _check_model(diag, name)
+        _check_model(diag, name, train)  # vector(auto) measures the data of the train block asked for
     _check_blocks(diag, train, tables)
 
 
@@ -124,7 +127,7 @@ def _models_to_check(diag: Diagnosis, model: Optional[str], train: Optional[str]
     spec = diag.spec
     try:
         if model is not None:
-            return [spec._model_name(model)]
+            return [spec.model_name(model)]
         if train is not None:
             from .train.config import find_train
             linked = spec.program.linked(find_train(spec.program, train), "model")
@@ -150,18 +153,19 @@ def _check_blocks(diag: Diagnosis, train: Optional[str], tables: bool) -> None:
     names = [train] if train is not None and train in program.trains else list(program.trains)
     for name in names:
         cfg = _check_settings(diag, program.trains[name],
-                              lambda d, name=name: _read_train(_with_train(spec, name, d), name, tables))
+                              lambda d, name=name: _read_train(*_with_train(diag, name, d), name, tables))
         if cfg is not None:
             diag.trains[name] = cfg
 
 
-def _read_train(spec: Spec, name, tables: bool):
-    """Check train block `name` (read_train); with `tables` also its csv table against the model."""
+def _read_train(spec: Spec, measurements, name, tables: bool):
+    """Check train block `name` (read_train); with `tables` also its csv table against the model (a table
+    vector(auto) measured is not read again)."""
     from .train.config import read_train
-    cfg = read_train(spec, name)
+    cfg = read_train(spec, name, measurements=measurements)
     if tables:
         from .train.fit_checks import check_table_fits
-        check_table_fits(spec, cfg, name)
+        check_table_fits(spec, cfg, measurements.measure(cfg.model, name))
     return cfg
 
 
@@ -208,31 +212,36 @@ def _next_declaration_line(program, decl) -> int:
     return min(after, default=10 ** 9)
 
 
-def _with_train(spec: Spec, name, decl) -> Spec:
-    """`spec` with train block `name` replaced by `decl` (the same spec when it is unchanged)."""
+def _with_train(diag: Diagnosis, name, decl) -> tuple:
+    """(the spec with train block `name` replaced by `decl`, its measurements): the diagnosed spec and its
+    measurements when the block is unchanged."""
+    spec = diag.spec
     if spec.program.trains.get(name) is decl:
-        return spec
+        return spec, diag.measurements
+    from .train.measure import Measurements
     trial = Spec(replace(spec.program, trains={**spec.program.trains, name: decl}), spec.text)
-    trial.prefer_train(spec.train_name)
-    return trial
+    return trial, Measurements(trial)
 
 
-def check_blocks(spec, train: Optional[str] = None, tables: bool = True) -> dict:
+def check_blocks(spec, train: Optional[str] = None, tables: bool = True, measurements=None) -> dict:
     """Check every data block, and every train block (only `train`, when given: no data another block
     uses is read), loading no data but csv tables (with `tables`), which are cheap to read and whose
     width and targets the model must fit; return model -> frozen labels (see `frozen_models`). Stops at
-    the first error (tune checks each point of a search space so); `diagnose` finds them all."""
+    the first error (tune checks each point of a search space so); `diagnose` finds them all.
+    `measurements` (train/measure.Measurements) holds the data vector(auto) already loaded for `spec`."""
     from .data.config import read_data
     from .train.config import read_train
+    from .train.measure import Measurements
+    measurements = measurements or Measurements(spec)
     env = spec.program.global_env()
     for decl in spec.program.data.values():
         read_data(decl, env)
     configs = {}
     for name in [train] if train is not None else spec.program.trains:
-        configs[name] = cfg = read_train(spec, name)
-        if tables:
+        configs[name] = cfg = read_train(spec, name, measurements=measurements)
+        if tables:  # a csv table is read (once: vector(auto) may have): its width and targets against the model
             from .train.fit_checks import check_table_fits
-            check_table_fits(spec, cfg, name)  # a csv table is read: its width and targets against the model
+            check_table_fits(spec, cfg, measurements.measure(cfg.model, name))
     return frozen_models(configs)
 
 
@@ -258,11 +267,13 @@ def data_paths(spec) -> dict:
 # ---- models, going on past a failing step ------------------------------
 
 
-def _check_model(diag: Diagnosis, name: str) -> None:
-    """Plan a model; after an error, replace the failing step by `identity` and plan it again."""
+def _check_model(diag: Diagnosis, name: str, train: Optional[str]) -> None:
+    """Plan a model (with the facts of train block `train`'s data, else of the first linking it); after an
+    error, replace the failing step by `identity` and plan it again."""
     spec = diag.spec
+    measured = diag.measurements.measure(name, train)
     try:
-        diag.plans[name] = spec.plan(name)
+        diag.plans[name] = spec.plan(name, measured.checked())
         return
     except DlspecError as exc:
         error = exc
@@ -279,7 +290,7 @@ def _check_model(diag: Diagnosis, name: str) -> None:
             diag.errors.append(error)
         if isinstance(error, LimitError):  # too big or too deep as a whole: a replaced step changes nothing
             return
-        if spec.data_errors.get(name) is error:  # vector(auto)'s data failed: go on with a provisional
+        if measured.error is error:  # vector(auto)'s data failed: go on with a provisional
             width = (1,)  # width, for the model's own mistakes (its shape errors may come from the guess)
         else:
             replaced_call = _replace_failing_step(spec.program, tables, error.loc)
@@ -288,12 +299,10 @@ def _check_model(diag: Diagnosis, name: str) -> None:
             diag.stand_ins[_place(replaced_call)] = error
         replaced = True
         trial = Spec(replace(spec.program, **tables), spec.text)
-        trial.prefer_train(spec.train_name)
-        if width is not None:
-            trial.set_sample_shape(name, width)
+        facts = DataFacts(sample_shape=width) if width is not None else measured.facts
         try:
             with warnings.catch_warnings(record=True):  # warnings of a modified model are not the user's
-                diag.plans[name] = trial.plan(name)
+                diag.plans[name] = trial.plan(name, facts)
             return
         except DlspecError as exc:
             error = exc

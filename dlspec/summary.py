@@ -17,17 +17,18 @@ from .planning.nodes import BodyNode, LayerNode
 from .shapes import Shape
 
 
-def model_summary(spec, name: str, frozen: tuple = (), module=None) -> dict:
-    """Rows and totals for one model; `frozen` lists labels whose params are frozen.
+def model_summary(spec, name: str, frozen: tuple = (), module=None, facts=None) -> dict:
+    """Rows and totals for one model; `frozen` lists labels whose params are frozen; `facts` are the data's
+    (planning/facts.py), for a model whose input takes a size from it.
 
     `module` is the model already built (on meta); without it, it is built here.
     A row's `macs` is None where it could not be counted; the total is then None too.
     """
     import torch
-    plan = spec.plan(name)
+    plan = spec.plan(name, facts)
     if module is None:
         with torch.device("meta"):
-            module = spec.build(name)
+            module = spec.build(name, facts)
     frozen_names = _frozen_parameter_names(module, frozen)
     rows = _Rows(module, frozen_names).body(plan, "", 0)
     rows.append(_row("output", "output", plan.out_shape, 0, plan.loc, 0, 0, False))

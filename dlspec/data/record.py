@@ -38,6 +38,13 @@ class DataRecord:
     sample_shape: Optional[list] = None  # one sample's shape: vector(auto) is built this wide again
     fingerprint: Optional[dict] = None  # path -> digest of the files read (data/fingerprint.py)
 
+    def facts(self):
+        """The planner's `DataFacts` the run was trained with: vocabulary size, sample shape, embedded columns."""
+        from ..planning.facts import DataFacts
+        from .encoding import embedded_columns
+        return DataFacts(len(self.vocab) if self.vocab else None,
+                         tuple(self.sample_shape) if self.sample_shape else None, embedded_columns(self.table))
+
     @classmethod
     def of(cls, data, fingerprint: Optional[dict]) -> "DataRecord":
         """The record of a loaded DataBundle (data/pipeline.py) and the digest of its files."""

@@ -9,9 +9,9 @@ columns (`category_embedding`, `with_first_layer`).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable, Optional
+from typing import Optional
 
-from ..errors import ArgumentError, ShapeError, UnknownNameError, did_you_mean
+from ..errors import ArgumentError, DlspecError, ShapeError, UnknownNameError, did_you_mean
 from ..language import ir
 from ..language.resolve import Env
 from ..schema.args import Arg, bind_args, positive
@@ -29,13 +29,14 @@ _INPUTS = {
 }
 
 
-def input_shape(decl: ir.InputDecl, env: Env, vocab: Optional[int],
-                sample: Optional[Callable[[], Optional[tuple]]] = None) -> Shape:
+def input_shape(decl: ir.InputDecl, env: Env, vocab: Optional[int], sample: Optional[tuple] = None,
+                linked: bool = False) -> Shape:
     """One sample's shape from `input KIND(...)`; `vocab` is the linked data's vocabulary, for tokens(T);
-    `sample()` gives the linked data's sample shape (or None), asked only by vector(auto)."""
+    `sample` the linked data's sample shape (or None), read only by vector(auto); `linked` says a train
+    block links the model to a data block (whose facts were then not given)."""
     args, kwargs, locs = evaluate_args(decl, env)
     if _is_auto_vector(decl, args, kwargs):
-        return Shape((_auto_width(decl, sample),), roles=("F",))
+        return Shape((_auto_width(decl, sample, linked),), roles=("F",))
     if decl.kind == "tensor":
         return _tensor_shape(decl, args, kwargs, locs)
     if decl.kind not in _INPUTS:
@@ -64,16 +65,31 @@ def _tensor_shape(decl: ir.InputDecl, args: list, kwargs: dict, locs: dict) -> S
                             hint='e.g. layout="CL" (channels, length), "TF" (time, features), "HWC"') from None
 
 
+def asks_data(decl: ir.InputDecl, env: Env) -> Optional[str]:
+    """What an input declaration takes from the data: "vector" (vector(auto): the sample width),
+    "tokens" (tokens(T) without vocab=: the vocabulary size) or None. An input whose arguments do not
+    evaluate asks nothing: planning it reports the mistake."""
+    try:
+        args, kwargs, _ = evaluate_args(decl, env)
+    except DlspecError:
+        return None
+    if _is_auto_vector(decl, args, kwargs):
+        return "vector"
+    if decl.kind == "tokens" and len(args) < 2 and "vocab" not in kwargs:
+        return "tokens"
+    return None
+
+
 def _is_auto_vector(decl: ir.InputDecl, args: list, kwargs: dict) -> bool:
     return decl.kind == "vector" and (args == ["auto"] and not kwargs or not args and kwargs == {"features": "auto"})
 
 
-def category_embedding(decl: ir.InputDecl, env: Env, shape: Shape, categories) -> Optional[LayerNode]:
+def category_embedding(decl: ir.InputDecl, env: Env, shape: Shape, categories: tuple) -> Optional[LayerNode]:
     """The first layer of a `vector(auto)` model whose table has embedded category columns
-    (`categories()`: (position, levels, dim, name) each), or None. A model with a written width
+    (`categories`: (position, levels, dim, name) each), or None. A model with a written width
     takes the level indices as they are: the trainer warns about it (train/fit_checks.py)."""
     args, kwargs, _ = evaluate_args(decl, env)
-    columns = tuple(categories()) if _is_auto_vector(decl, args, kwargs) else ()
+    columns = tuple(categories) if _is_auto_vector(decl, args, kwargs) else ()
     if not columns:
         return None
     from ..layers.categories import CATEGORY_EMBEDDING
@@ -96,9 +112,13 @@ def with_first_layer(body: BodyNode, first: LayerNode) -> BodyNode:
     return body
 
 
-def _auto_width(decl: ir.InputDecl, sample) -> int:
+def _auto_width(decl: ir.InputDecl, shape: Optional[tuple], linked: bool) -> int:
     """vector(auto): the width of the one-dimensional samples of the data the model trains on."""
-    shape = sample() if sample is not None else None
+    if shape is None and linked:  # a library call planning without the data's facts
+        raise ArgumentError("vector(auto) takes its width from the data the model trains on, and the model was "
+                            "planned without that data's facts", decl.loc,
+                            hint="plan or build it with facts=dlspec.train.measure.measure(spec, model).facts, "
+                                 "or write vector(N)")
     if shape is None:
         raise ArgumentError("vector(auto) takes its width from the data the model trains on, and no train block "
                             "links this model to a data block", decl.loc,

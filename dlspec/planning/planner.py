@@ -19,6 +19,7 @@ from ..language.resolve import Env, Program, resolve_path
 from ..language.values import CallValue, Symbol
 from ..schema.args import REQUIRED, Arg, bind_args
 from ..shapes import Shape, ShapeProblem
+from .facts import NO_FACTS, DataFacts, linking_trains
 from .graph import GraphBuilder, warn_unreachable
 from .lengths import check_lengths
 from .inputs import category_embedding, input_shape, with_first_layer
@@ -51,12 +52,11 @@ def _arg_loc(layer: LayerDef, locs: dict, arg: Optional[str], call: Loc) -> Loc:
 class Planner:
     """Expands the models of a program into plan trees with inferred shapes."""
 
-    def __init__(self, program: Program, vocab: Optional[int] = None, sample=None, categories=None):
+    def __init__(self, program: Program, facts: Optional[DataFacts] = None):
         self.program = program
-        self.vocab = vocab  # the linked data's vocabulary size, for tokens(T) without vocab=
-        self.sample = sample  # () -> the linked data's sample shape or None, for vector(auto)
-        # () -> the linked table's embedded category columns, (position, levels, dim, name) each
-        self.categories = categories or (lambda: ())
+        # the linked data's vocabulary size (tokens(T) without vocab=), sample shape and embedded
+        # category columns (vector(auto)); planning/facts.py
+        self.facts = facts or NO_FACTS
         self._known = list(program.lets)
         self._layers = 0  # layers planned so far in this model, against MAX_LAYERS
         self._model = ""
@@ -69,10 +69,11 @@ class Planner:
             raise DlspecError(f"model {name} must start with an `input` declaration", loc,
                               hint="e.g. input image(3, 32, 32), vector(20), sequence(50, 8) or tokens(40, vocab=5000)")
         env = self.program.global_env()
-        shape = input_shape(statements[0], env, self.vocab, self.sample)
+        shape = input_shape(statements[0], env, self.facts.vocab, self.facts.sample_shape,
+                            bool(linking_trains(self.program, name)))
         body = ir.Body(tuple(statements[1:]), decl.body.loc)
         self._layers, self._model = 0, name
-        embed = category_embedding(statements[0], env, shape, self.categories)
+        embed = category_embedding(statements[0], env, shape, self.facts.categories)
         if embed is None:
             plan = self._body(body, env, shape, name, None, decl.loc, ())
         else:

@@ -62,7 +62,7 @@ def export_run(run_dir: str, fmt: str = "python", out: str = None, trust: bool =
 
 def _exported_files(run, fmt: str, out: str, root: str) -> tuple:
     """(the main file's path, {path: content}) of the export, made and checked in memory."""
-    plan = run.spec.plan(run.cfg.model)
+    plan = run.spec.plan(run.cfg.model, run.facts)
     example = example_input(plan)
     model = run.model.cpu().eval()
     scale = run.record.data.target_scale if run.record.data.task == "regression" else None

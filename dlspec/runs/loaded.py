@@ -8,13 +8,14 @@ one-line error naming the field.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
-from ..data.encoding import embedded_columns
 from ..train.checkpoint import load_record, select_checkpoint
 from ..train.checkpoint_fields import check_weights, damaged
 from ..train.config import fitted_to_task, read_train
 from ..train.loop import select_device
+from ..train.measure import Measurements
 from ..train.trust import load_run_spec
 
 
@@ -33,16 +34,18 @@ class LoadedRun:
         self.record = record = load_record(path)
         self.epoch = record.progress.epoch
         self.spec = load_run_spec(record.spec, run_dir, trust)  # refuses to run code unless trusted
-        settings, data = record.spec.settings, record.data
-        if data.sample_shape:  # vector(auto): the width the run was trained with
-            self.spec.set_sample_shape(settings["model"], tuple(data.sample_shape), embedded_columns(data.table))
-        self.cfg = fitted_to_task(read_train(self.spec, settings["train"], epochs=settings["epochs"]), data.task)
-        if data.vocab:
-            if not self.spec.plan(self.cfg.model).in_shape.integer:
-                raise damaged(path, "vocab", "is set, but the model its spec builds takes no tokens")
-            self.spec.set_vocab(self.cfg.model, len(data.vocab))
+        settings = record.spec.settings
+        self.facts = record.data.facts()  # the vocabulary, the vector(auto) width the run was trained with
+        given = {settings["model"]: self.facts} if record.data.sample_shape else {}
+        measurements = Measurements(self.spec, given)  # without a sample shape: measured on the data
+        self.cfg = fitted_to_task(read_train(self.spec, settings["train"], epochs=settings["epochs"],
+                                             measurements=measurements), record.data.task)
+        if not given:
+            self.facts = replace(measurements.facts(self.cfg.model, self.cfg.name), vocab=self.facts.vocab)
+        if record.data.vocab and not self.spec.plan(self.cfg.model, self.facts).in_shape.integer:
+            raise damaged(path, "vocab", "is set, but the model its spec builds takes no tokens")
         self.device = select_device(device)
-        self.model = self.spec.build(self.cfg.model)
+        self.model = self.spec.build(self.cfg.model, self.facts)
         check_weights(self.model, record.progress.model, path)  # names and shapes, as one line
         self.model.load_state_dict(record.progress.model)
         self.model.to(self.device).eval()

@@ -17,7 +17,7 @@ IMAGE_STEPS = ("resize", "center_crop", "grayscale")
 def run_meta(run: LoadedRun) -> dict:
     """The meta of a loaded run (see the module docstring)."""
     data, cfg = run.record.data, run.cfg.data
-    plan = run.spec.plan(run.cfg.model)
+    plan = run.spec.plan(run.cfg.model, run.facts)
     meta = {"kind": input_kind(run), "task": data.task, "classes": data.classes,
             "input_shape": list(plan.in_shape.dims), "target_scale": data.target_scale,
             "normalize": data.normalization}

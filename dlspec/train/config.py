@@ -21,6 +21,7 @@ from .components import bind
 from .devices import device_setting_check
 from .fit_checks import check_model_end
 from .loggers import check_log
+from .measure import Measurements
 from .metrics import check_metrics, higher_is_better, metric_for_column, metric_name
 
 _MODE = Arg("mode", "str", "auto", choices=("auto", "min", "max"))
@@ -168,15 +169,16 @@ def _train_blocks(program) -> str:
 
 
 def read_train(spec, name: Optional[str] = None, epochs: Optional[int] = None,
-               device: Optional[str] = None) -> TrainConfig:
+               device: Optional[str] = None, measurements: Optional[Measurements] = None) -> TrainConfig:
     """Check a train block of `spec` and everything it links to; its model is planned with the facts of
-    the block's own data (a vector(auto) width), never another block's."""
+    the block's own data (a vector(auto) width), never another block's. `measurements` keeps what was
+    measured (or given) across calls: without it, the data is measured for this call."""
     decl = find_train(spec.program, name)
-    with spec.reading_train(decl.name):
-        return _read_train(spec, decl, epochs, device)
+    return _read_train(spec, decl, epochs, device, measurements or Measurements(spec))
 
 
-def _read_train(spec, decl, epochs: Optional[int], device: Optional[str]) -> TrainConfig:
+def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
+                measurements: Measurements) -> TrainConfig:
     program = spec.program
     env = program.global_env()
     v = S.read_settings(decl.settings, TRAIN_SETTINGS, env, "train")
@@ -190,7 +192,8 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str]) -> Tra
     out = resolve_path(v["out"], v["out@loc"]) if "out" in v else None
     model = _pick(v, "model", program.models, decl, "model")
     data_name = _pick(v, "data", program.data, decl, "data")
-    spec.plan(model)
+    facts = measurements.facts(model, decl.name)
+    plan = spec.plan(model, facts)
     data = read_data(program.data[data_name], env)
     cfg = TrainConfig(
         name=decl.name, loc=decl.loc, model=model, data=data, loss=loss, optimizer=optimizer,
@@ -204,9 +207,9 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str]) -> Tra
         init=init, out=out, log=log,
         accumulate=v.get("accumulate", 1), sync_batchnorm=v.get("sync_batchnorm", False),
         locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")})
-    _check_links(cfg, spec)
+    _check_links(cfg, spec, plan, facts)
     check_soft_targets(cfg)
-    check_model_end(cfg, spec.plan(model))
+    check_model_end(cfg, plan)
     return cfg
 
 
@@ -237,14 +240,14 @@ def _init(value: Optional[dict], loc) -> Optional[dict]:
     return {"path": resolve_path(value["path"], loc), "only": value["only"]}
 
 
-def _known_submodules(spec, model: str, labels: list, wanted: list) -> set:
+def _known_submodules(spec, model: str, facts, labels: list, wanted: list) -> set:
     """The plan's labels, plus every submodule name when a wanted label reaches inside a layer
     (e.g. backbone.layer4 of a torchvision backbone); the model is then built once, on meta."""
     if not any("." in w and w not in labels for w in wanted):
         return set(labels)
     import torch
     with torch.device("meta"):
-        module = spec.build(model)
+        module = spec.build(model, facts)
     return {name for name, _ in module.named_modules() if name}
 
 
@@ -294,7 +297,7 @@ def _check_mode(cfg: TrainConfig, key: str, monitor: str, mode: str) -> None:
                                      f"{'max' if better == 'higher' else 'min'})")
 
 
-def _check_links(cfg: TrainConfig, spec) -> None:
+def _check_links(cfg: TrainConfig, spec, plan, facts) -> None:
     for key in ("early_stop", "checkpoint"):
         monitor = (getattr(cfg, key) or {}).get("monitor")
         if monitor:
@@ -304,14 +307,14 @@ def _check_links(cfg: TrainConfig, spec) -> None:
         _check_monitor(cfg, "schedule", cfg.schedule[1]["monitor"])
         _check_mode(cfg, "schedule", cfg.schedule[1]["monitor"], cfg.schedule[1]["mode"])
     from ..planning.nodes import iter_nodes
-    labels = [q for q, _, _ in iter_nodes(spec.plan(cfg.model))]
+    labels = [q for q, _, _ in iter_nodes(plan)]
     lr_for = cfg.optimizer[1].get("lr_for") or {}
     if not isinstance(lr_for, dict):
         raise DlspecError("lr_for takes {label: lr, ...}, e.g. lr_for={backbone: 1e-4}", cfg.locs.get("optimizer"))
     named = [("freeze", label) for label in cfg.freeze] + [("unfreeze", label) for label, _ in cfg.unfreeze] + \
             [("optimizer", label) for label in lr_for] + \
             ([("init", cfg.init["only"])] if cfg.init and cfg.init["only"] else [])
-    known = _known_submodules(spec, cfg.model, labels, [label for _, label in named])
+    known = _known_submodules(spec, cfg.model, facts, labels, [label for _, label in named])
     for key, label in named:
         if label not in known:
             raise UnknownNameError(f"{key}: the model has no submodule '{label}'." + did_you_mean(label, labels),

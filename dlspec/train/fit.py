@@ -18,6 +18,7 @@ from .config import read_train
 from .distributed import Dist, job_environment
 from .loggers import require_packages
 from .loop import check_device_name
+from .measure import Measurements
 from .trainer import Run, Trainer
 from .trust import check_log_folders, load_run_spec
 
@@ -54,10 +55,11 @@ def fit(spec_or_path, train: Optional[str] = None, overrides: Optional[dict] = N
     dist = Dist.join()
     try:
         with dist.named_failures():
-            spec, cfg, state, out = _prepare(spec_or_path, train, overrides, epochs, device, out, resume, trust, dist)
+            spec, cfg, state, out, measured = _prepare(spec_or_path, train, overrides, epochs, device, out, resume,
+                                                       trust, dist)
             quiet = not dist.is_main
             trainer = Trainer(spec, cfg, out, state, _silent if quiet else log, progress and not quiet, overrides,
-                              dist, checkpoint)
+                              dist, checkpoint, measured)
             trainer.on_epoch = on_epoch
             return trainer.run()
     finally:
@@ -69,7 +71,8 @@ def _silent(*args) -> None:
 
 
 def _prepare(spec_or_path, train, overrides, epochs, device, out, resume, trust, dist: Dist):
-    """The spec, its checked train block, the state to resume from (or None) and the run directory."""
+    """The spec, its checked train block, the state to resume from (or None), the run directory and what
+    read_train measured of the data (a vector(auto) width: the data loaded, which the trainer then reuses)."""
     state = None
     if resume is not None:
         _check_resume_options(spec_or_path, train, overrides, out)
@@ -79,7 +82,8 @@ def _prepare(spec_or_path, train, overrides, epochs, device, out, resume, trust,
         epochs = epochs or state.spec.settings["epochs"]
     else:
         spec = spec_or_path if isinstance(spec_or_path, Spec) else load(spec_or_path, overrides)
-    cfg = read_train(spec, train, epochs=epochs, device=device)
+    measurements = Measurements(spec)
+    cfg = read_train(spec, train, epochs=epochs, device=device, measurements=measurements)
     if state is not None:
         check_log_folders(cfg.log, out, trust)  # the stored spec must not choose a folder outside the run
     require_packages(cfg.log)  # log tensorboard|mlflow without the package: said before any data loads
@@ -88,7 +92,7 @@ def _prepare(spec_or_path, train, overrides, epochs, device, out, resume, trust,
     if state is None and dist.restarts and os.path.isfile(os.path.join(out, "last.ckpt")):
         # torchrun --max-restarts started this job again: go on from the last completed epoch
         state = dist.broadcast_object(load_record(out) if dist.is_main else None)
-    return spec, cfg, state, out
+    return spec, cfg, state, out, measurements.measure(cfg.model, cfg.name)
 
 
 def _launch(nproc, spec_or_path, train, overrides, epochs, device, out, resume, log, progress, trust,
@@ -96,7 +100,7 @@ def _launch(nproc, spec_or_path, train, overrides, epochs, device, out, resume, 
     """Check everything here (errors are reported once), then start the workers."""
     from ..plugins.discovery import loaded_plugins
     from .launch import check_nproc, launch
-    spec, cfg, _, run_out = _prepare(spec_or_path, train, overrides, epochs, device, out, resume, trust,
+    spec, cfg, _, run_out, _ = _prepare(spec_or_path, train, overrides, epochs, device, out, resume, trust,
                                      Dist(world=nproc))
     check_nproc(nproc, device or cfg.device)
     options = {"train": train, "overrides": overrides, "epochs": epochs, "device": device, "resume": resume,

@@ -183,9 +183,8 @@ def _check_output_width(cfg, data, plan, loc) -> None:
                          hint=f"end the model with linear({want})")
 
 
-def check_data_fits_model(spec, cfg, data) -> None:
-    """The model takes the data's samples, and its output width matches the classes its loss needs."""
-    plan = spec.plan(cfg.model)
+def check_data_fits_model(spec, cfg, data, plan) -> None:
+    """The model (`plan`) takes the data's samples, and its output width matches the classes its loss needs."""
     want, got = tuple(plan.in_shape.dims), tuple(data.sample_shape)
     if want != got:
         raise TrainError(f"model {cfg.model} takes samples of shape {list(want)}, but data "
@@ -230,28 +229,29 @@ def check_batchnorm_batches(plan, cfg, data) -> None:
                              hint=change + "use layernorm, which normalises each sample on its own")
 
 
-def check_table_fits(spec, cfg, train_name) -> None:
+def check_table_fits(spec, cfg, measured) -> None:
     """At compile: a csv table is cheap to read, so its width and targets are checked against the model
     then (as fit would at its start) instead of waiting for `dlspec fit`. Other data is not loaded, and a
-    table a vector(auto) input already loaded for train block `train_name` is not read again."""
+    table a vector(auto) input already loaded for this train block (`measured`, train/measure.py: the
+    model as the block's own data shapes it) is not read again."""
     from ..data.pipeline import build_data
     from ..data.sources.base import SOURCES
     from .config import fitted_to_task
     source = SOURCES.get(cfg.data.source.name) if cfg.data.source_args is not None else None
     if source is None or source.input_kind != "table":
         return
-    with spec.reading_train(train_name):  # the model as this block's own data shapes it
-        data = spec.measured.get(train_name) or build_data(cfg.data, loss_task=cfg.loss_task)
-        cfg = fitted_to_task(cfg, data.task)
-        check_task(cfg, data, spec.plan(cfg.model))
-        check_data_fits_model(spec, cfg, data)
+    data = measured.bundle if measured.train == cfg.name and measured.bundle is not None \
+        else build_data(cfg.data, loss_task=cfg.loss_task)
+    plan = spec.plan(cfg.model, measured.checked())
+    cfg = fitted_to_task(cfg, data.task)
+    check_task(cfg, data, plan)
+    check_data_fits_model(spec, cfg, data, plan)
 
 
-def warn_ordinal_categories(spec, cfg, data) -> None:
-    """A table's many-level category columns reach a model with a written input width as plain level
+def warn_ordinal_categories(spec, cfg, data, plan) -> None:
+    """A table's many-level category columns reach a model (`plan`) with a written input width as plain level
     indices (an ordinal order nobody chose): say so at the model's input line, with the two ways out."""
     from ..data.encoding import ordinal_columns
-    plan = spec.plan(cfg.model)
     first = plan.children[0] if plan.children else None
     embedded = getattr(getattr(first, "layer", None), "name", None) == "category_embedding"
     names = ordinal_columns(data.table)

@@ -204,9 +204,9 @@ def _run_from(summary: dict, spec, cfg):
     last = os.path.join(summary["out_dir"], "last.ckpt")
     chosen = best if (summary["results"] or {}).get("checkpoint") == "best" and os.path.exists(best) else last
     record = load_record(chosen) if os.path.exists(chosen) else None
-    if record and record.data.vocab:
-        spec.set_vocab(cfg.model, len(record.data.vocab))
-    model = spec.build(cfg.model)
+    from .measure import measure
+    facts = record.data.facts() if record else measure(spec, cfg.model, cfg.name).checked()
+    model = spec.build(cfg.model, facts)
     if record:
         model.load_state_dict(record.progress.model)
     return Run(summary["out_dir"], summary["history"], summary["results"], model, cfg,

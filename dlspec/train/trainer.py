@@ -16,7 +16,6 @@ from typing import Optional
 
 import torch
 
-from ..data.encoding import embedded_columns
 from ..data.fingerprint import check_run_data, fingerprint
 from ..data.record import DataRecord
 from ..errors import TrainError
@@ -34,6 +33,7 @@ from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_si
 from .loggers import Loggers, Resume, flat_hparams, open_loggers
 from .loop import NonFiniteLoss, StepSetup, autocast_dtype, evaluate, select_device, train_epoch
 from .losses import loss_task
+from .measure import Measured, facts_of
 from .progress import EpochProgress
 from .best import Tracker
 from .metrics import make_metrics
@@ -74,8 +74,9 @@ class Trainer:
     on_epoch = None  # called with each epoch's row once it is saved (dlspec tune's pruning); may raise to stop
 
     def __init__(self, spec: Spec, cfg: TrainConfig, out: str, state: Optional[RunRecord], log, progress, overrides,
-                 dist: Optional[Dist] = None, checkpoint: Optional[str] = None):
+                 dist: Optional[Dist] = None, checkpoint: Optional[str] = None, measured: Optional[Measured] = None):
         self.spec, self.cfg, self.out, self.state, self.log = spec, cfg, out, state, log
+        self.measured = measured  # the data read_train loaded for a vector(auto) width: trained on, not read again
         self.dist = dist or Dist()  # one process unless fit joined a job (see distributed.py)
         self.checkpoint = check_choice(checkpoint)  # the weights the test metrics and Run.model use
         self.show_progress = progress
@@ -89,26 +90,21 @@ class Trainer:
         _seed_everything(cfg.seed)
         self.device = self.dist.place(select_device(cfg.device))
         self.amp = autocast_dtype(cfg.precision, self.device)
-        from ..data.pipeline import build_data
-        with self.dist.local_first():  # downloads happen once per node
-            self.data = build_data(cfg.data, pin_memory=self.device.type == "cuda", loss_task=cfg.loss_task,
-                                   device=self.device, augment_seed=cfg.seed,
-                                   fitted=self.state.data if self.state else None)
+        self.data = self._build_data()
         # the data the run first trained on: a resume on changed data keeps saying so to later evaluates
         self.data_fingerprint = (self.state.data.fingerprint if self.state else None) or fingerprint(cfg.data)
         if self.state is not None:  # --resume: the data must still be what the run was trained on
             check_run_data(cfg.data, self.state.data, self.data, "--resume")
-        if self.data.vocab is not None:
-            self.spec.set_vocab(cfg.model, len(self.data.vocab))
-        self.spec.set_sample_shape(cfg.model, self.data.sample_shape, embedded_columns(self.data.table))  # vector(auto)
+        facts = facts_of(self.data)  # the vocabulary, a vector(auto) width: the data's own
         self.cfg = cfg = fitted_to_task(cfg, self.data.task)  # no `loss` written: mse for a regression
         if "loss" not in cfg.locs and loss_task(cfg.loss[0]) == "regression":  # the default, fitted to the data
             self.log(f"loss {cfg.loss[0].name}: the train block names no loss and data {cfg.data.name} is a "
                      "regression")
-        check_task(cfg, self.data, self.spec.plan(cfg.model))  # loss and metrics fit the data's task
-        check_data_fits_model(self.spec, self.cfg, self.data)
-        warn_ordinal_categories(self.spec, self.cfg, self.data)
-        self.model = self.dist.prepare_model(self.spec.build(cfg.model), cfg.sync_batchnorm,
+        plan = self.spec.plan(cfg.model, facts)
+        check_task(cfg, self.data, plan)  # loss and metrics fit the data's task
+        check_data_fits_model(self.spec, self.cfg, self.data, plan)
+        warn_ordinal_categories(self.spec, self.cfg, self.data, plan)
+        self.model = self.dist.prepare_model(self.spec.build(cfg.model, facts), cfg.sync_batchnorm,
                                              self.device, cfg.locs.get("sync_batchnorm"))
         if cfg.init and self.state is None:
             self.log(init_weights(self.model, cfg.init, cfg.locs.get("init")))
@@ -136,6 +132,18 @@ class Trainer:
         if self.state is not None:
             self._restore(self.state)
         self.dist.seed_rank(cfg.seed)  # dropout and augmentation differ between processes
+
+    def _build_data(self):
+        """The data, loaded once: the bundle read_train measured when it is what this run would load."""
+        cfg, measured = self.cfg, self.measured
+        self.measured = None  # the trainer owns the bundle now (its loaders are sharded)
+        if measured is not None and measured.reusable(cfg, self.device, self.state):
+            return measured.bundle
+        from ..data.pipeline import build_data
+        with self.dist.local_first():  # downloads happen once per node
+            return build_data(cfg.data, pin_memory=self.device.type == "cuda", loss_task=cfg.loss_task,
+                              device=self.device, augment_seed=cfg.seed,
+                              fitted=self.state.data if self.state else None)
 
     def _step_setup(self) -> StepSetup:
         """The StepSetup of this run, built once: the loss entry decides the targets (loop.prepare_target),

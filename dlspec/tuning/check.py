@@ -61,12 +61,12 @@ def _check_point(spec: Spec, model: Optional[str], train: Optional[str], space: 
     """Plan the models and check the blocks at one point of the space; the number of layers planned."""
     from ..diagnostics import check_blocks
     from ..planning.nodes import iter_nodes
-    if train is not None:
-        spec.prefer_train(train)  # vector(auto) measures the data of the train block asked for
+    from ..train.measure import Measurements
+    measurements = Measurements(spec)  # vector(auto) measures the data of the train block asked for
     try:
-        names = [spec._model_name(model)] if model else spec.model_names
-        layers = sum(1 for name in names for _ in iter_nodes(spec.plan(name)))
-        check_blocks(spec, train)
+        names = [spec.model_name(model)] if model else spec.model_names
+        layers = sum(1 for name in names for _ in iter_nodes(measurements.plan(name, train)))
+        check_blocks(spec, train, measurements=measurements)
         return layers
     except DlspecError as exc:
         if space is None or (exc.loc is not None and exc.loc == space.let_loc):

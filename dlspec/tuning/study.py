@@ -107,11 +107,12 @@ def _prepare(path, train, out, pruner, nproc, overrides) -> _Setup:
                           hint=f"--pruner takes {', '.join(PRUNERS)}")
     spec = load(os.fspath(path), overrides)
     from ..train.config import find_train, read_train
+    from ..train.measure import Measurements
     spaces = open_spaces(spec)
     checked = check_spaces(spec, None, train) if spaces else spec
-    if train is not None:
-        checked.prefer_train(train)  # vector(auto) measures the data of the train block tuned
-    checked.check()  # every model, also without spaces: a space outside a let is reported as such
+    measurements = Measurements(checked)  # vector(auto) measures the data of the train block tuned
+    for name in checked.model_names:  # every model, also without spaces: a space outside a let is reported as such
+        measurements.plan(name, train)
     decl = find_train(spec.program, train)
     if not spaces:
         raise DlspecError(f"{path} has no search space to tune: no `let` is a loguniform, uniform, int or choice",
@@ -121,7 +122,7 @@ def _prepare(path, train, out, pruner, nproc, overrides) -> _Setup:
         if space.let_loc.file != spec.filename:
             raise DlspecError(f"the search space '{space.name}' is in an included file, so best.dlspec could not "
                               "carry its best value", space.let_loc, hint=f"move `let {space.name}` into {path}")
-    cfg = read_train(checked, train)
+    cfg = read_train(checked, train, measurements=measurements)
     monitor, direction = objective_of(cfg)
     out = out or os.path.join("runs", f"{S.default_study_name(path, train)}-tune")
     return _Setup(os.fspath(path), train, spec, spaces, dict(overrides), monitor, direction, cfg.epochs, out,

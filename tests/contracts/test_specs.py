@@ -7,14 +7,17 @@ import torch
 import dlspec
 from tests.conftest import SPECS, load_shipped
 from dlspec.planning.nodes import iter_nodes
+from dlspec.train.measure import Measurements
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
 def test_shipped_spec_compiles_and_shapes_match_forward(path):
     spec = load_shipped(path)
+    measurements = Measurements(spec)  # vector(auto), tokens(T): the facts of the data each model trains on
     for name in spec.model_names:
-        plan = spec.plan(name)
-        model = spec.build(name).eval()
+        facts = measurements.facts(name)
+        plan = spec.plan(name, facts)
+        model = spec.build(name, facts).eval()
         outputs = {}
         hooks = [model.get_submodule(q).register_forward_hook(
             lambda m, i, o, q=q: outputs.__setitem__(q, tuple(o.shape[1:]))) for q, _, _ in iter_nodes(plan)]

@@ -107,4 +107,5 @@ def test_no_shipped_spec_or_example_points_outside_the_repository():
 def test_a_tokens_model_on_labelled_sentences_compiles_before_any_data_loads():
     # the vocabulary size comes from max_vocab before the data is read, as for text(...)
     spec = dlspec.load(ROOT / "specs" / "sentiment_lstm.dlspec")
-    assert spec.plan("Sentiment").out_shape.dims == (2,)
+    from dlspec.train.measure import measure
+    assert spec.plan("Sentiment", measure(spec, "Sentiment").facts).out_shape.dims == (2,)

@@ -6,6 +6,7 @@ from dlspec.data.config import read_data
 from dlspec.data.encoding import ONEHOT_LEVELS, embedded_columns, embedding_size
 from dlspec.data.pipeline import build_data, load_source
 from dlspec.errors import DataError, DlspecError, DlspecWarning
+from dlspec.train.measure import measure
 from tests.helpers.predict_runs import make_table
 
 
@@ -138,8 +139,12 @@ def test_vector_auto_takes_its_width_from_the_data_at_compile(tmp_path):
     assert info.value.line == 1 and "vector(N)" in info.value.hint
     (tmp_path / "img.dlspec").write_text("model M { input vector(auto); linear(2) }\n"
                                          "data d { source sklearn_digits }\ntrain { model M; data d }")
+    spec = dlspec.load(tmp_path / "img.dlspec")
     with pytest.raises(DlspecError, match="one-dimensional samples; the data gives samples of shape \\[1, 8, 8\\]"):
-        dlspec.load(tmp_path / "img.dlspec").build("M")
+        spec.build("M", measure(spec, "M").checked())
+    with pytest.raises(DlspecError, match="planned without that data's facts") as info:
+        spec.build("M")  # a library call that measured nothing: not "no train block links"
+    assert info.value.line == 1 and "measure(spec, model)" in info.value.hint
 
 
 def test_a_train_block_without_a_loss_trains_a_numeric_target_as_regression_with_mse(tmp_path):

@@ -57,6 +57,7 @@ def meaning(text: str, filename: str):
     """What the compiler makes of a spec: plans, data and train settings, or its errors."""
     from dlspec.data.config import read_data
     from dlspec.train.config import read_train
+    from dlspec.train.measure import Measurements
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -64,9 +65,10 @@ def meaning(text: str, filename: str):
         except DlspecError as exc:
             return _error(exc)
         out = []
+        measurements = Measurements(spec)  # vector(auto), tokens(T): the facts of the data each model trains on
         for name in spec.model_names:
             try:
-                out.append(_plain(spec.plan(name)))
+                out.append(_plain(measurements.plan(name)))
             except DlspecError as exc:
                 out.append(_error(exc))
         env = spec.program.global_env()
@@ -77,7 +79,7 @@ def meaning(text: str, filename: str):
                 out.append(_error(exc))
         for name in spec.program.trains:
             try:
-                out.append(_plain(read_train(spec, name).resolved()))
+                out.append(_plain(read_train(spec, name, measurements=measurements).resolved()))
             except DlspecError as exc:
                 out.append(_error(exc))
         return out

@@ -181,11 +181,13 @@ def test_every_shipped_spec_reports_each_of_its_mistakes(path, tmp_path):
 def _first_error_path_fails(text: str, filename: str) -> bool:
     """Whether load, plan (each model) or the block checks raise, as before this module existed."""
     from dlspec.errors import DlspecError
+    from dlspec.train.measure import Measurements
     try:
         spec = dlspec.loads(text, filename)
+        measurements = Measurements(spec)  # vector(auto): the data of the first train block linking the model
         for name in spec.model_names:
-            spec.plan(name)
-        diagnostics.check_blocks(spec)
+            measurements.plan(name)
+        diagnostics.check_blocks(spec, measurements=measurements)
     except DlspecError:
         return True
     return False

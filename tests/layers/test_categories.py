@@ -7,6 +7,7 @@ import torch
 
 import dlspec
 from dlspec.errors import DlspecWarning
+from dlspec.planning.facts import DataFacts
 from dlspec.runtime.categories import CategoryEmbedding
 
 COLUMNS = ((1, 5, 3, "city"), (3, 9, 2, "shop"))  # (position, levels, dim, name)
@@ -27,30 +28,32 @@ def test_category_embedding_equals_its_torch_lookups():
 
 
 def spec_with(model_body: str, columns=COLUMNS, width=5):
-    spec = dlspec.loads(f"model M {{ {model_body} }}")
-    spec.set_sample_shape("M", (width,), columns)
-    return spec
+    """The spec of one model M and the facts of a table of `width` encoded features embedding `columns`."""
+    return dlspec.loads(f"model M {{ {model_body} }}"), DataFacts(sample_shape=(width,), categories=columns)
 
 
 def test_vector_auto_puts_the_embedding_first_and_plans_the_rest_on_its_output():
-    spec = spec_with("input vector(auto)\n linear(4)")
-    plan = spec.plan("M")
+    spec, facts = spec_with("input vector(auto)\n linear(4)")
+    plan = spec.plan("M", facts)
     first, linear = plan.children
     assert (first.name, first.layer.name, first.loc.line) == ("category_embedding", "category_embedding", 1)
     assert plan.in_shape.dims == (5,) and first.out_shape.dims == (5 - 2 + 3 + 2,) == linear.in_shape.dims
-    model = spec.build("M")
+    model = spec.build("M", facts)
     assert model(torch.zeros(2, 5)).shape == (2, 4) and model.linear.in_features == 8
     # no category column, or a written width: the model is planned as written
-    assert [c.name for c in spec_with("input vector(auto)\n linear(4)", ()).plan("M").children] == ["linear"]
-    assert [c.name for c in spec_with("input vector(5)\n linear(4)").plan("M").children] == ["linear"]
+    assert [c.name for c in spec_with("input vector(auto)\n linear(4)", ())[0].plan(
+        "M", DataFacts(sample_shape=(5,))).children] == ["linear"]
+    assert [c.name for c in spec_with("input vector(5)\n linear(4)")[0].plan("M", DataFacts(
+        sample_shape=(5,), categories=COLUMNS)).children] == ["linear"]
 
 
 def test_a_graph_body_is_wrapped_and_a_label_keeps_its_name():
-    spec = spec_with("input vector(auto)\n a = input -> linear(8)\n b = a -> linear(8)\n add(a, b)")
-    plan = spec.plan("M")
+    spec, facts = spec_with("input vector(auto)\n a = input -> linear(8)\n b = a -> linear(8)\n add(a, b)")
+    plan = spec.plan("M", facts)
     assert [c.name for c in plan.children] == ["category_embedding", "body"] and plan.children[1].graph
-    assert spec.build("M")(torch.ones(3, 5)).shape == (3, 8)
-    labelled = spec_with("input vector(auto)\n category_embedding: linear(4)").plan("M")
+    assert spec.build("M", facts)(torch.ones(3, 5)).shape == (3, 8)
+    labelled = spec_with("input vector(auto)\n category_embedding: linear(4)")
+    labelled = labelled[0].plan("M", labelled[1])
     assert [c.name for c in labelled.children] == ["category_embedding_", "category_embedding"]
 
 

@@ -13,6 +13,7 @@ from dlspec.cli import main
 from dlspec.diagnostics import diagnose
 from dlspec.errors import DlspecError, DlspecErrors
 from dlspec.train.config import read_train
+from dlspec.train.measure import measure
 
 MODEL = "model T {\n    input vector(auto)\n    linear(2)\n}\n"
 ONE_CLASS = "target column 'one' holds one class ('same') in all 40 rows"
@@ -54,13 +55,13 @@ def test_each_train_block_measures_vector_auto_on_its_own_data(tmp_path):
     path = write_spec(tmp_path, WIDTHS)
     spec = dlspec.load(path)
     assert read_train(spec, "c").data.name == "d3"  # planned T on d3: no error about d1's width
-    with spec.reading_train("c"):
-        assert spec.plan("T").in_shape.dims == (1,)
-    with spec.reading_train("a"):
-        assert spec.plan("T").in_shape.dims == (5,)  # a and b, color one-hot
-    assert spec.plan("T").in_shape.dims == (5,)  # no block read: the first that links T
-    spec.prefer_train("c")  # compile --train c
-    assert spec.plan("T").in_shape.dims == (1,)
+
+    def width(train=None):  # T planned with the facts of train block `train`'s data
+        return spec.plan("T", measure(spec, "T", train).facts).in_shape.dims
+    assert width("c") == (1,)
+    assert width("a") == (5,)  # a and b, color one-hot
+    assert width() == (5,)  # no block read: the first that links T
+    assert width("c") == (1,)  # compile --train c
     assert compile_spec(path).model_names == ["T"]  # no "takes samples of shape [5], but data d3 gives [1]"
     shown = {t: compile_spec(path, train=t, describe=True).summaries[0]["input_shape"] for t in ("a", "c")}
     assert shown == {"a": [5], "c": [1]}

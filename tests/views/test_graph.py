@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from tests.conftest import SPECS, load_shipped
 from dlspec.cli import main
 from dlspec.planning.nodes import BodyNode, LayerNode, iter_nodes
+from dlspec.train.measure import Measurements
 from dlspec.views import graph as G
 from dlspec.views.graph_draw import layout
 
@@ -38,8 +39,9 @@ def merge_inputs(plan):
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
 def test_dot_has_a_box_per_layer_with_its_shape_and_edges_for_merges(path):
     spec = load_shipped(path)
+    measurements = Measurements(spec)  # vector(auto), tokens(T): the facts of the data each model trains on
     for name in spec.model_names:
-        plan = spec.plan(name)
+        plan = measurements.plan(name)
         dot = G.to_dot(G.model_graph(plan))
         nodes = dict(NODE.findall(dot))
         layers = [(q, n) for q, n, _ in iter_nodes(plan) if isinstance(n, LayerNode)]

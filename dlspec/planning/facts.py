@@ -1,0 +1,54 @@
+"""What the planner knows of the data a model trains on: a `DataFacts` value in, given to `Planner`.
+
+Most models declare their input in full and ask nothing of the data. Two inputs take a size from it:
+`vector(auto)` its width (and, for a table, the category columns it embeds), `tokens(T)` without
+`vocab=` its vocabulary size. The train stage measures the data (train/measure.py); planning only
+reads the value, so planning with facts imports neither torch nor the data pipeline.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..language import ir
+from ..language.resolve import Program
+from .inputs import asks_data
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """The linked data's vocabulary size (tokens(T)), one sample's shape and its embedded category columns
+    (vector(auto): (position, levels, dim, name) each, as data/encoding.embedded_columns gives them)."""
+
+    vocab: Optional[int] = None
+    sample_shape: Optional[tuple] = None
+    categories: tuple = ()
+
+
+NO_FACTS = DataFacts()
+
+
+def data_asked(program: Program, model: str) -> Optional[str]:
+    """What model `model`'s input asks of its data: "vector" (vector(auto)), "tokens" (tokens(T) without
+    vocab=) or None (nothing: its shapes never depend on the data)."""
+    decl = program.models.get(model)
+    statements = decl.body.statements if decl is not None else ()
+    if not statements or not isinstance(statements[0], ir.InputDecl):
+        return None
+    return asks_data(statements[0], program.global_env())
+
+
+def linking_trains(program: Program, model: str) -> list:
+    """The train blocks that link model `model` to a data block (whose data its facts come from), in file order."""
+    return [name for name, t in program.trains.items()
+            if program.linked(t, "model") == model and program.linked(t, "data") in program.data]
+
+
+def relevant(program: Program, model: str, facts: Optional[DataFacts]) -> DataFacts:
+    """`facts` cut to what model `model` asks, so that its plans are shared by every fact it ignores."""
+    asked = data_asked(program, model) if facts is not None and facts != NO_FACTS else None
+    if asked == "vector":
+        return DataFacts(sample_shape=facts.sample_shape, categories=tuple(facts.categories))
+    if asked == "tokens":
+        return DataFacts(vocab=facts.vocab)
+    return NO_FACTS

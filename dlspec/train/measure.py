@@ -1,0 +1,125 @@
+"""Data facts for planning: a spec, a model and a train block in, the `DataFacts` its input asks out.
+
+A `vector(auto)` input takes its width from the data one train block links to the model, loaded as fit
+loads it (`measure`: a csv table is read, split and encoded with the task the block's written loss
+implies), so `--show` describes the model fit trains; `tokens(T)` takes, before any data is loaded, the
+largest vocabulary a linked text source can give (max_vocab + 2). A model whose input asks nothing
+loads no data. Which block: the one asked for (the block being read, or the one compile --train
+names), else the first in the file that links the model to a data block. `Measurements` keeps what was
+measured for one spec, so each block's data is loaded once; the bundle goes on to fit and to the
+compile-time table checks, which then do not read the table again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..errors import DlspecError
+from ..planning.facts import NO_FACTS, DataFacts, data_asked, linking_trains
+
+# sources whose vocabulary size a tokens(T) input takes (before data is loaded: max_vocab + 2)
+TEXT_SOURCES = ("text", "labelled_sentences")
+NO_TRAIN = object()  # no train block links the model to a data block (None names the unnamed `train { }`)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What measuring gave: the facts to plan with, the data loaded for them (vector(auto) only) and the
+    task it was built for, or the error the linked data gave (its own mistake, not the model's)."""
+
+    facts: DataFacts = NO_FACTS
+    bundle: object = None
+    error: Optional[DlspecError] = None
+    train: object = NO_TRAIN  # the train block whose data was measured
+    loss_task: Optional[str] = None
+
+    def checked(self) -> DataFacts:
+        """The facts; the data's error is raised."""
+        if self.error is not None:
+            raise self.error
+        return self.facts
+
+    def reusable(self, cfg, device, state) -> bool:
+        """Whether fit may train on this bundle instead of building the data again: it was loaded for
+        train block `cfg` as the trainer would load it (a fresh run on the CPU, the same task; the cached
+        path's augmentation seeded as the trainer seeds it)."""
+        if self.bundle is None or state is not None or device.type != "cpu":
+            return False
+        if self.train != cfg.name or self.loss_task != cfg.loss_task:
+            return False
+        from ..data.paths import plan_path
+        return not plan_path(cfg.data).cached or cfg.seed == cfg.data.seed
+
+
+def facts_of(bundle) -> DataFacts:
+    """The facts of loaded data (data/pipeline.DataBundle)."""
+    from ..data.encoding import embedded_columns
+    vocab = len(bundle.vocab) if bundle.vocab is not None else None
+    return DataFacts(vocab, tuple(bundle.sample_shape), embedded_columns(bundle.table))
+
+
+def measuring_train(program, model: str, train=None):
+    """The train block whose data the inputs of `model` measure: `train` if it links the model to a data
+    block (None: the unnamed `train { }`), else the first that does; NO_TRAIN when none does."""
+    linking = linking_trains(program, model)
+    return train if train in linking else (linking[0] if linking else NO_TRAIN)
+
+
+def measure(spec, model: str, train=None) -> Measured:
+    """The facts model `model` asks of its data, measured on train block `train`'s (see measuring_train)."""
+    program = spec.program
+    asked = data_asked(program, model)
+    if asked == "tokens":
+        return Measured(DataFacts(vocab=_vocab_hint(program, model)))
+    block = measuring_train(program, model, train) if asked == "vector" else NO_TRAIN
+    if block is NO_TRAIN:
+        return Measured()  # vector(auto) without data says so at its line when planned
+    from ..data.config import read_data
+    from ..data.pipeline import build_data
+    from .losses import written_loss_task
+    decl = program.trains[block]
+    task = written_loss_task(decl)  # the task, the split: as fit decides
+    try:
+        bundle = build_data(read_data(program.data[program.linked(decl, "data")], program.global_env()),
+                            loss_task=task)
+    except DlspecError as exc:  # the data's own mistake, not the model's (diagnostics go on past it)
+        return Measured(error=exc, train=block, loss_task=task)
+    return Measured(facts_of(bundle), bundle, None, block, task)
+
+
+def _vocab_hint(program, model: str) -> Optional[int]:
+    """Before data is loaded: the largest vocabulary a linked text source can give (max_vocab + 2)."""
+    for train in linking_trains(program, model):
+        for s in program.data[program.linked(program.trains[train], "data")].settings:
+            if s.key == "source" and s.args and getattr(s.args[0], "callee", None) in TEXT_SOURCES:
+                given = {k.name: k.value for k in s.args[0].kwargs}.get("max_vocab")
+                value = program.global_env().eval(given) if given is not None else 20000
+                return value + 2 if isinstance(value, int) else None
+    return None
+
+
+class Measurements:
+    """`measure` for one spec, once per (model, train block measured); facts `given` for a model (a run's,
+    a provisional width) are taken as they are and measure nothing."""
+
+    def __init__(self, spec, given: Optional[dict] = None):
+        self.spec = spec
+        self.given = dict(given or {})
+        self._done: dict = {}
+
+    def measure(self, model: str, train=None) -> Measured:
+        if model in self.given:
+            return Measured(self.given[model])
+        key = (model, measuring_train(self.spec.program, model, train))
+        if key not in self._done:
+            self._done[key] = measure(self.spec, model, train)
+        return self._done[key]
+
+    def facts(self, model: str, train=None) -> DataFacts:
+        """The facts to plan `model` with; the linked data's error is raised."""
+        return self.measure(model, train).checked()
+
+    def plan(self, model: Optional[str] = None, train=None):
+        """`spec.plan` of `model` with the facts measured for it."""
+        model = self.spec.model_name(model)
+        return self.spec.plan(model, self.facts(model, train))
