@@ -49,4 +49,4 @@ class LoadedRun:
         check_weights(self.model, record.progress.model, path)  # names and shapes, as one line
         self.model.load_state_dict(record.progress.model)
         self.model.to(self.device).eval()
-        self.classes = data.classes
+        self.classes = record.data.classes

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from tests.conftest import ROOT, SPECS, load_shipped
 from dlspec.cli import main
+from dlspec.train.measure import measure
 
 
 def run(*args):
@@ -36,7 +37,7 @@ def test_json_matches_the_built_module(path):
     data = json.loads(result.output)
     spec = load_shipped(path)
     for model in data["models"]:
-        module = spec.build(model["name"])
+        module = spec.build(model["name"], measure(spec, model["name"]).facts)  # vector(auto): its data's width
         assert model["params"] == sum(p.numel() for p in module.parameters())
         assert model["trainable"] + model["frozen"] == model["params"]
         assert {"name", "type", "output_shape", "params", "line"} <= set(model["layers"][0])

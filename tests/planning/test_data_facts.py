@@ -15,7 +15,7 @@ from dlspec.planning.facts import NO_FACTS, DataFacts, data_asked
 from dlspec.spec import Spec
 from dlspec.train.measure import Measurements, facts_of, measure
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT
 HOUSES = ROOT / "specs" / "houses.dlspec"
 
 
