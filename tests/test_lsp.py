@@ -39,7 +39,7 @@ class Session:
         def on_log(params):
             self.logs.append(params.message)
 
-        self.run(self.client.start_io(sys.executable, "-m", "dlspec.cli", "lsp", "--stdio"))
+        self.run(self.client.start_io(sys.executable, "-m", "dlspec", "lsp", "--stdio"))
         self.run(self.client.initialize_async(T.InitializeParams(capabilities=T.ClientCapabilities())))
         self.client.initialized(T.InitializedParams())
         self.versions: dict = {}
