@@ -61,7 +61,7 @@ def _compile(path, model: Optional[str], overrides: Optional[dict], describe: bo
         with torch.device("meta"):
             result.modules[name] = spec.build(name)
     if describe:
-        from .summary import model_summary
+        from .views.summary import model_summary
         for name in names:
             result.summaries.append(model_summary(spec, name, tuple(frozen.get(name, ())), result.modules[name]))
         result.data_paths = data_paths(spec)

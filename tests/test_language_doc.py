@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dlspec import catalog
+from dlspec.views import catalog
 from dlspec.data.config import DATA_SETTINGS
 from dlspec.train.config import TRAIN_SETTINGS
 

@@ -13,7 +13,7 @@ from pygls.lsp.client import LanguageClient  # noqa: E402
 from pygls.uris import from_fs_path  # noqa: E402
 
 from conftest import DATA_AND_METRIC, THREE_MISTAKES  # noqa: E402
-from dlspec.catalog import registries  # noqa: E402
+from dlspec.views.catalog import registries  # noqa: E402
 from dlspec.editor.analysis import Analysis  # noqa: E402
 from dlspec.editor.names import SINGULAR  # noqa: E402
 

@@ -38,7 +38,7 @@ def compile_command(spec_path, model_name, train_name, sets, show, as_json, fmt)
         for name, module in result.modules.items():
             click.echo(f"# {name}\n{module}")
     elif show:
-        from ..summary import format_table
+        from ..views.summary import format_table
         click.echo("\n\n".join(format_table(s) for s in result.summaries) or f"{spec_path} declares no models")
         if result.data_paths:  # which data path each data block takes, and why
             click.echo("\n" + "\n".join(result.data_paths.values()))
@@ -48,7 +48,7 @@ def compile_command(spec_path, model_name, train_name, sets, show, as_json, fmt)
 
 def _catalog_command(kind: str):
     def command(name, spec_path):
-        from .. import catalog
+        from ..views import catalog
         if spec_path:
             from ..spec import load
             load(spec_path)  # runs the spec's `use` lines so its plugins are listed
@@ -75,7 +75,7 @@ def _catalog_command(kind: str):
 
 
 def _register_catalog_commands() -> None:
-    from ..catalog import KINDS
+    from ..views.catalog import KINDS
     for kind in KINDS:
         _catalog_command(kind)
 
