@@ -33,7 +33,7 @@ def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = 
     error is raised as itself); `diagnose` returns them instead. Each warning is issued once.
     """
     from .errors import each_warning_once
-    from .limits import gc_paused
+    from .language.limits import gc_paused
     with each_warning_once(), gc_paused():  # each_warning_once: the checks read a data block for each model
         return _compile(path, model, overrides, describe, train)  # and train block using it
 

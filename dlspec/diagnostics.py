@@ -36,7 +36,7 @@ from .language import ir
 from .language.parser import BOM
 from .language.recovery import Recovered, parse_recovering
 from .language.resolve import _read_spec
-from .limits import LimitError
+from .language.limits import LimitError
 from .spec import Spec, loads
 
 

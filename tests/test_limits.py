@@ -8,7 +8,7 @@ import torch
 
 import dlspec
 from dlspec.errors import ArgumentError, DataError, DlspecError, SpecSyntaxError
-from dlspec.limits import MAX_DEPTH
+from dlspec.language.limits import MAX_DEPTH
 from dlspec.language.parser import parse_text
 
 MODEL = "model M {{\n input vector(4)\n {}\n}}\n"

@@ -14,7 +14,7 @@ from typing import Optional
 from ..language import ir
 from ..errors import ArgumentError, DlspecError, Loc, ShapeError
 from ..layers.registry import LayerDef, get_layer
-from ..limits import MAX_DEPTH, LimitError
+from ..language.limits import MAX_DEPTH, LimitError
 from ..language.resolve import CallValue, Env, Program, resolve_path
 from ..schema.args import REQUIRED, Arg, Symbol, bind_args
 from ..shapes import Shape, ShapeProblem
