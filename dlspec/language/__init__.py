@@ -9,4 +9,6 @@ resolved into a Program (resolve: includes, lets, --set overrides).
 - spaces.py: search spaces (`loguniform(...)`, `choice(...)`) checked and evaluated
 - fmt.py: `dlspec fmt`, a spec in dlspec's one canonical layout
 - limits.py: the caps on numbers, nesting depth and file size that keep hostile specs from crashing dlspec
+- files.py: the one check before dlspec reads any path a user named (a spec's include, a `use` file, a
+  checkpoint, data, a run's files): only regular files are read; every stage that reads user files uses it
 """

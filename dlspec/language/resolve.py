@@ -14,7 +14,7 @@ from typing import Optional
 
 from . import ir
 from ..errors import ArgumentError, DataError, DlspecError, Loc, UnknownNameError, did_you_mean
-from ..files import not_regular
+from .files import not_regular
 from ..schema.args import Symbol
 from .limits import MAX_DEPTH, MAX_LET_CHAIN, MAX_SPEC_BYTES, checked_number
 from .encoding import decode_spec

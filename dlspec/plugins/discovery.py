@@ -17,7 +17,7 @@ import sys
 from typing import Optional
 
 from ..errors import Loc, PluginError, warn
-from ..files import require_regular
+from ..language.files import require_regular
 from .signatures import loaded_by
 
 ENTRY_POINT_GROUP = "dlspec.plugins"
