@@ -25,7 +25,7 @@ from . import rundir
 from .checkpoint import check_choice, load_checkpoint, restore_rng, rng_state, save_checkpoint, select_checkpoint
 from .checkpoint_fields import check_optimizer_state, check_weights, restoring
 from .config import TrainConfig, fitted_to_task
-from .distributed import Dist
+from .parallel.distributed import Dist
 from .faults import is_out_of_memory, out_of_memory
 from .finetune import freeze, frozen_leaves, init_weights, param_groups, unfreeze_due
 from .fit_checks import check_data_fits_model, check_task, warn_ordinal_categories
@@ -35,7 +35,7 @@ from .loop import NonFiniteLoss, autocast_dtype, evaluate, select_device, train_
 from .progress import EpochProgress
 from .best import Tracker
 from .metrics import make_metrics
-from .sharding import StepPlan
+from .parallel.sharding import StepPlan
 
 
 @dataclass
