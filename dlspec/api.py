@@ -102,7 +102,7 @@ def check_blocks(spec, train: Optional[str] = None, tables: bool = True) -> dict
         read_data(decl, env)
     frozen = {}
     from .train.loggers import require_packages
-    from .train.fit_checks import check_table_fits
+    from .train.task_checks import check_table_fits
     for name in [train] if train is not None else spec.program.trains:
         cfg = read_train(spec, name)
         require_packages(cfg.log)

@@ -156,7 +156,7 @@ def _read_train(spec: Spec, name, tables: bool) -> None:
     from .train.config import read_train
     cfg = read_train(spec, name)
     if tables:
-        from .train.fit_checks import check_table_fits
+        from .train.task_checks import check_table_fits
         check_table_fits(spec, cfg, name)
 
 

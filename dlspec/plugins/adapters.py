@@ -14,7 +14,7 @@ from ..errors import DataError
 from .signatures import own_doc, plugin_source, signature_args
 from ..train.losses import LOSSES
 from ..train.optimizers import OPTIMIZERS
-from ..train.components import Component, register
+from ..train.entries import Component, register
 from ..train.metrics import MetricDef, Metric, register_metric
 
 _PATH_NAMES = ("path", "root", "file", "folder", "dir", "directory")

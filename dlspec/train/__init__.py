@@ -1,9 +1,9 @@
 """Training: train-block checks, the device-aware loop, checkpoints and run directories.
 
 - fit.py: `dlspec fit`, a spec (or a run to resume) in, a trained `Run` out; trainer.py: the trainer
-- config.py: a train block checked without data -> `TrainConfig`; fit_checks.py: do the loss, metrics,
+- config.py: a train block checked without data -> `TrainConfig`; task_checks.py: do the loss, metrics,
   last layer and data go together
-- components.py: the entry type of the loss, optimizer and schedule registries; losses.py,
+- entries.py: the entry type of the loss, optimizer and schedule registries; losses.py,
   optimizers.py, schedules.py, metrics.py: the registries
 - loop.py: the inner loops; presets.py: GPU presets and `compile`; finetune.py: what trains, at which
   rate, from which weights; devices.py: device names

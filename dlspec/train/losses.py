@@ -5,7 +5,7 @@ from typing import Optional
 
 from ..schema.args import Arg, positive
 from ..schema.registry import Registry
-from .components import Component, _nn, register
+from .entries import Component, _nn, register
 
 LOSSES = Registry("loss")
 

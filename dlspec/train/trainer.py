@@ -28,7 +28,7 @@ from .config import TrainConfig, fitted_to_task
 from .parallel.distributed import Dist
 from .faults import is_out_of_memory, out_of_memory
 from .finetune import freeze, frozen_leaves, init_weights, param_groups, unfreeze_due
-from .fit_checks import check_data_fits_model, check_task, warn_ordinal_categories
+from .task_checks import check_data_fits_model, check_task, warn_ordinal_categories
 from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_sigterm
 from .loggers import Loggers, Resume, flat_hparams, open_loggers
 from .loop import NonFiniteLoss, autocast_dtype, evaluate, select_device, train_epoch
