@@ -71,7 +71,7 @@ def _compile(path, model: Optional[str], overrides: Optional[dict], describe: bo
 def data_paths(spec) -> dict:
     """Each data block's data path (cached and batched, or per-sample DataLoader) and why, without data."""
     from .data.config import read_data
-    from .data.paths import describe_plan
+    from .data.route import describe_plan
     env = spec.program.global_env()
     return {name: describe_plan(read_data(decl, env)) for name, decl in spec.program.data.items()}
 

@@ -51,7 +51,7 @@ def takes_soft_targets(component: Component) -> bool:
 
 def check_soft_targets(cfg) -> None:
     """mixup / cutmix in the data block need a loss that takes soft targets: a located error otherwise."""
-    from ..data.paths import soft_target_step
+    from ..data.route import soft_target_step
     from ..errors import DataError
     step = soft_target_step(cfg.data)
     loss = cfg.loss[0]
