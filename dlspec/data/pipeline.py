@@ -21,8 +21,9 @@ import torch
 
 from ..errors import DataError, warn
 from .config import DataConfig
-from .cache import ChannelMoments, SampleView, epoch_order, spare_channels
+from .cache import ChannelMoments, SampleView, spare_channels
 from .encoding import category_features, index_features
+from .loaders import EpochDataLoader, TensorLoader
 from .route import choose_route
 from .sources.base import SOURCES, SeriesInfo, SourceData, TensorData
 from .sources.dotted import load_class_source
@@ -41,44 +42,6 @@ class Standardize(torch.nn.Module):
     def forward(self, x):
         shape = (-1,) + (1,) * (x.dim() - 1) if x.dim() > 1 else (-1,)
         return (x - self.mean.view(shape)) / self.std.view(shape)
-
-
-class TensorLoader:
-    """Batches sliced from in-memory tensors: no per-sample Python work."""
-
-    def __init__(self, x, y, batch: int, shuffle: bool, seed: int):
-        self.x, self.y, self.batch, self.shuffle = x, y, batch, shuffle
-        self.generator = torch.Generator().manual_seed(seed)
-        self.seed = seed
-        self.dataset = x
-
-    def set_epoch(self, epoch: int) -> None:
-        self.generator.manual_seed(self.seed + epoch)
-
-    def __len__(self):
-        return (len(self.x) + self.batch - 1) // self.batch
-
-    def __iter__(self):
-        n = len(self.x)
-        order = epoch_order(n, self.generator) if self.shuffle else None  # the order a DataLoader gives
-        for start in range(0, n, self.batch):
-            if order is None:
-                yield self.x[start:start + self.batch], self.y[start:start + self.batch]
-            else:
-                idx = order[start:start + self.batch]
-                yield self.x[idx], self.y[idx]
-
-
-class EpochDataLoader(torch.utils.data.DataLoader):
-    """A DataLoader whose shuffle order is a function of (seed, epoch), for exact resume."""
-
-    def __init__(self, *args, seed: int = 0, **kwargs):
-        generator = torch.Generator().manual_seed(seed)
-        super().__init__(*args, generator=generator, **kwargs)
-        self.seed = seed
-
-    def set_epoch(self, epoch: int) -> None:
-        self.generator.manual_seed(self.seed + epoch)
 
 
 @dataclass
