@@ -73,7 +73,7 @@ class Trainer:
     def __init__(self, spec: Spec, cfg: TrainConfig, out: str, state: Optional[dict], log, progress, overrides,
                  dist: Optional[Dist] = None, checkpoint: Optional[str] = None):
         self.spec, self.cfg, self.out, self.state, self.log = spec, cfg, out, state, log
-        self.dist = dist or Dist()  # one process unless fit joined a job (see distributed.py)
+        self.dist = dist or Dist()  # one process unless fit joined a job (see parallel/distributed.py)
         self.checkpoint = check_choice(checkpoint)  # the weights the test metrics and Run.model use
         self.show_progress = progress
         self.loggers = Loggers([])  # tensorboard, mlflow: opened once the run directory is written
