@@ -32,7 +32,7 @@ def main(plugins):
 
 # The commands join the group once it exists: verbs.py adds itself with @main.command,
 # tools.py lists its commands in COMMANDS.
-from . import tools, verbs  # noqa: E402
+from . import tools, verbs  # noqa: E402,F401 - verbs registers its commands as it is imported
 
 for _command in tools.COMMANDS:
     main.add_command(_command)
