@@ -33,7 +33,7 @@ def compile_spec(path, model: Optional[str] = None, overrides: Optional[dict] = 
     error is raised as itself); `diagnose` returns them instead. Each warning is issued once.
     """
     from .errors import each_warning_once
-    from .limits import gc_paused
+    from .language.limits import gc_paused
     with each_warning_once(), gc_paused():  # each_warning_once: the checks read a data block for each model
         return _compile(path, model, overrides, describe, train)  # and train block using it
 
@@ -63,7 +63,7 @@ def _compile(path, model: Optional[str], overrides: Optional[dict], describe: bo
         with torch.device("meta"):
             result.modules[name] = spec.build(name, facts[name])
     if describe:
-        from .summary import model_summary
+        from .views.summary import model_summary
         for name in names:
             result.summaries.append(model_summary(spec, name, tuple(frozen.get(name, ())), result.modules[name],
                                                   facts[name]))

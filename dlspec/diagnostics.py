@@ -36,7 +36,7 @@ from .language import ir
 from .language.parser import BOM
 from .language.recovery import Recovered, parse_recovering
 from .language.resolve import read_spec_text
-from .limits import LimitError
+from .language.limits import LimitError
 from .planning.facts import DataFacts
 from .spec import Spec, loads
 
@@ -164,7 +164,7 @@ def _read_train(spec: Spec, measurements, name, tables: bool):
     from .train.config import read_train
     cfg = read_train(spec, name, measurements=measurements)
     if tables:
-        from .train.fit_checks import check_table_fits
+        from .train.task_checks import check_table_fits
         check_table_fits(spec, cfg, measurements.measure(cfg.model, name))
     return cfg
 
@@ -240,7 +240,7 @@ def check_blocks(spec, train: Optional[str] = None, tables: bool = True, measure
     for name in [train] if train is not None else spec.program.trains:
         configs[name] = cfg = read_train(spec, name, measurements=measurements)
         if tables:  # a csv table is read (once: vector(auto) may have): its width and targets against the model
-            from .train.fit_checks import check_table_fits
+            from .train.task_checks import check_table_fits
             check_table_fits(spec, cfg, measurements.measure(cfg.model, name))
     return frozen_models(configs)
 
@@ -259,7 +259,7 @@ def frozen_models(configs: dict) -> dict:
 def data_paths(spec) -> dict:
     """Each data block's data path (cached and batched, or per-sample DataLoader) and why, without data."""
     from .data.config import read_data
-    from .data.paths import describe_plan
+    from .data.route import describe_plan
     env = spec.program.global_env()
     return {name: describe_plan(read_data(decl, env)) for name, decl in spec.program.data.items()}
 

@@ -15,7 +15,7 @@ from ..schema.args import Arg, bind_args, non_negative, positive
 from ..language.resolve import Env, resolve_path
 from .bundled import resolve_bundled
 from .sources.base import SOURCES
-from .paths import plan_path
+from .route import choose_route
 from .transforms import check_steps
 
 _FRACTION = lambda v: None if 0.0 <= v <= 1.0 else "must be between 0 and 1"  # noqa: E731
@@ -67,7 +67,7 @@ class DataConfig:
     augment: list = field(default_factory=list)
     scale: str = "none"
     scale_loc: Optional[Loc] = None
-    cache: str = "auto"  # auto | device | host | none: see data/paths.py and data/cache.py
+    cache: str = "auto"  # auto | device | host | none: see data/route.py and data/cache.py
     cache_loc: Optional[Loc] = None
 
 
@@ -86,7 +86,7 @@ def read_data(decl, env: Env) -> DataConfig:
         transform=check_steps(v.get("transform", []), "transform"),
         augment=check_steps(v.get("augment", []), "augment"), scale=v.get("scale", "none"),
         scale_loc=v.get("scale@loc"), cache=v.get("cache", "auto"), cache_loc=v.get("cache@loc"))
-    plan_path(cfg)  # cache device with a per-sample step, or mixup on the per-sample path: errors now
+    choose_route(cfg)  # cache device with a per-sample step, or mixup on the per-sample path: errors now
     return cfg
 
 

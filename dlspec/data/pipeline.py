@@ -3,12 +3,12 @@
 Loads the source, splits it (stratified, seeded), applies deterministic
 transforms to every split and augmentation to the training split only, then
 normalisation (with `normalize(auto)` measured on the training split).
-With `cache auto|device|host` (data/paths.py decides, data/cache.py builds)
+With `cache auto|device|host` (data/route.py decides, data/cache.py builds)
 every split is decoded once into one tensor on the training device and
 augmented as whole batches there; otherwise (`cache none`, a step with no
 batched form, data over the budget) data held in memory without augmentation
 is served by a slicing loader and everything else by a torch DataLoader.
-Before any step runs, the first sample is checked against the steps (data/step_fit.py: image steps
+Before any step runs, the first sample is checked against the steps (data/step_checks.py: image steps
 on tables or series, normalize lists of the wrong width); `noise` leaves a table's category features
 (data/encoding.category_features) as they are on both paths.
 """
@@ -21,14 +21,15 @@ import torch
 
 from ..errors import DataError, warn
 from .config import DataConfig
-from .cache import ChannelMoments, SampleView, epoch_order, spare_channels
+from .cache import ChannelMoments, SampleView, spare_channels
 from .encoding import category_features, index_features
-from .paths import plan_path
+from .loaders import EpochDataLoader, TensorLoader
 from .record import DataRecord
+from .route import choose_route
 from .sources.base import SOURCES, SeriesInfo, SourceData, TensorData
 from .sources.dotted import load_class_source
 from .splits import split_indices, thin_split_note
-from .step_fit import check_normalize_width, check_steps_suit, first_samples
+from .step_checks import check_normalize_width, check_steps_suit, first_samples
 from .transforms import build_transform, compose, is_auto_normalize
 
 
@@ -42,44 +43,6 @@ class Standardize(torch.nn.Module):
     def forward(self, x):
         shape = (-1,) + (1,) * (x.dim() - 1) if x.dim() > 1 else (-1,)
         return (x - self.mean.view(shape)) / self.std.view(shape)
-
-
-class TensorLoader:
-    """Batches sliced from in-memory tensors: no per-sample Python work."""
-
-    def __init__(self, x, y, batch: int, shuffle: bool, seed: int):
-        self.x, self.y, self.batch, self.shuffle = x, y, batch, shuffle
-        self.generator = torch.Generator().manual_seed(seed)
-        self.seed = seed
-        self.dataset = x
-
-    def set_epoch(self, epoch: int) -> None:
-        self.generator.manual_seed(self.seed + epoch)
-
-    def __len__(self):
-        return (len(self.x) + self.batch - 1) // self.batch
-
-    def __iter__(self):
-        n = len(self.x)
-        order = epoch_order(n, self.generator) if self.shuffle else None  # the order a DataLoader gives
-        for start in range(0, n, self.batch):
-            if order is None:
-                yield self.x[start:start + self.batch], self.y[start:start + self.batch]
-            else:
-                idx = order[start:start + self.batch]
-                yield self.x[idx], self.y[idx]
-
-
-class EpochDataLoader(torch.utils.data.DataLoader):
-    """A DataLoader whose shuffle order is a function of (seed, epoch), for exact resume."""
-
-    def __init__(self, *args, seed: int = 0, **kwargs):
-        generator = torch.Generator().manual_seed(seed)
-        super().__init__(*args, generator=generator, **kwargs)
-        self.seed = seed
-
-    def set_epoch(self, epoch: int) -> None:
-        self.generator.manual_seed(self.seed + epoch)
 
 
 @dataclass
@@ -190,7 +153,7 @@ def _cached_loaders(cfg: DataConfig, src: SourceData, parts: dict, base_fn, devi
                     kept: tuple = (), spared: tuple = ()) -> tuple:
     """(loaders, normalization stats, path line) of the cached path, or (None, None, path line) when the
     block takes the per-sample path (the line says why)."""
-    plan = plan_path(cfg)
+    plan = choose_route(cfg)
     if plan.cached:
         from .cache import build_cached
         device = torch.device(device if device is not None else "cpu")

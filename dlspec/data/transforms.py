@@ -26,7 +26,7 @@ class TransformDef:
     source: str = "built-in"
     batched: bool = False  # has a batched form in data/batch_augment.py (the cached path's augmentation)
     batch_only: bool = False  # needs the whole batch (mixup, cutmix): only the batched path offers it
-    images: bool = False  # works on images only ([channels, height, width]): data/step_fit.py checks the data
+    images: bool = False  # works on images only ([channels, height, width]): data/step_checks.py checks the data
 
 
 TRANSFORMS = Registry("transform")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..catalog import KINDS, registries
+from ..views.catalog import KINDS, registries
 from ..schema.args import signature
 
 # What each registry's entries are called in editors (catalog KINDS are plurals: "layers", …).

@@ -24,7 +24,7 @@ CONSTANTS = ("true", "false", "none")
 
 def current_vocabulary() -> dict:
     """The words of the language now: grammar keywords, setting keys, input kinds, built-in names by kind."""
-    from ..catalog import registries
+    from ..views.catalog import registries
     from ..data.config import DATA_SETTINGS
     from ..language.parser import lark_parser
     from ..planning.inputs import _INPUTS

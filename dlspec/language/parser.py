@@ -19,7 +19,7 @@ from lark.visitors import Transformer_NonRecursive
 
 from . import ir
 from ..errors import DlspecError, Loc, SpecSyntaxError
-from ..limits import MAX_DEPTH, float_literal, gc_paused, int_literal
+from .limits import MAX_DEPTH, float_literal, gc_paused, int_literal
 from .encoding import misread_text
 from .postlex import Continuations
 from .syntax_errors import syntax_error

@@ -14,8 +14,8 @@ from typing import Optional
 
 from . import ir
 from ..errors import ArgumentError, DataError, DlspecError, Loc, UnknownNameError, did_you_mean
-from ..files import not_regular
-from ..limits import MAX_DEPTH, MAX_LET_CHAIN, MAX_SPEC_BYTES, checked_number
+from .files import not_regular
+from .limits import MAX_DEPTH, MAX_LET_CHAIN, MAX_SPEC_BYTES, checked_number
 from .encoding import decode_spec
 from .parser import parse_expression, parse_text
 from .spaces import read_space, space_outside_let, space_without_default

@@ -12,7 +12,7 @@ import functools
 import os
 
 from ..errors import ArgumentError, DlspecError
-from ..files import open_regular, require_regular
+from ..language.files import open_regular, require_regular
 from ..shapes import Shape
 from ..shapes import ShapeProblem
 from ..schema.args import Arg, positive

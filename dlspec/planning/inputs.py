@@ -87,7 +87,7 @@ def _is_auto_vector(decl: ir.InputDecl, args: list, kwargs: dict) -> bool:
 def category_embedding(decl: ir.InputDecl, env: Env, shape: Shape, categories: tuple) -> Optional[LayerNode]:
     """The first layer of a `vector(auto)` model whose table has embedded category columns
     (`categories`: (position, levels, dim, name) each), or None. A model with a written width
-    takes the level indices as they are: the trainer warns about it (train/fit_checks.py)."""
+    takes the level indices as they are: the trainer warns about it (train/task_checks.py)."""
     args, kwargs, _ = evaluate_args(decl, env)
     columns = tuple(categories) if _is_auto_vector(decl, args, kwargs) else ()
     if not columns:

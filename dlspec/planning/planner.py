@@ -14,7 +14,7 @@ from typing import Optional
 from ..language import ir
 from ..errors import ArgumentError, DlspecError, Loc, ShapeError
 from ..layers.registry import LayerDef, get_layer
-from ..limits import MAX_DEPTH, LimitError
+from ..language.limits import MAX_DEPTH, LimitError
 from ..language.resolve import Env, Program, resolve_path
 from ..language.values import CallValue, Symbol
 from ..schema.args import REQUIRED, Arg, bind_args

@@ -15,7 +15,7 @@ from ..errors import DataError
 from .signatures import own_doc, plugin_source, signature_args
 from ..train.losses import LOSSES
 from ..train.optimizers import OPTIMIZERS
-from ..train.components import LOSS_OUTPUTS, LOSS_TARGETS, Component, register
+from ..train.entries import LOSS_OUTPUTS, LOSS_TARGETS, Component, register
 from ..train.metrics import MetricDef, Metric, register_metric
 
 _PATH_NAMES = ("path", "root", "file", "folder", "dir", "directory")

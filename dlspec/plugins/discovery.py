@@ -20,7 +20,7 @@ import sys
 from typing import Optional
 
 from ..errors import Loc, PluginError, warn
-from ..files import require_regular
+from ..language.files import require_regular
 
 ENTRY_POINT_GROUP = "dlspec.plugins"
 _loaded_files: dict = {}

@@ -19,7 +19,7 @@ from typing import Optional
 import yaml
 
 from ..errors import DlspecError, warn
-from ..files import open_regular
+from ..language.files import open_regular
 
 SKIP = {"export", "tensorboard", "mlruns", "__pycache__"}  # folders inside a run that hold no runs
 SCALED = "_scaled"  # suffix of a loss column in the scaled units of `scale standard|minmax`

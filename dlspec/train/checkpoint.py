@@ -18,7 +18,7 @@ from typing import Optional
 import torch
 
 from ..errors import DlspecError, warn
-from ..files import NEVER_READ, open_regular, require_regular
+from ..language.files import NEVER_READ, open_regular, require_regular
 from .checkpoint_fields import check_fields, restoring
 from .interrupt import signals_deferred
 from .record import RunRecord

@@ -17,9 +17,9 @@ from ..language.resolve import resolve_path
 from .losses import LOSSES, check_soft_targets, loss_task
 from .optimizers import OPTIMIZERS
 from .schedules import SCHEDULES
-from .components import bind
+from .entries import bind
 from .devices import device_setting_check
-from .fit_checks import check_model_end
+from .task_checks import check_model_end
 from .loggers import check_log
 from .measure import Measurements
 from .metrics import check_metrics, higher_is_better, metric_for_column, metric_name

@@ -1,8 +1,8 @@
 """`dlspec fit`: a spec (or a run directory to resume) in, a trained `Run` out.
 
 One process by default; `nproc=N` starts N workers through torch's elastic
-launcher (train/launch.py), and a process started by torchrun or srun joins
-the job it finds in its environment (train/distributed.py).
+launcher (train/parallel/launch.py), and a process started by torchrun or srun joins
+the job it finds in its environment (train/parallel/distributed.py).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from ..spec import Spec, load
 from . import rundir
 from .checkpoint import load_record
 from .config import read_train
-from .distributed import Dist, job_environment
+from .parallel.distributed import Dist, job_environment
 from .loggers import require_packages
 from .loop import check_device_name
 from .measure import Measurements
@@ -44,7 +44,7 @@ def fit(spec_or_path, train: Optional[str] = None, overrides: Optional[dict] = N
     if device is not None:
         check_device_name(device)  # before anything is loaded or written
     if nproc is not None:
-        from .launch import check_nproc
+        from .parallel.launch import check_nproc
         check_nproc(nproc, "cpu")  # a count below 1 is refused before anything is loaded
         if job_environment() is not None and nproc > 1:
             raise TrainError(f"--nproc {nproc} inside a job that torchrun or srun already started",
@@ -99,7 +99,7 @@ def _launch(nproc, spec_or_path, train, overrides, epochs, device, out, resume, 
             checkpoint) -> Run:
     """Check everything here (errors are reported once), then start the workers."""
     from ..plugins.discovery import loaded_plugins
-    from .launch import check_nproc, launch
+    from .parallel.launch import check_nproc, launch
     spec, cfg, _, run_out, _ = _prepare(spec_or_path, train, overrides, epochs, device, out, resume, trust,
                                      Dist(world=nproc))
     check_nproc(nproc, device or cfg.device)

@@ -20,7 +20,7 @@ import torch
 from ..errors import DlspecError, TrainError
 from .devices import device_problem
 from .faults import forward_failed, is_out_of_memory
-from .components import Component
+from .entries import Component
 from .losses import is_soft_target, metric_target
 
 

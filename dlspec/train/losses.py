@@ -5,7 +5,7 @@ from typing import Optional
 
 from ..schema.args import Arg, positive
 from ..schema.registry import Registry
-from .components import Component, _nn, register
+from .entries import Component, _nn, register
 
 LOSSES = Registry("loss")
 
@@ -55,7 +55,7 @@ def soft_target_losses() -> list:
 
 def check_soft_targets(cfg) -> None:
     """mixup / cutmix in the data block need a loss that takes soft targets: a located error otherwise."""
-    from ..data.paths import soft_target_step
+    from ..data.route import soft_target_step
     from ..errors import DataError
     step = soft_target_step(cfg.data)
     loss = cfg.loss[0]

@@ -47,8 +47,8 @@ class Measured:
             return False
         if self.train != cfg.name or self.loss_task != cfg.loss_task:
             return False
-        from ..data.paths import plan_path
-        return not plan_path(cfg.data).cached or cfg.seed == cfg.data.seed
+        from ..data.route import choose_route
+        return not choose_route(cfg.data).cached or cfg.seed == cfg.data.seed
 
 
 def facts_of(bundle) -> DataFacts:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..schema.args import Arg, non_negative, positive
 from ..schema.registry import Registry
-from .components import Component, register
+from .entries import Component, register
 
 OPTIMIZERS = Registry("optimizer")
 

@@ -10,7 +10,7 @@ from typing import Callable
 
 from ..schema.args import Arg, non_negative, positive
 from ..schema.registry import Registry
-from .components import Component, register
+from .entries import Component, register
 
 SCHEDULES = Registry("schedule")
 

@@ -25,10 +25,10 @@ from . import rundir
 from .checkpoint import check_choice, load_record, restore_rng, rng_state, save_checkpoint, select_checkpoint
 from .checkpoint_fields import check_optimizer_state, check_weights, restoring
 from .config import TrainConfig, fitted_to_task
-from .distributed import Dist
+from .parallel.distributed import Dist
 from .faults import is_out_of_memory, out_of_memory
 from .finetune import freeze, frozen_leaves, init_weights, param_groups, unfreeze_due
-from .fit_checks import check_data_fits_model, check_task, warn_ordinal_categories
+from .task_checks import check_data_fits_model, check_task, warn_ordinal_categories
 from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_sigterm
 from .loggers import Loggers, Resume, flat_hparams, open_loggers
 from .loop import NonFiniteLoss, StepSetup, autocast_dtype, evaluate, select_device, train_epoch
@@ -38,7 +38,7 @@ from .progress import EpochProgress
 from .best import Tracker
 from .metrics import make_metrics
 from .record import ProgressRecord, RunRecord, SpecRecord
-from .sharding import StepPlan
+from .parallel.sharding import StepPlan
 
 
 @dataclass
@@ -77,7 +77,7 @@ class Trainer:
                  dist: Optional[Dist] = None, checkpoint: Optional[str] = None, measured: Optional[Measured] = None):
         self.spec, self.cfg, self.out, self.state, self.log = spec, cfg, out, state, log
         self.measured = measured  # the data read_train loaded for a vector(auto) width: trained on, not read again
-        self.dist = dist or Dist()  # one process unless fit joined a job (see distributed.py)
+        self.dist = dist or Dist()  # one process unless fit joined a job (see parallel/distributed.py)
         self.checkpoint = check_choice(checkpoint)  # the weights the test metrics and Run.model use
         self.show_progress = progress
         self.loggers = Loggers([])  # tensorboard, mlflow: opened once the run directory is written

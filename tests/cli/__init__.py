@@ -1,1 +1,1 @@
-"""Tests of the command line (dlspec/cli.py) through click's runner."""
+"""Tests of the command line (dlspec/cli/) through click's runner."""

@@ -1,4 +1,4 @@
-"""The command line (dlspec/cli.py) through click's runner: compile's ok line, --show table, --json
+"""The command line (dlspec/cli/) through click's runner: compile's ok line, --show table, --json
 (checked against the built module of every shipped spec), --format torch, --model and --set; errors exit 1
 with file:line:col and a caret, never a traceback; fit, --resume, evaluate and predict from the command line;
 compile checks train blocks without loading data."""

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from dlspec import catalog
+from dlspec.views import catalog
 from dlspec.data.config import DATA_SETTINGS
 from dlspec.train.config import TRAIN_SETTINGS
 from tests.conftest import ROOT

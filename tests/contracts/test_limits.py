@@ -8,7 +8,7 @@ import torch
 
 import dlspec
 from dlspec.errors import ArgumentError, DataError, DlspecError, SpecSyntaxError
-from dlspec.limits import MAX_DEPTH
+from dlspec.language.limits import MAX_DEPTH
 from dlspec.language.parser import parse_text
 
 MODEL = "model M {{\n input vector(4)\n {}\n}}\n"
@@ -369,7 +369,7 @@ def test_attention_over_a_huge_sequence_is_refused_at_its_line(step):
 
 
 def test_compile_show_reports_one_samples_activation_memory():
-    from dlspec.summary import format_table, model_summary
+    from dlspec.views.summary import format_table, model_summary
     text = "model M {\n input image(1, 64, 64)\n conv(8, 3, padding=1)\n maxpool(4)\n flatten -> linear(2)\n}\n"
     spec = dlspec.loads(text)
     summary = model_summary(spec, "M")

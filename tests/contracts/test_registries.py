@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from dlspec.catalog import listing, registries
+from dlspec.views.catalog import listing, registries
 from dlspec.schema.args import bind_args
 
 # test modules register throwaway entries (test_*, opaque_*): only shipped ones are checked here

@@ -1,4 +1,4 @@
-"""Every path dlspec reads that a user named must be a regular file (dlspec/files.py): a named pipe
+"""Every path dlspec reads that a user named must be a regular file (dlspec/language/files.py): a named pipe
 would hang, a link to /dev/zero never end, a folder or a foreign file crash. Checked for `use` lines
 (compile and the language server's diagnosis), checkpoints and `init` weights, the best/last choice
 inside a run directory, and the files `dlspec runs` lists."""

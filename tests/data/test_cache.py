@@ -1,4 +1,4 @@
-"""The cached data path (dlspec/data/cache.py, data/paths.py): same batches as the loader path, exact
+"""The cached data path (dlspec/data/cache.py, data/route.py): same batches as the loader path, exact
 resume with augmentation, the budget error, mixup/cutmix training and refusal, the path shown by
 compile --show and the fit header, and the GPU presets / compile setting (train/presets.py)."""
 import time

@@ -1,4 +1,4 @@
-"""data/step_fit.py and what it guards: steps that need images, on data that is not images (tables, series,
+"""data/step_checks.py and what it guards: steps that need images, on data that is not images (tables, series,
 token ids); normalize lists of the wrong length; noise on a table's category features; a constant feature
 under normalize(auto). Cases come from the transform registry."""
 import textwrap
@@ -104,7 +104,7 @@ def dataset_module(folder, monkeypatch, shape, dtype="float32"):
 def test_image_steps_on_vectors_of_a_dataset_class_fail_at_load_on_both_paths(tmp_path, monkeypatch, step, cache):
     source = dataset_module(tmp_path, monkeypatch, (10,))
     if step == "cutmix" and cache == "none":
-        pytest.skip("cutmix on the per-sample path is refused before loading (paths.py)")
+        pytest.skip("cutmix on the per-sample path is refused before loading (route.py)")
     cfg = data_config(tmp_path, block(source, call(step), cache)[0])  # the class declares no kind: loads
     with pytest.raises(DataError, match=rf"step {step} needs images .* gives samples \[10\]") as info:
         build_data(cfg)

@@ -13,7 +13,7 @@ from pygls.lsp.client import LanguageClient  # noqa: E402
 from pygls.uris import from_fs_path  # noqa: E402
 
 from tests.conftest import DATA_AND_METRIC, THREE_MISTAKES  # noqa: E402
-from dlspec.catalog import registries  # noqa: E402
+from dlspec.views.catalog import registries  # noqa: E402
 from dlspec.editor.analysis import Analysis  # noqa: E402
 from dlspec.editor.names import SINGULAR  # noqa: E402
 
@@ -39,7 +39,7 @@ class Session:
         def on_log(params):
             self.logs.append(params.message)
 
-        self.run(self.client.start_io(sys.executable, "-m", "dlspec.cli", "lsp", "--stdio"))
+        self.run(self.client.start_io(sys.executable, "-m", "dlspec", "lsp", "--stdio"))
         self.run(self.client.initialize_async(T.InitializeParams(capabilities=T.ClientCapabilities())))
         self.client.initialized(T.InitializedParams())
         self.versions: dict = {}

@@ -2,7 +2,7 @@
 hover, the catalog, tune's --set texts), and the error helpers at the seams (`DlspecError.at`)."""
 import pytest
 
-from dlspec.catalog import describe
+from dlspec.views.catalog import describe
 from dlspec.errors import DlspecError, Loc
 from dlspec.language.resolve import load_program
 from dlspec.language.values import CallValue, Symbol, to_source

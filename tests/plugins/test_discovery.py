@@ -108,7 +108,7 @@ def test_example_plugin_package_trains_with_its_layer_and_dataset(tmp_path):
 
 
 def test_entries_say_how_their_plugin_was_loaded(tmp_path):
-    from dlspec.catalog import listing
+    from dlspec.views.catalog import listing
     (tmp_path / "origin_plug.py").write_text(textwrap.dedent('''
         import torch
         import dlspec

@@ -48,7 +48,7 @@ def test_input_size_is_injected_and_params_count_and_train():
     spec = dlspec.loads("model M { input image(3, 4, 4); conv(5, 1) -> test_gain(init=2.0) -> flatten -> linear(1) }")
     model = spec.build()
     assert model.test_gain.gain.shape == (5, 1, 1)
-    from dlspec.summary import model_summary
+    from dlspec.views.summary import model_summary
     summary = model_summary(spec, "M")
     assert summary["params"] == sum(p.numel() for p in model.parameters())
     assert next(r for r in summary["layers"] if r["name"] == "test_gain")["params"] == 5

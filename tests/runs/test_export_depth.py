@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import dlspec
-from dlspec.limits import MAX_DEPTH
+from dlspec.language.limits import MAX_DEPTH
 from dlspec.runs.python_source import MAX_INLINE_DEPTH, PythonWriter
 
 

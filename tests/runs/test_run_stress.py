@@ -98,7 +98,7 @@ def test_sigterm_stops_cleanly_and_the_run_resumes(tmp_path):
     path = write_spec(tmp_path, epochs=100000)
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "dlspec.cli", "fit", str(path), "--out", str(out)],
+    proc = subprocess.Popen([sys.executable, "-m", "dlspec", "fit", str(path), "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         deadline = time.time() + 120

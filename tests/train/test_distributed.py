@@ -15,9 +15,9 @@ from dlspec.api import compile_spec
 from dlspec.cli import main
 from dlspec.errors import DlspecError, DlspecWarning, TrainError
 from dlspec.train.checkpoint import load_checkpoint
-from dlspec.train.distributed import Dist, load_metric_state, metric_state
+from dlspec.train.parallel.distributed import Dist, load_metric_state, metric_state
 from dlspec.train.metrics import check_metrics, make_metrics
-from dlspec.train.sharding import StepPlan, global_batch_sizes, rank_slice, shard
+from dlspec.train.parallel.sharding import StepPlan, global_batch_sizes, rank_slice, shard
 
 SPEC = """model Net {
     input image(1, 8, 8)

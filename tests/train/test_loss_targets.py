@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 import dlspec
 from dlspec.errors import PluginError, TrainError
-from dlspec.train.components import LOSS_OUTPUTS, LOSS_TARGETS, Component
+from dlspec.train.entries import LOSS_OUTPUTS, LOSS_TARGETS, Component
 from dlspec.train.loop import StepSetup, evaluate, prepare_target, train_epoch
 from dlspec.train.losses import LOSSES, metric_target
 

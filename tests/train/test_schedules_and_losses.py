@@ -9,7 +9,7 @@ from dlspec.schema.settings import Step
 from dlspec.train.losses import LOSSES
 from dlspec.train.optimizers import OPTIMIZERS
 from dlspec.train.schedules import SCHEDULES
-from dlspec.train.components import bind
+from dlspec.train.entries import bind
 
 
 def lrs(name, epochs=4, steps=5, **kwargs):

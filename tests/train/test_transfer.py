@@ -29,7 +29,7 @@ def test_backbones_match_torchvision_with_and_without_head(name):
     head = sum(p.numel() for p in linears[-1].parameters())
     spec = dlspec.loads(f"model A {{ input image(3, 64, 64); torchvision.{name}() }}\n"
                         f"model B {{ input image(3, 64, 64); torchvision.{name}(head=false) -> linear(3) }}")
-    from dlspec.summary import model_summary
+    from dlspec.views.summary import model_summary
     assert model_summary(spec, "A")["params"] == count
     plan = spec.plan("B")
     assert plan.children[0].out_shape.dims == (linears[-1].in_features,)

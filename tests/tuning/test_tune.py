@@ -139,7 +139,7 @@ def test_two_processes_on_one_sqlite_storage_share_the_study(tmp_path):
     path.write_text(SPEC, encoding="utf-8")
     out = tmp_path / "out"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "dlspec.cli", "tune", str(path), "--trials", "2", "--out", str(out),
+    command = [sys.executable, "-m", "dlspec", "tune", str(path), "--trials", "2", "--out", str(out),
                "--set", "epochs=1", "--pruner", "none"]
     procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
              for _ in range(2)]

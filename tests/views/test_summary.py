@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import dlspec
-from dlspec.summary import format_table, model_summary
+from dlspec.views.summary import format_table, model_summary
 
 
 def summary(text, name=None):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from ...errors import DataError, Loc, did_you_mean
-from ...files import not_regular, require_regular
+from ...language.files import not_regular, require_regular
 from ...schema.args import Arg
 from ...schema.registry import Registry, register_entry
 

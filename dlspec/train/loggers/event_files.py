@@ -19,7 +19,7 @@ import os
 import struct
 
 from ...errors import DlspecError
-from ...files import open_regular
+from ...language.files import open_regular
 from ..safe_write import open_new
 
 HEADER = 12  # the length (8 bytes) and its CRC (4)

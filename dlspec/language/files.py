@@ -13,8 +13,8 @@ import os
 import stat
 from typing import Optional
 
-from .errors import DlspecError, Loc
-from .runtime.inputs import not_regular
+from ..errors import DlspecError, Loc
+from ..runtime.inputs import not_regular
 
 __all__ = ["NEVER_READ", "not_regular", "not_regular_message", "require_regular", "open_regular"]
 

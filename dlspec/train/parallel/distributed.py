@@ -25,7 +25,7 @@ from typing import Optional
 
 import torch
 
-from ..errors import DlspecError, TrainError, warn
+from ...errors import DlspecError, TrainError, warn
 
 PEER_GONE_EXIT = 3  # the exit status of a worker that stopped because another one failed (that one reports)
 RENDEZVOUS_TIMEOUT = "DLSPEC_RENDEZVOUS_TIMEOUT"
@@ -303,7 +303,7 @@ _SUMS = ("total", "count", "matrix")  # what dlspec's own metrics accumulate (tr
 def metric_state(metric) -> dict:
     """A metric's sums as CPU values (None while it has seen nothing): a dlspec metric's total, count and
     matrix; a plugin metric class's tensors, numbers and lists."""
-    from .metrics import Metric
+    from ..metrics import Metric
     inner = _inner(metric)
     own = isinstance(inner, Metric)
     state = {}

@@ -1,4 +1,4 @@
-"""Which data path a data block takes, decided without data or torch: a `DataConfig` in, a `PathPlan` out.
+"""Which data path a data block takes, decided without data or torch: a `DataConfig` in, a `Route` out.
 
 Two paths exist. The cached path decodes each split once into one tensor on
 the training device (or in host memory) and slices shuffled batches from it,
@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import DataError
-from .step_fit import check_steps_suit, declared_samples
+from .step_checks import check_steps_suit, declared_samples
 from .transforms import has_batched_form
 
 BUDGET_RULE = "a quarter of the free GPU memory (CUDA) or of the available RAM (CPU, host)"
 
 
 @dataclass(frozen=True)
-class PathPlan:
+class Route:
     """cached: the batched path is possible (it still needs the data to fit); reason: why, in words."""
 
     cached: bool
@@ -33,13 +33,13 @@ def _where(st) -> str:
     return f" at line {st.loc.line}" if getattr(st, "loc", None) is not None and st.loc.line else ""
 
 
-def plan_path(cfg) -> PathPlan:
+def choose_route(cfg) -> Route:
     """The path a checked data block asks for; mixup/cutmix on the per-sample path are a located error,
-    and so are steps the source's samples cannot take (image steps on a table: data/step_fit.py)."""
+    and so are steps the source's samples cannot take (image steps on a table: data/step_checks.py)."""
     check_steps_suit(cfg, declared_samples(cfg))
     blocker = next(((t, st) for t, _, st in cfg.augment if not has_batched_form(t)), None)
     if cfg.cache == "none":
-        plan = PathPlan(False, "cache none")
+        plan = Route(False, "cache none")
     elif blocker is not None:
         t, st = blocker
         why = "a plugin transform" if t.source != "built-in" else "it runs per sample only"
@@ -47,9 +47,9 @@ def plan_path(cfg) -> PathPlan:
             raise DataError(f"cache {cfg.cache}: augment step {st.name}{_where(st)} has no batched form ({why}), "
                             "so this data block cannot take the cached path", cfg.cache_loc or st.loc,
                             hint="write `cache auto` to let it run per sample, or drop the step")
-        plan = PathPlan(False, f"augment step {st.name}{_where(st)} has no batched form ({why})")
+        plan = Route(False, f"augment step {st.name}{_where(st)} has no batched form ({why})")
     else:
-        plan = PathPlan(True, f"cache {cfg.cache}")
+        plan = Route(True, f"cache {cfg.cache}")
     mixing = next((st for t, _, st in cfg.augment if t.batch_only), None)
     if mixing is not None and not plan.cached:
         raise DataError(f"{mixing.name} mixes whole batches, which only the cached path offers, but data "
@@ -60,7 +60,7 @@ def plan_path(cfg) -> PathPlan:
 
 def describe_plan(cfg) -> str:
     """One line for `dlspec compile --show`: the path a data block takes and why."""
-    plan = plan_path(cfg)
+    plan = choose_route(cfg)
     if not plan.cached:
         return f"data {cfg.name}: per-sample DataLoader ({plan.reason})"
     where = {"auto": "on the training device when it fits " + f"({BUDGET_RULE}), else per-sample DataLoader",

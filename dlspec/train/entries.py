@@ -36,7 +36,7 @@ class Component:
     soft_targets: bool = False
     # For losses, what the model's output must be: "logits" (raw scores, the loss applies the
     # softmax or sigmoid), "log_probs" (after log_softmax), "values" (numbers); None when unknown.
-    # The checks of the model's last layer against the loss read it (fit_checks.py).
+    # The checks of the model's last layer against the loss read it (task_checks.py).
     expects: Optional[str] = None
     # For schedules: stepped after every batch (True) or once per epoch with the monitored value (False).
     per_step: bool = True

@@ -1,13 +1,13 @@
 """More `dlspec` commands: tune (docs/tuning.md), lsp, and the views fmt, graph, data and explain
-(docs/editor.md). Like cli.py, no logic: each command parses its options and calls one dlspec.api function.
-cli.py adds COMMANDS to the `dlspec` group."""
+(docs/editor.md). Like cli/verbs.py, no logic: each command parses its options and calls one dlspec.api function.
+cli/__init__.py adds COMMANDS to the `dlspec` group."""
 from __future__ import annotations
 
 import sys
 
 import click
 
-from .cli_common import friendly_errors, parse_sets
+from .common import friendly_errors, parse_sets
 
 
 # ---- dlspec tune (docs/tuning.md) ----
@@ -40,7 +40,7 @@ def tune_command(spec_path, train_name, trials, timeout, out, storage, study_nam
     table, DIR/trials.csv, DIR/best.dlspec (SPEC with the best values),
     DIR/history.png and DIR/importance.png.
     """
-    from . import api
+    from .. import api
     if show_dir is not None:
         click.echo(api.tune_show(show_dir))
         return
@@ -60,7 +60,7 @@ def lsp_command(stdio, no_plugins):
     Diagnostics, hover (shapes and parameter counts), completion and go-to-definition.
     Needs the lsp extra: pip install 'dlspec[lsp]'.
     """
-    from . import api
+    from .. import api
     api.serve_lsp(run_plugins=not no_plugins)
 
 
@@ -77,7 +77,7 @@ def fmt_command(spec_paths, check):
     stay where they are, and the compiled meaning never changes. With --check
     nothing is written: the files that would change are listed (exit status 1).
     """
-    from . import api
+    from .. import api
     changed = api.fmt(spec_paths, check=check)
     for path in changed:
         click.echo(f"would reformat {path}" if check else f"reformatted {path}")
@@ -96,7 +96,7 @@ def fmt_command(spec_paths, check):
 def graph_command(spec_path, model_name, out, sets):
     """Draw a model: a box per layer with its output shape, edges for skips and merges, frames for
     blocks and labels. Uses graphviz's `dot` when installed, else matplotlib."""
-    from . import api
+    from .. import api
     click.echo(f"wrote {api.graph(spec_path, model_name, out, parse_sets(sets))}")
 
 
@@ -112,7 +112,7 @@ def graph_command(spec_path, model_name, out, sets):
 def data_command(spec_path, data_name, preview, out, per_class, seed, sets):
     """Load a data block and describe it (samples per split, sample shape, classes); with
     --preview, write a picture of training samples after augmentation."""
-    from . import api
+    from .. import api
     if preview:
         click.echo(f"wrote {api.preview(spec_path, data_name, out, parse_sets(sets), per_class, seed)}")
         return
@@ -128,8 +128,8 @@ def data_command(spec_path, data_name, preview, out, per_class, seed, sets):
 def explain_command(spec_path, train_name, sets):
     """Print every resolved setting of a train block and its data block, and where each value came
     from: the default, file:line, an included file, or --set."""
-    from . import api
-    from .views.explain import format_rows
+    from .. import api
+    from ..views.explain import format_rows
     click.echo(format_rows(api.explain(spec_path, train_name, parse_sets(sets))))
 
 

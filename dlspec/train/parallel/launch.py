@@ -22,7 +22,7 @@ import tempfile
 import uuid
 from typing import Optional
 
-from ..errors import DlspecError, TrainError
+from ...errors import DlspecError, TrainError
 
 
 class WorkerFailed(DlspecError):
@@ -103,8 +103,8 @@ def _failure(failed, reports: str) -> DlspecError:
 def _stopped(stop, options: dict, spec, cfg):
     """The launching process reports a stop once (the workers' own messages are dropped, see _WorkerLog)."""
     import signal
-    from .checkpoint import load_record
-    from .interrupt import EXIT_STATUS, interrupted_message
+    from ..checkpoint import load_record
+    from ..interrupt import EXIT_STATUS, interrupted_message
     sigval = getattr(stop, "sigval", signal.SIGINT)
     name = signal.Signals(sigval).name if sigval in (signal.SIGINT, signal.SIGTERM) else "SIGTERM"
     out = options.get("out") or options["resume"]
@@ -144,14 +144,14 @@ def worker(options: dict, reports: str):
     """One worker: fit in this process's place of the job; rank 0 returns what the Run needs."""
     import signal
     import sys
-    from .fit import fit
+    from ..fit import fit
     signal.signal(signal.SIGINT, _interrupt_once())
     rank = os.environ.get("RANK", "?")
     options = dict(options)
     options["log"] = _WorkerLog(options["log"])
     source = options.pop("spec_source")
     if isinstance(source, tuple):
-        from ..spec import loads
+        from ...spec import loads
         text, filename, overrides = source
         options["spec_or_path"] = loads(text, filename, overrides or None)
     else:
@@ -191,20 +191,20 @@ def _write_report(reports: str, rank: str, exc: Exception) -> None:
 
 def _load_plugins(plugins: Optional[list]) -> None:
     """--plugin modules the launching process loaded, loaded again in the worker."""
-    from ..plugins.discovery import load_named_module
+    from ...plugins.discovery import load_named_module
     for name in plugins or ():
         load_named_module(name)
 
 
 def _run_from(summary: dict, spec, cfg):
     """The launching process's Run: rank 0's history and results, the weights from the run directory."""
-    from .checkpoint import load_record
-    from .trainer import Run
+    from ..checkpoint import load_record
+    from ..trainer import Run
     best = os.path.join(summary["out_dir"], "best.ckpt")
     last = os.path.join(summary["out_dir"], "last.ckpt")
     chosen = best if (summary["results"] or {}).get("checkpoint") == "best" and os.path.exists(best) else last
     record = load_record(chosen) if os.path.exists(chosen) else None
-    from .measure import measure
+    from ..measure import measure
     facts = record.data.facts() if record else measure(spec, cfg.model, cfg.name).checked()
     model = spec.build(cfg.model, facts)
     if record:

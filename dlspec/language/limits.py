@@ -14,7 +14,7 @@ import gc
 import math
 from typing import Optional
 
-from .errors import ArgumentError, DlspecError, Loc
+from ..errors import ArgumentError, DlspecError, Loc
 
 MAX_INT = 2 ** 63 - 1          # torch's int64
 MAX_INT_DIGITS = len(str(MAX_INT))

@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 
 from .macs import count_macs
-from .planning.memory import activation_bytes
-from .planning.nodes import BodyNode, LayerNode
-from .shapes import Shape
+from ..planning.memory import activation_bytes
+from ..planning.nodes import BodyNode, LayerNode
+from ..shapes import Shape
 
 
 def model_summary(spec, name: str, frozen: tuple = (), module=None, facts=None) -> dict:

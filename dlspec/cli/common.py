@@ -1,5 +1,5 @@
 """What every `dlspec` command shares: `--set` parsing and the error handling that turns a DlspecError
-into its report and an exit status (never a traceback). Used by cli.py and cli_tools.py."""
+into its report and an exit status (never a traceback). Used by cli/verbs.py and cli/tools.py."""
 from __future__ import annotations
 
 import functools
@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from .errors import DlspecError, DlspecWarning
+from ..errors import DlspecError, DlspecWarning
 
 
 def parse_sets(values) -> dict:

@@ -5,22 +5,22 @@ Backs `dlspec layers`, `dlspec transforms`, `dlspec losses`, `dlspec metrics`
 """
 from __future__ import annotations
 
-from .errors import UnknownNameError, did_you_mean
-from .language.values import to_source
-from .schema.args import signature
+from ..errors import UnknownNameError, did_you_mean
+from ..language.values import to_source
+from ..schema.args import signature
 
 
 def registries() -> dict:
     """Every registry a spec draws names from, by the CLI verb that lists it."""
     import dlspec.data.sources  # noqa: F401 - importing the packages registers their built-ins
     import dlspec.layers  # noqa: F401
-    from .data.sources.base import SOURCES
-    from .data.transforms import TRANSFORMS
-    from .layers.registry import LAYERS
-    from .train.losses import LOSSES
-    from .train.metrics import METRICS
-    from .train.optimizers import OPTIMIZERS
-    from .train.schedules import SCHEDULES
+    from ..data.sources.base import SOURCES
+    from ..data.transforms import TRANSFORMS
+    from ..layers.registry import LAYERS
+    from ..train.losses import LOSSES
+    from ..train.metrics import METRICS
+    from ..train.optimizers import OPTIMIZERS
+    from ..train.schedules import SCHEDULES
     return {"layers": LAYERS, "transforms": TRANSFORMS, "sources": SOURCES, "losses": LOSSES,
             "optimizers": OPTIMIZERS, "schedules": SCHEDULES, "metrics": METRICS}
 
@@ -48,7 +48,7 @@ def describe(kind: str, name: str) -> str:
     entries = _entries(kind)
     entry = entries.find(name)
     if entry is None and kind == "layers":
-        from .layers.registry import find_layer
+        from ..layers.registry import find_layer
         entry = find_layer(name)
     if entry is None:
         raise UnknownNameError(f"no {kind[:-1]} named '{name}'." + did_you_mean(name, entries))

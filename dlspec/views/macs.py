@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .shapes import Shape
+from ..shapes import Shape
 
 
 def count_macs(node, module) -> Optional[int]:

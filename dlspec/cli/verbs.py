@@ -1,7 +1,6 @@
-"""The command line: arguments in, calls into the Python API out; no logic here.
-
-Every user error is printed as its report (file:line:col, the line, a caret)
-with exit status 1 and no traceback.
+"""The main `dlspec` verbs: compile, fit, evaluate, predict, export, runs, and the catalog listings
+(layers, sources, ...). Arguments in, calls into the Python API out; no logic here.
+cli/__init__.py defines the `dlspec` group these commands join.
 """
 from __future__ import annotations
 
@@ -10,21 +9,8 @@ import sys
 
 import click
 
-from . import cli_tools
-from .cli_common import DlspecGroup, friendly_errors, parse_sets
-
-
-@click.group(cls=DlspecGroup)
-@click.version_option(package_name="dlspec")
-@click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
-              help="Import a plugin module (not installed as an entry point) before running.")
-@friendly_errors
-def main(plugins):
-    """dlspec: describe a PyTorch model, its data and its training in one file."""
-    from .plugins.discovery import forget_named_modules, load_named_module
-    forget_named_modules()
-    for name in plugins:
-        load_named_module(name)
+from . import main
+from .common import friendly_errors, parse_sets
 
 
 @main.command("compile")
@@ -43,7 +29,7 @@ def compile_command(spec_path, model_name, train_name, sets, show, as_json, fmt)
     Exit status 0 when every model compiles; 1 with the errors otherwise.
     Nothing is moved to a GPU.
     """
-    from . import api
+    from .. import api
     result = api.compile_spec(spec_path, model=model_name, overrides=parse_sets(sets),
                               describe=show or as_json or fmt == "torch", train=train_name)
     if as_json:
@@ -52,7 +38,7 @@ def compile_command(spec_path, model_name, train_name, sets, show, as_json, fmt)
         for name, module in result.modules.items():
             click.echo(f"# {name}\n{module}")
     elif show:
-        from .summary import format_table
+        from ..views.summary import format_table
         click.echo("\n\n".join(format_table(s) for s in result.summaries) or f"{spec_path} declares no models")
         if result.data_paths:  # which data path each data block takes, and why
             click.echo("\n" + "\n".join(result.data_paths.values()))
@@ -62,12 +48,12 @@ def compile_command(spec_path, model_name, train_name, sets, show, as_json, fmt)
 
 def _catalog_command(kind: str):
     def command(name, spec_path):
-        from . import catalog
+        from ..views import catalog
         if spec_path:
-            from .spec import load
+            from ..spec import load
             load(spec_path)  # runs the spec's `use` lines so its plugins are listed
         else:
-            from .plugins.discovery import load_entry_points
+            from ..plugins.discovery import load_entry_points
             load_entry_points()
         if name:
             click.echo(catalog.describe(kind, name))
@@ -89,7 +75,7 @@ def _catalog_command(kind: str):
 
 
 def _register_catalog_commands() -> None:
-    from .catalog import KINDS
+    from ..views.catalog import KINDS
     for kind in KINDS:
         _catalog_command(kind)
 
@@ -134,7 +120,7 @@ def fit_command(spec_path, train_name, sets, epochs, device, out, resume, trust,
     under torchrun or srun (python -m dlspec fit SPEC) each process joins
     that job. See docs/distributed.md.
     """
-    from . import api
+    from .. import api
     if spec_path is None and resume is None:
         raise click.UsageError("give a SPEC to train, or --resume RUN_DIR")
     run = api.fit(spec_path, train_name, overrides=parse_sets(sets), epochs=epochs, device=device, out=out,
@@ -154,7 +140,7 @@ def fit_command(spec_path, train_name, sets, epochs, device, out, resume, trust,
 @friendly_errors
 def evaluate_command(run_dir, split, device, trust, checkpoint):
     """Print the loss and metrics of a finished run on a split (its best weights unless --checkpoint last)."""
-    from . import api
+    from .. import api
     for name, value in api.evaluate(run_dir, split, device, trust, checkpoint).items():
         click.echo(f"{split}_{name}: {value:.4f}")
 
@@ -182,8 +168,8 @@ def predict_command(run_dir, inputs, top, steps, batch, out, max_pixels, device,
     time-series run, nothing (forecast after the series) or a CSV holding
     the recent values. Printed numbers are rounded; --out keeps them whole.
     """
-    from . import api
-    from .runs.writers import readable
+    from .. import api
+    from ..runs.writers import readable
     answers = api.predict(run_dir, list(inputs), device, top, steps, trust, batch, out, checkpoint, max_pixels)
     for p in answers:
         click.echo(readable(p, top))
@@ -207,7 +193,7 @@ def export_command(run_dir, fmt, out, trust, checkpoint):
     extra: pip install 'dlspec[onnx]'). Each export is checked to reproduce
     the model's outputs.
     """
-    from . import api
+    from .. import api
     click.echo(f"wrote {api.export(run_dir, fmt, out, trust, checkpoint)}")
 
 
@@ -221,17 +207,7 @@ def export_command(run_dir, fmt, out, trust, checkpoint):
 def runs_command(root, sort, reverse, as_json):
     """List the runs under DIR (default runs/): model, data, epochs done/planned, the monitored
     value's best, test metrics, duration and status, one row per run directory."""
-    from . import api
-    from .runs.table import format_runs
+    from .. import api
+    from ..runs.table import format_runs
     rows = api.list_runs(root, sort, reverse)
     click.echo(json.dumps(rows, indent=2) if as_json else format_runs(rows))
-
-
-
-# tune, lsp, fmt, graph, data and explain are defined in cli_tools.py
-for _command in cli_tools.COMMANDS:
-    main.add_command(_command)
-
-
-if __name__ == "__main__":
-    main()
