@@ -22,7 +22,6 @@ directory never redirects the export outside it.
 """
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 from typing import Optional
@@ -32,7 +31,7 @@ import torch
 from ..errors import DlspecError
 from ..planning.nodes import BodyNode
 from ..runtime.units import OriginalUnits
-from ..train.safe_write import check_inside, make_folder, removing_if_empty, write_files
+from ..train.safe_write import make_folder, removing_if_empty, write_files
 from .export_check import build_from_source, remove_stale_bytecode
 from .export_onnx import onnx_files, require_onnx
 from .export_predict import METADATA, metadata_text, predict_py_text

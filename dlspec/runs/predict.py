@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-import torch
-
 from ..errors import DataError, DlspecError, Loc
 from ..runtime.inputs import InputError
 from ..runtime.preprocess import run_predictions
