@@ -160,8 +160,8 @@ def _cached_loaders(cfg: DataConfig, src: SourceData, parts: dict, base_fn, devi
                     kept: tuple = (), spared: tuple = ()) -> tuple:
     """(loaders, normalization stats, path line) of the cached path, or (None, None, path line) when the
     block takes the per-sample path (the line says why)."""
-    plan = choose_route(cfg)
-    if plan.cached:
+    route = choose_route(cfg)
+    if route.cached:
         from .cache import build_cached
         device = torch.device(device if device is not None else "cpu")
         seed = cfg.seed if augment_seed is None else augment_seed
@@ -170,7 +170,7 @@ def _cached_loaders(cfg: DataConfig, src: SourceData, parts: dict, base_fn, devi
             return loaders, stats, note
         reason = note
     else:
-        reason = plan.reason
+        reason = route.reason
     return None, None, f"data {cfg.name}: per-sample DataLoader ({reason})"
 
 
