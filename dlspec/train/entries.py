@@ -51,7 +51,3 @@ def bind(table, step: Step, what: str) -> tuple:
     """(Component, bound args) for a step, or an error with suggestions."""
     return bind_step(table, step, what)
 
-
-def _nn():
-    import torch.nn as nn
-    return nn
