@@ -122,7 +122,7 @@ class Trainer:
             self.scheduler = sched_def.build(self.optimizer, sched_args, cfg.epochs, self.steps_per_epoch)
         use_scaler = self.amp == torch.float16 and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
-        self.step = self._step_setup()  # what each step uses; its model may be a torch.compile wrapper
+        self.step_setup = self._step_setup()  # what each step uses; its model may be a torch.compile wrapper
         # after the presets (they set the cached loaders' memory format): this process's share of each batch
         self.data.loaders = self.dist.shard(self.data.loaders)
         self.history, self.bad_epochs, self.start_epoch = [], 0, 0
@@ -283,8 +283,9 @@ class Trainer:
         progress = EpochProgress(epoch + 1, cfg.epochs, len(loaders["train"]), self.show_progress, self.loggers,
                                  lambda: self.optimizer.param_groups[0]["lr"])
         try:
-            step = replace(self.step, model=self.dist.wrap(self.step.model))  # DDP's wrapper when distributed
-            loss, values, samples, seconds = train_epoch(step, loaders["train"], metrics, progress,
+            # the model inside DDP's wrapper when distributed
+            setup = replace(self.step_setup, model=self.dist.wrap(self.step_setup.model))
+            loss, values, samples, seconds = train_epoch(setup, loaders["train"], metrics, progress,
                                                          self._frozen_leaves())
         except NonFiniteLoss as bad:
             progress.close()
@@ -299,11 +300,11 @@ class Trainer:
         self.train_samples += samples
         row = {"epoch": epoch + 1, "lr": lr, "loss": loss, **values}
         if "val" in loaders:
-            val = evaluate(self.step, loaders["val"], self._fresh_metrics())
+            val = evaluate(self.step_setup, loaders["val"], self._fresh_metrics())
             row.update({f"val_{k}": v for k, v in val.items()})
         row["samples_per_second"] = samples / max(seconds, 1e-9)
         self.history.append(row)
-        if self.scheduler is not None and self.step.per_step_scheduler is None:
+        if self.scheduler is not None and self.step_setup.per_step_scheduler is None:
             self.scheduler.step(row.get(cfg.schedule[1]["monitor"], loss))
         self.log(rundir.epoch_line(row, cfg.epochs))  # before _track_best, which may announce an early stop
         stop = self._track_best(row, epoch)
@@ -385,7 +386,7 @@ class Trainer:
     def _results(self) -> dict:
         test = {}
         if "test" in self.data.loaders:
-            test = evaluate(self.step, self.data.loaders["test"], self._fresh_metrics())
+            test = evaluate(self.step_setup, self.data.loaders["test"], self._fresh_metrics())
             scaled = {"loss": "loss (scaled units)"} if self.data.target_scale else {}  # metrics: original units
             self.log("test: " + ", ".join(f"{scaled.get(k, k)} {v:.4f}" for k, v in test.items()) +
                      f"  ({self.used['checkpoint']} weights, epoch {self.used['checkpoint_epoch']})")
