@@ -52,14 +52,14 @@ def export_run(run_dir: str, fmt: str = "python", out: str = None, trust: bool =
     created = make_folder(root, out)  # writable, and no link on the way, before anything is computed
     with removing_if_empty(out, created):
         meta = run_meta(run)  # before the export: a step predict cannot apply is an error here
-        path, files = _exported_files(run, fmt, out, root)
+        path, files = _exported_files(run, fmt, out)
         files[os.path.join(out, METADATA)] = metadata_text(meta)
         write_files(root, files)  # all or nothing
     remove_stale_bytecode(out, ("model", "predict"))
     return path
 
 
-def _exported_files(run, fmt: str, out: str, root: str) -> tuple:
+def _exported_files(run, fmt: str, out: str) -> tuple:
     """(the main file's path, {path: content}) of the export, made and checked in memory."""
     plan = run.spec.plan(run.cfg.model, run.facts)
     example = example_input(plan)

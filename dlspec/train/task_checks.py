@@ -115,7 +115,7 @@ def check_task(cfg, data, plan, model_loc=None) -> None:
         return  # a dotted Dataset that does not say: nothing to compare
     if task == "classification":
         check_class_outputs(cfg, plan)  # the default loss, now that the data kept it cross_entropy
-    why = _why(cfg, data)
+    why = _why(data)
     loss = cfg.loss[0]
     implied = loss_task(loss)
     where = cfg.locs.get("loss", cfg.loc)
@@ -159,7 +159,8 @@ def check_binary_average(cfg, classes: int, reason: str) -> None:
                                   "(each sample counts the same) or weighted (each class by its samples)")
 
 
-def _why(cfg, data) -> str:
+def _why(data) -> str:
+    """What the data holds, in words, for the end of a task mismatch message."""
     if data.task == "classification" and data.classes:
         shown = ", ".join(map(str, data.classes[:4])) + (", ..." if len(data.classes) > 4 else "")
         return f" ({len(data.classes)} classes: {shown})"
