@@ -7,7 +7,7 @@ not only the first. The stages, each going on past what it can:
 2. names: includes, lets, duplicates and `use` plugins (the first error only:
    the name tables are built in one pass, and without them nothing else can be checked);
 3. models: each is planned on its own. A step that fails is replaced by
-   `identity` and the model planned again, so later unknown names and bad
+   `identity` (language/stand_ins.py) and the model planned again, so later unknown names and bad
    arguments are found too; a later shape error is not reported, since the
    substitute changed the shapes after it. `Diagnosis.stand_ins` says which
    calls were replaced and why (an editor shows the call and its error, not
@@ -37,6 +37,7 @@ from .language.parser import BOM
 from .language.recovery import Recovered, parse_recovering
 from .language.resolve import read_spec_text
 from .language.limits import LimitError
+from .language.stand_ins import body_nodes, replace_failing_step
 from .planning.facts import DataFacts
 from .spec import Spec, loads
 
@@ -259,9 +260,9 @@ def frozen_models(configs: dict) -> dict:
 def data_paths(spec) -> dict:
     """Each data block's data path (cached and batched, or per-sample DataLoader) and why, without data."""
     from .data.config import read_data
-    from .data.route import describe_plan
+    from .data.route import describe_route
     env = spec.program.global_env()
-    return {name: describe_plan(read_data(decl, env)) for name, decl in spec.program.data.items()}
+    return {name: describe_route(read_data(decl, env)) for name, decl in spec.program.data.items()}
 
 
 # ---- models, going on past a failing step ------------------------------
@@ -293,7 +294,7 @@ def _check_model(diag: Diagnosis, name: str, train: Optional[str]) -> None:
         if measured.error is error:  # vector(auto)'s data failed: go on with a provisional
             width = (1,)  # width, for the model's own mistakes (its shape errors may come from the guess)
         else:
-            replaced_call = _replace_failing_step(spec.program, tables, error.loc)
+            replaced_call = replace_failing_step(spec.program, tables, error.loc)
             if replaced_call is None:
                 return
             diag.stand_ins[_place(replaced_call)] = error
@@ -315,7 +316,7 @@ def _uses_cut_block(diag: Diagnosis, body: ir.Body) -> bool:
     recovered, blocks = diag.recovered, diag.spec.program.blocks
     seen, pending = set(), [body]
     while pending:
-        for node in _nodes(pending.pop()):
+        for node in body_nodes(pending.pop()):
             target = getattr(node, "target", None)
             callee = getattr(target, "callee", getattr(target, "name", None))
             if callee not in blocks or callee in seen:
@@ -330,57 +331,6 @@ def _uses_cut_block(diag: Diagnosis, body: ir.Body) -> bool:
 
 def _place(loc) -> tuple:
     return (loc.file, loc.line, loc.column)
-
-
-def _replace_failing_step(program, tables: dict, loc):
-    """Replace, in `tables`, the step an error at `loc` lies in by `identity`; the Loc of the call replaced,
-    None when the error lies in no step."""
-    if loc is None:
-        return None
-    landmarks = []  # (line, column, owner table, owner name, node)
-    for decl in list(program.lets.values()) + list(program.data.values()) + list(program.trains.values()):
-        landmarks.append((decl.loc, None, None, decl))
-    for table in ("models", "blocks"):
-        for decl in tables[table].values():
-            landmarks.append((decl.loc, None, None, decl))
-            for p in getattr(decl, "params", ()):
-                landmarks.append((p.loc, None, None, p))
-            landmarks += [(node.loc, table, decl.name, node) for node in _nodes(decl.body)]
-    before = [m for m in landmarks if m[0].file == loc.file and (m[0].line, m[0].column) <= (loc.line, loc.column)]
-    if not before:
-        return None
-    _, table, owner, node = max(before, key=lambda m: (m[0].line, m[0].column, isinstance(m[3], ir.Step)))
-    if not isinstance(node, ir.Step):
-        return None
-    identity = ir.Step(ir.Name("identity", node.target.loc), node.label, node.loc)
-    decl = tables[table][owner]
-    tables[table][owner] = replace(decl, body=_swap_body(decl.body, node, identity))
-    return node.target.loc
-
-
-def _nodes(body: ir.Body):
-    """Every statement and step of a body, nested repeat bodies included."""
-    for st in body.statements:
-        yield st
-        if isinstance(st, ir.Repeat):
-            yield from _nodes(st.body)
-        chain = st.chain if isinstance(st, ir.Binding) else st if isinstance(st, ir.Chain) else None
-        if chain is not None:
-            yield from chain.steps
-
-
-def _swap_body(body: ir.Body, old: ir.Step, new: ir.Step) -> ir.Body:
-    return replace(body, statements=tuple(_swap_statement(st, old, new) for st in body.statements))
-
-
-def _swap_statement(st, old, new):
-    if isinstance(st, ir.Repeat):
-        return replace(st, body=_swap_body(st.body, old, new))
-    if isinstance(st, ir.Binding):
-        return replace(st, chain=_swap_statement(st.chain, old, new))
-    if isinstance(st, ir.Chain):
-        return replace(st, steps=tuple(new if s is old else s for s in st.steps))
-    return st
 
 
 # ---- sorting and filtering ---------------------------------------------

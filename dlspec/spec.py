@@ -10,10 +10,10 @@ from typing import Optional
 
 from .errors import DlspecError, UnknownNameError, did_you_mean
 from .language.parser import BOM
+from .language.resolve import Program, load_program
 from .planning.facts import DataFacts, relevant
 from .planning.nodes import BodyNode
 from .planning.planner import Planner
-from .language.resolve import Program, load_program
 
 
 class Spec:

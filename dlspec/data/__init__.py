@@ -11,4 +11,5 @@
 - cache.py: the cached route (splits held on the device, batches sliced there); batch_augment.py and
   batch_mixing.py: augmentation and mixup/cutmix over whole batches
 - fingerprint.py: a digest of what a data block read, so a run notices changed data
+- record.py: what a run keeps of its data (`DataRecord`: classes, normalisation, vocabulary, table encoding, ...)
 """

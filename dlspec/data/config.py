@@ -19,8 +19,8 @@ from .route import choose_route
 from .transforms import check_steps
 
 _FRACTION = lambda v: None if 0.0 <= v <= 1.0 else "must be between 0 and 1"  # noqa: E731
-_SPLIT_ARGS = (Arg("train", "float", None, _FRACTION), Arg("val", "float", None, _FRACTION),
-               Arg("test", "float", None, _FRACTION), Arg("seed", "int", 0))
+SPLIT_ARGS = (Arg("train", "float", None, _FRACTION), Arg("val", "float", None, _FRACTION),
+              Arg("test", "float", None, _FRACTION), Arg("seed", "int", 0))
 
 def _word(choices: tuple):
     """A one-word setting whose choices include `none`, which the grammar reads as the none value."""
@@ -35,7 +35,7 @@ def _word(choices: tuple):
 
 DATA_SETTINGS = {d.key: d for d in (
     S.SettingDef("source", S.step, "where samples come from: a registered source or a dotted Dataset class"),
-    S.SettingDef("split", S.keywords(_SPLIT_ARGS), "fractions train=, val=, test= (summing to 1) and seed="),
+    S.SettingDef("split", S.keywords(SPLIT_ARGS), "fractions train=, val=, test= (summing to 1) and seed="),
     S.SettingDef("batch", S.one("int", positive), "samples per batch (default 64)"),
     S.SettingDef("workers", S.one("int", non_negative), "DataLoader worker processes (default 0)"),
     S.SettingDef("shuffle", S.one("bool"), "shuffle the training split each epoch (default true)"),

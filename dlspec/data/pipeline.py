@@ -93,16 +93,7 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
         raise DataError(f"data {cfg.name}: the source has no samples", cfg.source.loc)
     parts = _split(cfg, src, n)
     _check_same_size(cfg, src)
-    vocab = table = None
-    if src.fit_on_train is not None:  # e.g. the vocabulary, from the training split only
-        if fitted is not None:
-            src.fit_on_train(parts["train"][1], fitted)
-        else:
-            src.fit_on_train(parts["train"][1])
-        vocab = getattr(src.train, "itos", None)
-        table = getattr(src.train, "encoding", None)  # a csv table's column encoding, for predict
-        src.train = src.train.data
-        parts = {k: (src.train if ds is not src.test else ds, idx) for k, (ds, idx) in parts.items()}
+    parts, vocab, table = _fit_on_train(src, parts, fitted)
     first = parts["train"][0][parts["train"][1][0]][0]
     check_steps_suit(cfg, first_samples(cfg, first))  # before any step runs on samples it cannot take
     kept = category_features(table)  # noise leaves a table's category features alone
@@ -131,6 +122,22 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
                       target_shape=target_shape, path=path, table=table)
 
 
+def _fit_on_train(src, parts: dict, fitted: Optional[DataRecord]) -> tuple:
+    """What a source learns from the training split only (a vocabulary, a table's column encoding), or
+    takes from a saved run's record: (the splits, now over the fitted data; vocab; table), vocab and table
+    None for a source that learns nothing."""
+    if src.fit_on_train is None:
+        return parts, None, None
+    if fitted is not None:
+        src.fit_on_train(parts["train"][1], fitted)
+    else:
+        src.fit_on_train(parts["train"][1])
+    vocab = getattr(src.train, "itos", None)
+    table = getattr(src.train, "encoding", None)  # a csv table's column encoding, for predict
+    src.train = src.train.data
+    return {k: (src.train if ds is not src.test else ds, idx) for k, (ds, idx) in parts.items()}, vocab, table
+
+
 def _refuse_blending(cfg: DataConfig, kept: tuple) -> None:
     """mixup blends two rows: a blend of level indices (or of one-hot levels) is a level no row has."""
     for t, _, st in cfg.augment:
@@ -153,8 +160,8 @@ def _cached_loaders(cfg: DataConfig, src: SourceData, parts: dict, base_fn, devi
                     kept: tuple = (), spared: tuple = ()) -> tuple:
     """(loaders, normalization stats, path line) of the cached path, or (None, None, path line) when the
     block takes the per-sample path (the line says why)."""
-    plan = choose_route(cfg)
-    if plan.cached:
+    route = choose_route(cfg)
+    if route.cached:
         from .cache import build_cached
         device = torch.device(device if device is not None else "cpu")
         seed = cfg.seed if augment_seed is None else augment_seed
@@ -163,7 +170,7 @@ def _cached_loaders(cfg: DataConfig, src: SourceData, parts: dict, base_fn, devi
             return loaders, stats, note
         reason = note
     else:
-        reason = plan.reason
+        reason = route.reason
     return None, None, f"data {cfg.name}: per-sample DataLoader ({reason})"
 
 

@@ -1,13 +1,12 @@
-"""Which data path a data block takes, decided without data or torch: a `DataConfig` in, a `Route` out.
+"""Which route a data block's samples take, decided without data or torch: a `DataConfig` in, a `Route` out.
 
-Two paths exist. The cached path decodes each split once into one tensor on
-the training device (or in host memory) and slices shuffled batches from it,
-augmenting whole batches there (data/cache.py, data/batch_augment.py). The
-per-sample path is a torch DataLoader that transforms one sample at a time.
-`cache auto` takes the cached path unless an augment step has no batched
-form (a plugin transform, random_resized_crop) or, at load time, the data
-does not fit the memory budget (data/cache.py states the rule).
-`dlspec compile --show` and the fit header print the plan's reason.
+Two routes exist (messages call them "the cached path" and "the per-sample path"). The cached route
+decodes each split once into one tensor on the training device (or in host memory) and slices shuffled
+batches from it, augmenting whole batches there (data/cache.py, data/batch_augment.py). The per-sample
+route is a DataLoader that transforms one sample at a time (data/loaders.py). `cache auto` takes the
+cached route unless an augment step has no batched form (a plugin transform, random_resized_crop) or,
+at load time, the data does not fit the memory budget (data/cache.py states the rule).
+`dlspec compile --show` and the fit header print the route's reason.
 """
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ BUDGET_RULE = "a quarter of the free GPU memory (CUDA) or of the available RAM (
 
 @dataclass(frozen=True)
 class Route:
-    """cached: the batched path is possible (it still needs the data to fit); reason: why, in words."""
+    """cached: the cached route is possible (it still needs the data to fit); reason: why, in words."""
 
     cached: bool
     reason: str
@@ -34,12 +33,12 @@ def _where(st) -> str:
 
 
 def choose_route(cfg) -> Route:
-    """The path a checked data block asks for; mixup/cutmix on the per-sample path are a located error,
+    """The route a checked data block asks for; mixup/cutmix on the per-sample path are a located error,
     and so are steps the source's samples cannot take (image steps on a table: data/step_checks.py)."""
     check_steps_suit(cfg, declared_samples(cfg))
     blocker = next(((t, st) for t, _, st in cfg.augment if not has_batched_form(t)), None)
     if cfg.cache == "none":
-        plan = Route(False, "cache none")
+        route = Route(False, "cache none")
     elif blocker is not None:
         t, st = blocker
         why = "a plugin transform" if t.source != "built-in" else "it runs per sample only"
@@ -47,22 +46,22 @@ def choose_route(cfg) -> Route:
             raise DataError(f"cache {cfg.cache}: augment step {st.name}{_where(st)} has no batched form ({why}), "
                             "so this data block cannot take the cached path", cfg.cache_loc or st.loc,
                             hint="write `cache auto` to let it run per sample, or drop the step")
-        plan = Route(False, f"augment step {st.name}{_where(st)} has no batched form ({why})")
+        route = Route(False, f"augment step {st.name}{_where(st)} has no batched form ({why})")
     else:
-        plan = Route(True, f"cache {cfg.cache}")
+        route = Route(True, f"cache {cfg.cache}")
     mixing = next((st for t, _, st in cfg.augment if t.batch_only), None)
-    if mixing is not None and not plan.cached:
+    if mixing is not None and not route.cached:
         raise DataError(f"{mixing.name} mixes whole batches, which only the cached path offers, but data "
-                        f"{cfg.name} takes the per-sample path ({plan.reason})", mixing.loc,
+                        f"{cfg.name} takes the per-sample path ({route.reason})", mixing.loc,
                         hint="remove the per-sample step or `cache none`, or drop " + mixing.name)
-    return plan
+    return route
 
 
-def describe_plan(cfg) -> str:
-    """One line for `dlspec compile --show`: the path a data block takes and why."""
-    plan = choose_route(cfg)
-    if not plan.cached:
-        return f"data {cfg.name}: per-sample DataLoader ({plan.reason})"
+def describe_route(cfg) -> str:
+    """One line for `dlspec compile --show`: the route a data block takes and why."""
+    route = choose_route(cfg)
+    if not route.cached:
+        return f"data {cfg.name}: per-sample DataLoader ({route.reason})"
     where = {"auto": "on the training device when it fits " + f"({BUDGET_RULE}), else per-sample DataLoader",
              "device": "on the training device (an error when it does not fit " + f"{BUDGET_RULE})",
              "host": "in host memory, batches moved to the device"}[cfg.cache]

@@ -27,7 +27,7 @@ def current_vocabulary() -> dict:
     from ..views.catalog import registries
     from ..data.config import DATA_SETTINGS
     from ..language.parser import lark_parser
-    from ..planning.inputs import _INPUTS
+    from ..planning.inputs import INPUTS
     from ..train.config import TRAIN_SETTINGS
     words = sorted({t.pattern.value for t in lark_parser().terminals
                     if t.pattern.type == "str" and t.pattern.value.isidentifier()})
@@ -40,7 +40,7 @@ def current_vocabulary() -> dict:
         "statements": [w for w in words if w not in DECLARATIONS and w not in CONSTANTS],
         "constants": [w for w in words if w in CONSTANTS],
         "settings": sorted(set(DATA_SETTINGS) | set(TRAIN_SETTINGS)),
-        "inputs": sorted(set(_INPUTS) | {"tensor"}),
+        "inputs": sorted(set(INPUTS) | {"tensor"}),
         "builtins": builtins,
     }
 

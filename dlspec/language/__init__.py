@@ -4,6 +4,7 @@ resolved into a Program (resolve: includes, lets, --set overrides).
 - encoding.py: a spec file's bytes in, its text out (UTF-8 only; other encodings and binary named)
 - grammar.lark, parser.py, postlex.py: text in, `ir.SpecFile` out (lark LALR; line continuation)
 - syntax_errors.py, recovery.py: lark's exceptions in plain words; every syntax error of a file at once
+- stand_ins.py: a failing step replaced by `identity` in the IR, so diagnostics plans a model on past it
 - ir.py: the frozen dataclasses the parser makes, each with its Loc
 - resolve.py: includes, let values, --set overrides, name tables -> Program
 - spaces.py: search spaces (`loguniform(...)`, `choice(...)`) checked and evaluated

@@ -18,7 +18,7 @@ from ..schema.args import Arg, bind_args, positive
 from ..shapes import Shape, ShapeProblem, default_roles, parse_layout
 from .nodes import BodyNode, LayerNode, evaluate_args, int_dim
 
-_INPUTS = {
+INPUTS = {
     "image": ((Arg("channels", "int", check=positive), Arg("height", "int", check=positive),
                Arg("width", "int", check=positive)), lambda a: Shape((a["channels"], a["height"], a["width"]), roles=("C", "H", "W"))),
     "vector": ((Arg("features", "int", check=positive),), lambda a: Shape((a["features"],), roles=("F",))),
@@ -39,10 +39,10 @@ def input_shape(decl: ir.InputDecl, env: Env, vocab: Optional[int], sample: Opti
         return Shape((_auto_width(decl, sample, linked),), roles=("F",))
     if decl.kind == "tensor":
         return _tensor_shape(decl, args, kwargs, locs)
-    if decl.kind not in _INPUTS:
-        raise UnknownNameError(f"unknown input kind '{decl.kind}'." + did_you_mean(decl.kind, list(_INPUTS) + ["tensor"]),
+    if decl.kind not in INPUTS:
+        raise UnknownNameError(f"unknown input kind '{decl.kind}'." + did_you_mean(decl.kind, list(INPUTS) + ["tensor"]),
                                decl.loc, hint="input kinds: image, vector, sequence, tokens, tensor")
-    specs, make = _INPUTS[decl.kind]
+    specs, make = INPUTS[decl.kind]
     shape = make(bind_args(decl.kind, specs, args, kwargs, decl.loc, locs))
     if shape.integer and shape.vocab is None and vocab is not None:
         shape = Shape(shape.dims, integer=True, vocab=vocab, roles=shape.roles)

@@ -22,7 +22,6 @@ directory never redirects the export outside it.
 """
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 from typing import Optional
@@ -32,7 +31,7 @@ import torch
 from ..errors import DlspecError
 from ..planning.nodes import BodyNode
 from ..runtime.units import OriginalUnits
-from ..train.safe_write import check_inside, make_folder, removing_if_empty, write_files
+from ..train.safe_write import make_folder, removing_if_empty, write_files
 from .export_check import build_from_source, remove_stale_bytecode
 from .export_onnx import onnx_files, require_onnx
 from .export_predict import METADATA, metadata_text, predict_py_text
@@ -53,14 +52,14 @@ def export_run(run_dir: str, fmt: str = "python", out: str = None, trust: bool =
     created = make_folder(root, out)  # writable, and no link on the way, before anything is computed
     with removing_if_empty(out, created):
         meta = run_meta(run)  # before the export: a step predict cannot apply is an error here
-        path, files = _exported_files(run, fmt, out, root)
+        path, files = _exported_files(run, fmt, out)
         files[os.path.join(out, METADATA)] = metadata_text(meta)
         write_files(root, files)  # all or nothing
     remove_stale_bytecode(out, ("model", "predict"))
     return path
 
 
-def _exported_files(run, fmt: str, out: str, root: str) -> tuple:
+def _exported_files(run, fmt: str, out: str) -> tuple:
     """(the main file's path, {path: content}) of the export, made and checked in memory."""
     plan = run.spec.plan(run.cfg.model, run.facts)
     example = example_input(plan)

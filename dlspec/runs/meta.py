@@ -22,9 +22,9 @@ def run_meta(run: LoadedRun) -> dict:
             "input_shape": list(plan.in_shape.dims), "target_scale": data.target_scale,
             "normalize": data.normalization}
     if meta["kind"] == "text":
-        from ..data.sources.text import _WORD, UNK
+        from ..data.sources.text import WORD, UNK
         vocab = list(data.vocab)
-        meta["text"] = {"vocab": vocab, "max_len": plan.in_shape.dims[0], "pattern": _WORD.pattern, "lower": True,
+        meta["text"] = {"vocab": vocab, "max_len": plan.in_shape.dims[0], "pattern": WORD.pattern, "lower": True,
                         "unk": vocab.index(UNK) if UNK in vocab else 1}
     elif meta["kind"] == "series":
         args = cfg.source_args or {}

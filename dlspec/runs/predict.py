@@ -8,9 +8,6 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-import torch
-
-from ..data.record import DataRecord
 from ..errors import DataError, DlspecError, Loc
 from ..runtime.inputs import InputError
 from ..runtime.preprocess import run_predictions
@@ -84,12 +81,3 @@ def units_model(run: LoadedRun):
     if not scale or run.record.data.task != "regression":
         return run.model
     return OriginalUnits(run.model, scale["center"], scale["spread"], bool(scale.get("inputs"))).eval()
-
-
-def original_units(out: torch.Tensor, data: DataRecord) -> torch.Tensor:
-    """Regression outputs of a run trained with `scale standard|minmax` (its record's `data`), mapped back
-    to the data's units."""
-    scale = data.target_scale
-    if not scale or data.task != "regression":
-        return out
-    return out * scale["spread"] + scale["center"]

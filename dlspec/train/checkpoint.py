@@ -77,7 +77,8 @@ def _os_error(exc: BaseException):
 
 def load_checkpoint(path: str) -> dict:
     """Read a checkpoint safely (weights_only=True) and check its fields (checkpoint_fields.py); a run
-    directory means its last.ckpt. The dict as stored: load_record gives it typed."""
+    directory means its last.ckpt. The dict as stored, for tests that inspect or damage the file:
+    dlspec itself reads checkpoints with load_record."""
     path, state = read_weights_file(path)
     return check_fields(state, path)
 

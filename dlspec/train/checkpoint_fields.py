@@ -4,8 +4,8 @@ error naming the first damaged field out.
 A run directory may come from elsewhere, and a checkpoint is a plain dict:
 a field of the wrong type, or weights with other names or shapes than the
 model its stored spec builds, would otherwise fail deep inside evaluate,
-predict, export or --resume as an "internal error". load_checkpoint checks
-every field when the file is read; the weights are checked against the built
+predict, export or --resume as an "internal error". RunRecord.from_state
+(checkpoint.load_record) checks every field when the file is read; the weights are checked against the built
 model before they are loaded (check_weights), and the optimizer and RNG states
 when a resume restores them (restoring).
 """

@@ -50,8 +50,3 @@ def register(table, item: Component, override: bool = False) -> Component:
 def bind(table, step: Step, what: str) -> tuple:
     """(Component, bound args) for a step, or an error with suggestions."""
     return bind_step(table, step, what)
-
-
-def _nn():
-    import torch.nn as nn
-    return nn

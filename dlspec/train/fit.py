@@ -55,10 +55,10 @@ def fit(spec_or_path, train: Optional[str] = None, overrides: Optional[dict] = N
     dist = Dist.join()
     try:
         with dist.named_failures():
-            spec, cfg, state, out, measured = _prepare(spec_or_path, train, overrides, epochs, device, out, resume,
+            spec, cfg, resumed, out, measured = _prepare(spec_or_path, train, overrides, epochs, device, out, resume,
                                                        trust, dist)
             quiet = not dist.is_main
-            trainer = Trainer(spec, cfg, out, state, _silent if quiet else log, progress and not quiet, overrides,
+            trainer = Trainer(spec, cfg, out, resumed, _silent if quiet else log, progress and not quiet, overrides,
                               dist, checkpoint, measured)
             trainer.on_epoch = on_epoch
             return trainer.run()
@@ -71,28 +71,28 @@ def _silent(*args) -> None:
 
 
 def _prepare(spec_or_path, train, overrides, epochs, device, out, resume, trust, dist: Dist):
-    """The spec, its checked train block, the state to resume from (or None), the run directory and what
+    """The spec, its checked train block, the record to resume from (or None), the run directory and what
     read_train measured of the data (a vector(auto) width: the data loaded, which the trainer then reuses)."""
-    state = None
+    resumed = None
     if resume is not None:
         _check_resume_options(spec_or_path, train, overrides, out)
-        state = dist.broadcast_object(load_record(resume) if dist.is_main else None)
-        spec = load_run_spec(state.spec, resume, trust)
-        train, out = state.spec.settings["train"], resume
-        epochs = epochs or state.spec.settings["epochs"]
+        resumed = dist.broadcast_object(load_record(resume) if dist.is_main else None)
+        spec = load_run_spec(resumed.spec, resume, trust)
+        train, out = resumed.spec.settings["train"], resume
+        epochs = epochs or resumed.spec.settings["epochs"]
     else:
         spec = spec_or_path if isinstance(spec_or_path, Spec) else load(spec_or_path, overrides)
     measurements = Measurements(spec)
     cfg = read_train(spec, train, epochs=epochs, device=device, measurements=measurements)
-    if state is not None:
+    if resumed is not None:
         check_log_folders(cfg.log, out, trust)  # the stored spec must not choose a folder outside the run
     require_packages(cfg.log)  # log tensorboard|mlflow without the package: said before any data loads
     dist.check_batch(spec, cfg)
     out = dist.broadcast_object(out or cfg.out or rundir.default_run_dir(cfg.name or cfg.model))
-    if state is None and dist.restarts and os.path.isfile(os.path.join(out, "last.ckpt")):
+    if resumed is None and dist.restarts and os.path.isfile(os.path.join(out, "last.ckpt")):
         # torchrun --max-restarts started this job again: go on from the last completed epoch
-        state = dist.broadcast_object(load_record(out) if dist.is_main else None)
-    return spec, cfg, state, out, measurements.measure(cfg.model, cfg.name)
+        resumed = dist.broadcast_object(load_record(out) if dist.is_main else None)
+    return spec, cfg, resumed, out, measurements.measure(cfg.model, cfg.name)
 
 
 def _launch(nproc, spec_or_path, train, overrides, epochs, device, out, resume, log, progress, trust,

@@ -48,6 +48,16 @@ class StepSetup:
     plan: Optional[object] = None
     reduce: Optional[Callable] = None
 
+    def autocast(self):
+        """The mixed-precision context of a pass (a no-op context without amp_dtype); made once per pass."""
+        return torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
+
+    def mean_loss(self, loss_sum: torch.Tensor, samples: int, metrics: dict) -> tuple:
+        """(mean loss, samples) of a pass's sums, summed over the processes first (`reduce`, metrics too)."""
+        if self.reduce is not None:
+            loss_sum, samples = self.reduce(loss_sum, samples, metrics)
+        return float(loss_sum) / max(samples, 1), samples
+
     def loss_of(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The loss of a batch's output against its raw targets (what a step computes)."""
         return self.loss_fn(out, prepare_target(self.loss, out, y))
@@ -136,7 +146,7 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
         m.eval()  # BatchNorm statistics of frozen parts stay as they are
     non_blocking = device.type == "cuda"
     check_each_step = device.type == "cpu"  # a host read is free on the CPU
-    autocast = torch.autocast(device.type, dtype=setup.amp_dtype) if setup.amp_dtype else nullcontext()
+    autocast = setup.autocast()
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     samples, start = 0, time.perf_counter()
     for step, (x, y) in enumerate(loader, 1):
@@ -182,9 +192,7 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
                 raise NonFiniteLoss(step)
             progress.show(step, value, samples)
     progress.close()
-    if setup.reduce is not None:
-        loss_sum, samples = setup.reduce(loss_sum, samples, metrics)
-    mean_loss = float(loss_sum) / max(samples, 1)
+    mean_loss, samples = setup.mean_loss(loss_sum, samples, metrics)
     if not math.isfinite(mean_loss):
         raise NonFiniteLoss(len(loader))
     return mean_loss, {k: m.compute() for k, m in metrics.items()}, samples, time.perf_counter() - start
@@ -210,7 +218,7 @@ def evaluate(setup: StepSetup, loader, metrics: dict) -> dict:
     """Mean loss and metrics over a loader, in eval mode; `setup.reduce` sums them over the processes."""
     model, loss_entry, loss_fn, device = setup.model, setup.loss, setup.loss_fn, setup.device
     model.eval()
-    autocast = torch.autocast(device.type, dtype=setup.amp_dtype) if setup.amp_dtype else nullcontext()
+    autocast = setup.autocast()
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     samples = 0
     for step, (x, y) in enumerate(loader, 1):
@@ -223,6 +231,5 @@ def evaluate(setup: StepSetup, loader, metrics: dict) -> dict:
         samples += x.shape[0]
         for m in metrics.values():
             m.update(out.float(), y)
-    if setup.reduce is not None:
-        loss_sum, samples = setup.reduce(loss_sum, samples, metrics)
-    return {"loss": float(loss_sum) / max(samples, 1), **{k: m.compute() for k, m in metrics.items()}}
+    mean_loss, _ = setup.mean_loss(loss_sum, samples, metrics)
+    return {"loss": mean_loss, **{k: m.compute() for k, m in metrics.items()}}

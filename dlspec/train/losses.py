@@ -5,9 +5,16 @@ from typing import Optional
 
 from ..schema.args import Arg, positive
 from ..schema.registry import Registry
-from .entries import Component, _nn, register
+from .entries import Component, register
 
 LOSSES = Registry("loss")
+
+
+def _nn():
+    """torch.nn, imported when a loss is built (checking a spec imports no torch)."""
+    import torch.nn as nn
+    return nn
+
 
 # name, torch class, arguments, target, takes soft targets, expects, doc
 for _name, _cls, _args, _target, _soft, _expects, _doc in (

@@ -39,11 +39,11 @@ class Measured:
             raise self.error
         return self.facts
 
-    def reusable(self, cfg, device, state) -> bool:
+    def fit_can_reuse(self, cfg, device, resumed) -> bool:
         """Whether fit may train on this bundle instead of building the data again: it was loaded for
-        train block `cfg` as the trainer would load it (a fresh run on the CPU, the same task; the cached
-        path's augmentation seeded as the trainer seeds it)."""
-        if self.bundle is None or state is not None or device.type != "cpu":
+        train block `cfg` as the trainer would load it (a fresh run, `resumed` None, on the CPU, the same
+        task; the cached route's augmentation seeded as the trainer seeds it)."""
+        if self.bundle is None or resumed is not None or device.type != "cpu":
             return False
         if self.train != cfg.name or self.loss_task != cfg.loss_task:
             return False

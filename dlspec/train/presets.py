@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import nullcontext
 
 import torch
 
@@ -58,16 +57,17 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _timed_steps(module, x, y, loss_of, device, amp, steps: int) -> float:
-    """Seconds per forward+backward of `module` on (x, y), after the timing starts."""
-    autocast = torch.autocast(device.type, dtype=amp) if amp else nullcontext()
-    _sync(device)
+def _timed_steps(module, x, y, setup, steps: int) -> float:
+    """Seconds per forward+backward of `module` on (x, y), after the timing starts, with the loss and
+    mixed precision of the training steps (a loop.StepSetup's loss_of and autocast)."""
+    autocast = setup.autocast()
+    _sync(setup.device)
     start = time.perf_counter()
     for _ in range(steps):
         with autocast:
-            loss = loss_of(module(x), y)
+            loss = setup.loss_of(module(x), y)
         loss.backward()
-    _sync(device)
+    _sync(setup.device)
     return (time.perf_counter() - start) / steps
 
 
@@ -97,21 +97,20 @@ def wants_batch(setting: str, device: torch.device) -> bool:
 def compiled_model(setup, setting: str, batch, planned_steps: int, log=print):
     """The module to train with: `setup.model` (a loop.StepSetup's), or torch.compile of it when `setting`
     asks and it works; calibration steps compute the loss as the training steps do (setup.loss_of)."""
-    model, device, amp = setup.model, setup.device, setup.amp_dtype
+    model, device = setup.model, setup.device
     if not wants_batch(setting, device):
         return model
     x, y = batch
-    loss_of = setup.loss_of
     model.train()
     with _Untouched(model, device):
         try:
             compiled = torch.compile(model)
-            compile_seconds = _timed_steps(compiled, x, y, loss_of, device, amp, 1)  # the first call compiles
+            compile_seconds = _timed_steps(compiled, x, y, setup, 1)  # the first call compiles
             if setting == "on":
                 log(f"compile: torch.compile took {compile_seconds:.1f} s")
                 return compiled
-            fast = _timed_steps(compiled, x, y, loss_of, device, amp, CALIBRATION_STEPS)
-            eager = _timed_steps(model, x, y, loss_of, device, amp, CALIBRATION_STEPS)
+            fast = _timed_steps(compiled, x, y, setup, CALIBRATION_STEPS)
+            eager = _timed_steps(model, x, y, setup, CALIBRATION_STEPS)
         except Exception as exc:  # dynamo/inductor raise many kinds; eager still works
             if os.environ.get("DLSPEC_DEBUG"):
                 raise

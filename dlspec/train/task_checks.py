@@ -1,16 +1,15 @@
-"""Do the loss, the metrics, the model's last layer and the data fit together?
+"""Do the loss, the metrics, the model's last layer and the data fit together? A train block, its model's
+plan (and, at fit, its loaded data) in; a located error or warning where they do not out.
 
-Two moments: `check_model_end` runs with the train block (compile and fit),
-when only the spec is known, and warns about a last layer that does not suit
-the loss (and refuses a written cross_entropy or nll over a single output,
-which has nothing to tell apart); `check_task` runs once the data is loaded,
-before the first training
-step, and turns a loss or metric that cannot measure the data's task into an
-error at the setting's line (instead of 0.0000 every epoch or an internal
-error from inside torch). Both refuse average=binary over more than two
-classes (the model's logits say so at compile, the data at fit), and
-`check_data_fits_model` refuses a batchnorm that a last batch of one sample
-would make torch fail on mid-epoch.
+The loss's registry entry says what it takes (train/entries.py: `target`, `expects`), not its name.
+Two moments: `check_model_end` runs with the train block (compile and fit), when only the spec is known,
+and warns about a last layer that does not suit the loss (and refuses a written loss over one score per
+class, such as cross_entropy or nll, over a single output, which has nothing to tell apart);
+`check_task` runs once the data is loaded, before the first training step, and turns a loss or metric
+that cannot measure the data's task into an error at the setting's line (instead of 0.0000 every epoch
+or an internal error from inside torch). Both refuse average=binary over more than two classes (the
+model's logits say so at compile, the data at fit), and `check_data_fits_model` refuses a batchnorm that
+a last batch of one sample would make torch fail on mid-epoch.
 """
 from __future__ import annotations
 
@@ -90,7 +89,8 @@ _SQUASHED = {"class": "(it applies log-softmax itself); probabilities squashed t
 
 
 def check_class_outputs(cfg, plan) -> None:
-    """A loss over one score per class (cross_entropy, nll) with one output per sample: the log-softmax
+    """A loss over one score per class (losses.scores_classes: cross_entropy, nll, a plugin loss declaring
+    class targets from logits or log-probabilities) with one output per sample: the log-softmax
     of one logit is 0, so cross_entropy is 0 whatever the weights (nll falls for ever); an error at the
     loss line."""
     loss = cfg.loss[0]
@@ -115,7 +115,7 @@ def check_task(cfg, data, plan, model_loc=None) -> None:
         return  # a dotted Dataset that does not say: nothing to compare
     if task == "classification":
         check_class_outputs(cfg, plan)  # the default loss, now that the data kept it cross_entropy
-    why = _why(cfg, data)
+    why = _why(data)
     loss = cfg.loss[0]
     implied = loss_task(loss)
     where = cfg.locs.get("loss", cfg.loc)
@@ -159,7 +159,8 @@ def check_binary_average(cfg, classes: int, reason: str) -> None:
                                   "(each sample counts the same) or weighted (each class by its samples)")
 
 
-def _why(cfg, data) -> str:
+def _why(data) -> str:
+    """What the data holds, in words, for the end of a task mismatch message."""
     if data.task == "classification" and data.classes:
         shown = ", ".join(map(str, data.classes[:4])) + (", ..." if len(data.classes) > 4 else "")
         return f" ({len(data.classes)} classes: {shown})"

@@ -73,15 +73,16 @@ class Trainer:
 
     on_epoch = None  # called with each epoch's row once it is saved (dlspec tune's pruning); may raise to stop
 
-    def __init__(self, spec: Spec, cfg: TrainConfig, out: str, state: Optional[RunRecord], log, progress, overrides,
+    def __init__(self, spec: Spec, cfg: TrainConfig, out: str, resumed: Optional[RunRecord], log, progress, overrides,
                  dist: Optional[Dist] = None, checkpoint: Optional[str] = None, measured: Optional[Measured] = None):
-        self.spec, self.cfg, self.out, self.state, self.log = spec, cfg, out, state, log
+        self.spec, self.cfg, self.out, self.log = spec, cfg, out, log
+        self.resumed = resumed  # the record --resume (or a restarted job) goes on from; None for a new run
         self.measured = measured  # the data read_train loaded for a vector(auto) width: trained on, not read again
         self.dist = dist or Dist()  # one process unless fit joined a job (see parallel/distributed.py)
         self.checkpoint = check_choice(checkpoint)  # the weights the test metrics and Run.model use
         self.show_progress = progress
         self.loggers = Loggers([])  # tensorboard, mlflow: opened once the run directory is written
-        self.overrides = overrides if state is None else state.spec.overrides
+        self.overrides = overrides if resumed is None else resumed.spec.overrides
 
     # ---- setup ----
 
@@ -92,9 +93,9 @@ class Trainer:
         self.amp = autocast_dtype(cfg.precision, self.device)
         self.data = self._build_data()
         # the data the run first trained on: a resume on changed data keeps saying so to later evaluates
-        self.data_fingerprint = (self.state.data.fingerprint if self.state else None) or fingerprint(cfg.data)
-        if self.state is not None:  # --resume: the data must still be what the run was trained on
-            check_run_data(cfg.data, self.state.data, self.data, "--resume")
+        self.data_fingerprint = (self.resumed.data.fingerprint if self.resumed else None) or fingerprint(cfg.data)
+        if self.resumed is not None:  # --resume: the data must still be what the run was trained on
+            check_run_data(cfg.data, self.resumed.data, self.data, "--resume")
         facts = facts_of(self.data)  # the vocabulary, a vector(auto) width: the data's own
         self.cfg = cfg = fitted_to_task(cfg, self.data.task)  # no `loss` written: mse for a regression
         if "loss" not in cfg.locs and loss_task(cfg.loss[0]) == "regression":  # the default, fitted to the data
@@ -106,7 +107,7 @@ class Trainer:
         warn_ordinal_categories(self.spec, self.cfg, self.data, plan)
         self.model = self.dist.prepare_model(self.spec.build(cfg.model, facts), cfg.sync_batchnorm,
                                              self.device, cfg.locs.get("sync_batchnorm"))
-        if cfg.init and self.state is None:
+        if cfg.init and self.resumed is None:
             self.log(init_weights(self.model, cfg.init, cfg.locs.get("init")))
         self.model.to(self.device)
         self._freeze()
@@ -121,7 +122,7 @@ class Trainer:
             self.scheduler = sched_def.build(self.optimizer, sched_args, cfg.epochs, self.steps_per_epoch)
         use_scaler = self.amp == torch.float16 and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
-        self.step = self._step_setup()  # what each step uses; its model may be a torch.compile wrapper
+        self.step_setup = self._step_setup()  # what each step uses; its model may be a torch.compile wrapper
         # after the presets (they set the cached loaders' memory format): this process's share of each batch
         self.data.loaders = self.dist.shard(self.data.loaders)
         self.history, self.bad_epochs, self.start_epoch = [], 0, 0
@@ -129,21 +130,21 @@ class Trainer:
         self.stopper = Tracker.of(cfg.early_stop) if cfg.early_stop else None  # early_stop's own monitor
         self.saved_epoch = None  # the epoch last.ckpt holds, once this run has one
         self.train_time, self.train_samples = 0.0, 0
-        if self.state is not None:
-            self._restore(self.state)
+        if self.resumed is not None:
+            self._restore(self.resumed)
         self.dist.seed_rank(cfg.seed)  # dropout and augmentation differ between processes
 
     def _build_data(self):
         """The data, loaded once: the bundle read_train measured when it is what this run would load."""
         cfg, measured = self.cfg, self.measured
         self.measured = None  # the trainer owns the bundle now (its loaders are sharded)
-        if measured is not None and measured.reusable(cfg, self.device, self.state):
+        if measured is not None and measured.fit_can_reuse(cfg, self.device, self.resumed):
             return measured.bundle
         from ..data.pipeline import build_data
         with self.dist.local_first():  # downloads happen once per node
             return build_data(cfg.data, pin_memory=self.device.type == "cuda", loss_task=cfg.loss_task,
                               device=self.device, augment_seed=cfg.seed,
-                              fitted=self.state.data if self.state else None)
+                              fitted=self.resumed.data if self.resumed else None)
 
     def _step_setup(self) -> StepSetup:
         """The StepSetup of this run, built once: the loss entry decides the targets (loop.prepare_target),
@@ -252,10 +253,10 @@ class Trainer:
 
     def _logger_resume(self):
         """Where a resumed run's loggers go on from (the same MLflow run and TensorBoard folder); None for a new run."""
-        if self.state is None:
+        if self.resumed is None:
             return None
         return Resume(self.start_epoch, self.start_epoch * len(self.data.loaders["train"]), list(self.history),
-                      self.state.progress.loggers or {})
+                      self.resumed.progress.loggers or {})
 
     def _use_checkpoint(self) -> None:
         """Load the chosen weights (best.ckpt by default) for the test metrics and the returned model;
@@ -282,8 +283,9 @@ class Trainer:
         progress = EpochProgress(epoch + 1, cfg.epochs, len(loaders["train"]), self.show_progress, self.loggers,
                                  lambda: self.optimizer.param_groups[0]["lr"])
         try:
-            step = replace(self.step, model=self.dist.wrap(self.step.model))  # DDP's wrapper when distributed
-            loss, values, samples, seconds = train_epoch(step, loaders["train"], metrics, progress,
+            # the model inside DDP's wrapper when distributed
+            setup = replace(self.step_setup, model=self.dist.wrap(self.step_setup.model))
+            loss, values, samples, seconds = train_epoch(setup, loaders["train"], metrics, progress,
                                                          self._frozen_leaves())
         except NonFiniteLoss as bad:
             progress.close()
@@ -298,11 +300,11 @@ class Trainer:
         self.train_samples += samples
         row = {"epoch": epoch + 1, "lr": lr, "loss": loss, **values}
         if "val" in loaders:
-            val = evaluate(self.step, loaders["val"], self._fresh_metrics())
+            val = evaluate(self.step_setup, loaders["val"], self._fresh_metrics())
             row.update({f"val_{k}": v for k, v in val.items()})
         row["samples_per_second"] = samples / max(seconds, 1e-9)
         self.history.append(row)
-        if self.scheduler is not None and self.step.per_step_scheduler is None:
+        if self.scheduler is not None and self.step_setup.per_step_scheduler is None:
             self.scheduler.step(row.get(cfg.schedule[1]["monitor"], loss))
         self.log(rundir.epoch_line(row, cfg.epochs))  # before _track_best, which may announce an early stop
         stop = self._track_best(row, epoch)
@@ -378,13 +380,13 @@ class Trainer:
 
     def _plugins(self) -> dict:
         """The plugins recorded in the resumed checkpoint, and those this process loaded."""
-        recorded, now = (self.state.spec.plugins if self.state else None) or {}, loaded_plugins()
+        recorded, now = (self.resumed.spec.plugins if self.resumed else None) or {}, loaded_plugins()
         return {k: list(dict.fromkeys(list(recorded.get(k, [])) + v)) for k, v in now.items()}
 
     def _results(self) -> dict:
         test = {}
         if "test" in self.data.loaders:
-            test = evaluate(self.step, self.data.loaders["test"], self._fresh_metrics())
+            test = evaluate(self.step_setup, self.data.loaders["test"], self._fresh_metrics())
             scaled = {"loss": "loss (scaled units)"} if self.data.target_scale else {}  # metrics: original units
             self.log("test: " + ", ".join(f"{scaled.get(k, k)} {v:.4f}" for k, v in test.items()) +
                      f"  ({self.used['checkpoint']} weights, epoch {self.used['checkpoint_epoch']})")

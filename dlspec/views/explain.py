@@ -116,12 +116,12 @@ class _Origins:
 
     def _positional(self, s: ir.Setting, calls: list, arg: str):
         """The expression written for `arg` by position: `split 0.8` or `rotate(10)`-style calls."""
-        from ..data.config import _SPLIT_ARGS
+        from ..data.config import SPLIT_ARGS
         if calls:
             names = _arg_names(s.key, calls[0].callee)
             given = calls[0].args
         else:
-            names = [a.name for a in _SPLIT_ARGS] if s.key == "split" else []
+            names = [a.name for a in SPLIT_ARGS] if s.key == "split" else []
             given = s.args
         return given[names.index(arg)] if arg in names and names.index(arg) < len(given) else None
 

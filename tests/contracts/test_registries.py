@@ -44,7 +44,7 @@ TRANSFORM_ARGS = {
     "rotate": {"degrees": 10.0}, "scale": {"min": 0.9, "max": 1.1}, "translate": {"fraction": 0.1},
     "brightness": {"factor": 0.2}, "contrast": {"factor": 0.2}, "cutout": {"size": 3},
 }
-# mixup and cutmix need a whole batch: tests/test_batch_augment.py runs them (and every batched form)
+# mixup and cutmix need a whole batch: tests/data/test_batch_augment.py runs them (and every batched form)
 TRANSFORMS = [e for e in SHIPPED["transforms"] if e.source == "built-in" and not e.batch_only]
 
 

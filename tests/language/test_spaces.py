@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 import dlspec
 from dlspec.api import compile_spec
 from dlspec.diagnostics import check_blocks
-from dlspec.errors import ArgumentError, DlspecError
+from dlspec.errors import DlspecError
 from dlspec.language import ir
 from dlspec.language.parser import parse_expression, parse_text
 from dlspec.language.resolve import load_program

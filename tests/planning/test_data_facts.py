@@ -6,7 +6,6 @@ import collections
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

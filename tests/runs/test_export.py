@@ -10,7 +10,6 @@ from click.testing import CliRunner
 
 import dlspec
 from dlspec.cli import main
-from dlspec.errors import DlspecError
 from dlspec.runs.loaded import LoadedRun
 
 GRAPH = """

@@ -10,7 +10,6 @@ from ...schema.args import Arg, non_negative, positive
 from .base import ENCODING, SeriesInfo, SourceData, TensorData, column_index, read_lines, source, split_fields
 from .base import number as finite_number
 
-PAD, UNK = "<pad>", "<unk>"
 
 def windows(series: list, window: int, horizon: int, step: int, what: str, loc: Loc) -> SourceData:
     """Sliding windows: `window` past values -> the next `horizon` values, in time order."""

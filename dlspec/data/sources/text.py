@@ -16,12 +16,12 @@ from .base import ENCODING, SourceData, TensorData, column_index, natural, read_
 
 PAD, UNK = "<pad>", "<unk>"
 
-_WORD = re.compile(r"[\w']+")
+WORD = re.compile(r"[\w']+")
 
 
 def tokenize(sentence: str) -> list:
     """Lower-cased words; punctuation dropped."""
-    return _WORD.findall(sentence.lower())
+    return WORD.findall(sentence.lower())
 
 
 class TextData:
