@@ -167,7 +167,8 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
         if micro is not None and not micro.steps:
             if check_each_step and not math.isfinite(loss.item()):
                 raise NonFiniteLoss(step)
-            samples, loss_sum = _count(micro, x, loss, samples, loss_sum, metrics, out, y)
+            samples, loss_sum = _count(micro, x, loss, samples, loss_sum, metrics, out,
+                                       metric_target(loss_entry, out, y))
             continue
         if scaler is not None:
             scaler.unscale_(optimizer)

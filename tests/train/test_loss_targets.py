@@ -185,3 +185,26 @@ def test_a_plugin_loss_declaring_an_unknown_word_is_refused_at_its_use_line(tmp_
     with pytest.raises(PluginError) as info:
         dlspec.load(str(path))
     assert info.value.line == 2 and message in info.value.message
+
+
+@pytest.mark.parametrize("accumulate", [1, 2, 3])
+def test_metrics_score_soft_targets_by_their_dominant_class_on_every_micro_batch(accumulate):
+    # mixup/cutmix targets with gradient accumulation: the micro-batches that do not step are scored
+    # like the ones that do (their dominant class), not as multi-label rows
+    from dlspec.train.metrics import METRICS
+    from dlspec.train.parallel.sharding import StepPlan
+    from dlspec.train.progress import EpochProgress
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    x = torch.randn(12, 4)
+    y = torch.softmax(torch.randn(12, 3) * 3, dim=1)  # soft targets, one dominant class per row
+    batches = [(x[i:i + 3], y[i:i + 3]) for i in range(0, 12, 3)]
+    loss = LOSSES.get("cross_entropy")
+    setup = StepSetup(model, loss, torch.nn.CrossEntropyLoss(), torch.device("cpu"),
+                      optimizer=torch.optim.SGD(model.parameters(), lr=0.0),  # outputs stay as computed here
+                      plan=StepPlan(12, 3, accumulate))
+    expected = (model(x).argmax(1) == y.argmax(1)).float().mean().item()
+    metrics = {"accuracy": METRICS.get("accuracy").make({})}
+    _, values, samples, _ = train_epoch(setup, batches, metrics, EpochProgress(1, 1, len(batches), False))
+    assert samples == 12
+    assert values["accuracy"] == pytest.approx(expected)
