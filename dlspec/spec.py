@@ -11,7 +11,7 @@ from typing import Optional
 from .errors import DlspecError, UnknownNameError, did_you_mean
 from .language.parser import BOM
 from .language.resolve import Program, load_program
-from .planning.facts import DataFacts, relevant
+from .planning.facts import DataFacts, relevant, spec_facts
 from .planning.nodes import BodyNode
 from .planning.planner import Planner
 
@@ -60,8 +60,11 @@ class Spec:
     def plan(self, name: Optional[str] = None, facts: Optional[DataFacts] = None) -> BodyNode:
         """Expand a model and infer every shape (no torch involved). `facts` are the data's, for an input
         that takes a size from it (`vector(auto)`, `tokens(T)`); plans are kept per (model, the facts it
-        asks), so a fact the model ignores never plans it again."""
+        asks), so a fact the model ignores never plans it again. Without `facts` a tokens(T) model takes the
+        vocabulary its text source can give at most (max_vocab + 2), as `dlspec compile` shows it."""
         name = self.model_name(name)
+        if facts is None:
+            facts = spec_facts(self.program, name)
         key = (name, relevant(self.program, name, facts))
         if key not in self._plans:
             self._plans[key] = Planner(self.program, key[1]).plan_model(name)

@@ -26,6 +26,8 @@ class DataFacts:
 
 
 NO_FACTS = DataFacts()
+# sources whose vocabulary size a tokens(T) input takes (before data is loaded: max_vocab + 2)
+TEXT_SOURCES = ("text", "labelled_sentences")
 
 
 def data_asked(program: Program, model: str) -> Optional[str]:
@@ -42,6 +44,27 @@ def linking_trains(program: Program, model: str) -> list:
     """The train blocks that link model `model` to a data block (whose data its facts come from), in file order."""
     return [name for name, t in program.trains.items()
             if program.linked(t, "model") == model and program.linked(t, "data") in program.data]
+
+
+def vocab_estimate(program: Program, model: str) -> Optional[int]:
+    """Before data is loaded: the largest vocabulary a text source linked to `model` can give (max_vocab + 2),
+    read from the spec alone; None when no train block links the model to a text source."""
+    for train in linking_trains(program, model):
+        for s in program.data[program.linked(program.trains[train], "data")].settings:
+            if s.key == "source" and s.args and getattr(s.args[0], "callee", None) in TEXT_SOURCES:
+                given = {k.name: k.value for k in s.args[0].kwargs}.get("max_vocab")
+                value = program.global_env().eval(given) if given is not None else 20000
+                return value + 2 if isinstance(value, int) else None
+    return None
+
+
+def spec_facts(program: Program, model: str) -> Optional[DataFacts]:
+    """The facts a plan without measured data uses: a tokens(T) model's vocabulary estimated from the spec
+    (as `dlspec compile` plans it, so a library `plan()`/`build()` gives the model compile describes);
+    None for every other model (a vector(auto) width needs the data itself)."""
+    if data_asked(program, model) != "tokens":
+        return None
+    return DataFacts(vocab=vocab_estimate(program, model))
 
 
 def relevant(program: Program, model: str, facts: Optional[DataFacts]) -> DataFacts:

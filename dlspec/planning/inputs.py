@@ -117,8 +117,8 @@ def _auto_width(decl: ir.InputDecl, shape: Optional[tuple], linked: bool) -> int
     if shape is None and linked:  # a library call planning without the data's facts
         raise ArgumentError("vector(auto) takes its width from the data the model trains on, and the model was "
                             "planned without that data's facts", decl.loc,
-                            hint="plan or build it with facts=dlspec.train.measure.measure(spec, model).facts, "
-                                 "or write vector(N)")
+                            hint="plan or build it with the data's facts: `from dlspec.train.measure import measure; "
+                                 "spec.build(model, facts=measure(spec, model).checked())`, or write vector(N)")
     if shape is None:
         raise ArgumentError("vector(auto) takes its width from the data the model trains on, and no train block "
                             "links this model to a data block", decl.loc,

@@ -24,6 +24,10 @@ from ..language.files import require_regular
 
 ENTRY_POINT_GROUP = "dlspec.plugins"
 _loaded_files: dict = {}
+# a file whose import failed -> its message, keyed by (path, mtime, size): loading it again (compile loads a
+# spec more than once) re-reports the failure instead of re-running the file, whose registrations made before
+# it failed would now read as "already registered" and hide the real error; an edited file is tried again
+_failed_files: dict = {}
 _entry_points_loaded = False
 _named_modules: list = []  # --plugin modules, recorded in run checkpoints
 _entry_points: list = []  # "name (module:attr)" of each entry point that loaded
@@ -61,6 +65,9 @@ def load_file(path: str, loc: Optional[Loc] = None):
     if spec is None:  # the import system knows no loader for the file's suffix
         raise PluginError(f"plugin file {path} is not a Python file (.py)", loc,
                           hint="`use` a Python file ending in .py, or a module name (use my_package.layers)")
+    attempt = (path, os.stat(path).st_mtime_ns, os.stat(path).st_size)
+    if attempt in _failed_files:
+        raise PluginError(_failed_files[attempt], loc)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
@@ -68,7 +75,8 @@ def load_file(path: str, loc: Optional[Loc] = None):
             spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[name]
-        raise PluginError(f"plugin {os.path.basename(path)} failed to load: {type(exc).__name__}: {exc}", loc) from None
+        _failed_files[attempt] = f"plugin {os.path.basename(path)} failed to load: {type(exc).__name__}: {exc}"
+        raise PluginError(_failed_files[attempt], loc) from None
     _loaded_files[path] = module
     return module
 

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import DlspecError
-from ..planning.facts import NO_FACTS, DataFacts, data_asked, linking_trains
+from ..planning.facts import NO_FACTS, DataFacts, data_asked, linking_trains, vocab_estimate
 
-# sources whose vocabulary size a tokens(T) input takes (before data is loaded: max_vocab + 2)
-TEXT_SOURCES = ("text", "labelled_sentences")
 NO_TRAIN = object()  # no train block links the model to a data block (None names the unnamed `train { }`)
 
 
@@ -70,7 +68,7 @@ def measure(spec, model: str, train=None) -> Measured:
     program = spec.program
     asked = data_asked(program, model)
     if asked == "tokens":
-        return Measured(DataFacts(vocab=_vocab_hint(program, model)))
+        return Measured(DataFacts(vocab=vocab_estimate(program, model)))
     block = measuring_train(program, model, train) if asked == "vector" else NO_TRAIN
     if block is NO_TRAIN:
         return Measured()  # vector(auto) without data says so at its line when planned
@@ -85,17 +83,6 @@ def measure(spec, model: str, train=None) -> Measured:
     except DlspecError as exc:  # the data's own mistake, not the model's (diagnostics go on past it)
         return Measured(error=exc, train=block, loss_task=task)
     return Measured(facts_of(bundle), bundle, None, block, task)
-
-
-def _vocab_hint(program, model: str) -> Optional[int]:
-    """Before data is loaded: the largest vocabulary a linked text source can give (max_vocab + 2)."""
-    for train in linking_trains(program, model):
-        for s in program.data[program.linked(program.trains[train], "data")].settings:
-            if s.key == "source" and s.args and getattr(s.args[0], "callee", None) in TEXT_SOURCES:
-                given = {k.name: k.value for k in s.args[0].kwargs}.get("max_vocab")
-                value = program.global_env().eval(given) if given is not None else 20000
-                return value + 2 if isinstance(value, int) else None
-    return None
 
 
 class Measurements:

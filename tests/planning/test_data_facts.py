@@ -157,3 +157,26 @@ def test_spec_holds_no_data_and_imports_neither_data_nor_train():
             imported += [alias.name for alias in node.names]
     assert imported and not [m for m in imported if m.lstrip(".").split(".")[0] in ("data", "train", "torch")
                              or m.startswith(("dlspec.data", "dlspec.train"))], imported
+
+
+def test_a_library_plan_of_a_tokens_model_without_facts_takes_the_vocabulary_compile_shows():
+    # as before data facts became a value: spec.build() of a text model works without measuring anything,
+    # its embedding sized by the largest vocabulary the linked text source can give (max_vocab + 2)
+    spec = dlspec.load(ROOT / "specs" / "sentiment_lstm.dlspec")
+    assert spec.plan().in_shape.vocab == 20000 + 2
+    assert spec.build()[0].num_embeddings == 20002
+    summary = dlspec.api.compile_spec(ROOT / "specs" / "sentiment_lstm.dlspec", describe=True)
+    assert summary.modules["Sentiment"][0].num_embeddings == 20002
+
+
+def test_the_hint_of_a_vector_auto_model_built_without_facts_runs_as_written():
+    code = ("import sys, dlspec\n"
+            "spec = dlspec.load(sys.argv[1]); model = 'PriceMLP'\n"
+            "try:\n    spec.build(model)\n"
+            "except dlspec.DlspecError as exc:\n    hint = exc.hint\n"
+            "snippet = hint.split('`')[1]\n"
+            "exec(snippet)\n"
+            "print(spec.build(model, facts=measure(spec, model).checked())[1].in_features)\n")
+    result = subprocess.run([sys.executable, "-c", code, str(HOUSES)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.split()[-1]) > 0

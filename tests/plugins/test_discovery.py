@@ -127,3 +127,26 @@ def test_entries_say_how_their_plugin_was_loaded(tmp_path):
     dlspec.load(tmp_path / "s.dlspec")
     sources = {row[0]: row[2] for row in listing("sources")}
     assert sources["test_origin_data"] == "plugin origin_plug.py:Tiny via use file"
+
+
+def test_a_plugin_file_that_fails_after_registering_reports_its_own_error_every_time(write_spec, tmp_path):
+    # `dlspec compile` loads a spec more than once; re-running the file made its first registration read as
+    # "already registered" and hid the real error
+    (tmp_path / "half.py").write_text(textwrap.dedent('''
+        import dlspec
+        from torch import nn
+
+        @dlspec.layer("test_half_registered")
+        class Half(nn.Module):
+            def forward(self, x):
+                return x
+
+        raise RuntimeError("boom in the plugin")
+    '''))
+    path = write_spec('use "half.py"\nmodel M { input vector(2); test_half_registered }')
+    for _ in range(2):
+        with pytest.raises(PluginError, match="half.py failed to load: RuntimeError: boom in the plugin"):
+            dlspec.load(path)
+    result = CliRunner().invoke(main, ["compile", str(path)])
+    assert result.exit_code == 1 and "RuntimeError: boom in the plugin" in result.output
+    assert "already registered" not in result.output
