@@ -173,7 +173,7 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
             else:
                 weighted.backward()
         if micro is not None and not micro.steps:
-            _count(micro, x, loss, tally, metrics, out, metric_target(loss_entry, out, y), step)
+            _count(micro, x, loss, tally, metrics, out, metric_target(loss_entry, out, y) if metrics else None, step)
             continue
         if scaler is not None:
             scaler.unscale_(optimizer)
@@ -188,7 +188,7 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
             optimizer.step()
         if scheduler_per_step is not None:
             scheduler_per_step.step()
-        _count(micro, x, loss, tally, metrics, out, metric_target(loss_entry, out, y), step)
+        _count(micro, x, loss, tally, metrics, out, metric_target(loss_entry, out, y) if metrics else None, step)
         if watched and progress.due():
             value = loss.item()  # read only when shown (a host sync on a GPU)
             if not math.isfinite(value):
