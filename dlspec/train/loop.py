@@ -2,9 +2,11 @@
 per-epoch numbers out.
 
 Written like a careful hand-made PyTorch loop: `zero_grad(set_to_none=True)`,
-non-blocking copies, one autocast context, losses and metrics summed on the
-device, and host syncs only for rate-limited progress and the NaN check
-(which costs nothing on the CPU, and only happens at progress updates on GPU).
+non-blocking copies, one autocast context, metrics summed on the device, the
+loss kept in a LossTally (a list append per step, folded every 64 steps), and
+host reads only for rate-limited progress, the CPU's finite check per fold and
+the epoch's end; on a GPU nothing is read per step when nothing is shown.
+tests/train/test_step_work.py counts what runs per step.
 """
 from __future__ import annotations
 
