@@ -157,6 +157,7 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
     plan = None if plan is not None and plan.trivial else plan
     autocast = setup.autocast()
     tally = LossTally(device)
+    where = f"in epoch {progress.epoch}"  # formatted once: forward() uses it only in an error
     start = time.perf_counter()
     for step, (x, y) in enumerate(loader, 1):
         micro = plan[step - 1] if plan is not None else None
@@ -167,7 +168,7 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
             optimizer.zero_grad(set_to_none=True)
         with no_sync_unless(model, micro is None or micro.steps):
             with autocast:
-                out = forward(model, x, f"in epoch {progress.epoch}", step)
+                out = forward(model, x, where, step)
                 loss = loss_fn(out, prepare_target(loss_entry, out, y))
             weighted = loss if micro is None else loss * micro.weight
             if scaler is not None:
