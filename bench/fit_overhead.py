@@ -16,6 +16,7 @@ under `script -qc "..." /dev/null` when stderr is not one) to measure what the b
 """
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -112,6 +113,9 @@ def main():
     print(f"hand-written loop: {b:,.0f} samples/s")
     print(f"dlspec trainer:    {a:,.0f} samples/s")
     print(f"ratio:             {a / b:.3f} (target >= 0.97)")
+    pairs = sorted(o / t for o, t in zip(ours, theirs))  # each round's pair ran back to back
+    print(f"per-round ratios:  median {statistics.median(pairs):.3f}, range {pairs[0]:.3f}-{pairs[-1]:.3f} "
+          f"over {len(pairs)} rounds")
     return 0
 
 
