@@ -195,7 +195,7 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
         if watched and progress.due():
             value = loss.item()  # read only when shown (a host sync on a GPU)
             if not math.isfinite(value):
-                tally.raise_first_bad()
+                tally.raise_first_bad(step)
             progress.show(step, value, tally.samples)
     progress.close()
     loss_sum = tally.total()  # raises NonFiniteLoss at the first bad step
@@ -248,13 +248,14 @@ class LossTally:
         first = int(torch.nonzero(~torch.isfinite(losses))[0])
         raise NonFiniteLoss(self.steps[first])
 
-    def raise_first_bad(self):
-        """Raise NonFiniteLoss at the first non-finite step so far (a progress update saw a bad loss)."""
+    def raise_first_bad(self, step: int):
+        """Raise NonFiniteLoss at the first non-finite step so far (a progress update saw a bad loss at
+        `step`, which is named when the tally holds no bad loss: a stand-in batch, counted 0)."""
         self.read_each_chunk = True
         if self.bad_step is not None and int(self.bad_step) < (1 << 62):
             raise NonFiniteLoss(int(self.bad_step))
         self._fold()
-        raise NonFiniteLoss(self.steps[-1] if self.steps else 0)  # not reached: the fold found it
+        raise NonFiniteLoss(step)
 
     def total(self) -> torch.Tensor:
         """The float64 sum of loss * count over the epoch (zero without steps); NonFiniteLoss when a step's

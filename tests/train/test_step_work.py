@@ -166,3 +166,13 @@ def test_train_epoch_stops_at_the_first_bad_step_within_a_chunk():
         train_epoch(setup, Watched(batches), {}, EpochProgress(1, 1, len(batches), False))
     assert info.value.step == 100
     assert max(seen) < 100 + LossTally.CHUNK  # the CPU stops within a chunk, not at the epoch's end
+
+
+def test_a_bad_loss_seen_at_a_progress_update_names_the_first_bad_step_on_the_gpu_path():
+    tally = LossTally(torch.device("cpu"))
+    tally.read_each_chunk = False  # as on a GPU: nothing read while steps are added
+    for step in range(1, 100):
+        tally.add(torch.tensor(float("nan") if step >= 70 else 0.5), 2, step)
+    with pytest.raises(NonFiniteLoss) as info:
+        tally.raise_first_bad(99)
+    assert info.value.step == 70
