@@ -2,9 +2,11 @@
 per-epoch numbers out.
 
 Written like a careful hand-made PyTorch loop: `zero_grad(set_to_none=True)`,
-non-blocking copies, one autocast context, losses and metrics summed on the
-device, and host syncs only for rate-limited progress and the NaN check
-(which costs nothing on the CPU, and only happens at progress updates on GPU).
+non-blocking copies, one autocast context, metrics summed on the device, the
+loss kept in a LossTally (a list append per step, folded every 64 steps), and
+host reads only for rate-limited progress, the CPU's finite check per fold and
+the epoch's end; on a GPU nothing is read per step when nothing is shown.
+tests/train/test_step_work.py counts what runs per step.
 """
 from __future__ import annotations
 
@@ -137,7 +139,12 @@ class NonFiniteLoss(Exception):
 
 def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
     """One pass over the training loader; returns (mean loss, metric values, samples, seconds).
-    `frozen` lists the modules kept in eval mode (frozen parts: their BatchNorm statistics stay)."""
+    `frozen` lists the modules kept in eval mode (frozen parts: their BatchNorm statistics stay).
+
+    Per step it does what a hand-written loop does, plus a list append (the loss tally) and, only
+    when a bar or a logger is listening, one clock read: no host read of the loss (NonFiniteLoss is
+    raised from the tally's checks, with the first bad step), no progress call when nothing can be
+    shown, no device copy of a batch the loader already put on the device."""
     model, loss_entry, loss_fn, device = setup.model, setup.loss, setup.loss_fn, setup.device
     optimizer, scaler, scheduler_per_step = setup.optimizer, setup.scaler, setup.per_step_scheduler
     plan, clip_norm, clip_value = setup.plan, setup.clip_norm, setup.clip_value
@@ -145,19 +152,23 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
     for m in frozen:
         m.eval()  # BatchNorm statistics of frozen parts stay as they are
     non_blocking = device.type == "cuda"
-    check_each_step = device.type == "cpu"  # a host read is free on the CPU
+    moves = getattr(loader, "device", None) != device  # the cached loader's batches are on the device already
+    watched = progress.every is not None  # a bar or a logger: ask due() after each step, else never
+    plan = None if plan is not None and plan.trivial else plan
     autocast = setup.autocast()
-    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-    samples, start = 0, time.perf_counter()
+    tally = LossTally(device)
+    where = f"in epoch {progress.epoch}"  # formatted once: forward() uses it only in an error
+    start = time.perf_counter()
     for step, (x, y) in enumerate(loader, 1):
-        micro = plan[step - 1] if plan is not None and not plan.trivial else None
-        x = x.to(device, non_blocking=non_blocking)
-        y = y.to(device, non_blocking=non_blocking)
+        micro = plan[step - 1] if plan is not None else None
+        if moves:
+            x = x.to(device, non_blocking=non_blocking)
+            y = y.to(device, non_blocking=non_blocking)
         if micro is None or step == 1 or plan[step - 2].steps:
             optimizer.zero_grad(set_to_none=True)
         with no_sync_unless(model, micro is None or micro.steps):
             with autocast:
-                out = forward(model, x, f"in epoch {progress.epoch}", step)
+                out = forward(model, x, where, step)
                 loss = loss_fn(out, prepare_target(loss_entry, out, y))
             weighted = loss if micro is None else loss * micro.weight
             if scaler is not None:
@@ -165,10 +176,7 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
             else:
                 weighted.backward()
         if micro is not None and not micro.steps:
-            if check_each_step and not math.isfinite(loss.item()):
-                raise NonFiniteLoss(step)
-            samples, loss_sum = _count(micro, x, loss, samples, loss_sum, metrics, out,
-                                       metric_target(loss_entry, out, y))
+            _count(micro, x, loss, tally, metrics, out, metric_target(loss_entry, out, y) if metrics else None, step)
             continue
         if scaler is not None:
             scaler.unscale_(optimizer)
@@ -183,20 +191,86 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
             optimizer.step()
         if scheduler_per_step is not None:
             scheduler_per_step.step()
-        samples, loss_sum = _count(micro, x, loss, samples, loss_sum, metrics, out,
-                                   metric_target(loss_entry, out, y))
-        if check_each_step and not math.isfinite(loss.item()):
-            raise NonFiniteLoss(step)
-        if progress.due():
-            value = loss.item()
+        _count(micro, x, loss, tally, metrics, out, metric_target(loss_entry, out, y) if metrics else None, step)
+        if watched and progress.due():
+            value = loss.item()  # read only when shown (a host sync on a GPU)
             if not math.isfinite(value):
-                raise NonFiniteLoss(step)
-            progress.show(step, value, samples)
+                tally.raise_first_bad(step)
+            progress.show(step, value, tally.samples)
     progress.close()
-    mean_loss, samples = setup.mean_loss(loss_sum, samples, metrics)
+    loss_sum = tally.total()  # raises NonFiniteLoss at the first bad step
+    mean_loss, samples = setup.mean_loss(loss_sum, tally.samples, metrics)
     if not math.isfinite(mean_loss):
         raise NonFiniteLoss(len(loader))
     return mean_loss, {k: m.compute() for k, m in metrics.items()}, samples, time.perf_counter() - start
+
+
+class LossTally:
+    """The epoch's loss sum, kept off the step: each step appends its loss tensor (no tensor op, no host
+    read); every CHUNK steps, and at the epoch's end, the pending losses are folded into a float64 sum on
+    their device with one stack. On the CPU the fold also reads whether the chunk is finite (one host read
+    per CHUNK steps), so a NaN stops training within CHUNK steps; on a GPU nothing is read before the
+    epoch's end or a progress update. Either way NonFiniteLoss names the first step whose loss was not
+    finite, as the old per-step check did."""
+
+    CHUNK = 64
+
+    def __init__(self, device: torch.device):
+        self.device, self.read_each_chunk = device, device.type == "cpu"  # a host read is cheap on the CPU
+        self.pending, self.counts, self.steps = [], [], []
+        self.sum = None
+        self.samples = 0
+        self.bad_step = None  # a chunk's first non-finite step on a GPU, found at the end (a device tensor)
+
+    def add(self, loss: torch.Tensor, count: int, step: int) -> None:
+        self.pending.append(loss)
+        self.counts.append(count)
+        self.steps.append(step)
+        self.samples += count
+        if len(self.pending) >= self.CHUNK:
+            self._fold()
+
+    def _fold(self) -> None:
+        if not self.pending:
+            return
+        losses = torch.stack(self.pending).float()
+        part = (losses * _to_device(self.counts, losses.dtype, self.device)).double().sum()
+        if self.read_each_chunk and not math.isfinite(float(part)):
+            self._raise_in(losses)
+        if not self.read_each_chunk:  # keep the first bad step on the device: found without a host read
+            steps = _to_device(self.steps, torch.int64, self.device)
+            bad = torch.where(torch.isfinite(losses), torch.full_like(steps, 1 << 62), steps).min()
+            self.bad_step = bad if self.bad_step is None else torch.minimum(self.bad_step, bad)
+        self.sum = part if self.sum is None else self.sum + part
+        self.pending, self.counts, self.steps = [], [], []
+
+    def _raise_in(self, losses: torch.Tensor):
+        first = int(torch.nonzero(~torch.isfinite(losses))[0])
+        raise NonFiniteLoss(self.steps[first])
+
+    def raise_first_bad(self, step: int):
+        """Raise NonFiniteLoss at the first non-finite step so far (a progress update saw a bad loss at
+        `step`, which is named when the tally holds no bad loss: a stand-in batch, counted 0)."""
+        self.read_each_chunk = True
+        if self.bad_step is not None and int(self.bad_step) < (1 << 62):
+            raise NonFiniteLoss(int(self.bad_step))
+        self._fold()
+        raise NonFiniteLoss(step)
+
+    def total(self) -> torch.Tensor:
+        """The float64 sum of loss * count over the epoch (zero without steps); NonFiniteLoss when a step's
+        loss was not finite."""
+        self._fold()
+        if self.bad_step is not None and int(self.bad_step) < (1 << 62):
+            raise NonFiniteLoss(int(self.bad_step))
+        return self.sum if self.sum is not None else torch.zeros((), dtype=torch.float64, device=self.device)
+
+
+def _to_device(values: list, dtype, device: torch.device) -> torch.Tensor:
+    """A host list as a tensor on `device`; to a GPU through pinned memory, so the copy does not wait for
+    the stream (a plain copy from pageable memory would be a host sync)."""
+    t = torch.tensor(values, dtype=dtype)
+    return t if device.type != "cuda" else t.pin_memory().to(device, non_blocking=True)
 
 
 def no_sync_unless(model, syncing: bool):
@@ -204,14 +278,13 @@ def no_sync_unless(model, syncing: bool):
     return nullcontext() if syncing or not hasattr(model, "no_sync") else model.no_sync()
 
 
-def _count(micro, x, loss, samples, loss_sum, metrics, out, y):
-    """Add a batch to the epoch's sums; a stand-in batch (count 0, see sharding.shard) adds nothing."""
+def _count(micro, x, loss, tally, metrics, out, y, step: int):
+    """Add a batch to the epoch's tally; a stand-in batch (count 0, see sharding.shard) adds nothing."""
     batch = x.shape[0] if micro is None else micro.count
     if batch:
-        loss_sum += loss.detach() * batch
+        tally.add(loss.detach(), batch, step)
         for m in metrics.values():
             m.update(out.detach(), y)
-    return samples + batch, loss_sum
 
 
 @torch.no_grad()
