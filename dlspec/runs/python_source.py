@@ -38,7 +38,7 @@ class PythonWriter:
     def source(self) -> str:
         root = self.expr(self.plan, self.model, "", top=True)
         header = [f'"""{self.plan.name}, exported by dlspec: plain PyTorch, no dlspec needed.',
-                  "", f"    model = build(\"weights.pt\")   # input: a batch of shape [B, {', '.join(map(str, self.plan.in_shape.dims))}]",
+                  "", f"    model = build(\"weights.pt\")   # {_inputs_comment(self.plan)}",
                   '"""', "from collections import OrderedDict", "", "import torch", "from torch import nn"]
         if self.needs_torchvision:
             header.append("import torchvision")
@@ -63,7 +63,11 @@ class PythonWriter:
         if self.needs_sequences:
             lines += ["    context = SequenceContext()", "    with building_with(context):",
                       f"        model = {_indent(root, 8)}"]
-            if self.plan.in_shape.integer:
+            tokens = [i for i, shape in enumerate(self.plan.inputs.values()) if shape.integer]
+            if self.plan.inputs and tokens:  # named inputs: the lengths of the one tokens input, by position
+                lines.append("    model.register_forward_pre_hook(lambda module, inputs: "
+                             f"context.measure_lengths(module, inputs[{tokens[0]}:{tokens[0] + 1}]))")
+            elif self.plan.in_shape.integer:
                 lines.append("    model.register_forward_pre_hook(context.measure_lengths)")
         else:
             lines.append(f"    model = {_indent(root, 4)}")
@@ -242,6 +246,14 @@ def _var(name, node: BodyNode) -> str:
     if name.startswith(TEMP_PREFIX):
         return "t" + name[len(TEMP_PREFIX):]
     return name + "_" if keyword.iskeyword(name) or name in ("torch", "nn", "self") else name
+
+
+def _inputs_comment(plan: BodyNode) -> str:
+    """What the model takes: one batch, or its named inputs in the order forward takes them."""
+    if len(plan.inputs) < 2:
+        return f"input: a batch of shape [B, {', '.join(map(str, plan.in_shape.dims))}]"
+    shown = ", ".join(f"{name} [B, {', '.join(map(str, s.dims))}]" for name, s in plan.inputs.items())
+    return f"inputs, in this order: {shown}"
 
 
 def _returned(node: BodyNode) -> str:
