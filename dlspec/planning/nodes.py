@@ -115,6 +115,7 @@ class BodyNode:
     # a model with `output NAME = ...` lines: name -> Shape in declaration order (several: forward returns a
     # dict of them); empty when the output is the last unbound chain
     outputs: dict = field(default_factory=dict)
+    output_locs: dict = field(default_factory=dict)  # output name -> its `output` line
 
 
 def evaluate_args(node, env: Env):

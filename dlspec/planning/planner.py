@@ -275,6 +275,7 @@ class Planner:
             graph.statement(st)
         if graph.outputs:
             node.outputs = {n: graph.shapes[n] for n in graph.outputs}
+            node.output_locs = dict(graph.outputs)
             node.output = next(iter(graph.outputs))
         else:
             node.output = graph.output or graph.prev

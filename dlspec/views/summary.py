@@ -32,7 +32,7 @@ def model_summary(spec, name: str, frozen: tuple = (), module=None, facts=None) 
     frozen_names = _frozen_parameter_names(module, frozen)
     rows = _Rows(module, frozen_names).body(plan, "", 0)
     for out_name, out_shape in (plan.outputs or {"output": plan.out_shape}).items():
-        rows.append(_row(out_name, "output", out_shape, 0, plan.loc, 0, 0, False))
+        rows.append(_row(out_name, "output", out_shape, 0, plan.output_locs.get(out_name, plan.loc), 0, 0, False))
     total = sum(p.numel() for p in module.parameters())
     frozen_count = sum(p.numel() for n, p in module.named_parameters() if n in frozen_names)
     layers = [r for r in rows if not r["group"]]
@@ -84,7 +84,7 @@ class _Rows:
                 merges[op.kind] = seen + 1
                 inputs = ", ".join(_operand(i, shown) for i in op.inputs)
                 rows.append(_row(prefix + name, f"{op.kind}({inputs})", node.shapes[op.target], 0, op.loc,
-                                 depth, 0, False))
+                                 depth, _merge_macs(op, node.shapes), False))
                 shown[op.target] = name
         return rows
 
@@ -106,6 +106,14 @@ class _Rows:
         qualified = prefix + p.name
         return _row(qualified, "param", Shape(tuple(p.shape)), math.prod(p.shape), p.loc, depth + (1 if prefix else 0), 0,
                     qualified in self.frozen_names)
+
+
+def _merge_macs(op, shapes: dict) -> int:
+    """A merge's multiply-accumulates per sample: matmul's [.., n, k] @ [.., k, m] is n * m * k per leading
+    position; add, mul and concat count as none (as activations do)."""
+    if op.kind != "matmul":
+        return 0
+    return math.prod(shapes[op.target].dims) * shapes[op.inputs[0]].dims[-1]
 
 
 def _operand(name, shown: dict) -> str:

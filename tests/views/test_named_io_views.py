@@ -55,3 +55,15 @@ def test_the_graph_has_a_box_per_input_and_per_output():
         ("input", "input photo"), ("input", "input facts"), ("output", "output price"), ("output", "output kind")]
     inputs = {b.id for b in graph.boxes if b.kind == "input"}
     assert inputs <= {a for a, _, _ in graph.edges}  # each input feeds a step
+
+
+def test_matmul_rows_count_their_multiply_accumulates_and_outputs_their_line():
+    from dlspec.views.summary import model_summary
+    from tests.conftest import ROOT
+    spec = dlspec.load(ROOT / "examples" / "gcn" / "gcn.dlspec")
+    summary = model_summary(spec, "GCN")
+    nodes, feats, hidden, classes = 34, 16, 16, 4
+    want = nodes * hidden * feats + nodes * hidden * nodes + nodes * classes * hidden + nodes * classes * nodes
+    assert sum(r["macs"] for r in summary["layers"] if r["type"].startswith("matmul(")) == want
+    assert summary["macs"] == want  # relu, dropout and log_softmax count none
+    assert [r["line"] for r in summary["layers"] if r["type"] == "output"] == [23]
