@@ -187,6 +187,8 @@ class GraphBuilder:
         return out
 
     def _operand(self, expr, merge: str):
+        if isinstance(expr, ir.Chain):  # concat(p, facts -> linear(32)): the chain's result
+            return self._chain(expr)
         if isinstance(expr, ir.InputRef):
             return self._input_ref(expr.loc)
         if isinstance(expr, ir.Name) and expr.name in self.shapes:

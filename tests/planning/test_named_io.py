@@ -17,8 +17,7 @@ model Listing {
     input facts: vector(8)
     p = photo -> conv(4, 3) -> relu -> global_avgpool -> flatten
     w = words -> embedding(6) -> mean_time
-    f = facts -> linear(5)
-    h = concat(p, w, f) -> linear(16) -> relu
+    h = concat(p, w, facts -> linear(5)) -> linear(16) -> relu
     output price = h -> linear(1)
     output kind = h -> linear(5)
 }
@@ -48,7 +47,7 @@ def test_named_inputs_and_outputs_parse_to_their_declarations():
     outputs = [s for s in statements if isinstance(s, ir.OutputDecl)]
     assert [(i.name, i.kind) for i in inputs] == [("photo", "image"), ("words", "tokens"), ("facts", "vector")]
     assert [o.name for o in outputs] == ["price", "kind"]
-    assert (outputs[0].loc.line, outputs[0].loc.column) == (10, 12)
+    assert (outputs[0].loc.line, outputs[0].loc.column) == (9, 12)
 
 
 def test_an_unnamed_input_still_parses_without_a_name():
@@ -206,3 +205,22 @@ def test_calling_with_a_missing_or_unknown_input_says_which():
 def test_one_named_output_returns_the_tensor():
     model = loads("model M {\n input vector(4)\n output score = linear(1)\n}").build()
     assert model(torch.randn(2, 4)).shape == (2, 1)
+
+
+def test_a_merge_operand_may_be_a_chain():
+    plan = loads(LISTING).plan()
+    concat = next(op for op in plan.ops if op.kind == "concat")
+    assert concat.inputs[:2] == ("p", "w") and plan.shapes[concat.inputs[2]].dims == (5,)
+    assert plan.shapes[concat.target].dims == (4 + 6 + 5,)
+
+
+@pytest.mark.parametrize("text, column", [
+    ("model M {\n input vector(4)\n linear(input -> relu)\n}", 9),
+    ("let q = foo(a -> b)\nmodel M {\n input vector(4)\n linear(q)\n}", 13),
+])
+def test_a_chain_anywhere_but_a_merge_operand_is_a_located_error(text, column):
+    with pytest.raises(DlspecError) as caught:
+        loads(text).plan()
+    exc = caught.value
+    assert exc.message == "a chain (a -> b) can only be an operand of a merge: add, mul, concat or matmul"
+    assert exc.loc.column == column
