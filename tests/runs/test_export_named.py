@@ -51,3 +51,38 @@ def test_the_exported_gcn_answers_as_the_spec():
     assert "torch.matmul(adjacency, support1)" in source
     x, adj = torch.randn(2, 34, 16), torch.rand(2, 34, 34)
     assert torch.allclose(copy(x, adj), model(x, adj), atol=1e-6)
+
+
+ONE_NAMED = """
+model M {
+    input x: image(1, 8, 8)
+    h = x -> flatten -> linear(16) -> relu
+    output digit = h -> linear(10)
+}
+data d {
+    source sklearn_digits
+    split train=0.5 val=0.5 seed=0
+    batch 256
+}
+train {
+    model M
+    data d
+    epochs 1
+    out "run"
+}
+"""
+
+
+@pytest.mark.slow
+def test_one_named_input_and_output_trains_and_exports_in_every_format(tmp_path):
+    from click.testing import CliRunner
+    from dlspec.cli import main
+    spec = tmp_path / "s.dlspec"
+    spec.write_text(ONE_NAMED)
+    result = CliRunner().invoke(main, ["fit", str(spec)])
+    assert result.exit_code == 0, result.output
+    for kind, file in (("python", "model.py"), ("torchscript", "model.pt"), ("onnx", "model.onnx")):
+        out = tmp_path / kind
+        result = CliRunner().invoke(main, ["export", str(tmp_path / "run"), "--format", kind, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert (out / file).is_file()
