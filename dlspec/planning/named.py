@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..errors import DlspecError
 from ..language import ir
+from .inputs import asks_data
 from .nodes import BodyNode
 
 UNNAMED = "input"  # the one unnamed input's name in the graph (and its forward's parameter)
@@ -42,6 +43,17 @@ def named_inputs(decls: list) -> dict:
             raise DlspecError("an input cannot be named 'input'", d.loc, hint="e.g. input x: vector(8)")
         out[d.name] = d
     return out
+
+
+def check_sizes_written(decls: dict, env) -> None:
+    """With several inputs, no size comes from the data (its side of several inputs comes later)."""
+    for decl in decls.values():
+        asked = asks_data(decl, env)
+        if asked is not None and len(decls) > 1:
+            example = "vector(N)" if asked == "vector" else f"{decl.kind}(T, vocab=N)"
+            raise DlspecError(f"input '{decl.name}' takes its {'width' if asked == 'vector' else 'vocabulary size'} "
+                              "from the data, which a model with several inputs cannot read yet", decl.loc,
+                              hint=f"write the size: {example}")
 
 
 def check_token_inputs(decls: dict, shapes: dict) -> None:

@@ -23,7 +23,7 @@ from .facts import NO_FACTS, DataFacts, linking_trains
 from .graph import GraphBuilder, warn_unreachable
 from .lengths import check_lengths
 from .inputs import category_embedding, input_shape, with_first_layer
-from .named import check_inputs_used, check_token_inputs, leading_inputs, named_inputs
+from .named import check_inputs_used, check_sizes_written, check_token_inputs, leading_inputs, named_inputs
 from .naming import Namer
 from .roles import infer_with_roles
 from .nodes import MERGES, BodyNode, LayerNode, evaluate_args
@@ -92,6 +92,7 @@ class Planner:
         order and returns its outputs (several: a dict by name)."""
         inputs = named_inputs(decls)
         single = len(decls) == 1
+        check_sizes_written(inputs, env)
         shapes = {n: input_shape(d, env, self.facts.vocab if single else None,
                                  self.facts.sample_shape if single else None,
                                  single and bool(linking_trains(self.program, decl.name)))

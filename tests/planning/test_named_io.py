@@ -109,6 +109,13 @@ def test_a_first_chain_that_starts_with_a_layer_has_nothing_to_continue():
     assert "a -> ..." in exc.hint
 
 
+@pytest.mark.parametrize("kind, words", [("vector(auto)", "its width"), ("tokens(10)", "its vocabulary size")])
+def test_sizes_from_the_data_need_a_single_input(kind, words):
+    exc = error_of(body("    add(a, b)", inputs=f"input a: vector(4)\n    input b: {kind}"))
+    assert exc.message == f"input 'b' takes {words} from the data, which a model with several inputs cannot read yet"
+    assert exc.loc.line == 3
+
+
 def test_output_inside_a_block_is_refused():
     text = "block B { output y = input -> relu }\nmodel M {\n input vector(4)\n B\n}"
     exc = error_of(text)
