@@ -180,7 +180,10 @@ class GraphBuilder:
             raise ArgumentError(f"matmul multiplies exactly two tensors, received {len(inputs)} operands", call.loc,
                                 hint="e.g. matmul(adjacency, x), or x -> matmul(w) for x @ w")
         a, b = (self.shapes[i] for i in inputs)
-        shape = matmul_shape(call, [_shown(i, self.params) for i in inputs], a, b, self.params, inputs)
+        shown = [_shown(i, self.params) for i in inputs]
+        shown = [("the first operand", "the second operand")[k] if name == "a chain" else name
+                 for k, name in enumerate(shown)]
+        shape = matmul_shape(call, shown, a, b, self.params, inputs)
         out = self._fresh()
         self.node.ops.append(Op(out, "matmul", None, tuple(inputs), 0, call.loc))
         self.shapes[out] = shape

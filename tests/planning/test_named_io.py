@@ -231,3 +231,9 @@ def test_a_chain_anywhere_but_a_merge_operand_is_a_located_error(text, column):
     exc = caught.value
     assert exc.message == "a chain (a -> b) can only be an operand of a merge: add, mul, concat or matmul"
     assert exc.loc.column == column
+
+
+def test_a_matmul_of_unnamed_chains_names_them_by_position():
+    exc = error_of(body("    output y = matmul(a -> reshape(1, 4), b -> reshape(2, 2))"), ShapeError)
+    assert exc.message == ("matmul of the first operand [C=1, L=4] and the second operand [C=2, L=2]: the last axis "
+                           "of the first operand (4) must equal the second-to-last of the second operand (2)")
