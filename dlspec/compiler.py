@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .errors import DlspecError, PluginError
-from .runtime.graph import GraphModule
+from .runtime.graph import GraphModule, NamedGraphModule
 from .runtime.hooks import ChannelsFirst
 from .runtime.recurrent import current_context
 from .planning.lengths import time_rule
@@ -45,7 +45,10 @@ def _build_model(plan: BodyNode) -> nn.Module:
     context = SequenceContext()
     with building_with(context):
         module = build_module(plan)
-    if plan.in_shape.integer and context.users:
+    tokens = [name for name, shape in plan.inputs.items() if shape.integer]
+    if plan.inputs and tokens and context.users:  # named inputs: the model measures its one tokens input itself
+        module.measure, module.tokens_input = context.measure_lengths, tokens[0]
+    elif plan.in_shape.integer and context.users:
         module.register_forward_pre_hook(context.measure_lengths)
     return module
 
@@ -55,7 +58,9 @@ def build_module(node) -> nn.Module:
     if isinstance(node, LayerNode):
         return _build_layer(node)
     if node.graph:
-        module = GraphModule([op.as_tuple() for op in node.ops], node.output)
+        ops = [op.as_tuple() for op in node.ops]
+        module = (NamedGraphModule(ops, node.output, node.inputs, node.outputs) if node.inputs
+                  else GraphModule(ops, node.output))
         for p in node.params:
             _check_free(module, p.name, p.loc)
             module.register_parameter(p.name, _make_param(p))

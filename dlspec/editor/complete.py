@@ -19,7 +19,7 @@ from .names import SINGULAR, block_signature, find_entry, registry_names
 # The registries each kind of declaration draws on.
 _BY_DECLARATION = {"model": ("layers",), "block": ("layers",), "data": ("sources", "transforms"),
                    "train": ("losses", "optimizers", "schedules", "metrics")}
-_BODY_KEYWORDS = ("input", "param", "repeat")
+_BODY_KEYWORDS = ("input", "output", "param", "repeat")
 TOP_KEYWORDS = ("let", "use", "include", "block", "model", "data", "train")
 _DECL_START = re.compile(r"^(let|use|include|block|model|data|train)\b")
 

@@ -5,7 +5,7 @@ inferred output shape and parameter count (one row per use when blocks or
 repeats expand it several times); on a call with an error (which the checks
 replaced by `identity` to go on): its signature and doc, the error and the
 input shape; on a `let`: its resolved value; on any other registered name:
-its signature and doc.
+its signature and doc; on a model's named input or output: its shape.
 """
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ def hover(analysis: Analysis, line: int, column: int) -> Optional[str]:
         return _failed_call(word.text, failed, nodes, program)
     if nodes:
         return _call(nodes, program) + _caveat(analysis.stand_ins_before(word.line, word.column))
+    named = _named_io(analysis, word.text)
+    if named:
+        return named
     if program is not None and word.text in program.lets:
         return _let(program, word.text)
     if program is not None and word.text in program.blocks:
@@ -50,6 +53,17 @@ def _call(nodes: list, program) -> str:
         rows = rows[:MAX_USES_SHOWN] + [f"… {len(nodes) - MAX_USES_SHOWN} more uses"]
     title = "this line" if len(nodes) == 1 else f"this line, {len(nodes)} uses"
     return head + f"\n\n---\n{title}:\n\n" + "\n\n".join(rows)
+
+
+def _named_io(analysis: Analysis, name: str) -> Optional[str]:
+    """A named input or output of a planned model: its shape (one row per model that has it)."""
+    rows = []
+    for model, plan in analysis.diagnosis.plans.items():
+        for kind, table in (("input", plan.inputs), ("output", plan.outputs)):
+            if name in table:
+                shape = table[name]
+                rows.append(f"{kind} **{name}** of model {model}: {_dims(shape)}" + (" token ids" if shape.integer else ""))
+    return "\n\n".join(rows) or None
 
 
 def _caveat(lines: list) -> str:

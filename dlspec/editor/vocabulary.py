@@ -39,4 +39,4 @@ VOCABULARY = {'builtins': {'layers': ['adaptive_avgpool', 'adaptive_maxpool', 'a
               'compile', 'data', 'device', 'early_stop', 'epochs', 'freeze', 'init', 'log', 'loss', 'metrics',
               'model', 'optimizer', 'out', 'precision', 'scale', 'schedule', 'seed', 'shuffle', 'source',
               'split', 'sync_batchnorm', 'transform', 'unfreeze', 'workers'],
- 'statements': ['input', 'param', 'repeat']}
+ 'statements': ['input', 'output', 'param', 'repeat']}

@@ -130,9 +130,21 @@ class Repeat:
 
 @dataclass(frozen=True)
 class InputDecl:
+    """`input KIND(...)`, or `input NAME: KIND(...)` (a named input; a model may have several)."""
+
     kind: str
     args: tuple
     kwargs: tuple
+    loc: Loc
+    name: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class OutputDecl:
+    """`output NAME = CHAIN`: a named result the model returns (a model may have several)."""
+
+    name: str
+    chain: Chain
     loc: Loc
 
 
@@ -145,7 +157,7 @@ class ParamDecl:
     loc: Loc
 
 
-Statement = Union[InputDecl, ParamDecl, Repeat, Binding, Chain]
+Statement = Union[InputDecl, OutputDecl, ParamDecl, Repeat, Binding, Chain]
 
 
 @dataclass(frozen=True)

@@ -238,6 +238,17 @@ class _ToIR(Transformer_NonRecursive):
         args, kwargs = _split_args(c[1])
         return ir.InputDecl(str(c[0]), args, kwargs, self._loc(meta))
 
+    def named_input_stmt(self, meta, c):
+        args, kwargs = _split_args(c[2])
+        return ir.InputDecl(str(c[1]), args, kwargs, self._loc(meta), name=str(c[0]))
+
+    def arg_chain(self, meta, c):
+        first = ir.Step(c[0], None, getattr(c[0], "loc", None) or self._loc(meta))
+        return ir.Chain((first,) + tuple(c[1:]), self._loc(meta))
+
+    def output_stmt(self, meta, c):
+        return ir.OutputDecl(str(c[0]), c[1], self._tok_loc(c[0]))
+
     def param_stmt(self, meta, c):
         args, kwargs = _split_args(c[1])
         return ir.ParamDecl(str(c[0]), args, kwargs, c[2], self._loc(meta))

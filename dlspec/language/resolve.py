@@ -168,6 +168,9 @@ class Env:
             return self._call(expr)
         if isinstance(expr, ir.InputRef):
             return Symbol("input")
+        if isinstance(expr, ir.Chain):
+            raise DlspecError("a chain (a -> b) can only be an operand of a merge: add, mul, concat or matmul",
+                              expr.loc, hint="bind it first: y = a -> b, then use y")
         raise AssertionError(f"unknown expression {expr!r}")
 
     def _call(self, expr: ir.Call) -> CallValue:

@@ -42,7 +42,7 @@ def syntax_error(exc: UnexpectedInput, text: str, filename: str, postlexer, term
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         return _unexpected_end(text, filename, postlexer)
     token = exc.token
-    unclosed = _unclosed_before(token, postlexer, filename)
+    unclosed = _unclosed_before(token, postlexer, filename, _starts_line(text, token))
     if unclosed is not None:
         return unclosed
     expected = _expected_words(getattr(exc, "expected", None) or getattr(exc, "accepts", set()), terminals)
@@ -50,7 +50,15 @@ def syntax_error(exc: UnexpectedInput, text: str, filename: str, postlexer, term
     return SpecSyntaxError(f"unexpected {found}; expected {expected}", loc, _hint_for(token, expected))
 
 
-def _unclosed_before(token: Token, postlexer, filename: str):
+def _starts_line(text: str, token: Token) -> bool:
+    """Whether `token` is the first thing on its line. The post-lexer marks the token after a line break
+    inside brackets, but a chain inside a call's arguments (`conv(8, 3 -> relu` and the next line) can fail
+    before the break reaches it."""
+    start = getattr(token, "start_pos", None)
+    return start is not None and "\n" in text[:start] and text[:start].rsplit("\n", 1)[-1].strip() == ""
+
+
+def _unclosed_before(token: Token, postlexer, filename: str, starts_line: bool = False):
     """The 'never closed' error when `token` shows that the innermost open bracket lacks its closer.
 
     That is a closer of the wrong kind (a ')' forgotten before a '}'), a '->'
@@ -72,10 +80,10 @@ def _unclosed_before(token: Token, postlexer, filename: str):
                                    f"'{_OPENER_OF[token.value]}' before it")
     elif opener.value == "{":
         return None
-    elif token.value not in ("->", "{") and token.start_pos != postlexer.after_line_break:
+    elif token.value not in ("->", "{") and token.start_pos != postlexer.after_line_break and not starts_line:
         return None
     unclosed = _unclosed(opener, f"'{_clip(token.value)}'", token.line, token.column, filename)
-    if token.start_pos == postlexer.after_line_break:  # or a ',' forgotten at the end of a line
+    if token.start_pos == postlexer.after_line_break or starts_line:  # or a ',' forgotten at the end of a line
         unclosed.hint += ", or a ',' if the list goes on"
     return unclosed
 

@@ -5,5 +5,7 @@ operations of bodies with bindings and merges; nodes holds the tree types.
 inputs turns an `input` declaration into one sample's shape, given the data's
 facts (facts.py: the `DataFacts` value the train stage measures); roles carries
 axis roles through each layer; naming names unlabelled steps; memory estimates
-one sample's activation memory; lengths follows a token model's padding lengths.
+one sample's activation memory; lengths follows a token model's padding lengths;
+named checks a model's named inputs and outputs (and refuses training several);
+matmul is the `matmul` merge's shape rule.
 """

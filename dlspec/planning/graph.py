@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Optional
 from ..language import ir
 from ..errors import ArgumentError, DlspecError, Loc, ShapeError, UnknownNameError, did_you_mean, warn
 from .nodes import MERGES, TEMP_PREFIX, BodyNode, Op, ParamNode, evaluate_args, int_dim
+from .matmul import matmul_shape
 from ..language.resolve import Env
 from ..language.values import CallValue, Symbol
 from ..schema.args import Arg, bind_args, positive
@@ -29,10 +30,13 @@ class GraphBuilder:
 
     def __init__(self, planner: Planner, node: BodyNode, env: Env, namer: Namer, stack: tuple):
         self.planner, self.node, self.env, self.namer, self.stack = planner, node, env, namer, stack
-        self.shapes = {"input": node.in_shape}
+        # a model's named inputs (in declaration order), else the body's one `input`
+        self.inputs = tuple(node.inputs) or ("input",)
+        self.shapes = dict(node.inputs) or {"input": node.in_shape}
         self.params: dict = {}
-        self.prev = "input"
+        self.prev = self.inputs[0] if len(self.inputs) == 1 else None  # several inputs: a chain names its start
         self.output = None
+        self.outputs: dict = {}  # `output NAME = ...`: name -> its line
         self.counter = 0
 
     def statement(self, st) -> None:
@@ -43,6 +47,8 @@ class GraphBuilder:
             self.prev = result
         elif isinstance(st, ir.Chain):
             self.prev = self.output = self._chain(st)
+        elif isinstance(st, ir.OutputDecl):
+            self._output(st)
         else:  # one iteration of a repeat whose body is a graph: a module on the previous result
             child = self.planner.plan_iteration(st, self.shapes[self.prev], self.namer, self.stack)
             self.prev = self.output = self._module_op(child, self.prev, st.loc)
@@ -59,6 +65,36 @@ class GraphBuilder:
         self.node.params.append(ParamNode(st.name, dims, _param_init(self.env.eval(st.init), st.init.loc), st.loc))
         self.namer.reserve(st.name, st.loc, "param")
 
+    def _output(self, st: ir.OutputDecl) -> None:
+        """`output NAME = CHAIN`: binds NAME and adds it to what the model returns."""
+        if self.stack:
+            raise DlspecError("`output` declares what a model returns; a block or repeat body returns its last "
+                              "chain", st.loc, hint=f"write the chain without `output {st.name} =`")
+        if st.name in self.outputs:
+            raise DlspecError(f"output '{st.name}' is declared twice (first at line {self.outputs[st.name].line})",
+                              st.loc, hint="give each output its own name")
+        if st.name in self.shapes:
+            raise DlspecError(f"output '{st.name}' is already the name of an input, binding or param here", st.loc,
+                              hint="give the output a name of its own")
+        self.prev = self._chain(st.chain, target=st.name)
+        self.outputs[st.name] = st.loc
+
+    def _input_ref(self, loc: Loc) -> str:
+        """`input` in a model with several named inputs is ambiguous: the chain must name one."""
+        if len(self.inputs) > 1:
+            raise DlspecError(f"this model has {len(self.inputs)} inputs ({', '.join(self.inputs)}): `input` does "
+                              f"not say which", loc, hint=f"start the chain from one by name: {self.inputs[0]} -> ...")
+        return self.inputs[0]
+
+    def _unknown_start(self, name: str, loc: Loc) -> None:
+        """In a model with named inputs, a chain starting with a name that is neither a result nor a layer
+        is most likely a misspelt input: say so, with the nearest names."""
+        if not self.node.inputs or self.planner.knows_callee(name):
+            return
+        known = [n for n in self.shapes if not n.startswith(TEMP_PREFIX)]
+        raise UnknownNameError(f"'{name}' is not an input, binding or layer of this model." + did_you_mean(name, known),
+                               loc, hint=f"its inputs: {', '.join(self.inputs)}")
+
     def _fresh(self) -> str:
         self.counter += 1
         return f"{TEMP_PREFIX}{self.counter}"
@@ -67,13 +103,19 @@ class GraphBuilder:
         steps = list(chain.steps)
         first = steps[0].target
         if isinstance(first, ir.InputRef):
-            current, steps = "input", steps[1:]
+            current, steps = self._input_ref(first.loc), steps[1:]
         elif isinstance(first, ir.Name) and first.name in self.shapes:
             current, steps = first.name, steps[1:]
         elif isinstance(first, ir.Call) and first.callee in MERGES:
             current, steps = self._merge(first, None), steps[1:]
         else:
+            if isinstance(first, ir.Name):
+                self._unknown_start(first.name, first.loc)
             current = self.prev
+            if current is None:
+                raise DlspecError("this chain starts with a layer, which continues from the previous line's result, "
+                                  f"and there is none yet: the model has several inputs ({', '.join(self.inputs)})",
+                                  chain.loc, hint=f"start it from an input by name: {self.inputs[0]} -> ...")
         for item in self.planner.group_steps(steps):
             if isinstance(item, list):  # a label naming several steps: one sequential submodule
                 child = self.planner.plan_group(item, self.env, self.shapes[current], self.namer, self.stack)
@@ -81,8 +123,8 @@ class GraphBuilder:
             else:
                 current = self._graph_step(item, current)
         if target is not None:
-            if target in self.params or target == "input":
-                raise DlspecError(f"cannot bind '{target}': it names the input or a param", chain.loc)
+            if target in self.params or target == "input" or target in self.inputs:
+                raise DlspecError(f"cannot bind '{target}': it names an input or a param", chain.loc)
             self.node.ops.append(Op(target, "ref", None, (current,), 0, chain.loc))
             self.shapes[target] = self.shapes[current]
             return target
@@ -109,6 +151,8 @@ class GraphBuilder:
         inputs = [current] if current is not None else []
         for a in call.args:
             inputs.append(self._operand(a, call.callee))
+        if call.callee == "matmul":
+            return self._matmul(call, inputs)
         dim, seen = None, set()
         for kw in call.kwargs:
             if kw.name != "dim" or call.callee != "concat":
@@ -127,16 +171,36 @@ class GraphBuilder:
         self.shapes[out] = shape
         return out
 
+    def _matmul(self, call: ir.Call, inputs: list) -> str:
+        """matmul(a, b): one sample's matrix product over the last two axes (a vector is a row or a column)."""
+        if call.kwargs:
+            raise ArgumentError(f"matmul has no argument '{call.kwargs[0].name}'", call.kwargs[0].loc,
+                                hint="matmul(a, b) multiplies two tensors: a @ b")
+        if len(inputs) != 2 or any(isinstance(i, float) for i in inputs):
+            raise ArgumentError(f"matmul multiplies exactly two tensors, received {len(inputs)} operands", call.loc,
+                                hint="e.g. matmul(adjacency, x), or x -> matmul(w) for x @ w")
+        a, b = (self.shapes[i] for i in inputs)
+        shown = [_shown(i, self.params) for i in inputs]
+        shown = [("the first operand", "the second operand")[k] if name == "a chain" else name
+                 for k, name in enumerate(shown)]
+        shape = matmul_shape(call, shown, a, b, self.params, inputs)
+        out = self._fresh()
+        self.node.ops.append(Op(out, "matmul", None, tuple(inputs), 0, call.loc))
+        self.shapes[out] = shape
+        return out
+
     def _operand(self, expr, merge: str):
+        if isinstance(expr, ir.Chain):  # concat(p, facts -> linear(32)): the chain's result
+            return self._chain(expr)
         if isinstance(expr, ir.InputRef):
-            return "input"
+            return self._input_ref(expr.loc)
         if isinstance(expr, ir.Name) and expr.name in self.shapes:
             return expr.name
-        if isinstance(expr, ir.Literal) and isinstance(expr.value, (int, float)) and merge != "concat":
+        if isinstance(expr, ir.Literal) and isinstance(expr.value, (int, float)) and merge not in ("concat", "matmul"):
             return float(expr.value)
         name = expr.name if isinstance(expr, ir.Name) else None
         known = [n for n in self.shapes if not n.startswith(TEMP_PREFIX)]
-        if name is not None and name in self.env.program.lets and merge != "concat":
+        if name is not None and name in self.env.program.lets and merge not in ("concat", "matmul"):
             value = self.env.eval(expr)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 return float(value)
@@ -306,7 +370,7 @@ def warn_unreachable(node: BodyNode, where: str) -> None:
     Such steps are built and counted but never change what the model returns,
     which is almost never what the spec's author meant.
     """
-    live = {node.output}
+    live = set(node.outputs) or {node.output}
     for op in reversed(node.ops):
         if op.target in live:
             live.update(i for i in op.inputs if isinstance(i, str))

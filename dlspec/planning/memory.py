@@ -29,7 +29,8 @@ def _bytes(shape) -> int:
 
 def outputs(plan: BodyNode) -> Iterator[tuple]:
     """(bytes of one sample, shape, what, loc) of every layer's output and every merge's result."""
-    yield _bytes(plan.in_shape), plan.in_shape, "the input", plan.loc
+    for name, shape in (plan.inputs or {"": plan.in_shape}).items():
+        yield _bytes(shape), shape, f"input {name}" if name else "the input", plan.loc
     bodies = [plan] + [node for _, node, _ in iter_nodes(plan) if isinstance(node, BodyNode)]
     for _, node, _ in iter_nodes(plan):
         if isinstance(node, LayerNode):

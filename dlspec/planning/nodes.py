@@ -14,7 +14,7 @@ from ..layers.registry import LayerDef
 from ..language.resolve import Env
 from ..shapes import Shape
 
-MERGES = ("add", "mul", "concat")
+MERGES = ("add", "mul", "concat", "matmul")
 
 # Graph temporaries start with a character a spec name cannot hold, so a user
 # binding can never be mistaken for one.
@@ -109,6 +109,13 @@ class BodyNode:
     ops: list = field(default_factory=list)  # of Op, for graph bodies
     output: str = "input"
     shapes: dict = field(default_factory=dict)  # graph bodies: result name -> Shape
+    # a model with named inputs (`input photo: image(...)`): name -> Shape in declaration order, which is the
+    # order its forward takes them; empty for a model with one unnamed `input`, and for blocks
+    inputs: dict = field(default_factory=dict)
+    # a model with `output NAME = ...` lines: name -> Shape in declaration order (several: forward returns a
+    # dict of them); empty when the output is the last unbound chain
+    outputs: dict = field(default_factory=dict)
+    output_locs: dict = field(default_factory=dict)  # output name -> its `output` line
 
 
 def evaluate_args(node, env: Env):

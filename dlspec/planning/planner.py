@@ -13,7 +13,7 @@ from typing import Optional
 
 from ..language import ir
 from ..errors import ArgumentError, DlspecError, Loc, ShapeError
-from ..layers.registry import LayerDef, get_layer
+from ..layers.registry import LayerDef, find_layer, get_layer
 from ..language.limits import MAX_DEPTH, LimitError
 from ..language.resolve import Env, Program, resolve_path
 from ..language.values import CallValue, Symbol
@@ -23,6 +23,7 @@ from .facts import NO_FACTS, DataFacts, linking_trains
 from .graph import GraphBuilder, warn_unreachable
 from .lengths import check_lengths
 from .inputs import category_embedding, input_shape, with_first_layer
+from .named import check_inputs_used, check_sizes_written, check_token_inputs, leading_inputs, named_inputs
 from .naming import Namer
 from .roles import infer_with_roles
 from .nodes import MERGES, BodyNode, LayerNode, evaluate_args
@@ -69,10 +70,15 @@ class Planner:
             raise DlspecError(f"model {name} must start with an `input` declaration", loc,
                               hint="e.g. input image(3, 32, 32), vector(20), sequence(50, 8) or tokens(40, vocab=5000)")
         env = self.program.global_env()
+        self._layers, self._model = 0, name
+        decls = leading_inputs(statements)
+        if any(d.name for d in decls) or any(isinstance(st, ir.OutputDecl) for st in statements):
+            plan = self._named_model(decl, decls, statements[len(decls):], env)
+            check_lengths(plan)
+            return plan
         shape = input_shape(statements[0], env, self.facts.vocab, self.facts.sample_shape,
                             bool(linking_trains(self.program, name)))
         body = ir.Body(tuple(statements[1:]), decl.body.loc)
-        self._layers, self._model = 0, name
         embed = category_embedding(statements[0], env, shape, self.facts.categories)
         if embed is None:
             plan = self._body(body, env, shape, name, None, decl.loc, ())
@@ -80,6 +86,23 @@ class Planner:
             plan = with_first_layer(self._body(body, env, embed.out_shape, name, None, decl.loc, ()), embed)
         check_lengths(plan)
         return plan
+
+    def _named_model(self, decl: ir.ModelDecl, decls: list, statements: list, env: Env) -> BodyNode:
+        """A model with named inputs or `output` lines: a graph whose forward takes the inputs in declaration
+        order and returns its outputs (several: a dict by name)."""
+        inputs = named_inputs(decls)
+        single = len(decls) == 1
+        check_sizes_written(inputs, env)
+        shapes = {n: input_shape(d, env, self.facts.vocab if single else None,
+                                 self.facts.sample_shape if single else None,
+                                 single and bool(linking_trains(self.program, decl.name)))
+                  for n, d in inputs.items()}
+        check_token_inputs(inputs, shapes)
+        first = next(iter(shapes.values()))
+        node = BodyNode(decl.name, None, True, first, first, decl.loc, inputs=shapes)
+        self._graph(node, self._unroll(statements, env, 0), env, Namer(), ())
+        check_inputs_used(node, inputs)
+        return node
 
     # ---- bodies ----
 
@@ -120,7 +143,8 @@ class Planner:
                 out.extend(self._repeat(st, env, depth))
             elif isinstance(st, ir.InputDecl):
                 raise DlspecError("`input` declares a model's input and must be its first statement", st.loc,
-                                  hint="inside a body, `input -> ...` starts a chain at the body's input")
+                                  hint="a model's inputs come first, one per line; inside a body, `input -> ...` "
+                                       "starts a chain at the body's input")
             else:
                 out.append(st)
         return out
@@ -212,6 +236,10 @@ class Planner:
         base = layer.name.split(".")[-1].lower() if layer.source in ("torch", "torchvision") else layer.name
         return LayerNode(namer.take(base, step.label, step.loc), layer, bound, shape, out, target.loc, channel_axis)
 
+    def knows_callee(self, name: str) -> bool:
+        """Whether a step named `name` is a block, a registered layer or a dotted torch/plugin name."""
+        return "." in name or name in self.program.blocks or find_layer(name) is not None
+
     def _bind(self, layer: LayerDef, callee: str, args, kwargs, locs, loc) -> dict:
         if layer.passthrough:
             return {"args": tuple(_plain(a) for a in args), "kwargs": {k: _plain(v) for k, v in kwargs.items()}}
@@ -246,7 +274,15 @@ class Planner:
         graph = GraphBuilder(self, node, env, namer, stack)
         for st in statements:
             graph.statement(st)
-        node.output = graph.output or graph.prev
+        if graph.outputs:
+            node.outputs = {n: graph.shapes[n] for n in graph.outputs}
+            node.output_locs = dict(graph.outputs)
+            node.output = next(iter(graph.outputs))
+        else:
+            node.output = graph.output or graph.prev
+        if node.output is None:
+            raise DlspecError(f"model {node.name} has inputs but no output", node.loc,
+                              hint="end with a chain, or declare one: output NAME = ...")
         if node.output in graph.params:
             raise DlspecError("the output of a body must be a tensor, not a param", node.loc)
         node.out_shape = graph.shapes[node.output]
@@ -276,7 +312,7 @@ class _Deferred:
 
 def _is_graph(statements) -> bool:
     for st in statements:
-        if isinstance(st, (ir.Binding, ir.ParamDecl)):
+        if isinstance(st, (ir.Binding, ir.ParamDecl, ir.OutputDecl)):
             return True
         if not isinstance(st, ir.Chain):
             continue  # a repeat is planned on its own (one step of this body); `input` is refused by _unroll

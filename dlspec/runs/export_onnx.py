@@ -17,6 +17,7 @@ import warnings
 import torch
 
 from ..errors import DlspecError
+from ..runtime.graph import NamedGraphModule
 
 NEEDS = ("onnx", "onnxscript", "onnxruntime")
 _ONE_FILE_LIMIT = 1 << 30  # weights past this go to model.onnx.data (protobuf stops at 2 GiB)
@@ -48,7 +49,21 @@ def onnx_files(model, example: torch.Tensor, out: str) -> tuple:
     return os.path.join(out, "model.onnx"), files
 
 
+class _OneInput(torch.nn.Module):
+    """A model with one named input, seen through `forward(input)`: torch.export cannot give dynamic
+    shapes to the `*inputs` of runtime/graph.py's NamedGraphModule."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input):  # noqa: A002 - the ONNX input's name
+        return self.model(input)
+
+
 def _export(model, example: torch.Tensor, path: str) -> None:
+    if isinstance(model, NamedGraphModule):  # trainable, so one input and one output
+        model = _OneInput(model)
     batch = torch.export.Dim("batch")
     size = sum(t.numel() * t.element_size() for t in model.state_dict().values())
     try:

@@ -38,7 +38,7 @@ class PythonWriter:
     def source(self) -> str:
         root = self.expr(self.plan, self.model, "", top=True)
         header = [f'"""{self.plan.name}, exported by dlspec: plain PyTorch, no dlspec needed.',
-                  "", f"    model = build(\"weights.pt\")   # input: a batch of shape [B, {', '.join(map(str, self.plan.in_shape.dims))}]",
+                  "", f"    model = build(\"weights.pt\")   # {_inputs_comment(self.plan)}",
                   '"""', "from collections import OrderedDict", "", "import torch", "from torch import nn"]
         if self.needs_torchvision:
             header.append("import torchvision")
@@ -63,7 +63,11 @@ class PythonWriter:
         if self.needs_sequences:
             lines += ["    context = SequenceContext()", "    with building_with(context):",
                       f"        model = {_indent(root, 8)}"]
-            if self.plan.in_shape.integer:
+            tokens = [i for i, shape in enumerate(self.plan.inputs.values()) if shape.integer]
+            if self.plan.inputs and tokens:  # named inputs: the lengths of the one tokens input, by position
+                lines.append("    model.register_forward_pre_hook(lambda module, inputs: "
+                             f"context.measure_lengths(module, inputs[{tokens[0]}:{tokens[0] + 1}]))")
+            elif self.plan.in_shape.integer:
                 lines.append("    model.register_forward_pre_hook(context.measure_lengths)")
         else:
             lines.append(f"    model = {_indent(root, 4)}")
@@ -175,12 +179,12 @@ class PythonWriter:
         for c in node.children:
             made = self.expr(c, module.get_submodule(c.name), _join(path, c.name))
             init.append(f"{_attr(c.name)} = {_indent(made, 8)}")
-        body = [self._op(op, node) for op in node.ops] + [f"return {_var(node.output, node)}"]
+        body = [self._op(op, node) for op in node.ops] + [f"return {_returned(node)}"]
         raw = node.block or node.name
         base = raw if any(ch.isupper() for ch in raw) else "".join(w.capitalize() for w in raw.split("_"))
         base = base if base.isidentifier() else "Block"  # a block named _ leaves nothing to capitalise
         source_body = ("(nn.Module):\n    def __init__(self):\n" + "".join(f"        {x}\n" for x in init)
-                       + "\n    def forward(self, input):\n" + "".join(f"        {x}\n" for x in body))
+                       + f"\n    def forward(self, {', '.join(_var(n, node) for n in node.inputs) or 'input'}):\n" + "".join(f"        {x}\n" for x in body))
         for src, name in self.classes.items():
             if src.split("(", 1)[1] == source_body.split("(", 1)[1] and src.startswith("class "):
                 return name
@@ -199,12 +203,15 @@ class PythonWriter:
             args[k] += "".join(f".unsqueeze({axis})" for axis in axes)
         if kind == "module":
             if any(p.name == inputs[0] for p in node.params):  # a param starts the chain: one copy per sample
-                args[0] += ".unsqueeze(0).expand(input.shape[0], *" + args[0] + ".shape)"
+                first = _var(next(iter(node.inputs), "input"), node)
+                args[0] += f".unsqueeze(0).expand({first}.shape[0], *" + args[0] + ".shape)"
             call = f"{_attr(name)}({args[0]})"
         elif kind == "ref":
             call = args[0]
         elif kind == "concat":
             call = f"torch.cat([{', '.join(args)}], dim={dim})"
+        elif kind == "matmul":
+            call = f"torch.matmul({args[0]}, {args[1]})"
         else:
             call = f" {'+' if kind == 'add' else '*'} ".join(args)
         return f"{_var(target, node)} = {call}"
@@ -239,6 +246,21 @@ def _var(name, node: BodyNode) -> str:
     if name.startswith(TEMP_PREFIX):
         return "t" + name[len(TEMP_PREFIX):]
     return name + "_" if keyword.iskeyword(name) or name in ("torch", "nn", "self") else name
+
+
+def _inputs_comment(plan: BodyNode) -> str:
+    """What the model takes: one batch, or its named inputs in the order forward takes them."""
+    if len(plan.inputs) < 2:
+        return f"input: a batch of shape [B, {', '.join(map(str, plan.in_shape.dims))}]"
+    shown = ", ".join(f"{name} [B, {', '.join(map(str, s.dims))}]" for name, s in plan.inputs.items())
+    return f"inputs, in this order: {shown}"
+
+
+def _returned(node: BodyNode) -> str:
+    """What forward returns: the output, or a dict name -> tensor for several named outputs."""
+    if len(node.outputs) > 1:
+        return "{" + ", ".join(f"{n!r}: {_var(n, node)}" for n in node.outputs) + "}"
+    return _var(node.output, node)
 
 
 def _attr(name: str) -> str:

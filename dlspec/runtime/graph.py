@@ -1,7 +1,9 @@
 """Runtime torch modules the compiler emits where torch has no single class.
 
 `Reshape` and `Permute` keep the batch dim; `GraphModule` runs a body with
-bindings (skip connections, branches) by following its list of operations.
+bindings (skip connections, branches) by following its list of operations;
+`NamedGraphModule` is one with named inputs (taken in order or by name) and
+named outputs (several: returned as a dict by name).
 """
 from __future__ import annotations
 
@@ -57,6 +59,8 @@ def _merge(kind: str, values: list, dim: int, expand: tuple = ()):
         for v in values[1:]:
             out = out * v
         return out
+    if kind == "matmul":
+        return torch.matmul(values[0], values[1])
     return torch.cat(values, dim=dim)
 
 
@@ -99,3 +103,49 @@ class GraphModule(nn.Module):
         if name in env:
             return env[name]
         return self._parameters[name]
+
+
+class NamedGraphModule(GraphModule):
+    """A model with named inputs and outputs: `forward(*inputs, **by_name)` takes the inputs in their
+    declaration order, or by name, and returns one tensor, or a dict name -> tensor for several outputs
+    (in declaration order). `measure` (set by the compiler for a tokens input) sees that input first."""
+
+    def __init__(self, ops, output: str, inputs, outputs=()):
+        super().__init__(ops, output)
+        self._inputs = tuple(inputs)
+        self._outputs = tuple(outputs)
+        self.measure = None  # (module, (token ids,)) -> None: a tokens input's padding lengths
+        self.tokens_input = None
+
+    def forward(self, *args, **by_name):
+        env = self._bind_inputs(args, by_name)
+        if self.measure is not None:
+            self.measure(self, (env[self.tokens_input],))
+        first = env[self._inputs[0]]
+        for target, kind, name, inputs, dim, expand in self._ops:
+            if kind == "module":
+                env[target] = self._modules[name](self._sample_value(env, inputs[0], first))
+            elif kind == "ref":
+                env[target] = env[inputs[0]]
+            else:
+                env[target] = _merge(kind, [self._value(env, i) for i in inputs], dim, expand)
+        if len(self._outputs) > 1:
+            return {name: env[name] for name in self._outputs}
+        return env[self._output]
+
+    def _bind_inputs(self, args: tuple, by_name: dict) -> dict:
+        """name -> tensor; a missing, doubled or unknown input is a TypeError naming the inputs."""
+        names = self._inputs
+        if len(args) > len(names):
+            raise TypeError(f"this model takes {len(names)} inputs ({', '.join(names)}), received {len(args)}")
+        env = dict(zip(names, args))
+        for name, value in by_name.items():
+            if name not in names:
+                raise TypeError(f"this model has no input '{name}'; its inputs: {', '.join(names)}")
+            if name in env:
+                raise TypeError(f"input '{name}' given twice (by position and by name)")
+            env[name] = value
+        missing = [n for n in names if n not in env]
+        if missing:
+            raise TypeError(f"missing input(s) {', '.join(missing)}; this model takes {', '.join(names)}")
+        return env

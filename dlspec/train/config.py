@@ -22,6 +22,7 @@ from .devices import device_setting_check
 from .task_checks import check_model_end
 from .loggers import check_log
 from .measure import Measurements
+from ..planning.named import refuse_several
 from .metrics import check_metrics, higher_is_better, metric_for_column, metric_name
 
 _MODE = Arg("mode", "str", "auto", choices=("auto", "min", "max"))
@@ -191,6 +192,7 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
     init = _init(v.get("init"), v.get("init@loc"))
     out = resolve_path(v["out"], v["out@loc"]) if "out" in v else None
     model = _pick(v, "model", program.models, decl, "model")
+    refuse_several(program, model)  # the data side of several inputs and outputs comes later
     data_name = _pick(v, "data", program.data, decl, "data")
     facts = measurements.facts(model, decl.name)
     plan = spec.plan(model, facts)

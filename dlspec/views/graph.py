@@ -30,7 +30,7 @@ class Box:
     id: str
     title: str  # e.g. conv(64, 3, stride=2)
     shape: str  # the output shape, e.g. [64, 56, 56]
-    kind: str  # "layer", "merge", "param" or "input"
+    kind: str  # "layer", "merge", "param", "input" or "output" (a named output)
     group: Optional[int]  # index into ModelGraph.groups, None at the top level
     name: str = ""  # qualified submodule name (state_dict prefix) for layers
 
@@ -61,19 +61,23 @@ class ModelGraph:
 def model_graph(plan: BodyNode, title: Optional[str] = None) -> ModelGraph:
     """The boxes, edges and groups of a planned model."""
     graph = ModelGraph(title or plan.name)
-    entry = graph.box("input", plan.in_shape, "input", None)
-    _body(graph, plan, entry, None, "")
+    if not plan.inputs:
+        _body(graph, plan, graph.box("input", plan.in_shape, "input", None), None, "")
+        return graph
+    entries = {name: graph.box(f"input {name}", shape, "input", None) for name, shape in plan.inputs.items()}
+    _body(graph, plan, entries, None, "")
     return graph
 
 
-def _body(graph: ModelGraph, body: BodyNode, entry: str, group: Optional[int], prefix: str) -> str:
-    """Add a body's boxes after `entry`; return the box its output comes from."""
+def _body(graph: ModelGraph, body: BodyNode, entry, group: Optional[int], prefix: str) -> str:
+    """Add a body's boxes after `entry` (a model's named inputs: a dict name -> box); return the box its
+    output comes from. Several named outputs each end in an `output NAME` box."""
     if not body.graph:
         current = entry
         for child in body.children:
             current = _child(graph, child, current, group, prefix)
         return current
-    results = {"input": entry}
+    results = dict(entry) if isinstance(entry, dict) else {"input": entry}
     for p in body.params:
         results[p.name] = graph.box(f"param {p.name}", list(p.shape), "param", group, prefix + p.name)
     children = {c.name: c for c in body.children}
@@ -92,6 +96,9 @@ def _body(graph: ModelGraph, body: BodyNode, entry: str, group: Optional[int], p
             for i, source in enumerate(sources):  # the first input continues the chain; others join it
                 graph.edge(source, merged, skip=i > 0)
             results[op.target] = merged
+    if len(body.outputs) > 1:
+        for name, shape in body.outputs.items():
+            graph.edge(results[name], graph.box(f"output {name}", shape, "output", group))
     return results[body.output]
 
 
@@ -131,7 +138,7 @@ def _value(value) -> str:
 
 # ---- graphviz ----------------------------------------------------------
 
-_FILL = {"layer": "#e8f0fb", "merge": "#fdebd0", "param": "#e8f6e8", "input": "#ffffff"}
+_FILL = {"layer": "#e8f0fb", "merge": "#fdebd0", "param": "#e8f6e8", "input": "#ffffff", "output": "#ffffff"}
 
 
 def to_dot(graph: ModelGraph) -> str:
@@ -150,7 +157,7 @@ def to_dot(graph: ModelGraph) -> str:
 
     def emit(group: Optional[int], indent: str) -> None:
         for box in members.get(group, []):
-            shape = ", shape=ellipse" if box.kind == "input" else ""
+            shape = ", shape=ellipse" if box.kind in ("input", "output") else ""
             tooltip = f", tooltip={_quote(box.name)}" if box.name else ""
             lines.append(f'{indent}{box.id} [label={_quote(box.title + chr(10) + box.shape)}, '
                          f'fillcolor="{_FILL[box.kind]}"{shape}{tooltip}];')

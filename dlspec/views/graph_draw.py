@@ -15,7 +15,7 @@ import math
 
 RANKS_PER_COLUMN = 30
 BOX_W, BOX_H, RANK_H, LANE_W, COLUMN_GAP = 2.9, 0.56, 1.05, 3.15, 1.0
-_FILL = {"layer": "#e8f0fb", "merge": "#fdebd0", "param": "#e8f6e8", "input": "#ffffff"}
+_FILL = {"layer": "#e8f0fb", "merge": "#fdebd0", "param": "#e8f6e8", "input": "#ffffff", "output": "#ffffff"}
 
 
 def layout(graph) -> tuple:

@@ -31,12 +31,13 @@ def model_summary(spec, name: str, frozen: tuple = (), module=None, facts=None) 
             module = spec.build(name, facts)
     frozen_names = _frozen_parameter_names(module, frozen)
     rows = _Rows(module, frozen_names).body(plan, "", 0)
-    rows.append(_row("output", "output", plan.out_shape, 0, plan.loc, 0, 0, False))
+    for out_name, out_shape in (plan.outputs or {"output": plan.out_shape}).items():
+        rows.append(_row(out_name, "output", out_shape, 0, plan.output_locs.get(out_name, plan.loc), 0, 0, False))
     total = sum(p.numel() for p in module.parameters())
     frozen_count = sum(p.numel() for n, p in module.named_parameters() if n in frozen_names)
     layers = [r for r in rows if not r["group"]]
     uncounted = [r for r in layers if r["macs"] is None]
-    return {
+    summary = {
         "name": name, "input_shape": list(plan.in_shape.dims), "output_shape": list(plan.out_shape.dims),
         "input_roles": _roles(plan.in_shape), "output_roles": _roles(plan.out_shape),
         "params": total, "trainable": total - frozen_count, "frozen": frozen_count,
@@ -46,6 +47,14 @@ def model_summary(spec, name: str, frozen: tuple = (), module=None, facts=None) 
         "activation_bytes": activation_bytes(plan),  # one sample's, as training keeps them
         "layers": rows,
     }
+    if plan.inputs:  # named inputs or outputs: each with its shape, in declaration order
+        summary["inputs"] = [_named(n, s) for n, s in plan.inputs.items()]
+        summary["outputs"] = [_named(n, s) for n, s in (plan.outputs or {"output": plan.out_shape}).items()]
+    return summary
+
+
+def _named(name: str, shape: Shape) -> dict:
+    return {"name": name, "shape": list(shape.dims), "roles": _roles(shape), "ids": shape.integer}
 
 
 class _Rows:
@@ -75,7 +84,7 @@ class _Rows:
                 merges[op.kind] = seen + 1
                 inputs = ", ".join(_operand(i, shown) for i in op.inputs)
                 rows.append(_row(prefix + name, f"{op.kind}({inputs})", node.shapes[op.target], 0, op.loc,
-                                 depth, 0, False))
+                                 depth, _merge_macs(op, node.shapes), False))
                 shown[op.target] = name
         return rows
 
@@ -97,6 +106,14 @@ class _Rows:
         qualified = prefix + p.name
         return _row(qualified, "param", Shape(tuple(p.shape)), math.prod(p.shape), p.loc, depth + (1 if prefix else 0), 0,
                     qualified in self.frozen_names)
+
+
+def _merge_macs(op, shapes: dict) -> int:
+    """A merge's multiply-accumulates per sample: matmul's [.., n, k] @ [.., k, m] is n * m * k per leading
+    position; add, mul and concat count as none (as activations do)."""
+    if op.kind != "matmul":
+        return 0
+    return math.prod(shapes[op.target].dims) * shapes[op.inputs[0]].dims[-1]
 
 
 def _operand(name, shown: dict) -> str:
@@ -140,8 +157,7 @@ def format_table(summary: dict) -> str:
     widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(header)]
     line = lambda cells: "  ".join(c.ljust(w) if i != 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
-    out = [f"Model {summary['name']}: input {_shown(summary['input_shape'], summary.get('input_roles'))}", rule,
-           line(header), rule]
+    out = [f"Model {summary['name']}: {_inputs_line(summary)}", rule, line(header), rule]
     out += [line(row) for row in body]
     macs = (f"{_human(summary['macs'])} per sample" if summary["macs"] is not None else
             "n/a (not counted: " + ", ".join(summary["macs_not_counted"]) + ")")
@@ -153,6 +169,14 @@ def format_table(summary: dict) -> str:
             f"Parameter memory:  {summary['param_bytes'] / 2**20:.2f} MiB",
             f"Activations:       {summary['activation_bytes'] / 2**20:.2f} MiB per sample (training)"]
     return "\n".join(out)
+
+
+def _inputs_line(summary: dict) -> str:
+    """`input [C=3, H=32, W=32]`, or for named inputs `inputs photo [C=3, H=64, W=64], words [T=40] ids`."""
+    if "inputs" not in summary:
+        return f"input {_shown(summary['input_shape'], summary.get('input_roles'))}"
+    shown = [f"{i['name']} {_shown(i['shape'], i['roles'])}" + (" ids" if i["ids"] else "") for i in summary["inputs"]]
+    return ("inputs " if len(shown) > 1 else "input ") + ", ".join(shown)
 
 
 def _human(n: int) -> str:

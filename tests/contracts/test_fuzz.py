@@ -115,11 +115,18 @@ def run_forward(spec, name: str, plan, meta) -> None:
     try:
         model = spec.build(name).eval()
         for batch in FORWARD_BATCHES:
+            inputs = [sample_batch(shape, batch) for shape in (plan.inputs or {"": plan.in_shape}).values()]
             with torch.no_grad():
-                out = model(sample_batch(plan.in_shape, batch))
-            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            if got != (batch,) + tuple(plan.out_shape.dims):
-                raise CompiledButCannotRun(f"model {name} at batch {batch}: the plan says {plan.out_shape}, "
+                out = model(*inputs)
+            if len(plan.outputs) > 1:  # several named outputs: a dict, each with its planned shape
+                got = {k: tuple(v.shape) for k, v in out.items()} if isinstance(out, dict) else type(out).__name__
+                want = {k: (batch,) + tuple(s.dims) for k, s in plan.outputs.items()}
+            else:
+                got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                want = (batch,) + tuple(plan.out_shape.dims)
+            if got != want:
+                planned = plan.out_shape if not len(plan.outputs) > 1 else want
+                raise CompiledButCannotRun(f"model {name} at batch {batch}: the plan says {planned}, "
                                            f"the forward pass returned {got}")
     except (CompiledButCannotRun, CaseTimeout):
         raise

@@ -31,3 +31,10 @@ def test_every_built_in_name_is_in_the_reference():
     missing = [f"{kind} {name}" for kind, registry in catalog.registries().items() for name in registry.names()
                if registry.get(name).source == "built-in" and not documented(name)]  # not the tests' plugins
     assert not missing
+
+
+def test_every_merge_is_in_the_reference_with_an_example():
+    from dlspec.planning.nodes import MERGES
+    missing = [m for m in MERGES if f"`{m}(" not in DOC and f"{m}(" not in DOC]
+    assert not missing
+    assert "matmul(a, b)" in DOC and "output price = h -> linear(1)" in DOC and "input photo: image(3, 64, 64)" in DOC

@@ -114,7 +114,8 @@ def test_a_400_digit_layer_argument_is_a_located_error():
 # ---- 4. unclosed brackets -----------------------------------------------
 
 @pytest.mark.parametrize("body, line, column, words", [
-    ("linear(10 -> relu", 3, 8, "'(' is never closed; expected ')' before the '->' at line 3"),
+    # `10 -> relu` is a chain, which a merge takes as an operand: the missing ')' shows at the next line's '}'
+    ("linear(10 -> relu", 3, 8, "'(' is never closed; expected ')' before the '}' at line 4"),
     ("linear(10\n relu", 3, 8, "'(' is never closed; expected ')' before the 'relu' at line 4"),
     ("reshape([2, 2) -> relu", 3, 10, "'[' is never closed; expected ']' before the ')' at line 3"),
     ("linear(out=)", 3, 13, "unexpected ')'"),

@@ -358,3 +358,14 @@ def test_without_pygls_the_lsp_command_says_which_extra_to_install(monkeypatch):
     result = CliRunner().invoke(main, ["lsp"])
     assert result.exit_code == 1
     assert result.output.strip() == "error: the language server needs pygls: pip install 'dlspec[lsp]'"
+
+
+def test_hover_on_a_named_input_or_output_shows_its_shape(tmp_path):
+    text = ("model M {\n    input photo: image(3, 8, 8)\n    input words: tokens(5, vocab=20)\n"
+            "    p = photo -> conv(4, 3) -> global_avgpool -> flatten\n    w = words -> embedding(4) -> max_time\n"
+            "    output score = concat(p, w) -> linear(1)\n    output kind = p -> linear(3)\n}\n")
+    analysis = Analysis(str(tmp_path / "m.dlspec"), text)
+    from dlspec.editor.hover import hover
+    assert hover(analysis, 2, 12) == "input **photo** of model M: [C=3, H=8, W=8]"
+    assert hover(analysis, 5, 10) == "input **words** of model M: [T=5] token ids"
+    assert hover(analysis, 7, 14) == "output **kind** of model M: [F=3]"
