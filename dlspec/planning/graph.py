@@ -50,6 +50,8 @@ class GraphBuilder:
         elif isinstance(st, ir.OutputDecl):
             self._output(st)
         else:  # one iteration of a repeat whose body is a graph: a module on the previous result
+            if self.prev is None:
+                raise self._no_previous(st.loc, "this repeat continues")
             child = self.planner.plan_iteration(st, self.shapes[self.prev], self.namer, self.stack)
             self.prev = self.output = self._module_op(child, self.prev, st.loc)
 
@@ -95,6 +97,12 @@ class GraphBuilder:
         raise UnknownNameError(f"'{name}' is not an input, binding or layer of this model." + did_you_mean(name, known),
                                loc, hint=f"its inputs: {', '.join(self.inputs)}")
 
+    def _no_previous(self, loc: Loc, what: str) -> DlspecError:
+        """A step continuing from the previous line's result where a model with several inputs has none yet."""
+        return DlspecError(f"{what} from the previous line's result, and there is none yet: the model has several "
+                           f"inputs ({', '.join(self.inputs)})", loc,
+                           hint=f"start a chain from an input by name first: h = {self.inputs[0]} -> ...")
+
     def _fresh(self) -> str:
         self.counter += 1
         return f"{TEMP_PREFIX}{self.counter}"
@@ -113,9 +121,7 @@ class GraphBuilder:
                 self._unknown_start(first.name, first.loc)
             current = self.prev
             if current is None:
-                raise DlspecError("this chain starts with a layer, which continues from the previous line's result, "
-                                  f"and there is none yet: the model has several inputs ({', '.join(self.inputs)})",
-                                  chain.loc, hint=f"start it from an input by name: {self.inputs[0]} -> ...")
+                raise self._no_previous(chain.loc, "this chain starts with a layer, which continues")
         for item in self.planner.group_steps(steps):
             if isinstance(item, list):  # a label naming several steps: one sequential submodule
                 child = self.planner.plan_group(item, self.env, self.shapes[current], self.namer, self.stack)

@@ -293,3 +293,18 @@ def test_a_mistake_inside_an_output_chain_does_not_hide_the_next_one(write_spec)
     assert result.exit_code == 1
     assert "unknown layer or block 'lienar'" in result.output
     assert _located(result.output) == [(3, 21), (4, 26)]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("linear(2)", "there is none yet"),
+    ("matmul(a, b, c)", "matmul: 'c' is not a bound name, param or input."),
+    ("output o = matmul(a -> reshape(2, 2), b -> reshape(4, 1))", "the last axis of the first operand (2)"),
+])
+def test_an_input_read_only_by_a_stood_in_step_is_not_reported_unused(write_spec, line, message):
+    # the failing step is replaced to find later mistakes; the input it read is then unread, by the stand-in
+    text = f"model M {{\n    input a: vector(4)\n    input b: vector(4)\n    {line}\n}}\n"
+    result = CliRunner().invoke(main, ["compile", str(write_spec(text))])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "never used" not in result.output
+    assert len(_located(result.output)) == 1

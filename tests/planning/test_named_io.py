@@ -237,3 +237,13 @@ def test_a_matmul_of_unnamed_chains_names_them_by_position():
     exc = error_of(body("    output y = matmul(a -> reshape(1, 4), b -> reshape(2, 2))"), ShapeError)
     assert exc.message == ("matmul of the first operand [C=1, L=4] and the second operand [C=2, L=2]: the last axis "
                            "of the first operand (4) must equal the second-to-last of the second operand (2)")
+
+
+@pytest.mark.parametrize("repeat_body", ["h = input -> linear(4)\n        add(h, input)",
+                                         "output o = add(a, b)"])
+def test_a_graph_repeat_first_in_a_model_with_several_inputs_is_an_error_not_a_crash(repeat_body):
+    # a repeat whose body is a graph continues from the previous result: there is none yet (was a KeyError)
+    exc = error_of(f"model M {{\n    input a: vector(4)\n    input b: vector(4)\n    repeat 2 {{\n"
+                   f"        {repeat_body}\n    }}\n}}\n")
+    assert exc.message.startswith("this repeat continues from the previous line's result, and there is none yet")
+    assert exc.loc.line == 4 and "h = a -> ..." in exc.hint
