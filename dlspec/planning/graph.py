@@ -43,6 +43,10 @@ class GraphBuilder:
         if isinstance(st, ir.ParamDecl):
             self._param(st)
         elif isinstance(st, ir.Binding):
+            if st.name in self.outputs:  # the module would return the new value, not the output's chain
+                raise DlspecError(f"'{st.name}' is an output (line {self.outputs[st.name].line}); binding it again "
+                                  f"would change what the model returns", st.loc,
+                                  hint="give the binding a name of its own")
             result = self._chain(st.chain, target=st.name)
             self.prev = result
         elif isinstance(st, ir.Chain):

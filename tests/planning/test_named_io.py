@@ -247,3 +247,10 @@ def test_a_graph_repeat_first_in_a_model_with_several_inputs_is_an_error_not_a_c
                    f"        {repeat_body}\n    }}\n}}\n")
     assert exc.message.startswith("this repeat continues from the previous line's result, and there is none yet")
     assert exc.loc.line == 4 and "h = a -> ..." in exc.hint
+
+
+def test_binding_an_output_name_again_is_an_error_at_the_binding():
+    # it used to pass, and the module returned the later binding's value under the output's name
+    exc = error_of("model M {\n    input x: vector(4)\n    output y = x -> linear(2)\n    y = x -> linear(3)\n}\n")
+    assert exc.message == "'y' is an output (line 3); binding it again would change what the model returns"
+    assert (exc.loc.line, exc.loc.column) == (4, 5)
