@@ -142,6 +142,10 @@ class GraphBuilder:
 
     def _graph_step(self, step: ir.Step, current: str) -> str:
         t = step.target
+        if isinstance(t, ir.Name) and t.name in self.shapes and self.planner.knows_callee(t.name):
+            raise DlspecError(f"'{t.name}' here is the input, binding or param '{t.name}', which hides the layer "
+                              f"{t.name} in this body; a name can only start a chain", step.loc,
+                              hint=f"rename the input, binding or param '{t.name}' (e.g. {t.name}_out)")
         if isinstance(t, ir.InputRef) or (isinstance(t, ir.Name) and t.name in self.shapes):
             raise DlspecError("a name or `input` can only start a chain", step.loc,
                               hint="to merge, write add(a, b) or -> add(b)")

@@ -254,3 +254,14 @@ def test_binding_an_output_name_again_is_an_error_at_the_binding():
     exc = error_of("model M {\n    input x: vector(4)\n    output y = x -> linear(2)\n    y = x -> linear(3)\n}\n")
     assert exc.message == "'y' is an output (line 3); binding it again would change what the model returns"
     assert (exc.loc.line, exc.loc.column) == (4, 5)
+
+
+@pytest.mark.parametrize("text", [
+    "model M {\n    input relu: vector(4)\n    input b: vector(4)\n    concat(relu, b) -> relu -> linear(2)\n}\n",
+    "model M {\n    input vector(4)\n    relu = input -> linear(4)\n    add(relu, input) -> relu -> linear(2)\n}\n",
+])
+def test_a_name_that_hides_a_layer_is_explained_where_the_layer_is_meant(text):
+    # the step `relu` read as the input or binding named relu: "a name can only start a chain" alone puzzled
+    exc = error_of(text)
+    assert exc.message.startswith("'relu' here is the input, binding or param 'relu', which hides the layer relu")
+    assert exc.loc.line == 4 and "rename" in exc.hint
