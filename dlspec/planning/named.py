@@ -41,6 +41,9 @@ def named_inputs(decls: list) -> dict:
                               hint="give each input its own name")
         if d.name == UNNAMED:
             raise DlspecError("an input cannot be named 'input'", d.loc, hint="e.g. input x: vector(8)")
+        if d.name == "self":  # model(a, self=b) would give `self` twice to nn.Module.__call__
+            raise DlspecError("an input cannot be named 'self': the module could not take it by name", d.loc,
+                              hint="e.g. input x: vector(8)")
         out[d.name] = d
     return out
 

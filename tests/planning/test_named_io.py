@@ -265,3 +265,10 @@ def test_a_name_that_hides_a_layer_is_explained_where_the_layer_is_meant(text):
     exc = error_of(text)
     assert exc.message.startswith("'relu' here is the input, binding or param 'relu', which hides the layer relu")
     assert exc.loc.line == 4 and "rename" in exc.hint
+
+
+def test_an_input_named_self_is_refused_since_it_could_not_be_passed_by_name():
+    # model(a, self=b) gives `self` twice to nn.Module.__call__: a TypeError that names no input
+    exc = error_of(body("    concat(self, b) -> linear(2)", inputs="input self: vector(4)\n    input b: vector(4)"))
+    assert exc.message == "an input cannot be named 'self': the module could not take it by name"
+    assert exc.loc.line == 2
