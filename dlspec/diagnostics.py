@@ -39,6 +39,7 @@ from .language.resolve import read_spec_text
 from .language.limits import LimitError
 from .language.stand_ins import body_nodes, replace_failing_step
 from .planning.facts import DataFacts
+from .planning.named import UnusedInput
 from .spec import Spec, loads
 
 
@@ -287,7 +288,7 @@ def _check_model(diag: Diagnosis, name: str, train: Optional[str]) -> None:
     seen, replaced, width = set(), False, None
     while _key(error) not in seen and len(seen) <= MAX_REPORTED_ERRORS:  # one more: to know there are more
         seen.add(_key(error))
-        if not cut and not (replaced and isinstance(error, ShapeError)):
+        if not cut and not (replaced and isinstance(error, (ShapeError, UnusedInput))):
             diag.errors.append(error)
         if isinstance(error, LimitError):  # too big or too deep as a whole: a replaced step changes nothing
             return

@@ -32,8 +32,8 @@ def replace_failing_step(program, tables: dict, loc):
     _, table, owner, node = max(before, key=lambda m: (m[0].line, m[0].column, isinstance(m[3], ir.Step)))
     if not isinstance(node, ir.Step):
         return None
-    identity = ir.Step(ir.Name("identity", node.target.loc), node.label, node.loc)
     decl = tables[table][owner]
+    identity = ir.Step(_stand_in_target(decl, node), node.label, node.loc)
     tables[table][owner] = replace(decl, body=_swap_body(decl.body, node, identity))
     return node.target.loc
 
@@ -44,9 +44,27 @@ def body_nodes(body: ir.Body):
         yield st
         if isinstance(st, ir.Repeat):
             yield from body_nodes(st.body)
-        chain = st.chain if isinstance(st, ir.Binding) else st if isinstance(st, ir.Chain) else None
+        chain = _chain_of(st)
         if chain is not None:
             yield from chain.steps
+
+
+def _chain_of(st):
+    """The chain of a statement (`NAME = CHAIN`, `output NAME = CHAIN`, a bare chain), else None."""
+    if isinstance(st, (ir.Binding, ir.OutputDecl)):
+        return st.chain
+    return st if isinstance(st, ir.Chain) else None
+
+
+def _stand_in_target(decl, step: ir.Step):
+    """`identity`; but at the start of a chain of a model with several inputs, identity would have no
+    previous result to continue (a second error that is the stand-in's, not the user's, and an end to the
+    search), so the chain starts from the model's first input instead."""
+    inputs = [st.name for st in decl.body.statements if isinstance(st, ir.InputDecl) and st.name]
+    starts = any(chain.steps and chain.steps[0] is step
+                 for chain in map(_chain_of, decl.body.statements) if chain is not None)
+    name = inputs[0] if len(inputs) > 1 and starts else "identity"
+    return ir.Name(name, step.target.loc)
 
 
 def _swap_body(body: ir.Body, old: ir.Step, new: ir.Step) -> ir.Body:
@@ -56,7 +74,7 @@ def _swap_body(body: ir.Body, old: ir.Step, new: ir.Step) -> ir.Body:
 def _swap_statement(st, old, new):
     if isinstance(st, ir.Repeat):
         return replace(st, body=_swap_body(st.body, old, new))
-    if isinstance(st, ir.Binding):
+    if isinstance(st, (ir.Binding, ir.OutputDecl)):
         return replace(st, chain=_swap_statement(st.chain, old, new))
     if isinstance(st, ir.Chain):
         return replace(st, steps=tuple(new if s is old else s for s in st.steps))

@@ -43,6 +43,10 @@ class GraphBuilder:
         if isinstance(st, ir.ParamDecl):
             self._param(st)
         elif isinstance(st, ir.Binding):
+            if st.name in self.outputs:  # the module would return the new value, not the output's chain
+                raise DlspecError(f"'{st.name}' is an output (line {self.outputs[st.name].line}); binding it again "
+                                  f"would change what the model returns", st.loc,
+                                  hint="give the binding a name of its own")
             result = self._chain(st.chain, target=st.name)
             self.prev = result
         elif isinstance(st, ir.Chain):
@@ -50,6 +54,8 @@ class GraphBuilder:
         elif isinstance(st, ir.OutputDecl):
             self._output(st)
         else:  # one iteration of a repeat whose body is a graph: a module on the previous result
+            if self.prev is None:
+                raise self._no_previous(st.loc, "this repeat continues")
             child = self.planner.plan_iteration(st, self.shapes[self.prev], self.namer, self.stack)
             self.prev = self.output = self._module_op(child, self.prev, st.loc)
 
@@ -95,6 +101,12 @@ class GraphBuilder:
         raise UnknownNameError(f"'{name}' is not an input, binding or layer of this model." + did_you_mean(name, known),
                                loc, hint=f"its inputs: {', '.join(self.inputs)}")
 
+    def _no_previous(self, loc: Loc, what: str) -> DlspecError:
+        """A step continuing from the previous line's result where a model with several inputs has none yet."""
+        return DlspecError(f"{what} from the previous line's result, and there is none yet: the model has several "
+                           f"inputs ({', '.join(self.inputs)})", loc,
+                           hint=f"start a chain from an input by name first: h = {self.inputs[0]} -> ...")
+
     def _fresh(self) -> str:
         self.counter += 1
         return f"{TEMP_PREFIX}{self.counter}"
@@ -113,9 +125,7 @@ class GraphBuilder:
                 self._unknown_start(first.name, first.loc)
             current = self.prev
             if current is None:
-                raise DlspecError("this chain starts with a layer, which continues from the previous line's result, "
-                                  f"and there is none yet: the model has several inputs ({', '.join(self.inputs)})",
-                                  chain.loc, hint=f"start it from an input by name: {self.inputs[0]} -> ...")
+                raise self._no_previous(chain.loc, "this chain starts with a layer, which continues")
         for item in self.planner.group_steps(steps):
             if isinstance(item, list):  # a label naming several steps: one sequential submodule
                 child = self.planner.plan_group(item, self.env, self.shapes[current], self.namer, self.stack)
@@ -132,6 +142,10 @@ class GraphBuilder:
 
     def _graph_step(self, step: ir.Step, current: str) -> str:
         t = step.target
+        if isinstance(t, ir.Name) and t.name in self.shapes and self.planner.knows_callee(t.name):
+            raise DlspecError(f"'{t.name}' here is the input, binding or param '{t.name}', which hides the layer "
+                              f"{t.name} in this body; a name can only start a chain", step.loc,
+                              hint=f"rename the input, binding or param '{t.name}' (e.g. {t.name}_out)")
         if isinstance(t, ir.InputRef) or (isinstance(t, ir.Name) and t.name in self.shapes):
             raise DlspecError("a name or `input` can only start a chain", step.loc,
                               hint="to merge, write add(a, b) or -> add(b)")

@@ -41,6 +41,9 @@ def named_inputs(decls: list) -> dict:
                               hint="give each input its own name")
         if d.name == UNNAMED:
             raise DlspecError("an input cannot be named 'input'", d.loc, hint="e.g. input x: vector(8)")
+        if d.name == "self":  # model(a, self=b) would give `self` twice to nn.Module.__call__
+            raise DlspecError("an input cannot be named 'self': the module could not take it by name", d.loc,
+                              hint="e.g. input x: vector(8)")
         out[d.name] = d
     return out
 
@@ -65,13 +68,18 @@ def check_token_inputs(decls: dict, shapes: dict) -> None:
                           hint="join the texts into one tokens input, or pass one as tensor(...) of ids")
 
 
+class UnusedInput(DlspecError):
+    """A named input nothing reads. After a failing step was stood in for (diagnostics.py), the step that
+    read it may be the one replaced: then it is a consequence, not news."""
+
+
 def check_inputs_used(node: BodyNode, decls: dict) -> None:
     """A named input nothing reads is an error at its line: its forward would take a tensor it ignores."""
     read = {i for op in node.ops for i in op.inputs if isinstance(i, str)}
     for name, decl in decls.items():
         if name not in read and len(decls) > 1:
-            raise DlspecError(f"input '{name}' is never used: no chain starts from it or merges it", decl.loc,
-                              hint=f"start a chain from it (x = {name} -> ...) or delete the declaration")
+            raise UnusedInput(f"input '{name}' is never used: no chain starts from it or merges it", decl.loc,
+                              hint=f"start a chain from it (h = {name} -> ...) or delete the declaration")
 
 
 def refuse_several(program, model: str) -> None:

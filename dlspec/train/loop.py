@@ -233,8 +233,10 @@ class LossTally:
     def _fold(self) -> None:
         if not self.pending:
             return
-        losses = torch.stack(self.pending).float()
-        part = (losses * _to_device(self.counts, losses.dtype, self.device)).double().sum()
+        # float64 before the product: a finite float32 loss near its limit (3e38) times the batch size
+        # would overflow to inf in float32, a 'non-finite' chunk without a non-finite step to name
+        losses = torch.stack(self.pending).double()
+        part = (losses * _to_device(self.counts, losses.dtype, self.device)).sum()
         if self.read_each_chunk and not math.isfinite(float(part)):
             self._raise_in(losses)
         if not self.read_each_chunk:  # keep the first bad step on the device: found without a host read

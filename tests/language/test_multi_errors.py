@@ -266,3 +266,45 @@ def test_a_left_out_setting_brings_no_consequence_of_its_own(write_spec):
     diagnosis = dlspec.diagnose(write_spec(text))
     assert [e.line for e in diagnosis.errors] == [13, 15], [e.report() for e in diagnosis.errors]
     assert "no model named 'N'" in diagnosis.errors[0].message
+
+
+@pytest.mark.parametrize("start, message", [
+    ("lfet", "'lfet' is not an input, binding or layer of this model. Did you mean 'left'?"),
+    ("input", "this model has 2 inputs (left, right): `input` does not say which"),
+])
+def test_a_bad_chain_start_with_several_inputs_is_one_error_not_two(write_spec, start, message):
+    # the failing start is replaced by `identity`, which alone has no previous result to continue: that is
+    # the stand-in starts from an input instead, so no second error of its own, and a real later mistake is still found
+    text = ("model M {\n    input left: vector(4)\n    input right: vector(4)\n"
+            f"    a = {start} -> linear(4)\n    b = right -> lienar(4)\n    concat(a, b) -> linear(2)\n}}\n")
+    result = CliRunner().invoke(main, ["compile", str(write_spec(text))])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "there is none yet" not in result.output
+    assert "unknown layer or block 'lienar'" in result.output
+    assert _located(result.output) == [(4, 9), (5, 18)]
+    assert result.output.rstrip().endswith("2 errors")
+
+
+def test_a_mistake_inside_an_output_chain_does_not_hide_the_next_one(write_spec):
+    text = ("model M {\n    input x: vector(4)\n    output a = x -> lienar(4)\n"
+            "    output b = x -> relu(inplace=maybe)\n}\n")
+    result = CliRunner().invoke(main, ["compile", str(write_spec(text))])
+    assert result.exit_code == 1
+    assert "unknown layer or block 'lienar'" in result.output
+    assert _located(result.output) == [(3, 21), (4, 26)]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("linear(2)", "there is none yet"),
+    ("matmul(a, b, c)", "matmul: 'c' is not a bound name, param or input."),
+    ("output o = matmul(a -> reshape(2, 2), b -> reshape(4, 1))", "the last axis of the first operand (2)"),
+])
+def test_an_input_read_only_by_a_stood_in_step_is_not_reported_unused(write_spec, line, message):
+    # the failing step is replaced to find later mistakes; the input it read is then unread, by the stand-in
+    text = f"model M {{\n    input a: vector(4)\n    input b: vector(4)\n    {line}\n}}\n"
+    result = CliRunner().invoke(main, ["compile", str(write_spec(text))])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "never used" not in result.output
+    assert len(_located(result.output)) == 1

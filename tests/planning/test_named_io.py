@@ -237,3 +237,38 @@ def test_a_matmul_of_unnamed_chains_names_them_by_position():
     exc = error_of(body("    output y = matmul(a -> reshape(1, 4), b -> reshape(2, 2))"), ShapeError)
     assert exc.message == ("matmul of the first operand [C=1, L=4] and the second operand [C=2, L=2]: the last axis "
                            "of the first operand (4) must equal the second-to-last of the second operand (2)")
+
+
+@pytest.mark.parametrize("repeat_body", ["h = input -> linear(4)\n        add(h, input)",
+                                         "output o = add(a, b)"])
+def test_a_graph_repeat_first_in_a_model_with_several_inputs_is_an_error_not_a_crash(repeat_body):
+    # a repeat whose body is a graph continues from the previous result: there is none yet (was a KeyError)
+    exc = error_of(f"model M {{\n    input a: vector(4)\n    input b: vector(4)\n    repeat 2 {{\n"
+                   f"        {repeat_body}\n    }}\n}}\n")
+    assert exc.message.startswith("this repeat continues from the previous line's result, and there is none yet")
+    assert exc.loc.line == 4 and "h = a -> ..." in exc.hint
+
+
+def test_binding_an_output_name_again_is_an_error_at_the_binding():
+    # it used to pass, and the module returned the later binding's value under the output's name
+    exc = error_of("model M {\n    input x: vector(4)\n    output y = x -> linear(2)\n    y = x -> linear(3)\n}\n")
+    assert exc.message == "'y' is an output (line 3); binding it again would change what the model returns"
+    assert (exc.loc.line, exc.loc.column) == (4, 5)
+
+
+@pytest.mark.parametrize("text", [
+    "model M {\n    input relu: vector(4)\n    input b: vector(4)\n    concat(relu, b) -> relu -> linear(2)\n}\n",
+    "model M {\n    input vector(4)\n    relu = input -> linear(4)\n    add(relu, input) -> relu -> linear(2)\n}\n",
+])
+def test_a_name_that_hides_a_layer_is_explained_where_the_layer_is_meant(text):
+    # the step `relu` read as the input or binding named relu: "a name can only start a chain" alone puzzled
+    exc = error_of(text)
+    assert exc.message.startswith("'relu' here is the input, binding or param 'relu', which hides the layer relu")
+    assert exc.loc.line == 4 and "rename" in exc.hint
+
+
+def test_an_input_named_self_is_refused_since_it_could_not_be_passed_by_name():
+    # model(a, self=b) gives `self` twice to nn.Module.__call__: a TypeError that names no input
+    exc = error_of(body("    concat(self, b) -> linear(2)", inputs="input self: vector(4)\n    input b: vector(4)"))
+    assert exc.message == "an input cannot be named 'self': the module could not take it by name"
+    assert exc.loc.line == 2

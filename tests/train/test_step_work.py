@@ -176,3 +176,16 @@ def test_a_bad_loss_seen_at_a_progress_update_names_the_first_bad_step_on_the_gp
     with pytest.raises(NonFiniteLoss) as info:
         tally.raise_first_bad(99)
     assert info.value.step == 70
+
+
+@pytest.mark.parametrize("gpu_like", [False, True])
+@pytest.mark.parametrize("huge_at", [3, LossTally.CHUNK])
+def test_a_huge_but_finite_loss_is_summed_not_taken_for_a_non_finite_one(gpu_like, huge_at):
+    # 3e38 is a finite float32; times a batch of 32 it overflowed float32 before the float64 sum, and the
+    # CPU path then looked for a non-finite step in a chunk that had none (an IndexError, a traceback)
+    tally = LossTally(torch.device("cpu"))
+    tally.read_each_chunk = not gpu_like
+    for step in range(1, LossTally.CHUNK + 1):
+        tally.add(torch.tensor(3e38 if step == huge_at else 1.0), 32, step)
+    expected = (float(torch.tensor(3e38)) + LossTally.CHUNK - 1) * 32
+    assert float(tally.total()) == pytest.approx(expected)
