@@ -80,15 +80,18 @@ class GraphModule(nn.Module):
         self._output = output
 
     def forward(self, input):  # noqa: A002 - `input` is the spec's own name
-        env = {"input": input}
+        return self._run({"input": input}, input)[self._output]
+
+    def _run(self, env: dict, first):
+        """Execute the ops over `env` (the inputs by name); `first` sizes a param given to every sample."""
         for target, kind, name, inputs, dim, expand in self._ops:
             if kind == "module":
-                env[target] = self._modules[name](self._sample_value(env, inputs[0], input))
+                env[target] = self._modules[name](self._sample_value(env, inputs[0], first))
             elif kind == "ref":
                 env[target] = env[inputs[0]]
             else:
                 env[target] = _merge(kind, [self._value(env, i) for i in inputs], dim, expand)
-        return env[self._output]
+        return env
 
     def _sample_value(self, env, name, input):
         """A chain's start: a result, or a param given to every sample (a batch of copies, as planned)."""
@@ -121,14 +124,7 @@ class NamedGraphModule(GraphModule):
         env = self._bind_inputs(args, by_name)
         if self.measure is not None:
             self.measure(self, (env[self.tokens_input],))
-        first = env[self._inputs[0]]
-        for target, kind, name, inputs, dim, expand in self._ops:
-            if kind == "module":
-                env[target] = self._modules[name](self._sample_value(env, inputs[0], first))
-            elif kind == "ref":
-                env[target] = env[inputs[0]]
-            else:
-                env[target] = _merge(kind, [self._value(env, i) for i in inputs], dim, expand)
+        env = self._run(env, env[self._inputs[0]])
         if len(self._outputs) > 1:
             return {name: env[name] for name in self._outputs}
         return env[self._output]

@@ -214,6 +214,7 @@ class LossTally:
     finite, as the old per-step check did."""
 
     CHUNK = 64
+    NO_BAD_STEP = 1 << 62  # the step a finite loss stands for when the first bad step is looked up
 
     def __init__(self, device: torch.device):
         self.device, self.read_each_chunk = device, device.type == "cpu"  # a host read is cheap on the CPU
@@ -241,10 +242,15 @@ class LossTally:
             self._raise_in(losses)
         if not self.read_each_chunk:  # keep the first bad step on the device: found without a host read
             steps = _to_device(self.steps, torch.int64, self.device)
-            bad = torch.where(torch.isfinite(losses), torch.full_like(steps, 1 << 62), steps).min()
+            bad = torch.where(torch.isfinite(losses), torch.full_like(steps, self.NO_BAD_STEP), steps).min()
             self.bad_step = bad if self.bad_step is None else torch.minimum(self.bad_step, bad)
         self.sum = part if self.sum is None else self.sum + part
         self.pending, self.counts, self.steps = [], [], []
+
+    def _raise_if_bad_kept(self) -> None:
+        """NonFiniteLoss at the first bad step the GPU folds kept on the device (one host read), if any."""
+        if self.bad_step is not None and int(self.bad_step) < self.NO_BAD_STEP:
+            raise NonFiniteLoss(int(self.bad_step))
 
     def _raise_in(self, losses: torch.Tensor):
         first = int(torch.nonzero(~torch.isfinite(losses))[0])
@@ -254,8 +260,7 @@ class LossTally:
         """Raise NonFiniteLoss at the first non-finite step so far (a progress update saw a bad loss at
         `step`, which is named when the tally holds no bad loss: a stand-in batch, counted 0)."""
         self.read_each_chunk = True
-        if self.bad_step is not None and int(self.bad_step) < (1 << 62):
-            raise NonFiniteLoss(int(self.bad_step))
+        self._raise_if_bad_kept()
         self._fold()
         raise NonFiniteLoss(step)
 
@@ -263,8 +268,7 @@ class LossTally:
         """The float64 sum of loss * count over the epoch (zero without steps); NonFiniteLoss when a step's
         loss was not finite."""
         self._fold()
-        if self.bad_step is not None and int(self.bad_step) < (1 << 62):
-            raise NonFiniteLoss(int(self.bad_step))
+        self._raise_if_bad_kept()
         return self.sum if self.sum is not None else torch.zeros((), dtype=torch.float64, device=self.device)
 
 
