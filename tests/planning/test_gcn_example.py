@@ -62,7 +62,7 @@ def models():
     return model, course, nodes, nfeat
 
 
-@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("batch", [1, 2, 3])
 def test_the_gcn_spec_equals_the_course_gcn_with_the_same_weights(models, batch):
     model, course, nodes, nfeat = models
     torch.manual_seed(batch)

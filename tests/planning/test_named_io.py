@@ -186,7 +186,7 @@ def reference_listing(m, photo, words, facts):
             "kind": F.linear(h, m.linear_3.weight, m.linear_3.bias)}
 
 
-@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("batch", [1, 2, 3])
 def test_the_module_returns_a_dict_equal_to_hand_written_torch(batch):
     torch.manual_seed(0)
     model = loads(LISTING).build().eval()

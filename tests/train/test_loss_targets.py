@@ -68,7 +68,7 @@ def test_every_built_in_loss_declares_its_targets_and_has_a_hand_written_referen
     assert not loss.soft_targets or loss.target in ("class", "binary"), "soft targets are class probabilities"
 
 
-@pytest.mark.parametrize("batch", [1, 5])
+@pytest.mark.parametrize("batch", [1, 2, 3, 5])
 @pytest.mark.parametrize("loss", BUILT_IN, ids=lambda c: c.name)
 def test_prepare_target_gives_what_the_declared_target_implies_and_the_loss_takes_it(loss, batch):
     cases = list(_cases(loss, batch))
