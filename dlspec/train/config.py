@@ -22,6 +22,7 @@ from .devices import device_setting_check
 from .task_checks import check_model_end
 from .loggers import check_log
 from .measure import Measurements
+from ..planning.layer_init import read_layer_init
 from ..planning.named import refuse_several
 from .metrics import check_metrics, higher_is_better, metric_for_column, metric_name
 
@@ -54,6 +55,9 @@ TRAIN_SETTINGS = {d.key: d for d in (
                  "unfreeze LABEL at=EPOCH: start training a frozen part at that epoch", repeatable=True),
     S.SettingDef("init", S.keywords((Arg("path", "str"), Arg("only", "str", None))),
                  "init \"RUN_DIR or .ckpt\" [only=LABEL]: start from an earlier run's weights"),
+    S.SettingDef("layer_init", read_layer_init,
+                 "layer_init conv=kaiming_normal, linear=xavier_uniform: how the weights of every layer of a kind "
+                 "start (a layer's own init= wins)"),
     S.SettingDef("out", S.one("str"), "run directory (default runs/<train or model>-<timestamp>)"),
     S.SettingDef("accumulate", S.one("int", positive),
                  "accumulate gradients over N batches per optimizer step (default 1)"),
@@ -88,6 +92,7 @@ class TrainConfig:
     freeze: list = field(default_factory=list)
     unfreeze: list = field(default_factory=list)  # (label, epoch) pairs
     init: Optional[dict] = None
+    layer_init: dict = field(default_factory=dict)  # layer name -> initialiser call (planning/layer_init.py)
     out: Optional[str] = None
     accumulate: int = 1
     sync_batchnorm: bool = False
@@ -206,7 +211,7 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
         precision=v.get("precision", "auto"), seed=v.get("seed", 0), compile=v.get("compile", "auto"),
         freeze=v.get("freeze", []),
         unfreeze=[(u["label"], u["at"]) for u, _ in v.get("unfreeze", [])],
-        init=init, out=out, log=log,
+        init=init, layer_init=v.get("layer_init", {}), out=out, log=log,
         accumulate=v.get("accumulate", 1), sync_batchnorm=v.get("sync_batchnorm", False),
         locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")})
     _check_links(cfg, spec, plan, facts)
