@@ -127,6 +127,7 @@ def bind_layer_inits(layer, callee: str, bound: dict, locs: dict, loc: Loc) -> N
         if call.callee == "vectors":
             from ..language.resolve import resolve_path
             call = CallValue("vectors", (), {"path": resolve_path(call.kwargs["path"], call.loc or where)}, call.loc)
+            check_vector_width(call.kwargs["path"], bound["dim"], call.loc or where)
         bound[arg] = call
 
 
@@ -143,3 +144,24 @@ def _check_fits(layer, callee: str, arg: str, entry: Initialiser, bound: dict, l
         tensor = "a bias" if arg == "bias_init" else f"{callee}'s weight (a 1-d scale)"
         raise ArgumentError(f"{entry.name} reads the fan in and out of a weight of at least 2 dimensions; {tensor} "
                             f"has 1", loc, hint=f"use {', '.join(n for n, e in INITIALISERS.items() if not e.fan and not e.embedding_only)}")
+
+
+def check_vector_width(path: str, width: int, loc: Loc) -> None:
+    """A word-vectors file already there whose first vector is not `width` numbers long is refused when the
+    spec is planned (`dlspec compile`), not only when training reads it. A file not there is left to fit
+    (a finished run plans its stored spec without the file, and never needs it)."""
+    from ..language.files import open_regular
+    try:
+        with open_regular(path, ArgumentError, "word vectors file", loc, encoding="utf-8") as handle:
+            lines = [handle.readline(), handle.readline()]
+    except (OSError, UnicodeDecodeError):  # not there, unreadable or not UTF-8: fit says which
+        return
+    for number, line in enumerate(lines, 1):
+        parts = line.split()
+        if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+            continue  # word2vec's "COUNT WIDTH" header
+        if parts and len(parts) - 1 != width:
+            raise ArgumentError(f"vectors: {path}:{number}: the word {parts[0]!r} has {len(parts) - 1} numbers, but "
+                                f"the embedding's width is {width}", loc,
+                                hint="use vectors of the embedding's width, or set embedding(dim) to theirs")
+        return

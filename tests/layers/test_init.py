@@ -282,3 +282,22 @@ def test_the_documented_example_compiles():
     spec = loads(example)
     for name in spec.model_names:
         spec.build(name)
+
+
+def test_compile_refuses_vectors_of_another_width_when_the_file_is_there(tmp_path):
+    (tmp_path / "vec.txt").write_text("3 5\ngood 1 2 3 4 5\n")  # a word2vec header, then 5 numbers a word
+    written = 'model M { input tokens(6, vocab=6); embedding(3, init=vectors("vec.txt")) }'
+    with pytest.raises(DlspecError) as caught:
+        loads(written, filename=str(tmp_path / "m.dlspec")).plan()
+    text = str(caught.value)
+    assert "vec.txt:2: the word 'good' has 5 numbers, but the embedding's width is 3" in text
+    line, caret = text.splitlines()[1:3]
+    assert line[caret.index("^"):].startswith("vectors(")
+    loads(written.replace("vec.txt", "elsewhere.txt"), filename=str(tmp_path / "m.dlspec")).plan()  # fit says
+
+
+def test_positional_takes_init_only_when_it_has_a_table():
+    model = loads("model M { input sequence(5, 4); positional(8, init=constant(0.5)) }").build()
+    assert (model[0].weight == 0.5).all()
+    with pytest.raises(DlspecError, match="positional has no weights to initialise with kind=sinusoidal"):
+        loads("model M { input sequence(5, 4); positional(8, kind=sinusoidal, init=zeros) }").plan()
