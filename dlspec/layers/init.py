@@ -104,6 +104,12 @@ def _shown(value) -> str:
     return to_source(value)
 
 
+def init_text(call: CallValue) -> str:
+    """A bound initialiser as spec text: `ones`, `normal(mean=0.0, std=0.001)`."""
+    from ..language.values import to_source
+    return to_source(call) if call.kwargs else call.callee
+
+
 def as_runtime(call: Optional[CallValue]) -> Optional[tuple]:
     """(name, arguments) for runtime/init.py, or None; vectors enter later (train/vectors.py), so the
     build leaves the embedding's own start for them."""

@@ -14,6 +14,7 @@ from ..data.config import DataConfig, read_data
 from ..errors import DlspecError, Loc, TrainError, UnknownNameError, did_you_mean, warn
 from ..schema.args import Arg, non_negative, positive
 from ..language.resolve import resolve_path
+from ..layers.init import init_text
 from .losses import LOSSES, check_soft_targets, loss_task
 from .optimizers import OPTIMIZERS
 from .schedules import SCHEDULES
@@ -133,7 +134,13 @@ class TrainConfig:
             "split_seed": self.data.seed, "scale": self.data.scale, "compile": self.compile, "cache": self.data.cache,
             "accumulate": self.accumulate, "sync_batchnorm": self.sync_batchnorm,
             "log": [{"name": item.name, **args} for item, args, _ in self.log],
+            # only when written: the settings of a run without it stay as they were
+            **({"layer_init": self.layer_init_text()} if self.layer_init else {}),
         }
+
+    def layer_init_text(self) -> dict:
+        """The layer_init rule as plain data: layer name -> the initialiser as spec text."""
+        return {name: init_text(call) for name, call in self.layer_init.items()}
 
 
 def _plain_step(pair) -> dict:

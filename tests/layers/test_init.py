@@ -301,3 +301,14 @@ def test_positional_takes_init_only_when_it_has_a_table():
     assert (model[0].weight == 0.5).all()
     with pytest.raises(DlspecError, match="positional has no weights to initialise with kind=sinusoidal"):
         loads("model M { input sequence(5, 4); positional(8, kind=sinusoidal, init=zeros) }").plan()
+
+
+def test_explain_and_the_run_settings_show_the_rule():
+    from dlspec.views.explain import explain
+    spec = loads(RULE_SPEC)
+    rows = {row.key: row for row in explain(spec, "t")}
+    assert rows["layer_init"].value == {"conv": "ones", "conv1d": "ones", "conv2d": "ones", "conv3d": "ones",
+                                        "linear": "constant(value=0.5)"}
+    assert read_train(spec, "t").resolved()["layer_init"]["linear"] == "constant(value=0.5)"
+    assert "layer_init" not in read_train(loads(RULE_SPEC.replace("layer_init conv=ones, linear=constant(0.5)", "")),
+                                          "t").resolved()  # a run without it keeps its settings as before
