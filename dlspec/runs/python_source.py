@@ -8,6 +8,7 @@ imports only torch (and torchvision for backbones).
 from __future__ import annotations
 
 import inspect
+import os
 import keyword
 import math
 
@@ -34,6 +35,7 @@ class PythonWriter:
         self.needs_attention = False
         self.needs_torchvision = False
         self.needs_init = False  # a layer starts from init= / bias_init=: runtime/init.py is copied
+        self.vectors: list = []  # (layer, file) of embeddings started from word vectors: weights.pt holds them
         self.time_major: list = []
         self.first_output: list = []  # paths of torch.nn modules whose tuple output is cut to its first element
 
@@ -80,6 +82,9 @@ class PythonWriter:
             lines.append(f"    ChannelsFirst({axis}{carried}).attach(model.get_submodule({path!r}))")
         for path in self.first_output:
             lines.append(f"    model.get_submodule({path!r}).register_forward_hook(first_output)")
+        for name, path in self.vectors:
+            lines.append(f"    # {name} started from the word vectors of {os.path.basename(path)} when it trained; "
+                         "weights.pt holds them (build() alone does not read the file)")
         lines += ["    if weights is not None:",
                   "        model.load_state_dict(torch.load(weights, map_location=\"cpu\", weights_only=True))"]
         if self.scale:
@@ -132,6 +137,9 @@ class PythonWriter:
         vectors() are not redrawn: the trained weights in weights.pt hold them."""
         if not node.layer.weights:
             return made
+        written = node.args.get("init")
+        if written is not None and written.callee == "vectors":
+            self.vectors.append((node.name, written.kwargs["path"]))
         weight, bias = (as_runtime(node.args.get(key)) for key in ("init", "bias_init"))
         if weight is None and bias is None:
             return made

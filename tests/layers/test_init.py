@@ -312,3 +312,12 @@ def test_explain_and_the_run_settings_show_the_rule():
     assert read_train(spec, "t").resolved()["layer_init"]["linear"] == "constant(value=0.5)"
     assert "layer_init" not in read_train(loads(RULE_SPEC.replace("layer_init conv=ones, linear=constant(0.5)", "")),
                                           "t").resolved()  # a run without it keeps its settings as before
+
+
+def test_model_py_says_where_word_vectors_are_kept(tmp_path):
+    (tmp_path / "vec.txt").write_text("good 1 2 3\n")
+    spec = loads('model M { input tokens(6, vocab=6); embedding(3, init=vectors("vec.txt")) -> mean_time }',
+                 filename=str(tmp_path / "m.dlspec"))
+    source = PythonWriter(spec.plan(), spec.build()).source()
+    assert "embedding started from the word vectors of vec.txt when it trained; weights.pt holds them" in source
+    assert "initialised(" not in source and "vec.txt\"" not in source  # build() never reads the file
