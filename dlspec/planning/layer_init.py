@@ -8,13 +8,14 @@ compiler and an export read one init= per layer and build the same starting weig
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
-from ..errors import ArgumentError, UnknownNameError, did_you_mean
+from ..errors import ArgumentError, UnknownNameError, did_you_mean, warn
 from ..language import ir
 from ..language.resolve import Env
 from ..layers.init import INITIALISERS, bind_initialiser
 from ..layers.registry import find_layer, list_layers
-from .nodes import BodyNode, LayerNode
+from .nodes import BodyNode, LayerNode, iter_nodes
 
 
 def read_layer_init(s: ir.Setting, env: Env) -> dict:
@@ -26,6 +27,7 @@ def read_layer_init(s: ir.Setting, env: Env) -> dict:
     for k in s.kwargs:
         names = _kinds(k.name, k.loc)
         call = bind_initialiser(env.eval(k.value), k.value.loc, "layer_init", k.name)
+        call = replace(call, loc=k.loc, arg_locs={"kind": k.name})  # where the kind is written, for warn_unused
         entry = INITIALISERS[call.callee]
         if entry.embedding_only:
             raise ArgumentError(f"{call.callee}() aligns rows to a vocabulary: write it on the embedding itself, "
@@ -78,3 +80,16 @@ def _apply(node: BodyNode, rule: dict) -> None:
 def _has_weights(node: LayerNode) -> bool:
     """Whether a layer of a ruled kind has weights here (batchnorm(affine=false) has none)."""
     return node.args.get("affine") is not False and node.args.get("kind") != "sinusoidal"
+
+
+def warn_unused(rule: dict, plan: BodyNode, model: str) -> None:
+    """Warn at each kind of the rule that no layer of `model` is (a typo of intent: `conv=` on a model of
+    conv2d layers is covered, `lstm=` on a gru model starts nothing)."""
+    present = {node.layer.name for _, node, _ in iter_nodes(plan) if isinstance(node, LayerNode)}
+    kinds: dict = {}  # the written kind -> (its loc, the layer names it covers)
+    for name, call in rule.items():
+        kinds.setdefault(call.arg_locs["kind"], (call.loc, set()))[1].add(name)
+    for kind, (loc, names) in kinds.items():
+        if not names & present:
+            warn(f"layer_init: model {model} has no {kind} layer, so {kind}= starts nothing", loc,
+                 hint="name a kind of layer the model has, or drop it")

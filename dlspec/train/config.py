@@ -23,7 +23,7 @@ from .devices import device_setting_check
 from .task_checks import check_model_end
 from .loggers import check_log
 from .measure import Measurements
-from ..planning.layer_init import read_layer_init
+from ..planning.layer_init import read_layer_init, warn_unused
 from ..planning.named import refuse_several
 from .metrics import check_metrics, higher_is_better, metric_for_column, metric_name
 
@@ -222,6 +222,7 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
         accumulate=v.get("accumulate", 1), sync_batchnorm=v.get("sync_batchnorm", False),
         locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")})
     _check_links(cfg, spec, plan, facts)
+    warn_unused(cfg.layer_init, plan, model)
     check_soft_targets(cfg)
     check_model_end(cfg, plan)
     return cfg

@@ -321,3 +321,14 @@ def test_model_py_says_where_word_vectors_are_kept(tmp_path):
     source = PythonWriter(spec.plan(), spec.build()).source()
     assert "embedding started from the word vectors of vec.txt when it trained; weights.pt holds them" in source
     assert "initialised(" not in source and "vec.txt\"" not in source  # build() never reads the file
+
+
+def test_a_rule_kind_the_model_lacks_is_a_warning_at_the_kind():
+    from dlspec.errors import DlspecWarning
+    text = RULE_SPEC.replace("layer_init conv=ones, linear=constant(0.5)", "layer_init conv=ones, lstm=zeros")
+    with pytest.warns(DlspecWarning) as caught:
+        read_train(loads(text), "t")
+    shown = [w.message.report() for w in caught if "layer_init" in str(w.message)]
+    assert len(shown) == 1 and "layer_init: model M has no lstm layer, so lstm= starts nothing" in shown[0]
+    line, caret = shown[0].splitlines()[1:3]
+    assert line[caret.index("^"):].startswith("lstm=zeros")
