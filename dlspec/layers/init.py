@@ -105,9 +105,12 @@ def _shown(value) -> str:
 
 
 def init_text(call: CallValue) -> str:
-    """A bound initialiser as spec text: `ones`, `normal(mean=0.0, std=0.001)`."""
+    """A bound initialiser as spec text, its defaults left out: `ones`, `normal(std=0.001)`."""
     from ..language.values import to_source
-    return to_source(call) if call.kwargs else call.callee
+    specs = INITIALISERS[call.callee].args
+    required = tuple(call.kwargs[a.name] for a in specs if a.required)  # written by position
+    changed = {a.name: call.kwargs[a.name] for a in specs if not a.required and call.kwargs[a.name] != a.default}
+    return to_source(CallValue(call.callee, required, changed, call.loc)) if required or changed else call.callee
 
 
 def as_runtime(call: Optional[CallValue]) -> Optional[tuple]:

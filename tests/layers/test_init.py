@@ -308,8 +308,8 @@ def test_explain_and_the_run_settings_show_the_rule():
     spec = loads(RULE_SPEC)
     rows = {row.key: row for row in explain(spec, "t")}
     assert rows["layer_init"].value == {"conv": "ones", "conv1d": "ones", "conv2d": "ones", "conv3d": "ones",
-                                        "linear": "constant(value=0.5)"}
-    assert read_train(spec, "t").resolved()["layer_init"]["linear"] == "constant(value=0.5)"
+                                        "linear": "constant(0.5)"}
+    assert read_train(spec, "t").resolved()["layer_init"]["linear"] == "constant(0.5)"
     assert "layer_init" not in read_train(loads(RULE_SPEC.replace("layer_init conv=ones, linear=constant(0.5)", "")),
                                           "t").resolved()  # a run without it keeps its settings as before
 
@@ -332,3 +332,9 @@ def test_a_rule_kind_the_model_lacks_is_a_warning_at_the_kind():
     assert len(shown) == 1 and "layer_init: model M has no lstm layer, so lstm= starts nothing" in shown[0]
     line, caret = shown[0].splitlines()[1:3]
     assert line[caret.index("^"):].startswith("lstm=zeros")
+
+
+def test_graph_labels_write_an_initialiser_as_the_spec_would():
+    from dlspec.views.graph import layer_text
+    plan = loads(spec_text("conv(4, 3, init=kaiming_normal(mode=fan_out))")).plan()
+    assert layer_text(plan.children[0]) == 'conv(4, 3, init=kaiming_normal(mode="fan_out"))'
