@@ -338,3 +338,17 @@ def test_graph_labels_write_an_initialiser_as_the_spec_would():
     from dlspec.views.graph import layer_text
     plan = loads(spec_text("conv(4, 3, init=kaiming_normal(mode=fan_out))")).plan()
     assert layer_text(plan.children[0]) == 'conv(4, 3, init=kaiming_normal(mode="fan_out"))'
+
+
+def test_the_language_server_explains_an_initialiser_and_completes_its_arguments(tmp_path):
+    from dlspec.editor.analysis import Analysis
+    from dlspec.editor.complete import complete
+    from dlspec.editor.hover import hover
+    text = "model M {\n    input image(1, 8, 8)\n    conv(4, 3, init=kaiming_normal(mode=fan_out))\n}\n"
+    analysis = Analysis(str(tmp_path / "m.dlspec"), text)
+    shown = hover(analysis, 3, text.splitlines()[2].index("kaiming") + 2)
+    assert "kaiming_normal(a=0.0" in shown and "initialiser" in shown
+    line = "    conv(4, 3, init=kaiming_normal("
+    labels = {c.label for c in complete(Analysis(str(tmp_path / "m.dlspec"), text.replace(text.splitlines()[2], line)),
+                                        3, len(line) + 1)}
+    assert {"a", "mode", "nonlinearity"} <= labels
