@@ -4,6 +4,7 @@ Each initialiser of the registry is compared with torch.nn.init called by hand o
 bit), and its statistics checked on a large layer; every refusal is checked by its message and caret.
 """
 import math
+import pathlib
 
 import pytest
 import torch
@@ -352,3 +353,18 @@ def test_the_language_server_explains_an_initialiser_and_completes_its_arguments
     labels = {c.label for c in complete(Analysis(str(tmp_path / "m.dlspec"), text.replace(text.splitlines()[2], line)),
                                         3, len(line) + 1)}
     assert {"a", "mode", "nonlinearity"} <= labels
+
+
+def test_a_trained_runs_export_keeps_the_rule_and_the_layers_init(tmp_path):
+    import dlspec
+    from dlspec.runs.export import export_run
+    from tests.helpers.predict_runs import make_sentences
+    make_sentences(tmp_path / "sentences.tsv")
+    (tmp_path / "s.dlspec").write_text(
+        'model Net { input tokens(10); embedding(4) -> gru(3, bias_init=constant(0.1)) -> last; linear(2) }\n'
+        'data d { source text("sentences.tsv", max_len=10) }\n'
+        'train { epochs 1; layer_init linear=xavier_normal(gain=0.5), gru=orthogonal }\n')
+    dlspec.fit(tmp_path / "s.dlspec", out=str(tmp_path / "run"), log=lambda *a: None, progress=False)
+    source = pathlib.Path(export_run(str(tmp_path / "run"))).read_text()  # checked against the run's outputs
+    assert "initialised(nn.Linear(3, 2), ('xavier_normal', {'gain': 0.5}), None)" in source
+    assert "('orthogonal', {'gain': 1.0}), ('constant', {'value': 0.1}))" in source
