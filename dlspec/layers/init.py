@@ -142,17 +142,19 @@ def bind_layer_inits(layer, callee: str, bound: dict, locs: dict, loc: Loc) -> N
 
 def _check_fits(layer, callee: str, arg: str, entry: Initialiser, bound: dict, loc: Loc) -> None:
     part = "weights" if arg == "init" else "bias"
-    if bound.get("affine") is False or bound.get("kind") == "sinusoidal" or bound.get("bias") is False and arg != "init":
+    without = bound.get("affine") is False or bound.get("kind") == "sinusoidal"
+    if without or (bound.get("bias") is False and arg != "init"):
         off = next(f"{k}={str(bound[k]).lower()}" for k in ("affine", "kind", "bias") if k in bound)
         raise ArgumentError(f"{callee} has no {part} to initialise with {off}", loc,
-                            hint=f"drop {arg}=, or the {off}")
+                            hint=f"drop {arg}= (or change {off})")
     if entry.embedding_only and (layer.name != "embedding" or arg != "init"):
         raise ArgumentError(f"{entry.name}() gives an embedding's rows, one per word: it can only be an embedding's "
                             f"init=, not {callee}'s {arg}=", loc)
     if entry.fan and (arg == "bias_init" or layer.weights == "scale"):
         tensor = "a bias" if arg == "bias_init" else f"{callee}'s weight (a 1-d scale)"
+        fanless = [n for n, e in INITIALISERS.items() if not e.fan and not e.embedding_only]
         raise ArgumentError(f"{entry.name} reads the fan in and out of a weight of at least 2 dimensions; {tensor} "
-                            f"has 1", loc, hint=f"use {', '.join(n for n, e in INITIALISERS.items() if not e.fan and not e.embedding_only)}")
+                            f"has 1", loc, hint=f"use {', '.join(fanless)}")
 
 
 def check_vector_width(path: str, width: int, loc: Loc) -> None:

@@ -22,7 +22,8 @@ def initialised(module, weight=None, bias=None):
             if rule is None:
                 continue
             if not chosen:
-                raise ValueError(f"{type(module).__name__} has no {'weights' if rule is weight else 'bias'} to initialise")
+                part = "weights" if rule is weight else "bias"
+                raise ValueError(f"{type(module).__name__} has no {part} to initialise")
             for _, tensor in chosen:
                 start(tensor, rule[0], rule[1])
         if weight is not None and isinstance(module, nn.Embedding) and module.padding_idx is not None:
