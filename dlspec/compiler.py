@@ -13,7 +13,9 @@ import torch
 from torch import nn
 
 from .errors import DlspecError, PluginError
+from .layers.init import as_runtime
 from .runtime.graph import GraphModule, NamedGraphModule
+from .runtime.init import initialised
 from .runtime.hooks import ChannelsFirst
 from .runtime.recurrent import current_context
 from .planning.lengths import time_rule
@@ -89,6 +91,7 @@ def _build_layer(node: LayerNode) -> nn.Module:
         raise exc.at(node.loc)
     except Exception as exc:  # a plugin or torch refusing its arguments
         raise DlspecError(f"{node.layer.name} could not be built: {exc}", node.loc) from None
+    _initialise(module, node)
     if node.layer.plugin:
         _check_declared_shape(module, node, shape)
         _guard_forward(module, node)
@@ -96,6 +99,19 @@ def _build_layer(node: LayerNode) -> nn.Module:
         rule = time_rule(node)
         ChannelsFirst(node.channel_axis, rule, current_context() if rule else None).attach(module)
     return module
+
+
+def _initialise(module: nn.Module, node: LayerNode) -> None:
+    """Start the layer's weights and biases as its init= and bias_init= say (the rule of a train block's
+    layer_init is already in them); nothing is drawn for a layer without them, so its start is torch's."""
+    weight, bias = (as_runtime(node.args.get(key)) for key in ("init", "bias_init")) if node.layer.weights \
+        else (None, None)
+    if (weight is None and bias is None) or _building_on_meta():  # the meta build only measures memory
+        return
+    try:
+        initialised(module, weight, bias)
+    except ValueError as exc:  # a module without the parameters asked for
+        raise DlspecError(f"{node.layer.name}: {exc}", node.loc) from None
 
 
 def _building_on_meta() -> bool:

@@ -11,7 +11,7 @@ from ..schema.args import signature
 
 # What each registry's entries are called in editors (catalog KINDS are plurals: "layers", …).
 SINGULAR = {"layers": "layer", "transforms": "transform", "sources": "source", "losses": "loss",
-            "optimizers": "optimizer", "schedules": "schedule", "metrics": "metric"}
+            "optimizers": "optimizer", "schedules": "schedule", "metrics": "metric", "initialisers": "initialiser"}
 
 
 def find_entry(name: str) -> Optional[tuple]:

@@ -2,7 +2,10 @@
 
 The words the Pygments lexer colours; tests/editor/test_highlight.py checks they are current."""
 
-VOCABULARY = {'builtins': {'layers': ['adaptive_avgpool', 'adaptive_maxpool', 'attention', 'avgpool', 'batchnorm', 'conv',
+VOCABULARY = {'builtins': {'initialisers': ['constant', 'kaiming_normal', 'kaiming_uniform', 'normal', 'ones',
+                               'orthogonal', 'uniform', 'vectors', 'xavier_normal', 'xavier_uniform',
+                               'zeros'],
+              'layers': ['adaptive_avgpool', 'adaptive_maxpool', 'attention', 'avgpool', 'batchnorm', 'conv',
                          'conv1d', 'conv2d', 'conv3d', 'conv_transpose', 'dropout', 'dropout2d', 'elu',
                          'embedding', 'flatten', 'gelu', 'global_avgpool', 'global_maxpool', 'groupnorm',
                          'gru', 'gru_cell', 'hardswish', 'hidden', 'identity', 'instancenorm', 'last',
@@ -36,7 +39,7 @@ VOCABULARY = {'builtins': {'layers': ['adaptive_avgpool', 'adaptive_maxpool', 'a
  'declarations': ['block', 'data', 'include', 'let', 'model', 'train', 'use'],
  'inputs': ['image', 'sequence', 'tensor', 'tokens', 'vector'],
  'settings': ['accumulate', 'augment', 'batch', 'cache', 'checkpoint', 'clip_grad_norm', 'clip_grad_value',
-              'compile', 'data', 'device', 'early_stop', 'epochs', 'freeze', 'init', 'log', 'loss', 'metrics',
-              'model', 'optimizer', 'out', 'precision', 'scale', 'schedule', 'seed', 'shuffle', 'source',
-              'split', 'sync_batchnorm', 'transform', 'unfreeze', 'workers'],
+              'compile', 'data', 'device', 'early_stop', 'epochs', 'freeze', 'init', 'layer_init', 'log',
+              'loss', 'metrics', 'model', 'optimizer', 'out', 'precision', 'scale', 'schedule', 'seed',
+              'shuffle', 'source', 'split', 'sync_batchnorm', 'transform', 'unfreeze', 'workers'],
  'statements': ['input', 'output', 'param', 'repeat']}

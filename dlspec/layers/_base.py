@@ -6,6 +6,7 @@ family module can import this one without a cycle. Shape helpers raise
 """
 from __future__ import annotations
 
+from ..schema.args import Arg
 from ..shapes import Shape, ShapeProblem, as_tuple, conv_out
 from .registry import LayerDef, register_layer
 
@@ -16,10 +17,18 @@ def nn():
     return torch.nn
 
 
-def layer(name, args=(), *, infer, build, doc, aliases=(), macs=None, examples=(), **flags):
+def layer(name, args=(), *, infer, build, doc, aliases=(), macs=None, examples=(), biases=True, **flags):
+    """Register a built-in layer; one with `weights` also takes init= (and bias_init= when it has `biases`)."""
+    if flags.get("weights"):
+        args = tuple(args) + INIT_ARGS[:1 + bool(biases)]
     return register_layer(LayerDef(name=name, args=tuple(args), infer=infer, build=build, doc=doc,
                                    aliases=tuple(aliases), macs=macs, examples=tuple(examples),
                                    **flags))
+
+
+# every layer with weights takes these last (planning binds their values with layers/init.py)
+INIT_ARGS = (Arg("init", "any", None, doc="how the weights start: an initialiser, e.g. kaiming_normal or normal(0, 0.01)"),
+             Arg("bias_init", "any", None, doc="how the biases start: an initialiser, e.g. zeros or constant(0.1)"))
 
 
 def need_features(shape: Shape, what: str) -> None:

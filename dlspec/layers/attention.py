@@ -37,7 +37,7 @@ def _attention_macs(i: Shape, o: Shape, a: dict) -> int:
 
 layer("attention", (Arg("heads", "int", check=positive, doc="attention heads; must divide the feature size"),
                     Arg("dropout", "float", 0.0, probability, doc="dropout on the attention weights")),
-      infer=_self_attention_infer("attention"), build=_attention_build, macs=_attention_macs,
+      infer=_self_attention_infer("attention"), build=_attention_build, macs=_attention_macs, weights="matrix",
       aliases=("self_attention",),  # not torch's class names: they take other arguments and return tuples
       doc="Multi-head self-attention over a [T, F] sequence (batch first): attention(heads, dropout=0).\n\n"
           "torch.nn.MultiheadAttention with query = key = value = the input; the embedding size is F, which "
@@ -71,6 +71,7 @@ layer("transformer_encoder",
        Arg("ff", "int", None, positive, doc="feed-forward width (default 4 x the feature size)"),
        Arg("dropout", "float", 0.1, probability)),
       infer=_self_attention_infer("transformer_encoder"), build=_encoder_build, macs=_encoder_macs,
+      weights="matrix",
       doc="A stack of transformer encoder layers over a [T, F] sequence (batch first): "
           "transformer_encoder(layers, heads, ff=4*F, dropout=0.1).\n\n"
           "torch.nn.TransformerEncoder of torch.nn.TransformerEncoderLayer(F, heads, dim_feedforward=ff, "
@@ -97,6 +98,7 @@ def _positional_build(shape: Shape, a: dict):
 layer("positional", (Arg("max_len", "int", check=positive, doc="the longest sequence it can encode"),
                      Arg("kind", "str", "learned", choices=("learned", "sinusoidal"))),
       infer=_positional_infer, build=_positional_build, macs=lambda i, o, a: 0,  # one addition per value
+      weights="matrix", biases=False,
       aliases=("positional_encoding",),
       doc="Adds a position encoding to each step of a [T, F] sequence: positional(max_len, kind=learned).\n\n"
           "kind=learned: a trained [max_len, F] weight (initialised N(0, 0.02)); kind=sinusoidal: Vaswani et "

@@ -89,11 +89,11 @@ The dimensionality follows the input: [C, L] -> 1d, [C, H, W] -> 2d, [C, D, H, W
 on a sequence [T, F] the features are the channels and it convolves along time."""
 
 layer("conv", _CONV_ARGS, infer=_conv_infer(None), build=_conv_build, macs=_conv_macs, doc=_CONV_DOC,
-      channels_first=True,
+      channels_first=True, weights="matrix",
       examples=[((3, 16, 16), {"out": 8, "kernel": 3}), ((2, 20), {"out": 4, "kernel": 5, "padding": "same"}),
                 ((2, 6, 6, 6), {"out": 4, "kernel": 3, "stride": 2})])
 for _n in (1, 2, 3):
-    layer(f"conv{_n}d", _CONV_ARGS, infer=_conv_infer(_n), build=_conv_build, macs=_conv_macs, channels_first=True,
+    layer(f"conv{_n}d", _CONV_ARGS, infer=_conv_infer(_n), build=_conv_build, macs=_conv_macs, channels_first=True, weights="matrix",
           aliases=(f"Conv{_n}d",), doc=f"{_n}-d convolution; like conv but insists on a {_n}-d input.",
           examples=[((4,) + (10,) * _n, {"out": 6, "kernel": 3, "padding": 1})])
 
@@ -120,7 +120,7 @@ def _conv_t_build(shape: Shape, a: dict):
 layer("conv_transpose", (_CONV_ARGS[0], _CONV_ARGS[1], _CONV_ARGS[2], Arg("padding", "ints", 0, non_negative),
                          Arg("output_padding", "ints", 0, non_negative), Arg("groups", "int", 1, positive),
                          Arg("bias", "bool", True), Arg("dilation", "ints", 1, positive)),
-      infer=_conv_t_infer, build=_conv_t_build, channels_first=True, aliases=("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"),
+      infer=_conv_t_infer, build=_conv_t_build, channels_first=True, weights="matrix", aliases=("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"),
       doc="Transposed convolution (learned upsampling): conv_transpose(out, kernel, stride=1, padding=0).",
       macs=lambda i, o, a: i.numel * (o.dims[0] // a["groups"]) * math.prod(as_tuple(a["kernel"], i.rank - 1)),
       examples=[((8, 7, 7), {"out": 4, "kernel": 2, "stride": 2})])

@@ -17,7 +17,7 @@ def _linear_infer(shape: Shape, a: dict) -> Shape:
 
 layer("linear", (Arg("out", "int", check=positive, doc="output features"), Arg("bias", "bool", True)),
       infer=_linear_infer, build=lambda s, a: nn().Linear(s.dims[-1], a["out"], bias=a["bias"]),
-      macs=lambda i, o, a: i.numel * a["out"], aliases=("Linear", "dense"),
+      macs=lambda i, o, a: i.numel * a["out"], aliases=("Linear", "dense"), weights="matrix",
       doc="Fully connected layer on the last dimension: linear(out); in_features are inferred.",
       examples=[((20,), {"out": 7}), ((5, 6), {"out": 3, "bias": False})])
 
@@ -47,6 +47,6 @@ def _embedding_build(shape: Shape, a: dict):
 
 layer("embedding", (Arg("dim", "int", check=positive), Arg("num_embeddings", "int", None, positive),
                     Arg("padding_idx", "int", None)),
-      infer=_embedding_infer, build=_embedding_build, aliases=("Embedding",), macs=lambda i, o, a: 0,  # a lookup
+      infer=_embedding_infer, build=_embedding_build, aliases=("Embedding",), weights="matrix", biases=False, macs=lambda i, o, a: 0,  # a lookup
       doc="Token embedding: embedding(dim); the vocabulary size comes from tokens(T, vocab=N) or the data.",
       examples=[((7,), {"dim": 4, "num_embeddings": 30})])

@@ -25,7 +25,7 @@ def _bn_infer(shape: Shape, a: dict) -> Shape:
 
 layer("batchnorm", (Arg("eps", "float", 1e-5, positive), Arg("momentum", "float", 0.1),
                     Arg("affine", "bool", True)),
-      infer=_bn_infer, build=_bn_build, macs=_norm_macs, aliases=("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "batch_norm"),
+      infer=_bn_infer, build=_bn_build, macs=_norm_macs, weights="scale", aliases=("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "batch_norm"),
       channels_first=True,
       doc="Batch normalisation over the channel (first) dimension; features are inferred.",
       examples=[((6, 5, 5), {}), ((10,), {"momentum": 0.01}), ((4, 9), {})])
@@ -39,7 +39,7 @@ def _ln_infer(shape: Shape, a: dict) -> Shape:
 
 
 layer("layernorm", (Arg("eps", "float", 1e-5, positive), Arg("affine", "bool", True)),
-      infer=_ln_infer, macs=_norm_macs,
+      infer=_ln_infer, macs=_norm_macs, weights="scale",
       build=lambda s, a: nn().LayerNorm(s.dims[-1], eps=a["eps"], elementwise_affine=a["affine"]),
       aliases=("LayerNorm", "layer_norm"),
       doc="Layer normalisation over the last dimension (the features of each position).",
@@ -59,7 +59,7 @@ def _gn_infer(shape: Shape, a: dict) -> Shape:
 
 layer("groupnorm", (Arg("groups", "int", check=positive), Arg("eps", "float", 1e-5, positive),
                     Arg("affine", "bool", True)),
-      infer=_gn_infer, macs=_norm_macs, channels_first=True, build=lambda s, a: nn().GroupNorm(a["groups"], s.dims[0], eps=a["eps"], affine=a["affine"]),
+      infer=_gn_infer, macs=_norm_macs, channels_first=True, weights="scale", build=lambda s, a: nn().GroupNorm(a["groups"], s.dims[0], eps=a["eps"], affine=a["affine"]),
       aliases=("GroupNorm", "group_norm"), doc="Group normalisation: groupnorm(groups) over channel groups.",
       examples=[((8, 4, 4), {"groups": 2})])
 
@@ -83,7 +83,7 @@ def _in_build(shape: Shape, a: dict):
 
 layer("instancenorm", (Arg("eps", "float", 1e-5, positive), Arg("momentum", "float", 0.1),
                        Arg("affine", "bool", False), Arg("track_running_stats", "bool", False)),
-      infer=_in_infer, build=_in_build, macs=_norm_macs, channels_first=True,
+      infer=_in_infer, build=_in_build, macs=_norm_macs, channels_first=True, weights="scale",
       aliases=("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "instance_norm"),
       doc="Instance normalisation: each channel of each sample over its spatial (or time) positions.",
       examples=[((6, 5, 5), {}), ((4, 9), {"affine": True})])

@@ -48,6 +48,7 @@ _RNN_ARGS = (Arg("hidden", "int", check=positive, doc="hidden size"), Arg("layer
 
 for _kind, _cls in (("rnn", "RNN"), ("lstm", "LSTM"), ("gru", "GRU")):
     layer(_kind, _RNN_ARGS, infer=_rnn_infer(_kind), build=_rnn_build(_kind), macs=_rnn_macs(_kind), aliases=(_cls,),
+          weights="matrix",
           doc=f"{_cls} over a [T, F] sequence (batch first): {_kind}(hidden, layers=1, bidirectional=false, "
               f"dropout=0).\n\nReturns every step [T, hidden * directions]; follow with last, hidden, mean_time "
               f"or max_time. Padded token batches are packed, so padding never changes the result.",
@@ -63,7 +64,7 @@ def _cell_build(kind):
 
 for _kind, _cls in (("lstm", "LSTMCell"), ("gru", "GRUCell")):
     layer(f"{_kind}_cell", (Arg("hidden", "int", check=positive),),
-          infer=_rnn_infer(f"{_kind}_cell"), build=_cell_build(_kind), aliases=(_cls,),
+          infer=_rnn_infer(f"{_kind}_cell"), build=_cell_build(_kind), aliases=(_cls,), weights="matrix",
           macs=lambda i, o, a, rnn=_rnn_macs(_kind): rnn(i, o, dict(a, layers=1, bidirectional=False)),
           doc=f"An nn.{_cls} unrolled explicitly over time: {_kind}_cell(hidden). Same outputs as a one-layer "
               f"{_kind} with the same weights; returns every step [T, hidden].",

@@ -41,6 +41,9 @@ class LayerDef:
     follows: Optional[str] = None  # what must come right before it, for docs and tests (hidden: a recurrent layer)
     passthrough: bool = False  # torch.nn.NAME: arguments go to torch as written, none are checked
     plugin: bool = False  # registered by a plugin: its forward is guarded and its declared shape checked
+    # what `init=` starts (layers/init.py): "matrix" (a kernel, at least 2-d), "scale" (a norm's 1-d weight),
+    # "" (no weights: no init= argument)
+    weights: str = ""
 
 
 LAYERS = Registry("layer or block", hint="`dlspec layers` lists every layer")

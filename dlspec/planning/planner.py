@@ -13,6 +13,7 @@ from typing import Optional
 
 from ..language import ir
 from ..errors import ArgumentError, DlspecError, Loc, ShapeError
+from ..layers.init import bind_layer_inits
 from ..layers.registry import LayerDef, find_layer, get_layer
 from ..language.limits import MAX_DEPTH, LimitError
 from ..language.resolve import Env, Program, resolve_path
@@ -220,6 +221,8 @@ class Planner:
             return self._block(callee, args, kwargs, locs, step, env, shape, namer, stack)
         layer = get_layer(callee, target.loc, list(self.program.blocks))
         bound = self._bind(layer, callee, args, kwargs, locs, target.loc)
+        if layer.weights:
+            bind_layer_inits(layer, callee, bound, locs, target.loc)
         for key in layer.paths:
             from ..layers.torchvision_models import is_weights_file
             if is_weights_file(bound.get(key)):

@@ -29,6 +29,7 @@ from typing import Optional
 import torch
 
 from ..errors import DlspecError
+from ..planning.layer_init import with_layer_init
 from ..planning.nodes import BodyNode
 from ..runtime.units import OriginalUnits
 from ..train.safe_write import make_folder, removing_if_empty, write_files
@@ -61,7 +62,7 @@ def export_run(run_dir: str, fmt: str = "python", out: str = None, trust: bool =
 
 def _exported_files(run, fmt: str, out: str) -> tuple:
     """(the main file's path, {path: content}) of the export, made and checked in memory."""
-    plan = run.spec.plan(run.cfg.model, run.facts)
+    plan = with_layer_init(run.spec.plan(run.cfg.model, run.facts), run.cfg.layer_init)  # model.py starts alike
     example = example_input(plan)
     model = run.model.cpu().eval()
     scale = run.record.data.target_scale if run.record.data.task == "regression" else None

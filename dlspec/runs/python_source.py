@@ -8,6 +8,7 @@ imports only torch (and torchvision for backbones).
 from __future__ import annotations
 
 import inspect
+import os
 import keyword
 import math
 
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 
 from ..errors import DlspecError
+from ..layers.init import as_runtime
 from ..planning.lengths import time_rule
 from ..planning.nodes import TEMP_PREFIX, BodyNode, LayerNode
 from ..runtime.units import OriginalUnits
@@ -32,6 +34,8 @@ class PythonWriter:
         self.needs_sequences = False
         self.needs_attention = False
         self.needs_torchvision = False
+        self.needs_init = False  # a layer starts from init= / bias_init=: runtime/init.py is copied
+        self.vectors: list = []  # (layer, file) of embeddings started from word vectors: weights.pt holds them
         self.time_major: list = []
         self.first_output: list = []  # paths of torch.nn modules whose tuple output is cut to its first element
 
@@ -52,6 +56,8 @@ class PythonWriter:
             parts.append(inspect.getsource(drop_head))
         if self.time_major or self.first_output:
             parts.append(runtime_source("hooks"))
+        if self.needs_init:
+            parts.append(runtime_source("init"))
         parts.extend(self.classes)
         if self.scale:
             parts.append(inspect.getsource(OriginalUnits))
@@ -76,6 +82,9 @@ class PythonWriter:
             lines.append(f"    ChannelsFirst({axis}{carried}).attach(model.get_submodule({path!r}))")
         for path in self.first_output:
             lines.append(f"    model.get_submodule({path!r}).register_forward_hook(first_output)")
+        for name, path in self.vectors:
+            lines.append(f"    # {name} started from the word vectors of {os.path.basename(path)} when it trained; "
+                         "weights.pt holds them (build() alone does not read the file)")
         lines += ["    if weights is not None:",
                   "        model.load_state_dict(torch.load(weights, map_location=\"cpu\", weights_only=True))"]
         if self.scale:
@@ -94,7 +103,7 @@ class PythonWriter:
                 self.time_major.append((path, node.channel_axis, rule))
             if node.layer.passthrough:
                 self.first_output.append(path)
-            return self._layer(node, module)
+            return self._initialised(node, self._layer(node, module))
         if node.graph:
             return f"{self._graph_class(node, module, path)}()"
         items = [f"({c.name!r}, {self.expr(c, module.get_submodule(c.name), _join(path, c.name), depth + 1)})"
@@ -121,6 +130,21 @@ class PythonWriter:
         self.classes[f"def {name}" + body] = name  # written in the order made: each before its first user
         self.functions[raw, body] = name
         return name
+
+    def _initialised(self, node: LayerNode, made: str) -> str:
+        """`made` wrapped in runtime/init.py's initialised() when the layer has init= or bias_init= (its own
+        or a train block's layer_init), so build() draws the same starting weights as the compiler;
+        vectors() are not redrawn: the trained weights in weights.pt hold them."""
+        if not node.layer.weights:
+            return made
+        written = node.args.get("init")
+        if written is not None and written.callee == "vectors":
+            self.vectors.append((node.name, written.kwargs["path"]))
+        weight, bias = (as_runtime(node.args.get(key)) for key in ("init", "bias_init"))
+        if weight is None and bias is None:
+            return made
+        self.needs_init = True
+        return f"initialised({made}, {weight!r}, {bias!r})"
 
     def _layer(self, node: LayerNode, module: nn.Module) -> str:
         if node.layer.plugin:
@@ -277,10 +301,10 @@ def _top_level_names() -> set:
     a block's class must not take one."""
     import builtins
     from ..layers.torchvision_models import drop_head
-    from ..runtime import categories, graph, hooks, recurrent, units
+    from ..runtime import categories, graph, hooks, init, recurrent, units
     names = set(dir(builtins)) | set(keyword.kwlist) | {"OrderedDict", "torch", "nn", "torchvision", "build",
                                                          drop_head.__name__}
-    for module in (categories, graph, hooks, recurrent, units):
+    for module in (categories, graph, hooks, init, recurrent, units):
         names |= set(vars(module))
     return names
 

@@ -14,6 +14,7 @@ from ..data.config import DataConfig, read_data
 from ..errors import DlspecError, Loc, TrainError, UnknownNameError, did_you_mean, warn
 from ..schema.args import Arg, non_negative, positive
 from ..language.resolve import resolve_path
+from ..layers.init import init_text
 from .losses import LOSSES, check_soft_targets, loss_task
 from .optimizers import OPTIMIZERS
 from .schedules import SCHEDULES
@@ -22,6 +23,7 @@ from .devices import device_setting_check
 from .task_checks import check_model_end
 from .loggers import check_log
 from .measure import Measurements
+from ..planning.layer_init import read_layer_init, warn_unused
 from ..planning.named import refuse_several
 from .metrics import check_metrics, higher_is_better, metric_for_column, metric_name
 
@@ -54,6 +56,9 @@ TRAIN_SETTINGS = {d.key: d for d in (
                  "unfreeze LABEL at=EPOCH: start training a frozen part at that epoch", repeatable=True),
     S.SettingDef("init", S.keywords((Arg("path", "str"), Arg("only", "str", None))),
                  "init \"RUN_DIR or .ckpt\" [only=LABEL]: start from an earlier run's weights"),
+    S.SettingDef("layer_init", read_layer_init,
+                 "layer_init conv=kaiming_normal, linear=xavier_uniform: how the weights of every layer of a kind "
+                 "start (a layer's own init= wins)"),
     S.SettingDef("out", S.one("str"), "run directory (default runs/<train or model>-<timestamp>)"),
     S.SettingDef("accumulate", S.one("int", positive),
                  "accumulate gradients over N batches per optimizer step (default 1)"),
@@ -88,6 +93,7 @@ class TrainConfig:
     freeze: list = field(default_factory=list)
     unfreeze: list = field(default_factory=list)  # (label, epoch) pairs
     init: Optional[dict] = None
+    layer_init: dict = field(default_factory=dict)  # layer name -> initialiser call (planning/layer_init.py)
     out: Optional[str] = None
     accumulate: int = 1
     sync_batchnorm: bool = False
@@ -128,7 +134,13 @@ class TrainConfig:
             "split_seed": self.data.seed, "scale": self.data.scale, "compile": self.compile, "cache": self.data.cache,
             "accumulate": self.accumulate, "sync_batchnorm": self.sync_batchnorm,
             "log": [{"name": item.name, **args} for item, args, _ in self.log],
+            # only when written: the settings of a run without it stay as they were
+            **({"layer_init": self.layer_init_text()} if self.layer_init else {}),
         }
+
+    def layer_init_text(self) -> dict:
+        """The layer_init rule as plain data: layer name -> the initialiser as spec text."""
+        return {name: init_text(call) for name, call in self.layer_init.items()}
 
 
 def _plain_step(pair) -> dict:
@@ -206,10 +218,11 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
         precision=v.get("precision", "auto"), seed=v.get("seed", 0), compile=v.get("compile", "auto"),
         freeze=v.get("freeze", []),
         unfreeze=[(u["label"], u["at"]) for u, _ in v.get("unfreeze", [])],
-        init=init, out=out, log=log,
+        init=init, layer_init=v.get("layer_init", {}), out=out, log=log,
         accumulate=v.get("accumulate", 1), sync_batchnorm=v.get("sync_batchnorm", False),
         locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")})
     _check_links(cfg, spec, plan, facts)
+    warn_unused(cfg.layer_init, plan, model)
     check_soft_targets(cfg)
     check_model_end(cfg, plan)
     return cfg

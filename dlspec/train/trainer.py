@@ -16,9 +16,11 @@ from typing import Optional
 
 import torch
 
+from ..compiler import build_model
 from ..data.fingerprint import check_run_data, fingerprint
 from ..data.record import DataRecord
 from ..errors import TrainError
+from ..planning.layer_init import with_layer_init
 from ..plugins.discovery import loaded_plugins
 from ..spec import Spec
 from . import rundir
@@ -39,6 +41,7 @@ from .best import Tracker
 from .metrics import make_metrics
 from .record import ProgressRecord, RunRecord, SpecRecord
 from .parallel.sharding import StepPlan
+from .vectors import load_vectors
 
 
 @dataclass
@@ -105,8 +108,11 @@ class Trainer:
         check_task(cfg, self.data, plan)  # loss and metrics fit the data's task
         check_data_fits_model(self.spec, self.cfg, self.data, plan)
         warn_ordinal_categories(self.spec, self.cfg, self.data, plan)
-        self.model = self.dist.prepare_model(self.spec.build(cfg.model, facts), cfg.sync_batchnorm,
-                                             self.device, cfg.locs.get("sync_batchnorm"))
+        model = build_model(with_layer_init(plan, cfg.layer_init))  # a train block's layer_init rule included
+        if self.resumed is None:  # a resumed run's weights already hold its word vectors
+            for line in load_vectors(model, plan, self.data.vocab):
+                self.log(line)
+        self.model = self.dist.prepare_model(model, cfg.sync_batchnorm, self.device, cfg.locs.get("sync_batchnorm"))
         if cfg.init and self.resumed is None:
             self.log(init_weights(self.model, cfg.init, cfg.locs.get("init")))
         self.model.to(self.device)

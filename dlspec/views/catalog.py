@@ -1,6 +1,6 @@
 """What can be used in a spec: registries in, listings and full docs out.
 
-Backs `dlspec layers`, `dlspec transforms`, `dlspec losses`, `dlspec metrics`
+Backs `dlspec layers`, `dlspec transforms`, `dlspec losses`, `dlspec metrics`, `dlspec initialisers`
 (and the matching Python calls), built-ins and plugins alike.
 """
 from __future__ import annotations
@@ -16,20 +16,21 @@ def registries() -> dict:
     import dlspec.layers  # noqa: F401
     from ..data.sources.base import SOURCES
     from ..data.transforms import TRANSFORMS
+    from ..layers.init import INITIALISERS
     from ..layers.registry import LAYERS
     from ..train.losses import LOSSES
     from ..train.metrics import METRICS
     from ..train.optimizers import OPTIMIZERS
     from ..train.schedules import SCHEDULES
     return {"layers": LAYERS, "transforms": TRANSFORMS, "sources": SOURCES, "losses": LOSSES,
-            "optimizers": OPTIMIZERS, "schedules": SCHEDULES, "metrics": METRICS}
+            "optimizers": OPTIMIZERS, "schedules": SCHEDULES, "metrics": METRICS, "initialisers": INITIALISERS}
 
 
 def _entries(kind: str):
     return registries()[kind]
 
 
-KINDS = ("layers", "transforms", "sources", "losses", "optimizers", "schedules", "metrics")
+KINDS = ("layers", "transforms", "sources", "losses", "optimizers", "schedules", "metrics", "initialisers")
 
 
 def listing(kind: str) -> list:

@@ -56,6 +56,8 @@ def _train_value(cfg, key: str, values: dict):
         return (pair[0].name, dict(pair[1])) if pair else None
     if key in ("early_stop", "checkpoint"):
         return dict(getattr(cfg, key)) if getattr(cfg, key) else None
+    if key == "layer_init":
+        return cfg.layer_init_text() or None
     if key == "log":  # metrics.csv is always written, so csv is in effect even where no log line names it
         shown = [_call_text(item.name, args) for item, args, _ in cfg.log]
         return shown if "csv" in (item.name for item, _, _ in cfg.log) else ["csv"] + shown

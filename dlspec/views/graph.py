@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..errors import DlspecError
+from ..language.values import CallValue
+from ..layers.init import init_text
 from ..planning.nodes import BodyNode, LayerNode
 from ..schema.args import REQUIRED
 
@@ -133,6 +135,8 @@ def _value(value) -> str:
         return "none"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, CallValue):  # a bound initialiser
+        return init_text(value)
     return str(value)
 
 
