@@ -1,0 +1,168 @@
+"""The data pipeline of named samples: a data block whose samples are `(x, y)` with x a dict input name ->
+sample or y a dict output name -> target (a csv with inputs=, several targets, or a Dataset class that
+yields dicts) in, a `DataBundle` of per-sample loaders out.
+
+Each input has its own steps (`transform photo { resize(64) -> normalize(auto) }`, `augment photo
+{ flip_horizontal }`; a model with one input takes the unnamed ones), built as data/pipeline.py builds
+a block's; normalize(auto) is measured on that input's training samples. `scale standard|minmax`
+scales every numeric target, fitted on the training split. These blocks take the per-sample route:
+the cached one holds one tensor of samples and one of targets.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Optional
+
+import torch
+
+from ..errors import DataError
+from .cache import SampleView
+from .encoding import category_features, index_features
+from .loaders import EpochDataLoader
+from .step_checks import check_steps_suit, first_samples
+from .transforms import compose
+
+ROUTE = "several inputs or targets: the cached path holds one tensor of samples and one of targets"
+
+
+def is_named(src, first) -> bool:
+    """Whether a source's samples are named: dicts of inputs or of targets."""
+    x, y = first
+    return src.targets_info is not None or isinstance(x, dict) or isinstance(y, dict)
+
+
+def build_named(cfg, src, parts: dict, pin_memory: bool = False, fitted=None):
+    from .pipeline import DataBundle
+    dataset = src.train
+    train = parts["train"][1]
+    if src.fit_on_train is not None:
+        src.fit_on_train(train, fitted)
+    inputs_info = dict(getattr(dataset, "info", None) or {})
+    targets_info = {k: dict(v) for k, v in (src.targets_info or {}).items()}
+    x0, _ = dataset[train[0]]
+    names = list(x0) if isinstance(x0, dict) else [None]
+    per_input = {name: _input_steps(cfg, name, names, inputs_info, dataset, train) for name in names}
+    target_scale = _scale_targets(cfg, dataset, train, targets_info)
+    base, augment = _sample_fn(per_input, "base"), _sample_fn(per_input, "augment")
+    _check_declared_shapes(cfg, dataset, train[0], base)
+    loaders = {}
+    for split, (ds, indices) in parts.items():
+        if not indices:
+            continue
+        fn = compose([base, augment]) if split == "train" else base
+        loaders[split] = EpochDataLoader(SampleView(ds, indices, fn), batch_size=cfg.batch,
+                                         shuffle=split == "train" and cfg.shuffle, seed=cfg.seed,
+                                         num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
+                                         pin_memory=pin_memory, prefetch_factor=4 if cfg.workers > 0 else None)
+    x1 = base(dataset[train[0]][0])
+    for name, steps in per_input.items():
+        if name in inputs_info:
+            inputs_info[name]["shape"] = list(x1[name].shape)
+            if steps["stats"]:
+                inputs_info[name]["normalization"] = steps["stats"]
+    single = None if len(targets_info) > 1 else next(iter(targets_info.values()), None)
+    shape = tuple(x1.shape) if isinstance(x1, torch.Tensor) else ()
+    return DataBundle(loaders, shape, src.classes, src.task, {k: len(i) for k, (_, i) in parts.items()},
+                      normalization=per_input[None]["stats"] if None in per_input else None,
+                      target_scale=single.get("scale") if single else target_scale,
+                      features=None, target_column=src.target_column, path=f"data {cfg.name}: per-sample "
+                      f"DataLoader ({ROUTE})", inputs=inputs_info or None, targets=targets_info or None)
+
+
+def _input_steps(cfg, name, names: list, inputs_info: dict, dataset, train: list) -> dict:
+    """{"base", "augment", "stats"} of one input: its steps as per-sample functions, and normalize(auto)'s
+    statistics measured on its training samples."""
+    from .pipeline import _normalizer, _pipeline, _to_tensor_fn
+    if name is None or len(names) == 1:
+        transform, augment = cfg.transform, cfg.augment  # one input: the unnamed steps (link_model)
+    else:
+        if cfg.transform or cfg.augment:
+            raise DataError(f"data {cfg.name} feeds {len(names)} inputs ({', '.join(names)}): name the input "
+                            "its transform and augment steps are for", cfg.loc,
+                            hint=f"e.g. transform {names[0]} {{ ... }}")
+        transform = cfg.transform_for.get(name, ([], None))[0]
+        augment = cfg.augment_for.get(name, ([], None))[0]
+    one = replace(cfg, transform=transform, augment=augment, transform_for={}, augment_for={})
+    view = _InputView(dataset, name)
+    table = (inputs_info.get(name) or {}).get("table")
+    kept, spared = category_features(table), index_features(table)
+    check_steps_suit(one, first_samples(one, view[train[0]][0]))
+    base = compose([_to_tensor_fn(view[train[0]][0]), _pipeline(transform, kept)])
+    normalize = _normalizer(one, view, train, base, spared)
+    return {"base": compose([base, normalize]) or (lambda v: v), "augment": _pipeline(augment, kept),
+            "stats": getattr(normalize, "stats", None)}
+
+
+class _InputView:
+    """The samples of one named input: (x[name], y)."""
+
+    def __init__(self, dataset, name):
+        self.dataset, self.name = dataset, name
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        x, y = self.dataset[i]
+        return (x[self.name] if self.name is not None else x), y
+
+
+def _sample_fn(per_input: dict, key: str):
+    """One function over a sample (a dict of inputs, or one input) applying each input's `key` steps."""
+    fns = {name: steps[key] for name, steps in per_input.items()}
+    if None in fns:
+        return fns[None] or (lambda v: v)
+    return lambda x: {name: (fns[name](v) if fns[name] is not None else v) for name, v in x.items()}
+
+
+def _scale_targets(cfg, dataset, train: list, targets_info: dict) -> Optional[dict]:
+    """`scale standard|minmax` on every numeric target, fitted on the training split (each target's scale is
+    kept in its targets_info entry); None when nothing is scaled."""
+    if cfg.scale == "none":
+        return None
+    numeric = [k for k, v in targets_info.items() if v["task"] == "regression"]
+    if not numeric:
+        raise DataError(f"data {cfg.name}: scale applies to numeric targets, and no target here is a number",
+                        cfg.scale_loc or cfg.loc, hint="remove scale")
+    for output in numeric:
+        values = dataset.y[output][train]
+        if cfg.scale == "standard":
+            center, spread = float(values.mean()), float(values.std())
+        else:
+            center, spread = float(values.min()), float(values.max() - values.min())
+        spread = spread if spread > 1e-12 else 1.0
+        dataset.y[output] = (dataset.y[output] - center) / spread
+        targets_info[output]["scale"] = {"kind": cfg.scale, "center": center, "spread": spread, "inputs": False}
+    return None
+
+
+def _check_declared_shapes(cfg, dataset, index: int, base) -> None:
+    """Each input's first sample after its steps against the shape the model declares for it."""
+    side = cfg.model
+    if side is None:
+        return
+    x = base(dataset[index][0])
+    samples = x if isinstance(x, dict) else {side.inputs[0].name: x}
+    for name, value in samples.items():
+        declared = side.input(name)
+        if declared is None or not isinstance(value, torch.Tensor):
+            continue
+        want = _declared_shape(declared)
+        if want is not None and tuple(value.shape) != want:
+            hint = (f"add `transform {name} {{ resize({want[1]}) }}`" if declared.kind == "image" and len(side.inputs) > 1
+                    else f"add `transform {{ resize({want[1]}) }}`" if declared.kind == "image"
+                    else "declare the size the data has")
+            raise DataError(f"data {cfg.name}: input '{name}' gets samples of shape {list(value.shape)} after its "
+                            f"steps, and the model declares {declared.kind}"
+                            f"({', '.join(str(s) for s in declared.sizes)}) at line {declared.loc.line}",
+                            cfg.loc, hint=hint)
+
+
+def _declared_shape(declared) -> Optional[tuple]:
+    if declared.kind == "image" and len(declared.sizes) == 3:
+        return tuple(declared.sizes)
+    if declared.kind == "tokens" and declared.sizes:
+        return tuple(declared.sizes)
+    if declared.kind == "vector" and declared.sizes:
+        return tuple(declared.sizes)
+    return None

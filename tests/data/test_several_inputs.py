@@ -1,0 +1,164 @@
+"""A csv feeding several named inputs and targets (issue 25, the data side): image paths, a text column,
+numbers and a category; a numeric and a class target. The loaded samples are compared with tensors made
+by hand, and each mistake is a located error naming what is wrong."""
+import pytest
+import torch
+
+import dlspec
+from dlspec.data.config import read_data
+from dlspec.data.model_inputs import link_model
+from dlspec.data.pipeline import build_data
+from dlspec.errors import DataError, DlspecError
+
+MODEL = """model Listing {
+    input photo: image(3, 8, 8)
+    input words: tokens(5)
+    input facts: vector(auto)
+    p = photo -> flatten
+    w = words -> embedding(4) -> flatten
+    h = concat(p, w, facts) -> linear(8)
+    output price = h -> linear(1)
+    output kind = h -> linear(2)
+}
+"""
+COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "grey": (128, 128, 128)}
+WORDS = ["sunny flat near park", "dark small flat", "big sunny house", "small house near river",
+         "flat with park view", "old dark house"]
+ROWS = 12
+
+
+def write_listings(folder, rows=ROWS, broken=None):
+    """listings.csv and photos/*.png: row i has colour i % 4, words i % 6, sqm 30 + 5i, district a|b|c."""
+    from PIL import Image
+    (folder / "photos").mkdir(exist_ok=True)
+    names = list(COLOURS)
+    lines = ["photo,description,sqm,district,price,kind"]
+    for i in range(rows):
+        colour = names[i % len(names)]
+        Image.new("RGB", (8, 8), COLOURS[colour]).save(folder / "photos" / f"{i}.png")
+        photo = f"photos/{i}.png" if i != broken else "photos/missing.png"
+        kind = "house" if "house" in WORDS[i % 6] else "flat"
+        lines.append(f"{photo},{WORDS[i % 6]},{30 + 5 * i},{'abc'[i % 3]},{100.0 + i},{kind}")
+    (folder / "listings.csv").write_text("\n".join(lines) + "\n")
+
+
+def spec_text(source, steps="", model=MODEL):
+    return (model + f"data d {{\n    source {source}\n    split train=0.5 val=0.25 test=0.25\n{steps}}}\n"
+            "train { model Listing\n data d }\n")
+
+
+def linked(folder, source, steps="", model=MODEL):
+    spec = dlspec.loads(spec_text(source, steps, model), str(folder / "spec.dlspec"))
+    cfg = read_data(spec.program.data["d"], spec.program.global_env())
+    return link_model(cfg, spec.program, "Listing")
+
+
+SOURCE = ('csv("listings.csv", inputs={photo: "photo", words: "description", facts: ["sqm", "district"]}, '
+          'target=["price", "kind"])')
+
+
+def test_samples_equal_hand_made_tensors(tmp_path):
+    write_listings(tmp_path)
+    data = build_data(linked(tmp_path, SOURCE))
+    dataset = data.loaders["train"].dataset
+    train = dataset.indices
+    x, y = dataset[0]
+    i = train[0]
+    assert list(x) == ["photo", "words", "facts"]
+    colour = torch.tensor(COLOURS[list(COLOURS)[i % 4]], dtype=torch.float32) / 255
+    assert torch.equal(x["photo"], colour.view(3, 1, 1).expand(3, 8, 8))
+    counts = {}
+    for j in train:
+        for w in WORDS[j % 6].split():
+            counts[w] = counts.get(w, 0) + 1
+    vocab = ["<pad>", "<unk>"] + sorted(counts, key=lambda w: (-counts[w], w))
+    assert data.inputs["words"]["vocab"] == vocab  # built on the training rows only
+    ids = [vocab.index(w) if w in vocab else 1 for w in WORDS[i % 6].split()][:5]
+    assert x["words"].tolist() == ids + [0] * (5 - len(ids))
+    district = [1.0 if "abc"[i % 3] == level else 0.0 for level in sorted({"abc"[j % 3] for j in train})]
+    assert x["facts"].tolist() == [30 + 5 * i] + district
+    assert y["price"].dtype == torch.float32 and y["price"].shape == () and float(y["price"]) == 100.0 + i
+    assert y["kind"].dtype == torch.int64
+    assert data.targets["kind"]["classes"][int(y["kind"])] == ("house" if "house" in WORDS[i % 6] else "flat")
+    assert data.targets["price"] == {"column": "price", "task": "regression", "classes": None}
+    assert data.inputs["photo"]["shape"] == [3, 8, 8] and data.inputs["facts"]["shape"] == [4]
+    xb, yb = next(iter(data.loaders["val"]))
+    assert xb["photo"].shape[1:] == (3, 8, 8) and yb["price"].shape == (len(xb["words"]),)
+    assert "several inputs or targets" in data.path
+
+
+def test_target_mapping_scale_and_per_input_steps(tmp_path):
+    write_listings(tmp_path)
+    source = SOURCE.replace('target=["price", "kind"]', 'target={price: "sqm", kind: "kind"}').replace(
+        'facts: ["sqm", "district"]', 'facts: ["price", "district"]')
+    steps = "    scale standard\n    transform photo { resize(4) -> resize(8) -> normalize(auto) }\n"
+    data = build_data(linked(tmp_path, source, steps))
+    train = data.loaders["train"].dataset.indices
+    sqm = torch.tensor([30.0 + 5 * j for j in train])
+    scale = data.targets["price"]["scale"]
+    assert scale["center"] == pytest.approx(float(sqm.mean())) and scale["spread"] == pytest.approx(float(sqm.std()))
+    x, y = data.loaders["train"].dataset[0]
+    assert float(y["price"]) == pytest.approx((30 + 5 * train[0] - scale["center"]) / scale["spread"])
+    assert data.inputs["photo"]["normalization"]["mean"] != [0.0, 0.0, 0.0]
+
+
+def message(folder, source, steps="", model=MODEL):
+    with pytest.raises(DlspecError) as info:
+        build_data(linked(folder, source, steps, model))
+    return info.value
+
+
+@pytest.mark.parametrize("change, expected", [
+    (('words: "description"', 'wrds: "description"'), "inputs= names 'wrds', which is not an input of model "
+                                                       "Listing. Did you mean 'words'?"),
+    (('words: "description", ', ''), "inputs= feeds no column to input 'words' of model Listing"),
+    (('"description"', '"descripton"'), "has no column 'descripton' (for input 'words'). Did you mean "
+                                        "'description'?"),
+    (('target=["price", "kind"]', 'target=["price", "knd"]'), "target= column 'knd' is not an output of model "
+                                                               "Listing. Did you mean 'kind'?"),
+    (('target=["price", "kind"]', 'target=["price"]'), "target= gives no column for output 'kind'"),
+    (('target=["price", "kind"]', 'target="price"'), "model Listing has 2 outputs (price, kind): name a target"),
+    (('facts: ["sqm", "district"]', 'facts: ["sqm", "description"]'), "column 'description' holds free text"),
+    (('facts: ["sqm", "district"]', 'facts: ["sqm", "photo"]'), "column 'photo' holds image paths, and input "
+                                                                 "'facts' is a vector"),
+    (('photo: "photo"', 'photo: ["photo", "sqm"]'), "input 'photo' is image(...), which reads one column"),
+    (('facts: ["sqm", "district"]', 'facts: ["sqm", "price"]'), "column 'price' is both a target and fed to "
+                                                                 "input 'facts'"),
+])
+def test_each_mistake_is_a_located_error(tmp_path, change, expected):
+    write_listings(tmp_path, rows=40)
+    err = message(tmp_path, SOURCE.replace(*change))
+    assert expected in err.message
+    assert err.loc is not None and err.loc.line == 12  # the source line
+
+
+def test_a_missing_image_is_named_with_its_row(tmp_path):
+    write_listings(tmp_path, broken=3)
+    err = message(tmp_path, SOURCE)
+    assert "listings.csv, line 5, column 'photo': image file not found:" in err.message
+    assert "photos/missing.png" in err.message and "relative to the csv" in err.hint
+    (tmp_path / "photos" / "3.png").write_bytes(b"not a png")
+    write_listings(tmp_path)
+    (tmp_path / "photos" / "3.png").write_bytes(b"not a png")
+    assert "line 5, column 'photo':" in message(tmp_path, SOURCE).message
+    assert "cannot be read as an image" in message(tmp_path, SOURCE).message
+
+
+def test_steps_naming_no_input_and_unnamed_steps_with_several_inputs(tmp_path):
+    write_listings(tmp_path)
+    with pytest.raises(DataError) as info:
+        linked(tmp_path, SOURCE, "    transform phto { resize(8) }\n")
+    assert "transform phto: model Listing has no input 'phto'. Did you mean 'photo'?" in info.value.message
+    assert info.value.loc.line == 14
+    err = message(tmp_path, SOURCE, "    transform { resize(8) }\n")
+    assert "name the input its transform and augment steps are for" in err.message
+    with pytest.raises(DlspecError, match="'transform photo' is set twice"):
+        linked(tmp_path, SOURCE, "    transform photo { resize(8) }\n    transform photo { resize(8) }\n")
+
+
+def test_an_image_of_another_size_asks_for_a_resize(tmp_path):
+    write_listings(tmp_path)
+    err = message(tmp_path, SOURCE, model=MODEL.replace("image(3, 8, 8)", "image(3, 16, 16)"))
+    assert "input 'photo' gets samples of shape [3, 8, 8] after its steps, and the model declares " \
+           "image(3, 16, 16) at line 2" in err.message
+    assert "transform photo { resize(16) }" in err.hint
