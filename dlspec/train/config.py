@@ -22,6 +22,7 @@ from .devices import device_setting_check
 from .task_checks import check_model_end
 from .loggers import check_log
 from .measure import Measurements
+from ..data.model_inputs import link_model
 from ..planning.named import refuse_several
 from .metrics import check_metrics, higher_is_better, metric_for_column, metric_name
 
@@ -196,7 +197,7 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
     data_name = _pick(v, "data", program.data, decl, "data")
     facts = measurements.facts(model, decl.name)
     plan = spec.plan(model, facts)
-    data = read_data(program.data[data_name], env)
+    data = link_model(read_data(program.data[data_name], env), program, model)  # columns read by its inputs
     cfg = TrainConfig(
         name=decl.name, loc=decl.loc, model=model, data=data, loss=loss, optimizer=optimizer,
         schedule=schedule, epochs=epochs or v.get("epochs", 10), clip_grad_norm=v.get("clip_grad_norm"),

@@ -50,10 +50,12 @@ class Measured:
 
 
 def facts_of(bundle) -> DataFacts:
-    """The facts of loaded data (data/pipeline.DataBundle)."""
+    """The facts of loaded data (data/pipeline.DataBundle); named inputs give each its own (inputs_facts)."""
     from ..data.encoding import embedded_columns
+    from ..data.record import inputs_facts
     vocab = len(bundle.vocab) if bundle.vocab is not None else None
-    return DataFacts(vocab, tuple(bundle.sample_shape), embedded_columns(bundle.table))
+    return DataFacts(vocab, tuple(bundle.sample_shape), embedded_columns(bundle.table),
+                     inputs_facts(getattr(bundle, "inputs", None)))
 
 
 def measuring_train(program, model: str, train=None):
@@ -69,17 +71,18 @@ def measure(spec, model: str, train=None) -> Measured:
     asked = data_asked(program, model)
     if asked == "tokens":
         return Measured(DataFacts(vocab=vocab_estimate(program, model)))
-    block = measuring_train(program, model, train) if asked == "vector" else NO_TRAIN
+    block = measuring_train(program, model, train) if asked in ("vector", "inputs") else NO_TRAIN
     if block is NO_TRAIN:
         return Measured()  # vector(auto) without data says so at its line when planned
     from ..data.config import read_data
+    from ..data.model_inputs import link_model
     from ..data.pipeline import build_data
     from .losses import written_loss_task
     decl = program.trains[block]
     task = written_loss_task(decl)  # the task, the split: as fit decides
     try:
-        bundle = build_data(read_data(program.data[program.linked(decl, "data")], program.global_env()),
-                            loss_task=task)
+        cfg = read_data(program.data[program.linked(decl, "data")], program.global_env())
+        bundle = build_data(link_model(cfg, program, model), loss_task=task)
     except DlspecError as exc:  # the data's own mistake, not the model's (diagnostics go on past it)
         return Measured(error=exc, train=block, loss_task=task)
     return Measured(facts_of(bundle), bundle, None, block, task)

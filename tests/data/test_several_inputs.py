@@ -162,3 +162,32 @@ def test_an_image_of_another_size_asks_for_a_resize(tmp_path):
     assert "input 'photo' gets samples of shape [3, 8, 8] after its steps, and the model declares " \
            "image(3, 16, 16) at line 2" in err.message
     assert "transform photo { resize(16) }" in err.hint
+
+
+def test_each_input_takes_its_sizes_from_its_own_data_and_the_model_takes_a_batch(tmp_path):
+    from dlspec.train.measure import measure
+    write_listings(tmp_path)
+    model = MODEL.replace("tokens(5)", "tokens(5)")
+    (tmp_path / "spec.dlspec").write_text(spec_text(SOURCE, model=model))
+    spec = dlspec.load(str(tmp_path / "spec.dlspec"))
+    measured = measure(spec, "Listing")
+    assert measured.error is None
+    facts = measured.facts
+    words = facts.of_input("words")
+    assert facts.of_input("facts").sample_shape == (4,)  # sqm + 3 districts, one-hot
+    assert words.vocab == len(measured.bundle.inputs["words"]["vocab"])
+    plan = spec.plan("Listing", facts)
+    assert plan.inputs["facts"].dims == (4,) and plan.inputs["words"].vocab == words.vocab
+    module = spec.build("Listing", facts)
+    xb, yb = next(iter(measured.bundle.loaders["train"]))
+    out = module(**xb)
+    assert set(out) == {"price", "kind"} and out["kind"].shape == (len(yb["kind"]), 2)
+
+
+def test_a_named_vector_auto_with_no_linked_data_says_so(tmp_path):
+    spec = dlspec.loads(MODEL, str(tmp_path / "m.dlspec"))
+    with pytest.raises(DlspecError) as info:
+        spec.plan("Listing")
+    assert "input 'words' takes its vocabulary size from the data, and no train block links this model" \
+           in info.value.message
+    assert info.value.loc.line == 3

@@ -26,6 +26,7 @@ from .tables import _check_label, _check_stray_target, declared_categories, deci
 from .text import PAD, UNK, encode, tokenize
 
 IMAGE_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+UNNAMED_OUTPUT = "output"  # the key of a model's one unnamed output in targets_info
 READABLE = ("image", "tokens", "vector")  # the input kinds a csv column can feed
 
 
@@ -114,7 +115,7 @@ def _target_names(a: dict) -> list:
 
 
 def target_columns(a: dict, side, header: list, feeds: dict, loc: Loc) -> dict:
-    """output name -> target column (one unnamed output: the key None), checked against the model's outputs."""
+    """output name -> target column (one unnamed output: the key UNNAMED_OUTPUT), checked against the model's outputs."""
     given, at, outputs = a["target"], written_at(a, "target", loc), list(side.outputs)
     if isinstance(given, str):
         if len(outputs) > 1:
@@ -122,7 +123,7 @@ def target_columns(a: dict, side, header: list, feeds: dict, loc: Loc) -> dict:
             raise DataError(f"model {side.model} has {len(outputs)} outputs ({', '.join(outputs)}): name a target "
                             "column for each", at, hint=f"target={{{example}}}, or a list of columns named like "
                                                         "the outputs")
-        mapping = {outputs[0] if outputs else None: given}
+        mapping = {outputs[0] if outputs else UNNAMED_OUTPUT: given}
     else:
         if not outputs:
             raise DataError(f"model {side.model} has one output, so target= takes one column, received {given!r}",
@@ -206,7 +207,7 @@ class NamedTable:
 
     def __init__(self, a: dict, side, header: list, rows: list, feeds: dict, y: dict, loc: Loc):
         self.a, self.side, self.header, self.rows, self.feeds, self.loc = a, side, header, rows, feeds, loc
-        self.y = y  # output name (None: the one unnamed output) -> tensor over rows
+        self.y = y  # output name -> tensor over rows
         self.kinds = {n: side.input(n).kind for n in feeds}
         self.images = {n: self._image_paths(n, cs[0]) for n, cs in feeds.items() if self.kinds[n] == "image"}
         self.tokens = {n: [tokenize(r[header.index(cs[0])]) for _, r in rows]
