@@ -31,6 +31,17 @@ def is_named(src, first) -> bool:
     return src.targets_info is not None or isinstance(x, dict) or isinstance(y, dict)
 
 
+def peek(src, index: int) -> tuple:
+    """Sample `index` of a Dataset class or plugin source, read without moving any random state (its
+    __getitem__ may draw random numbers: the model's initialisation must not shift)."""
+    import random
+    state = random.getstate()
+    with torch.random.fork_rng():
+        sample = src.train[index]
+    random.setstate(state)
+    return sample
+
+
 def build_named(cfg, src, parts: dict, pin_memory: bool = False, fitted=None):
     from .pipeline import DataBundle
     dataset = src.train
@@ -39,7 +50,10 @@ def build_named(cfg, src, parts: dict, pin_memory: bool = False, fitted=None):
         src.fit_on_train(train, fitted)
     inputs_info = dict(getattr(dataset, "info", None) or {})
     targets_info = {k: dict(v) for k, v in (src.targets_info or {}).items()}
-    x0, _ = dataset[train[0]]
+    x0, y0 = dataset[train[0]]
+    if src.targets_info is None:  # a Dataset class or plugin yielding dicts
+        check_yielded(cfg, x0, y0)
+        targets_info = _yielded_targets(y0)
     names = list(x0) if isinstance(x0, dict) else [None]
     per_input = {name: _input_steps(cfg, name, names, inputs_info, dataset, train) for name in names}
     target_scale = _scale_targets(cfg, dataset, train, targets_info)
@@ -159,10 +173,55 @@ def _check_declared_shapes(cfg, dataset, index: int, base) -> None:
 
 
 def _declared_shape(declared) -> Optional[tuple]:
-    if declared.kind == "image" and len(declared.sizes) == 3:
-        return tuple(declared.sizes)
-    if declared.kind == "tokens" and declared.sizes:
-        return tuple(declared.sizes)
-    if declared.kind == "vector" and declared.sizes:
-        return tuple(declared.sizes)
-    return None
+    """One sample's shape as the input declares it; None where the data gives it (vector(auto))."""
+    wanted = {"image": 3, "sequence": 2, "tokens": 1, "vector": 1}.get(declared.kind)
+    if not declared.sizes or wanted is not None and len(declared.sizes) != wanted:
+        return None
+    return tuple(declared.sizes)
+
+
+def check_yielded(cfg, x, y) -> None:
+    """The names a Dataset class (or plugin source) yields against the model's inputs and outputs."""
+    side = cfg.model
+    if side is None:
+        return
+    where, source = cfg.source.loc, cfg.source.name
+    _check_names(source, "inputs", list(x) if isinstance(x, dict) else None, side.names, side.model, where)
+    if side.outputs:
+        _check_names(source, "targets", list(y) if isinstance(y, dict) else None, list(side.outputs), side.model,
+                     where)
+    elif isinstance(y, dict):
+        raise DataError(f"source {source} yields targets as a dict ({', '.join(map(repr, y))}), and model "
+                        f"{side.model} has one output", where, hint="yield the target itself, or name the model's "
+                                                                    "outputs: output NAME = ...")
+    for name, value in (x.items() if isinstance(x, dict) else ()):
+        if not isinstance(value, torch.Tensor) and not hasattr(value, "getbands"):
+            raise DataError(f"source {source} yields input '{name}' as a {type(value).__name__}; expected a tensor "
+                            "(or a PIL image)", where)
+
+
+def _check_names(source: str, what: str, given, wanted: list, model: str, where) -> None:
+    if given is None:
+        if len(wanted) > 1:
+            example = ", ".join(f'"{n}": ...' for n in wanted)
+            raise DataError(f"source {source} yields one {what[:-1]}, and model {model} has {len(wanted)} "
+                            f"{'inputs' if what == 'inputs' else 'outputs'} ({', '.join(wanted)})", where,
+                            hint=f"yield a dict by name: {{{example}}}")
+        return
+    missing, extra = [n for n in wanted if n not in given], [n for n in given if n not in wanted]
+    if missing or extra:
+        said = "; ".join(part for part in (
+            f"missing {', '.join(repr(n) for n in missing)}" if missing else "",
+            f"not in the model: {', '.join(repr(n) for n in extra)}" if extra else "") if part)
+        raise DataError(f"source {source} yields {what} {', '.join(repr(str(n)) for n in given)}, and model {model} "
+                        f"takes {', '.join(wanted)} ({said})", where,
+                        hint=f"yield a dict keyed by the model's {'inputs' if what == 'inputs' else 'outputs'}")
+
+
+def _yielded_targets(y) -> Optional[dict]:
+    """output name -> {"task", "classes"} of dict targets a Dataset class yields: integer targets are class
+    indices, others numbers."""
+    if not isinstance(y, dict):
+        return None
+    return {name: {"column": None, "task": "classification" if not torch.is_floating_point(torch.as_tensor(v))
+                   else "regression", "classes": None} for name, v in y.items()}

@@ -24,7 +24,7 @@ from .config import DataConfig
 from .cache import ChannelMoments, SampleView, spare_channels
 from .encoding import category_features, index_features
 from .loaders import EpochDataLoader, TensorLoader
-from .named_pipeline import build_named, is_named
+from .named_pipeline import build_named, is_named, peek
 from .record import DataRecord
 from .route import choose_route
 from .sources.base import SOURCES, SeriesInfo, SourceData, TensorData
@@ -99,7 +99,8 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
     if n == 0:
         raise DataError(f"data {cfg.name}: the source has no samples", cfg.source.loc)
     parts = _split(cfg, src, n)
-    if is_named(src, src.train[parts["train"][1][0]] if src.fit_on_train is None else (None, None)):
+    if is_named(src, peek(src, parts["train"][1][0]) if cfg.source_args is None or
+                SOURCES[cfg.source.name].source != "built-in" else (None, None)):
         return build_named(cfg, src, parts, pin_memory, fitted)
     _check_same_size(cfg, src)
     parts, vocab, table = _fit_on_train(src, parts, fitted)

@@ -191,3 +191,51 @@ def test_a_named_vector_auto_with_no_linked_data_says_so(tmp_path):
     assert "input 'words' takes its vocabulary size from the data, and no train block links this model" \
            in info.value.message
     assert info.value.loc.line == 3
+
+
+DOTTED = '''
+import torch
+from torch.utils.data import Dataset
+
+
+class Listings(Dataset):
+    """Samples as dicts of named tensors; `drop` leaves an input out, `extra` adds one."""
+
+    def __init__(self, drop="", extra="", side=8):
+        self.drop, self.extra, self.side = drop, extra, side
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        x = {"photo": torch.full((3, self.side, self.side), i / 8), "words": torch.tensor([i % 3 + 1, 2, 0, 0, 0]),
+             "facts": torch.tensor([float(i), 1.0])}
+        x.pop(self.drop, None)
+        if self.extra:
+            x[self.extra] = torch.zeros(1)
+        return x, {"price": torch.tensor(float(i)), "kind": torch.tensor(i % 2)}
+'''
+
+
+def dotted(folder, monkeypatch, args=""):
+    (folder / "listing_data.py").write_text(DOTTED)
+    monkeypatch.syspath_prepend(str(folder))
+    model = MODEL.replace("tokens(5)", "tokens(5, vocab=4)").replace("vector(auto)", "vector(2)")
+    return linked(folder, f"listing_data.Listings({args})", model=model)
+
+
+def test_a_dataset_class_yielding_dicts_is_checked_against_the_model(tmp_path, monkeypatch):
+    data = build_data(dotted(tmp_path, monkeypatch))
+    xb, yb = next(iter(data.loaders["train"]))
+    assert list(xb) == ["photo", "words", "facts"] and xb["photo"].shape[1:] == (3, 8, 8)
+    assert data.targets == {"price": {"column": None, "task": "regression", "classes": None},
+                            "kind": {"column": None, "task": "classification", "classes": None}}
+    for args, expected in [('drop="words"', "yields inputs 'photo', 'facts', and model Listing takes photo, words, "
+                                            "facts (missing 'words')"),
+                           ('extra="size"', "(not in the model: 'size')"),
+                           ("side=4", "input 'photo' gets samples of shape [3, 4, 4] after its steps, and the model "
+                                      "declares image(3, 8, 8) at line 2")]:
+        with pytest.raises(DataError) as info:
+            build_data(dotted(tmp_path, monkeypatch, args))
+        assert expected in info.value.message
+        assert info.value.loc.line in (11, 12)
