@@ -239,3 +239,20 @@ def test_a_dataset_class_yielding_dicts_is_checked_against_the_model(tmp_path, m
             build_data(dotted(tmp_path, monkeypatch, args))
         assert expected in info.value.message
         assert info.value.loc.line in (11, 12)
+
+
+def test_the_shipped_listings_table_loads_and_feeds_the_listing_model():
+    """examples/listings: the generated csv and photos shipped with the repository, read as the spec says."""
+    from dlspec.train.measure import measure
+    from tests.conftest import ROOT
+    spec = dlspec.load(str(ROOT / "examples" / "listings" / "listing.dlspec"))
+    measured = measure(spec, "Listing")
+    data = measured.checked() and measured.bundle
+    assert data.sizes == {"train": 160, "val": 20, "test": 20}
+    assert data.targets["kind"]["classes"] == ["flat", "house"] and data.targets["price"]["task"] == "regression"
+    assert data.inputs["facts"]["shape"] == [6]  # sqm, rooms, 4 districts one-hot
+    xb, yb = next(iter(data.loaders["train"]))
+    assert xb["photo"].shape == (32, 3, 32, 32) and xb["words"].shape == (32, 12)
+    assert abs(float(yb["price"].mean())) < 1.0  # scale standard: prices around 0
+    out = spec.build("Listing", measured.facts)(**xb)
+    assert out["price"].shape == (32, 1) and out["kind"].shape == (32, 2)
