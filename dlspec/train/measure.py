@@ -54,8 +54,10 @@ def facts_of(bundle) -> DataFacts:
     from ..data.encoding import embedded_columns
     from ..data.record import inputs_facts
     vocab = len(bundle.vocab) if bundle.vocab is not None else None
-    return DataFacts(vocab, tuple(bundle.sample_shape), embedded_columns(bundle.table),
-                     inputs_facts(getattr(bundle, "inputs", None)))
+    named = getattr(bundle, "inputs", None)
+    if named:  # each input has its own (a run's record gives the same)
+        return DataFacts(vocab, None, embedded_columns(bundle.table), inputs_facts(named))
+    return DataFacts(vocab, tuple(bundle.sample_shape), embedded_columns(bundle.table))
 
 
 def measuring_train(program, model: str, train=None):

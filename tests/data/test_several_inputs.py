@@ -256,3 +256,33 @@ def test_the_shipped_listings_table_loads_and_feeds_the_listing_model():
     assert abs(float(yb["price"].mean())) < 1.0  # scale standard: prices around 0
     out = spec.build("Listing", measured.facts)(**xb)
     assert out["price"].shape == (32, 1) and out["kind"].shape == (32, 2)
+
+
+def test_the_run_record_keeps_what_reads_new_rows_and_its_facts(tmp_path):
+    """A finished run reads raw rows as it was trained to: the record holds each input's vocabulary and
+    table encoding and each target's task, classes and scale; a checkpoint's field check accepts them."""
+    from dlspec.data.record import DataRecord
+    from dlspec.train.checkpoint_fields import OPTIONAL
+    from dlspec.train.measure import facts_of
+    write_listings(tmp_path)
+    cfg = linked(tmp_path, SOURCE, "    scale standard\n")
+    data = build_data(cfg)
+    record = DataRecord.of(data, None)
+    state = record.to_state()
+    assert state["inputs"] and state["targets"]
+    assert all(OPTIONAL[k][0](v) for k, v in state.items() if v is not None)  # as a checkpoint is checked
+    assert record.facts() == facts_of(data)
+    assert record.targets["price"]["scale"]["kind"] == "standard"
+    assert not OPTIONAL["inputs"][0]({"photo": "image"}) and not OPTIONAL["targets"][0]({"kind": {}})
+    from dataclasses import replace
+    other = replace(cfg, seed=3)  # another training split: another vocabulary, unless the run's is taken
+    assert build_data(other).inputs["words"]["vocab"] != data.inputs["words"]["vocab"]
+    assert build_data(other, fitted=record).inputs["words"]["vocab"] == data.inputs["words"]["vocab"]
+
+
+def test_the_route_line_says_why_named_samples_go_per_sample(tmp_path):
+    from dlspec.data.route import describe_route
+    write_listings(tmp_path)
+    assert describe_route(linked(tmp_path, SOURCE)) == (
+        "data d: per-sample DataLoader (several inputs or targets: the cached path holds one tensor of samples "
+        "and one of targets)")
