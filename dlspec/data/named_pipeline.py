@@ -70,10 +70,11 @@ def build_named(cfg, src, parts: dict, pin_memory: bool = False, fitted=None):
                                          pin_memory=pin_memory, prefetch_factor=4 if cfg.workers > 0 else None)
     x1 = base(dataset[train[0]][0])
     for name, steps in per_input.items():
-        if name in inputs_info:
-            inputs_info[name]["shape"] = list(x1[name].shape)
+        key = name if name is not None else next(iter(inputs_info), None)  # one input: x is its tensor
+        if key in inputs_info:
+            inputs_info[key]["shape"] = list((x1[name] if name is not None else x1).shape)
             if steps["stats"]:
-                inputs_info[name]["normalization"] = steps["stats"]
+                inputs_info[key]["normalization"] = steps["stats"]
     single = None if len(targets_info) > 1 else next(iter(targets_info.values()), None)
     shape = tuple(x1.shape) if isinstance(x1, torch.Tensor) else ()
     return DataBundle(loaders, shape, src.classes, src.task, {k: len(i) for k, (_, i) in parts.items()},
@@ -97,6 +98,8 @@ def _input_steps(cfg, name, names: list, inputs_info: dict, dataset, train: list
         transform = cfg.transform_for.get(name, ([], None))[0]
         augment = cfg.augment_for.get(name, ([], None))[0]
     one = replace(cfg, transform=transform, augment=augment, transform_for={}, augment_for={})
+    sizes = getattr(dataset, "sizes", None) or {}
+    _check_same_size(cfg, name, sizes.get(name) if name is not None else next(iter(sizes.values()), None), transform)
     view = _InputView(dataset, name)
     table = (inputs_info.get(name) or {}).get("table")
     kept, spared = category_features(table), index_features(table)
@@ -105,6 +108,17 @@ def _input_steps(cfg, name, names: list, inputs_info: dict, dataset, train: list
     normalize = _normalizer(one, view, train, base, spared)
     return {"base": compose([base, normalize]) or (lambda v: v), "augment": _pipeline(augment, kept),
             "stats": getattr(normalize, "stats", None)}
+
+
+def _check_same_size(cfg, name, sizes: Optional[dict], transform: list) -> None:
+    """An image column whose files differ in size cannot be batched unless the input's steps resize them."""
+    if not sizes or len(sizes) < 2 or any(t.resizes for t, _, _ in transform):
+        return
+    (s1, p1), (s2, p2) = list(sizes.items())[:2]
+    raise DataError(f"data {cfg.name}: the images of input '{name}' differ in size ({p1} is {s1[0]}x{s1[1]}, {p2} is "
+                    f"{s2[0]}x{s2[1]}) and cannot be batched", cfg.loc,
+                    hint=f"add `transform {name} {{ resize(64) }}` (or another size)" if len(cfg.model.inputs) > 1
+                    else "add `transform { resize(64) }` (or another size)")
 
 
 class _InputView:

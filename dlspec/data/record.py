@@ -47,9 +47,10 @@ class DataRecord:
         """The planner's `DataFacts` the run was trained with: vocabulary size, sample shape, embedded columns."""
         from ..planning.facts import DataFacts
         from .encoding import embedded_columns
+        if self.inputs:
+            return named_facts(self.inputs)
         return DataFacts(len(self.vocab) if self.vocab else None,
-                         tuple(self.sample_shape) if self.sample_shape else None, embedded_columns(self.table),
-                         inputs_facts(self.inputs))
+                         tuple(self.sample_shape) if self.sample_shape else None, embedded_columns(self.table))
 
     @classmethod
     def of(cls, data, fingerprint: Optional[dict]) -> "DataRecord":
@@ -77,6 +78,17 @@ def inputs_facts(inputs: Optional[dict]) -> tuple:
     return tuple((name, DataFacts(len(i["vocab"]) if i.get("vocab") else None,
                                   tuple(i["shape"]) if i.get("shape") else None, embedded_columns(i.get("table"))))
                  for name, i in (inputs or {}).items())
+
+
+def named_facts(inputs: dict):
+    """The DataFacts of named samples: each input's own; a model with one input also takes its input's as the
+    classic fields (vocab, sample_shape, categories), which is what the planner reads for one input."""
+    from ..planning.facts import DataFacts
+    per_input = inputs_facts(inputs)
+    if len(per_input) == 1:
+        only = per_input[0][1]
+        return DataFacts(only.vocab, only.sample_shape, only.categories, per_input)
+    return DataFacts(inputs=per_input)
 
 
 def _series(series) -> Optional[dict]:

@@ -52,11 +52,10 @@ class Measured:
 def facts_of(bundle) -> DataFacts:
     """The facts of loaded data (data/pipeline.DataBundle); named inputs give each its own (inputs_facts)."""
     from ..data.encoding import embedded_columns
-    from ..data.record import inputs_facts
+    from ..data.record import named_facts
     vocab = len(bundle.vocab) if bundle.vocab is not None else None
-    named = getattr(bundle, "inputs", None)
-    if named:  # each input has its own (a run's record gives the same)
-        return DataFacts(vocab, None, embedded_columns(bundle.table), inputs_facts(named))
+    if getattr(bundle, "inputs", None):  # named samples: each input has its own (a run's record gives the same)
+        return named_facts(bundle.inputs)
     return DataFacts(vocab, tuple(bundle.sample_shape), embedded_columns(bundle.table))
 
 

@@ -286,3 +286,26 @@ def test_the_route_line_says_why_named_samples_go_per_sample(tmp_path):
     assert describe_route(linked(tmp_path, SOURCE)) == (
         "data d: per-sample DataLoader (several inputs or targets: the cached path holds one tensor of samples "
         "and one of targets)")
+
+
+def test_one_input_and_two_targets_and_images_of_two_sizes(tmp_path):
+    """A model with one (unnamed) input and two outputs: x stays a tensor, y is a dict; vector(auto) takes the
+    width of its columns. Images of two sizes with no resize are refused, naming both files."""
+    from dlspec.train.measure import measure
+    write_listings(tmp_path)
+    model = ("model Listing {\n    input vector(auto)\n    h = input -> linear(8)\n    output price = h -> linear(1)\n"
+             "    output kind = h -> linear(2)\n}\n")
+    (tmp_path / "spec.dlspec").write_text(spec_text('csv("listings.csv", features=["sqm", "district"], '
+                                                    'target=["price", "kind"])', model=model))
+    spec = dlspec.load(str(tmp_path / "spec.dlspec"))
+    measured = measure(spec, "Listing")
+    assert measured.checked().sample_shape == (4,)
+    x, y = next(iter(measured.bundle.loaders["train"]))
+    assert isinstance(x, torch.Tensor) and x.shape[1:] == (4,) and set(y) == {"price", "kind"}
+    assert set(spec.build("Listing", measured.facts)(x)) == {"price", "kind"}
+    from PIL import Image
+    Image.new("RGB", (6, 6)).save(tmp_path / "photos" / "5.png")
+    err = message(tmp_path, SOURCE)
+    assert "the images of input 'photo' differ in size" in err.message and "5.png is 6x6" in err.message
+    assert "transform photo { resize(64) }" in err.hint
+    build_data(linked(tmp_path, SOURCE, "    transform photo { resize([8, 8]) }\n"))  # resized: batched

@@ -226,7 +226,7 @@ class NamedTable:
         unreadable file is named with its line)."""
         folder, i, path = os.path.dirname(os.path.abspath(self.a["path"])), self.header.index(column), self.a["path"]
         mode = IMAGE_MODES.get((self.side.input(name).sizes or (3,))[0], "RGB")
-        files, sizes = [], set()
+        files, sizes = [], {}  # (width, height) -> the first file of that size
         for line, row in self.rows:
             where = f"{path}, line {line}, column '{column}'"
             cell = row[i].strip()
@@ -245,7 +245,7 @@ class NamedTable:
                 raise DataError(f"{where}: {file} cannot be read as an image", self.loc,
                                 hint="replace the file or remove the row")
             files.append(file)
-            sizes.add(size)
+            sizes.setdefault(size, file)
         self.mode = getattr(self, "mode", {})
         self.mode[name] = mode
         self.sizes = getattr(self, "sizes", {})
