@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from ..errors import DataError, Loc, did_you_mean
+from ..errors import DataError, DlspecError, Loc, did_you_mean
 from ..language import ir
 from ..planning.inputs import asks_data
 from ..planning.named import UNNAMED, leading_inputs
@@ -62,12 +62,18 @@ def _sizes(decl: ir.InputDecl, env) -> tuple:
         return ()
     try:
         args, kwargs, _ = evaluate_args(decl, env)
-    except Exception:  # planning reports it at its line
+    except DlspecError:  # planning reports it at its line
         return ()
+    names = _SIZE_NAMES.get(decl.kind, ())
+    values = list(args) + [kwargs[n] for n in names[len(args):] if n in kwargs]
     if decl.kind == "tokens":
-        steps = args[0] if args else kwargs.get("steps")
-        return (steps,) if isinstance(steps, int) else ()
-    return tuple(a for a in args if isinstance(a, int))
+        values = values[:1]
+    sizes = tuple(v for v in values if isinstance(v, int) and not isinstance(v, bool))
+    return sizes if len(sizes) == len(values) else ()
+
+
+_SIZE_NAMES = {"image": ("channels", "height", "width"), "sequence": ("steps", "features"), "vector": ("features",),
+               "tokens": ("steps",)}
 
 
 def link_model(cfg, program, model: str):

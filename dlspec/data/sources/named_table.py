@@ -102,6 +102,9 @@ def _columns_of(name: str, value, declared, header: list, path: str, at: Loc) ->
         raise DataError(f"csv cannot feed input '{name}': it is {declared.kind}(...), and a csv column feeds an "
                         "image, tokens or vector input", at, hint=f"declare it at line {declared.loc.line} as one "
                                                                   "of image(C, H, W), tokens(T), vector(N|auto)")
+    if declared.kind in ("image", "tokens") and not declared.sizes:
+        raise DataError(f"input '{name}' must write its sizes for a csv to read it into them, e.g. "
+                        + ("image(3, 64, 64)" if declared.kind == "image" else "tokens(40)"), declared.loc)
     if declared.kind != "vector" and len(columns) != 1:
         what = "image paths" if declared.kind == "image" else "text"
         raise DataError(f"csv: input '{name}' is {declared.kind}(...), which reads one column of {what}; "
