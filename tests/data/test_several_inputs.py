@@ -124,12 +124,23 @@ def message(folder, source, steps="", model=MODEL):
     (('photo: "photo"', 'photo: ["photo", "sqm"]'), "input 'photo' is image(...), which reads one column"),
     (('facts: ["sqm", "district"]', 'facts: ["sqm", "price"]'), "column 'price' is both a target and fed to "
                                                                  "input 'facts'"),
+    (('facts: ["sqm", "district"]', 'facts: 3'), "inputs= gives input 'facts' 3; expected a column name or a list"),
+    (('inputs={photo: "photo", words: "description", facts: ["sqm", "district"]}', 'inputs=5'),
+     "must map the model's inputs to columns"),
+    (('target=["price", "kind"]', 'target=4'), "must be a column name, a list of columns named like the outputs"),
 ])
 def test_each_mistake_is_a_located_error(tmp_path, change, expected):
     write_listings(tmp_path, rows=40)
     err = message(tmp_path, SOURCE.replace(*change))
     assert expected in err.message
     assert err.loc is not None and err.loc.line == 12  # the source line
+
+
+def test_a_csv_column_cannot_feed_a_sequence_input(tmp_path):
+    write_listings(tmp_path)
+    err = message(tmp_path, SOURCE, model=MODEL.replace("vector(auto)", "sequence(2, 1)"))
+    assert "csv cannot feed input 'facts': it is sequence(...), and a csv column feeds an image, tokens or vector " \
+           "input" in err.message and "line 4" in err.hint
 
 
 def test_a_missing_image_is_named_with_its_row(tmp_path):
