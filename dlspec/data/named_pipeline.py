@@ -53,7 +53,9 @@ def build_named(cfg, src, parts: dict, pin_memory: bool = False, fitted=None):
     x0, y0 = dataset[train[0]]
     if src.targets_info is None:  # a Dataset class or plugin yielding dicts
         check_yielded(cfg, x0, y0)
-        targets_info = _yielded_targets(y0)
+        told = getattr(dataset, "target_info", None)  # a Dataset class may say {name: {"task", "classes"}}
+        targets_info = {k: {"column": None, "classes": None, **v} for k, v in told.items()} \
+            if isinstance(told, dict) and isinstance(y0, dict) else _yielded_targets(y0)
     names = list(x0) if isinstance(x0, dict) else [None]
     per_input = {name: _input_steps(cfg, name, names, inputs_info, dataset, train) for name in names}
     target_scale = _scale_targets(cfg, dataset, train, targets_info)

@@ -228,9 +228,11 @@ class Listings(Dataset):
 '''
 
 
-def dotted(folder, monkeypatch, args=""):
-    (folder / "listing_data.py").write_text(DOTTED)
+def dotted(folder, monkeypatch, args="", code=DOTTED):
+    import sys
+    (folder / "listing_data.py").write_text(code)
     monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delitem(sys.modules, "listing_data", raising=False)  # this test's module, imported afresh
     model = MODEL.replace("tokens(5)", "tokens(5, vocab=4)").replace("vector(auto)", "vector(2)")
     return linked(folder, f"listing_data.Listings({args})", model=model)
 
@@ -245,11 +247,16 @@ def test_a_dataset_class_yielding_dicts_is_checked_against_the_model(tmp_path, m
                                             "facts (missing 'words')"),
                            ('extra="size"', "(not in the model: 'size')"),
                            ("side=4", "input 'photo' gets samples of shape [3, 4, 4] after its steps, and the model "
-                                      "declares image(3, 8, 8) at line 2")]:
+                                      "declares image(3, 8, 8) at line 2"),
+                           ('drop="photo", extra="photo"', "input 'photo' gets samples of shape [1]")]:
         with pytest.raises(DataError) as info:
             build_data(dotted(tmp_path, monkeypatch, args))
         assert expected in info.value.message
         assert info.value.loc.line in (11, 12)
+    told = DOTTED + "\nListings.target_info = {'price': {'task': 'regression'}, 'kind': {'task': 'classification', " \
+                    "'classes': ['flat', 'house']}}\n"
+    data = build_data(dotted(tmp_path, monkeypatch, code=told))
+    assert data.targets["kind"]["classes"] == ["flat", "house"]
 
 
 def test_the_shipped_listings_table_loads_and_feeds_the_listing_model():
