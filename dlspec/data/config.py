@@ -1,8 +1,9 @@
 """Data blocks checked without loading data: an `ir.DataDecl` in, a `DataConfig` out.
 
 Validates the source (registered name or dotted class), split fractions,
-batch size, workers and transform/augment steps, and resolves relative paths
-against the spec's folder. `dlspec compile` runs this; nothing is loaded.
+batch size, workers and transform/augment steps (`transform NAME { }`: the steps of one named input,
+checked against the model once a train block links it, data/model_inputs.py), and resolves relative
+paths against the spec's folder. `dlspec compile` runs this; nothing is loaded.
 """
 from __future__ import annotations
 

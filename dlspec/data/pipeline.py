@@ -8,6 +8,8 @@ every split is decoded once into one tensor on the training device and
 augmented as whole batches there; otherwise (`cache none`, a step with no
 batched form, data over the budget) data held in memory without augmentation
 is served by a slicing loader and everything else by a torch DataLoader.
+Named samples (dicts of inputs or of targets: a csv with inputs=, a Dataset class yielding dicts) go to
+data/named_pipeline.py instead, which gives each input its own steps.
 Before any step runs, the first sample is checked against the steps (data/step_checks.py: image steps
 on tables or series, normalize lists of the wrong width); `noise` leaves a table's category features
 (data/encoding.category_features) as they are on both paths.

@@ -2,7 +2,8 @@
 
 Most models declare their input in full and ask nothing of the data. Two inputs take a size from it:
 `vector(auto)` its width (and, for a table, the category columns it embeds), `tokens(T)` without
-`vocab=` its vocabulary size. The train stage measures the data (train/measure.py); planning only
+`vocab=` its vocabulary size; with several inputs each takes its own from the data that feeds it
+(`DataFacts.inputs`). The train stage measures the data (train/measure.py); planning only
 reads the value, so planning with facts imports neither torch nor the data pipeline.
 """
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 A `vector(auto)` input takes its width from the data one train block links to the model, loaded as fit
 loads it (`measure`: a csv table is read, split and encoded with the task the block's written loss
-implies), so `--show` describes the model fit trains; `tokens(T)` takes, before any data is loaded, the
+implies), so `--show` describes the model fit trains; a model with several inputs, one of which takes a
+size from the data, loads it too, each input's facts measured on its own columns (DataFacts.inputs); `tokens(T)` takes, before any data is loaded, the
 largest vocabulary a linked text source can give (max_vocab + 2). A model whose input asks nothing
 loads no data. Which block: the one asked for (the block being read, or the one compile --train
 names), else the first in the file that links the model to a data block. `Measurements` keeps what was
@@ -50,7 +51,7 @@ class Measured:
 
 
 def facts_of(bundle) -> DataFacts:
-    """The facts of loaded data (data/pipeline.DataBundle); named inputs give each its own (inputs_facts)."""
+    """The facts of loaded data (data/pipeline.DataBundle); named inputs give each its own (data/record.named_facts)."""
     from ..data.encoding import embedded_columns
     from ..data.record import named_facts
     vocab = len(bundle.vocab) if bundle.vocab is not None else None

@@ -185,10 +185,10 @@ def _target(a: dict, header: list, rows: list, output, column: str, loc: Loc) ->
     if a["task"] != "classification":
         _check_stray_target(header, column, rows, raw, path, loc)
     task = decide_task(raw, a["task"], loss_task)
-    where = lambda line: f"'{column}' (column {t + 1})"  # noqa: E731
+    where = f"'{column}' (column {t + 1})"
     if task == "classification":
         for (line, _), value in zip(rows, raw):
-            _check_label(value, path, line, where(line), loc)
+            _check_label(value, path, line, where, loc)
         classes = sorted(set(raw), key=lambda v: (natural(v), v))
         if len(classes) < 2:
             raise DataError(f"{path}: target column '{column}' holds one class ('{classes[0]}') in all {len(raw)} "
@@ -196,7 +196,7 @@ def _target(a: dict, header: list, rows: list, output, column: str, loc: Loc) ->
         index = {c: i for i, c in enumerate(classes)}
         return torch.tensor([index[v] for v in raw], dtype=torch.long), \
             {"column": column, "task": task, "classes": classes}
-    values = [number(v, path, line, where(line), loc) for (line, _), v in zip(rows, raw)]
+    values = [number(v, path, line, where, loc) for (line, _), v in zip(rows, raw)]
     return torch.tensor(values, dtype=torch.float32), {"column": column, "task": task, "classes": None}
 
 
@@ -212,6 +212,8 @@ class NamedTable:
         self.a, self.side, self.header, self.rows, self.feeds, self.loc = a, side, header, rows, feeds, loc
         self.y = y  # output name -> tensor over rows
         self.kinds = {n: side.input(n).kind for n in feeds}
+        self.mode: dict = {}  # image input -> Pillow mode (from its declared channels)
+        self.sizes: dict = {}  # image input -> {(width, height): the first file of that size}
         self.images = {n: self._image_paths(n, cs[0]) for n, cs in feeds.items() if self.kinds[n] == "image"}
         self.tokens = {n: [tokenize(r[header.index(cs[0])]) for _, r in rows]
                        for n, cs in feeds.items() if self.kinds[n] == "tokens"}
@@ -249,10 +251,7 @@ class NamedTable:
                                 hint="replace the file or remove the row")
             files.append(file)
             sizes.setdefault(size, file)
-        self.mode = getattr(self, "mode", {})
-        self.mode[name] = mode
-        self.sizes = getattr(self, "sizes", {})
-        self.sizes[name] = sizes
+        self.mode[name], self.sizes[name] = mode, sizes
         return files
 
     def _refuse_text(self, name: str) -> None:
