@@ -327,3 +327,30 @@ def test_one_input_and_two_targets_and_images_of_two_sizes(tmp_path):
     assert "the images of input 'photo' differ in size" in err.message and "5.png is 6x6" in err.message
     assert "transform photo { resize(64) }" in err.hint
     build_data(linked(tmp_path, SOURCE, "    transform photo { resize([8, 8]) }\n"))  # resized: batched
+
+
+def test_new_rows_are_read_as_the_run_was_trained_to(tmp_path):
+    """A finished run's record reads new csv rows (no target columns) into exactly the tensors its loaders gave
+    for the same rows: the saved vocabulary, column encoding, image steps and normalisation, nothing refitted."""
+    from dlspec.data.named_rows import read_named_rows
+    from dlspec.data.record import DataRecord
+    write_listings(tmp_path)
+    steps = "    transform photo { resize([8, 8]) -> normalize(auto) }\n    transform facts { normalize(auto) }\n"
+    cfg = linked(tmp_path, SOURCE, steps)
+    data = build_data(cfg)
+    record = DataRecord.of(data, None)
+    view = data.loaders["test"].dataset
+    lines = (tmp_path / "listings.csv").read_text().splitlines()
+    new = tmp_path / "new" / "rows.csv"
+    new.parent.mkdir()
+    header = lines[0].split(",")[:4]
+    rows = [",".join(["../" + lines[i + 1].split(",")[0]] + lines[i + 1].split(",")[1:4]) for i in view.indices]
+    new.write_text(",".join(header) + "\n" + "\n".join(rows) + "\n")
+    read = read_named_rows(cfg, record, str(new))
+    for k, i in enumerate(view.indices):
+        x, _ = view[k]
+        for name in ("photo", "words", "facts"):
+            assert torch.allclose(read[name][k], x[name]), name
+    new.write_text("photo,description,sqm\n../photos/0.png,flat,40\n")
+    with pytest.raises(DataError, match="has no column 'district' \\(for input 'facts'\\)"):
+        read_named_rows(cfg, record, str(new))
