@@ -35,10 +35,13 @@ def peek(src, index: int) -> tuple:
     """Sample `index` of a Dataset class or plugin source, read without moving any random state (its
     __getitem__ may draw random numbers: the model's initialisation must not shift)."""
     import random
-    state = random.getstate()
+
+    import numpy as np
+    state, np_state = random.getstate(), np.random.get_state()
     with torch.random.fork_rng():
         sample = src.train[index]
     random.setstate(state)
+    np.random.set_state(np_state)
     return sample
 
 

@@ -354,3 +354,21 @@ def test_new_rows_are_read_as_the_run_was_trained_to(tmp_path):
     new.write_text("photo,description,sqm\n../photos/0.png,flat,40\n")
     with pytest.raises(DataError, match="has no column 'district' \\(for input 'facts'\\)"):
         read_named_rows(cfg, record, str(new))
+
+
+def test_looking_at_a_dataset_class_sample_moves_no_random_state(tmp_path, monkeypatch):
+    """A Dataset class whose __getitem__ draws random numbers: loading it must not shift the generators the
+    model's initialisation and the split use."""
+    import random
+
+    import numpy as np
+    code = DOTTED.replace("x = {", "noise = torch.rand(1) + random.random() + np.random.rand()\n        x = {") \
+        .replace("import torch\n", "import random\nimport numpy as np\nimport torch\n", 1)
+    from dlspec.data.named_pipeline import peek
+    from dlspec.data.pipeline import load_source
+    src = load_source(dotted(tmp_path, monkeypatch, code=code))
+    torch.manual_seed(0), random.seed(0), np.random.seed(0)
+    peek(src, 0)
+    assert (torch.rand(1).item(), random.random(), np.random.rand()) == \
+        (torch.manual_seed(0) and torch.rand(1).item(), random.seed(0) or random.random(),
+         np.random.seed(0) or np.random.rand())
