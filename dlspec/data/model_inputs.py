@@ -91,4 +91,28 @@ def link_model(cfg, program, model: str):
         name, (_, loc) = next(iter({**cfg.transform_for, **cfg.augment_for}.items()))
         raise DataError(f"model {model} has one input: its steps need no input name", loc,
                         hint="write `transform { ... }` / `augment { ... }`")
+    _check_named_columns(cfg, side)
     return replace(cfg, model=side)
+
+
+def _check_named_columns(cfg, side: ModelSide) -> None:
+    """A csv's inputs= and target= names against the model's inputs and outputs, before any data is read
+    (so `dlspec compile` finds them): an unknown name is a located error with the nearest names."""
+    args = cfg.source_args or {}
+    locs = dict(getattr(cfg.source, "arg_locs", {}) or {})
+    given = args.get("inputs")
+    if isinstance(given, dict):
+        for name in given:
+            if side.input(name) is None:
+                raise DataError(f"csv: inputs= names '{name}', which is not an input of model {side.model}."
+                                + did_you_mean(name, side.names) + f" Its inputs: {', '.join(side.names)}",
+                                locs.get("inputs", cfg.source.loc))
+    target = args.get("target")
+    if side.outputs and isinstance(target, (dict, list, tuple)):
+        for output in target:
+            if output not in side.outputs:
+                what = "name" if isinstance(target, dict) else "column"
+                raise DataError(f"csv: target= {what} '{output}' is not an output of model {side.model}."
+                                + did_you_mean(str(output), list(side.outputs))
+                                + f" Its outputs: {', '.join(side.outputs)}", locs.get("target", cfg.source.loc),
+                                hint='map outputs to columns: target={price: "price_usd"}')

@@ -372,3 +372,13 @@ def test_looking_at_a_dataset_class_sample_moves_no_random_state(tmp_path, monke
     assert (torch.rand(1).item(), random.random(), np.random.rand()) == \
         (torch.manual_seed(0) and torch.rand(1).item(), random.seed(0) or random.random(),
          np.random.seed(0) or np.random.rand())
+
+
+def test_input_and_output_names_are_checked_when_the_train_block_links_the_data(tmp_path):
+    """Without reading the csv (it need not exist yet): the train block that links data and model checks
+    inputs= and target= against the model, so `dlspec compile` reports them."""
+    for change, expected in [(('photo: "photo"', 'foto: "photo"'), "inputs= names 'foto', which is not an input"),
+                             (('"kind"]', '"knd"]'), "target= column 'knd' is not an output of model Listing")]:
+        with pytest.raises(DataError) as info:
+            linked(tmp_path, SOURCE.replace(*change))
+        assert expected in info.value.message and info.value.loc.line == 12
