@@ -1,13 +1,14 @@
 """Data blocks checked without loading data: an `ir.DataDecl` in, a `DataConfig` out.
 
 Validates the source (registered name or dotted class), split fractions,
-batch size, workers and transform/augment steps, and resolves relative paths
-against the spec's folder. `dlspec compile` runs this; nothing is loaded.
+batch size, workers and transform/augment steps (`transform NAME { }`: the steps of one named input,
+checked against the model once a train block links it, data/model_inputs.py), and resolves relative
+paths against the spec's folder. `dlspec compile` runs this; nothing is loaded.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from ..schema import settings as S
 from ..errors import ArgumentError, DataError, Loc, UnknownNameError, did_you_mean
@@ -39,8 +40,10 @@ DATA_SETTINGS = {d.key: d for d in (
     S.SettingDef("batch", S.one("int", positive), "samples per batch (default 64)"),
     S.SettingDef("workers", S.one("int", non_negative), "DataLoader worker processes (default 0)"),
     S.SettingDef("shuffle", S.one("bool"), "shuffle the training split each epoch (default true)"),
-    S.SettingDef("transform", S.body, "deterministic steps for every split"),
-    S.SettingDef("augment", S.body, "random steps for the training split only"),
+    S.SettingDef("transform", S.named_body, "deterministic steps for every split (`transform NAME { }`: for one "
+                 "input of a model with several)", repeatable=True),
+    S.SettingDef("augment", S.named_body, "random steps for the training split only (`augment NAME { }`: for one "
+                 "input)", repeatable=True),
     S.SettingDef("cache", _word(("auto", "device", "host", "none")),
                  "keep decoded splits as tensors on the training device (auto when they fit; see docs)"),
     S.SettingDef("scale", _word(("standard", "minmax", "none")),
@@ -69,6 +72,28 @@ class DataConfig:
     scale_loc: Optional[Loc] = None
     cache: str = "auto"  # auto | device | host | none: see data/route.py and data/cache.py
     cache_loc: Optional[Loc] = None
+    # several inputs: the steps of each named input, name -> (checked steps, where written)
+    transform_for: dict = field(default_factory=dict)
+    augment_for: dict = field(default_factory=dict)
+    model: Any = None  # the model it feeds (data/model_inputs.ModelSide), once a train block links it
+
+
+def _per_input(values: list, key: str) -> tuple:
+    """(the unnamed steps, {input name: (steps, loc)}) of the `transform`/`augment` lines of a block;
+    a line written twice for the same input (or unnamed twice) is an error at the second."""
+    plain, named, seen = None, {}, set()
+    for (name, steps), loc in values:
+        if name in seen:
+            what = f"'{key} {name}'" if name else f"'{key}'"
+            raise DataError(f"{what} is set twice in this data block", loc,
+                            hint="write all its steps in one body, in order")
+        seen.add(name)
+        checked = check_steps(steps, key)
+        if name is None:
+            plain = checked
+        else:
+            named[name] = (checked, loc)
+    return plain or [], named
 
 
 def read_data(decl, env: Env) -> DataConfig:
@@ -79,13 +104,15 @@ def read_data(decl, env: Env) -> DataConfig:
     source = v["source"]
     source_args = _check_source(source)
     fractions, seed = _fractions(v.get("split"), v.get("split@loc") or decl.loc)
+    transform, transform_for = _per_input(v.get("transform", []), "transform")
+    augment, augment_for = _per_input(v.get("augment", []), "augment")
     cfg = DataConfig(
         name=decl.name, loc=decl.loc, source=source, source_args=source_args, fractions=fractions, seed=seed,
         split_given="split" in v, split_loc=v.get("split@loc") or decl.loc, batch=v.get("batch", 64),
         workers=v.get("workers", 0), shuffle=v.get("shuffle", True),
-        transform=check_steps(v.get("transform", []), "transform"),
-        augment=check_steps(v.get("augment", []), "augment"), scale=v.get("scale", "none"),
-        scale_loc=v.get("scale@loc"), cache=v.get("cache", "auto"), cache_loc=v.get("cache@loc"))
+        transform=transform, augment=augment, scale=v.get("scale", "none"),
+        scale_loc=v.get("scale@loc"), cache=v.get("cache", "auto"), cache_loc=v.get("cache@loc"),
+        transform_for=transform_for, augment_for=augment_for)
     choose_route(cfg)  # cache device with a per-sample step, or mixup on the per-sample path: errors now
     return cfg
 

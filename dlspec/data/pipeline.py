@@ -8,6 +8,8 @@ every split is decoded once into one tensor on the training device and
 augmented as whole batches there; otherwise (`cache none`, a step with no
 batched form, data over the budget) data held in memory without augmentation
 is served by a slicing loader and everything else by a torch DataLoader.
+Named samples (dicts of inputs or of targets: a csv with inputs=, a Dataset class yielding dicts) go to
+data/named_pipeline.py instead, which gives each input its own steps.
 Before any step runs, the first sample is checked against the steps (data/step_checks.py: image steps
 on tables or series, normalize lists of the wrong width); `noise` leaves a table's category features
 (data/encoding.category_features) as they are on both paths.
@@ -24,6 +26,7 @@ from .config import DataConfig
 from .cache import ChannelMoments, SampleView, spare_channels
 from .encoding import category_features, index_features
 from .loaders import EpochDataLoader, TensorLoader
+from .named_pipeline import build_named, is_named, peek
 from .record import DataRecord
 from .route import choose_route
 from .sources.base import SOURCES, SeriesInfo, SourceData, TensorData
@@ -63,6 +66,10 @@ class DataBundle:
     target_shape: Optional[tuple] = None  # regression: one sample's target shape, for the output width check
     path: str = ""  # which data path the block takes and why, for the fit header
     table: Optional[dict] = None  # a csv table's column encoding (data/encoding.py), for predict and exports
+    # named samples (data/named_pipeline.py): input name -> {"kind", "columns", "shape", and its "vocab",
+    # "max_len", "table", "mode" or "normalization"}; output name -> {"column", "task", "classes", "scale"}
+    inputs: Optional[dict] = None
+    targets: Optional[dict] = None
 
 
 def load_source(cfg: DataConfig, loss_task: Optional[str] = None) -> SourceData:
@@ -75,6 +82,8 @@ def load_source(cfg: DataConfig, loss_task: Optional[str] = None) -> SourceData:
         args = {**args, "loss_task": loss_task}
     if definition.source == "built-in":  # where each argument is written, for errors found in the data
         args = {**args, "arg_locs": dict(cfg.source.arg_locs)}
+    if "inputs" in args:  # a csv reads each column by the kind of the model input it feeds
+        args = {**args, "model_side": cfg.model}
     return definition.load(args, cfg.source.loc)
 
 
@@ -92,6 +101,9 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
     if n == 0:
         raise DataError(f"data {cfg.name}: the source has no samples", cfg.source.loc)
     parts = _split(cfg, src, n)
+    if is_named(src, peek(src, parts["train"][1][0]) if cfg.source_args is None or
+                SOURCES[cfg.source.name].source != "built-in" else (None, None)):
+        return build_named(cfg, src, parts, pin_memory, fitted)
     _check_same_size(cfg, src)
     parts, vocab, table = _fit_on_train(src, parts, fitted)
     first = parts["train"][0][parts["train"][1][0]][0]

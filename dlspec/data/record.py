@@ -37,11 +37,18 @@ class DataRecord:
     table: Optional[dict] = None  # a table's fitted column encoding (data/encoding.py)
     sample_shape: Optional[list] = None  # one sample's shape: vector(auto) is built this wide again
     fingerprint: Optional[dict] = None  # path -> digest of the files read (data/fingerprint.py)
+    # named samples (data/named_pipeline.py): input name -> {"kind": image|tokens|vector, "columns", "shape",
+    # and its "mode" (image), "vocab" and "max_len" (tokens), "table" (vector), "normalization"}, so a finished
+    # run reads raw rows as it was trained to; output name -> {"column", "task", "classes", "scale"}
+    inputs: Optional[dict] = None
+    targets: Optional[dict] = None
 
     def facts(self):
         """The planner's `DataFacts` the run was trained with: vocabulary size, sample shape, embedded columns."""
         from ..planning.facts import DataFacts
         from .encoding import embedded_columns
+        if self.inputs:
+            return named_facts(self.inputs)
         return DataFacts(len(self.vocab) if self.vocab else None,
                          tuple(self.sample_shape) if self.sample_shape else None, embedded_columns(self.table))
 
@@ -50,7 +57,8 @@ class DataRecord:
         """The record of a loaded DataBundle (data/pipeline.py) and the digest of its files."""
         return cls(classes=data.classes, normalization=data.normalization, task=data.task, vocab=data.vocab,
                    target_scale=data.target_scale, series=_series(data.series), features=data.features,
-                   table=data.table, sample_shape=list(data.sample_shape), fingerprint=fingerprint)
+                   table=data.table, sample_shape=list(data.sample_shape), fingerprint=fingerprint,
+                   inputs=getattr(data, "inputs", None), targets=getattr(data, "targets", None))
 
     def to_state(self) -> dict:
         """The checkpoint's data fields."""
@@ -60,6 +68,27 @@ class DataRecord:
     def from_state(cls, state: dict) -> "DataRecord":
         """The data fields of a checkpoint dict (checked beforehand); a missing field is None."""
         return cls(**{f.name: state.get(_KEYS.get(f.name, f.name)) for f in fields(cls)})
+
+
+def inputs_facts(inputs: Optional[dict]) -> tuple:
+    """(name, DataFacts) per named input of loaded data (a DataBundle's or a DataRecord's `inputs`): its
+    vocabulary size, sample shape and embedded category columns."""
+    from ..planning.facts import DataFacts
+    from .encoding import embedded_columns
+    return tuple((name, DataFacts(len(i["vocab"]) if i.get("vocab") else None,
+                                  tuple(i["shape"]) if i.get("shape") else None, embedded_columns(i.get("table"))))
+                 for name, i in (inputs or {}).items())
+
+
+def named_facts(inputs: dict):
+    """The DataFacts of named samples: each input's own; a model with one input also takes its input's as the
+    classic fields (vocab, sample_shape, categories), which is what the planner reads for one input."""
+    from ..planning.facts import DataFacts
+    per_input = inputs_facts(inputs)
+    if len(per_input) == 1:
+        only = per_input[0][1]
+        return DataFacts(only.vocab, only.sample_shape, only.categories, per_input)
+    return DataFacts(inputs=per_input)
 
 
 def _series(series) -> Optional[dict]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import DataError
-from .step_checks import check_steps_suit, declared_samples
+from .step_checks import check_steps_suit, declared_samples, named_source
 from .transforms import has_batched_form
 
 BUDGET_RULE = "a quarter of the free GPU memory (CUDA) or of the available RAM (CPU, host)"
@@ -36,6 +36,9 @@ def choose_route(cfg) -> Route:
     """The route a checked data block asks for; mixup/cutmix on the per-sample path are a located error,
     and so are steps the source's samples cannot take (image steps on a table: data/step_checks.py)."""
     check_steps_suit(cfg, declared_samples(cfg))
+    if named_source(cfg):
+        return Route(False, "several inputs or targets: the cached path holds one tensor of samples and one "
+                            "of targets")
     blocker = next(((t, st) for t, _, st in cfg.augment if not has_batched_form(t)), None)
     if cfg.cache == "none":
         route = Route(False, "cache none")

@@ -41,8 +41,15 @@ _DECLARED = {
 _WHAT = {"table": "a csv table's feature vector", "series": "a window of a series", "text": "token ids"}
 
 
+def named_source(cfg) -> bool:
+    """A csv feeding named inputs or several targets (its samples are dicts), or steps written for named inputs."""
+    args = cfg.source_args or {}
+    return (args.get("inputs") is not None or "target" in args and not isinstance(args["target"], str)
+            or bool(getattr(cfg, "transform_for", None) or getattr(cfg, "augment_for", None)))
+
+
 def _source_kind(cfg) -> str:
-    if cfg.source_args is None:  # a Dataset class: known once loaded
+    if cfg.source_args is None or named_source(cfg):  # a Dataset class, named inputs: known once loaded
         return "any"
     from .sources.base import SOURCES
     definition = SOURCES.get(cfg.source.name)

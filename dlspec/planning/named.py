@@ -48,15 +48,28 @@ def named_inputs(decls: list) -> dict:
     return out
 
 
-def check_sizes_written(decls: dict, env) -> None:
-    """With several inputs, no size comes from the data (its side of several inputs comes later)."""
+def check_sizes_written(decls: dict, env, facts, linked: bool) -> None:
+    """With several inputs, a size taken from the data needs that input's measured facts (`facts`:
+    DataFacts); a model no train block links to data has none to take it from. A table whose category
+    columns would be embedded is refused for a named input: only a model with one input puts the
+    category_embedding layer first."""
+    if len(decls) < 2:
+        return
     for decl in decls.values():
         asked = asks_data(decl, env)
-        if asked is not None and len(decls) > 1:
+        measured = facts.of_input(decl.name)
+        if asked is not None and measured is None and not linked:
             example = "vector(N)" if asked == "vector" else f"{decl.kind}(T, vocab=N)"
             raise DlspecError(f"input '{decl.name}' takes its {'width' if asked == 'vector' else 'vocabulary size'} "
-                              "from the data, which a model with several inputs cannot read yet", decl.loc,
-                              hint=f"write the size: {example}")
+                              "from the data, and no train block links this model to a data block", decl.loc,
+                              hint=f"link it in a train block (train {{ model M  data D }}), or write the size: "
+                                   f"{example}")
+        if asked == "vector" and measured is not None and measured.categories:
+            column = measured.categories[0][3]
+            raise DlspecError(f"input '{decl.name}': category column '{column}' has {measured.categories[0][1]} "
+                              "levels, which a table embeds with a learnt vector, and that is done for a model with "
+                              "one input only (not supported yet with several)", decl.loc,
+                              hint="one-hot it: csv(..., onehot_max=N) with N at least its levels")
 
 
 def check_token_inputs(decls: dict, shapes: dict) -> None:

@@ -93,10 +93,10 @@ class Planner:
         order and returns its outputs (several: a dict by name)."""
         inputs = named_inputs(decls)
         single = len(decls) == 1
-        check_sizes_written(inputs, env)
-        shapes = {n: input_shape(d, env, self.facts.vocab if single else None,
-                                 self.facts.sample_shape if single else None,
-                                 single and bool(linking_trains(self.program, decl.name)))
+        linked = bool(linking_trains(self.program, decl.name))
+        check_sizes_written(inputs, env, self.facts, linked)
+        per_input = {n: (self.facts if single else self.facts.of_input(n) or NO_FACTS) for n in inputs}
+        shapes = {n: input_shape(d, env, per_input[n].vocab, per_input[n].sample_shape, linked)
                   for n, d in inputs.items()}
         check_token_inputs(inputs, shapes)
         first = next(iter(shapes.values()))

@@ -159,6 +159,15 @@ def body(s: ir.Setting, env: Env) -> list:
     return out
 
 
+def named_body(s: ir.Setting, env: Env) -> tuple:
+    """`transform { ... }` or `transform NAME { ... }` (the steps of one named input): (NAME or None, steps)."""
+    if s.args and (len(s.args) != 1 or not isinstance(s.args[0], ir.Name)) or s.kwargs:
+        raise ArgumentError(f"'{s.key}' takes a body of steps, after an input's name when it is for one input: "
+                            f"{s.key} {{ ... }} or {s.key} photo {{ ... }}", s.loc)
+    name = s.args[0].name if s.args else None
+    return name, body(ir.Setting(s.key, (), (), s.body, s.loc), env)
+
+
 def bind_step(table: dict, step: Step, what: str) -> tuple:
     """(registry entry, bound arguments) for a named step, or an error with suggestions."""
     item = table.get(step.name)

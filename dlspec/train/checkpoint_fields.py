@@ -119,6 +119,9 @@ OPTIONAL = {
               "a table encoding (columns with a name, a kind of number, onehot, embed or index, and their levels)"),
     "sample_shape": (_list_of(lambda v: _int(v) and v >= 1), "a list of sizes"),
     "data_fingerprint": (_mapping(_str, _str), "a dict of file digests"),
+    "inputs": (_mapping(_str, _dict_with(kind=_str, columns=_list_of(_str))),
+               "a dict of named inputs (each with its kind and columns)"),
+    "targets": (_mapping(_str, _dict_with(task=_str)), "a dict of targets (each with its task)"),
     "plugins": (_mapping(_str, _list_of(_str)), "a dict of plugin names"),
     "loggers": (lambda v: isinstance(v, dict), "a dict of logger records"),
 }

@@ -24,6 +24,7 @@ from .task_checks import check_model_end
 from .loggers import check_log
 from .measure import Measurements
 from ..planning.layer_init import read_layer_init, warn_unused
+from ..data.model_inputs import link_model
 from ..planning.named import refuse_several
 from .metrics import check_metrics, higher_is_better, metric_for_column, metric_name
 
@@ -208,7 +209,7 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
     data_name = _pick(v, "data", program.data, decl, "data")
     facts = measurements.facts(model, decl.name)
     plan = spec.plan(model, facts)
-    data = read_data(program.data[data_name], env)
+    data = link_model(read_data(program.data[data_name], env), program, model)  # columns read by its inputs
     cfg = TrainConfig(
         name=decl.name, loc=decl.loc, model=model, data=data, loss=loss, optimizer=optimizer,
         schedule=schedule, epochs=epochs or v.get("epochs", 10), clip_grad_norm=v.get("clip_grad_norm"),

@@ -2,7 +2,8 @@
 
 A `vector(auto)` input takes its width from the data one train block links to the model, loaded as fit
 loads it (`measure`: a csv table is read, split and encoded with the task the block's written loss
-implies), so `--show` describes the model fit trains; `tokens(T)` takes, before any data is loaded, the
+implies), so `--show` describes the model fit trains; a model with several inputs, one of which takes a
+size from the data, loads it too, each input's facts measured on its own columns (DataFacts.inputs); `tokens(T)` takes, before any data is loaded, the
 largest vocabulary a linked text source can give (max_vocab + 2). A model whose input asks nothing
 loads no data. Which block: the one asked for (the block being read, or the one compile --train
 names), else the first in the file that links the model to a data block. `Measurements` keeps what was
@@ -50,9 +51,12 @@ class Measured:
 
 
 def facts_of(bundle) -> DataFacts:
-    """The facts of loaded data (data/pipeline.DataBundle)."""
+    """The facts of loaded data (data/pipeline.DataBundle); named inputs give each its own (data/record.named_facts)."""
     from ..data.encoding import embedded_columns
+    from ..data.record import named_facts
     vocab = len(bundle.vocab) if bundle.vocab is not None else None
+    if getattr(bundle, "inputs", None):  # named samples: each input has its own (a run's record gives the same)
+        return named_facts(bundle.inputs)
     return DataFacts(vocab, tuple(bundle.sample_shape), embedded_columns(bundle.table))
 
 
@@ -69,17 +73,18 @@ def measure(spec, model: str, train=None) -> Measured:
     asked = data_asked(program, model)
     if asked == "tokens":
         return Measured(DataFacts(vocab=vocab_estimate(program, model)))
-    block = measuring_train(program, model, train) if asked == "vector" else NO_TRAIN
+    block = measuring_train(program, model, train) if asked in ("vector", "inputs") else NO_TRAIN
     if block is NO_TRAIN:
         return Measured()  # vector(auto) without data says so at its line when planned
     from ..data.config import read_data
+    from ..data.model_inputs import link_model
     from ..data.pipeline import build_data
     from .losses import written_loss_task
     decl = program.trains[block]
     task = written_loss_task(decl)  # the task, the split: as fit decides
     try:
-        bundle = build_data(read_data(program.data[program.linked(decl, "data")], program.global_env()),
-                            loss_task=task)
+        cfg = read_data(program.data[program.linked(decl, "data")], program.global_env())
+        bundle = build_data(link_model(cfg, program, model), loss_task=task)
     except DlspecError as exc:  # the data's own mistake, not the model's (diagnostics go on past it)
         return Measured(error=exc, train=block, loss_task=task)
     return Measured(facts_of(bundle), bundle, None, block, task)

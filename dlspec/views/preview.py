@@ -21,6 +21,7 @@ MAX_ROWS = 20  # classes shown; more are left out (named in the title)
 def data_block(spec, name: Optional[str]):
     """The `DataConfig` of the named data block, or of the one the train block uses, or the only one."""
     from ..data.config import read_data
+    from ..data.model_inputs import link_model
     program = spec.program
     if name is None:
         linked = [program.linked(t, "data") for t in program.trains.values()]
@@ -33,7 +34,10 @@ def data_block(spec, name: Optional[str]):
     if name not in program.data:
         raise UnknownNameError(f"no data block named '{name}'." + did_you_mean(name, program.data),
                                hint=f"data blocks: {', '.join(program.data) or 'none'}")
-    return read_data(program.data[name], program.global_env())
+    cfg = read_data(program.data[name], program.global_env())
+    feeding = [program.linked(t, "model") for t in program.trains.values() if program.linked(t, "data") == name]
+    model = next((m for m in feeding if m in program.models), None)
+    return link_model(cfg, program, model) if model is not None else cfg  # a csv with inputs= reads by the model
 
 
 def describe(spec, name: Optional[str] = None) -> list:
@@ -43,12 +47,20 @@ def describe(spec, name: Optional[str] = None) -> list:
     bundle = build_data(cfg)
     lines = [f"data {cfg.name}: source {cfg.source.name}, {bundle.task}",
              "samples: " + ", ".join(f"{k} {v}" for k, v in bundle.sizes.items()),
-             f"one sample: {list(bundle.sample_shape)} (batches of {cfg.batch})"]
+             f"one sample: {list(bundle.sample_shape)} (batches of {cfg.batch})" if not bundle.inputs
+             else f"one sample: {len(bundle.inputs)} inputs (batches of {cfg.batch})"]
     if bundle.classes:
         shown = ", ".join(map(str, bundle.classes[:20])) + (" ..." if len(bundle.classes) > 20 else "")
         lines.append(f"classes ({len(bundle.classes)}): {shown}")
     if bundle.table:
         lines += table_lines(bundle.table)
+    for input_name, info in (bundle.inputs or {}).items():
+        lines.append(f"input {input_name}: {info['kind']} from {', '.join(info['columns'])}, one sample {info['shape']}"
+                     + (f", vocabulary {len(info['vocab'])}" if info.get("vocab") else ""))
+    for output, info in (bundle.targets or {}).items():
+        classes = f" ({len(info['classes'])} classes)" if info.get("classes") else ""
+        lines.append(f"target {output}: {info['task']}{classes}" + (f" from {info['column']}" if info.get("column")
+                                                                      else ""))
     if cfg.augment:
         lines.append("augment (training split only): " + " -> ".join(st.name for _, _, st in cfg.augment))
     return lines

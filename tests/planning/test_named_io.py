@@ -110,10 +110,10 @@ def test_a_first_chain_that_starts_with_a_layer_has_nothing_to_continue():
 
 
 @pytest.mark.parametrize("kind, words", [("vector(auto)", "its width"), ("tokens(10)", "its vocabulary size")])
-def test_sizes_from_the_data_need_a_single_input(kind, words):
+def test_sizes_from_the_data_need_linked_data_with_several_inputs(kind, words):
     exc = error_of(body("    add(a, b)", inputs=f"input a: vector(4)\n    input b: {kind}"))
-    assert exc.message == f"input 'b' takes {words} from the data, which a model with several inputs cannot read yet"
-    assert exc.loc.line == 3
+    assert exc.message == f"input 'b' takes {words} from the data, and no train block links this model to a data block"
+    assert exc.loc.line == 3 and "or write the size" in exc.hint
 
 
 def test_output_inside_a_block_is_refused():

@@ -51,6 +51,9 @@ class SourceData:
     fit_on_train: Optional[Callable] = None  # called with the training indices (e.g. to build a vocabulary)
     chronological: bool = False  # split in time order, never shuffled across time
     shared_scale: bool = False  # inputs and targets are the same quantity (a series): scale both alike
+    # several targets (or a csv with inputs=): output name -> {"column", "task", "classes"}; a model's one
+    # unnamed output is keyed "output"
+    targets_info: Optional[dict] = None
 
 
 @dataclass(frozen=True)

@@ -73,13 +73,29 @@ def _column_list_problem(value, example: str, empty: bool):
     return None
 
 
-@source("csv", (Arg("path", "str"), Arg("target", "str"),
+def _target_problem(value):
+    """target= is a column, a list of columns named like the model's outputs, or {output: column}."""
+    if isinstance(value, str) or isinstance(value, dict) and value and all(isinstance(v, str) for v in value.values()):
+        return None
+    if isinstance(value, (list, tuple)):
+        return _column_list_problem(value, 'target=["price", "kind"]', False)
+    return 'must be a column name, a list of columns named like the outputs, or {output: "column"}'
+
+
+def _inputs_problem(value):
+    if isinstance(value, dict) and value:
+        return None
+    return 'must map the model\'s inputs to columns, e.g. inputs={photo: "photo", facts: ["sqm", "rooms"]}'
+
+
+@source("csv", (Arg("path", "str"), Arg("target", "any", check=_target_problem),
                 Arg("features", "any", None, _column_list('features=["a", "b"]')),
                 Arg("task", "str", "auto", choices=("auto", "classification", "regression")),
                 Arg("missing", "str", "error", choices=MISSING_POLICIES),
                 Arg("categories", "any", None, _column_list('categories=["zip", "store"]', empty=True)),
                 Arg("onehot_max", "int", ONEHOT_LEVELS, _not_negative),
-                Arg("embedding_dim", "any", "auto", _auto_or_positive), ENCODING),
+                Arg("embedding_dim", "any", "auto", _auto_or_positive), ENCODING,
+                Arg("inputs", "any", None, _inputs_problem)),
         paths=("path",),
         input_kind="table", doc="A table with a header row: csv(\"file.csv\", target=\"label\", features=[\"a\", \"b\"], task=auto, "
             "missing=error, encoding=\"utf-8\"). Text targets are classes; numeric ones follow the loss (cross_entropy: "
@@ -87,9 +103,16 @@ def _column_list_problem(value, example: str, empty: bool):
             "categories: one-hot up to onehot_max=16 levels, else a learnt embedding of embedding_dim=auto numbers "
             "in the model (with input vector(auto)); categories=[\"zip\"] makes number columns categories; "
             "missing cells are an error, or filled from "
-            "the training split (missing=median|mean|most_frequent), or their rows dropped (missing=drop).")
+            "the training split (missing=median|mean|most_frequent), or their rows dropped (missing=drop). "
+            "A model with several inputs or outputs: inputs={photo: \"photo_path\", words: \"text\", facts: "
+            "[\"sqm\", \"district\"]} feeds each input from its columns, read by the input's kind (image paths, "
+            "text, numbers and categories); target=[\"price\", \"kind\"] or {price: \"price_usd\"} names a "
+            "column per output.")
 def _csv(a: dict, loc: Loc) -> SourceData:
     import torch
+    if a.get("inputs") is not None or not isinstance(a["target"], str):
+        from .named_table import load_named_table
+        return load_named_table(a, loc)
     path = a["path"]
     header, rows = read_table(path, a["encoding"], loc)
     if a["target"] not in header:
