@@ -121,6 +121,9 @@ OPTIONAL = {
     "data_fingerprint": (_mapping(_str, _str), "a dict of file digests"),
     "plugins": (_mapping(_str, _list_of(_str)), "a dict of plugin names"),
     "loggers": (lambda v: isinstance(v, dict), "a dict of logger records"),
+    "outputs": (_mapping(_str, lambda v: isinstance(v, dict) and (v.get("task") is None or _str(v["task"])) and
+                         (v.get("classes") is None or isinstance(v["classes"], list))),
+                "a dict of outputs (task, classes, scale)"),
 }
 
 

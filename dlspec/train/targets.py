@@ -1,0 +1,68 @@
+"""What the data says of each target of a model with several outputs: a loaded DataBundle in, name ->
+{"task", "classes", "scale"} out, and the check that each output's loss suits its target.
+
+THE JOIN POINT with the data side of several targets (issue 25): the data stage is to carry a per-target
+mapping on the bundle (`bundle.targets`: name -> {"task", "classes", "scale"}). Until it does, a dotted
+source's data set may declare the same mapping as its `target_info` attribute, found here under the
+split's Subset wrappers. Only `output_targets` reads either.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..errors import DlspecError, TrainError
+
+
+def output_targets(bundle) -> dict:
+    """name -> {"task", "classes", "scale"} of each target the data yields ({} when it says nothing)."""
+    found = getattr(bundle, "targets", None)
+    if isinstance(found, dict):
+        return _plain(found)
+    loader = (bundle.loaders or {}).get("train")
+    dataset = getattr(loader, "dataset", None)
+    for _ in range(8):  # Subset(Subset(...)): the source's own data set is a few wrappers down
+        if dataset is None:
+            break
+        info = getattr(dataset, "target_info", None)
+        if isinstance(info, dict):
+            return _plain(info)
+        dataset = getattr(dataset, "dataset", None)
+    return {}
+
+
+def _plain(info: dict) -> dict:
+    return {str(k): {"task": v.get("task"), "classes": list(v["classes"]) if v.get("classes") is not None else None,
+                     "scale": v.get("scale")} for k, v in info.items()}
+
+
+def check_output_targets(cfg, targets: dict) -> None:
+    """Each output's loss suits what the data says of its target: a located error at the output's loss."""
+    for name, out in cfg.outputs.items():
+        target: Optional[dict] = targets.get(name)
+        if target is None:
+            if targets:  # the data names its targets, and not this one
+                raise TrainError(f"data {cfg.data.name} has no target '{name}' for output '{name}' (its targets: "
+                                 f"{', '.join(targets)})", out.loc,
+                                 hint="each output trains on the data's target of the same name")
+            continue
+        task = out.task
+        if task is not None and target.get("task") not in (None, task):
+            raise DlspecError(f"output '{name}' is trained with loss {out.loss[0].name} ({task}), but its target "
+                              f"in data {cfg.data.name} is a {target['task']}", out.loc,
+                              hint=_suits(target["task"]))
+
+
+def _suits(task: str) -> str:
+    return "for classes: cross_entropy, bce_with_logits, nll" if task == "classification" \
+        else "for numbers: mse, l1, huber"
+
+
+def recorded_outputs(cfg, targets: dict) -> Optional[dict]:
+    """What a run keeps of its outputs (names in order, task, classes, scale, loss, weight), or None."""
+    if not cfg.outputs:
+        return None
+    return {name: {"task": o.task or (targets.get(name) or {}).get("task"),
+                   "classes": (targets.get(name) or {}).get("classes"),
+                   "scale": (targets.get(name) or {}).get("scale"),
+                   "loss": o.loss[0].name, "weight": o.weight}
+            for name, o in cfg.outputs.items()}
