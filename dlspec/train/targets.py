@@ -66,3 +66,32 @@ def recorded_outputs(cfg, targets: dict) -> Optional[dict]:
                    "scale": (targets.get(name) or {}).get("scale"),
                    "loss": o.loss[0].name, "weight": o.weight}
             for name, o in cfg.outputs.items()}
+
+
+def check_named_batch(spec, cfg, bundle) -> None:
+    """With several inputs (or outputs), the data's samples must be dicts naming each input (or target):
+    a located error at the data block otherwise, before any step runs."""
+    from ..planning.named import leading_inputs
+    from .objective import model_outputs
+    program = spec.program
+    inputs = [d.name for d in leading_inputs(program.models[cfg.model].body.statements)]
+    outputs = [o.name for o in model_outputs(program, cfg.model)]
+    if len(inputs) < 2 and len(outputs) < 2:
+        return
+    import torch
+    with torch.random.fork_rng():  # peeking at a batch must not shift the global RNG
+        x, y = next(iter(bundle.loaders["train"]))
+    for what, names, got in (("inputs", inputs, x), ("outputs", outputs, y)):
+        if len(names) < 2:
+            continue
+        side = "inputs" if what == "inputs" else "targets"
+        if not isinstance(got, dict):
+            raise TrainError(f"model {cfg.model} has {len(names)} {what} ({', '.join(names)}), but data "
+                             f"{cfg.data.name} gives one tensor of {side} per sample", cfg.data.loc,
+                             hint=f"a source for this model yields a dict of {side} by name, "
+                                  f"e.g. {{{', '.join(repr(n) + ': ...' for n in names)}}}")
+        missing = [n for n in names if n not in got]
+        if missing:
+            raise TrainError(f"data {cfg.data.name} gives no {side[:-1]} '{missing[0]}' for model {cfg.model}'s "
+                             f"{what[:-1]} of that name (it gives: {', '.join(map(str, got))})", cfg.data.loc,
+                             hint=f"the model's {what}: {', '.join(names)}")

@@ -33,7 +33,7 @@ from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_si
 from .loggers import Loggers, Resume, flat_hparams, open_loggers
 from .loop import NonFiniteLoss, StepSetup, autocast_dtype, evaluate, move, select_device, train_epoch
 from .output_losses import Objective, make_output_metrics
-from .targets import check_output_targets, output_targets, recorded_outputs
+from .targets import check_named_batch, check_output_targets, output_targets, recorded_outputs
 from .losses import loss_task
 from .measure import Measured, facts_of
 from .progress import EpochProgress
@@ -104,6 +104,7 @@ class Trainer:
             self.log(f"loss {cfg.loss[0].name}: the train block names no loss and data {cfg.data.name} is a "
                      "regression")
         plan = self.spec.plan(cfg.model, facts)
+        check_named_batch(self.spec, cfg, self.data)  # several inputs or outputs: dict samples naming each
         self.targets = output_targets(self.data) if cfg.outputs else {}
         if cfg.outputs:
             check_output_targets(cfg, self.targets)  # each output's loss fits its target's task
