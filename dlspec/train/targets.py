@@ -13,20 +13,33 @@ from typing import Optional
 from ..errors import DlspecError, TrainError
 
 
-def output_targets(bundle) -> dict:
-    """name -> {"task", "classes", "scale"} of each target the data yields ({} when it says nothing)."""
+def output_targets(bundle, first_targets=None) -> dict:
+    """name -> {"task", "classes", "scale"} of each target the data yields. Where the data says nothing of
+    a target, its task is read from a first batch's targets (`first_targets`, a dict): integer class
+    indices are a classification, floats a regression."""
+    told = _told(bundle)
+    if isinstance(first_targets, dict):
+        for name, y in first_targets.items():
+            if name not in told:
+                task = "regression" if y.is_floating_point() else "classification"
+                told[name] = {"task": task, "classes": None, "scale": None}
+    return told
+
+
+def _told(bundle) -> dict:
+    """What the data declares of its targets ({} when it says nothing)."""
     found = getattr(bundle, "targets", None)
     if isinstance(found, dict):
         return _plain(found)
     loader = (bundle.loaders or {}).get("train")
     dataset = getattr(loader, "dataset", None)
-    for _ in range(8):  # Subset(Subset(...)): the source's own data set is a few wrappers down
+    for _ in range(8):  # Subset(SampleView(...)): the source's own data set is a few wrappers down
         if dataset is None:
             break
         info = getattr(dataset, "target_info", None)
         if isinstance(info, dict):
             return _plain(info)
-        dataset = getattr(dataset, "dataset", None)
+        dataset = getattr(dataset, "dataset", getattr(dataset, "base", None))
     return {}
 
 
@@ -68,16 +81,17 @@ def recorded_outputs(cfg, targets: dict) -> Optional[dict]:
             for name, o in cfg.outputs.items()}
 
 
-def check_named_batch(spec, cfg, bundle) -> None:
+def check_named_batch(spec, cfg, bundle):
     """With several inputs (or outputs), the data's samples must be dicts naming each input (or target):
-    a located error at the data block otherwise, before any step runs."""
+    a located error at the data block otherwise, before any step runs. Returns the first batch's targets
+    (None for a model with one input and one output, whose batch is not looked at)."""
     from ..planning.named import leading_inputs
     from .objective import model_outputs
     program = spec.program
     inputs = [d.name for d in leading_inputs(program.models[cfg.model].body.statements)]
     outputs = [o.name for o in model_outputs(program, cfg.model)]
     if len(inputs) < 2 and len(outputs) < 2:
-        return
+        return None
     import torch
     with torch.random.fork_rng():  # peeking at a batch must not shift the global RNG
         x, y = next(iter(bundle.loaders["train"]))
@@ -95,3 +109,4 @@ def check_named_batch(spec, cfg, bundle) -> None:
             raise TrainError(f"data {cfg.data.name} gives no {side[:-1]} '{missing[0]}' for model {cfg.model}'s "
                              f"{what[:-1]} of that name (it gives: {', '.join(map(str, got))})", cfg.data.loc,
                              hint=f"the model's {what}: {', '.join(names)}")
+    return y
