@@ -196,3 +196,11 @@ def test_a_loss_that_does_not_suit_the_data_s_target_is_located(tmp_path):
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert "m.dlspec:14:28: error: output 'kind' is trained with loss mse (regression), but its target in data d " \
            "is a classification" in result.output, result.output
+
+
+@pytest.mark.parametrize("monitor, direction", [("val_price_mae", "minimize"), ("val_kind_f1", "maximize"),
+                                                ("val_kind_loss", "minimize")])
+def test_tune_scores_trials_by_an_output_column_in_its_direction(monitor, direction):
+    from dlspec.tuning.study import objective_of
+    cfg = read_train(spec(TRAIN.replace("epochs 2", f"epochs 2\n    checkpoint monitor={monitor}")))
+    assert objective_of(cfg) == (monitor, direction)
