@@ -81,7 +81,7 @@ def recorded_outputs(cfg, targets: dict) -> Optional[dict]:
             for name, o in cfg.outputs.items()}
 
 
-def check_named_batch(spec, cfg, bundle):
+def check_named_batch(spec, cfg, bundle, plan=None):
     """With several inputs (or outputs), the data's samples must be dicts naming each input (or target):
     a located error at the data block otherwise, before any step runs. Returns the first batch's targets
     (None for a model with one input and one output, whose batch is not looked at)."""
@@ -109,4 +109,18 @@ def check_named_batch(spec, cfg, bundle):
             raise TrainError(f"data {cfg.data.name} gives no {side[:-1]} '{missing[0]}' for model {cfg.model}'s "
                              f"{what[:-1]} of that name (it gives: {', '.join(map(str, got))})", cfg.data.loc,
                              hint=f"the model's {what}: {', '.join(names)}")
+    if plan is not None and len(inputs) > 1:
+        _check_input_shapes(cfg, plan, x, program)
     return y
+
+
+def _check_input_shapes(cfg, plan, x: dict, program) -> None:
+    """Each named input's samples have the shape its declaration says: an error at that input's line."""
+    from ..planning.named import leading_inputs
+    decls = {d.name: d for d in leading_inputs(program.models[cfg.model].body.statements)}
+    for name, shape in plan.inputs.items():
+        want, got = tuple(shape.dims), tuple(x[name].shape[1:])
+        if want != got:
+            raise TrainError(f"input '{name}' of model {cfg.model} takes samples of shape {list(want)}, but data "
+                             f"{cfg.data.name} gives {list(got)} for it", decls[name].loc,
+                             hint=f"declare it with the data's shape, or change what the data gives for '{name}'")

@@ -104,7 +104,7 @@ class Trainer:
             self.log(f"loss {cfg.loss[0].name}: the train block names no loss and data {cfg.data.name} is a "
                      "regression")
         plan = self.spec.plan(cfg.model, facts)
-        first_targets = check_named_batch(self.spec, cfg, self.data)  # several inputs or outputs: dicts by name
+        first_targets = check_named_batch(self.spec, cfg, self.data, plan)  # several inputs or outputs: dicts by name
         self.targets = output_targets(self.data, first_targets) if cfg.outputs else {}
         if cfg.outputs:
             check_output_targets(cfg, self.targets)  # each output's loss fits its target's task

@@ -18,17 +18,20 @@ class Listing(Dataset):
     target_info = {"price": {"task": "regression", "classes": None, "scale": None},
                    "kind": {"task": "classification", "classes": KINDS, "scale": None}}
 
-    def __init__(self, n: int = 48):
+    def __init__(self, n: int = 48, only: str = ""):
         g = torch.Generator().manual_seed(7)
         self.photo = torch.randn(n, 6, generator=g)
         self.facts = torch.randn(n, 2, generator=g)
         self.price = (self.photo[:, :3].sum(1) + 2 * self.facts[:, 0]).float()
         self.kind = (self.photo[:, 3] > 0).long() + (self.facts[:, 1] > 0.5).long()
         self.targets = self.kind.tolist()
+        self.only = only  # "kind": one target, as a tensor (a model with several inputs and one output)
 
     def __len__(self):
         return len(self.price)
 
     def __getitem__(self, i):
-        return ({"photo": self.photo[i], "facts": self.facts[i]},
-                {"price": self.price[i], "kind": self.kind[i]})
+        x = {"photo": self.photo[i], "facts": self.facts[i]}
+        if self.only:
+            return x, getattr(self, self.only)[i]
+        return x, {"price": self.price[i], "kind": self.kind[i]}

@@ -204,3 +204,35 @@ def test_tune_scores_trials_by_an_output_column_in_its_direction(monitor, direct
     from dlspec.tuning.study import objective_of
     cfg = read_train(spec(TRAIN.replace("epochs 2", f"epochs 2\n    checkpoint monitor={monitor}")))
     assert objective_of(cfg) == (monitor, direction)
+
+
+ONE_OUTPUT = """model M {
+    input photo: vector(6)
+    input facts: vector(WIDTH)
+    concat(photo, facts) -> linear(16) -> relu -> linear(3)
+}
+data d {
+    source tests.helpers.multitask_data.Listing(n=48, only="kind")
+    split train=0.5 val=0.25 test=0.25
+    batch 8
+}
+train {
+    metrics accuracy
+    epochs 1
+}
+"""
+
+
+def test_several_inputs_and_one_output_train_with_today_s_loss_and_metrics(tmp_path):
+    run = dlspec.fit(dlspec.loads(ONE_OUTPUT.replace("WIDTH", "2"), "m.dlspec"), out=str(tmp_path / "run"),
+                     progress=False, log=lambda *_: None)
+    assert set(run.history[0]) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert 0.0 <= run.results["test"]["accuracy"] <= 1.0
+
+
+def test_an_input_whose_samples_have_another_shape_is_an_error_at_its_line(tmp_path):
+    (tmp_path / "m.dlspec").write_text(ONE_OUTPUT.replace("WIDTH", "3"))
+    result = CliRunner().invoke(main, ["fit", str(tmp_path / "m.dlspec"), "--out", str(tmp_path / "run")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "m.dlspec:3:5: train error: input 'facts' of model M takes samples of shape [3], but data d gives [2] " \
+           "for it" in result.output, result.output
