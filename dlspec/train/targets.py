@@ -48,9 +48,11 @@ def _plain(info: dict) -> dict:
                      "scale": v.get("scale")} for k, v in info.items()}
 
 
-def check_output_targets(cfg, targets: dict) -> None:
-    """Each output's loss suits what the data says of its target: a located error at the output's loss."""
+def check_output_targets(cfg, targets: dict, plan=None) -> None:
+    """Each output's loss suits what the data says of its target (a located error at the output's loss),
+    and a class output scores as many classes as its target has (an error at its `output` line)."""
     for name, out in cfg.outputs.items():
+        _check_class_width(cfg, name, out, targets.get(name) or {}, plan)
         target: Optional[dict] = targets.get(name)
         if target is None:
             if targets:  # the data names its targets, and not this one
@@ -63,6 +65,19 @@ def check_output_targets(cfg, targets: dict) -> None:
             raise DlspecError(f"output '{name}' is trained with loss {out.loss[0].name} ({task}), but its target "
                               f"in data {cfg.data.name} is a {target['task']}", out.loc,
                               hint=_suits(target["task"]))
+
+
+def _check_class_width(cfg, name: str, out, target: dict, plan) -> None:
+    from .losses import scores_classes
+    classes = target.get("classes")
+    shape = plan.outputs.get(name) if plan is not None else None
+    if not classes or shape is None or not scores_classes(out.loss[0]):
+        return
+    width = shape.dims[-1] if shape.dims else 1
+    if width != len(classes):
+        raise TrainError(f"output '{name}' gives {width} values per sample, but its target in data {cfg.data.name} "
+                         f"has {len(classes)} classes", plan.output_locs.get(name, out.loc),
+                         hint=f"end it with linear({len(classes)})")
 
 
 def _suits(task: str) -> str:

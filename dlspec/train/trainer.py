@@ -107,7 +107,7 @@ class Trainer:
         first_targets = check_named_batch(self.spec, cfg, self.data, plan)  # several inputs or outputs: dicts by name
         self.targets = output_targets(self.data, first_targets) if cfg.outputs else {}
         if cfg.outputs:
-            check_output_targets(cfg, self.targets)  # each output's loss fits its target's task
+            check_output_targets(cfg, self.targets, plan)  # each output's loss fits its target's task
         else:
             check_task(cfg, self.data, plan)  # loss and metrics fit the data's task
             check_data_fits_model(self.spec, self.cfg, self.data, plan)

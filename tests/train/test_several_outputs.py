@@ -236,3 +236,13 @@ def test_an_input_whose_samples_have_another_shape_is_an_error_at_its_line(tmp_p
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert "m.dlspec:3:5: train error: input 'facts' of model M takes samples of shape [3], but data d gives [2] " \
            "for it" in result.output, result.output
+
+
+def test_a_class_output_narrower_than_its_target_s_classes_is_an_error_at_its_output_line(tmp_path):
+    (tmp_path / "m.dlspec").write_text(MODEL.replace("output kind = h -> linear(3)", "output kind = h -> linear(2)")
+                                       + TRAIN)
+    result = CliRunner().invoke(main, ["fit", str(tmp_path / "m.dlspec"), "--out", str(tmp_path / "run")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "m.dlspec:6:12: train error: output 'kind' gives 2 values per sample, but its target in data d has 3 " \
+           "classes" in result.output, result.output
+    assert "linear(3)" in result.output
