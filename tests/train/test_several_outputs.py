@@ -246,3 +246,10 @@ def test_a_class_output_narrower_than_its_target_s_classes_is_an_error_at_its_ou
     assert "m.dlspec:6:12: train error: output 'kind' gives 2 values per sample, but its target in data d has 3 " \
            "classes" in result.output, result.output
     assert "linear(3)" in result.output
+
+
+def test_explain_shows_the_loss_of_each_output_with_its_weight():
+    from dlspec.views.explain import explain
+    rows = {r.key: r for r in explain(spec()) if r.block == "train"}
+    assert rows["loss"].value == "price: mse * 0.5, kind: cross_entropy(label_smoothing=0.0)"
+    assert rows["metrics"].value == ["price_loss", "price_mae", "price_r2", "kind_loss", "kind_accuracy", "kind_f1"]
