@@ -83,8 +83,8 @@ def _check_rows_readable(run: LoadedRun, meta: dict) -> None:
         raise DataError(f"predict cannot read inputs for model {run.cfg.model}: it takes {len(meta['inputs'])} "
                         f"inputs ({', '.join(meta['inputs'])}), and data {data.name}'s source records no way to read "
                         "them from files or CSV rows", data.source.loc,
-                        hint="`dlspec evaluate` scores the run; from Python, dlspec.runs.predict.predict_tensors(run_dir, "
-                             "{input: tensor, ...}) answers per output")
+                        hint="`dlspec evaluate` scores the run; from Python, dlspec.runs.predict."
+                             "predict_tensors(run_dir, {input: tensor, ...}) answers per output")
 
 
 def predict_tensors(run_dir: str, x, top: int = 1, device: str = "cpu", trust: bool = False,

@@ -145,8 +145,8 @@ def detached(out, to_float: bool = False):
 
 
 def forward(model, x, where: str, step: int):
-    """model(x), or model(**x) for several named inputs; an exception from the model becomes a TrainError (out of memory included,
-    even when a plugin layer's PluginError wraps it)."""
+    """model(x), or model(**x) for several named inputs; an exception from the model becomes a TrainError
+    (out of memory included, even when a plugin layer's PluginError wraps it)."""
     try:
         return model(**x) if isinstance(x, dict) else model(x)
     except Exception as exc:
