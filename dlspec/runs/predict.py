@@ -110,6 +110,6 @@ def units_model(run: LoadedRun):
     """The run's model answering in the data's units: a regression trained with `scale standard|minmax`
     learnt scaled targets (and, for a series, scaled inputs); users asked for passengers, not z-scores."""
     scale = run.record.data.target_scale
-    if not scale or run.record.data.task != "regression":
-        return run.model
+    if not scale or run.record.data.task != "regression" or run.record.spec.outputs:
+        return run.model  # several outputs: each one's scale is undone in its answer (preprocess.describe_several)
     return OriginalUnits(run.model, scale["center"], scale["spread"], bool(scale.get("inputs"))).eval()
