@@ -64,7 +64,9 @@ def _exported_files(run, fmt: str, out: str) -> tuple:
     plan = run.spec.plan(run.cfg.model, run.facts)
     example = example_input(plan)
     model = run.model.cpu().eval()
-    scale = run.record.data.target_scale if run.record.data.task == "regression" else None
+    # several outputs: OriginalUnits wraps one tensor; each output's scale is in metadata.json (meta["outputs"])
+    several = bool(run.record.spec.outputs)
+    scale = run.record.data.target_scale if run.record.data.task == "regression" and not several else None
     if fmt == "python":
         files = python_files(model, plan, example, out, scale)
         files[os.path.join(out, "predict.py")] = predict_py_text()
