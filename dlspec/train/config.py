@@ -285,13 +285,22 @@ def _check_monitor(cfg: TrainConfig, key: str, monitor: str) -> None:
     if monitor not in known:
         recorded = known if has_val else names
         base = monitor[4:] if monitor.startswith("val_") else monitor
-        listing = f"; list a metric to record it (metrics {base})" if metric_for_column(base) else ""
+        listing = f"; list a metric to record it (metrics {_written_metric(cfg, base)})" \
+            if metric_for_column(base) else ""
         raise UnknownNameError(f"{key} monitors '{monitor}', which is not recorded." + did_you_mean(monitor, recorded),
                                cfg.locs.get(key), hint=f"recorded: {', '.join(recorded)}{listing}")
     if monitor.startswith("val_") and not has_val:
         raise DlspecError(f"{key} monitors '{monitor}', but data {cfg.data.name} has no val split, so there is no "
                           f"{monitor} to monitor", cfg.locs.get(key),
                           hint=f"add a val part (split train=0.7 val=0.15 test=0.15) or monitor={monitor[4:]}")
+
+
+def _written_metric(cfg: TrainConfig, column: str) -> str:
+    """How the metric of `column` is listed: `f1`, or per output `kind: f1` for the column kind_f1."""
+    for name in cfg.outputs or {}:
+        if column.startswith(name + "_"):
+            return f"{name}: {column[len(name) + 1:]}"
+    return column
 
 
 def _check_mode(cfg: TrainConfig, key: str, monitor: str, mode: str) -> None:

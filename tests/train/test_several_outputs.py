@@ -104,6 +104,8 @@ def test_an_unknown_monitor_lists_the_per_output_columns():
     text = error_of(TRAIN.replace("epochs 2", "epochs 2\n    early_stop monitor=val_kind_acc"))
     assert "early_stop monitors 'val_kind_acc', which is not recorded" in text
     assert "val_kind_accuracy" in text and "val_price_mae" in text
+    text = error_of(TRAIN.replace("epochs 2", "epochs 2\n    early_stop monitor=val_kind_precision"))
+    assert "list a metric to record it (metrics kind: precision)" in text
 
 
 def _output_columns():
