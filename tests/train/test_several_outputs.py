@@ -255,3 +255,35 @@ def test_explain_shows_the_loss_of_each_output_with_its_weight():
     rows = {r.key: r for r in explain(spec()) if r.block == "train"}
     assert rows["loss"].value == "price: mse * 0.5, kind: cross_entropy(label_smoothing=0.0)"
     assert rows["metrics"].value == ["price_loss", "price_mae", "price_r2", "kind_loss", "kind_accuracy", "kind_f1"]
+
+
+def test_shards_of_dict_batches_rebuild_each_global_batch():
+    from dlspec.train.parallel.sharding import shard
+    batches = [({"a": torch.arange(i, i + 5.0), "b": torch.arange(i, i + 5.0) * 2}, {"t": torch.arange(i, i + 5)})
+               for i in (0, 5)]
+    parts = [list(shard(batches, r, 2, keep_empty=False)) for r in range(2)]
+    for i, (x, y) in enumerate(batches):
+        assert torch.equal(torch.cat([parts[r][i][0]["b"] for r in range(2)]), x["b"])
+        assert torch.equal(torch.cat([parts[r][i][1]["t"] for r in range(2)]), y["t"])
+
+
+def test_per_output_metric_states_summed_over_ranks_equal_one_pass():
+    from dlspec.train.output_losses import Objective, make_output_metrics
+    from dlspec.train.parallel.distributed import load_metric_state, metric_state
+    cfg = read_train(spec())
+    g = torch.Generator().manual_seed(1)
+    out = {"price": torch.randn(40, 1, generator=g), "kind": torch.randn(40, 3, generator=g)}
+    y = {"price": torch.randn(40, generator=g), "kind": torch.randint(0, 3, (40,), generator=g)}
+
+    def fed(rows):
+        objective = Objective(cfg.outputs)
+        metrics = make_output_metrics(cfg.outputs, objective, {})
+        part = ({k: v[rows] for k, v in out.items()}, {k: v[rows] for k, v in y.items()})
+        objective(*part)
+        for m in metrics.values():
+            m.update(*part)
+        return metrics
+    whole, ranks = fed(slice(0, 40)), [fed(slice(0, 20)), fed(slice(20, 40))]
+    for name in whole:
+        load_metric_state(ranks[1][name], [metric_state(r[name]) for r in ranks], torch.device("cpu"))
+        assert ranks[1][name].compute() == pytest.approx(whole[name].compute(), rel=1e-6), name  # float32 sums per part
