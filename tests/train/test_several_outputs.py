@@ -287,3 +287,9 @@ def test_per_output_metric_states_summed_over_ranks_equal_one_pass():
     for name in whole:
         load_metric_state(ranks[1][name], [metric_state(r[name]) for r in ranks], torch.device("cpu"))
         assert ranks[1][name].compute() == pytest.approx(whole[name].compute(), rel=1e-6), name  # float32 sums per part
+
+
+def test_a_weight_may_be_a_let_and_set_from_the_command_line():
+    text = "let w = 0.25\n" + MODEL + TRAIN.replace("mse * 0.5", "mse * w")
+    assert read_train(dlspec.loads(text, "m.dlspec")).outputs["price"].weight == 0.25
+    assert read_train(dlspec.loads(text, "m.dlspec", overrides={"w": 2.0})).outputs["price"].weight == 2.0
