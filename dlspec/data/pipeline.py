@@ -128,7 +128,8 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
     with torch.random.fork_rng():  # peeking at a batch must not shift the global RNG (model init, resume)
         x0, y0 = next(iter(loaders["train"]))
     target_shape = tuple(y0.shape[1:]) if src.task == "regression" and isinstance(y0, torch.Tensor) else None
-    return DataBundle(loaders, tuple(x0.shape[1:]), src.classes, src.task, sizes,
+    shape = tuple(x0.shape[1:]) if isinstance(x0, torch.Tensor) else ()  # () for a dict of named inputs
+    return DataBundle(loaders, shape, src.classes, src.task, sizes,
                       normalization=stats, target_scale=target_scale, vocab=vocab,
                       series=src.series, features=src.features, target_column=src.target_column,
                       target_shape=target_shape, path=path, table=table)
@@ -269,6 +270,8 @@ def _pipeline(steps: list, kept: tuple = ()):
 
 def _to_tensor_fn(sample):
     if isinstance(sample, torch.Tensor) and sample.dtype != torch.uint8:
+        return None
+    if isinstance(sample, dict):  # several named inputs (a dotted source's dict of tensors): taken as they are
         return None
     from torchvision.transforms import v2
     if isinstance(sample, torch.Tensor):  # uint8 tensors are images: scaled to [0, 1] like decoded files

@@ -109,13 +109,19 @@ def _roles(tree: Tree, tokens: list) -> _Roles:
             _add(roles.tight_equals, token_after(first_end), "=")
         elif node.data == "dict":
             roles.dict_braces.update({node.meta.start_pos, node.meta.end_pos - 1})
-        elif node.data == "device_ref" and first_end is not None:
+        elif node.data == "labelled" and _is_device(node) and first_end is not None:
             _add(roles.tight_colons, token_after(first_end), ":")
         elif node.data in _BINARY_RULES and first_end is not None:
             _add(roles.binary_ops, token_after(first_end, skip=")"), "+-*///")
         elif node.data == "setting" and isinstance(first, Tree):
             roles.setting_keys.add(first.meta.start_pos)
     return roles
+
+
+def _is_device(node: Tree) -> bool:
+    """`cuda:1` is written tight; a per-output `price: mse` keeps its space, like a step's label."""
+    value = node.children[1]
+    return isinstance(value, Tree) and value.data == "number"
 
 
 def _add(positions: set, token, allowed: str) -> None:

@@ -140,6 +140,15 @@ class InputDecl:
 
 
 @dataclass(frozen=True)
+class Labelled:
+    """`price: mse * 0.5` in a train setting: a value for one named output of the model."""
+
+    label: str
+    value: "Expr"
+    loc: Loc
+
+
+@dataclass(frozen=True)
 class OutputDecl:
     """`output NAME = CHAIN`: a named result the model returns (a model may have several)."""
 

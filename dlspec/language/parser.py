@@ -282,8 +282,12 @@ class _ToIR(Transformer_NonRecursive):
     def setting_key(self, meta, c):
         return str(c[0])
 
-    def device_ref(self, meta, c):
-        return ir.Literal(f"{c[0]}:{c[1]}", self._tok_loc(c[0]))
+    def labelled(self, meta, c):
+        """`cuda:1` (a device) stays the literal it always was; `price: mse * 0.5` names an output."""
+        name, value = c
+        if isinstance(value, ir.Literal) and isinstance(value.value, int) and not isinstance(value.value, bool):
+            return ir.Literal(f"{name}:{value.value}", self._tok_loc(name))
+        return ir.Labelled(str(name), value, self._tok_loc(name))
 
     def setting_body(self, meta, c):
         return tuple(c)

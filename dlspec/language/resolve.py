@@ -168,6 +168,10 @@ class Env:
             return self._call(expr)
         if isinstance(expr, ir.InputRef):
             return Symbol("input")
+        if isinstance(expr, ir.Labelled):
+            raise DlspecError(f"'{expr.label}: ...' names an output of the model; only loss and metrics take a "
+                              "value per output", expr.loc,
+                              hint=f"e.g. loss {expr.label}: mse * 0.5, other: cross_entropy")
         if isinstance(expr, ir.Chain):
             raise DlspecError("a chain (a -> b) can only be an operand of a merge: add, mul, concat or matmul",
                               expr.loc, hint="bind it first: y = a -> b, then use y")

@@ -93,22 +93,3 @@ def check_inputs_used(node: BodyNode, decls: dict) -> None:
         if name not in read and len(decls) > 1:
             raise UnusedInput(f"input '{name}' is never used: no chain starts from it or merges it", decl.loc,
                               hint=f"start a chain from it (h = {name} -> ...) or delete the declaration")
-
-
-def refuse_several(program, model: str) -> None:
-    """Training, predict and the exports take one input and one output for now: a model with several of
-    either is refused at its second `input` (or first `output`) line. Every one of them reads its train
-    block first (train/config.py's read_train, which calls this), so this one check covers them all."""
-    statements = program.models[model].body.statements
-    decls = leading_inputs(statements)
-    outputs = [st for st in statements if isinstance(st, ir.OutputDecl)]
-    if len(decls) > 1:
-        where, count = decls[1].loc, f"{len(decls)} inputs"
-    elif len(outputs) > 1:
-        where, count = outputs[0].loc, f"{len(outputs)} outputs"
-    else:
-        return
-    raise DlspecError(f"model {model} has {count}: training, evaluate, predict and export of a model with several "
-                      "inputs or outputs are not supported yet (it compiles, and its module can be called from "
-                      "Python)", where,
-                      hint="dlspec compile --show shows its shapes; to train it now, keep one input and one output")

@@ -65,7 +65,9 @@ def _exported_files(run, fmt: str, out: str) -> tuple:
     plan = with_layer_init(run.spec.plan(run.cfg.model, run.facts), run.cfg.layer_init)  # model.py starts alike
     example = example_input(plan)
     model = run.model.cpu().eval()
-    scale = run.record.data.target_scale if run.record.data.task == "regression" else None
+    # several outputs: OriginalUnits wraps one tensor; each output's scale is in metadata.json (meta["outputs"])
+    several = bool(run.record.spec.outputs)
+    scale = run.record.data.target_scale if run.record.data.task == "regression" and not several else None
     if fmt == "python":
         files = python_files(model, plan, example, out, scale)
         files[os.path.join(out, "predict.py")] = predict_py_text()
@@ -86,19 +88,40 @@ def check_format(fmt: str) -> None:
         require_onnx()
 
 
-def example_input(plan: BodyNode) -> torch.Tensor:
-    shape = (2,) + tuple(plan.in_shape.dims)
-    if plan.in_shape.integer:
-        tokens = torch.randint(1, max(plan.in_shape.vocab or 2, 2), shape, generator=torch.Generator().manual_seed(0))
+def example_input(plan: BodyNode):
+    """A random batch of two for `plan`'s input; a dict input name -> batch for a model with several."""
+    if len(plan.inputs) > 1:
+        return {name: _example_of(shape, i) for i, (name, shape) in enumerate(plan.inputs.items())}
+    return _example_of(plan.in_shape, 0)
+
+
+def _example_of(in_shape, seed: int) -> torch.Tensor:
+    shape = (2,) + tuple(in_shape.dims)
+    if in_shape.integer:
+        tokens = torch.randint(1, max(in_shape.vocab or 2, 2), shape, generator=torch.Generator().manual_seed(seed))
         tokens[0, max(1, shape[1] // 2):] = 0  # some padding, so a trace records the padding-aware path
         return tokens
-    return torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+
+
+def call_with(model, example):
+    """model(example), with a dict of several inputs given in declaration order (as every export takes them)."""
+    return model(*example.values()) if isinstance(example, dict) else model(example)
+
+
+def same_outputs(expected, got) -> bool:
+    """Equal outputs: tensors, or dicts of them with the same names (several outputs)."""
+    if isinstance(expected, dict):
+        return isinstance(got, dict) and list(got) == list(expected) and \
+            all(same_outputs(expected[k], got[k]) for k in expected)
+    return isinstance(got, torch.Tensor) and got.shape == expected.shape and \
+        torch.allclose(expected, got, atol=1e-5, rtol=1e-4)
 
 
 def _check_same(model, exported, example, what: str) -> None:
     with torch.no_grad():
-        expected, got = model(example), exported(example)
-    if not torch.allclose(expected, got, atol=1e-5, rtol=1e-4):
+        expected, got = call_with(model, example), call_with(exported, example)
+    if not same_outputs(expected, got):
         raise DlspecError(f"the {what} export does not reproduce the model's outputs")
 
 
@@ -107,7 +130,9 @@ def torchscript_file(model, example, out: str) -> tuple:
     import warnings
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracing warns about deprecation and Python-level branches
-        traced = torch.jit.trace(model, example, check_trace=False)
+        # several inputs: traced positionally, in declaration order; several outputs: a dict (strict=False)
+        args = tuple(example.values()) if isinstance(example, dict) else example
+        traced = torch.jit.trace(model, args, check_trace=False, strict=False)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit.save and load warn that TorchScript is deprecated

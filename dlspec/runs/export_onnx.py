@@ -61,16 +61,44 @@ class _OneInput(torch.nn.Module):
         return self.model(input)
 
 
-def _export(model, example: torch.Tensor, path: str) -> None:
-    if isinstance(model, NamedGraphModule):  # trainable, so one input and one output
+class _Several(torch.nn.Module):
+    """A model with several inputs or outputs, seen through `forward(*inputs)` returning a tuple of its
+    outputs in declaration order: one ONNX graph input per model input, one graph output per output,
+    each named like its input or output."""
+
+    def __init__(self, model, outputs: tuple):
+        super().__init__()
+        self.model, self.outputs = model, outputs
+
+    def forward(self, *inputs):
+        out = self.model(*inputs)
+        return tuple(out[name] for name in self.outputs) if self.outputs else out
+
+
+def graph_names(model, example) -> tuple:
+    """(input names, output names) of the ONNX graph: the model's own with several, else input/output."""
+    inputs = list(example) if isinstance(example, dict) else ["input"]
+    with torch.no_grad():
+        out = model(*example.values()) if isinstance(example, dict) else model(example)
+    return inputs, (list(out) if isinstance(out, dict) else ["output"])
+
+
+def _export(model, example, path: str) -> None:
+    inputs, outputs = graph_names(model, example)
+    several = isinstance(example, dict) or outputs != ["output"]
+    if several:
+        model = _Several(model, tuple(outputs) if outputs != ["output"] else ())
+    elif isinstance(model, NamedGraphModule):
         model = _OneInput(model)
+    args = tuple(example.values()) if isinstance(example, dict) else (example,)
     batch = torch.export.Dim("batch")
     size = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    dynamic = ({"inputs": tuple({0: batch} for _ in args)},) if several else ({0: batch},)
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter warns about its own deprecations
-            torch.onnx.export(model, (example,), path, input_names=["input"], output_names=["output"],
-                              dynamo=True, dynamic_shapes=({0: batch},), verbose=False,
+            torch.onnx.export(model, args, path, input_names=inputs, output_names=outputs,
+                              dynamo=True, dynamic_shapes=dynamic[0] if several else dynamic, verbose=False,
                               external_data=size > _ONE_FILE_LIMIT)
     except Exception as exc:  # an operation the exporter does not know, in a plugin layer say
         raise DlspecError(f"the model could not be exported to ONNX: {exporter_reason(exc)}",
@@ -96,15 +124,21 @@ def exporter_reason(exc: BaseException) -> str:
     return type(causes[0]).__name__ if causes else "unknown error"
 
 
-def check_onnx(model, path: str, example: torch.Tensor) -> None:
+def check_onnx(model, path: str, example) -> None:
     """The .onnx file, run by onnxruntime, must answer as the model on `example` and on a batch of
-    another size (the batch dim is dynamic)."""
+    another size (the batch dim is dynamic); with several inputs or outputs, each by its name."""
     import onnxruntime
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-    for batch in (example, torch.cat([example, example[:1]])):
+    inputs, outputs = graph_names(model, example)
+    named = example if isinstance(example, dict) else {"input": example}
+    for feed in (named, {k: torch.cat([v, v[:1]]) for k, v in named.items()}):
         with torch.no_grad():
-            expected = model(batch)
-        got = torch.from_numpy(session.run(None, {"input": batch.numpy()})[0])
-        if got.shape != expected.shape or not torch.allclose(expected, got, atol=1e-5, rtol=1e-4):
-            raise DlspecError("the onnx export does not reproduce the model's outputs",
-                              hint="--format torchscript or --format python reproduce it exactly")
+            expected = model(*feed.values()) if isinstance(example, dict) else model(feed["input"])
+        expected = expected if isinstance(expected, dict) else {"output": expected}
+        got = dict(zip(outputs, session.run(outputs, {k: v.numpy() for k, v in feed.items()})))
+        for name, want in expected.items():
+            have = torch.from_numpy(got[name])
+            if have.shape != want.shape or not torch.allclose(want, have, atol=1e-5, rtol=1e-4):
+                raise DlspecError("the onnx export does not reproduce the model's outputs"
+                                  + (f" (output {name})" if name != "output" else ""),
+                                  hint="--format torchscript or --format python reproduce it exactly")

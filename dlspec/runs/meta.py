@@ -35,6 +35,11 @@ def run_meta(run: LoadedRun) -> dict:
             meta["table"] = table
     if meta["kind"] in ("image", "any") and len(plan.in_shape.dims) == 3:
         meta["image"] = _image(run)
+    if run.record.spec.outputs:  # several outputs: each one's task, classes and target scale
+        meta["outputs"] = {k: {"task": v.get("task"), "classes": v.get("classes"), "scale": v.get("scale")}
+                           for k, v in run.record.spec.outputs.items()}
+    if len(plan.inputs) > 1:
+        meta["inputs"] = list(plan.inputs)
     return meta
 
 

@@ -33,6 +33,12 @@ def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: 
     if split not in data.loaders:
         raise DataError(f"this run's data has no {split} split (splits: {', '.join(data.loaders)})")
     loss_def, loss_args = run.cfg.loss
+    if run.cfg.outputs:  # several outputs: the weighted total, and each output's loss and metrics
+        from ..train.output_losses import Objective, make_output_metrics
+        objective = Objective(run.cfg.outputs)
+        setup = StepSetup(run.model, loss_def, None, run.device, objective=objective)
+        metrics = make_output_metrics(run.cfg.outputs, objective, run.record.spec.outputs or {})
+        return evaluate(setup, data.loaders[split], metrics)
     from ..train.metrics import make_metrics
     setup = StepSetup(run.model, loss_def, loss_def.build(loss_args), run.device)  # fp32, one process
     return evaluate(setup, data.loaders[split], make_metrics(run.cfg.metrics, data.target_scale))
@@ -58,6 +64,7 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
         meta = run_meta(run)
         if max_pixels is not None and "image" in meta:
             meta["image"]["max_pixels"] = max_pixels
+        _check_rows_readable(run, meta)
         try:
             answers = run_predictions(units_model(run), meta, list(inputs), top, steps, batch, run.device)
         except InputError as exc:
@@ -66,6 +73,31 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
         if out:
             write_predictions(answers, out)
     return answers
+
+
+def _check_rows_readable(run: LoadedRun, meta: dict) -> None:
+    """A model with several inputs reads rows with its data's columns; a data source that recorded no
+    way to read them (a dotted source) is refused at its line, before any input is read."""
+    if len(meta.get("inputs") or ()) > 1 and not meta.get("inputs_encoding"):
+        data = run.cfg.data
+        raise DataError(f"predict cannot read inputs for model {run.cfg.model}: it takes {len(meta['inputs'])} "
+                        f"inputs ({', '.join(meta['inputs'])}), and data {data.name}'s source records no way to read "
+                        "them from files or CSV rows", data.source.loc,
+                        hint="`dlspec evaluate` scores the run; from Python, dlspec.runs.predict."
+                             "predict_tensors(run_dir, {input: tensor, ...}) answers per output")
+
+
+def predict_tensors(run_dir: str, x, top: int = 1, device: str = "cpu", trust: bool = False,
+                    checkpoint: Optional[str] = None) -> list:
+    """Answers for a batch of already-encoded inputs: a tensor, or a dict input name -> tensor for a model
+    with several inputs (one answer per row; with several outputs, one nested answer per output)."""
+    import torch
+    from ..runtime.preprocess import predict_batch
+    run = LoadedRun(run_dir, device, trust, checkpoint)
+    meta = run_meta(run)
+    rows = next(iter(x.values())).shape[0] if isinstance(x, dict) else x.shape[0]
+    with torch.no_grad():
+        return predict_batch(units_model(run), x, [str(i) for i in range(rows)], meta, top, run.device)
 
 
 def _check_max_pixels(value) -> None:
@@ -78,6 +110,6 @@ def units_model(run: LoadedRun):
     """The run's model answering in the data's units: a regression trained with `scale standard|minmax`
     learnt scaled targets (and, for a series, scaled inputs); users asked for passengers, not z-scores."""
     scale = run.record.data.target_scale
-    if not scale or run.record.data.task != "regression":
-        return run.model
+    if not scale or run.record.data.task != "regression" or run.record.spec.outputs:
+        return run.model  # several outputs: each one's scale is undone in its answer (preprocess.describe_several)
     return OriginalUnits(run.model, scale["center"], scale["spread"], bool(scale.get("inputs"))).eval()

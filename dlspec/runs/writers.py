@@ -80,10 +80,13 @@ def _arrays_apart(answers: list, path: str):
 
 
 def _flat(answer: dict) -> dict:
-    """One CSV row: top-k as label_N/probability_N columns, a list of values as prediction_N."""
+    """One CSV row: top-k as label_N/probability_N columns, a list of values as prediction_N; with several
+    outputs, each output's columns prefixed by its name (kind_label, kind_probability, price_prediction)."""
     row = {}
     for key, value in answer.items():
-        if key == "top":
+        if isinstance(value, dict):  # one output of several
+            row.update({f"{key}_{k}": v for k, v in _flat(value).items()})
+        elif key == "top":
             for i, t in enumerate(value, 1):
                 row[f"label_{i}"], row[f"probability_{i}"] = t["label"], t["probability"]
         elif isinstance(value, list):
@@ -94,7 +97,12 @@ def _flat(answer: dict) -> dict:
 
 
 def readable(answer: dict, top: int = 1) -> str:
-    """One printed line: `input: label (0.973)  (top classes)`, or `input: value(s)` rounded."""
+    """One printed line: `input: label (0.973)  (top classes)`, or `input: value(s)` rounded; with several
+    outputs, `input: price 12.5; kind house (0.973)`."""
+    several = {k: v for k, v in answer.items() if isinstance(v, dict)}
+    if several:
+        return f"{answer['input']}: " + "; ".join(f"{k} {readable({**v, 'input': ''}, top)[2:]}"
+                                                   for k, v in several.items())
     if "label" in answer:
         extra = "" if top <= 1 or "top" not in answer else "  (" + ", ".join(
             f"{t['label']} {t['probability']:.3f}" for t in answer["top"]) + ")"

@@ -221,6 +221,48 @@ def describe(name, out, meta, top=1):
     return {"input": name, "output": out.tolist()}
 
 
+def describe_several(name, outs, meta, top=1):
+    """One input's answer from a model with several outputs: under each output's name its own answer (label,
+    probability and top classes; or a value, in the data's units when its targets were scaled)."""
+    answer = {"input": name}
+    for key, out in outs.items():
+        info = meta["outputs"][key]
+        classes, task = info.get("classes"), info.get("task")
+        if task == "classification" and not classes:  # the data named no classes: their indices
+            classes = [str(i) for i in range(max(out.numel(), 2))]
+        scale = info.get("scale")
+        if task == "regression" and scale:
+            out = out * scale["spread"] + scale["center"]
+        part = describe(name, out, {"classes": classes, "task": task}, top)
+        del part["input"]
+        answer[key] = part
+    return answer
+
+
+def predict_batch(model, x, names, meta, top=1, device="cpu"):
+    """The answers of one batch: `x` a tensor, or a dict of named inputs for a model with several."""
+    if isinstance(x, dict):
+        out = model(**{k: v.to(device) for k, v in x.items()})
+    else:
+        out = model(x.to(device))
+    if isinstance(out, dict):
+        outs = {k: v.float().cpu() for k, v in out.items()}
+        return [describe_several(n, {k: v[i] for k, v in outs.items()}, meta, top) for i, n in enumerate(names)]
+    return [describe(n, o, meta, top) for n, o in zip(names, out.float().cpu())]
+
+
+def named_rows(path, meta):
+    """(names, samples) of a CSV's rows for a model with several inputs, each sample a dict input name ->
+    tensor. THE JOIN POINT with the data side's row encoder (issue 25): until a run records one
+    (meta["inputs_encoding"]), such a CSV cannot be read."""
+    encode = meta.get("inputs_encoding")
+    if not encode:
+        raise InputError(f"{path}: this run's model takes several inputs ({', '.join(meta['inputs'])}) and its "
+                         "data recorded no way to read them from CSV rows",
+                         "call the model from Python with a dict of tensors, one per input")
+    raise InputError(f"{path}: reading rows for several inputs is not supported by this version")
+
+
 def run_predictions(model, meta, inputs, top=1, steps=1, batch=64, device="cpu"):
     """Answers for `inputs` (files, folders, globs; sentences for a text run; for a series, nothing or a
     CSV to continue), predicted `batch` at a time; a forecast of `steps` values for a series."""
@@ -249,9 +291,9 @@ def run_predictions(model, meta, inputs, top=1, steps=1, batch=64, device="cpu")
                 chunk_names, tensors = _read_batch(chunk_names, chunk, meta)
                 if not tensors:
                     continue
-                x = torch.stack(tensors)
-            out = model(x.to(device)).float().cpu()
-            answers.extend(describe(n, o, meta, top) for n, o in zip(chunk_names, out))
+                x = {k: torch.stack([t[k] for t in tensors]) for k in tensors[0]} if isinstance(tensors[0], dict) \
+                    else torch.stack(tensors)
+            answers.extend(predict_batch(model, x, chunk_names, meta, top, device))
     if not answers:
         raise InputError(f"no input could be read: all {len(samples)} were skipped (the warnings say why)")
     return answers
@@ -296,7 +338,11 @@ def _samples(items, meta):
         return sentences(items)
     names, samples = [], []
     for item in items:
-        if item.lower().endswith(".csv"):
+        if item.lower().endswith(".csv") and len(meta.get("inputs") or ()) > 1:
+            more_names, more = named_rows(item, meta)
+            names.extend(more_names)
+            samples.extend(more)
+        elif item.lower().endswith(".csv"):
             if "table" not in meta:
                 raise InputError(f"{item}: this run was not trained on a table; give image files")
             try:

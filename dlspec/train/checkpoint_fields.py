@@ -124,6 +124,9 @@ OPTIONAL = {
     "targets": (_mapping(_str, _dict_with(task=_str)), "a dict of targets (each with its task)"),
     "plugins": (_mapping(_str, _list_of(_str)), "a dict of plugin names"),
     "loggers": (lambda v: isinstance(v, dict), "a dict of logger records"),
+    "outputs": (_mapping(_str, lambda v: isinstance(v, dict) and (v.get("task") is None or _str(v["task"])) and
+                         (v.get("classes") is None or isinstance(v["classes"], list))),
+                "a dict of outputs (task, classes, scale)"),
 }
 
 

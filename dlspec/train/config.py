@@ -25,7 +25,7 @@ from .loggers import check_log
 from .measure import Measurements
 from ..planning.layer_init import read_layer_init, warn_unused
 from ..data.model_inputs import link_model
-from ..planning.named import refuse_several
+from .objective import Labelled, output_columns, plain_outputs, read_loss, read_metrics, read_outputs
 from .metrics import check_metrics, higher_is_better, metric_for_column, metric_name
 
 _MODE = Arg("mode", "str", "auto", choices=("auto", "min", "max"))
@@ -36,13 +36,15 @@ _CHECKPOINT = (Arg("monitor", "str", None), _MODE, Arg("min_delta", "float", 0.0
 TRAIN_SETTINGS = {d.key: d for d in (
     S.SettingDef("model", S.one("str"), "the model to train (default: the only model)"),
     S.SettingDef("data", S.one("str"), "the data block (default: the only data block)"),
-    S.SettingDef("loss", S.step, "cross_entropy, bce_with_logits, mse, l1, huber, nll"),
+    S.SettingDef("loss", read_loss, "cross_entropy, bce_with_logits, mse, l1, huber, nll; several outputs: "
+                                    "loss price: mse * 0.5, kind: cross_entropy"),
     S.SettingDef("optimizer", S.step, "sgd, adam, adamw, rmsprop with lr= and weight_decay="),
     S.SettingDef("schedule", S.step, "constant, step, multistep, cosine, onecycle, plateau (warmup= epochs)"),
     S.SettingDef("epochs", S.one("int", positive), "number of epochs (default 10)"),
     S.SettingDef("clip_grad_norm", S.one("float", positive), "clip the global gradient norm"),
     S.SettingDef("clip_grad_value", S.one("float", positive), "clip each gradient value"),
-    S.SettingDef("metrics", S.steps, "accuracy, top_k(k=5), f1, precision, recall, mae, mse"),
+    S.SettingDef("metrics", read_metrics, "accuracy, top_k(k=5), f1, precision, recall, mae, mse; several "
+                                          "outputs: metrics price: mae, kind: accuracy, f1"),
     S.SettingDef("early_stop", S.keywords(_EARLY), "monitor=val_loss patience=5 mode=auto min_delta=0"),
     S.SettingDef("checkpoint", S.keywords(_CHECKPOINT),
                  "monitor=METRIC mode=auto min_delta=0: what decides best.ckpt (default: early_stop's monitor, "
@@ -100,6 +102,7 @@ class TrainConfig:
     sync_batchnorm: bool = False
     log: list = field(default_factory=list)  # (LoggerDef, args, loc) per logger named by `log`
     locs: dict = field(default_factory=dict)
+    outputs: Optional[dict] = None  # several outputs: name -> OutputTrain (objective.py); `loss` is the first's
 
     @property
     def loss_task(self):
@@ -108,6 +111,9 @@ class TrainConfig:
         return loss_task(self.loss[0]) if "loss" in self.locs else None
 
     def metric_names(self) -> list:
+        """The metric columns (without val_): per output `price_loss`, `price_mae`, ... with several outputs."""
+        if self.outputs:
+            return output_columns(self.outputs)
         return [metric_name(m, a) for m, a, _ in self.metrics]
 
     def best_by(self, has_val: Optional[bool] = None) -> dict:
@@ -135,8 +141,9 @@ class TrainConfig:
             "split_seed": self.data.seed, "scale": self.data.scale, "compile": self.compile, "cache": self.data.cache,
             "accumulate": self.accumulate, "sync_batchnorm": self.sync_batchnorm,
             "log": [{"name": item.name, **args} for item, args, _ in self.log],
-            # only when written: the settings of a run without it stay as they were
+            # only when written: the settings of a run without them stay as they were
             **({"layer_init": self.layer_init_text()} if self.layer_init else {}),
+            **({"outputs": plain_outputs(self.outputs)} if self.outputs else {}),
         }
 
     def layer_init_text(self) -> dict:
@@ -198,14 +205,18 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
     v = S.read_settings(decl.settings, TRAIN_SETTINGS, env, "train")
     # The block's own settings before the model and data it links to, so that its mistakes are found
     # (and reported with theirs, by diagnostics) even when a link is wrong or its declaration has an error.
-    loss = bind(LOSSES, v.get("loss") or S.Step("cross_entropy", (), {}, decl.loc), "loss")
+    written = v.get("loss") if not isinstance(v.get("loss"), list) else None  # a list: a loss per output
+    loss = bind(LOSSES, written or S.Step("cross_entropy", (), {}, decl.loc), "loss")
     optimizer = bind(OPTIMIZERS, v.get("optimizer") or S.Step("adam", (), {}, decl.loc), "optimizer")
     schedule = bind(SCHEDULES, v["schedule"], "schedule") if "schedule" in v else None
-    metrics, log = check_metrics(v.get("metrics", [])), check_log(v.get("log", []))
+    per_output = [m for m in v.get("metrics", []) if isinstance(m, Labelled)]
+    metrics, log = check_metrics([] if per_output else v.get("metrics", [])), check_log(v.get("log", []))
     init = _init(v.get("init"), v.get("init@loc"))
     out = resolve_path(v["out"], v["out@loc"]) if "out" in v else None
     model = _pick(v, "model", program.models, decl, "model")
-    refuse_several(program, model)  # the data side of several inputs and outputs comes later
+    outputs = read_outputs(v, program, model, decl)
+    if outputs:
+        loss = next(iter(outputs.values())).loss  # what the data's task and `loss_task` read (the first output's)
     data_name = _pick(v, "data", program.data, decl, "data")
     facts = measurements.facts(model, decl.name)
     plan = spec.plan(model, facts)
@@ -221,11 +232,12 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
         unfreeze=[(u["label"], u["at"]) for u, _ in v.get("unfreeze", [])],
         init=init, layer_init=v.get("layer_init", {}), out=out, log=log,
         accumulate=v.get("accumulate", 1), sync_batchnorm=v.get("sync_batchnorm", False),
-        locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")})
+        locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")}, outputs=outputs)
     _check_links(cfg, spec, plan, facts)
     warn_unused(cfg.layer_init, plan, model)
-    check_soft_targets(cfg)
-    check_model_end(cfg, plan)
+    if not outputs:  # these read one output's last layer and one target
+        check_soft_targets(cfg)
+        check_model_end(cfg, plan)
     return cfg
 
 
@@ -233,7 +245,7 @@ def fitted_to_task(cfg: TrainConfig, task: Optional[str]) -> TrainConfig:
     """`cfg` with its default loss fitted to the data's task: a train block that writes no `loss` trains a
     regression (a numeric csv target, a series) with mse, since the default cross_entropy needs class
     labels. A written loss is kept as written (check_task then says when it does not fit)."""
-    if "loss" in cfg.locs or task != "regression":
+    if "loss" in cfg.locs or task != "regression" or cfg.outputs:
         return cfg
     return replace(cfg, loss=bind(LOSSES, S.Step("mse", (), {}, cfg.loc), "loss"))
 
@@ -287,13 +299,22 @@ def _check_monitor(cfg: TrainConfig, key: str, monitor: str) -> None:
     if monitor not in known:
         recorded = known if has_val else names
         base = monitor[4:] if monitor.startswith("val_") else monitor
-        listing = f"; list a metric to record it (metrics {base})" if metric_for_column(base) else ""
+        listing = f"; list a metric to record it (metrics {_written_metric(cfg, base)})" \
+            if metric_for_column(base) else ""
         raise UnknownNameError(f"{key} monitors '{monitor}', which is not recorded." + did_you_mean(monitor, recorded),
                                cfg.locs.get(key), hint=f"recorded: {', '.join(recorded)}{listing}")
     if monitor.startswith("val_") and not has_val:
         raise DlspecError(f"{key} monitors '{monitor}', but data {cfg.data.name} has no val split, so there is no "
                           f"{monitor} to monitor", cfg.locs.get(key),
                           hint=f"add a val part (split train=0.7 val=0.15 test=0.15) or monitor={monitor[4:]}")
+
+
+def _written_metric(cfg: TrainConfig, column: str) -> str:
+    """How the metric of `column` is listed: `f1`, or per output `kind: f1` for the column kind_f1."""
+    for name in cfg.outputs or {}:
+        if column.startswith(name + "_"):
+            return f"{name}: {column[len(name) + 1:]}"
+    return column
 
 
 def _check_mode(cfg: TrainConfig, key: str, monitor: str, mode: str) -> None:

@@ -49,6 +49,7 @@ class StepSetup:
     clip_value: Optional[float] = None
     plan: Optional[object] = None
     reduce: Optional[Callable] = None
+    objective: Optional[Callable] = None  # several outputs: (out dict, y dict) -> weighted total (objective.py)
 
     def autocast(self):
         """The mixed-precision context of a pass (a no-op context without amp_dtype); made once per pass."""
@@ -60,9 +61,16 @@ class StepSetup:
             loss_sum, samples = self.reduce(loss_sum, samples, metrics)
         return float(loss_sum) / max(samples, 1), samples
 
-    def loss_of(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The loss of a batch's output against its raw targets (what a step computes)."""
+    def loss_of(self, out, y) -> torch.Tensor:
+        """The loss of a batch's output against its raw targets (what a step computes); with several
+        outputs, the objective's weighted sum of their losses."""
+        if self.objective is not None:
+            return self.objective(out, y)
         return self.loss_fn(out, prepare_target(self.loss, out, y))
+
+    def metric_targets(self, out, y):
+        """The targets metrics score against (several outputs: as given; one: see losses.metric_target)."""
+        return y if self.objective is not None else metric_target(self.loss, out, y)
 
 
 def check_device_name(name: str) -> None:
@@ -117,18 +125,37 @@ def prepare_target(loss: Component, out: torch.Tensor, y: torch.Tensor) -> torch
     return y.to(out.dtype) if out.is_floating_point() else y.float()
 
 
+def move(t, device: torch.device, non_blocking: bool):
+    """A batch's tensor, or its dict of named tensors (several inputs or outputs), on `device`."""
+    if isinstance(t, dict):
+        return {k: v.to(device, non_blocking=non_blocking) for k, v in t.items()}
+    return t.to(device, non_blocking=non_blocking)
+
+
+def first(t) -> torch.Tensor:
+    """The tensor, or the first of a dict of named tensors (for a batch's size and device)."""
+    return next(iter(t.values())) if isinstance(t, dict) else t
+
+
+def detached(out, to_float: bool = False):
+    """An output (or a dict of outputs) detached, in float32 when asked (metrics after autocast)."""
+    if isinstance(out, dict):
+        return {k: (v.detach().float() if to_float else v.detach()) for k, v in out.items()}
+    return out.detach().float() if to_float else out.detach()
+
+
 def forward(model, x, where: str, step: int):
-    """model(x); an exception from the model becomes a TrainError (out of memory included,
-    even when a plugin layer's PluginError wraps it)."""
+    """model(x), or model(**x) for several named inputs; an exception from the model becomes a TrainError
+    (out of memory included, even when a plugin layer's PluginError wraps it)."""
     try:
-        return model(x)
+        return model(**x) if isinstance(x, dict) else model(x)
     except Exception as exc:
         if os.environ.get("DLSPEC_DEBUG"):
             raise
         cause = exc.__cause__ if isinstance(exc, DlspecError) else exc
         if isinstance(exc, DlspecError) and not (cause is not None and is_out_of_memory(cause)):
             raise  # a plugin layer's own report, naming the layer and its spec line
-        raise forward_failed(cause, f"{where}, step {step}", x.shape[0], x.device) from exc
+        raise forward_failed(cause, f"{where}, step {step}", first(x).shape[0], first(x).device) from exc
 
 
 class NonFiniteLoss(Exception):
@@ -147,7 +174,7 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
     shown, no device copy of a batch the loader already put on the device."""
     model, loss_entry, loss_fn, device = setup.model, setup.loss, setup.loss_fn, setup.device
     optimizer, scaler, scheduler_per_step = setup.optimizer, setup.scaler, setup.per_step_scheduler
-    plan, clip_norm, clip_value = setup.plan, setup.clip_norm, setup.clip_value
+    plan, clip_norm, clip_value, objective = setup.plan, setup.clip_norm, setup.clip_value, setup.objective
     model.train()
     for m in frozen:
         m.eval()  # BatchNorm statistics of frozen parts stay as they are
@@ -162,21 +189,21 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
     for step, (x, y) in enumerate(loader, 1):
         micro = plan[step - 1] if plan is not None else None
         if moves:
-            x = x.to(device, non_blocking=non_blocking)
-            y = y.to(device, non_blocking=non_blocking)
+            x = move(x, device, non_blocking)
+            y = move(y, device, non_blocking)
         if micro is None or step == 1 or plan[step - 2].steps:
             optimizer.zero_grad(set_to_none=True)
         with no_sync_unless(model, micro is None or micro.steps):
             with autocast:
                 out = forward(model, x, where, step)
-                loss = loss_fn(out, prepare_target(loss_entry, out, y))
+                loss = loss_fn(out, prepare_target(loss_entry, out, y)) if objective is None else objective(out, y)
             weighted = loss if micro is None else loss * micro.weight
             if scaler is not None:
                 scaler.scale(weighted).backward()
             else:
                 weighted.backward()
         if micro is not None and not micro.steps:
-            _count(micro, x, loss, tally, metrics, out, metric_target(loss_entry, out, y) if metrics else None, step)
+            _count(micro, x, loss, tally, metrics, out, setup.metric_targets(out, y) if metrics else None, step)
             continue
         if scaler is not None:
             scaler.unscale_(optimizer)
@@ -191,7 +218,7 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
             optimizer.step()
         if scheduler_per_step is not None:
             scheduler_per_step.step()
-        _count(micro, x, loss, tally, metrics, out, metric_target(loss_entry, out, y) if metrics else None, step)
+        _count(micro, x, loss, tally, metrics, out, setup.metric_targets(out, y) if metrics else None, step)
         if watched and progress.due():
             value = loss.item()  # read only when shown (a host sync on a GPU)
             if not math.isfinite(value):
@@ -286,30 +313,35 @@ def no_sync_unless(model, syncing: bool):
 
 def _count(micro, x, loss, tally, metrics, out, y, step: int):
     """Add a batch to the epoch's tally; a stand-in batch (count 0, see sharding.shard) adds nothing."""
-    batch = x.shape[0] if micro is None else micro.count
+    batch = first(x).shape[0] if micro is None else micro.count
     if batch:
         tally.add(loss.detach(), batch, step)
-        for m in metrics.values():
-            m.update(out.detach(), y)
+        if metrics:
+            out = detached(out)
+            for m in metrics.values():
+                m.update(out, y)
 
 
 @torch.no_grad()
 def evaluate(setup: StepSetup, loader, metrics: dict) -> dict:
     """Mean loss and metrics over a loader, in eval mode; `setup.reduce` sums them over the processes."""
-    model, loss_entry, loss_fn, device = setup.model, setup.loss, setup.loss_fn, setup.device
+    model, device = setup.model, setup.device
     model.eval()
     autocast = setup.autocast()
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     samples = 0
     for step, (x, y) in enumerate(loader, 1):
-        x = x.to(device, non_blocking=device.type == "cuda")
-        y = y.to(device, non_blocking=device.type == "cuda")
+        x = move(x, device, device.type == "cuda")
+        y = move(y, device, device.type == "cuda")
         with autocast:
             out = forward(model, x, "while evaluating", step)
-            loss = loss_fn(out, prepare_target(loss_entry, out, y))
-        loss_sum += loss.detach().double() * x.shape[0]
-        samples += x.shape[0]
-        for m in metrics.values():
-            m.update(out.float(), y)
+            loss = setup.loss_of(out, y)
+        count = first(x).shape[0]
+        loss_sum += loss.detach().double() * count
+        samples += count
+        if metrics:
+            out, y = detached(out, to_float=True), setup.metric_targets(out, y)
+            for m in metrics.values():
+                m.update(out, y)
     mean_loss, _ = setup.mean_loss(loss_sum, samples, metrics)
     return {"loss": mean_loss, **{k: m.compute() for k, m in metrics.items()}}

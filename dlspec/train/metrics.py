@@ -242,8 +242,19 @@ def _slug(value) -> str:
 
 
 def metric_for_column(column: str) -> Optional[MetricDef]:
-    """The registered metric a column (f1_binary, val_top_5, ...) records, or None (loss, lr, unknown)."""
+    """The registered metric a column (f1_binary, val_top_5, an output's kind_accuracy, ...) records, or
+    None (loss, lr, unknown)."""
     base = column[4:] if column.startswith("val_") else column
+    found = _metric_for_base(base)
+    parts = base.split("_")
+    for i in range(1, len(parts)):  # OUTPUT_METRIC: the output's name may itself hold underscores
+        if found is not None:
+            break
+        found = _metric_for_base("_".join(parts[i:]))
+    return found
+
+
+def _metric_for_base(base: str) -> Optional[MetricDef]:
     if base in METRICS:
         return METRICS[base]
     if re.fullmatch(r"top_\d+", base):
@@ -254,7 +265,7 @@ def metric_for_column(column: str) -> Optional[MetricDef]:
 
 def higher_is_better(name: str) -> bool:
     base = name[4:] if name.startswith("val_") else name
-    if base == "loss":
-        return False
     m = metric_for_column(base)
+    if base == "loss" or (m is None and base.endswith("_loss")):  # an output's loss: price_loss
+        return False
     return m.higher_is_better if m else True

@@ -65,7 +65,7 @@ def _timed_steps(module, x, y, setup, steps: int) -> float:
     start = time.perf_counter()
     for _ in range(steps):
         with autocast:
-            loss = setup.loss_of(module(x), y)
+            loss = setup.loss_of(module(**x) if isinstance(x, dict) else module(x), y)  # several inputs: by name
         loss.backward()
     _sync(setup.device)
     return (time.perf_counter() - start) / steps

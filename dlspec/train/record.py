@@ -36,6 +36,7 @@ class SpecRecord:
     settings: dict  # TrainConfig.resolved(): train, model, epochs, ...
     overrides: Optional[dict] = None  # --set NAME=VALUE, applied again when the spec is loaded
     plugins: Optional[dict] = None  # {"modules": [...], "entry_points": [...]} loaded when it trained
+    outputs: Optional[dict] = None  # several outputs: name -> {task, classes, scale, loss, weight}, in order
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,9 @@ from .finetune import freeze, frozen_leaves, init_weights, param_groups, unfreez
 from .task_checks import check_data_fits_model, check_task, warn_ordinal_categories
 from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_sigterm
 from .loggers import Loggers, Resume, flat_hparams, open_loggers
-from .loop import NonFiniteLoss, StepSetup, autocast_dtype, evaluate, select_device, train_epoch
+from .loop import NonFiniteLoss, StepSetup, autocast_dtype, evaluate, move, select_device, train_epoch
+from .output_losses import Objective, make_output_metrics
+from .targets import check_named_batch, check_output_targets, output_targets, recorded_outputs
 from .losses import loss_task
 from .measure import Measured, facts_of
 from .progress import EpochProgress
@@ -105,9 +107,14 @@ class Trainer:
             self.log(f"loss {cfg.loss[0].name}: the train block names no loss and data {cfg.data.name} is a "
                      "regression")
         plan = self.spec.plan(cfg.model, facts)
-        check_task(cfg, self.data, plan)  # loss and metrics fit the data's task
-        check_data_fits_model(self.spec, self.cfg, self.data, plan)
-        warn_ordinal_categories(self.spec, self.cfg, self.data, plan)
+        first_targets = check_named_batch(self.spec, cfg, self.data, plan)  # several inputs or outputs: dicts by name
+        self.targets = output_targets(self.data, first_targets) if cfg.outputs else {}
+        if cfg.outputs:
+            check_output_targets(cfg, self.targets, plan)  # each output's loss fits its target's task
+        else:
+            check_task(cfg, self.data, plan)  # loss and metrics fit the data's task
+            check_data_fits_model(self.spec, self.cfg, self.data, plan)
+            warn_ordinal_categories(self.spec, self.cfg, self.data, plan)
         model = build_model(with_layer_init(plan, cfg.layer_init))  # a train block's layer_init rule included
         if self.resumed is None:  # a resumed run's weights already hold its word vectors
             for line in load_vectors(model, plan, self.data.vocab):
@@ -162,13 +169,13 @@ class Trainer:
         setup = StepSetup(self.model, loss_def, loss_def.build(loss_args), self.device, amp_dtype=self.amp,
                           optimizer=self.optimizer, scaler=self.scaler, per_step_scheduler=per_step,
                           clip_norm=cfg.clip_grad_norm, clip_value=cfg.clip_grad_value, plan=self.plan,
-                          reduce=self.dist.reduce_totals)
+                          reduce=self.dist.reduce_totals, objective=Objective(cfg.outputs) if cfg.outputs else None)
         presets = apply_gpu_presets(self.model, self.device, cfg.precision, self.data.loaders)
         self.log(self.data.path + (f"; GPU presets: {', '.join(presets)}" if presets else ""))
         with torch.random.fork_rng(devices=[]):
             batch = next(iter(self.data.loaders["train"])) if wants_batch(cfg.compile, self.device) else None
         if batch is not None:
-            batch = tuple(t.to(self.device) for t in batch)
+            batch = tuple(move(t, self.device, False) for t in batch)
         if self.dist.active and cfg.compile != "off":  # DDP over a compiled module is not tried here
             self.log("compile: off with several processes (DistributedDataParallel trains the eager model)")
             return setup
@@ -335,6 +342,8 @@ class Trainer:
                                "infinite or huge values")
 
     def _fresh_metrics(self) -> dict:
+        if self.cfg.outputs:
+            return make_output_metrics(self.cfg.outputs, self.step_setup.objective, self.targets)
         return make_metrics(self.cfg.metrics, self.data.target_scale)
 
     def _monitor(self) -> str:
@@ -373,7 +382,8 @@ class Trainer:
         record = RunRecord(
             SpecRecord(self.spec.text, spec_file if spec_file.startswith("<") else os.path.abspath(spec_file),
                        self.cfg.resolved(), dict(self.overrides or {}),
-                       self._plugins()),  # code a later load of this run must be trusted to import
+                       self._plugins(),  # code a later load of this run must be trusted to import
+                       recorded_outputs(self.cfg, self.targets)),  # several outputs: names, tasks, classes
             DataRecord.of(self.data, self.data_fingerprint),  # predict, vector(auto), the data-changed warning
             ProgressRecord(
                 self.model.state_dict(), self.optimizer.state_dict(), epoch, self.history, rng_state(),

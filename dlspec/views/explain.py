@@ -51,6 +51,9 @@ def explain(spec, train: Optional[str] = None) -> list:
 
 
 def _train_value(cfg, key: str, values: dict):
+    if key == "loss" and cfg.outputs:  # a loss per output: `price: mse * 0.5, kind: cross_entropy`
+        return ", ".join(f"{n}: {_call_text(o.loss[0].name, o.loss[1])}" + (f" * {o.weight:g}" if o.weight != 1 else "")
+                         for n, o in cfg.outputs.items())
     if key in ("loss", "optimizer", "schedule"):
         pair = getattr(cfg, key)
         return (pair[0].name, dict(pair[1])) if pair else None

@@ -292,9 +292,11 @@ def _setting_loc(spec, cfg, key: str):
 
 
 def _inner(metric):
-    """The accumulator itself, inside an OriginalUnits wrapper."""
+    """The accumulator itself, inside its wrappers (OriginalUnits, an output's OutputMetric)."""
     inner = getattr(metric, "metric", None)
-    return inner if inner is not None and hasattr(inner, "update") else metric
+    while inner is not None and hasattr(inner, "update"):
+        metric, inner = inner, getattr(inner, "metric", None)
+    return metric
 
 
 _SUMS = ("total", "count", "matrix")  # what dlspec's own metrics accumulate (train/metrics.py)

@@ -119,12 +119,19 @@ class _SlicedBatches:
 
     def __iter__(self):
         for x, y in self.source:
-            part = rank_slice(len(x), self.rank, self.world)
+            part = rank_slice(len(next(iter(x.values())) if isinstance(x, dict) else x), self.rank, self.world)
             if len(part) == 0:
                 if not self.keep_empty:
                     continue
                 part = range(0, 1)  # a stand-in sample with loss weight 0, so every rank joins the step
-            yield x[part.start:part.stop], y[part.start:part.stop]
+            yield _rows(x, part), _rows(y, part)
+
+
+def _rows(t, part: range):
+    """Rows `part` of a batch's tensor, or of each tensor of a dict (several inputs or targets)."""
+    if isinstance(t, dict):
+        return {k: v[part.start:part.stop] for k, v in t.items()}
+    return t[part.start:part.stop]
 
 
 class _ShardedDataLoader:
