@@ -47,6 +47,7 @@ TRAIN_SETTINGS = {d.key: d for d in (
     S.SettingDef("device", S.one("str", device_setting_check), "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"),
     S.SettingDef("precision", S.one("str", choices=("auto", "fp32", "bf16", "fp16")), "auto, fp32, bf16, fp16"),
     S.SettingDef("seed", S.one("int"), "random seed (default 0)"),
+    S.SettingDef("batch", S.one("int", positive), "samples per batch for this run; wins over the data block's batch"),
     S.SettingDef("compile", S.one("str", choices=("auto", "on", "off")),
                  "torch.compile the model: auto (only when a calibration on CUDA shows >= 1.1x), on, off"),
     S.SettingDef("freeze", S.names, "labels of submodules to freeze"),
@@ -197,6 +198,8 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
     facts = measurements.facts(model, decl.name)
     plan = spec.plan(model, facts)
     data = read_data(program.data[data_name], env)
+    if "batch" in v:  # the run's batch wins over the data block's, so one data block serves several runs
+        data = replace(data, batch=v["batch"])
     cfg = TrainConfig(
         name=decl.name, loc=decl.loc, model=model, data=data, loss=loss, optimizer=optimizer,
         schedule=schedule, epochs=epochs or v.get("epochs", 10), clip_grad_norm=v.get("clip_grad_norm"),
