@@ -15,6 +15,7 @@ from ..schema.args import Arg, bind_args, non_negative, positive
 from ..language.resolve import Env, resolve_path
 from .bundled import resolve_bundled
 from .sources.base import SOURCES
+from .sources.dotted import use_file_classes
 from .route import choose_route
 from .transforms import check_steps
 
@@ -77,7 +78,7 @@ def read_data(decl, env: Env) -> DataConfig:
     if "source" not in v:
         raise DataError(f"data {decl.name} needs a source, e.g. `source sklearn_digits`", decl.loc)
     source = v["source"]
-    source_args = _check_source(source)
+    source_args = _check_source(source, [resolve_path(u.target, u.loc) for u in env.program.uses if u.is_file])
     fractions, seed = _fractions(v.get("split"), v.get("split@loc") or decl.loc)
     cfg = DataConfig(
         name=decl.name, loc=decl.loc, source=source, source_args=source_args, fractions=fractions, seed=seed,
@@ -90,14 +91,15 @@ def read_data(decl, env: Env) -> DataConfig:
     return cfg
 
 
-def _check_source(source: S.Step) -> Optional[dict]:
+def _check_source(source: S.Step, use_files: list) -> Optional[dict]:
     definition = SOURCES.get(source.name)
     if definition is None:
-        if "." in source.name:
-            return None  # a Dataset class, imported when data is loaded
-        raise UnknownNameError(f"unknown data source '{source.name}'." + did_you_mean(source.name, SOURCES),
-                               source.loc, hint=f"sources: {', '.join(sorted(SOURCES))}, or a dotted class name "
-                                                "like my_module.MyDataset(...)")
+        classes = use_file_classes(use_files) if use_files else {}
+        if "." in source.name or classes.get(source.name) is not None:
+            return None  # a Dataset class, imported (or taken from its `use` file) when data is loaded
+        raise UnknownNameError(f"unknown data source '{source.name}'." + did_you_mean(source.name, [*SOURCES, *classes]),
+                               source.loc, hint=f"sources: {', '.join(sorted(SOURCES))}, a Dataset class of a `use` "
+                                                "file, or a dotted class name like my_module.MyDataset(...)")
     args = bind_args(source.name, definition.args, list(source.args), dict(source.kwargs), source.loc,
                      source.arg_locs)
     for key in definition.paths:

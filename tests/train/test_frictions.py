@@ -93,3 +93,94 @@ def test_set_name_without_a_let_points_at_block_settings():
     with pytest.raises(UnknownNameError) as exc:
         load(DIGITS, {"seed": "1"})
     assert "no `let seed`" in str(exc.value) and "train.seed" in exc.value.hint
+
+
+DATASET_PY = """\
+import torch
+from torch.utils.data import Dataset
+
+
+class {name}(Dataset):
+    classes = ["a", "b"]
+
+    def __init__(self, n=40):
+        self.x = torch.arange(n * 4, dtype=torch.float32).reshape(n, 4) / (n * 4)
+        self.y = [i % 2 for i in range(n)]
+        self.targets = self.y
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+"""
+
+SOURCE_SPEC = """\
+{use}
+model M {{
+    input vector(4)
+    linear(2)
+}}
+data d {{
+    source {source}(n=40)
+    batch 8
+}}
+train {{
+    epochs 1
+}}
+"""
+
+
+def _data_of(path):
+    from dlspec.data.config import read_data
+    from dlspec.data.pipeline import build_data
+    spec = load(str(path))
+    return build_data(read_data(spec.program.data["d"], spec.program.global_env()))
+
+
+def test_dotted_source_beside_the_spec_needs_no_pythonpath(tmp_path):
+    import sys
+    (tmp_path / "beside_spec_data.py").write_text(DATASET_PY.format(name="Beside"))
+    spec = tmp_path / "m.dlspec"
+    spec.write_text(SOURCE_SPEC.format(use="", source="beside_spec_data.Beside"))
+    assert str(tmp_path) not in sys.path
+    bundle = _data_of(spec)
+    assert sum(bundle.sizes.values()) == 40 and bundle.classes == ["a", "b"]
+    assert str(tmp_path) not in sys.path  # only while importing
+
+
+def test_dotted_source_not_found_says_where_it_looked(tmp_path):
+    spec = tmp_path / "m.dlspec"
+    spec.write_text(SOURCE_SPEC.format(use="", source="no_such_module_here.Thing"))
+    with pytest.raises(DlspecError) as exc:
+        _data_of(spec)
+    assert "cannot import data set class no_such_module_here.Thing" in str(exc.value)
+    assert f"beside the spec, in {tmp_path}" in str(exc.value) and exc.value.loc.line == 7
+
+
+def test_a_use_files_dataset_class_is_a_source(tmp_path):
+    (tmp_path / "used.py").write_text(DATASET_PY.format(name="FromUseFile"))
+    spec = tmp_path / "m.dlspec"
+    spec.write_text(SOURCE_SPEC.format(use='use "used.py"', source="FromUseFile"))
+    bundle = _data_of(spec)
+    assert sum(bundle.sizes.values()) == 40
+
+
+def test_an_unknown_bare_source_suggests_use_file_classes(tmp_path):
+    (tmp_path / "used2.py").write_text(DATASET_PY.format(name="FromUseFile2"))
+    spec = tmp_path / "m.dlspec"
+    spec.write_text(SOURCE_SPEC.format(use='use "used2.py"', source="FromUseFil2"))
+    with pytest.raises(UnknownNameError) as exc:
+        read_train(load(str(spec)))
+    assert "unknown data source 'FromUseFil2'. Did you mean 'FromUseFile2'?" in str(exc.value)
+    assert "Dataset class of a `use` file" in exc.value.hint
+
+
+def test_a_run_with_a_use_file_source_is_untrusted_without_trust(tmp_path):
+    from dlspec.train.trust import code_in_run
+    from types import SimpleNamespace
+    (tmp_path / "used3.py").write_text(DATASET_PY.format(name="FromUseFile3"))
+    spec = tmp_path / "m.dlspec"
+    spec.write_text(SOURCE_SPEC.format(use='use "used3.py"', source="beside3.Thing"))
+    found = code_in_run(dlspec.loads(spec.read_text(), str(spec), run_plugins=False), SimpleNamespace(plugins={}))
+    assert any('use "used3.py"' in f for f in found) and any("source beside3.Thing" in f for f in found)
