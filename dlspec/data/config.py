@@ -6,6 +6,7 @@ against the spec's folder. `dlspec compile` runs this; nothing is loaded.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -13,6 +14,7 @@ from ..schema import settings as S
 from ..errors import ArgumentError, DataError, Loc, UnknownNameError, did_you_mean
 from ..schema.args import Arg, bind_args, non_negative, positive
 from ..language.resolve import Env, resolve_path
+from ..language.values import CallValue
 from .bundled import resolve_bundled
 from .sources.base import SOURCES
 from .sources.dotted import use_file_classes
@@ -22,6 +24,26 @@ from .transforms import check_steps
 _FRACTION = lambda v: None if 0.0 <= v <= 1.0 else "must be between 0 and 1"  # noqa: E731
 SPLIT_ARGS = (Arg("train", "float", None, _FRACTION), Arg("val", "float", None, _FRACTION),
               Arg("test", "float", None, _FRACTION), Arg("seed", "int", 0))
+SPLIT_FILE_ARGS = (Arg("train", "str"), Arg("val", "str", None), Arg("test", "str", None))
+SPLITS = ("train", "val", "test")
+
+
+def _split_setting(s, env: Env) -> dict:
+    """`split train=0.8 val=0.1 seed=0` (seeded fractions), or `split files(train="train.txt", val="val.txt")`:
+    a file per split listing its samples, kept as given ({"files": {split: path}})."""
+    if len(s.args) == 1 and not s.kwargs and s.body is None:
+        value = env.eval(s.args[0])
+        if isinstance(value, CallValue):
+            if value.callee != "files":
+                raise UnknownNameError(f"split takes fractions or files(...), not {value.callee}(...)."
+                                       + did_you_mean(value.callee, ["files"]), value.loc,
+                                       hint='split train=0.8 val=0.1 test=0.1 seed=0, or split files(train='
+                                            '"train.txt", val="val.txt") listing each split\'s samples')
+            files = bind_args("split files", SPLIT_FILE_ARGS, list(value.args), dict(value.kwargs), value.loc,
+                              value.arg_locs)
+            return {"files": {k: resolve_path(p, value.arg_locs.get(k, value.loc)) for k, p in files.items()
+                              if p is not None}}
+    return S.keywords(SPLIT_ARGS)(s, env)
 
 def _word(choices: tuple):
     """A one-word setting whose choices include `none`, which the grammar reads as the none value."""
@@ -36,7 +58,8 @@ def _word(choices: tuple):
 
 DATA_SETTINGS = {d.key: d for d in (
     S.SettingDef("source", S.step, "where samples come from: a registered source or a dotted Dataset class"),
-    S.SettingDef("split", S.keywords(SPLIT_ARGS), "fractions train=, val=, test= (summing to 1) and seed="),
+    S.SettingDef("split", _split_setting, "fractions train=, val=, test= (summing to 1) and seed=, or "
+                                          "files(train=\"train.txt\", val=..., test=...) listing each split"),
     S.SettingDef("batch", S.one("int", positive), "samples per batch (default 64)"),
     S.SettingDef("workers", S.one("int", non_negative), "DataLoader worker processes (default 0)"),
     S.SettingDef("shuffle", S.one("bool"), "shuffle the training split each epoch (default true)"),
@@ -70,6 +93,8 @@ class DataConfig:
     scale_loc: Optional[Loc] = None
     cache: str = "auto"  # auto | device | host | none: see data/route.py and data/cache.py
     cache_loc: Optional[Loc] = None
+    split_files: Optional[dict] = None  # {split: list file}: `split files(...)`, kept as given
+    split_from: Optional[str] = None  # how the splits are given (folders, a column, files); None: seeded fractions
 
 
 def read_data(decl, env: Env) -> DataConfig:
@@ -79,14 +104,21 @@ def read_data(decl, env: Env) -> DataConfig:
         raise DataError(f"data {decl.name} needs a source, e.g. `source sklearn_digits`", decl.loc)
     source = v["source"]
     source_args = _check_source(source, [resolve_path(u.target, u.loc) for u in env.program.uses if u.is_file])
-    fractions, seed = _fractions(v.get("split"), v.get("split@loc") or decl.loc)
+    split = v.get("split")
+    split_files = split.pop("files", None) if split is not None and "files" in split else None
+    split = split or None  # only files(...): no fractions
+    split_from = _split_from(source, source_args, split, split_files, v.get("split@loc"))
+    fractions, seed = _fractions(split, v.get("split@loc") or decl.loc)
+    if split_from is not None:  # which splits there are (their sizes come from the data)
+        fractions = {k: 1.0 if k in split_from[1] else 0.0 for k in SPLITS}
     cfg = DataConfig(
         name=decl.name, loc=decl.loc, source=source, source_args=source_args, fractions=fractions, seed=seed,
         split_given="split" in v, split_loc=v.get("split@loc") or decl.loc, batch=v.get("batch", 64),
         workers=v.get("workers", 0), shuffle=v.get("shuffle", True),
         transform=check_steps(v.get("transform", []), "transform"),
         augment=check_steps(v.get("augment", []), "augment"), scale=v.get("scale", "none"),
-        scale_loc=v.get("scale@loc"), cache=v.get("cache", "auto"), cache_loc=v.get("cache@loc"))
+        scale_loc=v.get("scale@loc"), cache=v.get("cache", "auto"), cache_loc=v.get("cache@loc"),
+        split_files=split_files, split_from=split_from[0] if split_from else None)
     choose_route(cfg)  # cache device with a per-sample step, or mixup on the per-sample path: errors now
     return cfg
 
@@ -108,6 +140,39 @@ def _check_source(source: S.Step, use_files: list) -> Optional[dict]:
         elif isinstance(args.get(key), (list, tuple)):
             args[key] = [resolve_bundled(str(p), source.loc) or resolve_path(str(p), source.loc) for p in args[key]]
     return args
+
+
+def _split_from(source: S.Step, args: Optional[dict], split: Optional[dict], files: Optional[dict],
+                loc: Optional[Loc]) -> Optional[tuple]:
+    """(how the splits are given, the splits there are) when the data says (per-split folders, a split column,
+    list files), else None: the seeded fractions. Fractions written beside a given split are an error."""
+    definition = SOURCES.get(source.name)
+    folders = [k for k in (definition.split_args if definition else ()) if (args or {}).get(k) is not None]
+    column = (args or {}).get(definition.split_column) if definition and definition.split_column else None
+    given = [how for how, on in (("folders", folders), ("column", column), ("files", files)) if on]
+    if len(given) > 1:
+        raise DataError(f"the splits are given twice ({' and '.join(given)}); keep one", loc or source.loc)
+    if given and split is not None and any(split[k] is not None for k in SPLITS):
+        raise DataError(f"split fractions cannot apply: the splits are given by {_GIVEN_BY[given[0]]}", loc,
+                        hint="remove the fractions (split seed= alone is allowed), or the given splits")
+    if folders:
+        return "per-split folders " + ", ".join(f"{k}={os.path.basename(args[k])}" for k in folders), folders
+    if column:
+        return f"the csv column '{column}'", SPLITS
+    if files:
+        return "list files " + ", ".join(f"{k}={os.path.basename(p)}" for k, p in files.items()), list(files)
+    return None
+
+
+def describe_split(cfg: DataConfig) -> str:
+    """How a data block's splits are made, for `dlspec compile --show`: as given, or seeded fractions."""
+    if cfg.split_from is not None:
+        return f"splits as given by {cfg.split_from}"
+    shares = " / ".join(f"{k} {v:g}" for k, v in cfg.fractions.items() if v > 0)
+    return f"splits drawn by seed {cfg.seed}: {shares}"
+
+
+_GIVEN_BY = {"folders": "per-split folders", "column": "a split column", "files": "split files(...)"}
 
 
 def _fractions(split: Optional[dict], loc: Loc) -> tuple:

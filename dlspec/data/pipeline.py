@@ -29,6 +29,7 @@ from .route import choose_route
 from .sources.base import SOURCES, SeriesInfo, SourceData, TensorData
 from .sources.dotted import load_class_source
 from .splits import split_indices, thin_split_note
+from .split_lists import listed_splits
 from .step_checks import check_normalize_width, check_steps_suit, first_samples
 from .transforms import build_transform, compose, is_auto_normalize
 
@@ -190,6 +191,13 @@ def _check_same_size(cfg: DataConfig, src: SourceData) -> None:
 
 
 def _split(cfg: DataConfig, src: SourceData, n: int) -> dict:
+    given = src.given_splits if src.given_splits is not None else \
+        listed_splits(cfg, src.train, n) if cfg.split_files else None
+    if given is not None:  # kept as given: per-split folders, a split column, list files
+        parts = {name: (src.train, list(given.get(name, []))) for name in ("train", "val", "test")}
+        if not parts["train"][1]:
+            raise DataError(f"data {cfg.name}: the training split is empty ({cfg.split_from})", cfg.split_loc)
+        return parts
     fractions = dict(cfg.fractions)
     if src.test is not None:
         if cfg.split_given and fractions["test"] > 0:

@@ -51,6 +51,7 @@ class SourceData:
     fit_on_train: Optional[Callable] = None  # called with the training indices (e.g. to build a vocabulary)
     chronological: bool = False  # split in time order, never shuffled across time
     shared_scale: bool = False  # inputs and targets are the same quantity (a series): scale both alike
+    given_splits: Optional[dict] = None  # {split: indices into train}: splits the data gives (folders, a column)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class SourceDef:
     # what one sample is, so predict reads its inputs the same way: "image", "grayscale image",
     # "table", "text", "series", or "any" (plugins and Dataset classes)
     input_kind: str = "any"
+    split_args: tuple = ()  # arguments naming a folder per split (image_folder's train=, val=, test=)
+    split_column: Optional[str] = None  # the argument naming a column of split names (csv's split=)
 
 
 SOURCES = Registry("data source")
@@ -73,10 +76,10 @@ def register_source(source: SourceDef, override: bool = False) -> SourceDef:
     return register_entry(SOURCES, source, "data source", override)
 
 
-def source(name, args=(), doc="", paths=(), input_kind="any"):
+def source(name, args=(), doc="", paths=(), input_kind="any", split_args=(), split_column=None):
     def wrap(fn):
         register_source(SourceDef(name, tuple(args), fn, doc or (fn.__doc__ or "").strip(), tuple(paths),
-                                  input_kind=input_kind))
+                                  input_kind=input_kind, split_args=tuple(split_args), split_column=split_column))
         return fn
     return wrap
 
