@@ -20,6 +20,7 @@ from .sources.base import SOURCES
 from .sources.dotted import use_file_classes
 from .route import choose_route
 from .transforms import check_steps
+from .ordered import read_pipeline
 
 _FRACTION = lambda v: None if 0.0 <= v <= 1.0 else "must be between 0 and 1"  # noqa: E731
 SPLIT_ARGS = (Arg("train", "float", None, _FRACTION), Arg("val", "float", None, _FRACTION),
@@ -65,6 +66,8 @@ DATA_SETTINGS = {d.key: d for d in (
     S.SettingDef("shuffle", S.one("bool"), "shuffle the training split each epoch (default true)"),
     S.SettingDef("transform", S.body, "deterministic steps for every split"),
     S.SettingDef("augment", S.body, "random steps for the training split only"),
+    S.SettingDef("pipeline", S.body, "fixed and random steps in one order (instead of transform and augment); "
+                                     "random steps train-only unless every_split=true"),
     S.SettingDef("cache", _word(("auto", "device", "host", "none")),
                  "keep decoded splits as tensors on the training device (auto when they fit; see docs)"),
     S.SettingDef("scale", _word(("standard", "minmax", "none")),
@@ -95,6 +98,8 @@ class DataConfig:
     cache_loc: Optional[Loc] = None
     split_files: Optional[dict] = None  # {split: list file}: `split files(...)`, kept as given
     split_from: Optional[str] = None  # how the splits are given (folders, a column, files); None: seeded fractions
+    ordered: Optional[list] = None  # a `pipeline` that must run in its written order, per sample (data/ordered.py)
+    ordered_why: Optional[str] = None  # why it must (for --show and the fit header)
 
 
 def read_data(decl, env: Env) -> DataConfig:
@@ -115,12 +120,25 @@ def read_data(decl, env: Env) -> DataConfig:
         name=decl.name, loc=decl.loc, source=source, source_args=source_args, fractions=fractions, seed=seed,
         split_given="split" in v, split_loc=v.get("split@loc") or decl.loc, batch=v.get("batch", 64),
         workers=v.get("workers", 0), shuffle=v.get("shuffle", True),
-        transform=check_steps(v.get("transform", []), "transform"),
-        augment=check_steps(v.get("augment", []), "augment"), scale=v.get("scale", "none"),
+        **_steps(v), scale=v.get("scale", "none"),
         scale_loc=v.get("scale@loc"), cache=v.get("cache", "auto"), cache_loc=v.get("cache@loc"),
         split_files=split_files, split_from=split_from[0] if split_from else None)
     choose_route(cfg)  # cache device with a per-sample step, or mixup on the per-sample path: errors now
     return cfg
+
+
+def _steps(v: dict) -> dict:
+    """transform, augment (and ordered, ordered_why) of a block: its `pipeline`, or its transform and augment."""
+    if "pipeline" not in v:
+        return {"transform": check_steps(v.get("transform", []), "transform"),
+                "augment": check_steps(v.get("augment", []), "augment")}
+    both = [k for k in ("transform", "augment") if k in v]
+    if both:
+        raise DataError(f"a data block has either a pipeline or transform/augment, not both ({both[0]} at line "
+                        f"{v[both[0] + '@loc'].line})", v["pipeline@loc"],
+                        hint="move the steps into the pipeline, in the order they run")
+    transform, augment, ordered, why = read_pipeline(v["pipeline"])
+    return {"transform": transform, "augment": augment, "ordered": ordered, "ordered_why": why}
 
 
 def _check_source(source: S.Step, use_files: list) -> Optional[dict]:

@@ -110,10 +110,13 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
     if loaders is None:
         normalize = _normalizer(cfg, src.train, parts["train"][1], base_fn, spared)
         stats = getattr(normalize, "stats", None)
-        augment = _pipeline(cfg.augment, kept)
-        loaders = {name: _loader(cfg, dataset, indices, base_fn, augment if name == "train" else None, normalize,
-                                 name == "train", pin_memory, cfg.seed)
-                   for name, (dataset, indices) in parts.items() if indices}
+        if cfg.ordered:
+            loaders = _ordered_loaders(cfg, parts, to_tensor, base_fn, normalize, kept, pin_memory)
+        else:
+            augment = _pipeline(cfg.augment, kept)
+            loaders = {name: _loader(cfg, dataset, indices, base_fn, augment if name == "train" else None,
+                                     normalize, name == "train", pin_memory, cfg.seed)
+                       for name, (dataset, indices) in parts.items() if indices}
     with torch.random.fork_rng():  # peeking at a batch must not shift the global RNG (model init, resume)
         x0, y0 = next(iter(loaders["train"]))
     target_shape = tuple(y0.shape[1:]) if src.task == "regression" and isinstance(y0, torch.Tensor) else None
@@ -173,6 +176,22 @@ def _cached_loaders(cfg: DataConfig, src: SourceData, parts: dict, base_fn, devi
     else:
         reason = route.reason
     return None, None, f"data {cfg.name}: per-sample DataLoader ({reason})"
+
+
+def _ordered_loaders(cfg: DataConfig, parts: dict, to_tensor, base_fn, normalize, kept: tuple, pin_memory) -> dict:
+    """A `pipeline` in its written order (data/ordered.py), per sample: every step on the training split, the
+    fixed and every_split steps on the others (drawn afresh each epoch when one of them is random)."""
+    train_steps = _pipeline(cfg.ordered, kept)
+    random_elsewhere = any(t.random for t, _, _ in cfg.transform)
+    others = _pipeline(cfg.transform, kept) if random_elsewhere else None
+    loaders = {}
+    for name, (dataset, indices) in parts.items():
+        if not indices:
+            continue
+        steps = train_steps if name == "train" else others
+        loaders[name] = _loader(cfg, dataset, indices, to_tensor if steps is not None else base_fn, steps, normalize,
+                                name == "train", pin_memory, cfg.seed)
+    return loaders
 
 
 def _check_same_size(cfg: DataConfig, src: SourceData) -> None:
