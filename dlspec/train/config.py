@@ -48,6 +48,8 @@ TRAIN_SETTINGS = {d.key: d for d in (
     S.SettingDef("precision", S.one("str", choices=("auto", "fp32", "bf16", "fp16")), "auto, fp32, bf16, fp16"),
     S.SettingDef("seed", S.one("int"), "random seed (default 0)"),
     S.SettingDef("batch", S.one("int", positive), "samples per batch for this run; wins over the data block's batch"),
+    S.SettingDef("test_every", S.one("int", positive),
+                 "evaluate the test split every N epochs: test_* columns in metrics.csv (never used to pick best.ckpt)"),
     S.SettingDef("compile", S.one("str", choices=("auto", "on", "off")),
                  "torch.compile the model: auto (only when a calibration on CUDA shows >= 1.1x), on, off"),
     S.SettingDef("freeze", S.names, "labels of submodules to freeze"),
@@ -93,6 +95,7 @@ class TrainConfig:
     accumulate: int = 1
     sync_batchnorm: bool = False
     log: list = field(default_factory=list)  # (LoggerDef, args, loc) per logger named by `log`
+    test_every: Optional[int] = None  # epochs between test evaluations logged as test_* columns (a curve only)
     locs: dict = field(default_factory=dict)
 
     @property
@@ -128,7 +131,7 @@ class TrainConfig:
             "batch": self.data.batch, "workers": self.data.workers, "split": dict(self.data.fractions),
             "split_seed": self.data.seed, "scale": self.data.scale, "compile": self.compile, "cache": self.data.cache,
             "accumulate": self.accumulate, "sync_batchnorm": self.sync_batchnorm,
-            "log": [{"name": item.name, **args} for item, args, _ in self.log],
+            "log": [{"name": item.name, **args} for item, args, _ in self.log], "test_every": self.test_every,
         }
 
 
@@ -211,6 +214,7 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
         unfreeze=[(u["label"], u["at"]) for u, _ in v.get("unfreeze", [])],
         init=init, out=out, log=log,
         accumulate=v.get("accumulate", 1), sync_batchnorm=v.get("sync_batchnorm", False),
+        test_every=v.get("test_every"),
         locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")})
     _check_links(cfg, spec, plan, facts)
     check_soft_targets(cfg)

@@ -184,3 +184,49 @@ def test_a_run_with_a_use_file_source_is_untrusted_without_trust(tmp_path):
     spec.write_text(SOURCE_SPEC.format(use='use "used3.py"', source="beside3.Thing"))
     found = code_in_run(dlspec.loads(spec.read_text(), str(spec), run_plugins=False), SimpleNamespace(plugins={}))
     assert any('use "used3.py"' in f for f in found) and any("source beside3.Thing" in f for f in found)
+
+
+CURVE = """\
+model M {
+    input image(1, 8, 8)
+    flatten -> linear(10)
+}
+data digits {
+    source sklearn_digits
+    split train=0.5 val=0.25 test=0.25 seed=0
+    batch 128
+}
+train {
+    epochs 3
+    metrics accuracy
+    test_every 2
+}
+"""
+
+
+def test_test_every_logs_test_columns_without_picking_the_checkpoint(tmp_path):
+    import csv
+    import json
+    path = tmp_path / "c.dlspec"
+    path.write_text(CURVE)
+    run = dlspec.fit(str(path), out=str(tmp_path / "run"), log=lambda *a: None)
+    rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert [bool(r["test_loss"]) for r in rows] == [False, True, True]  # every 2 epochs, and the last
+    assert [bool(r["test_accuracy"]) for r in rows] == [False, True, True]
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    best_val = min(range(3), key=lambda i: float(rows[i]["val_loss"])) + 1
+    assert results["monitor"] == "val_loss" and results["best_epoch"] == best_val == results["checkpoint_epoch"]
+    assert float(rows[2]["test_loss"]) == pytest.approx(run.history[2]["test_loss"])
+
+
+def test_test_columns_cannot_be_monitored():
+    with pytest.raises(UnknownNameError) as exc:
+        read_train(dlspec.loads(CURVE.replace("test_every 2", "test_every 2\n    early_stop monitor=test_loss")))
+    assert "early_stop monitors 'test_loss', which is not recorded" in str(exc.value)
+
+
+def test_test_every_is_checked_at_its_line():
+    with pytest.raises(DlspecError) as exc:
+        read_train(dlspec.loads(CURVE.replace("test_every 2", "test_every 0")))
+    assert exc.value.loc.line == 13 and "test_every" in str(exc.value)
