@@ -37,6 +37,6 @@ VOCABULARY = {'builtins': {'layers': ['adaptive_avgpool', 'adaptive_maxpool', 'a
  'inputs': ['image', 'sequence', 'tensor', 'tokens', 'vector'],
  'settings': ['accumulate', 'augment', 'batch', 'cache', 'checkpoint', 'clip_grad_norm', 'clip_grad_value',
               'compile', 'data', 'device', 'early_stop', 'epochs', 'freeze', 'init', 'log', 'loss', 'metrics',
-              'model', 'optimizer', 'out', 'precision', 'scale', 'schedule', 'seed', 'shuffle', 'source',
-              'split', 'sync_batchnorm', 'transform', 'unfreeze', 'workers'],
+              'model', 'optimizer', 'out', 'pipeline', 'precision', 'scale', 'schedule', 'seed', 'shuffle',
+              'source', 'split', 'sync_batchnorm', 'test_every', 'transform', 'unfreeze', 'workers'],
  'statements': ['input', 'output', 'param', 'repeat']}

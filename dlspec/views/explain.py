@@ -69,6 +69,8 @@ def _data_value(data, key: str):
         return {**data.fractions, "seed": data.seed}
     if key in ("transform", "augment"):
         return " -> ".join(_call_text(st.name, args) for _, args, st in getattr(data, key)) or None
+    if key == "pipeline":  # one that must run in its order; else its steps are the transform and augment rows
+        return " -> ".join(_call_text(st.name, args) for _, args, st in data.ordered or []) or None
     return getattr(data, key)
 
 
