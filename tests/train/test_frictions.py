@@ -230,3 +230,13 @@ def test_test_every_is_checked_at_its_line():
     with pytest.raises(DlspecError) as exc:
         read_train(dlspec.loads(CURVE.replace("test_every 2", "test_every 0")))
     assert exc.value.loc.line == 13 and "test_every" in str(exc.value)
+
+
+def test_cli_set_on_a_setting_reports_without_a_traceback():
+    from click.testing import CliRunner
+    from dlspec.cli import main
+    bad = CliRunner().invoke(main, ["compile", DIGITS, "--set", "train.sed=1"])
+    assert bad.exit_code != 0 and "Traceback" not in bad.output
+    assert "<--set train.sed>:1:10: error: unknown train setting 'sed'. Did you mean 'seed'?" in bad.output
+    good = CliRunner().invoke(main, ["compile", DIGITS, "--set", "digits.batch=16", "--set", "train.seed=2"])
+    assert good.exit_code == 0, good.output
