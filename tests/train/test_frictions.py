@@ -240,3 +240,10 @@ def test_cli_set_on_a_setting_reports_without_a_traceback():
     assert "<--set train.sed>:1:10: error: unknown train setting 'sed'. Did you mean 'seed'?" in bad.output
     good = CliRunner().invoke(main, ["compile", DIGITS, "--set", "digits.batch=16", "--set", "train.seed=2"])
     assert good.exit_code == 0, good.output
+
+
+def test_explain_names_set_settings_and_the_winning_batch():
+    from dlspec.views.explain import explain
+    rows = {(r.block, r.key): r for r in explain(load(DIGITS, {"digits.batch": "16", "train.batch": "8"}))}
+    assert rows[("train", "batch")].source == "--set train.batch=8"
+    assert rows[("data digits", "batch")].source == "--set digits.batch=16; the train block's batch 8 wins"
