@@ -345,8 +345,12 @@ def inference_transform(cfg: DataConfig, normalization: Optional[dict], example)
 
 def preview_split(cfg: DataConfig, src: SourceData, split: str = "train") -> tuple:
     """One split of a loaded source, for looking at its samples (`dlspec data --preview`): (dataset, indices,
-    base, augment). `base` turns a sample into a tensor through the transform steps but normalize; `augment`
-    applies the augment steps (each is the identity when there are none)."""
+    base, trained). `base` turns a sample into a tensor through the steps every split runs but normalize;
+    `trained` through the training split's steps but normalize (an ordered pipeline's in its written order)."""
     dataset, indices = _split(cfg, src, len(src.train))[split]
-    base = compose([_to_tensor_fn(dataset[indices[0]][0]), _pipeline(cfg.transform)]) or (lambda x: x)
-    return dataset, indices, base, _pipeline(cfg.augment) or (lambda x: x)
+    to_tensor = _to_tensor_fn(dataset[indices[0]][0])
+    base = compose([to_tensor, _pipeline(cfg.transform)]) or (lambda x: x)
+    if cfg.ordered:
+        return dataset, indices, base, compose([to_tensor, _pipeline(cfg.ordered)])
+    augment = _pipeline(cfg.augment)
+    return dataset, indices, base, (lambda x: augment(base(x))) if augment is not None else base

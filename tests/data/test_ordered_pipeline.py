@@ -138,3 +138,18 @@ def test_unknown_pipeline_step_names_the_nearest(tmp_path):
     with pytest.raises(UnknownNameError) as exc:
         _config(tmp_path, "resize(10) -> rotat(5)")
     assert "unknown pipeline step 'rotat'. Did you mean 'rotate'" in str(exc.value)
+
+
+def test_the_preview_shows_the_training_steps_in_their_order(tmp_path):
+    from torchvision.transforms import v2
+    from dlspec.data.pipeline import load_source, preview_split
+    _images(tmp_path)
+    cfg = _config(tmp_path, "resize(10) -> rotate(30) -> center_crop(8)")
+    dataset, indices, base, trained = preview_split(cfg, load_source(cfg), "train")
+    torch.manual_seed(9)
+    ours = trained(dataset[indices[0]][0])
+    torch.manual_seed(9)
+    theirs = _reference(v2.Resize(10, antialias=True), v2.RandomRotation(30), v2.CenterCrop(8))(dataset[indices[0]][0])
+    assert torch.equal(ours, theirs)
+    assert torch.equal(base(dataset[indices[0]][0]),
+                       _reference(v2.Resize(10, antialias=True), v2.CenterCrop(8))(dataset[indices[0]][0]))
