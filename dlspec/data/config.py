@@ -1,8 +1,8 @@
 """Data blocks checked without loading data: an `ir.DataDecl` in, a `DataConfig` out.
 
-Validates the source (registered name or dotted class), split fractions,
-batch size, workers and transform/augment steps, and resolves relative paths
-against the spec's folder. `dlspec compile` runs this; nothing is loaded.
+Validates the source (registered name, dotted class, or a `use` file's Dataset class), split fractions
+(or the splits the data gives), batch size, workers and transform/augment/pipeline steps, and resolves
+relative paths against the spec's folder. `dlspec compile` runs this; nothing is loaded.
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The data pipeline: a `DataConfig` in, batched loaders for train/val/test out.
 
-Loads the source, splits it (stratified, seeded), applies deterministic
-transforms to every split and augmentation to the training split only, then
+Loads the source, splits it (stratified, seeded; or as the data gives the splits: per-split folders, a
+split column, list files, see data/split_lists.py), applies deterministic transforms to every split and
+augmentation to the training split only (or a `pipeline` in its written order, data/ordered.py), then
 normalisation (with `normalize(auto)` measured on the training split).
 With `cache auto|device|host` (data/route.py decides, data/cache.py builds)
 every split is decoded once into one tensor on the training device and
