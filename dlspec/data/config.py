@@ -152,12 +152,24 @@ def _check_source(source: S.Step, use_files: list) -> Optional[dict]:
                                                 "file, or a dotted class name like my_module.MyDataset(...)")
     args = bind_args(source.name, definition.args, list(source.args), dict(source.kwargs), source.loc,
                      source.arg_locs)
+    _split_folders_in_root(definition, args)
     for key in definition.paths:
         if isinstance(args.get(key), str):
             args[key] = resolve_bundled(args[key], source.loc) or resolve_path(args[key], source.loc)
         elif isinstance(args.get(key), (list, tuple)):
             args[key] = [resolve_bundled(str(p), source.loc) or resolve_path(str(p), source.loc) for p in args[key]]
     return args
+
+
+def _split_folders_in_root(definition, args: dict) -> None:
+    """image_folder("data/hymenoptera", train="train", val="val"): the split folders inside the folder given
+    (ImageNet-style); without a folder they are relative to the spec like any path."""
+    given = [k for k in definition.split_args if isinstance(args.get(k), str)]
+    root = args.get("path")
+    if given and isinstance(root, str):
+        for k in given:
+            args[k] = args[k] if os.path.isabs(args[k]) else os.path.join(root, args[k])
+        args["path"] = None
 
 
 def _split_from(source: S.Step, args: Optional[dict], split: Optional[dict], files: Optional[dict],

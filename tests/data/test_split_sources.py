@@ -77,11 +77,18 @@ def test_fractions_beside_given_splits_are_refused(tmp_path):
     assert exc.value.loc.line == 3
 
 
-def test_one_folder_or_per_split_folders_not_both(tmp_path):
+def test_per_split_folders_inside_one_folder_imagenet_style(tmp_path):
+    _images(tmp_path / "hymenoptera")
+    cfg = _config(tmp_path, 'source image_folder("hymenoptera", train="train", val="val")')
+    assert build_data(cfg).sizes == {"train": 9, "val": 5, "test": 0}
+    assert cfg.source_args["train"] == str(tmp_path / "hymenoptera" / "train")
+
+
+def test_per_split_folders_need_train(tmp_path):
     _images(tmp_path)
     with pytest.raises(DataError) as exc:
-        build_data(_config(tmp_path, 'source image_folder("train", val="val")'))
-    assert "either one folder" in str(exc.value)
+        build_data(_config(tmp_path, 'source image_folder(val="val")'))
+    assert "per-split folders need train=" in str(exc.value)
 
 
 CSV = "a,b,label,fold\n" + "".join(f"{i},{i % 3},{'xy'[i % 2]},{['train', 'train', 'val', 'test'][i % 4]}\n"

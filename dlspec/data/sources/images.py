@@ -123,7 +123,7 @@ def _decoded_size(path: str, max_pixels: int) -> Optional[tuple]:
         doc=f"Images in one subfolder per class: image_folder(\"data/images\", mode=RGB|L, "
             f"max_pixels={MAX_PIXELS}), split by the data block; or a folder per split, kept as given: "
             "image_folder(train=\"data/train\", val=\"data/val\", test=\"data/test\") (ImageNet-style; the classes "
-            "are train's subfolders). An image declaring more than max_pixels pixels (width x height, read from its "
+            "are train's subfolders), inside a folder when one is given: image_folder(\"data\", train=\"train\", val=\"val\"). An image declaring more than max_pixels pixels (width x height, read from its "
             "header) is skipped with a warning, never decoded.")
 def _image_folder(a: dict, loc: Loc) -> SourceData:
     cap = a.get("max_pixels", MAX_PIXELS)  # digit_images passes only path and mode
@@ -142,9 +142,6 @@ def _split_folders(a: dict, folders: dict, cap: int, loc: Loc) -> SourceData:
     """image_folder(train=..., val=..., test=...): each split's folder scanned, kept as given; the classes are
     the training folder's, and a class folder of val or test that train lacks is an error naming the nearest."""
     at = a.get("arg_locs") or {}
-    if a.get("path") is not None:
-        raise DataError("image_folder: give either one folder (split by the data block) or a folder per split "
-                        "(train=, val=, test=), not both", at.get("path", loc))
     if "train" not in folders:
         raise DataError("image_folder: per-split folders need train=\"...\" (the model learns from it)",
                         at.get(next(iter(folders)), loc))
