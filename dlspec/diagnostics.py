@@ -260,10 +260,11 @@ def frozen_models(configs: dict) -> dict:
 
 def data_paths(spec) -> dict:
     """Each data block's data path (cached and batched, or per-sample DataLoader) and why, without data."""
-    from .data.config import read_data
+    from .data.config import describe_split, read_data
     from .data.route import describe_route
     env = spec.program.global_env()
-    return {name: describe_route(read_data(decl, env)) for name, decl in spec.program.data.items()}
+    return {name: f"{describe_route(cfg)}; {describe_split(cfg)}"
+            for name, cfg in ((name, read_data(decl, env)) for name, decl in spec.program.data.items())}
 
 
 # ---- models, going on past a failing step ------------------------------

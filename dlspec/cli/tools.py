@@ -91,7 +91,7 @@ def fmt_command(spec_paths, check):
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
 @click.option("--model", "model_name", help="The model to draw (default: the one a train block uses, or the only one).")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output file: .svg (default MODEL.svg), .png, .pdf or .dot.")
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a `let` value.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a `let` value, or a setting: BLOCK.SETTING=VALUE.")
 @friendly_errors
 def graph_command(spec_path, model_name, out, sets):
     """Draw a model: a box per layer with its output shape, edges for skips and merges, frames for
@@ -107,7 +107,7 @@ def graph_command(spec_path, model_name, out, sets):
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="With --preview: the image file (default preview.png).")
 @click.option("--per-class", default=8, show_default=True, type=click.IntRange(1, 32), help="Samples per row.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the augmentation draws.")
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a `let` value.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a `let` value, or a setting: BLOCK.SETTING=VALUE.")
 @friendly_errors
 def data_command(spec_path, data_name, preview, out, per_class, seed, sets):
     """Load a data block and describe it (samples per split, sample shape, classes); with
@@ -123,7 +123,7 @@ def data_command(spec_path, data_name, preview, out, per_class, seed, sets):
 @click.command("explain")
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
 @click.option("--train", "train_name", help="The train block (when the spec has several).")
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a `let` value.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a `let` value, or a setting: BLOCK.SETTING=VALUE.")
 @friendly_errors
 def explain_command(spec_path, train_name, sets):
     """Print every resolved setting of a train block and its data block, and where each value came

@@ -17,7 +17,7 @@ from .common import friendly_errors, parse_sets
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
 @click.option("--model", "model_name", help="Compile only this model.")
 @click.option("--train", "train_name", help="Apply this train block's freeze settings, compile its model and check only it and its data.")
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a `let` value.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a `let` value, or a setting: BLOCK.SETTING=VALUE.")
 @click.option("--show", is_flag=True, help="Print a table per model: layers, shapes, parameters, spec lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--format", "fmt", type=click.Choice(["table", "torch"]), default="table",
@@ -100,7 +100,7 @@ def _checkpoint_option(fn):
 @main.command("fit")
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False), required=False)
 @click.option("--train", "train_name", help="The train block to run (when the spec has several).")
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a `let` value.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a `let` value, or a setting: BLOCK.SETTING=VALUE.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Train for this many epochs.")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/<train or model>-<timestamp>).")

@@ -106,7 +106,8 @@ def decode_split(dataset, indices: list, fn, workers: int) -> tuple:
 def estimate_bytes(dataset, parts: dict, fn) -> int:
     """Bytes of every split once decoded, from the first sample (all samples have its size)."""
     n = sum(len(idx) for _, idx in parts.values())
-    if fn is None and isinstance(getattr(dataset, "x", None), torch.Tensor):
+    if fn is None and all(isinstance(getattr(dataset, k, None), torch.Tensor) for k in ("x", "y")):
+        # in-memory tensors (TensorData); a user's Dataset may hold an `x` tensor beside a list of labels
         per = dataset.x[:1].element_size() * dataset.x[:1].numel() + dataset.y[:1].element_size() * \
             max(dataset.y[:1].numel(), 1)
         return per * n

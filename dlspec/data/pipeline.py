@@ -1,7 +1,8 @@
 """The data pipeline: a `DataConfig` in, batched loaders for train/val/test out.
 
-Loads the source, splits it (stratified, seeded), applies deterministic
-transforms to every split and augmentation to the training split only, then
+Loads the source, splits it (stratified, seeded; or as the data gives the splits: per-split folders, a
+split column, list files, see data/split_lists.py), applies deterministic transforms to every split and
+augmentation to the training split only (or a `pipeline` in its written order, data/ordered.py), then
 normalisation (with `normalize(auto)` measured on the training split).
 With `cache auto|device|host` (data/route.py decides, data/cache.py builds)
 every split is decoded once into one tensor on the training device and
@@ -32,6 +33,7 @@ from .route import choose_route
 from .sources.base import SOURCES, SeriesInfo, SourceData, TensorData
 from .sources.dotted import load_class_source
 from .splits import split_indices, thin_split_note
+from .split_lists import listed_splits
 from .step_checks import check_normalize_width, check_steps_suit, first_samples
 from .transforms import build_transform, compose, is_auto_normalize
 
@@ -121,10 +123,13 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
     if loaders is None:
         normalize = _normalizer(cfg, src.train, parts["train"][1], base_fn, spared)
         stats = getattr(normalize, "stats", None)
-        augment = _pipeline(cfg.augment, kept)
-        loaders = {name: _loader(cfg, dataset, indices, base_fn, augment if name == "train" else None, normalize,
-                                 name == "train", pin_memory, cfg.seed)
-                   for name, (dataset, indices) in parts.items() if indices}
+        if cfg.ordered:
+            loaders = _ordered_loaders(cfg, parts, to_tensor, base_fn, normalize, kept, pin_memory)
+        else:
+            augment = _pipeline(cfg.augment, kept)
+            loaders = {name: _loader(cfg, dataset, indices, base_fn, augment if name == "train" else None,
+                                     normalize, name == "train", pin_memory, cfg.seed)
+                       for name, (dataset, indices) in parts.items() if indices}
     with torch.random.fork_rng():  # peeking at a batch must not shift the global RNG (model init, resume)
         x0, y0 = next(iter(loaders["train"]))
     target_shape = tuple(y0.shape[1:]) if src.task == "regression" and isinstance(y0, torch.Tensor) else None
@@ -187,6 +192,22 @@ def _cached_loaders(cfg: DataConfig, src: SourceData, parts: dict, base_fn, devi
     return None, None, f"data {cfg.name}: per-sample DataLoader ({reason})"
 
 
+def _ordered_loaders(cfg: DataConfig, parts: dict, to_tensor, base_fn, normalize, kept: tuple, pin_memory) -> dict:
+    """A `pipeline` in its written order (data/ordered.py), per sample: every step on the training split, the
+    fixed and every_split steps on the others (drawn afresh each epoch when one of them is random)."""
+    train_steps = _pipeline(cfg.ordered, kept)
+    random_elsewhere = any(t.random for t, _, _ in cfg.transform)
+    others = _pipeline(cfg.transform, kept) if random_elsewhere else None
+    loaders = {}
+    for name, (dataset, indices) in parts.items():
+        if not indices:
+            continue
+        steps = train_steps if name == "train" else others
+        loaders[name] = _loader(cfg, dataset, indices, to_tensor if steps is not None else base_fn, steps, normalize,
+                                name == "train", pin_memory, cfg.seed)
+    return loaders
+
+
 def _check_same_size(cfg: DataConfig, src: SourceData) -> None:
     """Images of different sizes cannot be batched: ask for a resize before training starts."""
     files, measured = getattr(src.train, "files", None), getattr(src.train, "sizes", None)
@@ -203,6 +224,13 @@ def _check_same_size(cfg: DataConfig, src: SourceData) -> None:
 
 
 def _split(cfg: DataConfig, src: SourceData, n: int) -> dict:
+    given = src.given_splits if src.given_splits is not None else \
+        listed_splits(cfg, src.train, n) if cfg.split_files else None
+    if given is not None:  # kept as given: per-split folders, a split column, list files
+        parts = {name: (src.train, list(given.get(name, []))) for name in ("train", "val", "test")}
+        if not parts["train"][1]:
+            raise DataError(f"data {cfg.name}: the training split is empty ({cfg.split_from})", cfg.split_loc)
+        return parts
     fractions = dict(cfg.fractions)
     if src.test is not None:
         if cfg.split_given and fractions["test"] > 0:
@@ -333,8 +361,12 @@ def inference_transform(cfg: DataConfig, normalization: Optional[dict], example)
 
 def preview_split(cfg: DataConfig, src: SourceData, split: str = "train") -> tuple:
     """One split of a loaded source, for looking at its samples (`dlspec data --preview`): (dataset, indices,
-    base, augment). `base` turns a sample into a tensor through the transform steps but normalize; `augment`
-    applies the augment steps (each is the identity when there are none)."""
+    base, trained). `base` turns a sample into a tensor through the steps every split runs but normalize;
+    `trained` through the training split's steps but normalize (an ordered pipeline's in its written order)."""
     dataset, indices = _split(cfg, src, len(src.train))[split]
-    base = compose([_to_tensor_fn(dataset[indices[0]][0]), _pipeline(cfg.transform)]) or (lambda x: x)
-    return dataset, indices, base, _pipeline(cfg.augment) or (lambda x: x)
+    to_tensor = _to_tensor_fn(dataset[indices[0]][0])
+    base = compose([to_tensor, _pipeline(cfg.transform)]) or (lambda x: x)
+    if cfg.ordered:
+        return dataset, indices, base, compose([to_tensor, _pipeline(cfg.ordered)])
+    augment = _pipeline(cfg.augment)
+    return dataset, indices, base, (lambda x: augment(base(x))) if augment is not None else base

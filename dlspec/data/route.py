@@ -40,8 +40,15 @@ def choose_route(cfg) -> Route:
         return Route(False, "several inputs or targets: the cached path holds one tensor of samples and one "
                             "of targets")
     blocker = next(((t, st) for t, _, st in cfg.augment if not has_batched_form(t)), None)
+    ordered = getattr(cfg, "ordered_why", None)
     if cfg.cache == "none":
         route = Route(False, "cache none")
+    elif ordered:
+        if cfg.cache in ("device", "host"):
+            raise DataError(f"cache {cfg.cache}: the pipeline's order needs the per-sample path ({ordered})",
+                            cfg.cache_loc, hint="write `cache auto`, or put the fixed steps first (random steps "
+                                                "train-only) so the pipeline can be cached and batched")
+        route = Route(False, ordered)
     elif blocker is not None:
         t, st = blocker
         why = "a plugin transform" if t.source != "built-in" else "it runs per sample only"

@@ -27,6 +27,7 @@ class TransformDef:
     batched: bool = False  # has a batched form in data/batch_augment.py (the cached path's augmentation)
     batch_only: bool = False  # needs the whole batch (mixup, cutmix): only the batched path offers it
     images: bool = False  # works on images only ([channels, height, width]): data/step_checks.py checks the data
+    random: bool = True  # draws at random: in a `pipeline`, train-only unless marked every_split=true
 
 
 TRANSFORMS = Registry("transform")
@@ -41,11 +42,12 @@ def _v2():
     return v2
 
 
-def transform(name, args=(), doc="", resizes=False, batch_only=False, batched=True, images=True):
-    """Register a built-in step; `images=False` for the few that work on any values (noise, mixup, normalize)."""
+def transform(name, args=(), doc="", resizes=False, batch_only=False, batched=True, images=True, random=True):
+    """Register a built-in step; `images=False` for the few that work on any values (noise, mixup, normalize),
+    `random=False` for the fixed ones (resize, center_crop, grayscale, normalize)."""
     def wrap(fn):
         register_transform(TransformDef(name, tuple(args), fn, doc, resizes, batched=batched, batch_only=batch_only,
-                                        images=images))
+                                        images=images, random=random))
         return fn
     return wrap
 
@@ -65,12 +67,13 @@ def _size(v):
     return list(v) if isinstance(v, tuple) else v
 
 
-@transform("resize", (Arg("size", "ints", check=positive),), "Resize: an int sets the shorter side, [h, w] both.", True)
+@transform("resize", (Arg("size", "ints", check=positive),), "Resize: an int sets the shorter side, [h, w] both.", True,
+           random=False)
 def _resize(a):
     return _v2().Resize(_size(a["size"]), antialias=True)
 
 
-@transform("center_crop", (Arg("size", "ints", check=positive),), "Crop the centre: center_crop(224).", True)
+@transform("center_crop", (Arg("size", "ints", check=positive),), "Crop the centre: center_crop(224).", True, random=False)
 def _center_crop(a):
     return _v2().CenterCrop(_size(a["size"]))
 
@@ -123,7 +126,7 @@ def _noise(a):
 
 
 @transform("grayscale", (Arg("channels", "int", 1, lambda c: None if c in (1, 3) else "must be 1 or 3"),),
-           "Convert to grey: grayscale() or grayscale(channels=3).")
+           "Convert to grey: grayscale() or grayscale(channels=3).", random=False)
 def _grayscale(a):
     return _v2().Grayscale(num_output_channels=a["channels"])
 
@@ -194,7 +197,7 @@ def _cutmix(a):
 
 @transform("normalize", (Arg("mean", "any"), Arg("std", "any", None)),
            "Subtract mean and divide by std per channel: normalize(mean=[0.5], std=[0.5]) or normalize(auto).",
-           images=False)
+           images=False, random=False)
 def _normalize(a):
     return _v2().Normalize(mean=list(a["mean"]), std=list(a["std"]))
 
@@ -204,7 +207,7 @@ def check_steps(steps: list, where: str) -> list:
     checked = []
     for st in steps:
         t, args = bind_step(TRANSFORMS, st, f"{where} step")
-        if t.batch_only and where != "augment":
+        if t.batch_only and where not in ("augment", "pipeline"):
             raise ArgumentError(f"{st.name} mixes samples of a training batch: put it in `augment {{ ... }}`, "
                                 f"not in `{where}`", st.loc)
         if st.name == "normalize":

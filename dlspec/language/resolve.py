@@ -18,6 +18,7 @@ from .files import not_regular
 from .limits import MAX_DEPTH, MAX_LET_CHAIN, MAX_SPEC_BYTES, checked_number
 from .encoding import decode_spec
 from .parser import parse_expression, parse_text
+from .setting_sets import apply_setting_sets, is_setting_set, let_hint
 from .spaces import read_space, space_outside_let, space_without_default
 from .values import CallValue, Symbol
 
@@ -38,6 +39,7 @@ class Program:
     uses: list = field(default_factory=list)
     overrides: dict = field(default_factory=dict)
     spaces: dict = field(default_factory=dict)  # let name -> spaces.Space, for the lets that are search spaces
+    declared: Optional[tuple] = None  # (data, trains) as written, before --set BLOCK.SETTING replaced settings
     _let_values: dict = field(default_factory=dict)
     _eval_depth: int = 0  # nesting of Env.eval calls, to turn a too-deep stack into a located error
 
@@ -74,9 +76,11 @@ class Program:
 
     def with_overrides(self, overrides: dict) -> "Program":
         """The same declarations with other `--set` overrides (nothing is parsed or read again)."""
+        data, trains = self.declared or (self.data, self.trains)
         program = Program(filename=self.filename, text=self.text, lets=self.lets, blocks=self.blocks,
-                          models=self.models, data=self.data, trains=self.trains, uses=self.uses)
-        _apply_overrides(program, overrides)
+                          models=self.models, data=data, trains=trains, uses=self.uses)
+        kept = {k: v for k, v in self.overrides.items() if is_setting_set(k)}  # a trial's lets keep --set d.batch
+        _apply_overrides(program, {**kept, **overrides})
         return program
 
     def let_value(self, name: str, loc: Loc, _stack=()):
@@ -238,7 +242,12 @@ def load_program(path: str, overrides: Optional[dict] = None, text: Optional[str
 
 
 def _apply_overrides(program: Program, overrides: dict) -> None:
-    program.overrides = _parse_overrides(program, overrides)
+    if program.declared is None:
+        program.declared = (program.data, program.trains)
+    sets = {k: v for k, v in overrides.items() if is_setting_set(k)}
+    program.data, program.trains = apply_setting_sets(*program.declared, sets, program.global_env().eval)
+    program.overrides = {**_parse_overrides(program, {k: v for k, v in overrides.items() if k not in sets}),
+                         **sets}  # BLOCK.SETTING kept as its text: it is read again as a setting line
     program.spaces.clear()  # values computed while the overrides were read did not see them
     program._let_values.clear()
     _read_spaces(program)
@@ -341,7 +350,7 @@ def _parse_overrides(program: Program, overrides: dict) -> dict:
     for name, raw in overrides.items():
         if name not in program.lets:
             raise UnknownNameError(f"--set {name}: the spec has no `let {name}`." + did_you_mean(name, program.lets),
-                                   None, hint="--set changes the value of a let declaration")
+                                   None, hint=let_hint(name, *program.declared))
         if isinstance(raw, str):
             try:
                 expr = parse_expression(raw, f"<--set {name}>")

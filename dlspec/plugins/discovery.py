@@ -81,6 +81,12 @@ def load_file(path: str, loc: Optional[Loc] = None):
     return module
 
 
+def loaded_files(paths=None) -> list:
+    """The modules of the `use` files imported so far (of those at `paths` only, when given), in load order."""
+    wanted = None if paths is None else {os.path.abspath(p) for p in paths}
+    return [m for path, m in _loaded_files.items() if wanted is None or path in wanted]
+
+
 def load_module(name: str, loc: Optional[Loc] = None, how: str = "use"):
     """Import a plugin module by dotted name (`how` it was named: use, or --plugin)."""
     try:

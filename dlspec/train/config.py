@@ -52,6 +52,9 @@ TRAIN_SETTINGS = {d.key: d for d in (
     S.SettingDef("device", S.one("str", device_setting_check), "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"),
     S.SettingDef("precision", S.one("str", choices=("auto", "fp32", "bf16", "fp16")), "auto, fp32, bf16, fp16"),
     S.SettingDef("seed", S.one("int"), "random seed (default 0)"),
+    S.SettingDef("batch", S.one("int", positive), "samples per batch for this run; wins over the data block's batch"),
+    S.SettingDef("test_every", S.one("int", positive),
+                 "evaluate the test split every N epochs: test_* columns in metrics.csv (never used to pick best.ckpt)"),
     S.SettingDef("compile", S.one("str", choices=("auto", "on", "off")),
                  "torch.compile the model: auto (only when a calibration on CUDA shows >= 1.1x), on, off"),
     S.SettingDef("freeze", S.names, "labels of submodules to freeze"),
@@ -101,6 +104,7 @@ class TrainConfig:
     accumulate: int = 1
     sync_batchnorm: bool = False
     log: list = field(default_factory=list)  # (LoggerDef, args, loc) per logger named by `log`
+    test_every: Optional[int] = None  # epochs between test evaluations logged as test_* columns (a curve only)
     locs: dict = field(default_factory=dict)
     outputs: Optional[dict] = None  # several outputs: name -> OutputTrain (objective.py); `loss` is the first's
 
@@ -140,7 +144,7 @@ class TrainConfig:
             "batch": self.data.batch, "workers": self.data.workers, "split": dict(self.data.fractions),
             "split_seed": self.data.seed, "scale": self.data.scale, "compile": self.compile, "cache": self.data.cache,
             "accumulate": self.accumulate, "sync_batchnorm": self.sync_batchnorm,
-            "log": [{"name": item.name, **args} for item, args, _ in self.log],
+            "log": [{"name": item.name, **args} for item, args, _ in self.log], "test_every": self.test_every,
             # only when written: the settings of a run without them stay as they were
             **({"layer_init": self.layer_init_text()} if self.layer_init else {}),
             **({"outputs": plain_outputs(self.outputs)} if self.outputs else {}),
@@ -221,6 +225,8 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
     facts = measurements.facts(model, decl.name)
     plan = spec.plan(model, facts)
     data = link_model(read_data(program.data[data_name], env), program, model)  # columns read by its inputs
+    if "batch" in v:  # the run's batch wins over the data block's, so one data block serves several runs
+        data = replace(data, batch=v["batch"])
     cfg = TrainConfig(
         name=decl.name, loc=decl.loc, model=model, data=data, loss=loss, optimizer=optimizer,
         schedule=schedule, epochs=epochs or v.get("epochs", 10), clip_grad_norm=v.get("clip_grad_norm"),
@@ -232,6 +238,7 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
         unfreeze=[(u["label"], u["at"]) for u, _ in v.get("unfreeze", [])],
         init=init, layer_init=v.get("layer_init", {}), out=out, log=log,
         accumulate=v.get("accumulate", 1), sync_batchnorm=v.get("sync_batchnorm", False),
+        test_every=v.get("test_every"),
         locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")}, outputs=outputs)
     _check_links(cfg, spec, plan, facts)
     warn_unused(cfg.layer_init, plan, model)

@@ -315,6 +315,7 @@ class Trainer:
         if "val" in loaders:
             val = evaluate(self.step_setup, loaders["val"], self._fresh_metrics())
             row.update({f"val_{k}": v for k, v in val.items()})
+        row.update(self._test_curve(epoch))
         row["samples_per_second"] = samples / max(seconds, 1e-9)
         self.history.append(row)
         if self.scheduler is not None and self.step_setup.per_step_scheduler is None:
@@ -329,6 +330,19 @@ class Trainer:
         if self.on_epoch is not None:
             self.on_epoch(dict(row))
         return stop
+
+    def _test_curve(self, epoch: int) -> dict:
+        """`test_every N`: test_* columns every N epochs and at the last, for a curve; no monitor may name them,
+        so they never pick best.ckpt or stop training (the final test metrics still use the chosen weights)."""
+        every = self.cfg.test_every
+        if not every or ((epoch + 1) % every and epoch + 1 != self.cfg.epochs):
+            return {}
+        if "test" not in self.data.loaders:
+            if epoch + 1 == every:
+                self.log(f"test_every {every}: data {self.cfg.data.name} has no test split, so no test_* columns")
+            return {}
+        return {f"test_{k}": v for k, v in evaluate(self.step_setup, self.data.loaders["test"],
+                                                      self._fresh_metrics()).items()}
 
     def _non_finite(self, epoch: int, step: int) -> TrainError:
         """The NaN report; it mentions a checkpoint only when one exists."""

@@ -54,7 +54,8 @@ def check_spaces(spec: Spec, model: Optional[str] = None, train: Optional[str] =
 
 def _given(spec: Spec) -> dict:
     """The spec's own `--set` overrides, as texts again (they are parsed once more)."""
-    return {name: to_source(value) for name, value in spec.program.overrides.items()}
+    return {name: value if "." in name else to_source(value)  # BLOCK.SETTING is kept as the text it was given
+            for name, value in spec.program.overrides.items()}
 
 
 def _check_point(spec: Spec, model: Optional[str], train: Optional[str], space: Optional[Space], value) -> int:

@@ -10,7 +10,7 @@ for arguments nobody wrote are shown too.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 from ..errors import Loc
@@ -47,6 +47,9 @@ def explain(spec, train: Optional[str] = None) -> list:
     block = f"data {cfg.data.name}"
     for key in DATA_SETTINGS:
         rows += data.rows(block, key, _data_value(cfg.data, key))
+    if "batch" in cfg.locs:  # the train block's batch wins: the data block's row says so
+        rows = [replace(r, value=r.value, source=f"{r.source}; the train block's batch {cfg.data.batch} wins")
+                if r.block == block and r.key == "batch" else r for r in rows]
     return rows
 
 
@@ -74,6 +77,8 @@ def _data_value(data, key: str):
         return {**data.fractions, "seed": data.seed}
     if key in ("transform", "augment"):
         return " -> ".join(_call_text(st.name, args) for _, args, st in getattr(data, key)) or None
+    if key == "pipeline":  # one that must run in its order; else its steps are the transform and augment rows
+        return " -> ".join(_call_text(st.name, args) for _, args, st in data.ordered or []) or None
     return getattr(data, key)
 
 
@@ -131,6 +136,9 @@ class _Origins:
         return given[names.index(arg)] if arg in names and names.index(arg) < len(given) else None
 
     def _source(self, loc: Loc, exprs: list) -> str:
+        if loc.file.startswith("<--set ") and loc.file.endswith(">"):  # --set BLOCK.SETTING=VALUE
+            name = loc.file[len("<--set "):-1]
+            return f"--set {name}={_cell(self.program.overrides.get(name, ''))}"
         where = _where(loc, self.program.filename)
         lets = [name for e in exprs for name in self.program.lets_in(e)]
         overridden = [n for n in lets if n in self.program.overrides]

@@ -61,7 +61,10 @@ def describe(spec, name: Optional[str] = None) -> list:
         classes = f" ({len(info['classes'])} classes)" if info.get("classes") else ""
         lines.append(f"target {output}: {info['task']}{classes}" + (f" from {info['column']}" if info.get("column")
                                                                       else ""))
-    if cfg.augment:
+    if cfg.ordered:
+        lines.append("pipeline (in this order; random steps train-only unless every_split=true): "
+                     + " -> ".join(st.name for _, _, st in cfg.ordered))
+    elif cfg.augment:
         lines.append("augment (training split only): " + " -> ".join(st.name for _, _, st in cfg.augment))
     return lines
 
@@ -95,14 +98,14 @@ def samples_by_class(cfg, per_class: int, seed: int) -> tuple:
     n = len(src.train)
     if n == 0:
         raise DataError(f"data {cfg.name}: the source has no samples", cfg.source.loc)
-    dataset, indices, base, augment = preview_split(cfg, src, "train")
+    dataset, indices, base, trained = preview_split(cfg, src, "train")
     chosen = _pick(dataset, indices, src, per_class)
     rows = []
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         for label, picked in chosen:
             first = base(dataset[picked[0]][0])
-            rows.append([first] + [augment(base(dataset[i][0])) for i in picked])
+            rows.append([first] + [trained(dataset[i][0]) for i in picked])
     names = [_class_name(src.classes, label) for label, _ in chosen]
     return rows, names, _is_image(rows[0][0])
 
@@ -143,7 +146,7 @@ def preview_grid(spec, name: Optional[str], out: str, per_class: int = 8, seed: 
         raise DataError(f"cannot write a preview as '{out}'", hint="give -o NAME.png (or .svg, .pdf)")
     cfg = data_block(spec, name)
     rows, names, images = samples_by_class(cfg, per_class, seed)
-    steps = " -> ".join(st.name for _, _, st in cfg.augment) or "no augment steps"
+    steps = " -> ".join(st.name for _, _, st in (cfg.ordered or cfg.augment)) or "no augment steps"
     try:
         _draw(rows, names, images, out, f"data {cfg.name}: training samples after augmentation ({steps})")
     except OSError as exc:

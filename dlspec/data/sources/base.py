@@ -54,6 +54,7 @@ class SourceData:
     # several targets (or a csv with inputs=): output name -> {"column", "task", "classes"}; a model's one
     # unnamed output is keyed "output"
     targets_info: Optional[dict] = None
+    given_splits: Optional[dict] = None  # {split: indices into train}: splits the data gives (folders, a column)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class SourceDef:
     # what one sample is, so predict reads its inputs the same way: "image", "grayscale image",
     # "table", "text", "series", or "any" (plugins and Dataset classes)
     input_kind: str = "any"
+    split_args: tuple = ()  # arguments naming a folder per split (image_folder's train=, val=, test=)
+    split_column: Optional[str] = None  # the argument naming a column of split names (csv's split=)
 
 
 SOURCES = Registry("data source")
@@ -76,10 +79,10 @@ def register_source(source: SourceDef, override: bool = False) -> SourceDef:
     return register_entry(SOURCES, source, "data source", override)
 
 
-def source(name, args=(), doc="", paths=(), input_kind="any"):
+def source(name, args=(), doc="", paths=(), input_kind="any", split_args=(), split_column=None):
     def wrap(fn):
         register_source(SourceDef(name, tuple(args), fn, doc or (fn.__doc__ or "").strip(), tuple(paths),
-                                  input_kind=input_kind))
+                                  input_kind=input_kind, split_args=tuple(split_args), split_column=split_column))
         return fn
     return wrap
 

@@ -7,7 +7,7 @@ import gzip
 import os
 from typing import Optional
 
-from ...errors import DataError, Loc, warn
+from ...errors import DataError, Loc, did_you_mean, warn
 from ...runtime.inputs import MAX_PIXELS, InputError, TooManyPixels, open_image
 from ...schema.args import Arg, positive
 from .base import SourceData, SourceDef, TensorData, register_source, require_path, source
@@ -36,9 +36,10 @@ class ImageFiles:
     """Images on disk with class indices; opened with Pillow (within the pixel cap) and converted to `mode`."""
 
     def __init__(self, files: list, labels: list, mode: str, sizes: Optional[list] = None,
-                 max_pixels: int = MAX_PIXELS):
+                 max_pixels: int = MAX_PIXELS, root: Optional[str] = None):
         self.files, self.labels, self.mode, self.max_pixels = files, labels, mode, max_pixels
         self.sizes = sizes  # (width, height) per file, measured by the scan
+        self.root = root  # the folder scanned; split list files name images relative to it
 
     def __len__(self):
         return len(self.files)
@@ -115,17 +116,54 @@ def _decoded_size(path: str, max_pixels: int) -> Optional[tuple]:
         return None
 
 
-@source("image_folder", (Arg("path", "str"), Arg("mode", "str", "RGB", choices=("RGB", "L")),
-                         Arg("max_pixels", "int", MAX_PIXELS, positive)), paths=("path",),
-        input_kind="image",
-        doc=f"Images in one subfolder per class: image_folder(\"data/train\", mode=RGB|L, "
-            f"max_pixels={MAX_PIXELS}); an image declaring more than max_pixels pixels (width x height, read "
-            "from its header) is skipped with a warning, never decoded.")
+@source("image_folder", (Arg("path", "str", None), Arg("mode", "str", "RGB", choices=("RGB", "L")),
+                         Arg("max_pixels", "int", MAX_PIXELS, positive), Arg("train", "str", None),
+                         Arg("val", "str", None), Arg("test", "str", None)),
+        paths=("path", "train", "val", "test"), split_args=("train", "val", "test"), input_kind="image",
+        doc=f"Images in one subfolder per class: image_folder(\"data/images\", mode=RGB|L, "
+            f"max_pixels={MAX_PIXELS}), split by the data block; or a folder per split, kept as given: "
+            "image_folder(train=\"data/train\", val=\"data/val\", test=\"data/test\") (ImageNet-style; the classes "
+            "are train's subfolders), inside a folder when one is given: image_folder(\"data\", train=\"train\", val=\"val\"). An image declaring more than max_pixels pixels (width x height, read from its "
+            "header) is skipped with a warning, never decoded.")
 def _image_folder(a: dict, loc: Loc) -> SourceData:
     cap = a.get("max_pixels", MAX_PIXELS)  # digit_images passes only path and mode
-    files, labels, classes, bad, sizes = scan_images(a["path"], loc, cap)
+    folders = {k: a[k] for k in ("train", "val", "test") if a.get(k) is not None}
+    if not folders:
+        if a.get("path") is None:
+            raise DataError("image_folder needs a folder: image_folder(\"data/images\"), or one per split "
+                            "(train=\"data/train\", val=\"data/val\")", loc)
+        files, labels, classes, bad, sizes = scan_images(a["path"], loc, cap)
+        return SourceData(ImageFiles(files, labels, a["mode"], sizes, cap, root=a["path"]), targets=labels,
+                          classes=classes, skipped=tuple(bad))
+    return _split_folders(a, folders, cap, loc)
+
+
+def _split_folders(a: dict, folders: dict, cap: int, loc: Loc) -> SourceData:
+    """image_folder(train=..., val=..., test=...): each split's folder scanned, kept as given; the classes are
+    the training folder's, and a class folder of val or test that train lacks is an error naming the nearest."""
+    at = a.get("arg_locs") or {}
+    if "train" not in folders:
+        raise DataError("image_folder: per-split folders need train=\"...\" (the model learns from it)",
+                        at.get(next(iter(folders)), loc))
+    files, labels, sizes, bad, given, classes = [], [], [], [], {}, None
+    for split, folder in folders.items():
+        where = at.get(split, loc)
+        f, lab, found, skipped, sz = scan_images(folder, where, cap)
+        if classes is None:
+            classes = found
+        for name in found:
+            if name not in classes:
+                raise DataError(f"image_folder: {split} folder {folder} has a class folder '{name}' that the train "
+                                f"folder lacks." + did_you_mean(name, classes) + f" Classes: {', '.join(classes)}",
+                                where, hint="every split uses the training folder's classes")
+        start = len(files)
+        files += f
+        labels += [classes.index(found[i]) for i in lab]
+        sizes += sz
+        bad += skipped
+        given[split] = list(range(start, len(files)))
     return SourceData(ImageFiles(files, labels, a["mode"], sizes, cap), targets=labels, classes=classes,
-                      skipped=tuple(bad))
+                      skipped=tuple(bad), given_splits=given)
 
 
 # ---- torchvision data sets ----------------------------------------------

@@ -95,8 +95,8 @@ def _inputs_problem(value):
                 Arg("categories", "any", None, _column_list('categories=["zip", "store"]', empty=True)),
                 Arg("onehot_max", "int", ONEHOT_LEVELS, _not_negative),
                 Arg("embedding_dim", "any", "auto", _auto_or_positive), ENCODING,
-                Arg("inputs", "any", None, _inputs_problem)),
-        paths=("path",),
+                Arg("inputs", "any", None, _inputs_problem), Arg("split", "str", None)),
+        paths=("path",), split_column="split",
         input_kind="table", doc="A table with a header row: csv(\"file.csv\", target=\"label\", features=[\"a\", \"b\"], task=auto, "
             "missing=error, encoding=\"utf-8\"). Text targets are classes; numeric ones follow the loss (cross_entropy: "
             "classes, mse: numbers); task=classification|regression decides outright. Text feature columns are "
@@ -107,7 +107,8 @@ def _inputs_problem(value):
             "A model with several inputs or outputs: inputs={photo: \"photo_path\", words: \"text\", facts: "
             "[\"sqm\", \"district\"]} feeds each input from its columns, read by the input's kind (image paths, "
             "text, numbers and categories); target=[\"price\", \"kind\"] or {price: \"price_usd\"} names a "
-            "column per output.")
+            "column per output. "
+            "split=\"fold\" names a column of split names (train, val, test): the rows are split as it says.")
 def _csv(a: dict, loc: Loc) -> SourceData:
     import torch
     if a.get("inputs") is not None or not isinstance(a["target"], str):
@@ -119,7 +120,8 @@ def _csv(a: dict, loc: Loc) -> SourceData:
         raise DataError(f"{path} has no column '{a['target']}'." + did_you_mean(a["target"], header)
                         + f" Columns: {', '.join(header)}", written_at(a, "target", loc))
     given = [a["features"]] if isinstance(a["features"], str) else a["features"]
-    features = [str(f) for f in given] if given is not None else [h for h in header if h != a["target"]]
+    kept_out = (a["target"], a.get("split"))  # the split column says where a row goes: not a feature
+    features = [str(f) for f in given] if given is not None else [h for h in header if h not in kept_out]
     if a["target"] in features:
         others = [f for f in features if f != a["target"]]
         raise DataError(f"csv: features= names the target column '{a['target']}': the model would be given the "
@@ -151,7 +153,25 @@ def _csv(a: dict, loc: Loc) -> SourceData:
         classes, targets = None, None
     data = TableData(header, rows, features, y, a, loc)
     return SourceData(data, targets=targets, classes=classes, task=task, features=features,
-                      target_column=a["target"], fit_on_train=data.fit)
+                      target_column=a["target"], fit_on_train=data.fit,
+                      given_splits=column_splits(header, rows, features, a, loc) if a.get("split") else None)
+
+
+def column_splits(header: list, rows: list, features: list, a: dict, loc: Loc) -> dict:
+    """csv(..., split="fold"): {split: row indices} by the column's values (train, val, test)."""
+    from ..split_lists import split_of
+    column, path, at = a["split"], a["path"], written_at(a, "split", loc)
+    if column not in header:
+        raise DataError(f"{path} has no column '{column}' for split=." + did_you_mean(column, header)
+                        + f" Columns: {', '.join(header)}", at)
+    if column in features or column == a["target"]:
+        raise DataError(f"csv: split= names '{column}', which is also the {'target' if column == a['target'] else 'a feature'}"
+                        " column", at, hint="the split column only says where each row goes")
+    i = header.index(column)
+    out: dict = {}
+    for n, (line, row) in enumerate(rows):
+        out.setdefault(split_of(row[i], f"{path}, line {line}, column {_col(header, i)}", at), []).append(n)
+    return out
 
 
 class TableData:
