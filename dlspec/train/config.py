@@ -20,6 +20,7 @@ from .schedules import SCHEDULES
 from .entries import bind
 from .devices import device_setting_check
 from .task_checks import check_model_end
+from .target_checks import check_target_input
 from .loggers import check_log
 from .measure import Measurements
 from ..planning.named import refuse_several
@@ -34,6 +35,8 @@ TRAIN_SETTINGS = {d.key: d for d in (
     S.SettingDef("model", S.one("str"), "the model to train (default: the only model)"),
     S.SettingDef("data", S.one("str"), "the data block (default: the only data block)"),
     S.SettingDef("loss", S.step, "cross_entropy, bce_with_logits, mse, l1, huber, nll"),
+    S.SettingDef("target", S.one("str", choices=("labels", "input")),
+                 "labels (the data's targets, default) or input: the model reconstructs its input (an autoencoder)"),
     S.SettingDef("optimizer", S.step, "sgd, adam, adamw, rmsprop with lr= and weight_decay="),
     S.SettingDef("schedule", S.step, "constant, step, multistep, cosine, onecycle, plateau (warmup= epochs)"),
     S.SettingDef("epochs", S.one("int", positive), "number of epochs (default 10)"),
@@ -92,6 +95,7 @@ class TrainConfig:
     accumulate: int = 1
     sync_batchnorm: bool = False
     log: list = field(default_factory=list)  # (LoggerDef, args, loc) per logger named by `log`
+    target: str = "labels"  # labels | input (each batch's input is its target)
     locs: dict = field(default_factory=dict)
 
     @property
@@ -128,6 +132,7 @@ class TrainConfig:
             "split_seed": self.data.seed, "scale": self.data.scale, "compile": self.compile, "cache": self.data.cache,
             "accumulate": self.accumulate, "sync_batchnorm": self.sync_batchnorm,
             "log": [{"name": item.name, **args} for item, args, _ in self.log],
+            **({"target": self.target} if self.target != "labels" else {}),
         }
 
 
@@ -206,12 +211,13 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
         precision=v.get("precision", "auto"), seed=v.get("seed", 0), compile=v.get("compile", "auto"),
         freeze=v.get("freeze", []),
         unfreeze=[(u["label"], u["at"]) for u, _ in v.get("unfreeze", [])],
-        init=init, out=out, log=log,
+        init=init, out=out, log=log, target=v.get("target", "labels"),
         accumulate=v.get("accumulate", 1), sync_batchnorm=v.get("sync_batchnorm", False),
         locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")})
     _check_links(cfg, spec, plan, facts)
     check_soft_targets(cfg)
     check_model_end(cfg, plan)
+    check_target_input(cfg, plan)
     return cfg
 
 

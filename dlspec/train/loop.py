@@ -24,6 +24,7 @@ from .devices import device_problem
 from .faults import forward_failed, is_out_of_memory
 from .entries import Component
 from .losses import is_soft_target, metric_target
+from .added_losses import AddedTally, loss_adders, take_added, with_added
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class StepSetup:
     clip_value: Optional[float] = None
     plan: Optional[object] = None
     reduce: Optional[Callable] = None
+    target_input: bool = False  # `target input`: each batch's input is its target (an autoencoder)
 
     def autocast(self):
         """The mixed-precision context of a pass (a no-op context without amp_dtype); made once per pass."""
@@ -157,6 +159,7 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
     plan = None if plan is not None and plan.trivial else plan
     autocast = setup.autocast()
     tally = LossTally(device)
+    adders, added = loss_adders(model), AddedTally()
     where = f"in epoch {progress.epoch}"  # formatted once: forward() uses it only in an error
     start = time.perf_counter()
     for step, (x, y) in enumerate(loader, 1):
@@ -164,12 +167,18 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
         if moves:
             x = x.to(device, non_blocking=non_blocking)
             y = y.to(device, non_blocking=non_blocking)
+        if setup.target_input:
+            y = x
         if micro is None or step == 1 or plan[step - 2].steps:
             optimizer.zero_grad(set_to_none=True)
         with no_sync_unless(model, micro is None or micro.steps):
             with autocast:
                 out = forward(model, x, where, step)
                 loss = loss_fn(out, prepare_target(loss_entry, out, y))
+                if adders:  # add_loss terms of the model (added_losses.py)
+                    terms = take_added(adders)
+                    loss = with_added(loss, terms)
+                    added.add(terms, x.shape[0] if micro is None else micro.count)
             weighted = loss if micro is None else loss * micro.weight
             if scaler is not None:
                 scaler.scale(weighted).backward()
@@ -202,7 +211,8 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
     mean_loss, samples = setup.mean_loss(loss_sum, tally.samples, metrics)
     if not math.isfinite(mean_loss):
         raise NonFiniteLoss(len(loader))
-    return mean_loss, {k: m.compute() for k, m in metrics.items()}, samples, time.perf_counter() - start
+    values = {**{k: m.compute() for k, m in metrics.items()}, **added.means()}
+    return mean_loss, values, samples, time.perf_counter() - start
 
 
 class LossTally:
@@ -301,15 +311,20 @@ def evaluate(setup: StepSetup, loader, metrics: dict) -> dict:
     autocast = setup.autocast()
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     samples = 0
+    adders, added = loss_adders(model), AddedTally()
     for step, (x, y) in enumerate(loader, 1):
         x = x.to(device, non_blocking=device.type == "cuda")
-        y = y.to(device, non_blocking=device.type == "cuda")
+        y = x if setup.target_input else y.to(device, non_blocking=device.type == "cuda")
         with autocast:
             out = forward(model, x, "while evaluating", step)
             loss = loss_fn(out, prepare_target(loss_entry, out, y))
+            if adders:  # the model's add_loss terms count in evaluation too
+                terms = take_added(adders)
+                loss = with_added(loss, terms)
+                added.add(terms, x.shape[0])
         loss_sum += loss.detach().double() * x.shape[0]
         samples += x.shape[0]
         for m in metrics.values():
             m.update(out.float(), y)
     mean_loss, _ = setup.mean_loss(loss_sum, samples, metrics)
-    return {"loss": mean_loss, **{k: m.compute() for k, m in metrics.items()}}
+    return {"loss": mean_loss, **{k: m.compute() for k, m in metrics.items()}, **added.means()}

@@ -111,8 +111,8 @@ def check_class_outputs(cfg, plan) -> None:
 def check_task(cfg, data, plan, model_loc=None) -> None:
     """Errors for a loss or metric that cannot measure the data's task, located at its setting."""
     task = data.task
-    if task not in ("classification", "regression"):
-        return  # a dotted Dataset that does not say: nothing to compare
+    if task not in ("classification", "regression") or cfg.target == "input":
+        return  # a dotted Dataset that does not say, or targets that are the input (target_checks.py)
     if task == "classification":
         check_class_outputs(cfg, plan)  # the default loss, now that the data kept it cross_entropy
     why = _why(data)

@@ -156,7 +156,7 @@ class Trainer:
         setup = StepSetup(self.model, loss_def, loss_def.build(loss_args), self.device, amp_dtype=self.amp,
                           optimizer=self.optimizer, scaler=self.scaler, per_step_scheduler=per_step,
                           clip_norm=cfg.clip_grad_norm, clip_value=cfg.clip_grad_value, plan=self.plan,
-                          reduce=self.dist.reduce_totals)
+                          reduce=self.dist.reduce_totals, target_input=cfg.target == "input")
         presets = apply_gpu_presets(self.model, self.device, cfg.precision, self.data.loaders)
         self.log(self.data.path + (f"; GPU presets: {', '.join(presets)}" if presets else ""))
         with torch.random.fork_rng(devices=[]):

@@ -1,0 +1,39 @@
+"""`target input` (an autoencoder): a train block and its model's plan in, a located error where the
+model cannot reconstruct its input out.
+
+The target of each batch is the batch the model receives: after the data's transforms and
+normalisation. `augment` is refused with it, since the target would then be the augmented input
+rather than the clean one a Keras user expects from `fit(x, x)`.
+"""
+from __future__ import annotations
+
+from ..errors import ShapeError, TrainError
+
+
+def check_target_input(cfg, plan) -> None:
+    """Errors for `target input` with a model, loss, metric or data block that cannot use it."""
+    if cfg.target != "input":
+        return
+    where = cfg.locs.get("target", cfg.loc)
+    if len(plan.inputs) > 1 or len(plan.outputs) > 1:
+        raise TrainError(f"target input needs a model of one input and one output; model {cfg.model} has "
+                         f"{max(len(plan.inputs), 1)} inputs and {max(len(plan.outputs), 1)} outputs", where)
+    loss = cfg.loss[0]
+    if loss.target == "class":
+        named = f"loss {loss.name}" if "loss" in cfg.locs else f"the default loss {loss.name}"
+        raise TrainError(f"target input compares the output with the input, and {named} needs class labels",
+                         cfg.locs.get("loss", where),
+                         hint="use loss mse, l1 or huber, or bce_with_logits for inputs in [0, 1]")
+    if plan.out_shape.dims != plan.in_shape.dims:
+        raise ShapeError(f"target input: model {cfg.model} outputs {plan.out_shape.labelled()} per sample, but its "
+                         f"input is {plan.in_shape.labelled()}; the output must have the input's shape", where,
+                         hint="end the model with layers that give back the input's shape, e.g. reshape"
+                              f"({', '.join(map(str, plan.in_shape.dims))})")
+    if cfg.data.augment:
+        raise TrainError(f"target input with augment in data {cfg.data.name}: the target would be the augmented "
+                         f"input, not the clean one", where,
+                         hint="remove augment (the transforms are applied to input and target alike)")
+    for metric, _, step in cfg.metrics:
+        if metric.task == "classification":
+            raise TrainError(f"metric '{metric.name}' measures classes, and target input makes the targets the "
+                             f"input's values", step.loc, hint="use mae or mse")
