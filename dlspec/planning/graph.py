@@ -427,13 +427,13 @@ def warn_unreachable(node: BodyNode, where: str) -> None:
     consumed = {i for op in node.ops for i in op.inputs if isinstance(i, str)}
     explained = set()  # dead results that only feed an unused binding: the binding's warning covers them
     for op in reversed(node.ops):
-        if op.target not in live and (op.kind == "ref" or op.target in explained):
+        if op.target not in live and (op.kind in ("ref", "part") or op.target in explained):
             explained.update(i for i in op.inputs if isinstance(i, str) and i not in live)
     dead_layers: dict = {}  # line -> (loc, [names]), so one chain gives one warning
     for op in node.ops:
         if op.target in live:
             continue
-        if op.kind == "ref":
+        if op.kind in ("ref", "part"):  # a binding (a part of a chunk is bound by name)
             if op.target not in consumed:
                 warn(f"'{op.target}' is bound but never used: it does not reach the output of {where}", op.loc,
                      hint="use it (e.g. add(y, input)) or delete the binding")
