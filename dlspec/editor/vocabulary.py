@@ -38,5 +38,5 @@ VOCABULARY = {'builtins': {'layers': ['adaptive_avgpool', 'adaptive_maxpool', 'a
  'settings': ['accumulate', 'augment', 'batch', 'cache', 'checkpoint', 'clip_grad_norm', 'clip_grad_value',
               'compile', 'data', 'device', 'early_stop', 'epochs', 'freeze', 'init', 'log', 'loss', 'metrics',
               'model', 'optimizer', 'out', 'precision', 'scale', 'schedule', 'seed', 'shuffle', 'source',
-              'split', 'sync_batchnorm', 'transform', 'unfreeze', 'workers'],
+              'split', 'sync_batchnorm', 'target', 'transform', 'unfreeze', 'workers'],
  'statements': ['input', 'output', 'param', 'repeat']}

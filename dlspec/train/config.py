@@ -102,7 +102,7 @@ class TrainConfig:
     def loss_task(self):
         """classification or regression when a written `loss` implies it; None for the default loss or
         a plugin loss (the data's values then decide the task of a numeric target column)."""
-        return loss_task(self.loss[0]) if "loss" in self.locs else None
+        return loss_task(*self.loss) if "loss" in self.locs else None
 
     def metric_names(self) -> list:
         return [metric_name(m, a) for m, a, _ in self.metrics]
