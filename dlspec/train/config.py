@@ -190,7 +190,8 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
     v = S.read_settings(decl.settings, TRAIN_SETTINGS, env, "train")
     # The block's own settings before the model and data it links to, so that its mistakes are found
     # (and reported with theirs, by diagnostics) even when a link is wrong or its declaration has an error.
-    loss = bind(LOSSES, v.get("loss") or S.Step("cross_entropy", (), {}, decl.loc), "loss")
+    default_loss = "mse" if v.get("target") == "input" else "cross_entropy"  # an autoencoder compares values
+    loss = bind(LOSSES, v.get("loss") or S.Step(default_loss, (), {}, decl.loc), "loss")
     optimizer = bind(OPTIMIZERS, v.get("optimizer") or S.Step("adam", (), {}, decl.loc), "optimizer")
     schedule = bind(SCHEDULES, v["schedule"], "schedule") if "schedule" in v else None
     metrics, log = check_metrics(v.get("metrics", [])), check_log(v.get("log", []))
@@ -216,8 +217,8 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
         locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")})
     _check_links(cfg, spec, plan, facts)
     check_soft_targets(cfg)
+    check_target_input(cfg, plan)  # first: with target input, a class loss is refused for that reason
     check_model_end(cfg, plan)
-    check_target_input(cfg, plan)
     return cfg
 
 

@@ -20,8 +20,8 @@ def check_target_input(cfg, plan) -> None:
                          f"{max(len(plan.inputs), 1)} inputs and {max(len(plan.outputs), 1)} outputs", where)
     loss = cfg.loss[0]
     if loss.target == "class":
-        named = f"loss {loss.name}" if "loss" in cfg.locs else f"the default loss {loss.name}"
-        raise TrainError(f"target input compares the output with the input, and {named} needs class labels",
+        raise TrainError(f"target input compares the output with the input, and loss {loss.name} needs class "
+                         f"labels",
                          cfg.locs.get("loss", where),
                          hint="use loss mse, l1 or huber, or bce_with_logits for inputs in [0, 1]")
     if plan.out_shape.dims != plan.in_shape.dims:
