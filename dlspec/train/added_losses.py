@@ -44,13 +44,28 @@ class AddedTally:
         self.samples = 0
 
     def add(self, terms: dict, count: int) -> None:
-        if not terms or not count:
-            return
+        if not terms:
+            return  # a stand-in batch (count 0) still names its terms: every process reports the same columns
         self.samples += count
         for name, value in terms.items():
             part = value.detach().double() * count
             self.sums[name] = self.sums[name] + part if name in self.sums else part
 
-    def means(self) -> dict:
-        """name -> the epoch's mean of the term (what it added to the mean loss)."""
-        return {name: float(total) / max(self.samples, 1) for name, total in self.sums.items()}
+    def as_metrics(self) -> dict:
+        """name -> a TermMean per term, put among a pass's metrics before their sums are reduced over the
+        processes (distributed.reduce_totals sums each one's total and count as a plugin metric's)."""
+        return {name: TermMean(total, self.samples) for name, total in self.sums.items()}
+
+
+class TermMean:
+    """A term's sum and sample count, read as the epoch's mean (what the term added to the mean loss);
+    shaped like a metric so that the loss tally's reduction over processes sums it."""
+
+    def __init__(self, total: torch.Tensor, count: int):
+        self.total, self.count = total, count
+
+    def update(self, out, y) -> None:  # the step added it already (AddedTally)
+        pass
+
+    def compute(self) -> float:
+        return float(self.total) / max(self.count, 1)

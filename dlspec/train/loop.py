@@ -208,11 +208,11 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
             progress.show(step, value, tally.samples)
     progress.close()
     loss_sum = tally.total()  # raises NonFiniteLoss at the first bad step
+    metrics = {**metrics, **added.as_metrics()}  # the add_loss terms' columns, reduced with the metrics
     mean_loss, samples = setup.mean_loss(loss_sum, tally.samples, metrics)
     if not math.isfinite(mean_loss):
         raise NonFiniteLoss(len(loader))
-    values = {**{k: m.compute() for k, m in metrics.items()}, **added.means()}
-    return mean_loss, values, samples, time.perf_counter() - start
+    return mean_loss, {k: m.compute() for k, m in metrics.items()}, samples, time.perf_counter() - start
 
 
 class LossTally:
@@ -326,5 +326,6 @@ def evaluate(setup: StepSetup, loader, metrics: dict) -> dict:
         samples += x.shape[0]
         for m in metrics.values():
             m.update(out.float(), y)
+    metrics = {**metrics, **added.as_metrics()}
     mean_loss, _ = setup.mean_loss(loss_sum, samples, metrics)
-    return {"loss": mean_loss, **{k: m.compute() for k, m in metrics.items()}, **added.means()}
+    return {"loss": mean_loss, **{k: m.compute() for k, m in metrics.items()}}
