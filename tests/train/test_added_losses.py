@@ -153,3 +153,18 @@ def test_mse_on_one_hot_rows_needs_an_output_per_class(tmp_path):
                    progress=False)
     assert "model MLP outputs 8 values per sample, but loss mse(one_hot=true) compares them with one-hot rows of " \
            "the 10 classes of data digits" in str(caught.value)
+
+
+def test_a_term_summed_over_processes_is_the_mean_of_one_pass():
+    """Each process's AddedTally joins the pass's metrics, whose states reduce_totals sums over the ranks."""
+    from dlspec.train.added_losses import AddedTally
+    from dlspec.train.parallel.distributed import load_metric_state, metric_state
+    batches = [(torch.tensor(0.5), 4), (torch.tensor(2.0), 2), (torch.tensor(1.0), 3)]
+    whole, ranks = AddedTally(), [AddedTally(), AddedTally()]
+    for k, (value, count) in enumerate(batches):
+        whole.add({"kl": value}, count)
+        ranks[k % 2].add({"kl": value}, count)
+    ranks[1].add({"kl": torch.tensor(99.0)}, 0)  # a stand-in batch: counted nothing, still names the term
+    mine = [r.as_metrics()["kl"] for r in ranks]
+    load_metric_state(mine[0], [metric_state(m) for m in mine], torch.device("cpu"))
+    assert mine[0].compute() == pytest.approx(whole.as_metrics()["kl"].compute()) == pytest.approx((2 + 4 + 3) / 9)
