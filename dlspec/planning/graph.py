@@ -46,6 +46,8 @@ class GraphBuilder:
         self.loss_terms: dict = {}  # add_loss column name -> its loc
 
     def statement(self, st) -> None:
+        if isinstance(st, (ir.Binding, ir.OutputDecl, ir.Chain)):
+            _check_add_loss_alone(st)
         if isinstance(st, ir.ParamDecl):
             self._param(st)
         elif isinstance(st, ir.Binding):
@@ -290,6 +292,15 @@ class GraphBuilder:
             _warn_spread(call, inputs, shapes, placed, merged)
         expand = tuple(_inserted_axes(where, base.rank) if t else () for where, t in zip(placed, tensor))
         return merged, 1, expand if any(expand) else ()
+
+
+def _check_add_loss_alone(st) -> None:
+    """add_loss gives nothing to bind or continue from: it stands alone on its line."""
+    chain = st if isinstance(st, ir.Chain) else st.chain
+    first = chain.steps[0].target
+    if isinstance(first, ir.Call) and first.callee == "add_loss" and (chain is not st or len(chain.steps) > 1):
+        raise DlspecError("add_loss adds a term to the loss and gives no tensor: write it on a line of its own",
+                          chain.loc, hint="e.g. add_loss(kl_normal(mu, logvar), weight=0.01)")
 
 
 def _adds_loss(chain: ir.Chain) -> bool:

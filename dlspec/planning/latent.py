@@ -75,7 +75,7 @@ def _chunk(builder: GraphBuilder, call: ir.Call, current: Optional[str]) -> str:
     dims[axis] = size // n
     out = builder.fresh()
     builder.node.ops.append(Op(out, "chunk", None, (current,), axis + 1, call.loc, (n,)))
-    builder.shapes[out] = Shape(tuple(dims), roles=shape.roles)
+    builder.shapes[out] = Shape(tuple(dims), integer=shape.integer, vocab=shape.vocab, roles=shape.roles)
     builder.parts[out] = (n, call.loc)
     return out
 
@@ -131,9 +131,12 @@ def _pair(builder: GraphBuilder, call: ir.Call, current: Optional[str]) -> str:
     """sample_normal(mu, logvar) / kl_normal(mu, logvar): two tensors of one shape."""
     _kwargs(builder, call, ())
     operands = ([current] if current is not None else []) + [builder.operand(a, call.callee) for a in call.args]
-    if len(operands) != 2 or any(not isinstance(o, str) for o in operands):
+    if any(not isinstance(o, str) for o in operands):
+        raise ArgumentError(f"{call.callee} takes two tensors, the mean and the log-variance, not numbers",
+                            call.loc, hint=f"e.g. {call.callee}(mu, logvar)")
+    if len(operands) != 2:
         raise ArgumentError(f"{call.callee} takes two tensors, the mean and the log-variance, received "
-                            f"{len(operands)} operand(s)", call.loc, hint=f"e.g. {call.callee}(mu, logvar)")
+                            f"{len(operands)}", call.loc, hint=f"e.g. {call.callee}(mu, logvar)")
     for o in operands:
         check_parts_bound(builder, o, call.loc)
     mu, logvar = (builder.shapes[o] for o in operands)

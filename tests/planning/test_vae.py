@@ -218,7 +218,23 @@ def test_sample_normal_of_different_shapes_names_both():
 
 def test_sample_normal_takes_two_tensors():
     e = error_of("mu = input -> linear(4)\n    sample_normal(mu)", ArgumentError)
-    assert "sample_normal takes two tensors, the mean and the log-variance, received 1 operand(s)" in str(e)
+    assert "sample_normal takes two tensors, the mean and the log-variance, received 1" in str(e)
+    e = error_of("mu = input -> linear(4)\n    sample_normal(mu, 1.0)", ArgumentError)
+    assert "sample_normal takes two tensors, the mean and the log-variance, not numbers" in str(e)
+
+
+def test_add_loss_stands_alone_on_its_line():
+    kl = "mu, lv = input -> chunk(2)\n"
+    for line in ("x = add_loss(kl_normal(mu, lv))", "add_loss(kl_normal(mu, lv)) -> relu"):
+        e = error_of(kl + f"    {line}\n    mu")
+        assert "add_loss adds a term to the loss and gives no tensor: write it on a line of its own" in str(e)
+        assert e.loc.line == 5
+
+
+def test_parts_of_token_ids_stay_token_ids():
+    text = "model M {\n    input tokens(8, vocab=20)\n    a, b = input -> chunk(2, dim=1)\n    sample_normal(a, b)\n}\n"
+    with pytest.raises(ShapeError, match="sample_normal of token ids"):
+        loads(text).plan()
 
 
 def test_add_loss_of_a_tensor_of_several_values_is_refused():
