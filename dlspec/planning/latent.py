@@ -104,11 +104,12 @@ def _axis_name(shape: Shape, axis: int) -> str:
 def bind_parts(builder: GraphBuilder, st: ir.Binding, result: str) -> None:
     """`a, b = ... -> chunk(2)`: one op per name taking its part of the chunk op's result."""
     if result not in builder.parts:
-        raise DlspecError(f"{', '.join(st.names)} = ... binds {len(st.names)} names, and this chain gives one "
+        # a ShapeError: after a step was replaced by a stand-in (diagnostics.py) it is not the user's mistake
+        raise ShapeError(f"{', '.join(st.names)} = ... binds {len(st.names)} names, and this chain gives one "
                           f"tensor", st.loc, hint=f"end the chain with chunk({len(st.names)}) to cut it into parts")
     n, loc = builder.parts[result]
     if n != len(st.names):
-        raise DlspecError(f"chunk({n}) gives {n} parts and {len(st.names)} names take them "
+        raise ShapeError(f"chunk({n}) gives {n} parts and {len(st.names)} names take them "
                           f"({', '.join(st.names)})", loc, hint="write one name per part")
     for k, name in enumerate(st.names):
         if name in builder.shapes or st.names.index(name) != k:
