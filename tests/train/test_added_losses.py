@@ -47,6 +47,25 @@ def test_the_kl_column_of_an_evaluation_equals_a_hand_computation_on_a_fixed_bat
     assert result["loss"] == pytest.approx(float(bce + kl), rel=1e-6)
 
 
+def test_the_kl_column_of_a_training_epoch_equals_a_hand_computation_and_its_gradient_flows():
+    """One step (SGD with lr 0: the weights the hand computation reads stay) adds the KL term to the loss it
+    backpropagates: the encoder's mean layer gets the KL's gradient even with the decoder's loss cut off."""
+    from dlspec.train.loop import train_epoch
+    from dlspec.train.progress import EpochProgress
+    torch.manual_seed(0)
+    model = dlspec.load(VAE_SPEC).build()
+    loss_def = LOSSES.find("bce_with_logits")
+    setup = StepSetup(model, loss_def, lambda out, y: out.sum() * 0, torch.device("cpu"),
+                      optimizer=torch.optim.SGD(model.parameters(), lr=0.0), target_input=True)
+    x = torch.rand(5, 1, 8, 8)
+    with torch.no_grad():
+        want = hand_kl(model, x, 1 / 64)
+    loss, values, samples, _ = train_epoch(setup, [(x, torch.zeros(5))], {}, EpochProgress(1, 1, 1, enabled=False))
+    assert values["kl"] == pytest.approx(float(want), rel=1e-6) and loss == pytest.approx(float(want), rel=1e-6)
+    assert samples == 5 and model.linear_1.weight.grad.abs().sum() > 0
+    assert model.decoder.linear_1.weight.grad.abs().sum() == 0
+
+
 def columns(run_dir):
     with open(run_dir / "metrics.csv") as f:
         return list(csv.DictReader(f))
