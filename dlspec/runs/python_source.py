@@ -179,7 +179,8 @@ class PythonWriter:
         for c in node.children:
             made = self.expr(c, module.get_submodule(c.name), _join(path, c.name))
             init.append(f"{_attr(c.name)} = {_indent(made, 8)}")
-        body = [self._op(op, node) for op in node.ops] + [f"return {_returned(node)}"]
+        unused = _loss_only(node)
+        body = [self._op(op, node) for op in node.ops if op.target not in unused] + [f"return {_returned(node)}"]
         raw = node.block or node.name
         base = raw if any(ch.isupper() for ch in raw) else "".join(w.capitalize() for w in raw.split("_"))
         base = base if base.isidentifier() else "Block"  # a block named _ leaves nothing to capitalise
@@ -230,6 +231,16 @@ _LATENT_SOURCE = {
                                             f".flatten(1).sum(1, keepdim=True)"),
     "add_loss": lambda name, a, dim, expand: f"# add_loss {name} (weight {expand[0]!r}) trains the model; not computed here",
 }
+
+
+def _loss_only(node: BodyNode) -> set:
+    """The kl_normal results only an add_loss reads: the exported forward leaves them out with the term."""
+    readers: dict = {}
+    for op in node.ops:
+        for name in op.inputs:
+            readers.setdefault(name, []).append(op.kind)
+    return {op.target for op in node.ops
+            if op.kind == "kl_normal" and readers.get(op.target) and set(readers[op.target]) == {"add_loss"}}
 
 
 def param_init(shape, init: tuple) -> str:

@@ -278,6 +278,7 @@ def test_the_exported_vae_samples_in_training_and_leaves_add_loss_out():
     source = PythonWriter(plan, model).source()
     assert "torch.chunk(" in source and "if self.training else mu" in source
     assert "# add_loss kl (weight 0.015625) trains the model; not computed here" in source
+    assert "kl_normal" not in source and ".exp()" not in source  # the term's only reader is left out, so is it
     weights = io.BytesIO()
     torch.save(model.state_dict(), weights)
     copy = build_from_source(source, weights.getvalue(), "model.py").eval()
