@@ -20,7 +20,7 @@ from .schedules import SCHEDULES
 from .entries import bind
 from .devices import device_setting_check
 from .task_checks import check_model_end
-from .target_checks import check_target_input
+from .target_checks import check_target_input, check_term_columns
 from .loggers import check_log
 from .measure import Measurements
 from ..planning.named import refuse_several
@@ -218,6 +218,7 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
     _check_links(cfg, spec, plan, facts)
     check_soft_targets(cfg)
     check_target_input(cfg, plan)  # first: with target input, a class loss is refused for that reason
+    check_term_columns(cfg, plan)
     check_model_end(cfg, plan)
     return cfg
 

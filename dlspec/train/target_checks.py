@@ -1,5 +1,6 @@
-"""`target input` (an autoencoder): a train block and its model's plan in, a located error where the
-model cannot reconstruct its input out.
+"""What a model is trained against besides the data's labels: a train block and its model's plan in, a
+located error out where `target input` (an autoencoder) cannot reconstruct the input, or where a term the
+model adds to the loss (`add_loss`) would take the metrics.csv column of a listed metric.
 
 The target of each batch is the batch the model receives: after the data's transforms and
 normalisation. `augment` is refused with it, since the target would then be the augmented input
@@ -7,7 +8,8 @@ rather than the clean one a Keras user expects from `fit(x, x)`.
 """
 from __future__ import annotations
 
-from ..errors import ShapeError, TrainError
+from ..errors import DlspecError, ShapeError, TrainError
+from ..planning.nodes import BodyNode, iter_nodes
 
 
 def check_target_input(cfg, plan) -> None:
@@ -37,3 +39,15 @@ def check_target_input(cfg, plan) -> None:
         if metric.task == "classification":
             raise TrainError(f"metric '{metric.name}' measures classes, and target input makes the targets the "
                              f"input's values", step.loc, hint="use mae or mse")
+
+
+def check_term_columns(cfg, plan) -> None:
+    """An add_loss term named like a listed metric would overwrite that metric's column: an error at the term."""
+    metrics = {metric_column: step for metric_column, (_, _, step) in zip(cfg.metric_names(), cfg.metrics)}
+    bodies = [plan] + [node for _, node, _ in iter_nodes(plan) if isinstance(node, BodyNode)]
+    for body in bodies:
+        for op in body.ops:
+            if op.kind == "add_loss" and op.module in metrics:
+                raise DlspecError(f"add_loss term '{op.module}' would be recorded in the metrics.csv column of metric "
+                                  f"'{op.module}' (line {metrics[op.module].loc.line})", op.loc,
+                                  hint="name the term otherwise, e.g. add_loss(..., name=kl)")

@@ -187,3 +187,12 @@ def test_a_term_summed_over_processes_is_the_mean_of_one_pass():
     mine = [r.as_metrics()["kl"] for r in ranks]
     load_metric_state(mine[0], [metric_state(m) for m in mine], torch.device("cpu"))
     assert mine[0].compute() == pytest.approx(whole.as_metrics()["kl"].compute()) == pytest.approx((2 + 4 + 3) / 9)
+
+
+def test_a_term_named_like_a_listed_metric_is_refused_at_the_term(tmp_path):
+    text = VAE_SPEC.read_text().replace("weight=1 / 64)", "weight=1 / 64, name=mae)").replace(
+        "    seed 0\n}", "    seed 0\n    metrics mae\n}")
+    with pytest.raises(DlspecError) as caught:
+        dlspec.api.compile_spec(spec_with(text, tmp_path))
+    assert "add_loss term 'mae' would be recorded in the metrics.csv column of metric 'mae'" in str(caught.value)
+    assert caught.value.loc.line == 15
