@@ -98,7 +98,9 @@ class Trainer:
             check_run_data(cfg.data, self.resumed.data, self.data, "--resume")
         facts = facts_of(self.data)  # the vocabulary, a vector(auto) width: the data's own
         self.cfg = cfg = fitted_to_task(cfg, self.data.task)  # no `loss` written: mse for a regression
-        if "loss" not in cfg.locs and loss_task(cfg.loss[0]) == "regression":  # the default, fitted to the data
+        if "loss" not in cfg.locs and cfg.target == "input":  # config.py's default for an autoencoder
+            self.log(f"loss {cfg.loss[0].name}: the train block names no loss and its target is the input")
+        elif "loss" not in cfg.locs and loss_task(cfg.loss[0]) == "regression":  # the default, fitted to the data
             self.log(f"loss {cfg.loss[0].name}: the train block names no loss and data {cfg.data.name} is a "
                      "regression")
         plan = self.spec.plan(cfg.model, facts)

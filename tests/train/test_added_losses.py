@@ -158,6 +158,9 @@ def test_target_input_without_a_loss_trains_with_mse(tmp_path):
                      .replace("    loss mse\n", ""), tmp_path)
     from dlspec.train.config import read_train
     assert read_train(dlspec.load(path)).loss[0].name == "mse"
+    said = []
+    dlspec.fit(path, epochs=1, out=str(tmp_path / "run"), device="cpu", log=said.append, progress=False)
+    assert "loss mse: the train block names no loss and its target is the input" in said
 
 
 def test_a_misspelt_target_names_the_choices(tmp_path):
