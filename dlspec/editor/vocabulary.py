@@ -41,6 +41,6 @@ VOCABULARY = {'builtins': {'initialisers': ['constant', 'kaiming_normal', 'kaimi
  'settings': ['accumulate', 'augment', 'batch', 'cache', 'checkpoint', 'clip_grad_norm', 'clip_grad_value',
               'compile', 'data', 'device', 'early_stop', 'epochs', 'freeze', 'init', 'layer_init', 'log',
               'loss', 'metrics', 'model', 'optimizer', 'out', 'pipeline', 'precision', 'scale', 'schedule',
-              'seed', 'shuffle', 'source', 'split', 'sync_batchnorm', 'test_every', 'transform', 'unfreeze',
-              'workers'],
+              'seed', 'shuffle', 'source', 'split', 'sync_batchnorm', 'target', 'test_every', 'transform',
+              'unfreeze', 'workers'],
  'statements': ['input', 'output', 'param', 'repeat']}

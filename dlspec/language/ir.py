@@ -119,6 +119,8 @@ class Binding:
     name: str
     chain: Chain
     loc: Loc
+    # `mu, logvar = h -> chunk(2)`: every name bound, in order (name is the first); () for one name
+    names: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -257,7 +257,8 @@ class _ToIR(Transformer_NonRecursive):
         return ir.Repeat(c[0], c[1], self._loc(meta))
 
     def binding(self, meta, c):
-        return ir.Binding(str(c[0]), c[1], self._tok_loc(c[0]))
+        names = tuple(str(n) for n in c[:-1])
+        return ir.Binding(names[0], c[-1], self._tok_loc(c[0]), names if len(names) > 1 else ())
 
     def chain(self, meta, c):
         return ir.Chain(tuple(c), self._loc(meta))

@@ -6,6 +6,8 @@ roles: `concat` joins along the channel (feature) axis, and `add`/`mul` line
 up the axes of one sample by role (docs/language.md, "Axes"); the axes a
 smaller operand lacks are recorded in the operation, so the run inserts them
 after the batch dim instead of letting torch line the batch up against them.
+A VAE's steps (`chunk`, `sample_normal`, `kl_normal`, `add_loss`) are planned
+by latent.py.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from ..language import ir
 from ..errors import ArgumentError, DlspecError, Loc, ShapeError, UnknownNameError, did_you_mean, warn
 from .nodes import MERGES, TEMP_PREFIX, BodyNode, Op, ParamNode, evaluate_args, int_dim
 from .matmul import matmul_shape
+from .latent import LATENT_STEPS, bind_parts, check_parts_bound, plan_latent
 from ..language.resolve import Env
 from ..language.values import CallValue, Symbol
 from ..schema.args import Arg, bind_args, positive
@@ -38,8 +41,13 @@ class GraphBuilder:
         self.output = None
         self.outputs: dict = {}  # `output NAME = ...`: name -> its line
         self.counter = 0
+        self.parts: dict = {}  # a chunk op's result -> (number of parts, its loc)
+        self.consumed_parts: set = set()  # chunk results a binding of several names took
+        self.loss_terms: dict = {}  # add_loss column name -> its loc
 
     def statement(self, st) -> None:
+        if isinstance(st, (ir.Binding, ir.OutputDecl, ir.Chain)):
+            _check_add_loss_alone(st)
         if isinstance(st, ir.ParamDecl):
             self._param(st)
         elif isinstance(st, ir.Binding):
@@ -47,8 +55,14 @@ class GraphBuilder:
                 raise DlspecError(f"'{st.name}' is an output (line {self.outputs[st.name].line}); binding it again "
                                   f"would change what the model returns", st.loc,
                                   hint="give the binding a name of its own")
-            result = self._chain(st.chain, target=st.name)
-            self.prev = result
+            if st.names:
+                result = self._chain(st.chain, parts=True)
+                bind_parts(self, st, result)
+                self.prev = st.names[-1]
+            else:
+                self.prev = self._chain(st.chain, target=st.name)
+        elif isinstance(st, ir.Chain) and _adds_loss(st):
+            self._chain(st)  # a term added to the loss: neither the output nor a value to continue from
         elif isinstance(st, ir.Chain):
             self.prev = self.output = self._chain(st)
         elif isinstance(st, ir.OutputDecl):
@@ -111,7 +125,17 @@ class GraphBuilder:
         self.counter += 1
         return f"{TEMP_PREFIX}{self.counter}"
 
-    def _chain(self, chain: ir.Chain, target: Optional[str] = None) -> str:
+    fresh = _fresh
+
+    def operand(self, expr, merge: str):
+        """A merge's operand (a name, `input`, a chain, a nested merge, a number) as an op input."""
+        return self._operand(expr, merge)
+
+    def shown(self, name: str) -> str:
+        """An operand as the user wrote it."""
+        return _shown(name, self.params)
+
+    def _chain(self, chain: ir.Chain, target: Optional[str] = None, parts: bool = False) -> str:
         steps = list(chain.steps)
         first = steps[0].target
         if isinstance(first, ir.InputRef):
@@ -131,7 +155,10 @@ class GraphBuilder:
                 child = self.planner.plan_group(item, self.env, self.shapes[current], self.namer, self.stack)
                 current = self._module_op(child, current, item[0].loc)
             else:
+                check_parts_bound(self, current, item.loc)
                 current = self._graph_step(item, current)
+        if not parts:
+            check_parts_bound(self, current, chain.loc)
         if target is not None:
             if target in self.params or target == "input" or target in self.inputs:
                 raise DlspecError(f"cannot bind '{target}': it names an input or a param", chain.loc)
@@ -162,6 +189,8 @@ class GraphBuilder:
         return out
 
     def _merge(self, call: ir.Call, current: Optional[str]) -> str:
+        if call.callee in LATENT_STEPS:
+            return plan_latent(self, call, current)
         inputs = [current] if current is not None else []
         for a in call.args:
             inputs.append(self._operand(a, call.callee))
@@ -209,7 +238,10 @@ class GraphBuilder:
         if isinstance(expr, ir.InputRef):
             return self._input_ref(expr.loc)
         if isinstance(expr, ir.Name) and expr.name in self.shapes:
+            check_parts_bound(self, expr.name, expr.loc)
             return expr.name
+        if isinstance(expr, ir.Call) and expr.callee in MERGES:  # add_loss(kl_normal(mu, logvar)): a nested merge
+            return self._merge(expr, None)
         if isinstance(expr, ir.Literal) and isinstance(expr.value, (int, float)) and merge not in ("concat", "matmul"):
             return float(expr.value)
         name = expr.name if isinstance(expr, ir.Name) else None
@@ -260,6 +292,21 @@ class GraphBuilder:
             _warn_spread(call, inputs, shapes, placed, merged)
         expand = tuple(_inserted_axes(where, base.rank) if t else () for where, t in zip(placed, tensor))
         return merged, 1, expand if any(expand) else ()
+
+
+def _check_add_loss_alone(st) -> None:
+    """add_loss gives nothing to bind or continue from: it stands alone on its line."""
+    chain = st if isinstance(st, ir.Chain) else st.chain
+    first = chain.steps[0].target
+    if isinstance(first, ir.Call) and first.callee == "add_loss" and (chain is not st or len(chain.steps) > 1):
+        raise DlspecError("add_loss adds a term to the loss and gives no tensor: write it on a line of its own",
+                          chain.loc, hint="e.g. add_loss(kl_normal(mu, logvar), weight=0.01)")
+
+
+def _adds_loss(chain: ir.Chain) -> bool:
+    """A line `add_loss(...)`: it adds a term to the loss and leaves the output alone."""
+    first = chain.steps[0].target
+    return isinstance(first, ir.Call) and first.callee == "add_loss"
 
 
 def _shown(name: str, params) -> str:
@@ -384,20 +431,20 @@ def warn_unreachable(node: BodyNode, where: str) -> None:
     Such steps are built and counted but never change what the model returns,
     which is almost never what the spec's author meant.
     """
-    live = set(node.outputs) or {node.output}
+    live = (set(node.outputs) or {node.output}) | {op.target for op in node.ops if op.kind == "add_loss"}
     for op in reversed(node.ops):
         if op.target in live:
             live.update(i for i in op.inputs if isinstance(i, str))
     consumed = {i for op in node.ops for i in op.inputs if isinstance(i, str)}
     explained = set()  # dead results that only feed an unused binding: the binding's warning covers them
     for op in reversed(node.ops):
-        if op.target not in live and (op.kind == "ref" or op.target in explained):
+        if op.target not in live and (op.kind in ("ref", "part") or op.target in explained):
             explained.update(i for i in op.inputs if isinstance(i, str) and i not in live)
     dead_layers: dict = {}  # line -> (loc, [names]), so one chain gives one warning
     for op in node.ops:
         if op.target in live:
             continue
-        if op.kind == "ref":
+        if op.kind in ("ref", "part"):  # a binding (a part of a chunk is bound by name)
             if op.target not in consumed:
                 warn(f"'{op.target}' is bound but never used: it does not reach the output of {where}", op.loc,
                      hint="use it (e.g. add(y, input)) or delete the binding")

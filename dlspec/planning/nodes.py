@@ -14,7 +14,8 @@ from ..layers.registry import LayerDef
 from ..language.resolve import Env
 from ..shapes import Shape
 
-MERGES = ("add", "mul", "concat", "matmul")
+# steps that take bound tensors (chunk takes the chain's value and gives parts; see latent.py)
+MERGES = ("add", "mul", "concat", "matmul", "chunk", "sample_normal", "kl_normal", "add_loss")
 
 # Graph temporaries start with a character a spec name cannot hold, so a user
 # binding can never be mistaken for one.
@@ -44,7 +45,10 @@ class Op:
     kind "module" calls submodule `module` on `inputs[0]`; "add"/"mul"/"concat"
     merge `inputs` (result names, param names or float constants; concat along
     `dim`, counted with the batch dim); "ref" binds
-    a name to a result. `loc` is the spec position the operation came from.
+    a name to a result. latent.py's steps: "chunk" cuts `inputs[0]` into `expand[0]` parts along
+    `dim`, "part" takes part `dim` of a chunk; "sample_normal"/"kl_normal" take (mu, logvar);
+    "add_loss" adds the batch mean of `inputs[0]` times `expand[0]` to the loss as term `module`.
+    `loc` is the spec position the operation came from.
     """
 
     target: str

@@ -40,7 +40,8 @@ def evaluate_run(run_dir: str, split: str = "test", device: str = "cpu", trust: 
         metrics = make_output_metrics(run.cfg.outputs, objective, run.record.spec.outputs or {})
         return evaluate(setup, data.loaders[split], metrics)
     from ..train.metrics import make_metrics
-    setup = StepSetup(run.model, loss_def, loss_def.build(loss_args), run.device)  # fp32, one process
+    setup = StepSetup(run.model, loss_def, loss_def.build(loss_args), run.device,  # fp32, one process
+                      target_input=run.cfg.target == "input")
     return evaluate(setup, data.loaders[split], make_metrics(run.cfg.metrics, data.target_scale))
 
 

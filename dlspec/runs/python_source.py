@@ -203,7 +203,8 @@ class PythonWriter:
         for c in node.children:
             made = self.expr(c, module.get_submodule(c.name), _join(path, c.name))
             init.append(f"{_attr(c.name)} = {_indent(made, 8)}")
-        body = [self._op(op, node) for op in node.ops] + [f"return {_returned(node)}"]
+        unused = _loss_only(node)
+        body = [self._op(op, node) for op in node.ops if op.target not in unused] + [f"return {_returned(node)}"]
         raw = node.block or node.name
         base = raw if any(ch.isupper() for ch in raw) else "".join(w.capitalize() for w in raw.split("_"))
         base = base if base.isidentifier() else "Block"  # a block named _ leaves nothing to capitalise
@@ -223,6 +224,8 @@ class PythonWriter:
     def _op(self, op, node: BodyNode) -> str:
         target, kind, name, inputs, dim, expand = op.as_tuple()
         args = [_var(i, node) for i in inputs]
+        if kind in _LATENT_SOURCE:
+            return _LATENT_SOURCE[kind](_var(target, node) if kind != "add_loss" else name, args, dim, expand)
         for k, axes in enumerate(expand):  # line samples up against samples, never the batch
             args[k] += "".join(f".unsqueeze({axis})" for axis in axes)
         if kind == "module":
@@ -239,6 +242,29 @@ class PythonWriter:
         else:
             call = f" {'+' if kind == 'add' else '*'} ".join(args)
         return f"{_var(target, node)} = {call}"
+
+
+# a VAE's steps as Python: sample_normal draws only in training (the mean at eval, as the live module);
+# add_loss is a training objective, so the exported module leaves it out (inference returns the outputs)
+_LATENT_SOURCE = {
+    "chunk": lambda t, a, dim, expand: f"{t} = torch.chunk({a[0]}, {expand[0]}, dim={dim})",
+    "part": lambda t, a, dim, expand: f"{t} = {a[0]}[{dim}]",
+    "sample_normal": lambda t, a, dim, expand: (f"{t} = {a[0]} + torch.exp(0.5 * {a[1]}) * torch.randn_like({a[0]})"
+                                                f" if self.training else {a[0]}"),
+    "kl_normal": lambda t, a, dim, expand: (f"{t} = -0.5 * (1 + {a[1]} - {a[0]}.pow(2) - {a[1]}.exp())"
+                                            f".flatten(1).sum(1, keepdim=True)"),
+    "add_loss": lambda name, a, dim, expand: f"# add_loss {name} (weight {expand[0]!r}) trains the model; not computed here",
+}
+
+
+def _loss_only(node: BodyNode) -> set:
+    """The kl_normal results only an add_loss reads: the exported forward leaves them out with the term."""
+    readers: dict = {}
+    for op in node.ops:
+        for name in op.inputs:
+            readers.setdefault(name, []).append(op.kind)
+    return {op.target for op in node.ops
+            if op.kind == "kl_normal" and readers.get(op.target) and set(readers[op.target]) == {"add_loss"}}
 
 
 def param_init(shape, init: tuple) -> str:

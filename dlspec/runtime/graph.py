@@ -1,7 +1,9 @@
 """Runtime torch modules the compiler emits where torch has no single class.
 
 `Reshape` and `Permute` keep the batch dim; `GraphModule` runs a body with
-bindings (skip connections, branches) by following its list of operations;
+bindings (skip connections, branches) by following its list of operations
+(a VAE's chunk, sample_normal, kl_normal and add_loss among them: the terms a
+forward adds to the loss are left in `added_losses`, name -> weighted batch mean);
 `NamedGraphModule` is one with named inputs (taken in order or by name) and
 named outputs (several: returned as a dict by name).
 """
@@ -61,7 +63,22 @@ def _merge(kind: str, values: list, dim: int, expand: tuple = ()):
         return out
     if kind == "matmul":
         return torch.matmul(values[0], values[1])
+    if kind == "kl_normal":
+        return kl_normal(values[0], values[1])
     return torch.cat(values, dim=dim)
+
+
+def sample_normal(mu, logvar, training: bool):
+    """The reparameterisation trick: mu + exp(0.5 * logvar) * eps with eps ~ N(0, 1) in training; mu in eval."""
+    if not training:
+        return mu
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+
+def kl_normal(mu, logvar):
+    """KL(N(mu, exp(logvar)) || N(0, 1)) of each sample, summed over its axes: [B, 1]."""
+    per_value = 1 + logvar - mu.pow(2) - logvar.exp()
+    return -0.5 * per_value.flatten(1).sum(1, keepdim=True)
 
 
 class GraphModule(nn.Module):
@@ -78,6 +95,7 @@ class GraphModule(nn.Module):
         super().__init__()
         self._ops = [tuple(op) for op in ops]
         self._output = output
+        self.added_losses = {}  # add_loss terms of the last forward: name -> weight * batch mean
 
     def forward(self, input):  # noqa: A002 - `input` is the spec's own name
         return self._run({"input": input}, input)[self._output]
@@ -89,6 +107,14 @@ class GraphModule(nn.Module):
                 env[target] = self._modules[name](self._sample_value(env, inputs[0], first))
             elif kind == "ref":
                 env[target] = env[inputs[0]]
+            elif kind == "chunk":  # expand holds the number of parts
+                env[target] = torch.chunk(env[inputs[0]], expand[0], dim=dim)
+            elif kind == "part":
+                env[target] = env[inputs[0]][dim]
+            elif kind == "sample_normal":
+                env[target] = sample_normal(env[inputs[0]], env[inputs[1]], self.training)
+            elif kind == "add_loss":  # expand holds the weight; the term is averaged over the batch
+                self.added_losses[name] = env[inputs[0]].float().mean() * expand[0]
             else:
                 env[target] = _merge(kind, [self._value(env, i) for i in inputs], dim, expand)
         return env

@@ -21,6 +21,7 @@ from .schedules import SCHEDULES
 from .entries import bind
 from .devices import device_setting_check
 from .task_checks import check_model_end
+from .target_checks import check_target_input, check_term_columns
 from .loggers import check_log
 from .measure import Measurements
 from ..planning.layer_init import read_layer_init, warn_unused
@@ -38,6 +39,8 @@ TRAIN_SETTINGS = {d.key: d for d in (
     S.SettingDef("data", S.one("str"), "the data block (default: the only data block)"),
     S.SettingDef("loss", read_loss, "cross_entropy, bce_with_logits, mse, l1, huber, nll; several outputs: "
                                     "loss price: mse * 0.5, kind: cross_entropy"),
+    S.SettingDef("target", S.one("str", choices=("labels", "input")),
+                 "labels (the data's targets, default) or input: the model reconstructs its input (an autoencoder)"),
     S.SettingDef("optimizer", S.step, "sgd, adam, adamw, rmsprop with lr= and weight_decay="),
     S.SettingDef("schedule", S.step, "constant, step, multistep, cosine, onecycle, plateau (warmup= epochs)"),
     S.SettingDef("epochs", S.one("int", positive), "number of epochs (default 10)"),
@@ -105,6 +108,7 @@ class TrainConfig:
     sync_batchnorm: bool = False
     log: list = field(default_factory=list)  # (LoggerDef, args, loc) per logger named by `log`
     test_every: Optional[int] = None  # epochs between test evaluations logged as test_* columns (a curve only)
+    target: str = "labels"  # labels | input (each batch's input is its target)
     locs: dict = field(default_factory=dict)
     outputs: Optional[dict] = None  # several outputs: name -> OutputTrain (objective.py); `loss` is the first's
 
@@ -112,7 +116,7 @@ class TrainConfig:
     def loss_task(self):
         """classification or regression when a written `loss` implies it; None for the default loss or
         a plugin loss (the data's values then decide the task of a numeric target column)."""
-        return loss_task(self.loss[0]) if "loss" in self.locs else None
+        return loss_task(*self.loss) if "loss" in self.locs else None
 
     def metric_names(self) -> list:
         """The metric columns (without val_): per output `price_loss`, `price_mae`, ... with several outputs."""
@@ -145,6 +149,7 @@ class TrainConfig:
             "split_seed": self.data.seed, "scale": self.data.scale, "compile": self.compile, "cache": self.data.cache,
             "accumulate": self.accumulate, "sync_batchnorm": self.sync_batchnorm,
             "log": [{"name": item.name, **args} for item, args, _ in self.log], "test_every": self.test_every,
+            **({"target": self.target} if self.target != "labels" else {}),
             # only when written: the settings of a run without them stay as they were
             **({"layer_init": self.layer_init_text()} if self.layer_init else {}),
             **({"outputs": plain_outputs(self.outputs)} if self.outputs else {}),
@@ -210,7 +215,8 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
     # The block's own settings before the model and data it links to, so that its mistakes are found
     # (and reported with theirs, by diagnostics) even when a link is wrong or its declaration has an error.
     written = v.get("loss") if not isinstance(v.get("loss"), list) else None  # a list: a loss per output
-    loss = bind(LOSSES, written or S.Step("cross_entropy", (), {}, decl.loc), "loss")
+    default_loss = "mse" if v.get("target") == "input" else "cross_entropy"  # an autoencoder compares values
+    loss = bind(LOSSES, written or S.Step(default_loss, (), {}, decl.loc), "loss")
     optimizer = bind(OPTIMIZERS, v.get("optimizer") or S.Step("adam", (), {}, decl.loc), "optimizer")
     schedule = bind(SCHEDULES, v["schedule"], "schedule") if "schedule" in v else None
     per_output = [m for m in v.get("metrics", []) if isinstance(m, Labelled)]
@@ -236,7 +242,7 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
         precision=v.get("precision", "auto"), seed=v.get("seed", 0), compile=v.get("compile", "auto"),
         freeze=v.get("freeze", []),
         unfreeze=[(u["label"], u["at"]) for u, _ in v.get("unfreeze", [])],
-        init=init, layer_init=v.get("layer_init", {}), out=out, log=log,
+        init=init, layer_init=v.get("layer_init", {}), out=out, log=log, target=v.get("target", "labels"),
         accumulate=v.get("accumulate", 1), sync_batchnorm=v.get("sync_batchnorm", False),
         test_every=v.get("test_every"),
         locs={k[:-4]: val for k, val in v.items() if k.endswith("@loc")}, outputs=outputs)
@@ -244,6 +250,8 @@ def _read_train(spec, decl, epochs: Optional[int], device: Optional[str],
     warn_unused(cfg.layer_init, plan, model)
     if not outputs:  # these read one output's last layer and one target
         check_soft_targets(cfg)
+        check_target_input(cfg, plan)  # first: with target input, a class loss is refused for that reason
+        check_term_columns(cfg, plan)
         check_model_end(cfg, plan)
     return cfg
 

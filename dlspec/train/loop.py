@@ -24,6 +24,7 @@ from .devices import device_problem
 from .faults import forward_failed, is_out_of_memory
 from .entries import Component
 from .losses import is_soft_target, metric_target
+from .added_losses import AddedTally, loss_adders, take_added, with_added
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class StepSetup:
     plan: Optional[object] = None
     reduce: Optional[Callable] = None
     objective: Optional[Callable] = None  # several outputs: (out dict, y dict) -> weighted total (objective.py)
+    target_input: bool = False  # `target input`: each batch's input is its target (an autoencoder)
 
     def autocast(self):
         """The mixed-precision context of a pass (a no-op context without amp_dtype); made once per pass."""
@@ -184,6 +186,7 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
     plan = None if plan is not None and plan.trivial else plan
     autocast = setup.autocast()
     tally = LossTally(device)
+    adders, added = loss_adders(model), AddedTally()
     where = f"in epoch {progress.epoch}"  # formatted once: forward() uses it only in an error
     start = time.perf_counter()
     for step, (x, y) in enumerate(loader, 1):
@@ -191,12 +194,18 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
         if moves:
             x = move(x, device, non_blocking)
             y = move(y, device, non_blocking)
+        if setup.target_input:
+            y = x
         if micro is None or step == 1 or plan[step - 2].steps:
             optimizer.zero_grad(set_to_none=True)
         with no_sync_unless(model, micro is None or micro.steps):
             with autocast:
                 out = forward(model, x, where, step)
                 loss = loss_fn(out, prepare_target(loss_entry, out, y)) if objective is None else objective(out, y)
+                if adders:  # add_loss terms of the model (added_losses.py)
+                    terms = take_added(adders)
+                    loss = with_added(loss, terms)
+                    added.add(terms, first(x).shape[0] if micro is None else micro.count)
             weighted = loss if micro is None else loss * micro.weight
             if scaler is not None:
                 scaler.scale(weighted).backward()
@@ -226,6 +235,7 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
             progress.show(step, value, tally.samples)
     progress.close()
     loss_sum = tally.total()  # raises NonFiniteLoss at the first bad step
+    metrics = {**metrics, **added.as_metrics()}  # the add_loss terms' columns, reduced with the metrics
     mean_loss, samples = setup.mean_loss(loss_sum, tally.samples, metrics)
     if not math.isfinite(mean_loss):
         raise NonFiniteLoss(len(loader))
@@ -330,12 +340,17 @@ def evaluate(setup: StepSetup, loader, metrics: dict) -> dict:
     autocast = setup.autocast()
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     samples = 0
+    adders, added = loss_adders(model), AddedTally()
     for step, (x, y) in enumerate(loader, 1):
         x = move(x, device, device.type == "cuda")
-        y = move(y, device, device.type == "cuda")
+        y = x if setup.target_input else move(y, device, device.type == "cuda")
         with autocast:
             out = forward(model, x, "while evaluating", step)
             loss = setup.loss_of(out, y)
+            if adders:  # the model's add_loss terms count in evaluation too
+                terms = take_added(adders)
+                loss = with_added(loss, terms)
+                added.add(terms, first(x).shape[0])
         count = first(x).shape[0]
         loss_sum += loss.detach().double() * count
         samples += count
@@ -343,5 +358,6 @@ def evaluate(setup: StepSetup, loader, metrics: dict) -> dict:
             out, y = detached(out, to_float=True), setup.metric_targets(out, y)
             for m in metrics.values():
                 m.update(out, y)
+    metrics = {**metrics, **added.as_metrics()}
     mean_loss, _ = setup.mean_loss(loss_sum, samples, metrics)
     return {"loss": mean_loss, **{k: m.compute() for k, m in metrics.items()}}

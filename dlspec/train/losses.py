@@ -22,7 +22,6 @@ for _name, _cls, _args, _target, _soft, _expects, _doc in (
      "Multi-class classification from logits; targets are class indices."),
     ("bce_with_logits", "BCEWithLogitsLoss", (), "binary", True, "logits",
      "Binary or multi-label classification from logits."),
-    ("mse", "MSELoss", (), "value", False, "values", "Mean squared error."),
     ("l1", "L1Loss", (), "value", False, "values", "Mean absolute error."),
     ("huber", "HuberLoss", (Arg("delta", "float", 1.0, positive),), "value", False, "values",
      "Huber loss: squared near 0, linear beyond delta."),
@@ -33,9 +32,38 @@ for _name, _cls, _args, _target, _soft, _expects, _doc in (
                                target=_target, soft_targets=_soft, expects=_expects))
 
 
-def loss_task(component: Component) -> Optional[str]:
-    """The task a loss implies: classification, regression, or None when it does not say."""
+def _mse(args: dict):
+    """MSELoss; with one_hot=true a class index target becomes a one-hot row of the output's width first."""
+    nn = _nn()
+    if not args.get("one_hot"):
+        return nn.MSELoss()
+
+    class OneHotMSELoss(nn.MSELoss):
+        def forward(self, out, target):
+            if target.dim() == out.dim() - 1:  # class indices (prepare_target made them floats)
+                target = nn.functional.one_hot(target.long(), out.shape[-1]).to(out.dtype)
+            return super().forward(out, target)
+
+    return OneHotMSELoss()
+
+
+# mse is listed after l1 and huber's registration order does not matter; it keeps its place in the docs' list
+register(LOSSES, Component("mse", (Arg("one_hot", "bool", False),), _mse,
+                           "Mean squared error; one_hot=true compares class labels as one-hot rows (scores per class).",
+                           target="value", soft_targets=False, expects="values"))
+
+
+def loss_task(component: Component, args: Optional[dict] = None) -> Optional[str]:
+    """The task a loss (with its arguments) implies: classification, regression, or None when it does not
+    say. `mse(one_hot=true)` scores classes."""
+    if one_hot_classes(component, args):
+        return "classification"
     return {"class": "classification", "binary": "classification", "value": "regression"}.get(component.target)
+
+
+def one_hot_classes(component: Component, args: Optional[dict]) -> bool:
+    """A value loss asked to compare class labels as one-hot rows (`loss mse(one_hot=true)`)."""
+    return bool(args and args.get("one_hot")) and component.target == "value"
 
 
 def written_loss_task(train_decl) -> Optional[str]:
@@ -45,7 +73,9 @@ def written_loss_task(train_decl) -> Optional[str]:
         if s.key == "loss" and s.args:
             name = getattr(s.args[0], "callee", getattr(s.args[0], "name", None))
             found = LOSSES.find(name) if isinstance(name, str) else None
-            return loss_task(found) if found is not None else None
+            one_hot = any(kw.name == "one_hot" and getattr(kw.value, "value", False) is True
+                          for kw in getattr(s.args[0], "kwargs", ()))
+            return loss_task(found, {"one_hot": one_hot}) if found is not None else None
     return None
 
 

@@ -17,7 +17,7 @@ import math
 from typing import Optional
 
 from ..errors import TrainError, warn
-from .losses import loss_task, scores_classes
+from .losses import loss_task, one_hot_classes, scores_classes
 from .metrics import metrics_for
 
 _ALIASES = {"logsoftmax": "log_softmax"}
@@ -111,13 +111,13 @@ def check_class_outputs(cfg, plan) -> None:
 def check_task(cfg, data, plan, model_loc=None) -> None:
     """Errors for a loss or metric that cannot measure the data's task, located at its setting."""
     task = data.task
-    if task not in ("classification", "regression"):
-        return  # a dotted Dataset that does not say: nothing to compare
+    if task not in ("classification", "regression") or cfg.target == "input":
+        return  # a dotted Dataset that does not say, or targets that are the input (target_checks.py)
     if task == "classification":
         check_class_outputs(cfg, plan)  # the default loss, now that the data kept it cross_entropy
     why = _why(data)
     loss = cfg.loss[0]
-    implied = loss_task(loss)
+    implied = loss_task(*cfg.loss)
     where = cfg.locs.get("loss", cfg.loc)
     named = f"loss {loss.name}" if "loss" in cfg.locs else f"the default loss {loss.name}"
     if implied == "regression" and task == "classification":
@@ -139,6 +139,10 @@ def check_task(cfg, data, plan, model_loc=None) -> None:
     if implied == "regression":
         _check_output_width(cfg, data, plan, where_model)
     out = math.prod(plan.out_shape.dims) if plan.out_shape.dims else 1
+    if one_hot_classes(*cfg.loss) and data.classes and out != len(data.classes):
+        raise TrainError(f"model {cfg.model} outputs {out} values per sample, but loss {loss.name}(one_hot=true) "
+                         f"compares them with one-hot rows of the {len(data.classes)} classes of data "
+                         f"{cfg.data.name}{why}", where_model, hint=f"end the model with linear({len(data.classes)})")
     if loss.target == "binary" and data.classes and 1 < out != len(data.classes):
         raise TrainError(f"model {cfg.model} outputs {out} logits per sample but data {cfg.data.name} has "
                          f"{len(data.classes)} classes{why}", where_model,

@@ -103,7 +103,9 @@ class Trainer:
             check_run_data(cfg.data, self.resumed.data, self.data, "--resume")
         facts = facts_of(self.data)  # the vocabulary, a vector(auto) width: the data's own
         self.cfg = cfg = fitted_to_task(cfg, self.data.task)  # no `loss` written: mse for a regression
-        if "loss" not in cfg.locs and loss_task(cfg.loss[0]) == "regression":  # the default, fitted to the data
+        if "loss" not in cfg.locs and cfg.target == "input":  # config.py's default for an autoencoder
+            self.log(f"loss {cfg.loss[0].name}: the train block names no loss and its target is the input")
+        elif "loss" not in cfg.locs and loss_task(cfg.loss[0]) == "regression":  # the default, fitted to the data
             self.log(f"loss {cfg.loss[0].name}: the train block names no loss and data {cfg.data.name} is a "
                      "regression")
         plan = self.spec.plan(cfg.model, facts)
@@ -169,7 +171,8 @@ class Trainer:
         setup = StepSetup(self.model, loss_def, loss_def.build(loss_args), self.device, amp_dtype=self.amp,
                           optimizer=self.optimizer, scaler=self.scaler, per_step_scheduler=per_step,
                           clip_norm=cfg.clip_grad_norm, clip_value=cfg.clip_grad_value, plan=self.plan,
-                          reduce=self.dist.reduce_totals, objective=Objective(cfg.outputs) if cfg.outputs else None)
+                          reduce=self.dist.reduce_totals, objective=Objective(cfg.outputs) if cfg.outputs else None,
+                          target_input=cfg.target == "input")
         presets = apply_gpu_presets(self.model, self.device, cfg.precision, self.data.loaders)
         self.log(self.data.path + (f"; GPU presets: {', '.join(presets)}" if presets else ""))
         with torch.random.fork_rng(devices=[]):

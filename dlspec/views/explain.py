@@ -67,6 +67,8 @@ def _train_value(cfg, key: str, values: dict):
     if key == "log":  # metrics.csv is always written, so csv is in effect even where no log line names it
         shown = [_call_text(item.name, args) for item, args, _ in cfg.log]
         return shown if "csv" in (item.name for item, _, _ in cfg.log) else ["csv"] + shown
+    if key == "target":  # run.yaml records it only when it is not the default
+        return cfg.target
     return values[key]
 
 

@@ -93,6 +93,10 @@ def _body(graph: ModelGraph, body: BodyNode, entry, group: Optional[int], prefix
             constants = [str(i) for i in op.inputs if i not in results]
             title = op.kind + (f" {', '.join(constants)}" if constants else "") + \
                 (f" (dim={op.dim})" if op.kind == "concat" else "")
+            if op.kind == "part":  # mu, logvar = ... -> chunk(2): a box per part, by its name
+                title = f"{op.target} (part {op.dim})"
+            elif op.kind == "add_loss":
+                title = f"add_loss {op.module}"
             merged = graph.box(title, body.shapes.get(op.target, ""), "merge", group)
             sources = [results[name] for name in op.inputs if name in results]
             for i, source in enumerate(sources):  # the first input continues the chain; others join it

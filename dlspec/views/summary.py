@@ -78,6 +78,10 @@ class _Rows:
                 shown[op.target] = op.module
             elif op.kind == "ref":
                 shown[op.target] = op.target
+            elif op.kind == "part":  # mu, logvar = ... -> chunk(2): a row per bound part, under its name
+                rows.append(_row(prefix + op.target, f"part {op.dim} of {shown.get(op.inputs[0], 'chunk')}",
+                                 node.shapes[op.target], 0, op.loc, depth, 0, False))
+                shown[op.target] = op.target
             else:
                 seen = merges.get(op.kind, 0)
                 name = op.kind if seen == 0 else f"{op.kind}_{seen}"

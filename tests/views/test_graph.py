@@ -30,7 +30,7 @@ def merge_inputs(plan):
     for body in bodies:
         known = {"input"} | {p.name for p in body.params} | {op.target for op in body.ops}
         for op in body.ops:
-            if op.kind in ("add", "mul", "concat"):
+            if op.kind not in ("module", "ref"):  # merges, matmul and a VAE's chunk, parts and terms: a box each
                 merges += 1
                 extra += len([i for i in op.inputs if i in known]) - 1
     return merges, extra
