@@ -35,6 +35,7 @@ register_load_state_dict_pre_hook register_module register_parameter register_st
 register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule share_memory state_dict
 to to_empty train type xpu zero_grad
 append extend insert pop
+added_losses
 """.split())
 
 

@@ -51,7 +51,7 @@ def test_a_loss_weight_and_metrics_per_output_are_read_in_output_order():
     price, kind = cfg.outputs["price"], cfg.outputs["kind"]
     assert (price.loss[0].name, price.weight, kind.loss[0].name, kind.weight) == ("mse", 0.5, "cross_entropy", 1.0)
     assert cfg.metric_names() == ["price_loss", "price_mae", "price_r2", "kind_loss", "kind_accuracy", "kind_f1"]
-    assert cfg.resolved()["outputs"]["price"] == {"loss": {"name": "mse"}, "weight": 0.5, "metrics": ["mae", "r2"]}
+    assert cfg.resolved()["outputs"]["price"] == {"loss": {"name": "mse", "one_hot": False}, "weight": 0.5, "metrics": ["mae", "r2"]}
 
 
 def test_the_weight_may_come_first_and_a_loss_keeps_its_arguments():
@@ -253,7 +253,7 @@ def test_a_class_output_narrower_than_its_target_s_classes_is_an_error_at_its_ou
 def test_explain_shows_the_loss_of_each_output_with_its_weight():
     from dlspec.views.explain import explain
     rows = {r.key: r for r in explain(spec()) if r.block == "train"}
-    assert rows["loss"].value == "price: mse * 0.5, kind: cross_entropy(label_smoothing=0.0)"
+    assert rows["loss"].value == "price: mse(one_hot=false) * 0.5, kind: cross_entropy(label_smoothing=0.0)"
     assert rows["metrics"].value == ["price_loss", "price_mae", "price_r2", "kind_loss", "kind_accuracy", "kind_f1"]
 
 
