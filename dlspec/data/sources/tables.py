@@ -89,27 +89,23 @@ def _column_list_problem(value, example: str, empty: bool):
             "missing cells are an error, or filled from "
             "the training split (missing=median|mean|most_frequent), or their rows dropped (missing=drop).")
 def _csv(a: dict, loc: Loc) -> SourceData:
+    from .columnar import load_columnar  # inside: columnar imports this module
+    fast = load_columnar(a, loc)
+    return fast if fast is not None else load_rows(a, loc)
+
+
+def load_rows(a: dict, loc: Loc, rows_of=None, quiet: bool = False) -> SourceData:
+    """The row-wise reading of a table: every cell looked at in Python, each mistake at its line and column.
+    The columnar reader (columnar.py) gives the same tensors faster and hands any table with a mistake to
+    this path, so the message is the same whichever reader ran. `rows_of(a, loc)` reads (header, rows)
+    (default: the csv file; a Parquet file's rows for `parquet`); `quiet`: the rows left out are not warned
+    about again (the columnar reader did)."""
     import torch
     path = a["path"]
-    header, rows = read_table(path, a["encoding"], loc)
-    if a["target"] not in header:
-        raise DataError(f"{path} has no column '{a['target']}'." + did_you_mean(a["target"], header)
-                        + f" Columns: {', '.join(header)}", written_at(a, "target", loc))
-    given = [a["features"]] if isinstance(a["features"], str) else a["features"]
-    features = [str(f) for f in given] if given is not None else [h for h in header if h != a["target"]]
-    if a["target"] in features:
-        others = [f for f in features if f != a["target"]]
-        raise DataError(f"csv: features= names the target column '{a['target']}': the model would be given the "
-                        "answer it is to predict", written_at(a, "features", loc),
-                        hint="leave it out: csv(..., features=[" + ", ".join(f'"{f}"' for f in others) + "])")
-    for f in features:
-        if f not in header:
-            raise DataError(f"{path} has no column '{f}'." + did_you_mean(f, header) + f" Columns: {', '.join(header)}",
-                            written_at(a, "features", loc))
-    if not features:
-        raise DataError(f"{path} has no feature columns besides the target '{a['target']}'", loc)
+    header, rows = (rows_of or _read_csv_rows)(a, loc)
+    features = checked_features(a, header, loc)
     t = header.index(a["target"])
-    rows = _drop_missing(rows, header, features, t, a["missing"], path, loc)
+    rows = _drop_missing(rows, header, features, t, a["missing"], path, loc, quiet)
     raw = [row[t].strip() for _, row in rows]
     if a["task"] != "classification":
         _check_stray_target(header, a["target"], rows, raw, path, loc)
@@ -129,6 +125,33 @@ def _csv(a: dict, loc: Loc) -> SourceData:
     data = TableData(header, rows, features, y, a, loc)
     return SourceData(data, targets=targets, classes=classes, task=task, features=features,
                       target_column=a["target"], fit_on_train=data.fit)
+
+
+def _read_csv_rows(a: dict, loc: Loc):
+    return read_table(a["path"], a["encoding"], loc)
+
+
+def checked_features(a: dict, header: list, loc: Loc) -> list:
+    """The feature columns of a table source: `features=` or every column but the target, each checked
+    against the header (and the target against it too)."""
+    path = a["path"]
+    if a["target"] not in header:
+        raise DataError(f"{path} has no column '{a['target']}'." + did_you_mean(a["target"], header)
+                        + f" Columns: {', '.join(header)}", written_at(a, "target", loc))
+    given = [a["features"]] if isinstance(a["features"], str) else a["features"]
+    features = [str(f) for f in given] if given is not None else [h for h in header if h != a["target"]]
+    if a["target"] in features:
+        others = [f for f in features if f != a["target"]]
+        raise DataError(f"csv: features= names the target column '{a['target']}': the model would be given the "
+                        "answer it is to predict", written_at(a, "features", loc),
+                        hint="leave it out: csv(..., features=[" + ", ".join(f'"{f}"' for f in others) + "])")
+    for f in features:
+        if f not in header:
+            raise DataError(f"{path} has no column '{f}'." + did_you_mean(f, header) + f" Columns: {', '.join(header)}",
+                            written_at(a, "features", loc))
+    if not features:
+        raise DataError(f"{path} has no feature columns besides the target '{a['target']}'", loc)
+    return features
 
 
 class TableData:
@@ -170,7 +193,8 @@ class TableData:
         return self.data[i]
 
 
-def _drop_missing(rows: list, header: list, features: list, target: int, missing: str, path: str, loc: Loc) -> list:
+def _drop_missing(rows: list, header: list, features: list, target: int, missing: str, path: str, loc: Loc,
+                  quiet: bool = False) -> list:
     """missing=drop: rows with a missing feature or target go; a filling policy drops rows whose
     target is missing (targets are never guessed). Each says how many rows went."""
     if missing == "error":
@@ -178,7 +202,7 @@ def _drop_missing(rows: list, header: list, features: list, target: int, missing
     check = [header.index(f) for f in features] if missing == "drop" else []
     kept = [(line, r) for line, r in rows
             if not is_missing(r[target]) and not any(is_missing(r[i]) for i in check)]
-    if len(kept) < len(rows):
+    if len(kept) < len(rows) and not quiet:
         what = "a missing cell" if missing == "drop" else "no target value"
         warn(f"{path}: {len(rows) - len(kept)} of {len(rows)} rows with {what} left out", loc)
     if not kept:
@@ -206,15 +230,19 @@ def decide_task(raw: list, given: str, loss_task: Optional[str]) -> str:
     """
     if given != "auto":
         return given
+    return task_of_values(set(raw), len(raw), loss_task)
+
+
+def task_of_values(distinct, rows: int, loss_task: Optional[str]) -> str:
+    """decide_task with task=auto from the target's distinct (stripped) values and its number of rows."""
     try:
-        [float(v) for v in raw if v]
+        [float(v) for v in distinct if v]
     except ValueError:
         return "classification"
     if loss_task is not None:
         return loss_task
-    levels = len(set(raw))
-    integers = all(_INTEGER.fullmatch(v) for v in raw if v)
-    return "classification" if integers and levels <= max(2, len(raw) // 5) else "regression"
+    integers = all(_INTEGER.fullmatch(v) for v in distinct if v)
+    return "classification" if integers and len(distinct) <= max(2, rows // 5) else "regression"
 
 
 def _check_label(value: str, path: str, line: int, column: str, loc: Loc) -> None:

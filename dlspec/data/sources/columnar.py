@@ -1,0 +1,221 @@
+"""Tables read column-wise: a csv or Parquet source's arguments in, the same `SourceData` as the row-wise
+path (tables.py) out, bit for bit, in a fraction of the time and memory.
+
+Why pyarrow: its csv reader is a multi-threaded C++ parser that splits cells exactly as Python's csv
+module does (quotes, doubled quotes, newlines inside quotes, \\r line ends), it refuses a ragged row
+instead of guessing, and the same library reads Parquet; pandas would add a second heavy import on top
+of it (its fast reader is pyarrow's) for nothing we use. pyarrow is ~100 MB installed, so it is an
+extra (`pip install "dlspec[tables]"`), not a core dependency: without it csv files are read row-wise
+as before (only slower), and a Parquet source says which pip command installs it.
+
+A mistake is never reported from here: vectorised checks find whether any cell would be refused or
+warned about at its line (a non-number, an empty, NaN or infinite cell, a stray text cell, a ragged
+row, a bad label), and only then is the table handed to the row-wise path, which says where. Messages
+that name no line (no rows left, one class, a text column) are raised here by the same functions.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from typing import Optional
+
+import numpy as np
+
+from ...errors import DataError, Loc, warn
+from ..column_encoding import encode_columns, fit_column_encoding
+from ..columns import Column, finite_number, pyarrow_or_none
+from ..encoding import STRAY_SHARE, feature_names, is_number
+from .base import SourceData, TensorData, natural, read_text
+from .tables import (_check_classes, _warn_many_classes, checked_features, declared_categories, load_rows,
+                     task_of_values)
+
+
+class _RowWise(Exception):
+    """The table holds something the row-wise path must name at its line (raised only inside this module)."""
+
+
+def read_csv_columns(a: dict, loc: Loc) -> Optional[tuple]:
+    """(header, {name: Column}) of a csv file, or None when the row-wise reader must read it: no pyarrow,
+    or anything pyarrow would read otherwise than Python's csv module (a ragged row, a blank header line,
+    a repeated column name, a cell longer than csv's field limit) or that is an error there."""
+    pa = pyarrow_or_none()
+    path = a["path"]
+    if pa is None or os.path.isdir(path):
+        return None
+    try:
+        text = read_text(path, a["encoding"], loc)  # an undecodable byte: the row-wise reader's own error
+    except OSError:
+        return None
+    if not text.split("\n", 1)[0].strip():
+        return None
+    data = text.encode("utf-8")
+    del text
+    table = _parse_csv(pa, data)
+    if table is None or table.num_rows < 2:
+        return None
+    header = [str(cell).strip() for cell in table.slice(0, 1).to_pylist()[0].values()]
+    if not any(header) or len(set(header)) < len(header):
+        return None
+    limit = csv.field_size_limit()
+    if len(data) > limit and any(pa.compute.max(pa.compute.binary_length(c)).as_py() > limit for c in table.columns):
+        return None
+    return header, {name: Column(column.slice(1)) for name, column in zip(header, table.columns)}
+
+
+def _parse_csv(pa, data: bytes):
+    """Every cell as text (a cell is never null: an empty cell is the empty string), or None."""
+    import pyarrow.csv as pcsv
+    width = data.split(b"\n", 1)[0].count(b",") + 1  # at least the header's cells (a quoted comma: more)
+    names = [f"f{i}" for i in range(width)]
+    try:
+        return pcsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pcsv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pcsv.ParseOptions(newlines_in_values=b'"' in data),
+            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowException, ValueError):
+        return None
+
+
+def load_columnar(a: dict, loc: Loc, read=read_csv_columns, rows_of=None) -> Optional[SourceData]:
+    """A table source's data read column-wise; None when `read` cannot read the table (the caller reads
+    it row-wise). A table with a mistake at a line is read row-wise here (`rows_of`: see load_rows)."""
+    columns = read(a, loc)
+    if columns is None:
+        return None
+    header, columns = columns
+    warned = False
+    try:
+        features = checked_features(a, header, loc)
+        target, table, warned = _drop_missing(a, columns[a["target"]], {f: columns[f] for f in features}, loc)
+        return _load(a, loc, header, features, target, table, rows_of)
+    except _RowWise:
+        return load_rows(a, loc, rows_of, quiet=warned)
+
+
+def _drop_missing(a: dict, target: Column, table: dict, loc: Loc) -> tuple:
+    """tables._drop_missing column-wise: (target, features, whether rows were left out and said so)."""
+    missing, path = a["missing"], a["path"]
+    if missing == "error":
+        if any(column.missing().any() for column in table.values()):
+            raise _RowWise  # refused at its line when encoded
+        return target, table, False
+    keep = ~target.missing()
+    if missing == "drop":
+        for column in table.values():
+            keep &= ~column.missing()
+    if keep.all():
+        return target, table, False
+    what = "a missing cell" if missing == "drop" else "no target value"
+    warn(f"{path}: {len(keep) - int(keep.sum())} of {len(keep)} rows with {what} left out", loc)
+    if not keep.any():
+        raise DataError(f"{path}: no row is left after leaving out rows with missing cells", loc)
+    return target.take(keep), {name: column.take(keep) for name, column in table.items()}, True
+
+
+def _load(a: dict, loc: Loc, header: list, features: list, target: Column, table: dict, rows_of) -> SourceData:
+    import torch
+    path, given = a["path"], a["task"]
+    if given != "classification" and _stray_few(target):
+        raise _RowWise
+    if given != "auto":
+        task = given
+    elif target.numbers() is not None and a.get("loss_task") is not None:
+        task = a["loss_task"]  # every value a number: the loss decides
+    else:
+        task = task_of_values(set(target.cells()[1]), len(target), a.get("loss_task"))
+    classes, targets = None, None
+    if task == "classification":
+        codes, values = target.cells()
+        if any(finite_number(v) is None and (not v or is_number(v)) for v in values):
+            raise _RowWise  # an empty, NaN or infinite label
+        classes = sorted(values, key=lambda v: (natural(v), v))
+        _check_classes(classes, len(target), path, a, loc)
+        _warn_many_classes(classes, len(target), path, a["target"], loc)
+        index = {c: i for i, c in enumerate(classes)}
+        y = torch.from_numpy(np.array([index[v] for v in values], dtype=np.int64)[codes])
+        targets = y.tolist()
+    else:
+        y = torch.tensor(_target_numbers(target).reshape(-1, 1), dtype=torch.get_default_dtype())
+    kinds = _kinds(features, table, declared_categories(a, features, loc))
+    data = ColumnTable(features, table, kinds, y, a, loc, rows_of)
+    return SourceData(data, targets=targets, classes=classes, task=task, features=features,
+                      target_column=a["target"], fit_on_train=data.fit)
+
+
+def _stray_few(column: Column) -> bool:
+    """Whether encoding.stray_text_error would refuse the column: a few text cells among numbers."""
+    present, text = column.text_counts()
+    return bool(text) and text <= max(1, int(STRAY_SHARE * present)) and present - text >= 3
+
+
+def _target_numbers(target: Column) -> np.ndarray:
+    numbers = target.numbers()
+    if numbers is not None:
+        return numbers
+    codes, values = target.cells()
+    per_value = [finite_number(v) for v in values]
+    if any(v is None for v in per_value):
+        raise _RowWise  # an empty, non-numeric or infinite target cell
+    return np.array(per_value, dtype=np.float64)[codes]
+
+
+def _kinds(features: list, table: dict, declared: tuple) -> dict:
+    """encoding.column_kinds column-wise; a column it would refuse, or a number column holding a cell the
+    encoder refuses (inf), goes to the row-wise path."""
+    kinds = {}
+    for name in features:
+        column = table[name]
+        _, text = column.text_counts()
+        if name in declared:
+            kinds[name] = "declared" if text else "codes"
+        elif not text:
+            kinds[name] = "number"
+            if column.numbers() is None and _holds_infinite(column):
+                raise _RowWise
+        elif _stray_few(column):
+            raise _RowWise
+        else:
+            kinds[name] = "category"
+    return kinds
+
+
+def _holds_infinite(column: Column) -> bool:
+    _, missing, _ = column.value_flags()
+    return any(finite_number(v) is None for v, m in zip(column.cells()[1], missing) if not m)
+
+
+class ColumnTable:
+    """tables.TableData column-wise: the features are encoded once the training split is known."""
+
+    def __init__(self, features: list, table: dict, kinds: dict, y, args: dict, loc: Loc, rows_of):
+        self.features, self.table, self.kinds, self.y, self.args, self.loc = features, table, kinds, y, args, loc
+        self.rows_of = rows_of
+        self.encoding = None
+        self.data = None
+
+    def fit(self, train_indices: list, saved=None) -> None:
+        """TableData.fit; a cell the encoder refuses is named at its line by the row-wise path."""
+        import torch
+        a = self.args
+        if saved is not None and saved.table:
+            columns = saved.table["columns"]
+        else:
+            columns = fit_column_encoding(self.features, self.kinds, self.table, np.asarray(train_indices, dtype=np.int64),
+                                          a["missing"], a["path"], self.loc, a["onehot_max"], a["embedding_dim"])
+        x = encode_columns(columns, self.table, len(self))
+        if x is None:
+            rows = load_rows(a, self.loc, self.rows_of, quiet=True).train
+            rows.fit(train_indices, saved)  # raises at the cell's line
+            self.encoding, self.data = rows.encoding, rows.data
+            return
+        self.encoding = {"columns": columns, "encoding": a["encoding"], "missing": a["missing"],
+                         "feature_names": feature_names(columns)}
+        self.data = TensorData(torch.from_numpy(x), self.y)
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return self.data[i]
