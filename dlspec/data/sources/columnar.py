@@ -214,6 +214,13 @@ class ColumnTable:
                          "feature_names": feature_names(columns)}
         self.data = TensorData(torch.from_numpy(x), self.y)
 
+    @property
+    def x(self):
+        """The encoded features once fitted: the cached path slices them instead of reading sample by sample."""
+        if self.data is None:
+            raise AttributeError("x")  # not fitted yet
+        return self.data.x
+
     def __len__(self):
         return len(self.y)
 
