@@ -88,6 +88,9 @@ def _fill_number(numbers: np.ndarray, missing: str):
     return float(numbers[first[tied].min()])
 
 
+_CHUNK = 1 << 16
+
+
 def encode_columns(encoding: list, columns: dict, rows: int) -> Optional[np.ndarray]:
     """The float32 feature matrix of every row, or None when a cell cannot be encoded (a missing cell with
     nothing to fill it, a number that is not finite): the row-wise encoder then names its line."""
@@ -104,7 +107,8 @@ def encode_columns(encoding: list, columns: dict, rows: int) -> Optional[np.ndar
             per_value = _encode_values(spec, values, span)
             if per_value is None:
                 return None
-            x[:, at:at + span] = per_value[codes]
+            for start in range(0, rows, _CHUNK):  # by chunks: no full-size temporary of the column's features
+                x[start:start + _CHUNK, at:at + span] = per_value[codes[start:start + _CHUNK]]
         at += span
     return x
 

@@ -29,17 +29,32 @@ def pyarrow_or_none():
     return pyarrow
 
 
+def give_back_freed_memory() -> None:
+    """Return the heap memory freed so far to the system (glibc's malloc_trim; elsewhere nothing). pyarrow's
+    reader threads parse into per-thread heaps that glibc keeps after the buffers are freed: about half
+    the file's size at every read, which would otherwise add to the peak of everything allocated next."""
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class Column:
     """One column of a table, the rows in file order; `take` keeps some of them."""
 
     def __init__(self, array):
-        self.array = array  # a pyarrow Array or ChunkedArray
+        self.array = array  # a pyarrow Array or ChunkedArray (None once settled)
         self._numbers = _UNSET
         self._cells = None
         self._flags = None
 
     def __len__(self):
-        return len(self.array)
+        if self.array is not None:
+            return len(self.array)
+        return len(self._cells[0]) if self._cells is not None else len(self._numbers)
 
     def numbers(self) -> "np.ndarray | None":
         """Each row's number (float64) when every cell is a plain finite number, else None."""
@@ -75,6 +90,12 @@ class Column:
             return len(self), 0
         counts, missing, numbers = self.value_flags()
         return int(counts[~missing].sum()), int(counts[~missing & ~numbers].sum())
+
+    def settle(self, kind: str) -> None:
+        """The column's kind is known: its cells as pyarrow text go when what encoding reads of them is
+        kept (a number column's numbers, a category column's codes and values)."""
+        if self._cells is not None or (kind == "number" and isinstance(self._numbers, np.ndarray)):
+            self.array = None
 
     def take(self, keep: np.ndarray) -> "Column":
         """The column of the rows where `keep` is True."""

@@ -15,6 +15,7 @@ that name no line (no rows left, one class, a text column) are raised here by th
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import os
 from typing import Optional
@@ -23,9 +24,9 @@ import numpy as np
 
 from ...errors import DataError, Loc, warn
 from ..column_encoding import encode_columns, fit_column_encoding
-from ..columns import Column, finite_number, pyarrow_or_none
+from ..columns import Column, finite_number, give_back_freed_memory, pyarrow_or_none
 from ..encoding import STRAY_SHARE, feature_names, is_number
-from .base import SourceData, TensorData, natural, read_text
+from .base import SourceData, TensorData, natural
 from .tables import (_check_classes, _warn_many_classes, checked_features, declared_categories, load_rows,
                      task_of_values)
 
@@ -37,44 +38,51 @@ class _RowWise(Exception):
 def read_csv_columns(a: dict, loc: Loc) -> Optional[tuple]:
     """(header, {name: Column}) of a csv file, or None when the row-wise reader must read it: no pyarrow,
     or anything pyarrow would read otherwise than Python's csv module (a ragged row, a blank header line,
-    a repeated column name, a cell longer than csv's field limit) or that is an error there."""
+    a repeated column name, a cell longer than csv's field limit, an encoding that does not write `,`
+    and a line end as ASCII does) or that is an error there (a byte that is not the encoding's)."""
     pa = pyarrow_or_none()
-    path = a["path"]
-    if pa is None or os.path.isdir(path):
+    path, encoding = a["path"], codecs.lookup(a["encoding"]).name
+    if pa is None or not os.path.isfile(path) or ",\n".encode(encoding) != b",\n":
         return None
     try:
-        text = read_text(path, a["encoding"], loc)  # an undecodable byte: the row-wise reader's own error
+        with open(path, "rb") as f:
+            first = f.readline()
+        size = os.path.getsize(path)
     except OSError:
         return None
-    if not text.split("\n", 1)[0].strip():
+    if not first.decode("latin-1").lstrip("\ufeff\xef\xbb\xbf").strip():
         return None
-    data = text.encode("utf-8")
-    del text
-    table = _parse_csv(pa, data)
+    table = _parse_csv(pa, path, encoding, first.count(b",") + 1)
+    give_back_freed_memory()
     if table is None or table.num_rows < 2:
         return None
     header = [str(cell).strip() for cell in table.slice(0, 1).to_pylist()[0].values()]
     if not any(header) or len(set(header)) < len(header):
         return None
     limit = csv.field_size_limit()
-    if len(data) > limit and any(pa.compute.max(pa.compute.binary_length(c)).as_py() > limit for c in table.columns):
+    if size > limit and any(pa.compute.max(pa.compute.binary_length(c)).as_py() > limit for c in table.columns):
         return None
     return header, {name: Column(column.slice(1)) for name, column in zip(header, table.columns)}
 
 
-def _parse_csv(pa, data: bytes):
-    """Every cell as text (a cell is never null: an empty cell is the empty string), or None."""
+def _parse_csv(pa, path: str, encoding: str, width: int):
+    """Every cell as text (a cell is never null: an empty cell is the empty string), or None. The file is
+    read by pyarrow itself (a UTF-8 byte-order mark skipped, as utf-8-sig does; other encodings decoded by
+    Python's codec), with no copy of its text in Python; `width`: at least the number of columns."""
     import pyarrow.csv as pcsv
-    width = data.split(b"\n", 1)[0].count(b",") + 1  # at least the header's cells (a quoted comma: more)
     names = [f"f{i}" for i in range(width)]
+    with open(path, "rb") as f:
+        quoted = any(b'"' in block for block in iter(lambda: f.read(1 << 24), b""))
     try:
         return pcsv.read_csv(
-            pa.BufferReader(data),
-            read_options=pcsv.ReadOptions(autogenerate_column_names=True),
-            parse_options=pcsv.ParseOptions(newlines_in_values=b'"' in data),
+            path,
+            read_options=pcsv.ReadOptions(autogenerate_column_names=True,
+                                          encoding="utf8" if encoding == "utf-8" else encoding),
+            parse_options=pcsv.ParseOptions(newlines_in_values=quoted),
             convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                strings_can_be_null=False, quoted_strings_can_be_null=False))
-    except (pa.ArrowException, ValueError):
+                                                strings_can_be_null=False, quoted_strings_can_be_null=False),
+            memory_pool=pa.system_memory_pool())  # freed cells go back at once, not into a pool numpy cannot use
+    except (pa.ArrowException, ValueError, UnicodeError, LookupError):
         return None
 
 
@@ -139,6 +147,9 @@ def _load(a: dict, loc: Loc, header: list, features: list, target: Column, table
     else:
         y = torch.tensor(_target_numbers(target).reshape(-1, 1), dtype=torch.get_default_dtype())
     kinds = _kinds(features, table, declared_categories(a, features, loc))
+    for name, column in table.items():
+        column.settle(kinds[name])
+    give_back_freed_memory()
     data = ColumnTable(features, table, kinds, y, a, loc, rows_of)
     return SourceData(data, targets=targets, classes=classes, task=task, features=features,
                       target_column=a["target"], fit_on_train=data.fit)
@@ -213,6 +224,8 @@ class ColumnTable:
         self.encoding = {"columns": columns, "encoding": a["encoding"], "missing": a["missing"],
                          "feature_names": feature_names(columns)}
         self.data = TensorData(torch.from_numpy(x), self.y)
+        self.table = None  # the cells are encoded: their memory goes before the splits are sliced
+        give_back_freed_memory()
 
     @property
     def x(self):
