@@ -35,6 +35,9 @@ def give_back_freed_memory() -> None:
     the file's size at every read, which would otherwise add to the peak of everything allocated next."""
     import ctypes
     import ctypes.util
+    pa = pyarrow_or_none()
+    if pa is not None:
+        pa.default_memory_pool().release_unused()  # what pyarrow's own pool holds (a Parquet file's pages)
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.malloc_trim(0)

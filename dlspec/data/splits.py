@@ -114,7 +114,7 @@ def _cut(items: list, sizes: dict) -> dict:
     """Cut `items` into consecutive parts of the given sizes, in split order."""
     out, start = {}, 0
     for name, size in sizes.items():
-        out[name] = [int(i) for i in items[start:start + size]]
+        out[name] = list(map(int, items[start:start + size]))  # map: no Python-level loop at 1M rows
         start += size
     return out
 

@@ -231,3 +231,13 @@ def test_a_parquet_source_trains_from_a_spec(tmp_path):
         'train { loss cross_entropy; optimizer adam(lr=0.05); epochs 2 }\n')
     run = dlspec.fit(tmp_path / "s.dlspec", out=str(tmp_path / "run"), log=lambda *a: None, progress=False)
     assert torch.isfinite(torch.tensor(run.results["test"]["loss"]))
+
+
+def test_parquet_reads_only_the_columns_the_source_names(tmp_path):
+    pq.write_table(pa.table({"a": [1.0, 2.0, 3.0, 4.0], "tags": [[1], [2], [3], [4]], "y": ["p", "q", "p", "q"]}),
+                   tmp_path / "t.parquet")
+    src = parquet._parquet(source_args(tmp_path / "t.parquet", features=["a"]), LOC)
+    src.train.fit([0, 1, 2, 3])
+    assert src.features == ["a"] and src.train.data.x.flatten().tolist() == [1.0, 2.0, 3.0, 4.0]
+    text = message(parquet._parquet, source_args(tmp_path / "t.parquet"))  # every column but y: tags too
+    assert "column 'tags' holds list<element: int64> values" in text

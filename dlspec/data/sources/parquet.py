@@ -14,7 +14,7 @@ from ..columns import Column, as_text, pyarrow_or_none
 from ..encoding import MISSING_POLICIES, ONEHOT_LEVELS
 from .base import SourceData, require_path, source
 from .columnar import load_columnar
-from .tables import _auto_or_positive, _column_list, _not_negative
+from .tables import _auto_or_positive, _column_list, _not_negative, checked_features
 
 PIP = 'pip install "dlspec[parquet]"'
 
@@ -36,30 +36,37 @@ def _parquet(a: dict, loc: Loc) -> SourceData:
     return load_columnar(a, loc, read_parquet_columns, parquet_rows)
 
 
-def _read(path: str, loc: Loc):
+def _read(path: str, loc: Loc, wanted=None):
+    """(header, pyarrow table of the columns `wanted` needs: wanted(header) names them; None: all)."""
     pa = pyarrow_or_none()
     if pa is None:
         raise DataError(f"reading {path} needs pyarrow, which is not installed", loc, hint=PIP)
     import pyarrow.parquet as pq
     require_path(path, loc)
     try:
-        table = pq.read_table(path)
+        file = pq.ParquetFile(path)
+        header = [name.strip() for name in file.schema_arrow.names]
+        _check_header(path, header, file.metadata.num_rows, loc)
+        names = wanted(header) if wanted is not None else header
+        table = file.read(columns=[file.schema_arrow.names[header.index(n)] for n in names])
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{path} cannot be read as a Parquet file ({exc})", loc) from None
-    header = [name.strip() for name in table.column_names]
+    for name, column in zip(names, table.columns):
+        if not _usable(pa, column.type):
+            raise DataError(f"{path}: column '{name}' holds {column.type} values; a table source reads numbers, "
+                            "text and booleans", loc, hint="leave it out with features=[...], or convert it")
+    return names, table
+
+
+def _check_header(path: str, header: list, rows: int, loc: Loc) -> None:
     twice = sorted({h for h in header if header.count(h) > 1})
     if twice:
         raise DataError(f"{path}: the header names {', '.join(repr(h) for h in twice)} more than once", loc,
                         hint="give each column its own name: which one holds the values is otherwise a guess")
     if not header:
         raise DataError(f"{path} has no columns", loc)
-    if table.num_rows == 0:
+    if rows == 0:
         raise DataError(f"{path} has columns ({', '.join(header)}) but no rows", loc)
-    for name, column in zip(header, table.columns):
-        if not _usable(pa, column.type):
-            raise DataError(f"{path}: column '{name}' holds {column.type} values; a table source reads numbers, "
-                            "text and booleans", loc, hint="leave it out with features=[...], or convert it")
-    return header, table
 
 
 def _usable(pa, kind) -> bool:
@@ -70,9 +77,10 @@ def _usable(pa, kind) -> bool:
 
 
 def read_parquet_columns(a: dict, loc: Loc) -> tuple:
-    """(header, {name: Column}) of a Parquet file; its own mistakes (not Parquet, no rows) are errors here."""
-    header, table = _read(a["path"], loc)
-    return header, {name: Column(column) for name, column in zip(header, table.columns)}
+    """(header, {name: Column}) of a Parquet file, reading only the target and feature columns; its own
+    mistakes (not Parquet, no rows, a column of lists) are errors here."""
+    names, table = _read(a["path"], loc, lambda header: [a["target"], *checked_features(a, header, loc)])
+    return names, {name: Column(column) for name, column in zip(names, table.columns)}
 
 
 def parquet_rows(a: dict, loc: Loc) -> tuple:
