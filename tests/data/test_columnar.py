@@ -241,3 +241,19 @@ def test_parquet_reads_only_the_columns_the_source_names(tmp_path):
     assert src.features == ["a"] and src.train.data.x.flatten().tolist() == [1.0, 2.0, 3.0, 4.0]
     text = message(parquet._parquet, source_args(tmp_path / "t.parquet"))  # every column but y: tags too
     assert "column 'tags' holds list<element: int64> values" in text
+
+
+def test_compile_reads_a_table_once_for_the_train_blocks_that_share_it(tmp_path, monkeypatch):
+    from dlspec.api import compile_spec
+    header, rows = generated_table(2, classes=False)
+    write_table(tmp_path / "t.csv", header, rows)
+    (tmp_path / "s.dlspec").write_text(
+        'model M { input vector(auto); linear(1) }\nmodel N { input vector(auto); linear(8) -> relu -> linear(1) }\n'
+        'data d { source csv("t.csv", target="y", categories=["zip"]) }\n'
+        'train a { model M; data d; loss mse }\ntrain b { model N; data d; loss l1 }\n')
+    reads = []
+    read = columnar.read_csv_columns
+    monkeypatch.setattr(columnar.load_columnar, "__defaults__",
+                        (lambda a, loc: reads.append(a["path"]) or read(a, loc), None))
+    compile_spec(str(tmp_path / "s.dlspec"))
+    assert reads == [str(tmp_path / "t.csv")]  # both blocks' losses are regression: one bundle serves both
