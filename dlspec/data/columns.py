@@ -132,8 +132,7 @@ def _plain_numbers(array):
         numbers = pa.compute.cast(array, pa.float64(), safe=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    values = numbers.to_numpy() if isinstance(numbers, pa.Array) else numbers.to_numpy()
-    values = np.ascontiguousarray(values, dtype=np.float64)
+    values = np.ascontiguousarray(numbers.to_numpy(), dtype=np.float64)
     return values if np.isfinite(values).all() else None
 
 

@@ -2,7 +2,12 @@
 from the target values and the train block's loss. Feature columns may be
 numbers or categories and may have missing cells (data/encoding.py says how
 they are encoded and filled, from the training split only); empty, NaN or
-infinite cells are otherwise refused with their line and column."""
+infinite cells are otherwise refused with their line and column.
+
+Two readers give the same tensors: the column-wise one (columnar.py, with
+pyarrow) reads tables fast and hands any table holding a mistake to the
+row-wise one here (`load_rows`, `read_table`), which names the mistake's line
+and column; without pyarrow the row-wise reader reads every table."""
 from __future__ import annotations
 
 import csv
