@@ -129,7 +129,9 @@ def _plain_numbers(array):
     elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         return None
     try:
-        numbers = pa.compute.cast(array, pa.float64(), safe=False)
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):  # text: a failing cast parses it all
+            pa.compute.cast(array.slice(0, 1024), pa.float64())  # so a column of words fails on its first cells
+        numbers = array if kind == pa.float64() else pa.compute.cast(array, pa.float64(), safe=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     values = np.ascontiguousarray(numbers.to_numpy(), dtype=np.float64)
