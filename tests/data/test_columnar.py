@@ -282,3 +282,17 @@ def test_random_tables_read_alike_or_fail_alike(tmp_path, seed):
     for missing in ("error", "median", "most_frequent", "drop"):
         args = source_args(tmp_path / "t.csv", target=f"c{width - 1}", missing=missing)
         assert outcome(csv_source, args) == outcome(load_rows, args)
+
+
+def test_csv_reads_only_the_columns_the_source_names_and_still_refuses_a_ragged_row(tmp_path, monkeypatch):
+    header, rows = generated_table(4)
+    write_table(tmp_path / "t.csv", ["note", *header], [[f"free text {i}", *row] for i, row in enumerate(rows)])
+    args = source_args(tmp_path / "t.csv", features=["size", "city"])
+    assert sorted(columnar.read_csv_columns(args, LOC)[1]) == ["city", "size", "y"]
+    fast, slow = both(args, list(range(0, len(rows), 3)), monkeypatch)
+    assert fast == slow
+    line = (tmp_path / "t.csv").read_text().count("\n") + 1  # quoted cells hold line ends: count them
+    with open(tmp_path / "t.csv", "a") as f:
+        f.write("only,three,cells\n")
+    text = message(csv_source, args)
+    assert f"t.csv, line {line}: 3 values where the header has 6" in text

@@ -52,23 +52,53 @@ def read_csv_columns(a: dict, loc: Loc) -> Optional[tuple]:
         return None
     if not first.decode("latin-1").lstrip("\ufeff\xef\xbb\xbf").strip():
         return None
-    table = _parse_csv(pa, path, encoding, first.count(b",") + 1)
+    known = _plain_header(first, encoding)
+    wanted = _wanted(a, known, loc)
+    table = _parse_csv(pa, path, encoding, first.count(b",") + 1, wanted)
     give_back_freed_memory()
     if table is None or table.num_rows < 2:
         return None
-    header = [str(cell).strip() for cell in table.slice(0, 1).to_pylist()[0].values()]
+    read = [str(cell).strip() for cell in table.slice(0, 1).to_pylist()[0].values()]
+    header = known if wanted is not None else read
     if not any(header) or len(set(header)) < len(header):
         return None
     limit = csv.field_size_limit()
     if size > limit and any(pa.compute.max(pa.compute.binary_length(c)).as_py() > limit for c in table.columns):
         return None
-    return header, {name: Column(column.slice(1)) for name, column in zip(header, table.columns)}
+    return header, {name: Column(column.slice(1)) for name, column in zip(read, table.columns)}
 
 
-def _parse_csv(pa, path: str, encoding: str, width: int):
+def _plain_header(first: bytes, encoding: str) -> Optional[list]:
+    """The header's names when its line holds no quote and no carriage return inside (then the cells are
+    the line split at commas, as Python's csv module splits it), else None."""
+    try:
+        line = first.decode("utf-8-sig" if encoding == "utf-8" else encoding)
+    except UnicodeError:
+        return None
+    line = line[:-2] if line.endswith("\r\n") else line.rstrip("\n")
+    if '"' in line or "\r" in line:
+        return None
+    return [name.strip() for name in line.split(",")]
+
+
+def _wanted(a: dict, header: Optional[list], loc: Loc) -> Optional[list]:
+    """The indices of the columns the source uses (its target and features), or None to read them all: when
+    the header is not plain, repeats a name, or the source names a column it lacks (that is said once the
+    whole file is read, after any mistake the row-wise reader would name first)."""
+    if header is None or len(set(header)) < len(header):
+        return None
+    try:
+        used = {a["target"], *checked_features(a, header, loc)}
+    except DataError:
+        return None
+    return [i for i, name in enumerate(header) if name in used]
+
+
+def _parse_csv(pa, path: str, encoding: str, width: int, wanted: Optional[list] = None):
     """Every cell as text (a cell is never null: an empty cell is the empty string), or None. The file is
     read by pyarrow itself (a UTF-8 byte-order mark skipped, as utf-8-sig does; other encodings decoded by
-    Python's codec), with no copy of its text in Python; `width`: at least the number of columns."""
+    Python's codec), with no copy of its text in Python; `width`: at least the number of columns; `wanted`:
+    the indices of the columns kept (every row is still split and counted: a ragged row is still refused)."""
     import pyarrow.csv as pcsv
     names = [f"f{i}" for i in range(width)]
     with open(path, "rb") as f:
@@ -80,6 +110,7 @@ def _parse_csv(pa, path: str, encoding: str, width: int):
                                           encoding="utf8" if encoding == "utf-8" else encoding),
             parse_options=pcsv.ParseOptions(newlines_in_values=quoted),
             convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                include_columns=[names[i] for i in wanted] if wanted else [],
                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
             memory_pool=pa.system_memory_pool())  # freed cells go back at once, not into a pool numpy cannot use
     except (pa.ArrowException, ValueError, UnicodeError, LookupError):
