@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
+import numpy as np
 import torch
 
 from ..errors import DataError
@@ -92,7 +93,8 @@ def decode_split(dataset, indices: list, fn, workers: int) -> tuple:
     """(x, y) tensors of one split: in-memory tensors sliced (and transformed sample by sample, as the
     per-sample path does), anything else decoded once through a DataLoader (`workers` processes)."""
     if hasattr(dataset, "x") and hasattr(dataset, "y") and isinstance(dataset.x, torch.Tensor):
-        x, y = dataset.x[indices], dataset.y[indices]
+        at = torch.from_numpy(np.asarray(indices, dtype=np.int64))  # a list indexes element by element: 3x slower
+        x, y = dataset.x[at], dataset.y[at]
         return (torch.stack([fn(s) for s in x]) if fn is not None and len(x) else x), y
     loader = torch.utils.data.DataLoader(SampleView(dataset, indices, fn), batch_size=256,
                                          num_workers=workers)

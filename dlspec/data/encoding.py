@@ -103,30 +103,49 @@ def fit_columns(header: list, rows: list, features: list, kinds: dict, train: li
         cells = [rows[k][1][i].strip() for k in train]
         present = [c for c in cells if not is_missing(c)]
         if cells and not present:
-            others = [f for f in features if f != name]
-            raise DataError(f"{path}: column '{name}' has no values in the training split (its {len(cells)} "
-                            "cells there are all missing): nothing to learn from or fill with", loc,
-                            hint="leave it out: csv(..., features=[" + ", ".join(f'"{f}"' for f in others) + "])")
+            raise no_values_error(name, len(cells), features, path, loc)
         if kinds[name] == "codes":  # zip codes, ids: `101.0` and ` 101` are level `101`
             present = [level_key(c) for c in present]
         if kinds[name] == "number":
             numbers = [float(c) for c in present]
-            columns.append({"name": name, "kind": "number", "fill": _fill_number(numbers, missing)})
+            columns.append({"name": name, "kind": "number", "fill": fill_number(numbers, missing)})
             continue
         levels = sorted(set(present), key=lambda v: (natural(v), v))  # `007` before `7`, whatever the set's order
-        if kinds[name] == "category" and len(levels) > ONEHOT_LEVELS and len(levels) > TEXT_SHARE * len(cells):
-            others = [f for f in features if f != name]
-            raise DataError(f"{path}: column '{name}' holds text ({len(levels)} different values in {len(cells)} "
-                            "training rows), not numbers or categories", loc,
-                            hint="leave it out: csv(..., features=[" + ", ".join(f'"{f}"' for f in others) + "])")
+        if is_text_column(kinds[name], len(levels), len(cells)):
+            raise text_column_error(name, len(levels), len(cells), features, path, loc)
         fill = Counter(present).most_common(1)[0][0] if present and missing not in ("error", "drop") else None
-        numeric = {"numeric": True} if kinds[name] == "codes" else {}
-        if len(levels) <= onehot_max:
-            columns.append({"name": name, "kind": "onehot", "levels": levels, "fill": fill, **numeric})
-            continue
-        dim = embedding_size(len(levels)) if embedding_dim == "auto" else embedding_dim
-        columns.append({"name": name, "kind": "embed", "levels": levels, "fill": fill, "dim": dim, **numeric})
+        columns.append(category_encoding(name, kinds[name], levels, fill, onehot_max, embedding_dim))
     return columns
+
+
+def is_text_column(kind: str, levels: int, cells: int) -> bool:
+    """A category column with many levels, most training rows different: free text or an identifier."""
+    return kind == "category" and levels > ONEHOT_LEVELS and levels > TEXT_SHARE * cells
+
+
+def category_encoding(name: str, kind: str, levels: list, fill, onehot_max: int, embedding_dim) -> dict:
+    """A category column's encoding: one-hot up to `onehot_max` levels, else embedded."""
+    numeric = {"numeric": True} if kind == "codes" else {}
+    if len(levels) <= onehot_max:
+        return {"name": name, "kind": "onehot", "levels": levels, "fill": fill, **numeric}
+    dim = embedding_size(len(levels)) if embedding_dim == "auto" else embedding_dim
+    return {"name": name, "kind": "embed", "levels": levels, "fill": fill, "dim": dim, **numeric}
+
+
+def _leave_out(name: str, features: list) -> str:
+    others = [f for f in features if f != name]
+    return "leave it out: csv(..., features=[" + ", ".join(f'"{f}"' for f in others) + "])"
+
+
+def no_values_error(name: str, cells: int, features: list, path: str, loc: Loc) -> DataError:
+    return DataError(f"{path}: column '{name}' has no values in the training split (its {cells} "
+                     "cells there are all missing): nothing to learn from or fill with", loc,
+                     hint=_leave_out(name, features))
+
+
+def text_column_error(name: str, levels: int, cells: int, features: list, path: str, loc: Loc) -> DataError:
+    return DataError(f"{path}: column '{name}' holds text ({levels} different values in {cells} "
+                     "training rows), not numbers or categories", loc, hint=_leave_out(name, features))
 
 
 def _spans(table):
@@ -160,7 +179,7 @@ def ordinal_columns(table) -> list:
     return [c["name"] for c in (table or {}).get("columns", ()) if c["kind"] in ("embed", "index")]
 
 
-def _fill_number(values: list, missing: str):
+def fill_number(values: list, missing: str):
     if not values or missing in ("error", "drop"):
         return None
     if missing == "mean":

@@ -7,8 +7,9 @@ size from the data, loads it too, each input's facts measured on its own columns
 largest vocabulary a linked text source can give (max_vocab + 2). A model whose input asks nothing
 loads no data. Which block: the one asked for (the block being read, or the one compile --train
 names), else the first in the file that links the model to a data block. `Measurements` keeps what was
-measured for one spec, so each block's data is loaded once; the bundle goes on to fit and to the
-compile-time table checks, which then do not read the table again.
+measured for one spec, so each data block is loaded once per task (train blocks sharing it share the
+bundle); the bundle goes on to fit and to the compile-time table checks, which then do not read the
+table again.
 """
 from __future__ import annotations
 
@@ -67,8 +68,10 @@ def measuring_train(program, model: str, train=None):
     return train if train in linking else (linking[0] if linking else NO_TRAIN)
 
 
-def measure(spec, model: str, train=None) -> Measured:
-    """The facts model `model` asks of its data, measured on train block `train`'s (see measuring_train)."""
+def measure(spec, model: str, train=None, loaded: Optional[dict] = None) -> Measured:
+    """The facts model `model` asks of its data, measured on train block `train`'s (see measuring_train);
+    `loaded` keeps each data block's bundle (or error) per task, so train blocks that share a data block
+    read its table once."""
     program = spec.program
     asked = data_asked(program, model)
     if asked == "tokens":
@@ -82,12 +85,20 @@ def measure(spec, model: str, train=None) -> Measured:
     from .losses import written_loss_task
     decl = program.trains[block]
     task = written_loss_task(decl)  # the task, the split: as fit decides
-    try:
-        cfg = read_data(program.data[program.linked(decl, "data")], program.global_env())
-        bundle = build_data(link_model(cfg, program, model), loss_task=task)
-    except DlspecError as exc:  # the data's own mistake, not the model's (diagnostics go on past it)
-        return Measured(error=exc, train=block, loss_task=task)
-    return Measured(facts_of(bundle), bundle, None, block, task)
+    data = program.linked(decl, "data")
+    key = (data, task, model)  # a model with named inputs reads columns by them (link_model)
+    if loaded is None or key not in loaded:
+        try:
+            cfg = read_data(program.data[data], program.global_env())
+            found = build_data(link_model(cfg, program, model), loss_task=task)
+        except DlspecError as exc:  # the data's own mistake, not the model's (diagnostics go on past it)
+            found = exc
+        if loaded is not None:
+            loaded[key] = found
+    found = loaded[key] if loaded is not None else found
+    if isinstance(found, DlspecError):
+        return Measured(error=found, train=block, loss_task=task)
+    return Measured(facts_of(found), found, None, block, task)
 
 
 class Measurements:
@@ -98,13 +109,14 @@ class Measurements:
         self.spec = spec
         self.given = dict(given or {})
         self._done: dict = {}
+        self._loaded: dict = {}  # (data block, task) -> bundle or error: a table shared by blocks is read once
 
     def measure(self, model: str, train=None) -> Measured:
         if model in self.given:
             return Measured(self.given[model])
         key = (model, measuring_train(self.spec.program, model, train))
         if key not in self._done:
-            self._done[key] = measure(self.spec, model, train)
+            self._done[key] = measure(self.spec, model, train, self._loaded)
         return self._done[key]
 
     def facts(self, model: str, train=None) -> DataFacts:

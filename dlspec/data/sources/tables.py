@@ -2,7 +2,12 @@
 from the target values and the train block's loss. Feature columns may be
 numbers or categories and may have missing cells (data/encoding.py says how
 they are encoded and filled, from the training split only); empty, NaN or
-infinite cells are otherwise refused with their line and column."""
+infinite cells are otherwise refused with their line and column.
+
+Two readers give the same tensors: the column-wise one (columnar.py, with
+pyarrow) reads tables fast and hands any table holding a mistake to the
+row-wise one here (`load_rows`, `read_table`), which names the mistake's line
+and column; without pyarrow the row-wise reader reads every table."""
 from __future__ import annotations
 
 import csv
@@ -110,31 +115,29 @@ def _inputs_problem(value):
             "column per output. "
             "split=\"fold\" names a column of split names (train, val, test): the rows are split as it says.")
 def _csv(a: dict, loc: Loc) -> SourceData:
-    import torch
     if a.get("inputs") is not None or not isinstance(a["target"], str):
         from .named_table import load_named_table
         return load_named_table(a, loc)
+    if a.get("split") is None:  # a split column is read row-wise (the columnar reader has no split)
+        from .columnar import load_columnar  # inside: columnar imports this module
+        fast = load_columnar(a, loc)
+        if fast is not None:
+            return fast
+    return load_rows(a, loc)
+
+
+def load_rows(a: dict, loc: Loc, rows_of=None, quiet: bool = False) -> SourceData:
+    """The row-wise reading of a table: every cell looked at in Python, each mistake at its line and column.
+    The columnar reader (columnar.py) gives the same tensors faster and hands any table with a mistake to
+    this path, so the message is the same whichever reader ran. `rows_of(a, loc)` reads (header, rows)
+    (default: the csv file; a Parquet file's rows for `parquet`); `quiet`: the rows left out are not warned
+    about again (the columnar reader did)."""
+    import torch
     path = a["path"]
-    header, rows = read_table(path, a["encoding"], loc)
-    if a["target"] not in header:
-        raise DataError(f"{path} has no column '{a['target']}'." + did_you_mean(a["target"], header)
-                        + f" Columns: {', '.join(header)}", written_at(a, "target", loc))
-    given = [a["features"]] if isinstance(a["features"], str) else a["features"]
-    kept_out = (a["target"], a.get("split"))  # the split column says where a row goes: not a feature
-    features = [str(f) for f in given] if given is not None else [h for h in header if h not in kept_out]
-    if a["target"] in features:
-        others = [f for f in features if f != a["target"]]
-        raise DataError(f"csv: features= names the target column '{a['target']}': the model would be given the "
-                        "answer it is to predict", written_at(a, "features", loc),
-                        hint="leave it out: csv(..., features=[" + ", ".join(f'"{f}"' for f in others) + "])")
-    for f in features:
-        if f not in header:
-            raise DataError(f"{path} has no column '{f}'." + did_you_mean(f, header) + f" Columns: {', '.join(header)}",
-                            written_at(a, "features", loc))
-    if not features:
-        raise DataError(f"{path} has no feature columns besides the target '{a['target']}'", loc)
+    header, rows = (rows_of or _read_csv_rows)(a, loc)
+    features = checked_features(a, header, loc)
     t = header.index(a["target"])
-    rows = _drop_missing(rows, header, features, t, a["missing"], path, loc)
+    rows = _drop_missing(rows, header, features, t, a["missing"], path, loc, quiet)
     raw = [row[t].strip() for _, row in rows]
     if a["task"] != "classification":
         _check_stray_target(header, a["target"], rows, raw, path, loc)
@@ -172,6 +175,34 @@ def column_splits(header: list, rows: list, features: list, a: dict, loc: Loc) -
     for n, (line, row) in enumerate(rows):
         out.setdefault(split_of(row[i], f"{path}, line {line}, column {_col(header, i)}", at), []).append(n)
     return out
+
+
+def _read_csv_rows(a: dict, loc: Loc):
+    return read_table(a["path"], a["encoding"], loc)
+
+
+def checked_features(a: dict, header: list, loc: Loc) -> list:
+    """The feature columns of a table source: `features=` or every column but the target, each checked
+    against the header (and the target against it too)."""
+    path = a["path"]
+    if a["target"] not in header:
+        raise DataError(f"{path} has no column '{a['target']}'." + did_you_mean(a["target"], header)
+                        + f" Columns: {', '.join(header)}", written_at(a, "target", loc))
+    given = [a["features"]] if isinstance(a["features"], str) else a["features"]
+    kept_out = (a["target"], a.get("split"))  # the split column says where a row goes: not a feature
+    features = [str(f) for f in given] if given is not None else [h for h in header if h not in kept_out]
+    if a["target"] in features:
+        others = [f for f in features if f != a["target"]]
+        raise DataError(f"csv: features= names the target column '{a['target']}': the model would be given the "
+                        "answer it is to predict", written_at(a, "features", loc),
+                        hint="leave it out: csv(..., features=[" + ", ".join(f'"{f}"' for f in others) + "])")
+    for f in features:
+        if f not in header:
+            raise DataError(f"{path} has no column '{f}'." + did_you_mean(f, header) + f" Columns: {', '.join(header)}",
+                            written_at(a, "features", loc))
+    if not features:
+        raise DataError(f"{path} has no feature columns besides the target '{a['target']}'", loc)
+    return features
 
 
 class TableData:
@@ -213,7 +244,8 @@ class TableData:
         return self.data[i]
 
 
-def _drop_missing(rows: list, header: list, features: list, target: int, missing: str, path: str, loc: Loc) -> list:
+def _drop_missing(rows: list, header: list, features: list, target: int, missing: str, path: str, loc: Loc,
+                  quiet: bool = False) -> list:
     """missing=drop: rows with a missing feature or target go; a filling policy drops rows whose
     target is missing (targets are never guessed). Each says how many rows went."""
     if missing == "error":
@@ -221,7 +253,7 @@ def _drop_missing(rows: list, header: list, features: list, target: int, missing
     check = [header.index(f) for f in features] if missing == "drop" else []
     kept = [(line, r) for line, r in rows
             if not is_missing(r[target]) and not any(is_missing(r[i]) for i in check)]
-    if len(kept) < len(rows):
+    if len(kept) < len(rows) and not quiet:
         what = "a missing cell" if missing == "drop" else "no target value"
         warn(f"{path}: {len(rows) - len(kept)} of {len(rows)} rows with {what} left out", loc)
     if not kept:
@@ -249,15 +281,19 @@ def decide_task(raw: list, given: str, loss_task: Optional[str]) -> str:
     """
     if given != "auto":
         return given
+    return task_of_values(set(raw), len(raw), loss_task)
+
+
+def task_of_values(distinct, rows: int, loss_task: Optional[str]) -> str:
+    """decide_task with task=auto from the target's distinct (stripped) values and its number of rows."""
     try:
-        [float(v) for v in raw if v]
+        [float(v) for v in distinct if v]
     except ValueError:
         return "classification"
     if loss_task is not None:
         return loss_task
-    levels = len(set(raw))
-    integers = all(_INTEGER.fullmatch(v) for v in raw if v)
-    return "classification" if integers and levels <= max(2, len(raw) // 5) else "regression"
+    integers = all(_INTEGER.fullmatch(v) for v in distinct if v)
+    return "classification" if integers and len(distinct) <= max(2, rows // 5) else "regression"
 
 
 def _check_label(value: str, path: str, line: int, column: str, loc: Loc) -> None:

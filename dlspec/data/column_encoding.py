@@ -1,0 +1,125 @@
+"""Table features encoded column-wise: columns (data/columns.py), their kinds and the training rows in;
+the column encoding (the same dicts as encoding.fit_columns) and the feature matrix out.
+
+The same results as fit_columns and runtime/tables.TableEncoder, bit for bit: the fill values are
+computed as `statistics` computes them (fmean is fsum / n; the median of an even count the mean of the
+two middle values), the most frequent value is the first met among ties (as Counter gives it), and
+each distinct cell is encoded by TableEncoder itself, then spread to its rows.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from ..errors import Loc
+from ..runtime.inputs import InputError
+from ..runtime.tables import TableEncoder, level_key
+from .encoding import (category_encoding, is_text_column, no_values_error, text_column_error)
+
+
+def fit_column_encoding(features: list, kinds: dict, columns: dict, train: np.ndarray, missing: str, path: str,
+                        loc: Loc, onehot_max: int, embedding_dim) -> list:
+    """encoding.fit_columns over columns: the encoding of each feature, from the rows `train` only."""
+    from .sources.base import natural  # inside: the sources import this module
+    encoded = []
+    for name in features:
+        column, kind = columns[name], kinds[name]
+        if kind == "number" and column.numbers() is not None:
+            encoded.append({"name": name, "kind": "number", "fill": _fill_number(column.numbers()[train], missing)})
+            continue
+        codes, values = column.cells()
+        _, is_missing, _ = column.value_flags()
+        picked = codes[train]
+        present = picked[~is_missing[picked]]
+        if len(picked) and not len(present):
+            raise no_values_error(name, len(picked), features, path, loc)
+        if kind == "number":
+            numbers = np.array([math.nan if m else float(v) for v, m in zip(values, is_missing)])
+            encoded.append({"name": name, "kind": "number", "fill": _fill_number(numbers[present], missing)})
+            continue
+        keys, key_of = _keys(values, kind == "codes")
+        present = key_of[present]
+        levels = sorted((keys[k] for k in np.unique(present)), key=lambda v: (natural(v), v))
+        if is_text_column(kind, len(levels), len(picked)):
+            raise text_column_error(name, len(levels), len(picked), features, path, loc)
+        fill = keys[_most_frequent(present)] if len(present) and missing not in ("error", "drop") else None
+        encoded.append(category_encoding(name, kind, levels, fill, onehot_max, embedding_dim))
+    return encoded
+
+
+def _keys(values: list, codes: bool) -> tuple:
+    """(distinct keys, key index of each value): a column of codes compares by level_key (`101.0` is `101`)."""
+    if not codes:
+        return values, np.arange(len(values))
+    position, keys = {}, []
+    key_of = np.empty(len(values), dtype=np.int64)
+    for i, value in enumerate(values):
+        key = level_key(value)
+        if key not in position:
+            position[key] = len(keys)
+            keys.append(key)
+        key_of[i] = position[key]
+    return keys, key_of
+
+
+def _most_frequent(codes: np.ndarray) -> int:
+    """The code met most often, the first met among ties (Counter.most_common's choice)."""
+    distinct, first, counts = np.unique(codes, return_index=True, return_counts=True)
+    tied = counts == counts.max()
+    return int(distinct[tied][np.argmin(first[tied])])
+
+
+def _fill_number(numbers: np.ndarray, missing: str):
+    """encoding.fill_number over an array."""
+    if not len(numbers) or missing in ("error", "drop"):
+        return None
+    if missing == "mean":
+        return math.fsum(numbers.tolist()) / len(numbers)  # statistics.fmean
+    if missing == "median":
+        ordered = np.sort(numbers)
+        middle = len(ordered) // 2
+        if len(ordered) % 2:
+            return float(ordered[middle])
+        return (float(ordered[middle - 1]) + float(ordered[middle])) / 2
+    distinct, first, counts = np.unique(numbers, return_index=True, return_counts=True)
+    tied = counts == counts.max()
+    return float(numbers[first[tied].min()])
+
+
+_CHUNK = 1 << 16
+
+
+def encode_columns(encoding: list, columns: dict, rows: int) -> Optional[np.ndarray]:
+    """The float32 feature matrix of every row, or None when a cell cannot be encoded (a missing cell with
+    nothing to fill it, a number that is not finite): the row-wise encoder then names its line."""
+    width = TableEncoder(encoding).width
+    x = np.zeros((rows, width), dtype=np.float32)
+    at = 0
+    for spec in encoding:
+        column = columns[spec["name"]]
+        span = TableEncoder([spec]).width
+        if spec["kind"] == "number" and column.numbers() is not None:
+            x[:, at] = column.numbers()
+        else:
+            codes, values = column.cells()
+            per_value = _encode_values(spec, values, span)
+            if per_value is None:
+                return None
+            for start in range(0, rows, _CHUNK):  # by chunks: no full-size temporary of the column's features
+                x[start:start + _CHUNK, at:at + span] = per_value[codes[start:start + _CHUNK]]
+        at += span
+    return x
+
+
+def _encode_values(spec: dict, values: list, span: int) -> Optional[np.ndarray]:
+    """Each distinct cell's features, encoded by TableEncoder itself (float32, as the row-wise tensor)."""
+    encoder = TableEncoder([spec])
+    out = np.empty((len(values), span), dtype=np.float32)
+    try:
+        for i, value in enumerate(values):
+            out[i] = encoder.encode([value], lambda name: name)
+    except InputError:
+        return None
+    return out

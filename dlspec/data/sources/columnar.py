@@ -1,0 +1,272 @@
+"""Tables read column-wise: a csv or Parquet source's arguments in, the same `SourceData` as the row-wise
+path (tables.py) out, bit for bit, in a fraction of the time and memory.
+
+Why pyarrow: its csv reader is a multi-threaded C++ parser that splits cells exactly as Python's csv
+module does (quotes, doubled quotes, newlines inside quotes, \\r line ends), it refuses a ragged row
+instead of guessing, and the same library reads Parquet; pandas would add a second heavy import on top
+of it (its fast reader is pyarrow's) for nothing we use. pyarrow is ~100 MB installed, so it is an
+extra (`pip install "dlspec[tables]"`), not a core dependency: without it csv files are read row-wise
+as before (only slower), and a Parquet source says which pip command installs it.
+
+A mistake is never reported from here: vectorised checks find whether any cell would be refused or
+warned about at its line (a non-number, an empty, NaN or infinite cell, a stray text cell, a ragged
+row, a bad label), and only then is the table handed to the row-wise path, which says where. Messages
+that name no line (no rows left, one class, a text column) are raised here by the same functions.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import os
+from typing import Optional
+
+import numpy as np
+
+from ...errors import DataError, Loc, warn
+from ..column_encoding import encode_columns, fit_column_encoding
+from ..columns import Column, finite_number, give_back_freed_memory, pyarrow_or_none
+from ..encoding import STRAY_SHARE, feature_names, is_number
+from .base import SourceData, TensorData, natural
+from .tables import (_check_classes, _warn_many_classes, checked_features, declared_categories, load_rows,
+                     task_of_values)
+
+
+class _RowWise(Exception):
+    """The table holds something the row-wise path must name at its line (raised only inside this module)."""
+
+
+def read_csv_columns(a: dict, loc: Loc) -> Optional[tuple]:
+    """(header, {name: Column}) of a csv file, or None when the row-wise reader must read it: no pyarrow,
+    or anything pyarrow would read otherwise than Python's csv module (a ragged row, a blank header line,
+    a repeated column name, a cell longer than csv's field limit, an encoding that does not write `,`
+    and a line end as ASCII does) or that is an error there (a byte that is not the encoding's)."""
+    pa = pyarrow_or_none()
+    path, encoding = a["path"], codecs.lookup(a["encoding"]).name
+    if pa is None or not os.path.isfile(path) or ",\n".encode(encoding) != b",\n":
+        return None
+    try:
+        with open(path, "rb") as f:
+            first = f.readline()
+        size = os.path.getsize(path)
+    except OSError:
+        return None
+    if not first.decode("latin-1").lstrip("\ufeff\xef\xbb\xbf").strip():
+        return None
+    known = _plain_header(first, encoding)
+    wanted = _wanted(a, known, loc)
+    table = _parse_csv(pa, path, encoding, first.count(b",") + 1, wanted)
+    give_back_freed_memory()
+    if table is None or table.num_rows < 2:
+        return None
+    read = [str(cell).strip() for cell in table.slice(0, 1).to_pylist()[0].values()]
+    header = known if wanted is not None else read
+    if not any(header) or len(set(header)) < len(header):
+        return None
+    limit = csv.field_size_limit()
+    if size > limit and any(pa.compute.max(pa.compute.binary_length(c)).as_py() > limit for c in table.columns):
+        return None
+    return header, {name: Column(column.slice(1)) for name, column in zip(read, table.columns)}
+
+
+def _plain_header(first: bytes, encoding: str) -> Optional[list]:
+    """The header's names when its line holds no quote and no carriage return inside (then the cells are
+    the line split at commas, as Python's csv module splits it), else None."""
+    try:
+        line = first.decode("utf-8-sig" if encoding == "utf-8" else encoding)
+    except UnicodeError:
+        return None
+    line = line[:-2] if line.endswith("\r\n") else line.rstrip("\n")
+    if '"' in line or "\r" in line:
+        return None
+    return [name.strip() for name in line.split(",")]
+
+
+def _wanted(a: dict, header: Optional[list], loc: Loc) -> Optional[list]:
+    """The indices of the columns the source uses (its target and features), or None to read them all: when
+    the header is not plain, repeats a name, or the source names a column it lacks (that is said once the
+    whole file is read, after any mistake the row-wise reader would name first)."""
+    if header is None or len(set(header)) < len(header):
+        return None
+    try:
+        used = {a["target"], *checked_features(a, header, loc)}
+    except DataError:
+        return None
+    return [i for i, name in enumerate(header) if name in used]
+
+
+def _parse_csv(pa, path: str, encoding: str, width: int, wanted: Optional[list] = None):
+    """Every cell as text (a cell is never null: an empty cell is the empty string), or None. The file is
+    read by pyarrow itself (a UTF-8 byte-order mark skipped, as utf-8-sig does; other encodings decoded by
+    Python's codec), with no copy of its text in Python; `width`: at least the number of columns; `wanted`:
+    the indices of the columns kept (every row is still split and counted: a ragged row is still refused)."""
+    import pyarrow.csv as pcsv
+    names = [f"f{i}" for i in range(width)]
+    with open(path, "rb") as f:
+        quoted = any(b'"' in block for block in iter(lambda: f.read(1 << 24), b""))
+    try:
+        return pcsv.read_csv(
+            path,
+            read_options=pcsv.ReadOptions(autogenerate_column_names=True,
+                                          encoding="utf8" if encoding == "utf-8" else encoding),
+            parse_options=pcsv.ParseOptions(newlines_in_values=quoted),
+            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                include_columns=[names[i] for i in wanted] if wanted else [],
+                                                strings_can_be_null=False, quoted_strings_can_be_null=False),
+            memory_pool=pa.system_memory_pool())  # freed cells go back at once, not into a pool numpy cannot use
+    except (pa.ArrowException, ValueError, UnicodeError, LookupError):
+        return None
+
+
+def load_columnar(a: dict, loc: Loc, read=read_csv_columns, rows_of=None) -> Optional[SourceData]:
+    """A table source's data read column-wise; None when `read` cannot read the table (the caller reads
+    it row-wise). A table with a mistake at a line is read row-wise here (`rows_of`: see load_rows)."""
+    columns = read(a, loc)
+    if columns is None:
+        return None
+    header, columns = columns
+    warned = False
+    try:
+        features = checked_features(a, header, loc)
+        target, table, warned = _drop_missing(a, columns[a["target"]], {f: columns[f] for f in features}, loc)
+        return _load(a, loc, header, features, target, table, rows_of)
+    except _RowWise:
+        return load_rows(a, loc, rows_of, quiet=warned)
+
+
+def _drop_missing(a: dict, target: Column, table: dict, loc: Loc) -> tuple:
+    """tables._drop_missing column-wise: (target, features, whether rows were left out and said so)."""
+    missing, path = a["missing"], a["path"]
+    if missing == "error":
+        if any(column.missing().any() for column in table.values()):
+            raise _RowWise  # refused at its line when encoded
+        return target, table, False
+    keep = ~target.missing()
+    if missing == "drop":
+        for column in table.values():
+            keep &= ~column.missing()
+    if keep.all():
+        return target, table, False
+    what = "a missing cell" if missing == "drop" else "no target value"
+    warn(f"{path}: {len(keep) - int(keep.sum())} of {len(keep)} rows with {what} left out", loc)
+    if not keep.any():
+        raise DataError(f"{path}: no row is left after leaving out rows with missing cells", loc)
+    return target.take(keep), {name: column.take(keep) for name, column in table.items()}, True
+
+
+def _load(a: dict, loc: Loc, header: list, features: list, target: Column, table: dict, rows_of) -> SourceData:
+    import torch
+    path, given = a["path"], a["task"]
+    if given != "classification" and _stray_few(target):
+        raise _RowWise
+    if given != "auto":
+        task = given
+    elif target.numbers() is not None and a.get("loss_task") is not None:
+        task = a["loss_task"]  # every value a number: the loss decides
+    else:
+        task = task_of_values(set(target.cells()[1]), len(target), a.get("loss_task"))
+    classes, targets = None, None
+    if task == "classification":
+        codes, values = target.cells()
+        if any(finite_number(v) is None and (not v or is_number(v)) for v in values):
+            raise _RowWise  # an empty, NaN or infinite label
+        classes = sorted(values, key=lambda v: (natural(v), v))
+        _check_classes(classes, len(target), path, a, loc)
+        _warn_many_classes(classes, len(target), path, a["target"], loc)
+        index = {c: i for i, c in enumerate(classes)}
+        y = torch.from_numpy(np.array([index[v] for v in values], dtype=np.int64)[codes])
+        targets = y.tolist()
+    else:
+        y = torch.tensor(_target_numbers(target).reshape(-1, 1), dtype=torch.get_default_dtype())
+    kinds = _kinds(features, table, declared_categories(a, features, loc))
+    for name, column in table.items():
+        column.settle(kinds[name])
+    give_back_freed_memory()
+    data = ColumnTable(features, table, kinds, y, a, loc, rows_of)
+    return SourceData(data, targets=targets, classes=classes, task=task, features=features,
+                      target_column=a["target"], fit_on_train=data.fit)
+
+
+def _stray_few(column: Column) -> bool:
+    """Whether encoding.stray_text_error would refuse the column: a few text cells among numbers."""
+    present, text = column.text_counts()
+    return bool(text) and text <= max(1, int(STRAY_SHARE * present)) and present - text >= 3
+
+
+def _target_numbers(target: Column) -> np.ndarray:
+    numbers = target.numbers()
+    if numbers is not None:
+        return numbers
+    codes, values = target.cells()
+    per_value = [finite_number(v) for v in values]
+    if any(v is None for v in per_value):
+        raise _RowWise  # an empty, non-numeric or infinite target cell
+    return np.array(per_value, dtype=np.float64)[codes]
+
+
+def _kinds(features: list, table: dict, declared: tuple) -> dict:
+    """encoding.column_kinds column-wise; a column it would refuse, or a number column holding a cell the
+    encoder refuses (inf), goes to the row-wise path."""
+    kinds = {}
+    for name in features:
+        column = table[name]
+        _, text = column.text_counts()
+        if name in declared:
+            kinds[name] = "declared" if text else "codes"
+        elif not text:
+            kinds[name] = "number"
+            if column.numbers() is None and _holds_infinite(column):
+                raise _RowWise
+        elif _stray_few(column):
+            raise _RowWise
+        else:
+            kinds[name] = "category"
+    return kinds
+
+
+def _holds_infinite(column: Column) -> bool:
+    _, missing, _ = column.value_flags()
+    return any(finite_number(v) is None for v, m in zip(column.cells()[1], missing) if not m)
+
+
+class ColumnTable:
+    """tables.TableData column-wise: the features are encoded once the training split is known."""
+
+    def __init__(self, features: list, table: dict, kinds: dict, y, args: dict, loc: Loc, rows_of):
+        self.features, self.table, self.kinds, self.y, self.args, self.loc = features, table, kinds, y, args, loc
+        self.rows_of = rows_of
+        self.encoding = None
+        self.data = None
+
+    def fit(self, train_indices: list, saved=None) -> None:
+        """TableData.fit; a cell the encoder refuses is named at its line by the row-wise path."""
+        import torch
+        a = self.args
+        if saved is not None and saved.table:
+            columns = saved.table["columns"]
+        else:
+            columns = fit_column_encoding(self.features, self.kinds, self.table, np.asarray(train_indices, dtype=np.int64),
+                                          a["missing"], a["path"], self.loc, a["onehot_max"], a["embedding_dim"])
+        x = encode_columns(columns, self.table, len(self))
+        if x is None:
+            rows = load_rows(a, self.loc, self.rows_of, quiet=True).train
+            rows.fit(train_indices, saved)  # raises at the cell's line
+            self.encoding, self.data = rows.encoding, rows.data
+            return
+        self.encoding = {"columns": columns, "encoding": a["encoding"], "missing": a["missing"],
+                         "feature_names": feature_names(columns)}
+        self.data = TensorData(torch.from_numpy(x), self.y)
+        self.table = None  # the cells are encoded: their memory goes before the splits are sliced
+        give_back_freed_memory()
+
+    @property
+    def x(self):
+        """The encoded features once fitted: the cached path slices them instead of reading sample by sample."""
+        if self.data is None:
+            raise AttributeError("x")  # not fitted yet
+        return self.data.x
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return self.data[i]
