@@ -21,6 +21,7 @@ import torch
 
 from ..errors import DataError, warn
 from .config import DataConfig
+from .dense import dense_loaders
 from .cache import ChannelMoments, SampleView, spare_channels
 from .encoding import category_features, index_features
 from .loaders import EpochDataLoader, TensorLoader
@@ -60,9 +61,10 @@ class DataBundle:
     series: Optional[SeriesInfo] = None  # a windowed series: forecasts continue from its tail
     features: Optional[list] = None  # a table's feature columns, in order
     target_column: Optional[str] = None  # a table's target column
-    target_shape: Optional[tuple] = None  # regression: one sample's target shape, for the output width check
+    target_shape: Optional[tuple] = None  # regression, dense targets: one sample's target shape, for output checks
     path: str = ""  # which data path the block takes and why, for the fit header
     table: Optional[dict] = None  # a csv table's column encoding (data/encoding.py), for predict and exports
+    dense: bool = False  # targets are [H, W] class maps (target_shape); the model outputs [classes, H, W]
 
 
 def load_source(cfg: DataConfig, loss_task: Optional[str] = None) -> SourceData:
@@ -109,17 +111,21 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
     if loaders is None:
         normalize = _normalizer(cfg, src.train, parts["train"][1], base_fn, spared)
         stats = getattr(normalize, "stats", None)
-        augment = _pipeline(cfg.augment, kept)
-        loaders = {name: _loader(cfg, dataset, indices, base_fn, augment if name == "train" else None, normalize,
-                                 name == "train", pin_memory, cfg.seed)
-                   for name, (dataset, indices) in parts.items() if indices}
+        if src.dense:  # masks move with their images (data/dense.py)
+            loaders = dense_loaders(cfg, parts, to_tensor, normalize, pin_memory)
+        else:
+            augment = _pipeline(cfg.augment, kept)
+            loaders = {name: _loader(cfg, dataset, indices, base_fn, augment if name == "train" else None,
+                                     normalize, name == "train", pin_memory, cfg.seed)
+                       for name, (dataset, indices) in parts.items() if indices}
     with torch.random.fork_rng():  # peeking at a batch must not shift the global RNG (model init, resume)
         x0, y0 = next(iter(loaders["train"]))
-    target_shape = tuple(y0.shape[1:]) if src.task == "regression" and isinstance(y0, torch.Tensor) else None
+    measured = src.task == "regression" or src.dense  # one sample's target shape: checked against the output
+    target_shape = tuple(y0.shape[1:]) if measured and isinstance(y0, torch.Tensor) else None
     return DataBundle(loaders, tuple(x0.shape[1:]), src.classes, src.task, sizes,
                       normalization=stats, target_scale=target_scale, vocab=vocab,
                       series=src.series, features=src.features, target_column=src.target_column,
-                      target_shape=target_shape, path=path, table=table)
+                      target_shape=target_shape, path=path, table=table, dense=src.dense)
 
 
 def _fit_on_train(src, parts: dict, fitted: Optional[DataRecord]) -> tuple:

@@ -19,7 +19,8 @@ def _nn():
 # name, torch class, arguments, target, takes soft targets, expects, doc
 for _name, _cls, _args, _target, _soft, _expects, _doc in (
     ("cross_entropy", "CrossEntropyLoss", (Arg("label_smoothing", "float", 0.0),), "class", True, "logits",
-     "Multi-class classification from logits; targets are class indices."),
+     "Multi-class classification from logits; targets are class indices (per pixel: logits [C, H, W], "
+     "targets [H, W])."),
     ("bce_with_logits", "BCEWithLogitsLoss", (), "binary", True, "logits",
      "Binary or multi-label classification from logits."),
     ("mse", "MSELoss", (), "value", False, "values", "Mean squared error."),
@@ -31,6 +32,18 @@ for _name, _cls, _args, _target, _soft, _expects, _doc in (
 ):
     register(LOSSES, Component(_name, _args, (lambda cls: lambda a: getattr(_nn(), cls)(**a))(_cls), _doc,
                                target=_target, soft_targets=_soft, expects=_expects))
+
+
+def _dice(a: dict):
+    from .dice import DiceLoss
+    return DiceLoss(**a)
+
+
+register(LOSSES, Component("dice", (Arg("smooth", "float", 1.0, positive),), _dice,
+                           "Soft dice over classes from logits, for segmentation: 1 - mean over classes of "
+                           "(2 sum(p t) + smooth) / (sum(p) + sum(t) + smooth), p the softmax, t the one-hot "
+                           "targets, sums over the batch's pixels; targets are class indices ([H, W] maps).",
+                           target="class", soft_targets=False, expects="logits"))
 
 
 def loss_task(component: Component) -> Optional[str]:

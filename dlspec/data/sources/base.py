@@ -51,6 +51,7 @@ class SourceData:
     fit_on_train: Optional[Callable] = None  # called with the training indices (e.g. to build a vocabulary)
     chronological: bool = False  # split in time order, never shuffled across time
     shared_scale: bool = False  # inputs and targets are the same quantity (a series): scale both alike
+    dense: bool = False  # targets are [H, W] class maps (segmentation): steps move them with their image
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class SourceDef:
     # what one sample is, so predict reads its inputs the same way: "image", "grayscale image",
     # "table", "text", "series", or "any" (plugins and Dataset classes)
     input_kind: str = "any"
+    dense: bool = False  # its targets are per-pixel class maps (data/dense.py): known before loading
 
 
 SOURCES = Registry("data source")
@@ -73,10 +75,10 @@ def register_source(source: SourceDef, override: bool = False) -> SourceDef:
     return register_entry(SOURCES, source, "data source", override)
 
 
-def source(name, args=(), doc="", paths=(), input_kind="any"):
+def source(name, args=(), doc="", paths=(), input_kind="any", dense=False):
     def wrap(fn):
         register_source(SourceDef(name, tuple(args), fn, doc or (fn.__doc__ or "").strip(), tuple(paths),
-                                  input_kind=input_kind))
+                                  input_kind=input_kind, dense=dense))
         return fn
     return wrap
 
