@@ -21,9 +21,6 @@ import torch
 from .loaders import EpochDataLoader
 from .transforms import build_transform
 
-# torchvision warns that RandomErasing passes masks through "for now": leaving the mask is what erasing means
-warnings.filterwarnings("ignore", message=r"RandomErasing\(\) is currently passing through inputs of type "
-                                          r"tv_tensors\.Mask")
 
 
 class PairSteps:
@@ -35,7 +32,11 @@ class PairSteps:
     def __call__(self, x, mask):
         from torchvision.transforms import v2
         for part in self.parts:
-            if isinstance(part, v2.Transform):
+            if isinstance(part, v2.RandomErasing):
+                with warnings.catch_warnings():  # it warns that it passes masks through: what erasing means
+                    warnings.simplefilter("ignore", UserWarning)
+                    x, mask = part(x, mask)
+            elif isinstance(part, v2.Transform):
                 x, mask = part(x, mask)
             else:
                 x = part(x)

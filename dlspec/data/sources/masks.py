@@ -92,15 +92,22 @@ def pair_masks(images: str, masks: str, loc: Loc) -> list:
     for stem, path in image_files.items():
         if stem not in mask_files:
             raise DataError(f"image {path} has no mask in {masks} (looked for {stem}.png or another image file "
-                            f"named {stem})." + did_you_mean(stem, list(mask_files)), loc,
+                            f"named {stem})." + _nearest(stem, mask_files, "mask"), loc,
                             hint="every image needs a mask of the same file stem; remove the image or add its mask")
     extra = sorted(set(mask_files) - set(image_files))
     if extra:
         raise DataError(f"mask {mask_files[extra[0]]} has no image in {images}"
                         + (f" ({len(extra)} masks without images)" if len(extra) > 1 else "") + "."
-                        + did_you_mean(extra[0], list(image_files)), loc,
+                        + _nearest(extra[0], image_files, "image"), loc,
                         hint="remove the mask or add its image: a mask without an image would be silently ignored")
     return [(image_files[s], mask_files[s]) for s in sorted(image_files)]
+
+
+def _nearest(stem: str, stems: dict, what: str) -> str:
+    """' Did you mean ...?' among the other folder's stems, else the first few of them."""
+    close = did_you_mean(stem, list(stems)) or " Did you mean " + " or ".join(
+        f"'{s}'" for s in sorted(stems, key=lambda s: (not s.startswith(stem) and not stem.startswith(s), s))[:3]) + "?"
+    return f"{close} (the {what} folder holds {len(stems)} files)"
 
 
 def scan_masks(pairs: list, classes, loc: Loc, max_pixels: int) -> tuple:
