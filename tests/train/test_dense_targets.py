@@ -109,7 +109,7 @@ def load_make_shapes():
 
 @pytest.fixture
 def shapes(tmp_path):
-    load_make_shapes().make_shapes(str(tmp_path / "shapes"), count=48, size=16, seed=3)
+    load_make_shapes().make_shapes(str(tmp_path / "shapes"), count=40, size=16, seed=3)
     return tmp_path / "shapes"
 
 
@@ -138,18 +138,43 @@ def test_the_shapes_script_is_seeded(tmp_path):
 def test_the_unet_spec_learns_and_evaluate_gives_iou(shapes, tmp_path, write_spec, loss):
     """The mechanism on a tiny subset (not the stated figure): the loss falls and the IoU rises."""
     path = unet_spec(write_spec, shapes, loss=("loss cross_entropy", f"loss {loss}"))
-    run = dlspec.fit(dlspec.load(path, {"size": 16, "epochs": 6}), out=str(tmp_path / "run"), log=lambda *a: None,
+    run = dlspec.fit(path, overrides={"size": 16, "epochs": 4}, out=str(tmp_path / "run"), log=lambda *a: None,
                      progress=False)
     first, last = run.history[0], run.history[-1]
     assert last["loss"] < first["loss"] and last["iou"] > first["iou"], run.history
     results = dlspec.evaluate(str(tmp_path / "run"), split="test")
     assert 0.0 < results["iou"] <= 1.0 and 0.0 < results["pixel_accuracy"] <= 1.0, results
+    if loss == "cross_entropy":
+        check_predicted_class_maps(run, shapes, tmp_path)
+
+
+def check_predicted_class_maps(run, shapes, tmp_path):
+    """predict answers a class map per image (the argmax of the model's scores on the normalised image), kept
+    in a .npy beside --out, and the share of the pixels of each class in words."""
+    from PIL import Image
+    files = [str(shapes / "images" / f"shape_{i:04d}.png") for i in (0, 5)]
+    answers = dlspec.predict(str(tmp_path / "run"), files, out=str(tmp_path / "preds.csv"))
+    maps = np.load(tmp_path / "preds.npy")
+    assert maps.shape == (2, 16, 16)
+    from dlspec.runs.loaded import LoadedRun
+    loaded = LoadedRun(str(tmp_path / "run"))  # the reference: the best weights on the same normalised pixels
+    norm = loaded.record.data.normalization
+    mean, std = torch.tensor(norm["mean"]).view(3, 1, 1), torch.tensor(norm["std"]).view(3, 1, 1)
+    x = torch.stack([(torch.from_numpy(np.array(Image.open(f).convert("RGB"))).permute(2, 0, 1).float() / 255
+                      - mean) / std for f in files])
+    with torch.no_grad():
+        expected = loaded.model.eval()(x).argmax(1)
+    assert np.array_equal(maps, expected.numpy().astype(np.float32))
+    counts = torch.bincount(expected[0].flatten(), minlength=3)
+    names = ["background", "circle", "square"]
+    assert answers[0]["pixels"] == ", ".join(f"{names[i]} {int(c) / 256:.1%}" for i, c in enumerate(counts) if c)
+    assert "output_index" in (tmp_path / "preds.csv").read_text(encoding="utf-8")
 
 
 def test_a_model_whose_output_is_not_classes_by_pixels_is_refused(shapes, tmp_path, write_spec):
     path = unet_spec(write_spec, shapes, head=("d1 -> conv(3, 1)", "d1 -> conv(2, 1)"))
     with pytest.raises(TrainError) as err:
-        dlspec.fit(dlspec.load(path, {"size": 16, "epochs": 1}), out=str(tmp_path / "run"), log=lambda *a: None)
+        dlspec.fit(path, overrides={"size": 16, "epochs": 1}, out=str(tmp_path / "run"), log=lambda *a: None)
     assert "outputs [2, 16, 16] per sample, but data shapes has masks of 16x16 pixels and 3 classes " \
            "(background, circle, square), which need one score per class and pixel: [3, 16, 16]" in str(err.value)
     assert "conv(3, 1)" in err.value.hint
@@ -158,5 +183,5 @@ def test_a_model_whose_output_is_not_classes_by_pixels_is_refused(shapes, tmp_pa
 def test_a_loss_that_does_not_score_classes_is_refused_on_masks(shapes, tmp_path, write_spec):
     path = unet_spec(write_spec, shapes, loss=("loss cross_entropy", "loss mse"))
     with pytest.raises(TrainError) as err:
-        dlspec.fit(dlspec.load(path, {"size": 16, "epochs": 1}), out=str(tmp_path / "run"), log=lambda *a: None)
+        dlspec.fit(path, overrides={"size": 16, "epochs": 1}, out=str(tmp_path / "run"), log=lambda *a: None)
     assert "loss mse" in str(err.value)
