@@ -1,6 +1,6 @@
 """Make the shapes segmentation data set: a folder in, OUT/images/*.png and OUT/masks/*.png out.
 
-Each image is SIZE x SIZE RGB: a noisy background of a random grey, and one to three filled circles
+Each image is SIZE x SIZE RGB: a noisy background of a random grey, and one or two filled circles
 and squares of random colours, sizes and places (a later shape covers an earlier one). Its mask, of
 the same file name, is a greyscale PNG holding each pixel's class: 0 background, 1 circle, 2 square.
 The colours say nothing about the class: only the outline tells a circle from a square.
@@ -20,17 +20,17 @@ CLASSES = ("background", "circle", "square")
 def draw(rng: np.random.Generator, size: int) -> tuple:
     """One (image uint8 [size, size, 3], mask uint8 [size, size])."""
     grey = rng.uniform(40, 215)
-    image = np.clip(grey + rng.normal(0, 25, (size, size, 1)), 0, 255).repeat(3, axis=2)  # grey noise
+    image = np.clip(grey + rng.normal(0, 20, (size, size, 1)), 0, 255).repeat(3, axis=2)  # grey noise
     mask = np.zeros((size, size), dtype=np.uint8)
     rows, cols = np.mgrid[0:size, 0:size]
-    for _ in range(rng.integers(1, 4)):
+    for _ in range(rng.integers(1, 3)):
         kind = int(rng.integers(1, 3))
-        half = rng.uniform(size * 0.12, size * 0.25)
+        half = rng.uniform(size * 0.18, size * 0.3)
         cy, cx = rng.uniform(half, size - half, 2)
         if kind == 1:
             inside = (rows - cy) ** 2 + (cols - cx) ** 2 <= half ** 2
         else:
-            inside = (np.abs(rows - cy) <= half * 0.85) & (np.abs(cols - cx) <= half * 0.85)
+            inside = (np.abs(rows - cy) <= half * 0.9) & (np.abs(cols - cx) <= half * 0.9)  # about a circle's area
         colour = rng.uniform(0, 255, 3)
         while np.abs(colour.mean() - grey) < 50:  # stands out from the background
             colour = rng.uniform(0, 255, 3)

@@ -156,6 +156,9 @@ def test_the_route_line_says_why_masks_take_the_per_sample_path(tmp_path):
                     "batched augmentation moves images only)")
     with pytest.raises(DataError, match="cache device: data d has masks"):
         describe_route(data_config(tmp_path, extra="    cache device\n"))
+    with pytest.raises(DataError, match=r"mixup mixes whole batches, which only the cached path offers, but data d "
+                                        r"takes the per-sample path \(masks take their image's geometric steps"):
+        describe_route(data_config(tmp_path, "    augment { mixup(0.2) }\n"))
 
 
 def test_the_cli_names_the_source_line_of_a_mask_mistake(tmp_path):
