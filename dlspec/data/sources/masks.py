@@ -104,9 +104,12 @@ def pair_masks(images: str, masks: str, loc: Loc) -> list:
 
 
 def _nearest(stem: str, stems: dict, what: str) -> str:
-    """' Did you mean ...?' among the other folder's stems, else the first few of them."""
-    close = did_you_mean(stem, list(stems)) or " Did you mean " + " or ".join(
-        f"'{s}'" for s in sorted(stems, key=lambda s: (not s.startswith(stem) and not stem.startswith(s), s))[:3]) + "?"
+    """' Did you mean ...?' among the other folder's stems: the close spellings, else the stems sharing the
+    longest start with `stem` (s2 and s2_mask are far apart as spellings)."""
+    close = did_you_mean(stem, list(stems))
+    if not close:
+        shared = sorted(stems, key=lambda s: (-len(os.path.commonprefix([s, stem])), s))[:3]
+        close = " Did you mean " + " or ".join(f"'{s}'" for s in shared) + "?"
     return f"{close} (the {what} folder holds {len(stems)} files)"
 
 
