@@ -149,6 +149,14 @@ def test_a_colour_mask_is_refused(tmp_path):
         build_data(data_config(tmp_path))
 
 
+def test_a_truncated_image_is_named_at_the_scan(tmp_path):
+    write_pairs(tmp_path)
+    data = (tmp_path / "images" / "s1.png").read_bytes()
+    (tmp_path / "images" / "s1.png").write_bytes(data[:len(data) // 2])
+    with pytest.raises(DataError, match=r"cannot read .*s1\.png or its mask .*s1\.png"):
+        build_data(data_config(tmp_path))
+
+
 def test_the_route_line_says_why_masks_take_the_per_sample_path(tmp_path):
     write_pairs(tmp_path)
     line = describe_route(data_config(tmp_path, "    augment { flip(horizontal) }\n"))

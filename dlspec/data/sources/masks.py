@@ -2,10 +2,11 @@
 
 `segmentation("shapes/images", masks="shapes/masks", classes=["background", "circle", "square"])`
 pairs each image with the mask of the same file stem (`cat.jpg` with `cat.png`). A mask is a
-single-channel image (mode L, P or I) whose pixel values are class indices, so a sample's target is a
-`[H, W]` class map (dense targets). The scan decodes every mask once and refuses, at the source's
-line, an image without a mask, a mask without an image, a mask whose size differs from its image's,
-a mask that is not single-channel, and a pixel value that is not one of the classes. Samples are a
+single-channel image (mode L, P, I or 1) whose pixel values are class indices, so a sample's target
+is a `[H, W]` class map (dense targets). The scan decodes every image and mask once and refuses, at
+the source's line, an unreadable image or mask, an image without a mask, a mask without an image, a
+mask whose size differs from its image's, a mask that is not single-channel, and a pixel value that
+is not one of the classes. Samples are a
 PIL image and a `torchvision.tv_tensors.Mask`, so the pipeline's steps (data/dense.py) move the mask
 with its image: geometric steps apply to both, photometric ones to the image only.
 """
@@ -20,7 +21,7 @@ from ...schema.args import Arg, positive
 from .base import SourceData, require_path, source
 from .images import IMAGE_EXTENSIONS
 
-MASK_MODES = ("L", "P", "I", "I;16")  # single-channel modes whose values are the class indices
+MASK_MODES = ("1", "L", "P", "I", "I;16")  # single-channel modes whose values are the class indices
 MAX_CLASSES = 256  # masks are read as 8-bit class maps
 
 
@@ -57,12 +58,16 @@ class MaskedImages:
         return image, tv_tensors.Mask(mask)
 
 
+class ColourMask(ValueError):
+    """A mask with colour channels: its pixels are not class indices."""
+
+
 def _mask_values(path: str, max_pixels: int):
-    """The mask's pixel values as a numpy array [H, W]; a ValueError for a mask with colour channels."""
+    """The mask's pixel values as a numpy array [H, W]; ColourMask for a mask with colour channels."""
     import numpy as np
     with open_image(path, max_pixels) as img:
         if img.mode not in MASK_MODES:
-            raise ValueError(f"mask {path} has mode {img.mode} ({len(img.getbands())} channels); a mask holds one "
+            raise ColourMask(f"mask {path} has mode {img.mode} ({len(img.getbands())} channels); a mask holds one "
                              f"class index per pixel (a single-channel PNG, mode L or P)")
         return np.asarray(img)
 
@@ -121,10 +126,11 @@ def scan_masks(pairs: list, classes, loc: Loc, max_pixels: int) -> tuple:
         try:
             with open_image(image, max_pixels) as img:
                 size = img.size
+                img.load()  # decoded once here, so a truncated file is named now rather than mid-epoch
             values = _mask_values(mask, max_pixels)
         except InputError as exc:
             raise DataError(exc.message, loc, hint=exc.hint) from None
-        except ValueError as exc:
+        except ColourMask as exc:
             raise DataError(str(exc), loc, hint="save the mask as a grayscale PNG whose pixel values are class "
                                                 "indices 0, 1, 2, ...") from None
         except Exception as exc:  # Pillow raises many kinds for corrupt files
