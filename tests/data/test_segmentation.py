@@ -182,3 +182,14 @@ def test_the_cli_names_the_source_line_of_a_mask_mistake(tmp_path):
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert f"seg.dlspec:{line}:" in result.stderr and "s3.png has no mask" in result.stderr
     assert "^" in result.stderr
+
+
+def test_the_preview_shows_each_image_beside_its_moved_mask(tmp_path):
+    from dlspec.views.preview import samples_by_class
+    write_pairs(tmp_path, count=3, size=(10, 10))
+    rows, names, images = samples_by_class(data_config(tmp_path, "    augment { rotate(30) -> flip(horizontal) }\n"),
+                                           per_class=6, seed=0)
+    assert images and len(rows) == 3 and all(len(row) == 6 for row in rows) and names[0].startswith("sample ")
+    for row in rows:
+        for x, mask in zip(row[0::2], row[1::2]):  # masks are shown as class / (classes - 1)
+            assert torch.equal(torch.round(x[0] * 255 / SHADE), torch.round(mask * 2))
