@@ -169,6 +169,8 @@ def check_predicted_class_maps(run, shapes, tmp_path):
     names = ["background", "circle", "square"]
     assert answers[0]["pixels"] == ", ".join(f"{names[i]} {int(c) / 256:.1%}" for i, c in enumerate(counts) if c)
     assert "output_index" in (tmp_path / "preds.csv").read_text(encoding="utf-8")
+    from dlspec.runs.writers import readable
+    assert readable(answers[1]) == f"{files[1]}: class map 16x16 ({answers[1]['pixels']})"
 
 
 def test_a_model_whose_output_is_not_classes_by_pixels_is_refused(shapes, tmp_path, write_spec):
