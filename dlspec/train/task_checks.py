@@ -221,8 +221,8 @@ def check_dense_output(cfg, data, plan, where) -> None:
     want = (len(data.classes),) + mask
     if dims != want:
         raise TrainError(f"model {cfg.model} outputs {list(dims)} per sample, but data {cfg.data.name} has masks of "
-                         f"{mask[0]}x{mask[1]} pixels and {len(data.classes)} classes ({_few(data.classes)}), which "
-                         f"need one score per class and pixel: {list(want)}", where,
+                         f"{mask[1]}x{mask[0]} pixels (width x height) and {len(data.classes)} classes "
+                         f"({_few(data.classes)}), which need one score per class and pixel: {list(want)}", where,
                          hint=f"end the model with conv({len(data.classes)}, 1) at the masks' size")
     top_k = next((step for metric, _, step in cfg.metrics if metric.name == "top_k"), None)
     if top_k is not None:

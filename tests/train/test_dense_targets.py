@@ -177,7 +177,7 @@ def test_a_model_whose_output_is_not_classes_by_pixels_is_refused(shapes, tmp_pa
     path = unet_spec(write_spec, shapes, head=("d1 -> conv(3, 1)", "d1 -> conv(2, 1)"))
     with pytest.raises(TrainError) as err:
         dlspec.fit(path, overrides={"size": 16, "epochs": 1}, out=str(tmp_path / "run"), log=lambda *a: None)
-    assert "outputs [2, 16, 16] per sample, but data shapes has masks of 16x16 pixels and 3 classes " \
+    assert "outputs [2, 16, 16] per sample, but data shapes has masks of 16x16 pixels (width x height) and 3 classes " \
            "(background, circle, square), which need one score per class and pixel: [3, 16, 16]" in str(err.value)
     assert "conv(3, 1)" in err.value.hint
 
