@@ -130,7 +130,8 @@ def test_the_shapes_script_is_seeded(tmp_path):
     for folder in ("images", "masks"):
         for name in ("shape_0000.png", "shape_0002.png"):
             assert (tmp_path / "a" / folder / name).read_bytes() == (tmp_path / "b" / folder / name).read_bytes()
-    mask = np.asarray(__import__("PIL.Image").Image.open(tmp_path / "a" / "masks" / "shape_0000.png"))
+    from PIL import Image
+    mask = np.asarray(Image.open(tmp_path / "a" / "masks" / "shape_0000.png"))
     assert mask.shape == (16, 16) and set(np.unique(mask)) <= {0, 1, 2} and mask.max() > 0
 
 
