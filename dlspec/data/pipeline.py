@@ -24,6 +24,7 @@ import torch
 
 from ..errors import DataError, warn
 from .config import DataConfig
+from .dense import dense_loaders
 from .cache import ChannelMoments, SampleView, spare_channels
 from .encoding import category_features, index_features
 from .loaders import EpochDataLoader, TensorLoader
@@ -65,13 +66,14 @@ class DataBundle:
     series: Optional[SeriesInfo] = None  # a windowed series: forecasts continue from its tail
     features: Optional[list] = None  # a table's feature columns, in order
     target_column: Optional[str] = None  # a table's target column
-    target_shape: Optional[tuple] = None  # regression: one sample's target shape, for the output width check
+    target_shape: Optional[tuple] = None  # regression, dense targets: one sample's target shape, for output checks
     path: str = ""  # which data path the block takes and why, for the fit header
     table: Optional[dict] = None  # a csv table's column encoding (data/encoding.py), for predict and exports
     # named samples (data/named_pipeline.py): input name -> {"kind", "columns", "shape", and its "vocab",
     # "max_len", "table", "mode" or "normalization"}; output name -> {"column", "task", "classes", "scale"}
     inputs: Optional[dict] = None
     targets: Optional[dict] = None
+    dense: bool = False  # targets are [H, W] class maps (target_shape); the model outputs [classes, H, W]
 
 
 def load_source(cfg: DataConfig, loss_task: Optional[str] = None) -> SourceData:
@@ -123,7 +125,9 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
     if loaders is None:
         normalize = _normalizer(cfg, src.train, parts["train"][1], base_fn, spared)
         stats = getattr(normalize, "stats", None)
-        if cfg.ordered:
+        if src.dense:  # masks move with their images (data/dense.py)
+            loaders = dense_loaders(cfg, parts, to_tensor, normalize, pin_memory)
+        elif cfg.ordered:
             loaders = _ordered_loaders(cfg, parts, to_tensor, base_fn, normalize, kept, pin_memory)
         else:
             augment = _pipeline(cfg.augment, kept)
@@ -132,12 +136,13 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
                        for name, (dataset, indices) in parts.items() if indices}
     with torch.random.fork_rng():  # peeking at a batch must not shift the global RNG (model init, resume)
         x0, y0 = next(iter(loaders["train"]))
-    target_shape = tuple(y0.shape[1:]) if src.task == "regression" and isinstance(y0, torch.Tensor) else None
+    measured = src.task == "regression" or src.dense  # one sample's target shape: checked against the output
+    target_shape = tuple(y0.shape[1:]) if measured and isinstance(y0, torch.Tensor) else None
     shape = tuple(x0.shape[1:]) if isinstance(x0, torch.Tensor) else ()  # () for a dict of named inputs
     return DataBundle(loaders, shape, src.classes, src.task, sizes,
                       normalization=stats, target_scale=target_scale, vocab=vocab,
                       series=src.series, features=src.features, target_column=src.target_column,
-                      target_shape=target_shape, path=path, table=table)
+                      target_shape=target_shape, path=path, table=table, dense=src.dense)
 
 
 def _fit_on_train(src, parts: dict, fitted: Optional[DataRecord]) -> tuple:

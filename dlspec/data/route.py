@@ -41,7 +41,9 @@ def choose_route(cfg) -> Route:
                             "of targets")
     blocker = next(((t, st) for t, _, st in cfg.augment if not has_batched_form(t)), None)
     ordered = getattr(cfg, "ordered_why", None)
-    if cfg.cache == "none":
+    if has_dense_targets(cfg):
+        route = _dense_route(cfg)
+    elif cfg.cache == "none":
         route = Route(False, "cache none")
     elif ordered:
         if cfg.cache in ("device", "host"):
@@ -65,6 +67,32 @@ def choose_route(cfg) -> Route:
                         f"{cfg.name} takes the per-sample path ({route.reason})", mixing.loc,
                         hint="remove the per-sample step or `cache none`, or drop " + mixing.name)
     return route
+
+
+DENSE_REASON = "masks take their image's geometric steps per sample; the batched augmentation moves images only"
+
+
+def has_dense_targets(cfg) -> bool:
+    """Whether the block's source declares per-pixel class targets (segmentation), known before loading."""
+    if cfg.source_args is None:
+        return False
+    from .sources.base import SOURCES
+    definition = SOURCES.get(cfg.source.name)
+    return bool(definition is not None and definition.dense)
+
+
+def _dense_route(cfg) -> Route:
+    """The per-sample route, where data/dense.py moves each mask with its image; `cache device|host` and
+    plugin steps (which may move pixels without their mask) are refused."""
+    if cfg.cache in ("device", "host"):
+        raise DataError(f"cache {cfg.cache}: data {cfg.name} has masks (dense targets), which take the per-sample "
+                        f"path ({DENSE_REASON})", cfg.cache_loc or cfg.loc, hint="write `cache auto` or `cache none`")
+    plugin = next((st for t, _, st in list(cfg.transform) + list(cfg.augment) if t.source != "built-in"), None)
+    if plugin is not None:
+        raise DataError(f"step {plugin.name}{_where(plugin)} is a plugin transform, and data {cfg.name} has masks: "
+                        "a plugin step cannot say whether it moves pixels, which its mask would have to follow",
+                        plugin.loc, hint="use built-in steps on segmentation data")
+    return Route(False, DENSE_REASON)
 
 
 def describe_route(cfg) -> str:

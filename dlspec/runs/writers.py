@@ -2,8 +2,9 @@
 
 A CSV has one row per input: input, label, probability and top-k columns for
 classes; prediction (or prediction_1, ... for several values) for
-regression and forecasts (one row per step). Outputs that are arrays (a
-feature vector, a map) go into one .npy file beside the CSV or JSONL, whose
+regression and forecasts (one row per step); for segmentation, the share of the
+pixels each class covers (pixels). Outputs that are arrays (a feature vector, a
+map, a segmentation's class map of pixel class indices) go into one .npy file beside the CSV or JSONL, whose
 rows then name their index in it (`output_index`). Numbers in files are
 full precision; printed numbers are rounded for reading. The folder is checked
 writable before any prediction is made, and the files are serialised in
@@ -109,6 +110,9 @@ def readable(answer: dict, top: int = 1) -> str:
         return f"{answer['input']}: {answer['label']} ({answer['probability']:.3f}){extra}"
     if "prediction" in answer:
         return f"{answer['input']}: {_round(answer['prediction'])}"
+    if "pixels" in answer:  # a class map (segmentation)
+        rows = answer["output"]
+        return f"{answer['input']}: class map {len(rows)}x{len(rows[0]) if rows else 0} ({answer['pixels']})"
     return f"{answer['input']}: array of {_size(answer['output'])} values"
 
 

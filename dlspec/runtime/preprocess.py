@@ -216,6 +216,8 @@ def describe(name, out, meta, top=1):
         values, indices = probs.topk(min(top, len(probs)))
         best = [{"label": str(classes[i]), "probability": float(v)} for v, i in zip(values, indices)]
         return {"input": name, **best[0], "top": best}
+    if classes and out.dim() == 3 and out.shape[0] == len(classes) and meta.get("task") != "regression":
+        return class_map(name, out, classes)
     if meta.get("task") == "regression" and out.dim() <= 1:
         return {"input": name, "prediction": out.tolist() if out.numel() > 1 else float(out)}
     return {"input": name, "output": out.tolist()}
@@ -261,6 +263,15 @@ def named_rows(path, meta):
                          "data recorded no way to read them from CSV rows",
                          "call the model from Python with a dict of tensors, one per input")
     raise InputError(f"{path}: reading rows for several inputs is not supported by this version")
+
+
+def class_map(name, out, classes):
+    """A segmentation answer from scores [C, H, W]: the class index of each pixel ("output", [H, W]; in a .npy
+    file beside --out) and, in words, the share of the pixels each class found covers."""
+    pixels = out.argmax(0)
+    counts = torch.bincount(pixels.flatten(), minlength=len(classes)).tolist()
+    shares = ", ".join(f"{classes[i]} {c / pixels.numel():.1%}" for i, c in enumerate(counts) if c)
+    return {"input": name, "pixels": shares, "output": pixels.tolist()}
 
 
 def run_predictions(model, meta, inputs, top=1, steps=1, batch=64, device="cpu"):

@@ -19,7 +19,8 @@ def _nn():
 # name, torch class, arguments, target, takes soft targets, expects, doc
 for _name, _cls, _args, _target, _soft, _expects, _doc in (
     ("cross_entropy", "CrossEntropyLoss", (Arg("label_smoothing", "float", 0.0),), "class", True, "logits",
-     "Multi-class classification from logits; targets are class indices."),
+     "Multi-class classification from logits; targets are class indices (per pixel: logits [C, H, W], "
+     "targets [H, W])."),
     ("bce_with_logits", "BCEWithLogitsLoss", (), "binary", True, "logits",
      "Binary or multi-label classification from logits."),
     ("l1", "L1Loss", (), "value", False, "values", "Mean absolute error."),
@@ -51,6 +52,18 @@ def _mse(args: dict):
 register(LOSSES, Component("mse", (Arg("one_hot", "bool", False),), _mse,
                            "Mean squared error; one_hot=true compares class labels as one-hot rows (scores per class).",
                            target="value", soft_targets=False, expects="values"))
+
+
+def _dice(a: dict):
+    from .dice import DiceLoss
+    return DiceLoss(**a)
+
+
+register(LOSSES, Component("dice", (Arg("smooth", "float", 1.0, positive),), _dice,
+                           "Soft dice over classes from logits, for segmentation: 1 - mean over classes of "
+                           "(2 sum(p t) + smooth) / (sum(p) + sum(t) + smooth), p the softmax, t the one-hot "
+                           "targets, sums over the batch's pixels; targets are class indices ([H, W] maps).",
+                           target="class", soft_targets=False, expects="logits"))
 
 
 def loss_task(component: Component, args: Optional[dict] = None) -> Optional[str]:

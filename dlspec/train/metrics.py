@@ -121,7 +121,8 @@ class Confusion(Metric):
 
     def update(self, out, y):
         pred, target = _predictions(out, y)
-        classes = max(out.shape[1] if out.dim() == 2 and out.shape[1] > 1 and not y.is_floating_point() else 2, 2)
+        # one logit per class on axis 1: [B, C] or, per pixel, [B, C, H, W]
+        classes = max(out.shape[1] if out.dim() >= 2 and out.shape[1] > 1 and not y.is_floating_point() else 2, 2)
         idx = (target.reshape(-1) * classes + pred.reshape(-1)).long()
         counts = torch.bincount(idx, minlength=classes * classes).reshape(classes, classes)
         self.matrix = counts if self.matrix is None else self.matrix + counts
@@ -146,12 +147,51 @@ class Confusion(Metric):
         return float(value[present].mean()) if present.any() else 0.0
 
 
+class MeanIoU(Metric):
+    """Mean intersection over union across classes (Jaccard, macro), from per-class totals kept on the device.
+
+    Each batch adds its per-class intersections |pred = c and target = c| and unions |pred = c or target = c|
+    (pixels of [B, C, H, W] logits against [B, H, W] targets, or samples of [B, C] against [B]); compute
+    divides the totals, so the result is the IoU of the whole split, not a mean of batch means. A class
+    that is neither predicted nor present anywhere (union 0) is left out of the mean, as
+    sklearn.metrics.jaccard_score(average="macro") leaves out labels absent from both."""
+
+    def __init__(self):
+        super().__init__()
+        self.matrix = None  # [2, C]: intersections, unions (named `matrix`: summed over processes like f1's)
+
+    def update(self, out, y):
+        pred, target = _predictions(out, y)
+        classes = out.shape[1] if out.dim() >= 2 and out.shape[1] > 1 and not y.is_floating_point() else 2
+        cells = (target.reshape(-1) * classes + pred.reshape(-1)).long()
+        # a confusion matrix by scatter_add: no host sync (bincount reads the maximum back first)
+        confusion = torch.zeros(classes * classes, dtype=torch.long, device=cells.device)
+        confusion = confusion.scatter_add_(0, cells, torch.ones_like(cells)).view(classes, classes)
+        inter = confusion.diagonal()
+        counts = torch.stack([inter, confusion.sum(0) + confusion.sum(1) - inter])
+        self.matrix = counts if self.matrix is None else self.matrix + counts
+
+    def compute(self) -> float:
+        if self.matrix is None:
+            return float("nan")
+        inter, union = self.matrix.double()
+        present = union > 0
+        return float((inter[present] / union[present]).mean()) if bool(present.any()) else float("nan")
+
+
 # binary scores the positive class of two; the others average over classes (check_binary_average refuses
 # binary with more than two classes, where it would silently be macro)
 AVERAGES = ("macro", "binary", "micro", "weighted")
 _AVG = Arg("average", "str", "macro", choices=AVERAGES)
 _C, _R = "classification", "regression"
 register_metric(MetricDef("accuracy", (), lambda a: Accuracy(), "Share of correct predictions.", task=_C))
+register_metric(MetricDef("pixel_accuracy", (), lambda a: Accuracy(),
+                          "Share of pixels whose class is right (segmentation; on class labels it equals accuracy).",
+                          task=_C))
+register_metric(MetricDef("iou", (), lambda a: MeanIoU(),
+                          "Mean intersection over union across classes (Jaccard, macro): per class |pred AND target| / "
+                          "|pred OR target| summed over the split's pixels, averaged over classes present in either.",
+                          task=_C))
 register_metric(MetricDef("top_k", (Arg("k", "int", 5, positive),), lambda a: TopK(a["k"]),
                           "Share of samples whose class is among the k highest logits: top_k(k=5).", task=_C))
 for _kind in ("f1", "precision", "recall"):

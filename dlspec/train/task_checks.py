@@ -201,7 +201,9 @@ def check_data_fits_model(spec, cfg, data, plan) -> None:
     loss = cfg.loss[0]
     out = plan.out_shape.dims[-1] if plan.out_shape.dims else 1
     where = cfg.locs.get("model", cfg.loc)
-    if classes and scores_classes(loss) and out != len(classes):
+    if getattr(data, "dense", False):
+        check_dense_output(cfg, data, plan, where)
+    elif classes and scores_classes(loss) and out != len(classes):
         raise TrainError(f"model {cfg.model} outputs {out} values per sample but data "
                          f"{cfg.data.name} has {len(classes)} classes ({_few(classes)})", where,
                          hint=f"end the model with linear({len(classes)})")
@@ -210,6 +212,26 @@ def check_data_fits_model(spec, cfg, data, plan) -> None:
                          f"{cfg.data.name} has {len(classes)} classes ({_few(classes)})", where,
                          hint=f"use linear({len(classes)}) with loss cross_entropy")
     check_batchnorm_batches(plan, cfg, data)
+
+
+def check_dense_output(cfg, data, plan, where) -> None:
+    """Per-pixel class targets [H, W] need a loss over class scores and an output [classes, H, W]."""
+    loss, dims, mask = cfg.loss[0], tuple(plan.out_shape.dims), tuple(data.target_shape or ())
+    named = f"loss {loss.name}" if "loss" in cfg.locs else f"the default loss {loss.name}"
+    if loss.target is not None and not scores_classes(loss):
+        raise TrainError(f"{named} does not score classes, but data {cfg.data.name} gives a class per pixel "
+                         f"(masks of {len(data.classes)} classes)", cfg.locs.get("loss", cfg.loc),
+                         hint="use loss cross_entropy or dice for masks")
+    want = (len(data.classes),) + mask
+    if dims != want:
+        raise TrainError(f"model {cfg.model} outputs {list(dims)} per sample, but data {cfg.data.name} has masks of "
+                         f"{mask[1]}x{mask[0]} pixels (width x height) and {len(data.classes)} classes "
+                         f"({_few(data.classes)}), which need one score per class and pixel: {list(want)}", where,
+                         hint=f"end the model with conv({len(data.classes)}, 1) at the masks' size")
+    top_k = next((step for metric, _, step in cfg.metrics if metric.name == "top_k"), None)
+    if top_k is not None:
+        raise TrainError(f"metric top_k scores one class per sample, but data {cfg.data.name} gives a class per "
+                         "pixel", top_k.loc, hint="metrics for masks: iou, pixel_accuracy, f1, precision, recall")
 
 
 def check_batchnorm_batches(plan, cfg, data) -> None:

@@ -16,6 +16,7 @@ from typing import Optional
 from ..errors import DataError, UnknownNameError, did_you_mean
 
 MAX_ROWS = 20  # classes shown; more are left out (named in the title)
+MASK_ROWS = 6  # segmentation samples shown, each beside its mask
 
 
 def data_block(spec, name: Optional[str]):
@@ -99,6 +100,8 @@ def samples_by_class(cfg, per_class: int, seed: int) -> tuple:
     if n == 0:
         raise DataError(f"data {cfg.name}: the source has no samples", cfg.source.loc)
     dataset, indices, base, trained = preview_split(cfg, src, "train")
+    if src.dense:
+        return _mask_rows(cfg, src, dataset, indices, per_class, seed)
     chosen = _pick(dataset, indices, src, per_class)
     rows = []
     with torch.random.fork_rng():
@@ -108,6 +111,28 @@ def samples_by_class(cfg, per_class: int, seed: int) -> tuple:
             rows.append([first] + [trained(dataset[i][0]) for i in picked])
     names = [_class_name(src.classes, label) for label, _ in chosen]
     return rows, names, _is_image(rows[0][0])
+
+
+def _mask_rows(cfg, src, dataset, indices: list, per_class: int, seed: int) -> tuple:
+    """Segmentation: a row per sample, each image beside its mask (grey levels by class), first through the
+    transform steps, then through the augment steps too (image and mask moved together, data/dense.py)."""
+    import torch
+    from ..data.dense import PairSteps, pair_steps
+    from ..data.pipeline import _to_tensor_fn
+    to_tensor = _to_tensor_fn(dataset[indices[0]][0])
+    plain = PairSteps([to_tensor, *pair_steps(cfg.transform)])
+    augmented = PairSteps([to_tensor, *pair_steps(cfg.transform), *pair_steps(cfg.augment)])
+    shade = max(len(src.classes or ()) - 1, 1)
+    rows = []
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        for i in indices[:MASK_ROWS]:
+            row = []
+            for steps in [plain] + [augmented] * max(per_class // 2 - 1, 1):
+                x, mask = steps(*dataset[i])
+                row += [x.as_subclass(torch.Tensor), mask.float() / shade]
+            rows.append(row)
+    return rows, [f"sample {i}" for i in indices[:MASK_ROWS]], True
 
 
 def _pick(dataset, indices: list, src, per_class: int) -> list:

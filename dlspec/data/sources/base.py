@@ -55,6 +55,7 @@ class SourceData:
     # unnamed output is keyed "output"
     targets_info: Optional[dict] = None
     given_splits: Optional[dict] = None  # {split: indices into train}: splits the data gives (folders, a column)
+    dense: bool = False  # targets are [H, W] class maps (segmentation): steps move them with their image
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class SourceDef:
     input_kind: str = "any"
     split_args: tuple = ()  # arguments naming a folder per split (image_folder's train=, val=, test=)
     split_column: Optional[str] = None  # the argument naming a column of split names (csv's split=)
+    dense: bool = False  # its targets are per-pixel class maps (data/dense.py): known before loading
 
 
 SOURCES = Registry("data source")
@@ -79,10 +81,11 @@ def register_source(source: SourceDef, override: bool = False) -> SourceDef:
     return register_entry(SOURCES, source, "data source", override)
 
 
-def source(name, args=(), doc="", paths=(), input_kind="any", split_args=(), split_column=None):
+def source(name, args=(), doc="", paths=(), input_kind="any", split_args=(), split_column=None, dense=False):
     def wrap(fn):
         register_source(SourceDef(name, tuple(args), fn, doc or (fn.__doc__ or "").strip(), tuple(paths),
-                                  input_kind=input_kind, split_args=tuple(split_args), split_column=split_column))
+                                  input_kind=input_kind, split_args=tuple(split_args), split_column=split_column,
+                                  dense=dense))
         return fn
     return wrap
 
