@@ -9,6 +9,7 @@ the same answers. Imports only torch (torchvision and Pillow, which
 torchvision installs, for images) and the standard library: export copies it
 whole.
 """
+import os
 import re
 
 import torch
@@ -252,15 +253,61 @@ def predict_batch(model, x, names, meta, top=1, device="cpu"):
 
 
 def named_rows(path, meta):
-    """(names, samples) of a CSV's rows for a model with several inputs, each sample a dict input name ->
-    tensor. THE JOIN POINT with the data side's row encoder (issue 25): until a run records one
-    (meta["inputs_encoding"]), such a CSV cannot be read."""
-    encode = meta.get("inputs_encoding")
-    if not encode:
+    """(names, samples) of a CSV's rows for a run whose data read named columns (a csv with inputs= or several
+    targets): each sample a dict input name -> tensor (one input: its tensor), each input read as
+    meta["inputs_encoding"] recorded it: image paths relative to the CSV's folder, text through the run's
+    vocabulary, numbers and categories through its column encoding; then each input's normalisation."""
+    encoding = meta.get("inputs_encoding")
+    if not encoding:
         raise InputError(f"{path}: this run's model takes several inputs ({', '.join(meta['inputs'])}) and its "
                          "data recorded no way to read them from CSV rows",
                          "call the model from Python with a dict of tensors, one per input")
-    raise InputError(f"{path}: reading rows for several inputs is not supported by this version")
+    header, rows = read_csv(path, next(iter(encoding.values())).get("encoding", "utf-8"))
+    wanted = [(name, c) for name, info in encoding.items() for c in info["columns"]]
+    absent = [f"'{c}' (for input '{name}')" for name, c in wanted if c not in header]
+    if absent:
+        raise InputError(f"{path} has no column {', '.join(absent)}; the model reads columns "
+                         f"{', '.join(c for _, c in wanted)} (header of {path}: {', '.join(header) or 'none'})",
+                         "give a CSV whose header names those columns (extra columns, targets among them, are "
+                         "ignored)")
+    folder = os.path.dirname(os.path.abspath(path))
+    readers = {name: _cell_reader(info, folder) for name, info in encoding.items()}
+    names, samples = [], []
+    for line, cells in rows:
+        if len(cells) != len(header):
+            raise InputError(f"{path}, line {line}: {len(cells)} values where the header has {len(header)}")
+        sample = {name: read([cells[header.index(c)] for c in encoding[name]["columns"]],
+                             lambda c, line=line: f"{path}, line {line}, column '{c}'")
+                  for name, read in readers.items()}
+        samples.append(sample if len(sample) > 1 else next(iter(sample.values())))
+        names.append(f"{path}:{line}")
+    return names, samples
+
+
+def _cell_reader(info, folder):
+    """fn(cells, where) -> the tensor of one input from its columns' cells in a row (`where(column)` names the
+    cell for errors)."""
+    column = info["columns"][0]
+    if info["kind"] == "image":
+        def read_image(cells, where):
+            file = os.path.join(folder, cells[0].strip())
+            if not cells[0].strip() or not os.path.isfile(file):
+                raise InputError(f"{where(column)}: image file not found: {file}",
+                                 "image paths are read relative to the CSV file's folder")
+            try:
+                return load_image(file, {"image": info["image"], "normalize": info.get("normalize"),
+                                         "input_shape": info["shape"]})
+            except InputError as exc:
+                raise InputError(f"{where(column)}: {exc.message}", exc.hint) from None
+        return read_image
+    if info["kind"] == "tokens":
+        return lambda cells, where: token_ids([cells[0]], {"text": info["text"]})[0]
+    encoder = TableEncoder(info["table"]["columns"])
+
+    def read_vector(cells, where):
+        values = encoder.encode(cells, where)
+        return standardize(torch.tensor(values, dtype=torch.float32), info.get("normalize"))
+    return read_vector
 
 
 def run_predictions(model, meta, inputs, top=1, steps=1, batch=64, device="cpu"):
@@ -338,7 +385,7 @@ def _samples(items, meta):
         return sentences(items)
     names, samples = [], []
     for item in items:
-        if item.lower().endswith(".csv") and len(meta.get("inputs") or ()) > 1:
+        if item.lower().endswith(".csv") and (meta.get("inputs_encoding") or len(meta.get("inputs") or ()) > 1):
             more_names, more = named_rows(item, meta)
             names.extend(more_names)
             samples.extend(more)
