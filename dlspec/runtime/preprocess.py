@@ -242,8 +242,12 @@ def describe_several(name, outs, meta, top=1):
 
 def predict_batch(model, x, names, meta, top=1, device="cpu"):
     """The answers of one batch: `x` a tensor, or a dict of named inputs for a model with several."""
-    if isinstance(x, dict):
-        out = model(**{k: v.to(device) for k, v in x.items()})
+    if isinstance(x, dict):  # positional, in the model's order: an export's pre-hooks see positional inputs only
+        order = meta.get("inputs") or list(x)
+        missing = [k for k in order if k not in x]
+        if missing:
+            raise InputError(f"no tensor for input {', '.join(missing)}; the model takes {', '.join(order)}")
+        out = model(*(x[k].to(device) for k in order))
     else:
         out = model(x.to(device))
     if isinstance(out, dict):
