@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..errors import DlspecError
+from ..data.named_rows import image_steps, rows_encoding
 from ..runtime.inputs import MAX_PIXELS
 from .loaded import LoadedRun
-
-# transform steps that have one deterministic meaning for a single image
-IMAGE_STEPS = ("resize", "center_crop", "grayscale")
 
 
 def run_meta(run: LoadedRun) -> dict:
@@ -50,31 +47,8 @@ def run_meta(run: LoadedRun) -> dict:
 
 
 def inputs_encoding(run: LoadedRun) -> Optional[dict]:
-    """input name -> how a csv row's columns become that input (runtime/preprocess.named_rows reads it), from
-    what a csv with inputs= or several targets recorded (data/sources/named_table.py); None for other data
-    (a dotted source records no columns to read)."""
-    inputs = run.record.data.inputs
-    if not inputs or not all(isinstance(i, dict) and i.get("columns") for i in inputs.values()):
-        return None
-    cfg, several = run.cfg.data, len(inputs) > 1
-    encoding = (cfg.source_args or {}).get("encoding", "utf-8")
-    out = {}
-    for name, info in inputs.items():
-        entry = {"kind": info["kind"], "columns": list(info["columns"]), "shape": info.get("shape"),
-                 "normalize": info.get("normalization"), "encoding": encoding}
-        if info["kind"] == "image":
-            steps = cfg.transform_for.get(name, ([], None))[0] if several else cfg.transform
-            entry["image"] = {"mode": info["mode"], "steps": _image_steps(steps),
-                              "max_pixels": (cfg.source_args or {}).get("max_pixels", MAX_PIXELS)}
-        elif info["kind"] == "tokens":
-            from ..data.sources.text import UNK, WORD
-            vocab = list(info["vocab"])
-            entry["text"] = {"vocab": vocab, "max_len": info["max_len"], "pattern": WORD.pattern, "lower": True,
-                             "unk": vocab.index(UNK) if UNK in vocab else 1}
-        else:
-            entry["table"] = info["table"]
-        out[name] = entry
-    return out
+    """How a csv row's columns become each input (data/named_rows.rows_encoding), or None."""
+    return rows_encoding(run.cfg.data, run.record.data.inputs)
 
 
 def input_kind(run: LoadedRun) -> str:
@@ -94,23 +68,9 @@ def _image(run: LoadedRun) -> dict:
     declared = SOURCES.get(run.cfg.data.source.name)
     grey = declared is not None and declared.input_kind == "grayscale image"
     mode = "L" if grey else (run.cfg.data.source_args or {}).get("mode", "RGB")
-    steps = _image_steps(run.cfg.data.transform)
+    steps = image_steps(run.cfg.data.transform)
     # the pixel cap the training scan applied (image_folder's max_pixels=), so predict refuses the same
     return {"mode": mode, "steps": steps, "max_pixels": (run.cfg.data.source_args or {}).get("max_pixels", MAX_PIXELS)}
-
-
-def _image_steps(transform: list) -> list:
-    """[name, args] of an image's deterministic transform steps (normalize is the meta's statistics)."""
-    steps = []
-    for t, args, st in transform:
-        if t.name == "normalize":
-            continue  # its statistics are meta["normalize"], measured or written
-        if t.name not in IMAGE_STEPS:
-            raise DlspecError(f"transform step {t.name} cannot be applied to single images for prediction", st.loc,
-                              hint=f"predict and exports apply {', '.join(IMAGE_STEPS)} and normalize; "
-                                   "put random steps in `augment`")
-        steps.append([t.name, {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}])
-    return steps
 
 
 def _table(run: LoadedRun) -> dict:
