@@ -285,7 +285,20 @@ def named_rows(path, meta):
                   for name, read in readers.items()}
         samples.append(sample if len(sample) > 1 else next(iter(sample.values())))
         names.append(f"{path}:{line}")
+    _warn_unseen(path, [getattr(read, "encoder", None) for read in readers.values()])
     return names, samples
+
+
+def _warn_unseen(path, encoders):
+    """Category levels the training rows never had: not an error (as in training, an unseen level reads as
+    none), but worth a word."""
+    unseen = {name: levels for e in encoders if e is not None for name, levels in e.unseen.items()}
+    if unseen:
+        import warnings
+        listed = "; ".join(f"{name}: {', '.join(sorted(levels)[:5])}" + (" ..." if len(levels) > 5 else "")
+                           for name, levels in unseen.items())
+        warnings.warn(UnseenLevels(f"{path}: levels the training rows never had, read as no level (an all-zero "
+                                   f"one-hot, a zero embedding): {listed}"))
 
 
 def _cell_reader(info, folder):
@@ -311,6 +324,7 @@ def _cell_reader(info, folder):
     def read_vector(cells, where):
         values = encoder.encode(cells, where)
         return standardize(torch.tensor(values, dtype=torch.float32), info.get("normalize"))
+    read_vector.encoder = encoder  # its unseen levels are reported once the rows are read
     return read_vector
 
 
@@ -390,7 +404,11 @@ def _samples(items, meta):
     names, samples = [], []
     for item in items:
         if item.lower().endswith(".csv") and (meta.get("inputs_encoding") or len(meta.get("inputs") or ()) > 1):
-            more_names, more = named_rows(item, meta)
+            try:
+                more_names, more = named_rows(item, meta)
+            except InputError as exc:  # a bad CSV found in a folder or by a glob: the others still answered
+                skip_or_raise(item, exc)
+                continue
             names.extend(more_names)
             samples.extend(more)
         elif item.lower().endswith(".csv"):

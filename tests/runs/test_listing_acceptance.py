@@ -140,3 +140,15 @@ def test_bad_rows_are_one_line_errors_naming_the_file_line_and_column(run, rows,
         bad.write_text(good)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert message in result.output, result.output
+
+
+def test_a_district_training_never_saw_is_read_as_no_level_with_a_warning(run, rows):
+    bad = rows.parent / "rows.csv"
+    good = bad.read_text()
+    bad.write_text("photo,description,sqm,rooms,district\nnew/a.png,a flat,52,2,moon\n")
+    try:
+        with pytest.warns(UserWarning, match="levels the training rows never had.*district: moon"):
+            answers = predict(run.out_dir, [str(bad)])
+    finally:
+        bad.write_text(good)
+    assert set(answers[0]) == {"input", "price", "kind"}
