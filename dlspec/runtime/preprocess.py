@@ -5,7 +5,7 @@ names, the vocabulary and tokenizer rule, a table's column encoding (levels,
 fill values) and feature statistics, the image mode, transform and
 normalisation, a series' window and tail. `dlspec predict` and the predict.py
 that `dlspec export --format python` writes both run this file, so they give
-the same answers. Imports only torch (torchvision and Pillow, which
+the same answers (runtime/answers.py words them). Imports only torch (torchvision and Pillow, which
 torchvision installs, for images) and the standard library: export copies it
 whole.
 """
@@ -16,6 +16,7 @@ import torch
 
 from .inputs import (MAX_PIXELS, FolderFile, InputError, Sentence, TooManyPixels, expand_inputs, not_utf8,
                      open_image, skip, skip_or_raise)
+from .answers import predict_batch
 from .tables import TableEncoder, finite, read_csv
 
 def table_rows(path, meta):
@@ -202,58 +203,7 @@ def forecast(model, history, meta, steps, device="cpu", source=None):
     return [{"input": f"t+{i + 1}", "prediction": v} for i, v in enumerate(out[:steps])]
 
 
-# ---- answers ----------------------------------------------------------------
-
-
-def describe(name, out, meta, top=1):
-    """One input's answer: label, probability and the top classes; a value (regression); or the raw output."""
-    classes = meta.get("classes")
-    if classes and out.dim() == 1 and meta.get("task") != "regression":
-        if out.numel() == 1:
-            p = float(torch.sigmoid(out))
-            index = int(p > 0.5)
-            return {"input": name, "label": str(classes[index]), "probability": p if index else 1 - p}
-        probs = torch.softmax(out, 0)
-        values, indices = probs.topk(min(top, len(probs)))
-        best = [{"label": str(classes[i]), "probability": float(v)} for v, i in zip(values, indices)]
-        return {"input": name, **best[0], "top": best}
-    if meta.get("task") == "regression" and out.dim() <= 1:
-        return {"input": name, "prediction": out.tolist() if out.numel() > 1 else float(out)}
-    return {"input": name, "output": out.tolist()}
-
-
-def describe_several(name, outs, meta, top=1):
-    """One input's answer from a model with several outputs: under each output's name its own answer (label,
-    probability and top classes; or a value, in the data's units when its targets were scaled)."""
-    answer = {"input": name}
-    for key, out in outs.items():
-        info = meta["outputs"][key]
-        classes, task = info.get("classes"), info.get("task")
-        if task == "classification" and not classes:  # the data named no classes: their indices
-            classes = [str(i) for i in range(max(out.numel(), 2))]
-        scale = info.get("scale")
-        if task == "regression" and scale:
-            out = out * scale["spread"] + scale["center"]
-        part = describe(name, out, {"classes": classes, "task": task}, top)
-        del part["input"]
-        answer[key] = part
-    return answer
-
-
-def predict_batch(model, x, names, meta, top=1, device="cpu"):
-    """The answers of one batch: `x` a tensor, or a dict of named inputs for a model with several."""
-    if isinstance(x, dict):  # positional, in the model's order: an export's pre-hooks see positional inputs only
-        order = meta.get("inputs") or list(x)
-        missing = [k for k in order if k not in x]
-        if missing:
-            raise InputError(f"no tensor for input {', '.join(missing)}; the model takes {', '.join(order)}")
-        out = model(*(x[k].to(device) for k in order))
-    else:
-        out = model(x.to(device))
-    if isinstance(out, dict):
-        outs = {k: v.float().cpu() for k, v in out.items()}
-        return [describe_several(n, {k: v[i] for k, v in outs.items()}, meta, top) for i, n in enumerate(names)]
-    return [describe(n, o, meta, top) for n, o in zip(names, out.float().cpu())]
+# ---- rows of several inputs -------------------------------------------------
 
 
 def named_rows(path, meta):
