@@ -77,3 +77,32 @@ def test_predict_reads_new_rows_of_the_table_s_columns_as_training_read_them(run
     probs = torch.tensor([[next(t["probability"] for t in a["state"]["top"] if t["label"] == c) for c in classes]
                           for a in answers])
     assert torch.allclose(probs, torch.softmax(out["state"], 1), atol=1e-5)
+
+
+def test_each_output_s_loss_decides_its_own_whole_number_target_s_task(tmp_path):
+    """`rooms` holds a few whole numbers (read as classes when nothing says otherwise): under `rooms: mse` it is
+    a number, while `kind`, the first output, trains with cross_entropy; each target follows its own loss."""
+    csv = ROOT / "examples" / "listings" / "listings.csv"
+    (tmp_path / "m.dlspec").write_text(f"""
+model M {{
+    input facts: vector(auto)
+    h = facts -> linear(8) -> relu
+    output kind = h -> linear(2)
+    output rooms = h -> linear(1)
+}}
+data d {{
+    source csv("{csv.as_posix()}", inputs={{facts: ["sqm", "district"]}}, target=["kind", "rooms"])
+    split train=0.8 test=0.2
+}}
+train {{
+    model M
+    data d
+    loss kind: cross_entropy, rooms: mse
+    metrics rooms: mae
+    epochs 1
+}}
+""")
+    run = dlspec.fit(str(tmp_path / "m.dlspec"), out=str(tmp_path / "run"), progress=False, log=lambda *_: None)
+    data = build_data(run.config.data, loss_task=run.config.loss_task)
+    assert data.targets["kind"]["task"] == "classification" and data.targets["rooms"]["task"] == "regression"
+    assert "rooms_mae" in run.results["test"]
