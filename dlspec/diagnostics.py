@@ -39,7 +39,7 @@ from .language.resolve import read_spec_text
 from .language.limits import LimitError
 from .language.stand_ins import body_nodes, replace_failing_step
 from .planning.facts import DataFacts
-from .planning.named import UnusedInput
+from .planning.named import UnusedInput, leading_inputs
 from .spec import Spec, loads
 
 
@@ -302,13 +302,23 @@ def _check_model(diag: Diagnosis, name: str, train: Optional[str]) -> None:
             diag.stand_ins[_place(replaced_call)] = error
         replaced = True
         trial = Spec(replace(spec.program, **tables), spec.text)
-        facts = DataFacts(sample_shape=width) if width is not None else measured.facts
+        facts = _provisional(decl, width) if width is not None else measured.facts
         try:
             with warnings.catch_warnings(record=True):  # warnings of a modified model are not the user's
                 diag.plans[name] = trial.plan(name, facts)
             return
         except DlspecError as exc:
             error = exc
+
+
+def _provisional(decl: ir.ModelDecl, width: tuple) -> DataFacts:
+    """Stand-in facts after the linked data failed: a width for vector(auto) (and a vocabulary for tokens)
+    of the one input, or of each named input of a model with several, so the data's mistake is not
+    reported again at every input that takes a size from it."""
+    names = [d.name for d in leading_inputs(decl.body.statements) if d.name]
+    if len(names) < 2:
+        return DataFacts(sample_shape=width)
+    return DataFacts(sample_shape=width, inputs=tuple((n, DataFacts(sample_shape=width, vocab=2)) for n in names))
 
 
 def _uses_cut_block(diag: Diagnosis, body: ir.Body) -> bool:

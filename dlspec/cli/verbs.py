@@ -166,7 +166,10 @@ def predict_command(run_dir, inputs, top, steps, batch, out, max_pixels, device,
     recursively for the files the run reads) or globs; sentences or .txt
     files for a text run (dlspec predict RUN_DIR "a great film"); for a
     time-series run, nothing (forecast after the series) or a CSV holding
-    the recent values. Printed numbers are rounded; --out keeps them whole.
+    the recent values. A run trained on a csv with inputs= (several inputs,
+    or several targets) reads CSV rows with the training csv's columns
+    (image paths relative to the CSV) and answers per output. Printed
+    numbers are rounded; --out keeps them whole.
     """
     from .. import api
     from ..runs.writers import readable

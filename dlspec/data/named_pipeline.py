@@ -58,7 +58,7 @@ def build_named(cfg, src, parts: dict, pin_memory: bool = False, fitted=None):
         check_yielded(cfg, x0, y0)
         told = getattr(dataset, "target_info", None)  # a Dataset class may say {name: {"task", "classes"}}
         targets_info = {k: {"column": None, "classes": None, **v} for k, v in told.items()} \
-            if isinstance(told, dict) and isinstance(y0, dict) else _yielded_targets(y0)
+            if isinstance(told, dict) and isinstance(y0, dict) else (_yielded_targets(y0) or {})
     names = list(x0) if isinstance(x0, dict) else [None]
     per_input = {name: _input_steps(cfg, name, names, inputs_info, dataset, train) for name in names}
     target_scale = _scale_targets(cfg, dataset, train, targets_info)
@@ -239,7 +239,7 @@ def _check_names(source: str, what: str, given, wanted: list, model: str, where)
 
 def _yielded_targets(y) -> Optional[dict]:
     """output name -> {"task", "classes"} of dict targets a Dataset class yields: integer targets are class
-    indices, others numbers."""
+    indices, others numbers; None for one target (a tensor: the bundle's task and classes describe it)."""
     if not isinstance(y, dict):
         return None
     return {name: {"column": None, "task": "classification" if not torch.is_floating_point(torch.as_tensor(v))

@@ -1,7 +1,7 @@
 """What an export needs to answer like `dlspec predict`: a loaded run's meta in, the texts of
 metadata.json and (for the python export) predict.py out; runs/export.py writes them.
 
-predict.py is dlspec's own runtime/inputs.py, tables.py and preprocess.py copied
+predict.py is dlspec's own runtime/inputs.py, tables.py, answers.py and preprocess.py copied
 whole, plus `predict(inputs)`, which loads model.py, weights.pt and
 metadata.json from its own folder; it imports only torch (and torchvision and
 Pillow for images).
@@ -134,6 +134,7 @@ def predict_py_text() -> str:
     header = ('"""Predict with the exported model as `dlspec predict` does: plain PyTorch, no dlspec needed.\n\n'
               '    from predict import predict\n    predict(["photo.jpg", "folder/"])   # a dict per input\n\n'
               'or `python predict.py INPUT...` (one JSON line per answer; --help for the options).\n"""')
-    parts = [header, runtime_source("inputs"), runtime_source("tables"), runtime_source("preprocess"), _FOOTER]
+    parts = [header, runtime_source("inputs"), runtime_source("tables"), runtime_source("answers"),
+             runtime_source("preprocess"), _FOOTER]
     return "\n\n".join(p.strip("\n") for p in parts) + "\n"
 

@@ -7,11 +7,11 @@ runs without dlspec reads its inputs the way `dlspec predict` does.
 """
 from __future__ import annotations
 
-from ..errors import DlspecError
-from .loaded import LoadedRun
+from typing import Optional
 
-# transform steps that have one deterministic meaning for a single image
-IMAGE_STEPS = ("resize", "center_crop", "grayscale")
+from ..data.named_rows import image_steps, rows_encoding
+from ..runtime.inputs import MAX_PIXELS
+from .loaded import LoadedRun
 
 
 def run_meta(run: LoadedRun) -> dict:
@@ -40,7 +40,15 @@ def run_meta(run: LoadedRun) -> dict:
                            for k, v in run.record.spec.outputs.items()}
     if len(plan.inputs) > 1:
         meta["inputs"] = list(plan.inputs)
+    encoding = inputs_encoding(run)
+    if encoding:
+        meta["inputs_encoding"] = encoding
     return meta
+
+
+def inputs_encoding(run: LoadedRun) -> Optional[dict]:
+    """How a csv row's columns become each input (data/named_rows.rows_encoding), or None."""
+    return rows_encoding(run.cfg.data, run.record.data.inputs)
 
 
 def input_kind(run: LoadedRun) -> str:
@@ -60,17 +68,8 @@ def _image(run: LoadedRun) -> dict:
     declared = SOURCES.get(run.cfg.data.source.name)
     grey = declared is not None and declared.input_kind == "grayscale image"
     mode = "L" if grey else (run.cfg.data.source_args or {}).get("mode", "RGB")
-    steps = []
-    for t, args, st in run.cfg.data.transform:
-        if t.name == "normalize":
-            continue  # its statistics are meta["normalize"], measured or written
-        if t.name not in IMAGE_STEPS:
-            raise DlspecError(f"transform step {t.name} cannot be applied to single images for prediction", st.loc,
-                              hint=f"predict and exports apply {', '.join(IMAGE_STEPS)} and normalize; "
-                                   "put random steps in `augment`")
-        steps.append([t.name, {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}])
+    steps = image_steps(run.cfg.data.transform)
     # the pixel cap the training scan applied (image_folder's max_pixels=), so predict refuses the same
-    from ..runtime.inputs import MAX_PIXELS
     return {"mode": mode, "steps": steps, "max_pixels": (run.cfg.data.source_args or {}).get("max_pixels", MAX_PIXELS)}
 
 

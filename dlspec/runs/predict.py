@@ -93,7 +93,7 @@ def predict_tensors(run_dir: str, x, top: int = 1, device: str = "cpu", trust: b
     """Answers for a batch of already-encoded inputs: a tensor, or a dict input name -> tensor for a model
     with several inputs (one answer per row; with several outputs, one nested answer per output)."""
     import torch
-    from ..runtime.preprocess import predict_batch
+    from ..runtime.answers import predict_batch
     run = LoadedRun(run_dir, device, trust, checkpoint)
     meta = run_meta(run)
     rows = next(iter(x.values())).shape[0] if isinstance(x, dict) else x.shape[0]

@@ -5,16 +5,18 @@ names, the vocabulary and tokenizer rule, a table's column encoding (levels,
 fill values) and feature statistics, the image mode, transform and
 normalisation, a series' window and tail. `dlspec predict` and the predict.py
 that `dlspec export --format python` writes both run this file, so they give
-the same answers. Imports only torch (torchvision and Pillow, which
+the same answers (runtime/answers.py words them). Imports only torch (torchvision and Pillow, which
 torchvision installs, for images) and the standard library: export copies it
 whole.
 """
+import os
 import re
 
 import torch
 
 from .inputs import (MAX_PIXELS, FolderFile, InputError, Sentence, TooManyPixels, expand_inputs, not_utf8,
                      open_image, skip, skip_or_raise)
+from .answers import predict_batch
 from .tables import TableEncoder, finite, read_csv
 
 def table_rows(path, meta):
@@ -201,77 +203,79 @@ def forecast(model, history, meta, steps, device="cpu", source=None):
     return [{"input": f"t+{i + 1}", "prediction": v} for i, v in enumerate(out[:steps])]
 
 
-# ---- answers ----------------------------------------------------------------
-
-
-def describe(name, out, meta, top=1):
-    """One input's answer: label, probability and the top classes; a value (regression); or the raw output."""
-    classes = meta.get("classes")
-    if classes and out.dim() == 1 and meta.get("task") != "regression":
-        if out.numel() == 1:
-            p = float(torch.sigmoid(out))
-            index = int(p > 0.5)
-            return {"input": name, "label": str(classes[index]), "probability": p if index else 1 - p}
-        probs = torch.softmax(out, 0)
-        values, indices = probs.topk(min(top, len(probs)))
-        best = [{"label": str(classes[i]), "probability": float(v)} for v, i in zip(values, indices)]
-        return {"input": name, **best[0], "top": best}
-    if classes and out.dim() == 3 and out.shape[0] == len(classes) and meta.get("task") != "regression":
-        return class_map(name, out, classes)
-    if meta.get("task") == "regression" and out.dim() <= 1:
-        return {"input": name, "prediction": out.tolist() if out.numel() > 1 else float(out)}
-    return {"input": name, "output": out.tolist()}
-
-
-def describe_several(name, outs, meta, top=1):
-    """One input's answer from a model with several outputs: under each output's name its own answer (label,
-    probability and top classes; or a value, in the data's units when its targets were scaled)."""
-    answer = {"input": name}
-    for key, out in outs.items():
-        info = meta["outputs"][key]
-        classes, task = info.get("classes"), info.get("task")
-        if task == "classification" and not classes:  # the data named no classes: their indices
-            classes = [str(i) for i in range(max(out.numel(), 2))]
-        scale = info.get("scale")
-        if task == "regression" and scale:
-            out = out * scale["spread"] + scale["center"]
-        part = describe(name, out, {"classes": classes, "task": task}, top)
-        del part["input"]
-        answer[key] = part
-    return answer
-
-
-def predict_batch(model, x, names, meta, top=1, device="cpu"):
-    """The answers of one batch: `x` a tensor, or a dict of named inputs for a model with several."""
-    if isinstance(x, dict):
-        out = model(**{k: v.to(device) for k, v in x.items()})
-    else:
-        out = model(x.to(device))
-    if isinstance(out, dict):
-        outs = {k: v.float().cpu() for k, v in out.items()}
-        return [describe_several(n, {k: v[i] for k, v in outs.items()}, meta, top) for i, n in enumerate(names)]
-    return [describe(n, o, meta, top) for n, o in zip(names, out.float().cpu())]
+# ---- rows of several inputs -------------------------------------------------
 
 
 def named_rows(path, meta):
-    """(names, samples) of a CSV's rows for a model with several inputs, each sample a dict input name ->
-    tensor. THE JOIN POINT with the data side's row encoder (issue 25): until a run records one
-    (meta["inputs_encoding"]), such a CSV cannot be read."""
-    encode = meta.get("inputs_encoding")
-    if not encode:
+    """(names, samples) of a CSV's rows for a run whose data read named columns (a csv with inputs= or several
+    targets): each sample a dict input name -> tensor (one input: its tensor), each input read as
+    meta["inputs_encoding"] recorded it: image paths relative to the CSV's folder, text through the run's
+    vocabulary, numbers and categories through its column encoding; then each input's normalisation."""
+    encoding = meta.get("inputs_encoding")
+    if not encoding:
         raise InputError(f"{path}: this run's model takes several inputs ({', '.join(meta['inputs'])}) and its "
                          "data recorded no way to read them from CSV rows",
                          "call the model from Python with a dict of tensors, one per input")
-    raise InputError(f"{path}: reading rows for several inputs is not supported by this version")
+    header, rows = read_csv(path, next(iter(encoding.values())).get("encoding", "utf-8"))
+    wanted = [(name, c) for name, info in encoding.items() for c in info["columns"]]
+    absent = [f"'{c}' (for input '{name}')" for name, c in wanted if c not in header]
+    if absent:
+        raise InputError(f"{path} has no column {', '.join(absent)}; the model reads columns "
+                         f"{', '.join(c for _, c in wanted)} (header of {path}: {', '.join(header) or 'none'})",
+                         "give a CSV whose header names those columns (extra columns, targets among them, are "
+                         "ignored)")
+    folder = os.path.dirname(os.path.abspath(path))
+    readers = {name: _cell_reader(info, folder) for name, info in encoding.items()}
+    names, samples = [], []
+    for line, cells in rows:
+        if len(cells) != len(header):
+            raise InputError(f"{path}, line {line}: {len(cells)} values where the header has {len(header)}")
+        sample = {name: read([cells[header.index(c)] for c in encoding[name]["columns"]],
+                             lambda c, line=line: f"{path}, line {line}, column '{c}'")
+                  for name, read in readers.items()}
+        samples.append(sample if len(sample) > 1 else next(iter(sample.values())))
+        names.append(f"{path}:{line}")
+    _warn_unseen(path, [getattr(read, "encoder", None) for read in readers.values()])
+    return names, samples
 
 
-def class_map(name, out, classes):
-    """A segmentation answer from scores [C, H, W]: the class index of each pixel ("output", [H, W]; in a .npy
-    file beside --out) and, in words, the share of the pixels each class found covers."""
-    pixels = out.argmax(0)
-    counts = torch.bincount(pixels.flatten(), minlength=len(classes)).tolist()
-    shares = ", ".join(f"{classes[i]} {c / pixels.numel():.1%}" for i, c in enumerate(counts) if c)
-    return {"input": name, "pixels": shares, "output": pixels.tolist()}
+def _warn_unseen(path, encoders):
+    """Category levels the training rows never had: not an error (as in training, an unseen level reads as
+    none), but worth a word."""
+    unseen = {name: levels for e in encoders if e is not None for name, levels in e.unseen.items()}
+    if unseen:
+        import warnings
+        listed = "; ".join(f"{name}: {', '.join(sorted(levels)[:5])}" + (" ..." if len(levels) > 5 else "")
+                           for name, levels in unseen.items())
+        warnings.warn(UnseenLevels(f"{path}: levels the training rows never had, read as no level (an all-zero "
+                                   f"one-hot, a zero embedding): {listed}"))
+
+
+def _cell_reader(info, folder):
+    """fn(cells, where) -> the tensor of one input from its columns' cells in a row (`where(column)` names the
+    cell for errors)."""
+    column = info["columns"][0]
+    if info["kind"] == "image":
+        def read_image(cells, where):
+            file = os.path.join(folder, cells[0].strip())
+            if not cells[0].strip() or not os.path.isfile(file):
+                raise InputError(f"{where(column)}: image file not found: {file}",
+                                 "image paths are read relative to the CSV file's folder")
+            try:
+                return load_image(file, {"image": info["image"], "normalize": info.get("normalize"),
+                                         "input_shape": info["shape"]})
+            except InputError as exc:
+                raise InputError(f"{where(column)}: {exc.message}", exc.hint) from None
+        return read_image
+    if info["kind"] == "tokens":
+        return lambda cells, where: token_ids([cells[0]], {"text": info["text"]})[0]
+    encoder = TableEncoder(info["table"]["columns"])
+
+    def read_vector(cells, where):
+        values = encoder.encode(cells, where)
+        return standardize(torch.tensor(values, dtype=torch.float32), info.get("normalize"))
+    read_vector.encoder = encoder  # its unseen levels are reported once the rows are read
+    return read_vector
 
 
 def run_predictions(model, meta, inputs, top=1, steps=1, batch=64, device="cpu"):
@@ -349,8 +353,12 @@ def _samples(items, meta):
         return sentences(items)
     names, samples = [], []
     for item in items:
-        if item.lower().endswith(".csv") and len(meta.get("inputs") or ()) > 1:
-            more_names, more = named_rows(item, meta)
+        if item.lower().endswith(".csv") and (meta.get("inputs_encoding") or len(meta.get("inputs") or ()) > 1):
+            try:
+                more_names, more = named_rows(item, meta)
+            except InputError as exc:  # a bad CSV found in a folder or by a glob: the others still answered
+                skip_or_raise(item, exc)
+                continue
             names.extend(more_names)
             samples.extend(more)
         elif item.lower().endswith(".csv"):

@@ -115,7 +115,10 @@ class TrainConfig:
     @property
     def loss_task(self):
         """classification or regression when a written `loss` implies it; None for the default loss or
-        a plugin loss (the data's values then decide the task of a numeric target column)."""
+        a plugin loss (the data's values then decide the task of a numeric target column). With several
+        outputs, {output: task} from each output's own loss (a csv decides each target column by its own)."""
+        if self.outputs:
+            return {name: o.task for name, o in self.outputs.items()}
         return loss_task(*self.loss) if "loss" in self.locs else None
 
     def metric_names(self) -> list:

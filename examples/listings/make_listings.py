@@ -1,4 +1,4 @@
-"""Writes the multimodal listings table the listing spec trains on: listings.csv and photos/*.png.
+"""Writes the multimodal listings table specs/listing.dlspec trains on: listings.csv and photos/*.png.
 
 Seeded, so the same files come out every time (`python examples/listings/make_listings.py`). Each of the 200
 rows is a flat or house for sale: a 32x32 photo (a wall colour with a window), a short description, its

@@ -21,14 +21,30 @@ def test_shipped_spec_compiles_and_shapes_match_forward(path):
         outputs = {}
         hooks = [model.get_submodule(q).register_forward_hook(
             lambda m, i, o, q=q: outputs.__setitem__(q, tuple(o.shape[1:]))) for q, _, _ in iter_nodes(plan)]
-        x = torch.randint(0, 2, (2,) + plan.in_shape.dims) if plan.in_shape.integer else torch.randn((2,) + plan.in_shape.dims)
+        shapes = list(plan.inputs.values()) or [plan.in_shape]  # several inputs: one batch each, in order
         with torch.no_grad():
-            y = model(x)
-        assert tuple(y.shape[1:]) == plan.out_shape.dims
+            y = model(*(_batch_of(shape) for shape in shapes))
+        if plan.outputs and len(plan.outputs) > 1:  # several outputs: a dict by name, each of its declared shape
+            assert list(y) == list(plan.outputs)
+            assert {k: tuple(v.shape[1:]) for k, v in y.items()} == {k: s.dims for k, s in plan.outputs.items()}
+        else:
+            assert tuple(y.shape[1:]) == plan.out_shape.dims
         for q, node, _ in iter_nodes(plan):
             assert outputs[q] == node.out_shape.dims, q
         for h in hooks:
             h.remove()
+
+
+def _batch_of(shape):
+    """A batch of two for one input: token ids for an integer input, numbers otherwise."""
+    return torch.randint(0, 2, (2,) + shape.dims) if shape.integer else torch.randn((2,) + shape.dims)
+
+
+def test_the_shipped_specs_include_several_inputs_and_outputs():
+    """The parametrised check above covers a model with several inputs and outputs, not only single ones."""
+    spec = load_shipped(next(p for p in SPECS if p.name == "listing.dlspec"))
+    plan = spec.plan("Listing", Measurements(spec).facts("Listing"))
+    assert list(plan.inputs) == ["photo", "words", "facts"] and list(plan.outputs) == ["price", "kind"]
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])

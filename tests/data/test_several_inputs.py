@@ -260,10 +260,10 @@ def test_a_dataset_class_yielding_dicts_is_checked_against_the_model(tmp_path, m
 
 
 def test_the_shipped_listings_table_loads_and_feeds_the_listing_model():
-    """examples/listings: the generated csv and photos shipped with the repository, read as the spec says."""
+    """examples/listings: the generated csv and photos shipped with the repository, read as specs/listing.dlspec says."""
     from dlspec.train.measure import measure
     from tests.conftest import ROOT
-    spec = dlspec.load(str(ROOT / "examples" / "listings" / "listing.dlspec"))
+    spec = dlspec.load(str(ROOT / "specs" / "listing.dlspec"))
     measured = measure(spec, "Listing")
     data = measured.checked() and measured.bundle
     assert data.sizes == {"train": 160, "val": 20, "test": 20}

@@ -236,8 +236,9 @@ def test_an_input_whose_samples_have_another_shape_is_an_error_at_its_line(tmp_p
     (tmp_path / "m.dlspec").write_text(ONE_OUTPUT.replace("WIDTH", "3"))
     result = CliRunner().invoke(main, ["fit", str(tmp_path / "m.dlspec"), "--out", str(tmp_path / "run")])
     assert result.exit_code != 0 and "Traceback" not in result.output
-    assert "m.dlspec:3:5: train error: input 'facts' of model M takes samples of shape [3], but data d gives [2] " \
-           "for it" in result.output, result.output
+    # the data side checks each input's samples against its declaration before any model is built
+    assert "m.dlspec:6:6: data error: data d: input 'facts' gets samples of shape [2] after its steps, and the " \
+           "model declares vector(3) at line 3" in result.output, result.output
 
 
 def test_a_class_output_narrower_than_its_target_s_classes_is_an_error_at_its_output_line(tmp_path):

@@ -53,13 +53,15 @@ def test_dot_has_a_box_per_layer_with_its_shape_and_edges_for_merges(path):
         merges, extra = merge_inputs(plan)
         edges = EDGE.findall(dot)
         assert sum(1 for _, _, dashed in edges if dashed) == extra
-        assert len(nodes) == 1 + len(layers) + merges + sum(
+        inputs = len(plan.inputs) or 1  # a box per named input (one unnamed input: one box)
+        outputs = len(plan.outputs) if len(plan.outputs) > 1 else 0  # several outputs: an `output NAME` box each
+        assert len(nodes) == inputs + outputs + len(layers) + merges + sum(
             len(n.params) for _, n, _ in iter_nodes(plan) if isinstance(n, BodyNode)) + len(plan.params)
         groups = [n for _, n, _ in iter_nodes(plan) if isinstance(n, BodyNode)]
         assert dot.count("subgraph cluster_") == len(groups)
         order = {n: int(n[1:]) for n in nodes}
         assert all(order[a] < order[b] for a, b, _ in edges)  # edges follow execution order
-        assert {b for _, b, _ in edges} == set(nodes) - {"n0"}  # every box but the input has an input
+        assert {b for _, b, _ in edges} == set(nodes) - {f"n{i}" for i in range(inputs)}  # all but the inputs have one
 
 
 def test_resnet18_has_a_skip_edge_into_every_residual_add():
