@@ -21,7 +21,7 @@ def check_extra() -> None:
     """The serve extra installed, or a one-line error naming it."""
     try:
         import fastapi  # noqa: F401
-        import multipart  # noqa: F401 - python-multipart, for uploads
+        import python_multipart  # noqa: F401 - python-multipart, for uploads
         import uvicorn  # noqa: F401
     except ImportError:
         raise DlspecError(EXTRA) from None
