@@ -142,18 +142,21 @@ async def _forecast(served: ServedRun, payload, steps: int) -> JSONResponse:
 
 def _json_samples(served: ServedRun, payload) -> tuple:
     """A JSON body's samples: {"text"}, {"texts"}, {"rows"}, {"row"}, or a bare list of texts or rows."""
+    key = None
     if isinstance(payload, dict):
         known = [k for k in ("text", "texts", "rows", "row") if k in payload]
         if not known:
             raise BadInput(f"the JSON body has none of the keys text, texts, rows, row "
                            f"(received: {', '.join(map(str, payload)) or 'an empty object'})", hint=served.usage())
         key = known[0]
-        value = payload[key]
-        payload = [value] if key in ("text", "row") else value
+        payload = [payload[key]] if key in ("text", "row") else payload[key]
     if not isinstance(payload, list) or not payload:
         raise BadInput("the JSON body holds no input: give a non-empty list", hint=served.usage())
-    if served.kind == "text":
+    texts = key in ("text", "texts") or (key is None and served.kind == "text")
+    if texts:
         return served.text_samples(payload)
+    if served.kind == "text":
+        raise BadInput("this run reads texts, not table rows", hint=served.usage())
     return served.row_samples(payload)
 
 

@@ -142,7 +142,7 @@ class ServedRun:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise BadInput(f"values[{i}]: {v!r} is not a number", hint="give the series as a list of numbers")
         with _renamed("", ""):
-            return "values", [finite(repr(float(v)), f"values[{i}]") for i, v in enumerate(values)]
+            return None, [finite(repr(float(v)), f"values[{i}]") for i, v in enumerate(values)]
 
     def forecast(self, history: list, steps: int, source: Optional[str]) -> list:
         from ..runtime.preprocess import forecast

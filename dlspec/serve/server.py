@@ -42,6 +42,7 @@ def serve(run_dir: str, host: str = "127.0.0.1", port: int = 8000, checkpoint: O
           workers: int = 1, trust: bool = False, device: str = "cpu", max_pixels: Optional[int] = None,
           log=print, **options) -> None:
     """Serve a run until interrupted (see docs/serve.md)."""
+    check_extra()
     import uvicorn
     app = build_app(run_dir, checkpoint, trust, device, max_pixels, **options)
     if workers < 1:
