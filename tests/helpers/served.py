@@ -58,3 +58,27 @@ def post_files(url, files, field="file"):
     parts = [f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\n"
              f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n" for name, data in files]
     return request(url, b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}")
+
+
+DIGITS_SPEC = """
+model Digits { input image(1, 14, 14); flatten -> linear(64) -> relu -> linear(10) }
+data d { source image_folder("bundled:digit_images", mode="L"); split train=0.7 val=0.15 test=0.15 seed=0; batch 32
+         transform { resize(14) -> normalize(auto) } }
+train { optimizer adam(lr=0.003); epochs EPOCHS; metrics accuracy }
+"""
+
+
+def make_digit_run(base, epochs=8):
+    """A small MLP trained on the 300 bundled MNIST digits (seconds); returns the run directory."""
+    spec = base / "digits.dlspec"
+    spec.write_text(DIGITS_SPEC.replace("EPOCHS", str(epochs)))
+    dlspec.fit(spec, out=str(base / "digits"), log=lambda *a: None, progress=False)
+    return base / "digits"
+
+
+def digit_images():
+    """The bundled digit PNG files, {digit: [paths]}."""
+    import pathlib
+    from dlspec.data.bundled import bundled_path
+    root = pathlib.Path(bundled_path("digit_images"))
+    return {int(d.name): sorted(d.glob("*.png")) for d in sorted(root.iterdir()) if d.is_dir()}

@@ -163,10 +163,12 @@ function showRun() {
     ` (${meta.checkpoint} checkpoint, epoch ${meta.epoch})`;
   $("summary").textContent = meta.summary;
   $("spec").textContent = meta.spec;
-  const test = meta.results && meta.results.test;
-  if (test) {
-    const table = el("table", {}, el("tr", {}, el("th", { text: "test metric" }), el("th", { text: "value" })));
-    for (const [k, v] of Object.entries(test)) {
+  const results = meta.results || {};
+  const [which, shown] = results.test && Object.keys(results.test).length ? ["test", results.test]
+    : ["best epoch", results.best];  // a run without a test split: the monitored epoch's numbers
+  if (shown) {
+    const table = el("table", {}, el("tr", {}, el("th", { text: `${which} metric` }), el("th", { text: "value" })));
+    for (const [k, v] of Object.entries(shown)) {
       table.append(el("tr", {}, el("td", { text: k }), el("td", { text: typeof v === "number" ? fmt(v) : String(v) })));
     }
     $("metrics").append(table);
