@@ -7,7 +7,7 @@ with batching (--max-batch 32 --wait-ms 5) and without (--max-batch 1). The base
 script would do without a server: the exported model.pt called in a loop, one image at a time,
 with the same decoding and preprocessing (runtime/preprocess.py's load_image) and without it.
 
-    python bench/serve.py [--seconds 5] [--clients 1 8 32]
+    python bench/serve.py [--seconds 5] [--clients 1 8 32] [--hidden 64]
 """
 import argparse
 import http.client
@@ -108,12 +108,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--hidden", type=int, default=64, help="the MLP's hidden units (a costlier model: more)")
     args = parser.parse_args()
     import torch
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as tmp:
         import pathlib
-        run = make_digit_run(pathlib.Path(tmp))
+        run = make_digit_run(pathlib.Path(tmp), epochs=2 if args.hidden > 256 else 8, hidden=args.hidden)
         images = [paths[0] for paths in digit_images().values()]
         bodies = [multipart(p) for p in images]
         rows = {}

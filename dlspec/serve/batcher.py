@@ -4,7 +4,7 @@ A request's samples wait in a queue; a single worker takes the first waiting sam
 more for up to `wait_ms` milliseconds (or until `max_batch` samples), runs the model once on them in
 a thread (so the event loop keeps accepting requests) and hands each request its own answers. Under
 load the model sees full batches, so throughput grows with the number of clients; alone, a request
-waits at most `wait_ms`. `max_batch=1` (or wait_ms=0 with one client) answers sample by sample.
+waits at most `wait_ms`, and not at all when no other request is in flight. `max_batch=1` (or wait_ms=0 with one client) answers sample by sample.
 Imports no web library.
 """
 from __future__ import annotations
@@ -20,18 +20,23 @@ class Batcher:
         self.answer, self.wait, self.max_batch = answer, max(0.0, wait_ms) / 1000, max(1, int(max_batch))
         self.queue: asyncio.Queue = asyncio.Queue()
         self.worker = None
+        self.active = 0  # requests submitted and not yet answered
 
     async def submit(self, names: list, samples: list, top: int) -> list:
         """The answers to one request's samples, in order (a request larger than max_batch runs in parts)."""
         if self.worker is None or self.worker.done():
             self.worker = asyncio.get_running_loop().create_task(self._work())
         loop = asyncio.get_running_loop()
-        futures = []
+        futures, token = [], object()
         for name, sample in zip(names, samples):
             future = loop.create_future()
-            self.queue.put_nowait((name, sample, top, future))
+            self.queue.put_nowait((name, sample, top, future, token))
             futures.append(future)
-        return list(await asyncio.gather(*futures))
+        self.active += 1
+        try:
+            return list(await asyncio.gather(*futures))
+        finally:
+            self.active -= 1
 
     async def _work(self) -> None:
         while True:
@@ -42,8 +47,8 @@ class Batcher:
                     batch.append(self.queue.get_nowait())
                     continue
                 left = deadline - asyncio.get_running_loop().time()
-                if left <= 0:
-                    break
+                if left <= 0 or len({item[4] for item in batch}) >= self.active:
+                    break  # the window is over, or every request waiting is in the batch: none to wait for
                 try:
                     batch.append(await asyncio.wait_for(self.queue.get(), left))
                 except asyncio.TimeoutError:

@@ -68,10 +68,10 @@ train { optimizer adam(lr=0.003); epochs EPOCHS; metrics accuracy }
 """
 
 
-def make_digit_run(base, epochs=8):
-    """A small MLP trained on the 300 bundled MNIST digits (seconds); returns the run directory."""
+def make_digit_run(base, epochs=8, hidden=64):
+    """A small MLP (`hidden` units) trained on the 300 bundled MNIST digits (seconds); returns the run directory."""
     spec = base / "digits.dlspec"
-    spec.write_text(DIGITS_SPEC.replace("EPOCHS", str(epochs)))
+    spec.write_text(DIGITS_SPEC.replace("EPOCHS", str(epochs)).replace("linear(64)", f"linear({hidden})"))
     dlspec.fit(spec, out=str(base / "digits"), log=lambda *a: None, progress=False)
     return base / "digits"
 
