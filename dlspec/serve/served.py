@@ -139,8 +139,9 @@ class ServedRun:
         if not isinstance(values, list) or not values:
             raise BadInput("give the series as a JSON list of numbers: {\"values\": [1.5, 2.0, ...]}")
         for i, v in enumerate(values):
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise BadInput(f"values[{i}]: {v!r} is not a number", hint="give the series as a list of numbers")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, int) and abs(v) > 1e300):
+                raise BadInput(f"values[{i}]: {str(v)[:40]!r} is not a number (or too large)",
+                               hint="give the series as a list of numbers")
         with _renamed("", ""):
             return None, [finite(repr(float(v)), f"values[{i}]") for i, v in enumerate(values)]
 

@@ -164,3 +164,24 @@ def test_serve_options_and_a_missing_extra(runs, monkeypatch):
     result = CliRunner().invoke(main, ["serve", str(made["text"])])
     assert result.exit_code == 1 and result.output.strip().endswith("pip install 'dlspec[serve]'")
     assert len(result.output.strip().splitlines()) == 1
+
+
+ODD_BODIES = [b"null", b"3", b"\"text\"", b"[[1, 2]]", b"[null]", b"{\"text\": null}", b"{\"texts\": []}",
+              b"{\"texts\": \"one\"}", b"{\"rows\": [{}]}", b"{\"rows\": {}}", b"{\"row\": []}", b"{\"row\": {}}",
+              b"{\"values\": \"abc\"}", b"{\"values\": [1e999]}", b"{\"values\": [" + b"9" * 400 + b"]}",
+              b"{\"values\": []}", b"[" * 100_000, b"{\"rows\": [{\"size\": 1e999, \"city\": 1, \"rooms\": 2}]}",
+              b"{\"rows\": [{\"size\": {\"a\": 1}}]}", b"\xff\xfe"]
+
+
+def test_no_json_body_is_answered_with_a_500(runs):
+    """Odd JSON bodies (and CSV bodies of the same bytes) to every kind of run: a 200 or a 4xx with a
+    message, never a server error."""
+    _, made = runs
+    for kind, run in made.items():
+        with serving(run) as url:
+            for body in ODD_BODIES:
+                for content_type in ("application/json", "text/csv"):
+                    status, answer = request(f"{url}/predict", body, content_type)
+                    assert status < 500, (kind, body[:60], content_type, answer)
+                    if status != 200:
+                        assert answer["error"] and "\n" not in answer["error"], (kind, body[:60], answer)
