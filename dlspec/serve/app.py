@@ -83,28 +83,9 @@ def create_app(served: ServedRun, options: Optional[ServeOptions] = None) -> Fas
     async def predict(request: Request) -> JSONResponse:
         """Answers as `dlspec predict` gives them: {"predictions": [...], "notes": [...]}."""
         top, steps = _whole(request, "top", 1, 1000), _whole(request, "steps", 1, options.max_steps)
-        kind, body = request.headers.get("content-type", "").split(";")[0].strip().lower(), None
-        if kind == "multipart/form-data":
-            files = await _uploads(request, options)
-            names, samples, notes = await asyncio.to_thread(served.image_samples, files)
-        else:
-            body = await request.body()
-            if kind == "application/json":
-                payload = _json(body)
-                if served.kind == "series":
-                    return await _forecast(served, payload, steps)
-                names, samples, notes = await asyncio.to_thread(_json_samples, served, payload)
-            elif kind in ("text/csv", "application/csv"):
-                if served.kind == "series":
-                    source, history = served.series_history(body=body)
-                    return JSONResponse({"predictions": await asyncio.to_thread(served.forecast, history, steps,
-                                                                                source)})
-                names, samples, notes = await asyncio.to_thread(served.csv_samples, body)
-            elif kind.startswith("image/"):
-                names, samples, notes = await asyncio.to_thread(
-                    served.image_samples, [(f"body.{kind.split('/')[1]}", body)])
-            else:
-                raise BadInput(f"/predict cannot read a body of type '{kind or 'none'}'", hint=served.usage())
+        if served.kind == "series":
+            return JSONResponse({"predictions": await _forecast(served, request, steps)})
+        names, samples, notes = await _samples(served, request, options)
         if not samples:
             raise BadInput("the request holds no input to predict on", hint=served.usage())
         answers = await batcher.submit(names, samples, top)
@@ -133,11 +114,38 @@ def _static(name: str, media: str):
     return serve_file
 
 
-async def _forecast(served: ServedRun, payload, steps: int) -> JSONResponse:
-    if not isinstance(payload, dict):
-        raise BadInput("give the series as JSON {\"values\": [...]} (or {} to continue the training series)")
-    source, history = served.series_history(values=payload.get("values"))
-    return JSONResponse({"predictions": await asyncio.to_thread(served.forecast, history, steps, source)})
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def _samples(served: ServedRun, request: Request, options: ServeOptions) -> tuple:
+    """(names, samples, notes) of a request's body, read by its content type (the encoding runs in a thread)."""
+    kind = _content_type(request)
+    if kind == "multipart/form-data":
+        return await asyncio.to_thread(served.image_samples, await _uploads(request, options))
+    body = await request.body()
+    if kind == "application/json":
+        return await asyncio.to_thread(_json_samples, served, _json(body))
+    if kind in ("text/csv", "application/csv"):
+        return await asyncio.to_thread(served.csv_samples, body)
+    if kind.startswith("image/"):
+        return await asyncio.to_thread(served.image_samples, [(f"body.{kind.split('/')[1]}", body)])
+    raise BadInput(f"/predict cannot read a body of type '{kind or 'none'}'", hint=served.usage())
+
+
+async def _forecast(served: ServedRun, request: Request, steps: int) -> list:
+    """A series run's forecast: from JSON {"values": [...]} (or {}: after the training series) or a CSV body."""
+    kind, body = _content_type(request), await request.body()
+    if kind == "application/json":
+        payload = _json(body)
+        if not isinstance(payload, dict):
+            raise BadInput("give the series as JSON {\"values\": [...]} (or {} to continue the training series)")
+        source, history = served.series_history(values=payload.get("values"))
+    elif kind in ("text/csv", "application/csv"):
+        source, history = await asyncio.to_thread(served.series_history, None, body)
+    else:
+        raise BadInput(f"/predict cannot read a body of type '{kind or 'none'}' for a series", hint=served.usage())
+    return await asyncio.to_thread(served.forecast, history, steps, source)
 
 
 def _json_samples(served: ServedRun, payload) -> tuple:
