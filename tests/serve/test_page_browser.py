@@ -99,3 +99,25 @@ def test_a_table_run_answers_the_form(browser, base):
         assert "'big' is not a number" in page.inner_text("#error")
         keep(page, base, "table-page")
         assert not errors
+
+
+def test_a_series_run_plots_the_forecast_and_a_text_run_answers_a_sentence(browser, base):
+    series, text = make_run(base, "series"), make_run(base, "text")
+    forecast = [a["prediction"] for a in dlspec.predict(str(series), [], steps=10)]
+    with serving(series) as url:
+        page, errors = open_page(browser, url)
+        page.click("#go")  # the values are filled with the end of the training series: predict's own history
+        page.wait_for_selector("#plot polyline", timeout=20_000)
+        shown = [float(v) for v in page.inner_text("#answer .label").split(",")]
+        assert shown == pytest.approx(forecast, rel=1e-3, abs=1e-3)
+        assert len(page.query_selector_all("#plot polyline")) == 2  # the history, then the forecast
+        keep(page, base, "series-page")
+        assert not errors
+    expected = dlspec.predict(str(text), ["a very good film"], top=2)[0]
+    with serving(text) as url:
+        page, errors = open_page(browser, url)
+        page.fill("#text", "a very good film")
+        page.click("#go")
+        page.wait_for_selector("#answer .label", timeout=20_000)
+        assert page.inner_text("#answer .label") == expected["label"]
+        assert not errors
