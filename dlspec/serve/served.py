@@ -31,16 +31,9 @@ class ServedRun:
 
     def __init__(self, run_dir: str, checkpoint: Optional[str] = None, trust: bool = False, device: str = "cpu",
                  max_pixels: Optional[int] = None):
-        from ..runs.loaded import LoadedRun
-        from ..runs.meta import run_meta
-        from ..runs.predict import _check_max_pixels, _check_rows_readable, units_model
-        _check_max_pixels(max_pixels)
+        from ..runs.predict import ready_run, units_model
         self.run_dir = run_dir
-        self.run = LoadedRun(run_dir, device, trust, checkpoint)
-        self.meta = run_meta(self.run)
-        if max_pixels is not None and "image" in self.meta:
-            self.meta["image"]["max_pixels"] = max_pixels
-        _check_rows_readable(self.run, self.meta)
+        self.run, self.meta = ready_run(run_dir, device, trust, checkpoint, max_pixels)  # as predict loads it
         self.model = units_model(self.run)
         self.kind = self.meta["kind"]
 
