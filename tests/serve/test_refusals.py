@@ -185,3 +185,22 @@ def test_no_json_body_is_answered_with_a_500(runs):
                     assert status < 500, (kind, body[:60], content_type, answer)
                     if status != 200:
                         assert answer["error"] and "\n" not in answer["error"], (kind, body[:60], answer)
+
+
+def test_the_cli_verb_passes_its_options_to_the_server(runs, monkeypatch):
+    """`dlspec serve` holds no logic: its flags reach the app uvicorn is given."""
+    import uvicorn
+    _, made = runs
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.update(app=app, **kw))
+    result = CliRunner().invoke(main, ["serve", str(made["text"]), "--port", "8123", "--host", "127.0.0.2",
+                                       "--max-batch", "4", "--wait-ms", "2.5", "--max-body", "5000",
+                                       "--checkpoint", "last"])
+    assert result.exit_code == 0, result.output
+    assert f"serving {made['text']} on http://127.0.0.2:8123/" in result.output
+    assert started["port"] == 8123 and started["host"] == "127.0.0.2"
+    options = started["app"].state.options
+    assert (options.max_batch, options.wait_ms, options.max_body) == (4, 2.5, 5000)
+    assert started["app"].state.served.run.checkpoint == "last"
+    result = CliRunner().invoke(main, ["serve", str(made["text"]), "--max-batch", "0"])
+    assert result.exit_code == 2 and "--max-batch" in result.output
