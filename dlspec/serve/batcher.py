@@ -4,7 +4,8 @@ A request's samples wait in a queue; a single worker takes the first waiting sam
 more for up to `wait_ms` milliseconds (or until `max_batch` samples), runs the model once on them in
 a thread (so the event loop keeps accepting requests) and hands each request its own answers. Under
 load the model sees full batches, so throughput grows with the number of clients; alone, a request
-waits at most `wait_ms`, and not at all when no other request is in flight. `max_batch=1` (or wait_ms=0 with one client) answers sample by sample.
+waits at most `wait_ms`, and not at all when no other request is in flight. `max_batch=1` answers
+sample by sample.
 Imports no web library.
 """
 from __future__ import annotations

@@ -42,7 +42,7 @@ class ServedRun:
     def image_samples(self, files: list) -> tuple:
         """(names, tensors, notes) of uploaded files [(filename, bytes)]: images, or CSV files of rows for a
         run that reads both. Any file that cannot be read is an error naming it."""
-        from ..runtime.preprocess import load_image, table_rows
+        from ..runtime.preprocess import load_image
         if not files:
             raise BadInput("give at least one file: upload images as multipart/form-data field 'file'")
         names, samples, notes = [], [], []
@@ -78,7 +78,7 @@ class ServedRun:
         return list(texts), list(token_ids(texts, self.meta)), []
 
     def row_samples(self, rows: list) -> tuple:
-        """(names, feature tensors, notes) of JSON rows {column: value}, written as CSV and read as predict reads a CSV."""
+        """(names, feature tensors, notes) of JSON rows {column: value}: written as CSV, read as predict reads one."""
         if not rows or not all(isinstance(r, dict) for r in rows):
             raise BadInput("give table rows as JSON objects by column name: {\"rows\": [{\"column\": value, ...}]}",
                            hint=self.usage())

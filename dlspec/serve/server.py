@@ -69,5 +69,8 @@ def _check_options(options: dict) -> None:
     for name, value in options.items():
         if name not in known:
             raise DlspecError(f"serve has no option {name}", hint=f"options: {', '.join(known)}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < (0 if name == "wait_ms" else 1):
-            raise DlspecError(f"{name} must be a {'number of milliseconds, 0 or more' if name == 'wait_ms' else 'positive whole number'}, received {value!r}")
+        if name == "wait_ms":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10_000:
+                raise DlspecError(f"wait_ms must be a number of milliseconds from 0 to 10000, received {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise DlspecError(f"{name} must be a positive whole number, received {value!r}")

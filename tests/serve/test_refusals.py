@@ -2,7 +2,6 @@
 oversized request, bad query values: each a 4xx with the one-line message the CLI gives (never a 500
 or a traceback); a crafted run directory is refused without trust, and the CLI says so before a port
 is bound; a missing `serve` extra is one line naming it."""
-import io
 import json
 import shutil
 import struct
