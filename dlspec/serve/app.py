@@ -51,8 +51,9 @@ PREDICT_BODY = {"requestBody": {"content": {
     "image/png": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
-def create_app(served: ServedRun, options: Optional[ServeOptions] = None) -> FastAPI:
-    """The ASGI app answering for `served` (already loaded: loading errors belong to the caller)."""
+def create_app(served: ServedRun, options: Optional[ServeOptions] = None) -> "BodyCap":
+    """The ASGI app answering for `served` (already loaded: loading errors belong to the caller): the
+    FastAPI app inside the body cap; `.state` holds the run, the options and the batcher."""
     options = options or ServeOptions()
     batcher = Batcher(served.answer, options.wait_ms, options.max_batch)
 

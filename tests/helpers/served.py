@@ -17,11 +17,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextlib.contextmanager
 def serving(run_dir, **options):
     """A server for `run_dir` (dlspec.api.serve_app, served by uvicorn) until the block ends."""
+    return serving_app(dlspec.api.serve_app(str(run_dir), **options))
+
+
+@contextlib.contextmanager
+def serving_app(app):
+    """uvicorn serving `app` on a free loopback port in a thread until the block ends; yields the base URL."""
     import uvicorn
-    app = dlspec.api.serve_app(str(run_dir), **options)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -17,7 +17,7 @@ from dlspec.errors import DataError
 from dlspec.train.checkpoint import load_checkpoint
 from dlspec.train.trust import UntrustedRunError
 from tests.helpers.predict_runs import make_run
-from tests.helpers.served import post_files, post_json, request, serving
+from tests.helpers.served import post_files, post_json, request, serving, serving_app
 
 pytestmark = pytest.mark.slow
 
@@ -203,3 +203,16 @@ def test_the_cli_verb_passes_its_options_to_the_server(runs, monkeypatch):
     assert started["app"].state.served.run.checkpoint == "last"
     result = CliRunner().invoke(main, ["serve", str(made["text"]), "--max-batch", "0"])
     assert result.exit_code == 2 and "--max-batch" in result.output
+
+
+def test_a_bug_is_a_500_that_names_it_without_a_traceback(runs):
+    _, made = runs
+    app = dlspec.api.serve_app(str(made["text"]))
+
+    def broken(names, samples, top):
+        raise RuntimeError("a bug in the model call")
+    app.state.batcher.answer = broken
+    with serving_app(app) as url:
+        status, body = post_json(f"{url}/predict", {"text": "good"})
+    assert status == 500 and body["error"] == "internal error: RuntimeError: a bug in the model call"
+    assert "Traceback" not in json.dumps(body)
