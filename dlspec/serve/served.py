@@ -106,7 +106,8 @@ class ServedRun:
         if len(self.meta.get("inputs") or ()) > 1:
             return (*named_rows(path, self.meta), [])
         if "table" not in self.meta:
-            raise BadInput(f"{shown}: this run was not trained on a table", hint=self.usage())
+            raise BadInput(f"{shown}: this run was not trained on a table; give image files",  # predict's words
+                           hint=self.usage())
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UnseenLevels)
             names, samples = table_rows(path, self.meta)
