@@ -117,6 +117,24 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
     return _predict(run_dir, list(inputs), device, top, steps, trust, batch, out, checkpoint, max_pixels)
 
 
+def serve(run_dir: str, host: str = "127.0.0.1", port: int = 8000, checkpoint: Optional[str] = None,
+          workers: int = 1, trust: bool = False, device: str = "cpu", max_pixels: Optional[int] = None,
+          log=print, **options) -> None:
+    """Serve a finished run over HTTP until interrupted (`dlspec serve`, docs/serve.md): POST /predict answers
+    what `predict` answers, GET /metadata, /health, the page at /. Loading is as safe as predict's (trust=True
+    for a run whose spec runs code). `options`: wait_ms and max_batch (micro-batching), max_body (bytes),
+    max_files, max_steps. Needs the `serve` extra (FastAPI, uvicorn)."""
+    from .serve.server import serve as _serve
+    _serve(run_dir, host, port, checkpoint, workers, trust, device, max_pixels, log, **options)
+
+
+def serve_app(run_dir: str, checkpoint: Optional[str] = None, trust: bool = False, device: str = "cpu",
+              max_pixels: Optional[int] = None, **options):
+    """The ASGI app `serve` runs, for mounting in another server or testing (same arguments, no host or port)."""
+    from .serve.server import build_app
+    return build_app(run_dir, checkpoint, trust, device, max_pixels, **options)
+
+
 def list_runs(root: str = "runs", sort: Optional[str] = None, reverse: bool = False) -> list:
     """One dict per run directory under `root` (model, data, epochs, monitor, best, test_* metrics,
     duration_s, status), sorted best first by `sort` (a column, e.g. test_accuracy; `accuracy` means

@@ -180,6 +180,32 @@ def predict_command(run_dir, inputs, top, steps, batch, out, max_pixels, device,
         click.echo(f"wrote {len(answers)} predictions to {out}")
 
 
+@main.command("serve")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Server processes.")
+@click.option("--wait-ms", default=5.0, show_default=True, type=click.FloatRange(min=0),
+              help="How long a request waits for others to share its model call.")
+@click.option("--max-batch", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Most samples in one model call (1: no batching).")
+@click.option("--max-body", default=10_000_000, show_default=True, type=click.IntRange(min=1),
+              help="Refuse request bodies larger than this many bytes.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
+              help="Refuse images declaring more pixels (default: the run's image source's max_pixels, 50000000).")
+@click.option("--device", default="cpu", show_default=True)
+@_trust_option
+@_checkpoint_option
+@friendly_errors
+def serve_command(run_dir, host, port, workers, wait_ms, max_batch, max_body, max_pixels, device, trust, checkpoint):
+    """Serve a finished run over HTTP: POST /predict, GET /metadata, /health, /docs, and a page at /
+    to try it in a browser. Needs the serve extra: pip install 'dlspec[serve]'. See docs/serve.md.
+    """
+    from .. import api
+    api.serve(run_dir, host, port, checkpoint, workers, trust, device, max_pixels, log=click.echo,
+              wait_ms=wait_ms, max_batch=max_batch, max_body=max_body)
+
+
 @main.command("export")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["python", "torchscript", "onnx"]), default="python",

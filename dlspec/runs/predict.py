@@ -61,11 +61,7 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
         check_out(out)
         created = check_writable(out)  # a read-only or full folder is said before any prediction is made
     with removing_if_empty(os.path.dirname(out or "") or os.curdir, created):
-        run = LoadedRun(run_dir, device, trust, checkpoint)
-        meta = run_meta(run)
-        if max_pixels is not None and "image" in meta:
-            meta["image"]["max_pixels"] = max_pixels
-        _check_rows_readable(run, meta)
+        run, meta = ready_run(run_dir, device, trust, checkpoint, max_pixels)
         try:
             answers = run_predictions(units_model(run), meta, list(inputs), top, steps, batch, run.device)
         except InputError as exc:
@@ -74,6 +70,19 @@ def predict(run_dir: str, inputs: list, device: str = "cpu", top: int = 1, steps
         if out:
             write_predictions(answers, out)
     return answers
+
+
+def ready_run(run_dir: str, device: str = "cpu", trust: bool = False, checkpoint: Optional[str] = None,
+              max_pixels: Optional[int] = None) -> tuple:
+    """(LoadedRun, meta) as predict reads inputs with them: the pixel cap applied, a model whose inputs
+    cannot be read from files refused. `dlspec serve` loads a run with this too, so both answer alike."""
+    _check_max_pixels(max_pixels)
+    run = LoadedRun(run_dir, device, trust, checkpoint)
+    meta = run_meta(run)
+    if max_pixels is not None and "image" in meta:
+        meta["image"]["max_pixels"] = max_pixels
+    _check_rows_readable(run, meta)
+    return run, meta
 
 
 def _check_rows_readable(run: LoadedRun, meta: dict) -> None:

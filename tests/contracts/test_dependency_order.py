@@ -32,6 +32,7 @@ ORDER = [
     ("tuning", "dlspec tune: search spaces, trials as fits"),
     ("views", "what people look at: summary, graph, preview, explain, catalog"),
     ("editor", "the language server and editor grammars"),
+    ("serve", "dlspec serve: a finished run behind HTTP (the runs stage's API, a page)"),
     ("api", "one function per verb"),
     ("cli", "click commands, no logic"),
     ("__init__ __main__", "the package's public names and `python -m dlspec`"),
