@@ -211,6 +211,8 @@ def _layer_steps(node: LayerNode, timed: bool) -> tuple:
     rule = time_rule(node)
     if rule is not None and rule[0] == "global":
         return False, None  # pooled over the real steps only
+    if _keeps_every_step(rule):
+        return True, None  # pads masked out of its windows, and any number of steps fits it
     before, after = _time_axis(node.in_shape), _time_axis(node.out_shape)
     same_steps = before is not None and before == after and \
         node.in_shape.dims[before] == node.out_shape.dims[after]
@@ -218,10 +220,19 @@ def _layer_steps(node: LayerNode, timed: bool) -> tuple:
         return after is not None, None
     if name is not None and not node.channel_axis and same_steps and not _along_time(node, before):
         return True, None  # one step at a time (embedding, linear, dropout, an activation, layernorm)
-    why = "is a torch.nn or plugin layer" if name is None else \
-        "mixes the time steps with the pads after them" if node.channel_axis else \
-        "reads every time step as a position of its input"
-    return True, FullSteps(node.loc, node.name, why)
+    return True, FullSteps(node.loc, node.name, _needs_why(name, node, rule))
+
+
+def _needs_why(name: Optional[str], node: LayerNode, rule: Optional[tuple]) -> str:
+    if name is None:
+        return "is a torch.nn or plugin layer, whose result may depend on the padded length"
+    if rule is not None and rule[0] == "window":
+        return "needs at least its window of steps, which a batch of short sentences may not have"
+    if rule is not None:
+        return "scales its windows with the padded length"
+    if node.channel_axis:
+        return "mixes the pads into its statistics or windows"
+    return "reads every time step as a position of its input"
 
 
 def _along_time(node: LayerNode, time_axis: int) -> bool:
@@ -230,3 +241,12 @@ def _along_time(node: LayerNode, time_axis: int) -> bool:
     if not isinstance(dim, int):
         return False
     return (dim + node.in_shape.rank if dim < 0 else dim - 1) == time_axis
+
+
+def _keeps_every_step(rule: Optional[tuple]) -> bool:
+    """A window rule of stride 1 whose padding covers its reach (conv with padding=same or kernel // 2):
+    no fewer steps out than in, so a batch of short sentences is never too short for it."""
+    if rule is None or rule[0] != "window":
+        return False
+    _, kernel, stride, padding, dilation, _, _ = rule
+    return stride == 1 and 2 * padding >= dilation * (kernel - 1)
