@@ -35,8 +35,8 @@ VOCABULARY = {'builtins': {'layers': ['adaptive_avgpool', 'adaptive_maxpool', 'a
  'constants': ['false', 'none', 'true'],
  'declarations': ['block', 'data', 'include', 'let', 'model', 'train', 'use'],
  'inputs': ['image', 'sequence', 'tensor', 'tokens', 'vector'],
- 'settings': ['accumulate', 'augment', 'batch', 'cache', 'checkpoint', 'clip_grad_norm', 'clip_grad_value',
-              'compile', 'data', 'device', 'early_stop', 'epochs', 'freeze', 'init', 'log', 'loss', 'metrics',
-              'model', 'optimizer', 'out', 'precision', 'scale', 'schedule', 'seed', 'shuffle', 'source',
-              'split', 'sync_batchnorm', 'transform', 'unfreeze', 'workers'],
+ 'settings': ['accumulate', 'augment', 'batch', 'bucket', 'cache', 'checkpoint', 'clip_grad_norm',
+              'clip_grad_value', 'compile', 'data', 'device', 'early_stop', 'epochs', 'freeze', 'init', 'log',
+              'loss', 'metrics', 'model', 'optimizer', 'out', 'precision', 'scale', 'schedule', 'seed',
+              'shuffle', 'source', 'split', 'sync_batchnorm', 'transform', 'unfreeze', 'workers'],
  'statements': ['input', 'output', 'param', 'repeat']}
