@@ -190,3 +190,14 @@ def test_show_and_the_fit_header_say_what_token_batches_are_padded_to(tmp_path):
         dlspec.fit(str(tmp_path / "m.dlspec"), out=str(tmp_path / body.split("(")[0]), log=lines.append,
                    progress=False)
         assert any(words in line for line in lines), lines
+
+
+def test_the_per_sample_dataloader_cuts_its_batches_too():
+    from dlspec.data.loaders import EpochDataLoader
+    ids = padded_batch([3, 5, 2, 4])
+    samples = [(ids[i], i % 2) for i in range(4)]
+    loader = EpochDataLoader(samples, batch_size=2, shuffle=False, seed=0)
+    assert [x.shape[1] for x, _ in loader] == [MAX_LEN, MAX_LEN]
+    loader.pad_per_batch = True
+    batches = list(loader)
+    assert [x.shape[1] for x, _ in batches] == [5, 4] and torch.equal(batches[0][0], ids[:2, :5])
