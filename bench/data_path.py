@@ -12,13 +12,19 @@ Each configuration runs `--rounds` times, interleaved, and keeps its best
 epoch after the first (other load on the machine only ever slows a run down);
 the augmented/plain ratio is also given per round (median and range).
 
-    python bench/data_path.py [--epochs 4] [--rounds 3] [--device cpu]
+    python bench/data_path.py [--epochs 4] [--rounds 3] [--device cpu] [--threads 1]
+
+--threads sets torch's intra-op threads (1 by default, 0 leaves torch's default), as bench/fit_overhead.py
+does: on a small machine shared with other work two threads mostly wait for each other (a conv backward
+then takes ten times as long), which swamps what augmentation costs.
 """
 import argparse
 import os
 import statistics
 import sys
 import tempfile
+
+import torch
 
 import dlspec
 
@@ -68,7 +74,10 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     best = {name: 0.0 for name in CONFIGS}
     rounds = []
     for _ in range(args.rounds):
@@ -79,7 +88,7 @@ def main() -> int:
         print(f"{name:>10}: {value:8,.0f} samples/s")
     print(f"augmented (batched) / no augmentation: {best['batched'] / best['plain']:.2f} (goal >= 0.85); per round: "
           f"median {statistics.median(rounds):.2f}, range {min(rounds):.2f}-{max(rounds):.2f}, load "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, torch threads {torch.get_num_threads()}")
     print(f"batched / per-sample, same augmented spec: {best['batched'] / best['per-sample']:.2f}x (goal >= 2)")
     return 0
 
