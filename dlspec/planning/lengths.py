@@ -165,6 +165,8 @@ def full_steps_needed(plan: BodyNode) -> Optional[FullSteps]:
     torch.nn or plugin layer, an output with one value per step). Pure Python, from the plan's shapes."""
     if not plan.in_shape.integer:
         return None
+    if len(plan.inputs) > 1:
+        return FullSteps(plan.loc, "the model", "takes several inputs, whose batches are not cut")
     timed, blocker = _steps_flow(plan, True)
     if blocker is None and timed:
         return FullSteps(plan.loc, "the output", "has one value per input step, as the targets do")
@@ -182,7 +184,7 @@ def _steps_flow(node, timed: bool) -> tuple:
                 return timed, blocker
         return timed, None
     children = {child.name: child for child in node.children}
-    states = {"input": timed}
+    states = {"input": timed, **{name: timed for name in node.inputs}}  # a named input is the token input
     for op in node.ops:
         names = [name for name in op.inputs if isinstance(name, str)]
         ins = [states.get(name, False) for name in names]

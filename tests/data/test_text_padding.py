@@ -201,3 +201,12 @@ def test_the_per_sample_dataloader_cuts_its_batches_too():
     loader.pad_per_batch = True
     batches = list(loader)
     assert [x.shape[1] for x, _ in batches] == [5, 4] and torch.equal(batches[0][0], ids[:2, :5])
+
+
+@pytest.mark.parametrize("body, blocked", [("flatten -> linear(2)", "flatten at line 3"),
+                                           ("lstm(4) -> last -> linear(2)", None)])
+def test_a_named_token_input_is_followed_like_the_unnamed_one(body, blocked):
+    spec = dlspec.loads(f"model M {{\n input words: tokens(20, vocab=50)\n"
+                        f" output h = words -> embedding(8, padding_idx=0) -> {body}\n}}\n")
+    blocker = full_steps_needed(spec.plan("M"))
+    assert (blocker is None) if blocked is None else blocked in blocker.describe()
