@@ -4,8 +4,10 @@ Each split is decoded once (images as uint8 after the deterministic
 `transform` steps, tensors and tokens as loaded) and kept as one tensor on
 the device. `CachedLoader` serves it as an iterable of (x, y) batches with
 `__len__` and `set_epoch(epoch)`: an on-device permutation seeded by
-(seed, epoch), then the batched augmentation (its generator also seeded by
-epoch, so a resumed run sees the same batches), then normalisation.
+(seed, epoch) (grouped by length with `bucket`), token batches cut to their
+longest sentence when the model allows (data/padding.py), then the batched
+augmentation (its generator also seeded by epoch, so a resumed run sees the
+same batches), then normalisation.
 
 The budget rule: a data block is cached when its decoded splits take at most
 a quarter of the free GPU memory (CUDA) or a quarter of the available RAM

@@ -5,6 +5,8 @@ the same batches.
 `TensorLoader` slices batches from tensors held in memory (no per-sample Python work); `EpochDataLoader`
 is a torch DataLoader that transforms one sample at a time. data/pipeline.py builds one per split when a
 data block takes the per-sample route; the cached route's loader is data/cache.py's `CachedLoader`.
+Both cut token batches to their longest sentence when `pad_per_batch` is set (the trainer sets it from the
+model's plan: data/padding.py); `TensorLoader` also takes `bucket` (set_bucket).
 """
 from __future__ import annotations
 
