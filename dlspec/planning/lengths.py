@@ -144,7 +144,7 @@ def _steps(count) -> str:
 
 # layers that read the real lengths, or reduce the time axis over the real steps only (exact)
 _PER_BATCH_SAFE = LENGTH_AWARE | {"positional"}
-_TIME_REDUCERS = frozenset({"last", "mean_time", "max_time"})
+_TIME_REDUCERS = frozenset({"last", "mean_time", "max_time", "hidden"})  # hidden: the packed run's final state
 
 
 class FullSteps:

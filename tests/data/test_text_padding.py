@@ -25,6 +25,8 @@ PER_BATCH = {
     "bigru_last": "gru(5, bidirectional=true) -> last",
     "stacked": "lstm(6, layers=2, bidirectional=true) -> dropout(0.3) -> mean_time",
     "rnn_last": "rnn(4) -> last",
+    "gru_hidden": "gru(6, layers=2, bidirectional=true) -> hidden",
+    "lstm_hidden": "lstm(6) -> hidden",
     "attention": "positional(20) -> attention(2) -> mean_time",
     "encoder": "positional(20, kind=sinusoidal) -> transformer_encoder(1, 2, ff=16, dropout=0) -> max_time",
     "conv_same": "conv(8, 3, padding=1) -> relu -> global_maxpool",
