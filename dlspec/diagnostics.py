@@ -263,8 +263,27 @@ def data_paths(spec) -> dict:
     from .data.config import describe_split, read_data
     from .data.route import describe_route
     env = spec.program.global_env()
-    return {name: f"{describe_route(cfg)}; {describe_split(cfg)}"
-            for name, cfg in ((name, read_data(decl, env)) for name, decl in spec.program.data.items())}
+    paths = {}
+    for name, decl in spec.program.data.items():
+        cfg = read_data(decl, env)
+        paths[name] = f"{describe_route(cfg)}{_padding_notes(spec, name, cfg.bucket)}; {describe_split(cfg)}"
+    return paths
+
+
+def _padding_notes(spec, data: str, bucket) -> str:
+    """What the token batches of data block `data` are padded to, for each model a train block trains on it."""
+    from .data.route import padding_note
+    program, notes = spec.program, []
+    models = dict.fromkeys(program.linked(t, "model") for t in program.trains.values()
+                           if program.linked(t, "data") == data)
+    for model in models:
+        try:
+            note = padding_note(spec.plan(model), bucket) if model in program.models else ""
+        except DlspecError:  # the model's own mistake, reported with the models
+            note = ""
+        if note:
+            notes.append(note if len(models) == 1 else f"{note} for model {model}")
+    return "".join(notes)
 
 
 # ---- models, going on past a failing step ------------------------------

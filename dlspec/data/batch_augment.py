@@ -105,11 +105,12 @@ def _hw(size) -> tuple:
 
 
 def crop_at(x: torch.Tensor, top: torch.Tensor, left: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """x[b, :, top[b]:top[b]+h, left[b]:left[b]+w] for every b, by one gather (indexing)."""
-    rows = top.view(-1, 1) + torch.arange(h, device=x.device)
-    cols = left.view(-1, 1) + torch.arange(w, device=x.device)
-    b = torch.arange(x.shape[0], device=x.device).view(-1, 1, 1)
-    return x.permute(0, 2, 3, 1)[b, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+    """x[b, :, top[b]:top[b]+h, left[b]:left[b]+w] for every b, by one gather over the flattened pixels
+    (one index per output pixel, shared by the channels: no permuted copies)."""
+    n, c, _, W = x.shape
+    rows = (top.view(-1, 1, 1) + torch.arange(h, device=x.device).view(1, h, 1)) * W
+    flat = (rows + left.view(-1, 1, 1) + torch.arange(w, device=x.device).view(1, 1, w)).view(n, 1, h * w)
+    return x.reshape(n, c, -1).gather(2, flat.expand(n, c, h * w)).view(n, c, h, w)
 
 
 def random_crop(args, loc=None):
@@ -150,25 +151,27 @@ def resize(args):
 # Affine steps give, per sample, the inverse of their forward map in centred pixel coordinates
 # (a [n, 3, 3] batch); a run of them is fused into one grid_sample.
 
+def _matrices(*entries) -> torch.Tensor:
+    """[n, 3, 3] from nine [n] tensors or numbers, row by row: one stack, not nine writes per step."""
+    like = next(e for e in entries if isinstance(e, torch.Tensor))
+    constants = {v: torch.full_like(like, float(v)) for v in set(e for e in entries if not isinstance(e, torch.Tensor))}
+    return torch.stack([e if isinstance(e, torch.Tensor) else constants[e] for e in entries], 1).view(-1, 3, 3)
+
+
 def _rotation(angle_deg: torch.Tensor) -> torch.Tensor:
     """Inverse of a counter-clockwise rotation on screen (y points down), like torchvision's."""
     a = torch.deg2rad(angle_deg)
     c, s = torch.cos(a), torch.sin(a)
-    m = torch.zeros(a.shape[0], 3, 3, device=a.device)
-    m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1], m[:, 2, 2] = c, -s, s, c, 1.0
-    return m
+    return _matrices(c, -s, 0, s, c, 0, 0, 0, 1)
 
 
 def _scaling(s: torch.Tensor) -> torch.Tensor:
-    m = torch.zeros(s.shape[0], 3, 3, device=s.device)
-    m[:, 0, 0], m[:, 1, 1], m[:, 2, 2] = 1.0 / s, 1.0 / s, 1.0
-    return m
+    inv = s.reciprocal()
+    return _matrices(inv, 0, 0, 0, inv, 0, 0, 0, 1)
 
 
 def _shift(tx: torch.Tensor, ty: torch.Tensor) -> torch.Tensor:
-    m = torch.eye(3, device=tx.device).repeat(tx.shape[0], 1, 1)
-    m[:, 0, 2], m[:, 1, 2] = -tx, -ty
-    return m
+    return _matrices(1, 0, -tx, 0, 1, -ty, 0, 0, 1)
 
 
 def _affine_inverse(degrees=0.0, translate=0.0, scale=(1.0, 1.0)):
@@ -183,10 +186,24 @@ def _affine_inverse(degrees=0.0, translate=0.0, scale=(1.0, 1.0)):
             tx = rng.uniform(n, -translate * W, translate * W).round()
             ty = rng.uniform(n, -translate * H, translate * H).round()
             parts.append(_shift(tx, ty))
-        m = torch.eye(3, device=rng.device).expand(n, 3, 3)
-        for p in parts:  # forward = T R S (translate last); its inverse = S^-1 R^-1 T^-1 (R, S commute)
+        m = parts[0] if parts else torch.eye(3, device=rng.device).expand(n, 3, 3)
+        for p in parts[1:]:  # forward = T R S (translate last); its inverse = S^-1 R^-1 T^-1 (R, S commute)
             m = m @ p
         return m
+    return inverse
+
+
+def flip_inverse(args):
+    """flip as an affine map (its own inverse: x -> -x, or y -> -y, per sample with probability p), for a
+    flip next to affine steps: one resampling instead of a warp and a flip. Exact: a mirrored pixel centre
+    is a pixel centre."""
+    axis, p = (0 if args["direction"] == "horizontal" else 1), args["p"]
+
+    def inverse(n, H, W, rng):
+        coin = torch.rand(n, generator=rng.gen, device=rng.device) < p  # drawn as flip draws it
+        sign = 1.0 - 2.0 * coin.float()
+        one = torch.ones_like(sign)
+        return _matrices(sign, 0, 0, 0, one, 0, 0, 0, 1) if axis == 0 else _matrices(one, 0, 0, 0, sign, 0, 0, 0, 1)
     return inverse
 
 
@@ -206,21 +223,36 @@ def affine(args):
     return _affine_inverse(args["degrees"], args["translate"], tuple(args["scale"]))
 
 
+_PIXEL_CENTRES: dict = {}  # (H, W, device, dtype) -> [H * W, 3] rows (x, y, 1) of centred pixel coordinates
+
+
+def _pixel_centres(H: int, W: int, like: torch.Tensor) -> torch.Tensor:
+    key = (H, W, like.device, like.dtype)
+    if key not in _PIXEL_CENTRES:
+        if len(_PIXEL_CENTRES) > 16:
+            _PIXEL_CENTRES.clear()
+        ys, xs = torch.meshgrid(torch.arange(H, device=like.device, dtype=like.dtype) - (H - 1) / 2,
+                                torch.arange(W, device=like.device, dtype=like.dtype) - (W - 1) / 2, indexing="ij")
+        _PIXEL_CENTRES[key] = torch.stack((xs.reshape(-1), ys.reshape(-1), torch.ones_like(xs).reshape(-1)), 1)
+    return _PIXEL_CENTRES[key]
+
+
 def warp(x: torch.Tensor, inverse: torch.Tensor, mode: str = "nearest") -> torch.Tensor:
-    """Resample each image by its inverse map (centred pixels -> centred pixels), zeros outside."""
+    """Resample each image by its inverse map (centred pixels -> centred pixels), zeros outside: the grid
+    F.affine_grid would give for the same map (pixel centres mapped, then scaled to [-1, 1]), computed as one
+    matmul from cached pixel centres (affine_grid rebuilds its base grid every call)."""
     n, _, H, W = x.shape
-    to_norm = torch.diag(torch.tensor([2.0 / W, 2.0 / H, 1.0], device=x.device))
-    to_pix = torch.diag(torch.tensor([W / 2.0, H / 2.0, 1.0], device=x.device))
-    theta = (to_norm @ inverse.to(x.device) @ to_pix)[:, :2, :]
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    to_norm = torch.tensor([[2.0 / W], [2.0 / H]], device=x.device, dtype=x.dtype)
+    rows = inverse.to(device=x.device, dtype=x.dtype)[:, :2, :] * to_norm  # [n, 2, 3]: source in [-1, 1]
+    grid = torch.matmul(_pixel_centres(H, W, x), rows.transpose(1, 2)).view(n, H, W, 2)
     return F.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=False)
 
 
 def fused_affine(inverses: list):
     def op(x, y, rng):
         n, H, W = x.shape[0], x.shape[-2], x.shape[-1]
-        m = torch.eye(3, device=x.device).expand(n, 3, 3)
-        for inv in inverses:  # forward = A_k ... A_1, so the inverse is A_1^-1 ... A_k^-1
+        m = inverses[0](n, H, W, rng)
+        for inv in inverses[1:]:  # forward = A_k ... A_1, so the inverse is A_1^-1 ... A_k^-1
             m = m @ inv(n, H, W, rng)
         return warp(x, m), y
     return op
@@ -234,12 +266,14 @@ def noise(args, kept: tuple = ()):
     std, mean = args["std"], args["mean"]
 
     def op(x, y, rng):
-        added = torch.randn(x.shape, generator=rng.gen, device=x.device, dtype=x.dtype) * std + mean
+        added = torch.randn(x.shape, generator=rng.gen, device=x.device, dtype=x.dtype).mul_(std)
+        if mean:
+            added.add_(mean)
         if kept:
             mask = torch.ones(x.shape[1], device=x.device, dtype=x.dtype)
             mask[list(kept)] = 0.0
-            added = added * mask.view((1, -1) + (1,) * (x.dim() - 2))
-        return x + added, y
+            added.mul_(mask.view((1, -1) + (1,) * (x.dim() - 2)))
+        return added.add_(x), y  # in the noise's own buffer: x may be a view of the cached split
     return op
 
 
@@ -361,9 +395,13 @@ class BatchPipeline:
     def __init__(self, steps: list, classes: int = 0, normalize=None, kept: tuple = ()):
         """`kept`: channels noise leaves alone (a table's category features)."""
         self.ops, run = [], []
-        for t, args, st in steps:
+        names = [t.name for t, _, _ in steps]
+        for i, (t, args, st) in enumerate(steps):
             if t.name in AFFINE:
                 run.append(AFFINE[t.name](args))
+                continue
+            if t.name == "flip" and (run or (i + 1 < len(names) and names[i + 1] in AFFINE)):
+                run.append(flip_inverse(args))  # beside affine steps: fused into their resampling
                 continue
             if run:
                 self.ops.append(fused_affine(run))

@@ -4,8 +4,10 @@ Each split is decoded once (images as uint8 after the deterministic
 `transform` steps, tensors and tokens as loaded) and kept as one tensor on
 the device. `CachedLoader` serves it as an iterable of (x, y) batches with
 `__len__` and `set_epoch(epoch)`: an on-device permutation seeded by
-(seed, epoch), then the batched augmentation (its generator also seeded by
-epoch, so a resumed run sees the same batches), then normalisation.
+(seed, epoch) (grouped by length with `bucket`), token batches cut to their
+longest sentence when the model allows (data/padding.py), then the batched
+augmentation (its generator also seeded by epoch, so a resumed run sees the
+same batches), then normalisation.
 
 The budget rule: a data block is cached when its decoded splits take at most
 a quarter of the free GPU memory (CUDA) or a quarter of the available RAM
@@ -23,6 +25,7 @@ import torch
 
 from ..errors import DataError
 from .batch_augment import BatchPipeline, Rng
+from .padding import bucketed_batches, trim_tokens
 
 BUDGET_SHARE = 4  # a quarter of the free memory
 FLAT_SPREAD = 1e-6  # normalize(auto): a std under this share of the channel's size (at least 1) is no spread
@@ -151,6 +154,8 @@ class CachedLoader:
         self.order_gen = torch.Generator(device=self.x.device)
         self.rng = Rng(device, 0)
         self.memory_format = None  # GPU presets set torch.channels_last for 2-D conv models
+        self.pad_per_batch = False  # token batches cut to their longest sentence (data/padding.py)
+        self.bucket, self.lengths = None, None  # `bucket N`: batches of similar lengths (set_bucket)
         self.dataset = self.x  # len(loader.dataset) is the split size, as with a DataLoader
         self.set_epoch(0)
 
@@ -169,11 +174,20 @@ class CachedLoader:
                 yield slice(start, min(start + self.batch, n))
             return
         order = epoch_order(n, self.order_gen)
+        if self.bucket:
+            yield from bucketed_batches(order, self.lengths, self.batch, self.bucket, self.order_gen)
+            return
         for start in range(0, n, self.batch):
             yield order[start:start + self.batch]
 
+    def set_bucket(self, bucket: int, lengths: torch.Tensor) -> None:
+        """Group shuffled batches by `lengths` (one per sample), `bucket` batches to a pool."""
+        self.bucket, self.lengths = bucket, lengths.to(self.x.device)
+
     def take(self, idx):
         x, y = self.x[idx], self.y[idx]
+        if self.pad_per_batch:
+            x = trim_tokens(x)
         if x.device != self.device:  # cache host: the batch travels, then augments on the device
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         if x.dtype == torch.uint8:

@@ -59,6 +59,13 @@ def _word(choices: tuple):
     return read_word
 
 
+def _bucket(s, env):
+    """`bucket N` (a positive number of batches per pool) or `bucket none`."""
+    if len(s.args) == 1 and not s.kwargs and s.body is None and env.eval(s.args[0]) is None:
+        return None
+    return S.one("int", positive)(s, env)
+
+
 DATA_SETTINGS = {d.key: d for d in (
     S.SettingDef("source", S.step, "where samples come from: a registered source or a dotted Dataset class"),
     S.SettingDef("split", _split_setting, "fractions train=, val=, test= (summing to 1) and seed=, or "
@@ -74,6 +81,8 @@ DATA_SETTINGS = {d.key: d for d in (
                                      "random steps train-only unless every_split=true"),
     S.SettingDef("cache", _word(("auto", "device", "host", "none")),
                  "keep decoded splits as tensors on the training device (auto when they fit; see docs)"),
+    S.SettingDef("bucket", _bucket, "batches of sentences of similar lengths: pools of N batches sorted by "
+                 "length, the batches shuffled (default none; see data/padding.py)"),
     S.SettingDef("scale", _word(("standard", "minmax", "none")),
                  "scaling of numeric series fitted on the training split"),
 )}
@@ -109,6 +118,9 @@ class DataConfig:
     split_from: Optional[str] = None  # how the splits are given (folders, a column, files); None: seeded fractions
     ordered: Optional[list] = None  # a `pipeline` that must run in its written order, per sample (data/ordered.py)
     ordered_why: Optional[str] = None  # why it must (for --show and the fit header)
+
+    bucket: Optional[int] = None  # batches per pool of similar lengths (token ids only): data/padding.py
+    bucket_loc: Optional[Loc] = None
 
 
 def _per_input(values: list, key: str) -> tuple:
@@ -149,7 +161,9 @@ def read_data(decl, env: Env) -> DataConfig:
         workers=v.get("workers", 0), shuffle=v.get("shuffle", True),
         **_steps(v), scale=v.get("scale", "none"),
         scale_loc=v.get("scale@loc"), cache=v.get("cache", "auto"), cache_loc=v.get("cache@loc"),
-        split_files=split_files, split_from=split_from[0] if split_from else None)
+        split_files=split_files, split_from=split_from[0] if split_from else None,
+        bucket=v.get("bucket"), bucket_loc=v.get("bucket@loc"))
+    _check_bucket(cfg)
     choose_route(cfg)  # cache device with a per-sample step, or mixup on the per-sample path: errors now
     return cfg
 
@@ -167,6 +181,18 @@ def _steps(v: dict) -> dict:
                         hint="move the steps into the pipeline, in the order they run")
     transform, augment, ordered, why = read_pipeline(v["pipeline"])
     return {"transform": transform, "augment": augment, "ordered": ordered, "ordered_why": why}
+
+
+def _check_bucket(cfg: DataConfig) -> None:
+    """`bucket` groups sentences by length: a registered source must give token ids (a dotted class is
+    checked once its samples are loaded: data/pipeline.py)."""
+    definition = SOURCES.get(cfg.source.name)
+    if cfg.bucket is None or definition is None or definition.input_kind in ("text", "any"):
+        return
+    texts = sorted(name for name, d in SOURCES.items() if d.input_kind == "text")
+    raise DataError(f"bucket groups sentences of similar lengths into batches, but source {cfg.source.name} gives "
+                    f"{definition.input_kind} samples, not token ids", cfg.bucket_loc or cfg.loc,
+                    hint=f"remove bucket, or read sentences with a text source ({', '.join(texts)})")
 
 
 def _check_source(source: S.Step, use_files: list) -> Optional[dict]:

@@ -134,6 +134,7 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
             loaders = {name: _loader(cfg, dataset, indices, base_fn, augment if name == "train" else None,
                                      normalize, name == "train", pin_memory, cfg.seed)
                        for name, (dataset, indices) in parts.items() if indices}
+    _apply_bucket(cfg, loaders["train"])
     with torch.random.fork_rng():  # peeking at a batch must not shift the global RNG (model init, resume)
         x0, y0 = next(iter(loaders["train"]))
     measured = src.task == "regression" or src.dense  # one sample's target shape: checked against the output
@@ -143,6 +144,21 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
                       normalization=stats, target_scale=target_scale, vocab=vocab,
                       series=src.series, features=src.features, target_column=src.target_column,
                       target_shape=target_shape, path=path, table=table, dense=src.dense)
+
+
+def _apply_bucket(cfg: DataConfig, loader) -> None:
+    """`bucket N`: the training batches grouped by sentence length (data/padding.py); token ids only."""
+    if cfg.bucket is None:
+        return
+    from .padding import is_token_batch, token_lengths
+    x = getattr(loader, "x", None)
+    if not hasattr(loader, "set_bucket") or not is_token_batch(x):
+        what = f"samples of shape {list(x.shape[1:])} ({x.dtype})" if isinstance(x, torch.Tensor) else \
+            "samples served one at a time by a DataLoader"
+        raise DataError(f"bucket groups sentences of similar lengths into batches, but data {cfg.name} has {what}, "
+                        "not token ids held in memory", cfg.bucket_loc or cfg.loc,
+                        hint="remove bucket; it is for text sources (token ids padded with 0)")
+    loader.set_bucket(cfg.bucket, token_lengths(x))
 
 
 def _fit_on_train(src, parts: dict, fitted: Optional[DataRecord]) -> tuple:

@@ -6,7 +6,8 @@ batches from it, augmenting whole batches there (data/cache.py, data/batch_augme
 route is a DataLoader that transforms one sample at a time (data/loaders.py). `cache auto` takes the
 cached route unless an augment step has no batched form (a plugin transform, random_resized_crop) or,
 at load time, the data does not fit the memory budget (data/cache.py states the rule).
-`dlspec compile --show` and the fit header print the route's reason.
+`dlspec compile --show` and the fit header print the route's reason, and for a token model what its
+batches are padded to (`padding_note`; data/padding.py cuts them).
 """
 from __future__ import annotations
 
@@ -110,3 +111,17 @@ def describe_route(cfg) -> str:
 def soft_target_step(cfg) -> Optional[object]:
     """The first augment step that turns labels into soft targets (mixup, cutmix), or None."""
     return next((st for t, _, st in cfg.augment if t.batch_only), None)
+
+
+def padding_note(plan, bucket: Optional[int] = None) -> str:
+    """What a token model's batches are padded to, for the fit header and `compile --show` ("" for a model
+    without a token input): its own longest sentence, or max_len and the layer that needs every step."""
+    from ..planning.lengths import full_steps_needed
+    if not plan.in_shape.integer or not plan.in_shape.dims:
+        return ""
+    grouped = f", grouped by length ({bucket} batches to a pool)" if bucket else ""
+    blocker = full_steps_needed(plan)
+    if blocker is None:
+        return f"; token batches padded to their longest sentence{grouped}"
+    return f"; token batches padded to max_len {plan.in_shape.dims[0]}{grouped} ({blocker.describe()})"
+

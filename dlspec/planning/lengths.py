@@ -138,3 +138,117 @@ def _through_layer(node: LayerNode, state):
 
 def _steps(count) -> str:
     return "no time axis" if count is None else f"{count} steps"
+
+
+# ---- padding each batch to its longest sentence ---------------------------------------------------
+
+# layers that read the real lengths, or reduce the time axis over the real steps only (exact)
+_PER_BATCH_SAFE = LENGTH_AWARE | {"positional"}
+_TIME_REDUCERS = frozenset({"last", "mean_time", "max_time", "hidden"})  # hidden: the packed run's final state
+
+
+class FullSteps:
+    """Why a token model needs every one of its input's steps: the layer (or merge) and its line."""
+
+    def __init__(self, loc, name: str, why: str):
+        self.loc, self.name, self.why = loc, name, why
+
+    def describe(self) -> str:
+        line = f" at line {self.loc.line}" if self.loc is not None and self.loc.line else ""
+        return f"{self.name}{line} {self.why}"
+
+
+def full_steps_needed(plan: BodyNode) -> Optional[FullSteps]:
+    """None when a token model gives the same results whatever number of pad steps follow the longest
+    sentence of a batch (so batches may be padded to their own longest sentence); else the first layer
+    whose result depends on the padded length T (flatten, a conv or pooling along time, batchnorm, a
+    torch.nn or plugin layer, an output with one value per step). Pure Python, from the plan's shapes."""
+    if not plan.in_shape.integer:
+        return None
+    if len(plan.inputs) > 1:
+        return FullSteps(plan.loc, "the model", "takes several inputs, whose batches are not cut")
+    timed, blocker = _steps_flow(plan, True)
+    if blocker is None and timed:
+        return FullSteps(plan.loc, "the output", "has one value per input step, as the targets do")
+    return blocker
+
+
+def _steps_flow(node, timed: bool) -> tuple:
+    """(whether the value after `node` still has the token input's time axis, the first FullSteps or None)."""
+    if isinstance(node, LayerNode):
+        return _layer_steps(node, timed)
+    if not node.graph:
+        for child in node.children:
+            timed, blocker = _steps_flow(child, timed)
+            if blocker is not None:
+                return timed, blocker
+        return timed, None
+    children = {child.name: child for child in node.children}
+    states = {"input": timed, **{name: timed for name in node.inputs}}  # a named input is the token input
+    for op in node.ops:
+        names = [name for name in op.inputs if isinstance(name, str)]
+        ins = [states.get(name, False) for name in names]
+        if not any(ins):  # a value the token input's steps never reach
+            states[op.target] = False
+            continue
+        if op.kind == "module":
+            states[op.target], blocker = _steps_flow(children[op.module], True)
+            if blocker is not None:
+                return True, blocker
+        elif op.kind == "ref" or (op.kind in ("add", "mul") and all(ins)) or \
+                (op.kind == "concat" and all(ins) and not _concat_in_time(op, node.shapes)):
+            states[op.target] = True
+        else:
+            return True, FullSteps(op.loc, op.kind, "meets a value without the input's time steps (a param or "
+                                                    "another input), or joins sequences along time")
+    return states.get(node.output, False), None
+
+
+def _layer_steps(node: LayerNode, timed: bool) -> tuple:
+    if not timed:
+        return False, None
+    name = node.layer.name if node.layer.source == "built-in" else None
+    if name in _TIME_REDUCERS:
+        return False, None
+    rule = time_rule(node)
+    if rule is not None and rule[0] == "global":
+        return False, None  # pooled over the real steps only
+    if _keeps_every_step(rule):
+        return True, None  # pads masked out of its windows, and any number of steps fits it
+    before, after = _time_axis(node.in_shape), _time_axis(node.out_shape)
+    same_steps = before is not None and before == after and \
+        node.in_shape.dims[before] == node.out_shape.dims[after]
+    if name in _PER_BATCH_SAFE and (same_steps or after is None):
+        return after is not None, None
+    if name is not None and not node.channel_axis and same_steps and not _along_time(node, before):
+        return True, None  # one step at a time (embedding, linear, dropout, an activation, layernorm)
+    return True, FullSteps(node.loc, node.name, _needs_why(name, node, rule))
+
+
+def _needs_why(name: Optional[str], node: LayerNode, rule: Optional[tuple]) -> str:
+    if name is None:
+        return "is a torch.nn or plugin layer, whose result may depend on the padded length"
+    if rule is not None and rule[0] == "window":
+        return "needs at least its window of steps, which a batch of short sentences may not have"
+    if rule is not None:
+        return "scales its windows with the padded length"
+    if node.channel_axis:
+        return "mixes the pads into its statistics or windows"
+    return "reads every time step as a position of its input"
+
+
+def _along_time(node: LayerNode, time_axis: int) -> bool:
+    """Whether a softmax-like layer's `dim` (counted with the batch dim, or from the end) is the time axis."""
+    dim = node.args.get("dim") if node.layer.name != "embedding" else None
+    if not isinstance(dim, int):
+        return False
+    return (dim + node.in_shape.rank if dim < 0 else dim - 1) == time_axis
+
+
+def _keeps_every_step(rule: Optional[tuple]) -> bool:
+    """A window rule of stride 1 whose padding covers its reach (conv with padding=same or kernel // 2):
+    no fewer steps out than in, so a batch of short sentences is never too short for it."""
+    if rule is None or rule[0] != "window":
+        return False
+    _, kernel, stride, padding, dilation, _, _ = rule
+    return stride == 1 and 2 * padding >= dilation * (kernel - 1)

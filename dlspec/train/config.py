@@ -150,6 +150,7 @@ class TrainConfig:
             "unfreeze": [{"label": label, "at": at} for label, at in self.unfreeze], "init": self.init,
             "batch": self.data.batch, "workers": self.data.workers, "split": dict(self.data.fractions),
             "split_seed": self.data.seed, "scale": self.data.scale, "compile": self.compile, "cache": self.data.cache,
+            "bucket": self.data.bucket,
             "accumulate": self.accumulate, "sync_batchnorm": self.sync_batchnorm,
             "log": [{"name": item.name, **args} for item, args, _ in self.log], "test_every": self.test_every,
             **({"target": self.target} if self.target != "labels" else {}),

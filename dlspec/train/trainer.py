@@ -109,6 +109,7 @@ class Trainer:
             self.log(f"loss {cfg.loss[0].name}: the train block names no loss and data {cfg.data.name} is a "
                      "regression")
         plan = self.spec.plan(cfg.model, facts)
+        self._pad_tokens(plan)
         first_targets = check_named_batch(self.spec, cfg, self.data, plan)  # several inputs or outputs: dicts by name
         self.targets = output_targets(self.data, first_targets) if cfg.outputs else {}
         if cfg.outputs:
@@ -160,6 +161,14 @@ class Trainer:
             return build_data(cfg.data, pin_memory=self.device.type == "cuda", loss_task=cfg.loss_task,
                               device=self.device, augment_seed=cfg.seed,
                               fitted=self.resumed.data if self.resumed else None)
+
+    def _pad_tokens(self, plan) -> None:
+        """A token model whose results do not depend on the pads after a batch's longest sentence gets
+        batches cut to it (data/padding.py); the fit header says which."""
+        from ..data.padding import pad_per_batch
+        from ..data.route import padding_note
+        pad_per_batch(self.data.loaders, plan)
+        self.data.path += padding_note(plan, self.cfg.data.bucket)
 
     def _step_setup(self) -> StepSetup:
         """The StepSetup of this run, built once: the loss entry decides the targets (loop.prepare_target),

@@ -131,7 +131,26 @@ def test_rotation_angles_are_uniform_over_the_range():
 def test_consecutive_affine_steps_fuse_into_one_resampling():
     pipe = B.BatchPipeline(steps(("rotate", (10,), {}), ("scale", (0.9, 1.1), {}), ("translate", (0.1,), {}),
                                  ("flip", (), {}), ("rotate", (5,), {})))
-    assert len(pipe.ops) == 3  # [rotate, scale, translate] fused, flip, rotate
+    assert len(pipe.ops) == 1  # rotate, scale, translate, flip (an exact affine map beside them), rotate
+    alone = B.BatchPipeline(steps(("flip", (), {}), ("noise", (0.1,), {}), ("flip", ("vertical",), {})))
+    assert len(alone.ops) == 3  # a flip with no affine step beside it stays a flip
+
+
+@pytest.mark.parametrize("direction", ["horizontal", "vertical"])
+@pytest.mark.parametrize("size", [(8, 8), (7, 12)])
+def test_a_flip_fused_into_a_rotation_is_the_flip_after_it_pixel_for_pixel(direction, size):
+    """The same generator draws the same angles and coins; flipping the rotated batch and resampling once
+    through the mirrored map give the same pixels."""
+    x = torch.rand(64, 2, *size)
+    fused = B.fused_affine([B.rotate({"degrees": 10}), B.flip_inverse({"direction": direction, "p": 0.5})])
+    separate = [B.fused_affine([B.rotate({"degrees": 10})]), B.flip({"direction": direction, "p": 0.5})]
+    y = torch.zeros(64, dtype=torch.long)
+    ours, _ = fused(x, y, B.Rng("cpu", 3))
+    rng, theirs = B.Rng("cpu", 3), x
+    for op in separate:
+        theirs, _ = op(theirs, y, rng)
+    assert torch.equal(ours, theirs)
+    assert not torch.equal(ours, fused(x, y, B.Rng("cpu", 4))[0])
 
 
 def test_scale_zooms_about_the_centre_within_the_range():
@@ -256,3 +275,17 @@ def test_batched_steps_run_on_the_gpu():
     for name, (args, kwargs) in EXAMPLES.items():
         out, _ = run(steps((name, args, kwargs)), x)
         assert out.device.type == "cuda", name
+
+
+def test_the_warp_grid_is_affine_grids_for_the_same_map():
+    """warp builds the sampling grid from cached pixel centres; F.affine_grid of the same map (scaled to [-1, 1])
+    samples the same pixels (a rounding tie may differ: none in 64 random maps here)."""
+    import torch.nn.functional as F
+    x = torch.rand(64, 3, 17, 23)
+    rng = B.Rng("cpu", 1)
+    m = B._rotation(rng.uniform(64, -40, 40)) @ B._scaling(rng.uniform(64, 0.7, 1.3))
+    H, W = x.shape[-2:]
+    to_norm, to_pix = torch.diag(torch.tensor([2.0 / W, 2.0 / H, 1.0])), torch.diag(torch.tensor([W / 2.0, H / 2.0, 1.0]))
+    grid = F.affine_grid((to_norm @ m @ to_pix)[:, :2, :], list(x.shape), align_corners=False)
+    reference = F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    assert torch.equal(B.warp(x, m), reference)
