@@ -82,15 +82,20 @@ def measure(spec, model: str, train=None, loaded: Optional[dict] = None) -> Meas
     from ..data.config import read_data
     from ..data.model_inputs import link_model
     from ..data.pipeline import build_data
+    from ..data.step_checks import named_source
     from .losses import written_loss_task
     decl = program.trains[block]
     task = written_loss_task(decl)  # the task, the split: as fit decides
     data = program.linked(decl, "data")
-    key = (data, task, model)  # a model with named inputs reads columns by them (link_model)
+    try:
+        cfg = link_model(read_data(program.data[data], program.global_env()), program, model)
+    except DlspecError as exc:  # the data's own mistake, or its names against the model's
+        return Measured(error=exc, train=block, loss_task=task)
+    # a table read by named inputs, or a Dataset class checked against them, is read per model
+    key = (data, task, model if named_source(cfg) or cfg.source_args is None else None)
     if loaded is None or key not in loaded:
         try:
-            cfg = read_data(program.data[data], program.global_env())
-            found = build_data(link_model(cfg, program, model), loss_task=task)
+            found = build_data(cfg, loss_task=task)
         except DlspecError as exc:  # the data's own mistake, not the model's (diagnostics go on past it)
             found = exc
         if loaded is not None:

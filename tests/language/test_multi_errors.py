@@ -241,7 +241,7 @@ def test_a_misspelt_metric_is_reported_while_the_data_block_has_an_error(write_s
     diagnosis = dlspec.diagnose(path)
     assert [(e.line, e.column) for e in diagnosis.errors] == [(6, 12), (12, 23)], [e.report() for e in diagnosis.errors]
     assert "unknown data source 'sklearn_digit'. Did you mean 'sklearn_digits'?" in diagnosis.errors[0].message
-    assert "unknown metric 'acuracy'. Did you mean 'accuracy'?" in diagnosis.errors[1].message
+    assert "unknown metric 'acuracy'. Did you mean 'accuracy' or 'pixel_accuracy'?" in diagnosis.errors[1].message
     result = CliRunner().invoke(main, ["compile", str(path)])
     assert result.exit_code == 1 and _located(result.output) == [(6, 12), (12, 23)]
     assert result.output.rstrip().endswith("2 errors")

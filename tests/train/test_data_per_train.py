@@ -128,7 +128,7 @@ def test_each_unknown_name_of_a_list_setting_is_reported(tmp_path):
                     "train { model M; data d; epochs 1\n"
                     "        metrics acuracy, f2, f1\n"
                     "        log tensorbord, csv, mlfow }\n")
-    expected = [(4, 17, "unknown metric 'acuracy'. Did you mean 'accuracy'?"), (4, 26, "unknown metric 'f2'."),
+    expected = [(4, 17, "unknown metric 'acuracy'. Did you mean 'accuracy' or 'pixel_accuracy'?"), (4, 26, "unknown metric 'f2'."),
                 (5, 13, "unknown logger 'tensorbord'. Did you mean 'tensorboard'?"),
                 (5, 30, "unknown logger 'mlfow'. Did you mean 'mlflow'?")]
     editor = diagnose(path)

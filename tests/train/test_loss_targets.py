@@ -24,7 +24,19 @@ REFERENCE = {
     "mse": F.mse_loss,
     "l1": F.l1_loss,
     "huber": F.huber_loss,
+    "dice": lambda out, y: dice_by_hand(out, y),
 }
+
+
+def dice_by_hand(out: torch.Tensor, y: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
+    """Soft dice written class by class, as the V-Net paper states it: 1 - mean_c (2 sum p_c t_c + s) /
+    (sum p_c + sum t_c + s), sums over every sample (and pixel), p the softmax over classes."""
+    probs = out.softmax(1)
+    scores = []
+    for c in range(out.shape[1]):
+        p_c, t_c = probs[:, c], (y == c).to(probs.dtype)
+        scores.append((2 * (p_c * t_c).sum() + smooth) / (p_c.sum() + t_c.sum() + smooth))
+    return 1 - torch.stack(scores).mean()
 
 
 def quiet(*a):

@@ -48,7 +48,7 @@ def test_every_loss_builds_and_computes(name):
     loss_def, args = bind(LOSSES, Step(name, (), {}, None), "loss")
     fn = loss_def.build(args)
     out = torch.randn(4, 3)
-    target = torch.randint(0, 3, (4,)) if name in ("cross_entropy", "nll") else torch.rand(4, 3)
+    target = torch.randint(0, 3, (4,)) if name in ("cross_entropy", "nll", "dice") else torch.rand(4, 3)
     assert math.isfinite(float(fn(out.log_softmax(1) if name == "nll" else out, target)))
 
 
