@@ -26,18 +26,17 @@ from ..spec import Spec
 from . import rundir
 from .checkpoint import check_choice, load_record, restore_rng, rng_state, save_checkpoint, select_checkpoint
 from .checkpoint_fields import check_optimizer_state, check_weights, restoring
-from .config import TrainConfig, fitted_to_task
+from .config import TrainConfig
 from .parallel.distributed import Dist
 from .faults import is_out_of_memory, out_of_memory
 from .finetune import freeze, frozen_leaves, init_weights, param_groups, unfreeze_due
-from .task_checks import check_data_fits_model, check_task, warn_ordinal_categories
+from .fit_data import load_data, plan_for_data
 from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_sigterm
 from .loggers import Loggers, Resume, flat_hparams, open_loggers
 from .loop import NonFiniteLoss, StepSetup, autocast_dtype, evaluate, move, select_device, train_epoch
 from .output_losses import Objective, make_output_metrics
-from .targets import check_named_batch, check_output_targets, output_targets, recorded_outputs
-from .losses import loss_task
-from .measure import Measured, facts_of
+from .targets import recorded_outputs
+from .measure import Measured
 from .progress import EpochProgress
 from .best import Tracker
 from .metrics import make_metrics
@@ -101,31 +100,9 @@ class Trainer:
         self.data_fingerprint = (self.resumed.data.fingerprint if self.resumed else None) or fingerprint(cfg.data)
         if self.resumed is not None:  # --resume: the data must still be what the run was trained on
             check_run_data(cfg.data, self.resumed.data, self.data, "--resume")
-        facts = facts_of(self.data)  # the vocabulary, a vector(auto) width: the data's own
-        self.cfg = cfg = fitted_to_task(cfg, self.data.task)  # no `loss` written: mse for a regression
-        if "loss" not in cfg.locs and cfg.target == "input":  # config.py's default for an autoencoder
-            self.log(f"loss {cfg.loss[0].name}: the train block names no loss and its target is the input")
-        elif "loss" not in cfg.locs and loss_task(cfg.loss[0]) == "regression":  # the default, fitted to the data
-            self.log(f"loss {cfg.loss[0].name}: the train block names no loss and data {cfg.data.name} is a "
-                     "regression")
-        plan = self.spec.plan(cfg.model, facts)
-        self._pad_tokens(plan)
-        first_targets = check_named_batch(self.spec, cfg, self.data, plan)  # several inputs or outputs: dicts by name
-        self.targets = output_targets(self.data, first_targets) if cfg.outputs else {}
-        if cfg.outputs:
-            check_output_targets(cfg, self.targets, plan)  # each output's loss fits its target's task
-        else:
-            check_task(cfg, self.data, plan)  # loss and metrics fit the data's task
-            check_data_fits_model(self.spec, self.cfg, self.data, plan)
-            warn_ordinal_categories(self.spec, self.cfg, self.data, plan)
-        model = build_model(with_layer_init(plan, cfg.layer_init))  # a train block's layer_init rule included
-        if self.resumed is None:  # a resumed run's weights already hold its word vectors
-            for line in load_vectors(model, plan, self.data.vocab):
-                self.log(line)
-        self.model = self.dist.prepare_model(model, cfg.sync_batchnorm, self.device, cfg.locs.get("sync_batchnorm"))
-        if cfg.init and self.resumed is None:
-            self.log(init_weights(self.model, cfg.init, cfg.locs.get("init")))
-        self.model.to(self.device)
+        self.cfg, plan, self.targets = plan_for_data(self.spec, cfg, self.data, self.log)
+        cfg = self.cfg
+        self.model = self._build_model(plan)
         self._freeze()
         opt_def, opt_args = cfg.optimizer
         self.optimizer = opt_def.build(self._param_groups(), opt_args)
@@ -151,24 +128,21 @@ class Trainer:
         self.dist.seed_rank(cfg.seed)  # dropout and augmentation differ between processes
 
     def _build_data(self):
-        """The data, loaded once: the bundle read_train measured when it is what this run would load."""
-        cfg, measured = self.cfg, self.measured
-        self.measured = None  # the trainer owns the bundle now (its loaders are sharded)
-        if measured is not None and measured.fit_can_reuse(cfg, self.device, self.resumed):
-            return measured.bundle
-        from ..data.pipeline import build_data
-        with self.dist.local_first():  # downloads happen once per node
-            return build_data(cfg.data, pin_memory=self.device.type == "cuda", loss_task=cfg.loss_task,
-                              device=self.device, augment_seed=cfg.seed,
-                              fitted=self.resumed.data if self.resumed else None)
+        measured, self.measured = self.measured, None  # the trainer owns the bundle now (its loaders are sharded)
+        return load_data(self.cfg, measured, self.device, self.dist, self.resumed)
 
-    def _pad_tokens(self, plan) -> None:
-        """A token model whose results do not depend on the pads after a batch's longest sentence gets
-        batches cut to it (data/padding.py); the fit header says which."""
-        from ..data.padding import pad_per_batch
-        from ..data.route import padding_note
-        pad_per_batch(self.data.loaders, plan)
-        self.data.path += padding_note(plan, self.cfg.data.bucket)
+    def _build_model(self, plan) -> torch.nn.Module:
+        """The torch model on this run's device: a train block's layer_init rule, word vectors and init
+        included (a resumed run's weights already hold the last two)."""
+        cfg = self.cfg
+        model = build_model(with_layer_init(plan, cfg.layer_init))
+        if self.resumed is None:
+            for line in load_vectors(model, plan, self.data.vocab):
+                self.log(line)
+        model = self.dist.prepare_model(model, cfg.sync_batchnorm, self.device, cfg.locs.get("sync_batchnorm"))
+        if cfg.init and self.resumed is None:
+            self.log(init_weights(model, cfg.init, cfg.locs.get("init")))
+        return model.to(self.device)
 
     def _step_setup(self) -> StepSetup:
         """The StepSetup of this run, built once: the loss entry decides the targets (loop.prepare_target),
