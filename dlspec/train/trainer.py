@@ -38,7 +38,7 @@ from .output_losses import Objective, make_output_metrics
 from .targets import recorded_outputs
 from .measure import Measured
 from .progress import EpochProgress
-from .best import Tracker
+from .best import Monitors
 from .metrics import make_metrics
 from .record import ProgressRecord, RunRecord, SpecRecord
 from .parallel.sharding import StepPlan
@@ -118,9 +118,8 @@ class Trainer:
         self.step_setup = self._step_setup()  # what each step uses; its model may be a torch.compile wrapper
         # after the presets (they set the cached loaders' memory format): this process's share of each batch
         self.data.loaders = self.dist.shard(self.data.loaders)
-        self.history, self.bad_epochs, self.start_epoch = [], 0, 0
-        self.keeper = Tracker.of(cfg.best_by("val" in self.data.loaders))  # decides best.ckpt
-        self.stopper = Tracker.of(cfg.early_stop) if cfg.early_stop else None  # early_stop's own monitor
+        self.history, self.start_epoch = [], 0
+        self.monitors = Monitors(cfg, "val" in self.data.loaders, self.log)  # best.ckpt and early_stop
         self.saved_epoch = None  # the epoch last.ckpt holds, once this run has one
         self.train_time, self.train_samples = 0.0, 0
         if self.resumed is not None:
@@ -198,9 +197,7 @@ class Trainer:
             with restoring(path, "scaler"):
                 self.scaler.load_state_dict(saved.scaler)
         self.history = list(saved.history)
-        self.keeper.best, self.bad_epochs = saved.best, saved.bad_epochs
-        if self.stopper is not None:
-            self.stopper.best = saved.stop_best
+        self.monitors.restore(saved)
         self.start_epoch = self.saved_epoch = saved.epoch
         self.train_time, self.train_samples = saved.train_time, saved.train_samples
         restore_rng(saved.rng, path)
@@ -346,34 +343,11 @@ class Trainer:
             return make_output_metrics(self.cfg.outputs, self.step_setup.objective, self.targets)
         return make_metrics(self.cfg.metrics, self.data.target_scale)
 
-    def _monitor(self) -> str:
-        return self.keeper.monitor
-
     def _track_best(self, row: dict, epoch: int) -> bool:
         """Save best.ckpt when the checkpoint monitor improves; True when early stopping fires."""
-        if self.keeper.update(self._recorded(row, self.keeper.monitor), epoch + 1):
+        if self.monitors.improved(row, epoch + 1):
             self._save("best.ckpt", epoch + 1)
-        if self.stopper is None:
-            return False
-        if self.stopper.update(self._recorded(row, self.stopper.monitor, "early_stop"), epoch + 1):
-            self.bad_epochs = 0
-            return False
-        self.bad_epochs += 1
-        patience = self.cfg.early_stop["patience"]
-        if self.bad_epochs > patience:
-            best = self.stopper.best
-            self.log(f"early stop: {self.stopper.monitor} has not improved for {patience} epochs "
-                     f"(best {best['value']:.4f} at epoch {best['epoch']})")
-            return True
-        return False
-
-    def _recorded(self, row: dict, monitor: str, key: Optional[str] = None) -> float:
-        """This epoch's value of `monitor`; compile refuses the others, so missing means an empty val split."""
-        key = key or ("checkpoint" if self.cfg.checkpoint else "early_stop")
-        if row.get(monitor) is None:
-            raise TrainError(f"{key} monitors '{monitor}', but this run does not record it (the val split "
-                             f"is empty)", self.cfg.locs.get(key) or self.cfg.loc)
-        return row[monitor]
+        return self.monitors.should_stop(row, epoch + 1)
 
     def _save(self, name: str, epoch: int) -> None:
         if not self.dist.is_main:
@@ -389,8 +363,7 @@ class Trainer:
                 self.model.state_dict(), self.optimizer.state_dict(), epoch, self.history, rng_state(),
                 scheduler=self.scheduler.state_dict() if self.scheduler is not None else None,
                 scaler=self.scaler.state_dict() if self.scaler is not None else None,
-                best=self.keeper.best, stop_best=self.stopper.best if self.stopper is not None else None,
-                bad_epochs=self.bad_epochs, train_time=self.train_time, train_samples=self.train_samples,
+                **self.monitors.saved(), train_time=self.train_time, train_samples=self.train_samples,
                 loggers=self.loggers.record()))  # e.g. the MLflow run id, so --resume goes on with that run
         save_checkpoint(os.path.join(self.out, name), record.to_state())
 
@@ -406,11 +379,11 @@ class Trainer:
             scaled = {"loss": "loss (scaled units)"} if self.data.target_scale else {}  # metrics: original units
             self.log("test: " + ", ".join(f"{scaled.get(k, k)} {v:.4f}" for k, v in test.items()) +
                      f"  ({self.used['checkpoint']} weights, epoch {self.used['checkpoint_epoch']})")
-        best = self.keeper.best
+        best = self.monitors.keeper.best
         best_row = next((r for r in self.history if best and r["epoch"] == best["epoch"]), None)
         results = {"final": self.history[-1] if self.history else None, "best": best_row,
                    "best_epoch": best["epoch"] if best else None,
-                   "monitor": self._monitor(), "test": test, **self.used,
+                   "monitor": self.monitors.monitor, "test": test, **self.used,
                    "train_samples_per_second": self.train_samples / max(self.train_time, 1e-9),
                    "duration_seconds": time.perf_counter() - self.started}
         if not self.dist.is_main:
