@@ -91,6 +91,14 @@ def _trust_option(fn):
     return click.option("--trust", is_flag=True, help=_TRUST_HELP)(fn)
 
 
+def _answering_options(fn):
+    """--max-pixels and --device: predict and serve answer the same inputs on the same device."""
+    fn = click.option("--device", default="cpu", show_default=True)(fn)
+    return click.option("--max-pixels", type=click.IntRange(min=1), default=None,
+                        help="Refuse images declaring more pixels (default: the run's image source's "
+                             "max_pixels, 50000000).")(fn)
+
+
 def _checkpoint_option(fn):
     return click.option("--checkpoint", type=click.Choice(["best", "last"]), default=None,
                         help="The weights to use: best (best.ckpt, by the run's monitor) or last (the final "
@@ -153,9 +161,7 @@ def evaluate_command(run_dir, split, device, trust, checkpoint):
               help="Time series: how many values to forecast.")
 @click.option("--batch", default=64, show_default=True, type=click.IntRange(min=1), help="Inputs per forward pass.")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Also write the answers to a .csv or .jsonl file.")
-@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
-              help="Refuse images declaring more pixels (default: the run's image source's max_pixels, 50000000).")
-@click.option("--device", default="cpu", show_default=True)
+@_answering_options
 @_trust_option
 @_checkpoint_option
 @friendly_errors
@@ -191,9 +197,7 @@ def predict_command(run_dir, inputs, top, steps, batch, out, max_pixels, device,
               help="Most samples in one model call (1: no batching).")
 @click.option("--max-body", default=10_000_000, show_default=True, type=click.IntRange(min=1),
               help="Refuse request bodies larger than this many bytes.")
-@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
-              help="Refuse images declaring more pixels (default: the run's image source's max_pixels, 50000000).")
-@click.option("--device", default="cpu", show_default=True)
+@_answering_options
 @_trust_option
 @_checkpoint_option
 @friendly_errors

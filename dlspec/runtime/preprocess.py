@@ -352,20 +352,13 @@ def _samples(items, meta):
     if meta["kind"] == "text":
         return sentences(items)
     names, samples = [], []
+    named = meta.get("inputs_encoding") or len(meta.get("inputs") or ()) > 1  # rows by the training csv's columns
     for item in items:
-        if item.lower().endswith(".csv") and (meta.get("inputs_encoding") or len(meta.get("inputs") or ()) > 1):
-            try:
-                more_names, more = named_rows(item, meta)
-            except InputError as exc:  # a bad CSV found in a folder or by a glob: the others still answered
-                skip_or_raise(item, exc)
-                continue
-            names.extend(more_names)
-            samples.extend(more)
-        elif item.lower().endswith(".csv"):
-            if "table" not in meta:
+        if item.lower().endswith(".csv"):
+            if not named and "table" not in meta:
                 raise InputError(f"{item}: this run was not trained on a table; give image files")
             try:
-                more_names, more = table_rows(item, meta)
+                more_names, more = (named_rows if named else table_rows)(item, meta)
             except InputError as exc:  # a bad CSV found in a folder or by a glob: the others still answered
                 skip_or_raise(item, exc)
                 continue

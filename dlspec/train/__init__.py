@@ -1,8 +1,11 @@
 """Training: train-block checks, the device-aware loop, checkpoints and run directories.
 
-- fit.py: `dlspec fit`, a spec (or a run to resume) in, a trained `Run` out; trainer.py: the trainer
+- fit.py: `dlspec fit`, a spec (or a run to resume) in, a trained `Run` out; trainer.py: the trainer;
+  fit_data.py: its data, the plan for it and the checks of one against the other; vectors.py: word vectors
 - config.py: a train block checked without data -> `TrainConfig`; task_checks.py: do the loss, metrics,
-  last layer and data go together
+  last layer and data go together; target_checks.py: `target input` and add_loss columns
+- objective.py, output_losses.py, targets.py: several outputs (per-output losses, weights, metrics and
+  targets); added_losses.py: a model's add_loss terms in each step; dice.py: the dice loss
 - measure.py: the facts a model's input asks of its linked data (`DataFacts`), measured once
 - entries.py: the entry type of the loss, optimizer and schedule registries; losses.py,
   optimizers.py, schedules.py, metrics.py: the registries

@@ -175,8 +175,7 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
     raised from the tally's checks, with the first bad step), no progress call when nothing can be
     shown, no device copy of a batch the loader already put on the device."""
     model, loss_entry, loss_fn, device = setup.model, setup.loss, setup.loss_fn, setup.device
-    optimizer, scaler, scheduler_per_step = setup.optimizer, setup.scaler, setup.per_step_scheduler
-    plan, clip_norm, clip_value, objective = setup.plan, setup.clip_norm, setup.clip_value, setup.objective
+    optimizer, scaler, plan, objective = setup.optimizer, setup.scaler, setup.plan, setup.objective
     model.train()
     for m in frozen:
         m.eval()  # BatchNorm statistics of frozen parts stay as they are
@@ -214,19 +213,7 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
         if micro is not None and not micro.steps:
             _count(micro, x, loss, tally, metrics, out, setup.metric_targets(out, y) if metrics else None, step)
             continue
-        if scaler is not None:
-            scaler.unscale_(optimizer)
-        if clip_norm:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-        if clip_value:
-            torch.nn.utils.clip_grad_value_(model.parameters(), clip_value)
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
-        if scheduler_per_step is not None:
-            scheduler_per_step.step()
+        _optimizer_step(setup)
         _count(micro, x, loss, tally, metrics, out, setup.metric_targets(out, y) if metrics else None, step)
         if watched and progress.due():
             value = loss.item()  # read only when shown (a host sync on a GPU)
@@ -240,6 +227,24 @@ def train_epoch(setup: StepSetup, loader, metrics: dict, progress, frozen=()):
     if not math.isfinite(mean_loss):
         raise NonFiniteLoss(len(loader))
     return mean_loss, {k: m.compute() for k, m in metrics.items()}, samples, time.perf_counter() - start
+
+
+def _optimizer_step(setup: StepSetup) -> None:
+    """The gradients accumulated so far applied: unscaled (fp16), clipped, stepped, then a per-step schedule."""
+    model, optimizer, scaler = setup.model, setup.optimizer, setup.scaler
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+    if setup.clip_norm:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), setup.clip_norm)
+    if setup.clip_value:
+        torch.nn.utils.clip_grad_value_(model.parameters(), setup.clip_value)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    if setup.per_step_scheduler is not None:
+        setup.per_step_scheduler.step()
 
 
 class LossTally:

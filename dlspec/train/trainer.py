@@ -26,20 +26,19 @@ from ..spec import Spec
 from . import rundir
 from .checkpoint import check_choice, load_record, restore_rng, rng_state, save_checkpoint, select_checkpoint
 from .checkpoint_fields import check_optimizer_state, check_weights, restoring
-from .config import TrainConfig, fitted_to_task
+from .config import TrainConfig
 from .parallel.distributed import Dist
 from .faults import is_out_of_memory, out_of_memory
 from .finetune import freeze, frozen_leaves, init_weights, param_groups, unfreeze_due
-from .task_checks import check_data_fits_model, check_task, warn_ordinal_categories
+from .fit_data import load_data, plan_for_data
 from .interrupt import EXIT_STATUS, interrupted_message, signal_name, stop_on_sigterm
 from .loggers import Loggers, Resume, flat_hparams, open_loggers
 from .loop import NonFiniteLoss, StepSetup, autocast_dtype, evaluate, move, select_device, train_epoch
 from .output_losses import Objective, make_output_metrics
-from .targets import check_named_batch, check_output_targets, output_targets, recorded_outputs
-from .losses import loss_task
-from .measure import Measured, facts_of
+from .targets import recorded_outputs
+from .measure import Measured
 from .progress import EpochProgress
-from .best import Tracker
+from .best import Monitors
 from .metrics import make_metrics
 from .record import ProgressRecord, RunRecord, SpecRecord
 from .parallel.sharding import StepPlan
@@ -101,31 +100,9 @@ class Trainer:
         self.data_fingerprint = (self.resumed.data.fingerprint if self.resumed else None) or fingerprint(cfg.data)
         if self.resumed is not None:  # --resume: the data must still be what the run was trained on
             check_run_data(cfg.data, self.resumed.data, self.data, "--resume")
-        facts = facts_of(self.data)  # the vocabulary, a vector(auto) width: the data's own
-        self.cfg = cfg = fitted_to_task(cfg, self.data.task)  # no `loss` written: mse for a regression
-        if "loss" not in cfg.locs and cfg.target == "input":  # config.py's default for an autoencoder
-            self.log(f"loss {cfg.loss[0].name}: the train block names no loss and its target is the input")
-        elif "loss" not in cfg.locs and loss_task(cfg.loss[0]) == "regression":  # the default, fitted to the data
-            self.log(f"loss {cfg.loss[0].name}: the train block names no loss and data {cfg.data.name} is a "
-                     "regression")
-        plan = self.spec.plan(cfg.model, facts)
-        self._pad_tokens(plan)
-        first_targets = check_named_batch(self.spec, cfg, self.data, plan)  # several inputs or outputs: dicts by name
-        self.targets = output_targets(self.data, first_targets) if cfg.outputs else {}
-        if cfg.outputs:
-            check_output_targets(cfg, self.targets, plan)  # each output's loss fits its target's task
-        else:
-            check_task(cfg, self.data, plan)  # loss and metrics fit the data's task
-            check_data_fits_model(self.spec, self.cfg, self.data, plan)
-            warn_ordinal_categories(self.spec, self.cfg, self.data, plan)
-        model = build_model(with_layer_init(plan, cfg.layer_init))  # a train block's layer_init rule included
-        if self.resumed is None:  # a resumed run's weights already hold its word vectors
-            for line in load_vectors(model, plan, self.data.vocab):
-                self.log(line)
-        self.model = self.dist.prepare_model(model, cfg.sync_batchnorm, self.device, cfg.locs.get("sync_batchnorm"))
-        if cfg.init and self.resumed is None:
-            self.log(init_weights(self.model, cfg.init, cfg.locs.get("init")))
-        self.model.to(self.device)
+        self.cfg, plan, self.targets = plan_for_data(self.spec, cfg, self.data, self.log)
+        cfg = self.cfg
+        self.model = self._build_model(plan)
         self._freeze()
         opt_def, opt_args = cfg.optimizer
         self.optimizer = opt_def.build(self._param_groups(), opt_args)
@@ -141,9 +118,8 @@ class Trainer:
         self.step_setup = self._step_setup()  # what each step uses; its model may be a torch.compile wrapper
         # after the presets (they set the cached loaders' memory format): this process's share of each batch
         self.data.loaders = self.dist.shard(self.data.loaders)
-        self.history, self.bad_epochs, self.start_epoch = [], 0, 0
-        self.keeper = Tracker.of(cfg.best_by("val" in self.data.loaders))  # decides best.ckpt
-        self.stopper = Tracker.of(cfg.early_stop) if cfg.early_stop else None  # early_stop's own monitor
+        self.history, self.start_epoch = [], 0
+        self.monitors = Monitors(cfg, "val" in self.data.loaders, self.log)  # best.ckpt and early_stop
         self.saved_epoch = None  # the epoch last.ckpt holds, once this run has one
         self.train_time, self.train_samples = 0.0, 0
         if self.resumed is not None:
@@ -151,24 +127,21 @@ class Trainer:
         self.dist.seed_rank(cfg.seed)  # dropout and augmentation differ between processes
 
     def _build_data(self):
-        """The data, loaded once: the bundle read_train measured when it is what this run would load."""
-        cfg, measured = self.cfg, self.measured
-        self.measured = None  # the trainer owns the bundle now (its loaders are sharded)
-        if measured is not None and measured.fit_can_reuse(cfg, self.device, self.resumed):
-            return measured.bundle
-        from ..data.pipeline import build_data
-        with self.dist.local_first():  # downloads happen once per node
-            return build_data(cfg.data, pin_memory=self.device.type == "cuda", loss_task=cfg.loss_task,
-                              device=self.device, augment_seed=cfg.seed,
-                              fitted=self.resumed.data if self.resumed else None)
+        measured, self.measured = self.measured, None  # the trainer owns the bundle now (its loaders are sharded)
+        return load_data(self.cfg, measured, self.device, self.dist, self.resumed)
 
-    def _pad_tokens(self, plan) -> None:
-        """A token model whose results do not depend on the pads after a batch's longest sentence gets
-        batches cut to it (data/padding.py); the fit header says which."""
-        from ..data.padding import pad_per_batch
-        from ..data.route import padding_note
-        pad_per_batch(self.data.loaders, plan)
-        self.data.path += padding_note(plan, self.cfg.data.bucket)
+    def _build_model(self, plan) -> torch.nn.Module:
+        """The torch model on this run's device: a train block's layer_init rule, word vectors and init
+        included (a resumed run's weights already hold the last two)."""
+        cfg = self.cfg
+        model = build_model(with_layer_init(plan, cfg.layer_init))
+        if self.resumed is None:
+            for line in load_vectors(model, plan, self.data.vocab):
+                self.log(line)
+        model = self.dist.prepare_model(model, cfg.sync_batchnorm, self.device, cfg.locs.get("sync_batchnorm"))
+        if cfg.init and self.resumed is None:
+            self.log(init_weights(model, cfg.init, cfg.locs.get("init")))
+        return model.to(self.device)
 
     def _step_setup(self) -> StepSetup:
         """The StepSetup of this run, built once: the loss entry decides the targets (loop.prepare_target),
@@ -224,9 +197,7 @@ class Trainer:
             with restoring(path, "scaler"):
                 self.scaler.load_state_dict(saved.scaler)
         self.history = list(saved.history)
-        self.keeper.best, self.bad_epochs = saved.best, saved.bad_epochs
-        if self.stopper is not None:
-            self.stopper.best = saved.stop_best
+        self.monitors.restore(saved)
         self.start_epoch = self.saved_epoch = saved.epoch
         self.train_time, self.train_samples = saved.train_time, saved.train_samples
         restore_rng(saved.rng, path)
@@ -372,34 +343,11 @@ class Trainer:
             return make_output_metrics(self.cfg.outputs, self.step_setup.objective, self.targets)
         return make_metrics(self.cfg.metrics, self.data.target_scale)
 
-    def _monitor(self) -> str:
-        return self.keeper.monitor
-
     def _track_best(self, row: dict, epoch: int) -> bool:
         """Save best.ckpt when the checkpoint monitor improves; True when early stopping fires."""
-        if self.keeper.update(self._recorded(row, self.keeper.monitor), epoch + 1):
+        if self.monitors.improved(row, epoch + 1):
             self._save("best.ckpt", epoch + 1)
-        if self.stopper is None:
-            return False
-        if self.stopper.update(self._recorded(row, self.stopper.monitor, "early_stop"), epoch + 1):
-            self.bad_epochs = 0
-            return False
-        self.bad_epochs += 1
-        patience = self.cfg.early_stop["patience"]
-        if self.bad_epochs > patience:
-            best = self.stopper.best
-            self.log(f"early stop: {self.stopper.monitor} has not improved for {patience} epochs "
-                     f"(best {best['value']:.4f} at epoch {best['epoch']})")
-            return True
-        return False
-
-    def _recorded(self, row: dict, monitor: str, key: Optional[str] = None) -> float:
-        """This epoch's value of `monitor`; compile refuses the others, so missing means an empty val split."""
-        key = key or ("checkpoint" if self.cfg.checkpoint else "early_stop")
-        if row.get(monitor) is None:
-            raise TrainError(f"{key} monitors '{monitor}', but this run does not record it (the val split "
-                             f"is empty)", self.cfg.locs.get(key) or self.cfg.loc)
-        return row[monitor]
+        return self.monitors.should_stop(row, epoch + 1)
 
     def _save(self, name: str, epoch: int) -> None:
         if not self.dist.is_main:
@@ -415,8 +363,7 @@ class Trainer:
                 self.model.state_dict(), self.optimizer.state_dict(), epoch, self.history, rng_state(),
                 scheduler=self.scheduler.state_dict() if self.scheduler is not None else None,
                 scaler=self.scaler.state_dict() if self.scaler is not None else None,
-                best=self.keeper.best, stop_best=self.stopper.best if self.stopper is not None else None,
-                bad_epochs=self.bad_epochs, train_time=self.train_time, train_samples=self.train_samples,
+                **self.monitors.saved(), train_time=self.train_time, train_samples=self.train_samples,
                 loggers=self.loggers.record()))  # e.g. the MLflow run id, so --resume goes on with that run
         save_checkpoint(os.path.join(self.out, name), record.to_state())
 
@@ -432,11 +379,11 @@ class Trainer:
             scaled = {"loss": "loss (scaled units)"} if self.data.target_scale else {}  # metrics: original units
             self.log("test: " + ", ".join(f"{scaled.get(k, k)} {v:.4f}" for k, v in test.items()) +
                      f"  ({self.used['checkpoint']} weights, epoch {self.used['checkpoint_epoch']})")
-        best = self.keeper.best
+        best = self.monitors.keeper.best
         best_row = next((r for r in self.history if best and r["epoch"] == best["epoch"]), None)
         results = {"final": self.history[-1] if self.history else None, "best": best_row,
                    "best_epoch": best["epoch"] if best else None,
-                   "monitor": self._monitor(), "test": test, **self.used,
+                   "monitor": self.monitors.monitor, "test": test, **self.used,
                    "train_samples_per_second": self.train_samples / max(self.train_time, 1e-9),
                    "duration_seconds": time.perf_counter() - self.started}
         if not self.dist.is_main:

@@ -14,6 +14,7 @@ from typing import Optional
 
 import torch
 
+from ..data.encoding import is_number
 from ..errors import Loc, TrainError
 from ..language.files import open_regular
 from ..layers.init import MISSING_WORD, MISSING_WORD_TEXT
@@ -89,16 +90,8 @@ def _numbers(texts: list, path: str, number: int, loc: Loc) -> list:
     try:
         values = [float(t) for t in texts]
     except ValueError:
-        bad = next(t for t in texts if not _is_number(t))
+        bad = next(t for t in texts if not is_number(t))
         raise TrainError(f"{path}:{number}: {bad!r} is not a number", loc) from None
     if not all(abs(v) < 3.4e38 for v in values):  # inf, nan or beyond float32
         raise TrainError(f"{path}:{number}: the vector holds a value that is not a finite number", loc)
     return values
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False

@@ -8,6 +8,7 @@ import torch
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
+from dlspec.data import batch_affine as A
 from dlspec.data import batch_augment as B
 from dlspec.data.transforms import TRANSFORMS, check_steps, has_batched_form
 from dlspec.errors import ArgumentError
@@ -112,10 +113,10 @@ def _angles(out):
 def test_rotation_matches_torchvision_at_a_fixed_angle():
     x = torch.rand(1, 3, 17, 23)
     for angle in (30.0, -75.0):
-        ours = B.warp(x, B._rotation(torch.tensor([angle])))[0]
+        ours = A.warp(x, A._rotation(torch.tensor([angle])))[0]
         theirs = TF.rotate(x[0], angle)
         assert (ours - theirs).abs().gt(1e-6).float().mean() < 0.03, angle
-        assert _angles(B.warp(_blob(1), B._rotation(torch.tensor([angle]))))[0].sub(angle).abs() < 3
+        assert _angles(A.warp(_blob(1), A._rotation(torch.tensor([angle]))))[0].sub(angle).abs() < 3
 
 
 def test_rotation_angles_are_uniform_over_the_range():
@@ -142,8 +143,8 @@ def test_a_flip_fused_into_a_rotation_is_the_flip_after_it_pixel_for_pixel(direc
     """The same generator draws the same angles and coins; flipping the rotated batch and resampling once
     through the mirrored map give the same pixels."""
     x = torch.rand(64, 2, *size)
-    fused = B.fused_affine([B.rotate({"degrees": 10}), B.flip_inverse({"direction": direction, "p": 0.5})])
-    separate = [B.fused_affine([B.rotate({"degrees": 10})]), B.flip({"direction": direction, "p": 0.5})]
+    fused = A.fused_affine([A.rotate({"degrees": 10}), A.flip_inverse({"direction": direction, "p": 0.5})])
+    separate = [A.fused_affine([A.rotate({"degrees": 10})]), B.flip({"direction": direction, "p": 0.5})]
     y = torch.zeros(64, dtype=torch.long)
     ours, _ = fused(x, y, B.Rng("cpu", 3))
     rng, theirs = B.Rng("cpu", 3), x
@@ -283,9 +284,9 @@ def test_the_warp_grid_is_affine_grids_for_the_same_map():
     import torch.nn.functional as F
     x = torch.rand(64, 3, 17, 23)
     rng = B.Rng("cpu", 1)
-    m = B._rotation(rng.uniform(64, -40, 40)) @ B._scaling(rng.uniform(64, 0.7, 1.3))
+    m = A._rotation(rng.uniform(64, -40, 40)) @ A._scaling(rng.uniform(64, 0.7, 1.3))
     H, W = x.shape[-2:]
     to_norm, to_pix = torch.diag(torch.tensor([2.0 / W, 2.0 / H, 1.0])), torch.diag(torch.tensor([W / 2.0, H / 2.0, 1.0]))
     grid = F.affine_grid((to_norm @ m @ to_pix)[:, :2, :], list(x.shape), align_corners=False)
     reference = F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
-    assert torch.equal(B.warp(x, m), reference)
+    assert torch.equal(A.warp(x, m), reference)

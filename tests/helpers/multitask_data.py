@@ -11,6 +11,21 @@ from torch.utils.data import Dataset
 
 KINDS = ["flat", "house", "loft"]
 
+# a two-input, two-output model and a data block reading Listing: a test adds its train block
+LISTING_SPEC = """model Listing {
+    input photo: vector(6)
+    input facts: vector(2)
+    h = concat(photo, facts) -> linear(16) -> relu
+    output price = h -> linear(1)
+    output kind = h -> linear(3)
+}
+data d {
+    source tests.helpers.multitask_data.Listing(n=48)
+    split train=0.5 val=0.25 test=0.25
+    batch 8
+}
+"""
+
 
 class Listing(Dataset):
     """photo: 6 numbers, facts: 2 numbers; price (regression) and kind (3 classes) follow from them."""

@@ -13,21 +13,9 @@ import dlspec
 from dlspec.cli import main
 from dlspec.runs.predict import evaluate_run, predict_tensors
 from dlspec.runs.writers import readable, write_predictions
-from tests.helpers.multitask_data import KINDS
+from tests.helpers.multitask_data import KINDS, LISTING_SPEC
 
-SPEC = """model Listing {
-    input photo: vector(6)
-    input facts: vector(2)
-    h = concat(photo, facts) -> linear(16) -> relu
-    output price = h -> linear(1)
-    output kind = h -> linear(3)
-}
-data d {
-    source tests.helpers.multitask_data.Listing(n=48)
-    split train=0.5 val=0.25 test=0.25
-    batch 8
-}
-train {
+SPEC = LISTING_SPEC + """train {
     loss price: mse * 0.5, kind: cross_entropy
     metrics price: mae, kind: accuracy
     epochs 1

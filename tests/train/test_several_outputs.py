@@ -12,20 +12,9 @@ from dlspec.cli import main
 from dlspec.errors import DlspecError
 from dlspec.train.config import read_train
 from dlspec.train.metrics import higher_is_better
+from tests.helpers.multitask_data import LISTING_SPEC
 
-MODEL = """model Listing {
-    input photo: vector(6)
-    input facts: vector(2)
-    h = concat(photo, facts) -> linear(16) -> relu
-    output price = h -> linear(1)
-    output kind = h -> linear(3)
-}
-data d {
-    source tests.helpers.multitask_data.Listing(n=48)
-    split train=0.5 val=0.25 test=0.25
-    batch 8
-}
-"""
+MODEL = LISTING_SPEC
 TRAIN = """train {
     loss price: mse * 0.5, kind: cross_entropy
     metrics price: mae, r2, kind: accuracy, f1
