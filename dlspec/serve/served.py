@@ -46,7 +46,11 @@ class ServedRun:
         if not files:
             raise BadInput("give at least one file: upload images as multipart/form-data field 'file'")
         names, samples, notes = [], [], []
+        shown_names = [_shown_name(filename, index) for index, (filename, _) in enumerate(files)]
+        beside = self._image_columns() and any(n.lower().endswith(".csv") for n in shown_names)
         with tempfile.TemporaryDirectory(prefix="dlspec-serve-") as folder:
+            if beside:  # rows naming image files, sent with them: the images kept by name beside the rows
+                files = _write_beside(folder, files, shown_names)
             for index, (filename, data) in enumerate(files):
                 shown = _shown_name(filename, index)
                 is_csv = shown.lower().endswith(".csv")
@@ -66,6 +70,10 @@ class ServedRun:
                     samples.append(load_image(path, self.meta))
                     names.append(shown)
         return names, samples, notes
+
+    def _image_columns(self) -> bool:
+        """Whether the run's rows name image files (a csv source with an image input)."""
+        return any(info.get("kind") == "image" for info in (self.meta.get("inputs_encoding") or {}).values())
 
     def text_samples(self, texts: list) -> tuple:
         """(names, token id rows, notes) of sentences, tokenised by the run's rule and vocabulary."""
@@ -103,14 +111,16 @@ class ServedRun:
     def _rows_of(self, path: str, shown: str) -> tuple:
         """(names, samples, notes): a CSV file's rows; notes are the warnings predict would print (unseen levels)."""
         from ..runtime.preprocess import UnseenLevels, named_rows, table_rows
-        if len(self.meta.get("inputs") or ()) > 1:
-            return (*named_rows(path, self.meta), [])
-        if "table" not in self.meta:
+        several = bool(self.meta.get("inputs_encoding")) or len(self.meta.get("inputs") or ()) > 1  # as predict
+        if not several and "table" not in self.meta:
             raise BadInput(f"{shown}: this run was not trained on a table; give image files",  # predict's words
                            hint=self.usage())
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UnseenLevels)
-            names, samples = table_rows(path, self.meta)
+            if several:  # image columns may name only files inside the request's folder
+                names, samples = named_rows(path, self.meta, confined=True)
+            else:
+                names, samples = table_rows(path, self.meta)
         notes = [str(w.message).replace(path, shown) for w in caught if issubclass(w.category, UnseenLevels)]
         return [n.replace(path, shown) for n in names], samples, notes
 
@@ -183,6 +193,22 @@ def _shown_name(filename: Optional[str], index: int) -> str:
     return name or f"file{index + 1}"
 
 
+def _write_beside(folder: str, files: list, shown_names: list) -> list:
+    """Writes the files that are not CSV into `folder` under their shown names (rows name them so); returns the
+    CSV files, still to read."""
+    rows, written = [], set()
+    for (filename, data), shown in zip(files, shown_names):
+        if shown.lower().endswith(".csv"):
+            rows.append((filename, data))
+            continue
+        if shown.startswith(".") or shown in written:
+            raise BadInput(f"{shown}: files sent with rows need distinct names not starting with '.'")
+        written.add(shown)
+        with open(os.path.join(folder, shown), "wb") as f:
+            f.write(data)
+    return rows
+
+
 def _image_suffix(name: str) -> str:
     suffix = os.path.splitext(name)[1].lower()
     return suffix if suffix in IMAGE_FILES else ".img"
@@ -200,7 +226,9 @@ class _renamed:
     def __exit__(self, kind, exc, tb):
         if isinstance(exc, InputError):
             message, hint = exc.message, exc.hint
-            if self.path:
+            if self.path:  # the temporary folder is the server's business: shown as the client's names
                 message, hint = message.replace(self.path, self.shown), hint.replace(self.path, self.shown)
+                folder = os.path.dirname(self.path) + os.sep
+                message, hint = message.replace(folder, ""), hint.replace(folder, "")
             raise BadInput(message, hint=hint, status=413 if isinstance(exc, TooManyPixels) else 400) from None
         return False
