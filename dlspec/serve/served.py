@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import tempfile
 import warnings
@@ -144,7 +145,7 @@ class ServedRun:
             raise BadInput("give the series as a JSON list of numbers: {\"values\": [1.5, 2.0, ...]}")
         for i, v in enumerate(values):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, int) and abs(v) > 1e300):
-                raise BadInput(f"values[{i}]: {str(v)[:40]!r} is not a number (or too large)",
+                raise BadInput(f"values[{i}]: {json.dumps(v)[:40]} is not a number (or too large)",
                                hint="give the series as a list of numbers")
         with _renamed("", ""):
             return None, [finite(repr(float(v)), f"values[{i}]") for i, v in enumerate(values)]

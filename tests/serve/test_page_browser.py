@@ -9,7 +9,7 @@ import pytest
 
 import dlspec
 from tests.helpers.predict_runs import make_run
-from tests.helpers.served import digit_images, make_digit_run, serving
+from tests.helpers.served import digit_images, make_digit_run, make_rows_images_run, serving
 
 pytestmark = pytest.mark.slow
 
@@ -111,6 +111,10 @@ def test_a_series_run_plots_the_forecast_and_a_text_run_answers_a_sentence(brows
         shown = [float(v) for v in page.inner_text("#answer .label").split(",")]
         assert shown == pytest.approx(forecast, rel=1e-3, abs=1e-3)
         assert len(page.query_selector_all("#plot polyline")) == 2  # the history, then the forecast
+        page.fill("#values", "1, 2, abc")  # said on the page, by name, before anything is sent
+        page.click("#go")
+        page.wait_for_function("document.getElementById('error').textContent.length > 0", timeout=20_000)
+        assert page.inner_text("#error") == "'abc' is not a number"
         keep(page, base, "series-page")
         assert not errors
     expected = dlspec.predict(str(text), ["a very good film"], top=2)[0]
@@ -120,4 +124,23 @@ def test_a_series_run_plots_the_forecast_and_a_text_run_answers_a_sentence(brows
         page.click("#go")
         page.wait_for_selector("#answer .label", timeout=20_000)
         assert page.inner_text("#answer .label") == expected["label"]
+        assert not errors
+
+
+def test_a_run_whose_rows_name_images_answers_a_form_with_a_file(browser, base, tmp_path):
+    """The page of a run with an image column (specs/listing.dlspec's kind): a file field for the image beside
+    the number and the category, sent as one row with its image; the value is predict's for that row."""
+    made = make_rows_images_run(tmp_path)
+    rows = tmp_path / "one.csv"
+    rows.write_text("photo,sqm,town\n05.png,64,b\n")
+    expected = dlspec.predict(str(made / "run"), [str(rows)])[0]["prediction"]
+    with serving(made / "run") as url:
+        page, errors = open_page(browser, url)
+        page.set_input_files("#col-photo", str(made / "05.png"))
+        page.fill("#col-sqm", "64")
+        page.select_option("#col-town", "b")
+        page.click("#go")
+        page.wait_for_selector("#answer .label", timeout=20_000)
+        assert float(page.inner_text("#answer .label")) == pytest.approx(expected, rel=1e-3)
+        keep(page, base, "rows-with-images-page")
         assert not errors
