@@ -250,3 +250,23 @@ def test_a_lone_surrogate_and_unknown_routes_are_refused_in_the_same_shape(runs)
     with serving(made["table"]) as url:
         refused(request(f"{url}/predict", b'{"rows": [{"size": 1, "city": "\\udc00", "rooms": 2}]}',
                         "application/json"), 400, "lone surrogate")
+
+
+def test_a_port_in_use_is_one_line_before_anything_is_served(runs, monkeypatch):
+    """Said before "serving ... on" is printed, as the usual error and exit status 1, not uvicorn's log line
+    after a promise to serve."""
+    import socket
+    import uvicorn
+    _, made = runs
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", str(made["text"]), "--port", str(port)])
+    assert result.exit_code == 1 and not started, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output and "--port N" in result.output
+    assert "serving" not in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(main, ["serve", str(made["text"]), "--port", str(port)])  # free again
+    assert result.exit_code == 0 and started[0]["port"] == port, result.output
