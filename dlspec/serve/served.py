@@ -65,9 +65,12 @@ class ServedRun:
                         samples.extend(more)
                         notes.extend(more_notes)
                         continue
-                    if "image" not in self.meta:
+                    if "image" not in self.meta and self.kind == "table":
                         raise BadInput(f"{shown}: this run was trained on a table; give CSV rows",
                                        hint="POST JSON {\"rows\": [{column: value, ...}]} or a text/csv body")
+                    if "image" not in self.meta:
+                        raise BadInput(f"{shown}: this run reads {self.kind} inputs, not image files",
+                                       hint=self.usage())
                     samples.append(load_image(path, self.meta))
                     names.append(shown)
         return names, samples, notes
@@ -113,6 +116,8 @@ class ServedRun:
         """(names, samples, notes): a CSV file's rows; notes are the warnings predict would print (unseen levels)."""
         from ..runtime.preprocess import UnseenLevels, named_rows, table_rows
         several = bool(self.meta.get("inputs_encoding")) or len(self.meta.get("inputs") or ()) > 1  # as predict
+        if self.kind == "text":  # predict would read the file's name as a sentence: a request gives sentences
+            raise BadInput(f"{shown}: this run reads texts, not CSV rows", hint=self.usage())
         if not several and "table" not in self.meta:
             raise BadInput(f"{shown}: this run was not trained on a table; give image files",  # predict's words
                            hint=self.usage())

@@ -270,3 +270,17 @@ def test_a_port_in_use_is_one_line_before_anything_is_served(runs, monkeypatch):
     assert "serving" not in result.output and "Traceback" not in result.output
     result = CliRunner().invoke(main, ["serve", str(made["text"]), "--port", str(port)])  # free again
     assert result.exit_code == 0 and started[0]["port"] == port, result.output
+
+
+def test_files_sent_to_a_text_run_are_refused_with_its_own_usage(runs):
+    """A CSV body or an uploaded file for a text run: the advice is the text run's (JSON sentences), not an
+    image or table run's ("give image files", "give CSV rows")."""
+    _, made = runs
+    with serving(made["text"]) as url:
+        body = refused(request(f"{url}/predict", b"text\ngood film\n", "text/csv"), 400,
+                       "body.csv: this run reads texts, not CSV rows", '{"text": "a sentence"}')
+        assert "image" not in body["error"]
+        refused(post_files(f"{url}/predict", [("rows.csv", b"text\ngood\n")]), 400, "rows.csv: this run reads texts")
+        body = refused(post_files(f"{url}/predict", [("a.png", bomb_png(4, 4))]), 400,
+                       "a.png: this run reads text inputs, not image files", '{"text": "a sentence"}')
+        assert "table" not in body["error"]
