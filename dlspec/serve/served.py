@@ -95,6 +95,8 @@ class ServedRun:
             raise BadInput("give table rows as JSON objects by column name: {\"rows\": [{\"column\": value, ...}]}",
                            hint=self.usage())
         columns = list(dict.fromkeys(k for r in rows for k in r))
+        if not columns:  # else read as a CSV with an empty header: "rows is empty", which {"row": {}} is not
+            raise BadInput("the rows name no columns: give each row as {\"column\": value, ...}", hint=self.usage())
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(columns)

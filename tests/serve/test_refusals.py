@@ -284,3 +284,10 @@ def test_files_sent_to_a_text_run_are_refused_with_its_own_usage(runs):
         body = refused(post_files(f"{url}/predict", [("a.png", bomb_png(4, 4))]), 400,
                        "a.png: this run reads text inputs, not image files", '{"text": "a sentence"}')
         assert "table" not in body["error"]
+
+
+def test_a_row_with_no_columns_says_so(runs):
+    _, made = runs
+    with serving(made["table"]) as url:
+        for payload in ({"row": {}}, {"rows": [{}, {}]}):
+            refused(post_json(f"{url}/predict", payload), 400, "the rows name no columns", '{"rows": [{column')
