@@ -29,7 +29,9 @@ async function predict(body, contentType, query = "") {
   return data;
 }
 
-const topK = () => Math.min(5, (meta.classes || []).length || 1);
+// as many bars as classes (up to 5): the run's, or its outputs' with the most
+const topK = () => Math.min(5, Math.max(1, (meta.classes || []).length,
+                                        ...Object.values(meta.outputs || {}).map((o) => (o.classes || []).length)));
 
 function showAnswer(data) {
   const box = $("answer");
