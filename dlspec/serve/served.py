@@ -67,7 +67,8 @@ class ServedRun:
                         continue
                     if "image" not in self.meta and self.kind == "table":
                         raise BadInput(f"{shown}: this run was trained on a table; give CSV rows",
-                                       hint="POST JSON {\"rows\": [{column: value, ...}]} or a text/csv body")
+                                       hint=ROWS_WITH_IMAGES if self._image_columns() else
+                                       "POST JSON {\"rows\": [{column: value, ...}]} or a text/csv body")
                     if "image" not in self.meta:
                         raise BadInput(f"{shown}: this run reads {self.kind} inputs, not image files",
                                        hint=self.usage())
@@ -178,6 +179,8 @@ class ServedRun:
         return USAGE.get(self.kind, USAGE["any"])
 
 
+ROWS_WITH_IMAGES = ("send a CSV of rows with the images its rows name, as files of one multipart/form-data request "
+                    "(field 'file'), the rows naming them by file name")
 USAGE = {"image": "POST multipart/form-data with image files in field 'file'",
          "text": "POST JSON {\"text\": \"a sentence\"} or {\"texts\": [...]}",
          "table": "POST JSON {\"rows\": [{column: value, ...}]} or a text/csv body with a header",

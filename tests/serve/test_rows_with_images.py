@@ -28,6 +28,9 @@ def test_rows_and_their_images_in_one_request_answer_as_predict(run, tmp_path):
         assert body["predictions"] == [{**e, "input": e["input"].replace(str(tmp_path) + "/", "")} for e in expected]
         status, body = post_files(f"{url}/predict", [("new.csv", rows.encode()), images[0]])  # 03.png not sent
         assert status == 400 and body["error"] == "new.csv, line 2, column 'photo': image file not found: 03.png"
+        status, body = post_files(f"{url}/predict", images)  # images without their rows: how to send both
+        assert status == 400 and body["error"] == "07.png: this run was trained on a table; give CSV rows"
+        assert "a CSV of rows with the images its rows name" in body["hint"]
 
 
 def test_a_row_naming_a_server_file_is_refused_unread(run):
