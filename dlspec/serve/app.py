@@ -249,7 +249,8 @@ def _add_errors(app: FastAPI) -> None:
         return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=status)
 
     @app.exception_handler(HTTPException)
-    async def no_route(request: Request, exc: HTTPException) -> JSONResponse:  # 404, 405: the same shape as all refusals
+    async def no_route(request: Request, exc: HTTPException) -> JSONResponse:
+        """404, 405: the same shape as every refusal, naming the routes."""
         return JSONResponse({"error": f"{request.method} {request.url.path}: {exc.detail}", "hint": ROUTES},
                             status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
