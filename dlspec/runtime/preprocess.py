@@ -206,11 +206,12 @@ def forecast(model, history, meta, steps, device="cpu", source=None):
 # ---- rows of several inputs -------------------------------------------------
 
 
-def named_rows(path, meta):
+def named_rows(path, meta, confined=False):
     """(names, samples) of a CSV's rows for a run whose data read named columns (a csv with inputs= or several
     targets): each sample a dict input name -> tensor (one input: its tensor), each input read as
     meta["inputs_encoding"] recorded it: image paths relative to the CSV's folder, text through the run's
-    vocabulary, numbers and categories through its column encoding; then each input's normalisation."""
+    vocabulary, numbers and categories through its column encoding; then each input's normalisation.
+    `confined`: an image path may not leave the CSV's folder (a server reads no file a request names)."""
     encoding = meta.get("inputs_encoding")
     if not encoding:
         raise InputError(f"{path}: this run's model takes several inputs ({', '.join(meta['inputs'])}) and its "
@@ -225,7 +226,7 @@ def named_rows(path, meta):
                          "give a CSV whose header names those columns (extra columns, targets among them, are "
                          "ignored)")
     folder = os.path.dirname(os.path.abspath(path))
-    readers = {name: _cell_reader(info, folder) for name, info in encoding.items()}
+    readers = {name: _cell_reader(info, folder, confined) for name, info in encoding.items()}
     names, samples = [], []
     for line, cells in rows:
         if len(cells) != len(header):
@@ -251,13 +252,18 @@ def _warn_unseen(path, encoders):
                                    f"one-hot, a zero embedding): {listed}"))
 
 
-def _cell_reader(info, folder):
+def _cell_reader(info, folder, confined=False):
     """fn(cells, where) -> the tensor of one input from its columns' cells in a row (`where(column)` names the
-    cell for errors)."""
+    cell for errors); `confined`: image paths must stay inside `folder`."""
     column = info["columns"][0]
     if info["kind"] == "image":
         def read_image(cells, where):
             file = os.path.join(folder, cells[0].strip())
+            if confined and not _inside(file, folder):
+                raise InputError(f"{where(column)}: the image path '{cells[0].strip()[:100]}' leaves the rows' "
+                                 "folder; a server reads no file a request names",
+                                 "send the images with the rows (as files of the same request) and name them "
+                                 "by file name")
             if not cells[0].strip() or not os.path.isfile(file):
                 raise InputError(f"{where(column)}: image file not found: {file}",
                                  "image paths are read relative to the CSV file's folder")
@@ -276,6 +282,12 @@ def _cell_reader(info, folder):
         return standardize(torch.tensor(values, dtype=torch.float32), info.get("normalize"))
     read_vector.encoder = encoder  # its unseen levels are reported once the rows are read
     return read_vector
+
+
+def _inside(file, folder) -> bool:
+    """Whether `file` resolves (links followed) inside `folder`."""
+    root = os.path.realpath(folder)
+    return os.path.commonpath([root, os.path.realpath(file)]) == root
 
 
 def run_predictions(model, meta, inputs, top=1, steps=1, batch=64, device="cpu"):

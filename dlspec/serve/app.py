@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from ..errors import DlspecError
+from ..errors import DlspecError, did_you_mean
 from .batcher import Batcher
 from .served import BadInput, ServedRun
 
@@ -85,7 +85,7 @@ def create_app(served: ServedRun, options: Optional[ServeOptions] = None) -> "Bo
         """Answers as `dlspec predict` gives them: {"predictions": [...], "notes": [...]}."""
         top, steps = _whole(request, "top", 1, 1000), _whole(request, "steps", 1, options.max_steps)
         if served.kind == "series":
-            return JSONResponse({"predictions": await _forecast(served, request, steps)})
+            return JSONResponse({"predictions": await _forecast(served, request, steps, options.max_steps)})
         names, samples, notes = await _samples(served, request, options)
         if not samples:
             raise BadInput("the request holds no input to predict on", hint=served.usage())
@@ -134,13 +134,17 @@ async def _samples(served: ServedRun, request: Request, options: ServeOptions) -
     raise BadInput(f"/predict cannot read a body of type '{kind or 'none'}'", hint=served.usage())
 
 
-async def _forecast(served: ServedRun, request: Request, steps: int) -> list:
-    """A series run's forecast: from JSON {"values": [...]} (or {}: after the training series) or a CSV body."""
+async def _forecast(served: ServedRun, request: Request, steps: int, most: int) -> list:
+    """A series run's forecast: from JSON {"values": [...], "steps": N} (or {}: after the training series) or a
+    CSV body; `steps` is the query's (at most `most`)."""
     kind, body = _content_type(request), await request.body()
     if kind == "application/json":
         payload = _json(body)
         if not isinstance(payload, dict):
             raise BadInput("give the series as JSON {\"values\": [...]} (or {} to continue the training series)")
+        _known_keys(payload, ("values", "steps"), served)
+        if "steps" in payload:  # the body may name the steps, as the usage line says; the query must then agree
+            steps = _body_steps(payload["steps"], request, steps, most)
         source, history = served.series_history(values=payload.get("values"))
     elif kind in ("text/csv", "application/csv"):
         source, history = await asyncio.to_thread(served.series_history, None, body)
@@ -153,10 +157,14 @@ def _json_samples(served: ServedRun, payload) -> tuple:
     """A JSON body's samples: {"text"}, {"texts"}, {"rows"}, {"row"}, or a bare list of texts or rows."""
     key = None
     if isinstance(payload, dict):
-        known = [k for k in ("text", "texts", "rows", "row") if k in payload]
+        known = [k for k in JSON_KEYS if k in payload]
         if not known:
             raise BadInput(f"the JSON body has none of the keys text, texts, rows, row "
-                           f"(received: {', '.join(map(str, payload)) or 'an empty object'})", hint=served.usage())
+                           f"(received: {', '.join(map(str, payload)) or 'an empty object'})."
+                           f"{did_you_mean(str(next(iter(payload), '')), JSON_KEYS)}", hint=served.usage())
+        _known_keys(payload, JSON_KEYS, served)
+        if len(known) > 1:  # answering one and dropping the other would hide inputs the client sent
+            raise BadInput(f"the JSON body has both keys {' and '.join(known)}; give one of them", hint=served.usage())
         key = known[0]
         payload = [payload[key]] if key in ("text", "row") else payload[key]
     if not isinstance(payload, list) or not payload:
@@ -169,11 +177,40 @@ def _json_samples(served: ServedRun, payload) -> tuple:
     return served.row_samples(payload)
 
 
+JSON_KEYS = ("text", "texts", "rows", "row")
+QUERY_HINT = "top and steps go in the query: POST /predict?top=K&steps=N"
+
+
+def _known_keys(payload: dict, keys: tuple, served: ServedRun) -> None:
+    """Refuses a key /predict does not read (a misspelt one would otherwise be silently ignored)."""
+    for key in payload:
+        if key not in keys:
+            raise BadInput(f"the JSON body has a key '{str(key)[:40]}' that /predict does not read; it reads "
+                           f"{', '.join(keys)}.{did_you_mean(str(key), keys)}",
+                           hint=QUERY_HINT if key in ("top", "steps") else served.usage())
+
+
+def _body_steps(value, request: Request, query_steps: int, most: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise BadInput(f"steps must be a whole number between 1 and {most}, received {str(value)[:40]}")
+    if request.query_params.get("steps") is not None and value != query_steps:
+        raise BadInput(f"steps is {value} in the body but {query_steps} in the query; give it once")
+    return value
+
+
 def _json(body: bytes):
     try:
-        return json.loads(body)
+        payload = json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise BadInput(f"the body is not valid JSON: {exc}") from None
+    try:  # JSON may escape a lone surrogate (\ud800), which no UTF-8 text (a CSV, an answer) can hold
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput("the JSON body holds a lone surrogate escape (such as \\ud800), which is not a character",
+                       hint="send text as UTF-8, escaping only whole characters") from None
+    except (ValueError, RecursionError):  # nesting past the encoder's depth: no input /predict reads is that deep
+        raise BadInput("the JSON body is nested too deeply") from None
+    return payload
 
 
 async def _uploads(request: Request, options: ServeOptions) -> list:
@@ -210,6 +247,12 @@ def _add_errors(app: FastAPI) -> None:
     async def bad_input(request: Request, exc: DlspecError) -> JSONResponse:
         status = getattr(exc, "status", 400)
         return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=status)
+
+    @app.exception_handler(HTTPException)
+    async def no_route(request: Request, exc: HTTPException) -> JSONResponse:
+        """404, 405: the same shape as every refusal, naming the routes."""
+        return JSONResponse({"error": f"{request.method} {request.url.path}: {exc.detail}", "hint": ROUTES},
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -250,6 +293,7 @@ class BodyCap:
         await self.app(scope, counted, send)
 
 
+ROUTES = "the API: POST /predict, GET /metadata, GET /health, GET /curves.png, GET /openapi.json, GET / (the page)"
 TOO_LARGE_HINT = "send fewer or smaller inputs, or start the server with a larger --max-body"
 
 

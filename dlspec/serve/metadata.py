@@ -26,14 +26,33 @@ def run_metadata(served: ServedRun) -> dict:
         "results": _results(served.run_dir), "summary": _summary(served),
         "curves": _has(served.run_dir, "curves.png"),
     }
-    if "table" in meta:
-        found["columns"] = [{"name": c["name"], "kind": c["kind"], "levels": c.get("levels"), "fill": c.get("fill")}
-                            for c in meta["table"]["columns"]]
+    if meta.get("inputs_encoding"):  # rows read by named columns (predict reads them so, before any table)
+        found["columns"] = _encoded_columns(meta["inputs_encoding"])
+    elif "table" in meta:
+        found["columns"] = _table_columns(meta["table"])
     if "series" in meta:
         found["series"] = {"window": meta["series"]["window"], "tail": list(meta["series"]["tail"])}
     if "image" in meta:
         found["image"] = {"mode": meta["image"]["mode"], "max_pixels": meta["image"]["max_pixels"]}
     return found
+
+
+def _table_columns(table: dict) -> list:
+    return [{"name": c["name"], "kind": c["kind"], "levels": c.get("levels"), "fill": c.get("fill")}
+            for c in table["columns"]]
+
+
+def _encoded_columns(encoding: dict) -> list:
+    """The columns rows name, input by input: an image file's column (kind image), a text's (kind text), and a
+    vector's numbers and categories."""
+    columns = []
+    for info in encoding.values():
+        if info["kind"] in ("image", "tokens"):
+            columns.append({"name": info["columns"][0], "kind": "image" if info["kind"] == "image" else "text",
+                            "levels": None, "fill": None})
+        else:
+            columns.extend(_table_columns(info["table"]))
+    return columns
 
 
 def metadata_file(run_dir: str, name: str):

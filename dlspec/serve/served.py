@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import tempfile
 import warnings
@@ -46,7 +47,11 @@ class ServedRun:
         if not files:
             raise BadInput("give at least one file: upload images as multipart/form-data field 'file'")
         names, samples, notes = [], [], []
+        shown_names = [_shown_name(filename, index) for index, (filename, _) in enumerate(files)]
+        beside = self._image_columns() and any(n.lower().endswith(".csv") for n in shown_names)
         with tempfile.TemporaryDirectory(prefix="dlspec-serve-") as folder:
+            if beside:  # rows naming image files, sent with them: the images kept by name beside the rows
+                files = _write_beside(folder, files, shown_names)
             for index, (filename, data) in enumerate(files):
                 shown = _shown_name(filename, index)
                 is_csv = shown.lower().endswith(".csv")
@@ -60,12 +65,20 @@ class ServedRun:
                         samples.extend(more)
                         notes.extend(more_notes)
                         continue
-                    if "image" not in self.meta:
+                    if "image" not in self.meta and self.kind == "table":
                         raise BadInput(f"{shown}: this run was trained on a table; give CSV rows",
-                                       hint="POST JSON {\"rows\": [{column: value, ...}]} or a text/csv body")
+                                       hint=ROWS_WITH_IMAGES if self._image_columns() else
+                                       "POST JSON {\"rows\": [{column: value, ...}]} or a text/csv body")
+                    if "image" not in self.meta:
+                        raise BadInput(f"{shown}: this run reads {self.kind} inputs, not image files",
+                                       hint=self.usage())
                     samples.append(load_image(path, self.meta))
                     names.append(shown)
         return names, samples, notes
+
+    def _image_columns(self) -> bool:
+        """Whether the run's rows name image files (a csv source with an image input)."""
+        return any(info.get("kind") == "image" for info in (self.meta.get("inputs_encoding") or {}).values())
 
     def text_samples(self, texts: list) -> tuple:
         """(names, token id rows, notes) of sentences, tokenised by the run's rule and vocabulary."""
@@ -83,6 +96,8 @@ class ServedRun:
             raise BadInput("give table rows as JSON objects by column name: {\"rows\": [{\"column\": value, ...}]}",
                            hint=self.usage())
         columns = list(dict.fromkeys(k for r in rows for k in r))
+        if not columns:  # else read as a CSV with an empty header: "rows is empty", which {"row": {}} is not
+            raise BadInput("the rows name no columns: give each row as {\"column\": value, ...}", hint=self.usage())
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(columns)
@@ -103,14 +118,18 @@ class ServedRun:
     def _rows_of(self, path: str, shown: str) -> tuple:
         """(names, samples, notes): a CSV file's rows; notes are the warnings predict would print (unseen levels)."""
         from ..runtime.preprocess import UnseenLevels, named_rows, table_rows
-        if len(self.meta.get("inputs") or ()) > 1:
-            return (*named_rows(path, self.meta), [])
-        if "table" not in self.meta:
+        several = bool(self.meta.get("inputs_encoding")) or len(self.meta.get("inputs") or ()) > 1  # as predict
+        if self.kind == "text":  # predict would read the file's name as a sentence: a request gives sentences
+            raise BadInput(f"{shown}: this run reads texts, not CSV rows", hint=self.usage())
+        if not several and "table" not in self.meta:
             raise BadInput(f"{shown}: this run was not trained on a table; give image files",  # predict's words
                            hint=self.usage())
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UnseenLevels)
-            names, samples = table_rows(path, self.meta)
+            if several:  # image columns may name only files inside the request's folder
+                names, samples = named_rows(path, self.meta, confined=True)
+            else:
+                names, samples = table_rows(path, self.meta)
         notes = [str(w.message).replace(path, shown) for w in caught if issubclass(w.category, UnseenLevels)]
         return [n.replace(path, shown) for n in names], samples, notes
 
@@ -134,7 +153,7 @@ class ServedRun:
             raise BadInput("give the series as a JSON list of numbers: {\"values\": [1.5, 2.0, ...]}")
         for i, v in enumerate(values):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, int) and abs(v) > 1e300):
-                raise BadInput(f"values[{i}]: {str(v)[:40]!r} is not a number (or too large)",
+                raise BadInput(f"values[{i}]: {json.dumps(v)[:40]} is not a number (or too large)",
                                hint="give the series as a list of numbers")
         with _renamed("", ""):
             return None, [finite(repr(float(v)), f"values[{i}]") for i, v in enumerate(values)]
@@ -160,6 +179,8 @@ class ServedRun:
         return USAGE.get(self.kind, USAGE["any"])
 
 
+ROWS_WITH_IMAGES = ("send a CSV of rows with the images its rows name, as files of one multipart/form-data request "
+                    "(field 'file'), the rows naming them by file name")
 USAGE = {"image": "POST multipart/form-data with image files in field 'file'",
          "text": "POST JSON {\"text\": \"a sentence\"} or {\"texts\": [...]}",
          "table": "POST JSON {\"rows\": [{column: value, ...}]} or a text/csv body with a header",
@@ -183,6 +204,22 @@ def _shown_name(filename: Optional[str], index: int) -> str:
     return name or f"file{index + 1}"
 
 
+def _write_beside(folder: str, files: list, shown_names: list) -> list:
+    """Writes the files that are not CSV into `folder` under their shown names (rows name them so); returns the
+    CSV files, still to read."""
+    rows, written = [], set()
+    for (filename, data), shown in zip(files, shown_names):
+        if shown.lower().endswith(".csv"):
+            rows.append((filename, data))
+            continue
+        if shown.startswith(".") or shown in written:
+            raise BadInput(f"{shown}: files sent with rows need distinct names not starting with '.'")
+        written.add(shown)
+        with open(os.path.join(folder, shown), "wb") as f:
+            f.write(data)
+    return rows
+
+
 def _image_suffix(name: str) -> str:
     suffix = os.path.splitext(name)[1].lower()
     return suffix if suffix in IMAGE_FILES else ".img"
@@ -200,7 +237,9 @@ class _renamed:
     def __exit__(self, kind, exc, tb):
         if isinstance(exc, InputError):
             message, hint = exc.message, exc.hint
-            if self.path:
+            if self.path:  # the temporary folder is the server's business: shown as the client's names
                 message, hint = message.replace(self.path, self.shown), hint.replace(self.path, self.shown)
+                folder = os.path.dirname(self.path) + os.sep
+                message, hint = message.replace(folder, ""), hint.replace(folder, "")
             raise BadInput(message, hint=hint, status=413 if isinstance(exc, TooManyPixels) else 400) from None
         return False

@@ -47,6 +47,7 @@ def serve(run_dir: str, host: str = "127.0.0.1", port: int = 8000, checkpoint: O
     app = build_app(run_dir, checkpoint, trust, device, max_pixels, **options)
     if workers < 1:
         raise DlspecError(f"--workers must be 1 or more, received {workers}")
+    _check_address(host, port)  # before saying "serving": a port in use is one line, not uvicorn's log
     log(f"serving {run_dir} on http://{host}:{port}/  (API: /predict, /metadata, /health, /docs)")
     if workers == 1:
         uvicorn.run(app, host=host, port=port, log_level="warning")
@@ -61,6 +62,20 @@ def serve(run_dir: str, host: str = "127.0.0.1", port: int = 8000, checkpoint: O
 def app_from_env():
     """The app of a worker process, from the options its parent wrote (uvicorn's factory for --workers)."""
     return build_app(**json.loads(os.environ[ENV]))
+
+
+def _check_address(host: str, port: int) -> None:
+    """Refuses an address this machine cannot listen on (a port in use, a host not its own), as a DlspecError."""
+    import socket
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        raise DlspecError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                          hint="another program may hold the port: pick another with --port N, or the address "
+                               "with --host (127.0.0.1: this machine only)") from None
 
 
 def _check_options(options: dict) -> None:

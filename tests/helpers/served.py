@@ -86,3 +86,33 @@ def digit_images():
     from dlspec.data.bundled import bundled_path
     root = pathlib.Path(bundled_path("digit_images"))
     return {int(d.name): sorted(d.glob("*.png")) for d in sorted(root.iterdir()) if d.is_dir()}
+
+
+ROWS_IMAGES_SPEC = """
+model M {
+    input photo: image(3, 8, 8)
+    input facts: vector(auto)
+    h = concat(photo -> flatten, facts -> linear(4)) -> linear(8) -> relu
+    output price = h -> linear(1)
+}
+data d { source csv("rows.csv", inputs={photo: "photo", facts: ["sqm", "town"]}, target="price")
+         split train=0.5 val=0.25 test=0.25 }
+train { model M; data d; loss mse; epochs 1 }
+"""
+
+
+def make_rows_images_run(base):
+    """A run whose rows name image files (`photo`: 24 coloured 8x8 PNGs beside rows.csv) and hold a number
+    and a category; trained one epoch in `base` (seconds); returns `base` (the run is base / "run")."""
+    import random
+    from PIL import Image
+    rng = random.Random(5)
+    lines = ["photo,sqm,town,price"]
+    for i in range(24):
+        shade = rng.randint(0, 255)
+        Image.new("RGB", (8, 8), (shade, 255 - shade, 80)).save(base / f"{i:02d}.png")
+        lines.append(f"{i:02d}.png,{rng.randint(20, 120)},{'ab'[i % 2]},{100 + shade}.0")
+    (base / "rows.csv").write_text("\n".join(lines) + "\n")
+    (base / "m.dlspec").write_text(ROWS_IMAGES_SPEC)
+    dlspec.fit(str(base / "m.dlspec"), out=str(base / "run"), progress=False, log=lambda *a: None)
+    return base

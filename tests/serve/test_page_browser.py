@@ -9,7 +9,7 @@ import pytest
 
 import dlspec
 from tests.helpers.predict_runs import make_run
-from tests.helpers.served import digit_images, make_digit_run, serving
+from tests.helpers.served import digit_images, make_digit_run, make_rows_images_run, serving
 
 pytestmark = pytest.mark.slow
 
@@ -111,6 +111,10 @@ def test_a_series_run_plots_the_forecast_and_a_text_run_answers_a_sentence(brows
         shown = [float(v) for v in page.inner_text("#answer .label").split(",")]
         assert shown == pytest.approx(forecast, rel=1e-3, abs=1e-3)
         assert len(page.query_selector_all("#plot polyline")) == 2  # the history, then the forecast
+        page.fill("#values", "1, 2, abc")  # said on the page, by name, before anything is sent
+        page.click("#go")
+        page.wait_for_function("document.getElementById('error').textContent.length > 0", timeout=20_000)
+        assert page.inner_text("#error") == "'abc' is not a number"
         keep(page, base, "series-page")
         assert not errors
     expected = dlspec.predict(str(text), ["a very good film"], top=2)[0]
@@ -120,4 +124,49 @@ def test_a_series_run_plots_the_forecast_and_a_text_run_answers_a_sentence(brows
         page.click("#go")
         page.wait_for_selector("#answer .label", timeout=20_000)
         assert page.inner_text("#answer .label") == expected["label"]
+        assert not errors
+
+
+def test_a_run_whose_rows_name_images_answers_a_form_with_a_file(browser, base, tmp_path):
+    """The page of a run with an image column (specs/listing.dlspec's kind): a file field for the image beside
+    the number and the category, sent as one row with its image; the value is predict's for that row."""
+    made = make_rows_images_run(tmp_path)
+    rows = tmp_path / "one.csv"
+    rows.write_text("photo,sqm,town\n05.png,64,b\n")
+    expected = dlspec.predict(str(made / "run"), [str(rows)])[0]["prediction"]
+    with serving(made / "run") as url:
+        page, errors = open_page(browser, url)
+        page.set_input_files("#col-photo", str(made / "05.png"))
+        page.fill("#col-sqm", "64")
+        page.select_option("#col-town", "b")
+        page.click("#go")
+        page.wait_for_selector("#answer .label", timeout=20_000)
+        assert float(page.inner_text("#answer .label")) == pytest.approx(expected, rel=1e-3)
+        keep(page, base, "rows-with-images-page")
+        assert not errors
+
+
+SEVERAL = """
+model M { input vector(auto); h = input -> linear(8) -> relu; output price = h -> linear(1); output kind = h -> linear(3) }
+data d { source csv("flats.csv", target=["price", "kind"]); split train=0.5 val=0.25 test=0.25 }
+train { model M; data d; loss price: mse, kind: cross_entropy; epochs 1 }
+"""
+
+
+def test_a_several_output_run_shows_bars_for_its_classes(browser, tmp_path):
+    """A run with a value and a class among three: the page asks for the class output's top classes (its
+    `classes` live per output, not on the run) and shows a bar for each, as predict's top=3 lists them."""
+    lines = ["sqm,price,kind"] + [f"{20 + 7 * i},{100 + 3 * i}.0,{'abc'[i % 3]}" for i in range(30)]
+    (tmp_path / "flats.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "m.dlspec").write_text(SEVERAL)
+    run = dlspec.fit(str(tmp_path / "m.dlspec"), out=str(tmp_path / "run"), progress=False, log=lambda *a: None).out_dir
+    (tmp_path / "one.csv").write_text("sqm\n55\n")
+    expected = dlspec.predict(run, [str(tmp_path / "one.csv")], top=3)[0]["kind"]
+    with serving(run) as url:
+        page, errors = open_page(browser, url)
+        page.fill("#col-sqm", "55")
+        page.click("#go")
+        page.wait_for_selector("#answer .bar", timeout=20_000)
+        bars = [b.inner_text().split()[0] for b in page.query_selector_all("#answer .bar")]
+        assert bars == [t["label"] for t in expected["top"]] and len(bars) == 3
         assert not errors

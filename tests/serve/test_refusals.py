@@ -216,3 +216,78 @@ def test_a_bug_is_a_500_that_names_it_without_a_traceback(runs):
         status, body = post_json(f"{url}/predict", {"text": "good"})
     assert status == 500 and body["error"] == "internal error: RuntimeError: a bug in the model call"
     assert "Traceback" not in json.dumps(body)
+
+
+def test_json_keys_predict_does_not_read_are_refused_not_ignored(runs):
+    """A misspelt or extra key, or two inputs at once, would otherwise be dropped silently and the answer
+    would be for other inputs than the client meant; a series' steps may be given in the body."""
+    _, made = runs
+    with serving(made["text"]) as url:
+        refused(post_json(f"{url}/predict", {"txt": "good"}), 400, "(received: txt)", "Did you mean 'text'")
+        refused(post_json(f"{url}/predict", {"text": "good", "lang": "en"}), 400, "key 'lang'", "text, texts, rows, row")
+        refused(post_json(f"{url}/predict", {"text": "good", "texts": ["bad"]}), 400, "both keys text and texts")
+        refused(post_json(f"{url}/predict", {"text": "good", "top": 2}), 400, "key 'top'", "?top=K")
+    with serving(made["table"]) as url:
+        refused(post_json(f"{url}/predict", {"rows": [{"size": 1}], "row": {"size": 2}}), 400, "both keys rows and row")
+    with serving(made["series"]) as url:
+        refused(post_json(f"{url}/predict", {"vales": [1.0] * 12}), 400, "key 'vales'", "Did you mean 'values'?")
+        refused(post_json(f"{url}/predict", {"text": "x"}), 400, "key 'text'", "values, steps")
+        status, three = post_json(f"{url}/predict", {"steps": 3})
+        assert status == 200 and [a["input"] for a in three["predictions"]] == ["t+1", "t+2", "t+3"]
+        assert post_json(f"{url}/predict?steps=3", {"steps": 3}) == (status, three)
+        refused(post_json(f"{url}/predict?steps=4", {"steps": 3}), 400, "3 in the body but 4 in the query")
+        refused(post_json(f"{url}/predict", {"steps": 2.5}), 400, "steps must be a whole number", "2.5")
+
+
+def test_a_lone_surrogate_and_unknown_routes_are_refused_in_the_same_shape(runs):
+    """JSON can escape half a UTF-16 pair, which no answer or CSV can hold: a 400, not a 500 while the
+    answer is written; a wrong route or method is {"error", "hint"} naming the routes, as every refusal is."""
+    _, made = runs
+    with serving(made["text"]) as url:
+        refused(request(f"{url}/predict", b'{"text": "a \\ud800 b"}', "application/json"), 400, "lone surrogate")
+        refused(request(f"{url}/nope"), 404, "GET /nope: Not Found", "POST /predict")
+        refused(request(f"{url}/predict"), 405, "GET /predict: Method Not Allowed", "GET /metadata")
+    with serving(made["table"]) as url:
+        refused(request(f"{url}/predict", b'{"rows": [{"size": 1, "city": "\\udc00", "rooms": 2}]}',
+                        "application/json"), 400, "lone surrogate")
+
+
+def test_a_port_in_use_is_one_line_before_anything_is_served(runs, monkeypatch):
+    """Said before "serving ... on" is printed, as the usual error and exit status 1, not uvicorn's log line
+    after a promise to serve."""
+    import socket
+    import uvicorn
+    _, made = runs
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", str(made["text"]), "--port", str(port)])
+    assert result.exit_code == 1 and not started, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output and "--port N" in result.output
+    assert "serving" not in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(main, ["serve", str(made["text"]), "--port", str(port)])  # free again
+    assert result.exit_code == 0 and started[0]["port"] == port, result.output
+
+
+def test_files_sent_to_a_text_run_are_refused_with_its_own_usage(runs):
+    """A CSV body or an uploaded file for a text run: the advice is the text run's (JSON sentences), not an
+    image or table run's ("give image files", "give CSV rows")."""
+    _, made = runs
+    with serving(made["text"]) as url:
+        body = refused(request(f"{url}/predict", b"text\ngood film\n", "text/csv"), 400,
+                       "body.csv: this run reads texts, not CSV rows", '{"text": "a sentence"}')
+        assert "image" not in body["error"]
+        refused(post_files(f"{url}/predict", [("rows.csv", b"text\ngood\n")]), 400, "rows.csv: this run reads texts")
+        body = refused(post_files(f"{url}/predict", [("a.png", bomb_png(4, 4))]), 400,
+                       "a.png: this run reads text inputs, not image files", '{"text": "a sentence"}')
+        assert "table" not in body["error"]
+
+
+def test_a_row_with_no_columns_says_so(runs):
+    _, made = runs
+    with serving(made["table"]) as url:
+        for payload in ({"row": {}}, {"rows": [{}, {}]}):
+            refused(post_json(f"{url}/predict", payload), 400, "the rows name no columns", '{"rows": [{column')

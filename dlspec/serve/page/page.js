@@ -29,7 +29,9 @@ async function predict(body, contentType, query = "") {
   return data;
 }
 
-const topK = () => Math.min(5, (meta.classes || []).length || 1);
+// as many bars as classes (up to 5): the run's, or its outputs' with the most
+const topK = () => Math.min(5, Math.max(1, (meta.classes || []).length,
+                                        ...Object.values(meta.outputs || {}).map((o) => (o.classes || []).length)));
 
 function showAnswer(data) {
   const box = $("answer");
@@ -99,7 +101,9 @@ function textForm(form) {
 function tableForm(form) {
   for (const column of meta.columns) {
     let field;
-    if (column.levels && column.levels.length) {
+    if (column.kind === "image") {  // a row naming an image file: the file is sent with the row
+      field = el("input", { name: column.name, id: "col-" + column.name, type: "file", accept: "image/*" });
+    } else if (column.levels && column.levels.length) {
       field = el("select", { name: column.name, id: "col-" + column.name }, el("option", { value: "", text: "(none)" }));
       for (const level of column.levels) field.append(el("option", { value: level, text: level }));
       field.value = column.levels[0];
@@ -111,9 +115,24 @@ function tableForm(form) {
   }
   const button = el("button", { id: "go", text: "Predict" });
   button.onclick = async () => {
-    const row = {};
-    for (const column of meta.columns) row[column.name] = $("col-" + column.name).value;
-    showAnswer(await predict(JSON.stringify({ rows: [row] }), "application/json", `?top=${topK()}`));
+    const row = {}, files = [];
+    for (const column of meta.columns) {
+      const field = $("col-" + column.name);
+      if (column.kind !== "image") { row[column.name] = field.value; continue; }
+      const file = field.files[0];
+      row[column.name] = file ? `${files.length}-${file.name}` : "";  // distinct names, as the rows name them
+      if (file) files.push([row[column.name], file]);
+    }
+    if (!files.length) {
+      showAnswer(await predict(JSON.stringify({ rows: [row] }), "application/json", `?top=${topK()}`));
+      return;
+    }
+    const names = Object.keys(row), cell = (v) => `"${String(v).replace(/"/g, '""')}"`;
+    const body = new FormData();
+    body.append("file", new Blob([names.map(cell).join(",") + "\n" + names.map((n) => cell(row[n])).join(",") + "\n"],
+                                 { type: "text/csv" }), "row.csv");
+    for (const [name, file] of files) body.append("file", file, name);
+    showAnswer(await predict(body, null, `?top=${topK()}`));
   };
   form.append(button);
 }
@@ -124,7 +143,10 @@ function seriesForm(form) {
   const steps = el("input", { id: "steps", type: "number", min: "1", max: "1000", value: "10" });
   const button = el("button", { id: "go", text: "Forecast" });
   button.onclick = async () => {
-    const history = values.value.split(/[\s,;]+/).filter((s) => s).map(Number);
+    const cells = values.value.split(/[\s,;]+/).filter((s) => s);
+    const bad = cells.find((s) => !Number.isFinite(Number(s)));
+    if (bad !== undefined) { $("error").textContent = `'${bad}' is not a number`; return; }
+    const history = cells.map(Number);
     const data = await predict(JSON.stringify({ values: history }), "application/json", `?steps=${steps.value}`);
     if (!data) return;
     const forecast = data.predictions.map((p) => p.prediction);
