@@ -127,6 +127,12 @@ def read_outputs(v: dict, program, model: str, decl) -> Optional[dict]:
     if missing:
         raise DlspecError(f"output '{missing[0]}' of model {model} has no loss", v["loss@loc"],
                           hint=f"add it: loss ..., {missing[0]}: mse (each output trains on its own loss)")
+    if metrics and not isinstance(metrics[0], Labelled):
+        where = v.get("metrics@loc", metrics[0].loc)
+        raise DlspecError(f"model {model} has {len(names)} outputs ({', '.join(names)}): "
+                          "name the output each metric measures", where,
+                          hint=f"e.g. metrics {names[0]}: {metrics[0].name}, {names[1]}: ... "
+                          f"(recorded as {names[0]}_{metrics[0].name})")
     steps: dict = {n: [] for n in names}
     for item in metrics:
         _check_label(item, names, model, None, "metrics")
