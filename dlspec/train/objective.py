@@ -137,7 +137,23 @@ def read_outputs(v: dict, program, model: str, decl) -> Optional[dict]:
     for item in metrics:
         _check_label(item, names, model, None, "metrics")
         steps[item.label].append(item.step)
-    return {n: _output(n, losses[n], steps[n]) for n in names}
+    checked = {n: _output(n, losses[n], steps[n]) for n in names}
+    _refuse_split_names(outputs)
+    return checked
+
+
+SPLIT_PREFIXES = ("val", "test")
+
+
+def _refuse_split_names(decls: list) -> None:
+    """metrics.csv names a split's column by a `val_` or `test_` prefix, so an output named `val` (its
+    training loss would be the column `val_loss`, the val split's total) or `test_x` would make one
+    column mean two things, or a train column read as a split's."""
+    for decl in decls:
+        if decl.name in SPLIT_PREFIXES or decl.name.startswith(tuple(f"{p}_" for p in SPLIT_PREFIXES)):
+            raise DlspecError(f"output '{decl.name}' would name metrics.csv columns like a split's "
+                              f"({decl.name}_loss reads as the {decl.name.split('_')[0]} split's)", decl.loc,
+                              hint="rename the output (val_ and test_ begin the val and test splits' columns)")
 
 
 def _check_label(item: Labelled, names: list, model: str, seen: Optional[dict], what: str) -> None:

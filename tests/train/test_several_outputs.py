@@ -297,3 +297,21 @@ def test_a_weight_may_be_a_let_and_set_from_the_command_line():
     text = "let w = 0.25\n" + MODEL + TRAIN.replace("mse * 0.5", "mse * w")
     assert read_train(dlspec.loads(text, "m.dlspec")).outputs["price"].weight == 0.25
     assert read_train(dlspec.loads(text, "m.dlspec", overrides={"w": 2.0})).outputs["price"].weight == 2.0
+
+
+@pytest.mark.parametrize("name, split", [("val", "val"), ("test", "test"), ("val_price", "val"), ("test_kind", "test")])
+def test_an_output_named_like_a_split_s_prefix_is_refused_at_its_line(name, split):
+    """Output `val`'s training loss would be the column val_loss, the val split's total, overwriting it."""
+    renamed = MODEL.replace("output price =", f"output {name} =")
+    with pytest.raises(DlspecError) as info:
+        read_train(dlspec.loads(renamed + TRAIN.replace("price:", f"{name}:"), "m.dlspec"))
+    text = str(info.value)
+    assert "m.dlspec:5:12:" in text, text
+    assert f"output '{name}' would name metrics.csv columns like a split's ({name}_loss reads as the {split} split's)" in text
+    assert "rename the output" in text
+
+
+def test_an_output_whose_name_only_begins_like_a_split_is_fine():
+    renamed = MODEL.replace("output price =", "output value =")
+    cfg = read_train(dlspec.loads(renamed + TRAIN.replace("price:", "value:"), "m.dlspec"))
+    assert cfg.metric_names()[:2] == ["value_loss", "value_mae"]
