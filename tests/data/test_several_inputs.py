@@ -124,6 +124,8 @@ def message(folder, source, steps="", model=MODEL):
     (('photo: "photo"', 'photo: ["photo", "sqm"]'), "input 'photo' is image(...), which reads one column"),
     (('facts: ["sqm", "district"]', 'facts: ["sqm", "price"]'), "column 'price' is both a target and fed to "
                                                                  "input 'facts'"),
+    (('facts: ["sqm", "district"]', 'facts: ["sqm", "district", "sqm"]'), "inputs= gives input 'facts' the column "
+                                                                         "'sqm' twice"),
     (('facts: ["sqm", "district"]', 'facts: 3'), "inputs= gives input 'facts' 3; expected a column name or a list"),
     (('inputs={photo: "photo", words: "description", facts: ["sqm", "district"]}', 'inputs=5'),
      "must map the model's inputs to columns"),
