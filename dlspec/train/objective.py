@@ -73,13 +73,26 @@ def _weighted(expr, env) -> tuple:
     """(Step, weight) of `mse`, `mse * 0.5` or `0.5 * huber(delta=2)`."""
     weight = 1.0
     if isinstance(expr, ir.BinOp) and expr.op == "*":
-        left_number = isinstance(expr.left, (ir.Literal, ir.Neg))
+        left_number = isinstance(expr.left, (ir.Literal, ir.Neg)) or \
+            isinstance(expr.left, ir.Name) and expr.left.name in env.names()  # `w * mse` with `let w = 0.5`
         number, expr = (expr.left, expr.right) if left_number else (expr.right, expr.left)
+        if isinstance(expr, ir.BinOp):  # mse * 0.5 * 2 reads as (mse * 0.5) * 2
+            _refuse_arithmetic(expr)
         weight = env.eval(number)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
             raise DlspecError(f"a loss weight must be a positive number, received {weight!r}", number.loc,
                               hint="e.g. loss price: mse * 0.5")
+    if isinstance(expr, ir.BinOp):
+        _refuse_arithmetic(expr)
     return S.to_step(env.eval(expr), expr.loc, "loss"), float(weight)
+
+
+def _refuse_arithmetic(expr) -> None:
+    """An output's loss is one loss times one weight; a sum of losses or a product of weights is not read."""
+    raise DlspecError(f"an output's loss is one loss, optionally times one number (LOSS * WEIGHT); this "
+                      f"'{expr.op}' joins more than that", expr.loc,
+                      hint="e.g. loss price: mse * 0.5 (write the weight as one number; a sum of losses is "
+                           "not supported)")
 
 
 def read_metrics(s: ir.Setting, env):

@@ -315,3 +315,21 @@ def test_an_output_whose_name_only_begins_like_a_split_is_fine():
     renamed = MODEL.replace("output price =", "output value =")
     cfg = read_train(dlspec.loads(renamed + TRAIN.replace("price:", "value:"), "m.dlspec"))
     assert cfg.metric_names()[:2] == ["value_loss", "value_mae"]
+
+
+@pytest.mark.parametrize("written, column", [("mse * 0.5 * 2", 17), ("mse + l1", 17), ("2 * mse * 0.5", 17)])
+def test_a_loss_of_more_than_one_loss_and_one_weight_is_a_located_error(written, column):
+    """These read as arithmetic on the loss's name ('unknown name mse'); the error says what the form is."""
+    text = error_of(TRAIN.replace("mse * 0.5", written))
+    assert f"m.dlspec:{MODEL.count(chr(10)) + 2}:{column}:" in text, text
+    assert "an output's loss is one loss, optionally times one number (LOSS * WEIGHT)" in text, text
+    assert "e.g. loss price: mse * 0.5" in text
+
+
+def test_a_weight_from_a_let_may_come_first():
+    cfg = read_train(dlspec.loads("let w = 0.25\n" + MODEL + TRAIN.replace("mse * 0.5", "w * mse"), "m.dlspec"))
+    assert (cfg.outputs["price"].loss[0].name, cfg.outputs["price"].weight) == ("mse", 0.25)
+
+
+def test_an_unknown_loss_lists_the_losses():
+    assert "hint: losses: bce_with_logits, cross_entropy" in error_of(TRAIN.replace("mse * 0.5", "msee"))
