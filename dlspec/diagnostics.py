@@ -177,7 +177,7 @@ def _check_settings(diag: Diagnosis, decl, read):
     left out, an error outside the settings still there is a consequence (a default taking its place) or
     belongs to a linked declaration, whose own check reports it: not reported. Returns what `read` returned
     when the whole block read without error, else None."""
-    left_out = False
+    left_out: set = set()
     for _ in range(MAX_REPORTED_ERRORS + 1):
         try:
             value = read(decl)
@@ -187,10 +187,12 @@ def _check_settings(diag: Diagnosis, decl, read):
         index = _setting_at(diag.spec.program, decl, error.loc)
         if index is None and left_out:
             return None
-        diag.errors += error.errors if isinstance(error, DlspecErrors) else [error]  # e.g. each unknown metric
+        if getattr(error, "follows_from", None) not in left_out:  # else a consequence of a setting left out
+            diag.errors += error.errors if isinstance(error, DlspecErrors) else [error]  # e.g. each unknown metric
         if index is None:
             return None
-        decl, left_out = replace(decl, settings=decl.settings[:index] + decl.settings[index + 1:]), True
+        left_out.add(decl.settings[index].key)
+        decl = replace(decl, settings=decl.settings[:index] + decl.settings[index + 1:])
 
 
 def _setting_at(program, decl, loc) -> Optional[int]:

@@ -155,8 +155,12 @@ def _scale_targets(cfg, dataset, train: list, targets_info: dict) -> Optional[di
         return None
     numeric = [k for k, v in targets_info.items() if v["task"] == "regression"]
     if not numeric:
-        raise DataError(f"data {cfg.name}: scale applies to numeric targets, and no target here is a number",
-                        cfg.scale_loc or cfg.loc, hint="remove scale")
+        read = ", ".join(f"{k} (column '{v['column']}')" if v.get("column") else k for k, v in targets_info.items())
+        raise DataError(f"data {cfg.name}: scale applies to numeric targets, and no target here is a number: "
+                        f"{read} {'is' if len(targets_info) == 1 else 'are'} read as classes",
+                        cfg.scale_loc or cfg.loc,
+                        hint="remove scale, or check the targets: a text column holds classes, and so does a "
+                             "numeric one whose output is trained with a class loss")
     for output in numeric:
         values = dataset.y[output][train]
         if cfg.scale == "standard":

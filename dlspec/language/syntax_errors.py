@@ -47,7 +47,8 @@ def syntax_error(exc: UnexpectedInput, text: str, filename: str, postlexer, term
         return unclosed
     expected = _expected_words(getattr(exc, "expected", None) or getattr(exc, "accepts", set()), terminals)
     found = "a new line" if token.type == "_SEP" and token.value != ";" else f"'{_clip(token.value)}'"
-    return SpecSyntaxError(f"unexpected {found}; expected {expected}", loc, _hint_for(token, expected))
+    before = text.splitlines()[token.line - 1][:token.column - 1] if token.line else ""
+    return SpecSyntaxError(f"unexpected {found}; expected {expected}", loc, _hint_for(token, expected, before))
 
 
 def _starts_line(text: str, token: Token) -> bool:
@@ -136,11 +137,15 @@ def _keyword(terminal: str, terminals) -> str:
     return terminal.lower()
 
 
-def _hint_for(token: Token, expected: str) -> str:
+def _hint_for(token: Token, expected: str, before: str = "") -> str:
+    """A hint for the unexpected `token`, given what was expected and the line's text `before` it."""
     if token.type == "NAME" and "','" in expected:
         return "arguments are separated by commas"
     if token.type == "_SEP" and "')'" in expected:
         return "a '(' is not closed on this line"
+    if token.value == "=" and before.split()[-1:] == ["output"]:
+        return ("an output has a name: output NAME = CHAIN (a model with one output may leave out `output`: "
+                "its last chain is what it returns)")
     if token.value == "=":
         return "'=' binds a name (`y = input -> conv(8, 3)`) or a keyword argument inside '(...)'"
     return ""

@@ -251,7 +251,7 @@ class GraphBuilder:
                 return float(value)
         raise UnknownNameError(f"{merge}: '{name or 'this value'}' is not a bound name, param or input."
                                + (did_you_mean(name, known) if name else ""), expr.loc,
-                               hint="bind a result first: y = input -> conv(8, 3)")
+                               hint=_known_names(known) + "bind a result first: y = input -> conv(8, 3)")
 
 
 def _check_add_loss_alone(st) -> None:
@@ -267,6 +267,14 @@ def _adds_loss(chain: ir.Chain) -> bool:
     """A line `add_loss(...)`: it adds a term to the loss and leaves the output alone."""
     first = chain.steps[0].target
     return isinstance(first, ir.Call) and first.callee == "add_loss"
+
+
+def _known_names(known: list) -> str:
+    """The names a merge may take here, for the hint of an unknown one (the few a model has, all of them)."""
+    if not known:
+        return ""
+    shown = known if len(known) <= 12 else known[:12] + ["..."]
+    return f"names here: {', '.join(shown)}; or "
 
 
 _INITS = {

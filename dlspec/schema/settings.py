@@ -173,7 +173,7 @@ def bind_step(table: dict, step: Step, what: str) -> tuple:
     item = table.get(step.name)
     if item is None:
         raise UnknownNameError(f"unknown {what} '{step.name}'." + did_you_mean(step.name, table), step.loc,
-                               hint=f"{what}s: {', '.join(sorted(table))}")
+                               hint=f"{what}{'es' if what.endswith('s') else 's'}: {', '.join(sorted(table))}")
     return item, bind_args(step.name, item.args, list(step.args), dict(step.kwargs), step.loc, step.arg_locs)
 
 

@@ -320,8 +320,10 @@ def _check_monitor(cfg: TrainConfig, key: str, monitor: str) -> None:
         base = monitor[4:] if monitor.startswith("val_") else monitor
         listing = f"; list a metric to record it (metrics {_written_metric(cfg, base)})" \
             if metric_for_column(base) else ""
-        raise UnknownNameError(f"{key} monitors '{monitor}', which is not recorded." + did_you_mean(monitor, recorded),
-                               cfg.locs.get(key), hint=f"recorded: {', '.join(recorded)}{listing}")
+        error = UnknownNameError(f"{key} monitors '{monitor}', which is not recorded." + did_you_mean(monitor, recorded),
+                                 cfg.locs.get(key), hint=f"recorded: {', '.join(recorded)}{listing}")
+        error.follows_from = "metrics"  # with a mistaken metrics line left out, its columns are missing here
+        raise error
     if monitor.startswith("val_") and not has_val:
         raise DlspecError(f"{key} monitors '{monitor}', but data {cfg.data.name} has no val split, so there is no "
                           f"{monitor} to monitor", cfg.locs.get(key),

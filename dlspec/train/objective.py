@@ -73,13 +73,26 @@ def _weighted(expr, env) -> tuple:
     """(Step, weight) of `mse`, `mse * 0.5` or `0.5 * huber(delta=2)`."""
     weight = 1.0
     if isinstance(expr, ir.BinOp) and expr.op == "*":
-        left_number = isinstance(expr.left, (ir.Literal, ir.Neg))
+        left_number = isinstance(expr.left, (ir.Literal, ir.Neg)) or \
+            isinstance(expr.left, ir.Name) and expr.left.name in env.names()  # `w * mse` with `let w = 0.5`
         number, expr = (expr.left, expr.right) if left_number else (expr.right, expr.left)
+        if isinstance(expr, ir.BinOp):  # mse * 0.5 * 2 reads as (mse * 0.5) * 2
+            _refuse_arithmetic(expr)
         weight = env.eval(number)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
             raise DlspecError(f"a loss weight must be a positive number, received {weight!r}", number.loc,
                               hint="e.g. loss price: mse * 0.5")
+    if isinstance(expr, ir.BinOp):
+        _refuse_arithmetic(expr)
     return S.to_step(env.eval(expr), expr.loc, "loss"), float(weight)
+
+
+def _refuse_arithmetic(expr) -> None:
+    """An output's loss is one loss times one weight; a sum of losses or a product of weights is not read."""
+    raise DlspecError(f"an output's loss is one loss, optionally times one number (LOSS * WEIGHT); this "
+                      f"'{expr.op}' joins more than that", expr.loc,
+                      hint="e.g. loss price: mse * 0.5 (write the weight as one number; a sum of losses is "
+                           "not supported)")
 
 
 def read_metrics(s: ir.Setting, env):
@@ -127,11 +140,33 @@ def read_outputs(v: dict, program, model: str, decl) -> Optional[dict]:
     if missing:
         raise DlspecError(f"output '{missing[0]}' of model {model} has no loss", v["loss@loc"],
                           hint=f"add it: loss ..., {missing[0]}: mse (each output trains on its own loss)")
+    if metrics and not isinstance(metrics[0], Labelled):
+        where = v.get("metrics@loc", metrics[0].loc)
+        raise DlspecError(f"model {model} has {len(names)} outputs ({', '.join(names)}): "
+                          "name the output each metric measures", where,
+                          hint=f"e.g. metrics {names[0]}: {metrics[0].name}, {names[1]}: ... "
+                          f"(recorded as {names[0]}_{metrics[0].name})")
     steps: dict = {n: [] for n in names}
     for item in metrics:
         _check_label(item, names, model, None, "metrics")
         steps[item.label].append(item.step)
-    return {n: _output(n, losses[n], steps[n]) for n in names}
+    checked = {n: _output(n, losses[n], steps[n]) for n in names}
+    _refuse_split_names(outputs)
+    return checked
+
+
+SPLIT_PREFIXES = ("val", "test")
+
+
+def _refuse_split_names(decls: list) -> None:
+    """metrics.csv names a split's column by a `val_` or `test_` prefix, so an output named `val` (its
+    training loss would be the column `val_loss`, the val split's total) or `test_x` would make one
+    column mean two things, or a train column read as a split's."""
+    for decl in decls:
+        if decl.name in SPLIT_PREFIXES or decl.name.startswith(tuple(f"{p}_" for p in SPLIT_PREFIXES)):
+            raise DlspecError(f"output '{decl.name}' would name metrics.csv columns like a split's "
+                              f"({decl.name}_loss reads as the {decl.name.split('_')[0]} split's)", decl.loc,
+                              hint="rename the output (val_ and test_ begin the val and test splits' columns)")
 
 
 def _check_label(item: Labelled, names: list, model: str, seen: Optional[dict], what: str) -> None:

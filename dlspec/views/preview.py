@@ -90,6 +90,7 @@ def samples_by_class(cfg, per_class: int, seed: int) -> tuple:
     """(rows, class names, whether samples are images): each row is [original, augmented...] tensors."""
     import torch
     from ..data.pipeline import load_source, preview_split
+    _refuse_several_inputs(cfg)
     src = load_source(cfg)
     if src.fit_on_train is not None or src.max_len is not None:
         gives = "table rows" if src.features is not None else "token ids"
@@ -111,6 +112,17 @@ def samples_by_class(cfg, per_class: int, seed: int) -> tuple:
             rows.append([first] + [trained(dataset[i][0]) for i in picked])
     names = [_class_name(src.classes, label) for label, _ in chosen]
     return rows, names, _is_image(rows[0][0])
+
+
+def _refuse_several_inputs(cfg) -> None:
+    """A grid shows one picture per sample; a model's several named inputs (an image beside a text and
+    numbers) have no one picture, so say that rather than naming whichever input the source read first."""
+    side = cfg.model
+    if side is None or len(side.inputs) < 2:
+        return
+    raise DataError(f"data {cfg.name}: a preview shows one image or series per sample; this source feeds "
+                    f"{len(side.inputs)} named inputs of model {side.model} ({', '.join(side.names)})",
+                    cfg.source.loc, hint="dlspec data SPEC (without --preview) describes each input")
 
 
 def _mask_rows(cfg, src, dataset, indices: list, per_class: int, seed: int) -> tuple:

@@ -124,6 +124,8 @@ def message(folder, source, steps="", model=MODEL):
     (('photo: "photo"', 'photo: ["photo", "sqm"]'), "input 'photo' is image(...), which reads one column"),
     (('facts: ["sqm", "district"]', 'facts: ["sqm", "price"]'), "column 'price' is both a target and fed to "
                                                                  "input 'facts'"),
+    (('facts: ["sqm", "district"]', 'facts: ["sqm", "district", "sqm"]'), "inputs= gives input 'facts' the column "
+                                                                         "'sqm' twice"),
     (('facts: ["sqm", "district"]', 'facts: 3'), "inputs= gives input 'facts' 3; expected a column name or a list"),
     (('inputs={photo: "photo", words: "description", facts: ["sqm", "district"]}', 'inputs=5'),
      "must map the model's inputs to columns"),
@@ -382,3 +384,16 @@ def test_input_and_output_names_are_checked_when_the_train_block_links_the_data(
         with pytest.raises(DataError) as info:
             linked(tmp_path, SOURCE.replace(*change))
         assert expected in info.value.message and info.value.loc.line == 12
+
+
+def test_scale_with_no_numeric_target_names_each_target_and_its_column(tmp_path):
+    """A target the user meant as a number but whose column holds text is read as classes: the scale error
+    says which column each target reads, so the mistaken mapping shows."""
+    write_listings(tmp_path)
+    source = SOURCE.replace('facts: ["sqm", "district"]', 'facts: ["sqm"]').replace(
+        'target=["price", "kind"]', 'target={price: "district", kind: "kind"}')
+    err = message(tmp_path, source, "    scale standard\n")
+    assert (err.loc.line, err.loc.column) == (14, 5), err
+    assert err.message == ("data d: scale applies to numeric targets, and no target here is a number: "
+                           "price (column 'district'), kind (column 'kind') are read as classes")
+    assert "a text column holds classes" in err.hint

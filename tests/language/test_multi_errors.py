@@ -308,3 +308,37 @@ def test_an_input_read_only_by_a_stood_in_step_is_not_reported_unused(write_spec
     assert message in result.output
     assert "never used" not in result.output
     assert len(_located(result.output)) == 1
+
+
+SEVERAL_OUTPUTS = """model Listing {
+    input photo: vector(6)
+    input facts: vector(2)
+    h = concat(photo, facts) -> linear(16) -> relu
+    output price = h -> linear(1)
+    output kind = h -> linear(3)
+}
+data d {
+    source tests.helpers.multitask_data.Listing(n=48)
+    split train=0.5 val=0.25 test=0.25
+}
+train {
+    loss price: mse, kind: cross_entropy
+    METRICS
+    early_stop monitor=MONITOR
+}
+"""
+
+
+@pytest.mark.parametrize("metrics, monitor, expected", [
+    ("metrics pirce: mae, kind: accuracy", "val_price_mae", [(14, 13, "model Listing has no output 'pirce'")]),
+    ("metrics price: mae, kind: acuracy", "val_kind_accuracy", [(14, 31, "unknown metric 'acuracy'")]),
+    ("metrics price: mae, kind: accuracy", "val_kind_acuracy",
+     [(15, 5, "early_stop monitors 'val_kind_acuracy', which is not recorded")]),
+])
+def test_a_monitor_of_a_mistaken_metrics_line_is_not_a_second_error(write_spec, metrics, monitor, expected):
+    """Left out after its error, the metrics line records no columns; the monitor naming one of them is its
+    consequence, not a mistake of its own. A monitor misspelt by itself is still reported."""
+    path = write_spec(SEVERAL_OUTPUTS.replace("METRICS", metrics).replace("MONITOR", monitor))
+    errors = dlspec.diagnose(path).errors
+    assert [(e.line, e.column) for e in errors] == [(line, column) for line, column, _ in expected]
+    assert all(text in e.message for e, (_, _, text) in zip(errors, expected)), [e.message for e in errors]

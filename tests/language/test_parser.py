@@ -88,3 +88,15 @@ def test_syntax_errors_point_at_the_spot(text, line, column, words):
     report = err.report().splitlines()
     assert report[0].startswith(f"bad.dlspec:{line}:{column}: syntax error:")
     assert report[2].index("^") - 4 == column - 1
+
+
+@pytest.mark.parametrize("line, column, hint", [
+    ("    output = input -> linear(2)", 12, "an output has a name: output NAME = CHAIN"),
+    ("    y = = input -> linear(2)", 9, "'=' binds a name"),
+])
+def test_an_output_without_a_name_is_told_to_name_it(line, column, hint):
+    """`output = CHAIN` (a Keras user's unnamed output) is a syntax error whose hint shows the named form."""
+    with pytest.raises(SpecSyntaxError) as info:
+        parse_text(f"model M {{\n    input vector(4)\n{line}\n}}\n", "bad.dlspec")
+    assert (info.value.line, info.value.column) == (3, column)
+    assert info.value.hint.startswith(hint), info.value.hint

@@ -91,3 +91,14 @@ def test_the_gcn_trains_with_dropout_like_the_course_model(models):
     want = course(x[0], adj[0])[None]
     model.eval(), course.eval()
     assert torch.allclose(got, want, atol=1e-6)
+
+
+def test_a_misspelt_param_in_a_matmul_lists_the_names_there():
+    """A short name (w9 for w1) is too far for 'did you mean', so the hint lists the names a merge may take."""
+    from dlspec.errors import UnknownNameError
+    text = GCN_SPEC.read_text().replace("matmul(features, w1)", "matmul(features, w9)")
+    with pytest.raises(UnknownNameError) as info:
+        dlspec.loads(text, "gcn.dlspec").plan()
+    err = info.value
+    assert "matmul: 'w9' is not a bound name, param or input." in err.message
+    assert err.hint.startswith("names here: features, adjacency, w1, b1, w2, b2; or bind a result first"), err.hint

@@ -64,6 +64,9 @@ def test_the_formatter_keeps_the_space_after_an_output_label_and_a_device_tight(
                                                    "trained for regression (loss mse)", "mae")),
     (("mse * 0.5", "mse * 0"), ("2:23", "a loss weight must be a positive number, received 0", "mse * 0.5")),
     (("metrics price: mae", "metrics mae, price: mae"), ("3:13", "the first metric names its output", "price: mae")),
+    (("metrics price: mae, r2, kind: accuracy, f1", "metrics accuracy"),
+     ("3:5", "model Listing has 2 outputs (price, kind): name the output each metric measures",
+      "e.g. metrics price: accuracy, kind: ... (recorded as price_accuracy)")),
     (("seed 3", "seed price: mse"), ("5:10", "'price: ...' names an output of the model; only loss and metrics",
                                      "loss price: mse")),
     (("kind: cross_entropy", "price: l1"), ("2:28", "output 'price' has two losses (first at line 14)", "one loss")),
@@ -283,3 +286,39 @@ def test_a_weight_may_be_a_let_and_set_from_the_command_line():
     text = "let w = 0.25\n" + MODEL + TRAIN.replace("mse * 0.5", "mse * w")
     assert read_train(dlspec.loads(text, "m.dlspec")).outputs["price"].weight == 0.25
     assert read_train(dlspec.loads(text, "m.dlspec", overrides={"w": 2.0})).outputs["price"].weight == 2.0
+
+
+@pytest.mark.parametrize("name, split", [("val", "val"), ("test", "test"), ("val_price", "val"), ("test_kind", "test")])
+def test_an_output_named_like_a_split_s_prefix_is_refused_at_its_line(name, split):
+    """Output `val`'s training loss would be the column val_loss, the val split's total, overwriting it."""
+    renamed = MODEL.replace("output price =", f"output {name} =")
+    with pytest.raises(DlspecError) as info:
+        read_train(dlspec.loads(renamed + TRAIN.replace("price:", f"{name}:"), "m.dlspec"))
+    text = str(info.value)
+    assert "m.dlspec:5:12:" in text, text
+    assert f"output '{name}' would name metrics.csv columns like a split's ({name}_loss reads as the {split} split's)" in text
+    assert "rename the output" in text
+
+
+def test_an_output_whose_name_only_begins_like_a_split_is_fine():
+    renamed = MODEL.replace("output price =", "output value =")
+    cfg = read_train(dlspec.loads(renamed + TRAIN.replace("price:", "value:"), "m.dlspec"))
+    assert cfg.metric_names()[:2] == ["value_loss", "value_mae"]
+
+
+@pytest.mark.parametrize("written, column", [("mse * 0.5 * 2", 17), ("mse + l1", 17), ("2 * mse * 0.5", 17)])
+def test_a_loss_of_more_than_one_loss_and_one_weight_is_a_located_error(written, column):
+    """These read as arithmetic on the loss's name ('unknown name mse'); the error says what the form is."""
+    text = error_of(TRAIN.replace("mse * 0.5", written))
+    assert f"m.dlspec:{MODEL.count(chr(10)) + 2}:{column}:" in text, text
+    assert "an output's loss is one loss, optionally times one number (LOSS * WEIGHT)" in text, text
+    assert "e.g. loss price: mse * 0.5" in text
+
+
+def test_a_weight_from_a_let_may_come_first():
+    cfg = read_train(dlspec.loads("let w = 0.25\n" + MODEL + TRAIN.replace("mse * 0.5", "w * mse"), "m.dlspec"))
+    assert (cfg.outputs["price"].loss[0].name, cfg.outputs["price"].weight) == ("mse", 0.25)
+
+
+def test_an_unknown_loss_lists_the_losses():
+    assert "hint: losses: bce_with_logits, cross_entropy" in error_of(TRAIN.replace("mse * 0.5", "msee"))

@@ -67,3 +67,15 @@ def test_matmul_rows_count_their_multiply_accumulates_and_outputs_their_line():
     assert sum(r["macs"] for r in summary["layers"] if r["type"].startswith("matmul(")) == want
     assert summary["macs"] == want  # relu, dropout and log_softmax count none
     assert [r["line"] for r in summary["layers"] if r["type"] == "output"] == [23]
+
+
+def test_a_preview_of_several_named_inputs_says_so_instead_of_naming_one(tmp_path):
+    """The listing spec feeds photo, words and facts; the preview used to say 'this source gives token ids'."""
+    from tests.conftest import ROOT
+    result = CliRunner().invoke(main, ["data", str(ROOT / "specs" / "listing.dlspec"), "--preview",
+                                       "-o", str(tmp_path / "p.png")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    first = result.output.splitlines()[0]
+    assert first.endswith(":19:12: data error: data listings: a preview shows one image or series per sample; "
+                          "this source feeds 3 named inputs of model Listing (photo, words, facts)"), first
+    assert "describes each input" in result.output and not (tmp_path / "p.png").exists()

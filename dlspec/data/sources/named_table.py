@@ -98,6 +98,10 @@ def _columns_of(name: str, value, declared, header: list, path: str, at: Loc) ->
         if c not in header:
             raise DataError(f"{path} has no column '{c}' (for input '{name}')." + did_you_mean(c, header)
                             + f" Columns: {', '.join(header)}", at)
+    twice = next((c for i, c in enumerate(columns) if c in columns[:i]), None)
+    if twice is not None:  # it would be encoded, and weigh, twice: a slip for another column
+        raise DataError(f"csv: inputs= gives input '{name}' the column '{twice}' twice", at,
+                        hint="list each column once")
     if declared.kind not in READABLE:
         raise DataError(f"csv cannot feed input '{name}': it is {declared.kind}(...), and a csv column feeds an "
                         "image, tokens or vector input", at, hint=f"declare it at line {declared.loc.line} as one "
