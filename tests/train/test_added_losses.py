@@ -147,6 +147,20 @@ def test_target_input_with_augment_is_refused(tmp_path):
     assert "target input with augment in data digits: the target would be the augmented input" in str(e)
 
 
+def test_target_input_with_bce_on_normalized_inputs_is_refused_at_the_loss(tmp_path):
+    """normalize centres the input (the target) on 0: bce_with_logits would train on a meaningless loss."""
+    e = compile_error(tmp_path, data="transform { normalize(auto) }", loss="bce_with_logits")
+    assert ("loss bce_with_logits needs targets in [0, 1], and target input makes the target the input after "
+            "normalize (data digits, line 7)") in str(e)
+    assert e.loc.line == 11 and "loss mse" in e.hint
+
+
+def test_target_input_with_bce_on_unnormalized_inputs_compiles(tmp_path):
+    path = spec_with(AE.format(layers="flatten -> linear(64) -> reshape(1, 8, 8)", data="", loss="bce_with_logits",
+                               extra=""), tmp_path)
+    dlspec.api.compile_spec(path)
+
+
 def test_target_input_with_a_class_metric_is_refused_at_the_metric(tmp_path):
     e = compile_error(tmp_path, extra="metrics accuracy")
     assert "metric 'accuracy' measures classes, and target input makes the targets the input's values" in str(e)
