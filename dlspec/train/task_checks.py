@@ -125,6 +125,10 @@ def check_task(cfg, data, plan, model_loc=None) -> None:
                          hint="use loss cross_entropy for class labels, or task=regression on the csv source "
                               "if the labels are numbers to predict")
     if implied == "classification" and task == "regression":
+        if one_hot_classes(*cfg.loss):  # "loss mse needs class labels ... use loss mse" would contradict itself
+            raise TrainError(f"loss {loss.name}(one_hot=true) compares class labels as one-hot rows, but data "
+                             f"{cfg.data.name} is a regression task{why}", where,
+                             hint=f"drop one_hot=true: loss {loss.name} compares the numbers themselves")
         raise TrainError(f"{named} needs class labels, but data {cfg.data.name} is a regression task{why}", where,
                          hint="use loss mse, l1 or huber for numbers (or task=classification on the csv source)")
     for metric, args, step in cfg.metrics:

@@ -191,6 +191,16 @@ def test_mse_on_one_hot_rows_needs_an_output_per_class(tmp_path):
            "the 10 classes of data digits" in str(caught.value)
 
 
+def test_mse_on_one_hot_rows_of_a_regression_task_says_to_drop_one_hot(tmp_path):
+    text = ("model R {\n    input vector(1)\n    linear(1)\n}\ndata s {\n    source sine\n}\n"
+            "train {\n    loss mse(one_hot=true)\n    epochs 1\n}\n")
+    with pytest.raises(DlspecError) as caught:
+        dlspec.fit(spec_with(text, tmp_path), out=str(tmp_path / "run"), device="cpu", log=quiet, progress=False)
+    e = caught.value
+    assert "loss mse(one_hot=true) compares class labels as one-hot rows, but data s is a regression task" in str(e)
+    assert e.loc.line == 9 and e.hint == "drop one_hot=true: loss mse compares the numbers themselves"
+
+
 def test_a_term_summed_over_processes_is_the_mean_of_one_pass():
     """Each process's AddedTally joins the pass's metrics, whose states reduce_totals sums over the ranks."""
     from dlspec.train.added_losses import AddedTally
