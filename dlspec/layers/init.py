@@ -163,16 +163,46 @@ def check_vector_width(path: str, width: int, loc: Loc) -> None:
     (a finished run plans its stored spec without the file, and never needs it)."""
     from ..language.files import open_regular
     try:
-        with open_regular(path, ArgumentError, "word vectors file", loc, encoding="utf-8") as handle:
+        with open_regular(path, ArgumentError, "word vectors file", loc, encoding=VECTORS_ENCODING) as handle:
             lines = [handle.readline(), handle.readline()]
     except (OSError, UnicodeDecodeError):  # not there, unreadable or not UTF-8: fit says which
         return
     for number, line in enumerate(lines, 1):
-        parts = line.split()
-        if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
-            continue  # word2vec's "COUNT WIDTH" header
-        if parts and len(parts) - 1 != width:
-            raise ArgumentError(f"vectors: {path}:{number}: the word {parts[0]!r} has {len(parts) - 1} numbers, but "
-                                f"the embedding's width is {width}", loc,
-                                hint="use vectors of the embedding's width, or set embedding(dim) to theirs")
+        if number == 1 and is_count_header(line):
+            continue
+        if line.strip():
+            word, numbers = vector_fields(line, width)
+            if len(numbers) != width:
+                raise ArgumentError(f"vectors: {path}:{number}: the word {word!r} has {len(numbers)} numbers, but "
+                                    f"the embedding's width is {width}", loc,
+                                    hint="use vectors of the embedding's width, or set embedding(dim) to theirs")
         return
+
+
+# utf-8-sig: a file saved with a byte-order mark would otherwise hide its first word behind it
+VECTORS_ENCODING = "utf-8-sig"
+
+
+def is_count_header(line: str) -> bool:
+    """word2vec's "COUNT WIDTH" first line."""
+    parts = line.split()
+    return len(parts) == 2 and all(p.isdigit() for p in parts)
+
+
+def vector_fields(line: str, width: int) -> tuple:
+    """(word, [number texts]) of one line of a word-vectors file: fields separated by spaces or tabs (a
+    trailing one, as fastText writes, ignored). A word may itself hold spaces (GloVe 840B has `. . .`): with
+    more than `width` + 1 fields, the last `width` are the vector and the rest the word, unless the rest
+    ends in a number, which is a vector of another width."""
+    parts = line.rstrip().replace("\t", " ").split(" ")
+    if len(parts) > width + 1 and not _is_number(parts[-width - 1]):
+        return " ".join(parts[:-width]), parts[-width:]
+    return parts[0], parts[1:]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False

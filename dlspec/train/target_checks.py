@@ -26,6 +26,8 @@ def check_target_input(cfg, plan) -> None:
                          f"labels",
                          cfg.locs.get("loss", where),
                          hint="use loss mse, l1 or huber, or bce_with_logits for inputs in [0, 1]")
+    if loss.name == "bce_with_logits":
+        _check_unit_range_targets(cfg, cfg.locs.get("loss", where))
     if plan.out_shape.dims != plan.in_shape.dims:
         raise ShapeError(f"target input: model {cfg.model} outputs {plan.out_shape.labelled()} per sample, but its "
                          f"input is {plan.in_shape.labelled()}; the output must have the input's shape", where,
@@ -39,6 +41,22 @@ def check_target_input(cfg, plan) -> None:
         if metric.task == "classification":
             raise TrainError(f"metric '{metric.name}' measures classes, and target input makes the targets the "
                              f"input's values", step.loc, hint="use mae or mse")
+
+
+def _check_unit_range_targets(cfg, loc) -> None:
+    """bce_with_logits reads its targets as probabilities in [0, 1]; `normalize` or `scale standard` moves the
+    input (so the target) off that range, and torch would train on a meaningless loss without a word."""
+    data = cfg.data
+    steps = [st for t, _, st in data.transform if t.name == "normalize"]
+    if steps:
+        moved, line = "normalize", steps[0].loc.line
+    elif data.scale == "standard":
+        moved, line = "scale standard", data.scale_loc.line if data.scale_loc else data.loc.line
+    else:
+        return
+    raise TrainError(f"loss bce_with_logits needs targets in [0, 1], and target input makes the target the input "
+                     f"after {moved} (data {data.name}, line {line}), whose values are centred on 0", loc,
+                     hint=f"use loss mse, l1 or huber, or drop {moved} so the inputs stay in [0, 1]")
 
 
 def check_term_columns(cfg, plan) -> None:

@@ -125,6 +125,10 @@ def check_task(cfg, data, plan, model_loc=None) -> None:
                          hint="use loss cross_entropy for class labels, or task=regression on the csv source "
                               "if the labels are numbers to predict")
     if implied == "classification" and task == "regression":
+        if one_hot_classes(*cfg.loss):  # "loss mse needs class labels ... use loss mse" would contradict itself
+            raise TrainError(f"loss {loss.name}(one_hot=true) compares class labels as one-hot rows, but data "
+                             f"{cfg.data.name} is a regression task{why}", where,
+                             hint=f"drop one_hot=true: loss {loss.name} compares the numbers themselves")
         raise TrainError(f"{named} needs class labels, but data {cfg.data.name} is a regression task{why}", where,
                          hint="use loss mse, l1 or huber for numbers (or task=classification on the csv source)")
     for metric, args, step in cfg.metrics:
@@ -136,6 +140,9 @@ def check_task(cfg, data, plan, model_loc=None) -> None:
         listed = why[2:-1] if why.startswith(" (") else f"{len(data.classes)} classes"  # "5 classes: a, b, ..."
         check_binary_average(cfg, len(data.classes), f"data {cfg.data.name} has {listed}")
     where_model = model_loc or cfg.locs.get("model", cfg.loc)
+    if getattr(data, "dense", False):  # masks: the per-sample width checks below would ask for linear(N)
+        check_dense_output(cfg, data, plan, where_model)
+        return
     if implied == "regression":
         _check_output_width(cfg, data, plan, where_model)
     out = math.prod(plan.out_shape.dims) if plan.out_shape.dims else 1
@@ -221,7 +228,9 @@ def check_dense_output(cfg, data, plan, where) -> None:
     if loss.target is not None and not scores_classes(loss):
         raise TrainError(f"{named} does not score classes, but data {cfg.data.name} gives a class per pixel "
                          f"(masks of {len(data.classes)} classes)", cfg.locs.get("loss", cfg.loc),
-                         hint="use loss cross_entropy or dice for masks")
+                         hint="use loss cross_entropy or dice for masks" + (
+                             f", with conv({len(data.classes)}, 1) in place of one logit per pixel"
+                             if loss.target == "binary" else ""))
     want = (len(data.classes),) + mask
     if dims != want:
         raise TrainError(f"model {cfg.model} outputs {list(dims)} per sample, but data {cfg.data.name} has masks of "

@@ -17,7 +17,7 @@ import torch
 from ..data.encoding import is_number
 from ..errors import Loc, TrainError
 from ..language.files import open_regular
-from ..layers.init import MISSING_WORD, MISSING_WORD_TEXT
+from ..layers.init import MISSING_WORD, MISSING_WORD_TEXT, VECTORS_ENCODING, is_count_header, vector_fields
 from ..planning.nodes import LayerNode, iter_nodes
 
 SPECIAL = ("<pad>", "<unk>")  # data/sources/text.py's PAD and UNK: not words a vectors file has
@@ -61,7 +61,7 @@ def _fill(embedding, path: str, vocab: list, loc: Loc) -> str:
 def read_vectors(path: str, wanted: dict, width: int, loc: Loc) -> dict:
     """{row: numbers} for the `wanted` words (word -> row) that the file at `path` holds."""
     try:
-        handle = open_regular(path, TrainError, "word vectors file", loc, encoding="utf-8")
+        handle = open_regular(path, TrainError, "word vectors file", loc, encoding=VECTORS_ENCODING)
     except FileNotFoundError:
         raise TrainError(f"word vectors file {path} not found", loc,
                          hint="the path is resolved against the spec's folder") from None
@@ -71,16 +71,16 @@ def read_vectors(path: str, wanted: dict, width: int, loc: Loc) -> dict:
     with handle:
         try:
             for number, line in enumerate(handle, 1):
-                parts = line.rstrip("\n").rstrip().split(" ")
-                if not line.strip() or (number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts)):
+                if not line.strip() or (number == 1 and is_count_header(line)):
                     continue  # a blank line, or word2vec's "COUNT WIDTH" header
-                if len(parts) - 1 != width:
-                    raise TrainError(f"{path}:{number}: the word {parts[0]!r} has {len(parts) - 1} numbers, but the "
+                word, numbers = vector_fields(line, width)
+                if len(numbers) != width:
+                    raise TrainError(f"{path}:{number}: the word {word!r} has {len(numbers)} numbers, but the "
                                      f"embedding's width is {width}", loc,
                                      hint="use vectors of the embedding's width, or set embedding(dim=...) to theirs")
-                row = wanted.get(parts[0])
-                if row is not None and row not in found:
-                    found[row] = _numbers(parts[1:], path, number, loc)
+                row = wanted.get(word)
+                if row is not None and row not in found:  # a word given twice: its first vector counts
+                    found[row] = _numbers(numbers, path, number, loc)
         except UnicodeDecodeError as exc:
             raise TrainError(f"{path} is not UTF-8 text: {exc.reason} at byte {exc.start}", loc) from None
     return found

@@ -134,6 +134,37 @@ def test_a_mask_value_beyond_the_classes_is_refused(tmp_path):
            "must be 0 to 2" in str(err.value)
 
 
+def black_and_white_masks(root):
+    """Binary masks as most tools save them: 0 for the background, 255 for the object."""
+    write_pairs(root, classes=2)
+    for path in (root / "masks").iterdir():
+        Image.fromarray(np.asarray(Image.open(path)) * 255, "L").save(path)
+
+
+def test_black_and_white_masks_under_two_classes_say_to_save_1_for_255(tmp_path):
+    black_and_white_masks(tmp_path)
+    text = (f'data d {{\n    source segmentation("{tmp_path}/images", masks="{tmp_path}/masks", classes=["bg", "fg"])\n'
+            f"    split train=1.0 seed=0\n}}\n")
+    spec = dlspec.loads(text, str(tmp_path / "spec.dlspec"))
+    with pytest.raises(DataError) as err:
+        build_data(read_data(next(iter(spec.program.data.values())), spec.program.global_env()))
+    assert "holds the value 255, but the data has 2 classes (bg, fg), so a mask value must be 0 to 1; it holds only " \
+           "0 and 255, a black-and-white mask" in str(err.value)
+    assert "save the masks with the values 0 and 1" in err.value.hint
+
+
+def test_black_and_white_masks_without_classes_are_not_256_classes(tmp_path):
+    black_and_white_masks(tmp_path)
+    text = (f'data d {{\n    source segmentation("{tmp_path}/images", masks="{tmp_path}/masks")\n'
+            f"    split train=1.0 seed=0\n}}\n")
+    spec = dlspec.loads(text, str(tmp_path / "spec.dlspec"))
+    with pytest.raises(DataError) as err:
+        build_data(read_data(next(iter(spec.program.data.values())), spec.program.global_env()))
+    assert f"the masks in {tmp_path / 'masks'} hold only the values 0 and 255 (black-and-white masks), and a mask " \
+           "value is a class index: they would make 256 classes" in str(err.value)
+    assert err.value.loc.line == 2
+
+
 def test_a_mask_of_another_size_is_refused(tmp_path):
     write_pairs(tmp_path)
     Image.fromarray(np.zeros((8, 6), np.uint8), "L").save(tmp_path / "masks" / "s0.png")

@@ -182,6 +182,32 @@ def test_vectors_are_aligned_to_the_vocabulary(tmp_path):
     assert 0 < missing.abs().max() < 0.5  # normal(0, 0.1), not the embedding's N(0, 1)
 
 
+def vectors_of(tmp_path, data: bytes, vocab: list, width: int = 3):
+    """The embedding rows load_vectors gives `vocab` from a vectors file holding `data`, and its log line."""
+    (tmp_path / "vec.txt").write_bytes(data)
+    spec = loads(f'model M {{ input tokens(6, vocab={len(vocab)}); embedding({width}, padding_idx=0, '
+                 f'init=vectors("vec.txt")) }}', filename=str(tmp_path / "m.dlspec"))
+    plan = spec.plan()
+    model = build_model(plan)
+    lines = load_vectors(model, plan, vocab)
+    return model.embedding.weight, lines
+
+
+def test_vectors_read_a_byte_order_mark_tabs_crlf_and_a_word_holding_spaces(tmp_path):
+    """Files saved on Windows (a BOM, CRLF), tab-separated and fastText's trailing space, and GloVe 840B's
+    words of several tokens (`. . .`) all give their vectors; a word given twice keeps its first."""
+    data = ("\ufeffgood 1 2 3\r\n\r\nbad\t4\t5\t6\r\nfilm 7 8 9 \r\n. . . 0.5 0.25 0.125\r\n"
+            "good 9 9 9\r\n").encode("utf-8")
+    weight, lines = vectors_of(tmp_path, data, ["<pad>", "<unk>", "good", "bad", "film", ". . ."])
+    assert lines == ["vec.txt: 4 of 4 words found; 0 start from normal(0, 0.1)"]
+    assert weight[2:].tolist() == [[1, 2, 3], [4, 5, 6], [7, 8, 9], [0.5, 0.25, 0.125]]
+
+
+def test_a_vector_longer_than_the_width_is_still_an_error_naming_the_word(tmp_path):
+    with pytest.raises(DlspecError, match=r"vec.txt:2: the word 'bad' has 4 numbers, but the embedding's width is 3"):
+        vectors_of(tmp_path, b"good 1 2 3\nbad 1 2 3 4\n", ["<pad>", "<unk>", "good", "bad"])
+
+
 def test_fit_reads_vectors_for_the_text_sources_vocabulary_and_logs_the_count(tmp_path):
     import dlspec
     from tests.helpers.predict_runs import make_sentences

@@ -147,6 +147,20 @@ def test_target_input_with_augment_is_refused(tmp_path):
     assert "target input with augment in data digits: the target would be the augmented input" in str(e)
 
 
+def test_target_input_with_bce_on_normalized_inputs_is_refused_at_the_loss(tmp_path):
+    """normalize centres the input (the target) on 0: bce_with_logits would train on a meaningless loss."""
+    e = compile_error(tmp_path, data="transform { normalize(auto) }", loss="bce_with_logits")
+    assert ("loss bce_with_logits needs targets in [0, 1], and target input makes the target the input after "
+            "normalize (data digits, line 7)") in str(e)
+    assert e.loc.line == 11 and "loss mse" in e.hint
+
+
+def test_target_input_with_bce_on_unnormalized_inputs_compiles(tmp_path):
+    path = spec_with(AE.format(layers="flatten -> linear(64) -> reshape(1, 8, 8)", data="", loss="bce_with_logits",
+                               extra=""), tmp_path)
+    dlspec.api.compile_spec(path)
+
+
 def test_target_input_with_a_class_metric_is_refused_at_the_metric(tmp_path):
     e = compile_error(tmp_path, extra="metrics accuracy")
     assert "metric 'accuracy' measures classes, and target input makes the targets the input's values" in str(e)
@@ -175,6 +189,16 @@ def test_mse_on_one_hot_rows_needs_an_output_per_class(tmp_path):
                    progress=False)
     assert "model MLP outputs 8 values per sample, but loss mse(one_hot=true) compares them with one-hot rows of " \
            "the 10 classes of data digits" in str(caught.value)
+
+
+def test_mse_on_one_hot_rows_of_a_regression_task_says_to_drop_one_hot(tmp_path):
+    text = ("model R {\n    input vector(1)\n    linear(1)\n}\ndata s {\n    source sine\n}\n"
+            "train {\n    loss mse(one_hot=true)\n    epochs 1\n}\n")
+    with pytest.raises(DlspecError) as caught:
+        dlspec.fit(spec_with(text, tmp_path), out=str(tmp_path / "run"), device="cpu", log=quiet, progress=False)
+    e = caught.value
+    assert "loss mse(one_hot=true) compares class labels as one-hot rows, but data s is a regression task" in str(e)
+    assert e.loc.line == 9 and e.hint == "drop one_hot=true: loss mse compares the numbers themselves"
 
 
 def test_a_term_summed_over_processes_is_the_mean_of_one_pass():

@@ -118,9 +118,20 @@ def _nearest(stem: str, stems: dict, what: str) -> str:
     return f"{close} (the {what} folder holds {len(stems)} files)"
 
 
+# a binary mask saved as a black-and-white picture (0 and 255), the most common way masks come
+BLACK_AND_WHITE = "; it holds only 0 and 255, a black-and-white mask, where class 1 should be the value 1"
+BLACK_AND_WHITE_HINT = ("save the masks with the values 0 and 1 (e.g. Image.fromarray((m > 127).astype('uint8'))), "
+                        "as class indices")
+
+
+def _only_black_and_white(values) -> bool:
+    import numpy as np
+    return bool(np.isin(values, (0, 255)).all())
+
+
 def scan_masks(pairs: list, classes, loc: Loc, max_pixels: int) -> tuple:
     """(sizes, class names) after checking every pair: sizes equal, masks single-channel, values in range."""
-    sizes, highest = [], 0
+    sizes, highest, every_black_and_white = [], 0, True
     limit = classes if isinstance(classes, int) else len(classes) if classes else MAX_CLASSES
     for image, mask in pairs:
         try:
@@ -140,14 +151,20 @@ def scan_masks(pairs: list, classes, loc: Loc, max_pixels: int) -> tuple:
                             f"{size[0]}x{size[1]}; a mask gives the class of each pixel of its image", loc,
                             hint="save the mask at the image's size")
         top = int(values.max()) if values.size else 0
+        black_and_white = top == 255 and _only_black_and_white(values)
         if top >= limit:
             names = f"{limit} classes" + (f" ({', '.join(classes)})" if isinstance(classes, (list, tuple)) else "")
             raise DataError(f"mask {mask} holds the value {top}, but the data has {names}, so a mask value must "
-                            f"be 0 to {limit - 1}", loc,
-                            hint="list every class in classes=[...] (the class of value v at position v), or fix "
-                                 "the mask")
+                            f"be 0 to {limit - 1}" + (BLACK_AND_WHITE if black_and_white else ""), loc,
+                            hint=BLACK_AND_WHITE_HINT if black_and_white else
+                            "list every class in classes=[...] (the class of value v at position v), or fix the mask")
+        every_black_and_white = every_black_and_white and (top == 0 or black_and_white)
         highest = max(highest, top)
         sizes.append(size)
+    if classes is None and highest == 255 and every_black_and_white:  # not 256 classes, 254 of them never seen
+        raise DataError(f"the masks in {os.path.dirname(pairs[0][1])} hold only the values 0 and 255 (black-and-white "
+                        f"masks), and a mask value is a class index: they would make 256 classes, 254 of them never "
+                        f"seen", loc, hint=BLACK_AND_WHITE_HINT)
     if classes is None:
         names = [str(c) for c in range(max(highest + 1, 2))]
     elif isinstance(classes, int):
