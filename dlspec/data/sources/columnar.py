@@ -127,30 +127,35 @@ def load_columnar(a: dict, loc: Loc, read=read_csv_columns, rows_of=None) -> Opt
     warned = False
     try:
         features = checked_features(a, header, loc)
-        target, table, warned = _drop_missing(a, columns[a["target"]], {f: columns[f] for f in features}, loc)
-        return _load(a, loc, header, features, target, table, rows_of)
+        total = len(columns[a["target"]])
+        target, table, warned, kept = _drop_missing(a, columns[a["target"]], {f: columns[f] for f in features}, loc)
+        src = _load(a, loc, header, features, target, table, rows_of)
+        if kept is not None:  # split files name rows by their index in the file, not among the kept rows
+            src.train.source_rows, src.train.source_row_count = np.flatnonzero(kept).tolist(), total
+        return src
     except _RowWise:
         return load_rows(a, loc, rows_of, quiet=warned)
 
 
 def _drop_missing(a: dict, target: Column, table: dict, loc: Loc) -> tuple:
-    """tables._drop_missing column-wise: (target, features, whether rows were left out and said so)."""
+    """tables._drop_missing column-wise: (target, features, whether rows were left out and said so, the mask of
+    the rows kept or None when all are)."""
     missing, path = a["missing"], a["path"]
     if missing == "error":
         if any(column.missing().any() for column in table.values()):
             raise _RowWise  # refused at its line when encoded
-        return target, table, False
+        return target, table, False, None
     keep = ~target.missing()
     if missing == "drop":
         for column in table.values():
             keep &= ~column.missing()
     if keep.all():
-        return target, table, False
+        return target, table, False, None
     what = "a missing cell" if missing == "drop" else "no target value"
     warn(f"{path}: {len(keep) - int(keep.sum())} of {len(keep)} rows with {what} left out", loc)
     if not keep.any():
         raise DataError(f"{path}: no row is left after leaving out rows with missing cells", loc)
-    return target.take(keep), {name: column.take(keep) for name, column in table.items()}, True
+    return target.take(keep), {name: column.take(keep) for name, column in table.items()}, True, keep
 
 
 def _load(a: dict, loc: Loc, header: list, features: list, target: Column, table: dict, rows_of) -> SourceData:
