@@ -196,3 +196,24 @@ def test_a_split_column_that_is_also_a_feature_says_so(tmp_path):
     with pytest.raises(DataError) as exc:
         build_data(_config(tmp_path, 'source csv("t.csv", target="label", split="fold", features=["a", "fold"])'))
     assert "split= names 'fold', which is also a feature column" in str(exc.value)
+
+
+def test_a_parquet_split_column_splits_as_the_same_csv_column_does(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+    (tmp_path / "t.csv").write_text(CSV)
+    pq.write_table(pcsv.read_csv(tmp_path / "t.csv"), tmp_path / "t.parquet")
+    bundles = [build_data(_config(tmp_path, f'source {kind}("t.{kind}", target="label", split="fold")'))
+               for kind in ("csv", "parquet")]
+    assert bundles[1].sizes == bundles[0].sizes == {"train": 10, "val": 5, "test": 5}
+    assert bundles[1].features == ["a", "b"]
+    for split in ("train", "val", "test"):
+        assert [x.tolist() for xs, _ in bundles[1].loaders[split] for x in xs] == \
+               [x.tolist() for xs, _ in bundles[0].loaders[split] for x in xs]
+    table = pa.table({"a": [1.0, 2.0, 3.0], "label": ["x", "y", "x"], "fold": ["train", "tset", "val"]})
+    pq.write_table(table, tmp_path / "bad.parquet")
+    with pytest.raises(DataError) as exc:
+        build_data(_config(tmp_path, 'source parquet("bad.parquet", target="label", split="fold")'))
+    assert "bad.parquet, line 2, column 'fold' (column 3): 'tset' is not a split. Did you mean 'test'?" \
+        in str(exc.value)

@@ -14,7 +14,7 @@ from ..columns import Column, as_text, pyarrow_or_none
 from ..encoding import MISSING_POLICIES, ONEHOT_LEVELS
 from .base import SourceData, require_path, source
 from .columnar import load_columnar
-from .tables import _auto_or_positive, _column_list, _not_negative, checked_features
+from .tables import _auto_or_positive, _column_list, _not_negative, checked_features, load_rows
 
 PIP = 'pip install "dlspec[parquet]"'
 
@@ -25,14 +25,17 @@ PIP = 'pip install "dlspec[parquet]"'
                     Arg("missing", "str", "error", choices=MISSING_POLICIES),
                     Arg("categories", "any", None, _column_list('categories=["zip", "store"]', empty=True)),
                     Arg("onehot_max", "int", ONEHOT_LEVELS, _not_negative),
-                    Arg("embedding_dim", "any", "auto", _auto_or_positive)),
-        paths=("path",), input_kind="table",
+                    Arg("embedding_dim", "any", "auto", _auto_or_positive), Arg("split", "str", None)),
+        paths=("path",), input_kind="table", split_column="split",
         doc="A Parquet file's table, read as csv reads the same table: parquet(\"file.parquet\", target=\"label\", "
             "features=[\"a\", \"b\"], task=auto, missing=error, categories=[...], onehot_max=16, embedding_dim=auto) "
             "(the csv source says what each does). Number columns are numbers, text and boolean columns "
-            "categories, nulls and NaN missing cells. Needs pyarrow: " + PIP + ".")
+            "categories, nulls and NaN missing cells. split=\"fold\" names a column of split names (train, val, "
+            "test): the rows are split as it says. Needs pyarrow: " + PIP + ".")
 def _parquet(a: dict, loc: Loc) -> SourceData:
     a = {**a, "encoding": "utf-8"}  # what predict reads new csv rows in
+    if a.get("split") is not None:  # a split column is read row-wise, as csv's is
+        return load_rows(a, loc, parquet_rows)
     return load_columnar(a, loc, read_parquet_columns, parquet_rows)
 
 
