@@ -14,7 +14,7 @@ from ..columns import Column, as_text, pyarrow_or_none
 from ..encoding import MISSING_POLICIES, ONEHOT_LEVELS
 from .base import SourceData, require_path, source
 from .columnar import load_columnar
-from .tables import _auto_or_positive, _column_list, _not_negative, checked_features, load_rows
+from .tables import _auto_or_positive, _column_list, _not_negative, checked_features
 
 PIP = 'pip install "dlspec[parquet]"'
 
@@ -34,8 +34,6 @@ PIP = 'pip install "dlspec[parquet]"'
             "test): the rows are split as it says. Needs pyarrow: " + PIP + ".")
 def _parquet(a: dict, loc: Loc) -> SourceData:
     a = {**a, "encoding": "utf-8"}  # what predict reads new csv rows in
-    if a.get("split") is not None:  # a split column is read row-wise, as csv's is
-        return load_rows(a, loc, parquet_rows)
     return load_columnar(a, loc, read_parquet_columns, parquet_rows)
 
 
@@ -82,7 +80,8 @@ def _usable(pa, kind) -> bool:
 def read_parquet_columns(a: dict, loc: Loc) -> tuple:
     """(header, {name: Column}) of a Parquet file, reading only the target and feature columns; its own
     mistakes (not Parquet, no rows, a column of lists) are errors here."""
-    names, table = _read(a["path"], loc, lambda header: [a["target"], *checked_features(a, header, loc)])
+    names, table = _read(a["path"], loc, lambda header: [a["target"], *checked_features(a, header, loc)]
+                         + ([a["split"]] if a.get("split") in header else []))
     return names, {name: Column(column) for name, column in zip(names, table.columns)}
 
 

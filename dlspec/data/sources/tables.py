@@ -118,12 +118,9 @@ def _csv(a: dict, loc: Loc) -> SourceData:
     if a.get("inputs") is not None or not isinstance(a["target"], str):
         from .named_table import load_named_table
         return load_named_table(a, loc)
-    if a.get("split") is None:  # a split column is read row-wise (the columnar reader has no split)
-        from .columnar import load_columnar  # inside: columnar imports this module
-        fast = load_columnar(a, loc)
-        if fast is not None:
-            return fast
-    return load_rows(a, loc)
+    from .columnar import load_columnar  # inside: columnar imports this module
+    fast = load_columnar(a, loc)
+    return fast if fast is not None else load_rows(a, loc)
 
 
 def load_rows(a: dict, loc: Loc, rows_of=None, quiet: bool = False) -> SourceData:
