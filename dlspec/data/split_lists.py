@@ -5,8 +5,8 @@ Each non-blank line of a list file names one sample: for a source of files (imag
 relative to the folder (`ants/0013035.jpg`), or absolute; for any other source its 0-based index (a csv's
 first data row is 0, counted in the file: rows a table leaves out, as `missing=drop` does, keep their
 numbers, and listing one puts it in no split). A line naming no sample is an error at that line with the
-nearest names; a sample listed twice (in one file or two) is an error too; samples no file lists are left out, and a warning says
-how many.
+nearest names; a sample listed twice (in one file or two) is an error too; samples no file lists are left
+out, and a warning says how many.
 """
 from __future__ import annotations
 
