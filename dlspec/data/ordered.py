@@ -42,6 +42,10 @@ def _entry(st: Step) -> tuple:
     plain = Step(st.callee, st.args, {k: v for k, v in st.kwargs.items() if k != EVERY_SPLIT}, st.loc,
                  {k: v for k, v in st.arg_locs.items() if k != EVERY_SPLIT})
     t, args, _ = check_steps([plain], "pipeline")[0]
+    if EVERY_SPLIT in st.kwargs and not on_all and not t.random:  # would read as "train only", which it is not
+        raise DataError(f"{st.name} is a fixed step: it runs on every split, so {EVERY_SPLIT}=false cannot keep it "
+                        "to the training split", st.arg_locs.get(EVERY_SPLIT, st.loc),
+                        hint=f"remove {EVERY_SPLIT}=false; only random steps are train-only")
     if on_all and t.batch_only:
         raise DataError(f"{st.name} mixes samples of a training batch; it cannot run on every split",
                         st.arg_locs.get(EVERY_SPLIT, st.loc), hint=f"remove {EVERY_SPLIT}=true")

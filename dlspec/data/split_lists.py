@@ -3,9 +3,10 @@ loaded samples in, {split: sample indices} out, kept as given), and a split colu
 
 Each non-blank line of a list file names one sample: for a source of files (image_folder) its path
 relative to the folder (`ants/0013035.jpg`), or absolute; for any other source its 0-based index (a csv's
-first data row is 0). A line naming no sample is an error at that line with the nearest names; a sample
-listed twice (in one file or two) is an error too; samples no file lists are left out, and a warning says
-how many.
+first data row is 0, counted in the file: rows a table leaves out, as `missing=drop` does, keep their
+numbers, and listing one puts it in no split). A line naming no sample is an error at that line with the
+nearest names; a sample listed twice (in one file or two) is an error too; samples no file lists are left
+out, and a warning says how many.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..errors import DataError, Loc, did_you_mean, warn
 from .sources.base import read_lines
 
 SPLIT_NAMES = ("train", "val", "test")
+LEFT_OUT = -1  # a listed table row the source left out (missing=drop): it was said so, and is in no split
 
 
 def split_of(value: str, where: str, loc: Loc) -> str:
@@ -36,6 +38,8 @@ def listed_splits(cfg, dataset, n: int) -> dict:
         for line, text in read_lines(path, cfg.split_loc):
             entry = text.strip()
             index = lookup(entry)
+            if index == LEFT_OUT:
+                continue
             if index is None:
                 raise DataError(f"{path}, line {line}: '{entry}' is not a sample of data {cfg.name}."
                                 + did_you_mean(entry, names()), cfg.split_loc, hint=_what_lines_are(dataset, n))
@@ -67,12 +71,22 @@ def _sample_names(dataset, n: int) -> tuple:
             return by_name.get(key, by_name.get(os.path.abspath(os.path.join(root, key)) if root else key))
         return lookup, lambda: relative
 
+    rows = getattr(dataset, "source_rows", None)  # a table that left rows out: the file's index of each kept one
+    position = {row: i for i, row in enumerate(rows)} if rows is not None else None
+    total = _row_count(dataset, n)
+
     def by_index(entry):
-        return int(entry) if entry.isdigit() and int(entry) < n else None
+        if not entry.isdigit() or int(entry) >= total:
+            return None
+        return int(entry) if position is None else position.get(int(entry), LEFT_OUT)
     return by_index, lambda: []
+
+
+def _row_count(dataset, n: int) -> int:
+    return getattr(dataset, "source_row_count", None) or n
 
 
 def _what_lines_are(dataset, n: int) -> str:
     if getattr(dataset, "files", None):
         return "each line names an image by its path relative to the image folder, e.g. cats/001.jpg"
-    return f"each line is a sample's index, 0 to {n - 1}"
+    return f"each line is a sample's index, 0 to {_row_count(dataset, n) - 1}"

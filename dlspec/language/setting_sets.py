@@ -31,7 +31,7 @@ def apply_setting_sets(data: dict, trains: dict, sets: dict, evaluate) -> tuple:
     for dotted, raw in sets.items():
         block, _, key = dotted.partition(".")
         table, name = _block(data, trains, block, dotted)
-        setting = _setting(key, raw, dotted, evaluate)
+        setting = _setting(key, raw, dotted, evaluate, "data" if table is data else "train")
         decl = table[name]
         kept = tuple(s for s in decl.settings if s.key != key)
         table[name] = replace(decl, settings=kept + (setting,))
@@ -59,24 +59,26 @@ def _block(data: dict, trains: dict, block: str, dotted: str) -> tuple:
                                 f"setting, --set NAME=VALUE a let")
 
 
-def _setting(key: str, raw, dotted: str, evaluate) -> ir.Setting:
-    """The setting line `key raw`, parsed as it would be in a data block (located in `<--set ...>`)."""
+def _setting(key: str, raw, dotted: str, evaluate, kind: str) -> ir.Setting:
+    """The setting line `key raw`, parsed as it would be in a `kind` (data or train) block (located in
+    `<--set ...>`, whose echoed line shows that kind of block)."""
     text = raw if isinstance(raw, str) else json.dumps(raw)
     if not key or not key.isidentifier():
         raise DlspecError(f"--set {dotted}: '{key}' is not a setting name", hint="--set BLOCK.SETTING=VALUE")
     try:
-        setting = _parsed(key, text, dotted)
+        setting = _parsed(key, text, dotted, kind)
         if len(setting.args) == 1 and isinstance(setting.args[0], ir.BinOp) and not setting.kwargs:
             evaluate(setting.args[0])  # runs/a parses as a division; it is a path
         return setting
     except DlspecError:
-        return _parsed(key, json.dumps(text), dotted)  # not a value: the text itself, as a string
+        return _parsed(key, json.dumps(text), dotted, kind)  # not a value: the text itself, as a string
 
 
-def _parsed(key: str, text: str, dotted: str) -> ir.Setting:
-    spec = parse_text(f"data _ {{ {key} {text} }}", f"<--set {dotted}>")
+def _parsed(key: str, text: str, dotted: str, kind: str) -> ir.Setting:
+    spec = parse_text(f"{kind} _ {{ {key} {text} }}", f"<--set {dotted}>")
     decls = spec.decls
-    if len(decls) != 1 or not isinstance(decls[0], ir.DataDecl) or len(decls[0].settings) != 1 \
+    block = ir.DataDecl if kind == "data" else ir.TrainDecl
+    if len(decls) != 1 or not isinstance(decls[0], block) or len(decls[0].settings) != 1 \
             or decls[0].settings[0].key != key:
         raise DlspecError(f"--set {dotted}: expected one setting value, received '{text}'")
     return decls[0].settings[0]

@@ -296,3 +296,42 @@ def test_csv_reads_only_the_columns_the_source_names_and_still_refuses_a_ragged_
         f.write("only,three,cells\n")
     text = message(csv_source, args)
     assert f"t.csv, line {line}: 3 values where the header has 6" in text
+
+
+def split_outcome(load, args):
+    """What a reader makes of a table with a split column: its splits and results, or its message."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DlspecWarning)
+        try:
+            src = load(args, LOC)
+        except DataError as exc:
+            return str(exc)
+    return src.given_splits, outcome(lambda a, loc: src, args)
+
+
+@pytest.mark.parametrize("missing", ["error", "drop", "median"])
+def test_a_split_column_is_read_column_wise_with_the_row_wise_splits(tmp_path, monkeypatch, missing):
+    header, rows = generated_table(5, missing_share=0.05 if missing != "error" else 0.0)
+    folds = ["train", " Train", "VAL", "test ", "train"]
+    write_table(tmp_path / "t.csv", [*header, "fold"], [[*row, folds[i % 5]] for i, row in enumerate(rows)])
+    args = source_args(tmp_path / "t.csv", missing=missing, split="fold")
+    from dlspec.data.sources import tables
+    for module in (columnar, tables):  # a clean table is read column-wise, never handed on
+        monkeypatch.setattr(module, "load_rows", _no_rows)
+    fast = split_outcome(csv_source, args)
+    monkeypatch.undo()
+    slow = split_outcome(load_rows, args)
+    assert fast == slow and sorted(fast[0]) == ["test", "train", "val"]
+    assert sum(map(len, fast[0].values())) == len(fast[1][3]) // 8  # every kept row is in a split (y: int64)
+
+
+@pytest.mark.parametrize("bad, expected", [
+    ("tset", "line 4, column 'fold' (column 3): 'tset' is not a split. Did you mean 'test'?"),
+    ("", "line 4, column 'fold' (column 3): '' is not a split."),
+])
+def test_a_bad_split_cell_is_named_at_its_line_by_either_reader(tmp_path, bad, expected):
+    folds = ["train", "val", bad] + ["train", "test"] * 5
+    write_table(tmp_path / "t.csv", ["a", "y", "fold"], [[str(i), "pq"[i % 2], f] for i, f in enumerate(folds)])
+    args = source_args(tmp_path / "t.csv", split="fold")
+    assert expected in split_outcome(csv_source, args)
+    assert split_outcome(csv_source, args) == split_outcome(load_rows, args)

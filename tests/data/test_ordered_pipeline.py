@@ -153,3 +153,18 @@ def test_the_preview_shows_the_training_steps_in_their_order(tmp_path):
     assert torch.equal(ours, theirs)
     assert torch.equal(base(dataset[indices[0]][0]),
                        _reference(v2.Resize(10, antialias=True), v2.CenterCrop(8))(dataset[indices[0]][0]))
+
+
+@pytest.mark.parametrize("fixed", [name for name in FIXED if name != "normalize"])
+def test_every_split_false_on_a_fixed_step_is_refused_not_ignored(tmp_path, fixed):
+    """A fixed step runs on every split whatever it is marked: `every_split=false` would silently not mean
+    train-only, so it is an error at the marker."""
+    args = {"resize": "10", "center_crop": "8", "grayscale": ""}.get(fixed)
+    if args is None:
+        pytest.skip(f"no arguments known for {fixed}")
+    steps = f"{fixed}({args}{', ' if args else ''}every_split=false) -> rotate(5)"
+    with pytest.raises(DataError) as exc:
+        _config(tmp_path, steps)
+    assert f"{fixed} is a fixed step: it runs on every split, so every_split=false cannot keep it" in str(exc.value)
+    assert exc.value.loc.line == 4 and exc.value.loc.column == steps.index("every_split") + 16
+    _config(tmp_path, f"{fixed}({args}{', ' if args else ''}every_split=true) -> rotate(5)")  # redundant, allowed

@@ -397,3 +397,21 @@ def test_scale_with_no_numeric_target_names_each_target_and_its_column(tmp_path)
     assert err.message == ("data d: scale applies to numeric targets, and no target here is a number: "
                            "price (column 'district'), kind (column 'kind') are read as classes")
     assert "a text column holds classes" in err.hint
+
+
+def test_a_split_column_splits_a_table_with_named_inputs_as_it_says(tmp_path):
+    """split="fold" with inputs=/several targets: the rows go where the column says (it was ignored, and the
+    rows re-split by seed), and the column feeds no input unless named."""
+    write_listings(tmp_path)
+    lines = (tmp_path / "listings.csv").read_text().splitlines()
+    folds = ["train", "train", "val", "test"]
+    lines = [lines[0] + ",fold"] + [line + "," + folds[i % 4] for i, line in enumerate(lines[1:])]
+    (tmp_path / "listings.csv").write_text("\n".join(lines) + "\n")
+    source = SOURCE[:-1] + ', split="fold")'
+    spec = dlspec.loads(MODEL + f"data d {{\n    source {source}\n}}\ntrain {{ model Listing\n data d }}\n",
+                        str(tmp_path / "spec.dlspec"))
+    cfg = link_model(read_data(spec.program.data["d"], spec.program.global_env()), spec.program, "Listing")
+    bundle = build_data(cfg)
+    assert bundle.sizes == {"train": 6, "val": 3, "test": 3}
+    sqm = sorted(int(x) for xs, _ in bundle.loaders["val"] for x in xs["facts"][:, 0].tolist())
+    assert sqm == [30 + 5 * i for i in range(2, ROWS, 4)]  # the val rows, by their sqm (30 + 5i)

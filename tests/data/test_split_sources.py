@@ -163,3 +163,57 @@ def test_split_takes_fractions_or_files(tmp_path):
     with pytest.raises(UnknownNameError) as exc:
         _config(tmp_path, 'source sklearn_digits\n    split file(train="a.txt")')
     assert "split takes fractions or files(...), not file(...). Did you mean 'files'?" in str(exc.value)
+
+
+@pytest.mark.parametrize("reader", ["columnar", "row-wise"])
+def test_split_files_count_rows_in_the_file_when_missing_drop_leaves_some_out(tmp_path, monkeypatch, reader):
+    """Row 2 has a missing cell and goes: the lists still name rows by their place in the file, so the rows
+    after it land in the split their index says (not one split further on), and listing the dropped row
+    puts it nowhere."""
+    from dlspec.data.sources import columnar
+    if reader == "row-wise":
+        monkeypatch.setattr(columnar, "pyarrow_or_none", lambda: None)
+    rows = [f"{i},{'' if i == 2 else i * 10},{'x' if i % 2 else 'y'}" for i in range(12)]
+    (tmp_path / "t.csv").write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    (tmp_path / "train.txt").write_text("\n".join(str(i) for i in range(8)))
+    (tmp_path / "val.txt").write_text("8\n9\n10\n11\n")
+    cfg = _config(tmp_path, 'source csv("t.csv", target="label", missing=drop)\n'
+                            '    split files(train="train.txt", val="val.txt")')
+    with pytest.warns(UserWarning, match="1 of 12 rows with a missing cell left out"):
+        bundle = build_data(cfg)
+    assert bundle.sizes == {"train": 7, "val": 4, "test": 0}
+    val_a = sorted(int(x[0]) for xs, _ in bundle.loaders["val"] for x in xs)
+    assert val_a == [8, 9, 10, 11]
+    (tmp_path / "val.txt").write_text("8\n12\n")
+    with pytest.raises(DataError) as exc:
+        build_data(cfg)
+    assert "val.txt, line 2: '12' is not a sample of data d." in str(exc.value)
+    assert exc.value.hint == "each line is a sample's index, 0 to 11"
+
+
+def test_a_split_column_that_is_also_a_feature_says_so(tmp_path):
+    (tmp_path / "t.csv").write_text(CSV)
+    with pytest.raises(DataError) as exc:
+        build_data(_config(tmp_path, 'source csv("t.csv", target="label", split="fold", features=["a", "fold"])'))
+    assert "split= names 'fold', which is also a feature column" in str(exc.value)
+
+
+def test_a_parquet_split_column_splits_as_the_same_csv_column_does(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+    (tmp_path / "t.csv").write_text(CSV)
+    pq.write_table(pcsv.read_csv(tmp_path / "t.csv"), tmp_path / "t.parquet")
+    bundles = [build_data(_config(tmp_path, f'source {kind}("t.{kind}", target="label", split="fold")'))
+               for kind in ("csv", "parquet")]
+    assert bundles[1].sizes == bundles[0].sizes == {"train": 10, "val": 5, "test": 5}
+    assert bundles[1].features == ["a", "b"]
+    for split in ("train", "val", "test"):
+        assert [x.tolist() for xs, _ in bundles[1].loaders[split] for x in xs] == \
+               [x.tolist() for xs, _ in bundles[0].loaders[split] for x in xs]
+    table = pa.table({"a": [1.0, 2.0, 3.0], "label": ["x", "y", "x"], "fold": ["train", "tset", "val"]})
+    pq.write_table(table, tmp_path / "bad.parquet")
+    with pytest.raises(DataError) as exc:
+        build_data(_config(tmp_path, 'source parquet("bad.parquet", target="label", split="fold")'))
+    assert "bad.parquet, line 2, column 'fold' (column 3): 'tset' is not a split. Did you mean 'test'?" \
+        in str(exc.value)

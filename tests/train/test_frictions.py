@@ -237,7 +237,7 @@ def test_cli_set_on_a_setting_reports_without_a_traceback():
     from dlspec.cli import main
     bad = CliRunner().invoke(main, ["compile", DIGITS, "--set", "train.sed=1"])
     assert bad.exit_code != 0 and "Traceback" not in bad.output
-    assert "<--set train.sed>:1:10: error: unknown train setting 'sed'. Did you mean 'seed'?" in bad.output
+    assert "<--set train.sed>:1:11: error: unknown train setting 'sed'. Did you mean 'seed'?" in bad.output
     good = CliRunner().invoke(main, ["compile", DIGITS, "--set", "digits.batch=16", "--set", "train.seed=2"])
     assert good.exit_code == 0, good.output
 
@@ -247,3 +247,12 @@ def test_explain_names_set_settings_and_the_winning_batch():
     rows = {(r.block, r.key): r for r in explain(load(DIGITS, {"digits.batch": "16", "train.batch": "8"}))}
     assert rows[("train", "batch")].source == "--set train.batch=8"
     assert rows[("data digits", "batch")].source == "--set digits.batch=16; the train block's batch 8 wins"
+
+
+@pytest.mark.parametrize("setting, value, shown", [("train.epochs", "abc", "train _ { epochs abc }"),
+                                                   ("digits.batch", "abc", "data _ { batch abc }")])
+def test_set_bad_value_shows_the_kind_of_block_it_sets(setting, value, shown):
+    """A train setting's bad value is echoed as a line of a train block, not of a data block."""
+    with pytest.raises(DlspecError) as exc:
+        read_train(load(DIGITS, {setting: value}))
+    assert shown in str(exc.value) and "expects an integer" in str(exc.value)

@@ -88,7 +88,7 @@ def _wanted(a: dict, header: Optional[list], loc: Loc) -> Optional[list]:
     if header is None or len(set(header)) < len(header):
         return None
     try:
-        used = {a["target"], *checked_features(a, header, loc)}
+        used = {a["target"], *checked_features(a, header, loc), a.get("split")}
     except DataError:
         return None
     return [i for i, name in enumerate(header) if name in used]
@@ -127,30 +127,60 @@ def load_columnar(a: dict, loc: Loc, read=read_csv_columns, rows_of=None) -> Opt
     warned = False
     try:
         features = checked_features(a, header, loc)
-        target, table, warned = _drop_missing(a, columns[a["target"]], {f: columns[f] for f in features}, loc)
-        return _load(a, loc, header, features, target, table, rows_of)
+        total = len(columns[a["target"]])
+        split_column = _split_column(a, header, features)
+        target, table, warned, kept = _drop_missing(a, columns[a["target"]], {f: columns[f] for f in features}, loc)
+        given = None if split_column is None else \
+            _given_splits(columns[split_column] if kept is None else columns[split_column].take(kept))
+        src = _load(a, loc, header, features, target, table, rows_of)
+        src.given_splits = given
+        if kept is not None:  # split files name rows by their index in the file, not among the kept rows
+            src.train.source_rows, src.train.source_row_count = np.flatnonzero(kept).tolist(), total
+        return src
     except _RowWise:
         return load_rows(a, loc, rows_of, quiet=warned)
 
 
+def _split_column(a: dict, header: list, features: list) -> Optional[str]:
+    """The split column of `split=` (None without one); one the header lacks, or that is the target or a
+    feature, is named by the row-wise path."""
+    column = a.get("split")
+    if column is not None and (column not in header or column in features or column == a["target"]):
+        raise _RowWise
+    return column
+
+
+def _given_splits(column: Column) -> dict:
+    """tables.column_splits column-wise: {split: row indices} by the column's cells; a cell that is not a
+    split name is named at its line by the row-wise path."""
+    from ..split_lists import SPLIT_NAMES
+    codes, values = column.cells()
+    names = [v.strip().lower() for v in values]
+    if any(name not in SPLIT_NAMES for name in names):
+        raise _RowWise
+    splits = np.array([SPLIT_NAMES.index(name) for name in names], dtype=np.int64)[codes]
+    return {name: np.flatnonzero(splits == i).tolist() for i, name in enumerate(SPLIT_NAMES) if (splits == i).any()}
+
+
 def _drop_missing(a: dict, target: Column, table: dict, loc: Loc) -> tuple:
-    """tables._drop_missing column-wise: (target, features, whether rows were left out and said so)."""
+    """tables._drop_missing column-wise: (target, features, whether rows were left out and said so, the mask of
+    the rows kept or None when all are)."""
     missing, path = a["missing"], a["path"]
     if missing == "error":
         if any(column.missing().any() for column in table.values()):
             raise _RowWise  # refused at its line when encoded
-        return target, table, False
+        return target, table, False, None
     keep = ~target.missing()
     if missing == "drop":
         for column in table.values():
             keep &= ~column.missing()
     if keep.all():
-        return target, table, False
+        return target, table, False, None
     what = "a missing cell" if missing == "drop" else "no target value"
     warn(f"{path}: {len(keep) - int(keep.sum())} of {len(keep)} rows with {what} left out", loc)
     if not keep.any():
         raise DataError(f"{path}: no row is left after leaving out rows with missing cells", loc)
-    return target.take(keep), {name: column.take(keep) for name, column in table.items()}, True
+    return target.take(keep), {name: column.take(keep) for name, column in table.items()}, True, keep
 
 
 def _load(a: dict, loc: Loc, header: list, features: list, target: Column, table: dict, rows_of) -> SourceData:

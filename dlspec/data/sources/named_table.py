@@ -22,7 +22,8 @@ from ...runtime.tables import TableEncoder, is_missing
 from ..encoding import ONEHOT_LEVELS, TEXT_SHARE, column_kinds, feature_names, fit_columns, is_number
 from .base import SourceData, natural, number
 from .images import IMAGE_EXTENSIONS, _decoded_size
-from .tables import _check_label, _check_stray_target, declared_categories, decide_task, read_table, written_at
+from .tables import (_check_label, _check_stray_target, column_splits, declared_categories, decide_task, read_table,
+                     written_at)
 from .text import PAD, UNK, encode, tokenize
 
 IMAGE_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
@@ -44,18 +45,23 @@ def load_named_table(a: dict, loc: Loc) -> SourceData:
     header, rows = read_table(path, a["encoding"], loc)
     feeds = input_columns(a, side, header, loc)
     targets = target_columns(a, side, header, feeds, loc)
+    row_index, total = {line: i for i, (line, _) in enumerate(rows)}, len(rows)  # line -> index in the file
     rows = _drop_missing(rows, header, feeds, side, targets, a["missing"], path, loc)
+    read = [c for cols in feeds.values() for c in ([cols] if isinstance(cols, str) else cols)] + list(targets.values())
+    given = column_splits(header, rows, read, a, loc) if a.get("split") else None
     y, info = {}, {}
     for output, column in targets.items():
         y[output], info[output] = _target(a, header, rows, output, column, loc)
     data = NamedTable(a, side, header, rows, feeds, y, loc)
+    if len(rows) < total:  # split files name rows by their index in the file, not among the kept rows
+        data.source_rows, data.source_row_count = [row_index[line] for line, _ in rows], total
     several = len(targets) > 1
     first = next(iter(info.values()))
     labels = y[next(iter(y))].tolist() if not several and first["task"] == "classification" else None
     return SourceData(data, targets=labels, classes=None if several else first["classes"],
                       task="several" if several else first["task"],
                       target_column=None if several else first["column"], fit_on_train=data.fit,
-                      targets_info=info)
+                      targets_info=info, given_splits=given)
 
 
 # ---- which columns feed what --------------------------------------------
@@ -70,7 +76,7 @@ def input_columns(a: dict, side, header: list, loc: Loc) -> dict:
             example = ", ".join(f'{n}: "..."' for n in names)
             raise DataError(f"model {side.model} has {len(names)} inputs ({', '.join(names)}): say which columns "
                             "feed each", loc, hint=f"csv(..., inputs={{{example}}})")
-        others = [h for h in header if h not in _target_names(a)]
+        others = [h for h in header if h not in _target_names(a) and h != a.get("split")]
         given = {names[0]: a.get("features") or others}
     if not isinstance(given, dict) or not given:
         raise DataError(f"csv: inputs= maps each input of the model to its columns, received {given!r}", at,

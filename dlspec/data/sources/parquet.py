@@ -25,12 +25,13 @@ PIP = 'pip install "dlspec[parquet]"'
                     Arg("missing", "str", "error", choices=MISSING_POLICIES),
                     Arg("categories", "any", None, _column_list('categories=["zip", "store"]', empty=True)),
                     Arg("onehot_max", "int", ONEHOT_LEVELS, _not_negative),
-                    Arg("embedding_dim", "any", "auto", _auto_or_positive)),
-        paths=("path",), input_kind="table",
+                    Arg("embedding_dim", "any", "auto", _auto_or_positive), Arg("split", "str", None)),
+        paths=("path",), input_kind="table", split_column="split",
         doc="A Parquet file's table, read as csv reads the same table: parquet(\"file.parquet\", target=\"label\", "
             "features=[\"a\", \"b\"], task=auto, missing=error, categories=[...], onehot_max=16, embedding_dim=auto) "
             "(the csv source says what each does). Number columns are numbers, text and boolean columns "
-            "categories, nulls and NaN missing cells. Needs pyarrow: " + PIP + ".")
+            "categories, nulls and NaN missing cells. split=\"fold\" names a column of split names (train, val, "
+            "test): the rows are split as it says. Needs pyarrow: " + PIP + ".")
 def _parquet(a: dict, loc: Loc) -> SourceData:
     a = {**a, "encoding": "utf-8"}  # what predict reads new csv rows in
     return load_columnar(a, loc, read_parquet_columns, parquet_rows)
@@ -79,7 +80,8 @@ def _usable(pa, kind) -> bool:
 def read_parquet_columns(a: dict, loc: Loc) -> tuple:
     """(header, {name: Column}) of a Parquet file, reading only the target and feature columns; its own
     mistakes (not Parquet, no rows, a column of lists) are errors here."""
-    names, table = _read(a["path"], loc, lambda header: [a["target"], *checked_features(a, header, loc)])
+    names, table = _read(a["path"], loc, lambda header: [a["target"], *checked_features(a, header, loc)]
+                         + ([a["split"]] if a.get("split") in header else []))
     return names, {name: Column(column) for name, column in zip(names, table.columns)}
 
 

@@ -118,12 +118,9 @@ def _csv(a: dict, loc: Loc) -> SourceData:
     if a.get("inputs") is not None or not isinstance(a["target"], str):
         from .named_table import load_named_table
         return load_named_table(a, loc)
-    if a.get("split") is None:  # a split column is read row-wise (the columnar reader has no split)
-        from .columnar import load_columnar  # inside: columnar imports this module
-        fast = load_columnar(a, loc)
-        if fast is not None:
-            return fast
-    return load_rows(a, loc)
+    from .columnar import load_columnar  # inside: columnar imports this module
+    fast = load_columnar(a, loc)
+    return fast if fast is not None else load_rows(a, loc)
 
 
 def load_rows(a: dict, loc: Loc, rows_of=None, quiet: bool = False) -> SourceData:
@@ -137,6 +134,8 @@ def load_rows(a: dict, loc: Loc, rows_of=None, quiet: bool = False) -> SourceDat
     header, rows = (rows_of or _read_csv_rows)(a, loc)
     features = checked_features(a, header, loc)
     t = header.index(a["target"])
+    row_index = {line: i for i, (line, _) in enumerate(rows)}  # a row's line -> its 0-based index in the file
+    total = len(rows)
     rows = _drop_missing(rows, header, features, t, a["missing"], path, loc, quiet)
     raw = [row[t].strip() for _, row in rows]
     if a["task"] != "classification":
@@ -155,6 +154,8 @@ def load_rows(a: dict, loc: Loc, rows_of=None, quiet: bool = False) -> SourceDat
         y = torch.tensor([[number(v, path, line, _col(header, t), loc)] for (line, _), v in zip(rows, raw)])
         classes, targets = None, None
     data = TableData(header, rows, features, y, a, loc)
+    if len(rows) < total:  # split files name rows by their index in the file, not among the kept rows
+        data.source_rows, data.source_row_count = [row_index[line] for line, _ in rows], total
     return SourceData(data, targets=targets, classes=classes, task=task, features=features,
                       target_column=a["target"], fit_on_train=data.fit,
                       given_splits=column_splits(header, rows, features, a, loc) if a.get("split") else None)
@@ -168,7 +169,7 @@ def column_splits(header: list, rows: list, features: list, a: dict, loc: Loc) -
         raise DataError(f"{path} has no column '{column}' for split=." + did_you_mean(column, header)
                         + f" Columns: {', '.join(header)}", at)
     if column in features or column == a["target"]:
-        raise DataError(f"csv: split= names '{column}', which is also the {'target' if column == a['target'] else 'a feature'}"
+        raise DataError(f"split= names '{column}', which is also {'the target' if column == a['target'] else 'a feature'}"
                         " column", at, hint="the split column only says where each row goes")
     i = header.index(column)
     out: dict = {}
