@@ -49,7 +49,7 @@ def _compile(path, model: Optional[str], overrides: Optional[dict], describe: bo
         from .tuning.check import check_spaces
         from .train.measure import Measurements
         spec = check_spaces(spaced, model, train)
-        measurements = Measurements(spec)
+        measurements = Measurements(spec, loaders=False)
     if train is not None and model is None:
         model = diagnosis.trains[train].model
     names = [spec.model_name(model)] if model else spec.model_names
