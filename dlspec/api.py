@@ -199,7 +199,7 @@ def graph(path, model: Optional[str] = None, out: Optional[str] = None, override
     from .views.graph import draw
     spec = load(path, overrides)
     name = spec.model_name(model)
-    return draw(Measurements(spec).plan(name), out or f"{name}.svg", title=name)
+    return draw(Measurements(spec, loaders=False).plan(name), out or f"{name}.svg", title=name)
 
 
 def preview(path, data: Optional[str] = None, out: Optional[str] = None, overrides: Optional[dict] = None,
