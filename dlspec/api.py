@@ -49,7 +49,7 @@ def _compile(path, model: Optional[str], overrides: Optional[dict], describe: bo
         from .tuning.check import check_spaces
         from .train.measure import Measurements
         spec = check_spaces(spaced, model, train)
-        measurements = Measurements(spec)
+        measurements = Measurements(spec, loaders=False)
     if train is not None and model is None:
         model = diagnosis.trains[train].model
     names = [spec.model_name(model)] if model else spec.model_names
@@ -199,7 +199,7 @@ def graph(path, model: Optional[str] = None, out: Optional[str] = None, override
     from .views.graph import draw
     spec = load(path, overrides)
     name = spec.model_name(model)
-    return draw(Measurements(spec).plan(name), out or f"{name}.svg", title=name)
+    return draw(Measurements(spec, loaders=False).plan(name), out or f"{name}.svg", title=name)
 
 
 def preview(path, data: Optional[str] = None, out: Optional[str] = None, overrides: Optional[dict] = None,

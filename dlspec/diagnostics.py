@@ -119,7 +119,7 @@ def _check(diag: Diagnosis, text, overrides, model, train, run_plugins, limit, t
         diag.errors.append(exc)
         return
     from .train.measure import Measurements
-    diag.measurements = Measurements(diag.spec)
+    diag.measurements = Measurements(diag.spec, loaders=False)  # checking only: a table is described, not batched
     for name in _models_to_check(diag, model, train):
         _check_model(diag, name, train)  # vector(auto) measures the data of the train block asked for
     _check_blocks(diag, train, tables)
@@ -224,7 +224,7 @@ def _with_train(diag: Diagnosis, name, decl) -> tuple:
         return spec, diag.measurements
     from .train.measure import Measurements
     trial = Spec(replace(spec.program, trains={**spec.program.trains, name: decl}), spec.text)
-    return trial, Measurements(trial)
+    return trial, Measurements(trial, loaders=False)
 
 
 def check_blocks(spec, train: Optional[str] = None, tables: bool = True, measurements=None) -> dict:
@@ -236,7 +236,7 @@ def check_blocks(spec, train: Optional[str] = None, tables: bool = True, measure
     from .data.config import read_data
     from .train.config import read_train
     from .train.measure import Measurements
-    measurements = measurements or Measurements(spec)
+    measurements = measurements or Measurements(spec, loaders=False)
     env = spec.program.global_env()
     for decl in spec.program.data.values():
         read_data(decl, env)

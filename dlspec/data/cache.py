@@ -71,13 +71,13 @@ class SampleView:
     deterministic transforms, for the per-sample DataLoader and for decoding the cache in workers."""
 
     def __init__(self, base, indices, fn=None):
-        self.base, self.indices, self.fn = base, list(indices), fn
+        self.base, self.indices, self.fn = base, indices, fn  # an int64 array: no list of a million ints
 
     def __len__(self):
         return len(self.indices)
 
     def __getitem__(self, i):
-        x, y = self.base[self.indices[i]]
+        x, y = self.base[int(self.indices[i])]
         return (self.fn(x) if self.fn is not None else x), y
 
 
@@ -291,7 +291,7 @@ def _classes(src, y: torch.Tensor) -> int:
 def _decode_all(cfg, parts: dict, fn, store: torch.device, device: torch.device) -> dict:
     splits = {}
     for name, (dataset, indices) in parts.items():
-        if indices:
+        if len(indices):
             x, y = decode_split(dataset, indices, fn, cfg.workers)
             if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
                 raise TypeError("samples are not tensors")

@@ -67,7 +67,7 @@ def dense_loaders(cfg, parts: dict, to_tensor, normalize, pin_memory: bool) -> d
     deterministic, augment = pair_steps(cfg.transform), pair_steps(cfg.augment)
     loaders = {}
     for name, (dataset, indices) in parts.items():
-        if not indices:
+        if not len(indices):
             continue
         train = name == "train"
         steps = PairSteps([to_tensor, *deterministic, *(augment if train else []), normalize])

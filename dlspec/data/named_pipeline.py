@@ -66,7 +66,7 @@ def build_named(cfg, src, parts: dict, pin_memory: bool = False, fitted=None):
     _check_declared_shapes(cfg, dataset, train[0], base)
     loaders = {}
     for split, (ds, indices) in parts.items():
-        if not indices:
+        if not len(indices):
             continue
         fn = compose([base, augment]) if split == "train" else base
         loaders[split] = EpochDataLoader(SampleView(ds, indices, fn), batch_size=cfg.batch,

@@ -133,7 +133,7 @@ def build_data(cfg: DataConfig, pin_memory: bool = False, loss_task: Optional[st
             augment = _pipeline(cfg.augment, kept)
             loaders = {name: _loader(cfg, dataset, indices, base_fn, augment if name == "train" else None,
                                      normalize, name == "train", pin_memory, cfg.seed)
-                       for name, (dataset, indices) in parts.items() if indices}
+                       for name, (dataset, indices) in parts.items() if len(indices)}
     _apply_bucket(cfg, loaders["train"])
     with torch.random.fork_rng():  # peeking at a batch must not shift the global RNG (model init, resume)
         x0, y0 = next(iter(loaders["train"]))
@@ -221,7 +221,7 @@ def _ordered_loaders(cfg: DataConfig, parts: dict, to_tensor, base_fn, normalize
     others = _pipeline(cfg.transform, kept) if random_elsewhere else None
     loaders = {}
     for name, (dataset, indices) in parts.items():
-        if not indices:
+        if not len(indices):
             continue
         steps = train_steps if name == "train" else others
         loaders[name] = _loader(cfg, dataset, indices, to_tensor if steps is not None else base_fn, steps, normalize,
@@ -245,11 +245,20 @@ def _check_same_size(cfg: DataConfig, src: SourceData) -> None:
 
 
 def _split(cfg: DataConfig, src: SourceData, n: int) -> dict:
+    """split name -> (dataset, its rows): int64 arrays for the built-in sources, whose datasets take numpy
+    indices; Python ints for a user's Dataset class or a plugin's, whose __getitem__ may expect an int."""
+    parts = _split_rows(cfg, src, n)
+    if cfg.source_args is None or SOURCES[cfg.source.name].source != "built-in":
+        return {name: (dataset, rows.tolist()) for name, (dataset, rows) in parts.items()}
+    return parts
+
+
+def _split_rows(cfg: DataConfig, src: SourceData, n: int) -> dict:
     given = src.given_splits if src.given_splits is not None else \
         listed_splits(cfg, src.train, n) if cfg.split_files else None
     if given is not None:  # kept as given: per-split folders, a split column, list files
-        parts = {name: (src.train, list(given.get(name, []))) for name in ("train", "val", "test")}
-        if not parts["train"][1]:
+        parts = {name: (src.train, _rows(given.get(name, ()))) for name in ("train", "val", "test")}
+        if not len(parts["train"][1]):
             raise DataError(f"data {cfg.name}: the training split is empty ({cfg.split_from})", cfg.split_loc)
         return parts
     fractions = dict(cfg.fractions)
@@ -264,12 +273,20 @@ def _split(cfg: DataConfig, src: SourceData, n: int) -> dict:
     idx = split_indices(n, fractions, cfg.seed, stratify, chronological=src.chronological)
     if stratify is not None:
         _warn_thin_split(cfg, idx, stratify, src.classes)
-    parts = {name: (src.train, idx.get(name, [])) for name in ("train", "val", "test")}
+    parts = {name: (src.train, _rows(idx.get(name, ()))) for name in ("train", "val", "test")}
     if src.test is not None:
-        parts["test"] = (src.test, list(range(len(src.test))))
-    if not parts["train"][1]:
+        parts["test"] = (src.test, _rows(range(len(src.test))))
+    if not len(parts["train"][1]):
         raise DataError(f"data {cfg.name}: the training split is empty", cfg.split_loc)
     return parts
+
+
+def _rows(indices):
+    """A split's row indices as an int64 numpy array (compact at a million rows, and it indexes a tensor at once)."""
+    import numpy as np
+    if isinstance(indices, range):
+        return np.arange(indices.start, indices.stop, dtype=np.int64)
+    return np.asarray(indices, dtype=np.int64).reshape(-1)
 
 
 def _warn_thin_split(cfg: DataConfig, idx: dict, targets: list, classes: Optional[list]) -> None:

@@ -1,4 +1,4 @@
-"""Reproducible train/val/test splits: sample count, labels and fractions in, index lists out.
+"""Reproducible train/val/test splits: sample count, labels and fractions in, index arrays out.
 
 Split sizes are allocated over the whole set (largest remainder), so each
 split holds the floor or the ceiling of its share of the rows, and a requested
@@ -9,7 +9,8 @@ the ceiling of its share into each split, chosen so the split sizes above
 still hold exactly (always possible unless a split had to be topped up).
 Chronological splits (time series) cut the rows in order. Every sample lands
 in exactly one split. `thin_split_note` says when stratification cannot keep
-every class in every split.
+every class in every split. Indices are int64 numpy arrays: a million rows
+as Python ints would take some 35 MB per copy.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ _EPS = 1e-9  # fractions like 0.7 * 10 = 7.000000000000001 must floor to 7
 
 def split_indices(n: int, fractions: dict, seed: int, targets: Optional[list] = None,
                   chronological: bool = False) -> dict:
-    """Map each requested split name (fraction > 0) to a sorted list of sample indices.
+    """Map each requested split name (fraction > 0) to an int64 numpy array of sample indices: in row
+    order when chronological or stratified, in the seeded permutation's order otherwise.
 
     `fractions` is ordered (e.g. train, val, test) and sums to 1.
     """
@@ -29,22 +31,32 @@ def split_indices(n: int, fractions: dict, seed: int, targets: Optional[list] = 
     shares = _shares(fractions)
     sizes = split_sizes(n, fractions)
     if chronological:
-        return _cut(list(range(n)), sizes)
+        return _cut(np.arange(n, dtype=np.int64), sizes)
     rng = np.random.default_rng(seed)
     if targets is None:
-        return _cut(rng.permutation(n).tolist(), sizes)  # tolist: the same ints, without a Python loop
-    by_class: dict = {}
-    for i, t in enumerate(targets):
-        by_class.setdefault(t, []).append(i)
+        return _cut(rng.permutation(n).astype(np.int64, copy=False), sizes)
+    by_class = _rows_by_class(targets)
     classes = sorted(by_class, key=str)
     counts = [len(by_class[c]) for c in classes]
     table = _stratify(counts, shares, sizes, rng)
     out: dict = {name: [] for name in sizes}
     for cls, row in zip(classes, table):
-        members = [by_class[cls][j] for j in rng.permutation(len(by_class[cls]))]
+        members = by_class[cls][rng.permutation(len(by_class[cls]))]
         for name, idx in _cut(members, row).items():
-            out[name].extend(idx)
-    return {name: sorted(int(i) for i in idx) for name, idx in out.items()}
+            out[name].append(idx)
+    return {name: np.sort(np.concatenate(parts)) if parts else np.empty(0, np.int64) for name, parts in out.items()}
+
+
+def _rows_by_class(targets) -> dict:
+    """Class -> the int64 array of its rows, in row order; integer labels grouped without a Python loop."""
+    import numpy as np
+    labels = np.asarray(targets) if len(targets) else np.empty(0, np.int64)
+    if labels.ndim == 1 and labels.dtype.kind in "iub":
+        return {c: np.flatnonzero(labels == c).astype(np.int64) for c in np.unique(labels).tolist()}
+    rows: dict = {}
+    for i, t in enumerate(targets):
+        rows.setdefault(t, []).append(i)
+    return {c: np.asarray(r, dtype=np.int64) for c, r in rows.items()}
 
 
 def split_sizes(n: int, fractions: dict) -> dict:
@@ -110,11 +122,11 @@ def _shares(fractions: dict) -> dict:
     return {k: v / total for k, v in given.items()}
 
 
-def _cut(items: list, sizes: dict) -> dict:
-    """Cut `items` into consecutive parts of the given sizes, in split order."""
+def _cut(items, sizes: dict) -> dict:
+    """Cut the int64 array `items` into consecutive parts of the given sizes, in split order (views, not copies)."""
     out, start = {}, 0
     for name, size in sizes.items():
-        out[name] = list(map(int, items[start:start + size]))  # map: no Python-level loop at 1M rows
+        out[name] = items[start:start + size]
         start += size
     return out
 

@@ -43,8 +43,8 @@ class Measured:
         """Whether fit may train on this bundle instead of building the data again: it was loaded for
         train block `cfg` as the trainer would load it (a fresh run, `resumed` None, on the CPU, the same
         task; the cached route's augmentation seeded as the trainer seeds it)."""
-        if self.bundle is None or resumed is not None or device.type != "cpu":
-            return False
+        if self.bundle is None or not self.bundle.loaders or resumed is not None or device.type != "cpu":
+            return False  # no loaders: described for compile only (data/described.py)
         if self.train != cfg.name or self.loss_task != cfg.loss_task:
             return False
         from ..data.route import choose_route
@@ -68,10 +68,10 @@ def measuring_train(program, model: str, train=None):
     return train if train in linking else (linking[0] if linking else NO_TRAIN)
 
 
-def measure(spec, model: str, train=None, loaded: Optional[dict] = None) -> Measured:
+def measure(spec, model: str, train=None, loaded: Optional[dict] = None, loaders: bool = True) -> Measured:
     """The facts model `model` asks of its data, measured on train block `train`'s (see measuring_train);
     `loaded` keeps each data block's bundle (or error) per task, so train blocks that share a data block
-    read its table once."""
+    read its table once; without `loaders` a table is described, not batched (data/described.py)."""
     program = spec.program
     asked = data_asked(program, model)
     if asked == "tokens":
@@ -81,6 +81,7 @@ def measure(spec, model: str, train=None, loaded: Optional[dict] = None) -> Meas
         return Measured()  # vector(auto) without data says so at its line when planned
     from ..data.config import read_data
     from ..data.model_inputs import link_model
+    from ..data.described import describe_data
     from ..data.pipeline import build_data
     from ..data.step_checks import named_source
     from .losses import written_loss_task
@@ -95,7 +96,7 @@ def measure(spec, model: str, train=None, loaded: Optional[dict] = None) -> Meas
     key = (data, task, model if named_source(cfg) or cfg.source_args is None else None)
     if loaded is None or key not in loaded:
         try:
-            found = build_data(cfg, loss_task=task)
+            found = build_data(cfg, loss_task=task) if loaders else describe_data(cfg, loss_task=task)
         except DlspecError as exc:  # the data's own mistake, not the model's (diagnostics go on past it)
             found = exc
         if loaded is not None:
@@ -108,10 +109,12 @@ def measure(spec, model: str, train=None, loaded: Optional[dict] = None) -> Meas
 
 class Measurements:
     """`measure` for one spec, once per (model, train block measured); facts `given` for a model (a run's,
-    a provisional width) are taken as they are and measure nothing."""
+    a provisional width) are taken as they are and measure nothing. `loaders=False`: for checking only, a
+    table's data is described without loaders (data/described.py), and fit cannot reuse it."""
 
-    def __init__(self, spec, given: Optional[dict] = None):
+    def __init__(self, spec, given: Optional[dict] = None, loaders: bool = True):
         self.spec = spec
+        self.loaders = loaders
         self.given = dict(given or {})
         self._done: dict = {}
         self._loaded: dict = {}  # (data block, task) -> bundle or error: a table shared by blocks is read once
@@ -121,7 +124,7 @@ class Measurements:
             return Measured(self.given[model])
         key = (model, measuring_train(self.spec.program, model, train))
         if key not in self._done:
-            self._done[key] = measure(self.spec, model, train, self._loaded)
+            self._done[key] = measure(self.spec, model, train, self._loaded, self.loaders)
         return self._done[key]
 
     def facts(self, model: str, train=None) -> DataFacts:

@@ -270,14 +270,14 @@ def check_table_fits(spec, cfg, measured) -> None:
     then (as fit would at its start) instead of waiting for `dlspec fit`. Other data is not loaded, and a
     table a vector(auto) input already loaded for this train block (`measured`, train/measure.py: the
     model as the block's own data shapes it) is not read again."""
-    from ..data.pipeline import build_data
+    from ..data.described import describe_data
     from ..data.sources.base import SOURCES
     from .config import fitted_to_task
     source = SOURCES.get(cfg.data.source.name) if cfg.data.source_args is not None else None
     if source is None or source.input_kind != "table":
         return
     data = measured.bundle if measured.train == cfg.name and measured.bundle is not None \
-        else build_data(cfg.data, loss_task=cfg.loss_task)
+        else describe_data(cfg.data, loss_task=cfg.loss_task)  # the facts and checks, no loaders
     plan = spec.plan(cfg.model, measured.checked())
     cfg = fitted_to_task(cfg, data.task)
     check_task(cfg, data, plan)

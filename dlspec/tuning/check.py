@@ -63,7 +63,7 @@ def _check_point(spec: Spec, model: Optional[str], train: Optional[str], space: 
     from ..diagnostics import check_blocks
     from ..planning.nodes import iter_nodes
     from ..train.measure import Measurements
-    measurements = Measurements(spec)  # vector(auto) measures the data of the train block asked for
+    measurements = Measurements(spec, loaders=False)  # checking only: vector(auto) measures the data of the train block asked for
     try:
         names = [spec.model_name(model)] if model else spec.model_names
         layers = sum(1 for name in names for _ in iter_nodes(measurements.plan(name, train)))

@@ -26,12 +26,13 @@ def test_splits_are_disjoint_complete_stratified_and_reproducible():
     fractions = {"train": 0.7, "val": 0.15, "test": 0.15}
     a = split_indices(len(targets), fractions, seed=1, targets=targets)
     b = split_indices(len(targets), fractions, seed=1, targets=targets)
+    a, b = ({k: v.tolist() for k, v in s.items()} for s in (a, b))
     assert a == b
     all_idx = a["train"] + a["val"] + a["test"]
     assert sorted(all_idx) == list(range(len(targets)))  # every sample exactly once
     share = sum(targets[i] == 0 for i in a["test"]) / len(a["test"])
     assert abs(share - 130 / 330) < 0.03  # the class keeps its share
-    assert split_indices(len(targets), fractions, seed=2, targets=targets) != a
+    assert {k: v.tolist() for k, v in split_indices(len(targets), fractions, seed=2, targets=targets).items()} != a
 
 
 def test_digits_source_and_loaders():

@@ -92,6 +92,33 @@ def test_unstratified_and_chronological_sizes_are_the_whole_set_rounding(n, frac
         assert [i for idx in parts.values() for i in idx] == list(range(n))
 
 
+@settings(max_examples=60, deadline=None)
+@given(codes=st.lists(st.integers(0, 12), min_size=1, max_size=200), fractions=fractions(),
+       seed=st.integers(0, 2 ** 16))
+def test_integer_labels_split_as_their_names_do(codes, fractions, seed):
+    """Integer labels are grouped by numpy, named ones row by row: the same classes (ordered by name), the same
+    rows; each split an int64 array."""
+    by_number = split_indices(len(codes), fractions, seed, codes)
+    by_name = split_indices(len(codes), fractions, seed, [str(c) for c in codes])
+    assert all(rows.dtype.name == "int64" for rows in by_number.values())
+    assert {k: v.tolist() for k, v in by_number.items()} == {k: v.tolist() for k, v in by_name.items()}
+
+
+def test_a_table_split_keeps_int64_arrays_and_a_dataset_class_gets_ints(tmp_path):
+    from dlspec.data.pipeline import _split, load_source
+    (tmp_path / "t.csv").write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(40)))
+    (tmp_path / "ds.py").write_text("import torch\nclass D(torch.utils.data.Dataset):\n"
+                                    "    def __len__(self): return 40\n"
+                                    "    def __getitem__(self, i): return torch.zeros(2), i % 2\n")
+    for body, kind in [('source csv("t.csv", target="y")', "int64"), ("source ds.D()", "int")]:
+        spec = dlspec.loads(f"data d {{ {body}; split train=0.5 val=0.5 seed=0 }}", str(tmp_path / "s.dlspec"))
+        cfg = read_data(spec.program.data["d"], spec.program.global_env())
+        parts = _split(cfg, load_source(cfg), 40)
+        assert {type(rows[0]).__name__ if isinstance(rows, list) else rows.dtype.name
+                for _, rows in parts.values() if len(rows)} == {kind}
+        assert sorted(int(i) for _, rows in parts.values() for i in rows) == list(range(40))
+
+
 @pytest.mark.parametrize("n_classes, per_class, expected", [
     (50, 3, {"train": 105, "val": 23, "test": 22}),  # was 100 / 50 / 0
     (30, 5, {"train": 105, "val": 23, "test": 22}),  # was 120 / 0 / 30
