@@ -26,25 +26,27 @@ def fit_column_encoding(features: list, kinds: dict, columns: dict, train: np.nd
     encoded = []
     for name in features:
         column, kind = columns[name], kinds[name]
+        filled = missing not in ("error", "drop")  # else nothing is filled: the training rows are only counted
         if kind == "number" and column.numbers() is not None:
-            encoded.append({"name": name, "kind": "number", "fill": _fill_number(column.numbers()[train], missing)})
+            encoded.append({"name": name, "kind": "number",
+                            "fill": _fill_number(column.numbers()[train], missing) if filled else None})
             continue
         codes, values = column.cells()
         _, is_missing, _ = column.value_flags()
-        picked = codes[train]
-        present = picked[~is_missing[picked]]
-        if len(picked) and not len(present):
-            raise no_values_error(name, len(picked), features, path, loc)
+        held = (np.bincount(codes[train], minlength=len(values)) > 0) & ~is_missing  # values training rows hold
+        if len(train) and not held.any():
+            raise no_values_error(name, len(train), features, path, loc)
+        present = codes[train][~is_missing[codes[train]]] if filled else None  # each training row's value
         if kind == "number":
             numbers = np.array([math.nan if m else float(v) for v, m in zip(values, is_missing)])
-            encoded.append({"name": name, "kind": "number", "fill": _fill_number(numbers[present], missing)})
+            encoded.append({"name": name, "kind": "number", "fill": _fill_number(numbers[present], missing)
+                            if filled else None})
             continue
         keys, key_of = _keys(values, kind == "codes")
-        present = key_of[present]
-        levels = sorted((keys[k] for k in np.unique(present)), key=lambda v: (natural(v), v))
-        if is_text_column(kind, len(levels), len(picked)):
-            raise text_column_error(name, len(levels), len(picked), features, path, loc)
-        fill = keys[_most_frequent(present)] if len(present) and missing not in ("error", "drop") else None
+        levels = sorted({keys[k] for k in key_of[held]}, key=lambda v: (natural(v), v))
+        if is_text_column(kind, len(levels), len(train)):
+            raise text_column_error(name, len(levels), len(train), features, path, loc)
+        fill = keys[_most_frequent(key_of[present])] if filled and len(present) else None
         encoded.append(category_encoding(name, kind, levels, fill, onehot_max, embedding_dim))
     return encoded
 
@@ -91,26 +93,39 @@ def _fill_number(numbers: np.ndarray, missing: str):
 _CHUNK = 1 << 16
 
 
-def encode_columns(encoding: list, columns: dict, rows: int) -> Optional[np.ndarray]:
-    """The float32 feature matrix of every row, or None when a cell cannot be encoded (a missing cell with
-    nothing to fill it, a number that is not finite): the row-wise encoder then names its line."""
+def encode_columns(encoding: list, columns: dict, rows: int, pick: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
+    """The float32 feature matrix of every row (of the rows `pick` when given), or None when a cell cannot be
+    encoded (a missing cell with nothing to fill it, a number that is not finite): the row-wise encoder then
+    names its line."""
     width = TableEncoder(encoding).width
-    x = np.zeros((rows, width), dtype=np.float32)
+    count = rows if pick is None else len(pick)
+    x = np.zeros((count, width), dtype=np.float32)
     at = 0
     for spec in encoding:
         column = columns[spec["name"]]
         span = TableEncoder([spec]).width
         if spec["kind"] == "number" and column.numbers() is not None:
-            x[:, at] = column.numbers()
+            x[:, at] = column.numbers() if pick is None else column.numbers()[pick]
         else:
             codes, values = column.cells()
             per_value = _encode_values(spec, values, span)
             if per_value is None:
                 return None
-            for start in range(0, rows, _CHUNK):  # by chunks: no full-size temporary of the column's features
+            codes = codes if pick is None else codes[pick]
+            for start in range(0, count, _CHUNK):  # by chunks: no full-size temporary of the column's features
                 x[start:start + _CHUNK, at:at + span] = per_value[codes[start:start + _CHUNK]]
         at += span
     return x
+
+
+def encodable(encoding: list, columns: dict) -> bool:
+    """Whether encode_columns would encode every row: each distinct cell is encoded once, no row is."""
+    for spec in encoding:
+        column = columns[spec["name"]]
+        if not (spec["kind"] == "number" and column.numbers() is not None) and \
+                _encode_values(spec, column.cells()[1], TableEncoder([spec]).width) is None:
+            return False
+    return True
 
 
 def _encode_values(spec: dict, values: list, span: int) -> Optional[np.ndarray]:

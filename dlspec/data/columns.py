@@ -48,8 +48,9 @@ def give_back_freed_memory() -> None:
 class Column:
     """One column of a table, the rows in file order; `take` keeps some of them."""
 
-    def __init__(self, array):
+    def __init__(self, array, numbers_only: bool = False):
         self.array = array  # a pyarrow Array or ChunkedArray (None once settled)
+        self.numbers_only = numbers_only  # read as numbers and never asked for as text: see numbers()
         self._numbers = _UNSET
         self._cells = None
         self._flags = None
@@ -63,6 +64,9 @@ class Column:
         """Each row's number (float64) when every cell is a plain finite number, else None."""
         if self._numbers is _UNSET:
             self._numbers = _plain_numbers(self.array)
+            if self._numbers is not None and self.numbers_only:
+                self.array = None  # the numbers are all a number column is read as: its arrow copy goes now
+                give_back_freed_memory()
         return self._numbers
 
     def cells(self) -> tuple:
@@ -103,7 +107,7 @@ class Column:
     def take(self, keep: np.ndarray) -> "Column":
         """The column of the rows where `keep` is True."""
         pa = pyarrow_or_none()
-        kept = Column(self.array.filter(pa.array(keep)))
+        kept = Column(None if self.array is None else self.array.filter(pa.array(keep)))
         if self._numbers is not _UNSET:
             kept._numbers = None if self._numbers is None else self._numbers[keep]
         if self._cells is not None:
@@ -150,21 +154,31 @@ def as_text(array):
 
 
 def _distinct_cells(array) -> tuple:
-    pa = pyarrow_or_none()
-    text = as_text(array)
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
-    encoded = pa.compute.dictionary_encode(text)
-    indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    dictionary, indices = _dictionary_encoded(array)
     position, values = {}, []
-    remap = np.empty(len(encoded.dictionary), dtype=np.int64)
-    for i, raw in enumerate(encoded.dictionary.to_pylist()):
+    remap = np.empty(len(dictionary), dtype=np.int64)
+    for i, raw in enumerate(dictionary.to_pylist()):
         cell = raw.strip()
         if cell not in position:
             position[cell] = len(values)
             values.append(cell)
         remap[i] = position[cell]
     return _compact(remap[indices], values)
+
+
+def _dictionary_encoded(array) -> tuple:
+    """(distinct texts, each row's index among them): a column read as a dictionary of texts (a csv's
+    category column) as it is, any other column's cells as text encoded."""
+    pa = pyarrow_or_none()
+    if pa.types.is_dictionary(array.type) and pa.types.is_string(array.type.value_type) and not array.null_count:
+        chunks = array.unify_dictionaries().chunks if isinstance(array, pa.ChunkedArray) else [array]
+        if chunks:
+            return chunks[0].dictionary, np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
+    text = as_text(array)
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    encoded = pa.compute.dictionary_encode(text)
+    return encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
 
 
 def _compact(codes: np.ndarray, values: list) -> tuple:

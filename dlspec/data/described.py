@@ -4,9 +4,10 @@ empty out.
 `dlspec compile` needs of a table only its facts (the encoded width, the category columns, the classes, one
 target's shape) and the mistakes its cells hold, not the batches fit trains on: this loads the table, splits
 it (index arrays), fits the column encoding on the training split and checks the steps against one sample,
-as build_data does, but decodes no split into a tensor of its own and builds no loader, so compile's time
-and memory are the reader's and the encoding's. Data that is not a plain table (images, text, named
-inputs, a `bucket`) goes through build_data as before: its loaders are what its checks look at.
+as build_data does, but encodes only that sample (every distinct cell is still checked), decodes no split
+into a tensor of its own and builds no loader, so compile's time and memory are the reader's and the
+encoding's. Data that is not a plain table (images, text, named inputs, a `bucket`) goes through
+build_data as before: its loaders are what its checks look at.
 """
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ def describe_data(cfg: DataConfig, loss_task: Optional[str] = None) -> DataBundl
     parts = _split(cfg, src, n)
     if src.targets_info is not None or src.dense:  # named targets: their own pipeline, with its checks
         return build_data(cfg, loss_task=loss_task)
+    encoding_only = getattr(src.train, "fit_encoding_only", None)
+    if encoding_only is not None:  # a table fits its encoding without encoding every row (see the docstring)
+        src.fit_on_train = encoding_only
     parts, vocab, table = _fit_on_train(src, parts, None)
     dataset, train_rows = parts["train"]
     first, target = dataset[int(train_rows[0])]

@@ -335,3 +335,39 @@ def test_a_bad_split_cell_is_named_at_its_line_by_either_reader(tmp_path, bad, e
     args = source_args(tmp_path / "t.csv", split="fold")
     assert expected in split_outcome(csv_source, args)
     assert split_outcome(csv_source, args) == split_outcome(load_rows, args)
+
+
+def long_table(path, late_cell, rows=4000):
+    """A table longer than the 64 KB the reader samples for its column types (size, city, y: about 80 KB),
+    `late_cell` as size's cell in a row past the sample."""
+    rng = random.Random(9)
+    table = [[f"{rng.uniform(0, 99):.4f}", rng.choice(["a", "b", "c"]), f"{rng.gauss(0, 1):.5f}"] for _ in range(rows)]
+    table[rows - 300][0] = late_cell
+    write_table(path, ["size", "city", "y"], table)
+    assert path.stat().st_size > 1 << 16
+
+
+def test_a_clean_table_is_read_typed_in_one_pass(tmp_path, monkeypatch):
+    """Number columns are read as numbers, a category column as a dictionary, a class target as text (its
+    spellings are its classes' names), a regression target as numbers; the file is parsed once."""
+    long_table(tmp_path / "t.csv", "12.5")
+    parses = []
+    parse = columnar._parse_csv
+    monkeypatch.setattr(columnar, "_parse_csv", lambda *a, **k: parses.append(a[-1]) or parse(*a, **k))
+    for given, target in (({"task": "classification"}, pa.string()), ({"loss_task": "regression"}, pa.float64())):
+        parses.clear()
+        header, columns = columnar.read_csv_columns(source_args(tmp_path / "t.csv", **given), LOC)
+        assert header == ["size", "city", "y"] and len(parses) == 1 and parses[0] is not None
+        assert [columns[n].array.type for n in header] == [pa.float64(), pa.dictionary(pa.int32(), pa.string()),
+                                                          target]
+
+
+@pytest.mark.parametrize("late", ["abc", "", "nan", "inf", " 3", "1_000", "NA", "1e500"])
+@pytest.mark.parametrize("missing", ["error", "drop", "mean"])
+def test_a_cell_past_the_sampled_rows_reads_as_the_row_wise_path_reads_it(tmp_path, late, missing):
+    """The sample only guesses the types: a later cell a typed read refuses sends the file to a text read,
+    so the results (or the located message) are the row-wise reader's."""
+    long_table(tmp_path / "t.csv", late)
+    for loss_task in (None, "regression"):
+        args = source_args(tmp_path / "t.csv", missing=missing, loss_task=loss_task)
+        assert outcome(csv_source, args) == outcome(load_rows, args)

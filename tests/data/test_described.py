@@ -100,3 +100,28 @@ def test_fit_does_not_reuse_a_described_bundle(tmp_path):
     cfg = type("Cfg", (), {"name": None, "loss_task": None})
     measured = Measured(DataFacts(), seen, None, None, None)
     assert not measured.fit_can_reuse(cfg, torch.device("cpu"), None)
+
+
+def test_a_described_table_encodes_only_the_sample_it_shows(tmp_path, monkeypatch):
+    """compile fits the encoding and checks every distinct cell, but encodes one row: no feature matrix of
+    the whole table (on a million rows it was compile's largest allocation); the row is fit's first sample."""
+    from dlspec.data.sources import columnar
+    header, rows = generated_table(6, rows=200)
+    write_table(tmp_path / "t.csv", header, rows)
+    cfg = data_config('source csv("t.csv", target="y", categories=["zip"])', tmp_path)
+    picked = []
+    encode = columnar.encode_columns
+    monkeypatch.setattr(columnar, "encode_columns", lambda *a: picked.append(a[3] if len(a) > 3 else None)
+                        or encode(*a))
+    seen = describe_data(cfg)
+    assert [None if p is None else len(p) for p in picked] == [1]
+    picked.clear()
+    pipeline.build_data(cfg)
+    assert picked == [None]  # fit encodes every row at once
+    whole, one_by_one = (pipeline.load_source(cfg, None) for _ in range(2))
+    train = pipeline._split(cfg, whole, len(whole.train))["train"][1]
+    whole.train.fit(train)
+    one_by_one.train.fit_encoding_only(train)
+    assert whole.train.encoding == one_by_one.train.encoding
+    for row in (0, int(train[0]), 77, len(rows) - 1):
+        assert torch.equal(one_by_one.train.data[row][0], whole.train.data.x[row])

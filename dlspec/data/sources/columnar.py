@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 
 from ...errors import DataError, Loc, warn
-from ..column_encoding import encode_columns, fit_column_encoding
+from ..column_encoding import encodable, encode_columns, fit_column_encoding
 from ..columns import Column, finite_number, give_back_freed_memory, pyarrow_or_none
 from ..encoding import STRAY_SHARE, feature_names, is_number
 from .base import SourceData, TensorData, natural
@@ -54,18 +54,28 @@ def read_csv_columns(a: dict, loc: Loc) -> Optional[tuple]:
         return None
     known = _plain_header(first, encoding)
     wanted = _wanted(a, known, loc)
-    table = _parse_csv(pa, path, encoding, first.count(b",") + 1, wanted)
+    typed = _sampled_types(pa, a, path, encoding, known, wanted)
+    table = _parse_csv(pa, path, encoding, first.count(b",") + 1, wanted, typed)
+    if table is None and typed is not None:  # a cell past the sample is not a number: every cell as text
+        typed, table = None, _parse_csv(pa, path, encoding, first.count(b",") + 1, wanted)
     give_back_freed_memory()
-    if table is None or table.num_rows < 2:
+    if table is None or table.num_rows < (1 if typed else 2):
         return None
-    read = [str(cell).strip() for cell in table.slice(0, 1).to_pylist()[0].values()]
-    header = known if wanted is not None else read
+    if typed is not None:
+        header = known
+        columns = {name: Column(column, numbers_only=pa.types.is_floating(column.type))
+                   for name, column in zip(typed, table.columns)}
+    else:
+        read = [str(cell).strip() for cell in table.slice(0, 1).to_pylist()[0].values()]
+        header = known if wanted is not None else read
+        columns = {name: Column(column.slice(1)) for name, column in zip(read, table.columns)}
     if not any(header) or len(set(header)) < len(header):
         return None
     limit = csv.field_size_limit()
-    if size > limit and any(pa.compute.max(pa.compute.binary_length(c)).as_py() > limit for c in table.columns):
+    if size > limit and any(pa.compute.max(pa.compute.binary_length(c.array)).as_py() > limit
+                            for c in columns.values() if pa.types.is_string(c.array.type)):
         return None
-    return header, {name: Column(column.slice(1)) for name, column in zip(read, table.columns)}
+    return header, columns
 
 
 def _plain_header(first: bytes, encoding: str) -> Optional[list]:
@@ -94,23 +104,57 @@ def _wanted(a: dict, header: Optional[list], loc: Loc) -> Optional[list]:
     return [i for i, name in enumerate(header) if name in used]
 
 
-def _parse_csv(pa, path: str, encoding: str, width: int, wanted: Optional[list] = None):
-    """Every cell as text (a cell is never null: an empty cell is the empty string), or None. The file is
-    read by pyarrow itself (a UTF-8 byte-order mark skipped, as utf-8-sig does; other encodings decoded by
-    Python's codec), with no copy of its text in Python; `width`: at least the number of columns; `wanted`:
-    the indices of the columns kept (every row is still split and counted: a ragged row is still refused)."""
+def _sampled_types(pa, a: dict, path: str, encoding: str, header: Optional[list], wanted: Optional[list]):
+    """{column: pyarrow type} for a typed read, or None to read every cell as text. A feature column whose
+    cells in the file's first 64 KB are all plain numbers is read as float64 (8 bytes a row, not its text);
+    another feature column as a dictionary of its texts (4 bytes a row); a regression's target as a number
+    column; a class target, the split column and declared categories as text, since their cells' spellings
+    are their names. A cell past the sample that
+    is not a number fails the read, and the file is read again as text: the sample only guesses."""
+    if header is None or wanted is None:
+        return None
+    try:
+        with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as f:
+            sample = f.read(1 << 16)
+    except (OSError, UnicodeError):
+        return None
+    lines = sample.splitlines(keepends=True)
+    rows = list(csv.reader(lines[1:-1] if len(lines) > 2 else lines[1:]))
+    if not rows:
+        return None
+    as_text = {a.get("split"), *(a.get("categories") or ())}
+    if a["task"] != "regression" and (a["task"] != "auto" or a.get("loss_task") != "regression"):
+        as_text.add(a["target"])  # a class's spelling is its name
+    dictionary = pa.dictionary(pa.int32(), pa.string())
+    types = {}
+    for i in wanted:
+        name, cells = header[i], [row[i] if i < len(row) else "" for row in rows]
+        plain = all(cell == cell.strip() and finite_number(cell) is not None for cell in cells)
+        types[name] = pa.string() if name in as_text else pa.float64() if plain else dictionary
+    return types
+
+
+def _parse_csv(pa, path: str, encoding: str, width: int, wanted: Optional[list] = None, typed: Optional[dict] = None):
+    """The table, or None when pyarrow cannot read it as asked. Without `typed`, every cell as text, the
+    header as the first row (a cell is never null: an empty cell is the empty string); with it (the header's
+    name of each wanted column: its type), the rows after the header, a number column's empty or
+    non-number cell failing the read. The file is read by pyarrow itself (a UTF-8 byte-order mark skipped,
+    as utf-8-sig does; other encodings decoded by Python's codec), with no copy of its text in Python;
+    `width`: at least the number of columns; `wanted`: the indices of the columns kept (every row is still
+    split and counted: a ragged row is still refused)."""
     import pyarrow.csv as pcsv
     names = [f"f{i}" for i in range(width)]
+    kept = [names[i] for i in wanted] if wanted else []
+    types = dict(zip(kept, typed.values())) if typed else {n: pa.string() for n in names}
     with open(path, "rb") as f:
         quoted = any(b'"' in block for block in iter(lambda: f.read(1 << 24), b""))
     try:
         return pcsv.read_csv(
             path,
-            read_options=pcsv.ReadOptions(autogenerate_column_names=True,
+            read_options=pcsv.ReadOptions(autogenerate_column_names=True, skip_rows=1 if typed else 0,
                                           encoding="utf8" if encoding == "utf-8" else encoding),
             parse_options=pcsv.ParseOptions(newlines_in_values=quoted),
-            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                include_columns=[names[i] for i in wanted] if wanted else [],
+            convert_options=pcsv.ConvertOptions(column_types=types, include_columns=kept, null_values=[],
                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
             memory_pool=pa.system_memory_pool())  # freed cells go back at once, not into a pool numpy cannot use
     except (pa.ArrowException, ValueError, UnicodeError, LookupError):
@@ -270,23 +314,41 @@ class ColumnTable:
     def fit(self, train_indices: list, saved=None) -> None:
         """TableData.fit; a cell the encoder refuses is named at its line by the row-wise path."""
         import torch
-        a = self.args
-        if saved is not None and saved.table:
-            columns = saved.table["columns"]
-        else:
-            columns = fit_column_encoding(self.features, self.kinds, self.table, np.asarray(train_indices, dtype=np.int64),
-                                          a["missing"], a["path"], self.loc, a["onehot_max"], a["embedding_dim"])
+        columns = self._fitted_columns(train_indices, saved)
         x = encode_columns(columns, self.table, len(self))
         if x is None:
-            rows = load_rows(a, self.loc, self.rows_of, quiet=True).train
-            rows.fit(train_indices, saved)  # raises at the cell's line
-            self.encoding, self.data = rows.encoding, rows.data
+            self._fit_rows(train_indices, saved)
             return
-        self.encoding = {"columns": columns, "encoding": a["encoding"], "missing": a["missing"],
-                         "feature_names": feature_names(columns)}
-        self.data = TensorData(torch.from_numpy(x), self.y)
+        self._keep(columns, TensorData(torch.from_numpy(x), self.y))
         self.table = None  # the cells are encoded: their memory goes before the splits are sliced
         give_back_freed_memory()
+
+    def fit_encoding_only(self, train_indices: list) -> None:
+        """fit for `dlspec compile`, which looks at one sample: the encoding is fitted and every distinct cell
+        checked as fit checks it, but a row is encoded only when it is asked for (no feature matrix)."""
+        columns = self._fitted_columns(train_indices, None)
+        if not encodable(columns, self.table):
+            self._fit_rows(train_indices, None)
+            return
+        self._keep(columns, TensorData(_RowsOnDemand(columns, self.table, len(self)), self.y))
+
+    def _fitted_columns(self, train_indices: list, saved) -> list:
+        if saved is not None and saved.table:
+            return saved.table["columns"]
+        a = self.args
+        return fit_column_encoding(self.features, self.kinds, self.table, np.asarray(train_indices, dtype=np.int64),
+                                   a["missing"], a["path"], self.loc, a["onehot_max"], a["embedding_dim"])
+
+    def _fit_rows(self, train_indices: list, saved) -> None:
+        rows = load_rows(self.args, self.loc, self.rows_of, quiet=True).train
+        rows.fit(train_indices, saved)  # raises at the cell's line
+        self.encoding, self.data = rows.encoding, rows.data
+
+    def _keep(self, columns: list, data: TensorData) -> None:
+        a = self.args
+        self.encoding = {"columns": columns, "encoding": a["encoding"], "missing": a["missing"],
+                         "feature_names": feature_names(columns)}
+        self.data = data
 
     @property
     def x(self):
@@ -300,3 +362,17 @@ class ColumnTable:
 
     def __getitem__(self, i):
         return self.data[i]
+
+
+class _RowsOnDemand:
+    """The feature matrix's rows, each encoded when indexed (`dlspec compile` reads one)."""
+
+    def __init__(self, columns: list, table: dict, rows: int):
+        self.columns, self.table, self.rows = columns, table, rows
+
+    def __len__(self):
+        return self.rows
+
+    def __getitem__(self, i):
+        import torch
+        return torch.from_numpy(encode_columns(self.columns, self.table, self.rows, np.array([int(i)]))[0])

@@ -45,11 +45,13 @@ def _read(path: str, loc: Loc, wanted=None):
     import pyarrow.parquet as pq
     require_path(path, loc)
     try:
-        file = pq.ParquetFile(path)
-        header = [name.strip() for name in file.schema_arrow.names]
-        _check_header(path, header, file.metadata.num_rows, loc)
+        schema = pq.read_schema(path)
+        header = [name.strip() for name in schema.names]
+        _check_header(path, header, pq.read_metadata(path).num_rows, loc)
         names = wanted(header) if wanted is not None else header
-        table = file.read(columns=[file.schema_arrow.names[header.index(n)] for n in names])
+        columns = [schema.names[header.index(n)] for n in names]
+        text = [c for c in columns[1:] if pa.types.is_string(schema.field(c).type)] if wanted is not None else []
+        table = pq.ParquetFile(path, read_dictionary=text).read(columns=columns)  # text features: 4 bytes a row
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{path} cannot be read as a Parquet file ({exc})", loc) from None
     for name, column in zip(names, table.columns):
@@ -82,7 +84,8 @@ def read_parquet_columns(a: dict, loc: Loc) -> tuple:
     mistakes (not Parquet, no rows, a column of lists) are errors here."""
     names, table = _read(a["path"], loc, lambda header: [a["target"], *checked_features(a, header, loc)]
                          + ([a["split"]] if a.get("split") in header else []))
-    return names, {name: Column(column) for name, column in zip(names, table.columns)}
+    numbers_only = set(names[1:]) - {*(a.get("categories") or ()), a.get("split")}  # never read as text
+    return names, {name: Column(column, numbers_only=name in numbers_only) for name, column in zip(names, table.columns)}
 
 
 def parquet_rows(a: dict, loc: Loc) -> tuple:
