@@ -12,7 +12,10 @@ Each configuration runs `--rounds` times, interleaved, and keeps its best
 epoch after the first (other load on the machine only ever slows a run down);
 the augmented/plain ratio is also given per round (median and range).
 
-    python bench/data_path.py [--epochs 4] [--rounds 3] [--device cpu] [--threads 1]
+    python bench/data_path.py [--epochs N] [--rounds 3] [--device cpu] [--threads 1] [--issue]
+
+--issue measures what issue 27 measured instead: two convs, batch 64, random_crop -> rotate -> noise
+(12 epochs by default: each lasts about 40 ms on a CPU).
 
 --threads sets torch's intra-op threads (1 by default, 0 leaves torch's default), as bench/fit_overhead.py
 does: on a small machine shared with other work two threads mostly wait for each other (a conv backward
@@ -57,10 +60,20 @@ train {
 AUGMENT = "augment { random_crop(8, padding=1) -> rotate(10) -> flip(horizontal) -> noise(0.05) }"
 CONFIGS = {"plain": ("auto", ""), "batched": ("auto", AUGMENT), "per-sample": ("none", AUGMENT)}
 
+# --issue: what issue 27 measured (two convs, batch 64, random_crop -> rotate -> noise)
+ISSUE_MODEL = """    conv(32, 3, padding=1) -> batchnorm -> relu
+    conv(32, 3, padding=1) -> batchnorm -> relu -> maxpool(2)
+    conv(64, 3, padding=1) -> batchnorm -> relu
+"""
+ISSUE_SPEC = SPEC.replace(ISSUE_MODEL, """    conv(16, 3, padding=1) -> relu -> maxpool(2)
+    conv(32, 3, padding=1) -> relu
+""").replace("batch 32", "batch 64")
+ISSUE_AUGMENT = "augment { random_crop(8, padding=1) -> rotate(10) -> noise(0.05) }"
 
-def rate(cache: str, augment: str, epochs: int, device: str) -> float:
+
+def rate(cache: str, augment: str, epochs: int, device: str, spec: str = SPEC) -> float:
     """Best training samples/s of one run, after its first epoch."""
-    text = SPEC.replace("CACHE", cache).replace("AUGMENT", augment).replace("EPOCHS", str(epochs)) \
+    text = spec.replace("CACHE", cache).replace("AUGMENT", augment).replace("EPOCHS", str(epochs)) \
         .replace("DEVICE", device)
     with tempfile.TemporaryDirectory() as out:
         run = dlspec.fit(dlspec.loads(text, "data_path.dlspec"), out=os.path.join(out, "run"),
@@ -71,17 +84,26 @@ def rate(cache: str, augment: str, epochs: int, device: str) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="4; 12 with --issue, whose epochs last about 40 ms: a few epochs are mostly jitter")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: torch's default)")
+    parser.add_argument("--issue", action="store_true",
+                        help="issue 27's configuration: two convs, batch 64, random_crop -> rotate -> noise")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    spec, configs = SPEC, CONFIGS
+    args.epochs = args.epochs or (12 if args.issue else 4)
+    if args.issue:
+        spec = ISSUE_SPEC
+        configs = {name: (cache, ISSUE_AUGMENT if augment else "") for name, (cache, augment) in CONFIGS.items()}
+    assert spec.count("conv(") == (2 if args.issue else 3)
     best = {name: 0.0 for name in CONFIGS}
     rounds = []
     for _ in range(args.rounds):
-        this = {name: rate(cache, augment, args.epochs, args.device) for name, (cache, augment) in CONFIGS.items()}
+        this = {name: rate(cache, augment, args.epochs, args.device, spec) for name, (cache, augment) in configs.items()}
         rounds.append(this["batched"] / this["plain"])
         best = {name: max(best[name], this[name]) for name in CONFIGS}
     for name, value in best.items():

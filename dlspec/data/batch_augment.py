@@ -105,12 +105,25 @@ def _hw(size) -> tuple:
     return (s[0], s[0]) if len(s) == 1 else (s[0], s[1])
 
 
+_CROP_OFFSETS: dict = {}  # (h, w, W, device) -> [1, h * w]: each crop pixel's offset from the crop's corner
+
+
+def _crop_offsets(h: int, w: int, W: int, device) -> torch.Tensor:
+    key = (h, w, W, device)
+    if key not in _CROP_OFFSETS:
+        if len(_CROP_OFFSETS) > 16:
+            _CROP_OFFSETS.clear()
+        rows = torch.arange(h, device=device).view(h, 1) * W
+        _CROP_OFFSETS[key] = (rows + torch.arange(w, device=device).view(1, w)).view(1, h * w)
+    return _CROP_OFFSETS[key]
+
+
 def crop_at(x: torch.Tensor, top: torch.Tensor, left: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """x[b, :, top[b]:top[b]+h, left[b]:left[b]+w] for every b, by one gather over the flattened pixels
     (one index per output pixel, shared by the channels: no permuted copies)."""
     n, c, _, W = x.shape
-    rows = (top.view(-1, 1, 1) + torch.arange(h, device=x.device).view(1, h, 1)) * W
-    flat = (rows + left.view(-1, 1, 1) + torch.arange(w, device=x.device).view(1, 1, w)).view(n, 1, h * w)
+    corner = top.view(-1, 1) * W + left.view(-1, 1)  # [n, 1]: where each crop starts in the flattened image
+    flat = (corner + _crop_offsets(h, w, W, x.device)).view(n, 1, h * w)
     return x.reshape(n, c, -1).gather(2, flat.expand(n, c, h * w)).view(n, c, h, w)
 
 
