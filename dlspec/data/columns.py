@@ -45,6 +45,38 @@ def give_back_freed_memory() -> None:
         pass
 
 
+# pyarrow's to_numpy, pa.array and pa.scalar ask whether pandas is installed, importing it (0.2-0.35 s and about
+# 32 MB that a table read by pyarrow never uses): these go through buffers instead.
+
+
+def numpy_of(array) -> np.ndarray:
+    """A column of fixed-width numbers without nulls (an Array or a ChunkedArray) as a numpy array, read from
+    its buffers: a view of a single chunk, a copy of several."""
+    pa = pyarrow_or_none()
+    kind = array.type
+    dtype = np.dtype(f"{'f' if pa.types.is_floating(kind) else 'i' if pa.types.is_signed_integer(kind) else 'u'}"
+                     f"{kind.bit_width // 8}")
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    parts = [np.frombuffer(c.buffers()[1], dtype=dtype, count=len(c), offset=c.offset * dtype.itemsize)
+             for c in chunks if len(c)]
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+
+
+def arrow_mask(keep: np.ndarray):
+    """A numpy boolean mask as a pyarrow boolean array (bits packed as arrow packs them)."""
+    pa = pyarrow_or_none()
+    bits = np.packbits(np.asarray(keep, dtype=bool), bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), len(keep), [None, pa.py_buffer(bits)])
+
+
+def _empty_text(pa):
+    """The empty string as a pyarrow scalar (a one-cell array's cell: pa.scalar would import pandas)."""
+    return pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(np.zeros(2, dtype=np.int32)),
+                                                  pa.py_buffer(b"")])[0]
+
+
 class Column:
     """One column of a table, the rows in file order; `take` keeps some of them."""
 
@@ -107,7 +139,7 @@ class Column:
     def take(self, keep: np.ndarray) -> "Column":
         """The column of the rows where `keep` is True."""
         pa = pyarrow_or_none()
-        kept = Column(None if self.array is None else self.array.filter(pa.array(keep)))
+        kept = Column(None if self.array is None else self.array.filter(arrow_mask(keep)))
         if self._numbers is not _UNSET:
             kept._numbers = None if self._numbers is None else self._numbers[keep]
         if self._cells is not None:
@@ -138,7 +170,7 @@ def _plain_numbers(array):
         numbers = array if kind == pa.float64() else pa.compute.cast(array, pa.float64(), safe=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    values = np.ascontiguousarray(numbers.to_numpy(), dtype=np.float64)
+    values = np.ascontiguousarray(numpy_of(numbers), dtype=np.float64)
     return values if np.isfinite(values).all() else None
 
 
@@ -150,7 +182,7 @@ def as_text(array):
         return array
     if pa.types.is_dictionary(array.type):
         array = array.cast(array.type.value_type)
-    return pa.compute.fill_null(pa.compute.cast(array, pa.string()), "")
+    return pa.compute.fill_null(pa.compute.cast(array, pa.string()), _empty_text(pa))
 
 
 def _distinct_cells(array) -> tuple:
@@ -173,12 +205,12 @@ def _dictionary_encoded(array) -> tuple:
     if pa.types.is_dictionary(array.type) and pa.types.is_string(array.type.value_type) and not array.null_count:
         chunks = array.unify_dictionaries().chunks if isinstance(array, pa.ChunkedArray) else [array]
         if chunks:
-            return chunks[0].dictionary, np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
+            return chunks[0].dictionary, np.concatenate([numpy_of(c.indices) for c in chunks])
     text = as_text(array)
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     encoded = pa.compute.dictionary_encode(text)
-    return encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
+    return encoded.dictionary, numpy_of(encoded.indices)
 
 
 def _compact(codes: np.ndarray, values: list) -> tuple:

@@ -371,3 +371,42 @@ def test_a_cell_past_the_sampled_rows_reads_as_the_row_wise_path_reads_it(tmp_pa
     for loss_task in (None, "regression"):
         args = source_args(tmp_path / "t.csv", missing=missing, loss_task=loss_task)
         assert outcome(csv_source, args) == outcome(load_rows, args)
+
+
+def test_numbers_are_read_from_arrow_buffers_as_to_numpy_reads_them():
+    """numpy_of reads a column's buffers (pyarrow's to_numpy imports pandas): the same values for a sliced
+    chunk, several chunks, no rows, and integer and float widths."""
+    from dlspec.data.columns import arrow_mask, numpy_of
+    values = np.array([1.5, -2.0, 3.25, 1e300, 0.0, -0.0, 7.0], dtype=np.float64)
+    chunked = pa.chunked_array([pa.array(values[:3]), pa.array(values[3:])])
+    assert np.array_equal(numpy_of(chunked), values)
+    assert np.array_equal(numpy_of(pa.array(values).slice(2, 4)), values[2:6])
+    assert numpy_of(pa.chunked_array([], type=pa.float64())).shape == (0,)
+    for kind in (pa.int8(), pa.int32(), pa.int64(), pa.uint16(), pa.float32()):
+        column = pa.array([3, 1, 4, 1, 5], type=kind).slice(1)
+        assert numpy_of(column).tolist() == [1, 4, 1, 5] and numpy_of(column).dtype.itemsize == kind.bit_width // 8
+    keep = np.array([True, False, True, True, False, False, True, False, True, True])
+    assert arrow_mask(keep).to_pylist() == keep.tolist()
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_reading_a_table_does_not_import_pandas(tmp_path, kind):
+    """pyarrow's to_numpy, pa.array and pa.scalar import pandas when it is installed (a third of a second and
+    about 32 MB); compile and fit of a table never need it."""
+    import subprocess
+    import sys
+    pytest.importorskip("pandas")
+    header, rows = generated_table(2, rows=60, missing_share=0.1)
+    write_table(tmp_path / "t.csv", header, rows)
+    if kind == "parquet":
+        parquet_copy(tmp_path / "t.csv", tmp_path / "t.parquet")
+    source = f'{kind}("t.{kind}", target="y", missing=mean, categories=["zip"])'
+    (tmp_path / "s.dlspec").write_text(f"model M {{ input vector(auto); linear(3) }}\n"
+                                       f"data d {{ source {source}; batch 8 }}\ntrain {{ model M; data d; epochs 1 }}\n")
+    code = ("import sys, dlspec\nfrom dlspec.api import compile_spec\ncompile_spec(sys.argv[1])\n"
+            "dlspec.fit(sys.argv[1], out=sys.argv[2], log=lambda *a: None, progress=False)\n"
+            "print('pandas' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.dlspec"), str(tmp_path / "run")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"
