@@ -371,3 +371,23 @@ def test_a_cell_past_the_sampled_rows_reads_as_the_row_wise_path_reads_it(tmp_pa
     for loss_task in (None, "regression"):
         args = source_args(tmp_path / "t.csv", missing=missing, loss_task=loss_task)
         assert outcome(csv_source, args) == outcome(load_rows, args)
+
+
+@pytest.mark.parametrize("late", ["-nan", "+nan", "nan(1)", "NaN"])
+@pytest.mark.parametrize("column", [0, 2])
+def test_a_nan_past_the_sample_keeps_its_spelling(tmp_path, late, column):
+    """pyarrow reads `-nan`, `+nan` and `nan(1)` as NaN, whose text is `nan`, a missing mark; the row-wise path
+    calls only `nan` (any case) missing and refuses the others at their line, for a feature or a regression
+    target: a typed read holding a NaN is read again as text."""
+    long_table(tmp_path / "t.csv", late)
+    if column:  # the late cell in the regression target instead of the size feature
+        text = (tmp_path / "t.csv").read_text().splitlines()
+        cells = text[3701].split(",")
+        text[3701] = ",".join([f"{1.5}", cells[1], late])
+        (tmp_path / "t.csv").write_text("\n".join(text) + "\n")
+    for missing in ("drop", "mean"):
+        args = source_args(tmp_path / "t.csv", missing=missing, loss_task="regression")
+        fast = outcome(csv_source, args)
+        assert fast == outcome(load_rows, args)
+        if late != "NaN":
+            assert f"line 3702, column '{'y' if column else 'size'}'" in fast and repr(late) in fast

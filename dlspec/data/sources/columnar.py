@@ -56,6 +56,8 @@ def read_csv_columns(a: dict, loc: Loc) -> Optional[tuple]:
     wanted = _wanted(a, known, loc)
     typed = _sampled_types(pa, a, path, encoding, known, wanted)
     table = _parse_csv(pa, path, encoding, first.count(b",") + 1, wanted, typed)
+    if table is not None and typed is not None and _holds_nan(pa, table):
+        table = None  # pyarrow reads `-nan` and `nan(1)` as NaN too, which the row-wise path does not call missing
     if table is None and typed is not None:  # a cell past the sample is not a number: every cell as text
         typed, table = None, _parse_csv(pa, path, encoding, first.count(b",") + 1, wanted)
     give_back_freed_memory()
@@ -76,6 +78,12 @@ def read_csv_columns(a: dict, loc: Loc) -> Optional[tuple]:
                             for c in columns.values() if pa.types.is_string(c.array.type)):
         return None
     return header, columns
+
+
+def _holds_nan(pa, table) -> bool:
+    """Whether a number column holds a NaN: its cell's spelling is lost once read (`NaN`, `-nan`, `nan(1)`)."""
+    return any(pa.compute.any(pa.compute.is_nan(column)).as_py() for column in table.columns
+               if pa.types.is_floating(column.type))
 
 
 def _plain_header(first: bytes, encoding: str) -> Optional[list]:
