@@ -391,3 +391,35 @@ def test_a_nan_past_the_sample_keeps_its_spelling(tmp_path, late, column):
         assert fast == outcome(load_rows, args)
         if late != "NaN":
             assert f"line 3702, column '{'y' if column else 'size'}'" in fast and repr(late) in fast
+
+
+@pytest.mark.parametrize("where", ["city", "note"])
+@pytest.mark.parametrize("filler", ["z", "word, ", "line\n"])
+def test_a_cell_longer_than_the_field_limit_is_named_at_its_line_in_any_column(tmp_path, where, filler):
+    """Python's csv module refuses a cell longer than its field limit; pyarrow does not. Such a cell in a
+    category column (read as a dictionary) or in a column the source leaves out, bare or quoted with commas
+    and line ends inside, stops the column-wise reader with the row-wise reader's message."""
+    long_table(tmp_path / "t.csv", "1.5")
+    with open(tmp_path / "t.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    long = filler * (csv.field_size_limit() // len(filler) + 1)
+    rows = [[*row, "n"] for row in rows]
+    rows[3001][1 if where == "city" else 3] = long
+    write_table(tmp_path / "t.csv", [*rows[0][:3], "note"], rows[1:])
+    args = source_args(tmp_path / "t.csv", features=["size", "city"])
+    fast = outcome(csv_source, args)
+    assert fast == outcome(load_rows, args)
+    line = 3002 if "\n" not in filler else 3002 + csv.field_size_limit() // len(filler)  # where it overflows
+    assert f"t.csv, line {line}: not valid CSV (field larger than field limit (131072))" in fast
+
+
+def test_cells_within_the_field_limit_are_read_column_wise(tmp_path, monkeypatch):
+    long_table(tmp_path / "t.csv", "1.5")
+    with open(tmp_path / "t.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    rows = [[*row, "n"] for row in rows]
+    rows[3001][1] = rows[3002][3] = ("word, " * csv.field_size_limit())[:csv.field_size_limit()]
+    write_table(tmp_path / "t.csv", [*rows[0][:3], "note"], rows[1:])
+    args = source_args(tmp_path / "t.csv", features=["size", "city"], onehot_max=2)
+    header, columns = columnar.read_csv_columns(args, LOC)
+    assert header == ["size", "city", "y", "note"] and sorted(columns) == ["city", "size", "y"]

@@ -55,11 +55,12 @@ def read_csv_columns(a: dict, loc: Loc) -> Optional[tuple]:
     known = _plain_header(first, encoding)
     wanted = _wanted(a, known, loc)
     typed = _sampled_types(pa, a, path, encoding, known, wanted)
-    table = _parse_csv(pa, path, encoding, first.count(b",") + 1, wanted, typed)
+    width = first.count(b",") + 1
+    table = _parse_csv(pa, path, encoding, width, wanted, typed)
     if table is not None and typed is not None and _holds_nan(pa, table):
         table = None  # pyarrow reads `-nan` and `nan(1)` as NaN too, which the row-wise path does not call missing
     if table is None and typed is not None:  # a cell past the sample is not a number: every cell as text
-        typed, table = None, _parse_csv(pa, path, encoding, first.count(b",") + 1, wanted)
+        typed, table = None, _parse_csv(pa, path, encoding, width, wanted)
     give_back_freed_memory()
     if table is None or table.num_rows < (1 if typed else 2):
         return None
@@ -73,11 +74,56 @@ def read_csv_columns(a: dict, loc: Loc) -> Optional[tuple]:
         columns = {name: Column(column.slice(1)) for name, column in zip(read, table.columns)}
     if not any(header) or len(set(header)) < len(header):
         return None
-    limit = csv.field_size_limit()
-    if size > limit and any(pa.compute.max(pa.compute.binary_length(c.array)).as_py() > limit
-                            for c in columns.values() if pa.types.is_string(c.array.type)):
+    if size > csv.field_size_limit() and not _cells_within_field_limit(pa, path, encoding, width, wanted, columns):
         return None
     return header, columns
+
+
+def _cells_within_field_limit(pa, path: str, encoding: str, width: int, wanted: Optional[list], columns: dict) -> bool:
+    """Whether no cell of the file is longer than csv's field limit (counted in bytes, at least its
+    characters); False when that is not sure, and the row-wise reader says which line. A long cell without a
+    comma or a line end spans a stretch of the file without one; any other long cell is quoted, and is looked
+    for in every text column, those the source leaves out too (a number's cell holds no comma)."""
+    limit = csv.field_size_limit()
+    half = limit // 2  # a stretch of `limit` bytes holds a whole aligned block of `half` bytes
+    with open(path, "rb") as f:
+        blocks = iter(lambda: f.read(half), b"")
+        if any(b"," not in block and b"\n" not in block and b"\r" not in block for block in blocks):
+            return False
+    if not _quoted(path):
+        return True
+    longest = [_longest_cell(pa, c.array) for c in columns.values() if c.array is not None]
+    unused = sorted(set(range(width)) - set(wanted)) if wanted is not None else []
+    if unused:
+        import pyarrow.csv as pcsv
+        names = [f"f{i}" for i in range(width)]
+        try:
+            batches = pcsv.open_csv(path, read_options=pcsv.ReadOptions(autogenerate_column_names=True, skip_rows=1,
+                                                                        encoding="utf8" if encoding == "utf-8" else encoding),
+                                    parse_options=pcsv.ParseOptions(newlines_in_values=True),
+                                    convert_options=pcsv.ConvertOptions(
+                                        include_columns=[names[i] for i in unused],
+                                        column_types={names[i]: pa.binary() for i in unused}))
+            longest += [_longest_cell(pa, column) for batch in batches for column in batch.columns]
+        except (pa.ArrowException, ValueError, UnicodeError, LookupError):
+            return False
+    return max(longest, default=0) <= limit
+
+
+def _longest_cell(pa, array) -> int:
+    """The longest cell of a text, binary or dictionary-of-text column, in bytes (0 for a number column)."""
+    if pa.types.is_dictionary(array.type):
+        chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+        return max((_longest_cell(pa, chunk.dictionary) for chunk in chunks), default=0)
+    if not (pa.types.is_string(array.type) or pa.types.is_binary(array.type) or pa.types.is_large_string(array.type)):
+        return 0
+    return pa.compute.max(pa.compute.binary_length(array)).as_py() or 0
+
+
+def _quoted(path: str) -> bool:
+    """Whether the file holds a quote (then a cell may hold commas and line ends)."""
+    with open(path, "rb") as f:
+        return any(b'"' in block for block in iter(lambda: f.read(1 << 24), b""))
 
 
 def _holds_nan(pa, table) -> bool:
@@ -154,8 +200,7 @@ def _parse_csv(pa, path: str, encoding: str, width: int, wanted: Optional[list] 
     names = [f"f{i}" for i in range(width)]
     kept = [names[i] for i in wanted] if wanted else []
     types = dict(zip(kept, typed.values())) if typed else {n: pa.string() for n in names}
-    with open(path, "rb") as f:
-        quoted = any(b'"' in block for block in iter(lambda: f.read(1 << 24), b""))
+    quoted = _quoted(path)
     try:
         return pcsv.read_csv(
             path,
