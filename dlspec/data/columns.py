@@ -147,7 +147,7 @@ def as_text(array):
     floats as integers: 1.0 is `1`); a null or NaN is a missing cell."""
     pa = pyarrow_or_none()
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        return array
+        return pa.compute.fill_null(array, "") if array.null_count else array  # a Parquet text column's nulls
     if pa.types.is_dictionary(array.type):
         array = array.cast(array.type.value_type)
     return pa.compute.fill_null(pa.compute.cast(array, pa.string()), "")

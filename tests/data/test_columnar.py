@@ -423,3 +423,22 @@ def test_cells_within_the_field_limit_are_read_column_wise(tmp_path, monkeypatch
     args = source_args(tmp_path / "t.csv", features=["size", "city"], onehot_max=2)
     header, columns = columnar.read_csv_columns(args, LOC)
     assert header == ["size", "city", "y", "note"] and sorted(columns) == ["city", "size", "y"]
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
+@pytest.mark.parametrize("missing", ["error", "most_frequent", "drop"])
+def test_a_parquet_text_column_with_nulls_reads_as_the_csv_written_from_it(tmp_path, kind, missing):
+    """A null in a Parquet text column (read as a dictionary when a feature, as text when the target or
+    handed to the row-wise path) is an empty cell, as in the csv pyarrow writes from the file."""
+    table = pa.table({"colour": pa.array(["red", None, "blue", "red"] * 10, kind), "x": [float(i) for i in range(40)],
+                      "y": pa.array(["p", "q", "q", None] * 10, kind)})
+    pq.write_table(table, tmp_path / "t.parquet")
+    pcsv.write_csv(table, tmp_path / "t.csv")
+    args = source_args(tmp_path / "t.parquet", missing=missing)
+    from_parquet, from_csv = outcome(parquet._parquet, args), outcome(load_rows, {**args, "path": str(tmp_path / "t.csv")})
+    if missing == "error":
+        said = "column 'y' (column 3): the target is empty, a missing value, not a class"
+        assert f"t.parquet, line 4, {said}" in from_parquet and f"t.csv, line 5, {said}" in from_csv  # csv: a header
+    else:
+        assert from_parquet[:6] == from_csv[:6] and from_parquet[7:] == from_csv[7:]
+        assert from_parquet[6]["columns"] == from_csv[6]["columns"]
