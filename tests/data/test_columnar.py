@@ -442,3 +442,17 @@ def test_a_parquet_text_column_with_nulls_reads_as_the_csv_written_from_it(tmp_p
     else:
         assert from_parquet[:6] == from_csv[:6] and from_parquet[7:] == from_csv[7:]
         assert from_parquet[6]["columns"] == from_csv[6]["columns"]
+
+
+def test_a_blank_line_in_the_sample_does_not_make_number_columns_text(tmp_path, monkeypatch):
+    """Both readers skip a blank line; the sampled guess skips it too, so number columns are still read as
+    numbers (a blank line read as a row of empty cells made every column a dictionary of texts)."""
+    long_table(tmp_path / "t.csv", "1.5")
+    header, rest = (tmp_path / "t.csv").read_text().split("\n", 1)
+    (tmp_path / "t.csv").write_text(f"{header}\n\n{rest}")
+    args = source_args(tmp_path / "t.csv", loss_task="regression")
+    _, columns = columnar.read_csv_columns(args, LOC)
+    assert [columns[n].array.type for n in ("size", "city", "y")] == [
+        pa.float64(), pa.dictionary(pa.int32(), pa.string()), pa.float64()]
+    fast, slow = both(args, list(range(0, 4000, 3)), monkeypatch)
+    assert fast == slow

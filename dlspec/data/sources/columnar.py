@@ -23,6 +23,7 @@ from typing import Optional
 import numpy as np
 
 from ...errors import DataError, Loc, warn
+from ...runtime.tables import is_blank_line
 from ..column_encoding import encodable, encode_columns, fit_column_encoding
 from ..columns import Column, finite_number, give_back_freed_memory, pyarrow_or_none
 from ..encoding import STRAY_SHARE, feature_names, is_number
@@ -173,7 +174,8 @@ def _sampled_types(pa, a: dict, path: str, encoding: str, header: Optional[list]
     except (OSError, UnicodeError):
         return None
     lines = sample.splitlines(keepends=True)
-    rows = list(csv.reader(lines[1:-1] if len(lines) > 2 else lines[1:]))
+    rows = [row for row in csv.reader(lines[1:-1] if len(lines) > 2 else lines[1:])
+            if not is_blank_line(row)]  # skipped by both readers: no cell of any column
     if not rows:
         return None
     as_text = {a.get("split"), *(a.get("categories") or ())}
