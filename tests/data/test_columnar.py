@@ -456,3 +456,14 @@ def test_a_blank_line_in_the_sample_does_not_make_number_columns_text(tmp_path, 
         pa.float64(), pa.dictionary(pa.int32(), pa.string()), pa.float64()]
     fast, slow = both(args, list(range(0, 4000, 3)), monkeypatch)
     assert fast == slow
+
+
+def test_a_header_name_longer_than_the_field_limit_is_refused_as_the_row_wise_reader_refuses_it(tmp_path):
+    long_table(tmp_path / "t.csv", "1.5")
+    with open(tmp_path / "t.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    rows[0][1] = "city, " * (csv.field_size_limit() // 6 + 1)  # quoted (it holds commas): a header read as a row
+    write_table(tmp_path / "t.csv", rows[0], rows[1:])
+    args = source_args(tmp_path / "t.csv", target="y")
+    fast = outcome(csv_source, args)
+    assert fast == outcome(load_rows, args) and "t.csv, line 1: not valid CSV (field larger than field limit" in fast

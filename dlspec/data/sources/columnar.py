@@ -75,12 +75,12 @@ def read_csv_columns(a: dict, loc: Loc) -> Optional[tuple]:
         columns = {name: Column(column.slice(1)) for name, column in zip(read, table.columns)}
     if not any(header) or len(set(header)) < len(header):
         return None
-    if size > csv.field_size_limit() and not _cells_within_field_limit(pa, path, encoding, width, wanted, columns):
+    if size > csv.field_size_limit() and not _cells_within_field_limit(pa, path, encoding, width, wanted, table.columns):
         return None
     return header, columns
 
 
-def _cells_within_field_limit(pa, path: str, encoding: str, width: int, wanted: Optional[list], columns: dict) -> bool:
+def _cells_within_field_limit(pa, path: str, encoding: str, width: int, wanted: Optional[list], read: list) -> bool:
     """Whether no cell of the file is longer than csv's field limit (counted in bytes, at least its
     characters); False when that is not sure, and the row-wise reader says which line. A long cell without a
     comma or a line end spans a stretch of the file without one; any other long cell is quoted, and is looked
@@ -93,7 +93,7 @@ def _cells_within_field_limit(pa, path: str, encoding: str, width: int, wanted: 
             return False
     if not _quoted(path):
         return True
-    longest = [_longest_cell(pa, c.array) for c in columns.values() if c.array is not None]
+    longest = [_longest_cell(pa, column) for column in read]  # a text read's header row too
     unused = sorted(set(range(width)) - set(wanted)) if wanted is not None else []
     if unused:
         import pyarrow.csv as pcsv
