@@ -132,6 +132,8 @@ def _plain_numbers(array):
             return None
     elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         return None
+    if pa.types.is_floating(kind) and kind != pa.float64():  # the number the csv written from it holds:
+        array, kind = pa.compute.cast(array, pa.string()), pa.string()  # float32 0.1 is `0.1`, not 0.10000000149
     try:
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):  # text: a failing cast parses it all
             pa.compute.cast(array.slice(0, 1024), pa.float64())  # so a column of words fails on its first cells

@@ -467,3 +467,18 @@ def test_a_header_name_longer_than_the_field_limit_is_refused_as_the_row_wise_re
     args = source_args(tmp_path / "t.csv", target="y")
     fast = outcome(csv_source, args)
     assert fast == outcome(load_rows, args) and "t.csv, line 1: not valid CSV (field larger than field limit" in fast
+
+
+@pytest.mark.parametrize("missing", ["mean", "median"])
+def test_a_parquet_float32_column_reads_as_the_numbers_its_csv_holds(tmp_path, missing):
+    """The csv pyarrow writes from a float32 column holds each value's shortest text (0.1f as `0.1`), which
+    the row-wise path reads as the double 0.1: the column-wise numbers are those, not the float32 values
+    widened (0.10000000149...), so fill values computed in float64 agree too."""
+    rng = np.random.default_rng(4)
+    table = pa.table({"x": pa.array(rng.normal(size=60).astype(np.float32)), "y": ["p", "q", "q"] * 20})
+    pq.write_table(table, tmp_path / "t.parquet")
+    pcsv.write_csv(table, tmp_path / "t.csv")
+    args = source_args(tmp_path / "t.parquet", missing=missing)
+    from_parquet = loaded(parquet._parquet, args, list(range(0, 60, 2)))
+    from_csv = loaded(load_rows, {**args, "path": str(tmp_path / "t.csv")}, list(range(0, 60, 2)))
+    assert from_parquet[6]["columns"] == from_csv[6]["columns"] and from_parquet[7:] == from_csv[7:]
