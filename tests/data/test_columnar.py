@@ -435,7 +435,8 @@ def test_a_parquet_text_column_with_nulls_reads_as_the_csv_written_from_it(tmp_p
     pq.write_table(table, tmp_path / "t.parquet")
     pcsv.write_csv(table, tmp_path / "t.csv")
     args = source_args(tmp_path / "t.parquet", missing=missing)
-    from_parquet, from_csv = outcome(parquet._parquet, args), outcome(load_rows, {**args, "path": str(tmp_path / "t.csv")})
+    from_parquet = outcome(parquet._parquet, args)
+    from_csv = outcome(load_rows, {**args, "path": str(tmp_path / "t.csv")})
     if missing == "error":
         said = "column 'y' (column 3): the target is empty, a missing value, not a class"
         assert f"t.parquet, line 4, {said}" in from_parquet and f"t.csv, line 5, {said}" in from_csv  # csv: a header

@@ -61,7 +61,8 @@ def read_csv_columns(a: dict, loc: Loc) -> Optional[tuple]:
         columns = {name: Column(column.slice(1)) for name, column in zip(read, table.columns)}
     if not any(header) or len(set(header)) < len(header):
         return None
-    if size > csv.field_size_limit() and not _cells_within_field_limit(pa, path, encoding, width, wanted, table.columns):
+    if size > csv.field_size_limit() and not _cells_within_field_limit(pa, path, encoding, width, wanted,
+                                                                       table.columns):
         return None
     return header, columns
 
@@ -79,22 +80,25 @@ def _cells_within_field_limit(pa, path: str, encoding: str, width: int, wanted: 
             return False
     if not _quoted(path):
         return True
-    longest = [_longest_cell(pa, column) for column in read]  # a text read's header row too
+    longest = max((_longest_cell(pa, column) for column in read), default=0)  # a text read's header row too
     unused = sorted(set(range(width)) - set(wanted)) if wanted is not None else []
-    if unused:
-        import pyarrow.csv as pcsv
-        names = [f"f{i}" for i in range(width)]
-        try:
-            batches = pcsv.open_csv(path, read_options=pcsv.ReadOptions(autogenerate_column_names=True, skip_rows=1,
-                                                                        encoding="utf8" if encoding == "utf-8" else encoding),
-                                    parse_options=pcsv.ParseOptions(newlines_in_values=True),
-                                    convert_options=pcsv.ConvertOptions(
-                                        include_columns=[names[i] for i in unused],
-                                        column_types={names[i]: pa.binary() for i in unused}))
-            longest += [_longest_cell(pa, column) for batch in batches for column in batch.columns]
-        except (pa.ArrowException, ValueError, UnicodeError, LookupError):
-            return False
-    return max(longest, default=0) <= limit
+    return longest <= limit and (not unused or _longest_left_out_cell(pa, path, encoding, unused) <= limit)
+
+
+def _longest_left_out_cell(pa, path: str, encoding: str, unused: list) -> float:
+    """The longest cell, in bytes, of the columns `unused` (their indices), streamed a block at a time so
+    they are never held whole; infinite when pyarrow cannot read them."""
+    import pyarrow.csv as pcsv
+    names = [f"f{i}" for i in unused]
+    try:
+        batches = pcsv.open_csv(
+            path, read_options=pcsv.ReadOptions(autogenerate_column_names=True, skip_rows=1,
+                                                encoding="utf8" if encoding == "utf-8" else encoding),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True),
+            convert_options=pcsv.ConvertOptions(include_columns=names, column_types={n: pa.binary() for n in names}))
+        return max((_longest_cell(pa, column) for batch in batches for column in batch.columns), default=0)
+    except (pa.ArrowException, ValueError, UnicodeError, LookupError):
+        return float("inf")
 
 
 def _longest_cell(pa, array) -> int:
