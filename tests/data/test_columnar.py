@@ -483,3 +483,20 @@ def test_a_parquet_float32_column_reads_as_the_numbers_its_csv_holds(tmp_path, m
     from_parquet = loaded(parquet._parquet, args, list(range(0, 60, 2)))
     from_csv = loaded(load_rows, {**args, "path": str(tmp_path / "t.csv")}, list(range(0, 60, 2)))
     assert from_parquet[6]["columns"] == from_csv[6]["columns"] and from_parquet[7:] == from_csv[7:]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_categories_given_as_one_name_reads_as_a_list_of_it(tmp_path, fmt):
+    """categories="zip" (one name, which the source takes) keeps a number-looking column as text: read as
+    numbers, its codes were asked of a column whose text had been let go (an internal error)."""
+    rng = random.Random(8)
+    rows = [[f"{rng.random():.4f}", rng.choice(["75001", "075001", "13001.0", "31000"]), "pq"[i % 2]] for i in range(3000)]
+    write_table(tmp_path / "t.csv", ["size", "zip", "y"], rows)
+    load = csv_source
+    if fmt == "parquet":
+        parquet_copy(tmp_path / "t.csv", tmp_path / "t.parquet")
+        load = parquet._parquet
+    args = source_args(tmp_path / f"t.{fmt}")
+    one, listed = outcome(load, {**args, "categories": "zip"}), outcome(load, {**args, "categories": ["zip"]})
+    assert one == listed and one[6]["columns"][1]["levels"] == ["13001", "31000", "75001"]
+    assert "categories= takes a list of column names, received 5" in outcome(load, {**args, "categories": 5})

@@ -19,7 +19,7 @@ from typing import Optional
 from ...errors import DataError, Loc
 from ...runtime.tables import is_blank_line
 from ..columns import Column, finite_number, give_back_freed_memory, pyarrow_or_none
-from .tables import checked_features
+from .tables import category_names, checked_features
 
 
 def read_csv_columns(a: dict, loc: Loc) -> Optional[tuple]:
@@ -168,7 +168,7 @@ def _sampled_types(pa, a: dict, path: str, encoding: str, header: Optional[list]
             if not is_blank_line(row)]  # skipped by both readers: no cell of any column
     if not rows:
         return None
-    as_text = {a.get("split"), *(a.get("categories") or ())}
+    as_text = {a.get("split"), *category_names(a)}
     if a["task"] != "regression" and (a["task"] != "auto" or a.get("loss_task") != "regression"):
         as_text.add(a["target"])  # a class's spelling is its name
     dictionary = pa.dictionary(pa.int32(), pa.string())
