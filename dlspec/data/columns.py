@@ -148,8 +148,8 @@ def as_text(array):
     """A column's cells as text: a csv's cells as they are; a Parquet value as pyarrow writes it (whole
     floats as integers: 1.0 is `1`); a null or NaN is a missing cell."""
     pa = pyarrow_or_none()
-    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        return pa.compute.fill_null(array, "") if array.null_count else array  # a Parquet text column's nulls
+    if (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)) and not array.null_count:
+        return array  # (a Parquet text column's nulls are filled below)
     if pa.types.is_dictionary(array.type):
         array = array.cast(array.type.value_type)
     return pa.compute.fill_null(pa.compute.cast(array, pa.string()), "")
