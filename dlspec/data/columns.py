@@ -164,6 +164,8 @@ def _plain_numbers(array):
             return None
     elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         return None
+    if pa.types.is_floating(kind) and kind != pa.float64():  # the number the csv written from it holds:
+        array, kind = pa.compute.cast(array, pa.string()), pa.string()  # float32 0.1 is `0.1`, not 0.10000000149
     try:
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):  # text: a failing cast parses it all
             pa.compute.cast(array.slice(0, 1024), pa.float64())  # so a column of words fails on its first cells
@@ -178,8 +180,8 @@ def as_text(array):
     """A column's cells as text: a csv's cells as they are; a Parquet value as pyarrow writes it (whole
     floats as integers: 1.0 is `1`); a null or NaN is a missing cell."""
     pa = pyarrow_or_none()
-    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        return array
+    if (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)) and not array.null_count:
+        return array  # (a Parquet text column's nulls are filled below)
     if pa.types.is_dictionary(array.type):
         array = array.cast(array.type.value_type)
     return pa.compute.fill_null(pa.compute.cast(array, pa.string()), _empty_text(pa))

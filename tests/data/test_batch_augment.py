@@ -278,15 +278,20 @@ def test_batched_steps_run_on_the_gpu():
         assert out.device.type == "cuda", name
 
 
-def test_the_warp_grid_is_affine_grids_for_the_same_map():
+@pytest.mark.parametrize("size", [(17, 23), (1, 1), (1, 7), (6, 1), (8, 8), (9, 9), (32, 31), (5, 64)])
+def test_the_warp_grid_is_affine_grids_for_the_same_map(size):
     """warp builds the sampling grid from cached pixel centres; F.affine_grid of the same map (scaled to [-1, 1])
-    samples the same pixels (a rounding tie may differ: none in 64 random maps here)."""
+    samples the same pixels, for odd, even, non-square and one-pixel images, but where the source point is a
+    rounding tie (half a pixel between two, to float precision): the two grids' last bits may then differ."""
     import torch.nn.functional as F
-    x = torch.rand(64, 3, 17, 23)
+    x = torch.rand(64, 3, *size)
     rng = B.Rng("cpu", 1)
     m = A._rotation(rng.uniform(64, -40, 40)) @ A._scaling(rng.uniform(64, 0.7, 1.3))
     H, W = x.shape[-2:]
     to_norm, to_pix = torch.diag(torch.tensor([2.0 / W, 2.0 / H, 1.0])), torch.diag(torch.tensor([W / 2.0, H / 2.0, 1.0]))
     grid = F.affine_grid((to_norm @ m @ to_pix)[:, :2, :], list(x.shape), align_corners=False)
     reference = F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
-    assert torch.equal(A.warp(x, m), reference)
+    differ = (A.warp(x, m) != reference).any(1)  # [n, H, W]
+    source = ((grid.double() + 1) * torch.tensor([W, H], dtype=torch.float64) - 1) / 2  # in pixels, as sampled
+    tie = ((source - source.floor() - 0.5).abs() < 1e-4).any(-1)
+    assert not (differ & ~tie).any() and int(differ.sum()) <= max(1, differ.numel() // 10000)

@@ -14,7 +14,7 @@ import pyarrow.csv as pcsv  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from dlspec.data.encoding import ONEHOT_LEVELS  # noqa: E402
-from dlspec.data.sources import columnar, parquet  # noqa: E402
+from dlspec.data.sources import columnar, csv_columns, parquet  # noqa: E402
 from dlspec.data.sources.base import SOURCES  # noqa: E402
 from dlspec.data.sources.tables import load_rows  # noqa: E402
 from dlspec.errors import DataError, DlspecWarning, Loc  # noqa: E402
@@ -213,7 +213,7 @@ def test_without_pyarrow_parquet_names_the_pip_command(tmp_path, monkeypatch):
 def test_without_pyarrow_csv_is_read_row_wise(tmp_path, monkeypatch):
     header, rows = generated_table(1)
     write_table(tmp_path / "t.csv", header, rows)
-    monkeypatch.setattr(columnar, "pyarrow_or_none", lambda: None)
+    monkeypatch.setattr(csv_columns, "pyarrow_or_none", lambda: None)
     assert columnar.read_csv_columns(source_args(tmp_path / "t.csv"), LOC) is None
     args = source_args(tmp_path / "t.csv")
     assert loaded(lambda a, loc: SOURCES["csv"].load(a, loc), args, [0, 1, 2]) == loaded(load_rows, args, [0, 1, 2])
@@ -352,8 +352,8 @@ def test_a_clean_table_is_read_typed_in_one_pass(tmp_path, monkeypatch):
     spellings are its classes' names), a regression target as numbers; the file is parsed once."""
     long_table(tmp_path / "t.csv", "12.5")
     parses = []
-    parse = columnar._parse_csv
-    monkeypatch.setattr(columnar, "_parse_csv", lambda *a, **k: parses.append(a[-1]) or parse(*a, **k))
+    parse = csv_columns._parse_csv
+    monkeypatch.setattr(csv_columns, "_parse_csv", lambda *a, **k: parses.append(a[-1]) or parse(*a, **k))
     for given, target in (({"task": "classification"}, pa.string()), ({"loss_task": "regression"}, pa.float64())):
         parses.clear()
         header, columns = columnar.read_csv_columns(source_args(tmp_path / "t.csv", **given), LOC)

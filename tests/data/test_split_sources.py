@@ -170,9 +170,9 @@ def test_split_files_count_rows_in_the_file_when_missing_drop_leaves_some_out(tm
     """Row 2 has a missing cell and goes: the lists still name rows by their place in the file, so the rows
     after it land in the split their index says (not one split further on), and listing the dropped row
     puts it nowhere."""
-    from dlspec.data.sources import columnar
+    from dlspec.data.sources import csv_columns
     if reader == "row-wise":
-        monkeypatch.setattr(columnar, "pyarrow_or_none", lambda: None)
+        monkeypatch.setattr(csv_columns, "pyarrow_or_none", lambda: None)
     rows = [f"{i},{'' if i == 2 else i * 10},{'x' if i % 2 else 'y'}" for i in range(12)]
     (tmp_path / "t.csv").write_text("a,b,label\n" + "\n".join(rows) + "\n")
     (tmp_path / "train.txt").write_text("\n".join(str(i) for i in range(8)))

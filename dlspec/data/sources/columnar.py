@@ -1,9 +1,8 @@
 """Tables read column-wise: a csv or Parquet source's arguments in, the same `SourceData` as the row-wise
 path (tables.py) out, bit for bit, in a fraction of the time and memory.
 
-Why pyarrow: its csv reader is a multi-threaded C++ parser that splits cells exactly as Python's csv
-module does (quotes, doubled quotes, newlines inside quotes, \\r line ends), it refuses a ragged row
-instead of guessing, and the same library reads Parquet; pandas would add a second heavy import on top
+Why pyarrow: its csv reader splits cells as Python's csv module does (csv_columns.py reads the file),
+and the same library reads Parquet; pandas would add a second heavy import on top
 of it (its fast reader is pyarrow's) for nothing we use. pyarrow is ~100 MB installed, so it is an
 extra (`pip install "dlspec[tables]"`), not a core dependency: without it csv files are read row-wise
 as before (only slower), and a Parquet source says which pip command installs it.
@@ -15,150 +14,22 @@ that name no line (no rows left, one class, a text column) are raised here by th
 """
 from __future__ import annotations
 
-import codecs
-import csv
-import os
 from typing import Optional
 
 import numpy as np
 
 from ...errors import DataError, Loc, warn
 from ..column_encoding import encodable, encode_columns, fit_column_encoding
-from ..columns import Column, finite_number, give_back_freed_memory, pyarrow_or_none
+from ..columns import Column, finite_number, give_back_freed_memory
 from ..encoding import STRAY_SHARE, feature_names, is_number
 from .base import SourceData, TensorData, natural
+from .csv_columns import read_csv_columns
 from .tables import (_check_classes, _warn_many_classes, checked_features, declared_categories, load_rows,
                      task_of_values)
 
 
 class _RowWise(Exception):
     """The table holds something the row-wise path must name at its line (raised only inside this module)."""
-
-
-def read_csv_columns(a: dict, loc: Loc) -> Optional[tuple]:
-    """(header, {name: Column}) of a csv file, or None when the row-wise reader must read it: no pyarrow,
-    or anything pyarrow would read otherwise than Python's csv module (a ragged row, a blank header line,
-    a repeated column name, a cell longer than csv's field limit, an encoding that does not write `,`
-    and a line end as ASCII does) or that is an error there (a byte that is not the encoding's)."""
-    pa = pyarrow_or_none()
-    path, encoding = a["path"], codecs.lookup(a["encoding"]).name
-    if pa is None or not os.path.isfile(path) or ",\n".encode(encoding) != b",\n":
-        return None
-    try:
-        with open(path, "rb") as f:
-            first = f.readline()
-        size = os.path.getsize(path)
-    except OSError:
-        return None
-    if not first.decode("latin-1").lstrip("\ufeff\xef\xbb\xbf").strip():
-        return None
-    known = _plain_header(first, encoding)
-    wanted = _wanted(a, known, loc)
-    typed = _sampled_types(pa, a, path, encoding, known, wanted)
-    table = _parse_csv(pa, path, encoding, first.count(b",") + 1, wanted, typed)
-    if table is None and typed is not None:  # a cell past the sample is not a number: every cell as text
-        typed, table = None, _parse_csv(pa, path, encoding, first.count(b",") + 1, wanted)
-    give_back_freed_memory()
-    if table is None or table.num_rows < (1 if typed else 2):
-        return None
-    if typed is not None:
-        header = known
-        columns = {name: Column(column, numbers_only=pa.types.is_floating(column.type))
-                   for name, column in zip(typed, table.columns)}
-    else:
-        read = [str(cell).strip() for cell in table.slice(0, 1).to_pylist()[0].values()]
-        header = known if wanted is not None else read
-        columns = {name: Column(column.slice(1)) for name, column in zip(read, table.columns)}
-    if not any(header) or len(set(header)) < len(header):
-        return None
-    limit = csv.field_size_limit()
-    if size > limit and any(pa.compute.max(pa.compute.binary_length(c.array)).as_py() > limit
-                            for c in columns.values() if pa.types.is_string(c.array.type)):
-        return None
-    return header, columns
-
-
-def _plain_header(first: bytes, encoding: str) -> Optional[list]:
-    """The header's names when its line holds no quote and no carriage return inside (then the cells are
-    the line split at commas, as Python's csv module splits it), else None."""
-    try:
-        line = first.decode("utf-8-sig" if encoding == "utf-8" else encoding)
-    except UnicodeError:
-        return None
-    line = line[:-2] if line.endswith("\r\n") else line.rstrip("\n")
-    if '"' in line or "\r" in line:
-        return None
-    return [name.strip() for name in line.split(",")]
-
-
-def _wanted(a: dict, header: Optional[list], loc: Loc) -> Optional[list]:
-    """The indices of the columns the source uses (its target and features), or None to read them all: when
-    the header is not plain, repeats a name, or the source names a column it lacks (that is said once the
-    whole file is read, after any mistake the row-wise reader would name first)."""
-    if header is None or len(set(header)) < len(header):
-        return None
-    try:
-        used = {a["target"], *checked_features(a, header, loc), a.get("split")}
-    except DataError:
-        return None
-    return [i for i, name in enumerate(header) if name in used]
-
-
-def _sampled_types(pa, a: dict, path: str, encoding: str, header: Optional[list], wanted: Optional[list]):
-    """{column: pyarrow type} for a typed read, or None to read every cell as text. A feature column whose
-    cells in the file's first 64 KB are all plain numbers is read as float64 (8 bytes a row, not its text);
-    another feature column as a dictionary of its texts (4 bytes a row); a regression's target as a number
-    column; a class target, the split column and declared categories as text, since their cells' spellings
-    are their names. A cell past the sample that
-    is not a number fails the read, and the file is read again as text: the sample only guesses."""
-    if header is None or wanted is None:
-        return None
-    try:
-        with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as f:
-            sample = f.read(1 << 16)
-    except (OSError, UnicodeError):
-        return None
-    lines = sample.splitlines(keepends=True)
-    rows = list(csv.reader(lines[1:-1] if len(lines) > 2 else lines[1:]))
-    if not rows:
-        return None
-    as_text = {a.get("split"), *(a.get("categories") or ())}
-    if a["task"] != "regression" and (a["task"] != "auto" or a.get("loss_task") != "regression"):
-        as_text.add(a["target"])  # a class's spelling is its name
-    dictionary = pa.dictionary(pa.int32(), pa.string())
-    types = {}
-    for i in wanted:
-        name, cells = header[i], [row[i] if i < len(row) else "" for row in rows]
-        plain = all(cell == cell.strip() and finite_number(cell) is not None for cell in cells)
-        types[name] = pa.string() if name in as_text else pa.float64() if plain else dictionary
-    return types
-
-
-def _parse_csv(pa, path: str, encoding: str, width: int, wanted: Optional[list] = None, typed: Optional[dict] = None):
-    """The table, or None when pyarrow cannot read it as asked. Without `typed`, every cell as text, the
-    header as the first row (a cell is never null: an empty cell is the empty string); with it (the header's
-    name of each wanted column: its type), the rows after the header, a number column's empty or
-    non-number cell failing the read. The file is read by pyarrow itself (a UTF-8 byte-order mark skipped,
-    as utf-8-sig does; other encodings decoded by Python's codec), with no copy of its text in Python;
-    `width`: at least the number of columns; `wanted`: the indices of the columns kept (every row is still
-    split and counted: a ragged row is still refused)."""
-    import pyarrow.csv as pcsv
-    names = [f"f{i}" for i in range(width)]
-    kept = [names[i] for i in wanted] if wanted else []
-    types = dict(zip(kept, typed.values())) if typed else {n: pa.string() for n in names}
-    with open(path, "rb") as f:
-        quoted = any(b'"' in block for block in iter(lambda: f.read(1 << 24), b""))
-    try:
-        return pcsv.read_csv(
-            path,
-            read_options=pcsv.ReadOptions(autogenerate_column_names=True, skip_rows=1 if typed else 0,
-                                          encoding="utf8" if encoding == "utf-8" else encoding),
-            parse_options=pcsv.ParseOptions(newlines_in_values=quoted),
-            convert_options=pcsv.ConvertOptions(column_types=types, include_columns=kept, null_values=[],
-                                                strings_can_be_null=False, quoted_strings_can_be_null=False),
-            memory_pool=pa.system_memory_pool())  # freed cells go back at once, not into a pool numpy cannot use
-    except (pa.ArrowException, ValueError, UnicodeError, LookupError):
-        return None
 
 
 def load_columnar(a: dict, loc: Loc, read=read_csv_columns, rows_of=None) -> Optional[SourceData]:

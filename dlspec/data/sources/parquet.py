@@ -14,7 +14,7 @@ from ..columns import Column, as_text, pyarrow_or_none
 from ..encoding import MISSING_POLICIES, ONEHOT_LEVELS
 from .base import SourceData, require_path, source
 from .columnar import load_columnar
-from .tables import _auto_or_positive, _column_list, _not_negative, checked_features
+from .tables import _auto_or_positive, _column_list, _not_negative, category_names, checked_features
 
 PIP = 'pip install "dlspec[parquet]"'
 
@@ -84,7 +84,7 @@ def read_parquet_columns(a: dict, loc: Loc) -> tuple:
     mistakes (not Parquet, no rows, a column of lists) are errors here."""
     names, table = _read(a["path"], loc, lambda header: [a["target"], *checked_features(a, header, loc)]
                          + ([a["split"]] if a.get("split") in header else []))
-    numbers_only = set(names[1:]) - {*(a.get("categories") or ()), a.get("split")}  # never read as text
+    numbers_only = set(names[1:]) - {*category_names(a), a.get("split")}  # never read as text
     return names, {name: Column(column, numbers_only=name in numbers_only) for name, column in zip(names, table.columns)}
 
 

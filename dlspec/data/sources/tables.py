@@ -45,6 +45,15 @@ def declared_categories(args: dict, features: list, loc: Loc) -> tuple:
     return tuple(names)
 
 
+def category_names(args: dict) -> tuple:
+    """The names `categories=` gives (one name or a list), unchecked: the columns a reader keeps as text
+    (declared_categories says what is wrong with them, once the header is known)."""
+    given = args.get("categories")
+    if isinstance(given, str):
+        return (given,)
+    return tuple(n for n in given if isinstance(n, str)) if isinstance(given, (list, tuple)) else ()
+
+
 def written_at(a: dict, key: str, loc: Loc) -> Loc:
     """Where argument `key` of the source call is written (data/pipeline.load_source passes the places
     to built-in sources as `arg_locs`), else the call's own place."""
