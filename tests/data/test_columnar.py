@@ -410,3 +410,25 @@ def test_reading_a_table_does_not_import_pandas(tmp_path, kind):
                           capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+@pytest.mark.parametrize("missing, share", [("error", 0.0), ("mean", 0.1)])
+def test_features_encoded_a_block_of_rows_at_a_time_are_the_row_wise_tensors(tmp_path, monkeypatch, chunk, missing,
+                                                                              share):
+    """encode_columns writes a block of rows at a time (every column of it): blocks that cut the table anywhere,
+    and one-row encodings (compile's sample), give the row-wise reader's features bit for bit, for number
+    columns read as numbers (no missing cell) and as cells (missing cells filled)."""
+    from dlspec.data import column_encoding
+    monkeypatch.setattr(column_encoding, "_CHUNK", chunk)
+    header, rows = generated_table(5, missing_share=share, classes=False)
+    write_table(tmp_path / "t.csv", header, rows)
+    args = source_args(tmp_path / "t.csv", missing=missing, categories=["zip"], onehot_max=3, loss_task="regression")
+    train = [i for i in range(len(rows)) if i % 3]
+    fast, slow = both(args, train, monkeypatch)
+    assert fast == slow
+    src = columnar.load_columnar(args, LOC)
+    src.train.fit_encoding_only(train)
+    x = torch.frombuffer(bytearray(slow[7]), dtype=torch.float32).view(slow[8])
+    for row in (0, chunk, len(rows) - 1):
+        assert torch.equal(src.train.data[row][0], x[row])

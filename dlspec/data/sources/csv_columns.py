@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import os
 from typing import Optional
 
@@ -112,7 +113,13 @@ def _longest_cell(pa, array) -> int:
 
 
 def _quoted(path: str) -> bool:
-    """Whether the file holds a quote (then a cell may hold commas and line ends)."""
+    """Whether the file holds a quote (then a cell may hold commas and line ends); asked twice per read."""
+    stat = os.stat(path)
+    return _quoted_file(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _quoted_file(path: str, size: int, mtime_ns: int) -> bool:  # size and time: a file written since is scanned
     with open(path, "rb") as f:
         return any(b'"' in block for block in iter(lambda: f.read(1 << 24), b""))
 
