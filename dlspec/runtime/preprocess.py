@@ -95,10 +95,19 @@ def load_image(path, meta):
     return fit_to_shape(x, meta["input_shape"])
 
 
+class Resized(UserWarning):
+    """An image given to predict is not the model's input shape: it is resized (its channels averaged)."""
+
+
 def fit_to_shape(x, shape):
-    """An image of another size resized (and its channels averaged) to the model's input shape."""
+    """An image of another size resized (and its channels averaged) to the model's input shape, and said once
+    per shape met (the warning names no file: a folder of photos gives one line, not one per photo)."""
     want = tuple(shape)
     if tuple(x.shape) != want and len(want) == 3:
+        import warnings
+        channels = f", its {x.shape[0]} channels averaged to {want[0]}" if x.shape[0] != want[0] else ""
+        warnings.warn(Resized(f"images of shape {list(x.shape)} (channels, height, width, after the run's transform "
+                              f"steps) are resized to the model's input {list(want)}{channels}"))
         x = torch.nn.functional.interpolate(x.unsqueeze(0), size=want[1:], mode="bilinear",
                                             antialias=True, align_corners=False)[0]
         if x.shape[0] != want[0]:

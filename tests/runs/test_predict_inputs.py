@@ -208,3 +208,32 @@ def test_exported_predict_py_help_warnings_max_pixels_and_bad_text(runs, tmp_pat
                                            "UTF-8 text (invalid continuation byte at line 2, column 5)")
     done = run_script(tmp_path / "text" / "predict.py", "--", "--not a flag, a sentence")
     assert done.returncode == 0 and json.loads(done.stdout)["input"] == "--not a flag, a sentence"
+
+
+# ---- images of another size ----------------------------------------------------------------
+
+
+def test_an_image_of_another_size_is_resized_and_said_once_per_shape(tmp_path):
+    """predict resizes an image the run's steps leave at another size (and averages its channels): it says
+    so, once per shape met, not once per file; an image of the model's size is read as it is, silently."""
+    from PIL import Image
+    from dlspec.runtime.preprocess import Resized
+    (tmp_path / "d.dlspec").write_text("model M { input image(1, 8, 8); flatten -> linear(10) }\n"
+                                       "data d { source sklearn_digits; split train=0.9 val=0.1; batch 64 }\n"
+                                       "train { model M; data d; epochs 1 }\n")
+    run = str(tmp_path / "run")
+    dlspec.fit(str(tmp_path / "d.dlspec"), out=run, log=lambda *a: None, progress=False)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name, size in (("a.png", (30, 40)), ("b.png", (30, 40)), ("c.png", (8, 8)), ("d.png", (20, 20))):
+        Image.new("L", size, 128).save(folder / name)
+    with pytest.warns(Resized) as warned:
+        answers = dlspec.predict(run, [str(folder)])
+    assert len(answers) == 4
+    said = sorted({str(w.message) for w in warned if issubclass(w.category, Resized)})
+    assert said == ["images of shape [1, 20, 20] (channels, height, width, after the run's transform steps) are "
+                    "resized to the model's input [1, 8, 8]",
+                    "images of shape [1, 40, 30] (channels, height, width, after the run's transform steps) are "
+                    "resized to the model's input [1, 8, 8]"]
+    result = CliRunner().invoke(main, ["predict", run, str(folder)])
+    assert result.exit_code == 0 and result.output.count("warning: images of shape") == 2
