@@ -43,7 +43,6 @@ class ServedRun:
     def image_samples(self, files: list) -> tuple:
         """(names, tensors, notes) of uploaded files [(filename, bytes)]: images, or CSV files of rows for a
         run that reads both. Any file that cannot be read is an error naming it."""
-        from ..runtime.preprocess import load_image
         if not files:
             raise BadInput("give at least one file: upload images as multipart/form-data field 'file'")
         names, samples, notes = [], [], []
@@ -72,9 +71,18 @@ class ServedRun:
                     if "image" not in self.meta:
                         raise BadInput(f"{shown}: this run reads {self.kind} inputs, not image files",
                                        hint=self.usage())
-                    samples.append(load_image(path, self.meta))
+                    samples.append(self._image(path, notes))
                     names.append(shown)
         return names, samples, notes
+
+    def _image(self, path: str, notes: list):
+        """An uploaded image as predict reads it; a resize predict would warn about becomes a note (once)."""
+        from ..runtime.preprocess import Resized, load_image
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", Resized)
+            sample = load_image(path, self.meta)
+        notes.extend(n for n in {str(w.message) for w in caught if issubclass(w.category, Resized)} if n not in notes)
+        return sample
 
     def _image_columns(self) -> bool:
         """Whether the run's rows name image files (a csv source with an image input)."""

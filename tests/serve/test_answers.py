@@ -139,3 +139,30 @@ def test_concurrent_requests_share_batches_and_each_gets_its_own_answers(runs):
             answers = list(pool.map(lambda t: post_json(f"{url}/predict", {"text": t}), texts))
     assert all(status == 200 for status, _ in answers)
     same([body["predictions"][0] for _, body in answers], expected)
+
+
+def test_an_image_of_another_size_is_answered_with_a_note_saying_it_was_resized(tmp_path):
+    """predict warns when it resizes an image to the model's input; serve returns that warning as a note,
+    once per size, beside the same answers."""
+    import io
+    from PIL import Image
+    from dlspec.runtime.preprocess import Resized
+    (tmp_path / "d.dlspec").write_text("model M { input image(1, 8, 8); flatten -> linear(10) }\n"
+                                       "data d { source sklearn_digits; split train=0.9 val=0.1; batch 64 }\n"
+                                       "train { model M; data d; epochs 1 }\n")
+    run = str(tmp_path / "run")
+    dlspec.fit(str(tmp_path / "d.dlspec"), out=run, log=lambda *a: None, progress=False)
+    files = []
+    for name, size in (("a.png", (30, 40)), ("b.png", (30, 40)), ("c.png", (8, 8))):
+        Image.new("L", size, 90).save(tmp_path / name)
+        files.append((name, (tmp_path / name).read_bytes()))
+    with pytest.warns(Resized):
+        expected = dlspec.predict(run, [str(tmp_path / n) for n, _ in files])
+    with serving(run) as url:
+        status, body = post_files(f"{url}/predict", files)
+        assert status == 200, body
+        same(body["predictions"], expected, [n for n, _ in files])
+        assert body["notes"] == ["images of shape [1, 40, 30] (channels, height, width, after the run's transform "
+                                 "steps) are resized to the model's input [1, 8, 8]"]
+        status, body = post_files(f"{url}/predict", files[2:])
+        assert status == 200 and "notes" not in body
