@@ -33,10 +33,12 @@ def fit_column_encoding(features: list, kinds: dict, columns: dict, train: np.nd
             continue
         codes, values = column.cells()
         _, is_missing, _ = column.value_flags()
-        held = (np.bincount(codes[train], minlength=len(values)) > 0) & ~is_missing  # values training rows hold
+        picked = codes[train]
+        held = (np.bincount(picked, minlength=len(values)) > 0) & ~is_missing  # values training rows hold
         if len(train) and not held.any():
             raise no_values_error(name, len(train), features, path, loc)
-        present = codes[train][~is_missing[codes[train]]] if filled else None  # each training row's value
+        present = picked[~is_missing[picked]] if filled else None  # each training row's value
+        del picked  # a copy the size of the training split: gone before the next column's
         if kind == "number":
             numbers = np.array([math.nan if m else float(v) for v, m in zip(values, is_missing)])
             encoded.append({"name": name, "kind": "number", "fill": _fill_number(numbers[present], missing)
@@ -93,12 +95,18 @@ def _fill_number(numbers: np.ndarray, missing: str):
 _CHUNK = 1 << 14  # rows written at a time, every column of them: the block stays in the CPU's cache
 
 
-def encode_columns(encoding: list, columns: dict, rows: int, pick: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
-    """The float32 feature matrix of every row (of the rows `pick` when given), or None when a cell cannot be
-    encoded (a missing cell with nothing to fill it, a number that is not finite): the row-wise encoder then
-    names its line."""
-    sources = []  # per feature: (first column, its numbers, None) or (first column, row codes, value features)
-    at = 0
+def encode_columns(encoding: list, columns: dict, rows: int) -> Optional[np.ndarray]:
+    """The float32 feature matrix of every row, or None when a cell cannot be encoded (a missing cell with
+    nothing to fill it, a number that is not finite): the row-wise encoder then names its line."""
+    sources = column_sources(encoding, columns)
+    return None if sources is None else encode_rows(sources, rows)
+
+
+def column_sources(encoding: list, columns: dict) -> Optional[list]:
+    """What each feature's columns of the matrix are made from: (first column, its numbers, None) or (first
+    column, each row's code, each distinct value's features, encoded once); None when a value cannot be
+    encoded (encode_columns says what then)."""
+    sources, at = [], 0
     for spec in encoding:
         column = columns[spec["name"]]
         span = TableEncoder([spec]).width
@@ -111,8 +119,14 @@ def encode_columns(encoding: list, columns: dict, rows: int, pick: Optional[np.n
                 return None
             sources.append((at, codes, per_value))
         at += span
+    return sources
+
+
+def encode_rows(sources: list, rows: int, pick: Optional[np.ndarray] = None) -> np.ndarray:
+    """The float32 features (column_sources) of every row, or of the rows `pick` when given."""
+    width = sum(1 if per_value is None else per_value.shape[1] for _, _, per_value in sources)
     count = rows if pick is None else len(pick)
-    x = np.empty((count, at), dtype=np.float32)
+    x = np.empty((count, width), dtype=np.float32)
     for start in range(0, count, _CHUNK):  # a block of rows at a time, all its columns: ~4x faster than a column
         rows_here = slice(start, start + _CHUNK) if pick is None else pick[start:start + _CHUNK]
         block = x[start:start + _CHUNK]
@@ -122,16 +136,6 @@ def encode_columns(encoding: list, columns: dict, rows: int, pick: Optional[np.n
             else:
                 block[:, first:first + per_value.shape[1]] = per_value[values[rows_here]]
     return x
-
-
-def encodable(encoding: list, columns: dict) -> bool:
-    """Whether encode_columns would encode every row: each distinct cell is encoded once, no row is."""
-    for spec in encoding:
-        column = columns[spec["name"]]
-        if not (spec["kind"] == "number" and column.numbers() is not None) and \
-                _encode_values(spec, column.cells()[1], TableEncoder([spec]).width) is None:
-            return False
-    return True
 
 
 def _encode_values(spec: dict, values: list, span: int) -> Optional[np.ndarray]:

@@ -105,14 +105,16 @@ def test_fit_does_not_reuse_a_described_bundle(tmp_path):
 def test_a_described_table_encodes_only_the_sample_it_shows(tmp_path, monkeypatch):
     """compile fits the encoding and checks every distinct cell, but encodes one row: no feature matrix of
     the whole table (on a million rows it was compile's largest allocation); the row is fit's first sample."""
+    from dlspec.data import column_encoding
     from dlspec.data.sources import columnar
     header, rows = generated_table(6, rows=200)
     write_table(tmp_path / "t.csv", header, rows)
     cfg = data_config('source csv("t.csv", target="y", categories=["zip"])', tmp_path)
-    picked = []
-    encode = columnar.encode_columns
-    monkeypatch.setattr(columnar, "encode_columns", lambda *a: picked.append(a[3] if len(a) > 3 else None)
-                        or encode(*a))
+    picked = []  # the rows each encoding of rows was asked for (None: every row)
+    encode = column_encoding.encode_rows
+    recorded = lambda *a: picked.append(a[2] if len(a) > 2 else None) or encode(*a)  # noqa: E731
+    for module in (column_encoding, columnar):  # fit's encode_columns calls it there, compile's rows here
+        monkeypatch.setattr(module, "encode_rows", recorded)
     seen = describe_data(cfg)
     assert [None if p is None else len(p) for p in picked] == [1]
     picked.clear()

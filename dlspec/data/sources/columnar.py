@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 
 from ...errors import DataError, Loc, warn
-from ..column_encoding import encodable, encode_columns, fit_column_encoding
+from ..column_encoding import column_sources, encode_columns, encode_rows, fit_column_encoding
 from ..columns import Column, finite_number, give_back_freed_memory
 from ..encoding import STRAY_SHARE, feature_names, is_number
 from .base import SourceData, TensorData, natural
@@ -198,10 +198,11 @@ class ColumnTable:
         """fit for `dlspec compile`, which looks at one sample: the encoding is fitted and every distinct cell
         checked as fit checks it, but a row is encoded only when it is asked for (no feature matrix)."""
         columns = self._fitted_columns(train_indices, None)
-        if not encodable(columns, self.table):
+        sources = column_sources(columns, self.table)
+        if sources is None:
             self._fit_rows(train_indices, None)
             return
-        self._keep(columns, TensorData(_RowsOnDemand(columns, self.table, len(self)), self.y))
+        self._keep(columns, TensorData(_RowsOnDemand(sources, len(self)), self.y))
 
     def _fitted_columns(self, train_indices: list, saved) -> list:
         if saved is not None and saved.table:
@@ -236,14 +237,15 @@ class ColumnTable:
 
 
 class _RowsOnDemand:
-    """The feature matrix's rows, each encoded when indexed (`dlspec compile` reads one)."""
+    """The feature matrix's rows, each encoded when indexed (`dlspec compile` reads one); `sources`:
+    column_encoding.column_sources, each distinct value already encoded."""
 
-    def __init__(self, columns: list, table: dict, rows: int):
-        self.columns, self.table, self.rows = columns, table, rows
+    def __init__(self, sources: list, rows: int):
+        self.sources, self.rows = sources, rows
 
     def __len__(self):
         return self.rows
 
     def __getitem__(self, i):
         import torch
-        return torch.from_numpy(encode_columns(self.columns, self.table, self.rows, np.array([int(i)]))[0])
+        return torch.from_numpy(encode_rows(self.sources, self.rows, np.array([int(i)]))[0])

@@ -161,8 +161,8 @@ def _sampled_types(pa, a: dict, path: str, encoding: str, header: Optional[list]
     cells in the file's first 64 KB are all plain numbers is read as float64 (8 bytes a row, not its text);
     another feature column as a dictionary of its texts (4 bytes a row); a regression's target as a number
     column; a class target, the split column and declared categories as text, since their cells' spellings
-    are their names. A cell past the sample that
-    is not a number fails the read, and the file is read again as text: the sample only guesses."""
+    are their names. A cell past the sample that is not a number fails the read, and the file is read again
+    as text: the sample only guesses."""
     if header is None or wanted is None:
         return None
     try:
